@@ -1,0 +1,39 @@
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces;
+using RagCluster.Runtime;
+using RagCluster.Runtime.Hosting;
+
+// The front-end silo: a full silo (it hosts grains) plus the public HTTP API on its own port.
+// Standard ASP.NET Core configuration: appsettings.json, env vars (Silo__Storage), --urls, --Silo:SiloPort.
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddProblemDetails();
+builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+app.MapGet("/health/ready", (Silo silo) => silo.IsRunning
+    ? Results.Ok(new { status = "ready", silo = silo.SiloId })
+    : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: "the silo has not joined the cluster or is leaving it"));
+
+app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new
+{
+    silo = silo.SiloId,
+    viewVersion = silo.ViewVersion,
+    activations = silo.ActivationsByType(),
+    members = silo.Members.Select(m => new { m.SiloId, m.Address, status = m.Status.ToString(), m.HeartbeatAgeMs }),
+}));
+
+// Round trip through placement and the transport: shows which silo owns a key.
+app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
+{
+    if (key.Length is 0 or > 256) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters");
+    var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
+    return Results.Ok(new { key, silo = reply.SiloId });
+});
+
+await app.StartAsync();
+foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
+await app.WaitForShutdownAsync();

@@ -1,0 +1,9 @@
+using RagCluster.Grains.Interfaces;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Diagnostics;
+
+public sealed class PingGrain : Grain, IPingGrain
+{
+    public Task<PingReply> Ping(byte[] payload) => Task.FromResult(new PingReply(RuntimeIdentity, payload));
+}

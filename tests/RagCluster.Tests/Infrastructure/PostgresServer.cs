@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace RagCluster.Tests.Infrastructure;
+
+/// <summary>
+/// A real PostgreSQL server for the test run, started from the installed binaries into a temp directory on a
+/// free loopback port (initdb refuses root, so as root it runs as the postgres user). Stopped at the end.
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private readonly string _bin;
+    private readonly string _dir;
+    private readonly bool _asPostgresUser;
+
+    private PostgresServer(string bin, string dir, int port, bool asPostgresUser)
+    {
+        _bin = bin;
+        _dir = dir;
+        Port = port;
+        _asPostgresUser = asPostgresUser;
+    }
+
+    public int Port { get; }
+    public string ConnectionString(string database = "postgres") =>
+        $"Host=127.0.0.1;Port={Port};Username=rag;Database={database};Pooling=true;Maximum Pool Size=50;Timeout=10";
+
+    public static async Task<PostgresServer> StartAsync()
+    {
+        var bin = FindBinaries() ?? throw new InvalidOperationException(
+            "PostgreSQL server binaries not found (looked for initdb in $RAGCLUSTER_PG_BIN, /usr/lib/postgresql/*/bin and PATH); install postgresql-15");
+        var dir = Path.Combine(Path.GetTempPath(), "ragcluster-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var asPostgres = Environment.UserName == "root";
+        if (asPostgres) await RunAsync("chown", $"postgres {dir}", asPostgres: false);
+        var port = FreePort();
+        var server = new PostgresServer(bin, dir, port, asPostgres);
+        await server.Run("initdb", $"-D {dir}/data -A trust -U rag -E UTF8 --no-sync");
+        await server.Run("pg_ctl", $"-D {dir}/data -l {dir}/log -w -t 60 -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
+        return server;
+    }
+
+    public async Task<string> CreateDatabaseAsync(string name)
+    {
+        await using var c = new NpgsqlConnection(ConnectionString());
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", c);
+        await cmd.ExecuteNonQueryAsync();
+        return ConnectionString(name);
+    }
+
+    private static string? FindBinaries()
+    {
+        var candidates = new List<string?> { Environment.GetEnvironmentVariable("RAGCLUSTER_PG_BIN") };
+        if (Directory.Exists("/usr/lib/postgresql"))
+            candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql").OrderByDescending(d => d).Select(d => Path.Combine(d, "bin")));
+        candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'));
+        return candidates.FirstOrDefault(d => !string.IsNullOrEmpty(d) && File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")));
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private Task Run(string tool, string args) => RunAsync(Path.Combine(_bin, tool), args, _asPostgresUser);
+
+    private static async Task RunAsync(string file, string args, bool asPostgres)
+    {
+        var psi = asPostgres
+            ? new ProcessStartInfo("runuser", $"-u postgres -- {file} {args}")
+            : new ProcessStartInfo(file, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{Path.GetFileName(file)} failed ({p.ExitCode}): {await stderr}{await stdout}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await Run("pg_ctl", $"-D {_dir}/data -m immediate -w stop"); }
+        catch { /* already gone */ }
+        try { Directory.Delete(_dir, recursive: true); } catch { /* best effort */ }
+    }
+}
+
+/// <summary>One PostgreSQL server shared by every test that needs it; each test takes its own database.</summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    private int _next;
+    public PostgresServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+
+    public Task<string> NewDatabaseAsync() => Server.CreateDatabaseAsync($"rc_test_{Interlocked.Increment(ref _next)}");
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<PostgresFixture>
+{
+    public const string Name = "cluster";
+}
