@@ -114,7 +114,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     private async Task TerminateAsync()
     {
         // Declared dead: our grains may already live elsewhere, so drop them without hooks and stop.
-        if (Interlocked.Exchange(ref _state, 3) == 3) return;
+        if (Interlocked.CompareExchange(ref _state, 3, 1) != 1) return;
         _catalog.AbandonAll();
         await ShutdownAsync(abrupt: true);
         Terminated?.Invoke();

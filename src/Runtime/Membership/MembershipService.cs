@@ -52,7 +52,14 @@ internal sealed class MembershipService : IAsyncDisposable
     }
 
     /// <summary>Marks this silo shutting down (no new placements here) or dead (gone).</summary>
-    public Task WriteSelfAsync(SiloStatus status, CancellationToken ct) => UpdateEntryAsync(SiloId, Address, status, _startedMs, ct);
+    public Task WriteSelfAsync(SiloStatus status, CancellationToken ct)
+    {
+        // Our own leave is not a verdict of the others: seeing ourselves dead afterwards must not trigger a stop.
+        if (status != SiloStatus.Active) _leaving = true;
+        return UpdateEntryAsync(SiloId, Address, status, _startedMs, ct);
+    }
+
+    private volatile bool _leaving;
 
     private async Task UpdateEntryAsync(string siloId, string address, SiloStatus status, long startedMs, CancellationToken ct)
     {
@@ -94,7 +101,7 @@ internal sealed class MembershipService : IAsyncDisposable
         var view = new MembershipView(snapshot.Version, snapshot.Entries);
         Current = view; // heartbeat ages change on every read; keep the freshest
         var self = view.Find(SiloId);
-        if (SiloId.Length > 0 && self is { Status: SiloStatus.Dead } && !IsDeclaredDead && !_stop.IsCancellationRequested)
+        if (SiloId.Length > 0 && self is { Status: SiloStatus.Dead } && !IsDeclaredDead && !_leaving && !_stop.IsCancellationRequested)
         {
             IsDeclaredDead = true;
             _log.LogCritical("Silo {Silo} finds itself declared dead in the membership table; stopping", SiloId);

@@ -99,11 +99,10 @@ internal sealed class SiloEndpoint : IAsyncDisposable
     /// <summary>Graceful: finish in-flight requests briefly. Abrupt: drop connections now (crash simulation).</summary>
     public async Task StopAsync(bool abrupt)
     {
-        if (_app is null) return;
+        if (Interlocked.Exchange(ref _app, null) is not { } app) return;
         using var cts = new CancellationTokenSource(abrupt ? TimeSpan.Zero : TimeSpan.FromSeconds(2));
-        try { await _app.StopAsync(cts.Token); } catch (OperationCanceledException) { }
-        await _app.DisposeAsync();
-        _app = null;
+        try { await app.StopAsync(cts.Token); } catch (OperationCanceledException) { }
+        await app.DisposeAsync();
     }
 
     public ValueTask DisposeAsync() => new(StopAsync(abrupt: false));
