@@ -8,9 +8,10 @@ log=$(mktemp)
 dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# One "Passed!/Failed!  - Failed: F, Passed: P, ..." line per test assembly; add them up.
-passed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Passed: *([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')
-failed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+),.*/\1/' | awk '{s+=$1} END {print s+0}')
+# The console logger closes each test assembly with "Total tests: T", "Passed: P" and (if any) "Failed: F"
+# lines; add them up over assemblies.
+passed=$(grep -E '^[[:space:]]+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^[[:space:]]+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or runner failure counts as a failure
 rm -f "$log"
 echo "$passed passed, $failed failed"
