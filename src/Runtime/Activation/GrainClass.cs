@@ -43,8 +43,8 @@ internal sealed class GrainClass
             if (p.GetCustomAttribute<PersistentStateAttribute>() is { } attr)
             {
                 var stateType = typeof(PersistentState<>).MakeGenericType(p.ParameterType.GetGenericArguments()[0]);
-                var state = Activator.CreateInstance(stateType, storage, id, attr.StateName)!;
-                stateLoaders.Add(ct => (Task)stateType.GetMethod(nameof(IPersistentState<object>.ReadStateAsync))!.Invoke(state, [ct])!);
+                var state = (IStateLoader)Activator.CreateInstance(stateType, storage, id, attr.StateName)!;
+                stateLoaders.Add(state.ReadStateAsync);
                 return state;
             }
             return services.GetService(p.ParameterType)

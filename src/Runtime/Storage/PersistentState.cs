@@ -5,7 +5,7 @@ namespace RagCluster.Runtime.Storage;
 /// <summary>
 /// State stored as JSON (readable in the database, tolerant of added fields), written conditionally on its ETag.
 /// </summary>
-internal sealed class PersistentState<TState>(IGrainStorage storage, GrainId grain, string stateName) : IPersistentState<TState>
+internal sealed class PersistentState<TState>(IGrainStorage storage, GrainId grain, string stateName) : IPersistentState<TState>, IStateLoader
     where TState : new()
 {
     private static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
@@ -46,4 +46,10 @@ internal sealed class PersistentState<TState>(IGrainStorage storage, GrainId gra
         ETag = null;
         State = new TState();
     }
+}
+
+/// <summary>Lets the runtime load any state before activation without knowing its type.</summary>
+internal interface IStateLoader
+{
+    Task ReadStateAsync(CancellationToken cancellationToken);
 }
