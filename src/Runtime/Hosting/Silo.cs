@@ -105,10 +105,9 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     public async Task KillAsync()
     {
         if (Interlocked.Exchange(ref _state, 3) == 3) return;
-        await _membership.StopLoopAsync();
-        await _endpoint.StopAsync(abrupt: true);
-        _catalog.AbandonAll();
+        // Stop beating and serving first (ShutdownAsync), then drop the activations without any hook.
         await ShutdownAsync(abrupt: true);
+        _catalog.AbandonAll();
     }
 
     private async Task TerminateAsync()

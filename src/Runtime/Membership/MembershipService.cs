@@ -19,6 +19,7 @@ internal sealed class MembershipService : IAsyncDisposable
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private Task? _loop;
     private long _startedMs;
+    private volatile bool _leaving;
 
     public MembershipService(IMembershipTable table, IGrainDirectory directory, SiloOptions options, ILogger log)
     {
@@ -58,8 +59,6 @@ internal sealed class MembershipService : IAsyncDisposable
         if (status != SiloStatus.Active) _leaving = true;
         return UpdateEntryAsync(SiloId, Address, status, _startedMs, ct);
     }
-
-    private volatile bool _leaving;
 
     private async Task UpdateEntryAsync(string siloId, string address, SiloStatus status, long startedMs, CancellationToken ct)
     {
