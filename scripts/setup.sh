@@ -23,4 +23,57 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   echo "setup: PostgreSQL refuses to run as root and there is no 'postgres' user; install postgresql-15" >&2
   exit 1
 fi
+
+# Debian packages the pipeline and its tests use: pdftotext for PDFs; torch + onnx to generate the
+# random-weight test model and compute reference embeddings.
+need_apt=()
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+/usr/bin/python3 -c "import torch, onnx, numpy" >/dev/null 2>&1 || need_apt+=(python3-torch python3-onnx python3-numpy)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${need_apt[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+fi
+
+tools=.tools
+mkdir -p "$tools"
+
+# ONNX Runtime's C library, from the npm package (npm pack, not install: install would run a downloader).
+ort_lib="$tools/onnxruntime/libonnxruntime.so.1"
+ort_sha=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+if [ ! -f "$ort_lib" ] || ! echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - 2>/dev/null; then
+  echo "setup: fetching onnxruntime-node@1.30.0 for libonnxruntime.so.1"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack onnxruntime-node@1.30.0 --silent >/dev/null 2>&1) || { echo "setup: npm pack onnxruntime-node@1.30.0 failed" >&2; exit 1; }
+  tar xzf "$tmp"/onnxruntime-node-1.30.0.tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  mkdir -p "$(dirname "$ort_lib")"
+  cp "$tmp"/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 "$ort_lib"
+  rm -rf "$tmp"
+  echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - || { echo "setup: libonnxruntime.so.1 checksum mismatch" >&2; rm -f "$ort_lib"; exit 1; }
+fi
+
+# Reference tokenizer for the WordPiece tests (pure JavaScript, no install scripts).
+if [ ! -f "$tools/reftok/node_modules/@huggingface/tokenizers/package.json" ]; then
+  echo "setup: installing @huggingface/tokenizers@0.2.0 (reference tokenizer for tests)"
+  mkdir -p "$tools/reftok"
+  npm install --prefix "$tools/reftok" --ignore-scripts --no-audit --no-fund --silent @huggingface/tokenizers@0.2.0 >/dev/null
+fi
+
+# Random-weight model with all-MiniLM-L6-v2's architecture (no pretrained weights can be fetched here).
+model_dir="$tools/models/minilm-random"
+tokenizer_dir="${RAGCLUSTER_TOKENIZER_DIR:-../shared/models/all-MiniLM-L6-v2}"
+if [ ! -f "$model_dir/model.onnx" ]; then
+  if [ -f "$tokenizer_dir/vocab.txt" ]; then
+    echo "setup: generating the random-weight test model in $model_dir"
+    /usr/bin/python3 scripts/make_test_model.py export "$tokenizer_dir" "$model_dir" >/dev/null 2>&1 \
+      || { echo "setup: generating the test model failed" >&2; exit 1; }
+  else
+    echo "setup: no tokenizer files at $tokenizer_dir (set RAGCLUSTER_TOKENIZER_DIR); model tests will fail" >&2
+  fi
+fi
+
 dotnet restore RagCluster.sln --nologo -v q

@@ -1,0 +1,36 @@
+namespace RagCluster.Grains.Embedding;
+
+/// <summary>Bound from the "Embedding" configuration section.</summary>
+public sealed class EmbeddingOptions
+{
+    /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt. Empty: dense retrieval off.</summary>
+    public string ModelDirectory { get; set; } = "";
+    /// <summary>Path to libonnxruntime.so.1; empty means the copy scripts/setup.sh fetched (.tools/onnxruntime).</summary>
+    public string OnnxRuntimePath { get; set; } = "";
+    /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge).</summary>
+    public string Pooling { get; set; } = "mean";
+    public bool Normalize { get; set; } = true;
+    /// <summary>Prepended to queries, e.g. "query: " for e5 or the bge instruction.</summary>
+    public string QueryPrefix { get; set; } = "";
+    /// <summary>Prepended to passages, e.g. "passage: " for e5.</summary>
+    public string PassagePrefix { get; set; } = "";
+    /// <summary>Sequence length limit, special tokens included (all-MiniLM-L6-v2 was trained with 256).</summary>
+    public int MaxTokens { get; set; } = 256;
+    public int MaxBatch { get; set; } = 32;
+    /// <summary>How long the batcher waits for more texts before running a partial batch.</summary>
+    public int MaxWaitMilliseconds { get; set; } = 2;
+    /// <summary>"auto" (CUDA when the library has it and it starts, else CPU), "cpu" or "cuda" (fail if unavailable).</summary>
+    public string ExecutionProvider { get; set; } = "auto";
+    public int DeviceId { get; set; }
+    /// <summary>ORT intra-op threads; 0 lets ORT use all cores.</summary>
+    public int IntraOpThreads { get; set; }
+
+    public void Validate()
+    {
+        if (Pooling is not ("mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
+        if (MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192");
+        if (MaxBatch is < 1 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 1..1024");
+        if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
+        if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");
+    }
+}

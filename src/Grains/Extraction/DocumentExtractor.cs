@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using AngleSharp.Dom;
+using AngleSharp.Html.Parser;
+using DocumentFormat.OpenXml.Packaging;
+using Markdig;
+using Markdig.Syntax;
+using Markdig.Syntax.Inlines;
+
+namespace RagCluster.Grains.Extraction;
+
+/// <summary>The document cannot be turned into text; the message is shown to the user as is.</summary>
+public sealed class ExtractionException(string message, bool unsupported = false) : Exception(message)
+{
+    /// <summary>True when the format (or the tool it needs) is not available, rather than the file being bad.</summary>
+    public bool Unsupported { get; } = unsupported;
+}
+
+/// <summary>Turns an uploaded file into plain text with structure (headings, paragraphs), by format.</summary>
+public static class DocumentExtractor
+{
+    public static readonly string[] SupportedFormats = ["txt", "md", "html", "json", "docx", "pdf"];
+
+    /// <summary>Format from a file name or content type; null when neither says.</summary>
+    public static string? DetectFormat(string? fileName, string? contentType)
+    {
+        var ext = Path.GetExtension(fileName ?? "").TrimStart('.').ToLowerInvariant();
+        switch (ext)
+        {
+            case "txt" or "text" or "log" or "csv": return "txt";
+            case "md" or "markdown": return "md";
+            case "html" or "htm" or "xhtml": return "html";
+            case "json": return "json";
+            case "docx": return "docx";
+            case "pdf": return "pdf";
+        }
+        var ct = (contentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
+        return ct switch
+        {
+            "text/plain" => "txt",
+            "text/markdown" => "md",
+            "text/html" or "application/xhtml+xml" => "html",
+            "application/json" => "json",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+            "application/pdf" => "pdf",
+            _ => null,
+        };
+    }
+
+    public static ExtractedText Extract(string format, byte[] content) => format switch
+    {
+        "txt" => FromPlainText(DecodeText(content)),
+        "md" => FromMarkdown(DecodeText(content)),
+        "html" => FromHtml(DecodeText(content)),
+        "json" => FromJson(content),
+        "docx" => FromDocx(content),
+        "pdf" => FromPdf(content),
+        _ => throw new ExtractionException($"unsupported format '{format}'; supported: {string.Join(", ", SupportedFormats)}", unsupported: true),
+    };
+
+    public static ExtractedText FromPlainText(string text)
+    {
+        var b = new ExtractedTextBuilder();
+        b.PlainText(text);
+        return b.Build();
+    }
+
+    private static string DecodeText(byte[] content)
+    {
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(content).TrimStart('\uFEFF');
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new ExtractionException("text is not valid UTF-8");
+        }
+    }
+
+    public static ExtractedText FromMarkdown(string markdown)
+    {
+        var pipeline = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
+        var doc = Markdown.Parse(markdown, pipeline);
+        var b = new ExtractedTextBuilder();
+        foreach (var block in doc.Descendants<LeafBlock>())
+        {
+            switch (block)
+            {
+                case HeadingBlock h: b.Heading(h.Level, InlineText(h.Inline)); break;
+                case CodeBlock code: b.Paragraph(string.Join('\n', code.Lines.Lines.Take(code.Lines.Count).Select(l => l.ToString())), preserveLines: true); break;
+                case ParagraphBlock p: b.Paragraph(InlineText(p.Inline)); break;
+            }
+        }
+        return b.Build();
+    }
+
+    private static string InlineText(ContainerInline? inline)
+    {
+        if (inline is null) return "";
+        var sb = new StringBuilder();
+        foreach (var node in inline.Descendants())
+        {
+            switch (node)
+            {
+                case LiteralInline lit: sb.Append(lit.Content.ToString()); break;
+                case CodeInline code: sb.Append(code.Content); break;
+                case LineBreakInline: sb.Append(' '); break;
+                case AutolinkInline auto: sb.Append(auto.Url); break;
+            }
+        }
+        return sb.ToString();
+    }
+
+    // Boilerplate: navigation, chrome and non-content elements are dropped before reading text.
+    private static readonly string[] Boilerplate =
+        ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button", "menu"];
+
+    public static ExtractedText FromHtml(string html)
+    {
+        var document = new HtmlParser().ParseDocument(html);
+        foreach (var el in document.QuerySelectorAll(string.Join(',', Boilerplate)).ToList()) el.Remove();
+        foreach (var el in document.QuerySelectorAll("[role=navigation],[role=banner],[role=contentinfo],[aria-hidden=true]").ToList()) el.Remove();
+        var root = (IElement?)document.QuerySelector("main") ?? document.QuerySelector("article") ?? document.Body ?? document.DocumentElement;
+        var b = new ExtractedTextBuilder();
+        var inline = new StringBuilder();
+        Walk(root, b, inline);
+        Flush(b, inline);
+        var title = document.Title?.Trim();
+        return b.Build(string.IsNullOrEmpty(title) ? null : title);
+    }
+
+    private static readonly HashSet<string> BlockTags = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "td", "th", "blockquote", "pre",
+        "dd", "dt", "dl", "figure", "figcaption", "br", "hr", "body", "html",
+    };
+
+    private static void Walk(INode node, ExtractedTextBuilder b, StringBuilder inline)
+    {
+        foreach (var child in node.ChildNodes)
+        {
+            if (child is IText text) { inline.Append(text.Data); continue; }
+            if (child is not IElement el) continue;
+            var tag = el.LocalName;
+            if (tag.Length == 2 && tag[0] == 'h' && tag[1] is >= '1' and <= '6')
+            {
+                Flush(b, inline);
+                b.Heading(tag[1] - '0', el.TextContent);
+                continue;
+            }
+            if (tag == "pre")
+            {
+                Flush(b, inline);
+                b.Paragraph(el.TextContent, preserveLines: true);
+                continue;
+            }
+            var isBlock = BlockTags.Contains(tag);
+            if (isBlock) Flush(b, inline);
+            Walk(el, b, inline);
+            if (isBlock) Flush(b, inline);
+            else inline.Append(' ');
+        }
+    }
+
+    private static void Flush(ExtractedTextBuilder b, StringBuilder inline)
+    {
+        if (inline.Length == 0) return;
+        b.Paragraph(inline.ToString());
+        inline.Clear();
+    }
+
+    /// <summary>
+    /// JSON: a {"title","text"|"body"|"content"} object reads as a document; anything else becomes one
+    /// paragraph per string value, prefixed with its key path so fields stay searchable.
+    /// </summary>
+    public static ExtractedText FromJson(byte[] content)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(content, new JsonDocumentOptions { MaxDepth = 64, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new ExtractionException($"invalid JSON: {e.Message}");
+        }
+        using (doc)
+        {
+            var b = new ExtractedTextBuilder();
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && FindString(root, "text", "body", "content") is { } body)
+            {
+                if (FindString(root, "title", "name") is { } title) b.Heading(1, title);
+                b.PlainText(body);
+                return b.Build();
+            }
+            Flatten(root, "", b);
+            return b.Build();
+        }
+    }
+
+    private static string? FindString(JsonElement obj, params string[] names)
+    {
+        foreach (var name in names)
+            if (obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetString()))
+                return v.GetString();
+        return null;
+    }
+
+    private static void Flatten(JsonElement e, string path, ExtractedTextBuilder b)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject()) Flatten(p.Value, path.Length == 0 ? p.Name : $"{path}.{p.Name}", b);
+                break;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in e.EnumerateArray()) Flatten(item, $"{path}[{i++}]", b);
+                break;
+            case JsonValueKind.String:
+                var s = e.GetString();
+                if (!string.IsNullOrWhiteSpace(s)) b.Paragraph(path.Length == 0 ? s : $"{path}: {s}");
+                break;
+            case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
+                if (path.Length > 0) b.Paragraph($"{path}: {e.GetRawText()}");
+                break;
+        }
+    }
+
+    public static ExtractedText FromDocx(byte[] content)
+    {
+        try
+        {
+            using var stream = new MemoryStream(content, writable: false);
+            using var word = WordprocessingDocument.Open(stream, false);
+            var body = word.MainDocumentPart?.Document?.Body ?? throw new ExtractionException("docx has no document body");
+            var b = new ExtractedTextBuilder();
+            foreach (var p in body.Descendants<DocumentFormat.OpenXml.Wordprocessing.Paragraph>())
+            {
+                var text = string.Concat(p.Descendants<DocumentFormat.OpenXml.Wordprocessing.Text>().Select(t => t.Text));
+                var style = p.ParagraphProperties?.ParagraphStyleId?.Val?.Value ?? "";
+                if (style.StartsWith("Heading", StringComparison.OrdinalIgnoreCase) && int.TryParse(style.AsSpan(7), out var level))
+                    b.Heading(level, text);
+                else if (style.Equals("Title", StringComparison.OrdinalIgnoreCase))
+                    b.Heading(1, text);
+                else
+                    b.Paragraph(text);
+            }
+            return b.Build(word.PackageProperties.Title);
+        }
+        catch (Exception e) when (e is not ExtractionException and (IOException or InvalidDataException or System.Xml.XmlException or
+                                      DocumentFormat.OpenXml.Packaging.OpenXmlPackageException or FileFormatException or ArgumentException))
+        {
+            throw new ExtractionException($"not a readable .docx file: {e.Message}");
+        }
+    }
+
+    /// <summary>PDF goes through poppler's pdftotext, which handles far more real-world PDFs than any library here.</summary>
+    public static ExtractedText FromPdf(byte[] content)
+    {
+        var tool = FindOnPath("pdftotext")
+                   ?? throw new ExtractionException("unsupported: PDF text extraction needs pdftotext; install poppler-utils", unsupported: true);
+        var input = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(input, content);
+            var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { "-enc", "UTF-8", "-q", input, "-" }) psi.ArgumentList.Add(a);
+            using var proc = Process.Start(psi)!;
+            var stdout = proc.StandardOutput.ReadToEndAsync();
+            var stderr = proc.StandardError.ReadToEndAsync();
+            if (!proc.WaitForExit(TimeSpan.FromMinutes(2)))
+            {
+                proc.Kill(true);
+                throw new ExtractionException("pdftotext took longer than 2 minutes");
+            }
+            if (proc.ExitCode != 0) throw new ExtractionException($"not a readable PDF (pdftotext exit {proc.ExitCode}: {stderr.Result.Trim()})");
+            var b = new ExtractedTextBuilder();
+            // pdftotext separates pages with form feeds; treat them as paragraph breaks.
+            b.PlainText(stdout.Result.Replace('\f', '\n'));
+            return b.Build();
+        }
+        finally
+        {
+            File.Delete(input);
+        }
+    }
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+}

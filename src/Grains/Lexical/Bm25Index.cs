@@ -1,0 +1,124 @@
+namespace RagCluster.Grains.Lexical;
+
+public sealed class Bm25Options
+{
+    public float K1 { get; set; } = 1.2f;
+    public float B { get; set; } = 0.75f;
+}
+
+/// <summary>
+/// Okapi BM25 inverted index over a shard's chunks (Lucene's idf: ln(1 + (N - df + 0.5) / (df + 0.5))).
+/// Documents are dense int ids chosen by the caller; removal is a tombstone plus stats update, and postings
+/// are compacted once a quarter of them are dead. Not thread-safe (the shard grain is single-threaded).
+/// </summary>
+public sealed class Bm25Index(Bm25Options? options = null)
+{
+    private readonly Bm25Options _options = options ?? new Bm25Options();
+    private readonly Dictionary<string, int> _termIds = new(StringComparer.Ordinal);
+    private readonly List<List<(int Doc, int Tf)>> _postings = [];
+    private readonly List<int> _df = [];
+    private readonly Dictionary<int, (int TermId, int Tf)[]> _docTerms = [];
+    private readonly Dictionary<int, int> _docLength = [];
+    private long _totalLength;
+    private int _deadPostings;
+    private int _livePostings;
+    private float[] _scores = [];
+
+    public int DocumentCount => _docLength.Count;
+    public int TermCount => _termIds.Count;
+
+    public bool Contains(int doc) => _docLength.ContainsKey(doc);
+
+    public void Add(int doc, string text) => Add(doc, TextAnalyzer.Terms(text));
+
+    public void Add(int doc, IReadOnlyList<string> terms)
+    {
+        if (doc < 0) throw new ArgumentOutOfRangeException(nameof(doc));
+        if (_docLength.ContainsKey(doc)) Remove(doc);
+        var counts = new Dictionary<int, int>();
+        foreach (var t in terms)
+        {
+            if (!_termIds.TryGetValue(t, out var id))
+            {
+                id = _postings.Count;
+                _termIds[t] = id;
+                _postings.Add([]);
+                _df.Add(0);
+            }
+            counts[id] = counts.GetValueOrDefault(id) + 1;
+        }
+        var docTerms = new (int, int)[counts.Count];
+        var i = 0;
+        foreach (var (id, tf) in counts)
+        {
+            _postings[id].Add((doc, tf));
+            _df[id]++;
+            docTerms[i++] = (id, tf);
+        }
+        _livePostings += docTerms.Length;
+        _docTerms[doc] = docTerms;
+        _docLength[doc] = terms.Count;
+        _totalLength += terms.Count;
+    }
+
+    public bool Remove(int doc)
+    {
+        if (!_docTerms.Remove(doc, out var terms)) return false;
+        foreach (var (id, _) in terms) _df[id]--;
+        _totalLength -= _docLength[doc];
+        _docLength.Remove(doc);
+        _deadPostings += terms.Length;
+        _livePostings -= terms.Length;
+        if (_deadPostings > 1024 && _deadPostings > _livePostings / 3) Compact();
+        return true;
+    }
+
+    private void Compact()
+    {
+        foreach (var list in _postings) list.RemoveAll(p => !_docLength.ContainsKey(p.Doc));
+        _deadPostings = 0;
+    }
+
+    public List<(int Doc, float Score)> Search(string query, int k, Func<int, bool>? accept = null) =>
+        Search(TextAnalyzer.Terms(query), k, accept);
+
+    public List<(int Doc, float Score)> Search(IReadOnlyList<string> queryTerms, int k, Func<int, bool>? accept = null)
+    {
+        var result = new List<(int, float)>();
+        var n = _docLength.Count;
+        if (n == 0 || k <= 0) return result;
+        var avgdl = (float)_totalLength / n;
+        var touched = new List<int>();
+        var maxDoc = 0;
+        foreach (var d in _docLength.Keys) maxDoc = Math.Max(maxDoc, d);
+        if (_scores.Length <= maxDoc) _scores = new float[maxDoc + 1];
+
+        foreach (var term in queryTerms.Distinct())
+        {
+            if (!_termIds.TryGetValue(term, out var id) || _df[id] == 0) continue;
+            var df = _df[id];
+            var idf = MathF.Log(1 + (n - df + 0.5f) / (df + 0.5f));
+            foreach (var (doc, tf) in _postings[id])
+            {
+                if (!_docLength.TryGetValue(doc, out var len)) continue; // tombstone
+                var norm = tf * (_options.K1 + 1) / (tf + _options.K1 * (1 - _options.B + _options.B * len / avgdl));
+                if (_scores[doc] == 0) touched.Add(doc);
+                _scores[doc] += idf * norm;
+            }
+        }
+
+        // Top-k by partial sort of the touched documents; reset the scratch scores as we go.
+        var heap = new PriorityQueue<int, float>(k + 1);
+        foreach (var doc in touched)
+        {
+            var s = _scores[doc];
+            _scores[doc] = 0;
+            if (accept is not null && !accept(doc)) continue;
+            if (heap.Count < k) heap.Enqueue(doc, s);
+            else if (heap.TryPeek(out _, out var worst) && s > worst) { heap.Dequeue(); heap.Enqueue(doc, s); }
+        }
+        while (heap.TryDequeue(out var doc, out var s)) result.Add((doc, s));
+        result.Reverse();
+        return result;
+    }
+}

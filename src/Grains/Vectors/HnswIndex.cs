@@ -1,0 +1,366 @@
+using System.Numerics.Tensors;
+
+namespace RagCluster.Grains.Vectors;
+
+public sealed class HnswOptions
+{
+    /// <summary>Links per node on upper layers (layer 0 gets 2M).</summary>
+    public int M { get; set; } = 16;
+    public int EfConstruction { get; set; } = 200;
+    /// <summary>Default search breadth; raised to k when k is larger.</summary>
+    public int EfSearch { get; set; } = 64;
+    public int Seed { get; set; } = 42;
+
+    public void Validate()
+    {
+        if (M is < 2 or > 128) throw new ArgumentException("Hnsw:M must be 2..128");
+        if (EfConstruction is < 1 or > 4096) throw new ArgumentException("Hnsw:EfConstruction must be 1..4096");
+        if (EfSearch is < 1 or > 4096) throw new ArgumentException("Hnsw:EfSearch must be 1..4096");
+    }
+}
+
+/// <summary>
+/// Hierarchical navigable small world graph (Malkov &amp; Yashunin) over unit vectors with cosine distance
+/// (1 - dot). Vectors live in one flat array and layer-0 links in another, so a search touches few objects.
+/// Deletes are tombstones: deleted nodes still route searches but never appear in results.
+/// Not thread-safe: the owning shard grain runs one turn at a time.
+/// </summary>
+public sealed class HnswIndex
+{
+    private readonly int _m;
+    private readonly int _m0;
+    private readonly double _levelMult;
+    private readonly Random _random;
+
+    private float[] _vectors;
+    private int[] _links0;          // node * (_m0 + 1): [count, n1..n_m0]
+    private int[]?[][] _upperLinks; // node -> level-1 -> [count, n1..n_m]
+    private int[] _levels;
+    private bool[] _deleted;
+    private int _count;
+    private int _entryPoint = -1;
+    private int _maxLevel = -1;
+    private int _deletedCount;
+    private VisitedSet _visited = new(0);
+
+    public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024)
+    {
+        options.Validate();
+        if (dimensions <= 0) throw new ArgumentOutOfRangeException(nameof(dimensions));
+        Dimensions = dimensions;
+        Options = options;
+        _m = options.M;
+        _m0 = 2 * options.M;
+        _levelMult = 1 / Math.Log(options.M);
+        _random = new Random(options.Seed);
+        initialCapacity = Math.Max(16, initialCapacity);
+        _vectors = new float[initialCapacity * dimensions];
+        _links0 = new int[initialCapacity * (_m0 + 1)];
+        _upperLinks = new int[]?[initialCapacity][];
+        _levels = new int[initialCapacity];
+        _deleted = new bool[initialCapacity];
+    }
+
+    public int Dimensions { get; }
+    public HnswOptions Options { get; }
+    /// <summary>Nodes ever added, deleted ones included (node ids are 0..Count-1).</summary>
+    public int Count => _count;
+    public int LiveCount => _count - _deletedCount;
+    public int DeletedCount => _deletedCount;
+
+    public bool IsDeleted(int node) => _deleted[node];
+
+    public ReadOnlySpan<float> Vector(int node) => _vectors.AsSpan(node * Dimensions, Dimensions);
+
+    /// <summary>Approximate bytes held by the graph and vectors.</summary>
+    public long MemoryBytes
+    {
+        get
+        {
+            long upper = 0;
+            for (var i = 0; i < _count; i++)
+                if (_upperLinks[i] is { } lists) foreach (var l in lists) upper += 16 + (l?.Length ?? 0) * 4L;
+            return _vectors.Length * 4L + _links0.Length * 4L + _levels.Length * 5L + upper;
+        }
+    }
+
+    /// <summary>Adds a vector (normalised here) and returns its node id.</summary>
+    public int Add(ReadOnlySpan<float> vector)
+    {
+        if (vector.Length != Dimensions) throw new ArgumentException($"vector has {vector.Length} dimensions, index has {Dimensions}");
+        EnsureCapacity(_count + 1);
+        var node = _count++;
+        var dst = _vectors.AsSpan(node * Dimensions, Dimensions);
+        vector.CopyTo(dst);
+        Normalize(dst);
+        var level = (int)(-Math.Log(1 - _random.NextDouble()) * _levelMult);
+        _levels[node] = level;
+        if (level > 0)
+        {
+            var lists = new int[]?[level];
+            for (var l = 0; l < level; l++) lists[l] = new int[_m + 1];
+            _upperLinks[node] = lists;
+        }
+        _visited.EnsureCapacity(_count);
+
+        if (_entryPoint < 0)
+        {
+            _entryPoint = node;
+            _maxLevel = level;
+            return node;
+        }
+
+        var q = Vector(node);
+        var ep = _entryPoint;
+        var epDist = Distance(q, ep);
+        for (var l = _maxLevel; l > level; l--) (ep, epDist) = Greedy(q, ep, epDist, l);
+
+        var results = new MaxHeap(Options.EfConstruction + 1);
+        for (var l = Math.Min(level, _maxLevel); l >= 0; l--)
+        {
+            SearchLayer(q, ep, epDist, Options.EfConstruction, l, results, skipDeleted: false);
+            var selected = SelectNeighbors(results, l == 0 ? _m0 : _m);
+            SetLinks(node, l, selected);
+            foreach (var n in selected) Connect(n, node, l);
+            // Next layer starts from the closest element found here.
+            ep = selected[0];
+            epDist = Distance(q, ep);
+        }
+        if (level > _maxLevel)
+        {
+            _maxLevel = level;
+            _entryPoint = node;
+        }
+        return node;
+    }
+
+    public void Delete(int node)
+    {
+        if ((uint)node >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(node));
+        if (_deleted[node]) return;
+        _deleted[node] = true;
+        _deletedCount++;
+    }
+
+    /// <summary>The k nearest live nodes to <paramref name="query"/>, closest first; <paramref name="accept"/> filters results.</summary>
+    public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
+    {
+        if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
+        var found = new List<(int, float)>();
+        if (_entryPoint < 0 || k <= 0) return found;
+        Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+        query.CopyTo(q);
+        Normalize(q);
+        ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
+
+        var ep = _entryPoint;
+        var epDist = Distance(q, ep);
+        for (var l = _maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l);
+        var results = new MaxHeap(ef + 1);
+        SearchLayer(q, ep, epDist, ef, 0, results, skipDeleted: true, accept);
+        while (results.Count > k) results.Pop();
+        var arr = new (int, float)[results.Count];
+        for (var i = arr.Length - 1; i >= 0; i--) { var (d, n) = results.Pop(); arr[i] = (n, d); }
+        found.AddRange(arr);
+        return found;
+    }
+
+    private (int, float) Greedy(ReadOnlySpan<float> q, int ep, float epDist, int level)
+    {
+        var changed = true;
+        while (changed)
+        {
+            changed = false;
+            var links = Links(ep, level);
+            var n = links[0];
+            for (var i = 1; i <= n; i++)
+            {
+                var c = links[i];
+                var d = Distance(q, c);
+                if (d < epDist) { epDist = d; ep = c; changed = true; }
+            }
+        }
+        return (ep, epDist);
+    }
+
+    private void SearchLayer(ReadOnlySpan<float> q, int ep, float epDist, int ef, int level, MaxHeap results,
+        bool skipDeleted, Func<int, bool>? accept = null)
+    {
+        results.Clear();
+        var visited = _visited;
+        visited.Reset();
+        visited.Visit(ep);
+        var candidates = new MinHeap(ef * 2 + 16);
+        candidates.Push(epDist, ep);
+        var epOk = !(skipDeleted && _deleted[ep]) && (accept is null || accept(ep));
+        if (epOk) results.Push(epDist, ep);
+        var bound = epOk ? epDist : float.MaxValue;
+
+        while (candidates.Count > 0)
+        {
+            var (cd, c) = candidates.Pop();
+            if (cd > bound && results.Count >= ef) break;
+            var links = Links(c, level);
+            var n = links[0];
+            for (var i = 1; i <= n; i++)
+            {
+                var e = links[i];
+                if (!visited.Visit(e)) continue;
+                var d = Distance(q, e);
+                if (results.Count < ef || d < bound)
+                {
+                    candidates.Push(d, e);
+                    if ((!skipDeleted || !_deleted[e]) && (accept is null || accept(e)))
+                    {
+                        results.Push(d, e);
+                        if (results.Count > ef) results.Pop();
+                    }
+                    bound = results.Count > 0 ? results.PeekKey() : float.MaxValue;
+                }
+            }
+        }
+    }
+
+    // hnswlib's heuristic: keep a candidate only if it is closer to the base than to every neighbour kept so far,
+    // which spreads links in different directions and keeps the graph navigable.
+    private int[] SelectNeighbors(MaxHeap candidates, int max)
+    {
+        var sorted = new (float Dist, int Node)[candidates.Count];
+        for (var i = sorted.Length - 1; i >= 0; i--) sorted[i] = candidates.Pop();
+        return SelectFromSorted(sorted, max);
+    }
+
+    private int[] SelectFromSorted(ReadOnlySpan<(float Dist, int Node)> sorted, int max)
+    {
+        if (sorted.Length <= max)
+        {
+            var all = new int[sorted.Length];
+            for (var i = 0; i < all.Length; i++) all[i] = sorted[i].Node;
+            return all;
+        }
+        var kept = new List<int>(max);
+        foreach (var (dist, node) in sorted)
+        {
+            if (kept.Count >= max) break;
+            var good = true;
+            var v = Vector(node);
+            foreach (var k in kept)
+                if (Distance(v, k) < dist) { good = false; break; }
+            if (good) kept.Add(node);
+        }
+        return kept.ToArray();
+    }
+
+    private void SetLinks(int node, int level, int[] neighbors)
+    {
+        var links = Links(node, level);
+        links[0] = neighbors.Length;
+        neighbors.CopyTo(links[1..]);
+    }
+
+    private void Connect(int from, int to, int level)
+    {
+        var links = Links(from, level);
+        var max = level == 0 ? _m0 : _m;
+        var n = links[0];
+        if (n < max)
+        {
+            links[n + 1] = to;
+            links[0] = n + 1;
+            return;
+        }
+        // Full: re-select among the old links plus the new one.
+        var baseVec = Vector(from);
+        var cands = new (float, int)[n + 1];
+        for (var i = 0; i < n; i++) cands[i] = (Distance(baseVec, links[i + 1]), links[i + 1]);
+        cands[n] = (Distance(baseVec, to), to);
+        Array.Sort(cands, (a, b) => a.Item1.CompareTo(b.Item1));
+        var selected = SelectFromSorted(cands, max);
+        links[0] = selected.Length;
+        selected.CopyTo(links[1..]);
+    }
+
+    private Span<int> Links(int node, int level) =>
+        level == 0 ? _links0.AsSpan(node * (_m0 + 1), _m0 + 1) : _upperLinks[node]![level - 1];
+
+    private float Distance(ReadOnlySpan<float> q, int node) => 1f - TensorPrimitives.Dot(q, _vectors.AsSpan(node * Dimensions, Dimensions));
+
+    public static void Normalize(Span<float> v)
+    {
+        var norm = TensorPrimitives.Norm(v);
+        if (norm > 0 && Math.Abs(norm - 1f) > 1e-6f) TensorPrimitives.Divide(v, norm, v);
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        var cap = _levels.Length;
+        if (needed <= cap) return;
+        var newCap = Math.Max(needed, cap * 2);
+        Array.Resize(ref _vectors, newCap * Dimensions);
+        Array.Resize(ref _links0, newCap * (_m0 + 1));
+        Array.Resize(ref _upperLinks, newCap);
+        Array.Resize(ref _levels, newCap);
+        Array.Resize(ref _deleted, newCap);
+    }
+
+    // ---- persistence: the graph is saved as is, so a restore costs a read, not a rebuild ----
+
+    public void Save(BinaryWriter w)
+    {
+        w.Write(1); // format version
+        w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch);
+        w.Write(_count); w.Write(_entryPoint); w.Write(_maxLevel);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * Dimensions));
+        w.Write(bytes);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_links0.AsSpan(0, _count * (_m0 + 1))));
+        for (var i = 0; i < _count; i++)
+        {
+            w.Write(_levels[i]);
+            w.Write(_deleted[i]);
+            for (var l = 0; l < _levels[i]; l++)
+            {
+                var links = _upperLinks[i]![l]!;
+                w.Write(links[0]);
+                for (var j = 1; j <= links[0]; j++) w.Write(links[j]);
+            }
+        }
+    }
+
+    public static HnswIndex Load(BinaryReader r, HnswOptions? searchOptions = null)
+    {
+        if (r.ReadInt32() != 1) throw new InvalidDataException("unknown HNSW snapshot format");
+        var dims = r.ReadInt32();
+        var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32() };
+        if (searchOptions is not null) options.EfSearch = searchOptions.EfSearch;
+        var count = r.ReadInt32();
+        if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
+        var index = new HnswIndex(dims, options, count) { _count = count, _entryPoint = r.ReadInt32(), _maxLevel = r.ReadInt32() };
+        ReadExactly(r, System.Runtime.InteropServices.MemoryMarshal.AsBytes(index._vectors.AsSpan(0, count * dims)));
+        ReadExactly(r, System.Runtime.InteropServices.MemoryMarshal.AsBytes(index._links0.AsSpan(0, count * (index._m0 + 1))));
+        for (var i = 0; i < count; i++)
+        {
+            var level = r.ReadInt32();
+            index._levels[i] = level;
+            if (r.ReadBoolean()) { index._deleted[i] = true; index._deletedCount++; }
+            if (level == 0) continue;
+            var lists = new int[]?[level];
+            for (var l = 0; l < level; l++)
+            {
+                var n = r.ReadInt32();
+                if (n < 0 || n > index._m) throw new InvalidDataException("corrupt HNSW snapshot links");
+                var links = new int[index._m + 1];
+                links[0] = n;
+                for (var j = 1; j <= n; j++) links[j] = r.ReadInt32();
+                lists[l] = links;
+            }
+            index._upperLinks[i] = lists;
+        }
+        index._visited.EnsureCapacity(count);
+        return index;
+    }
+
+    private static void ReadExactly(BinaryReader r, Span<byte> into)
+    {
+        if (r.Read(into) != into.Length) throw new InvalidDataException("truncated HNSW snapshot");
+    }
+}
