@@ -15,7 +15,9 @@ public sealed class Bm25Index(Bm25Options? options = null)
 {
     private readonly Bm25Options _options = options ?? new Bm25Options();
     private readonly Dictionary<string, int> _termIds = new(StringComparer.Ordinal);
-    private readonly List<List<(int Doc, int Tf)>> _postings = [];
+    private readonly List<List<(int Doc, int Tf, int Gen)>> _postings = [];
+    // A document id re-added after removal gets a new generation, so its old postings stay dead.
+    private readonly Dictionary<int, int> _generation = [];
     private readonly List<int> _df = [];
     private readonly Dictionary<int, (int TermId, int Tf)[]> _docTerms = [];
     private readonly Dictionary<int, int> _docLength = [];
@@ -47,11 +49,12 @@ public sealed class Bm25Index(Bm25Options? options = null)
             }
             counts[id] = counts.GetValueOrDefault(id) + 1;
         }
+        var gen = _generation[doc] = _generation.GetValueOrDefault(doc) + 1;
         var docTerms = new (int, int)[counts.Count];
         var i = 0;
         foreach (var (id, tf) in counts)
         {
-            _postings[id].Add((doc, tf));
+            _postings[id].Add((doc, tf, gen));
             _df[id]++;
             docTerms[i++] = (id, tf);
         }
@@ -73,9 +76,11 @@ public sealed class Bm25Index(Bm25Options? options = null)
         return true;
     }
 
+    private bool IsLive(int doc, int gen) => _docLength.ContainsKey(doc) && _generation[doc] == gen;
+
     private void Compact()
     {
-        foreach (var list in _postings) list.RemoveAll(p => !_docLength.ContainsKey(p.Doc));
+        foreach (var list in _postings) list.RemoveAll(p => !IsLive(p.Doc, p.Gen));
         _deadPostings = 0;
     }
 
@@ -98,9 +103,10 @@ public sealed class Bm25Index(Bm25Options? options = null)
             if (!_termIds.TryGetValue(term, out var id) || _df[id] == 0) continue;
             var df = _df[id];
             var idf = MathF.Log(1 + (n - df + 0.5f) / (df + 0.5f));
-            foreach (var (doc, tf) in _postings[id])
+            foreach (var (doc, tf, gen) in _postings[id])
             {
-                if (!_docLength.TryGetValue(doc, out var len)) continue; // tombstone
+                if (!IsLive(doc, gen)) continue;
+                var len = _docLength[doc];
                 var norm = tf * (_options.K1 + 1) / (tf + _options.K1 * (1 - _options.B + _options.B * len / avgdl));
                 if (_scores[doc] == 0) touched.Add(doc);
                 _scores[doc] += idf * norm;

@@ -1,0 +1,124 @@
+using System.Numerics.Tensors;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Embedding.Onnx;
+using RagCluster.Grains.Text;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>One embedding service over the random-weight MiniLM-architecture model, shared by the tests.</summary>
+public sealed class EmbeddingFixture : IAsyncLifetime
+{
+    public EmbeddingService Service { get; private set; } = null!;
+
+    public Task InitializeAsync()
+    {
+        Service = new EmbeddingService(new EmbeddingOptions
+        {
+            ModelDirectory = RepoPaths.TestModel, OnnxRuntimePath = RepoPaths.OnnxRuntime, MaxBatch = 8, ExecutionProvider = "auto",
+        }, NullLogger<EmbeddingService>.Instance);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await Service.DisposeAsync();
+}
+
+public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<EmbeddingFixture>
+{
+    [Fact]
+    public void Binding_reaches_the_real_onnxruntime_function_table()
+    {
+        var ort = OrtNative.Load(RepoPaths.OnnxRuntime);
+        Assert.Equal("1.30.0", ort.Version);
+        Assert.Equal("ONNX Runtime error 2: bad input", ort.EchoStatus(2, "bad input")); // CreateStatus → GetErrorMessage round trip
+        Assert.Contains("CPUExecutionProvider", ort.AvailableProviders());
+        Assert.True(fixture.Service.IsAvailable, fixture.Service.Status);
+        Assert.Equal(384, fixture.Service.Dimensions);
+        Assert.Contains("on CPU", fixture.Service.Status);
+    }
+
+    [Fact]
+    public async Task Vectors_equal_the_torch_reference_across_batch_sizes_and_padding()
+    {
+        var texts = TokenizerTests.VariedStrings(40, seed: 11).Select(t => t.Length > 600 ? t[..600] : t).ToList();
+        texts.Add("short");
+        texts.Add(string.Join(" ", Enumerable.Range(0, 400).Select(i => $"word{i}")));
+        texts.Add("");
+        var ids = texts.Select(t => fixture.Service.TokenIds(t, EmbeddingKind.Passage)).ToArray();
+        var reference = ReferenceVectors(ids);
+
+        // Whole set in one call (batched by 8 with padding), then one by one, then concurrent callers.
+        var batched = await fixture.Service.EmbedTokensAsync(ids);
+        var single = new List<float[]>();
+        foreach (var s in ids) single.Add((await fixture.Service.EmbedTokensAsync([s]))[0]);
+        var concurrent = await Task.WhenAll(ids.Select(s => fixture.Service.EmbedTokensAsync([s])));
+
+        for (var i = 0; i < ids.Length; i++)
+        {
+            foreach (var (name, v) in new[] { ("batched", batched[i]), ("single", single[i]), ("concurrent", concurrent[i][0]) })
+            {
+                var cos = TensorPrimitives.CosineSimilarity(v, reference[i]);
+                Assert.True(cos >= 0.999, $"{name} #{i} ({ids[i].Length} tokens): cosine {cos:F6}");
+                Assert.Equal(1.0, TensorPrimitives.Norm(v), 3);
+            }
+        }
+        Assert.Contains(ids, s => s.Length == 256); // the 256-token limit was reached and padding mixed lengths
+    }
+
+    [Fact]
+    public async Task Prefixes_apply_to_queries_only_when_configured()
+    {
+        await using var e5 = new EmbeddingService(new EmbeddingOptions
+        {
+            ModelDirectory = RepoPaths.TestModel, OnnxRuntimePath = RepoPaths.OnnxRuntime, QueryPrefix = "query: ", PassagePrefix = "passage: ",
+        }, NullLogger<EmbeddingService>.Instance);
+        var tok = WordPieceTokenizer.FromDirectory(RepoPaths.TestModel);
+        Assert.Equal(tok.Encode("query: hello", 256), e5.TokenIds("hello", EmbeddingKind.Query));
+        Assert.Equal(tok.Encode("passage: hello", 256), e5.TokenIds("hello", EmbeddingKind.Passage));
+    }
+
+    [Fact]
+    public async Task Missing_model_or_cuda_says_so_clearly()
+    {
+        await using var none = new EmbeddingService(new EmbeddingOptions(), NullLogger<EmbeddingService>.Instance);
+        Assert.False(none.IsAvailable);
+        Assert.Contains("dense retrieval is off", none.Status);
+        await Assert.ThrowsAsync<EmbeddingUnavailableException>(() => none.EmbedAsync(["x"], EmbeddingKind.Query));
+
+        await using var missing = new EmbeddingService(new EmbeddingOptions { ModelDirectory = "/nonexistent/model" }, NullLogger<EmbeddingService>.Instance);
+        Assert.False(missing.IsAvailable);
+        Assert.Contains("no model.onnx", missing.Status);
+
+        if (!OrtNative.Load(RepoPaths.OnnxRuntime).AvailableProviders().Contains("CUDAExecutionProvider"))
+        {
+            await using var cuda = new EmbeddingService(new EmbeddingOptions
+            {
+                ModelDirectory = RepoPaths.TestModel, OnnxRuntimePath = RepoPaths.OnnxRuntime, ExecutionProvider = "cuda",
+            }, NullLogger<EmbeddingService>.Instance);
+            Assert.False(cuda.IsAvailable);
+            Assert.Contains("'cuda'", cuda.Status);
+        }
+    }
+
+    private static float[][] ReferenceVectors(int[][] ids)
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-ref");
+        try
+        {
+            var idsPath = Path.Combine(dir.FullName, "ids.json");
+            var outPath = Path.Combine(dir.FullName, "out.bin");
+            File.WriteAllText(idsPath, JsonSerializer.Serialize(ids));
+            RepoPaths.Run("/usr/bin/python3", [Path.Combine(RepoPaths.Root, "scripts", "make_test_model.py"), "reference", RepoPaths.TestModel, idsPath, outPath]);
+            var floats = new float[ids.Length * 384];
+            var bytes = File.ReadAllBytes(outPath);
+            Buffer.BlockCopy(bytes, 0, floats, 0, bytes.Length);
+            return Enumerable.Range(0, ids.Length).Select(i => floats.AsSpan(i * 384, 384).ToArray()).ToArray();
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+}
