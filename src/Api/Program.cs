@@ -1,4 +1,7 @@
+using RagCluster.Api;
+using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces;
 using RagCluster.Runtime;
 using RagCluster.Runtime.Hosting;
@@ -7,7 +10,12 @@ using RagCluster.Runtime.Hosting;
 // Standard ASP.NET Core configuration: appsettings.json, env vars (Silo__Storage), --urls, --Silo:SiloPort.
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
+builder.Services.AddRagPipeline(builder.Configuration);
 builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
+
+builder.Services.AddExceptionHandler<GrainExceptionHandler>();
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024);
+builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -34,6 +42,9 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
     return Results.Ok(new { key, silo = reply.SiloId });
 });
 
+app.MapRagEndpoints();
+
 await app.StartAsync();
+Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();

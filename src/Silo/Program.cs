@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Runtime.Hosting;
 
@@ -9,6 +10,7 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
 try
 {
+    builder.Services.AddRagPipeline(builder.Configuration);
     builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
     using var host = builder.Build();
     await host.RunAsync();

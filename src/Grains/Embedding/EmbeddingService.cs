@@ -74,6 +74,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     public string Status { get; }
     public string? ModelName { get; }
     public int Dimensions => _encoder?.Dimensions ?? 0;
+    public WordPieceTokenizer? Tokenizer => _encoder?.Tokenizer;
     public string? ExecutionProvider => _encoder?.ExecutionProvider;
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);

@@ -47,6 +47,14 @@ internal sealed class GrainClass
                 stateLoaders.Add(state.ReadStateAsync);
                 return state;
             }
+            if (p.GetCustomAttribute<PersistentLogAttribute>() is { } log)
+            {
+                if (p.ParameterType != typeof(IPersistentLog))
+                    throw new NotSupportedException($"{Implementation.Name}: [PersistentLog] parameter '{p.Name}' must be IPersistentLog");
+                if (storage is not IGrainLogStorage logs)
+                    throw new NotSupportedException($"{Implementation.Name} needs log storage, which this silo's store does not offer");
+                return new PersistentLog(logs, id, log.LogName);
+            }
             return services.GetService(p.ParameterType)
                    ?? throw new InvalidOperationException($"{Implementation.Name} needs a {p.ParameterType.Name} but none is registered in the silo's services");
         }).ToArray();

@@ -115,4 +115,42 @@ public sealed class InMemoryClusterStore : IClusterStore
         }
         return Task.CompletedTask;
     }
+
+    private readonly Dictionary<(GrainId, string), SortedDictionary<long, byte[]>> _logs = [];
+    private readonly Dictionary<(GrainId, string), (long, byte[])> _snapshots = [];
+
+    public Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(GrainId grain, string logName, CancellationToken ct = default)
+    {
+        lock (_lock) return Task.FromResult<(long, byte[])?>(_snapshots.TryGetValue((grain, logName), out var s) ? s : null);
+    }
+
+    public Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(GrainId grain, string logName, long afterSeq, CancellationToken ct = default)
+    {
+        lock (_lock)
+            return Task.FromResult(_logs.TryGetValue((grain, logName), out var log)
+                ? log.Where(e => e.Key > afterSeq).Select(e => (e.Key, e.Value)).ToList()
+                : []);
+    }
+
+    public Task AppendAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default)
+    {
+        lock (_lock)
+        {
+            if (!_logs.TryGetValue((grain, logName), out var log)) _logs[(grain, logName)] = log = new SortedDictionary<long, byte[]>();
+            if (!log.TryAdd(seq, data.ToArray()))
+                throw new InconsistentStateException($"log '{logName}' of grain {grain} already has entry {seq}: another activation wrote to it");
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task WriteSnapshotAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default)
+    {
+        lock (_lock)
+        {
+            _snapshots[(grain, logName)] = (seq, data.ToArray());
+            if (_logs.TryGetValue((grain, logName), out var log))
+                foreach (var k in log.Keys.Where(k => k <= seq).ToList()) log.Remove(k);
+        }
+        return Task.CompletedTask;
+    }
 }

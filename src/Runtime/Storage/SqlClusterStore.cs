@@ -42,6 +42,12 @@ public abstract class SqlClusterStore : IClusterStore
             service_id TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, state_name TEXT NOT NULL,
             etag TEXT NOT NULL, data {BlobType} NOT NULL, updated_ms BIGINT NOT NULL,
             PRIMARY KEY (service_id, grain_type, grain_key, state_name));
+        CREATE TABLE IF NOT EXISTS rc_grain_log (
+            service_id TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, log_name TEXT NOT NULL,
+            seq BIGINT NOT NULL, data {BlobType} NOT NULL, PRIMARY KEY (service_id, grain_type, grain_key, log_name, seq));
+        CREATE TABLE IF NOT EXISTS rc_grain_snapshot (
+            service_id TEXT NOT NULL, grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, log_name TEXT NOT NULL,
+            seq BIGINT NOT NULL, data {BlobType} NOT NULL, PRIMARY KEY (service_id, grain_type, grain_key, log_name));
         """;
 
     public virtual async Task InitializeAsync(CancellationToken ct = default)
@@ -170,6 +176,53 @@ public abstract class SqlClusterStore : IClusterStore
         }
         if (await ExecAsync(c, null, $"DELETE FROM rc_grain_state WHERE {where} AND etag = @old", ct, keys) != 1)
             throw ETags.Conflict(grain, stateName, expectedETag);
+    }
+
+    private const string LogWhere = "service_id = @sv AND grain_type = @t AND grain_key = @k AND log_name = @n";
+
+    private (string, object?)[] LogKeys(GrainId grain, string logName, params (string, object?)[] more) =>
+        [("sv", ServiceId), ("t", grain.Type), ("k", grain.Key), ("n", logName), .. more];
+
+    public async Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(GrainId grain, string logName, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var cmd = Command(c, null, $"SELECT seq, data FROM rc_grain_snapshot WHERE {LogWhere}", LogKeys(grain, logName));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (reader.GetInt64(0), (byte[])reader.GetValue(1)) : null;
+    }
+
+    public async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(GrainId grain, string logName, long afterSeq, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var cmd = Command(c, null, $"SELECT seq, data FROM rc_grain_log WHERE {LogWhere} AND seq > @after ORDER BY seq",
+            LogKeys(grain, logName, ("after", afterSeq)));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<(long, byte[])>();
+        while (await reader.ReadAsync(ct)) list.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
+        return list;
+    }
+
+    public async Task AppendAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        var rows = await ExecAsync(c, null, """
+            INSERT INTO rc_grain_log (service_id, grain_type, grain_key, log_name, seq, data)
+            VALUES (@sv, @t, @k, @n, @seq, @d) ON CONFLICT DO NOTHING
+            """, ct, LogKeys(grain, logName, ("seq", seq), ("d", data)));
+        if (rows != 1) throw new InconsistentStateException($"log '{logName}' of grain {grain} already has entry {seq}: another activation wrote to it");
+    }
+
+    public async Task WriteSnapshotAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var keys = LogKeys(grain, logName, ("seq", seq), ("d", data));
+        await ExecAsync(c, tx, """
+            INSERT INTO rc_grain_snapshot (service_id, grain_type, grain_key, log_name, seq, data) VALUES (@sv, @t, @k, @n, @seq, @d)
+            ON CONFLICT (service_id, grain_type, grain_key, log_name) DO UPDATE SET seq = excluded.seq, data = excluded.data
+            """, ct, keys);
+        await ExecAsync(c, tx, $"DELETE FROM rc_grain_log WHERE {LogWhere} AND seq <= @seq", ct, keys);
+        await tx.CommitAsync(ct);
     }
 
     protected static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, params (string Name, object? Value)[] args)

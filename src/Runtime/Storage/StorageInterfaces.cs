@@ -37,7 +37,7 @@ public interface IGrainDirectory
 }
 
 /// <summary>The one store a cluster shares: membership, directory and grain state.</summary>
-public interface IClusterStore : IMembershipTable, IGrainDirectory, IGrainStorage, IAsyncDisposable
+public interface IClusterStore : IMembershipTable, IGrainDirectory, IGrainStorage, IGrainLogStorage, IAsyncDisposable
 {
     /// <summary>Creates tables if missing; safe when several silos start at once.</summary>
     Task InitializeAsync(CancellationToken ct = default);
@@ -53,4 +53,20 @@ internal static class ETags
 
     public static InconsistentStateException Conflict(GrainId grain, string stateName, string? expected) =>
         new($"state '{stateName}' of grain {grain} was changed by another writer (expected ETag {expected ?? "<none>"}); re-read the state before writing");
+}
+
+/// <summary>
+/// Append-only logs with snapshots, for grain state too large to rewrite on every change (index shards):
+/// entries are appended with consecutive sequence numbers, and a snapshot replaces every entry up to its own.
+/// </summary>
+public interface IGrainLogStorage
+{
+    Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(GrainId grain, string logName, CancellationToken ct = default);
+    Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(GrainId grain, string logName, long afterSeq, CancellationToken ct = default);
+
+    /// <exception cref="InconsistentStateException">An entry with this sequence number exists: another writer appended first.</exception>
+    Task AppendAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default);
+
+    /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> and drops the entries it covers.</summary>
+    Task WriteSnapshotAsync(GrainId grain, string logName, long seq, byte[] data, CancellationToken ct = default);
 }

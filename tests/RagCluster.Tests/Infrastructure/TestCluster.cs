@@ -138,10 +138,15 @@ public sealed class TestCluster : IAsyncDisposable
         return options;
     }
 
+    /// <summary>Services every in-process silo of this cluster gets (the RAG tests add the pipeline here).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+
     public async Task<InProcessSilo> StartInProcessSiloAsync()
     {
         var options = NewOptions();
-        var services = new ServiceCollection().AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)).BuildServiceProvider();
+        var collection = new ServiceCollection().AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        ConfigureServices?.Invoke(collection);
+        var services = collection.BuildServiceProvider();
         var registry = new GrainTypeRegistry().AddAssembly(typeof(CounterGrain).Assembly).AddAssembly(typeof(RagCluster.Grains.Diagnostics.PingGrain).Assembly);
         var silo = new Silo(options, registry, services, services.GetRequiredService<ILoggerFactory>(), _memoryStore);
         await silo.StartAsync();

@@ -1,0 +1,192 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Querying;
+using RagCluster.Runtime;
+
+namespace RagCluster.Api;
+
+public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format);
+public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan);
+public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
+public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
+
+/// <summary>The /v1 collection, document, search and ask endpoints. Every failure is an RFC 7807 problem.</summary>
+public static partial class RagEndpoints
+{
+    public const long MaxUploadBytes = 50L * 1024 * 1024;
+
+    public static void MapRagEndpoints(this WebApplication app)
+    {
+        var v1 = app.MapGroup("/v1/collections/{collection}");
+
+        v1.MapGet("", async (string collection, IGrainFactory grains) =>
+            Valid(collection) ?? Results.Ok(await grains.GetGrain<ICollectionGrain>(collection).GetInfo()));
+
+        v1.MapPut("", async (string collection, CollectionJson body, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            var current = (await grains.GetGrain<ICollectionGrain>(collection).GetInfo()).Settings;
+            var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
+                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens);
+            return Results.Ok(await grains.GetGrain<ICollectionGrain>(collection).Configure(settings));
+        });
+
+        v1.MapPost("/documents", async (string collection, HttpRequest request, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            IngestRequest ingest;
+            string id;
+            if (request.HasFormContentType)
+            {
+                var form = await request.ReadFormAsync();
+                var file = form.Files.FirstOrDefault();
+                if (file is null) return Problem(400, "No file", "multipart upload needs a file part");
+                if (file.Length > MaxUploadBytes) return Problem(413, "File too large", $"files are limited to {MaxUploadBytes / 1024 / 1024} MiB");
+                var format = (string?)form["format"] ?? DocumentExtractor.DetectFormat(file.FileName, file.ContentType);
+                if (format is null || !DocumentExtractor.SupportedFormats.Contains(format))
+                    return Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+                id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
+                using var ms = new MemoryStream();
+                await file.CopyToAsync(ms);
+                ingest = new IngestRequest(format, ms.ToArray(), ParseTags(form["tags"]), file.FileName);
+            }
+            else
+            {
+                IngestJson? body;
+                try
+                {
+                    body = await request.ReadFromJsonAsync<IngestJson>();
+                }
+                catch (JsonException e)
+                {
+                    return Problem(400, "Invalid JSON", e.Message);
+                }
+                catch (InvalidOperationException)
+                {
+                    return Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"} or a multipart file upload");
+                }
+                if (body?.Text is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
+                var format = body.Format ?? "txt";
+                if (!DocumentExtractor.SupportedFormats.Contains(format) || format is "docx" or "pdf")
+                    return Problem(400, "Unsupported format", "JSON text may be txt, md, html or json");
+                id = body.Id ?? "";
+                ingest = new IngestRequest(format, System.Text.Encoding.UTF8.GetBytes(body.Text), body.Tags ?? [], null);
+            }
+            if (ValidDocumentId(id) is { } badId) return badId;
+            if (ingest.Tags.Count > 32 || ingest.Tags.Any(t => t.Key.Length is 0 or > 64 || t.Value.Length > 256))
+                return Problem(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values up to 256");
+            var status = await grains.GetGrain<IDocumentGrain>($"{collection}/{id}").Ingest(ingest);
+            return Results.Accepted($"/v1/collections/{collection}/documents/{Uri.EscapeDataString(id)}", new { documentId = id, status = status.Status, version = status.Version });
+        }).DisableAntiforgery();
+
+        v1.MapGet("/documents/{id}", async (string collection, string id, IGrainFactory grains) =>
+        {
+            if ((Valid(collection) ?? ValidDocumentId(id)) is { } bad) return bad;
+            var s = await grains.GetGrain<IDocumentGrain>($"{collection}/{id}").GetStatus();
+            return s.Status is "unknown" or DocumentStatuses.Deleted
+                ? Problem(404, "Document not found", $"no document '{id}' in collection '{collection}'")
+                : Results.Ok(new { documentId = id, status = s.Status, version = s.Version, chunkCount = s.ChunkCount, error = s.Error, updatedAt = s.UpdatedAt });
+        });
+
+        v1.MapDelete("/documents/{id}", async (string collection, string id, IGrainFactory grains) =>
+        {
+            if ((Valid(collection) ?? ValidDocumentId(id)) is { } bad) return bad;
+            var grain = grains.GetGrain<IDocumentGrain>($"{collection}/{id}");
+            var s = await grain.GetStatus();
+            if (s.Status is "unknown" or DocumentStatuses.Deleted) return Problem(404, "Document not found", $"no document '{id}' in collection '{collection}'");
+            await grain.Delete();
+            return Results.NoContent();
+        });
+
+        v1.MapPost("/search", async (string collection, HttpRequest request, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            var (body, error) = await ReadJson<SearchJson>(request);
+            if (error is not null) return error;
+            if (ValidQuery(body!.Query, body.TopK) is { } badQuery) return badQuery;
+            var response = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
+            return Results.Ok(new
+            {
+                plan = response.Plan, cached = response.Cached, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
+                hits = response.Hits.Select(h => new { documentId = h.DocumentId, chunkId = h.ChunkId, text = h.Text, score = h.Score, start = h.Start, end = h.End, headingPath = h.HeadingPath }),
+            });
+        });
+
+        v1.MapPost("/ask", async (string collection, HttpContext http, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            var (body, error) = await ReadJson<AskJson>(http.Request);
+            if (error is not null) return error;
+            if (ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
+            var search = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
+            var answer = ExtractiveAnswerer.Answer(body.Question!, search.Hits);
+            var citations = answer.Citations.Select(c => new { number = c.Number, documentId = c.DocumentId, chunkId = c.ChunkId, start = c.Start, end = c.End, score = c.Score, quote = c.Quote }).ToArray();
+            if (body.Stream != true) return Results.Ok(new { answer = answer.Text, citations, plan = search.Plan });
+
+            // Server-sent events: the answer word by word, then the citations, then a done marker.
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)"))
+            {
+                await http.Response.WriteAsync($"event: token\ndata: {JsonSerializer.Serialize(word)}\n\n");
+                await http.Response.Body.FlushAsync();
+            }
+            await http.Response.WriteAsync($"event: citations\ndata: {JsonSerializer.Serialize(citations)}\n\n");
+            await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(new { plan = search.Plan })}\n\n");
+            return Results.Empty;
+        });
+
+        app.MapGet("/v1/embedding", async (IGrainFactory grains) => Results.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()));
+    }
+
+    private static async Task<(T?, IResult?)> ReadJson<T>(HttpRequest request) where T : class
+    {
+        try
+        {
+            var body = await request.ReadFromJsonAsync<T>();
+            return body is null ? (null, Problem(400, "Missing body", "a JSON body is required")) : (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Problem(400, "Invalid JSON", e.Message));
+        }
+        catch (InvalidOperationException)
+        {
+            return (null, Problem(415, "Unsupported media type", "send application/json"));
+        }
+    }
+
+    private static IResult? ValidQuery(string? query, int? topK, string name = "query")
+    {
+        if (string.IsNullOrWhiteSpace(query) || query.Length > 2000) return Problem(400, $"Invalid {name}", $"{name} must be 1..2000 characters");
+        if (topK is < 1 or > 100) return Problem(400, "Invalid topK", "topK must be 1..100");
+        return null;
+    }
+
+    private static IResult? Valid(string collection) =>
+        CollectionRegex().IsMatch(collection) ? null : Problem(400, "Invalid collection name", "use 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
+
+    private static IResult? ValidDocumentId(string id) =>
+        DocumentIdRegex().IsMatch(id) ? null : Problem(400, "Invalid document id", "use 1..200 of letters, digits, '.', '-' and '_'");
+
+    private static Dictionary<string, string> ParseTags(string? tags)
+    {
+        var result = new Dictionary<string, string>();
+        foreach (var pair in (tags ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var i = pair.IndexOf('=');
+            if (i > 0) result[pair[..i]] = pair[(i + 1)..];
+        }
+        return result;
+    }
+
+    public static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    private static partial Regex CollectionRegex();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,200}$")]
+    private static partial Regex DocumentIdRegex();
+}

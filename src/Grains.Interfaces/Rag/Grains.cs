@@ -1,0 +1,47 @@
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Interfaces.Rag;
+
+/// <summary>Key: collection name. Settings, document registry and the version that cache keys include.</summary>
+public interface ICollectionGrain : IGrainWithStringKey
+{
+    Task<CollectionInfo> GetInfo();
+    /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
+    Task<CollectionSettings> Configure(CollectionSettings settings);
+    Task<long> DocumentChanged(string documentId, bool present);
+}
+
+/// <summary>Key: "collection/documentId". Owns one document's versions, chunks and status.</summary>
+public interface IDocumentGrain : IGrainWithStringKey
+{
+    /// <summary>Stores the content and returns at once (status pending); indexing continues in the grain.</summary>
+    Task<DocumentStatus> Ingest(IngestRequest request);
+    Task<DocumentStatus> GetStatus();
+    Task<DocumentStatus> Delete();
+}
+
+/// <summary>Key: "collection/shardNo". HNSW + BM25 over the shard's chunks, persisted as snapshot + log.</summary>
+public interface IIndexShardGrain : IGrainWithStringKey
+{
+    /// <summary>Replaces every chunk of the document with these (idempotent; older versions are ignored).</summary>
+    Task Upsert(string documentId, long version, ChunkRecord[] chunks);
+    Task RemoveDocument(string documentId, long version);
+    Task<ShardResult> Search(ShardQuery query);
+    Task<ShardStats> GetStats();
+    /// <summary>(documentId, chunk count) for consistency checks.</summary>
+    Task<Dictionary<string, int>> ChunkCounts();
+}
+
+/// <summary>Stateless worker: the local silo's embedding model.</summary>
+public interface IEmbeddingGrain : IGrainWithStringKey
+{
+    Task<float[][]> Embed(string[] texts, bool isQuery);
+    Task<EmbeddingInfo> GetInfo();
+}
+
+/// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>
+public interface IQueryPlanGrain : IGrainWithStringKey
+{
+    Task<SearchResponse> Search(SearchRequest request);
+    Task<PlanStats> GetStats();
+}

@@ -1,0 +1,39 @@
+namespace RagCluster.Grains.Interfaces.Rag;
+
+public static class DocumentStatuses
+{
+    public const string Pending = "pending", Indexed = "indexed", Failed = "failed", Deleted = "deleted";
+}
+
+/// <summary>A document as submitted: raw bytes and the format they are in (txt, md, html, json, docx, pdf).</summary>
+public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName);
+
+public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,
+    string? Error, string? ContentHash, DateTimeOffset UpdatedAt);
+
+/// <summary>One chunk as a shard stores it.</summary>
+public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text,
+    string[] HeadingPath, Dictionary<string, string> Tags, float[]? Vector);
+
+public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens);
+
+public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount, string[] DocumentIds);
+
+/// <summary>What a shard is asked: a query vector (null for lexical only), query text for BM25, and filters.</summary>
+public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Dictionary<string, string> Filter);
+
+public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, float Score);
+
+public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical);
+
+public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries);
+
+public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan);
+
+public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);
+
+public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans);
+
+public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries);
+
+public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider);

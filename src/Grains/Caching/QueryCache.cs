@@ -1,0 +1,50 @@
+namespace RagCluster.Grains.Caching;
+
+/// <summary>
+/// L1: a per-silo LRU of query results. Keys carry the collection version, so an ingest or delete makes old
+/// entries unreachable (they age out) instead of needing a cluster-wide purge.
+/// </summary>
+public sealed class QueryCache(int capacity = 4096)
+{
+    private readonly Dictionary<string, LinkedListNode<(string Key, object Value)>> _map = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Key, object Value)> _lru = new();
+    private readonly Lock _lock = new();
+    private long _hits, _misses;
+
+    public long Hits => Interlocked.Read(ref _hits);
+    public long Misses => Interlocked.Read(ref _misses);
+    public int Count { get { lock (_lock) return _map.Count; } }
+
+    public bool TryGet<T>(string key, out T value) where T : class
+    {
+        lock (_lock)
+        {
+            if (_map.TryGetValue(key, out var node) && node.Value.Value is T v)
+            {
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+                _hits++;
+                value = v;
+                return true;
+            }
+            _misses++;
+            value = null!;
+            return false;
+        }
+    }
+
+    public void Set(string key, object value)
+    {
+        lock (_lock)
+        {
+            if (_map.Remove(key, out var old)) _lru.Remove(old);
+            _map[key] = _lru.AddFirst((key, value));
+            while (_map.Count > capacity)
+            {
+                var last = _lru.Last!;
+                _lru.RemoveLast();
+                _map.Remove(last.Value.Key);
+            }
+        }
+    }
+}

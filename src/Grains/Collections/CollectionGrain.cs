@@ -1,0 +1,53 @@
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Collections;
+
+/// <summary>Defaults for new collections, bound from the "Collections" configuration section.</summary>
+public sealed class CollectionDefaults
+{
+    public int ShardCount { get; set; } = 4;
+    public int ChunkMaxTokens { get; set; } = 256;
+    public int ChunkOverlapTokens { get; set; } = 32;
+}
+
+public sealed class CollectionState
+{
+    public CollectionSettings? Settings { get; set; }
+    public long Version { get; set; }
+    public HashSet<string> Documents { get; set; } = [];
+}
+
+public sealed class CollectionGrain(
+    [PersistentState("collection")] IPersistentState<CollectionState> state, CollectionDefaults defaults) : Grain, ICollectionGrain
+{
+    private CollectionSettings Settings =>
+        state.State.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
+
+    public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(GetPrimaryKeyString(), Settings, state.State.Version,
+        state.State.Documents.Count, state.State.Documents.Order(StringComparer.Ordinal).ToArray()));
+
+    public async Task<CollectionSettings> Configure(CollectionSettings settings)
+    {
+        if (settings.ShardCount is < 1 or > 256) throw new ArgumentException("shardCount must be 1..256");
+        if (settings.ChunkMaxTokens is < 16 or > 8192) throw new ArgumentException("chunkMaxTokens must be 16..8192");
+        if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
+            throw new ArgumentException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
+        if (state.State.Documents.Count > 0 && settings.ShardCount != Settings.ShardCount)
+            throw new InvalidOperationException("the shard count cannot change once a collection has documents");
+        state.State.Settings = settings;
+        state.State.Version++;
+        await state.WriteStateAsync();
+        return settings;
+    }
+
+    public async Task<long> DocumentChanged(string documentId, bool present)
+    {
+        if (present) state.State.Documents.Add(documentId);
+        else state.State.Documents.Remove(documentId);
+        state.State.Settings ??= Settings; // pin the settings the first document was indexed with
+        state.State.Version++;
+        await state.WriteStateAsync();
+        return state.State.Version;
+    }
+}

@@ -1,0 +1,186 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Chunking;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Text;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Documents;
+
+public sealed class DocumentState
+{
+    public string Status { get; set; } = DocumentStatuses.Pending;
+    public long Version { get; set; }
+    public long IndexedVersion { get; set; }
+    public string? ContentHash { get; set; }
+    public int ChunkCount { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Kept only while indexing is pending, so a silo crash mid-ingest loses nothing.</summary>
+    public byte[]? PendingContent { get; set; }
+    public string? Format { get; set; }
+    public string? FileName { get; set; }
+    public Dictionary<string, string> Tags { get; set; } = [];
+    public int ShardCount { get; set; }
+}
+
+/// <summary>
+/// One document of a collection. Ingest stores the content durably and returns (status pending); indexing
+/// then runs as turns of this grain: extract → chunk → embed → replace the document's chunks in every shard.
+/// A pending document is resumed on activation and retried by a timer, so a silo crash mid-ingest only delays
+/// it; shards replace a document's chunks by version, so a retry can never duplicate them.
+/// </summary>
+[Reentrant]
+public sealed class DocumentGrain(
+    [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, ILogger<DocumentGrain> log) : Grain, IDocumentGrain
+{
+    private Task? _indexing;
+
+    private string Collection => GetPrimaryKeyString()[..GetPrimaryKeyString().IndexOf('/')];
+    private string DocumentId => GetPrimaryKeyString()[(GetPrimaryKeyString().IndexOf('/') + 1)..];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Safety net: resumes indexing after a crash and retries after transient failures.
+        RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+        return Task.CompletedTask;
+    }
+
+    public async Task<DocumentStatus> Ingest(IngestRequest request)
+    {
+        if (!DocumentExtractor.SupportedFormats.Contains(request.Format))
+            throw new ArgumentException($"unsupported format '{request.Format}'");
+        var hash = Hash(request);
+        if (hash == state.State.ContentHash && state.State.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed)
+            return Snapshot(); // same content: nothing to do
+        var s = state.State;
+        s.Version++;
+        s.Status = DocumentStatuses.Pending;
+        s.ContentHash = hash;
+        s.PendingContent = request.Content;
+        s.Format = request.Format;
+        s.FileName = request.FileName;
+        s.Tags = request.Tags;
+        s.Error = null;
+        s.UpdatedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        EnsureIndexing();
+        return Snapshot();
+    }
+
+    public Task<DocumentStatus> GetStatus() => Task.FromResult(Snapshot());
+
+    public async Task<DocumentStatus> Delete()
+    {
+        if (state.State.Version == 0 || state.State.Status == DocumentStatuses.Deleted) return Snapshot();
+        if (_indexing is not null) await _indexing.ContinueWith(_ => { }); // let a running pass finish first
+        var s = state.State;
+        s.Version++;
+        s.Status = DocumentStatuses.Deleted;
+        s.PendingContent = null;
+        s.ContentHash = null;
+        s.ChunkCount = 0;
+        s.UpdatedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        var shardCount = s.ShardCount > 0 ? s.ShardCount : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo()).Settings.ShardCount;
+        await Task.WhenAll(Enumerable.Range(0, shardCount).Select(i =>
+            GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, s.Version)));
+        await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false);
+        return Snapshot();
+    }
+
+    private void EnsureIndexing()
+    {
+        if (_indexing is { IsCompleted: false } || state.State.Status != DocumentStatuses.Pending || state.State.PendingContent is null) return;
+        _indexing = IndexAsync();
+    }
+
+    private async Task IndexAsync()
+    {
+        var s = state.State;
+        var version = s.Version;
+        try
+        {
+            var collection = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo();
+            var settings = collection.Settings;
+            var extracted = DocumentExtractor.Extract(s.Format!, s.PendingContent!);
+            var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(TokenizerOf(embeddings)) : ApproximateTokenCounter.Instance;
+            var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
+
+            float[][]? vectors = null;
+            if (embeddings.IsAvailable && drafts.Count > 0)
+            {
+                var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
+                vectors = new float[drafts.Count][];
+                for (var i = 0; i < drafts.Count; i += 64)
+                {
+                    var batch = drafts.Skip(i).Take(64).Select(d => d.Text).ToArray();
+                    var result = await embedder.Embed(batch, isQuery: false);
+                    result.CopyTo(vectors, i);
+                }
+            }
+            if (s.Version != version) return; // superseded while we worked; the newer pass takes over
+
+            var chunks = drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
+                d.HeadingPath.ToArray(), s.Tags, vectors?[i])).ToList();
+            var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, settings.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
+            // Every shard hears about every version, so shards that held older chunks drop them.
+            await Task.WhenAll(Enumerable.Range(0, settings.ShardCount).Select(i =>
+                GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").Upsert(DocumentId, version, byShard.GetValueOrDefault(i) ?? [])));
+            if (s.Version != version) return;
+            // Register with the collection before recording success: if this call fails the document stays
+            // pending and the whole (idempotent) pass is retried, so the registration cannot be lost.
+            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
+            if (s.Version != version) return;
+
+            s.Status = DocumentStatuses.Indexed;
+            s.IndexedVersion = version;
+            s.ChunkCount = chunks.Count;
+            s.ShardCount = settings.ShardCount;
+            s.PendingContent = null;
+            s.UpdatedAt = DateTimeOffset.UtcNow;
+            await state.WriteStateAsync();
+        }
+        catch (ExtractionException e) when (s.Version == version)
+        {
+            s.Status = DocumentStatuses.Failed;
+            s.Error = e.Message;
+            s.PendingContent = null;
+            s.UpdatedAt = DateTimeOffset.UtcNow;
+            await state.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not InconsistentStateException)
+        {
+            // Transient (a shard's silo died, a timeout): stay pending; the timer retries.
+            log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
+        }
+    }
+
+    private static WordPieceTokenizer TokenizerOf(EmbeddingService service) => service.Tokenizer!;
+
+    /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
+    public static int ShardOf(string chunkId, int shardCount)
+    {
+        var h = 2166136261u; // FNV-1a over UTF-8
+        foreach (var b in Encoding.UTF8.GetBytes(chunkId)) h = (h ^ b) * 16777619u;
+        return (int)(h % (uint)shardCount);
+    }
+
+    private static string Hash(IngestRequest request)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes(request.Format + "\n"));
+        foreach (var (k, v) in request.Tags.OrderBy(t => t.Key, StringComparer.Ordinal)) sha.AppendData(Encoding.UTF8.GetBytes($"{k}={v}\n"));
+        sha.AppendData(request.Content);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private DocumentStatus Snapshot()
+    {
+        var s = state.State;
+        return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt);
+    }
+}

@@ -1,0 +1,16 @@
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Embedding;
+
+/// <summary>A local pool per silo: calls go to this silo's model, whose batcher merges concurrent callers.</summary>
+[StatelessWorker(4)]
+[Reentrant]
+public sealed class EmbeddingGrain(EmbeddingService service) : Grain, IEmbeddingGrain
+{
+    public Task<float[][]> Embed(string[] texts, bool isQuery) =>
+        service.EmbedAsync(texts, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
+
+    public Task<EmbeddingInfo> GetInfo() =>
+        Task.FromResult(new EmbeddingInfo(service.IsAvailable, service.Status, service.Dimensions, service.ExecutionProvider));
+}

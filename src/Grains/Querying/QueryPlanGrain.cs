@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Retrieval;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Querying;
+
+/// <summary>
+/// Runs a collection's queries. One fan-out asks every shard for both its dense and its BM25 candidates in
+/// parallel; the candidate plans (vector only, BM25 only, hybrid RRF with k=60 and k=10) are then rankings of
+/// that shared pool, so trying them costs no extra round trips. Without an explicit plan the one that agrees
+/// most with the others (mean top-k overlap) is served; per-collection wins and latencies are kept.
+/// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits.
+/// </summary>
+[Reentrant]
+public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
+{
+    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
+
+    private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
+    private readonly Dictionary<string, (double Total, long Count)> _latency = [];
+    private long _queries;
+
+    public async Task<SearchResponse> Search(SearchRequest request)
+    {
+        var sw = Stopwatch.StartNew();
+        var collection = GetPrimaryKeyString();
+        if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
+            throw new ArgumentException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
+        var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}";
+        if (cache.TryGet<SearchResponse>(key, out var cached))
+            return cached with { Cached = true, ElapsedMs = sw.Elapsed.TotalMilliseconds };
+
+        var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
+        var dense = (await embedder.GetInfo()).Available;
+        float[]? vector = dense ? (await embedder.Embed([request.Query], isQuery: true))[0] : null;
+        var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
+        var shardQuery = new ShardQuery(vector, request.Query, k, Math.Max(64, k), request.Filter);
+        var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
+            GrainFactory.GetGrain<IIndexShardGrain>($"{collection}/{i}").Search(shardQuery)));
+
+        var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
+        foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);
+        var denseRank = results.SelectMany(r => r.Dense).OrderByDescending(h => h.Score).Select(h => h.ChunkId).ToList();
+        var lexRank = results.SelectMany(r => r.Lexical).OrderByDescending(h => h.Score).Select(h => h.ChunkId).ToList();
+        var denseScore = results.SelectMany(r => r.Dense).ToDictionary(h => h.ChunkId, h => (double)h.Score);
+        var lexScore = results.SelectMany(r => r.Lexical).ToDictionary(h => h.ChunkId, h => (double)h.Score);
+
+        var candidates = new Dictionary<string, List<(string Id, double Score)>>();
+        if (vector is not null) candidates["vector"] = denseRank.Select(id => (id, denseScore[id])).ToList();
+        candidates["bm25"] = lexRank.Select(id => (id, lexScore[id])).ToList();
+        if (vector is not null)
+        {
+            candidates["hybrid"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 60).Select(f => (f.Key, f.Score)).ToList();
+            candidates["hybrid-k10"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 10).Select(f => (f.Key, f.Score)).ToList();
+        }
+
+        string chosen;
+        if (request.Plan is { } wanted && wanted != "auto")
+            chosen = candidates.ContainsKey(wanted) ? wanted : throw new ArgumentException($"plan '{wanted}' needs dense retrieval, which is off on this cluster");
+        else
+            chosen = candidates.Count == 1 ? candidates.Keys.First() : MostAgreeing(candidates, request.TopK);
+
+        var hits = candidates[chosen].Take(request.TopK).Select(c =>
+        {
+            var h = byId[c.Id];
+            return new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score);
+        }).ToArray();
+        var elapsed = sw.Elapsed.TotalMilliseconds;
+        _queries++;
+        _wins[chosen]++;
+        var (total, count) = _latency.GetValueOrDefault(chosen);
+        _latency[chosen] = (total + elapsed, count + 1);
+        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray());
+        cache.Set(key, response);
+        return response;
+    }
+
+    // Consensus: the plan whose top-k shares the most results with the other plans' top-k.
+    private static string MostAgreeing(Dictionary<string, List<(string Id, double Score)>> candidates, int topK)
+    {
+        var tops = candidates.ToDictionary(c => c.Key, c => c.Value.Take(topK).Select(x => x.Id).ToHashSet());
+        return tops.OrderByDescending(a => tops.Where(b => b.Key != a.Key).Sum(b => a.Value.Count(b.Value.Contains)))
+            .ThenBy(a => a.Key == "hybrid" ? 0 : 1) // tie: hybrid, the best default on BEIR-style data
+            .First().Key;
+    }
+
+    public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
+        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries));
+}

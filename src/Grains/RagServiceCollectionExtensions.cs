@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Vectors;
+
+namespace RagCluster.Grains;
+
+public static class RagServiceCollectionExtensions
+{
+    /// <summary>
+    /// What the RAG grains need on every silo: the embedding model (section "Embedding"), HNSW parameters
+    /// ("Hnsw"), defaults for new collections ("Collections") and the L1 query cache.
+    /// </summary>
+    public static IServiceCollection AddRagPipeline(this IServiceCollection services, IConfiguration configuration)
+    {
+        var embedding = new EmbeddingOptions();
+        configuration.GetSection("Embedding").Bind(embedding);
+        embedding.Validate();
+        var hnsw = new HnswOptions();
+        configuration.GetSection("Hnsw").Bind(hnsw);
+        hnsw.Validate();
+        var collections = new CollectionDefaults();
+        configuration.GetSection("Collections").Bind(collections);
+        services.TryAddSingleton(embedding);
+        services.TryAddSingleton(hnsw);
+        services.TryAddSingleton(collections);
+        services.TryAddSingleton<EmbeddingService>();
+        services.TryAddSingleton(new QueryCache(configuration.GetValue("Cache:L1Capacity", 4096)));
+        return services;
+    }
+}

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using RagCluster.Grains;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Runtime;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>The whole pipeline on a 3-silo cluster: ingest a real corpus, lose a silo mid-ingest, then ask.</summary>
+[Collection("cluster")]
+public sealed class PipelineClusterTests
+{
+    private sealed record Doc(string Id, string Title, string Text);
+
+    // SciFact abstracts (BEIR, ../shared/eval) with the training claims whose relevant abstract is among them.
+    private static (List<Doc> Docs, List<(string Query, string DocId)> Questions) Corpus(int docs)
+    {
+        var dir = Path.Combine(RepoPaths.Root, "..", "shared", "eval", "scifact-train");
+        var corpus = File.ReadLines(Path.Combine(dir, "corpus.jsonl")).Take(4000).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => new Doc(e.GetProperty("_id").GetString()!, e.GetProperty("title").GetString()!, e.GetProperty("text").GetString()!)).ToList();
+        var qrels = File.ReadLines(Path.Combine(dir, "qrels", "train.tsv")).Skip(1).Select(l => l.Split('\t')).ToList();
+        var queries = File.ReadLines(Path.Combine(dir, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(e => e.GetProperty("_id").GetString()!, e => e.GetProperty("text").GetString()!);
+        var byId = corpus.ToDictionary(d => d.Id);
+        // Pick documents that answer some claim first, then fill up with others.
+        var relevant = qrels.Where(q => byId.ContainsKey(q[1])).Select(q => q[1]).Distinct().Take(docs / 2).ToHashSet();
+        var chosen = corpus.Where(d => relevant.Contains(d.Id)).Concat(corpus.Where(d => !relevant.Contains(d.Id))).Take(docs).ToList();
+        var chosenIds = chosen.Select(d => d.Id).ToHashSet();
+        var questions = qrels.Where(q => chosenIds.Contains(q[1]) && queries.ContainsKey(q[0]))
+            .GroupBy(q => q[0]).Where(g => g.Count() == 1).Select(g => (queries[g.Key], g.First()[1])).Take(40).ToList();
+        return (chosen, questions);
+    }
+
+    private static TestCluster NewCluster() => new("memory")
+    {
+        ConfigureServices = services => services.AddRagPipeline(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
+            ["Embedding:OnnxRuntimePath"] = RepoPaths.OnnxRuntime,
+            ["Collections:ShardCount"] = "4",
+        }).Build()),
+    };
+
+    [Fact]
+    public async Task Every_document_is_indexed_exactly_once_after_a_silo_dies_mid_ingest_and_answers_cite_the_right_document()
+    {
+        await using var cluster = NewCluster();
+        var silos = new List<InProcessSilo>();
+        for (var i = 0; i < 3; i++) silos.Add(await cluster.StartInProcessSiloAsync());
+        await cluster.WaitForStableViewAsync();
+        var client = cluster.CreateClient(silos[0], TimeSpan.FromSeconds(60));
+        var (docs, questions) = Corpus(120);
+
+        // Ingest from a client on silo 0; kill silo 2 after a third of the documents were submitted.
+        var submitted = 0;
+        var ingest = Task.Run(async () =>
+        {
+            foreach (var d in docs)
+            {
+                var body = JsonSerializer.SerializeToUtf8Bytes(new { title = d.Title, text = d.Text });
+                await Retry(() => client.GetGrain<IDocumentGrain>($"sci/{d.Id}").Ingest(new IngestRequest("json", body, new() { ["source"] = "scifact" }, null)));
+                Interlocked.Increment(ref submitted);
+            }
+        });
+        while (Volatile.Read(ref submitted) < docs.Count / 3) await Task.Delay(20);
+        await silos[2].KillAsync();
+        await ingest;
+
+        // Every document ends indexed (pending ones resume on the survivors).
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        List<DocumentStatus> statuses;
+        while (true)
+        {
+            statuses = (await Task.WhenAll(docs.Select(d => Retry(() => client.GetGrain<IDocumentGrain>($"sci/{d.Id}").GetStatus())))).ToList();
+            if (statuses.All(s => s.Status == DocumentStatuses.Indexed) || DateTime.UtcNow > deadline) break;
+            await Task.Delay(500);
+        }
+        Assert.All(statuses, s => Assert.Equal(DocumentStatuses.Indexed, s.Status));
+        Assert.All(statuses, s => Assert.True(s.ChunkCount > 0));
+
+        // Exactly once: per document, the chunks across all shards equal its chunk count (none lost, none doubled).
+        var counts = new Dictionary<string, int>();
+        for (var shard = 0; shard < 4; shard++)
+            foreach (var (doc, n) in await Retry(() => client.GetGrain<IIndexShardGrain>($"sci/{shard}").ChunkCounts()))
+                counts[doc] = counts.GetValueOrDefault(doc) + n;
+        Assert.All(statuses, s => Assert.Equal(s.ChunkCount, counts.GetValueOrDefault(s.DocumentId)));
+        Assert.Equal(docs.Count, (await client.GetGrain<ICollectionGrain>("sci").GetInfo()).DocumentCount);
+
+        // Re-ingesting the same content is a no-op (same version).
+        var first = docs[0];
+        var again = await client.GetGrain<IDocumentGrain>($"sci/{first.Id}").Ingest(new IngestRequest("json",
+            JsonSerializer.SerializeToUtf8Bytes(new { title = first.Title, text = first.Text }), new() { ["source"] = "scifact" }, null));
+        Assert.Equal(statuses[0].Version, again.Version);
+
+        // Claims whose evidence is in the corpus find their abstract in the top 3 (lexical plan: the test model's weights are random).
+        var top3 = 0;
+        foreach (var (query, docId) in questions)
+        {
+            var r = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(query, 3, [], "bm25"));
+            if (r.Hits.Any(h => h.DocumentId == docId)) top3++;
+        }
+        Assert.True(questions.Count >= 20, $"only {questions.Count} questions");
+        Assert.True(top3 >= questions.Count * 0.7, $"right document in top 3 for {top3} of {questions.Count} claims");
+
+        // Auto plan: candidate plans include dense ones, hybrid fusion runs, and the answer is cached on repeat.
+        var auto = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null));
+        Assert.Contains("hybrid", auto.CandidatePlans);
+        Assert.Contains("vector", auto.CandidatePlans);
+        Assert.False(auto.Cached);
+        Assert.True((await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null))).Cached);
+
+        // Delete removes the document's chunks from every shard and bumps the version (so the cache misses).
+        await client.GetGrain<IDocumentGrain>($"sci/{first.Id}").Delete();
+        var total = 0;
+        for (var shard = 0; shard < 4; shard++)
+            total += (await client.GetGrain<IIndexShardGrain>($"sci/{shard}").ChunkCounts()).GetValueOrDefault(first.Id);
+        Assert.Equal(0, total);
+        var afterDelete = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null));
+        Assert.False(afterDelete.Cached);
+        Assert.DoesNotContain(afterDelete.Hits, h => h.DocumentId == first.Id);
+    }
+
+    private static async Task<T> Retry<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (GrainRuntimeException e) when (e.IsRetriable && attempt < 20)
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+}
