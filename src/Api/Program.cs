@@ -9,6 +9,9 @@ using RagCluster.Runtime.Hosting;
 // The front-end silo: a full silo (it hosts grains) plus the public HTTP API on its own port.
 // Standard ASP.NET Core configuration: appsettings.json, env vars (Silo__Storage), --urls, --Silo:SiloPort.
 var builder = WebApplication.CreateBuilder(args);
+// --Storage:Path DIR (env Storage__Path) picks the embedded SQLite folder without spelling out a Silo:Storage string.
+if (builder.Configuration["Storage:Path"] is { Length: > 0 } dataPath)
+    builder.Configuration["Silo:Storage"] = "sqlite:" + Path.Combine(Path.GetFullPath(dataPath), "ragcluster.db");
 builder.Services.AddProblemDetails();
 builder.Services.AddRagPipeline(builder.Configuration);
 builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));

@@ -24,6 +24,8 @@ public sealed class EmbeddingOptions
     public int DeviceId { get; set; }
     /// <summary>ORT intra-op threads; 0 lets ORT use all cores.</summary>
     public int IntraOpThreads { get; set; }
+    /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
+    public bool AllowSpinning { get; set; }
 
     public void Validate()
     {

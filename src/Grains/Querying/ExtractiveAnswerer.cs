@@ -32,7 +32,9 @@ public static partial class ExtractiveAnswerer
         }
         var n = Math.Max(1, sentences.Count);
         var scored = sentences.Select((s, i) => (s, i, Score: s.Terms.Where(q.Contains).Sum(t => Math.Log(1 + n / (double)df[t])) / (1 + 0.15 * s.Hit)))
-            .Where(x => x.Score > 0).OrderByDescending(x => x.Score).Take(maxSentences).OrderBy(x => x.i).ToList();
+            .Where(x => x.Score > 0).OrderByDescending(x => x.Score).ToList();
+        // Keep sentences at least half as relevant as the best one: a shared common word alone is not an answer.
+        if (scored.Count > 0) scored = scored.Where(x => x.Score >= scored[0].Score * 0.5).Take(maxSentences).OrderBy(x => x.i).ToList();
         if (scored.Count == 0) scored = [(sentences[0], 0, 0)];
 
         var citations = new List<Citation>();

@@ -20,6 +20,7 @@ public sealed unsafe class BertEncoder : IDisposable
     private readonly bool _outputIsPooled;
     private readonly bool _clsPooling;
     private readonly bool _normalize;
+    private readonly string _libraryPath;
     private int _disposed;
 
     public BertEncoder(string libraryPath, string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null)
@@ -28,6 +29,7 @@ public sealed unsafe class BertEncoder : IDisposable
         MaxTokens = options.MaxTokens;
         _clsPooling = options.Pooling == "cls";
         _normalize = options.Normalize;
+        _libraryPath = libraryPath;
         _ort = OrtNative.Load(libraryPath);
         _env = _ort.CreateEnv("ragcluster");
         var sessionOptions = _ort.CreateSessionOptions();
@@ -36,6 +38,9 @@ public sealed unsafe class BertEncoder : IDisposable
             _ort.SetGraphOptimizationLevel(sessionOptions, 99);
             if (options.IntraOpThreads > 0) _ort.SetIntraOpNumThreads(sessionOptions, options.IntraOpThreads);
             _ort.SetInterOpNumThreads(sessionOptions, 1);
+            // Spinning intra-op threads keep every core busy between batches and starved the silo's heartbeats
+            // on a 2-core machine (silos were declared dead mid-ingest); park them unless asked otherwise.
+            _ort.AddSessionConfigEntry(sessionOptions, "session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
             Providers = _ort.AvailableProviders();
             ExecutionProvider = ChooseProvider(options, sessionOptions, log);
             _session = _ort.CreateSession(_env, modelPath, sessionOptions);
@@ -73,11 +78,13 @@ public sealed unsafe class BertEncoder : IDisposable
     private string ChooseProvider(EmbeddingOptions options, nint sessionOptions, ILogger? log)
     {
         if (options.ExecutionProvider == "cpu") return "CPU";
-        var hasCuda = Providers.Contains("CUDAExecutionProvider");
+        // The CPU build lists CUDA but needs the provider libraries beside it (the GPU package ships them).
+        var libDir = Path.GetDirectoryName(Path.GetFullPath(_libraryPath))!;
+        var hasCuda = Providers.Contains("CUDAExecutionProvider") && File.Exists(Path.Combine(libDir, "libonnxruntime_providers_cuda.so"));
         if (!hasCuda)
         {
             if (options.ExecutionProvider == "cuda")
-                throw new OnnxRuntimeException($"Embedding:ExecutionProvider is 'cuda' but this ONNX Runtime offers [{string.Join(", ", Providers)}]");
+                throw new OnnxRuntimeException($"Embedding:ExecutionProvider is 'cuda' but {libDir} has no libonnxruntime_providers_cuda.so (providers listed: {string.Join(", ", Providers)})");
             return "CPU";
         }
         try

@@ -23,7 +23,7 @@ internal sealed unsafe class OrtNative
         GetTensorTypeAndShapeSlot = 65, CreateCpuMemoryInfoSlot = 69, AllocatorFreeSlot = 76,
         GetAllocatorWithDefaultOptionsSlot = 78, ReleaseEnvSlot = 92, ReleaseStatusSlot = 93, ReleaseMemoryInfoSlot = 94,
         ReleaseSessionSlot = 95, ReleaseValueSlot = 96, ReleaseTensorTypeAndShapeInfoSlot = 99,
-        ReleaseSessionOptionsSlot = 100, GetAvailableProvidersSlot = 125, ReleaseAvailableProvidersSlot = 126,
+        ReleaseSessionOptionsSlot = 100, GetAvailableProvidersSlot = 125, ReleaseAvailableProvidersSlot = 126, AddSessionConfigEntrySlot = 130,
         AppendCudaV2Slot = 204, CreateCudaOptionsSlot = 205, UpdateCudaOptionsSlot = 206, ReleaseCudaOptionsSlot = 208;
 
     public const int TensorFloat = 1, TensorInt64 = 7;
@@ -125,6 +125,13 @@ internal sealed unsafe class OrtNative
 
     public void SetInterOpNumThreads(nint options, int n) =>
         Check(((delegate* unmanaged[Cdecl]<nint, int, nint>)_api[SetInterOpNumThreadsSlot])(options, n));
+
+    public void AddSessionConfigEntry(nint options, string key, string value)
+    {
+        fixed (byte* k = Utf8Z(key))
+        fixed (byte* v = Utf8Z(value))
+            Check(((delegate* unmanaged[Cdecl]<nint, byte*, byte*, nint>)_api[AddSessionConfigEntrySlot])(options, k, v));
+    }
 
     public void AppendCuda(nint options, int deviceId)
     {

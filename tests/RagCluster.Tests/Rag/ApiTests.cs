@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>The shipped API process (src/Api) on loopback, as the README starts it, with the test model.</summary>
+public sealed class ApiProcess : IAsyncLifetime
+{
+    private Process? _process;
+    private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    public List<string> Output { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _data };
+        foreach (var a in new[]
+                 {
+                     Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
+                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", RepoPaths.TestModel,
+                     "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
+                 })
+            psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (Output) Output.Add(e.Data);
+            const string marker = "RagCluster API listening on ";
+            if (e.Data.StartsWith(marker)) url.TrySetResult(e.Data[marker.Length..].Trim());
+        };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var done = await Task.WhenAny(url.Task, Task.Delay(TimeSpan.FromSeconds(60)), _process.WaitForExitAsync());
+        if (done != url.Task) throw new InvalidOperationException("API did not start:\n" + string.Join("\n", Output));
+        Http.BaseAddress = new Uri(url.Task.Result.TrimEnd('/') + "/");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+            if (!_process.WaitForExit(15_000)) _process.Kill(true);
+        }
+        await Task.Yield();
+        Http.Dispose();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
+
+public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
+{
+    private HttpClient Http => api.Http;
+
+    private async Task WaitIndexed(string collection, string id)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var r = await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/documents/{id}");
+            var status = r.GetProperty("status").GetString();
+            if (status == "indexed") return;
+            Assert.NotEqual("failed", status);
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{id} not indexed");
+    }
+
+    [Fact]
+    public async Task Ingest_search_ask_and_delete_over_http()
+    {
+        Assert.Contains(api.Output, l => l.Contains("dense retrieval on"));
+        var post = await Http.PostAsJsonAsync("v1/collections/docs/documents", new
+        {
+            id = "tea", text = "Green tea is brewed at about 80 degrees Celsius.\n\nBlack tea needs boiling water and four minutes.", tags = new { lang = "en" },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+        var accepted = await post.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("tea", accepted.GetProperty("documentId").GetString());
+        Assert.Equal("pending", accepted.GetProperty("status").GetString());
+
+        // Multipart upload of a Markdown file.
+        using var form = new MultipartFormDataContent();
+        form.Add(new ByteArrayContent("# Coffee\n\nEspresso is brewed under nine bars of pressure."u8.ToArray()), "file", "coffee.md");
+        form.Add(new StringContent("lang=it"), "tags");
+        var upload = await Http.PostAsync("v1/collections/docs/documents", form);
+        Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
+        await WaitIndexed("docs", "tea");
+        await WaitIndexed("docs", "coffee.md");
+        var status = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/documents/tea");
+        Assert.True(status.GetProperty("chunkCount").GetInt32() >= 1);
+        Assert.Equal(1, status.GetProperty("version").GetInt64());
+
+        var search = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "espresso pressure", topK = 3, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("bm25", search.GetProperty("plan").GetString());
+        Assert.Equal("coffee.md", search.GetProperty("hits")[0].GetProperty("documentId").GetString());
+        var filtered = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "brewed", topK = 5, filter = new { lang = "en" } })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.All(filtered.GetProperty("hits").EnumerateArray(), h => Assert.Equal("tea", h.GetProperty("documentId").GetString()));
+
+        var ask = await (await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "At what temperature is green tea brewed?", topK = 3 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("80 degrees", ask.GetProperty("answer").GetString());
+        var citation = ask.GetProperty("citations")[0];
+        Assert.Equal("tea", citation.GetProperty("documentId").GetString());
+
+        // Streaming: server-sent events carry the same answer, then citations, then done.
+        var stream = await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "At what temperature is green tea brewed?", stream = true });
+        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        var sse = await stream.Content.ReadAsStringAsync();
+        var tokens = string.Concat(sse.Split("\n\n").Where(e => e.StartsWith("event: token")).Select(e => JsonSerializer.Deserialize<string>(e[(e.IndexOf("data: ") + 6)..])));
+        Assert.Equal(ask.GetProperty("answer").GetString(), tokens);
+        Assert.Contains("event: citations", sse);
+        Assert.EndsWith("event: done\ndata: {\"plan\":\"" + ask.GetProperty("plan").GetString() + "\"}\n\n", sse);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync("v1/collections/docs/documents/tea")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/docs/documents/tea")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync("v1/collections/docs/documents/tea")).StatusCode);
+        var after = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "green tea", topK = 5 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.DoesNotContain(after.GetProperty("hits").EnumerateArray(), h => h.GetProperty("documentId").GetString() == "tea");
+    }
+
+    public static TheoryData<string, string, string?, int> BadRequests => new()
+    {
+        { "POST", "v1/collections/docs/search", "{\"query\":\"\"}", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\":\"" + new string('x', 2001) + "\"}", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\":\"ok\",\"topK\":0}", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\":\"ok\",\"topK\":101}", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\":\"ok\",\"plan\":\"magic\"}", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\": 12", 400 },
+        { "POST", "v1/collections/docs/search", "{\"query\": 12}", 400 },
+        { "POST", "v1/collections/Bad Name/search", "{\"query\":\"ok\"}", 400 },
+        { "POST", "v1/collections/docs/ask", "{}", 400 },
+        { "POST", "v1/collections/docs/documents", "{\"id\":\"a/b\",\"text\":\"x\"}", 400 },
+        { "POST", "v1/collections/docs/documents", "{\"id\":\"ok\"}", 400 },
+        { "POST", "v1/collections/docs/documents", "{\"id\":\"ok\",\"text\":\"x\",\"format\":\"exe\"}", 400 },
+        { "GET", "v1/collections/docs/documents/never-ingested", null, 404 },
+        { "PUT", "v1/collections/docs", "{\"shardCount\":0}", 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Bad_input_gets_problem_details_not_a_crash(string method, string path, string? body, int expected)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        var response = await Http.SendAsync(request);
+        Assert.Equal(expected, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(expected, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
+    }
+
+    [Fact]
+    public async Task Unsupported_upload_format_is_415_and_the_api_keeps_serving()
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new ByteArrayContent([1, 2, 3]), "file", "program.exe");
+        var r = await Http.PostAsync("v1/collections/docs/documents", form);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, r.StatusCode);
+        using var text = new StringContent("plain", Encoding.UTF8, "text/plain");
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await Http.PostAsync("v1/collections/docs/search", text)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_broken_pdf_ends_failed_with_a_reason()
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new ByteArrayContent("%PDF-1.4 not really"u8.ToArray()), "file", "broken.pdf");
+        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsync("v1/collections/docs/documents", form)).StatusCode);
+        for (var i = 0; i < 100; i++)
+        {
+            var s = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/documents/broken.pdf");
+            if (s.GetProperty("status").GetString() == "failed")
+            {
+                Assert.Contains("PDF", s.GetProperty("error").GetString());
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("broken.pdf never reached failed");
+    }
+}
