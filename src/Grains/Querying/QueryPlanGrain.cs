@@ -26,6 +26,8 @@ public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
     {
         var sw = Stopwatch.StartNew();
         var collection = GetPrimaryKeyString();
+        if (string.IsNullOrWhiteSpace(request.Query) || request.Query.Length > 2000) throw new ArgumentException("query must be 1..2000 characters");
+        if (request.TopK is < 1 or > 100) throw new ArgumentException("topK must be 1..100");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new ArgumentException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();

@@ -1,0 +1,158 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Querying;
+using RagCluster.Runtime;
+using RagCluster.Runtime.Activation;
+using RagCluster.Runtime.Hosting;
+
+namespace RagCluster.Cli;
+
+/// <summary>What the CLI can do to a RagCluster, whether it runs in this process or behind an HTTP API.</summary>
+public interface IRagBackend : IAsyncDisposable
+{
+    Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct);
+    Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct);
+    Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct);
+    Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
+    Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
+    string Describe();
+}
+
+/// <summary>The embedded default: a single silo in this process on the local SQLite store.</summary>
+public sealed class EmbeddedBackend : IRagBackend
+{
+    private readonly Silo _silo;
+    private readonly ServiceProvider _services;
+
+    private EmbeddedBackend(Silo silo, ServiceProvider services) { _silo = silo; _services = services; }
+
+    public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, string? onnxRuntime, CancellationToken ct)
+    {
+        Directory.CreateDirectory(dataDir);
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Embedding:ModelDirectory"] = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL") ?? "",
+            ["Embedding:OnnxRuntimePath"] = onnxRuntime ?? "",
+        }).AddEnvironmentVariables().Build();
+        var collection = new ServiceCollection().AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error));
+        collection.AddRagPipeline(config);
+        var services = collection.BuildServiceProvider();
+        var options = new SiloOptions { ClusterId = "dev", Storage = "sqlite:" + Path.Combine(Path.GetFullPath(dataDir), "ragcluster.db"), SiloPort = 0 };
+        var registry = new GrainTypeRegistry().AddAssembly(typeof(PingGrain).Assembly);
+        var silo = new Silo(options, registry, services, services.GetRequiredService<ILoggerFactory>());
+        await silo.StartAsync(ct);
+        return new EmbeddedBackend(silo, services);
+    }
+
+    public string Describe() => $"embedded silo on {_silo.Address}; {_services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>().Status}";
+
+    public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
+        _silo.GetGrain<IDocumentGrain>($"{collection}/{id}").Ingest(request);
+
+    public Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
+        _silo.GetGrain<IDocumentGrain>($"{collection}/{id}").GetStatus();
+
+    public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
+        _silo.GetGrain<IQueryPlanGrain>(collection).Search(request);
+
+    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
+    {
+        var search = await SearchAsync(collection, new SearchRequest(question, topK, [], null), ct);
+        var answer = ExtractiveAnswerer.Answer(question, search.Hits);
+        return (answer.Text, answer.Citations, search.Plan);
+    }
+
+    public Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) => _silo.GetGrain<ICollectionGrain>(collection).GetInfo();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _silo.StopAsync(CancellationToken.None);
+        await _services.DisposeAsync();
+    }
+}
+
+/// <summary>A running cluster's HTTP API (src/Api).</summary>
+public sealed class HttpBackend(string baseUrl) : IRagBackend
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
+
+    public string Describe() => $"cluster API at {_http.BaseAddress}";
+
+    private static async Task<JsonElement> Read(HttpResponseMessage r, CancellationToken ct)
+    {
+        var body = await r.Content.ReadAsStringAsync(ct);
+        if (!r.IsSuccessStatusCode)
+        {
+            var detail = body;
+            try
+            {
+                var p = JsonDocument.Parse(body).RootElement;
+                detail = $"{p.GetProperty("title").GetString()}: {(p.TryGetProperty("detail", out var d) ? d.GetString() : "")}";
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+            }
+            throw new CliException($"{(int)r.StatusCode} {detail}");
+        }
+        return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement;
+    }
+
+    public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct)
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new ByteArrayContent(request.Content), "file", request.FileName ?? id);
+        form.Add(new StringContent(id), "id");
+        form.Add(new StringContent(request.Format), "format");
+        form.Add(new StringContent(string.Join(',', request.Tags.Select(t => $"{t.Key}={t.Value}"))), "tags");
+        var r = await Read(await _http.PostAsync($"v1/collections/{collection}/documents", form, ct), ct);
+        return new DocumentStatus(collection, id, r.GetProperty("status").GetString()!, r.GetProperty("version").GetInt64(), 0, null, null, DateTimeOffset.UtcNow);
+    }
+
+    public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct)
+    {
+        var r = await Read(await _http.GetAsync($"v1/collections/{collection}/documents/{Uri.EscapeDataString(id)}", ct), ct);
+        return new DocumentStatus(collection, id, r.GetProperty("status").GetString()!, r.GetProperty("version").GetInt64(),
+            r.GetProperty("chunkCount").GetInt32(), r.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null, null, DateTimeOffset.UtcNow);
+    }
+
+    public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct)
+    {
+        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/search",
+            new { query = request.Query, topK = request.TopK, filter = request.Filter, plan = request.Plan }, Json, ct), ct);
+        var hits = r.GetProperty("hits").EnumerateArray().Select(h => new SearchHit(h.GetProperty("documentId").GetString()!, h.GetProperty("chunkId").GetString()!,
+            0, h.GetProperty("start").GetInt32(), h.GetProperty("end").GetInt32(), h.GetProperty("text").GetString()!,
+            h.GetProperty("headingPath").EnumerateArray().Select(x => x.GetString()!).ToArray(), h.GetProperty("score").GetDouble())).ToArray();
+        return new SearchResponse(r.GetProperty("plan").GetString()!, hits, r.GetProperty("cached").GetBoolean(), r.GetProperty("elapsedMs").GetDouble(), []);
+    }
+
+    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
+    {
+        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/ask", new { question, topK }, Json, ct), ct);
+        var citations = r.GetProperty("citations").EnumerateArray().Select(c => new Citation(c.GetProperty("number").GetInt32(), c.GetProperty("documentId").GetString()!,
+            c.GetProperty("chunkId").GetString()!, c.GetProperty("start").GetInt32(), c.GetProperty("end").GetInt32(), c.GetProperty("score").GetDouble(),
+            c.GetProperty("quote").GetString()!)).ToArray();
+        return (r.GetProperty("answer").GetString()!, citations, r.GetProperty("plan").GetString()!);
+    }
+
+    public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct)
+    {
+        var r = await Read(await _http.GetAsync($"v1/collections/{collection}", ct), ct);
+        return r.Deserialize<CollectionInfo>(Json)!;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>An error the CLI reports as one line (exit code 1).</summary>
+public sealed class CliException(string message) : Exception(message);

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Rag;
+using Spectre.Console;
+
+namespace RagCluster.Cli;
+
+public static class Commands
+{
+    /// <summary>Ingests every file; a bad file is listed and skipped, never the end of the batch.</summary>
+    public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
+    {
+        var tags = ParseTags(tagArgs);
+        var files = new List<(string Path, string Id)>();
+        var errors = new List<(string, string)>();
+        foreach (var p in paths)
+        {
+            if (Directory.Exists(p))
+                files.AddRange(Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Order().Select(f => (f, DocumentId(Path.GetRelativePath(p, f)))));
+            else if (File.Exists(p)) files.Add((p, DocumentId(Path.GetFileName(p))));
+            else errors.Add((p, "no such file or folder"));
+        }
+        var submitted = new List<(string Path, string Id)>();
+        var sw = Stopwatch.StartNew();
+        await AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var send = ctx.AddTask("submitting", maxValue: Math.Max(1, files.Count));
+                foreach (var (path, id) in files)
+                {
+                    try
+                    {
+                        var format = DocumentExtractor.DetectFormat(path, null) ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+                        var bytes = await File.ReadAllBytesAsync(path, ct);
+                        await backend.IngestAsync(collection, id, new IngestRequest(format, bytes, tags, Path.GetFileName(path)), ct);
+                        submitted.Add((path, id));
+                    }
+                    catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or ArgumentException or RagCluster.Runtime.GrainRuntimeException)
+                    {
+                        errors.Add((path, e.Message));
+                    }
+                    send.Increment(1);
+                }
+                var index = ctx.AddTask("indexing", maxValue: Math.Max(1, submitted.Count));
+                var waiting = submitted.ToList();
+                while (waiting.Count > 0 && !ct.IsCancellationRequested)
+                {
+                    var still = new List<(string, string)>();
+                    foreach (var (path, id) in waiting)
+                    {
+                        var s = await backend.StatusAsync(collection, id, ct);
+                        if (s.Status == DocumentStatuses.Pending) still.Add((path, id));
+                        else
+                        {
+                            if (s.Status == DocumentStatuses.Failed) errors.Add((path, s.Error ?? "failed"));
+                            index.Increment(1);
+                        }
+                    }
+                    waiting = still;
+                    if (waiting.Count > 0) await Task.Delay(200, ct);
+                }
+            });
+        var ok = submitted.Count - errors.Count(e => submitted.Any(s => s.Path == e.Item1));
+        Console.WriteLine($"{ok} of {files.Count + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s");
+        foreach (var (path, error) in errors) Console.Error.WriteLine($"  failed: {path}: {error}");
+        return errors.Count == 0 ? 0 : 1;
+    }
+
+    public static async Task<int> Search(IRagBackend backend, string collection, string query, int topK, string? plan, CancellationToken ct)
+    {
+        var r = await backend.SearchAsync(collection, new SearchRequest(query, topK, [], plan), ct);
+        Console.WriteLine($"plan {r.Plan}{(r.Cached ? " (cached)" : "")}, {r.ElapsedMs:F1} ms");
+        var i = 0;
+        foreach (var h in r.Hits)
+            Console.WriteLine($"{++i,3}. {h.Score,8:F4}  {h.DocumentId} [{h.Start}..{h.End}]  {OneLine(h.Text, 100)}");
+        return 0;
+    }
+
+    public static async Task<int> Ask(IRagBackend backend, string collection, string question, int topK, CancellationToken ct)
+    {
+        var (answer, citations, plan) = await backend.AskAsync(collection, question, topK, ct);
+        Console.WriteLine(answer);
+        Console.WriteLine();
+        foreach (var c in citations) Console.WriteLine($"[{c.Number}] {c.DocumentId} chars {c.Start}..{c.End} (score {c.Score:F4})");
+        Console.WriteLine($"plan: {plan}");
+        return 0;
+    }
+
+    public static async Task<int> Status(IRagBackend backend, string collection, string? documentId, CancellationToken ct)
+    {
+        Console.WriteLine(backend.Describe());
+        if (documentId is not null)
+        {
+            var s = await backend.StatusAsync(collection, documentId, ct);
+            Console.WriteLine($"{collection}/{documentId}: {s.Status}, version {s.Version}, {s.ChunkCount} chunks{(s.Error is null ? "" : ", error: " + s.Error)}");
+            return s.Status is "unknown" or DocumentStatuses.Deleted ? 1 : 0;
+        }
+        var info = await backend.CollectionAsync(collection, ct);
+        Console.WriteLine($"{collection}: {info.DocumentCount} documents, {info.Settings.ShardCount} shards, version {info.Version}, chunks of {info.Settings.ChunkMaxTokens} tokens");
+        return 0;
+    }
+
+    /// <summary>BEIR evaluation: ingest the corpus, run every query per plan, score document rankings.</summary>
+    public static async Task<int> Eval(IRagBackend backend, string collection, string folder, string[] plans, int maxQueries, CancellationToken ct)
+    {
+        var corpusPath = Path.Combine(folder, "corpus.jsonl");
+        var qrelsPath = Directory.Exists(Path.Combine(folder, "qrels")) ? Directory.EnumerateFiles(Path.Combine(folder, "qrels"), "*.tsv").FirstOrDefault() : null;
+        if (!File.Exists(corpusPath) || qrelsPath is null || !File.Exists(Path.Combine(folder, "queries.jsonl")))
+            throw new CliException($"{folder} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)");
+        var qrels = new Dictionary<string, Dictionary<string, int>>();
+        foreach (var line in File.ReadLines(qrelsPath).Skip(1))
+        {
+            var f = line.Split('\t');
+            if (f.Length < 3 || !int.TryParse(f[2], out var grade) || grade <= 0) continue;
+            if (!qrels.TryGetValue(f[0], out var rel)) qrels[f[0]] = rel = [];
+            rel[DocumentId(f[1])] = grade;
+        }
+        var queries = File.ReadLines(Path.Combine(folder, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (Id: e.GetProperty("_id").GetString()!, Text: e.GetProperty("text").GetString()!)).Where(q => qrels.ContainsKey(q.Id)).ToList();
+        if (maxQueries > 0) queries = queries.Take(maxQueries).ToList();
+
+        // Ingest (a no-op for documents already there with the same content).
+        var sw = Stopwatch.StartNew();
+        var ids = new List<string>();
+        foreach (var line in File.ReadLines(corpusPath))
+        {
+            var e = JsonDocument.Parse(line).RootElement;
+            var id = DocumentId(e.GetProperty("_id").GetString()!);
+            var body = JsonSerializer.SerializeToUtf8Bytes(new { title = e.TryGetProperty("title", out var t) ? t.GetString() : "", text = e.GetProperty("text").GetString() });
+            await backend.IngestAsync(collection, id, new IngestRequest("json", body, [], null), ct);
+            ids.Add(id);
+        }
+        foreach (var id in ids)
+            while ((await backend.StatusAsync(collection, id, ct)).Status == DocumentStatuses.Pending) await Task.Delay(100, ct);
+        Console.WriteLine($"corpus: {ids.Count} documents ready in {sw.Elapsed.TotalSeconds:F1} s; {queries.Count} queries");
+
+        Console.WriteLine("| plan | nDCG@10 | recall@100 | mean ms/query |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var plan in plans)
+        {
+            double ndcg = 0, recall = 0;
+            var qsw = Stopwatch.StartNew();
+            foreach (var (qid, text) in queries)
+            {
+                var r = await backend.SearchAsync(collection, new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, [], plan), ct);
+                var ranked = r.Hits.Select(h => h.DocumentId).Distinct().ToList();
+                var rel = qrels[qid];
+                ndcg += Ndcg(ranked, rel, 10);
+                recall += ranked.Take(100).Count(rel.ContainsKey) / (double)rel.Count;
+            }
+            Console.WriteLine($"| {plan} | {ndcg / queries.Count:F4} | {recall / queries.Count:F4} | {qsw.Elapsed.TotalMilliseconds / queries.Count:F1} |");
+        }
+        return 0;
+    }
+
+    public static double Ndcg(IReadOnlyList<string> ranked, IReadOnlyDictionary<string, int> relevance, int k)
+    {
+        double dcg = 0;
+        for (var i = 0; i < Math.Min(k, ranked.Count); i++)
+            if (relevance.TryGetValue(ranked[i], out var g)) dcg += (Math.Pow(2, g) - 1) / Math.Log2(i + 2);
+        var ideal = relevance.Values.OrderDescending().Take(k).Select((g, i) => (Math.Pow(2, g) - 1) / Math.Log2(i + 2)).Sum();
+        return ideal == 0 ? 0 : dcg / ideal;
+    }
+
+    /// <summary>File paths become document ids of [A-Za-z0-9._-] (folders joined with '_').</summary>
+    public static string DocumentId(string relativePath)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in relativePath) sb.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_');
+        var id = sb.ToString();
+        return id.Length > 200 ? id[^200..] : id;
+    }
+
+    private static Dictionary<string, string> ParseTags(string[] args)
+    {
+        var tags = new Dictionary<string, string>();
+        foreach (var a in args)
+        {
+            var i = a.IndexOf('=');
+            if (i <= 0) throw new CliException($"tag '{a}' is not key=value");
+            tags[a[..i]] = a[(i + 1)..];
+        }
+        return tags;
+    }
+
+    private static string OneLine(string s, int max)
+    {
+        var t = string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        return t.Length <= max ? t : t[..(max - 1)] + "…";
+    }
+}

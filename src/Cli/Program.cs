@@ -1,0 +1,63 @@
+using System.CommandLine;
+using RagCluster.Cli;
+
+// ragcluster: ingest, search, ask, status and eval against the embedded default (a silo in this process on
+// ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
+var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
+var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
+var model = new Option<string?>("--model") { Description = "embedded mode: embedding model folder (env RAGCLUSTER_MODEL); none = BM25 only" };
+var collection = new Option<string>("--collection", "-c") { Description = "collection name", DefaultValueFactory = _ => "default" };
+var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
+var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid or hybrid-k10" };
+
+var root = new RootCommand("RagCluster command line") { url, data, model };
+root.Options.Add(collection);
+foreach (var o in root.Options) o.Recursive = true;
+
+var paths = new Argument<string[]>("paths") { Description = "files or folders (recursed)", Arity = ArgumentArity.OneOrMore };
+var tags = new Option<string[]>("--tag") { Description = "key=value tag for every document (repeatable)" };
+var ingest = new Command("ingest", "add or update documents (txt, md, html, json, docx, pdf)") { paths, tags };
+ingest.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ingest(b, p.GetValue(collection)!, p.GetValue(paths)!, p.GetValue(tags) ?? [], c)));
+
+var query = new Argument<string>("query");
+var search = new Command("search", "retrieve matching chunks") { query, topK, plan };
+search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(collection)!, p.GetValue(query)!, p.GetValue(topK), p.GetValue(plan), c)));
+
+var question = new Argument<string>("question");
+var ask = new Command("ask", "answer a question with citations") { question, topK };
+ask.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ask(b, p.GetValue(collection)!, p.GetValue(question)!, p.GetValue(topK), c)));
+
+var documentId = new Argument<string?>("document") { Arity = ArgumentArity.ZeroOrOne, Description = "a document id (default: the collection)" };
+var status = new Command("status", "collection or document status") { documentId };
+status.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Status(b, p.GetValue(collection)!, p.GetValue(documentId), c)));
+
+var beir = new Argument<string>("beir-folder") { Description = "folder with corpus.jsonl, queries.jsonl and qrels/*.tsv" };
+var plans = new Option<string>("--plans") { Description = "comma-separated plans to score", DefaultValueFactory = _ => "bm25,vector,hybrid" };
+var maxQueries = new Option<int>("--max-queries") { Description = "score at most this many queries (0 = all)", DefaultValueFactory = _ => 0 };
+var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries };
+eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c)));
+
+root.Subcommands.Add(ingest);
+root.Subcommands.Add(search);
+root.Subcommands.Add(ask);
+root.Subcommands.Add(status);
+root.Subcommands.Add(eval);
+return await root.Parse(args).InvokeAsync();
+
+async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, CancellationToken, Task<int>> body)
+{
+    try
+    {
+        var target = p.GetValue(url) ?? Environment.GetEnvironmentVariable("RAGCLUSTER_URL");
+        await using IRagBackend backend = target is { Length: > 0 }
+            ? new HttpBackend(target)
+            : await EmbeddedBackend.StartAsync(p.GetValue(data)!, p.GetValue(model), null, ct);
+        return await body(backend, ct);
+    }
+    catch (Exception e) when (e is CliException or HttpRequestException or IOException or ArgumentException or InvalidOperationException
+                                  or RagCluster.Runtime.GrainRuntimeException or UriFormatException or TaskCanceledException)
+    {
+        Console.Error.WriteLine($"ragcluster: {e.GetBaseException().Message}");
+        return 1;
+    }
+}

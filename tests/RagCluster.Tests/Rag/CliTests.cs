@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>The `ragcluster` CLI in embedded mode (its own silo on a temporary SQLite folder).</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("rc-cli");
+
+    private (int Exit, string Out, string Err) Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir.FullName };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ragcluster.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["RAGCLUSTER_MODEL"] = RepoPaths.TestModel;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(120_000), "ragcluster did not finish");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void Ingest_lists_bad_files_without_aborting_then_search_ask_and_status_work()
+    {
+        var docs = Directory.CreateDirectory(Path.Combine(_dir.FullName, "docs"));
+        File.WriteAllText(Path.Combine(docs.FullName, "kettle.md"), "# Kettle\n\nBoil water in the kettle before making tea.\n");
+        File.WriteAllText(Path.Combine(docs.FullName, "bike.html"), "<html><body><nav>menu</nav><p>Bicycles have two wheels and pedals.</p></body></html>");
+        File.WriteAllBytes(Path.Combine(docs.FullName, "program.exe"), [0x4D, 0x5A]);
+        File.WriteAllText(Path.Combine(docs.FullName, "broken.json"), "{ not json");
+
+        var ingest = Cli("ingest", "docs", "missing.txt", "-c", "kb", "--tag", "src=test");
+        Assert.Equal(1, ingest.Exit);
+        Assert.Contains("2 of 5 indexed into 'kb'", ingest.Out);
+        Assert.Contains("program.exe: unsupported file type", ingest.Err);
+        Assert.Contains("broken.json: invalid JSON", ingest.Err);
+        Assert.Contains("missing.txt: no such file or folder", ingest.Err);
+
+        var search = Cli("search", "two wheels", "-c", "kb", "--plan", "bm25");
+        Assert.Equal(0, search.Exit);
+        Assert.Contains("bike.html", search.Out);
+        var ask = Cli("ask", "what do you boil in the kettle?", "-c", "kb");
+        Assert.Equal(0, ask.Exit);
+        Assert.Contains("[1] kettle.md", ask.Out);
+        var status = Cli("status", "-c", "kb");
+        Assert.Contains("kb: 2 documents", status.Out);
+        Assert.Contains("dense retrieval on", status.Out);
+
+        var bad = Cli("search", "", "-c", "kb");
+        Assert.Equal(1, bad.Exit);
+        Assert.Single(bad.Err.Trim().Split('\n')); // one line, no stack trace
+        Assert.Contains("query must be 1..2000 characters", bad.Err);
+        var unreachable = Cli("status", "--url", "http://127.0.0.1:1");
+        Assert.Equal(1, unreachable.Exit);
+        Assert.StartsWith("ragcluster: ", unreachable.Err);
+    }
+
+    public void Dispose() => _dir.Delete(true);
+}
