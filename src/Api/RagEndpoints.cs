@@ -109,7 +109,7 @@ public static partial class RagEndpoints
             var response = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
             return Results.Ok(new
             {
-                plan = response.Plan, cached = response.Cached, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
+                plan = response.Plan, cached = response.Cached, cacheTier = response.CacheTier, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
                 hits = response.Hits.Select(h => new { documentId = h.DocumentId, chunkId = h.ChunkId, text = h.Text, score = h.Score, start = h.Start, end = h.End, headingPath = h.HeadingPath }),
             });
         });

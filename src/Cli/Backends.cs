@@ -129,7 +129,8 @@ public sealed class HttpBackend(string baseUrl) : IRagBackend
         var hits = r.GetProperty("hits").EnumerateArray().Select(h => new SearchHit(h.GetProperty("documentId").GetString()!, h.GetProperty("chunkId").GetString()!,
             0, h.GetProperty("start").GetInt32(), h.GetProperty("end").GetInt32(), h.GetProperty("text").GetString()!,
             h.GetProperty("headingPath").EnumerateArray().Select(x => x.GetString()!).ToArray(), h.GetProperty("score").GetDouble())).ToArray();
-        return new SearchResponse(r.GetProperty("plan").GetString()!, hits, r.GetProperty("cached").GetBoolean(), r.GetProperty("elapsedMs").GetDouble(), []);
+        return new SearchResponse(r.GetProperty("plan").GetString()!, hits, r.GetProperty("cached").GetBoolean(), r.GetProperty("elapsedMs").GetDouble(), [],
+            r.TryGetProperty("cacheTier", out var tier) && tier.ValueKind == JsonValueKind.String ? tier.GetString() : null);
     }
 
     public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)

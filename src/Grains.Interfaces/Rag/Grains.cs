@@ -45,3 +45,11 @@ public interface IQueryPlanGrain : IGrainWithStringKey
     Task<SearchResponse> Search(SearchRequest request);
     Task<PlanStats> GetStats();
 }
+
+/// <summary>Key: "cache/N", N = hash(query key) % partitions. L2 (memory) backed by L3 (its stored state).</summary>
+public interface ICacheGrain : IGrainWithStringKey
+{
+    Task<CacheLookup> Get(string key);
+    Task Set(string key, SearchResponse value);
+    Task<CacheStats> GetStats();
+}

@@ -32,8 +32,13 @@ public sealed record SearchRequest(string Query, int TopK, Dictionary<string, st
 
 public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);
 
-public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans);
+/// <summary><see cref="CacheTier"/>: L1 (this silo), L2 (cache grain memory), L3 (cache grain's stored state) or null (computed).</summary>
+public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier);
 
 public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries);
 
 public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider);
+
+public sealed record CacheLookup(bool Found, SearchResponse? Value, string Tier);
+
+public sealed record CacheStats(string Partition, int Entries, long L2Hits, long L3Hits, long Misses, long Writes);

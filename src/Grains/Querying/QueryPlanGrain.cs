@@ -33,7 +33,14 @@ public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}";
         if (cache.TryGet<SearchResponse>(key, out var cached))
-            return cached with { Cached = true, ElapsedMs = sw.Elapsed.TotalMilliseconds };
+            return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
+        var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
+        var shared = await partition.Get(key);
+        if (shared is { Found: true, Value: { } fromL2 })
+        {
+            cache.Set(key, fromL2);
+            return fromL2 with { Cached = true, CacheTier = shared.Tier, ElapsedMs = sw.Elapsed.TotalMilliseconds };
+        }
 
         var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
         var dense = (await embedder.GetInfo()).Available;
@@ -75,8 +82,9 @@ public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
         _wins[chosen]++;
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
-        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray());
+        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
         cache.Set(key, response);
+        await partition.Set(key, response);
         return response;
     }
 

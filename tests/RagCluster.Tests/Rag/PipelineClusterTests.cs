@@ -121,6 +121,30 @@ public sealed class PipelineClusterTests
         Assert.DoesNotContain(afterDelete.Hits, h => h.DocumentId == first.Id);
     }
 
+    [Fact]
+    public async Task Cache_entries_move_from_L2_memory_to_L3_storage_and_survive_the_silo()
+    {
+        await using var cluster = NewCluster();
+        var first = await cluster.StartInProcessSiloAsync();
+        var key = "kb\u00011\u0001auto\u00015\u0001\u0001some query";
+        var partition = RagCluster.Grains.Caching.CacheGrain.PartitionOf(key);
+        var value = new SearchResponse("bm25", [new SearchHit("d", "d#0", 0, 0, 4, "text", [], 1.5)], false, 3.0, ["bm25"], null);
+        Assert.False((await first.Silo.GetGrain<ICacheGrain>(partition).Get(key)).Found);
+        await first.Silo.GetGrain<ICacheGrain>(partition).Set(key, value);
+        var l2 = await first.Silo.GetGrain<ICacheGrain>(partition).Get(key);
+        Assert.Equal("L2", l2.Tier);
+        await first.StopAsync(); // graceful: the partition flushes to the store on deactivation
+
+        var second = await cluster.StartInProcessSiloAsync();
+        var l3 = await second.Silo.GetGrain<ICacheGrain>(partition).Get(key);
+        Assert.True(l3.Found);
+        Assert.Equal("L3", l3.Tier);
+        Assert.Equal("d#0", l3.Value!.Hits[0].ChunkId);
+        Assert.Equal("L2", (await second.Silo.GetGrain<ICacheGrain>(partition).Get(key)).Tier);
+        var stats = await second.Silo.GetGrain<ICacheGrain>(partition).GetStats();
+        Assert.Equal((1L, 1L), (stats.L2Hits, stats.L3Hits));
+    }
+
     private static async Task<T> Retry<T>(Func<Task<T>> call)
     {
         for (var attempt = 0; ; attempt++)

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using RagCluster.Grains.Vectors;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>Our HNSW on ann_data.py's vectors: build time, memory, recall@10 and single-thread QPS per ef.</summary>
+public static class AnnBench
+{
+    public static void Run(string dir, int m, int efConstruction, int[] efs)
+    {
+        var shape = File.ReadAllText(Path.Combine(dir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        var (n, dim, q) = (shape[0], shape[1], shape[2]);
+        var data = Read<float>(Path.Combine(dir, "data.f32"));
+        var queries = Read<float>(Path.Combine(dir, "queries.f32"));
+        var gt = Read<int>(Path.Combine(dir, "gt.i32"));
+
+        GC.Collect();
+        var before = Process.GetCurrentProcess().WorkingSet64;
+        var sw = Stopwatch.StartNew();
+        var index = new HnswIndex(dim, new HnswOptions { M = m, EfConstruction = efConstruction }, n);
+        for (var i = 0; i < n; i++) index.Add(data.AsSpan(i * dim, dim));
+        var build = sw.Elapsed.TotalSeconds;
+        GC.Collect();
+        var grown = (Process.GetCurrentProcess().WorkingSet64 - before) / (double)(1 << 20);
+        Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", build_s = build, memory_mb = grown, index_mb = index.MemoryBytes / (double)(1 << 20) }));
+
+        foreach (var ef in efs)
+        {
+            for (var i = 0; i < Math.Min(q, 100); i++) index.Search(queries.AsSpan(i * dim, dim), 10, ef); // warm-up (JIT tiers)
+            var hits = 0;
+            sw.Restart();
+            for (var i = 0; i < q; i++)
+            {
+                var found = index.Search(queries.AsSpan(i * dim, dim), 10, ef);
+                var truth = gt.AsSpan(i * 10, 10);
+                foreach (var (node, _) in found) if (truth.Contains(node)) hits++;
+            }
+            var secs = sw.Elapsed.TotalSeconds;
+            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", ef, recall = hits / (q * 10.0), qps = q / secs }));
+        }
+    }
+
+    private static T[] Read<T>(string path) where T : unmanaged => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
+}

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Embedding.Onnx;
+using RagCluster.Grains.Text;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// Encoder throughput on 128-token inputs, batch 1 and 32: the raw binding (what onnxruntime-node is compared
+/// with: same model, same native library, same session settings) and the batching service on top of it.
+/// </summary>
+public static class EmbedBench
+{
+    public static async Task Run(string modelDir, string ortLib, double seconds)
+    {
+        var options = new EmbeddingOptions { ModelDirectory = modelDir, OnnxRuntimePath = ortLib, ExecutionProvider = "cpu", MaxTokens = 128, MaxBatch = 32 };
+        var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
+        using var encoder = new BertEncoder(ortLib, Path.Combine(modelDir, "model.onnx"), tokenizer, options);
+        var seq = Sequence(tokenizer, 128);
+        foreach (var batch in new[] { 1, 32 })
+        {
+            var input = Enumerable.Repeat(seq, batch).ToArray();
+            for (var i = 0; i < 3; i++) encoder.Encode(input); // warm-up
+            var n = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < seconds) { encoder.Encode(input); n += batch; }
+            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-binding", batch, tokens = seq.Length, sentences_per_s = n / sw.Elapsed.TotalSeconds }));
+        }
+
+        await using var service = new EmbeddingService(options, NullLogger<EmbeddingService>.Instance);
+        var texts = Enumerable.Range(0, 32).Select(i => string.Join(' ', Enumerable.Range(0, 200).Select(w => $"word{(w * 7 + i) % 500}"))).ToArray();
+        await service.EmbedAsync(texts, EmbeddingKind.Passage);
+        var count = 0;
+        var clock = Stopwatch.StartNew();
+        // 32 concurrent single-text callers: the batcher has to find the batches itself.
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(async c =>
+        {
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                await service.EmbedAsync([texts[c]], EmbeddingKind.Passage);
+                Interlocked.Increment(ref count);
+            }
+        }));
+        Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-service-32-callers", batch = 1, tokens = 128, sentences_per_s = count / clock.Elapsed.TotalSeconds, mean_batch = service.Stats.Texts / (double)Math.Max(1, service.Stats.Batches) }));
+    }
+
+    /// <summary>Exactly <paramref name="length"/> ids: [CLS], real word pieces, [SEP].</summary>
+    public static int[] Sequence(WordPieceTokenizer tokenizer, int length)
+    {
+        var body = tokenizer.Tokenize(string.Join(' ', Enumerable.Range(0, 400).Select(i => $"the quick brown fox number {i} jumps")));
+        return [tokenizer.ClsId, .. body.Take(length - 2), tokenizer.SepId];
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Tabulates the JSON lines of run_rag_bench.sh. ANN: QPS at recall@10 = 0.90/0.95/0.99, interpolated linearly
+between the two ef settings that bracket each target (the sweep is monotone in recall)."""
+import json, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ann = [r for r in rows if "recall" in r]
+builds = {r["lib"]: r for r in rows if "build_s" in r}
+if ann:
+    print("| library | build s (1 thread) | memory MB | QPS @ 0.90 | QPS @ 0.95 | QPS @ 0.99 | recall at ef=64 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for lib in dict.fromkeys(r["lib"] for r in ann):
+        pts = sorted(((r["recall"], r["qps"], r["ef"]) for r in ann if r["lib"] == lib), key=lambda p: p[2])
+        def at(target):
+            if pts[0][0] >= target:
+                return pts[0][1]
+            for (r0, q0, _), (r1, q1, _) in zip(pts, pts[1:]):
+                if r0 < target <= r1:
+                    return q0 + (q1 - q0) * (target - r0) / (r1 - r0)
+            return float("nan")
+        b = builds.get(lib, {})
+        mem = b.get("index_mb", b.get("memory_mb", float("nan")))
+        r64 = next((p[0] for p in pts if p[2] == 64), float("nan"))
+        print(f"| {lib} | {b.get('build_s', float('nan')):.1f} | {mem:.0f} | {at(0.90):,.0f} | {at(0.95):,.0f} | {at(0.99):,.0f} | {r64:.4f} |")
+emb = [r for r in rows if "sentences_per_s" in r]
+if emb:
+    print()
+    print("| embedder | batch | tokens | sentences/s |")
+    print("|---|---:|---:|---:|")
+    for r in emb:
+        print(f"| {r['lib']} | {r['batch']} | {r['tokens']} | {r['sentences_per_s']:,.1f} |")

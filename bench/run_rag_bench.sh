@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# RAG benchmarks, ours and the baselines side by side in one run:
+#   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss), 100k x 384, one thread each;
+#   embedding: our ONNX Runtime binding vs onnxruntime-node on the same model and the same libonnxruntime.
+# usage: bench/run_rag_bench.sh [ann|embed|all]   (results: markdown on stdout, raw JSON in $OUT)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+OUT=${OUT:-/tmp/ragcluster-bench}
+mkdir -p "$OUT"
+bash scripts/setup.sh >/dev/null
+if ! /usr/bin/python3 -c "import hnswlib, faiss" 2>/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-hnswlib python3-faiss >/dev/null
+fi
+dotnet build bench/RagCluster.Bench.Rag -c Release --nologo -v q >/dev/null
+bench="dotnet bench/RagCluster.Bench.Rag/bin/Release/net10.0/RagCluster.Bench.Rag.dll"
+efs=10,12,14,16,20,24,32,48,64,96,128
+: > "$OUT/results.jsonl"
+if [ "$what" = ann ] || [ "$what" = all ]; then
+  [ -f "$OUT/ann/gt.i32" ] || /usr/bin/python3 bench/baselines/ann_data.py "$OUT/ann" >&2
+  $bench ann "$OUT/ann" 16 200 $efs | tee -a "$OUT/results.jsonl" >&2
+  /usr/bin/python3 bench/baselines/ann_baselines.py "$OUT/ann" 16 200 $efs | tee -a "$OUT/results.jsonl" >&2
+fi
+if [ "$what" = embed ] || [ "$what" = all ]; then
+  if [ ! -f .tools/ortnode/node_modules/onnxruntime-node/package.json ]; then
+    mkdir -p .tools/ortnode
+    npm install --prefix .tools/ortnode --ignore-scripts --no-audit --no-fund --silent onnxruntime-node@1.30.0 >/dev/null
+  fi
+  # onnxruntime-node loads the libonnxruntime.so.1 beside its binding: the same file our binding uses.
+  cmp .tools/ortnode/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1 .tools/onnxruntime/libonnxruntime.so.1
+  model=.tools/models/minilm-random
+  $bench embed "$model" .tools/onnxruntime/libonnxruntime.so.1 10 | tee -a "$OUT/results.jsonl" >&2
+  $bench ids "$model" 128 > "$OUT/ids.json"
+  node bench/baselines/embed_node.mjs "$PWD/.tools/ortnode/node_modules/onnxruntime-node" "$model" 10 "$OUT/ids.json" | tee -a "$OUT/results.jsonl" >&2
+fi
+/usr/bin/python3 bench/baselines/summarize.py "$OUT/results.jsonl"
