@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using RagCluster.Grains.Caching;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
@@ -114,31 +115,91 @@ public static partial class RagEndpoints
             });
         });
 
-        v1.MapPost("/ask", async (string collection, HttpContext http, IGrainFactory grains) =>
+        v1.MapPost("/ask", async (string collection, HttpContext http, IGrainFactory grains, ChatAnswerer llm) =>
         {
             if (Valid(collection) is { } bad) return bad;
             var (body, error) = await ReadJson<AskJson>(http.Request);
             if (error is not null) return error;
             if (ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
             var search = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
-            var answer = ExtractiveAnswerer.Answer(body.Question!, search.Hits);
-            var citations = answer.Citations.Select(c => new { number = c.Number, documentId = c.DocumentId, chunkId = c.ChunkId, start = c.Start, end = c.End, score = c.Score, quote = c.Quote }).ToArray();
-            if (body.Stream != true) return Results.Ok(new { answer = answer.Text, citations, plan = search.Plan });
+            var ct = http.RequestAborted;
+            if (body.Stream == true) return await StreamAnswer(http, llm, body.Question!, search);
 
-            // Server-sent events: the answer word by word, then the citations, then a done marker.
-            http.Response.ContentType = "text/event-stream";
-            http.Response.Headers.CacheControl = "no-cache";
-            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)"))
+            // Generated when an LLM is configured and reachable; otherwise (or when its breaker is open) extractive.
+            var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(body.Question!, search.Hits, ct) : (null, null);
+            var answer = generated ?? ExtractiveAnswerer.Answer(body.Question!, search.Hits);
+            var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
+            return Results.Ok(new { answer = answer.Text, citations = CitationsJson(answer), plan = search.Plan, mode, fallbackReason = reason });
+        });
+
+        v1.MapGet("/plans", async (string collection, IGrainFactory grains) =>
+            Valid(collection) ?? Results.Ok(await grains.GetGrain<IQueryPlanGrain>(collection).GetStats()));
+
+        v1.MapGet("/shards", async (string collection, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            var info = await grains.GetGrain<ICollectionGrain>(collection).GetInfo();
+            return Results.Ok(await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount)
+                .Select(i => grains.GetGrain<IIndexShardGrain>($"{collection}/{i}").GetStats())));
+        });
+
+        // Hit and miss counters per tier: L1 of this silo, L2/L3 summed over the cache partitions.
+        app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>
+        {
+            var partitions = await Task.WhenAll(Enumerable.Range(0, CacheGrain.Partitions).Select(i => grains.GetGrain<ICacheGrain>($"cache/{i}").GetStats()));
+            return Results.Ok(new
             {
-                await http.Response.WriteAsync($"event: token\ndata: {JsonSerializer.Serialize(word)}\n\n");
-                await http.Response.Body.FlushAsync();
-            }
-            await http.Response.WriteAsync($"event: citations\ndata: {JsonSerializer.Serialize(citations)}\n\n");
-            await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(new { plan = search.Plan })}\n\n");
-            return Results.Empty;
+                l1 = new { hits = l1.Hits, misses = l1.Misses, entries = l1.Count },
+                l2 = new { hits = partitions.Sum(p => p.L2Hits), misses = partitions.Sum(p => p.Misses), entries = partitions.Sum(p => p.Entries) },
+                l3 = new { hits = partitions.Sum(p => p.L3Hits) },
+            });
         });
 
         app.MapGet("/v1/embedding", async (IGrainFactory grains) => Results.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()));
+    }
+
+    private static object[] CitationsJson(Answer answer) => answer.Citations.Select(c => (object)new
+    {
+        number = c.Number, documentId = c.DocumentId, chunkId = c.ChunkId, start = c.Start, end = c.End, score = c.Score, quote = c.Quote,
+    }).ToArray();
+
+    // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done".
+    private static async Task<IResult> StreamAnswer(HttpContext http, ChatAnswerer llm, string question, SearchResponse search)
+    {
+        var ct = http.RequestAborted;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        async Task Send(string evt, string json)
+        {
+            await http.Response.WriteAsync($"event: {evt}\ndata: {json}\n\n", ct);
+            await http.Response.Body.FlushAsync(ct);
+        }
+        var mode = "extractive";
+        Answer answer;
+        var failure = new ChatAnswerer.StreamFailure();
+        var text = new System.Text.StringBuilder();
+        if (llm.IsConfigured && search.Hits.Length > 0)
+        {
+            await foreach (var piece in llm.StreamAsync(question, search.Hits, failure, ct))
+            {
+                text.Append(piece);
+                await Send("token", JsonSerializer.Serialize(piece));
+            }
+        }
+        if (text.Length > 0)
+        {
+            mode = "generated";
+            answer = ChatAnswerer.WithCitations(text.ToString(), search.Hits);
+        }
+        else
+        {
+            if (llm.IsConfigured && search.Hits.Length > 0) mode = "extractive-fallback";
+            answer = ExtractiveAnswerer.Answer(question, search.Hits);
+            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) await Send("token", JsonSerializer.Serialize(word));
+        }
+        await Send("citations", JsonSerializer.Serialize(CitationsJson(answer)));
+        await Send("done", JsonSerializer.Serialize(new { plan = search.Plan, mode, fallbackReason = failure.Reason }));
+        return Results.Empty;
     }
 
     private static async Task<(T?, IResult?)> ReadJson<T>(HttpRequest request) where T : class

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Querying;
 using RagCluster.Grains.Vectors;
 
 namespace RagCluster.Grains;
@@ -28,6 +29,10 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(hnsw);
         services.TryAddSingleton(collections);
         services.TryAddSingleton<EmbeddingService>();
+        var llm = new LlmOptions();
+        configuration.GetSection("Llm").Bind(llm);
+        services.TryAddSingleton(llm);
+        services.TryAddSingleton(sp => new ChatAnswerer(llm, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ChatAnswerer>>()));
         services.TryAddSingleton(new QueryCache(configuration.GetValue("Cache:L1Capacity", 4096)));
         return services;
     }

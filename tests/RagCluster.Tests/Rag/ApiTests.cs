@@ -115,7 +115,19 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         var tokens = string.Concat(sse.Split("\n\n").Where(e => e.StartsWith("event: token")).Select(e => JsonSerializer.Deserialize<string>(e[(e.IndexOf("data: ") + 6)..])));
         Assert.Equal(ask.GetProperty("answer").GetString(), tokens);
         Assert.Contains("event: citations", sse);
-        Assert.EndsWith("event: done\ndata: {\"plan\":\"" + ask.GetProperty("plan").GetString() + "\"}\n\n", sse);
+        Assert.Contains("event: done\ndata: {\"plan\":\"" + ask.GetProperty("plan").GetString() + "\",\"mode\":\"extractive\"", sse);
+        Assert.Equal("extractive", ask.GetProperty("mode").GetString());
+
+        var plans = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/plans");
+        Assert.True(plans.GetProperty("queries").GetInt64() >= 3);
+        var shards = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/shards");
+        Assert.Equal(4, shards.GetArrayLength());
+        Assert.True(shards.EnumerateArray().Sum(x => x.GetProperty("chunks").GetInt32()) >= 2); // tea and coffee.md
+        var again = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "espresso pressure", topK = 3, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("L1", again.GetProperty("cacheTier").GetString());
+        var cacheStats = await Http.GetFromJsonAsync<JsonElement>("v1/cache");
+        Assert.True(cacheStats.GetProperty("l1").GetProperty("hits").GetInt64() >= 1);
+        Assert.True(cacheStats.GetProperty("l2").GetProperty("entries").GetInt64() >= 4);
 
         Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync("v1/collections/docs/documents/tea")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/docs/documents/tea")).StatusCode);
