@@ -29,6 +29,9 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(hnsw);
         services.TryAddSingleton(collections);
         services.TryAddSingleton<EmbeddingService>();
+        var query = new QueryOptions();
+        configuration.GetSection("Query").Bind(query);
+        services.TryAddSingleton(query);
         var llm = new LlmOptions();
         configuration.GetSection("Llm").Bind(llm);
         services.TryAddSingleton(llm);

@@ -28,6 +28,34 @@ public sealed class StorageTests(PostgresFixture postgres)
     [InlineData("memory")]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public async Task Grain_logs_append_in_order_refuse_a_second_writer_and_fold_into_snapshots(string kind)
+    {
+        await using var store = await StoreAsync(kind);
+        var grain = new GrainId("Shard", "kb/0");
+        Assert.Null(await store.ReadSnapshotAsync(grain, "shard"));
+        for (var seq = 1; seq <= 5; seq++) await store.AppendAsync(grain, "shard", seq, [(byte)seq]);
+        // A second activation that read the log before entry 5 tries to append its own entry 5.
+        await Assert.ThrowsAsync<InconsistentStateException>(() => store.AppendAsync(grain, "shard", 5, [99]));
+        Assert.Equal([1, 2, 3, 4, 5], (await store.ReadEntriesAsync(grain, "shard", 0)).Select(e => (int)e.Data[0]));
+
+        await store.WriteSnapshotAsync(grain, "shard", 3, [30, 31]);
+        var snapshot = await store.ReadSnapshotAsync(grain, "shard");
+        Assert.Equal(3, snapshot!.Value.Seq);
+        Assert.Equal([30, 31], snapshot.Value.Data);
+        Assert.Equal([4L, 5L], (await store.ReadEntriesAsync(grain, "shard", 3)).Select(e => e.Seq));
+        Assert.Empty(await store.ReadEntriesAsync(grain, "shard", 5));
+        await store.WriteSnapshotAsync(grain, "shard", 5, [50]); // replaces the older snapshot
+        Assert.Equal(5, (await store.ReadSnapshotAsync(grain, "shard"))!.Value.Seq);
+        Assert.Empty(await store.ReadEntriesAsync(grain, "shard", 0));
+        // Other logs and grains are separate.
+        Assert.Null(await store.ReadSnapshotAsync(new GrainId("Shard", "kb/1"), "shard"));
+        Assert.Empty(await store.ReadEntriesAsync(grain, "other", 0));
+    }
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public async Task Two_activations_racing_with_a_stale_ETag_cannot_corrupt_state(string kind)
     {
         await using var store = await StoreAsync(kind);

@@ -35,7 +35,8 @@ public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, i
 /// <summary><see cref="CacheTier"/>: L1 (this silo), L2 (cache grain memory), L3 (cache grain's stored state) or null (computed).</summary>
 public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier);
 
-public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries);
+/// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
+public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget);
 
 public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider);
 

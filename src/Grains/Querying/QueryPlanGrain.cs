@@ -13,14 +13,22 @@ namespace RagCluster.Grains.Querying;
 /// most with the others (mean top-k overlap) is served; per-collection wins and latencies are kept.
 /// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits.
 /// </summary>
+/// <summary>Bound from "Query".</summary>
+public sealed class QueryOptions
+{
+    /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it.</summary>
+    public double LatencyBudgetMs { get; set; } = 2000;
+}
+
 [Reentrant]
-public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
 
     private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
     private long _queries;
+    private long _overBudget;
 
     public async Task<SearchResponse> Search(SearchRequest request)
     {
@@ -44,7 +52,20 @@ public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
 
         var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
         var dense = (await embedder.GetInfo()).Available;
-        float[]? vector = dense ? (await embedder.Embed([request.Query], isQuery: true))[0] : null;
+        // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
+        // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
+        float[]? vector = null;
+        if (dense)
+        {
+            var embedding = embedder.Embed([request.Query], isQuery: true);
+            if (await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0))) == embedding)
+                vector = (await embedding)[0];
+            else
+            {
+                _ = embedding.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                _overBudget++;
+            }
+        }
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
         var shardQuery = new ShardQuery(vector, request.Query, k, Math.Max(64, k), request.Filter);
         var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
@@ -98,5 +119,5 @@ public sealed class QueryPlanGrain(QueryCache cache) : Grain, IQueryPlanGrain
     }
 
     public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
-        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries));
+        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget));
 }

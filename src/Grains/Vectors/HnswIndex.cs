@@ -33,7 +33,6 @@ public sealed unsafe class HnswIndex
     private readonly int _m;
     private readonly int _m0;
     private readonly double _levelMult;
-    private readonly Random _random;
 
     // Pinned (pinned object heap) so searches can prefetch a neighbour's vector by address before scoring it.
     private float[] _vectors;
@@ -60,7 +59,6 @@ public sealed unsafe class HnswIndex
         _m = options.M;
         _m0 = 2 * options.M;
         _levelMult = 1 / Math.Log(options.M);
-        _random = new Random(options.Seed);
         initialCapacity = Math.Max(16, initialCapacity);
         _vectors = NewVectors(initialCapacity * dimensions);
         _vectorBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_vectors));
@@ -102,7 +100,7 @@ public sealed unsafe class HnswIndex
         var dst = _vectors.AsSpan(node * Dimensions, Dimensions);
         vector.CopyTo(dst);
         Normalize(dst);
-        var level = (int)(-Math.Log(1 - _random.NextDouble()) * _levelMult);
+        var level = LevelOf(node);
         _levels[node] = level;
         if (level > 0)
         {
@@ -298,6 +296,18 @@ public sealed unsafe class HnswIndex
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float Distance(ReadOnlySpan<float> q, int node) => 1f - TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_vectorBase + (long)node * Dimensions, Dimensions));
 
+    // A node's layer comes from a hash of (seed, node id), not from a running random generator, so a graph
+    // restored from a snapshot and then extended grows exactly as the original would have.
+    private int LevelOf(int node)
+    {
+        var z = (ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)node + 1;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        var uniform = ((z >> 11) + 0.5) / (1UL << 53); // in (0, 1)
+        return (int)(-Math.Log(uniform) * _levelMult);
+    }
+
     private static float[] NewVectors(int length) => GC.AllocateUninitializedArray<float>(length, pinned: true);
 
     // Ask for the first cache lines of a vector ahead of use: the graph walk is memory-bound once vectors
@@ -336,8 +346,8 @@ public sealed unsafe class HnswIndex
 
     public void Save(BinaryWriter w)
     {
-        w.Write(1); // format version
-        w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch);
+        w.Write(2); // format version
+        w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
         w.Write(_count); w.Write(_entryPoint); w.Write(_maxLevel);
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * Dimensions));
         w.Write(bytes);
@@ -357,9 +367,9 @@ public sealed unsafe class HnswIndex
 
     public static HnswIndex Load(BinaryReader r, HnswOptions? searchOptions = null)
     {
-        if (r.ReadInt32() != 1) throw new InvalidDataException("unknown HNSW snapshot format");
+        if (r.ReadInt32() != 2) throw new InvalidDataException("unknown HNSW snapshot format");
         var dims = r.ReadInt32();
-        var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32() };
+        var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32(), Seed = r.ReadInt32() };
         if (searchOptions is not null) options.EfSearch = searchOptions.EfSearch;
         var count = r.ReadInt32();
         if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
