@@ -38,6 +38,22 @@ public sealed class DocumentGrain(
     [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, ILogger<DocumentGrain> log) : Grain, IDocumentGrain
 {
     private Task? _indexing;
+    // The grain is reentrant (status reads must not wait for indexing), so writes are serialised here: two
+    // overlapping writes from one activation would otherwise race on the ETag and one would fail.
+    private readonly SemaphoreSlim _writes = new(1, 1);
+
+    private async Task WriteAsync()
+    {
+        await _writes.WaitAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
 
     private string Collection => GetPrimaryKeyString()[..GetPrimaryKeyString().IndexOf('/')];
     private string DocumentId => GetPrimaryKeyString()[(GetPrimaryKeyString().IndexOf('/') + 1)..];
@@ -66,7 +82,7 @@ public sealed class DocumentGrain(
         s.Tags = request.Tags;
         s.Error = null;
         s.UpdatedAt = DateTimeOffset.UtcNow;
-        await state.WriteStateAsync();
+        await WriteAsync();
         EnsureIndexing();
         return Snapshot();
     }
@@ -84,7 +100,7 @@ public sealed class DocumentGrain(
         s.ContentHash = null;
         s.ChunkCount = 0;
         s.UpdatedAt = DateTimeOffset.UtcNow;
-        await state.WriteStateAsync();
+        await WriteAsync();
         var shardCount = s.ShardCount > 0 ? s.ShardCount : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo()).Settings.ShardCount;
         await Task.WhenAll(Enumerable.Range(0, shardCount).Select(i =>
             GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, s.Version)));
@@ -142,7 +158,7 @@ public sealed class DocumentGrain(
             s.ShardCount = settings.ShardCount;
             s.PendingContent = null;
             s.UpdatedAt = DateTimeOffset.UtcNow;
-            await state.WriteStateAsync();
+            await WriteAsync();
         }
         catch (ExtractionException e) when (s.Version == version)
         {
@@ -150,7 +166,7 @@ public sealed class DocumentGrain(
             s.Error = e.Message;
             s.PendingContent = null;
             s.UpdatedAt = DateTimeOffset.UtcNow;
-            await state.WriteStateAsync();
+            await WriteAsync();
         }
         catch (Exception e) when (e is not InconsistentStateException)
         {

@@ -9,7 +9,7 @@ namespace RagCluster.Tests.Rag;
 
 /// <summary>The whole pipeline on a 3-silo cluster: ingest a real corpus, lose a silo mid-ingest, then ask.</summary>
 [Collection("cluster")]
-public sealed class PipelineClusterTests
+public sealed class PipelineClusterTests(PostgresFixture postgres)
 {
     private sealed record Doc(string Id, string Title, string Text);
 
@@ -32,7 +32,7 @@ public sealed class PipelineClusterTests
         return (chosen, questions);
     }
 
-    private static TestCluster NewCluster() => new("memory")
+    private static TestCluster NewCluster(string storage = "memory") => new(storage)
     {
         ConfigureServices = services => services.AddRagPipeline(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -158,6 +158,29 @@ public sealed class PipelineClusterTests
         await restored.Upsert("doc6", 1, [new ChunkRecord("doc6#9", "doc6", 9, 0, 1, "stale", [], [], Vec())]);
         await restored.Upsert("doc5", 1, [new ChunkRecord("doc5#9", "doc5", 9, 0, 1, "stale", [], [], Vec())]);
         Assert.Equal(countsBefore, await restored.ChunkCounts());
+    }
+
+    [Fact]
+    public async Task Concurrent_versions_of_one_document_end_with_the_last_write_indexed_once()
+    {
+        // PostgreSQL: Npgsql writes really await (SQLite's complete synchronously), so the reentrant turns interleave.
+        await using var cluster = NewCluster(await postgres.NewDatabaseAsync());
+        var silo = await cluster.StartInProcessSiloAsync();
+        var doc = silo.Silo.GetGrain<IDocumentGrain>("kb/racy");
+        // 20 different versions at once: every call must succeed (no ETag race inside the activation).
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            doc.Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"version {i} of the racy document"), [], null))));
+        Assert.All(results, r => Assert.InRange(r.Version, 1, 20));
+        DocumentStatus status;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((status = await doc.GetStatus()).Status == DocumentStatuses.Pending && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(DocumentStatuses.Indexed, status.Status);
+        Assert.Equal(20, status.Version);
+        var chunks = 0;
+        for (var i = 0; i < 4; i++) chunks += (await silo.Silo.GetGrain<IIndexShardGrain>($"kb/{i}").ChunkCounts()).GetValueOrDefault("racy");
+        Assert.Equal(status.ChunkCount, chunks);
+        var hits = await silo.Silo.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, [], "bm25"));
+        Assert.Single(hits.Hits);
     }
 
     [Fact]
