@@ -20,7 +20,11 @@ builder.Services.AddExceptionHandler<GrainExceptionHandler>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024);
 builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
+builder.Services.AddSingleton<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
+
 var app = builder.Build();
+// Created before the silo starts so no measurement is missed.
+var metrics = app.Services.GetRequiredService<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 
@@ -46,6 +50,7 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
 });
 
 app.MapRagEndpoints();
+app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 
 await app.StartAsync();
 Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);

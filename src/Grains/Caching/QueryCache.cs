@@ -1,3 +1,5 @@
+using RagCluster.Grains.Diagnostics;
+
 namespace RagCluster.Grains.Caching;
 
 /// <summary>
@@ -24,10 +26,12 @@ public sealed class QueryCache(int capacity = 4096)
                 _lru.Remove(node);
                 _lru.AddFirst(node);
                 _hits++;
+                RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", "L1"));
                 value = v;
                 return true;
             }
             _misses++;
+            RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L1"));
             value = null!;
             return false;
         }

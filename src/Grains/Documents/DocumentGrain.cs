@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Chunking;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
@@ -152,6 +153,8 @@ public sealed class DocumentGrain(
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
             if (s.Version != version) return;
 
+            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "indexed"));
+            RagMetrics.IngestedChunks.Add(chunks.Count);
             s.Status = DocumentStatuses.Indexed;
             s.IndexedVersion = version;
             s.ChunkCount = chunks.Count;
@@ -162,6 +165,7 @@ public sealed class DocumentGrain(
         }
         catch (ExtractionException e) when (s.Version == version)
         {
+            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "failed"));
             s.Status = DocumentStatuses.Failed;
             s.Error = e.Message;
             s.PendingContent = null;
@@ -171,6 +175,7 @@ public sealed class DocumentGrain(
         catch (Exception e) when (e is not InconsistentStateException)
         {
             // Transient (a shard's silo died, a timeout): stay pending; the timer retries.
+            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "retried"));
             log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
         }
     }

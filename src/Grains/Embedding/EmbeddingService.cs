@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding.Onnx;
 using RagCluster.Grains.Text;
 
@@ -158,6 +159,8 @@ public sealed class EmbeddingService : IAsyncDisposable
                 var t0 = Stopwatch.GetTimestamp();
                 var vectors = _encoder!.Encode(slice.Select(s => s.Seq).ToArray());
                 Interlocked.Add(ref _inferenceTicks, Stopwatch.GetTimestamp() - t0);
+                RagMetrics.EmbeddingBatchSize.Record(slice.Count);
+                RagMetrics.EmbeddingBatchSeconds.Record(Stopwatch.GetElapsedTime(t0).TotalSeconds);
                 Interlocked.Increment(ref _batches);
                 Interlocked.Add(ref _texts, slice.Count);
                 for (var k = 0; k < slice.Count; k++) results[slice[k].Req][slice[k].Idx] = vectors[k];

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RagCluster.Grains.Caching;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Retrieval;
 using RagCluster.Runtime;
@@ -46,10 +47,12 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Gra
         var shared = await partition.Get(key);
         if (shared is { Found: true, Value: { } fromL2 })
         {
+            RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", shared.Tier));
             cache.Set(key, fromL2);
             return fromL2 with { Cached = true, CacheTier = shared.Tier, ElapsedMs = sw.Elapsed.TotalMilliseconds };
         }
 
+        RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L2"));
         var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
         var dense = (await embedder.GetInfo()).Available;
         // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
@@ -99,6 +102,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Gra
             return new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score);
         }).ToArray();
         var elapsed = sw.Elapsed.TotalMilliseconds;
+        RagMetrics.QuerySeconds.Record(elapsed / 1000, RagMetrics.Tag("plan", chosen));
         _queries++;
         _wins[chosen]++;
         var (total, count) = _latency.GetValueOrDefault(chosen);

@@ -63,6 +63,9 @@ internal sealed class ActivationContext
 
     public bool IsBusy => Volatile.Read(ref _inFlight) > 0;
 
+    /// <summary>Requests routed here that are not running yet.</summary>
+    public int Queued => Math.Max(0, Volatile.Read(ref _load) - Volatile.Read(ref _inFlight));
+
     public Task<T> RunTurnAsync<T>(Func<Task<T>> work) =>
         Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, _scheduler).Unwrap();
 

@@ -39,6 +39,10 @@ internal sealed class Catalog
             .Concat(_workers.SelectMany(w => Enumerable.Repeat(w.Key.Type, w.Value.Count)))
             .GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
 
+    /// <summary>Requests waiting for their activation's turn (routed there but not yet running), by grain type.</summary>
+    public IReadOnlyDictionary<string, int> QueuedByType() =>
+        _activations.Values.GroupBy(a => a.GrainId.Type).ToDictionary(g => g.Key, g => g.Sum(a => a.Queued));
+
     public bool TryGet(GrainId id, out ActivationContext activation) => _activations.TryGetValue(id, out activation!);
 
     /// <summary>The local activation of <paramref name="id"/>, starting one if there is none. Callers await <see cref="ActivationContext.Activated"/>.</summary>

@@ -90,7 +90,11 @@ internal sealed class Dispatcher(
 
         var args = ReadArguments(method, request, out var bad);
         if (bad is not null) return Error(bad);
+        var started = Stopwatch.GetTimestamp();
         var outcome = await activation.InvokeAsync(g => invoke(g, args!), remaining());
+        if (outcome.Kind is OutcomeKind.Ok or OutcomeKind.Failed or OutcomeKind.TimedOut)
+            Diagnostics.RuntimeMetrics.RecordCall(request.Target.Type, method.Method.Name,
+                outcome.Kind switch { OutcomeKind.Ok => "ok", OutcomeKind.Failed => "error", _ => "timeout" }, started);
         switch (outcome.Kind)
         {
             case OutcomeKind.Ok:

@@ -61,6 +61,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     public IReadOnlyList<MembershipEntry> Members => _membership.Current.Entries;
     public int ActivationCount => _catalog.Count;
     public IReadOnlyDictionary<string, int> ActivationsByType() => _catalog.CountByType();
+    public IReadOnlyDictionary<string, int> QueuedByType() => _catalog.QueuedByType();
 
     /// <summary>Raised when the silo stops on its own (declared dead by the cluster); hosts should exit.</summary>
     public event Action? Terminated;
@@ -79,6 +80,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
         var siloId = $"{host}:{port}@{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}";
         await _membership.JoinAsync(siloId, address, ct);
         _collector = Task.Run(CollectLoopAsync);
+        Diagnostics.RuntimeMetrics.Track(this);
         _log.LogInformation("Silo {Silo} serving {Types} grain type(s) on {Address}, store {Store}",
             siloId, Registry.InterfaceNames.Count(), address, _store.Describe());
     }
@@ -86,6 +88,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     /// <summary>Leaves gracefully: stop taking placements, deactivate (and so persist) every grain, mark dead, close.</summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
+        Diagnostics.RuntimeMetrics.Untrack(this);
         if (Interlocked.CompareExchange(ref _state, 2, 1) != 1) return;
         _log.LogInformation("Silo {Silo} leaving the cluster", SiloId);
         try
@@ -104,6 +107,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     /// <summary>Crash simulation for tests: vanish without telling anyone or persisting anything.</summary>
     public async Task KillAsync()
     {
+        Diagnostics.RuntimeMetrics.Untrack(this);
         if (Interlocked.Exchange(ref _state, 3) == 3) return;
         // Stop beating and serving first (ShutdownAsync), then drop the activations without any hook.
         await ShutdownAsync(abrupt: true);

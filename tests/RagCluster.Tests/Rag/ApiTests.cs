@@ -136,6 +136,34 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.DoesNotContain(after.GetProperty("hits").EnumerateArray(), h => h.GetProperty("documentId").GetString() == "tea");
     }
 
+    [Fact]
+    public async Task Metrics_are_exposed_in_prometheus_text_format()
+    {
+        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/metered/documents", new { id = "m1", text = "Metrics count every grain call." })).StatusCode);
+        await WaitIndexed("metered", "m1");
+        for (var i = 0; i < 2; i++) await Http.PostAsJsonAsync("v1/collections/metered/search", new { query = "grain call", topK = 3 });
+        var response = await Http.GetAsync("metrics");
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        double Value(string prefix) => double.Parse(lines.Single(l => l.StartsWith(prefix, StringComparison.Ordinal)).Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Contains("# TYPE rc_grain_calls_total counter", lines);
+        Assert.True(Value("rc_grain_calls_total{method=\"Ingest\",outcome=\"ok\",type=\"IDocumentGrain\"}") >= 1);
+        Assert.Contains("# TYPE rc_grain_call_duration_seconds histogram", lines);
+        Assert.Contains(lines, l => l.StartsWith("rc_grain_activations{silo=\"", StringComparison.Ordinal) && l.Contains("type=\"IIndexShardGrain\""));
+        Assert.Contains(lines, l => l.StartsWith("rc_grain_queued_requests", StringComparison.Ordinal));
+        Assert.True(Value("rc_cache_hits_total{tier=\"L1\"}") >= 1);
+        Assert.True(Value("rc_ingest_documents_total{outcome=\"indexed\"}") >= 1);
+        Assert.True(Value("rc_embedding_batch_size_count") >= 1);
+        Assert.Contains(lines, l => l.StartsWith("rc_query_duration_seconds_bucket{plan=", StringComparison.Ordinal));
+        // Histogram buckets are cumulative and end at +Inf = _count.
+        var buckets = lines.Where(l => l.StartsWith("rc_embedding_batch_size_bucket{", StringComparison.Ordinal)).Select(l => double.Parse(l.Split(' ')[^1])).ToList();
+        Assert.Equal(buckets.Order(), buckets);
+        Assert.Equal(Value("rc_embedding_batch_size_count"), buckets[^1]);
+        Assert.Equal(1, Value("rc_cluster_active_silos{"));
+    }
+
     public static TheoryData<string, string, string?, int> BadRequests => new()
     {
         { "POST", "v1/collections/docs/search", "{\"query\":\"\"}", 400 },
