@@ -29,9 +29,17 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
-app.MapGet("/health/ready", (Silo silo) => silo.IsRunning
-    ? Results.Ok(new { status = "ready", silo = silo.SiloId })
-    : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: "the silo has not joined the cluster or is leaving it"));
+// Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
+app.MapGet("/health/ready", async (Silo silo, EmbeddingService embeddings, EmbeddingOptions embeddingOptions) =>
+{
+    var (store, joined, detail) = await silo.CheckHealthAsync(TimeSpan.FromSeconds(2));
+    var modelOk = embeddings.IsAvailable || string.IsNullOrWhiteSpace(embeddingOptions.ModelDirectory);
+    var checks = new { store, membership = joined, model = embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed" };
+    return store && joined && modelOk
+        ? Results.Ok(new { status = "ready", silo = silo.SiloId, checks, detail, embedding = embeddings.Status })
+        : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready",
+            detail: store && joined ? embeddings.Status : detail, extensions: new Dictionary<string, object?> { ["checks"] = checks });
+});
 
 app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new
 {

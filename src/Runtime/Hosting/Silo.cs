@@ -63,6 +63,25 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     public IReadOnlyDictionary<string, int> ActivationsByType() => _catalog.CountByType();
     public IReadOnlyDictionary<string, int> QueuedByType() => _catalog.QueuedByType();
 
+    /// <summary>Readiness: the store answers within <paramref name="timeout"/> and lists this silo as active.</summary>
+    public async Task<(bool StoreReachable, bool Joined, string Detail)> CheckHealthAsync(TimeSpan timeout)
+    {
+        if (!IsRunning) return (false, false, "silo is not running");
+        try
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            var snapshot = await _store.ReadAllAsync(cts.Token);
+            var me = snapshot.Entries.FirstOrDefault(e => e.SiloId == SiloId);
+            return me is { Status: Membership.SiloStatus.Active }
+                ? (true, true, $"active in membership version {snapshot.Version}")
+                : (true, false, $"not active in the membership table (status {me?.Status.ToString() ?? "missing"})");
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Data.Common.DbException or IOException or InvalidOperationException)
+        {
+            return (false, false, $"store unreachable: {e.Message}");
+        }
+    }
+
     /// <summary>Raised when the silo stops on its own (declared dead by the cluster); hosts should exit.</summary>
     public event Action? Terminated;
 

@@ -8,11 +8,12 @@ using RagCluster.Tests.Infrastructure;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>The shipped API process (src/Api) on loopback, as the README starts it, with the test model.</summary>
-public sealed class ApiProcess : IAsyncLifetime
+public class ApiProcess : IAsyncLifetime
 {
     private Process? _process;
     private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    protected virtual string ModelDirectory => RepoPaths.TestModel;
     public List<string> Output { get; } = [];
 
     public async Task InitializeAsync()
@@ -21,7 +22,7 @@ public sealed class ApiProcess : IAsyncLifetime
         foreach (var a in new[]
                  {
                      Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
-                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", RepoPaths.TestModel,
+                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
                      "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
                  })
             psi.ArgumentList.Add(a);
@@ -205,7 +206,11 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, r.StatusCode);
         using var text = new StringContent("plain", Encoding.UTF8, "text/plain");
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await Http.PostAsync("v1/collections/docs/search", text)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("health/ready")).StatusCode);
+        var ready = await Http.GetFromJsonAsync<JsonElement>("health/ready");
+        Assert.Equal("ready", ready.GetProperty("status").GetString());
+        Assert.True(ready.GetProperty("checks").GetProperty("store").GetBoolean());
+        Assert.True(ready.GetProperty("checks").GetProperty("membership").GetBoolean());
+        Assert.Equal("loaded", ready.GetProperty("checks").GetProperty("model").GetString());
     }
 
     [Fact]
@@ -225,5 +230,37 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
             await Task.Delay(100);
         }
         Assert.Fail("broken.pdf never reached failed");
+    }
+}
+
+/// <summary>An API whose configured model cannot load: it serves (BM25) but is not ready.</summary>
+public sealed class BrokenModelApiProcess : ApiProcess
+{
+    protected override string ModelDirectory => "/nonexistent/model";
+}
+
+public sealed class ReadinessTests(BrokenModelApiProcess api) : IClassFixture<BrokenModelApiProcess>
+{
+    [Fact]
+    public async Task A_configured_model_that_fails_to_load_makes_the_silo_unready_but_bm25_still_answers()
+    {
+        var response = await api.Http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("failed", problem.GetProperty("checks").GetProperty("model").GetString());
+        Assert.Contains("no model.onnx", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("health/live")).StatusCode);
+        await api.Http.PostAsJsonAsync("v1/collections/b/documents", new { id = "x", text = "lexical search still works" });
+        for (var i = 0; i < 50; i++)
+        {
+            var r = await (await api.Http.PostAsJsonAsync("v1/collections/b/search", new { query = "lexical search", topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
+            if (r.GetProperty("hits").GetArrayLength() == 1)
+            {
+                Assert.Equal("bm25", r.GetProperty("plan").GetString());
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("BM25 search never found the document");
     }
 }
