@@ -17,7 +17,17 @@ builder.Services.AddRagPipeline(builder.Configuration);
 builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
 
 builder.Services.AddExceptionHandler<GrainExceptionHandler>();
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024;
+    k.AddServerHeader = false; // do not advertise the server software
+});
+// No request runs longer than this (uploads and streamed answers included); the client gets 504.
+builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+{
+    Timeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Api:RequestTimeoutSeconds", 120)),
+    TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
+});
 builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
 builder.Services.AddSingleton<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
@@ -25,7 +35,24 @@ builder.Services.AddSingleton<RagCluster.Runtime.Diagnostics.PrometheusExporter>
 var app = builder.Build();
 // Created before the silo starts so no measurement is missed.
 var metrics = app.Services.GetRequiredService<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
+app.Use(async (http, next) =>
+{
+    // Security headers on every response, problems included: set as the response starts, because the
+    // exception handler clears headers when it turns an exception into a problem.
+    http.Response.OnStarting(() =>
+    {
+        var h = http.Response.Headers;
+        h.XContentTypeOptions = "nosniff";
+        h.XFrameOptions = "DENY";
+        h["Referrer-Policy"] = "no-referrer";
+        h.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'";
+        h["Cross-Origin-Resource-Policy"] = "same-origin";
+        return Task.CompletedTask;
+    });
+    await next();
+});
 app.UseExceptionHandler();
+app.UseRequestTimeouts();
 app.UseStatusCodePages();
 
 app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));

@@ -194,6 +194,9 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(expected, problem.GetProperty("status").GetInt32());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.False(response.Headers.Contains("Server"));
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
     }
 
