@@ -1,3 +1,5 @@
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using RagCluster.Api;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
@@ -31,6 +33,26 @@ builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetC
 builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
 builder.Services.AddSingleton<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
+
+// OTLP traces when Otlp:Endpoint is set (e.g. http://collector:4317): HTTP requests plus every grain call span,
+// linked across silos. OpenTelemetry.Extensions.Hosting does not restore here, so the provider is built directly.
+OpenTelemetry.Trace.TracerProvider? tracing = null;
+if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
+{
+    tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
+        .SetResourceBuilder(OpenTelemetry.Resources.ResourceBuilder.CreateDefault().AddService(builder.Configuration["Otlp:ServiceName"] ?? "ragcluster-api"))
+        .AddSource(RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName, "Microsoft.AspNetCore")
+        .AddOtlpExporter(o =>
+        {
+            // grpc (default, port 4317) or http (OTLP/HTTP protobuf: the endpoint is the full .../v1/traces URL).
+            o.Protocol = builder.Configuration["Otlp:Protocol"] == "http"
+                ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
+                : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
+            o.Endpoint = new Uri(otlp);
+            o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = builder.Configuration.GetValue("Otlp:ExportDelayMs", 5000);
+        })
+        .Build();
+}
 
 var app = builder.Build();
 // Created before the silo starts so no measurement is missed.
@@ -91,3 +113,4 @@ await app.StartAsync();
 Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();
+tracing?.Dispose(); // flushes spans still buffered

@@ -91,7 +91,9 @@ internal sealed class Dispatcher(
         var args = ReadArguments(method, request, out var bad);
         if (bad is not null) return Error(bad);
         var started = Stopwatch.GetTimestamp();
+        using var span = Diagnostics.RuntimeTracing.StartServer(request.Target, method.Method.Name, request.TraceParent, membership.SiloId);
         var outcome = await activation.InvokeAsync(g => invoke(g, args!), remaining());
+        if (outcome.Kind != OutcomeKind.Ok) span?.SetStatus(ActivityStatusCode.Error, outcome.Kind.ToString());
         if (outcome.Kind is OutcomeKind.Ok or OutcomeKind.Failed or OutcomeKind.TimedOut)
             Diagnostics.RuntimeMetrics.RecordCall(request.Target.Type, method.Method.Name,
                 outcome.Kind switch { OutcomeKind.Ok => "ok", OutcomeKind.Failed => "error", _ => "timeout" }, started);

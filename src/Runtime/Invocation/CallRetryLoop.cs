@@ -15,6 +15,8 @@ internal static class CallRetryLoop
     {
         var arguments = method.WriteArguments(args);
         var clock = Stopwatch.StartNew();
+        using var span = Diagnostics.RuntimeTracing.StartClient(target, method.Method.Name);
+        var traceParent = Diagnostics.RuntimeTracing.TraceParentOf(span);
         for (var attempt = 0; ; attempt++)
         {
             var remaining = timeout - clock.Elapsed;
@@ -23,7 +25,7 @@ internal static class CallRetryLoop
             var frame = new RequestFrame
             {
                 Target = target, MethodId = method.Id, Arguments = arguments,
-                TimeoutMs = Math.Max(1, (int)remaining.TotalMilliseconds), ViewVersion = viewVersion(),
+                TimeoutMs = Math.Max(1, (int)remaining.TotalMilliseconds), ViewVersion = viewVersion(), TraceParent = traceParent,
             };
             var response = await send(frame).ConfigureAwait(false);
             switch (response.Status)
@@ -31,6 +33,7 @@ internal static class CallRetryLoop
                 case ResponseStatus.Ok:
                     return method.ReadResult(response.Result);
                 case ResponseStatus.Error:
+                    span?.SetStatus(ActivityStatusCode.Error, response.ErrorMessage);
                     throw response.ToException();
                 case ResponseStatus.OutcomeUnknown:
                     throw new SiloUnavailableException($"call {method} on {target}: {response.ErrorMessage} (it may have run; retry if it is safe to repeat)", mayHaveExecuted: true);

@@ -5,7 +5,7 @@ namespace RagCluster.Runtime.Messaging;
 /// <summary>A grain call on the wire. Arguments stay encoded until the target activation decodes them.</summary>
 internal sealed class RequestFrame
 {
-    private const uint Magic = 0x31435247; // "GRC1"
+    private const uint Magic = 0x32435247; // "GRC2": GRC1 plus the W3C traceparent
 
     public required GrainId Target { get; init; }
     public required uint MethodId { get; init; }
@@ -16,11 +16,13 @@ internal sealed class RequestFrame
     public long ViewVersion { get; init; }
     /// <summary>Silo-to-silo forwards so far, bounded so that disagreeing views cannot bounce a call forever.</summary>
     public int Hops { get; init; }
+    /// <summary>W3C traceparent of the caller's span ("" when the call is not traced).</summary>
+    public string TraceParent { get; init; } = "";
 
     public RequestFrame Forwarded(long viewVersion, int remainingMs) => new()
     {
         Target = Target, MethodId = MethodId, Arguments = Arguments, TimeoutMs = remainingMs,
-        ViewVersion = viewVersion, Hops = Hops + 1,
+        ViewVersion = viewVersion, Hops = Hops + 1, TraceParent = TraceParent,
     };
 
     public byte[] Encode()
@@ -30,6 +32,7 @@ internal sealed class RequestFrame
         w.WriteByte((byte)Hops);
         w.WriteVarUInt((ulong)TimeoutMs);
         w.WriteVarInt(ViewVersion);
+        w.WriteString(TraceParent);
         w.WriteString(Target.Type);
         w.WriteString(Target.Key);
         w.WriteVarUInt(MethodId);
@@ -44,6 +47,8 @@ internal sealed class RequestFrame
         var hops = r.ReadByte();
         var timeout = r.ReadVarUInt();
         var view = r.ReadVarInt();
+        var traceParent = r.ReadString();
+        if (traceParent.Length > 128) throw new BadMessageException("traceparent too long");
         var type = r.ReadString();
         var key = r.ReadString();
         var method = r.ReadVarUInt();
@@ -54,7 +59,7 @@ internal sealed class RequestFrame
         return new RequestFrame
         {
             Target = new GrainId(type, key), MethodId = (uint)method, Arguments = args,
-            TimeoutMs = (int)timeout, ViewVersion = view, Hops = hops,
+            TimeoutMs = (int)timeout, ViewVersion = view, Hops = hops, TraceParent = traceParent,
         };
     }
 }

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -14,6 +17,7 @@ public class ApiProcess : IAsyncLifetime
     private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
     protected virtual string ModelDirectory => RepoPaths.TestModel;
+    protected virtual string[] ExtraArgs => [];
     public List<string> Output { get; } = [];
 
     public async Task InitializeAsync()
@@ -24,7 +28,7 @@ public class ApiProcess : IAsyncLifetime
                      Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
                      "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
                      "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
-                 })
+                 }.Concat(ExtraArgs))
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -265,5 +269,55 @@ public sealed class ReadinessTests(BrokenModelApiProcess api) : IClassFixture<Br
             await Task.Delay(100);
         }
         Assert.Fail("BM25 search never found the document");
+    }
+}
+
+/// <summary>A fake OTLP/HTTP collector on loopback, and an API process that exports its traces to it.</summary>
+public sealed class TracedApiProcess : ApiProcess
+{
+    public static readonly OtlpSink Sink = new();
+    protected override string[] ExtraArgs => ["--Otlp:Endpoint", Sink.Url + "/v1/traces", "--Otlp:Protocol", "http", "--Otlp:ExportDelayMs", "200"];
+}
+
+public sealed class OtlpSink
+{
+    private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
+    public System.Collections.Concurrent.ConcurrentQueue<byte[]> Batches { get; } = new();
+    public string Url { get; }
+
+    public OtlpSink()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _app = builder.Build();
+        _app.MapPost("/v1/traces", async (Microsoft.AspNetCore.Http.HttpContext http) =>
+        {
+            using var ms = new MemoryStream();
+            await http.Request.Body.CopyToAsync(ms);
+            Batches.Enqueue(ms.ToArray());
+            http.Response.ContentType = "application/x-protobuf";
+        });
+        _app.StartAsync().GetAwaiter().GetResult();
+        Url = _app.Urls.First();
+    }
+}
+
+public sealed class TracingTests(TracedApiProcess api) : IClassFixture<TracedApiProcess>
+{
+    [Fact]
+    public async Task Query_spans_are_exported_over_otlp_when_an_endpoint_is_configured()
+    {
+        await api.Http.PostAsJsonAsync("v1/collections/t/documents", new { id = "x", text = "spans travel to the collector" });
+        await Task.Delay(500);
+        await api.Http.PostAsJsonAsync("v1/collections/t/search", new { query = "collector spans", topK = 3 });
+        for (var i = 0; i < 50; i++)
+        {
+            // OTLP protobuf keeps strings as raw UTF-8: the span names are findable without a protobuf parser.
+            var all = TracedApiProcess.Sink.Batches.SelectMany(b => b).ToArray();
+            var text = System.Text.Encoding.UTF8.GetString(all);
+            if (text.Contains("IQueryPlanGrain/Search") && text.Contains("IIndexShardGrain/Search run") && text.Contains("ragcluster.silo")) return;
+            await Task.Delay(100);
+        }
+        Assert.Fail($"no query spans reached the collector ({TracedApiProcess.Sink.Batches.Count} batches)");
     }
 }

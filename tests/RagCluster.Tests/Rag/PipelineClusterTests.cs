@@ -184,6 +184,45 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task One_query_is_one_trace_across_silos()
+    {
+        await using var cluster = NewCluster();
+        var silos = new List<InProcessSilo>();
+        for (var i = 0; i < 3; i++) silos.Add(await cluster.StartInProcessSiloAsync());
+        await cluster.WaitForStableViewAsync();
+        var client = cluster.CreateClient(silos[0]);
+        for (var d = 0; d < 8; d++)
+            await client.GetGrain<IDocumentGrain>($"tr/d{d}").Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"traced document number {d} about shards"), [], null));
+        foreach (var d in Enumerable.Range(0, 8))
+            while ((await client.GetGrain<IDocumentGrain>($"tr/d{d}").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
+
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = s => s.Name == RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName || s.Name == "test",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        using var testSource = new System.Diagnostics.ActivitySource("test");
+        System.Diagnostics.ActivityTraceId traceId;
+        using (var root = testSource.StartActivity("query"))
+        {
+            traceId = root!.TraceId;
+            await client.GetGrain<IQueryPlanGrain>("tr").Search(new SearchRequest("traced shards", 5, [], "bm25"));
+        }
+        var mine = spans.Where(s => s.TraceId == traceId).ToList();
+        var servers = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Server).ToList();
+        // The plan grain, the collection grain and all 4 shards ran inside the one trace...
+        Assert.Contains(servers, s => (string?)s.GetTagItem("rpc.service") == "IQueryPlanGrain");
+        Assert.Equal(4, servers.Count(s => (string?)s.GetTagItem("rpc.service") == "IIndexShardGrain" && (string?)s.GetTagItem("rpc.method") == "Search"));
+        // ...on more than one silo, and every server span hangs under a client span of the same trace.
+        Assert.True(servers.Select(s => (string?)s.GetTagItem("ragcluster.silo")).Distinct().Count() >= 2);
+        var clientIds = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Client).Select(s => s.SpanId).ToHashSet();
+        Assert.All(servers, s => Assert.Contains(s.ParentSpanId, clientIds));
+    }
+
+    [Fact]
     public async Task Cache_entries_move_from_L2_memory_to_L3_storage_and_survive_the_silo()
     {
         await using var cluster = NewCluster();
