@@ -108,8 +108,12 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Gra
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
         var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
-        cache.Set(key, response);
-        await partition.Set(key, response);
+        if (vector is not null || !dense)
+        {
+            // A BM25-only answer given because the embedder was over budget is not cached as the query's answer.
+            cache.Set(key, response);
+            await partition.Set(key, response);
+        }
         return response;
     }
 

@@ -32,15 +32,33 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         return (chosen, questions);
     }
 
-    private static TestCluster NewCluster(string storage = "memory") => new(storage)
+    private static TestCluster NewCluster(string storage = "memory", double latencyBudgetMs = 2000) => new(storage)
     {
         ConfigureServices = services => services.AddRagPipeline(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
             ["Embedding:OnnxRuntimePath"] = RepoPaths.OnnxRuntime,
             ["Collections:ShardCount"] = "4",
+            ["Query:LatencyBudgetMs"] = latencyBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build()),
     };
+
+    [Fact]
+    public async Task Over_the_latency_budget_a_query_runs_lexical_only_and_is_not_cached()
+    {
+        await using var cluster = NewCluster(latencyBudgetMs: 0); // no time at all for the query embedding
+        var silo = await cluster.StartInProcessSiloAsync();
+        await silo.Silo.GetGrain<IDocumentGrain>("budget/a").Ingest(new IngestRequest("txt", "budgeted lexical search"u8.ToArray(), [], null));
+        while ((await silo.Silo.GetGrain<IDocumentGrain>("budget/a").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
+        var plans = silo.Silo.GetGrain<IQueryPlanGrain>("budget");
+        var first = await plans.Search(new SearchRequest("lexical search", 3, [], null));
+        Assert.Equal("bm25", first.Plan);
+        Assert.Equal(["bm25"], first.CandidatePlans);
+        Assert.Single(first.Hits);
+        var second = await plans.Search(new SearchRequest("lexical search", 3, [], null));
+        Assert.False(second.Cached);
+        Assert.Equal(2, (await plans.GetStats()).OverBudget);
+    }
 
     [Fact]
     public async Task Every_document_is_indexed_exactly_once_after_a_silo_dies_mid_ingest_and_answers_cite_the_right_document()
