@@ -53,3 +53,21 @@ public interface ICacheGrain : IGrainWithStringKey
     Task Set(string key, SearchResponse value);
     Task<CacheStats> GetStats();
 }
+
+/// <summary>Key: the key id (the public part of an API key). Holds only a hash of the secret.</summary>
+public interface IApiKeyGrain : IGrainWithStringKey
+{
+    Task<ApiKeyInfo> Create(string tenant, string role, string description);
+    Task<ApiKeyCheck> Verify(string secret);
+    /// <summary>Replaces the secret: the old one stops working at once.</summary>
+    Task<ApiKeyInfo> Rotate();
+    Task<ApiKeyInfo> Revoke();
+    Task<ApiKeyInfo?> GetInfo();
+}
+
+/// <summary>Key: tenant name. The tenant's key ids, for listing.</summary>
+public interface ITenantGrain : IGrainWithStringKey
+{
+    Task AddKey(string keyId);
+    Task<string[]> KeyIds();
+}

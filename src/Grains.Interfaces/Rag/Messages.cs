@@ -43,3 +43,20 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
 public sealed record CacheLookup(bool Found, SearchResponse? Value, string Tier);
 
 public sealed record CacheStats(string Partition, int Entries, long L2Hits, long L3Hits, long Misses, long Writes);
+
+public static class Roles
+{
+    public const string Admin = "admin", Writer = "writer", Reader = "reader";
+    public static readonly string[] All = [Admin, Writer, Reader];
+
+    /// <summary>admin ⊃ writer ⊃ reader.</summary>
+    public static bool Allows(string held, string needed) => Rank(held) >= Rank(needed) && Rank(needed) > 0;
+
+    private static int Rank(string role) => role switch { Admin => 3, Writer => 2, Reader => 1, _ => 0 };
+}
+
+/// <summary>A key as admins see it; <see cref="Secret"/> is only set in the reply that created or rotated it.</summary>
+public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt,
+    DateTimeOffset? RevokedAt, string? Secret);
+
+public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason);

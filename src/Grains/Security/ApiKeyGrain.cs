@@ -1,0 +1,129 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Runtime;
+
+namespace RagCluster.Grains.Security;
+
+/// <summary>
+/// API keys look like "rck_{keyId}.{secret}": the key id names the grain, the 256-bit secret is shown once and
+/// stored only as its SHA-256 (a random secret needs no salt or slow hash), compared in constant time.
+/// </summary>
+public static partial class ApiKeyFormat
+{
+    public static string NewKeyId() => "k" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public static string Compose(string keyId, string secret) => $"rck_{keyId}.{secret}";
+
+    public static bool TryParse(string? key, out string keyId, out string secret)
+    {
+        keyId = secret = "";
+        if (key is null || key.Length > 200) return false;
+        var m = KeyRegex().Match(key);
+        if (!m.Success) return false;
+        keyId = m.Groups[1].Value;
+        secret = m.Groups[2].Value;
+        return true;
+    }
+
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    [GeneratedRegex("^rck_(k[0-9a-f]{16})\\.([A-Za-z0-9_-]{43})$")]
+    private static partial Regex KeyRegex();
+}
+
+public sealed class ApiKeyState
+{
+    public string? SecretHash { get; set; }
+    public string Tenant { get; set; } = "";
+    public string Role { get; set; } = "";
+    public string Description { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+{
+    public async Task<ApiKeyInfo> Create(string tenant, string role, string description)
+    {
+        if (state.RecordExists) throw new InvalidOperationException($"key {GetPrimaryKeyString()} already exists");
+        if (!TenantName.IsValid(tenant)) throw new ArgumentException("tenant must be 1..64 of a-z, 0-9, '-' and '_'");
+        if (!Roles.All.Contains(role)) throw new ArgumentException($"role must be one of {string.Join(", ", Roles.All)}");
+        if (description.Length > 200) throw new ArgumentException("description is limited to 200 characters");
+        var secret = ApiKeyFormat.NewSecret();
+        state.State = new ApiKeyState
+        {
+            SecretHash = ApiKeyFormat.Hash(secret), Tenant = tenant, Role = role, Description = description, CreatedAt = DateTimeOffset.UtcNow,
+        };
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ITenantGrain>(tenant).AddKey(GetPrimaryKeyString());
+        return Info(ApiKeyFormat.Compose(GetPrimaryKeyString(), secret));
+    }
+
+    public Task<ApiKeyCheck> Verify(string secret)
+    {
+        var s = state.State;
+        if (!state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, "unknown key"));
+        if (s.RevokedAt is not null) return Task.FromResult(new ApiKeyCheck(false, null, null, "key revoked"));
+        var match = CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ApiKeyFormat.Hash(secret)), Encoding.ASCII.GetBytes(s.SecretHash));
+        return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null) : new ApiKeyCheck(false, null, null, "wrong secret"));
+    }
+
+    public async Task<ApiKeyInfo> Rotate()
+    {
+        RequireLive();
+        var secret = ApiKeyFormat.NewSecret();
+        state.State.SecretHash = ApiKeyFormat.Hash(secret);
+        await state.WriteStateAsync();
+        return Info(ApiKeyFormat.Compose(GetPrimaryKeyString(), secret));
+    }
+
+    public async Task<ApiKeyInfo> Revoke()
+    {
+        if (!state.RecordExists) throw new KeyNotFoundException($"no key {GetPrimaryKeyString()}");
+        state.State.RevokedAt ??= DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        return Info(null);
+    }
+
+    public Task<ApiKeyInfo?> GetInfo() => Task.FromResult(state.RecordExists ? Info(null) : null);
+
+    private void RequireLive()
+    {
+        if (!state.RecordExists) throw new KeyNotFoundException($"no key {GetPrimaryKeyString()}");
+        if (state.State.RevokedAt is not null) throw new InvalidOperationException($"key {GetPrimaryKeyString()} is revoked");
+    }
+
+    private ApiKeyInfo Info(string? secret) => new(GetPrimaryKeyString(), state.State.Tenant, state.State.Role, state.State.Description,
+        state.State.CreatedAt, state.State.RevokedAt, secret);
+}
+
+public sealed class TenantState
+{
+    public List<string> KeyIds { get; set; } = [];
+}
+
+public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> state) : Grain, ITenantGrain
+{
+    public async Task AddKey(string keyId)
+    {
+        if (state.State.KeyIds.Contains(keyId)) return;
+        state.State.KeyIds.Add(keyId);
+        await state.WriteStateAsync();
+    }
+
+    public Task<string[]> KeyIds() => Task.FromResult(state.State.KeyIds.ToArray());
+}
+
+public static partial class TenantName
+{
+    public static bool IsValid(string tenant) => TenantRegex().IsMatch(tenant);
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    private static partial Regex TenantRegex();
+}
