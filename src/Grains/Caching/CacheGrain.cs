@@ -25,12 +25,7 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     private bool _dirty;
     private long _l2Hits, _l3Hits, _misses, _writes;
 
-    public static string PartitionOf(string key)
-    {
-        var h = 2166136261u;
-        foreach (var c in key) h = (h ^ c) * 16777619u;
-        return $"cache/{h % Partitions}";
-    }
+    public static string PartitionOf(string key) => $"cache/{StableHash.Of(key) % Partitions}";
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {

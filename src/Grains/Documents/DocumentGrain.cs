@@ -124,7 +124,7 @@ public sealed class DocumentGrain(
             var collection = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo();
             var settings = collection.Settings;
             var extracted = DocumentExtractor.Extract(s.Format!, s.PendingContent!);
-            var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(TokenizerOf(embeddings)) : ApproximateTokenCounter.Instance;
+            var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
             var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
 
             float[][]? vectors = null;
@@ -180,15 +180,8 @@ public sealed class DocumentGrain(
         }
     }
 
-    private static WordPieceTokenizer TokenizerOf(EmbeddingService service) => service.Tokenizer!;
-
     /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
-    public static int ShardOf(string chunkId, int shardCount)
-    {
-        var h = 2166136261u; // FNV-1a over UTF-8
-        foreach (var b in Encoding.UTF8.GetBytes(chunkId)) h = (h ^ b) * 16777619u;
-        return (int)(h % (uint)shardCount);
-    }
+    public static int ShardOf(string chunkId, int shardCount) => (int)(StableHash.Of(chunkId) % (uint)shardCount);
 
     private static string Hash(IngestRequest request)
     {

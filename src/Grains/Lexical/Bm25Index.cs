@@ -59,6 +59,7 @@ public sealed class Bm25Index(Bm25Options? options = null)
             docTerms[i++] = (id, tf);
         }
         _livePostings += docTerms.Length;
+        if (_scores.Length <= doc) Array.Resize(ref _scores, Math.Max(doc + 1, _scores.Length * 2)); // scratch for Search
         _docTerms[doc] = docTerms;
         _docLength[doc] = terms.Count;
         _totalLength += terms.Count;
@@ -94,9 +95,6 @@ public sealed class Bm25Index(Bm25Options? options = null)
         if (n == 0 || k <= 0) return result;
         var avgdl = (float)_totalLength / n;
         var touched = new List<int>();
-        var maxDoc = 0;
-        foreach (var d in _docLength.Keys) maxDoc = Math.Max(maxDoc, d);
-        if (_scores.Length <= maxDoc) _scores = new float[maxDoc + 1];
 
         foreach (var term in queryTerms.Distinct())
         {

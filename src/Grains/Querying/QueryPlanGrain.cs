@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Retrieval;
 using RagCluster.Runtime;
@@ -22,7 +23,7 @@ public sealed class QueryOptions
 }
 
 [Reentrant]
-public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, EmbeddingService embeddings) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
 
@@ -53,8 +54,8 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Gra
         }
 
         RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L2"));
+        var dense = embeddings.IsAvailable; // this silo's model, the one the local embedding worker uses
         var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
-        var dense = (await embedder.GetInfo()).Available;
         // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
         // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
         float[]? vector = null;
@@ -76,14 +77,14 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options) : Gra
 
         var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
         foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);
-        var denseRank = results.SelectMany(r => r.Dense).OrderByDescending(h => h.Score).Select(h => h.ChunkId).ToList();
-        var lexRank = results.SelectMany(r => r.Lexical).OrderByDescending(h => h.Score).Select(h => h.ChunkId).ToList();
-        var denseScore = results.SelectMany(r => r.Dense).ToDictionary(h => h.ChunkId, h => (double)h.Score);
-        var lexScore = results.SelectMany(r => r.Lexical).ToDictionary(h => h.ChunkId, h => (double)h.Score);
+        var denseRanked = results.SelectMany(r => r.Dense).OrderByDescending(h => h.Score).Select(h => (Id: h.ChunkId, Score: (double)h.Score)).ToList();
+        var lexRanked = results.SelectMany(r => r.Lexical).OrderByDescending(h => h.Score).Select(h => (Id: h.ChunkId, Score: (double)h.Score)).ToList();
+        var denseRank = denseRanked.Select(h => h.Id).ToList();
+        var lexRank = lexRanked.Select(h => h.Id).ToList();
 
         var candidates = new Dictionary<string, List<(string Id, double Score)>>();
-        if (vector is not null) candidates["vector"] = denseRank.Select(id => (id, denseScore[id])).ToList();
-        candidates["bm25"] = lexRank.Select(id => (id, lexScore[id])).ToList();
+        if (vector is not null) candidates["vector"] = denseRanked;
+        candidates["bm25"] = lexRanked;
         if (vector is not null)
         {
             candidates["hybrid"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 60).Select(f => (f.Key, f.Score)).ToList();

@@ -153,8 +153,7 @@ public sealed unsafe class HnswIndex
     public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
-        var found = new List<(int, float)>();
-        if (_entryPoint < 0 || k <= 0) return found;
+        if (_entryPoint < 0 || k <= 0) return [];
         Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(q);
         Normalize(q);
@@ -166,9 +165,9 @@ public sealed unsafe class HnswIndex
         var results = _results;
         SearchLayer(q, ep, epDist, ef, 0, results, skipDeleted: true, accept);
         while (results.Count > k) results.Pop();
-        var arr = new (int, float)[results.Count];
-        for (var i = arr.Length - 1; i >= 0; i--) { var (d, n) = results.Pop(); arr[i] = (n, d); }
-        found.AddRange(arr);
+        var found = new List<(int Node, float Distance)>(results.Count);
+        while (results.Count > 0) { var (d, n) = results.Pop(); found.Add((n, d)); }
+        found.Reverse(); // the heap yields the farthest first
         return found;
     }
 
