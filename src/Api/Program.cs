@@ -1,6 +1,10 @@
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using RagCluster.Api;
+using RagCluster.Api.Admin;
+using RagCluster.Api.Auditing;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Limits;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
@@ -19,6 +23,9 @@ builder.Services.AddRagPipeline(builder.Configuration);
 builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
 
 builder.Services.AddExceptionHandler<GrainExceptionHandler>();
+var auth = builder.AddRagAuth();
+builder.AddRagRateLimits();
+builder.Services.AddSingleton<AuditTrail>();
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024;
@@ -74,10 +81,16 @@ app.Use(async (http, next) =>
     await next();
 });
 app.UseExceptionHandler();
-app.UseRequestTimeouts();
 app.UseStatusCodePages();
+app.UseRouting();
+app.Use(BodyLimit.Apply);
+app.UseAuthentication();
+app.UseRateLimiter();
+app.Use(app.Services.GetRequiredService<AuditTrail>().Middleware);
+app.UseAuthorization();
+app.UseRequestTimeouts();
 
-app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
 app.MapGet("/health/ready", async (Silo silo, EmbeddingService embeddings, EmbeddingOptions embeddingOptions) =>
 {
@@ -88,7 +101,7 @@ app.MapGet("/health/ready", async (Silo silo, EmbeddingService embeddings, Embed
         ? Results.Ok(new { status = "ready", silo = silo.SiloId, checks, detail, embedding = embeddings.Status })
         : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready",
             detail: store && joined ? embeddings.Status : detail, extensions: new Dictionary<string, object?> { ["checks"] = checks });
-});
+}).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 
 app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new
 {
@@ -96,7 +109,7 @@ app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new
     viewVersion = silo.ViewVersion,
     activations = silo.ActivationsByType(),
     members = silo.Members.Select(m => new { m.SiloId, m.Address, status = m.Status.ToString(), m.HeartbeatAgeMs }),
-}));
+})).RequireAuthorization(AuthSetup.Admin);
 
 // Round trip through placement and the transport: shows which silo owns a key.
 app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
@@ -104,12 +117,16 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
     if (key.Length is 0 or > 256) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters");
     var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
     return Results.Ok(new { key, silo = reply.SiloId });
-});
+}).RequireAuthorization(AuthSetup.Admin);
 
 app.MapRagEndpoints();
-app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+app.MapAdminEndpoints();
+var metricsEndpoint = app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
+else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 
 await app.StartAsync();
+await BootstrapKey.AnnounceAsync(app.Services, auth);
 Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();

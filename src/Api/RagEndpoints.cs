@@ -1,6 +1,10 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Limits;
 using RagCluster.Grains.Caching;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Security;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
@@ -12,6 +16,32 @@ public sealed record IngestJson(string? Id, string? Text, Dictionary<string, str
 public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
+public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
+
+/// <summary>
+/// The collection a request names, scoped to the caller's tenant: <see cref="Name"/> as the caller knows it,
+/// <see cref="Key"/> the grain key ("tenant.name").
+/// </summary>
+public sealed record CollectionRef(string Name, string Key)
+{
+    public static ValueTask<CollectionRef?> BindAsync(HttpContext http)
+    {
+        var name = http.GetRouteValue("collection") as string ?? "";
+        var tenant = http.User.Tenant() ?? "";
+        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name)));
+    }
+
+    public static async ValueTask<object?> RequireExisting(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
+                ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
+        if (RagEndpoints.Valid(c.Name) is { } bad) return bad;
+        var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
+        if (!await grains.GetGrain<ICollectionGrain>(c.Key).Exists())
+            return RagEndpoints.Problem(404, "Collection not found", $"no collection '{c.Name}'; create it with POST /v1/collections");
+        return await next(context);
+    }
+}
 
 /// <summary>The /v1 collection, document, search and ask endpoints. Every failure is an RFC 7807 problem.</summary>
 public static partial class RagEndpoints
@@ -20,28 +50,59 @@ public static partial class RagEndpoints
 
     public static void MapRagEndpoints(this WebApplication app)
     {
-        var v1 = app.MapGroup("/v1/collections/{collection}");
+        app.MapGet("/v1/collections", async (HttpContext http, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapGet("", async (string collection, IGrainFactory grains) =>
-            Valid(collection) ?? Results.Ok(await grains.GetGrain<ICollectionGrain>(collection).GetInfo()));
-
-        v1.MapPut("", async (string collection, CollectionJson body, IGrainFactory grains) =>
+        app.MapPost("/v1/collections", async (HttpContext http, IGrainFactory grains, CollectionDefaults defaults) =>
         {
-            if (Valid(collection) is { } bad) return bad;
-            var current = (await grains.GetGrain<ICollectionGrain>(collection).GetInfo()).Settings;
-            var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
+            var (body, error) = await ReadJson<CreateCollectionJson>(http.Request);
+            if (error is not null) return error;
+            if (body!.Name is null) return Problem(400, "Missing name", "the JSON body needs \"name\"");
+            if (Valid(body.Name) is { } bad) return bad;
+            var tenant = http.User.RequiredTenant();
+            var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
+                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens);
+            var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
+            await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
+            return Results.Created($"/v1/collections/{body.Name}", new { collection = body.Name, settings = created });
+        }).RequireAuthorization(AuthSetup.Writer);
+
+        // Everything under a collection: the name is checked, scoped to the caller's tenant, and must exist (else 404,
+        // which is also what another tenant's collection of that name looks like).
+        var v1 = app.MapGroup("/v1/collections/{collection}").AddEndpointFilter(CollectionRef.RequireExisting);
+
+        v1.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
+        {
+            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, documentIds = info.DocumentIds });
+        }).RequireAuthorization(AuthSetup.Reader);
+
+        v1.MapPut("", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await ReadJson<CollectionJson>(request);
+            if (error is not null) return error;
+            var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
+            var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? current.ChunkOverlapTokens);
-            return Results.Ok(await grains.GetGrain<ICollectionGrain>(collection).Configure(settings));
-        });
+            return Results.Ok(new { collection = c.Name, settings = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings) });
+        }).RequireAuthorization(AuthSetup.Writer);
 
-        v1.MapPost("/documents", async (string collection, HttpRequest request, IGrainFactory grains) =>
+        v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
-            if (Valid(collection) is { } bad) return bad;
             IngestRequest ingest;
             string id;
             if (request.HasFormContentType)
             {
-                var form = await request.ReadFormAsync();
+                IFormCollection form;
+                try
+                {
+                    form = await request.ReadFormAsync();
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException)
+                {
+                    // A boundary that never closes, a truncated part: the client's body is broken, not the server.
+                    return Problem(400, "Malformed form body", e.Message);
+                }
                 var file = form.Files.FirstOrDefault();
                 if (file is null) return Problem(400, "No file", "multipart upload needs a file part");
                 if (file.Length > MaxUploadBytes) return Problem(413, "File too large", $"files are limited to {MaxUploadBytes / 1024 / 1024} MiB");
@@ -78,50 +139,48 @@ public static partial class RagEndpoints
             if (ValidDocumentId(id) is { } badId) return badId;
             if (ingest.Tags.Count > 32 || ingest.Tags.Any(t => t.Key.Length is 0 or > 64 || t.Value.Length > 256))
                 return Problem(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values up to 256");
-            var status = await grains.GetGrain<IDocumentGrain>($"{collection}/{id}").Ingest(ingest);
-            return Results.Accepted($"/v1/collections/{collection}/documents/{Uri.EscapeDataString(id)}", new { documentId = id, status = status.Status, version = status.Version });
-        }).DisableAntiforgery();
+            var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Ingest(ingest);
+            return Results.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new { documentId = id, status = status.Status, version = status.Version });
+        }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(MaxUploadBytes + 1024 * 1024));
 
-        v1.MapGet("/documents/{id}", async (string collection, string id, IGrainFactory grains) =>
+        v1.MapGet("/documents/{id}", async (CollectionRef c, string id, IGrainFactory grains) =>
         {
-            if ((Valid(collection) ?? ValidDocumentId(id)) is { } bad) return bad;
-            var s = await grains.GetGrain<IDocumentGrain>($"{collection}/{id}").GetStatus();
+            if (ValidDocumentId(id) is { } bad) return bad;
+            var s = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
             return s.Status is "unknown" or DocumentStatuses.Deleted
-                ? Problem(404, "Document not found", $"no document '{id}' in collection '{collection}'")
+                ? Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'")
                 : Results.Ok(new { documentId = id, status = s.Status, version = s.Version, chunkCount = s.ChunkCount, error = s.Error, updatedAt = s.UpdatedAt });
-        });
+        }).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapDelete("/documents/{id}", async (string collection, string id, IGrainFactory grains) =>
+        v1.MapDelete("/documents/{id}", async (CollectionRef c, string id, IGrainFactory grains) =>
         {
-            if ((Valid(collection) ?? ValidDocumentId(id)) is { } bad) return bad;
-            var grain = grains.GetGrain<IDocumentGrain>($"{collection}/{id}");
+            if (ValidDocumentId(id) is { } bad) return bad;
+            var grain = grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}");
             var s = await grain.GetStatus();
-            if (s.Status is "unknown" or DocumentStatuses.Deleted) return Problem(404, "Document not found", $"no document '{id}' in collection '{collection}'");
+            if (s.Status is "unknown" or DocumentStatuses.Deleted) return Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
             await grain.Delete();
             return Results.NoContent();
-        });
+        }).RequireAuthorization(AuthSetup.Writer);
 
-        v1.MapPost("/search", async (string collection, HttpRequest request, IGrainFactory grains) =>
+        v1.MapPost("/search", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
-            if (Valid(collection) is { } bad) return bad;
             var (body, error) = await ReadJson<SearchJson>(request);
             if (error is not null) return error;
             if (ValidQuery(body!.Query, body.TopK) is { } badQuery) return badQuery;
-            var response = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
+            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
             return Results.Ok(new
             {
                 plan = response.Plan, cached = response.Cached, cacheTier = response.CacheTier, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
                 hits = response.Hits.Select(h => new { documentId = h.DocumentId, chunkId = h.ChunkId, text = h.Text, score = h.Score, start = h.Start, end = h.End, headingPath = h.HeadingPath }),
             });
-        });
+        }).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapPost("/ask", async (string collection, HttpContext http, IGrainFactory grains, ChatAnswerer llm) =>
+        v1.MapPost("/ask", async (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm) =>
         {
-            if (Valid(collection) is { } bad) return bad;
             var (body, error) = await ReadJson<AskJson>(http.Request);
             if (error is not null) return error;
             if (ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
-            var search = await grains.GetGrain<IQueryPlanGrain>(collection).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
+            var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
             var ct = http.RequestAborted;
             if (body.Stream == true) return await StreamAnswer(http, llm, body.Question!, search);
 
@@ -130,18 +189,17 @@ public static partial class RagEndpoints
             var answer = generated ?? ExtractiveAnswerer.Answer(body.Question!, search.Hits);
             var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
             return Results.Ok(new { answer = answer.Text, citations = CitationsJson(answer), plan = search.Plan, mode, fallbackReason = reason });
-        });
+        }).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapGet("/plans", async (string collection, IGrainFactory grains) =>
-            Valid(collection) ?? Results.Ok(await grains.GetGrain<IQueryPlanGrain>(collection).GetStats()));
+        v1.MapGet("/plans", async (CollectionRef c, IGrainFactory grains) =>
+            Results.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name })).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapGet("/shards", async (string collection, IGrainFactory grains) =>
+        v1.MapGet("/shards", async (CollectionRef c, IGrainFactory grains) =>
         {
-            if (Valid(collection) is { } bad) return bad;
-            var info = await grains.GetGrain<ICollectionGrain>(collection).GetInfo();
+            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
             return Results.Ok(await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount)
-                .Select(i => grains.GetGrain<IIndexShardGrain>($"{collection}/{i}").GetStats())));
-        });
+                .Select(i => grains.GetGrain<IIndexShardGrain>($"{c.Key}/{i}").GetStats())));
+        }).RequireAuthorization(AuthSetup.Reader);
 
         // Hit and miss counters per tier: L1 of this silo, L2/L3 summed over the cache partitions.
         app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>
@@ -153,9 +211,10 @@ public static partial class RagEndpoints
                 l2 = new { hits = partitions.Sum(p => p.L2Hits), misses = partitions.Sum(p => p.Misses), entries = partitions.Sum(p => p.Entries) },
                 l3 = new { hits = partitions.Sum(p => p.L3Hits) },
             });
-        });
+        }).RequireAuthorization(AuthSetup.Admin);
 
-        app.MapGet("/v1/embedding", async (IGrainFactory grains) => Results.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()));
+        app.MapGet("/v1/embedding", async (IGrainFactory grains) => Results.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()))
+            .RequireAuthorization(AuthSetup.Reader);
     }
 
     private static object[] CitationsJson(Answer answer) => answer.Citations.Select(c => (object)new
@@ -202,7 +261,7 @@ public static partial class RagEndpoints
         return Results.Empty;
     }
 
-    private static async Task<(T?, IResult?)> ReadJson<T>(HttpRequest request) where T : class
+    public static async Task<(T?, IResult?)> ReadJson<T>(HttpRequest request) where T : class
     {
         try
         {
@@ -226,7 +285,7 @@ public static partial class RagEndpoints
         return null;
     }
 
-    private static IResult? Valid(string collection) =>
+    public static IResult? Valid(string collection) =>
         CollectionRegex().IsMatch(collection) ? null : Problem(400, "Invalid collection name", "use 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
 
     private static IResult? ValidDocumentId(string id) =>

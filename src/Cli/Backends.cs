@@ -7,6 +7,7 @@ using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
+using RagCluster.Grains.Security;
 using RagCluster.Runtime;
 using RagCluster.Runtime.Activation;
 using RagCluster.Runtime.Hosting;
@@ -21,10 +22,19 @@ public interface IRagBackend : IAsyncDisposable
     Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct);
     Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
+    /// <summary>Creates the collection unless it exists; true when it was created.</summary>
+    Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct);
+    Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct);
+    Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
+    Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
+    Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct);
     string Describe();
 }
 
-/// <summary>The embedded default: a single silo in this process on the local SQLite store.</summary>
+/// <summary>
+/// The embedded default: a single silo in this process on the local SQLite store. It acts as the operator of
+/// that store: collections are those of tenant "default" (the same ones the API's bootstrap admin key sees).
+/// </summary>
 public sealed class EmbeddedBackend : IRagBackend
 {
     private readonly Silo _silo;
@@ -52,14 +62,33 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public string Describe() => $"embedded silo on {_silo.Address}; {_services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>().Status}";
 
-    public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
-        _silo.GetGrain<IDocumentGrain>($"{collection}/{id}").Ingest(request);
+    private static string Key(string collection) => TenantScope.CollectionKey(TenantScope.DefaultTenant, collection);
 
-    public Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
-        _silo.GetGrain<IDocumentGrain>($"{collection}/{id}").GetStatus();
+    private async Task<string> Existing(string collection)
+    {
+        if (!await _silo.GetGrain<ICollectionGrain>(Key(collection)).Exists()) throw new CliException($"no collection '{collection}'");
+        return Key(collection);
+    }
 
-    public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
-        _silo.GetGrain<IQueryPlanGrain>(collection).Search(request);
+    public async Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct)
+    {
+        if (!TenantName.IsValid(collection)) throw new CliException("collection names are 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
+        var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
+        if (await grain.Exists()) return false;
+        var defaults = _services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
+        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens));
+        await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
+        return true;
+    }
+
+    public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
+        await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").Ingest(request);
+
+    public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
+        await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").GetStatus();
+
+    public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
+        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request);
 
     public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
     {
@@ -68,7 +97,28 @@ public sealed class EmbeddedBackend : IRagBackend
         return (answer.Text, answer.Citations, search.Plan);
     }
 
-    public Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) => _silo.GetGrain<ICollectionGrain>(collection).GetInfo();
+    public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) =>
+        await _silo.GetGrain<ICollectionGrain>(await Existing(collection)).GetInfo() with { Collection = collection };
+
+    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) =>
+        _silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create(tenant, role, description);
+
+    public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct)
+    {
+        var ids = await _silo.GetGrain<ITenantGrain>(tenant ?? TenantScope.DefaultTenant).KeyIds();
+        return (await Task.WhenAll(ids.Select(id => _silo.GetGrain<IApiKeyGrain>(id).GetInfo()))).OfType<ApiKeyInfo>().ToArray();
+    }
+
+    public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Rotate();
+
+    public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Revoke();
+
+    private async Task<IApiKeyGrain> ExistingKey(string keyId)
+    {
+        var key = _silo.GetGrain<IApiKeyGrain>(keyId);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(keyId, "^k[0-9a-f]{16}$") || await key.GetInfo() is null) throw new CliException($"no API key '{keyId}'");
+        return key;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -78,10 +128,16 @@ public sealed class EmbeddedBackend : IRagBackend
 }
 
 /// <summary>A running cluster's HTTP API (src/Api).</summary>
-public sealed class HttpBackend(string baseUrl) : IRagBackend
+public sealed class HttpBackend : IRagBackend
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
+    private readonly HttpClient _http;
+
+    public HttpBackend(string baseUrl, string? apiKey)
+    {
+        _http = new HttpClient { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
+        if (apiKey is { Length: > 0 }) _http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+    }
 
     public string Describe() => $"cluster API at {_http.BaseAddress}";
 
@@ -147,6 +203,32 @@ public sealed class HttpBackend(string baseUrl) : IRagBackend
         var r = await Read(await _http.GetAsync($"v1/collections/{collection}", ct), ct);
         return r.Deserialize<CollectionInfo>(Json)!;
     }
+
+    public async Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct)
+    {
+        var r = await _http.PostAsJsonAsync("v1/collections", new { name = collection }, Json, ct);
+        if (r.StatusCode == System.Net.HttpStatusCode.Conflict) return false;
+        await Read(r, ct);
+        return true;
+    }
+
+    public async Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) =>
+        KeyInfo(await Read(await _http.PostAsJsonAsync("v1/admin/keys", new { tenant, role, description }, Json, ct), ct));
+
+    public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) =>
+        (await Read(await _http.GetAsync("v1/admin/keys" + (tenant is null ? "" : "?tenant=" + Uri.EscapeDataString(tenant)), ct), ct))
+        .EnumerateArray().Select(KeyInfo).ToArray();
+
+    public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) =>
+        KeyInfo(await Read(await _http.PostAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}/rotate", null, ct), ct));
+
+    public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) =>
+        KeyInfo(await Read(await _http.DeleteAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}", ct), ct));
+
+    private static ApiKeyInfo KeyInfo(JsonElement k) => new(k.GetProperty("keyId").GetString()!, k.GetProperty("tenant").GetString()!,
+        k.GetProperty("role").GetString()!, k.GetProperty("description").GetString() ?? "", k.GetProperty("createdAt").GetDateTimeOffset(),
+        k.GetProperty("revokedAt").ValueKind == JsonValueKind.Null ? null : k.GetProperty("revokedAt").GetDateTimeOffset(),
+        k.GetProperty("key").ValueKind == JsonValueKind.String ? k.GetProperty("key").GetString() : null);
 
     public ValueTask DisposeAsync()
     {

@@ -22,6 +22,7 @@ public static class Commands
             else if (File.Exists(p)) files.Add((p, DocumentId(Path.GetFileName(p))));
             else errors.Add((p, "no such file or folder"));
         }
+        if (await backend.EnsureCollectionAsync(collection, ct)) Console.WriteLine($"created collection '{collection}'");
         var submitted = new List<(string Path, string Id)>();
         var sw = Stopwatch.StartNew();
         await AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -102,6 +103,36 @@ public static class Commands
         return 0;
     }
 
+    public static async Task<int> CreateKey(IRagBackend backend, string tenant, string role, string description, CancellationToken ct)
+    {
+        var k = await backend.CreateKeyAsync(tenant, role, description, ct);
+        Console.WriteLine($"created {k.Role} key {k.KeyId} for tenant '{k.Tenant}'. The secret is shown once; store it now:");
+        Console.WriteLine(k.Secret);
+        return 0;
+    }
+
+    public static async Task<int> ListKeys(IRagBackend backend, string? tenant, CancellationToken ct)
+    {
+        foreach (var k in await backend.ListKeysAsync(tenant, ct))
+            Console.WriteLine($"{k.KeyId}  {k.Tenant,-16} {k.Role,-7} created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  REVOKED {r:u}" : "")}  {k.Description}");
+        return 0;
+    }
+
+    public static async Task<int> RotateKey(IRagBackend backend, string keyId, CancellationToken ct)
+    {
+        var k = await backend.RotateKeyAsync(keyId, ct);
+        Console.WriteLine($"rotated {k.KeyId}; the old secret no longer works. New key (shown once):");
+        Console.WriteLine(k.Secret);
+        return 0;
+    }
+
+    public static async Task<int> RevokeKey(IRagBackend backend, string keyId, CancellationToken ct)
+    {
+        var k = await backend.RevokeKeyAsync(keyId, ct);
+        Console.WriteLine($"revoked {k.KeyId} ({k.Role} of '{k.Tenant}') at {k.RevokedAt:u}");
+        return 0;
+    }
+
     /// <summary>BEIR evaluation: ingest the corpus, run every query per plan, score document rankings.</summary>
     public static async Task<int> Eval(IRagBackend backend, string collection, string folder, string[] plans, int maxQueries, CancellationToken ct)
     {
@@ -122,6 +153,7 @@ public static class Commands
         if (maxQueries > 0) queries = queries.Take(maxQueries).ToList();
 
         // Ingest (a no-op for documents already there with the same content).
+        await backend.EnsureCollectionAsync(collection, ct);
         var sw = Stopwatch.StartNew();
         var ids = new List<string>();
         foreach (var line in File.ReadLines(corpusPath))

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status and eval against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval and keys against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
@@ -10,7 +10,8 @@ var collection = new Option<string>("--collection", "-c") { Description = "colle
 var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
 var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid or hybrid-k10" };
 
-var root = new RootCommand("RagCluster command line") { url, data, model };
+var apiKey = new Option<string?>("--api-key") { Description = "API key for --url (env RAGCLUSTER_API_KEY)" };
+var root = new RootCommand("RagCluster command line") { url, apiKey, data, model };
 root.Options.Add(collection);
 foreach (var o in root.Options) o.Recursive = true;
 
@@ -37,11 +38,26 @@ var maxQueries = new Option<int>("--max-queries") { Description = "score at most
 var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries };
 eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c)));
 
+var tenant = new Option<string?>("--tenant") { Description = "tenant of the key (default: the caller's; embedded: 'default')" };
+var role = new Option<string>("--role") { Description = "admin, writer or reader", Required = true };
+var description = new Option<string>("--description") { Description = "what the key is for", DefaultValueFactory = _ => "" };
+var keyId = new Argument<string>("key-id") { Description = "the key id (kXXXXXXXXXXXXXXXX)" };
+var keysCreate = new Command("create", "create an API key (its secret is printed once)") { tenant, role, description };
+keysCreate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.CreateKey(b, p.GetValue(tenant) ?? RagCluster.Grains.Security.TenantScope.DefaultTenant, p.GetValue(role)!, p.GetValue(description)!, c)));
+var keysList = new Command("list", "list a tenant's keys (never their secrets)") { tenant };
+keysList.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.ListKeys(b, p.GetValue(tenant), c)));
+var keysRotate = new Command("rotate", "replace a key's secret; the old one stops working") { keyId };
+keysRotate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RotateKey(b, p.GetValue(keyId)!, c)));
+var keysRevoke = new Command("revoke", "revoke a key for good") { keyId };
+keysRevoke.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RevokeKey(b, p.GetValue(keyId)!, c)));
+var keys = new Command("keys", "manage API keys (admin)") { keysCreate, keysList, keysRotate, keysRevoke };
+
 root.Subcommands.Add(ingest);
 root.Subcommands.Add(search);
 root.Subcommands.Add(ask);
 root.Subcommands.Add(status);
 root.Subcommands.Add(eval);
+root.Subcommands.Add(keys);
 return await root.Parse(args).InvokeAsync();
 
 async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, CancellationToken, Task<int>> body)
@@ -50,7 +66,7 @@ async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, Cance
     {
         var target = p.GetValue(url) ?? Environment.GetEnvironmentVariable("RAGCLUSTER_URL");
         await using IRagBackend backend = target is { Length: > 0 }
-            ? new HttpBackend(target)
+            ? new HttpBackend(target, p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("RAGCLUSTER_API_KEY"))
             : await EmbeddedBackend.StartAsync(p.GetValue(data)!, p.GetValue(model), null, ct);
         return await body(backend, ct);
     }

@@ -2,10 +2,16 @@ using RagCluster.Runtime;
 
 namespace RagCluster.Grains.Interfaces.Rag;
 
-/// <summary>Key: collection name. Settings, document registry and the version that cache keys include.</summary>
+/// <summary>
+/// Key: "tenant.collection" (see TenantScope). Settings, document registry and the version that cache keys include.
+/// A collection exists once created (or, for data from before explicit creation, once it indexed a document).
+/// </summary>
 public interface ICollectionGrain : IGrainWithStringKey
 {
     Task<CollectionInfo> GetInfo();
+    Task<bool> Exists();
+    /// <summary>Creates the collection with these settings; a conflict if it exists.</summary>
+    Task<CollectionSettings> Create(CollectionSettings settings);
     /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
     Task<CollectionSettings> Configure(CollectionSettings settings);
     Task<long> DocumentChanged(string documentId, bool present);
@@ -65,9 +71,25 @@ public interface IApiKeyGrain : IGrainWithStringKey
     Task<ApiKeyInfo?> GetInfo();
 }
 
-/// <summary>Key: tenant name. The tenant's key ids, for listing.</summary>
+/// <summary>Key: tenant name. The tenant's key ids and collection names, for listing.</summary>
 public interface ITenantGrain : IGrainWithStringKey
 {
     Task AddKey(string keyId);
     Task<string[]> KeyIds();
+    Task AddCollection(string collection);
+    Task<string[]> Collections();
+}
+
+/// <summary>Key: "bootstrap". Issues the first admin key once per cluster when none is configured.</summary>
+public interface IBootstrapGrain : IGrainWithStringKey
+{
+    /// <summary>A new admin key (secret included) the first time it is called in the cluster's life; null after.</summary>
+    Task<ApiKeyInfo?> IssueOnce(string tenant);
+}
+
+/// <summary>Key: the UTC day, "yyyy-MM-dd". Who did what, when: writes and admin actions, append-only.</summary>
+public interface IAuditGrain : IGrainWithStringKey
+{
+    Task Append(AuditEntry entry);
+    Task<AuditEntry[]> Query(AuditQuery query);
 }

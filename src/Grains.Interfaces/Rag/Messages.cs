@@ -60,3 +60,9 @@ public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string
     DateTimeOffset? RevokedAt, string? Secret);
 
 public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason);
+
+/// <summary>One audited request: the caller (key id, tenant, role), the action (method and route), its target and outcome.</summary>
+public sealed record AuditEntry(DateTimeOffset At, string? KeyId, string? Tenant, string? Role, string Action, string Target,
+    int Status, string? RemoteAddress);
+
+public sealed record AuditQuery(DateTimeOffset From, DateTimeOffset To, string? Tenant, string? KeyId, int Limit);

@@ -27,6 +27,14 @@ public sealed class CollectionGrain(
     public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(GetPrimaryKeyString(), Settings, state.State.Version,
         state.State.Documents.Count, state.State.Documents.Order(StringComparer.Ordinal).ToArray()));
 
+    public Task<bool> Exists() => Task.FromResult(state.State.Settings is not null);
+
+    public async Task<CollectionSettings> Create(CollectionSettings settings)
+    {
+        if (state.State.Settings is not null) throw new InvalidOperationException("the collection already exists");
+        return await Configure(settings);
+    }
+
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
     {
         if (settings.ShardCount is < 1 or > 256) throw new ArgumentException("shardCount must be 1..256");

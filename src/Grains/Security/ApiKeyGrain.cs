@@ -106,6 +106,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
 public sealed class TenantState
 {
     public List<string> KeyIds { get; set; } = [];
+    public List<string> Collections { get; set; } = [];
 }
 
 public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> state) : Grain, ITenantGrain
@@ -118,6 +119,39 @@ public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<Ten
     }
 
     public Task<string[]> KeyIds() => Task.FromResult(state.State.KeyIds.ToArray());
+
+    public async Task AddCollection(string collection)
+    {
+        if (state.State.Collections.Contains(collection)) return;
+        state.State.Collections.Add(collection);
+        await state.WriteStateAsync();
+    }
+
+    public Task<string[]> Collections() => Task.FromResult(state.State.Collections.Order(StringComparer.Ordinal).ToArray());
+}
+
+public sealed class BootstrapState
+{
+    public string? KeyId { get; set; }
+}
+
+/// <summary>One per cluster: the record that the first admin key was issued, so it is printed once and never again.</summary>
+public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentState<BootstrapState> state) : Grain, IBootstrapGrain
+{
+    public async Task<ApiKeyInfo?> IssueOnce(string tenant)
+    {
+        if (state.State.KeyId is { } issued)
+        {
+            // Recorded but never created (a crash in between): nobody saw it, so create it now. Otherwise it was shown.
+            var key = GrainFactory.GetGrain<IApiKeyGrain>(issued);
+            return await key.GetInfo() is null ? await key.Create(tenant, Roles.Admin, "bootstrap admin key") : null;
+        }
+        var keyId = ApiKeyFormat.NewKeyId();
+        // Recorded before the key exists, so two silos starting together can never both print one.
+        state.State.KeyId = keyId;
+        await state.WriteStateAsync();
+        return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Admin, "bootstrap admin key");
+    }
 }
 
 public static partial class TenantName

@@ -14,10 +14,18 @@ namespace RagCluster.Tests.Rag;
 public class ApiProcess : IAsyncLifetime
 {
     private Process? _process;
+    private readonly List<Process> _silos = [];
     private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    /// <summary>Passed as Auth:BootstrapAdminKey; <see cref="Http"/> sends it on every request (tenant "default").</summary>
+    public string AdminKey { get; } = "test-admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
     protected virtual string ModelDirectory => RepoPaths.TestModel;
     protected virtual string[] ExtraArgs => [];
+    /// <summary>Plain silos (src/Silo) started beside the API silo on the same store: a multi-silo cluster.</summary>
+    protected virtual int ExtraSilos => 0;
+    /// <summary>Tests send bursts from one address and key; only the rate-limit test uses the real defaults' scale.</summary>
+    protected virtual string[] RateLimitArgs => ["--RateLimit:PermitsPerSecond", "100000", "--RateLimit:Burst", "100000",
+        "--RateLimit:AnonymousPermitsPerSecond", "100000", "--RateLimit:AnonymousBurst", "100000"];
     public List<string> Output { get; } = [];
 
     public async Task InitializeAsync()
@@ -28,7 +36,8 @@ public class ApiProcess : IAsyncLifetime
                      Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
                      "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
                      "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
-                 }.Concat(ExtraArgs))
+                     "--Auth:BootstrapAdminKey", AdminKey,
+                 }.Concat(RateLimitArgs).Concat(ExtraArgs))
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,10 +54,55 @@ public class ApiProcess : IAsyncLifetime
         var done = await Task.WhenAny(url.Task, Task.Delay(TimeSpan.FromSeconds(60)), _process.WaitForExitAsync());
         if (done != url.Task) throw new InvalidOperationException("API did not start:\n" + string.Join("\n", Output));
         Http.BaseAddress = new Uri(url.Task.Result.TrimEnd('/') + "/");
+        Http.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
+        for (var i = 0; i < ExtraSilos; i++) _silos.Add(StartSilo());
+        if (ExtraSilos > 0) await WaitForMembers(1 + ExtraSilos);
+        await CreateCollection(Http, "docs");
+    }
+
+    private Process StartSilo()
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _data };
+        foreach (var a in new[]
+                 {
+                     Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{Path.Combine(_data, "ragcluster.db")}",
+                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
+                     "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
+                 })
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add("[silo] " + e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add("[silo] " + e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    public async Task WaitForMembers(int count)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            var cluster = await Http.GetFromJsonAsync<JsonElement>("v1/cluster");
+            if (cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Active") >= count) return;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"fewer than {count} active silos after 30 s");
+    }
+
+    /// <summary>Whether every process of the cluster is still running.</summary>
+    public bool AllAlive => _process is { HasExited: false } && _silos.All(s => !s.HasExited);
+
+    /// <summary>Creates a collection for the client's tenant (201), or finds it there already (409).</summary>
+    public static async Task CreateCollection(HttpClient http, string name)
+    {
+        var r = await http.PostAsJsonAsync("v1/collections", new { name });
+        if (r.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict))
+            throw new InvalidOperationException($"creating {name}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
     }
 
     public async Task DisposeAsync()
     {
+        foreach (var s in _silos.Where(s => !s.HasExited)) s.Kill(true);
         if (_process is { HasExited: false })
         {
             Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
@@ -144,6 +198,7 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
     [Fact]
     public async Task Metrics_are_exposed_in_prometheus_text_format()
     {
+        await ApiProcess.CreateCollection(Http, "metered");
         Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/metered/documents", new { id = "m1", text = "Metrics count every grain call." })).StatusCode);
         await WaitIndexed("metered", "m1");
         for (var i = 0; i < 2; i++) await Http.PostAsJsonAsync("v1/collections/metered/search", new { query = "grain call", topK = 3 });
@@ -185,6 +240,15 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         { "POST", "v1/collections/docs/documents", "{\"id\":\"ok\",\"text\":\"x\",\"format\":\"exe\"}", 400 },
         { "GET", "v1/collections/docs/documents/never-ingested", null, 404 },
         { "PUT", "v1/collections/docs", "{\"shardCount\":0}", 400 },
+        { "POST", "v1/collections/never-created/search", "{\"query\":\"ok\"}", 404 },
+        { "POST", "v1/collections", "{\"name\":\"docs\"}", 409 },
+        { "POST", "v1/collections", "{\"name\":\"No.Dots\"}", 400 },
+        { "POST", "v1/collections", "{}", 400 },
+        { "POST", "v1/admin/keys", "{\"tenant\":\"acme\",\"role\":\"root\"}", 400 },
+        { "POST", "v1/admin/keys", "{\"tenant\":\"Acme!\",\"role\":\"reader\"}", 400 },
+        { "GET", "v1/admin/keys/knotakey", null, 404 },
+        { "GET", "v1/admin/audit?limit=0", null, 400 },
+        { "GET", "v1/admin/audit?from=yesterday", null, 400 },
     };
 
     [Theory]
@@ -257,6 +321,7 @@ public sealed class ReadinessTests(BrokenModelApiProcess api) : IClassFixture<Br
         Assert.Equal("failed", problem.GetProperty("checks").GetProperty("model").GetString());
         Assert.Contains("no model.onnx", problem.GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("health/live")).StatusCode);
+        await ApiProcess.CreateCollection(api.Http, "b");
         await api.Http.PostAsJsonAsync("v1/collections/b/documents", new { id = "x", text = "lexical search still works" });
         for (var i = 0; i < 50; i++)
         {
@@ -307,6 +372,7 @@ public sealed class TracingTests(TracedApiProcess api) : IClassFixture<TracedApi
     [Fact]
     public async Task Query_spans_are_exported_over_otlp_when_an_endpoint_is_configured()
     {
+        await ApiProcess.CreateCollection(api.Http, "t");
         await api.Http.PostAsJsonAsync("v1/collections/t/documents", new { id = "x", text = "spans travel to the collector" });
         await Task.Delay(500);
         await api.Http.PostAsJsonAsync("v1/collections/t/search", new { query = "collector spans", topK = 3 });

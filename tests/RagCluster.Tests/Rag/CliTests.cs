@@ -56,5 +56,32 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("ragcluster: ", unreachable.Err);
     }
 
+    [Fact]
+    public void Keys_are_created_listed_rotated_and_revoked_and_a_missing_collection_is_one_line()
+    {
+        var created = Cli("keys", "create", "--tenant", "acme", "--role", "reader", "--description", "ci bot");
+        Assert.Equal(0, created.Exit);
+        var key = created.Out.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("rck_"));
+        var keyId = key[4..21];
+        var listed = Cli("keys", "list", "--tenant", "acme");
+        Assert.Contains($"{keyId}  acme", listed.Out);
+        Assert.DoesNotContain(key, listed.Out); // secrets are never listed
+        var rotated = Cli("keys", "rotate", keyId);
+        Assert.Equal(0, rotated.Exit);
+        Assert.DoesNotContain(key, rotated.Out);
+        Assert.Contains($"rck_{keyId}.", rotated.Out);
+        Assert.Equal(0, Cli("keys", "revoke", keyId).Exit);
+        Assert.Contains("REVOKED", Cli("keys", "list", "--tenant", "acme").Out);
+        var bad = Cli("keys", "create", "--tenant", "acme", "--role", "superuser");
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains("role must be one of", bad.Err);
+        var unknown = Cli("keys", "revoke", "k0000000000000000");
+        Assert.Equal("ragcluster: no API key 'k0000000000000000'", unknown.Err.Trim());
+
+        var missing = Cli("search", "anything", "-c", "nothing-here");
+        Assert.Equal(1, missing.Exit);
+        Assert.Equal("ragcluster: no collection 'nothing-here'", missing.Err.Trim());
+    }
+
     public void Dispose() => _dir.Delete(true);
 }

@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Authorization;
+using RagCluster.Api.Auth;
+using RagCluster.Grains.Auditing;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Runtime;
+
+namespace RagCluster.Api.Auditing;
+
+/// <summary>
+/// Records every write and admin action (any non-GET request to an endpoint that needs the writer or admin role),
+/// refused ones included, with who made it and the status it got. Appended once the response has completed, so the
+/// status is the final one (problems written by the exception handler included); a failing audit store is logged,
+/// it does not undo or fail the write.
+/// </summary>
+public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
+{
+    public async Task Middleware(HttpContext http, RequestDelegate next)
+    {
+        var endpoint = http.GetEndpoint() as RouteEndpoint;
+        var audited = endpoint is not null && !HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method) &&
+                      endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is AuthSetup.Writer or AuthSetup.Admin);
+        if (audited) http.Response.OnCompleted(() => Record(http, endpoint!));
+        await next(http);
+    }
+
+    private async Task Record(HttpContext http, RouteEndpoint endpoint)
+    {
+        var at = DateTimeOffset.UtcNow;
+        var entry = new AuditEntry(at, http.User.KeyId(), http.User.Tenant(), http.User.Role(),
+            $"{http.Request.Method} {endpoint.RoutePattern.RawText}", Truncate(http.Request.Path.Value ?? "", 300),
+            http.Response.StatusCode, http.Connection.RemoteIpAddress?.ToString());
+        try
+        {
+            await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(at)).Append(entry);
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "audit entry not recorded: {Action} {Target} by {KeyId} -> {Status}", entry.Action, entry.Target, entry.KeyId, entry.Status);
+        }
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+}

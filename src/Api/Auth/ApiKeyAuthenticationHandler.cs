@@ -1,0 +1,29 @@
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace RagCluster.Api.Auth;
+
+/// <summary>Reads "X-Api-Key: KEY" or "Authorization: Bearer KEY" and turns a valid key into a principal.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyVerifier verifier)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = PresentedKey(Request);
+        if (key is null) return AuthenticateResult.NoResult();
+        var check = await verifier.VerifyAsync(key);
+        if (!check.Valid) return AuthenticateResult.Fail(check.Failure!);
+        return AuthenticateResult.Success(new AuthenticationTicket(Caller.Principal(check.KeyId!, check.Tenant!, check.Role!, SchemeName), SchemeName));
+    }
+
+    public static string? PresentedKey(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue("X-Api-Key", out var header)) return header.Count == 1 ? header[0] : null;
+        var auth = (string?)request.Headers.Authorization;
+        return auth is not null && auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? auth[7..].Trim() : null;
+    }
+}

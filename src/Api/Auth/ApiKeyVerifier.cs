@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Security;
+using RagCluster.Runtime;
+
+namespace RagCluster.Api.Auth;
+
+public sealed record KeyCheck(string? KeyId, string? Tenant, string? Role, string? Failure)
+{
+    public bool Valid => Failure is null;
+}
+
+/// <summary>
+/// Checks presented API keys against their key grains and remembers each answer for at most
+/// <see cref="AuthOptions.CacheSeconds"/>, so a hot key costs no grain call per request while a revoked or rotated
+/// key stops working on every silo within a second. Malformed keys are refused without touching the cluster.
+/// </summary>
+public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, TimeProvider time)
+{
+    public const string BootstrapKeyId = "bootstrap";
+    private const int MaxCached = 10_000;
+    private readonly byte[]? _bootstrapHash = string.IsNullOrEmpty(options.BootstrapAdminKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.BootstrapAdminKey));
+    private readonly ConcurrentDictionary<string, (KeyCheck Check, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+
+    public async ValueTask<KeyCheck> VerifyAsync(string presented)
+    {
+        if (_bootstrapHash is not null &&
+            CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _bootstrapHash))
+            return new KeyCheck(BootstrapKeyId, options.BootstrapTenant, Roles.Admin, null);
+        if (!ApiKeyFormat.TryParse(presented, out var keyId, out var secret)) return new KeyCheck(null, null, null, "malformed API key");
+
+        var now = time.GetTimestamp();
+        if (_cache.TryGetValue(presented, out var hit) && now < hit.ExpiresAt) return hit.Check;
+        var answer = await grains.GetGrain<IApiKeyGrain>(keyId).Verify(secret);
+        var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, answer.Role, null) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
+        if (options.CacheSeconds > 0)
+        {
+            if (_cache.Count >= MaxCached) _cache.Clear(); // bounded: a flood of distinct keys cannot grow it
+            _cache[presented] = (check, now + (long)(options.CacheSeconds * time.TimestampFrequency));
+        }
+        return check;
+    }
+}

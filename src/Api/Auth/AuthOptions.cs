@@ -1,0 +1,55 @@
+namespace RagCluster.Api.Auth;
+
+/// <summary>The "Auth" configuration section.</summary>
+public sealed class AuthOptions
+{
+    /// <summary>
+    /// An admin key every API silo accepts (env Auth__BootstrapAdminKey, e.g. from a Kubernetes Secret), compared
+    /// by hash and never stored. When empty, the cluster issues one admin key on its first start and prints it once.
+    /// </summary>
+    public string? BootstrapAdminKey { get; set; }
+
+    /// <summary>The tenant the bootstrap admin key belongs to.</summary>
+    public string BootstrapTenant { get; set; } = Grains.Security.TenantScope.DefaultTenant;
+
+    /// <summary>How long a key check is reused; revocation and rotation take effect within this time (at most 1 s).</summary>
+    public double CacheSeconds { get; set; } = 1;
+
+    /// <summary>Serve /metrics without a key (for a Prometheus inside a NetworkPolicy); otherwise it needs an admin key.</summary>
+    public bool AnonymousMetrics { get; set; }
+
+    public JwtOptions Jwt { get; set; } = new();
+
+    public void Validate()
+    {
+        if (CacheSeconds is < 0 or > 1) throw new ArgumentException("Auth:CacheSeconds must be 0..1: a revoked key must stop working within a second");
+        if (!Grains.Security.TenantName.IsValid(BootstrapTenant)) throw new ArgumentException("Auth:BootstrapTenant must be 1..64 of a-z, 0-9, '-' and '_'");
+        if (BootstrapAdminKey is { Length: > 0 and < 32 }) throw new ArgumentException("Auth:BootstrapAdminKey must be at least 32 characters");
+        Jwt.Validate();
+    }
+}
+
+/// <summary>
+/// Optional JWT bearer tokens ("Auth:Jwt"): HS256 with <see cref="SigningKey"/> or RS256 with <see cref="PublicKeyPem"/>.
+/// The token names its tenant and role in claims (<see cref="TenantClaim"/>, <see cref="RoleClaim"/>).
+/// </summary>
+public sealed class JwtOptions
+{
+    public string? Issuer { get; set; }
+    public string? Audience { get; set; }
+    /// <summary>HS256 shared secret (at least 32 bytes of UTF-8).</summary>
+    public string? SigningKey { get; set; }
+    /// <summary>RS256 public key, PEM ("-----BEGIN PUBLIC KEY-----...").</summary>
+    public string? PublicKeyPem { get; set; }
+    public string TenantClaim { get; set; } = "tenant";
+    public string RoleClaim { get; set; } = "role";
+
+    public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(PublicKeyPem);
+
+    public void Validate()
+    {
+        if (!Enabled) return;
+        if (string.IsNullOrEmpty(Issuer) || string.IsNullOrEmpty(Audience)) throw new ArgumentException("Auth:Jwt needs Issuer and Audience");
+        if (SigningKey is { } k && System.Text.Encoding.UTF8.GetByteCount(k) < 32) throw new ArgumentException("Auth:Jwt:SigningKey must be at least 32 bytes");
+    }
+}

@@ -1,0 +1,79 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using RagCluster.Api.Auth;
+
+namespace RagCluster.Api.Limits;
+
+/// <summary>The "RateLimit" section: a token bucket per API key (per API silo), and a smaller one per address for callers without a key.</summary>
+public sealed class RateLimitOptions
+{
+    public int PermitsPerSecond { get; set; } = 50;
+    public int Burst { get; set; } = 100;
+    public int AnonymousPermitsPerSecond { get; set; } = 10;
+    public int AnonymousBurst { get; set; } = 20;
+
+    public void Validate()
+    {
+        if (PermitsPerSecond < 1 || Burst < 1 || AnonymousPermitsPerSecond < 1 || AnonymousBurst < 1)
+            throw new ArgumentException("RateLimit permits and bursts must be at least 1");
+    }
+}
+
+public static class RateLimits
+{
+    /// <summary>Health probes are never limited: a busy cluster must not look dead to its orchestrator.</summary>
+    public sealed class Unlimited;
+
+    public static void AddRagRateLimits(this WebApplicationBuilder builder)
+    {
+        var options = new RateLimitOptions();
+        builder.Configuration.GetSection("RateLimit").Bind(options);
+        options.Validate();
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+            {
+                if (http.GetEndpoint()?.Metadata.GetMetadata<Unlimited>() is not null) return RateLimitPartition.GetNoLimiter("unlimited");
+                return http.User.KeyId() is { } key
+                    ? Bucket("key:" + key, options.PermitsPerSecond, options.Burst)
+                    : Bucket("ip:" + http.Connection.RemoteIpAddress, options.AnonymousPermitsPerSecond, options.AnonymousBurst);
+            });
+            o.OnRejected = async (context, ct) =>
+            {
+                var http = context.HttpContext;
+                var wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
+                var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
+                    detail: $"rate limit exceeded; retry after {seconds} s").ExecuteAsync(http);
+            };
+        });
+    }
+
+    private static RateLimitPartition<string> Bucket(string partition, int perSecond, int burst) =>
+        RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = burst, TokensPerPeriod = perSecond, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
+        });
+}
+
+/// <summary>Per-endpoint request body limit (the server-wide one is the upload limit): JSON endpoints take far less.</summary>
+public sealed record BodyLimit(long Bytes)
+{
+    public const long Json = 1024 * 1024;
+
+    /// <summary>Applies the matched endpoint's limit before its body is read; an oversized declared body is refused at once.</summary>
+    public static async Task Apply(HttpContext http, RequestDelegate next)
+    {
+        var limit = http.GetEndpoint()?.Metadata.GetMetadata<BodyLimit>()?.Bytes ?? Json;
+        if (http.Request.ContentLength > limit)
+        {
+            await Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
+                detail: $"this endpoint accepts at most {limit} bytes").ExecuteAsync(http);
+            return;
+        }
+        var feature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = limit;
+        await next(http);
+    }
+}

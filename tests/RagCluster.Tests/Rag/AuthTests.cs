@@ -1,0 +1,284 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// The auth matrix, table-driven over the endpoint list the server reports: the test's table must match it exactly,
+/// so a new endpoint fails here until it is classified, and every classified endpoint is then probed with no key,
+/// a malformed key, a revoked key, a rotated-away secret, too weak a role, and another tenant's key.
+/// </summary>
+public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisposable
+{
+    // No default key: each request carries exactly the key under test.
+    private readonly HttpClient _raw = new() { BaseAddress = api.Http.BaseAddress };
+
+    public void Dispose() => _raw.Dispose();
+
+    // (method, route) -> the access it must declare. Anonymous is only for probes.
+    private static readonly Dictionary<(string, string), string> Expected = new()
+    {
+        [("GET", "/health/live")] = "anonymous",
+        [("GET", "/health/ready")] = "anonymous",
+        [("GET", "/metrics")] = "admin",
+        [("GET", "/v1/cluster")] = "admin",
+        [("GET", "/v1/cluster/ping/{key}")] = "admin",
+        [("GET", "/v1/cache")] = "admin",
+        [("GET", "/v1/embedding")] = "reader",
+        [("GET", "/v1/collections")] = "reader",
+        [("POST", "/v1/collections")] = "writer",
+        [("GET", "/v1/collections/{collection}/")] = "reader",
+        [("PUT", "/v1/collections/{collection}/")] = "writer",
+        [("POST", "/v1/collections/{collection}/documents")] = "writer",
+        [("GET", "/v1/collections/{collection}/documents/{id}")] = "reader",
+        [("DELETE", "/v1/collections/{collection}/documents/{id}")] = "writer",
+        [("POST", "/v1/collections/{collection}/search")] = "reader",
+        [("POST", "/v1/collections/{collection}/ask")] = "reader",
+        [("GET", "/v1/collections/{collection}/plans")] = "reader",
+        [("GET", "/v1/collections/{collection}/shards")] = "reader",
+        [("POST", "/v1/admin/keys")] = "admin",
+        [("GET", "/v1/admin/keys")] = "admin",
+        [("GET", "/v1/admin/keys/{keyId}")] = "admin",
+        [("POST", "/v1/admin/keys/{keyId}/rotate")] = "admin",
+        [("DELETE", "/v1/admin/keys/{keyId}")] = "admin",
+        [("GET", "/v1/admin/audit")] = "admin",
+        [("GET", "/v1/admin/endpoints")] = "admin",
+    };
+
+    private async Task<(string KeyId, string Key)> NewKey(string tenant, string role)
+    {
+        var r = await api.Http.PostAsJsonAsync("v1/admin/keys", new { tenant, role, description = $"{role} of {tenant}" });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var k = await r.Content.ReadFromJsonAsync<JsonElement>();
+        return (k.GetProperty("keyId").GetString()!, k.GetProperty("key").GetString()!);
+    }
+
+    private async Task<HttpResponseMessage> Send(string method, string route, string? key, string? collection = "c1")
+    {
+        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{key}", "p").TrimStart('/');
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (key is not null) request.Headers.Add("X-Api-Key", key);
+        if (method is "POST" or "PUT") request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+        return await _raw.SendAsync(request);
+    }
+
+    private static async Task AssertProblem(HttpResponseMessage r, HttpStatusCode expected, string what)
+    {
+        Assert.True(expected == r.StatusCode, $"{what}: expected {(int)expected}, got {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Every_endpoint_refuses_missing_bad_revoked_and_underprivileged_keys_and_hides_other_tenants()
+    {
+        // The server's endpoint list is exactly the table: nothing unclassified, nothing open by accident.
+        var listed = (await api.Http.GetFromJsonAsync<JsonElement>("v1/admin/endpoints")).EnumerateArray()
+            .SelectMany(e => e.GetProperty("methods").EnumerateArray().Select(m => (Method: m.GetString()!, Route: e.GetProperty("route").GetString()!, Access: e.GetProperty("access").GetString()!)))
+            .ToList();
+        var unclassified = listed.Where(e => !Expected.ContainsKey((e.Method, e.Route))).Select(e => $"{e.Method} {e.Route} ({e.Access})").ToList();
+        Assert.True(unclassified.Count == 0, "endpoints missing from the auth table: " + string.Join(", ", unclassified));
+        foreach (var e in listed) Assert.Equal(Expected[(e.Method, e.Route)], e.Access);
+        Assert.Equal(Expected.Count, listed.Count);
+
+        var writerA = await NewKey("alpha", "writer");
+        var readerA = await NewKey("alpha", "reader");
+        var doomedA = await NewKey("alpha", "admin");
+        var rotatedA = await NewKey("alpha", "reader");
+        var adminB = await NewKey("beta", "admin");
+        using (var w = new HttpClient { BaseAddress = api.Http.BaseAddress })
+        {
+            w.DefaultRequestHeaders.Add("X-Api-Key", writerA.Key);
+            await ApiProcess.CreateCollection(w, "c1");
+            Assert.Equal(HttpStatusCode.Accepted, (await w.PostAsJsonAsync("v1/collections/c1/documents", new { id = "d1", text = "alpha's private document" })).StatusCode);
+        }
+        // Both keys work before they are revoked and rotated.
+        Assert.Equal(HttpStatusCode.OK, (await Send("GET", "/v1/collections/{collection}/", doomedA.Key)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send("GET", "/v1/collections/{collection}/", rotatedA.Key)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.Http.DeleteAsync($"v1/admin/keys/{doomedA.KeyId}")).StatusCode);
+        var rotated = await (await api.Http.PostAsync($"v1/admin/keys/{rotatedA.KeyId}/rotate", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var newSecret = rotated.GetProperty("key").GetString()!;
+        Assert.NotEqual(rotatedA.Key, newSecret);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // Auth:CacheSeconds is 1: after it, no silo may accept them
+
+        var checkedCount = 0;
+        foreach (var ((method, route), access) in Expected)
+        {
+            var what = $"{method} {route}";
+            if (access == "anonymous")
+            {
+                Assert.NotEqual(HttpStatusCode.Unauthorized, (await Send(method, route, null)).StatusCode);
+                continue;
+            }
+            await AssertProblem(await Send(method, route, null), HttpStatusCode.Unauthorized, what + " without a key");
+            await AssertProblem(await Send(method, route, "rck_not-a-key"), HttpStatusCode.Unauthorized, what + " with a malformed key");
+            await AssertProblem(await Send(method, route, readerA.Key[..^4] + "AAAA"), HttpStatusCode.Unauthorized, what + " with a wrong secret");
+            await AssertProblem(await Send(method, route, doomedA.Key), HttpStatusCode.Unauthorized, what + " with a revoked key");
+            await AssertProblem(await Send(method, route, rotatedA.Key), HttpStatusCode.Unauthorized, what + " with a rotated-away secret");
+            if (access is "writer" or "admin") await AssertProblem(await Send(method, route, readerA.Key), HttpStatusCode.Forbidden, what + " as a reader");
+            if (access is "admin") await AssertProblem(await Send(method, route, writerA.Key), HttpStatusCode.Forbidden, what + " as a writer");
+            if (route.Contains("{collection}"))
+            {
+                // Another tenant's admin may do anything — in its own tenant. alpha's c1 does not exist for it, and
+                // the answer is the same as for a name nobody uses.
+                var other = await Send(method, route, adminB.Key);
+                await AssertProblem(other, HttpStatusCode.NotFound, what + " from another tenant");
+                var nobody = await Send(method, route, readerA.Key, collection: "nobody-has-this");
+                if (access == "reader") Assert.Equal(await other.Content.ReadFromJsonAsync<JsonElement>() is var o ? o.GetProperty("title").GetString() : null,
+                    (await nobody.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+            }
+            if (access == "reader" && method == "GET")
+                Assert.Equal(HttpStatusCode.OK, (await Send(method, route, readerA.Key)).StatusCode);
+            if (access == "reader" && method == "GET")
+                Assert.Equal(HttpStatusCode.OK, (await Send(method, route, newSecret)).StatusCode);
+            checkedCount++;
+        }
+        Assert.True(checkedCount >= 20);
+
+        // Listing shows each tenant only its own collections.
+        using var beta = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        beta.DefaultRequestHeaders.Add("X-Api-Key", adminB.Key);
+        Assert.DoesNotContain("c1", (await beta.GetFromJsonAsync<string[]>("v1/collections"))!);
+        using var alpha = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        alpha.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", readerA.Key);
+        Assert.Contains("c1", (await alpha.GetFromJsonAsync<string[]>("v1/collections"))!);
+    }
+
+    [Fact]
+    public async Task Writes_and_admin_actions_are_audited_with_who_what_and_when()
+    {
+        var writer = await NewKey("gamma", "writer");
+        var reader = await NewKey("gamma", "reader");
+        using var w = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        w.DefaultRequestHeaders.Add("X-Api-Key", writer.Key);
+        await ApiProcess.CreateCollection(w, "audited");
+        Assert.Equal(HttpStatusCode.Accepted, (await w.PostAsJsonAsync("v1/collections/audited/documents", new { id = "a1", text = "audit me" })).StatusCode);
+        using var r = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        r.DefaultRequestHeaders.Add("X-Api-Key", reader.Key);
+        Assert.Equal(HttpStatusCode.Forbidden, (await r.DeleteAsync("v1/collections/audited/documents/a1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await r.PostAsJsonAsync("v1/collections/audited/search", new { query = "audit" })).StatusCode);
+
+        JsonElement[] entries = [];
+        for (var i = 0; i < 50 && entries.Length < 3; i++)
+        {
+            entries = (await api.Http.GetFromJsonAsync<JsonElement[]>("v1/admin/audit?tenant=gamma"))!;
+            await Task.Delay(100);
+        }
+        Assert.Contains(entries, e => e.GetProperty("keyId").GetString() == writer.KeyId && e.GetProperty("action").GetString() == "POST /v1/collections/{collection}/documents"
+            && e.GetProperty("target").GetString() == "/v1/collections/audited/documents" && e.GetProperty("status").GetInt32() == 202);
+        Assert.Contains(entries, e => e.GetProperty("keyId").GetString() == reader.KeyId && e.GetProperty("status").GetInt32() == 403
+            && e.GetProperty("action").GetString()!.StartsWith("DELETE "));
+        Assert.DoesNotContain(entries, e => e.GetProperty("action").GetString()!.Contains("/search")); // reads are not audited
+        // Admin actions: the keys were created by the bootstrap admin, in tenant "default", about tenant gamma.
+        var admin = (await api.Http.GetFromJsonAsync<JsonElement[]>("v1/admin/audit?keyId=bootstrap&limit=1000"))!;
+        Assert.True(admin.Count(e => e.GetProperty("action").GetString() == "POST /v1/admin/keys" && e.GetProperty("status").GetInt32() == 201) >= 2);
+        Assert.All(admin, e => Assert.True(DateTimeOffset.UtcNow - e.GetProperty("at").GetDateTimeOffset() < TimeSpan.FromMinutes(10)));
+        // Only admins read it.
+        Assert.Equal(HttpStatusCode.Forbidden, (await w.GetAsync("v1/admin/audit")).StatusCode);
+    }
+}
+
+/// <summary>An API with tight per-key rate limits and JWT bearer tokens (HS256) enabled.</summary>
+public sealed class HardenedApiProcess : ApiProcess
+{
+    public const string JwtSecret = "a-test-signing-secret-of-at-least-32-bytes!";
+    protected override string[] RateLimitArgs =>
+        ["--RateLimit:PermitsPerSecond", "1", "--RateLimit:Burst", "3", "--RateLimit:AnonymousPermitsPerSecond", "1", "--RateLimit:AnonymousBurst", "50"];
+
+    protected override string[] ExtraArgs =>
+    [
+        "--Auth:Jwt:SigningKey", JwtSecret, "--Auth:Jwt:Issuer", "https://issuer.test", "--Auth:Jwt:Audience", "ragcluster",
+    ];
+
+    public static string Token(object claims, string secret = JwtSecret)
+    {
+        static string B64(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var header = B64(JsonSerializer.SerializeToUtf8Bytes(new { alg = "HS256", typ = "JWT" }));
+        var payload = B64(JsonSerializer.SerializeToUtf8Bytes(claims));
+        var signature = B64(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.ASCII.GetBytes(header + "." + payload)));
+        return $"{header}.{payload}.{signature}";
+    }
+}
+
+public sealed class HardeningTests(HardenedApiProcess api) : IClassFixture<HardenedApiProcess>
+{
+    private HttpRequestMessage Get(string path, string? key = null, string? bearer = null)
+    {
+        var m = new HttpRequestMessage(HttpMethod.Get, path);
+        if (key is not null) m.Headers.Add("X-Api-Key", key);
+        if (bearer is not null) m.Headers.Authorization = new("Bearer", bearer);
+        return m;
+    }
+
+    private static async Task<HttpResponseMessage> Send(HttpRequestMessage m, HttpClient http)
+    {
+        using (m) return await http.SendAsync(m);
+    }
+
+    [Fact]
+    public async Task Each_key_has_its_own_token_bucket_and_probes_are_never_limited()
+    {
+        using var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        var first = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++) first.Add((await Send(Get("v1/embedding", api.AdminKey), raw)).StatusCode);
+        Assert.Contains(HttpStatusCode.OK, first);
+        Assert.Contains(HttpStatusCode.TooManyRequests, first);
+        var limited = await Send(Get("v1/embedding", api.AdminKey), raw);
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single()) >= 1);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+
+        // Another caller (a JWT subject) is not affected by the first key's empty bucket.
+        var token = HardenedApiProcess.Token(new { sub = "other", tenant = "default", role = "reader", iss = "https://issuer.test", aud = "ragcluster", exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds() });
+        Assert.Equal(HttpStatusCode.OK, (await Send(Get("v1/embedding", bearer: token), raw)).StatusCode);
+        for (var i = 0; i < 20; i++) Assert.Equal(HttpStatusCode.OK, (await Send(Get("health/live"), raw)).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(2.1)); // refilled
+        Assert.Equal(HttpStatusCode.OK, (await Send(Get("v1/embedding", api.AdminKey), raw)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Jwt_bearer_tokens_carry_tenant_and_role_and_bad_ones_are_401()
+    {
+        using var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        long Exp(int minutes) => DateTimeOffset.UtcNow.AddMinutes(minutes).ToUnixTimeSeconds();
+        string Tok(string sub, object? tenant, string role, int minutes = 5, string iss = "https://issuer.test", string? secret = null) =>
+            HardenedApiProcess.Token(tenant is null
+                ? new { sub, role, iss, aud = "ragcluster", exp = Exp(minutes) }
+                : new { sub, tenant, role, iss, aud = "ragcluster", exp = Exp(minutes) } as object, secret ?? HardenedApiProcess.JwtSecret);
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(Get("v1/collections", bearer: Tok("r1", "jwt-t", "reader")), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(Get("v1/admin/audit", bearer: Tok("r2", "jwt-t", "reader")), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: Tok("e1", "jwt-t", "reader", minutes: -5)), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: Tok("s1", "jwt-t", "reader", secret: "another-secret-that-is-long-enough-32b")), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: Tok("i1", "jwt-t", "reader", iss: "https://evil.test")), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: Tok("n1", null, "reader")), raw)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: Tok("b1", "Bad Tenant!", "reader")), raw)).StatusCode);
+
+        // A writer token creates a collection in its tenant, invisible to the bootstrap admin's tenant.
+        using (var create = new HttpRequestMessage(HttpMethod.Post, "v1/collections") { Content = JsonContent.Create(new { name = "jwt-docs" }) })
+        {
+            create.Headers.Authorization = new("Bearer", Tok("w1", "jwt-t", "writer"));
+            Assert.Equal(HttpStatusCode.Created, (await raw.SendAsync(create)).StatusCode);
+        }
+        var listed = await (await Send(Get("v1/collections", bearer: Tok("r3", "jwt-t", "reader")), raw)).Content.ReadFromJsonAsync<string[]>();
+        Assert.Contains("jwt-docs", listed!);
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(Get("v1/collections/jwt-docs", api.AdminKey), raw)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_are_413_before_they_are_read()
+    {
+        using var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        using var m = new HttpRequestMessage(HttpMethod.Post, "v1/collections/docs/search")
+        {
+            Content = new StringContent("{\"query\":\"" + new string('x', 2 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/json"),
+        };
+        var token = HardenedApiProcess.Token(new { sub = "big", tenant = "default", role = "reader", iss = "https://issuer.test", aud = "ragcluster", exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds() });
+        m.Headers.Authorization = new("Bearer", token);
+        var r = await raw.SendAsync(m);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+    }
+}
