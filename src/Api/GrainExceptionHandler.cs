@@ -16,7 +16,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
         var message = exception is RemoteGrainException remote ? remote.Message[(remote.RemoteType.Length + 2)..] : exception.Message;
         var (status, title) = type switch
         {
-            _ when type.EndsWith("ArgumentException", StringComparison.Ordinal) || type.EndsWith("ArgumentOutOfRangeException", StringComparison.Ordinal) => (400, "Invalid request"),
+            _ when exception is ArgumentException || type.EndsWith("ArgumentException", StringComparison.Ordinal) || type.EndsWith("ArgumentOutOfRangeException", StringComparison.Ordinal) => (400, "Invalid request"),
             _ when type.EndsWith("InvalidOperationException", StringComparison.Ordinal) => (409, "Conflict"),
             _ when type.EndsWith(nameof(EmbeddingUnavailableException), StringComparison.Ordinal) => (503, "Dense retrieval unavailable"),
             _ when exception is GrainRuntimeException { IsRetriable: true } or GrainCallTimeoutException or SiloUnavailableException => (503, "Cluster busy or changing"),

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Limits;
+using RagCluster.Grains.Backup;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Security;
@@ -47,6 +48,7 @@ public sealed record CollectionRef(string Name, string Key)
 public static partial class RagEndpoints
 {
     public const long MaxUploadBytes = 50L * 1024 * 1024;
+    public const long MaxRestoreBytes = 4L * 1024 * 1024 * 1024;
 
     public static void MapRagEndpoints(this WebApplication app)
     {
@@ -200,6 +202,41 @@ public static partial class RagEndpoints
             return Results.Ok(await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount)
                 .Select(i => grains.GetGrain<IIndexShardGrain>($"{c.Key}/{i}").GetStats())));
         }).RequireAuthorization(AuthSetup.Reader);
+
+        // Backup: the collection as a zip with a checksum manifest (written to a temp file first, so the reply has a
+        // length and a failure mid-way is a problem, not a truncated download).
+        v1.MapGet("/backup", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
+        {
+            var path = Path.GetTempFileName();
+            var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+            try
+            {
+                await CollectionArchive.WriteAsync(grains, c.Key, c.Name, file, http.RequestAborted);
+                file.Position = 0;
+                return Results.File(file, "application/zip", $"{c.Name}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}.ragbackup.zip");
+            }
+            catch
+            {
+                await file.DisposeAsync();
+                throw;
+            }
+        }).RequireAuthorization(AuthSetup.Admin);
+
+        // Restore into a new collection of the caller's tenant; the archive is verified completely before anything is written.
+        app.MapPost("/v1/restore/{collection}", async (string collection, HttpContext http, IGrainFactory grains) =>
+        {
+            if (Valid(collection) is { } bad) return bad;
+            await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
+                FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+            await http.Request.Body.CopyToAsync(file, http.RequestAborted);
+            if (file.Length == 0) return Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
+            file.Position = 0;
+            var manifest = await CollectionArchive.RestoreAsync(grains, http.User.RequiredTenant(), collection, file, http.RequestAborted);
+            return Results.Created($"/v1/collections/{collection}", new
+            {
+                collection, from = manifest.Collection, createdAt = manifest.CreatedAt, documents = manifest.Documents, chunks = manifest.Chunks, skipped = manifest.Skipped,
+            });
+        }).RequireAuthorization(AuthSetup.Admin).WithMetadata(new BodyLimit(MaxRestoreBytes));
 
         // Hit and miss counters per tier: L1 of this silo, L2/L3 summed over the cache partitions.
         app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Backup;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
 using RagCluster.Runtime;
@@ -28,8 +29,14 @@ public interface IRagBackend : IAsyncDisposable
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
     Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
     Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct);
+    /// <summary>Writes the collection's backup archive to <paramref name="file"/>.</summary>
+    Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct);
+    /// <summary>Restores <paramref name="file"/> into the new collection <paramref name="collection"/>.</summary>
+    Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct);
     string Describe();
 }
+
+public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
 /// <summary>
 /// The embedded default: a single silo in this process on the local SQLite store. It acts as the operator of
@@ -112,6 +119,21 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Rotate();
 
     public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Revoke();
+
+    public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
+    {
+        var key = await Existing(collection);
+        await using var output = File.Create(file);
+        var m = await CollectionArchive.WriteAsync(_silo, key, collection, output, ct);
+        return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
+    }
+
+    public async Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct)
+    {
+        await using var input = File.OpenRead(file);
+        var m = await CollectionArchive.RestoreAsync(_silo, TenantScope.DefaultTenant, collection, input, ct);
+        return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
+    }
 
     private async Task<IApiKeyGrain> ExistingKey(string keyId)
     {
@@ -224,6 +246,28 @@ public sealed class HttpBackend : IRagBackend
 
     public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) =>
         KeyInfo(await Read(await _http.DeleteAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}", ct), ct));
+
+    public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
+    {
+        using var r = await _http.GetAsync($"v1/collections/{collection}/backup", HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!r.IsSuccessStatusCode) await Read(r, ct);
+        await using (var output = File.Create(file))
+            await r.Content.CopyToAsync(output, ct);
+        await using var check = File.OpenRead(file);
+        var m = CollectionArchive.Verify(check); // what arrived is what the server wrote
+        return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
+    }
+
+    public async Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct)
+    {
+        await using (var check = File.OpenRead(file)) CollectionArchive.Verify(check); // fail here rather than after the upload
+        await using var input = File.OpenRead(file);
+        using var content = new StreamContent(input);
+        content.Headers.ContentType = new("application/zip");
+        var r = await Read(await _http.PostAsync($"v1/restore/{Uri.EscapeDataString(collection)}", content, ct), ct);
+        return new BackupSummary(collection, r.GetProperty("documents").GetInt32(), r.GetProperty("chunks").GetInt32(),
+            r.GetProperty("skipped").EnumerateArray().Select(x => x.GetString()!).ToArray());
+    }
 
     private static ApiKeyInfo KeyInfo(JsonElement k) => new(k.GetProperty("keyId").GetString()!, k.GetProperty("tenant").GetString()!,
         k.GetProperty("role").GetString()!, k.GetProperty("description").GetString() ?? "", k.GetProperty("createdAt").GetDateTimeOffset(),

@@ -103,6 +103,22 @@ public static class Commands
         return 0;
     }
 
+    public static async Task<int> Backup(IRagBackend backend, string collection, string file, CancellationToken ct)
+    {
+        var s = await backend.BackupAsync(collection, file, ct);
+        Console.WriteLine($"backed up '{collection}': {s.Documents} documents, {s.Chunks} chunks -> {file} ({new FileInfo(file).Length:N0} bytes, checksums verified)");
+        if (s.Skipped.Length > 0) Console.WriteLine($"  left out (changing during the backup): {string.Join(", ", s.Skipped)}");
+        return 0;
+    }
+
+    public static async Task<int> Restore(IRagBackend backend, string collection, string file, CancellationToken ct)
+    {
+        if (!File.Exists(file)) throw new CliException($"no such file: {file}");
+        var s = await backend.RestoreAsync(collection, file, ct);
+        Console.WriteLine($"restored {s.Documents} documents, {s.Chunks} chunks into '{collection}'");
+        return 0;
+    }
+
     public static async Task<int> CreateKey(IRagBackend backend, string tenant, string role, string description, CancellationToken ct)
     {
         var k = await backend.CreateKeyAsync(tenant, role, description, ct);

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status, eval and keys against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval, keys, backup and restore against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
@@ -52,12 +52,21 @@ var keysRevoke = new Command("revoke", "revoke a key for good") { keyId };
 keysRevoke.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RevokeKey(b, p.GetValue(keyId)!, c)));
 var keys = new Command("keys", "manage API keys (admin)") { keysCreate, keysList, keysRotate, keysRevoke };
 
+var backupCollection = new Argument<string>("collection") { Description = "the collection" };
+var backupFile = new Argument<string>("file") { Description = "the backup file (zip with a checksum manifest)" };
+var backup = new Command("backup", "save a collection (documents, chunks, vectors, settings) to a file") { backupCollection, backupFile };
+backup.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Backup(b, p.GetValue(backupCollection)!, p.GetValue(backupFile)!, c)));
+var restore = new Command("restore", "restore a backup file into a new collection (verified before anything is written)") { backupCollection, backupFile };
+restore.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Restore(b, p.GetValue(backupCollection)!, p.GetValue(backupFile)!, c)));
+
 root.Subcommands.Add(ingest);
 root.Subcommands.Add(search);
 root.Subcommands.Add(ask);
 root.Subcommands.Add(status);
 root.Subcommands.Add(eval);
 root.Subcommands.Add(keys);
+root.Subcommands.Add(backup);
+root.Subcommands.Add(restore);
 return await root.Parse(args).InvokeAsync();
 
 async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, CancellationToken, Task<int>> body)

@@ -24,6 +24,10 @@ public interface IDocumentGrain : IGrainWithStringKey
     Task<DocumentStatus> Ingest(IngestRequest request);
     Task<DocumentStatus> GetStatus();
     Task<DocumentStatus> Delete();
+    /// <summary>Restore from a backup: records the document as indexed at that version (its chunks go to the shards separately).</summary>
+    Task<DocumentStatus> Restore(RestoredDocument document);
+    /// <summary>What a backup keeps of the document besides its chunks.</summary>
+    Task<RestoredDocument?> Export();
 }
 
 /// <summary>Key: "collection/shardNo". HNSW + BM25 over the shard's chunks, persisted as snapshot + log.</summary>
@@ -36,6 +40,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
     Task<ShardStats> GetStats();
     /// <summary>(documentId, chunk count) for consistency checks.</summary>
     Task<Dictionary<string, int>> ChunkCounts();
+    /// <summary>Live chunks with their vectors, a page at a time, for backups; pass the returned cursor to continue.</summary>
+    Task<ShardExportPage> Export(int cursor, int maxChunks);
 }
 
 /// <summary>Stateless worker: the local silo's embedding model.</summary>

@@ -66,3 +66,10 @@ public sealed record AuditEntry(DateTimeOffset At, string? KeyId, string? Tenant
     int Status, string? RemoteAddress);
 
 public sealed record AuditQuery(DateTimeOffset From, DateTimeOffset To, string? Tenant, string? KeyId, int Limit);
+
+/// <summary>A document as a backup records it: an indexed version with its tags and provenance.</summary>
+public sealed record RestoredDocument(string DocumentId, long Version, string? ContentHash, int ChunkCount, Dictionary<string, string> Tags,
+    string? Format, string? FileName, DateTimeOffset UpdatedAt);
+
+/// <summary><see cref="NextCursor"/> is -1 when the shard has no more chunks.</summary>
+public sealed record ShardExportPage(ChunkRecord[] Chunks, Dictionary<string, long> DocumentVersions, int NextCursor);

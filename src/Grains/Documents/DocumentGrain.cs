@@ -109,6 +109,35 @@ public sealed class DocumentGrain(
         return Snapshot();
     }
 
+    public async Task<DocumentStatus> Restore(RestoredDocument d)
+    {
+        if (state.State.Version != 0 && state.State.Status != DocumentStatuses.Deleted)
+            throw new InvalidOperationException($"document '{DocumentId}' already exists; restore into a new collection");
+        var s = state.State;
+        s.Version = Math.Max(s.Version + 1, d.Version); // never reuse a version a shard may have seen
+        s.IndexedVersion = s.Version;
+        s.Status = DocumentStatuses.Indexed;
+        s.ContentHash = d.ContentHash;
+        s.ChunkCount = d.ChunkCount;
+        s.Tags = d.Tags;
+        s.Format = d.Format;
+        s.FileName = d.FileName;
+        s.Error = null;
+        s.PendingContent = null;
+        s.UpdatedAt = d.UpdatedAt;
+        s.ShardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo()).Settings.ShardCount;
+        await WriteAsync();
+        return Snapshot();
+    }
+
+    public Task<RestoredDocument?> Export()
+    {
+        var s = state.State;
+        return Task.FromResult(s.Status == DocumentStatuses.Indexed
+            ? new RestoredDocument(DocumentId, s.Version, s.ContentHash, s.ChunkCount, s.Tags, s.Format, s.FileName, s.UpdatedAt)
+            : null);
+    }
+
     private void EnsureIndexing()
     {
         if (_indexing is { IsCompleted: false } || state.State.Status != DocumentStatuses.Pending || state.State.PendingContent is null) return;

@@ -136,6 +136,22 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public Task<Dictionary<string, int>> ChunkCounts() =>
         Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Slots.Count, StringComparer.Ordinal));
 
+    public Task<ShardExportPage> Export(int cursor, int maxChunks)
+    {
+        if (cursor < 0 || maxChunks is < 1 or > 10_000) throw new ArgumentException("cursor must be >= 0 and maxChunks 1..10000");
+        var chunks = new List<ChunkRecord>();
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        var slot = cursor;
+        for (; slot < _slots.Count && chunks.Count < maxChunks; slot++)
+        {
+            if (_slots[slot] is not { } c) continue;
+            var vector = _slotToNode.TryGetValue(slot, out var node) ? _hnsw!.Vector(node).ToArray() : null;
+            chunks.Add(c with { Vector = vector });
+            versions[c.DocumentId] = _documents[c.DocumentId].Version;
+        }
+        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _slots.Count ? slot : -1));
+    }
+
     private ShardSnapshot TakeSnapshot()
     {
         var live = new List<int>();
