@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using RagCluster.Tests.Infrastructure;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
@@ -13,19 +13,8 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
 
     public void Dispose() => _dir.Delete(true);
 
-    private (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir.FullName };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ragcluster.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["RAGCLUSTER_URL"] = api.Http.BaseAddress!.ToString();
-        psi.Environment["RAGCLUSTER_API_KEY"] = api.AdminKey;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "ragcluster did not finish");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private (int Exit, string Out, string Err) Cli(params string[] args) => CliProcess.Run(_dir.FullName,
+        new Dictionary<string, string> { ["RAGCLUSTER_URL"] = api.Http.BaseAddress!.ToString(), ["RAGCLUSTER_API_KEY"] = api.AdminKey }, args);
 
     private async Task<string[]> Hits(string collection, string query, string plan)
     {

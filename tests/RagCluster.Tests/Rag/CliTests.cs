@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -8,18 +7,8 @@ public sealed class CliTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("rc-cli");
 
-    private (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir.FullName };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ragcluster.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["RAGCLUSTER_MODEL"] = RepoPaths.TestModel;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "ragcluster did not finish");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private (int Exit, string Out, string Err) Cli(params string[] args) =>
+        CliProcess.Run(_dir.FullName, new Dictionary<string, string> { ["RAGCLUSTER_MODEL"] = RepoPaths.TestModel }, args);
 
     [Fact]
     public void Ingest_lists_bad_files_without_aborting_then_search_ask_and_status_work()
