@@ -25,9 +25,11 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 # Debian packages the pipeline and its tests use: pdftotext for PDFs; torch + onnx to generate the
-# random-weight test model and compute reference embeddings.
+# random-weight test model and compute reference embeddings; chromium for the browser tests of the web UI and
+# dashboard (Playwright drives it through ExecutablePath and never downloads a browser).
 need_apt=()
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 /usr/bin/python3 -c "import torch, onnx, numpy" >/dev/null 2>&1 || need_apt+=(python3-torch python3-onnx python3-numpy)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -26,6 +26,10 @@ builder.Services.AddExceptionHandler<GrainExceptionHandler>();
 var auth = builder.AddRagAuth();
 builder.AddRagRateLimits();
 builder.Services.AddSingleton<AuditTrail>();
+builder.Services.AddSingleton<RagCluster.Api.Dashboard.QueryLog>();
+builder.Services.AddSingleton<RagCluster.Api.Dashboard.ClusterInspector>();
+builder.Services.AddSingleton<RagCluster.Api.Dashboard.DashboardSampler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<RagCluster.Api.Dashboard.DashboardSampler>());
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.Limits.MaxRequestBodySize = RagEndpoints.MaxUploadBytes + 1024 * 1024;
@@ -48,7 +52,7 @@ if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
 {
     tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
         .SetResourceBuilder(OpenTelemetry.Resources.ResourceBuilder.CreateDefault().AddService(builder.Configuration["Otlp:ServiceName"] ?? "ragcluster-api"))
-        .AddSource(RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName, "Microsoft.AspNetCore")
+        .AddSource(RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName, RagCluster.Runtime.Diagnostics.RuntimeTracing.QuerySourceName, "Microsoft.AspNetCore")
         .AddOtlpExporter(o =>
         {
             // grpc (default, port 4317) or http (OTLP/HTTP protobuf: the endpoint is the full .../v1/traces URL).
@@ -121,6 +125,8 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
 
 app.MapRagEndpoints();
 app.MapAdminEndpoints();
+RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
+RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 var metricsEndpoint = app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RagCluster.Api.Auth;
+using RagCluster.Api.Dashboard;
 using RagCluster.Api.Limits;
 using RagCluster.Grains.Backup;
 using RagCluster.Grains.Caching;
@@ -164,33 +165,37 @@ public static partial class RagEndpoints
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Writer);
 
-        v1.MapPost("/search", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        v1.MapPost("/search", async (CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries) =>
         {
-            var (body, error) = await ReadJson<SearchJson>(request);
+            var (body, error) = await ReadJson<SearchJson>(http.Request);
             if (error is not null) return error;
             if (ValidQuery(body!.Query, body.TopK) is { } badQuery) return badQuery;
+            using var span = StartQuerySpan("search", c);
             var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
+            var traceId = Log(queries, http, c, "search", body.Query!, response, span);
             return Results.Ok(new
             {
-                plan = response.Plan, cached = response.Cached, cacheTier = response.CacheTier, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
+                traceId, plan = response.Plan, cached = response.Cached, cacheTier = response.CacheTier, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
                 hits = response.Hits.Select(h => new { documentId = h.DocumentId, chunkId = h.ChunkId, text = h.Text, score = h.Score, start = h.Start, end = h.End, headingPath = h.HeadingPath }),
             });
         }).RequireAuthorization(AuthSetup.Reader);
 
-        v1.MapPost("/ask", async (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm) =>
+        v1.MapPost("/ask", async (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm, QueryLog queries) =>
         {
             var (body, error) = await ReadJson<AskJson>(http.Request);
             if (error is not null) return error;
             if (ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
+            using var span = StartQuerySpan("ask", c);
             var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
+            var traceId = Log(queries, http, c, "ask", body.Question!, search, span);
             var ct = http.RequestAborted;
-            if (body.Stream == true) return await StreamAnswer(http, llm, body.Question!, search);
+            if (body.Stream == true) return await StreamAnswer(http, llm, body.Question!, search, traceId);
 
             // Generated when an LLM is configured and reachable; otherwise (or when its breaker is open) extractive.
             var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(body.Question!, search.Hits, ct) : (null, null);
             var answer = generated ?? ExtractiveAnswerer.Answer(body.Question!, search.Hits);
             var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
-            return Results.Ok(new { answer = answer.Text, citations = CitationsJson(answer), plan = search.Plan, mode, fallbackReason = reason });
+            return Results.Ok(new { answer = answer.Text, citations = CitationsJson(answer), plan = search.Plan, mode, fallbackReason = reason, traceId });
         }).RequireAuthorization(AuthSetup.Reader);
 
         v1.MapGet("/plans", async (CollectionRef c, IGrainFactory grains) =>
@@ -254,13 +259,28 @@ public static partial class RagEndpoints
             .RequireAuthorization(AuthSetup.Reader);
     }
 
+    /// <summary>The root of a query's trace: its grain calls on every silo join it, and the dashboard finds them by its id.</summary>
+    private static System.Diagnostics.Activity? StartQuerySpan(string kind, CollectionRef c)
+    {
+        var span = RagCluster.Runtime.Diagnostics.RuntimeTracing.QuerySource.StartActivity($"{kind} {c.Name}");
+        span?.SetTag("ragcluster.collection", c.Key);
+        return span;
+    }
+
+    private static string? Log(QueryLog queries, HttpContext http, CollectionRef c, string kind, string text, SearchResponse r, System.Diagnostics.Activity? span)
+    {
+        var traceId = (span ?? System.Diagnostics.Activity.Current)?.TraceId.ToHexString();
+        queries.Add(new RecentQuery(DateTimeOffset.UtcNow, http.User.Tenant() ?? "", c.Name, kind, text, r.Plan, r.Cached, r.CacheTier, r.ElapsedMs, r.Hits.Length, traceId));
+        return traceId;
+    }
+
     private static object[] CitationsJson(Answer answer) => answer.Citations.Select(c => (object)new
     {
         number = c.Number, documentId = c.DocumentId, chunkId = c.ChunkId, start = c.Start, end = c.End, score = c.Score, quote = c.Quote,
     }).ToArray();
 
     // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done".
-    private static async Task<IResult> StreamAnswer(HttpContext http, ChatAnswerer llm, string question, SearchResponse search)
+    private static async Task<IResult> StreamAnswer(HttpContext http, ChatAnswerer llm, string question, SearchResponse search, string? traceId)
     {
         var ct = http.RequestAborted;
         http.Response.ContentType = "text/event-stream";
@@ -294,7 +314,7 @@ public static partial class RagEndpoints
             foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) await Send("token", JsonSerializer.Serialize(word));
         }
         await Send("citations", JsonSerializer.Serialize(CitationsJson(answer)));
-        await Send("done", JsonSerializer.Serialize(new { plan = search.Plan, mode, fallbackReason = failure.Reason }));
+        await Send("done", JsonSerializer.Serialize(new { plan = search.Plan, mode, fallbackReason = failure.Reason, traceId }));
         return Results.Empty;
     }
 

@@ -45,7 +45,9 @@ public static class RuntimeMetrics
         var type = ShortName(grainType);
         var tags = new TagList { { "type", type }, { "method", method }, { "outcome", outcome } };
         Calls.Add(1, tags);
-        CallDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, new TagList { { "type", type }, { "method", method } });
+        var elapsed = Stopwatch.GetTimestamp() - startTimestamp;
+        CallDuration.Record(elapsed / (double)Stopwatch.Frequency, new TagList { { "type", type }, { "method", method } });
+        MethodStats.Record(type, method, outcome != "ok", elapsed);
     }
 
     /// <summary>"RagCluster.Grains.Interfaces.Rag.IDocumentGrain" → "IDocumentGrain".</summary>

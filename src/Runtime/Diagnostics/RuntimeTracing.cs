@@ -12,6 +12,10 @@ public static class RuntimeTracing
     public const string SourceName = "RagCluster.Runtime";
     public static readonly ActivitySource Source = new(SourceName);
 
+    /// <summary>Front-end spans that start a query's trace (search, ask), whose grain calls then join it.</summary>
+    public const string QuerySourceName = "RagCluster.Query";
+    public static readonly ActivitySource QuerySource = new(QuerySourceName);
+
     internal static Activity? StartClient(GrainId target, string method)
     {
         if (!Source.HasListeners()) return null;

@@ -100,6 +100,7 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
         await _membership.JoinAsync(siloId, address, ct);
         _collector = Task.Run(CollectLoopAsync);
         Diagnostics.RuntimeMetrics.Track(this);
+        Diagnostics.SpanRecorder.Start();
         _log.LogInformation("Silo {Silo} serving {Types} grain type(s) on {Address}, store {Store}",
             siloId, Registry.InterfaceNames.Count(), address, _store.Describe());
     }
@@ -171,9 +172,21 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
         siloId = SiloId,
         address = Address,
         viewVersion = ViewVersion,
-        activations = _catalog.CountByType(),
+        activations = _catalog.CountByType().ToDictionary(kv => Diagnostics.RuntimeMetrics.ShortName(kv.Key), kv => kv.Value),
+        queued = _catalog.QueuedByType().ToDictionary(kv => Diagnostics.RuntimeMetrics.ShortName(kv.Key), kv => kv.Value),
+        load = _load.Sample(),
+        methods = Diagnostics.MethodStats.Snapshot(),
         members = _membership.Current.Entries.Select(e => new { e.SiloId, e.Address, status = e.Status.ToString(), e.HeartbeatAgeMs }),
     };
+
+    private readonly Diagnostics.ProcessLoad _load = new();
+
+    /// <summary>Another member's /rpc/status (activations, queues, load, method stats) as JSON.</summary>
+    public Task<string> GetMemberStatusAsync(string address, TimeSpan timeout) => _transport.GetDiagnosticsAsync(address, "/rpc/status", timeout);
+
+    /// <summary>The spans another member recorded for a trace, as JSON.</summary>
+    public Task<string> GetMemberSpansAsync(string address, string traceId, TimeSpan timeout) =>
+        _transport.GetDiagnosticsAsync(address, "/rpc/spans?traceId=" + Uri.EscapeDataString(traceId), timeout);
 
     private static Assembly LoadAssembly(string path)
     {

@@ -77,6 +77,10 @@ internal sealed class SiloEndpoint : IAsyncDisposable
             return Results.Bytes(response.Encode(), "application/octet-stream");
         });
         app.MapGet("/rpc/status", () => Results.Json(status()));
+        // Spans this silo recorded for one trace (the dashboard's per-query view).
+        app.MapGet("/rpc/spans", (string? traceId) => traceId is { Length: 32 } && traceId.All(char.IsAsciiHexDigitLower)
+            ? Results.Json(Diagnostics.SpanRecorder.ForTrace(traceId))
+            : Problem(StatusCodes.Status400BadRequest, "Invalid trace id", "traceId must be 32 lowercase hex digits"));
 
         await app.StartAsync();
         _app = app;

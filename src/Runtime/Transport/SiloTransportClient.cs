@@ -38,6 +38,16 @@ internal sealed class SiloTransportClient : IDisposable
         };
     }
 
+    /// <summary>GETs a diagnostics document (JSON) from another silo's endpoint, e.g. /rpc/status.</summary>
+    public async Task<string> GetDiagnosticsAsync(string address, string pathAndQuery, TimeSpan timeout)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, address + pathAndQuery) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var cts = new CancellationTokenSource(timeout);
+        using var response = await _http.SendAsync(request, cts.Token);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync(cts.Token);
+    }
+
     /// <summary>
     /// Sends <paramref name="frame"/> to the silo at <paramref name="address"/>. Transport failures come back as
     /// frames too: Unavailable when the call surely did not reach a grain, OutcomeUnknown when it may have.

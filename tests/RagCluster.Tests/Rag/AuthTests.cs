@@ -23,6 +23,12 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
     {
         [("GET", "/health/live")] = "anonymous",
         [("GET", "/health/ready")] = "anonymous",
+        [("GET", "/")] = "anonymous",
+        [("GET", "/dashboard")] = "anonymous",
+        [("GET", "/ui/{file}")] = "anonymous",
+        [("GET", "/favicon.ico")] = "anonymous",
+        [("GET", "/v1/dashboard/")] = "admin",
+        [("GET", "/v1/dashboard/traces/{traceId}")] = "admin",
         [("GET", "/metrics")] = "admin",
         [("GET", "/v1/cluster")] = "admin",
         [("GET", "/v1/cluster/ping/{key}")] = "admin",
@@ -60,7 +66,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
 
     private async Task<HttpResponseMessage> Send(string method, string route, string? key, string? collection = "c1")
     {
-        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{key}", "p").TrimStart('/');
+        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{key}", "p").TrimStart('/');
         if (route == "/v1/restore/{collection}") path = "v1/restore/r1";
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
         if (key is not null) request.Headers.Add("X-Api-Key", key);

@@ -98,7 +98,7 @@ public sealed class FuzzTests(ThreeSiloApiProcess api, ITestOutputHelper output)
         while (path.Contains("{s}")) path = path[..path.IndexOf("{s}")] + Segments[rng.Next(Segments.Length)] + path[(path.IndexOf("{s}") + 3)..];
         if (rng.Next(40) == 0) path += "/" + new string('a', rng.Next(1000, 6000)); // long paths
         var methods = new[] { "GET", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD" };
-        var request = new HttpRequestMessage(new HttpMethod(aimed ? servedMethod : methods[rng.Next(methods.Length)]), path);
+        var request = new HttpRequestMessage(new HttpMethod(aimed ? servedMethod : methods[rng.Next(methods.Length)]), path.Length == 0 ? "/" : path);
 
         switch (rng.Next(20))
         {
