@@ -98,13 +98,11 @@ app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnony
 // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
 app.MapGet("/health/ready", async (Silo silo, EmbeddingService embeddings, EmbeddingOptions embeddingOptions) =>
 {
-    var (store, joined, detail) = await silo.CheckHealthAsync(TimeSpan.FromSeconds(2));
-    var modelOk = embeddings.IsAvailable || string.IsNullOrWhiteSpace(embeddingOptions.ModelDirectory);
-    var checks = new { store, membership = joined, model = embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed" };
-    return store && joined && modelOk
-        ? Results.Ok(new { status = "ready", silo = silo.SiloId, checks, detail, embedding = embeddings.Status })
-        : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready",
-            detail: store && joined ? embeddings.Status : detail, extensions: new Dictionary<string, object?> { ["checks"] = checks });
+    var r = await RagCluster.Grains.Diagnostics.Readiness.CheckAsync(silo, embeddings, embeddingOptions);
+    return r.Ready
+        ? Results.Ok(new { status = "ready", silo = r.SiloId, checks = r.Checks, detail = r.Detail, embedding = r.Embedding })
+        : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
+            extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
 }).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 
 app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new

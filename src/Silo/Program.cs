@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
@@ -12,6 +13,7 @@ try
 {
     builder.Services.AddRagPipeline(builder.Configuration);
     builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
+    builder.Services.AddHostedService<RagCluster.SiloHost.HealthEndpoint>();
     using var host = builder.Build();
     await host.RunAsync();
 }

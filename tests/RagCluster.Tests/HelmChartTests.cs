@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Limits;
+using RagCluster.Grains.Embedding;
+using RagCluster.Runtime.Hosting;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests;
+
+/// <summary>
+/// deploy/helm/ragcluster, rendered by <see cref="HelmTemplate"/> (no helm binary is obtainable here) and checked
+/// for the structure Kubernetes and the silos need: names that line up, probes on real endpoints, configuration
+/// keys that bind to real options, graceful termination, GPU scheduling, and agreement with the Dockerfile.
+/// </summary>
+public sealed class HelmChartTests
+{
+    private static readonly string Chart = Path.Combine(RepoPaths.Root, "deploy", "helm", "ragcluster");
+    private const string Dsn = "database:\n  dsn: Host=pg;Username=rag;Password=x;Database=rag\n";
+
+    private static List<Dictionary<object, object?>> Render(string overrides = Dsn) => new HelmTemplate(Chart, "prod", "rag", overrides).Documents();
+
+    private static Dictionary<object, object?> One(List<Dictionary<object, object?>> docs, string kind, string name) =>
+        docs.Single(d => (string)d["kind"]! == kind && (string)Get(d, "metadata.name")! == name);
+
+    private static object? Get(object? node, string path)
+    {
+        foreach (var key in path.Split('.'))
+            node = node is Dictionary<object, object?> m && m.TryGetValue(key, out var v) ? v : null;
+        return node;
+    }
+
+    private static Dictionary<object, object?> Map(object? o) => (Dictionary<object, object?>)o!;
+    private static List<object?> List(object? o) => (List<object?>)o!;
+    private static Dictionary<object, object?> Container(Dictionary<object, object?> workload) => Map(List(Get(workload, "spec.template.spec.containers"))[0]);
+
+    [Fact]
+    public void Defaults_render_every_object_with_matching_names_selectors_and_probes()
+    {
+        var docs = Render();
+        var kinds = docs.Select(d => (string)d["kind"]!).Order().ToList();
+        Assert.Equal(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget", "Secret", "Service", "Service", "StatefulSet"], kinds);
+
+        var silo = One(docs, "StatefulSet", "prod-ragcluster-silo");
+        var headless = One(docs, "Service", "prod-ragcluster-silo");
+        Assert.Equal("None", Get(headless, "spec.clusterIP"));
+        Assert.Equal(true, Get(headless, "spec.publishNotReadyAddresses"));
+        Assert.Equal(Get(silo, "spec.serviceName"), Get(headless, "metadata.name"));
+        Assert.Equal(3L, Convert.ToInt64(Get(silo, "spec.replicas")));
+        var siloLabels = Map(Get(silo, "spec.template.metadata.labels"));
+        foreach (var selector in new[] { Get(silo, "spec.selector.matchLabels"), Get(headless, "spec.selector"), Get(One(docs, "PodDisruptionBudget", "prod-ragcluster-silo"), "spec.selector.matchLabels") })
+            Assert.All(Map(selector), kv => Assert.Equal(kv.Value, siloLabels[kv.Key]));
+
+        var api = One(docs, "Deployment", "prod-ragcluster-api");
+        var apiLabels = Map(Get(api, "spec.template.metadata.labels"));
+        foreach (var selector in new[] { Get(api, "spec.selector.matchLabels"), Get(One(docs, "Service", "prod-ragcluster-api"), "spec.selector"), Get(One(docs, "PodDisruptionBudget", "prod-ragcluster-api"), "spec.selector.matchLabels") })
+            Assert.All(Map(selector), kv => Assert.Equal(kv.Value, apiLabels[kv.Key]));
+        Assert.NotEqual(siloLabels["app.kubernetes.io/component"], apiLabels["app.kubernetes.io/component"]);
+        Assert.Equal("prod-ragcluster-api", Get(One(docs, "HorizontalPodAutoscaler", "prod-ragcluster-api"), "spec.scaleTargetRef.name"));
+        Assert.Equal("Deployment", Get(One(docs, "HorizontalPodAutoscaler", "prod-ragcluster-api"), "spec.scaleTargetRef.kind"));
+        Assert.Null(Get(api, "spec.replicas")); // the HPA owns it
+
+        // Probes hit the endpoints the processes serve, on ports the containers declare.
+        foreach (var (workload, port) in new[] { (silo, "health"), (api, "http") })
+        {
+            var c = Container(workload);
+            var ports = List(c["ports"]).Select(p => (string)Get(p, "name")!).ToList();
+            Assert.Contains(port, ports);
+            Assert.Contains("silo", ports);
+            Assert.Equal("/health/live", Get(c, "livenessProbe.httpGet.path"));
+            Assert.Equal("/health/ready", Get(c, "readinessProbe.httpGet.path"));
+            Assert.Equal(port, Get(c, "readinessProbe.httpGet.port"));
+            Assert.True(Convert.ToInt64(Get(workload, "spec.template.spec.terminationGracePeriodSeconds")) >= 30, "a silo needs time to leave gracefully");
+            Assert.Equal(true, Get(workload, "spec.template.spec.securityContext.runAsNonRoot"));
+            Assert.Equal("prod-ragcluster-config", Get(List(c["envFrom"])[0], "configMapRef.name"));
+        }
+        Assert.Equal(new List<object?> { "dotnet", "RagCluster.Silo.dll" }, List(Container(silo)["command"]));
+        Assert.Equal(new List<object?> { "dotnet", "RagCluster.Api.dll" }, List(Container(api)["command"]));
+        Assert.Equal("ghcr.io/ragcluster/ragcluster:0.1.0", Container(silo)["image"]); // tag defaults to appVersion
+        // Silos advertise their stable StatefulSet DNS name; API pods their pod IP.
+        Assert.Equal("$(POD_NAME).prod-ragcluster-silo.$(POD_NAMESPACE).svc.cluster.local", Env(Container(silo))["Silo__AdvertisedHost"]);
+        Assert.Equal("$(POD_IP)", Env(Container(api))["Silo__AdvertisedHost"]);
+        Assert.Equal("prod-ragcluster-secrets", Get(EnvEntry(Container(silo), "Silo__Storage"), "valueFrom.secretKeyRef.name"));
+        var secret = One(docs, "Secret", "prod-ragcluster-secrets");
+        Assert.Equal("Host=pg;Username=rag;Password=x;Database=rag", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(secret, "data.dsn")!)));
+    }
+
+    private static Dictionary<object, object?> EnvEntry(Dictionary<object, object?> container, string name) =>
+        Map(List(container["env"]).Single(e => (string)Get(e, "name")! == name));
+
+    private static Dictionary<string, string?> Env(Dictionary<object, object?> container) =>
+        List(container["env"]).ToDictionary(e => (string)Get(e, "name")!, e => Get(e, "value")?.ToString());
+
+    [Fact]
+    public void Every_configuration_key_the_chart_sets_binds_to_a_real_option()
+    {
+        var docs = Render("database:\n  existingSecret: pg\nauth:\n  jwt:\n    signingKey: 0123456789abcdef0123456789abcdef!!\n");
+        var keys = Map(Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data")).Keys.Cast<string>()
+            .Concat(docs.Where(d => d["kind"] is "StatefulSet" or "Deployment").SelectMany(d => List(Container(d)["env"]).Select(e => (string)Get(e, "name")!)))
+            .Distinct().ToList();
+        var sections = new Dictionary<string, Type>
+        {
+            ["Silo"] = typeof(SiloOptions), ["Embedding"] = typeof(EmbeddingOptions), ["Auth"] = typeof(AuthOptions), ["RateLimit"] = typeof(RateLimitOptions),
+        };
+        var plain = new HashSet<string> { "POD_NAME", "POD_NAMESPACE", "POD_IP", "HOME", "ASPNETCORE_URLS", "Storage__Path", "Health__Port" };
+        foreach (var key in keys)
+        {
+            if (plain.Contains(key)) continue;
+            var parts = key.Split("__");
+            Assert.True(sections.TryGetValue(parts[0], out var type), $"{key}: no options section '{parts[0]}'");
+            foreach (var part in parts.Skip(1))
+            {
+                var property = type!.GetProperty(part);
+                Assert.True(property is not null, $"{key}: {type.Name} has no property {part}");
+                type = property!.PropertyType;
+            }
+        }
+        // Storage__Path must be cleared: the image sets it (embedded SQLite), which would override the PostgreSQL store.
+        Assert.Contains("Storage__Path=/data", File.ReadAllText(Path.Combine(RepoPaths.Root, "Dockerfile")));
+        Assert.Equal("", Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data.Storage__Path"));
+        Assert.Equal("pg", Get(EnvEntry(Container(One(docs, "StatefulSet", "prod-ragcluster-silo")), "Silo__Storage"), "valueFrom.secretKeyRef.name"));
+    }
+
+    [Fact]
+    public void Gpu_silos_request_the_device_and_land_on_gpu_nodes()
+    {
+        var docs = Render(Dsn + "silo:\n  gpu:\n    enabled: true\n    count: 2\n");
+        var silo = One(docs, "StatefulSet", "prod-ragcluster-silo");
+        var c = Container(silo);
+        Assert.Equal(2L, Convert.ToInt64(Get(c, "resources.limits.nvidia.com/gpu") ?? Map(Get(c, "resources.limits"))["nvidia.com/gpu"]));
+        Assert.Equal("4Gi", Get(c, "resources.limits.memory"));
+        Assert.Equal("true", Map(Get(silo, "spec.template.spec.nodeSelector"))["nvidia.com/gpu.present"]?.ToString());
+        Assert.Contains(List(Get(silo, "spec.template.spec.tolerations")), t => (string?)Get(t, "key") == "nvidia.com/gpu");
+        Assert.Equal("cuda", Env(c)["Embedding__ExecutionProvider"]);
+        // The API pods stay off the GPU nodes.
+        Assert.Null(Get(One(docs, "Deployment", "prod-ragcluster-api"), "spec.template.spec.nodeSelector"));
+        Assert.Null(Get(Render(), "spec.template.spec.nodeSelector"));
+    }
+
+    [Fact]
+    public void Store_choices_and_their_mistakes()
+    {
+        var bundled = Render("postgresql:\n  enabled: true\n  auth:\n    password: s3cret\n");
+        var dsn = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(One(bundled, "Secret", "prod-ragcluster-secrets"), "data.dsn")!));
+        Assert.Equal("Host=prod-postgresql;Port=5432;Username=ragcluster;Password=s3cret;Database=ragcluster", dsn);
+        var chart = File.ReadAllText(Path.Combine(Chart, "Chart.yaml"));
+        Assert.Contains("condition: postgresql.enabled", chart);
+        var none = Assert.Throws<InvalidOperationException>(() => Render(""));
+        Assert.Contains("set database.dsn, database.existingSecret or postgresql.enabled", none.Message);
+        Assert.Contains("postgresql.auth.password is required", Assert.Throws<InvalidOperationException>(() => Render("postgresql:\n  enabled: true\n")).Message);
+        // Silo autoscaling: an HPA on the StatefulSet that removes one silo at a time; replicas left to it.
+        var scaled = Render(Dsn + "silo:\n  autoscaling:\n    enabled: true\n");
+        var hpa = One(scaled, "HorizontalPodAutoscaler", "prod-ragcluster-silo");
+        Assert.Equal("StatefulSet", Get(hpa, "spec.scaleTargetRef.kind"));
+        Assert.Equal(1L, Convert.ToInt64(Get(List(Get(hpa, "spec.behavior.scaleDown.policies"))[0], "value")));
+        Assert.Null(Get(One(scaled, "StatefulSet", "prod-ragcluster-silo"), "spec.replicas"));
+    }
+
+    [Fact]
+    public void Network_policy_keeps_the_silo_port_inside_the_release_and_the_chart_agrees_with_the_dockerfile()
+    {
+        var docs = Render();
+        var siloPolicy = One(docs, "NetworkPolicy", "prod-ragcluster-silo");
+        var rule = List(Get(siloPolicy, "spec.ingress"))[0];
+        Assert.Equal(11111L, Convert.ToInt64(Get(List(Get(rule, "ports"))[0], "port")));
+        Assert.Equal("prod", Map(Get(List(Get(rule, "from"))[0], "podSelector.matchLabels"))["app.kubernetes.io/instance"]);
+        var dockerfile = File.ReadAllText(Path.Combine(RepoPaths.Root, "Dockerfile"));
+        Assert.Contains("EXPOSE 8080 11111", dockerfile);
+        Assert.Matches(@"useradd --system --uid 10001", dockerfile);
+        Assert.Equal(10001L, Convert.ToInt64(Get(One(docs, "Deployment", "prod-ragcluster-api"), "spec.template.spec.securityContext.runAsUser")));
+        // A read-only root filesystem needs a writable /tmp (backups are staged there) and HOME pointing at it.
+        Assert.Equal(true, Get(Container(One(docs, "Deployment", "prod-ragcluster-api")), "securityContext.readOnlyRootFilesystem"));
+        Assert.Contains(List(Get(Container(One(docs, "Deployment", "prod-ragcluster-api")), "volumeMounts")), m => (string?)Get(m, "mountPath") == "/tmp");
+        Assert.Equal("/tmp", Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data.HOME"));
+        // The install notes say how to scale and where the first admin key is printed.
+        var notes = new HelmTemplate(Chart, "prod", "rag", Dsn).RenderFile("NOTES.txt");
+        Assert.Contains("kubectl -n rag scale statefulset/prod-ragcluster-silo --replicas=5", notes);
+        Assert.Contains("kubectl -n rag logs deploy/prod-ragcluster-api | grep \"Bootstrap admin key\"", notes);
+    }
+
+    [Fact]
+    public void A_silo_process_answers_kubelet_style_probes_on_its_health_port()
+    {
+        int port;
+        using (var l = new TcpListener(IPAddress.Loopback, 0)) { l.Start(); port = ((IPEndPoint)l.LocalEndpoint).Port; }
+        var dir = Directory.CreateTempSubdirectory("rc-health").FullName;
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{dir}/s.db", "--Silo:SiloPort", "0",
+                     "--Silo:ClusterId", "health", "--Health:Port", port.ToString(), "--Health:ListenAddress", "127.0.0.1" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        try
+        {
+            // HTTP/1.1, as kubelet probes.
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), DefaultRequestVersion = HttpVersion.Version11 };
+            HttpResponseMessage? ready = null;
+            for (var i = 0; i < 150 && ready?.StatusCode != HttpStatusCode.OK; i++)
+            {
+                try { ready = http.GetAsync("health/ready").GetAwaiter().GetResult(); }
+                catch (HttpRequestException) { Thread.Sleep(100); }
+            }
+            Assert.Equal(HttpStatusCode.OK, ready?.StatusCode);
+            Assert.Contains("\"membership\":true", ready!.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+            Assert.Equal(HttpStatusCode.OK, http.GetAsync("health/live").GetAwaiter().GetResult().StatusCode);
+        }
+        finally
+        {
+            p.Kill(true);
+            p.WaitForExit(10_000);
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
+}
