@@ -167,7 +167,10 @@ public sealed class HelmChartTests
         Assert.Equal(11111L, Convert.ToInt64(Get(List(Get(rule, "ports"))[0], "port")));
         Assert.Equal("prod", Map(Get(List(Get(rule, "from"))[0], "podSelector.matchLabels"))["app.kubernetes.io/instance"]);
         var dockerfile = File.ReadAllText(Path.Combine(RepoPaths.Root, "Dockerfile"));
-        Assert.Contains("EXPOSE 8080 11111", dockerfile);
+        var exposed = Regex.Match(dockerfile, @"^EXPOSE (.+)$", RegexOptions.Multiline).Groups[1].Value.Split(' ').Select(long.Parse).ToHashSet();
+        foreach (var workload in docs.Where(d => d["kind"] is "StatefulSet" or "Deployment"))
+            foreach (var port in List(Container(workload)["ports"]))
+                Assert.Contains(Convert.ToInt64(Get(port, "containerPort")), exposed);
         Assert.Matches(@"useradd --system --uid 10001", dockerfile);
         Assert.Equal(10001L, Convert.ToInt64(Get(One(docs, "Deployment", "prod-ragcluster-api"), "spec.template.spec.securityContext.runAsUser")));
         // A read-only root filesystem needs a writable /tmp (backups are staged there) and HOME pointing at it.
