@@ -17,14 +17,15 @@ public sealed record KeyCheck(string? KeyId, string? Tenant, string? Role, strin
 /// <see cref="AuthOptions.CacheSeconds"/>, so a hot key costs no grain call per request while a revoked or rotated
 /// key stops working on every silo within a second. Malformed keys are refused without touching the cluster.
 /// </summary>
-public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, TimeProvider time)
+public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, TimeProvider time, Limits.RateLimitOptions limits)
 {
+    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<string> _failures = Limits.RateLimits.FailedKeyChecks(limits);
     public const string BootstrapKeyId = "bootstrap";
     private const int MaxCached = 10_000;
     private readonly byte[]? _bootstrapHash = string.IsNullOrEmpty(options.BootstrapAdminKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.BootstrapAdminKey));
     private readonly ConcurrentDictionary<string, (KeyCheck Check, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
 
-    public async ValueTask<KeyCheck> VerifyAsync(string presented)
+    public async ValueTask<KeyCheck> VerifyAsync(string presented, string clientAddress)
     {
         if (_bootstrapHash is not null &&
             CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _bootstrapHash))
@@ -33,7 +34,12 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
 
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(presented, out var hit) && now < hit.ExpiresAt) return hit.Check;
+        // An address whose recent checks kept failing is not allowed to make the cluster look up more keys for now.
+        // (Statistics, not a zero-permit acquire: the partitioned token bucket grants those even when empty.)
+        if (_failures.GetStatistics(clientAddress)?.CurrentAvailablePermits <= 0)
+            return new KeyCheck(keyId, null, null, "too many failed key checks from this address; retry later");
         var answer = await grains.GetGrain<IApiKeyGrain>(keyId).Verify(secret);
+        if (!answer.Valid) _failures.AttemptAcquire(clientAddress).Dispose();
         var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, answer.Role, null) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
         if (options.CacheSeconds > 0)
         {

@@ -11,10 +11,13 @@ public sealed class RateLimitOptions
     public int Burst { get; set; } = 100;
     public int AnonymousPermitsPerSecond { get; set; } = 10;
     public int AnonymousBurst { get; set; } = 20;
+    /// <summary>Key checks that fail (unknown id, wrong secret) per client address: past it, keys are refused unchecked.</summary>
+    public int FailedKeyChecksPerSecond { get; set; } = 10;
+    public int FailedKeyChecksBurst { get; set; } = 50;
 
     public void Validate()
     {
-        if (PermitsPerSecond < 1 || Burst < 1 || AnonymousPermitsPerSecond < 1 || AnonymousBurst < 1)
+        if (PermitsPerSecond < 1 || Burst < 1 || AnonymousPermitsPerSecond < 1 || AnonymousBurst < 1 || FailedKeyChecksPerSecond < 1 || FailedKeyChecksBurst < 1)
             throw new ArgumentException("RateLimit permits and bursts must be at least 1");
     }
 }
@@ -29,6 +32,7 @@ public static class RateLimits
         var options = new RateLimitOptions();
         builder.Configuration.GetSection("RateLimit").Bind(options);
         options.Validate();
+        builder.Services.AddSingleton(options);
         builder.Services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
@@ -49,6 +53,13 @@ public static class RateLimits
             };
         });
     }
+
+    /// <summary>
+    /// Guesses at keys cost a grain activation each (and authentication runs before the request limiter can tell
+    /// callers apart), so failed checks get their own bucket per address, consulted before the cluster is asked.
+    /// </summary>
+    public static PartitionedRateLimiter<string> FailedKeyChecks(RateLimitOptions options) =>
+        PartitionedRateLimiter.Create<string, string>(address => Bucket(address, options.FailedKeyChecksPerSecond, options.FailedKeyChecksBurst));
 
     private static RateLimitPartition<string> Bucket(string partition, int perSecond, int burst) =>
         RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions

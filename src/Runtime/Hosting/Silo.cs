@@ -146,11 +146,28 @@ public sealed class Silo : IGrainFactory, IAsyncDisposable
     private async Task ShutdownAsync(bool abrupt)
     {
         _state = 3;
-        _stopping.Cancel();
-        await _membership.StopLoopAsync();
-        await _endpoint.StopAsync(abrupt);
-        if (_collector is not null) await _collector;
-        if (_ownsStore) await _store.DisposeAsync();
+        // Cancel() runs every registered continuation inline; on the pool, none of them can hold the caller.
+        await Bounded(Task.Run(_stopping.Cancel), "cancelling the silo's loops and timers");
+        await Bounded(_membership.StopLoopAsync(), "membership loop");
+        await Bounded(_endpoint.StopAsync(abrupt), "silo endpoint");
+        if (_collector is not null) await Bounded(_collector, "idle collector");
+        if (_ownsStore) await Bounded(_store.DisposeAsync().AsTask(), "store");
+    }
+
+    /// <summary>
+    /// A stopping (or crashing) silo waits for each part a bounded time: a part that does not stop is reported and
+    /// left behind, so neither a host shutdown nor a test's crash simulation can hang on it.
+    /// </summary>
+    private async Task Bounded(Task step, string what)
+    {
+        try
+        {
+            await step.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            _log.LogWarning("Silo {Silo} shutdown: the {Step} did not finish within 10 s; continuing without it", SiloId, what);
+        }
     }
 
     private async Task CollectLoopAsync()

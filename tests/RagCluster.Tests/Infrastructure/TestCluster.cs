@@ -197,9 +197,12 @@ public sealed class TestCluster : IAsyncDisposable
         throw new TimeoutException("silos did not converge on one membership view");
     }
 
-    public ClusterClient CreateClient(TestSilo gateway, TimeSpan? timeout = null)
+    public ClusterClient CreateClient(TestSilo gateway, TimeSpan? timeout = null) => CreateClient([gateway], timeout);
+
+    /// <summary>A client that fails over between these gateways, as a production client with several would.</summary>
+    public ClusterClient CreateClient(IEnumerable<TestSilo> gateways, TimeSpan? timeout = null)
     {
-        var client = new ClusterClient(new ClusterClientOptions { Gateways = [gateway.Address], CallTimeout = timeout ?? TimeSpan.FromSeconds(20) });
+        var client = new ClusterClient(new ClusterClientOptions { Gateways = gateways.Select(g => g.Address).ToList(), CallTimeout = timeout ?? TimeSpan.FromSeconds(20) });
         _clients.Add(client);
         return client;
     }

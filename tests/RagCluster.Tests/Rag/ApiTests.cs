@@ -21,11 +21,18 @@ public class ApiProcess : IAsyncLifetime
     public string AdminKey { get; } = "test-admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
     protected virtual string ModelDirectory => RepoPaths.TestModel;
     protected virtual string[] ExtraArgs => [];
+    /// <summary>
+    /// Processes embedding on 2 shared cores can miss heartbeats for seconds; a longer death timeout than the
+    /// production default keeps a busy, healthy silo from being declared dead (and stopping itself) mid-test.
+    /// </summary>
+    private const string DeathTimeout = "00:00:12";
+
     /// <summary>Plain silos (src/Silo) started beside the API silo on the same store: a multi-silo cluster.</summary>
     protected virtual int ExtraSilos => 0;
     /// <summary>Tests send bursts from one address and key; only the rate-limit test uses the real defaults' scale.</summary>
     protected virtual string[] RateLimitArgs => ["--RateLimit:PermitsPerSecond", "100000", "--RateLimit:Burst", "100000",
-        "--RateLimit:AnonymousPermitsPerSecond", "100000", "--RateLimit:AnonymousBurst", "100000"];
+        "--RateLimit:AnonymousPermitsPerSecond", "100000", "--RateLimit:AnonymousBurst", "100000",
+        "--RateLimit:FailedKeyChecksPerSecond", "100000", "--RateLimit:FailedKeyChecksBurst", "100000"];
     public List<string> Output { get; } = [];
 
     public async Task InitializeAsync()
@@ -36,7 +43,7 @@ public class ApiProcess : IAsyncLifetime
                      Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
                      "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
                      "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
-                     "--Auth:BootstrapAdminKey", AdminKey,
+                     "--Auth:BootstrapAdminKey", AdminKey, "--Silo:DeathTimeout", DeathTimeout,
                  }.Concat(RateLimitArgs).Concat(ExtraArgs))
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
@@ -68,6 +75,7 @@ public class ApiProcess : IAsyncLifetime
                      Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{Path.Combine(_data, "ragcluster.db")}",
                      "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
                      "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
+                     "--Silo:DeathTimeout", DeathTimeout,
                  })
             psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;

@@ -194,7 +194,8 @@ public sealed class HardenedApiProcess : ApiProcess
 {
     public const string JwtSecret = "a-test-signing-secret-of-at-least-32-bytes!";
     protected override string[] RateLimitArgs =>
-        ["--RateLimit:PermitsPerSecond", "1", "--RateLimit:Burst", "3", "--RateLimit:AnonymousPermitsPerSecond", "1", "--RateLimit:AnonymousBurst", "50"];
+        ["--RateLimit:PermitsPerSecond", "1", "--RateLimit:Burst", "3", "--RateLimit:AnonymousPermitsPerSecond", "1", "--RateLimit:AnonymousBurst", "50",
+         "--RateLimit:FailedKeyChecksPerSecond", "1", "--RateLimit:FailedKeyChecksBurst", "10"];
 
     protected override string[] ExtraArgs =>
     [
@@ -274,6 +275,23 @@ public sealed class HardeningTests(HardenedApiProcess api) : IClassFixture<Harde
         var listed = await (await Send(Get("v1/collections", bearer: Tok("r3", "jwt-t", "reader")), raw)).Content.ReadFromJsonAsync<string[]>();
         Assert.Contains("jwt-docs", listed!);
         Assert.Equal(HttpStatusCode.NotFound, (await Send(Get("v1/collections/jwt-docs", api.AdminKey), raw)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Guessing_keys_is_throttled_per_address_before_the_cluster_is_asked()
+    {
+        using var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        var details = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            // Well-formed keys with random ids: each would cost a key-grain activation to refute.
+            var guess = $"rck_k{Random.Shared.NextInt64():x16}.{new string('A', 43)}";
+            var r = await Send(Get("v1/collections", guess), raw);
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+            details.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!);
+        }
+        Assert.Contains("unknown key", details[0]);
+        Assert.Contains(details, d => d.Contains("too many failed key checks")); // the burst (10) ran out
     }
 
     [Fact]

@@ -32,7 +32,9 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         return (chosen, questions);
     }
 
-    private static TestCluster NewCluster(string storage = "memory", double latencyBudgetMs = 2000) => new(storage)
+    // Three silos embedding on 2 cores can starve a heartbeat past the tests' usual 3 s; a healthy silo declared
+    // dead stops itself (as it must), which turns a test of one crash into one of two. 8 s keeps the crash the only one.
+    private static TestCluster NewCluster(string storage = "memory", double latencyBudgetMs = 2000) => new(storage, o => o.DeathTimeout = TimeSpan.FromSeconds(8))
     {
         ConfigureServices = services => services.AddRagPipeline(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -67,7 +69,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         var silos = new List<InProcessSilo>();
         for (var i = 0; i < 3; i++) silos.Add(await cluster.StartInProcessSiloAsync());
         await cluster.WaitForStableViewAsync();
-        var client = cluster.CreateClient(silos[0], TimeSpan.FromSeconds(60));
+        var client = cluster.CreateClient(silos.Take(2), TimeSpan.FromSeconds(60)); // silo 2 is the one that dies
         var (docs, questions) = Corpus(120);
 
         // Ingest from a client on silo 0; kill silo 2 after a third of the documents were submitted.
@@ -81,16 +83,18 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
                 Interlocked.Increment(ref submitted);
             }
         });
-        while (Volatile.Read(ref submitted) < docs.Count / 3) await Task.Delay(20);
-        await silos[2].KillAsync();
-        await ingest;
+        while (Volatile.Read(ref submitted) < docs.Count / 3 && !ingest.IsCompleted) await Task.Delay(20);
+        // Bounded waits: a hang here must fail the test with its step named, never stall the whole run.
+        await silos[2].KillAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await ingest.WaitAsync(TimeSpan.FromSeconds(240));
 
         // Every document ends indexed (pending ones resume on the survivors).
         var deadline = DateTime.UtcNow.AddSeconds(120);
         List<DocumentStatus> statuses;
         while (true)
         {
-            statuses = (await Task.WhenAll(docs.Select(d => Retry(() => client.GetGrain<IDocumentGrain>($"sci/{d.Id}").GetStatus())))).ToList();
+            statuses = (await Task.WhenAll(docs.Select(d => Retry(() => client.GetGrain<IDocumentGrain>($"sci/{d.Id}").GetStatus())))
+                .WaitAsync(TimeSpan.FromSeconds(120))).ToList();
             if (statuses.All(s => s.Status == DocumentStatuses.Indexed) || DateTime.UtcNow > deadline) break;
             await Task.Delay(500);
         }
