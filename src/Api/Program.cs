@@ -87,6 +87,7 @@ app.Use(async (http, next) =>
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRouting();
+app.Use(RagCluster.Api.Diagnostics.HttpMetrics.Middleware);
 app.Use(BodyLimit.Apply);
 app.UseAuthentication();
 app.UseRateLimiter();

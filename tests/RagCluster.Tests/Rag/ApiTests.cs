@@ -210,6 +210,8 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/metered/documents", new { id = "m1", text = "Metrics count every grain call." })).StatusCode);
         await WaitIndexed("metered", "m1");
         for (var i = 0; i < 2; i++) await Http.PostAsJsonAsync("v1/collections/metered/search", new { query = "grain call", topK = 3 });
+        using (var anonymous = new HttpClient { BaseAddress = Http.BaseAddress })
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("v1/collections/metered/plans")).StatusCode);
         var response = await Http.GetAsync("metrics");
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var text = await response.Content.ReadAsStringAsync();
@@ -230,6 +232,10 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal(buckets.Order(), buckets);
         Assert.Equal(Value("rc_embedding_batch_size_count"), buckets[^1]);
         Assert.Equal(1, Value("rc_cluster_active_silos{"));
+        // HTTP requests by route template (not path), method and status: refusals are visible per endpoint.
+        Assert.True(Value("rc_http_requests_total{method=\"POST\",route=\"/v1/collections/{collection}/search\",status=\"200\"}") >= 2);
+        Assert.True(Value("rc_http_requests_total{method=\"GET\",route=\"/v1/collections/{collection}/plans\",status=\"401\"}") >= 1);
+        Assert.Contains(lines, l => l.StartsWith("rc_http_request_duration_seconds_bucket{", StringComparison.Ordinal));
     }
 
     public static TheoryData<string, string, string?, int> BadRequests => new()
