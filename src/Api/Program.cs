@@ -26,6 +26,18 @@ builder.Services.AddExceptionHandler<GrainExceptionHandler>();
 var auth = builder.AddRagAuth();
 builder.AddRagRateLimits();
 builder.Services.AddSingleton<AuditTrail>();
+// The API description at /openapi/v1.json (anonymous: it says what exists, not what any tenant holds).
+builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+{
+    document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+    document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+    document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+    {
+        Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey, In = Microsoft.OpenApi.ParameterLocation.Header, Name = "X-Api-Key",
+        Description = "An API key (rck_…); also accepted as 'Authorization: Bearer KEY'. Roles: reader, writer, admin.",
+    };
+    return Task.CompletedTask;
+}));
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.QueryLog>();
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.ClusterInspector>();
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.DashboardSampler>();
@@ -126,6 +138,7 @@ app.MapRagEndpoints();
 app.MapAdminEndpoints();
 RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
+app.MapOpenApi().AllowAnonymous();
 var metricsEndpoint = app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);

@@ -238,6 +238,20 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains(lines, l => l.StartsWith("rc_http_request_duration_seconds_bucket{", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_the_endpoints_and_the_key_scheme()
+    {
+        using var anonymous = new HttpClient { BaseAddress = Http.BaseAddress };
+        var doc = await anonymous.GetFromJsonAsync<JsonElement>("openapi/v1.json");
+        Assert.StartsWith("3.", doc.GetProperty("openapi").GetString());
+        var paths = doc.GetProperty("paths");
+        foreach (var p in new[] { "/v1/collections", "/v1/collections/{collection}/search", "/v1/collections/{collection}/documents", "/v1/admin/keys", "/v1/restore/{collection}" })
+            Assert.True(paths.TryGetProperty(p, out _), $"{p} missing from the OpenAPI document");
+        var scheme = doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
+        Assert.Equal("header", scheme.GetProperty("in").GetString());
+    }
+
     public static TheoryData<string, string, string?, int> BadRequests => new()
     {
         { "POST", "v1/collections/docs/search", "{\"query\":\"\"}", 400 },

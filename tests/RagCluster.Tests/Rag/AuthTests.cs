@@ -27,6 +27,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("GET", "/dashboard")] = "anonymous",
         [("GET", "/ui/{file}")] = "anonymous",
         [("GET", "/favicon.ico")] = "anonymous",
+        [("GET", "/openapi/{documentName}.json")] = "anonymous",
         [("GET", "/v1/dashboard/")] = "admin",
         [("GET", "/v1/dashboard/traces/{traceId}")] = "admin",
         [("GET", "/metrics")] = "admin",
@@ -66,7 +67,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
 
     private async Task<HttpResponseMessage> Send(string method, string route, string? key, string? collection = "c1")
     {
-        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{key}", "p").TrimStart('/');
+        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{documentName}", "v1").Replace("{key}", "p").TrimStart('/');
         if (route == "/v1/restore/{collection}") path = "v1/restore/r1";
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
         if (key is not null) request.Headers.Add("X-Api-Key", key);
