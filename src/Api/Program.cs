@@ -138,7 +138,8 @@ app.MapRagEndpoints();
 app.MapAdminEndpoints();
 RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
-app.MapOpenApi().AllowAnonymous();
+// A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
+app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
 var metricsEndpoint = app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);

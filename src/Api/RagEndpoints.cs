@@ -90,6 +90,22 @@ public static partial class RagEndpoints
             return Results.Ok(new { collection = c.Name, settings = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings) });
         }).RequireAuthorization(AuthSetup.Writer);
 
+        // Deletes every document (their chunks leave every shard), then the collection itself. Safe to repeat after a
+        // failure part-way: deleted documents stay deleted and the rest are picked up again.
+        v1.MapDelete("", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
+        {
+            var collection = grains.GetGrain<ICollectionGrain>(c.Key);
+            var info = await collection.GetInfo();
+            foreach (var batch in info.DocumentIds.Chunk(32))
+            {
+                http.RequestAborted.ThrowIfCancellationRequested();
+                await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()));
+            }
+            await collection.Drop();
+            await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).RemoveCollection(c.Name);
+            return Results.NoContent();
+        }).RequireAuthorization(AuthSetup.Writer);
+
         v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             IngestRequest ingest;

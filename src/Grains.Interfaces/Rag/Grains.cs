@@ -15,6 +15,11 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
     Task<CollectionSettings> Configure(CollectionSettings settings);
     Task<long> DocumentChanged(string documentId, bool present);
+    /// <summary>
+    /// The last step of deleting a collection, once its documents are deleted: it stops existing (its version moves
+    /// on, so cached answers are dead) and the name is free again. A conflict while documents remain.
+    /// </summary>
+    Task Drop();
 }
 
 /// <summary>Key: "collection/documentId". Owns one document's versions, chunks and status.</summary>
@@ -83,6 +88,7 @@ public interface ITenantGrain : IGrainWithStringKey
     Task AddKey(string keyId);
     Task<string[]> KeyIds();
     Task AddCollection(string collection);
+    Task RemoveCollection(string collection);
     Task<string[]> Collections();
 }
 

@@ -49,6 +49,14 @@ public sealed class CollectionGrain(
         return settings;
     }
 
+    public async Task Drop()
+    {
+        if (state.State.Documents.Count > 0) throw new InvalidOperationException($"{state.State.Documents.Count} document(s) remain; delete them first");
+        state.State.Settings = null;
+        state.State.Version++; // never reused: a re-created collection's cache keys cannot meet the old ones
+        await state.WriteStateAsync();
+    }
+
     public async Task<long> DocumentChanged(string documentId, bool present)
     {
         if (present) state.State.Documents.Add(documentId);

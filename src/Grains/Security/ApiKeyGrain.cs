@@ -127,6 +127,11 @@ public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<Ten
         await state.WriteStateAsync();
     }
 
+    public async Task RemoveCollection(string collection)
+    {
+        if (state.State.Collections.Remove(collection)) await state.WriteStateAsync();
+    }
+
     public Task<string[]> Collections() => Task.FromResult(state.State.Collections.Order(StringComparer.Ordinal).ToArray());
 }
 

@@ -239,6 +239,30 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task Deleting_a_collection_removes_its_documents_and_chunks_and_frees_the_name()
+    {
+        await ApiProcess.CreateCollection(Http, "doomed");
+        foreach (var (id, text) in new[] { ("a", "Owls hunt at night."), ("b", "Owls have silent feathers.") })
+            Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/doomed/documents", new { id, text })).StatusCode);
+        await WaitIndexed("doomed", "a");
+        await WaitIndexed("doomed", "b");
+        var before = await (await Http.PostAsJsonAsync("v1/collections/doomed/search", new { query = "owls", plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(2, before.GetProperty("hits").GetArrayLength());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync("v1/collections/doomed")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/doomed")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync("v1/collections/doomed")).StatusCode);
+        Assert.DoesNotContain("doomed", (await Http.GetFromJsonAsync<string[]>("v1/collections"))!);
+
+        // The name is free again, and the new collection starts empty: no old chunks, no cached answers.
+        await ApiProcess.CreateCollection(Http, "doomed");
+        var after = await (await Http.PostAsJsonAsync("v1/collections/doomed/search", new { query = "owls", plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(0, after.GetProperty("hits").GetArrayLength());
+        Assert.Equal(0, (await Http.GetFromJsonAsync<JsonElement[]>("v1/collections/doomed/shards"))!.Sum(s => s.GetProperty("chunks").GetInt32()));
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/doomed/documents/a")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_endpoints_and_the_key_scheme()
     {
         using var anonymous = new HttpClient { BaseAddress = Http.BaseAddress };
