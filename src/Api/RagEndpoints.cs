@@ -362,7 +362,7 @@ public static partial class RagEndpoints
         CollectionRegex().IsMatch(collection) ? null : Problem(400, "Invalid collection name", "use 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
 
     private static IResult? ValidDocumentId(string id) =>
-        DocumentIdRegex().IsMatch(id) ? null : Problem(400, "Invalid document id", "use 1..200 of letters, digits, '.', '-' and '_'");
+        DocumentIdRegex().IsMatch(id) ? null : Problem(400, "Invalid document id", "use 1..200 of letters, digits, '.', '-' and '_', not '.' or '..' alone");
 
     private static Dictionary<string, string> ParseTags(string? tags)
     {
@@ -380,6 +380,6 @@ public static partial class RagEndpoints
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex CollectionRegex();
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,200}$")]
+    [GeneratedRegex(@"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$")] // "." and ".." would make ambiguous URLs
     private static partial Regex DocumentIdRegex();
 }

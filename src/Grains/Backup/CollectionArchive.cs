@@ -282,6 +282,6 @@ public static partial class CollectionArchive
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,200}$")]
+    [GeneratedRegex(@"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$")] // "." and ".." would make ambiguous URLs
     private static partial Regex DocumentIdRegex();
 }

@@ -289,6 +289,7 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         { "POST", "v1/collections/docs/ask", "{}", 400 },
         { "POST", "v1/collections/docs/documents", "{\"id\":\"a/b\",\"text\":\"x\"}", 400 },
         { "POST", "v1/collections/docs/documents", "{\"id\":\"ok\"}", 400 },
+        { "POST", "v1/collections/docs/documents", "{\"id\":\"..\",\"text\":\"x\"}", 400 },
         { "POST", "v1/collections/docs/documents", "{\"id\":\"ok\",\"text\":\"x\",\"format\":\"exe\"}", 400 },
         { "GET", "v1/collections/docs/documents/never-ingested", null, 404 },
         { "PUT", "v1/collections/docs", "{\"shardCount\":0}", 400 },
