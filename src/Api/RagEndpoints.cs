@@ -90,19 +90,10 @@ public static partial class RagEndpoints
             return Results.Ok(new { collection = c.Name, settings = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings) });
         }).RequireAuthorization(AuthSetup.Writer);
 
-        // Deletes every document (their chunks leave every shard), then the collection itself. Safe to repeat after a
-        // failure part-way: deleted documents stay deleted and the rest are picked up again.
+        // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
         v1.MapDelete("", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
         {
-            var collection = grains.GetGrain<ICollectionGrain>(c.Key);
-            var info = await collection.GetInfo();
-            foreach (var batch in info.DocumentIds.Chunk(32))
-            {
-                http.RequestAborted.ThrowIfCancellationRequested();
-                await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()));
-            }
-            await collection.Drop();
-            await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).RemoveCollection(c.Name);
+            await CollectionDeletion.DeleteAsync(grains, http.User.RequiredTenant(), c.Name, http.RequestAborted);
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Writer);
 

@@ -29,6 +29,8 @@ public interface IRagBackend : IAsyncDisposable
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
     Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
     Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct);
+    /// <summary>Deletes the collection with all its documents and chunks.</summary>
+    Task DropCollectionAsync(string collection, CancellationToken ct);
     /// <summary>Writes the collection's backup archive to <paramref name="file"/>.</summary>
     Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct);
     /// <summary>Restores <paramref name="file"/> into the new collection <paramref name="collection"/>.</summary>
@@ -119,6 +121,12 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Rotate();
 
     public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Revoke();
+
+    public async Task DropCollectionAsync(string collection, CancellationToken ct)
+    {
+        await Existing(collection);
+        await RagCluster.Grains.Collections.CollectionDeletion.DeleteAsync(_silo, TenantScope.DefaultTenant, collection, ct);
+    }
 
     public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
     {
@@ -246,6 +254,9 @@ public sealed class HttpBackend : IRagBackend
 
     public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) =>
         KeyInfo(await Read(await _http.DeleteAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}", ct), ct));
+
+    public async Task DropCollectionAsync(string collection, CancellationToken ct) =>
+        await Read(await _http.DeleteAsync($"v1/collections/{Uri.EscapeDataString(collection)}", ct), ct);
 
     public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
     {

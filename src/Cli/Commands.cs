@@ -103,6 +103,13 @@ public static class Commands
         return 0;
     }
 
+    public static async Task<int> Drop(IRagBackend backend, string collection, CancellationToken ct)
+    {
+        await backend.DropCollectionAsync(collection, ct);
+        Console.WriteLine($"deleted collection '{collection}' with its documents and chunks");
+        return 0;
+    }
+
     public static async Task<int> Backup(IRagBackend backend, string collection, string file, CancellationToken ct)
     {
         var s = await backend.BackupAsync(collection, file, ct);

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status, eval, keys, backup and restore against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval, keys, backup, restore and drop against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
@@ -59,6 +59,10 @@ backup.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Backup(b, p.GetValue(b
 var restore = new Command("restore", "restore a backup file into a new collection (verified before anything is written)") { backupCollection, backupFile };
 restore.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Restore(b, p.GetValue(backupCollection)!, p.GetValue(backupFile)!, c)));
 
+var dropCollection = new Argument<string>("collection") { Description = "the collection to delete" };
+var drop = new Command("drop", "delete a collection with all its documents and chunks") { dropCollection };
+drop.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Drop(b, p.GetValue(dropCollection)!, c)));
+
 root.Subcommands.Add(ingest);
 root.Subcommands.Add(search);
 root.Subcommands.Add(ask);
@@ -67,6 +71,7 @@ root.Subcommands.Add(eval);
 root.Subcommands.Add(keys);
 root.Subcommands.Add(backup);
 root.Subcommands.Add(restore);
+root.Subcommands.Add(drop);
 return await root.Parse(args).InvokeAsync();
 
 async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, CancellationToken, Task<int>> body)

@@ -103,6 +103,12 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
             Assert.Contains("fails its checksum", await r.Content.ReadAsStringAsync());
         }
         Assert.Equal(HttpStatusCode.NotFound, (await api.Http.GetAsync("v1/collections/copy2")).StatusCode);
+        // The copy can go again: drop deletes it with its documents, and the name is free.
+        var dropped = Cli("drop", "copy");
+        Assert.True(dropped.Exit == 0, dropped.Err);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.Http.GetAsync("v1/collections/copy")).StatusCode);
+        Assert.Equal(0, Cli("restore", "copy", file).Exit);
+        Assert.Equal(await Hits("orig", "glacier forms over time", "bm25"), await Hits("copy", "glacier forms over time", "bm25"));
         var notZip = Path.Combine(_dir.FullName, "not.zip");
         await File.WriteAllTextAsync(notZip, "hello");
         Assert.Contains("not a RagCluster backup", Cli("restore", "copy3", notZip).Err);

@@ -67,6 +67,7 @@ public sealed class CliTests : IDisposable
         var unknown = Cli("keys", "revoke", "k0000000000000000");
         Assert.Equal("ragcluster: no API key 'k0000000000000000'", unknown.Err.Trim());
 
+        Assert.Equal("ragcluster: no collection 'nothing-here'", Cli("drop", "nothing-here").Err.Trim());
         var missing = Cli("search", "anything", "-c", "nothing-here");
         Assert.Equal(1, missing.Exit);
         Assert.Equal("ragcluster: no collection 'nothing-here'", missing.Err.Trim());
