@@ -8,6 +8,7 @@ using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Security;
 using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Naming;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
 using RagCluster.Runtime;
@@ -253,12 +254,12 @@ public static partial class RagEndpoints
         // Hit and miss counters per tier: L1 of this silo, L2/L3 summed over the cache partitions.
         app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>
         {
-            var partitions = await Task.WhenAll(Enumerable.Range(0, CacheGrain.Partitions).Select(i => grains.GetGrain<ICacheGrain>($"cache/{i}").GetStats()));
+            var t = await CacheGrain.TotalsAsync(grains);
             return Results.Ok(new
             {
                 l1 = new { hits = l1.Hits, misses = l1.Misses, entries = l1.Count },
-                l2 = new { hits = partitions.Sum(p => p.L2Hits), misses = partitions.Sum(p => p.Misses), entries = partitions.Sum(p => p.Entries) },
-                l3 = new { hits = partitions.Sum(p => p.L3Hits) },
+                l2 = new { hits = t.L2Hits, misses = t.Misses, entries = t.Entries },
+                l3 = new { hits = t.L3Hits },
             });
         }).RequireAuthorization(AuthSetup.Admin);
 
@@ -350,10 +351,10 @@ public static partial class RagEndpoints
     }
 
     public static IResult? Valid(string collection) =>
-        CollectionRegex().IsMatch(collection) ? null : Problem(400, "Invalid collection name", "use 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
+        Names.IsName(collection) ? null : Problem(400, "Invalid collection name", "use " + Names.NameRule);
 
     private static IResult? ValidDocumentId(string id) =>
-        DocumentIdRegex().IsMatch(id) ? null : Problem(400, "Invalid document id", "use 1..200 of letters, digits, '.', '-' and '_', not '.' or '..' alone");
+        Names.IsDocumentId(id) ? null : Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);
 
     private static Dictionary<string, string> ParseTags(string? tags)
     {
@@ -368,9 +369,4 @@ public static partial class RagEndpoints
 
     public static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex CollectionRegex();
-
-    [GeneratedRegex(@"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$")] // "." and ".." would make ambiguous URLs
-    private static partial Regex DocumentIdRegex();
 }

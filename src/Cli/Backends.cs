@@ -81,7 +81,7 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct)
     {
-        if (!TenantName.IsValid(collection)) throw new CliException("collection names are 1..64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
+        if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists()) return false;
         var defaults = _services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
@@ -146,7 +146,7 @@ public sealed class EmbeddedBackend : IRagBackend
     private async Task<IApiKeyGrain> ExistingKey(string keyId)
     {
         var key = _silo.GetGrain<IApiKeyGrain>(keyId);
-        if (!System.Text.RegularExpressions.Regex.IsMatch(keyId, "^k[0-9a-f]{16}$") || await key.GetInfo() is null) throw new CliException($"no API key '{keyId}'");
+        if (!ApiKeyFormat.IsKeyId(keyId) || await key.GetInfo() is null) throw new CliException($"no API key '{keyId}'");
         return key;
     }
 

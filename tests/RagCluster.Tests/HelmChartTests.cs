@@ -184,7 +184,7 @@ public sealed class HelmChartTests
     }
 
     [Fact]
-    public void A_silo_process_answers_kubelet_style_probes_on_its_health_port()
+    public async Task A_silo_process_answers_kubelet_style_probes_on_its_health_port()
     {
         int port;
         using (var l = new TcpListener(IPAddress.Loopback, 0)) { l.Start(); port = ((IPEndPoint)l.LocalEndpoint).Port; }
@@ -205,12 +205,12 @@ public sealed class HelmChartTests
             HttpResponseMessage? ready = null;
             for (var i = 0; i < 150 && ready?.StatusCode != HttpStatusCode.OK; i++)
             {
-                try { ready = http.GetAsync("health/ready").GetAwaiter().GetResult(); }
-                catch (HttpRequestException) { Thread.Sleep(100); }
+                try { ready = await http.GetAsync("health/ready"); }
+                catch (HttpRequestException) { await Task.Delay(100); }
             }
             Assert.Equal(HttpStatusCode.OK, ready?.StatusCode);
-            Assert.Contains("\"membership\":true", ready!.Content.ReadAsStringAsync().GetAwaiter().GetResult());
-            Assert.Equal(HttpStatusCode.OK, http.GetAsync("health/live").GetAwaiter().GetResult().StatusCode);
+            Assert.Contains("\"membership\":true", await ready!.Content.ReadAsStringAsync());
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/live")).StatusCode);
         }
         finally
         {

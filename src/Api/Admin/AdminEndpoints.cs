@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
@@ -32,7 +31,7 @@ public static partial class AdminEndpoints
         admin.MapGet("/keys", async (string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             tenant ??= http.User.RequiredTenant();
-            if (!Grains.Security.TenantName.IsValid(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be 1..64 of a-z, 0-9, '-' and '_'");
+            if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
             var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
             var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));
             return Results.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!)));
@@ -73,7 +72,7 @@ public static partial class AdminEndpoints
     }
 
     private static async Task<ApiKeyInfo?> Existing(string keyId, IGrainFactory grains) =>
-        KeyIdRegex().IsMatch(keyId) ? await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() : null;
+        Grains.Security.ApiKeyFormat.IsKeyId(keyId) ? await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() : null;
 
     private static IResult KeyNotFound(string keyId) => RagEndpoints.Problem(404, "Key not found", $"no API key '{keyId}'");
 
@@ -82,7 +81,4 @@ public static partial class AdminEndpoints
     {
         keyId = k.KeyId, tenant = k.Tenant, role = k.Role, description = k.Description, createdAt = k.CreatedAt, revokedAt = k.RevokedAt, key = k.Secret,
     };
-
-    [GeneratedRegex("^k[0-9a-f]{16}$")]
-    private static partial Regex KeyIdRegex();
 }

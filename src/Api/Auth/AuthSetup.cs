@@ -83,7 +83,7 @@ public static class AuthSetup
                 var tenant = c.Principal?.FindFirst(jwt.TenantClaim)?.Value;
                 var role = c.Principal?.FindFirst(jwt.RoleClaim)?.Value;
                 var subject = c.Principal?.FindFirst("sub")?.Value ?? "unknown";
-                if (tenant is null || !TenantName.IsValid(tenant) || role is null || !Roles.All.Contains(role))
+                if (tenant is null || !Grains.Naming.Names.IsName(tenant) || role is null || !Roles.All.Contains(role))
                     c.Fail($"the token needs a valid '{jwt.TenantClaim}' and '{jwt.RoleClaim}' ({string.Join("|", Roles.All)}) claim");
                 else
                     c.Principal = Caller.Principal("jwt:" + subject, tenant, role, JwtBearerDefaults.AuthenticationScheme);

@@ -20,8 +20,7 @@ public sealed class ClusterInspector(Silo silo, ILogger<ClusterInspector> log)
 
     public async Task<SiloView[]> SilosAsync()
     {
-        var members = silo.Members.Where(m => m.Status != Runtime.Membership.SiloStatus.Dead).ToList();
-        var views = await Task.WhenAll(members.Select(async m =>
+        var views = await Task.WhenAll(LiveMembers().Select(async m =>
         {
             try
             {
@@ -40,11 +39,12 @@ public sealed class ClusterInspector(Silo silo, ILogger<ClusterInspector> log)
         return views.OrderBy(v => v.SiloId, StringComparer.Ordinal).ToArray();
     }
 
+    private IEnumerable<Runtime.Membership.MembershipEntry> LiveMembers() => silo.Members.Where(m => m.Status != Runtime.Membership.SiloStatus.Dead);
+
     /// <summary>Every span of the trace, from every silo that recorded part of it, in start order.</summary>
     public async Task<RecordedSpan[]> TraceAsync(string traceId)
     {
-        var members = silo.Members.Where(m => m.Status != Runtime.Membership.SiloStatus.Dead).ToList();
-        var parts = await Task.WhenAll(members.Select(async m =>
+        var parts = await Task.WhenAll(LiveMembers().Select(async m =>
         {
             try
             {

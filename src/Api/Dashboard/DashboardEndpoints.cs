@@ -27,8 +27,7 @@ public static partial class DashboardEndpoints
                 var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
                 return new { name, documents = info.DocumentCount, shards, plans = new { plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget } };
             }));
-            var partitions = await Task.WhenAll(Enumerable.Range(0, CacheGrain.Partitions).Select(i => grains.GetGrain<ICacheGrain>($"cache/{i}").GetStats()));
-            long l2Hits = partitions.Sum(p => p.L2Hits), l3Hits = partitions.Sum(p => p.L3Hits), misses = partitions.Sum(p => p.Misses);
+            var (l2Hits, l3Hits, misses, _) = await CacheGrain.TotalsAsync(grains);
             // Methods summed over silos: calls and errors add up; the mean is weighted by calls.
             var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new
             {

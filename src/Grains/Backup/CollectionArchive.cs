@@ -2,9 +2,9 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Naming;
 using RagCluster.Grains.Security;
 using RagCluster.Runtime;
 
@@ -217,7 +217,7 @@ public static partial class CollectionArchive
         foreach (var (line, n) in Lines(zip, "documents.jsonl"))
         {
             var d = Parse<RestoredDocument>(line, "documents.jsonl", n);
-            if (d.DocumentId is null || !DocumentIdRegex().IsMatch(d.DocumentId) || d.Version < 1 || d.ChunkCount < 0 || d.Tags is null)
+            if (d.DocumentId is null || !Names.IsDocumentId(d.DocumentId) || d.Version < 1 || d.ChunkCount < 0 || d.Tags is null)
                 throw new BackupFormatException($"documents.jsonl line {n}: invalid document record");
             if (!documents.TryAdd(d.DocumentId, d)) throw new BackupFormatException($"documents.jsonl line {n}: document '{d.DocumentId}' appears twice");
         }
@@ -281,7 +281,4 @@ public static partial class CollectionArchive
             throw new BackupFormatException($"{file} line {n}: {e.Message}");
         }
     }
-
-    [GeneratedRegex(@"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$")] // "." and ".." would make ambiguous URLs
-    private static partial Regex DocumentIdRegex();
 }

@@ -14,6 +14,8 @@ public sealed class CacheState
 /// a restarted cluster) starts warm. Keys carry the collection version, so stale entries are never served;
 /// they are evicted oldest first once the partition is full.
 /// </summary>
+public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
+
 public sealed class CacheGrain([PersistentState("cache")] IPersistentState<CacheState> state) : Grain, ICacheGrain
 {
     public const int Partitions = 16;
@@ -26,6 +28,13 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     private long _l2Hits, _l3Hits, _misses, _writes;
 
     public static string PartitionOf(string key) => $"cache/{StableHash.Of(key) % Partitions}";
+
+    /// <summary>L2 and L3 counters summed over every partition (for /v1/cache and the dashboard).</summary>
+    public static async Task<CacheTotals> TotalsAsync(IGrainFactory grains)
+    {
+        var partitions = await Task.WhenAll(Enumerable.Range(0, Partitions).Select(i => grains.GetGrain<ICacheGrain>($"cache/{i}").GetStats()));
+        return new CacheTotals(partitions.Sum(p => p.L2Hits), partitions.Sum(p => p.L3Hits), partitions.Sum(p => p.Misses), partitions.Sum(p => p.Entries));
+    }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -29,12 +29,18 @@ public static partial class ApiKeyFormat
         return true;
     }
 
+    /// <summary>The public part alone ("k" + 16 hex), as admins name a key.</summary>
+    public static bool IsKeyId(string? keyId) => keyId is not null && KeyIdRegex().IsMatch(keyId);
+
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     [GeneratedRegex("^rck_(k[0-9a-f]{16})\\.([A-Za-z0-9_-]{43})$")]
     private static partial Regex KeyRegex();
+
+    [GeneratedRegex("^k[0-9a-f]{16}$")]
+    private static partial Regex KeyIdRegex();
 }
 
 public sealed class ApiKeyState
@@ -52,7 +58,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     public async Task<ApiKeyInfo> Create(string tenant, string role, string description)
     {
         if (state.RecordExists) throw new InvalidOperationException($"key {GetPrimaryKeyString()} already exists");
-        if (!TenantName.IsValid(tenant)) throw new ArgumentException("tenant must be 1..64 of a-z, 0-9, '-' and '_'");
+        if (!Naming.Names.IsName(tenant)) throw new ArgumentException("tenant must be " + Naming.Names.NameRule);
         if (!Roles.All.Contains(role)) throw new ArgumentException($"role must be one of {string.Join(", ", Roles.All)}");
         if (description.Length > 200) throw new ArgumentException("description is limited to 200 characters");
         var secret = ApiKeyFormat.NewSecret();
@@ -157,12 +163,4 @@ public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentSta
         await state.WriteStateAsync();
         return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Admin, "bootstrap admin key");
     }
-}
-
-public static partial class TenantName
-{
-    public static bool IsValid(string tenant) => TenantRegex().IsMatch(tenant);
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex TenantRegex();
 }

@@ -35,52 +35,45 @@ public class ApiProcess : IAsyncLifetime
         "--RateLimit:FailedKeyChecksPerSecond", "100000", "--RateLimit:FailedKeyChecksBurst", "100000"];
     public List<string> Output { get; } = [];
 
+    /// <summary>Options every process of the fixture's cluster shares: cluster, model, CPU, death timeout.</summary>
+    private IEnumerable<string> CommonArgs =>
+    [
+        "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
+        "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu", "--Silo:DeathTimeout", DeathTimeout,
+    ];
+
     public async Task InitializeAsync()
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _data };
-        foreach (var a in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "RagCluster.Api.dll"), "--urls", "http://127.0.0.1:0", "--Storage:Path", _data,
-                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
-                     "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
-                     "--Auth:BootstrapAdminKey", AdminKey, "--Silo:DeathTimeout", DeathTimeout,
-                 }.Concat(RateLimitArgs).Concat(ExtraArgs))
-            psi.ArgumentList.Add(a);
-        _process = Process.Start(psi)!;
         var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _process.OutputDataReceived += (_, e) =>
+        _process = Launch("RagCluster.Api.dll", "", line =>
         {
-            if (e.Data is null) return;
-            lock (Output) Output.Add(e.Data);
             const string marker = "RagCluster API listening on ";
-            if (e.Data.StartsWith(marker)) url.TrySetResult(e.Data[marker.Length..].Trim());
-        };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+            if (line.StartsWith(marker)) url.TrySetResult(line[marker.Length..].Trim());
+        }, ["--urls", "http://127.0.0.1:0", "--Storage:Path", _data, .. CommonArgs, "--Auth:BootstrapAdminKey", AdminKey, .. RateLimitArgs, .. ExtraArgs]);
         var done = await Task.WhenAny(url.Task, Task.Delay(TimeSpan.FromSeconds(60)), _process.WaitForExitAsync());
         if (done != url.Task) throw new InvalidOperationException("API did not start:\n" + string.Join("\n", Output));
         Http.BaseAddress = new Uri(url.Task.Result.TrimEnd('/') + "/");
         Http.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
-        for (var i = 0; i < ExtraSilos; i++) _silos.Add(StartSilo());
+        for (var i = 0; i < ExtraSilos; i++)
+            _silos.Add(Launch("RagCluster.Silo.dll", "[silo] ", null, ["--Silo:Storage", $"sqlite:{Path.Combine(_data, "ragcluster.db")}", .. CommonArgs]));
         if (ExtraSilos > 0) await WaitForMembers(1 + ExtraSilos);
         await CreateCollection(Http, "docs");
     }
 
-    private Process StartSilo()
+    /// <summary>Starts one of the shipped hosts in the data folder; its output lines go to <see cref="Output"/>.</summary>
+    private Process Launch(string dll, string prefix, Action<string>? onStdout, IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _data };
-        foreach (var a in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{Path.Combine(_data, "ragcluster.db")}",
-                     "--Silo:SiloPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
-                     "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu",
-                     "--Silo:DeathTimeout", DeathTimeout,
-                 })
-            psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add("[silo] " + e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add("[silo] " + e.Data); };
+        p.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (Output) Output.Add(prefix + e.Data);
+            onStdout?.Invoke(e.Data);
+        };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (Output) Output.Add(prefix + e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
