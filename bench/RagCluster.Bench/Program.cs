@@ -1,61 +1,71 @@
 using System.Diagnostics;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Diagnostics;
+using Orleans;
+using Orleans.Hosting;
+using Orleans.Runtime;
 using RagCluster.Grains.Interfaces;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Activation;
-using RagCluster.Runtime.Hosting;
-using RagCluster.Runtime.Storage;
 
-// Runtime benchmark: grain-call throughput and latency for local, client->silo and silo->silo calls on
-// 1 and 2 silos over loopback, and memory per idle activation. Usage: RagCluster.Bench [seconds-per-case]
+// Runtime benchmark on Orleans: grain-call throughput and latency for local, client->silo and silo->silo calls on
+// 1 and 2 silos over loopback (Orleans' development clustering), and memory per idle activation.
+// Usage: RagCluster.Bench [seconds-per-case]
 var seconds = args.Length > 0 && double.TryParse(args[0], out var s) ? s : 5;
 var concurrency = 64;
 var payload = new byte[64];
 
-var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Error)).BuildServiceProvider();
-var loggers = services.GetRequiredService<ILoggerFactory>();
-var store = new InMemoryClusterStore();
+async Task<IHost> NewSilo(int siloPort, int gatewayPort, IPEndPoint? primary)
+{
+    var host = Host.CreateDefaultBuilder().ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Error))
+        .UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, primary).AddMemoryGrainStorageAsDefault()).Build();
+    await host.StartAsync();
+    return host;
+}
 
-Silo NewSilo() => new(new SiloOptions { ClusterId = "bench", Storage = "memory", SiloPort = 0 },
-    new GrainTypeRegistry().AddAssembly(typeof(PingGrain).Assembly), services, loggers, store);
+async Task<IHost> NewClient(int gatewayPort)
+{
+    var host = Host.CreateDefaultBuilder().ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Error))
+        .UseOrleansClient(c => c.UseLocalhostClustering(gatewayPort)).Build();
+    await host.StartAsync();
+    return host;
+}
 
-Console.WriteLine($"# RagCluster runtime benchmark — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {seconds}s per case, {concurrency} concurrent callers, {payload.Length}-byte payload");
+static IGrainFactory Grains(IHost host) => host.Services.GetRequiredService<IGrainFactory>();
+
+Console.WriteLine($"# RagCluster runtime benchmark (Orleans) — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {seconds}s per case, {concurrency} concurrent callers, {payload.Length}-byte payload");
 Console.WriteLine();
 Console.WriteLine("| case | calls/s | p50 µs | p99 µs | sequential p50 µs | sequential p99 µs |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|");
 
-var a = NewSilo();
-await a.StartAsync();
+var a = await NewSilo(21111, 31000, null);
 var keysOnA = Enumerable.Range(0, 10_000).Select(i => $"k{i}").ToArray();
-await Run("local call (1 silo, in-silo caller)", a, keysOnA);
-using (var client = new ClusterClient(new ClusterClientOptions { Gateways = [a.Address] }))
-    await Run("client -> silo (1 silo, h2c)", client, keysOnA);
+await Run("local call (1 silo, in-silo caller)", Grains(a), keysOnA);
+using (var client = await NewClient(31000))
+    await Run("client -> silo (1 silo)", Grains(client), keysOnA);
 
-var b = NewSilo();
-await b.StartAsync();
-while (a.ViewVersion != b.ViewVersion) await Task.Delay(50);
-await Task.Delay(500); // let the rebalance after the join settle
-var keysOnB = keysOnA.Where(k => OwnerIs(b, k)).Take(1000).ToArray();
-await Run("silo -> silo (2 silos, h2c)", a, keysOnB);
-using (var client = new ClusterClient(new ClusterClientOptions { Gateways = [a.Address] }))
-    await Run("client -> gateway -> owner silo (2 silos)", client, keysOnB);
+var b = await NewSilo(21112, 31001, new IPEndPoint(IPAddress.Loopback, 21111));
+var bAddress = b.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+await Task.Delay(2000); // let both silos see each other
+var keysOnB = new List<string>();
+for (var i = 0; keysOnB.Count < 1000 && i < 100_000; i++)
+    if ((await Grains(a).GetGrain<IPingGrain>($"b{i}").Ping([])).SiloId == bAddress) keysOnB.Add($"b{i}");
+await Run("silo -> silo (2 silos)", Grains(a), keysOnB.ToArray());
+using (var client = await NewClient(31000))
+    await Run("client -> gateway -> owner silo (2 silos)", Grains(client), keysOnB.ToArray());
 await b.StopAsync();
 await a.StopAsync();
 
 // Memory per idle activation: activate N grains locally and compare the managed heap before and after.
-var m = NewSilo();
-await m.StartAsync();
-var warm = m.GetGrain<IPingGrain>("warm");
-await warm.Ping([]);
+var m = await NewSilo(21113, 31002, null);
+await Grains(m).GetGrain<IPingGrain>("warm").Ping([]);
 const int activations = 20_000;
 var before = Heap();
 for (var i = 0; i < activations; i += 500)
-    await Task.WhenAll(Enumerable.Range(i, 500).Select(j => m.GetGrain<IPingGrain>($"idle-{j}").Ping([])));
+    await Task.WhenAll(Enumerable.Range(i, 500).Select(j => Grains(m).GetGrain<IPingGrain>($"idle-{j}").Ping([])));
 var after = Heap();
 Console.WriteLine();
-Console.WriteLine($"memory per idle activation: {(after - before) / (double)(m.ActivationCount - 1):0} bytes (managed heap, {m.ActivationCount - 1} activations, grain directory entries included)");
+Console.WriteLine($"memory per idle activation: {(after - before) / (double)activations:0} bytes (managed heap, {activations} activations, grain directory entries included)");
 await m.StopAsync();
 return;
 
@@ -64,12 +74,6 @@ static long Heap()
     for (var i = 0; i < 3; i++) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     GC.WaitForPendingFinalizers();
     return GC.GetTotalMemory(forceFullCollection: true);
-}
-
-static bool OwnerIs(Silo silo, string key)
-{
-    var view = new RagCluster.Runtime.Placement.MembershipView(silo.ViewVersion, silo.Members);
-    return view.OwnerOf(new GrainId(typeof(IPingGrain).FullName!, key))!.SiloId == silo.SiloId;
 }
 
 async Task Run(string name, IGrainFactory grains, string[] keys)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using RagCluster.Grains.Embedding;
-using RagCluster.Runtime;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Api;
 
@@ -12,14 +13,18 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
-        var type = exception is RemoteGrainException r ? r.RemoteType : exception.GetType().FullName ?? "";
-        var message = exception is RemoteGrainException remote ? remote.Message[(remote.RemoteType.Length + 2)..] : exception.Message;
+        // Orleans rethrows a grain's exception on the caller with its own type and message.
+        var type = exception.GetType().FullName ?? "";
+        var message = exception.Message;
         var (status, title) = type switch
         {
             _ when exception is ArgumentException || type.EndsWith("ArgumentException", StringComparison.Ordinal) || type.EndsWith("ArgumentOutOfRangeException", StringComparison.Ordinal) => (400, "Invalid request"),
             _ when type.EndsWith("InvalidOperationException", StringComparison.Ordinal) => (409, "Conflict"),
             _ when type.EndsWith(nameof(EmbeddingUnavailableException), StringComparison.Ordinal) => (503, "Dense retrieval unavailable"),
-            _ when exception is GrainRuntimeException { IsRetriable: true } or GrainCallTimeoutException or SiloUnavailableException => (503, "Cluster busy or changing"),
+            // A call timeout, a silo that left, a message refused while the cluster reconfigures, or a write that lost an
+            // ETag race to a newer activation: all pass; the client may retry (idempotent endpoints) after Retry-After.
+            _ when exception is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or GatewayTooBusyException
+                or InconsistentStateException => (503, "Cluster busy or changing"),
             _ when exception is BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
             // A body that is not what its Content-Type says (e.g. multipart without a valid boundary).
             _ when exception is InvalidDataException => (400, "Malformed request body"),

@@ -9,18 +9,33 @@ using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Hosting;
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Hosting;
+using RagCluster.Hosting.Diagnostics;
 
 // The front-end silo: a full silo (it hosts grains) plus the public HTTP API on its own port.
 // Standard ASP.NET Core configuration: appsettings.json, env vars (Silo__Storage), --urls, --Silo:SiloPort.
+try
+{
+    return await RunAsync(args);
+}
+catch (Exception e) when (StartupErrors.IsConfigurationOrEnvironment(e))
+{
+    // Configuration mistakes, taken ports and unreachable stores get one clear line, not a stack trace.
+    Console.Error.WriteLine($"ragcluster api: {StartupErrors.Describe(e)}");
+    return 2;
+}
+
+static async Task<int> RunAsync(string[] args)
+{
 var builder = WebApplication.CreateBuilder(args);
 // --Storage:Path DIR (env Storage__Path) picks the embedded SQLite folder without spelling out a Silo:Storage string.
 if (builder.Configuration["Storage:Path"] is { Length: > 0 } dataPath)
     builder.Configuration["Silo:Storage"] = "sqlite:" + Path.Combine(Path.GetFullPath(dataPath), "ragcluster.db");
 builder.Services.AddProblemDetails();
 builder.Services.AddRagPipeline(builder.Configuration);
-builder.Services.AddRagClusterSilo(builder.Configuration, grains => grains.AddAssembly(typeof(PingGrain).Assembly));
+builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration));
 
 builder.Services.AddExceptionHandler<GrainExceptionHandler>();
 var auth = builder.AddRagAuth();
@@ -55,7 +70,7 @@ builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetC
 });
 builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
-builder.Services.AddSingleton<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
+builder.Services.AddSingleton<PrometheusExporter>();
 
 // OTLP traces when Otlp:Endpoint is set (e.g. http://collector:4317): HTTP requests plus every grain call span,
 // linked across silos. OpenTelemetry.Extensions.Hosting does not restore here, so the provider is built directly.
@@ -64,7 +79,7 @@ if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
 {
     tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
         .SetResourceBuilder(OpenTelemetry.Resources.ResourceBuilder.CreateDefault().AddService(builder.Configuration["Otlp:ServiceName"] ?? "ragcluster-api"))
-        .AddSource(RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName, RagCluster.Runtime.Diagnostics.RuntimeTracing.QuerySourceName, "Microsoft.AspNetCore")
+        .AddSource(RagTracing.QuerySourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.AspNetCore")
         .AddOtlpExporter(o =>
         {
             // grpc (default, port 4317) or http (OTLP/HTTP protobuf: the endpoint is the full .../v1/traces URL).
@@ -79,7 +94,7 @@ if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
 
 var app = builder.Build();
 // Created before the silo starts so no measurement is missed.
-var metrics = app.Services.GetRequiredService<RagCluster.Runtime.Diagnostics.PrometheusExporter>();
+var metrics = app.Services.GetRequiredService<PrometheusExporter>();
 app.Use(async (http, next) =>
 {
     // Security headers on every response, problems included: set as the response starts, because the
@@ -109,22 +124,27 @@ app.UseRequestTimeouts();
 
 app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
-app.MapGet("/health/ready", async (Silo silo, EmbeddingService embeddings, EmbeddingOptions embeddingOptions) =>
+app.MapGet("/health/ready", async (Readiness readiness) =>
 {
-    var r = await RagCluster.Grains.Diagnostics.Readiness.CheckAsync(silo, embeddings, embeddingOptions);
+    var r = await readiness.CheckAsync();
     return r.Ready
         ? Results.Ok(new { status = "ready", silo = r.SiloId, checks = r.Checks, detail = r.Detail, embedding = r.Embedding })
         : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
             extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
 }).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 
-app.MapGet("/v1/cluster", (Silo silo) => Results.Ok(new
+app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
 {
-    silo = silo.SiloId,
-    viewVersion = silo.ViewVersion,
-    activations = silo.ActivationsByType(),
-    members = silo.Members.Select(m => new { m.SiloId, m.Address, status = m.Status.ToString(), m.HeartbeatAgeMs }),
-})).RequireAuthorization(AuthSetup.Admin);
+    var view = membership.CurrentSnapshot;
+    return Results.Ok(new
+    {
+        silo = self.SiloAddress.ToString(),
+        viewVersion = view.Version.Value,
+        activations = await activations.ReadAsync(),
+        members = view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
+            .Select(m => new { siloId = m.SiloAddress.ToString(), address = m.SiloAddress.Endpoint.ToString(), status = m.Status.ToString(), m.Name }),
+    });
+}).RequireAuthorization(AuthSetup.Admin);
 
 // Round trip through placement and the transport: shows which silo owns a key.
 app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
@@ -150,3 +170,5 @@ Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();
 tracing?.Dispose(); // flushes spans still buffered
+return Environment.ExitCode;
+}

@@ -11,7 +11,7 @@ using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Naming;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Api;
 
@@ -270,7 +270,7 @@ public static partial class RagEndpoints
     /// <summary>The root of a query's trace: its grain calls on every silo join it, and the dashboard finds them by its id.</summary>
     private static System.Diagnostics.Activity? StartQuerySpan(string kind, CollectionRef c)
     {
-        var span = RagCluster.Runtime.Diagnostics.RuntimeTracing.QuerySource.StartActivity($"{kind} {c.Name}");
+        var span = RagCluster.Hosting.Diagnostics.RagTracing.QuerySource.StartActivity($"{kind} {c.Name}");
         span?.SetTag("ragcluster.collection", c.Key);
         return span;
     }

@@ -9,9 +9,10 @@ using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Backup;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Activation;
-using RagCluster.Runtime.Hosting;
+using Microsoft.Extensions.Hosting;
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Hosting;
 
 namespace RagCluster.Cli;
 
@@ -41,35 +42,53 @@ public interface IRagBackend : IAsyncDisposable
 public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
 /// <summary>
-/// The embedded default: a single silo in this process on the local SQLite store. It acts as the operator of
-/// that store: collections are those of tenant "default" (the same ones the API's bootstrap admin key sees).
+/// The embedded default: a single Orleans silo in this process on the local SQLite store (the same data the API's
+/// embedded default uses; run one of them at a time). It acts as the operator of that store: collections are
+/// those of tenant "default" (the same ones the API's bootstrap admin key sees).
 /// </summary>
 public sealed class EmbeddedBackend : IRagBackend
 {
-    private readonly Silo _silo;
-    private readonly ServiceProvider _services;
+    private readonly IHost _host;
+    private readonly IGrainFactory _silo;
 
-    private EmbeddedBackend(Silo silo, ServiceProvider services) { _silo = silo; _services = services; }
+    private EmbeddedBackend(IHost host)
+    {
+        _host = host;
+        _silo = host.Services.GetRequiredService<IGrainFactory>();
+    }
 
     public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, string? onnxRuntime, CancellationToken ct)
     {
         Directory.CreateDirectory(dataDir);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Embedding:ModelDirectory"] = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL") ?? "",
             ["Embedding:OnnxRuntimePath"] = onnxRuntime ?? "",
-        }).AddEnvironmentVariables().Build();
-        var collection = new ServiceCollection().AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error));
-        collection.AddRagPipeline(config);
-        var services = collection.BuildServiceProvider();
-        var options = new SiloOptions { ClusterId = "dev", Storage = "sqlite:" + Path.Combine(Path.GetFullPath(dataDir), "ragcluster.db"), SiloPort = 0 };
-        var registry = new GrainTypeRegistry().AddAssembly(typeof(PingGrain).Assembly);
-        var silo = new Silo(options, registry, services, services.GetRequiredService<ILoggerFactory>());
-        await silo.StartAsync(ct);
-        return new EmbeddedBackend(silo, services);
+        }).AddEnvironmentVariables();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        builder.Services.AddRagPipeline(builder.Configuration);
+        builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration, o =>
+        {
+            o.ClusterId = "dev";
+            o.Clustering = "localhost";
+            o.Storage = "sqlite:" + Path.Combine(Path.GetFullPath(dataDir), "ragcluster.db");
+            o.SiloPort = FreePort(); // a silo of its own, beside any API silo on this machine
+            o.GatewayPort = 0;
+        }));
+        var host = builder.Build();
+        await host.StartAsync(ct);
+        return new EmbeddedBackend(host);
     }
 
-    public string Describe() => $"embedded silo on {_silo.Address}; {_services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>().Status}";
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    public string Describe() => $"embedded silo on {_host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress}; {_host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>().Status}";
 
     private static string Key(string collection) => TenantScope.CollectionKey(TenantScope.DefaultTenant, collection);
 
@@ -84,7 +103,7 @@ public sealed class EmbeddedBackend : IRagBackend
         if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists()) return false;
-        var defaults = _services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
+        var defaults = _host.Services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
         await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens));
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
         return true;
@@ -152,8 +171,8 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async ValueTask DisposeAsync()
     {
-        await _silo.StopAsync(CancellationToken.None);
-        await _services.DisposeAsync();
+        await _host.StopAsync(CancellationToken.None);
+        _host.Dispose();
     }
 }
 

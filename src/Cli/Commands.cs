@@ -38,7 +38,7 @@ public static class Commands
                         await backend.IngestAsync(collection, id, new IngestRequest(format, bytes, tags, Path.GetFileName(path)), ct);
                         submitted.Add((path, id));
                     }
-                    catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or ArgumentException or RagCluster.Runtime.GrainRuntimeException)
+                    catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or ArgumentException or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
                     {
                         errors.Add((path, e.Message));
                     }

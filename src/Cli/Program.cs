@@ -85,7 +85,7 @@ async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, Cance
         return await body(backend, ct);
     }
     catch (Exception e) when (e is CliException or HttpRequestException or IOException or ArgumentException or InvalidOperationException
-                                  or RagCluster.Runtime.GrainRuntimeException or UriFormatException or TaskCanceledException)
+                                  or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException or UriFormatException or TaskCanceledException)
     {
         Console.Error.WriteLine($"ragcluster: {e.GetBaseException().Message}");
         return 1;

@@ -2,20 +2,18 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Embedding;
-using RagCluster.Runtime.Hosting;
+using RagCluster.Hosting;
 
 namespace RagCluster.SiloHost;
 
 /// <summary>
 /// Health:Port (e.g. 8081) serves /health/live and /health/ready over plain HTTP/1.1 for orchestrator probes:
-/// the silo port speaks only h2c, which kubelet probes do not. Off (0) by default.
+/// an Orleans silo port speaks Orleans' own protocol, which kubelet probes do not. Off (0) by default.
 /// </summary>
-public sealed class HealthEndpoint(IConfiguration configuration, Silo silo, EmbeddingService embeddings, EmbeddingOptions embeddingOptions,
-    ILogger<HealthEndpoint> log) : IHostedService, IAsyncDisposable
+public sealed class HealthEndpoint(IConfiguration configuration, IServiceProvider services, ILogger<HealthEndpoint> log) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -34,7 +32,7 @@ public sealed class HealthEndpoint(IConfiguration configuration, Silo silo, Embe
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", async () =>
         {
-            var r = await Readiness.CheckAsync(silo, embeddings, embeddingOptions);
+            var r = await services.GetRequiredService<Readiness>().CheckAsync();
             return r.Ready
                 ? Results.Ok(new { status = "ready", silo = r.SiloId, checks = r.Checks, detail = r.Detail })
                 : Results.Problem(statusCode: 503, title: "Silo not ready", detail: r.Detail, extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using RagCluster.Grains.Embedding;
-using RagCluster.Runtime.Hosting;
+using RagCluster.Hosting;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests;

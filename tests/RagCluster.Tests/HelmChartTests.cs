@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Limits;
 using RagCluster.Grains.Embedding;
-using RagCluster.Runtime.Hosting;
+using RagCluster.Hosting;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests;

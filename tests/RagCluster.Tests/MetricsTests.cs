@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using RagCluster.Runtime.Diagnostics;
+using RagCluster.Hosting.Diagnostics;
 
 namespace RagCluster.Tests;
 

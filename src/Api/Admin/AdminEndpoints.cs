@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Api.Admin;
 

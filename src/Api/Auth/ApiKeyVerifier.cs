@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Api.Auth;
 

@@ -1,5 +1,5 @@
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Api.Auth;
 

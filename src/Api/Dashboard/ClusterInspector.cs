@@ -1,45 +1,45 @@
 using System.Text.Json;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Hosting;
-using RagCluster.Runtime.Diagnostics;
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Hosting.Diagnostics;
 
 namespace RagCluster.Api.Dashboard;
 
 /// <summary>
-/// Asks every member silo for its status (activations and queues by grain type, load, method statistics) and,
-/// for a trace, the spans it recorded — over the silos' own h2c endpoints, so it sees the whole cluster, not just
-/// the API silo. A member that does not answer in time is shown as unreachable, never waited on.
+/// Asks every member silo for its report (activations by grain type, load, method statistics) and, for a trace,
+/// the spans it recorded, through a <see cref="ISiloDiagnosticsGrain"/> placed on each silo, so it sees the whole
+/// cluster, not just the API silo. A member that does not answer in time is shown as unreachable, never waited on.
 /// </summary>
-public sealed class ClusterInspector(Silo silo, ILogger<ClusterInspector> log)
+public sealed class ClusterInspector(IClusterMembershipService membership, ILocalSiloDetails self, IGrainFactory grains, ILogger<ClusterInspector> log)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public sealed record SiloView(string SiloId, string Address, string Status, long HeartbeatAgeMs, bool Local, bool Reachable,
         Dictionary<string, int> Activations, Dictionary<string, int> Queued, JsonElement? Load, MethodStat[] Methods);
+
+    private IEnumerable<ClusterMember> LiveMembers() => membership.CurrentSnapshot.Members.Values.Where(m => m.Status != SiloStatus.Dead);
 
     public async Task<SiloView[]> SilosAsync()
     {
         var views = await Task.WhenAll(LiveMembers().Select(async m =>
         {
+            var id = m.SiloAddress.ToString();
+            var local = m.SiloAddress.Equals(self.SiloAddress);
             try
             {
-                var status = JsonDocument.Parse(await silo.GetMemberStatusAsync(m.Address, Timeout)).RootElement;
-                return new SiloView(m.SiloId, m.Address, m.Status.ToString(), m.HeartbeatAgeMs, m.SiloId == silo.SiloId, true,
-                    status.GetProperty("activations").Deserialize<Dictionary<string, int>>(Json)!,
-                    status.GetProperty("queued").Deserialize<Dictionary<string, int>>(Json)!,
-                    status.GetProperty("load").Clone(), status.GetProperty("methods").Deserialize<MethodStat[]>(Json)!);
+                var report = await grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString()).GetReport().WaitAsync(Timeout);
+                // Orleans' membership keeps an IAmAlive time per silo but does not expose it here; 0 means "not reported".
+                return new SiloView(id, m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), 0, local, true, report.Activations, [],
+                    JsonDocument.Parse(report.LoadJson).RootElement.Clone(), report.Methods);
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or KeyNotFoundException)
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
             {
-                log.LogDebug("silo {Silo} did not report its status: {Error}", m.SiloId, e.Message);
-                return new SiloView(m.SiloId, m.Address, m.Status.ToString(), m.HeartbeatAgeMs, m.SiloId == silo.SiloId, false, [], [], null, []);
+                log.LogDebug("silo {Silo} did not report its status: {Error}", id, e.Message);
+                return new SiloView(id, m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), 0, local, false, [], [], null, []);
             }
         }));
         return views.OrderBy(v => v.SiloId, StringComparer.Ordinal).ToArray();
     }
-
-    private IEnumerable<Runtime.Membership.MembershipEntry> LiveMembers() => silo.Members.Where(m => m.Status != Runtime.Membership.SiloStatus.Dead);
 
     /// <summary>Every span of the trace, from every silo that recorded part of it, in start order.</summary>
     public async Task<RecordedSpan[]> TraceAsync(string traceId)
@@ -48,9 +48,9 @@ public sealed class ClusterInspector(Silo silo, ILogger<ClusterInspector> log)
         {
             try
             {
-                return JsonSerializer.Deserialize<RecordedSpan[]>(await silo.GetMemberSpansAsync(m.Address, traceId, Timeout), Json) ?? [];
+                return await grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString()).GetSpans(traceId).WaitAsync(Timeout);
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
             {
                 return [];
             }

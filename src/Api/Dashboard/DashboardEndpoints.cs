@@ -3,7 +3,7 @@ using RagCluster.Api.Auth;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Api.Dashboard;
 

@@ -1,4 +1,4 @@
-using RagCluster.Runtime;
+using Orleans;
 
 namespace RagCluster.Grains.Interfaces.Rag;
 
@@ -6,6 +6,7 @@ namespace RagCluster.Grains.Interfaces.Rag;
 /// Key: "tenant.collection" (see TenantScope). Settings, document registry and the version that cache keys include.
 /// A collection exists once created (or, for data from before explicit creation, once it indexed a document).
 /// </summary>
+[Alias("rc.ICollectionGrain")]
 public interface ICollectionGrain : IGrainWithStringKey
 {
     Task<CollectionInfo> GetInfo();
@@ -23,6 +24,7 @@ public interface ICollectionGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: "collection/documentId". Owns one document's versions, chunks and status.</summary>
+[Alias("rc.IDocumentGrain")]
 public interface IDocumentGrain : IGrainWithStringKey
 {
     /// <summary>Stores the content and returns at once (status pending); indexing continues in the grain.</summary>
@@ -36,6 +38,7 @@ public interface IDocumentGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: "collection/shardNo". HNSW + BM25 over the shard's chunks, persisted as snapshot + log.</summary>
+[Alias("rc.IIndexShardGrain")]
 public interface IIndexShardGrain : IGrainWithStringKey
 {
     /// <summary>Replaces every chunk of the document with these (idempotent; older versions are ignored).</summary>
@@ -50,6 +53,7 @@ public interface IIndexShardGrain : IGrainWithStringKey
 }
 
 /// <summary>Stateless worker: the local silo's embedding model.</summary>
+[Alias("rc.IEmbeddingGrain")]
 public interface IEmbeddingGrain : IGrainWithStringKey
 {
     Task<float[][]> Embed(string[] texts, bool isQuery);
@@ -57,6 +61,7 @@ public interface IEmbeddingGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>
+[Alias("rc.IQueryPlanGrain")]
 public interface IQueryPlanGrain : IGrainWithStringKey
 {
     Task<SearchResponse> Search(SearchRequest request);
@@ -64,6 +69,7 @@ public interface IQueryPlanGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: "cache/N", N = hash(query key) % partitions. L2 (memory) backed by L3 (its stored state).</summary>
+[Alias("rc.ICacheGrain")]
 public interface ICacheGrain : IGrainWithStringKey
 {
     Task<CacheLookup> Get(string key);
@@ -72,6 +78,7 @@ public interface ICacheGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: the key id (the public part of an API key). Holds only a hash of the secret.</summary>
+[Alias("rc.IApiKeyGrain")]
 public interface IApiKeyGrain : IGrainWithStringKey
 {
     Task<ApiKeyInfo> Create(string tenant, string role, string description);
@@ -83,6 +90,7 @@ public interface IApiKeyGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: tenant name. The tenant's key ids and collection names, for listing.</summary>
+[Alias("rc.ITenantGrain")]
 public interface ITenantGrain : IGrainWithStringKey
 {
     Task AddKey(string keyId);
@@ -93,6 +101,7 @@ public interface ITenantGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: "bootstrap". Issues the first admin key once per cluster when none is configured.</summary>
+[Alias("rc.IBootstrapGrain")]
 public interface IBootstrapGrain : IGrainWithStringKey
 {
     /// <summary>A new admin key (secret included) the first time it is called in the cluster's life; null after.</summary>
@@ -100,6 +109,7 @@ public interface IBootstrapGrain : IGrainWithStringKey
 }
 
 /// <summary>Key: the UTC day, "yyyy-MM-dd". Who did what, when: writes and admin actions, append-only.</summary>
+[Alias("rc.IAuditGrain")]
 public interface IAuditGrain : IGrainWithStringKey
 {
     Task Append(AuditEntry entry);

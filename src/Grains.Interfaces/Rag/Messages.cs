@@ -1,4 +1,10 @@
+using Orleans;
+
 namespace RagCluster.Grains.Interfaces.Rag;
+
+// Wire and stored types: Orleans serializers are generated for them ([GenerateSerializer]; primary-constructor members
+// get ids in declaration order, so new members go at the end). [Alias] keeps stored state readable across renames.
+// [Immutable]: they are values, never changed after they are sent, so Orleans skips the defensive copy on local calls.
 
 public static class DocumentStatuses
 {
@@ -6,42 +12,58 @@ public static class DocumentStatuses
 }
 
 /// <summary>A document as submitted: raw bytes and the format they are in (txt, md, html, json, docx, pdf).</summary>
+[GenerateSerializer, Immutable, Alias("rc.IngestRequest")]
 public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName);
 
+[GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,
     string? Error, string? ContentHash, DateTimeOffset UpdatedAt);
 
 /// <summary>One chunk as a shard stores it.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ChunkRecord")]
 public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text,
     string[] HeadingPath, Dictionary<string, string> Tags, float[]? Vector);
 
+[GenerateSerializer, Immutable, Alias("rc.CollectionSettings")]
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens);
 
+[GenerateSerializer, Immutable, Alias("rc.CollectionInfo")]
 public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount, string[] DocumentIds);
 
 /// <summary>What a shard is asked: a query vector (null for lexical only), query text for BM25, and filters.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardQuery")]
 public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Dictionary<string, string> Filter);
 
+[GenerateSerializer, Immutable, Alias("rc.ShardHit")]
 public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, float Score);
 
+[GenerateSerializer, Immutable, Alias("rc.ShardResult")]
 public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical);
 
+[GenerateSerializer, Immutable, Alias("rc.ShardStats")]
 public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries);
 
+[GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
 public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan);
 
+[GenerateSerializer, Immutable, Alias("rc.SearchHit")]
 public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);
 
 /// <summary><see cref="CacheTier"/>: L1 (this silo), L2 (cache grain memory), L3 (cache grain's stored state) or null (computed).</summary>
+[GenerateSerializer, Immutable, Alias("rc.SearchResponse")]
 public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier);
 
 /// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
+[GenerateSerializer, Immutable, Alias("rc.PlanStats")]
 public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget);
 
+[GenerateSerializer, Immutable, Alias("rc.EmbeddingInfo")]
 public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider);
 
+[GenerateSerializer, Immutable, Alias("rc.CacheLookup")]
 public sealed record CacheLookup(bool Found, SearchResponse? Value, string Tier);
 
+[GenerateSerializer, Immutable, Alias("rc.CacheStats")]
 public sealed record CacheStats(string Partition, int Entries, long L2Hits, long L3Hits, long Misses, long Writes);
 
 public static class Roles
@@ -56,20 +78,26 @@ public static class Roles
 }
 
 /// <summary>A key as admins see it; <see cref="Secret"/> is only set in the reply that created or rotated it.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ApiKeyInfo")]
 public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt,
     DateTimeOffset? RevokedAt, string? Secret);
 
+[GenerateSerializer, Immutable, Alias("rc.ApiKeyCheck")]
 public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason);
 
 /// <summary>One audited request: the caller (key id, tenant, role), the action (method and route), its target and outcome.</summary>
+[GenerateSerializer, Immutable, Alias("rc.AuditEntry")]
 public sealed record AuditEntry(DateTimeOffset At, string? KeyId, string? Tenant, string? Role, string Action, string Target,
     int Status, string? RemoteAddress);
 
+[GenerateSerializer, Immutable, Alias("rc.AuditQuery")]
 public sealed record AuditQuery(DateTimeOffset From, DateTimeOffset To, string? Tenant, string? KeyId, int Limit);
 
 /// <summary>A document as a backup records it: an indexed version with its tags and provenance.</summary>
+[GenerateSerializer, Immutable, Alias("rc.RestoredDocument")]
 public sealed record RestoredDocument(string DocumentId, long Version, string? ContentHash, int ChunkCount, Dictionary<string, string> Tags,
     string? Format, string? FileName, DateTimeOffset UpdatedAt);
 
 /// <summary><see cref="NextCursor"/> is -1 when the shard has no more chunks.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardExportPage")]
 public sealed record ShardExportPage(ChunkRecord[] Chunks, Dictionary<string, long> DocumentVersions, int NextCursor);

@@ -1,6 +1,9 @@
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Serialization;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Auditing;
 
@@ -9,7 +12,7 @@ namespace RagCluster.Grains.Auditing;
 /// an audit trail is append-only, and a day's log is bounded by that day's writes), so a crash loses nothing
 /// that was acknowledged.
 /// </summary>
-public sealed class AuditGrain([PersistentLog("audit")] IPersistentLog log) : Grain, IAuditGrain
+public sealed class AuditGrain([PersistentLog("audit")] IPersistentLog log, Serializer serializer) : Grain, IAuditGrain
 {
     private readonly List<AuditEntry> _entries = [];
 
@@ -18,13 +21,13 @@ public sealed class AuditGrain([PersistentLog("audit")] IPersistentLog log) : Gr
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (_, entries) = await log.ReadAsync(cancellationToken);
-        foreach (var e in entries) _entries.Add(BinarySerializer.Deserialize<AuditEntry>(e));
+        foreach (var e in entries) _entries.Add(serializer.Deserialize<AuditEntry>(e)!);
     }
 
     public async Task Append(AuditEntry entry)
     {
-        if (KeyFor(entry.At) != GetPrimaryKeyString()) throw new ArgumentException($"entry of {KeyFor(entry.At)} sent to audit day {GetPrimaryKeyString()}");
-        await log.AppendAsync(BinarySerializer.Serialize(entry));
+        if (KeyFor(entry.At) != this.GetPrimaryKeyString()) throw new ArgumentException($"entry of {KeyFor(entry.At)} sent to audit day {this.GetPrimaryKeyString()}");
+        await log.AppendAsync(serializer.SerializeToArray(entry));
         _entries.Add(entry);
     }
 

@@ -6,7 +6,10 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Naming;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Backup;
 

@@ -1,11 +1,15 @@
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Caching;
 
+[GenerateSerializer, Alias("rc.CacheState")]
 public sealed class CacheState
 {
-    public Dictionary<string, SearchResponse> Entries { get; set; } = [];
+    [Id(0)] public Dictionary<string, SearchResponse> Entries { get; set; } = [];
 }
 
 /// <summary>
@@ -40,7 +44,7 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     {
         foreach (var key in state.State.Entries.Keys) _nodes[key] = _order.AddLast(key);
         _fromStore = [.. state.State.Entries.Keys];
-        RegisterGrainTimer(async ct => { if (_dirty) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        this.RegisterGrainTimer(async ct => { if (_dirty) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         return Task.CompletedTask;
     }
 
@@ -86,5 +90,5 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     }
 
     public Task<CacheStats> GetStats() =>
-        Task.FromResult(new CacheStats(GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes));
+        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes));
 }

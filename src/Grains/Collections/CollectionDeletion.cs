@@ -1,6 +1,9 @@
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Collections;
 

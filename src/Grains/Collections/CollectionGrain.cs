@@ -1,5 +1,8 @@
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Collections;
 
@@ -11,11 +14,12 @@ public sealed class CollectionDefaults
     public int ChunkOverlapTokens { get; set; } = 32;
 }
 
+[GenerateSerializer, Alias("rc.CollectionState")]
 public sealed class CollectionState
 {
-    public CollectionSettings? Settings { get; set; }
-    public long Version { get; set; }
-    public HashSet<string> Documents { get; set; } = [];
+    [Id(0)] public CollectionSettings? Settings { get; set; }
+    [Id(1)] public long Version { get; set; }
+    [Id(2)] public HashSet<string> Documents { get; set; } = [];
 }
 
 public sealed class CollectionGrain(
@@ -24,7 +28,7 @@ public sealed class CollectionGrain(
     private CollectionSettings Settings =>
         state.State.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
 
-    public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(GetPrimaryKeyString(), Settings, state.State.Version,
+    public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(this.GetPrimaryKeyString(), Settings, state.State.Version,
         state.State.Documents.Count, state.State.Documents.Order(StringComparer.Ordinal).ToArray()));
 
     public Task<bool> Exists() => Task.FromResult(state.State.Settings is not null);

@@ -7,25 +7,29 @@ using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Text;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Documents;
 
+[GenerateSerializer, Alias("rc.DocumentState")]
 public sealed class DocumentState
 {
-    public string Status { get; set; } = DocumentStatuses.Pending;
-    public long Version { get; set; }
-    public long IndexedVersion { get; set; }
-    public string? ContentHash { get; set; }
-    public int ChunkCount { get; set; }
-    public string? Error { get; set; }
-    public DateTimeOffset UpdatedAt { get; set; }
+    [Id(0)] public string Status { get; set; } = DocumentStatuses.Pending;
+    [Id(1)] public long Version { get; set; }
+    [Id(2)] public long IndexedVersion { get; set; }
+    [Id(3)] public string? ContentHash { get; set; }
+    [Id(4)] public int ChunkCount { get; set; }
+    [Id(5)] public string? Error { get; set; }
+    [Id(6)] public DateTimeOffset UpdatedAt { get; set; }
     /// <summary>Kept only while indexing is pending, so a silo crash mid-ingest loses nothing.</summary>
-    public byte[]? PendingContent { get; set; }
-    public string? Format { get; set; }
-    public string? FileName { get; set; }
-    public Dictionary<string, string> Tags { get; set; } = [];
-    public int ShardCount { get; set; }
+    [Id(7)] public byte[]? PendingContent { get; set; }
+    [Id(8)] public string? Format { get; set; }
+    [Id(9)] public string? FileName { get; set; }
+    [Id(10)] public Dictionary<string, string> Tags { get; set; } = [];
+    [Id(11)] public int ShardCount { get; set; }
 }
 
 /// <summary>
@@ -56,13 +60,13 @@ public sealed class DocumentGrain(
         }
     }
 
-    private string Collection => GetPrimaryKeyString()[..GetPrimaryKeyString().IndexOf('/')];
-    private string DocumentId => GetPrimaryKeyString()[(GetPrimaryKeyString().IndexOf('/') + 1)..];
+    private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
+    private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Safety net: resumes indexing after a crash and retries after transient failures.
-        RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+        this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
         return Task.CompletedTask;
     }
 

@@ -1,5 +1,8 @@
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Embedding;
 

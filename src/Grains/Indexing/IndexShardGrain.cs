@@ -1,15 +1,20 @@
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Vectors;
-using RagCluster.Runtime;
-using RagCluster.Runtime.Serialization;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Indexing;
 
 /// <summary>A change to a shard, as appended to its log.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardLogEntry")]
 public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[] Chunks, bool Removed);
 
 /// <summary>Everything a shard needs to come back without re-embedding: live chunks (vectors live in the graph).</summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardSnapshot")]
 public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[] Chunks, Dictionary<string, long> DocumentVersions,
     byte[]? Graph, int[] NodeToSlot);
 
@@ -19,7 +24,7 @@ public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[]
 /// snapshot every <see cref="SnapshotEvery"/> entries and on deactivation, so a reactivation on any silo replays
 /// at most that many entries and never re-embeds.
 /// </summary>
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions) : Grain, IIndexShardGrain
+public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer) : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
 
@@ -31,18 +36,18 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private readonly List<int> _nodeToSlot = [];
     private readonly Dictionary<int, int> _slotToNode = [];
 
-    private int ShardNo => int.Parse(GetPrimaryKeyString().AsSpan(GetPrimaryKeyString().LastIndexOf('/') + 1));
+    private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
-        if (snapshot is not null) Restore(BinarySerializer.Deserialize<ShardSnapshot>(snapshot));
-        foreach (var e in entries) Apply(BinarySerializer.Deserialize<ShardLogEntry>(e));
+        if (snapshot is not null) Restore(serializer.Deserialize<ShardSnapshot>(snapshot)!);
+        foreach (var e in entries) Apply(serializer.Deserialize<ShardLogEntry>(e)!);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(BinarySerializer.Serialize(TakeSnapshot()), cancellationToken);
+        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(serializer.SerializeToArray(TakeSnapshot()), cancellationToken);
     }
 
     public async Task Upsert(string documentId, long version, ChunkRecord[] chunks)
@@ -63,9 +68,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private async Task Record(ShardLogEntry entry)
     {
-        await log.AppendAsync(BinarySerializer.Serialize(entry)); // durable first: a crash after this replays it
+        await log.AppendAsync(serializer.SerializeToArray(entry)); // durable first: a crash after this replays it
         Apply(entry);
-        if (log.EntriesSinceSnapshot >= SnapshotEvery) await log.SnapshotAsync(BinarySerializer.Serialize(TakeSnapshot()));
+        if (log.EntriesSinceSnapshot >= SnapshotEvery) await log.SnapshotAsync(serializer.SerializeToArray(TakeSnapshot()));
     }
 
     private void Apply(ShardLogEntry entry)

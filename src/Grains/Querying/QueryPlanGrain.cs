@@ -4,7 +4,10 @@ using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Retrieval;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Querying;
 
@@ -35,7 +38,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     public async Task<SearchResponse> Search(SearchRequest request)
     {
         var sw = Stopwatch.StartNew();
-        var collection = GetPrimaryKeyString();
+        var collection = this.GetPrimaryKeyString();
         if (string.IsNullOrWhiteSpace(request.Query) || request.Query.Length > 2000) throw new ArgumentException("query must be 1..2000 characters");
         if (request.TopK is < 1 or > 100) throw new ArgumentException("topK must be 1..100");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
@@ -127,6 +130,6 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             .First().Key;
     }
 
-    public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
+    public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(this.GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
         _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget));
 }

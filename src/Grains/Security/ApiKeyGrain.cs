@@ -2,7 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace RagCluster.Grains.Security;
 
@@ -43,21 +46,22 @@ public static partial class ApiKeyFormat
     private static partial Regex KeyIdRegex();
 }
 
+[GenerateSerializer, Alias("rc.ApiKeyState")]
 public sealed class ApiKeyState
 {
-    public string? SecretHash { get; set; }
-    public string Tenant { get; set; } = "";
-    public string Role { get; set; } = "";
-    public string Description { get; set; } = "";
-    public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset? RevokedAt { get; set; }
+    [Id(0)] public string? SecretHash { get; set; }
+    [Id(1)] public string Tenant { get; set; } = "";
+    [Id(2)] public string Role { get; set; } = "";
+    [Id(3)] public string Description { get; set; } = "";
+    [Id(4)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(5)] public DateTimeOffset? RevokedAt { get; set; }
 }
 
 public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
 {
     public async Task<ApiKeyInfo> Create(string tenant, string role, string description)
     {
-        if (state.RecordExists) throw new InvalidOperationException($"key {GetPrimaryKeyString()} already exists");
+        if (state.RecordExists) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} already exists");
         if (!Naming.Names.IsName(tenant)) throw new ArgumentException("tenant must be " + Naming.Names.NameRule);
         if (!Roles.All.Contains(role)) throw new ArgumentException($"role must be one of {string.Join(", ", Roles.All)}");
         if (description.Length > 200) throw new ArgumentException("description is limited to 200 characters");
@@ -67,8 +71,8 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
             SecretHash = ApiKeyFormat.Hash(secret), Tenant = tenant, Role = role, Description = description, CreatedAt = DateTimeOffset.UtcNow,
         };
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<ITenantGrain>(tenant).AddKey(GetPrimaryKeyString());
-        return Info(ApiKeyFormat.Compose(GetPrimaryKeyString(), secret));
+        await GrainFactory.GetGrain<ITenantGrain>(tenant).AddKey(this.GetPrimaryKeyString());
+        return Info(ApiKeyFormat.Compose(this.GetPrimaryKeyString(), secret));
     }
 
     public Task<ApiKeyCheck> Verify(string secret)
@@ -86,12 +90,12 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
         var secret = ApiKeyFormat.NewSecret();
         state.State.SecretHash = ApiKeyFormat.Hash(secret);
         await state.WriteStateAsync();
-        return Info(ApiKeyFormat.Compose(GetPrimaryKeyString(), secret));
+        return Info(ApiKeyFormat.Compose(this.GetPrimaryKeyString(), secret));
     }
 
     public async Task<ApiKeyInfo> Revoke()
     {
-        if (!state.RecordExists) throw new KeyNotFoundException($"no key {GetPrimaryKeyString()}");
+        if (!state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
         state.State.RevokedAt ??= DateTimeOffset.UtcNow;
         await state.WriteStateAsync();
         return Info(null);
@@ -101,18 +105,19 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
 
     private void RequireLive()
     {
-        if (!state.RecordExists) throw new KeyNotFoundException($"no key {GetPrimaryKeyString()}");
-        if (state.State.RevokedAt is not null) throw new InvalidOperationException($"key {GetPrimaryKeyString()} is revoked");
+        if (!state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
+        if (state.State.RevokedAt is not null) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} is revoked");
     }
 
-    private ApiKeyInfo Info(string? secret) => new(GetPrimaryKeyString(), state.State.Tenant, state.State.Role, state.State.Description,
+    private ApiKeyInfo Info(string? secret) => new(this.GetPrimaryKeyString(), state.State.Tenant, state.State.Role, state.State.Description,
         state.State.CreatedAt, state.State.RevokedAt, secret);
 }
 
+[GenerateSerializer, Alias("rc.TenantState")]
 public sealed class TenantState
 {
-    public List<string> KeyIds { get; set; } = [];
-    public List<string> Collections { get; set; } = [];
+    [Id(0)] public List<string> KeyIds { get; set; } = [];
+    [Id(1)] public List<string> Collections { get; set; } = [];
 }
 
 public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> state) : Grain, ITenantGrain
@@ -141,9 +146,10 @@ public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<Ten
     public Task<string[]> Collections() => Task.FromResult(state.State.Collections.Order(StringComparer.Ordinal).ToArray());
 }
 
+[GenerateSerializer, Alias("rc.BootstrapState")]
 public sealed class BootstrapState
 {
-    public string? KeyId { get; set; }
+    [Id(0)] public string? KeyId { get; set; }
 }
 
 /// <summary>One per cluster: the record that the first admin key was issued, so it is printed once and never again.</summary>

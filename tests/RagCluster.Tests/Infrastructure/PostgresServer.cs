@@ -105,7 +105,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 }
 
 [CollectionDefinition(Name)]
-public sealed class ClusterCollection : ICollectionFixture<PostgresFixture>
+public sealed class ClusterCollection : ICollectionFixture<PostgresFixture>, ICollectionFixture<RedisFixture>
 {
     public const string Name = "cluster";
 }

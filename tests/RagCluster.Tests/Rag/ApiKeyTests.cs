@@ -1,7 +1,6 @@
 using System.Text;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
-using RagCluster.Runtime;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -15,9 +14,8 @@ public sealed class ApiKeyTests
     {
         var dir = Directory.CreateTempSubdirectory("rc-keys");
         // Same ServiceId for both clusters below: grain state is scoped by it.
-        await using var cluster = new TestCluster($"sqlite:{Path.Combine(dir.FullName, "k.db")}", o => o.ServiceId = "keys");
-        var silo = await cluster.StartInProcessSiloAsync();
-        var client = cluster.CreateClient(silo); // over the wire, so messages are serialised
+        var cluster = await RagTestCluster.StartAsync(1, $"sqlite:{Path.Combine(dir.FullName, "k.db")}", serviceId: "keys");
+        var client = cluster.Grains; // the test cluster's client: over the wire, so messages are serialised
         var keyId = ApiKeyFormat.NewKeyId();
         var created = await client.GetGrain<IApiKeyGrain>(keyId).Create("acme", Roles.Writer, "ci key");
         Assert.True(ApiKeyFormat.TryParse(created.Secret, out var parsedId, out var secret));
@@ -39,9 +37,8 @@ public sealed class ApiKeyTests
         Assert.DoesNotContain(secret, raw);
         Assert.Contains(ApiKeyFormat.Hash(secret), raw);
 
-        await using var again = new TestCluster($"sqlite:{Path.Combine(dir.FullName, "k.db")}", o => o.ServiceId = "keys");
-        var s2 = await again.StartInProcessSiloAsync();
-        var key = s2.Silo.GetGrain<IApiKeyGrain>(keyId);
+        await using var again = await RagTestCluster.StartAsync(1, $"sqlite:{Path.Combine(dir.FullName, "k.db")}", serviceId: "keys");
+        var key = again.Grains.GetGrain<IApiKeyGrain>(keyId);
         Assert.True((await key.Verify(secret)).Valid); // survives restarts
         var rotated = await key.Rotate();
         Assert.True(ApiKeyFormat.TryParse(rotated.Secret, out _, out var newSecret));
@@ -50,8 +47,8 @@ public sealed class ApiKeyTests
         Assert.NotNull((await key.Revoke()).RevokedAt);
         Assert.Equal("key revoked", (await key.Verify(newSecret)).Reason);
         await Assert.ThrowsAsync<InvalidOperationException>(() => key.Rotate());
-        await Assert.ThrowsAsync<ArgumentException>(() => s2.Silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("acme", "owner", ""));
-        await Assert.ThrowsAsync<ArgumentException>(() => s2.Silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("Bad Tenant", Roles.Reader, ""));
+        await Assert.ThrowsAsync<ArgumentException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("acme", "owner", ""));
+        await Assert.ThrowsAsync<ArgumentException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("Bad Tenant", Roles.Reader, ""));
     }
 
     [Theory]

@@ -74,7 +74,7 @@ public sealed class BrowserTests(ThreeSiloApiProcess api) : IClassFixture<ThreeS
         await page.WaitForSelectorAsync("#collections tr[data-collection='dash']");
         Assert.Equal(8, (await page.InnerTextAsync("#collections tr[data-collection='dash'] td:nth-child(3)")).Split(" / ").Length);
         await page.WaitForSelectorAsync($"#queries button[data-trace='{traceId}']");
-        Assert.Contains("IIndexShardGrain", await page.InnerTextAsync("#activations"));
+        Assert.Contains("IndexShardGrain", await page.InnerTextAsync("#activations"));
         Assert.Contains("IQueryPlanGrain.Search", await page.InnerTextAsync("#methods"));
 
         // The trace view: which grains on which silos served the query.

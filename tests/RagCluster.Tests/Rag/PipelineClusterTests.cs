@@ -2,7 +2,10 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using RagCluster.Grains;
 using RagCluster.Grains.Interfaces.Rag;
-using RagCluster.Runtime;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using RagCluster.Hosting.Diagnostics;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -32,27 +35,26 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         return (chosen, questions);
     }
 
-    // Three silos embedding on 2 cores can starve a heartbeat past the tests' usual 3 s; a healthy silo declared
-    // dead stops itself (as it must), which turns a test of one crash into one of two. 8 s keeps the crash the only one.
-    private static TestCluster NewCluster(string storage = "memory", double latencyBudgetMs = 2000) => new(storage, o => o.DeathTimeout = TimeSpan.FromSeconds(8))
+    private static Dictionary<string, string?> Settings(double latencyBudgetMs = 2000) => new()
     {
-        ConfigureServices = services => services.AddRagPipeline(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
-            ["Embedding:OnnxRuntimePath"] = RepoPaths.OnnxRuntime,
-            ["Collections:ShardCount"] = "4",
-            ["Query:LatencyBudgetMs"] = latencyBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }).Build()),
+        ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
+        ["Embedding:OnnxRuntimePath"] = RepoPaths.OnnxRuntime,
+        ["Collections:ShardCount"] = "4",
+        ["Query:LatencyBudgetMs"] = latencyBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>In-process silos on a shared SQLite file (or the given store); the same service id reopens the same state.</summary>
+    private static Task<RagTestCluster> NewCluster(int silos = 1, string? storage = null, double latencyBudgetMs = 2000, string? serviceId = null) =>
+        RagTestCluster.StartAsync(silos, storage, Settings(latencyBudgetMs), serviceId);
 
     [Fact]
     public async Task Over_the_latency_budget_a_query_runs_lexical_only_and_is_not_cached()
     {
-        await using var cluster = NewCluster(latencyBudgetMs: 0); // no time at all for the query embedding
-        var silo = await cluster.StartInProcessSiloAsync();
-        await silo.Silo.GetGrain<IDocumentGrain>("budget/a").Ingest(new IngestRequest("txt", "budgeted lexical search"u8.ToArray(), [], null));
-        while ((await silo.Silo.GetGrain<IDocumentGrain>("budget/a").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
-        var plans = silo.Silo.GetGrain<IQueryPlanGrain>("budget");
+        await using var cluster = await NewCluster(latencyBudgetMs: 0); // no time at all for the query embedding
+        var grains = cluster.Grains;
+        await grains.GetGrain<IDocumentGrain>("budget/a").Ingest(new IngestRequest("txt", "budgeted lexical search"u8.ToArray(), [], null));
+        while ((await grains.GetGrain<IDocumentGrain>("budget/a").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
+        var plans = grains.GetGrain<IQueryPlanGrain>("budget");
         var first = await plans.Search(new SearchRequest("lexical search", 3, [], null));
         Assert.Equal("bm25", first.Plan);
         Assert.Equal(["bm25"], first.CandidatePlans);
@@ -65,11 +67,8 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
     [Fact]
     public async Task Every_document_is_indexed_exactly_once_after_a_silo_dies_mid_ingest_and_answers_cite_the_right_document()
     {
-        await using var cluster = NewCluster();
-        var silos = new List<InProcessSilo>();
-        for (var i = 0; i < 3; i++) silos.Add(await cluster.StartInProcessSiloAsync());
-        await cluster.WaitForStableViewAsync();
-        var client = cluster.CreateClient(silos.Take(2), TimeSpan.FromSeconds(60)); // silo 2 is the one that dies
+        await using var cluster = await NewCluster(silos: 3);
+        var client = cluster.Grains; // the test cluster's client fails over between the silos' gateways
         var (docs, questions) = Corpus(120);
 
         // Ingest from a client on silo 0; kill silo 2 after a third of the documents were submitted.
@@ -85,7 +84,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         });
         while (Volatile.Read(ref submitted) < docs.Count / 3 && !ingest.IsCompleted) await Task.Delay(20);
         // Bounded waits: a hang here must fail the test with its step named, never stall the whole run.
-        await silos[2].KillAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await cluster.KillAsync(cluster.Cluster.Silos[2]).WaitAsync(TimeSpan.FromSeconds(60));
         await ingest.WaitAsync(TimeSpan.FromSeconds(240));
 
         // Every document ends indexed (pending ones resume on the survivors).
@@ -146,9 +145,9 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
     [Fact]
     public async Task A_shard_restored_after_a_crash_from_snapshot_plus_log_answers_exactly_as_before()
     {
-        await using var cluster = NewCluster();
-        var first = await cluster.StartInProcessSiloAsync();
-        var shard = first.Silo.GetGrain<IIndexShardGrain>("kb/0");
+        var serviceId = "restore-" + Guid.NewGuid().ToString("N")[..6];
+        await using var cluster = await NewCluster(serviceId: serviceId);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("kb/0");
         var rng = new Random(3);
         float[] Vec() => Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         // 100 documents: 64 changes fold into a snapshot, the other 36 (and a delete and a replace) stay in the log.
@@ -164,9 +163,10 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         foreach (var q in queries) before.Add(await shard.Search(q));
         var countsBefore = await shard.ChunkCounts();
 
-        await first.KillAsync(); // no deactivation: the snapshot is not refreshed
-        var second = await cluster.StartInProcessSiloAsync();
-        var restored = second.Silo.GetGrain<IIndexShardGrain>("kb/0");
+        // A crash: the silo vanishes without deactivating (the snapshot is not refreshed); a new silo opens the same store.
+        await cluster.KillAsync(cluster.Cluster.Primary);
+        await using var second = await NewCluster(storage: cluster.Storage, serviceId: serviceId);
+        var restored = second.Grains.GetGrain<IIndexShardGrain>("kb/0");
         Assert.Equal(countsBefore, await restored.ChunkCounts());
         Assert.DoesNotContain("doc5", (await restored.ChunkCounts()).Keys);
         Assert.Equal(1, (await restored.ChunkCounts())["doc6"]);
@@ -186,9 +186,9 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
     public async Task Concurrent_versions_of_one_document_end_with_the_last_write_indexed_once()
     {
         // PostgreSQL: Npgsql writes really await (SQLite's complete synchronously), so the reentrant turns interleave.
-        await using var cluster = NewCluster(await postgres.NewDatabaseAsync());
-        var silo = await cluster.StartInProcessSiloAsync();
-        var doc = silo.Silo.GetGrain<IDocumentGrain>("kb/racy");
+        await using var cluster = await NewCluster(storage: await postgres.NewDatabaseAsync());
+        var grains = cluster.Grains;
+        var doc = grains.GetGrain<IDocumentGrain>("kb/racy");
         // 20 different versions at once: every call must succeed (no ETag race inside the activation).
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
             doc.Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"version {i} of the racy document"), [], null))));
@@ -199,20 +199,17 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         Assert.Equal(DocumentStatuses.Indexed, status.Status);
         Assert.Equal(20, status.Version);
         var chunks = 0;
-        for (var i = 0; i < 4; i++) chunks += (await silo.Silo.GetGrain<IIndexShardGrain>($"kb/{i}").ChunkCounts()).GetValueOrDefault("racy");
+        for (var i = 0; i < 4; i++) chunks += (await grains.GetGrain<IIndexShardGrain>($"kb/{i}").ChunkCounts()).GetValueOrDefault("racy");
         Assert.Equal(status.ChunkCount, chunks);
-        var hits = await silo.Silo.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, [], "bm25"));
+        var hits = await grains.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, [], "bm25"));
         Assert.Single(hits.Hits);
     }
 
     [Fact]
     public async Task One_query_is_one_trace_across_silos()
     {
-        await using var cluster = NewCluster();
-        var silos = new List<InProcessSilo>();
-        for (var i = 0; i < 3; i++) silos.Add(await cluster.StartInProcessSiloAsync());
-        await cluster.WaitForStableViewAsync();
-        var client = cluster.CreateClient(silos[0]);
+        await using var cluster = await NewCluster(silos: 3);
+        var client = cluster.Grains;
         for (var d = 0; d < 8; d++)
             await client.GetGrain<IDocumentGrain>($"tr/d{d}").Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"traced document number {d} about shards"), [], null));
         foreach (var d in Enumerable.Range(0, 8))
@@ -221,7 +218,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
         using var listener = new System.Diagnostics.ActivityListener
         {
-            ShouldListenTo = s => s.Name == RagCluster.Runtime.Diagnostics.RuntimeTracing.SourceName || s.Name == "test",
+            ShouldListenTo = s => RagTracing.IsOrleansSource(s.Name) || s.Name == "test",
             Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = spans.Add,
         };
@@ -234,12 +231,13 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
             await client.GetGrain<IQueryPlanGrain>("tr").Search(new SearchRequest("traced shards", 5, [], "bm25"));
         }
         var mine = spans.Where(s => s.TraceId == traceId).ToList();
+        static string? Service(System.Diagnostics.Activity a) => RagTracing.ServiceOf(a);
         var servers = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Server).ToList();
         // The plan grain, the collection grain and all 4 shards ran inside the one trace...
-        Assert.Contains(servers, s => (string?)s.GetTagItem("rpc.service") == "IQueryPlanGrain");
-        Assert.Equal(4, servers.Count(s => (string?)s.GetTagItem("rpc.service") == "IIndexShardGrain" && (string?)s.GetTagItem("rpc.method") == "Search"));
+        Assert.Contains(servers, s => Service(s) == "IQueryPlanGrain");
+        Assert.Equal(4, servers.Count(s => Service(s) == "IIndexShardGrain" && (string?)s.GetTagItem("rpc.method") == "Search"));
         // ...on more than one silo, and every server span hangs under a client span of the same trace.
-        Assert.True(servers.Select(s => (string?)s.GetTagItem("ragcluster.silo")).Distinct().Count() >= 2);
+        Assert.True(servers.Select(s => (string?)s.GetTagItem(RagTracing.SiloTag)).Distinct().Count() >= 2);
         var clientIds = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Client).Select(s => s.SpanId).ToHashSet();
         Assert.All(servers, s => Assert.Contains(s.ParentSpanId, clientIds));
     }
@@ -247,24 +245,26 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
     [Fact]
     public async Task Cache_entries_move_from_L2_memory_to_L3_storage_and_survive_the_silo()
     {
-        await using var cluster = NewCluster();
-        var first = await cluster.StartInProcessSiloAsync();
+        var serviceId = "cache-" + Guid.NewGuid().ToString("N")[..6];
+        await using var cluster = await NewCluster(serviceId: serviceId);
+        var first = cluster.Grains;
         var key = "kb\u00011\u0001auto\u00015\u0001\u0001some query";
         var partition = RagCluster.Grains.Caching.CacheGrain.PartitionOf(key);
         var value = new SearchResponse("bm25", [new SearchHit("d", "d#0", 0, 0, 4, "text", [], 1.5)], false, 3.0, ["bm25"], null);
-        Assert.False((await first.Silo.GetGrain<ICacheGrain>(partition).Get(key)).Found);
-        await first.Silo.GetGrain<ICacheGrain>(partition).Set(key, value);
-        var l2 = await first.Silo.GetGrain<ICacheGrain>(partition).Get(key);
+        Assert.False((await first.GetGrain<ICacheGrain>(partition).Get(key)).Found);
+        await first.GetGrain<ICacheGrain>(partition).Set(key, value);
+        var l2 = await first.GetGrain<ICacheGrain>(partition).Get(key);
         Assert.Equal("L2", l2.Tier);
-        await first.StopAsync(); // graceful: the partition flushes to the store on deactivation
+        await cluster.StopAsync(cluster.Cluster.Primary); // graceful: the partition flushes to the store on deactivation
 
-        var second = await cluster.StartInProcessSiloAsync();
-        var l3 = await second.Silo.GetGrain<ICacheGrain>(partition).Get(key);
+        await using var restarted = await NewCluster(storage: cluster.Storage, serviceId: serviceId);
+        var second = restarted.Grains;
+        var l3 = await second.GetGrain<ICacheGrain>(partition).Get(key);
         Assert.True(l3.Found);
         Assert.Equal("L3", l3.Tier);
         Assert.Equal("d#0", l3.Value!.Hits[0].ChunkId);
-        Assert.Equal("L2", (await second.Silo.GetGrain<ICacheGrain>(partition).Get(key)).Tier);
-        var stats = await second.Silo.GetGrain<ICacheGrain>(partition).GetStats();
+        Assert.Equal("L2", (await second.GetGrain<ICacheGrain>(partition).Get(key)).Tier);
+        var stats = await second.GetGrain<ICacheGrain>(partition).GetStats();
         Assert.Equal((1L, 1L), (stats.L2Hits, stats.L3Hits));
     }
 
@@ -276,7 +276,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
             {
                 return await call();
             }
-            catch (GrainRuntimeException e) when (e.IsRetriable && attempt < 20)
+            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && attempt < 20)
             {
                 await Task.Delay(250);
             }

@@ -1,0 +1,34 @@
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Hosting.Placement;
+
+namespace RagCluster.Hosting.Diagnostics;
+
+/// <summary>What one silo says about itself: activations by grain type, process load (JSON), and per-method call statistics.</summary>
+[GenerateSerializer, Immutable, Alias("rc.SiloReport")]
+public sealed record SiloReport(string Silo, Dictionary<string, int> Activations, string LoadJson, MethodStat[] Methods);
+
+/// <summary>Key: a silo address (<c>SiloAddress.ToParsableString()</c>); the activation lives on that silo.</summary>
+[Alias("rc.ISiloDiagnosticsGrain")]
+public interface ISiloDiagnosticsGrain : IGrainWithStringKey
+{
+    Task<SiloReport> GetReport();
+    /// <summary>Spans of the trace that this silo's process recorded.</summary>
+    Task<RecordedSpan[]> GetSpans(string traceId);
+    /// <summary>The membership as this silo sees it: silo address → status (Active, Dead, ...).</summary>
+    Task<Dictionary<string, string>> GetMembershipView();
+}
+
+[SiloTargetedPlacement]
+internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, ProcessLoad load, ILocalSiloDetails silo, IClusterMembershipService membership) : Grain, ISiloDiagnosticsGrain
+{
+    public async Task<SiloReport> GetReport() => new(silo.SiloAddress.ToString(), await activations.ReadAsync(),
+        System.Text.Json.JsonSerializer.Serialize(load.Sample(), JsonWeb), MethodStats.Snapshot());
+
+    public Task<RecordedSpan[]> GetSpans(string traceId) => Task.FromResult(SpanRecorder.ForTrace(traceId));
+
+    public Task<Dictionary<string, string>> GetMembershipView() => Task.FromResult(
+        membership.CurrentSnapshot.Members.ToDictionary(m => m.Key.ToString(), m => m.Value.Status.ToString()));
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonWeb = new(System.Text.Json.JsonSerializerDefaults.Web);
+}

@@ -1,0 +1,39 @@
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Grains.Embedding;
+using RagCluster.Storage;
+
+namespace RagCluster.Hosting;
+
+/// <summary>The readiness check every silo answers the same way: store reachable, active in the membership, and the configured model loaded.</summary>
+public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClusterMembershipService membership,
+    EmbeddingService embeddings, EmbeddingOptions options)
+{
+    public sealed record Result(bool Ready, string SiloId, object Checks, string Detail, string Embedding);
+
+    public async Task<Result> CheckAsync()
+    {
+        string? storeError = null;
+        if (store.Kind != StoreKind.Memory)
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await using var c = await store.OpenAsync(cts.Token);
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = "SELECT 1";
+                await cmd.ExecuteScalarAsync(cts.Token);
+            }
+            catch (Exception e)
+            {
+                storeError = $"store {store.Description} unreachable: {e.GetBaseException().Message}";
+            }
+        }
+        var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
+        var joined = status == SiloStatus.Active;
+        var modelOk = embeddings.IsAvailable || string.IsNullOrWhiteSpace(options.ModelDirectory);
+        var checks = new { store = storeError is null, membership = joined, model = embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed" };
+        var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
+        return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);
+    }
+}

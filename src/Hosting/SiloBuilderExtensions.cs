@@ -1,0 +1,160 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using RagCluster.Hosting.Diagnostics;
+using RagCluster.Hosting.Placement;
+using RagCluster.Storage;
+using RagCluster.Storage.GrainLogs;
+using RagCluster.Storage.Schema;
+
+namespace RagCluster.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>
+    /// Configures this Orleans silo from the "Silo" section: cluster ids, endpoints, membership (localhost or Redis),
+    /// grain state (Orleans' ADO.NET storage on SQLite or PostgreSQL, or memory), grain logs, failure detection,
+    /// and the diagnostics the API and dashboard read.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is wrong; the message names it.</exception>
+    public static ISiloBuilder AddRagClusterSilo(this ISiloBuilder silo, IConfiguration configuration, Action<SiloOptions>? configure = null)
+    {
+        var options = new SiloOptions();
+        configuration.GetSection("Silo").Bind(options);
+        configure?.Invoke(options);
+        options.Validate();
+        var store = StoreLocation.Parse(options.Storage);
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.EffectiveServiceId;
+        });
+        if (options.UsesRedis)
+        {
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = ResolveAddress(options.AdvertisedHost ?? options.ListenAddress);
+                o.SiloPort = options.SiloPort;
+                o.GatewayPort = options.GatewayPort;
+                o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Parse(options.ListenAddress), options.SiloPort);
+                o.GatewayListeningEndpoint = options.GatewayPort == 0 ? null : new IPEndPoint(IPAddress.Parse(options.ListenAddress), options.GatewayPort);
+            });
+            silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis!));
+        }
+        else
+        {
+            // One silo whose membership lives in its own memory: the embedded default and single-process runs.
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, null, options.EffectiveServiceId, options.ClusterId);
+        }
+
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            var m = options.Membership;
+            o.ProbeTimeout = m.ProbeTimeout;
+            o.NumMissedProbesLimit = m.NumMissedProbesLimit;
+            o.NumProbedSilos = m.NumProbedSilos;
+            o.NumVotesForDeathDeclaration = m.NumVotesForDeathDeclaration;
+            o.DeathVoteExpirationTimeout = m.DeathVoteExpiration;
+            o.IAmAliveTablePublishTimeout = m.IAmAlivePeriod;
+            o.TableRefreshTimeout = m.TableRefresh;
+        });
+        silo.Configure<GrainCollectionOptions>(o => o.CollectionAge = options.CollectionAge);
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.CallTimeout);
+
+        return silo.AddRagClusterServices(store, options);
+    }
+
+    /// <summary>
+    /// What every RagCluster silo runs besides clustering and endpoints: grain state and logs in <paramref name="store"/>,
+    /// activity propagation, the call metrics filter, silo-targeted placement and the diagnostics services. Test
+    /// clusters (Orleans.TestingHost), which bring their own membership, call this directly.
+    /// </summary>
+    public static ISiloBuilder AddRagClusterServices(this ISiloBuilder silo, StoreLocation store, SiloOptions options)
+    {
+        silo.Services.AddSingleton(options);
+        silo.Services.AddSingleton(store);
+        AddStorage(silo, store);
+        silo.AddActivityPropagation();
+        silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
+        silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
+        silo.Services.AddSingleton<ProcessLoad>();
+        silo.Services.AddSingleton<Readiness>();
+        silo.Services.AddSingleton<ActivationCounts>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SiloAnnouncer>();
+        SpanRecorder.Start();
+        return silo;
+    }
+
+    private static void AddStorage(ISiloBuilder silo, StoreLocation store)
+    {
+        if (store.Kind == StoreKind.Memory)
+        {
+            silo.AddMemoryGrainStorageAsDefault();
+            silo.Services.AddGrainLogs(_ => new InMemoryGrainLogStore());
+            return;
+        }
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaInstaller>();
+        // Orleans' ADO.NET grain storage, reading its statements from our schema (Schema/*.sql in RagCluster.Storage);
+        // state in Orleans' binary format, version tolerant through [GenerateSerializer]/[Id]/[Alias].
+        silo.AddAdoNetGrainStorageAsDefault(ob => ob.Configure<Serializer>((o, serializer) =>
+        {
+            o.Invariant = store.AdoNetInvariant;
+            o.ConnectionString = store.ConnectionString;
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
+        silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+    }
+
+    private static IPAddress ResolveAddress(string host)
+    {
+        if (IPAddress.TryParse(host, out var ip)) return ip;
+        try
+        {
+            return Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            throw new ArgumentException($"Silo:AdvertisedHost '{host}' does not resolve to an IPv4 address");
+        }
+    }
+}
+
+/// <summary>Creates or upgrades the database schema before Orleans' storage provider reads its statements from it.</summary>
+internal sealed class SchemaInstaller(StoreLocation store, ILogger<SchemaInstaller> log) : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SchemaInstaller>(ServiceLifecycleStage.RuntimeInitialize, async ct =>
+    {
+        await DatabaseSchema.ApplyAsync(store, ct);
+        log.LogInformation("Schema ready in {Store}", store.Description);
+    });
+}
+
+/// <summary>One line when the silo is active, which scripts and tests wait for; keeps the activation gauges fresh.</summary>
+internal sealed class SiloAnnouncer(ILocalSiloDetails silo, SiloOptions options, StoreLocation store, ActivationCounts activations,
+    ILogger<SiloAnnouncer> log) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SiloAnnouncer>(ServiceLifecycleStage.Active, ct =>
+    {
+        log.LogInformation("RagCluster silo {Silo} active in cluster {Cluster}: state in {Store}, membership {Membership}", silo.SiloAddress,
+            options.ClusterId, store.Description, options.UsesRedis ? "Redis" : "localhost");
+        _ = activations.RunAsync(_stop.Token);
+        return Task.CompletedTask;
+    }, ct =>
+    {
+        _stop.Cancel();
+        activations.Stop();
+        return Task.CompletedTask;
+    });
+}

@@ -1,0 +1,90 @@
+namespace RagCluster.Hosting;
+
+/// <summary>
+/// How a silo joins its cluster, bound from the "Silo" section (appsettings, env <c>Silo__SiloPort</c>,
+/// or <c>--Silo:SiloPort</c>). Three ways to run follow from <see cref="Storage"/> and <see cref="Clustering"/>:
+/// the embedded default (SQLite, localhost clustering), a cluster (PostgreSQL + Redis), or one process in memory.
+/// </summary>
+public sealed class SiloOptions
+{
+    /// <summary>Silos with the same cluster id and membership store form one cluster.</summary>
+    public string ClusterId { get; set; } = "dev";
+
+    /// <summary>Scopes grain state; keep it across redeployments. Defaults to the cluster id.</summary>
+    public string? ServiceId { get; set; }
+
+    /// <summary><c>sqlite:PATH</c> (embedded default), <c>memory</c> (one process), or a PostgreSQL connection string.</summary>
+    public string Storage { get; set; } = "sqlite:./data/ragcluster.db";
+
+    /// <summary><c>auto</c> (Redis when <see cref="Redis"/> is set, else localhost), <c>localhost</c> (one silo), or <c>redis</c>.</summary>
+    public string Clustering { get; set; } = "auto";
+
+    /// <summary>StackExchange.Redis configuration for membership, e.g. <c>127.0.0.1:6379</c>.</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>Interface the silo and gateway ports bind to.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Address other silos use to reach this one (an IP or a DNS name); defaults to <see cref="ListenAddress"/>.</summary>
+    public string? AdvertisedHost { get; set; }
+
+    /// <summary>Silo-to-silo port.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>Gateway port for Orleans clients (0: no gateway).</summary>
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>How long a caller waits for a grain call (Orleans' response timeout).</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Idle activations are deactivated after this long.</summary>
+    public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failure detection (Orleans' ClusterMembershipOptions); see README "Failure detection".</summary>
+    public MembershipSettings Membership { get; set; } = new();
+
+    public string EffectiveServiceId => string.IsNullOrWhiteSpace(ServiceId) ? ClusterId : ServiceId;
+
+    /// <summary>Checks values a person may have mistyped, with messages that say which key to fix.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ClusterId)) throw new ArgumentException("Silo:ClusterId must not be empty");
+        if (SiloPort is < 0 or > 65535) throw new ArgumentException($"Silo:SiloPort {SiloPort} is not a TCP port");
+        if (GatewayPort is < 0 or > 65535) throw new ArgumentException($"Silo:GatewayPort {GatewayPort} is not a TCP port");
+        if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Silo:CallTimeout must be positive");
+        if (CollectionAge < TimeSpan.FromMinutes(1)) throw new ArgumentException("Silo:CollectionAge must be at least one minute");
+        if (Clustering is not ("auto" or "localhost" or "redis")) throw new ArgumentException($"Silo:Clustering '{Clustering}' is not auto, localhost or redis");
+        if (Clustering == "redis" && string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("Silo:Clustering is redis but Silo:Redis (e.g. 127.0.0.1:6379) is not set");
+        Membership.Validate();
+    }
+
+    public bool UsesRedis => Clustering == "redis" || (Clustering == "auto" && !string.IsNullOrWhiteSpace(Redis));
+}
+
+/// <summary>
+/// Orleans' failure detection: each silo probes <see cref="NumProbedSilos"/> others every <see cref="ProbeTimeout"/>;
+/// after <see cref="NumMissedProbesLimit"/> missed probes it votes the silo dead, and <see cref="NumVotesForDeathDeclaration"/>
+/// votes (younger than <see cref="DeathVoteExpiration"/>) declare it dead. The defaults detect a dead silo in about
+/// 3 x 2 s = 6 s plus a table round trip, and tolerate a silo that stalls for up to 2 s (several silos on 2 cores).
+/// Orleans' own defaults (10 s probes, 3 misses, 2 votes) detect in about 30 s and are kinder to overloaded hosts.
+/// </summary>
+public sealed class MembershipSettings
+{
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    public int NumMissedProbesLimit { get; set; } = 3;
+    public int NumProbedSilos { get; set; } = 3;
+    public int NumVotesForDeathDeclaration { get; set; } = 2;
+    public TimeSpan DeathVoteExpiration { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>How often a silo writes its IAmAlive time into the membership table (Orleans' default: 30 s).</summary>
+    public TimeSpan IAmAlivePeriod { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often a silo re-reads the membership table.</summary>
+    public TimeSpan TableRefresh { get; set; } = TimeSpan.FromSeconds(2);
+
+    public void Validate()
+    {
+        if (ProbeTimeout < TimeSpan.FromMilliseconds(100)) throw new ArgumentException("Silo:Membership:ProbeTimeout must be at least 100 ms");
+        if (NumMissedProbesLimit < 1) throw new ArgumentException("Silo:Membership:NumMissedProbesLimit must be at least 1");
+        if (NumVotesForDeathDeclaration < 1) throw new ArgumentException("Silo:Membership:NumVotesForDeathDeclaration must be at least 1");
+        if (NumProbedSilos < NumVotesForDeathDeclaration) throw new ArgumentException("Silo:Membership:NumProbedSilos must be at least NumVotesForDeathDeclaration");
+    }
+}

@@ -1,0 +1,76 @@
+namespace RagCluster.Storage.GrainLogs;
+
+/// <summary>
+/// Where grain logs live: entries with consecutive sequence numbers, one snapshot per log that replaces the
+/// entries it covers, and an owner row whose epoch fences stale writers.
+/// </summary>
+public interface IGrainLogStore
+{
+    /// <summary>Makes the caller the log's owner: returns a new epoch, higher than any before it.</summary>
+    Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default);
+    Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
+    Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default);
+
+    /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or entry <paramref name="seq"/> exists.</exception>
+    Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default);
+
+    /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> and drops the entries it covers.</summary>
+    /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale.</exception>
+    Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default);
+}
+
+/// <summary>Logs in process memory, for the <c>memory</c> store (tests and throw-away runs).</summary>
+public sealed class InMemoryGrainLogStore : IGrainLogStore
+{
+    private sealed class Log
+    {
+        public long Epoch;
+        public (long Seq, byte[] Data)? Snapshot;
+        public readonly SortedDictionary<long, byte[]> Entries = [];
+    }
+
+    private readonly Dictionary<(string, string), Log> _logs = [];
+
+    private Log Get(string grain, string logName)
+    {
+        if (!_logs.TryGetValue((grain, logName), out var log)) _logs[(grain, logName)] = log = new Log();
+        return log;
+    }
+
+    public Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        lock (_logs) return Task.FromResult(++Get(grain, logName).Epoch);
+    }
+
+    public Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        lock (_logs) return Task.FromResult(Get(grain, logName).Snapshot);
+    }
+
+    public Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)
+    {
+        lock (_logs) return Task.FromResult(Get(grain, logName).Entries.Where(e => e.Key > afterSeq).Select(e => (e.Key, e.Value)).ToList());
+    }
+
+    public Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    {
+        lock (_logs)
+        {
+            var log = Get(grain, logName);
+            if (log.Epoch != epoch || !log.Entries.TryAdd(seq, data)) throw LogConflicts.Fenced(grain, logName, epoch);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    {
+        lock (_logs)
+        {
+            var log = Get(grain, logName);
+            if (log.Epoch != epoch) throw LogConflicts.Fenced(grain, logName, epoch);
+            log.Snapshot = (seq, data);
+            foreach (var covered in log.Entries.Keys.Where(k => k <= seq).ToList()) log.Entries.Remove(covered);
+        }
+        return Task.CompletedTask;
+    }
+}

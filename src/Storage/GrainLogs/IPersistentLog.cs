@@ -1,0 +1,29 @@
+using Orleans;
+
+namespace RagCluster.Storage.GrainLogs;
+
+/// <summary>
+/// A grain's durable append-only log with snapshots, for state too large to rewrite on every change (an HNSW
+/// shard). Orleans' IPersistentState rewrites the whole state on each write, and its JournaledGrain keeps events
+/// but offers no snapshot-plus-tail storage for ADO.NET, so this is ours.
+/// <see cref="ReadAsync"/> also fences the log: it takes the next epoch of the log's owner row, and every later
+/// append or snapshot of an older epoch is refused with <see cref="Orleans.Storage.InconsistentStateException"/>.
+/// Orleans' single activation makes two owners rare; the fence makes a stale one harmless.
+/// </summary>
+public interface IPersistentLog
+{
+    /// <summary>Takes ownership (a new epoch), then loads the latest snapshot (null if none) and the entries after it, in order.</summary>
+    Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default);
+    Task AppendAsync(byte[] entry, CancellationToken cancellationToken = default);
+    /// <summary>Stores a snapshot of everything appended so far; the entries it covers are dropped.</summary>
+    Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default);
+    /// <summary>Entries a reader would replay on top of the snapshot.</summary>
+    int EntriesSinceSnapshot { get; }
+}
+
+/// <summary>Marks a grain constructor parameter of type <see cref="IPersistentLog"/>, as [PersistentState] does for state.</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class PersistentLogAttribute(string logName) : Attribute, IFacetMetadata
+{
+    public string LogName { get; } = logName;
+}

@@ -1,0 +1,70 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace RagCluster.Storage.GrainLogs;
+
+/// <summary>One grain's log: tracks the sequence numbers and the epoch this activation holds.</summary>
+internal sealed class PersistentLog(IGrainLogStore store, string grain, string logName) : IPersistentLog
+{
+    private long _epoch;
+    private long _lastSeq;
+    private long _snapshotSeq;
+
+    public int EntriesSinceSnapshot => (int)(_lastSeq - _snapshotSeq);
+
+    public async Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        _epoch = await store.ClaimAsync(grain, logName, cancellationToken);
+        var snapshot = await store.ReadSnapshotAsync(grain, logName, cancellationToken);
+        _snapshotSeq = snapshot?.Seq ?? 0;
+        var entries = await store.ReadEntriesAsync(grain, logName, _snapshotSeq, cancellationToken);
+        _lastSeq = entries.Count > 0 ? entries[^1].Seq : _snapshotSeq;
+        return (snapshot?.Data, entries.Select(e => e.Data).ToList());
+    }
+
+    public async Task AppendAsync(byte[] entry, CancellationToken cancellationToken = default)
+    {
+        EnsureRead();
+        await store.AppendAsync(grain, logName, _epoch, _lastSeq + 1, entry, cancellationToken);
+        _lastSeq++;
+    }
+
+    public async Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default)
+    {
+        EnsureRead();
+        await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, snapshot, cancellationToken);
+        _snapshotSeq = _lastSeq;
+    }
+
+    private void EnsureRead()
+    {
+        if (_epoch == 0) throw new InvalidOperationException($"log '{logName}' of {grain} must be read (ReadAsync) before it is written");
+    }
+}
+
+/// <summary>Creates the <see cref="IPersistentLog"/> of a [PersistentLog] constructor parameter, as Orleans does for [PersistentState].</summary>
+internal sealed class PersistentLogAttributeMapper(IGrainLogStore store) : IAttributeToFactoryMapper<PersistentLogAttribute>
+{
+    public Factory<IGrainContext, object> GetFactory(ParameterInfo parameter, PersistentLogAttribute metadata) =>
+        context => new PersistentLog(store, context.GrainId.ToString(), metadata.LogName);
+}
+
+internal static class LogConflicts
+{
+    public static InconsistentStateException Fenced(string grain, string logName, long epoch) =>
+        new($"log '{logName}' of {grain}: epoch {epoch} is no longer the owner (another activation took the log over), or entry already written");
+}
+
+public static class GrainLogServiceCollectionExtensions
+{
+    /// <summary>Makes [PersistentLog] constructor parameters work, with logs kept in <paramref name="store"/>.</summary>
+    public static IServiceCollection AddGrainLogs(this IServiceCollection services, Func<IServiceProvider, IGrainLogStore> store)
+    {
+        services.AddSingleton(store);
+        services.AddSingleton<IAttributeToFactoryMapper<PersistentLogAttribute>, PersistentLogAttributeMapper>();
+        return services;
+    }
+}

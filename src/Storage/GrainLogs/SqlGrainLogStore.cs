@@ -1,0 +1,89 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace RagCluster.Storage.GrainLogs;
+
+/// <summary>
+/// Grain logs in the cluster's database (tables from Schema/*.sql). SQLite and PostgreSQL share every statement;
+/// PostgreSQL additionally locks the owner row (FOR SHARE) while appending, so a claim waits for an append in
+/// flight and then sees it, and a write of an older epoch can never slip in after a newer owner read the log.
+/// </summary>
+public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IGrainLogStore
+{
+    private string ShareLock => store.Kind == StoreKind.PostgreSql ? "FOR SHARE" : "";
+    private const string Key = "service_id = @sv AND grain = @g AND log_name = @n";
+
+    public async Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, """
+            INSERT INTO ragcluster_log_owner (service_id, grain, log_name, epoch) VALUES (@sv, @g, @n, 1)
+            ON CONFLICT (service_id, grain, log_name) DO UPDATE SET epoch = ragcluster_log_owner.epoch + 1
+            RETURNING epoch
+            """, grain, logName);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
+    }
+
+    public async Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (r.GetInt64(0), (byte[])r.GetValue(1)) : null;
+    }
+
+    public async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log WHERE {Key} AND seq > @after ORDER BY seq", grain, logName,
+            ("after", afterSeq));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var entries = new List<(long, byte[])>();
+        while (await r.ReadAsync(ct)) entries.Add((r.GetInt64(0), (byte[])r.GetValue(1)));
+        return entries;
+    }
+
+    public async Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, $"""
+            INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data)
+            SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+            ON CONFLICT DO NOTHING
+            """, grain, logName, ("seq", seq), ("d", data), ("epoch", epoch));
+        if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
+    }
+
+    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        await using (var cmd = Command(c, tx, $"""
+            INSERT INTO ragcluster_log_snapshot (service_id, grain, log_name, seq, data)
+            SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+            ON CONFLICT (service_id, grain, log_name) DO UPDATE SET seq = excluded.seq, data = excluded.data
+            """, grain, logName, ("seq", seq), ("d", data), ("epoch", epoch)))
+        {
+            if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
+        }
+        await using (var cmd = Command(c, tx, $"DELETE FROM ragcluster_log WHERE {Key} AND seq <= @seq", grain, logName, ("seq", seq)))
+            await cmd.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    private DbCommand Command(DbConnection c, DbTransaction? tx, string sql, string grain, string logName, params (string Name, object Value)[] more)
+    {
+        var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in new (string, object)[] { ("sv", serviceId), ("g", grain), ("n", logName) }.Concat(more))
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+        return cmd;
+    }
+}

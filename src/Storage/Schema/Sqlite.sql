@@ -1,0 +1,77 @@
+-- RagCluster's tables in SQLite (the embedded default), applied idempotently at silo start-up (DatabaseSchema.ApplyAsync).
+-- The contract with Orleans' ADO.NET grain storage is the one described in PostgreSql.sql. SQLite has no
+-- data-modifying CTEs, so each statement is a short batch: one write, then SELECTs that read changes() (rows
+-- changed by the last write on this connection); exactly one of them returns a row.
+
+CREATE TABLE IF NOT EXISTS OrleansQuery (
+    QueryKey  TEXT NOT NULL PRIMARY KEY,
+    QueryText TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ragcluster_state (
+    service_id  TEXT NOT NULL,
+    grain_type  TEXT NOT NULL,
+    grain_n0    INTEGER NOT NULL,
+    grain_n1    INTEGER NOT NULL,
+    grain_key   TEXT NOT NULL,
+    payload     BLOB NULL,
+    version     INTEGER NOT NULL,
+    modified_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, grain_type, grain_n0, grain_n1, grain_key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ragcluster_log_owner (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, log_name TEXT NOT NULL,
+    epoch      INTEGER NOT NULL,
+    PRIMARY KEY (service_id, grain, log_name)
+);
+CREATE TABLE IF NOT EXISTS ragcluster_log (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, log_name TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (service_id, grain, log_name, seq)
+);
+CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, log_name TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (service_id, grain, log_name)
+);
+
+INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES
+('ReadFromStorageKey', '
+    SELECT payload AS PayloadBinary, version AS Version
+    FROM ragcluster_state
+    WHERE service_id = @ServiceId AND grain_type = @GrainTypeString AND grain_n0 = @GrainIdN0 AND grain_n1 = @GrainIdN1
+      AND grain_key = COALESCE(@GrainIdExtensionString, '''');
+'),
+('WriteToStorageKey', '
+    UPDATE ragcluster_state SET payload = @PayloadBinary, version = version + 1, modified_at = datetime(''now'')
+    WHERE service_id = @ServiceId AND grain_type = @GrainTypeString AND grain_n0 = @GrainIdN0 AND grain_n1 = @GrainIdN1
+      AND grain_key = COALESCE(@GrainIdExtensionString, '''')
+      AND @GrainStateVersion IS NOT NULL AND version = @GrainStateVersion;
+    SELECT @GrainStateVersion + 1 AS NewGrainStateVersion WHERE @GrainStateVersion IS NOT NULL AND changes() = 1;
+    SELECT @GrainStateVersion AS NewGrainStateVersion WHERE @GrainStateVersion IS NOT NULL AND changes() = 0;
+    INSERT INTO ragcluster_state (service_id, grain_type, grain_n0, grain_n1, grain_key, payload, version, modified_at)
+    SELECT @ServiceId, @GrainTypeString, @GrainIdN0, @GrainIdN1, COALESCE(@GrainIdExtensionString, ''''), @PayloadBinary, 1, datetime(''now'')
+    WHERE @GrainStateVersion IS NULL
+    ON CONFLICT DO NOTHING;
+    SELECT 1 AS NewGrainStateVersion WHERE @GrainStateVersion IS NULL AND changes() = 1;
+'),
+('ClearStorageKey', '
+    UPDATE ragcluster_state SET payload = NULL, version = version + 1, modified_at = datetime(''now'')
+    WHERE service_id = @ServiceId AND grain_type = @GrainTypeString AND grain_n0 = @GrainIdN0 AND grain_n1 = @GrainIdN1
+      AND grain_key = COALESCE(@GrainIdExtensionString, '''')
+      AND version = @GrainStateVersion;
+    SELECT @GrainStateVersion + 1 AS NewGrainStateVersion WHERE changes() = 1;
+    SELECT @GrainStateVersion AS NewGrainStateVersion WHERE changes() = 0;
+'),
+('DeleteStorageKey', '
+    DELETE FROM ragcluster_state
+    WHERE service_id = @ServiceId AND grain_type = @GrainTypeString AND grain_n0 = @GrainIdN0 AND grain_n1 = @GrainIdN1
+      AND grain_key = COALESCE(@GrainIdExtensionString, '''')
+      AND version = @GrainStateVersion;
+    SELECT @GrainStateVersion + 1 AS NewGrainStateVersion WHERE changes() = 1;
+    SELECT @GrainStateVersion AS NewGrainStateVersion WHERE changes() = 0;
+')
+ON CONFLICT (QueryKey) DO UPDATE SET QueryText = excluded.QueryText;

@@ -1,0 +1,79 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace RagCluster.Storage;
+
+public enum StoreKind { Memory, Sqlite, PostgreSql }
+
+/// <summary>
+/// Where grain state lives, parsed from one setting (<c>Silo:Storage</c>): <c>sqlite:PATH</c> (the embedded default),
+/// <c>memory</c> (one process, nothing kept), or a PostgreSQL connection string (the cluster).
+/// </summary>
+public sealed class StoreLocation
+{
+    private StoreLocation(StoreKind kind, string connectionString, string description)
+    {
+        Kind = kind;
+        ConnectionString = connectionString;
+        Description = description;
+    }
+
+    public StoreKind Kind { get; }
+    /// <summary>ADO.NET connection string (empty for memory).</summary>
+    public string ConnectionString { get; }
+    /// <summary>For logs: no password.</summary>
+    public string Description { get; }
+
+    /// <summary>
+    /// The ADO.NET invariant Orleans' AdoNet providers load the driver by. Orleans names SQLite "System.Data.SQLite"
+    /// (AdoNetInvariants.InvariantNameSqlLite) and loads Microsoft.Data.Sqlite's factory for it.
+    /// </summary>
+    public string AdoNetInvariant => Kind == StoreKind.PostgreSql ? "Npgsql" : "System.Data.SQLite";
+
+    /// <exception cref="ArgumentException">The setting is neither form, with a message naming it.</exception>
+    public static StoreLocation Parse(string? setting)
+    {
+        setting = setting?.Trim();
+        if (string.IsNullOrEmpty(setting)) throw new ArgumentException("Silo:Storage is empty; use sqlite:PATH, memory, or a PostgreSQL connection string");
+        if (setting.Equals("memory", StringComparison.OrdinalIgnoreCase)) return new(StoreKind.Memory, "", "memory (this process only)");
+        if (setting.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = Path.GetFullPath(setting["sqlite:".Length..]);
+            var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+            return new(StoreKind.Sqlite, cs, $"SQLite {path}");
+        }
+        NpgsqlConnectionStringBuilder pg;
+        try
+        {
+            pg = new NpgsqlConnectionStringBuilder(setting);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Silo:Storage is not sqlite:PATH, memory, or a PostgreSQL connection string ({e.Message})");
+        }
+        if (string.IsNullOrEmpty(pg.Host)) throw new ArgumentException("Silo:Storage: the PostgreSQL connection string has no Host");
+        return new(StoreKind.PostgreSql, pg.ConnectionString, $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database ?? pg.Username}");
+    }
+
+    public async ValueTask<DbConnection> OpenAsync(CancellationToken ct = default)
+    {
+        DbConnection c = Kind switch
+        {
+            StoreKind.Sqlite => new SqliteConnection(ConnectionString),
+            StoreKind.PostgreSql => new NpgsqlConnection(ConnectionString),
+            _ => throw new InvalidOperationException("the memory store has no database"),
+        };
+        try
+        {
+            if (Kind == StoreKind.Sqlite) Directory.CreateDirectory(Path.GetDirectoryName(((SqliteConnection)c).DataSource) ?? ".");
+            await c.OpenAsync(ct);
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using RagCluster.Grains;
+using RagCluster.Hosting;
+using RagCluster.Storage;
+
+namespace RagCluster.Tests.Infrastructure;
+
+/// <summary>
+/// In-process silos on Orleans.TestingHost (its own in-memory membership, loopback ports), each configured as a
+/// RagCluster silo on a shared store: a SQLite file (default; every silo opens it) or PostgreSQL. Configuration
+/// keys (Embedding:*, Collections:*, Query:*) reach every silo. Silo 0 is the primary and holds the test
+/// membership, so tests kill and stop only the others.
+/// </summary>
+public sealed class RagTestCluster : IAsyncDisposable
+{
+    private readonly string _dir;
+
+    private RagTestCluster(TestCluster cluster, string dir, string storage)
+    {
+        Cluster = cluster;
+        _dir = dir;
+        Storage = storage;
+    }
+
+    public TestCluster Cluster { get; }
+    public string Storage { get; }
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public static async Task<RagTestCluster> StartAsync(int silos, string? storage = null, Dictionary<string, string?>? settings = null, string? serviceId = null)
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-tc").FullName;
+        storage ??= $"sqlite:{Path.Combine(dir, "cluster.db")}";
+        var builder = new TestClusterBuilder((short)silos);
+        builder.Options.ServiceId = serviceId ?? "tc-" + Guid.NewGuid().ToString("N")[..8];
+        var config = new Dictionary<string, string?>(settings ?? []) { ["Silo:Storage"] = storage };
+        builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(config));
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new RagTestCluster(cluster, dir, storage);
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            var options = new SiloOptions();
+            silo.Configuration.GetSection("Silo").Bind(options);
+            silo.Services.AddRagPipeline(silo.Configuration);
+            silo.AddRagClusterServices(StoreLocation.Parse(options.Storage), options);
+        }
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder client) => client.AddActivityPropagation();
+    }
+
+    public Task<SiloHandle> StartSiloAsync() => Cluster.StartAdditionalSiloAsync();
+
+    /// <summary>Abrupt: the silo vanishes without deactivating anything.</summary>
+    public Task KillAsync(SiloHandle silo) => Cluster.KillSiloAsync(silo);
+
+    public Task StopAsync(SiloHandle silo) => Cluster.StopSiloAsync(silo);
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await Cluster.StopAllSilosAsync(); } catch { /* best effort */ }
+        await Cluster.DisposeAsync();
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+}

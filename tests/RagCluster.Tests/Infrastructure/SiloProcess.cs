@@ -1,0 +1,83 @@
+using System.Diagnostics;
+
+namespace RagCluster.Tests.Infrastructure;
+
+/// <summary>A real `RagCluster.Silo` process (the shipped host) on loopback, started by a test, stopped or killed (-9) by it.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<string> _active = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _output = [];
+
+    private SiloProcess(Process process, int siloPort)
+    {
+        _process = process;
+        SiloPort = siloPort;
+    }
+
+    public int SiloPort { get; }
+    /// <summary>The silo's address as Orleans prints it ("S127.0.0.1:port:generation").</summary>
+    public string SiloAddress { get; private set; } = "";
+    public bool IsAlive => !_process.HasExited;
+
+    /// <summary>The key of a silo-targeted grain on this silo ("127.0.0.1:port@generation", SiloAddress.ToParsableString()).</summary>
+    public string ParsableAddress
+    {
+        get
+        {
+            var a = SiloAddress.TrimStart('S');
+            var last = a.LastIndexOf(':');
+            return a[..last] + "@" + a[(last + 1)..];
+        }
+    }
+
+    public string Output
+    {
+        get { lock (_output) return string.Join('\n', _output.TakeLast(80)); }
+    }
+
+    public static async Task<SiloProcess> StartAsync(string workDir, IEnumerable<string> args)
+    {
+        var siloPort = Ports.Free();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"));
+        foreach (var a in args.Concat(["--Silo:SiloPort", siloPort.ToString(), "--Silo:GatewayPort", Ports.Free().ToString()])) psi.ArgumentList.Add(a);
+        var silo = new SiloProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, siloPort);
+        silo._process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        silo._process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
+        silo._process.Exited += (_, _) => silo._active.TrySetException(new InvalidOperationException("silo process exited during start:\n" + silo.Output));
+        silo._process.Start();
+        silo._process.BeginOutputReadLine();
+        silo._process.BeginErrorReadLine();
+        silo.SiloAddress = await silo._active.Task.WaitAsync(TimeSpan.FromSeconds(90));
+        return silo;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.Add(line);
+        // "RagCluster silo S127.0.0.1:11111:123 active in cluster ..." (SiloAnnouncer) marks the end of start-up.
+        const string marker = "RagCluster silo ";
+        var at = line.IndexOf(marker, StringComparison.Ordinal);
+        if (at >= 0 && line.Contains(" active in cluster ", StringComparison.Ordinal))
+        {
+            var rest = line[(at + marker.Length)..];
+            _active.TrySetResult(rest[..rest.IndexOf(' ')]);
+        }
+    }
+
+    /// <summary>SIGKILL: no hooks, no leaving the membership, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+}
