@@ -29,6 +29,8 @@ fi
 # dashboard (Playwright drives it through ExecutablePath and never downloads a browser).
 need_apt=()
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+# Redis: Orleans' membership for multi-silo clusters; the cluster tests start redis-server on loopback.
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 /usr/bin/python3 -c "import torch, onnx, numpy" >/dev/null 2>&1 || need_apt+=(python3-torch python3-onnx python3-numpy)
 if [ ${#need_apt[@]} -gt 0 ]; then
