@@ -44,8 +44,6 @@ public sealed class ActivationCounts
         }, description: "Active silos in each local silo's membership view");
     }
 
-    public Dictionary<string, int> Latest => _counts;
-
     public Task<Dictionary<string, int>> ReadAsync()
     {
         if (DateTime.UtcNow - _readAt < MaxAge) return Task.FromResult(_counts);

@@ -18,7 +18,6 @@ public sealed class SiloProcess : IAsyncDisposable
     public int SiloPort { get; }
     /// <summary>The silo's address as Orleans prints it ("S127.0.0.1:port:generation").</summary>
     public string SiloAddress { get; private set; } = "";
-    public bool IsAlive => !_process.HasExited;
 
     /// <summary>The key of a silo-targeted grain on this silo ("127.0.0.1:port@generation", SiloAddress.ToParsableString()).</summary>
     public string ParsableAddress
