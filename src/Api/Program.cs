@@ -160,7 +160,12 @@ RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
 app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
-var metricsEndpoint = app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+var metricsEndpoint = app.MapGet("/metrics", async (ActivationCounts activations) =>
+{
+    // A scrape sees this silo's activations as of now, not as of the last background sample (up to 2 s old).
+    try { await activations.ReadAsync(TimeSpan.FromMilliseconds(250)); } catch (Exception e) when (e is TimeoutException or OrleansException) { /* the last sample stands */ }
+    return Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+});
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 

@@ -190,7 +190,7 @@ public sealed class HelmChartTests
         using (var l = new TcpListener(IPAddress.Loopback, 0)) { l.Start(); port = ((IPEndPoint)l.LocalEndpoint).Port; }
         var dir = Directory.CreateTempSubdirectory("rc-health").FullName;
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{dir}/s.db", "--Silo:SiloPort", "0",
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"), "--Silo:Storage", $"sqlite:{dir}/s.db", "--Silo:SiloPort", Ports.Free().ToString(), "--Silo:GatewayPort", "0",
                      "--Silo:ClusterId", "health", "--Health:Port", port.ToString(), "--Health:ListenAddress", "127.0.0.1" })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

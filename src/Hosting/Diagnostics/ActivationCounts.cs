@@ -44,9 +44,10 @@ public sealed class ActivationCounts
         }, description: "Active silos in each local silo's membership view");
     }
 
-    public Task<Dictionary<string, int>> ReadAsync()
+    /// <summary>The counts, read again when older than <paramref name="maxAge"/> (default 2 s).</summary>
+    public Task<Dictionary<string, int>> ReadAsync(TimeSpan? maxAge = null)
     {
-        if (DateTime.UtcNow - _readAt < MaxAge) return Task.FromResult(_counts);
+        if (DateTime.UtcNow - _readAt < (maxAge ?? MaxAge)) return Task.FromResult(_counts);
         lock (this) return _reading is { IsCompleted: false } r ? r : _reading = RefreshAsync();
     }
 

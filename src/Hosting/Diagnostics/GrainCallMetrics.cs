@@ -6,7 +6,7 @@ using Orleans.Runtime;
 namespace RagCluster.Hosting.Diagnostics;
 
 /// <summary>
-/// An Orleans incoming-call filter: every grain call this silo runs is counted by grain interface, method and
+/// An Orleans incoming-call filter: every call to one of our grains that this silo runs is counted by grain interface, method and
 /// outcome, timed (meter "RagCluster.Runtime"), added to the dashboard's per-method statistics, and its server
 /// span (from Orleans' activity propagation) is tagged with this silo.
 /// </summary>
@@ -23,6 +23,12 @@ public sealed class GrainCallMetrics(ILocalSiloDetails silo) : IIncomingGrainCal
 
     public async Task Invoke(IIncomingGrainCallContext context)
     {
+        // Orleans' own grains (management, directory, membership) are the runtime's business, not the product's.
+        if (context.InterfaceName.StartsWith("Orleans.", StringComparison.Ordinal))
+        {
+            await context.Invoke();
+            return;
+        }
         var type = RagTracing.ShortName(context.InterfaceName);
         var method = context.MethodName;
         if (Activity.Current is { } span && RagTracing.IsOrleansSource(span.Source.Name)) span.SetTag(RagTracing.SiloTag, _silo);

@@ -23,7 +23,7 @@ public static class RagTracing
     {
         if (!IsOrleansSource(a.Source.Name)) return a.DisplayName;
         var service = ServiceOf(a);
-        var method = a.GetTagItem("rpc.method") as string;
+        var method = MethodOf(a);
         if (service is null || method is null) return a.DisplayName;
         var name = $"{service}/{method}";
         return a.Kind == ActivityKind.Server ? name + " run" : name;
@@ -34,6 +34,9 @@ public static class RagTracing
 
     /// <summary>The grain interface of an Orleans call span, short ("IDocumentGrain"); tag "orleans.rpc.service".</summary>
     public static string? ServiceOf(Activity a) => a.GetTagItem("orleans.rpc.service") is string t ? ShortName(t) : null;
+
+    /// <summary>The method of an Orleans call span ("Search"); Orleans tags "rpc.method" with "Full.Interface/Search".</summary>
+    public static string? MethodOf(Activity a) => a.GetTagItem("rpc.method") is string m ? m[(m.LastIndexOf('/') + 1)..] : null;
 
     /// <summary>"RagCluster.Grains.Interfaces.Rag.IDocumentGrain" → "IDocumentGrain"; an assembly-qualified name loses its assembly.</summary>
     public static string ShortName(string grainType)

@@ -235,7 +235,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         var servers = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Server).ToList();
         // The plan grain, the collection grain and all 4 shards ran inside the one trace...
         Assert.Contains(servers, s => Service(s) == "IQueryPlanGrain");
-        Assert.Equal(4, servers.Count(s => Service(s) == "IIndexShardGrain" && (string?)s.GetTagItem("rpc.method") == "Search"));
+        Assert.Equal(4, servers.Count(s => Service(s) == "IIndexShardGrain" && RagTracing.MethodOf(s) == "Search"));
         // ...on more than one silo, and every server span hangs under a client span of the same trace.
         Assert.True(servers.Select(s => (string?)s.GetTagItem(RagTracing.SiloTag)).Distinct().Count() >= 2);
         var clientIds = mine.Where(s => s.Kind == System.Diagnostics.ActivityKind.Client).Select(s => s.SpanId).ToHashSet();
