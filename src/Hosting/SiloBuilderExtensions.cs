@@ -11,6 +11,7 @@ using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
 using RagCluster.Hosting.Diagnostics;
+using RagCluster.Grains.Placement;
 using RagCluster.Hosting.Placement;
 using RagCluster.Storage;
 using RagCluster.Storage.GrainLogs;
@@ -87,6 +88,9 @@ public static class SiloBuilderExtensions
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
         silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
+        silo.Services.AddPlacementDirector<RendezvousPlacement, RendezvousPlacementDirector>();
+        silo.Services.AddSingleton(sp => new HomeSilo(sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),
+            options.HomeCheckPeriod));
         silo.Services.AddSingleton<ProcessLoad>();
         silo.Services.AddSingleton<Readiness>();
         silo.Services.AddSingleton<ActivationCounts>();

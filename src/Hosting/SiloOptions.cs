@@ -28,8 +28,14 @@ public sealed class SiloOptions
     /// <summary>Address other silos use to reach this one (an IP or a DNS name); defaults to <see cref="ListenAddress"/>.</summary>
     public string? AdvertisedHost { get; set; }
 
-    /// <summary>Silo-to-silo port.</summary>
+    /// <summary>Silo-to-silo port (a fixed one: other silos find it in the membership table).</summary>
     public int SiloPort { get; set; } = 11111;
+
+    /// <summary>
+    /// How often an index shard or cache partition checks that it lives on its rendezvous home, and moves there if
+    /// a silo joined or left (0: never move a live grain; placement still spreads new activations).
+    /// </summary>
+    public TimeSpan HomeCheckPeriod { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Gateway port for Orleans clients (0: no gateway).</summary>
     public int GatewayPort { get; set; } = 30000;
@@ -49,8 +55,9 @@ public sealed class SiloOptions
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(ClusterId)) throw new ArgumentException("Silo:ClusterId must not be empty");
-        if (SiloPort is < 0 or > 65535) throw new ArgumentException($"Silo:SiloPort {SiloPort} is not a TCP port");
+        if (SiloPort is < 1 or > 65535) throw new ArgumentException($"Silo:SiloPort {SiloPort} is not a TCP port (1-65535; Orleans needs a fixed one)");
         if (GatewayPort is < 0 or > 65535) throw new ArgumentException($"Silo:GatewayPort {GatewayPort} is not a TCP port");
+        if (HomeCheckPeriod < TimeSpan.Zero) throw new ArgumentException("Silo:HomeCheckPeriod must not be negative");
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Silo:CallTimeout must be positive");
         if (CollectionAge < TimeSpan.FromMinutes(1)) throw new ArgumentException("Silo:CollectionAge must be at least one minute");
         if (Clustering is not ("auto" or "localhost" or "redis")) throw new ArgumentException($"Silo:Clustering '{Clustering}' is not auto, localhost or redis");

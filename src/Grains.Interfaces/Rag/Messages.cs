@@ -41,7 +41,8 @@ public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, in
 public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical);
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]
-public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries);
+public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries,
+    string? Silo = null);
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
 public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan);

@@ -3,6 +3,7 @@ using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Caching;
 
@@ -20,7 +21,8 @@ public sealed class CacheState
 /// </summary>
 public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
 
-public sealed class CacheGrain([PersistentState("cache")] IPersistentState<CacheState> state) : Grain, ICacheGrain
+[RendezvousPlacement]
+public sealed class CacheGrain([PersistentState("cache")] IPersistentState<CacheState> state, HomeSilo home) : Grain, ICacheGrain
 {
     public const int Partitions = 16;
     private const int Capacity = 512;
@@ -45,6 +47,7 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
         foreach (var key in state.State.Entries.Keys) _nodes[key] = _order.AddLast(key);
         _fromStore = [.. state.State.Entries.Keys];
         this.RegisterGrainTimer(async ct => { if (_dirty) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        home.Follow(this); // spread onto silos that join (the entries travel with the partition)
         return Task.CompletedTask;
     }
 

@@ -1,5 +1,6 @@
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Lexical;
+using RagCluster.Grains.Placement;
 using RagCluster.Grains.Vectors;
 using Orleans;
 using Orleans.Concurrency;
@@ -24,7 +25,9 @@ public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[]
 /// snapshot every <see cref="SnapshotEvery"/> entries and on deactivation, so a reactivation on any silo replays
 /// at most that many entries and never re-embeds.
 /// </summary>
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer) : Grain, IIndexShardGrain
+[RendezvousPlacement]
+public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home)
+    : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
 
@@ -43,6 +46,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
         if (snapshot is not null) Restore(serializer.Deserialize<ShardSnapshot>(snapshot)!);
         foreach (var e in entries) Apply(serializer.Deserialize<ShardLogEntry>(e)!);
+        home.Follow(this); // spread onto silos that join
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -136,7 +140,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     }
 
     public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(ShardNo, _bm25.DocumentCount, _documents.Count,
-        _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot));
+        _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity));
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
         Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Slots.Count, StringComparer.Ordinal));

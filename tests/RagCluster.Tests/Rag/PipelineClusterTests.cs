@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using RagCluster.Grains;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Placement;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.TestingHost;
@@ -12,7 +14,7 @@ namespace RagCluster.Tests.Rag;
 
 /// <summary>The whole pipeline on a 3-silo cluster: ingest a real corpus, lose a silo mid-ingest, then ask.</summary>
 [Collection("cluster")]
-public sealed class PipelineClusterTests(PostgresFixture postgres)
+public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstractions.ITestOutputHelper output)
 {
     private sealed record Doc(string Id, string Title, string Text);
 
@@ -203,6 +205,76 @@ public sealed class PipelineClusterTests(PostgresFixture postgres)
         Assert.Equal(status.ChunkCount, chunks);
         var hits = await grains.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, [], "bm25"));
         Assert.Single(hits.Hits);
+    }
+
+    /// <summary>
+    /// 48 shards on 3 silos; a 4th joins while queries run. Exactly the shards whose rendezvous home is now the new
+    /// silo move there (about a quarter), the rest stay put, no query fails, and answers are the same afterwards.
+    /// </summary>
+    [Fact]
+    public async Task When_a_silo_joins_under_query_load_the_shards_whose_home_it_is_move_to_it_and_no_query_fails()
+    {
+        const int shards = 48;
+        var settings = Settings();
+        settings["Collections:ShardCount"] = shards.ToString();
+        settings["Silo:HomeCheckPeriod"] = "00:00:01";
+        await using var cluster = await RagTestCluster.StartAsync(3, settings: settings);
+        var grains = cluster.Grains;
+        for (var d = 0; d < 24; d++)
+            await grains.GetGrain<IDocumentGrain>($"spread/d{d}").Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"shard spreading document {d} about silo {d % 5}"), [], null));
+        foreach (var d in Enumerable.Range(0, 24))
+            while ((await grains.GetGrain<IDocumentGrain>($"spread/d{d}").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
+        var plans = grains.GetGrain<IQueryPlanGrain>("spread");
+        var before = await plans.Search(new SearchRequest("document about silo 3", 10, [], "bm25"));
+
+        async Task<string[]> Where() => (await Task.WhenAll(Enumerable.Range(0, shards).Select(i => grains.GetGrain<IIndexShardGrain>($"spread/{i}").GetStats()))).Select(s => s.Silo!).ToArray();
+        static string Home(int shard, IEnumerable<SiloAddress> silos) => Rendezvous.Home(GrainId.Create("indexshard", $"spread/{shard}"), silos.ToArray()).ToString();
+        var three = cluster.Cluster.Silos.Select(s => s.SiloAddress).ToList();
+        var placed = await Where();
+        Assert.All(Enumerable.Range(0, shards), i => Assert.Equal(Home(i, three), placed[i])); // placement put each shard on its home
+
+        var failures = 0;
+        var queries = 0;
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    // A new text each time: a cached answer would not reach the shards.
+                    await plans.Search(new SearchRequest($"document about silo {w} query {n}", 5, [], "bm25"));
+                    Interlocked.Increment(ref queries);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.Increment(ref failures);
+                    output.WriteLine($"query failed: {e.GetType().Name}: {e.Message}");
+                }
+            }
+        })).ToArray();
+        await Task.Delay(500);
+        var added = await cluster.StartSiloAsync();
+        var four = three.Append(added.SiloAddress).ToList();
+        var expected = Enumerable.Range(0, shards).Select(i => Home(i, four)).ToArray();
+        var clock = Stopwatch.StartNew();
+        string[] now;
+        while (!(now = await Where()).SequenceEqual(expected) && clock.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(250);
+        var settled = clock.Elapsed;
+        await Task.Delay(500);
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        var moved = Enumerable.Range(0, shards).Count(i => now[i] != placed[i]);
+        output.WriteLine($"{moved} of {shards} shards moved to the new silo in {settled.TotalSeconds:F1} s; {queries} queries meanwhile, {failures} failed; " +
+            $"per silo: {string.Join(", ", four.Select(s => now.Count(w => w == s.ToString())))}");
+        Assert.Equal(expected, now);
+        Assert.All(Enumerable.Range(0, shards).Where(i => now[i] != placed[i]), i => Assert.Equal(added.SiloAddress.ToString(), now[i])); // only onto the new silo
+        Assert.InRange(moved, 1, shards / 2);
+        Assert.Equal(0, failures);
+        Assert.True(queries > 20, $"only {queries} queries ran");
+        var after = await plans.Search(new SearchRequest("document about silo 3", 10, [], "bm25"));
+        Assert.Equal(before.Hits.Select(h => (h.DocumentId, h.ChunkId)), after.Hits.Select(h => (h.DocumentId, h.ChunkId)));
     }
 
     [Fact]

@@ -1,0 +1,39 @@
+using Orleans;
+using Orleans.Runtime;
+
+namespace RagCluster.Grains.Placement;
+
+/// <summary>
+/// Lets a <see cref="RendezvousPlacement"/> grain notice that the cluster changed under it and move to its new home,
+/// so long-lived shards and cache partitions spread onto a silo that joins. Orleans re-places a grain only when it
+/// activates; this checks every <see cref="CheckPeriod"/> and asks Orleans to migrate the grain when it is idle.
+/// </summary>
+public sealed class HomeSilo(IClusterMembershipService membership, ILocalSiloDetails local, TimeSpan checkPeriod)
+{
+    private (MembershipVersion Version, SiloAddress[] Active) _view = (MembershipVersion.MinValue, []);
+
+    public TimeSpan CheckPeriod { get; } = checkPeriod;
+
+    /// <summary>Where <paramref name="grain"/> should live now, by this silo's view of the active silos.</summary>
+    public SiloAddress HomeOf(GrainId grain)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var view = _view;
+        if (view.Version != snapshot.Version)
+            _view = view = (snapshot.Version, snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToArray());
+        return view.Active.Length == 0 ? local.SiloAddress : Rendezvous.Home(grain, view.Active);
+    }
+
+    public bool IsHere(GrainId grain) => HomeOf(grain).Equals(local.SiloAddress);
+
+    /// <summary>Starts the check for <paramref name="grain"/>: a timer that neither keeps it alive nor blocks its calls.</summary>
+    public void Follow(Grain grain)
+    {
+        if (CheckPeriod <= TimeSpan.Zero) return;
+        grain.RegisterGrainTimer(() =>
+        {
+            if (!IsHere(grain.GetGrainId())) ((IGrainBase)grain).MigrateOnIdle(); // placement (the director above) picks the same home
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(CheckPeriod, CheckPeriod) { Interleave = true, KeepAlive = false });
+    }
+}
