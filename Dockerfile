@@ -38,7 +38,7 @@ ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
 USER 10001:10001
 VOLUME ["/data"]
 # 8080: the HTTP API; 11111: silo-to-silo (h2c); 8081: a plain silo's health probes (Health:Port, as the Helm chart sets it).
-EXPOSE 8080 11111 8081
+EXPOSE 8080 11111 30000 8081
 # SIGTERM makes the silo leave the cluster gracefully (deactivate and persist grains) before exiting.
 STOPSIGNAL SIGTERM
 # Orchestrators probe /health/live and /health/ready over HTTP (the image has no curl for a HEALTHCHECK).

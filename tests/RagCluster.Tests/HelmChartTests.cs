@@ -18,7 +18,7 @@ namespace RagCluster.Tests;
 public sealed class HelmChartTests
 {
     private static readonly string Chart = Path.Combine(RepoPaths.Root, "deploy", "helm", "ragcluster");
-    private const string Dsn = "database:\n  dsn: Host=pg;Username=rag;Password=x;Database=rag\n";
+    private const string Dsn = "database:\n  dsn: Host=pg;Username=rag;Password=x;Database=rag\nclustering:\n  redis: redis:6379\n";
 
     private static List<Dictionary<object, object?>> Render(string overrides = Dsn) => new HelmTemplate(Chart, "prod", "rag", overrides).Documents();
 
@@ -85,6 +85,17 @@ public sealed class HelmChartTests
         Assert.Equal("prod-ragcluster-secrets", Get(EnvEntry(Container(silo), "Silo__Storage"), "valueFrom.secretKeyRef.name"));
         var secret = One(docs, "Secret", "prod-ragcluster-secrets");
         Assert.Equal("Host=pg;Username=rag;Password=x;Database=rag", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(secret, "data.dsn")!)));
+        // Membership in Redis, for silos and API pods alike; the Orleans gateway on the StatefulSet silos only.
+        Assert.Equal("redis:6379", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(secret, "data.redis")!)));
+        foreach (var workload in new[] { silo, api })
+            Assert.Equal("prod-ragcluster-secrets", Get(EnvEntry(Container(workload), "Silo__Redis"), "valueFrom.secretKeyRef.name"));
+        var config = Map(Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data"));
+        Assert.Equal("redis", config["Silo__Clustering"]);
+        Assert.Equal("30000", config["Silo__GatewayPort"]);
+        Assert.Equal("00:00:05", config["Silo__Membership__ProbeTimeout"]);
+        Assert.Contains(List(Container(silo)["ports"]), p => (string?)Get(p, "name") == "gateway" && Convert.ToInt64(Get(p, "containerPort")) == 30000);
+        Assert.Contains(List(Get(headless, "spec.ports")), p => (string?)Get(p, "name") == "gateway");
+        Assert.Equal("0", Env(Container(api))["Silo__GatewayPort"]);
     }
 
     private static Dictionary<object, object?> EnvEntry(Dictionary<object, object?> container, string name) =>
@@ -96,7 +107,7 @@ public sealed class HelmChartTests
     [Fact]
     public void Every_configuration_key_the_chart_sets_binds_to_a_real_option()
     {
-        var docs = Render("database:\n  existingSecret: pg\nauth:\n  jwt:\n    signingKey: 0123456789abcdef0123456789abcdef!!\n");
+        var docs = Render("database:\n  existingSecret: pg\nclustering:\n  existingSecret: membership\nauth:\n  jwt:\n    signingKey: 0123456789abcdef0123456789abcdef!!\n");
         var keys = Map(Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data")).Keys.Cast<string>()
             .Concat(docs.Where(d => d["kind"] is "StatefulSet" or "Deployment").SelectMany(d => List(Container(d)["env"]).Select(e => (string)Get(e, "name")!)))
             .Distinct().ToList();
@@ -121,6 +132,8 @@ public sealed class HelmChartTests
         Assert.Contains("Storage__Path=/data", File.ReadAllText(Path.Combine(RepoPaths.Root, "Dockerfile")));
         Assert.Equal("", Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data.Storage__Path"));
         Assert.Equal("pg", Get(EnvEntry(Container(One(docs, "StatefulSet", "prod-ragcluster-silo")), "Silo__Storage"), "valueFrom.secretKeyRef.name"));
+        Assert.Equal("membership", Get(EnvEntry(Container(One(docs, "StatefulSet", "prod-ragcluster-silo")), "Silo__Redis"), "valueFrom.secretKeyRef.name"));
+        Assert.Null(Get(One(docs, "Secret", "prod-ragcluster-secrets"), "data.redis"));
     }
 
     [Fact]
@@ -142,14 +155,19 @@ public sealed class HelmChartTests
     [Fact]
     public void Store_choices_and_their_mistakes()
     {
-        var bundled = Render("postgresql:\n  enabled: true\n  auth:\n    password: s3cret\n");
-        var dsn = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(One(bundled, "Secret", "prod-ragcluster-secrets"), "data.dsn")!));
-        Assert.Equal("Host=prod-postgresql;Port=5432;Username=ragcluster;Password=s3cret;Database=ragcluster", dsn);
+        var bundled = Render("postgresql:\n  enabled: true\n  auth:\n    password: s3cret\nredis:\n  enabled: true\n  auth:\n    password: r3d\n");
+        string Secret(string key) => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)Get(One(bundled, "Secret", "prod-ragcluster-secrets"), "data." + key)!));
+        Assert.Equal("Host=prod-postgresql;Port=5432;Username=ragcluster;Password=s3cret;Database=ragcluster", Secret("dsn"));
+        Assert.Equal("prod-redis-master:6379,password=r3d", Secret("redis"));
         var chart = File.ReadAllText(Path.Combine(Chart, "Chart.yaml"));
         Assert.Contains("condition: postgresql.enabled", chart);
+        Assert.Contains("condition: redis.enabled", chart);
         var none = Assert.Throws<InvalidOperationException>(() => Render(""));
         Assert.Contains("set database.dsn, database.existingSecret or postgresql.enabled", none.Message);
         Assert.Contains("postgresql.auth.password is required", Assert.Throws<InvalidOperationException>(() => Render("postgresql:\n  enabled: true\n")).Message);
+        var noRedis = Assert.Throws<InvalidOperationException>(() => Render("database:\n  dsn: Host=pg\n"));
+        Assert.Contains("set clustering.redis, clustering.existingSecret or redis.enabled", noRedis.Message);
+        Assert.Contains("redis.auth.password is required", Assert.Throws<InvalidOperationException>(() => Render("database:\n  dsn: Host=pg\nredis:\n  enabled: true\n")).Message);
         // Silo autoscaling: an HPA on the StatefulSet that removes one silo at a time; replicas left to it.
         var scaled = Render(Dsn + "silo:\n  autoscaling:\n    enabled: true\n");
         var hpa = One(scaled, "HorizontalPodAutoscaler", "prod-ragcluster-silo");

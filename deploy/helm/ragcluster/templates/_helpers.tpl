@@ -40,6 +40,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     secretKeyRef:
       name: {{ include "ragcluster.dsnSecretName" . }}
       key: {{ include "ragcluster.dsnSecretKey" . }}
+- name: Silo__Redis
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.clustering.existingSecret | default (include "ragcluster.secretName" .) }}
+      key: {{ if .Values.clustering.existingSecret }}{{ .Values.clustering.existingSecretKey }}{{ else }}redis{{ end }}
 - name: Auth__BootstrapAdminKey
   valueFrom:
     secretKeyRef:
