@@ -73,7 +73,7 @@ public sealed class SiloOptions
 /// after <see cref="NumMissedProbesLimit"/> missed probes it votes the silo dead, and <see cref="NumVotesForDeathDeclaration"/>
 /// votes (younger than <see cref="DeathVoteExpiration"/>) declare it dead. The defaults detect a dead silo in about
 /// 3 x 2 s = 6 s plus a table round trip, and tolerate a silo that stalls for up to 2 s (several silos on 2 cores).
-/// Orleans' own defaults (10 s probes, 3 misses, 2 votes) detect in about 30 s and are kinder to overloaded hosts.
+/// Orleans' own defaults (5 s probes, 3 misses, 2 of 10 probers) take about 3 x 5 s and are kinder to overloaded hosts.
 /// </summary>
 public sealed class MembershipSettings
 {

@@ -10,7 +10,9 @@ namespace RagCluster.Grains.Placement;
 /// </summary>
 public sealed class HomeSilo(IClusterMembershipService membership, ILocalSiloDetails local, TimeSpan checkPeriod)
 {
-    private (MembershipVersion Version, SiloAddress[] Active) _view = (MembershipVersion.MinValue, []);
+    // One reference, swapped whole: timers on many grains read it concurrently, and a struct pair could tear.
+    private sealed record View(MembershipVersion Version, SiloAddress[] Active);
+    private View _view = new(MembershipVersion.MinValue, []);
 
     public TimeSpan CheckPeriod { get; } = checkPeriod;
 
@@ -20,7 +22,7 @@ public sealed class HomeSilo(IClusterMembershipService membership, ILocalSiloDet
         var snapshot = membership.CurrentSnapshot;
         var view = _view;
         if (view.Version != snapshot.Version)
-            _view = view = (snapshot.Version, snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToArray());
+            _view = view = new View(snapshot.Version, snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToArray());
         return view.Active.Length == 0 ? local.SiloAddress : Rendezvous.Home(grain, view.Active);
     }
 
