@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # RAG benchmarks, ours and the baselines side by side in one run:
 #   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss), 100k x 384, one thread each;
-#   embedding: our ONNX Runtime binding vs onnxruntime-node on the same model and the same libonnxruntime.
+#   embedding: our encoder (Microsoft.ML.OnnxRuntime NuGet) vs onnxruntime-node on the same model and input.
 # usage: bench/run_rag_bench.sh [ann|embed|all]   (results: markdown on stdout, raw JSON in $OUT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,8 @@ if [ "$what" = embed ] || [ "$what" = all ]; then
     mkdir -p .tools/ortnode
     npm install --prefix .tools/ortnode --ignore-scripts --no-audit --no-fund --silent onnxruntime-node@1.30.0 >/dev/null
   fi
-  # onnxruntime-node loads the libonnxruntime.so.1 beside its binding: the same file our binding uses.
-  cmp .tools/ortnode/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1 .tools/onnxruntime/libonnxruntime.so.1
   model=.tools/models/minilm-random
-  $bench embed "$model" .tools/onnxruntime/libonnxruntime.so.1 10 | tee -a "$OUT/results.jsonl" >&2
+  $bench embed "$model" 10 | tee -a "$OUT/results.jsonl" >&2
   $bench ids "$model" 128 > "$OUT/ids.json"
   node bench/baselines/embed_node.mjs "$PWD/.tools/ortnode/node_modules/onnxruntime-node" "$model" 10 "$OUT/ids.json" | tee -a "$OUT/results.jsonl" >&2
 fi

@@ -46,19 +46,8 @@ fi
 tools=.tools
 mkdir -p "$tools"
 
-# ONNX Runtime's C library, from the npm package (npm pack, not install: install would run a downloader).
-ort_lib="$tools/onnxruntime/libonnxruntime.so.1"
-ort_sha=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
-if [ ! -f "$ort_lib" ] || ! echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - 2>/dev/null; then
-  echo "setup: fetching onnxruntime-node@1.30.0 for libonnxruntime.so.1"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack onnxruntime-node@1.30.0 --silent >/dev/null 2>&1) || { echo "setup: npm pack onnxruntime-node@1.30.0 failed" >&2; exit 1; }
-  tar xzf "$tmp"/onnxruntime-node-1.30.0.tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
-  mkdir -p "$(dirname "$ort_lib")"
-  cp "$tmp"/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 "$ort_lib"
-  rm -rf "$tmp"
-  echo "$ort_sha  $ort_lib" | sha256sum -c --quiet - || { echo "setup: libonnxruntime.so.1 checksum mismatch" >&2; rm -f "$ort_lib"; exit 1; }
-fi
+# ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime) with the build; a copy an older setup fetched is stale.
+rm -rf "$tools/onnxruntime"
 
 # Reference tokenizer for the WordPiece tests (pure JavaScript, no install scripts).
 if [ ! -f "$tools/reftok/node_modules/@huggingface/tokenizers/package.json" ]; then

@@ -8,16 +8,16 @@ using RagCluster.Grains.Text;
 namespace RagCluster.Bench.Rag;
 
 /// <summary>
-/// Encoder throughput on 128-token inputs, batch 1 and 32: the raw binding (what onnxruntime-node is compared
-/// with: same model, same native library, same session settings) and the batching service on top of it.
+/// Encoder throughput on 128-token inputs, batch 1 and 32: the encoder alone (what onnxruntime-node is compared
+/// with: same model, same input, same session settings) and the batching service on top of it.
 /// </summary>
 public static class EmbedBench
 {
-    public static async Task Run(string modelDir, string ortLib, double seconds)
+    public static async Task Run(string modelDir, double seconds)
     {
-        var options = new EmbeddingOptions { ModelDirectory = modelDir, OnnxRuntimePath = ortLib, ExecutionProvider = "cpu", MaxTokens = 128, MaxBatch = 32 };
+        var options = new EmbeddingOptions { ModelDirectory = modelDir, ExecutionProvider = "cpu", MaxTokens = 128, MaxBatch = 32 };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
-        using var encoder = new BertEncoder(ortLib, Path.Combine(modelDir, "model.onnx"), tokenizer, options);
+        using var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options);
         var seq = Sequence(tokenizer, 128);
         foreach (var batch in new[] { 1, 32 })
         {
@@ -26,7 +26,7 @@ public static class EmbedBench
             var n = 0;
             var sw = Stopwatch.StartNew();
             while (sw.Elapsed.TotalSeconds < seconds) { encoder.Encode(input); n += batch; }
-            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-binding", batch, tokens = seq.Length, sentences_per_s = n / sw.Elapsed.TotalSeconds }));
+            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-encoder", ort = encoder.OrtVersion, batch, tokens = seq.Length, sentences_per_s = n / sw.Elapsed.TotalSeconds }));
         }
 
         await using var service = new EmbeddingService(options, NullLogger<EmbeddingService>.Instance);

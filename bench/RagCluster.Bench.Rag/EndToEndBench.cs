@@ -11,7 +11,7 @@ namespace RagCluster.Bench.Rag;
 /// </summary>
 public static class EndToEndBench
 {
-    public static async Task Run(string binDir, string modelDir, string ortLib, string corpusDir, int silos, int docs, double seconds)
+    public static async Task Run(string binDir, string modelDir, string corpusDir, int silos, int docs, double seconds)
     {
         var data = Directory.CreateTempSubdirectory("rc-e2e").FullName;
         var cluster = "e2e-" + Guid.NewGuid().ToString("N")[..6];
@@ -22,7 +22,7 @@ public static class EndToEndBench
                 { RedirectStandardOutput = true })!);
         string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:Storage", $"sqlite:{data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
             "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
-            "--Embedding:ModelDirectory", modelDir, "--Embedding:OnnxRuntimePath", ortLib, "--Logging:LogLevel:Default", "Warning"];
+            "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning"];
         // One admin key for every request; the per-key rate limit is lifted, since the bench measures throughput.
         var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
         try

@@ -2,22 +2,22 @@ using RagCluster.Bench.Rag;
 
 // RAG benchmarks, each printing JSON lines for bench/run_rag_bench.sh to tabulate:
 //   ann DATA_DIR M EF_CONSTRUCTION EF1,EF2,...     HNSW shard vs the same data as hnswlib/faiss
-//   embed MODEL_DIR ORT_LIB SECONDS                 sentences/s through our ONNX binding, batch 1 and 32, 128 tokens
+//   embed MODEL_DIR SECONDS                         sentences/s through our encoder (ONNX Runtime NuGet), batch 1 and 32, 128 tokens
 switch (args.FirstOrDefault())
 {
     case "ann":
         AnnBench.Run(args[1], int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
         return 0;
     case "embed":
-        await EmbedBench.Run(args[1], args[2], double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+        await EmbedBench.Run(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
         return 0;
-    case "e2e": // BIN_DIR MODEL_DIR ORT_LIB BEIR_DIR SILOS DOCS SECONDS
-        await EndToEndBench.Run(args[1], args[2], args[3], args[4], int.Parse(args[5]), int.Parse(args[6]), double.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture));
+    case "e2e": // BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS
+        await EndToEndBench.Run(args[1], args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "ids": // the 128-token input both embedding benchmarks feed, for the Node baseline
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR ORT_LIB SECONDS");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS");
         return 2;
 }

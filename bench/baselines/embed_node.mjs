@@ -1,5 +1,5 @@
-// onnxruntime-node baseline for the embedding benchmark: the same model, the same libonnxruntime.so.1 (the npm
-// package ships it beside its N-API binding) and the same session settings as the C# binding; 128-token inputs.
+// onnxruntime-node baseline for the embedding benchmark: the same model and the same session settings as our
+// encoder (which runs on the Microsoft.ML.OnnxRuntime NuGet package); 128-token inputs.
 // usage: node embed_node.mjs ORT_NODE_MODULE_DIR MODEL_DIR SECONDS IDS_JSON
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";

@@ -93,6 +93,8 @@ if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
 }
 
 var app = builder.Build();
+// Load the model before anything starts: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here in one line.
+var embeddingStatus = app.Services.GetRequiredService<EmbeddingService>().Status;
 // Created before the silo starts so no measurement is missed.
 var metrics = app.Services.GetRequiredService<PrometheusExporter>();
 app.Use(async (http, next) =>
@@ -171,7 +173,7 @@ else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 
 await app.StartAsync();
 await BootstrapKey.AnnounceAsync(app.Services, auth);
-Console.WriteLine(app.Services.GetRequiredService<EmbeddingService>().Status);
+Console.WriteLine(embeddingStatus);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();
 tracing?.Dispose(); // flushes spans still buffered

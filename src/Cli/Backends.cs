@@ -57,14 +57,13 @@ public sealed class EmbeddedBackend : IRagBackend
         _silo = host.Services.GetRequiredService<IGrainFactory>();
     }
 
-    public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, string? onnxRuntime, CancellationToken ct)
+    public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, CancellationToken ct)
     {
         Directory.CreateDirectory(dataDir);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Embedding:ModelDirectory"] = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL") ?? "",
-            ["Embedding:OnnxRuntimePath"] = onnxRuntime ?? "",
         }).AddEnvironmentVariables();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
         builder.Services.AddRagPipeline(builder.Configuration);
@@ -77,6 +76,7 @@ public sealed class EmbeddedBackend : IRagBackend
             o.GatewayPort = 0;
         }));
         var host = builder.Build();
+        host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>(); // an unusable model setting fails before the silo starts
         await host.StartAsync(ct);
         return new EmbeddedBackend(host);
     }

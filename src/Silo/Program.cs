@@ -14,6 +14,8 @@ try
     builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration));
     builder.Services.AddHostedService<RagCluster.SiloHost.HealthEndpoint>();
     using var host = builder.Build();
+    // Load the model before the silo joins: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here.
+    host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>();
     await host.RunAsync();
 }
 catch (Exception e) when (StartupErrors.IsConfigurationOrEnvironment(e))

@@ -21,14 +21,25 @@ public sealed class DeploymentFileTests
     }
 
     [Fact]
-    public void Dockerfile_packages_existing_projects_and_the_same_onnxruntime_as_setup()
+    public void Dockerfile_packages_existing_projects_with_onnxruntime_from_nuget_and_a_gpu_target()
     {
-        foreach (Match m in Regex.Matches(Dockerfile, @"dotnet publish (\S+)"))
+        foreach (Match m in Regex.Matches(Dockerfile, @"dotnet publish (src/\w+)"))
             Assert.True(Directory.Exists(Path.Combine(RepoPaths.Root, m.Groups[1].Value)), $"{m.Groups[1].Value} does not exist");
-        var setup = File.ReadAllText(Path.Combine(RepoPaths.Root, "scripts", "setup.sh"));
-        var sha = Regex.Match(setup, @"ort_sha=([0-9a-f]{64})").Groups[1].Value;
-        Assert.Contains(sha, Dockerfile);
-        Assert.Contains("onnxruntime-node@1.30.0", Dockerfile);
+        foreach (Match m in Regex.Matches(Dockerfile, @"for p in ([\w ]+); do dotnet publish src/\$p"))
+            foreach (var project in m.Groups[1].Value.Split(' '))
+                Assert.True(Directory.Exists(Path.Combine(RepoPaths.Root, "src", project)), $"src/{project} does not exist");
+        // The native library travels inside the NuGet package: nothing fetched beside it, no path to point at.
+        Assert.DoesNotContain("npm", Dockerfile);
+        Assert.DoesNotContain("OnnxRuntimePath", Dockerfile);
+        // The GPU target builds against the GPU package (the switch Grains' project file reads) and asks for CUDA.
+        Assert.Matches(@"(?m)^FROM \S+ AS gpu$", Dockerfile);
+        Assert.Contains("-p:OnnxRuntimeGpu=true", Dockerfile);
+        Assert.Contains("Embedding__ExecutionProvider=cuda", Dockerfile);
+        var grains = File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "Grains", "RagCluster.Grains.csproj"));
+        Assert.Contains("'$(OnnxRuntimeGpu)' == 'true'", grains);
+        Assert.Contains("Microsoft.ML.OnnxRuntime.Gpu.Linux", grains);
+        // The default image (the last stage) is the CPU one.
+        Assert.EndsWith("AS runtime", Regex.Matches(Dockerfile, @"(?m)^FROM .*$")[^1].Value);
     }
 
     [Fact]

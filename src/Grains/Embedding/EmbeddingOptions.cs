@@ -5,8 +5,6 @@ public sealed class EmbeddingOptions
 {
     /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt. Empty: dense retrieval off.</summary>
     public string ModelDirectory { get; set; } = "";
-    /// <summary>Path to libonnxruntime.so.1; empty means the copy scripts/setup.sh fetched (.tools/onnxruntime).</summary>
-    public string OnnxRuntimePath { get; set; } = "";
     /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge).</summary>
     public string Pooling { get; set; } = "mean";
     public bool Normalize { get; set; } = true;
@@ -19,7 +17,7 @@ public sealed class EmbeddingOptions
     public int MaxBatch { get; set; } = 32;
     /// <summary>How long the batcher waits for more texts before running a partial batch.</summary>
     public int MaxWaitMilliseconds { get; set; } = 2;
-    /// <summary>"auto" (CUDA when the library has it and it starts, else CPU), "cpu" or "cuda" (fail if unavailable).</summary>
+    /// <summary>"auto" (CUDA when the ONNX Runtime build has it and it starts, else CPU), "cpu" or "cuda" (start-up fails if unavailable).</summary>
     public string ExecutionProvider { get; set; } = "auto";
     public int DeviceId { get; set; }
     /// <summary>ORT intra-op threads; 0 lets ORT use all cores.</summary>

@@ -44,31 +44,17 @@ public sealed class EmbeddingService : IAsyncDisposable
             var model = new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
                         ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
             var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
-            _encoder = new BertEncoder(ResolveLibrary(options.OnnxRuntimePath), model, tokenizer, options, log);
+            _encoder = new BertEncoder(model, tokenizer, options, log);
             ModelName = Path.GetFileName(dir.TrimEnd('/'));
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, ONNX Runtime {_encoder.OrtVersion} on {_encoder.ExecutionProvider}";
-            log.LogInformation("{Status} (providers in this library: {Providers})", Status, string.Join(", ", _encoder.Providers));
+            log.LogInformation("{Status} (providers in this ONNX Runtime: {Providers})", Status, string.Join(", ", _encoder.Providers));
             _loop = Task.Run(RunAsync);
         }
-        catch (Exception e) when (e is OnnxRuntimeException or IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {
             Status = $"dense retrieval is off: {e.Message} (BM25 retrieval still works)";
             log.LogError("{Status}", Status);
         }
-    }
-
-    /// <summary>Finds libonnxruntime: the configured path, else the copy setup.sh put in .tools/ above the app.</summary>
-    public static string ResolveLibrary(string configured)
-    {
-        if (!string.IsNullOrWhiteSpace(configured)) return configured;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, ".tools", "onnxruntime", "libonnxruntime.so.1");
-            if (File.Exists(candidate)) return candidate;
-        }
-        var system = "/usr/lib/libonnxruntime.so.1";
-        if (File.Exists(system)) return system;
-        throw new OnnxRuntimeException("libonnxruntime.so.1 not found: run scripts/setup.sh or set Embedding:OnnxRuntimePath");
     }
 
     public bool IsAvailable => _encoder is not null;

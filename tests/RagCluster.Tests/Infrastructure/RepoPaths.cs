@@ -19,8 +19,6 @@ public static class RepoPaths
     /// <summary>The random-weight MiniLM-architecture model (scripts/make_test_model.py, run by setup.sh).</summary>
     public static string TestModel => Require(Path.Combine(Tools, "models", "minilm-random"), "model.onnx", file: false);
 
-    public static string OnnxRuntime => Require(Path.Combine(Tools, "onnxruntime"), "libonnxruntime.so.1", file: true);
-
     public static string TokenizerDir =>
         Environment.GetEnvironmentVariable("RAGCLUSTER_TOKENIZER_DIR") is { Length: > 0 } d ? d : Path.Combine(Root, "..", "shared", "models", "all-MiniLM-L6-v2");
 

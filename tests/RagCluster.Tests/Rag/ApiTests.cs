@@ -40,7 +40,7 @@ public class ApiProcess : IAsyncLifetime
     private IEnumerable<string> CommonArgs =>
     [
         "--Silo:SiloPort", Ports.Free().ToString(), "--Silo:GatewayPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
-        "--Embedding:OnnxRuntimePath", RepoPaths.OnnxRuntime, "--Embedding:ExecutionProvider", "cpu", "--Silo:Membership:ProbeTimeout", ProbeTimeout,
+        "--Embedding:ExecutionProvider", "cpu", "--Silo:Membership:ProbeTimeout", ProbeTimeout,
         .. (_redis is null ? Array.Empty<string>() : ["--Silo:Redis", _redis.ConnectionString]),
     ];
 

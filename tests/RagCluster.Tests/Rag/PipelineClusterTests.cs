@@ -40,7 +40,6 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
     private static Dictionary<string, string?> Settings(double latencyBudgetMs = 2000) => new()
     {
         ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
-        ["Embedding:OnnxRuntimePath"] = RepoPaths.OnnxRuntime,
         ["Collections:ShardCount"] = "4",
         ["Query:LatencyBudgetMs"] = latencyBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
