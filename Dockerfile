@@ -45,7 +45,7 @@ CMD ["./RagCluster.Api"]
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils libicu72 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libicu72 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ragcluster \
  && useradd --system --uid 10001 --gid ragcluster --home-dir /data ragcluster \

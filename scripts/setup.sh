@@ -24,11 +24,12 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages the pipeline and its tests use: pdftotext for PDFs; torch + onnx to generate the
-# random-weight test model and compute reference embeddings; chromium for the browser tests of the web UI and
-# dashboard (Playwright drives it through ExecutablePath and never downloads a browser).
+# Debian packages the tests use: Ghostscript to make real PDFs for the PDF tests (the server reads PDFs
+# in-process with PdfPig); torch + onnx to generate the random-weight test model and compute reference embeddings;
+# chromium for the browser tests of the web UI and dashboard (Playwright drives it through ExecutablePath and never
+# downloads a browser).
 need_apt=()
-command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+[ -x /usr/bin/gs ] || need_apt+=(ghostscript)
 # Redis: Orleans' membership for multi-silo clusters; the cluster tests start redis-server on loopback.
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

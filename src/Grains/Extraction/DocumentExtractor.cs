@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using AngleSharp.Dom;
@@ -7,6 +6,9 @@ using DocumentFormat.OpenXml.Packaging;
 using Markdig;
 using Markdig.Syntax;
 using Markdig.Syntax.Inlines;
+using UglyToad.PdfPig.DocumentLayoutAnalysis.PageSegmenter;
+using UglyToad.PdfPig.DocumentLayoutAnalysis.ReadingOrderDetector;
+using UglyToad.PdfPig.DocumentLayoutAnalysis.WordExtractor;
 
 namespace RagCluster.Grains.Extraction;
 
@@ -257,44 +259,68 @@ public static class DocumentExtractor
         }
     }
 
-    /// <summary>PDF goes through poppler's pdftotext, which handles far more real-world PDFs than any library here.</summary>
+    /// <summary>
+    /// PDF in-process with PdfPig: words are grouped into text blocks (Docstrum) and put in reading order, so each
+    /// block becomes a paragraph and a page break always ends one. Lines set clearly larger than the page's body
+    /// text are headings, so chunks get heading paths as they do for Markdown. Any failure of the parser on a
+    /// malformed file becomes a reason on the document, never a crash.
+    /// </summary>
     public static ExtractedText FromPdf(byte[] content)
     {
-        var tool = FindOnPath("pdftotext")
-                   ?? throw new ExtractionException("unsupported: PDF text extraction needs pdftotext; install poppler-utils", unsupported: true);
-        var input = Path.GetTempFileName();
+        var b = new ExtractedTextBuilder();
         try
         {
-            File.WriteAllBytes(input, content);
-            var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "-enc", "UTF-8", "-q", input, "-" }) psi.ArgumentList.Add(a);
-            using var proc = Process.Start(psi)!;
-            var stdout = proc.StandardOutput.ReadToEndAsync();
-            var stderr = proc.StandardError.ReadToEndAsync();
-            if (!proc.WaitForExit(TimeSpan.FromMinutes(2)))
+            using var pdf = UglyToad.PdfPig.PdfDocument.Open(content, new UglyToad.PdfPig.ParsingOptions { UseLenientParsing = true, SkipMissingFonts = true });
+            if (pdf.NumberOfPages > MaxPdfPages) throw new ExtractionException($"PDF has {pdf.NumberOfPages} pages; at most {MaxPdfPages} are read");
+            foreach (var page in pdf.GetPages())
             {
-                proc.Kill(true);
-                throw new ExtractionException("pdftotext took longer than 2 minutes");
+                var words = page.GetWords(NearestNeighbourWordExtractor.Instance).ToList();
+                if (words.Count == 0) continue;
+                var body = BodyFontSize(words);
+                foreach (var block in UnsupervisedReadingOrderDetector.Instance.Get(DocstrumBoundingBoxes.Instance.GetBlocks(words)))
+                {
+                    // A block can hold a heading and the paragraph under it: split where the size class changes.
+                    var run = new List<string>();
+                    var runLevel = 0;
+                    foreach (var line in block.TextLines)
+                    {
+                        var level = HeadingLevel(line.Words, body);
+                        if (level != runLevel && run.Count > 0) { EmitPdfRun(b, run, runLevel); run.Clear(); }
+                        runLevel = level;
+                        run.Add(line.Text);
+                    }
+                    if (run.Count > 0) EmitPdfRun(b, run, runLevel);
+                }
             }
-            if (proc.ExitCode != 0) throw new ExtractionException($"not a readable PDF (pdftotext exit {proc.ExitCode}: {stderr.Result.Trim()})");
-            var b = new ExtractedTextBuilder();
-            // pdftotext separates pages with form feeds; treat them as paragraph breaks.
-            b.PlainText(stdout.Result.Replace('\f', '\n'));
-            return b.Build();
+            var title = pdf.Information.Title;
+            return b.Build(string.IsNullOrWhiteSpace(title) ? null : title.Trim());
         }
-        finally
+        catch (Exception e) when (e is not (ExtractionException or OutOfMemoryException))
         {
-            File.Delete(input);
+            // PdfPig reports damage with several exception types (format, argument, index, I/O): all are the file's fault.
+            throw new ExtractionException($"not a readable PDF: {e.Message.Split('\n')[0].Trim()}");
         }
     }
 
-    private static string? FindOnPath(string name)
+    /// <summary>The size most letters on the page are set in.</summary>
+    private static double BodyFontSize(IEnumerable<UglyToad.PdfPig.Content.Word> words) =>
+        words.SelectMany(w => w.Letters).GroupBy(l => Math.Round(l.PointSize, 1)).MaxBy(g => g.Count())?.Key ?? 0;
+
+    /// <summary>0 for body text; 1 for lines at least 1.6× the body size, 2 for at least 1.2×.</summary>
+    private static int HeadingLevel(IReadOnlyList<UglyToad.PdfPig.Content.Word> words, double body)
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
+        if (body <= 0) return 0;
+        var size = words.SelectMany(w => w.Letters).Select(l => l.PointSize).DefaultIfEmpty(0).Average();
+        return size >= 1.6 * body ? 1 : size >= 1.2 * body ? 2 : 0;
     }
+
+    private static void EmitPdfRun(ExtractedTextBuilder b, List<string> lines, int headingLevel)
+    {
+        var text = string.Join(' ', lines);
+        if (headingLevel > 0) b.Heading(headingLevel, text);
+        else b.Paragraph(text);
+    }
+
+    /// <summary>A bound on work per upload (50 MiB can hold a very long PDF); more pages is refused with a reason.</summary>
+    public const int MaxPdfPages = 5000;
 }

@@ -335,22 +335,40 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
-    public async Task A_broken_pdf_ends_failed_with_a_reason()
+    public async Task Real_pdfs_are_indexed_in_process_and_broken_ones_end_failed_with_a_reason()
     {
-        using var form = new MultipartFormDataContent();
-        form.Add(new ByteArrayContent("%PDF-1.4 not really"u8.ToArray()), "file", "broken.pdf");
-        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsync("v1/collections/docs/documents", form)).StatusCode);
-        for (var i = 0; i < 100; i++)
+        // A Ghostscript-made, three-page PDF, uploaded beside two broken ones: the broken ones fail alone.
+        var guide = GhostscriptPdf.Make("Brewing Guide", PdfExtractionTests.Guide);
+        foreach (var (name, bytes) in new[] { ("guide.pdf", guide), ("truncated.pdf", guide[..200]), ("broken.pdf", "%PDF-1.4 not really"u8.ToArray()) })
         {
-            var s = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/documents/broken.pdf");
-            if (s.GetProperty("status").GetString() == "failed")
-            {
-                Assert.Contains("PDF", s.GetProperty("error").GetString());
-                return;
-            }
+            using var form = new MultipartFormDataContent();
+            form.Add(new ByteArrayContent(bytes), "file", name);
+            Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsync("v1/collections/docs/documents", form)).StatusCode);
+        }
+        await WaitIndexed("docs", "guide.pdf");
+        foreach (var broken in new[] { "truncated.pdf", "broken.pdf" })
+        {
+            var s = await WaitSettled("docs", broken);
+            Assert.Equal("failed", s.GetProperty("status").GetString());
+            Assert.StartsWith("not a readable PDF", s.GetProperty("error").GetString());
+        }
+        // Text from the last page is found, under its heading.
+        var search = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "oolong infusions", topK = 1, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        var hit = search.GetProperty("hits")[0];
+        Assert.Equal("guide.pdf", hit.GetProperty("documentId").GetString());
+        Assert.Contains("several infusions", hit.GetProperty("text").GetString());
+        Assert.Equal("Oolong", hit.GetProperty("headingPath").EnumerateArray().Last().GetString());
+    }
+
+    private async Task<JsonElement> WaitSettled(string collection, string id)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var r = await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/documents/{id}");
+            if (r.GetProperty("status").GetString() is "indexed" or "failed") return r;
             await Task.Delay(100);
         }
-        Assert.Fail("broken.pdf never reached failed");
+        throw new TimeoutException($"{id} neither indexed nor failed");
     }
 }
 
