@@ -1,5 +1,3 @@
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 using RagCluster.Api;
 using RagCluster.Api.Admin;
 using RagCluster.Api.Auditing;
@@ -70,33 +68,12 @@ builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetC
 });
 builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = RagEndpoints.MaxUploadBytes);
 
-builder.Services.AddSingleton<PrometheusExporter>();
-
-// OTLP traces when Otlp:Endpoint is set (e.g. http://collector:4317): HTTP requests plus every grain call span,
-// linked across silos. OpenTelemetry.Extensions.Hosting does not restore here, so the provider is built directly.
-OpenTelemetry.Trace.TracerProvider? tracing = null;
-if (builder.Configuration["Otlp:Endpoint"] is { Length: > 0 } otlp)
-{
-    tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder()
-        .SetResourceBuilder(OpenTelemetry.Resources.ResourceBuilder.CreateDefault().AddService(builder.Configuration["Otlp:ServiceName"] ?? "ragcluster-api"))
-        .AddSource(RagTracing.QuerySourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.AspNetCore")
-        .AddOtlpExporter(o =>
-        {
-            // grpc (default, port 4317) or http (OTLP/HTTP protobuf: the endpoint is the full .../v1/traces URL).
-            o.Protocol = builder.Configuration["Otlp:Protocol"] == "http"
-                ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
-                : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
-            o.Endpoint = new Uri(otlp);
-            o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = builder.Configuration.GetValue("Otlp:ExportDelayMs", 5000);
-        })
-        .Build();
-}
+// /metrics (Prometheus) and, with Otlp:Endpoint set, OTLP traces: see RagTelemetry.
+builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-api");
 
 var app = builder.Build();
 // Load the model before anything starts: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here in one line.
 var embeddingStatus = app.Services.GetRequiredService<EmbeddingService>().Status;
-// Created before the silo starts so no measurement is missed.
-var metrics = app.Services.GetRequiredService<PrometheusExporter>();
 app.Use(async (http, next) =>
 {
     // Security headers on every response, problems included: set as the response starts, because the
@@ -116,7 +93,6 @@ app.Use(async (http, next) =>
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRouting();
-app.Use(RagCluster.Api.Diagnostics.HttpMetrics.Middleware);
 app.Use(BodyLimit.Apply);
 app.UseAuthentication();
 app.UseRateLimiter();
@@ -162,12 +138,14 @@ RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
 app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
-var metricsEndpoint = app.MapGet("/metrics", async (ActivationCounts activations) =>
+// A scrape sees this silo's activations as of now, not as of the last background sample (up to 2 s old).
+app.UseWhen(http => http.Request.Path == "/metrics", branch => branch.Use(async (http, next) =>
 {
-    // A scrape sees this silo's activations as of now, not as of the last background sample (up to 2 s old).
-    try { await activations.ReadAsync(TimeSpan.FromMilliseconds(250)); } catch (Exception e) when (e is TimeoutException or OrleansException) { /* the last sample stands */ }
-    return Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
-});
+    try { await http.RequestServices.GetRequiredService<ActivationCounts>().ReadAsync(TimeSpan.FromMilliseconds(250)); }
+    catch (Exception e) when (e is TimeoutException or OrleansException) { /* the last sample stands */ }
+    await next();
+}));
+var metricsEndpoint = app.MapPrometheusScrapingEndpoint("/metrics");
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 
@@ -176,6 +154,5 @@ await BootstrapKey.AnnounceAsync(app.Services, auth);
 Console.WriteLine(embeddingStatus);
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();
-tracing?.Dispose(); // flushes spans still buffered
 return Environment.ExitCode;
 }

@@ -10,8 +10,9 @@ using RagCluster.Hosting;
 namespace RagCluster.SiloHost;
 
 /// <summary>
-/// Health:Port (e.g. 8081) serves /health/live and /health/ready over plain HTTP/1.1 for orchestrator probes:
-/// an Orleans silo port speaks Orleans' own protocol, which kubelet probes do not. Off (0) by default.
+/// Health:Port (e.g. 8081) serves /health/live and /health/ready over plain HTTP/1.1 for orchestrator probes
+/// (an Orleans silo port speaks Orleans' own protocol, which kubelet probes do not) and /metrics for Prometheus,
+/// from this silo's OpenTelemetry meter provider. Off (0) by default.
 /// </summary>
 public sealed class HealthEndpoint(IConfiguration configuration, IServiceProvider services, ILogger<HealthEndpoint> log) : IHostedService, IAsyncDisposable
 {
@@ -37,6 +38,8 @@ public sealed class HealthEndpoint(IConfiguration configuration, IServiceProvide
                 ? Results.Ok(new { status = "ready", silo = r.SiloId, checks = r.Checks, detail = r.Detail })
                 : Results.Problem(statusCode: 503, title: "Silo not ready", detail: r.Detail, extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
         });
+        // The scrape endpoint reads the silo host's meter provider, not this small app's (which has none).
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(services.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>(), null, "/metrics", null, null);
         await app.StartAsync(cancellationToken);
         _app = app;
         log.LogInformation("Health probes on http://{Address}:{Port}/health/live and /health/ready", configuration["Health:ListenAddress"] ?? "0.0.0.0", port);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
 using RagCluster.Hosting;
+using RagCluster.Hosting.Diagnostics;
 
 // A silo process: an Orleans silo configured from appsettings.json, then environment variables (Silo__SiloPort=11112),
 // then command-line switches (--Silo:SiloPort 11112).
@@ -13,6 +14,9 @@ try
     builder.Services.AddRagPipeline(builder.Configuration);
     builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration));
     builder.Services.AddHostedService<RagCluster.SiloHost.HealthEndpoint>();
+    // Metrics for /metrics on the health port, and OTLP traces when Otlp:Endpoint is set: the grain calls this silo
+    // runs join the trace of the query that made them.
+    builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-silo");
     using var host = builder.Build();
     // Load the model before the silo joins: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here.
     host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>();

@@ -202,7 +202,7 @@ public sealed class HelmChartTests
     }
 
     [Fact]
-    public async Task A_silo_process_answers_kubelet_style_probes_on_its_health_port()
+    public async Task A_silo_process_answers_kubelet_style_probes_and_scrapes_on_its_health_port()
     {
         int port;
         using (var l = new TcpListener(IPAddress.Loopback, 0)) { l.Start(); port = ((IPEndPoint)l.LocalEndpoint).Port; }
@@ -229,6 +229,10 @@ public sealed class HelmChartTests
             Assert.Equal(HttpStatusCode.OK, ready?.StatusCode);
             Assert.Contains("\"membership\":true", await ready!.Content.ReadAsStringAsync());
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/live")).StatusCode);
+            // Prometheus scrapes the silo on the same port: Orleans' meters and ours, from the silo's meter provider.
+            var samples = PrometheusText.Parse(await http.GetStringAsync("metrics"));
+            Assert.Contains(samples, s => s.Name == "orleans_catalog_activations");
+            Assert.Contains(samples, s => s.Name == "dotnet_process_memory_working_set_bytes");
         }
         finally
         {

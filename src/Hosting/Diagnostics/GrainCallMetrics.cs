@@ -15,8 +15,8 @@ public sealed class GrainCallMetrics(ILocalSiloDetails silo) : IIncomingGrainCal
     public const string MeterName = "RagCluster.Runtime";
     public static readonly Meter Meter = new(MeterName);
 
-    private static readonly Histogram<double> CallDuration = Meter.CreateHistogram<double>("rc_grain_call_duration_seconds", "s",
-        "Time a grain call spent running in its activation");
+    private static readonly Histogram<double> CallDuration = Meter.CreateHistogram("rc_grain_call_duration_seconds", "s",
+        "Time a grain call spent running in its activation", advice: RagCluster.Grains.Diagnostics.RagMetrics.SecondsBuckets);
     private static readonly Counter<long> Calls = Meter.CreateCounter<long>("rc_grain_calls_total", description: "Grain calls run, by outcome");
 
     private readonly string _silo = silo.SiloAddress.ToString();

@@ -208,31 +208,58 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         await WaitIndexed("metered", "m1");
         for (var i = 0; i < 2; i++) await Http.PostAsJsonAsync("v1/collections/metered/search", new { query = "grain call", topK = 3 });
         using (var anonymous = new HttpClient { BaseAddress = Http.BaseAddress })
+        {
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("v1/collections/metered/plans")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("metrics")).StatusCode); // admin-only by default
+        }
         var response = await Http.GetAsync("metrics");
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var text = await response.Content.ReadAsStringAsync();
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        double Value(string prefix) => double.Parse(lines.Single(l => l.StartsWith(prefix, StringComparison.Ordinal)).Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        var samples = PrometheusText.Parse(text);
+        // The sum over every series of a metric whose labels include the given ones.
+        double Value(string name, params (string Key, string Value)[] labels) =>
+            samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).Sum(s => s.Value);
 
+        // Our meters keep their names (OpenTelemetry's exporter adds only the otel_scope_name label).
         Assert.Contains("# TYPE rc_grain_calls_total counter", lines);
-        Assert.True(Value("rc_grain_calls_total{method=\"Ingest\",outcome=\"ok\",type=\"IDocumentGrain\"}") >= 1);
+        Assert.True(Value("rc_grain_calls_total", ("method", "Ingest"), ("outcome", "ok"), ("type", "IDocumentGrain")) >= 1);
         Assert.Contains("# TYPE rc_grain_call_duration_seconds histogram", lines);
-        // Activations by grain class, as Orleans' management grain counts them (Orleans keeps no per-type request queues).
-        Assert.Contains(lines, l => l.StartsWith("rc_grain_activations{silo=\"", StringComparison.Ordinal) && l.Contains("type=\"IndexShardGrain\""));
-        Assert.True(Value("rc_cache_hits_total{tier=\"L1\"}") >= 1);
-        Assert.True(Value("rc_ingest_documents_total{outcome=\"indexed\"}") >= 1);
+        // Activations by grain class, as Orleans' management grain counts them across the cluster.
+        Assert.Contains(samples, s => s.Name == "rc_grain_activations" && s.Labels.ContainsKey("silo") && s.Labels["type"] == "IndexShardGrain");
+        Assert.True(Value("rc_cache_hits_total", ("tier", "L1")) >= 1);
+        Assert.True(Value("rc_ingest_documents_total", ("outcome", "indexed")) >= 1);
         Assert.True(Value("rc_embedding_batch_size_count") >= 1);
-        Assert.Contains(lines, l => l.StartsWith("rc_query_duration_seconds_bucket{plan=", StringComparison.Ordinal));
-        // Histogram buckets are cumulative and end at +Inf = _count.
-        var buckets = lines.Where(l => l.StartsWith("rc_embedding_batch_size_bucket{", StringComparison.Ordinal)).Select(l => double.Parse(l.Split(' ')[^1])).ToList();
-        Assert.Equal(buckets.Order(), buckets);
-        Assert.Equal(Value("rc_embedding_batch_size_count"), buckets[^1]);
-        Assert.Equal(1, Value("rc_cluster_active_silos{"));
-        // HTTP requests by route template (not path), method and status: refusals are visible per endpoint.
-        Assert.True(Value("rc_http_requests_total{method=\"POST\",route=\"/v1/collections/{collection}/search\",status=\"200\"}") >= 2);
-        Assert.True(Value("rc_http_requests_total{method=\"GET\",route=\"/v1/collections/{collection}/plans\",status=\"401\"}") >= 1);
-        Assert.Contains(lines, l => l.StartsWith("rc_http_request_duration_seconds_bucket{", StringComparison.Ordinal));
+        Assert.Contains(samples, s => s.Name == "rc_query_duration_seconds_bucket" && s.Labels.ContainsKey("plan"));
+        // Histogram buckets are cumulative, use our boundaries (advice), and end at +Inf = _count.
+        var buckets = samples.Where(s => s.Name == "rc_embedding_batch_size_bucket").ToList();
+        Assert.Equal(buckets.Select(b => b.Value).Order(), buckets.Select(b => b.Value));
+        Assert.Equal(["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "+Inf"], buckets.Select(b => b.Labels["le"]));
+        Assert.Equal(Value("rc_embedding_batch_size_count"), buckets[^1].Value);
+        Assert.Equal(1, Value("rc_cluster_active_silos"));
+        // Orleans' own meter, the .NET runtime's, and ASP.NET Core's requests by route template (not path), method
+        // and status: refusals are visible per endpoint.
+        Assert.True(Value("orleans_catalog_activations", ("grain_type", "indexshard")) >= 1);
+        Assert.True(Value("dotnet_gc_collections_total") >= 0 && samples.Any(s => s.Name == "dotnet_process_memory_working_set_bytes"));
+        const string requests = "http_server_request_duration_seconds_count";
+        Assert.True(Value(requests, ("http_request_method", "POST"), ("http_route", "/v1/collections/{collection}/search"), ("http_response_status_code", "200")) >= 2);
+        Assert.True(Value(requests, ("http_request_method", "GET"), ("http_route", "/v1/collections/{collection}/plans"), ("http_response_status_code", "401")) >= 1);
+
+        // Every series the shipped Grafana dashboard queries is one this scrape serves, labels included.
+        var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "grafana", "ragcluster-dashboard.json"))).RootElement;
+        var exprs = dashboard.GetProperty("panels").EnumerateArray().SelectMany(p => p.GetProperty("targets").EnumerateArray()).Select(t => t.GetProperty("expr").GetString()!).ToList();
+        Assert.True(exprs.Count >= 10);
+        foreach (var expr in exprs)
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(expr, @"\b(rc_\w+|http_server_\w+)\{([^}]*)\}"))
+            {
+                Assert.True(samples.Any(s => s.Name == m.Groups[1].Value), $"the dashboard queries {m.Groups[1].Value}, which /metrics does not serve");
+                foreach (System.Text.RegularExpressions.Match label in System.Text.RegularExpressions.Regex.Matches(m.Groups[2].Value, @"(\w+)=~?"))
+                    if (label.Groups[1].Value != "job") // added by Prometheus when it scrapes
+                        Assert.True(samples.Any(s => s.Name == m.Groups[1].Value && s.Labels.ContainsKey(label.Groups[1].Value)), $"{m.Groups[1].Value} has no label {label.Groups[1].Value}");
+            }
+        foreach (var grouped in exprs.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, @"by \(([^)]*)\)").Select(m => m.Groups[1].Value)))
+            foreach (var label in grouped.Split(',', StringSplitOptions.TrimEntries).Where(l => l != "le"))
+                Assert.True(samples.Any(s => s.Name.StartsWith("rc_", StringComparison.Ordinal) || s.Name.StartsWith("http_", StringComparison.Ordinal) ? s.Labels.ContainsKey(label) : false), $"no series has the label {label} the dashboard groups by");
     }
 
     [Fact]

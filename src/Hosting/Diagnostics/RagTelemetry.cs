@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace RagCluster.Hosting.Diagnostics;
+
+/// <summary>
+/// Metrics and traces through OpenTelemetry. Metrics: our meters ("RagCluster.*"), Orleans' ("Microsoft.Orleans"),
+/// ASP.NET Core's and the .NET runtime's, for the Prometheus scraping endpoint (/metrics). Traces (when
+/// Otlp:Endpoint is set): ASP.NET Core requests, our query spans and Orleans' grain call spans, which Orleans'
+/// activity propagation links across silos, so one query is one trace.
+/// </summary>
+public static class RagTelemetry
+{
+    public static readonly string[] Meters =
+    [
+        "RagCluster.*", "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.RateLimiting", "System.Runtime",
+    ];
+
+    public static IServiceCollection AddRagTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
+    {
+        var otel = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : serviceName))
+            // A scrape sees the values of that moment (the exporter would otherwise serve a copy up to 300 ms old).
+            .WithMetrics(m => m.AddMeter(Meters).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        if (configuration["Otlp:Endpoint"] is { Length: > 0 } endpoint)
+        {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                throw new ArgumentException($"Otlp:Endpoint '{endpoint}' is not an http(s) URL");
+            otel.WithTracing(t => t
+                .AddSource(RagTracing.QuerySourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                // Probes and scrapes would bury the queries.
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsHousekeeping(http.Request.Path))
+                .AddOtlpExporter(o =>
+                {
+                    // grpc (default, port 4317) or http (OTLP/HTTP protobuf: the endpoint is the full .../v1/traces URL).
+                    o.Protocol = configuration["Otlp:Protocol"] == "http" ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                    o.Endpoint = uri;
+                    o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = configuration.GetValue("Otlp:ExportDelayMs", 5000);
+                }));
+        }
+        return services;
+    }
+
+    private static bool IsHousekeeping(PathString path) => path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics");
+}
