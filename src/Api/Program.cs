@@ -84,7 +84,10 @@ app.Use(async (http, next) =>
         h.XContentTypeOptions = "nosniff";
         h.XFrameOptions = "DENY";
         h["Referrer-Policy"] = "no-referrer";
-        h.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'";
+        // Orleans' dashboard sets inline styles and embeds its icon font as data: (scripts stay 'self'-only).
+        h.ContentSecurityPolicy = http.Request.Path.StartsWithSegments(RagCluster.Api.Dashboard.OrleansDashboardSession.Path)
+            ? "default-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; frame-ancestors 'none'"
+            : "default-src 'self'; frame-ancestors 'none'";
         h["Cross-Origin-Resource-Policy"] = "same-origin";
         return Task.CompletedTask;
     });
@@ -135,6 +138,7 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
 app.MapRagEndpoints();
 app.MapAdminEndpoints();
 RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
+RagCluster.Api.Dashboard.OrleansDashboardSession.MapOrleansDashboardPages(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
 app.MapOpenApi("/openapi/v1.json").AllowAnonymous();

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Hosting;
 using Orleans.Runtime;
 using Orleans.Serialization;
@@ -87,6 +88,9 @@ public static class SiloBuilderExtensions
         AddStorage(silo, store);
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
+        // Orleans' dashboard collects on every silo; the API serves it at /dashboard/orleans (admin only). Its grain
+        // profiler runs only while someone has the page open.
+        silo.AddDashboard();
         silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
         silo.Services.AddPlacementDirector<RendezvousPlacement, RendezvousPlacementDirector>();
         silo.Services.AddSingleton(sp => new HomeSilo(sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),

@@ -4,16 +4,20 @@ using Microsoft.Extensions.Options;
 
 namespace RagCluster.Api.Auth;
 
-/// <summary>Reads "X-Api-Key: KEY" or "Authorization: Bearer KEY" and turns a valid key into a principal.</summary>
+/// <summary>
+/// Reads "X-Api-Key: KEY" or "Authorization: Bearer KEY" (or, on Orleans' dashboard pages only, the session cookie
+/// that carries a key) and turns a valid key into a principal.
+/// </summary>
 public sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyVerifier verifier)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyVerifier verifier,
+    RagCluster.Api.Dashboard.OrleansDashboardSession dashboardSession)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var key = PresentedKey(Request);
+        var key = PresentedKey(Request) ?? dashboardSession.KeyOf(Request);
         if (key is null) return AuthenticateResult.NoResult();
         var check = await verifier.VerifyAsync(key, Context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         if (!check.Valid) return AuthenticateResult.Fail(check.Failure!);

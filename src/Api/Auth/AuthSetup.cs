@@ -27,6 +27,7 @@ public static class AuthSetup
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyVerifier>();
+        builder.Services.AddSingleton<RagCluster.Api.Dashboard.OrleansDashboardSession>();
 
         var auth = builder.Services.AddAuthentication(Selector)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)

@@ -83,5 +83,11 @@ async function refresh() {
 document.addEventListener("DOMContentLoaded", () => {
   const start = () => { refresh(); clearInterval(timer); timer = setInterval(refresh, 2000); };
   rc.bindKey($("key"), $("save-key"), start);
+  // Orleans' dashboard cannot send the key header: trade the key for its session cookie, then open it.
+  $("orleans-dashboard").addEventListener("click", async (e) => {
+    e.preventDefault();
+    try { await rc.call("POST", "/v1/dashboard/orleans-session"); location.href = "/dashboard/orleans/"; }
+    catch (err) { $("error").textContent = err.message; }
+  });
   if (rc.key()) start();
 });

@@ -89,6 +89,34 @@ public sealed class BrowserTests(ThreeSiloApiProcess api) : IClassFixture<ThreeS
     }
 
     [Fact]
+    public async Task The_orleans_dashboard_opens_from_ours_for_admins_only()
+    {
+        var url = new Uri(api.Http.BaseAddress!, "dashboard/orleans/").ToString();
+        // No session: refused, as are its data requests.
+        var stranger = await _browser!.NewPageAsync();
+        Assert.Equal(401, (await stranger.GotoAsync(url))!.Status);
+
+        // Index shards to show (a search activates the collection's shards), whatever ran before.
+        Assert.Equal(HttpStatusCode.OK, (await api.Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "activate the shards", plan = "bm25" })).StatusCode);
+        // From our dashboard with the admin key: one click opens Orleans' own, which draws the cluster's silos and grains.
+        var page = await Open("dashboard", api.AdminKey);
+        await page.ClickAsync("#orleans-dashboard");
+        await page.WaitForURLAsync(url);
+        await Until(async () => System.Text.RegularExpressions.Regex.IsMatch(await page.InnerTextAsync("body"), @"ACTIVE SILOS\s+3\b"), "Orleans' dashboard counts three active silos");
+        await page.ClickAsync("text=Grains");
+        await Until(async () => (await page.InnerTextAsync("body")).Contains("IndexShardGrain"), "Orleans' dashboard lists our grains");
+        Assert.True(_consoleErrors.Count == 0, string.Join("\n", _consoleErrors)); // no script errors, no CSP violations
+
+        // A reader's key gets no session.
+        var reader = await api.Http.PostAsJsonAsync("v1/admin/keys", new { tenant = "default", role = "reader" });
+        var readerKey = (await reader.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        using var asReader = new HttpRequestMessage(HttpMethod.Post, "v1/dashboard/orleans-session");
+        asReader.Headers.Add("X-Api-Key", readerKey);
+        using var plain = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        Assert.Equal(HttpStatusCode.Forbidden, (await plain.SendAsync(asReader)).StatusCode);
+    }
+
+    [Fact]
     public async Task The_web_ui_uploads_files_shows_their_status_and_streams_an_answer_with_clickable_citations()
     {
         var created = await (await api.Http.PostAsJsonAsync("v1/admin/keys", new { tenant = "web", role = "writer" })).Content.ReadFromJsonAsync<JsonElement>();

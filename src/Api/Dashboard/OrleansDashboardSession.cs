@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.DataProtection;
+using Orleans.Dashboard;
+using RagCluster.Api.Auth;
+
+namespace RagCluster.Api.Dashboard;
+
+/// <summary>
+/// Orleans' dashboard is a single-page app whose own requests carry no API key header, so an admin opens it from
+/// /dashboard, which trades the key for this cookie: the key itself, encrypted and time-limited by ASP.NET Core
+/// data protection, sent only to /dashboard/orleans (HttpOnly, SameSite=Strict). Each request re-verifies the key,
+/// so revoking or rotating it closes the session at once.
+/// </summary>
+public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
+{
+    public const string Path = "/dashboard/orleans";
+    public const string CookieName = "rc_orleans_dashboard";
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
+
+    private readonly ITimeLimitedDataProtector _protector = protection.CreateProtector("RagCluster.OrleansDashboard.v1").ToTimeLimitedDataProtector();
+
+    public void Issue(HttpContext http, string key) =>
+        http.Response.Cookies.Append(CookieName, _protector.Protect(key, Lifetime), new CookieOptions
+        {
+            Path = Path, HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, MaxAge = Lifetime, IsEssential = true,
+        });
+
+    /// <summary>The key in a request to the Orleans dashboard's paths, or null (no cookie, another path, tampered or expired).</summary>
+    public string? KeyOf(HttpRequest request)
+    {
+        if (!request.Path.StartsWithSegments(Path) || !request.Cookies.TryGetValue(CookieName, out var cookie)) return null;
+        try { return _protector.Unprotect(cookie); }
+        catch (System.Security.Cryptography.CryptographicException) { return null; }
+    }
+
+    public static void MapOrleansDashboardPages(WebApplication app)
+    {
+        // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
+        app.MapPost("/v1/dashboard/orleans-session", (HttpContext http, OrleansDashboardSession session) =>
+        {
+            session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
+            return Results.NoContent();
+        }).RequireAuthorization(AuthSetup.Admin);
+        app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Admin);
+    }
+}
