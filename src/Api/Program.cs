@@ -149,7 +149,8 @@ app.UseWhen(http => http.Request.Path == "/metrics", branch => branch.Use(async 
     catch (Exception e) when (e is TimeoutException or OrleansException) { /* the last sample stands */ }
     await next();
 }));
-var metricsEndpoint = app.MapPrometheusScrapingEndpoint("/metrics");
+// GET only, like every read here (the exporter's own mapping takes any method).
+var metricsEndpoint = app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new Microsoft.AspNetCore.Routing.HttpMethodMetadata(["GET"]));
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
 else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 

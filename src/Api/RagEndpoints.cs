@@ -15,7 +15,16 @@ using Orleans;
 
 namespace RagCluster.Api;
 
-public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format);
+/// <summary>One document as JSON: text (txt, md, html, json), or any format as contentBase64 (pdf, docx too).</summary>
+public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64);
+/// <summary>The body of POST .../documents: one document, or up to <see cref="RagEndpoints.MaxBatchDocuments"/> in "documents".</summary>
+public sealed record IngestBody(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64, List<IngestJson?>? Documents)
+{
+    public IngestJson Single => new(Id, Text, Tags, Format, ContentBase64);
+}
+public sealed record StatusesJson(List<string?>? Ids);
+/// <summary>Why one document of a request was refused: an HTTP status, title and detail as in a problem.</summary>
+public sealed record IngestRejection(int Status, string Title, string Detail);
 public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
@@ -127,10 +136,10 @@ public static partial class RagEndpoints
             }
             else
             {
-                IngestJson? body;
+                IngestBody? body;
                 try
                 {
-                    body = await request.ReadFromJsonAsync<IngestJson>();
+                    body = await request.ReadFromJsonAsync<IngestBody>();
                 }
                 catch (JsonException e)
                 {
@@ -138,21 +147,44 @@ public static partial class RagEndpoints
                 }
                 catch (InvalidOperationException)
                 {
-                    return Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"} or a multipart file upload");
+                    return Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"}, {\"documents\":[…]} or a multipart file upload");
                 }
-                if (body?.Text is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
-                var format = body.Format ?? "txt";
-                if (!DocumentExtractor.SupportedFormats.Contains(format) || format is "docx" or "pdf")
-                    return Problem(400, "Unsupported format", "JSON text may be txt, md, html or json");
-                id = body.Id ?? "";
-                ingest = new IngestRequest(format, System.Text.Encoding.UTF8.GetBytes(body.Text), body.Tags ?? [], null);
+                if (body?.Documents is { } batch)
+                {
+                    if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
+                        return Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
+                    return await IngestBatchAsync(c, batch, grains, request.HttpContext.RequestAborted);
+                }
+                if (body is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
+                var (parsed, rejection) = ParseDocument(body.Single);
+                if (rejection is not null) return Problem(rejection.Status, rejection.Title, rejection.Detail);
+                (id, ingest) = parsed!.Value;
             }
             if (ValidDocumentId(id) is { } badId) return badId;
-            if (ingest.Tags.Count > 32 || ingest.Tags.Any(t => t.Key.Length is 0 or > 64 || t.Value.Length > 256))
-                return Problem(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values up to 256");
+            if (ValidTags(ingest.Tags) is { } badTags) return Problem(badTags.Status, badTags.Title, badTags.Detail);
             var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Ingest(ingest);
             return Results.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new { documentId = id, status = status.Status, version = status.Version });
         }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(MaxUploadBytes + 1024 * 1024));
+
+        // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
+        v1.MapPost("/documents/statuses", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, bad) = await ReadJson<StatusesJson>(request);
+            if (bad is not null) return bad;
+            if (body?.Ids is not { Count: > 0 and <= MaxBatchDocuments } ids)
+                return Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{MaxBatchDocuments} document ids");
+            if (ids.Any(i => i is null || !Names.IsDocumentId(i)))
+                return Problem(400, "Invalid document id", $"'{ids.First(i => i is null || !Names.IsDocumentId(i))}': use " + Names.DocumentIdRule);
+            var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus()));
+            return Results.Ok(new
+            {
+                documents = ids.Zip(statuses, (id, s) => new
+                {
+                    documentId = id, status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status,
+                    version = s.Version, chunkCount = s.ChunkCount, error = s.Error,
+                }),
+            });
+        }).RequireAuthorization(AuthSetup.Reader);
 
         v1.MapGet("/documents/{id}", async (CollectionRef c, string id, IGrainFactory grains) =>
         {
@@ -352,6 +384,70 @@ public static partial class RagEndpoints
 
     public static IResult? Valid(string collection) =>
         Names.IsName(collection) ? null : Problem(400, "Invalid collection name", "use " + Names.NameRule);
+
+    /// <summary>Documents one bulk request may carry; the CLI sends batches of this size.</summary>
+    public const int MaxBatchDocuments = 1000;
+
+    /// <summary>
+    /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
+    /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
+    /// </summary>
+    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, IGrainFactory grains, CancellationToken ct)
+    {
+        if (documents.Count is 0 or > MaxBatchDocuments)
+            return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{MaxBatchDocuments} documents (it has {documents.Count})");
+        var results = new object?[documents.Count];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var work = new List<(int Index, string Id, IngestRequest Request)>();
+        for (var i = 0; i < documents.Count; i++)
+        {
+            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
+            var id = parsed?.Id ?? documents[i]?.Id;
+            if (rejection is null)
+                rejection = !Names.IsDocumentId(parsed!.Value.Id) ? new IngestRejection(400, "Invalid document id", "use " + Names.DocumentIdRule)
+                    : ValidTags(parsed.Value.Request.Tags)
+                      // Two versions of one document in one batch would race; the client must say which it means.
+                      ?? (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
+            if (rejection is not null) results[i] = new { documentId = id, status = "rejected", error = rejection };
+            else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
+        }
+        // Each grain stores its document durably before answering; a bounded fan-out keeps one request from
+        // flooding the store.
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (w, _) =>
+        {
+            var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{w.Id}").Ingest(w.Request);
+            results[w.Index] = new { documentId = w.Id, status = status.Status, version = status.Version };
+        });
+        return Results.Json(new { accepted = work.Count, rejected = documents.Count - work.Count, documents = results }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>One JSON document into an ingest request, or why not.</summary>
+    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseDocument(IngestJson body)
+    {
+        var format = body.Format ?? "txt";
+        byte[] content;
+        if (body.ContentBase64 is { } base64)
+        {
+            if (body.Text is not null) return (null, new IngestRejection(400, "Ambiguous document", "send \"text\" or \"contentBase64\", not both"));
+            if (!DocumentExtractor.SupportedFormats.Contains(format))
+                return (null, new IngestRejection(415, "Unsupported format", $"'{format}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}"));
+            try { content = Convert.FromBase64String(base64); }
+            catch (FormatException) { return (null, new IngestRejection(400, "Invalid contentBase64", "contentBase64 is not valid base64")); }
+        }
+        else
+        {
+            if (body.Text is null) return (null, new IngestRejection(400, "Missing text", "a document needs \"text\" (or \"contentBase64\") and \"id\""));
+            if (!DocumentExtractor.SupportedFormats.Contains(format) || format is "docx" or "pdf")
+                return (null, new IngestRejection(400, "Unsupported format", "JSON text may be txt, md, html or json; send pdf and docx as contentBase64"));
+            content = System.Text.Encoding.UTF8.GetBytes(body.Text);
+        }
+        return ((body.Id ?? "", new IngestRequest(format, content, body.Tags ?? [], null)), null);
+    }
+
+    private static IngestRejection? ValidTags(Dictionary<string, string> tags) =>
+        tags.Count > 32 || tags.Any(t => t.Key.Length is 0 or > 64 || t.Value.Length > 256)
+            ? new IngestRejection(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values up to 256")
+            : null;
 
     private static IResult? ValidDocumentId(string id) =>
         Names.IsDocumentId(id) ? null : Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);

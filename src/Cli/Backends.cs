@@ -21,6 +21,10 @@ public interface IRagBackend : IAsyncDisposable
 {
     Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct);
     Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct);
+    /// <summary>Submits a batch (at most 1,000); each document gets its own status, or an error naming why it was refused.</summary>
+    Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct);
+    /// <summary>The statuses of up to 1,000 documents in one call ("notFound" for none).</summary>
+    Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct);
     Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct);
     Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
@@ -38,6 +42,9 @@ public interface IRagBackend : IAsyncDisposable
     Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct);
     string Describe();
 }
+
+/// <summary>One document of a batch: its status after submission, or why it was refused.</summary>
+public sealed record BatchItem(string Id, string Status, string? Error);
 
 public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
@@ -111,6 +118,21 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
         await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").Ingest(request);
+
+    public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
+    {
+        var key = await Existing(collection);
+        var results = new BatchItem[documents.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
+            results[i] = new BatchItem(documents[i].Id, (await _silo.GetGrain<IDocumentGrain>($"{key}/{documents[i].Id}").Ingest(documents[i].Request)).Status, null));
+        return results;
+    }
+
+    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var key = await Existing(collection);
+        return await Task.WhenAll(ids.Select(id => _silo.GetGrain<IDocumentGrain>($"{key}/{id}").GetStatus()));
+    }
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
         await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").GetStatus();
@@ -218,6 +240,25 @@ public sealed class HttpBackend : IRagBackend
         form.Add(new StringContent(string.Join(',', request.Tags.Select(t => $"{t.Key}={t.Value}"))), "tags");
         var r = await Read(await _http.PostAsync($"v1/collections/{collection}/documents", form, ct), ct);
         return new DocumentStatus(collection, id, r.GetProperty("status").GetString()!, r.GetProperty("version").GetInt64(), 0, null, null, DateTimeOffset.UtcNow);
+    }
+
+    public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
+    {
+        var body = new
+        {
+            documents = documents.Select(d => new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
+        };
+        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents", body, Json, ct), ct);
+        return r.GetProperty("documents").EnumerateArray().Select((d, i) => new BatchItem(documents[i].Id, d.GetProperty("status").GetString()!,
+            d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null)).ToArray();
+    }
+
+    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents/statuses", new { ids }, Json, ct), ct);
+        return r.GetProperty("documents").EnumerateArray().Select(d => new DocumentStatus(collection, d.GetProperty("documentId").GetString()!,
+            d.GetProperty("status").GetString()!, d.GetProperty("version").GetInt64(), d.GetProperty("chunkCount").GetInt32(),
+            d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null, null, DateTimeOffset.UtcNow)).ToArray();
     }
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct)

@@ -9,7 +9,16 @@ namespace RagCluster.Cli;
 
 public static class Commands
 {
-    /// <summary>Ingests every file; a bad file is listed and skipped, never the end of the batch.</summary>
+    private const int MaxBatch = 1000;
+    private const long BatchBytes = 8L * 1024 * 1024;
+
+    private static bool IsSubmitError(Exception e) => e is CliException or IOException or UnauthorizedAccessException or ArgumentException
+        or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException;
+
+    /// <summary>
+    /// Ingests every file in batches (one request per 1,000 documents, statuses followed 1,000 at a time, so a large
+    /// folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
+    /// </summary>
     public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
     {
         var tags = ParseTags(tagArgs);
@@ -29,38 +38,74 @@ public static class Commands
             .StartAsync(async ctx =>
             {
                 var send = ctx.AddTask("submitting", maxValue: Math.Max(1, files.Count));
+                // Batches of up to 1,000 documents or BatchBytes of content: one request (and one rate-limit token) each.
+                var batch = new List<(string Path, string Id, IngestRequest Request)>();
+                long batchBytes = 0;
+                async Task Flush()
+                {
+                    if (batch.Count == 0) return;
+                    try
+                    {
+                        var items = await backend.IngestManyAsync(collection, batch.Select(b => (b.Id, b.Request)).ToList(), ct);
+                        for (var i = 0; i < batch.Count; i++)
+                            if (items[i].Error is { } error) errors.Add((batch[i].Path, error));
+                            else submitted.Add((batch[i].Path, batch[i].Id));
+                    }
+                    catch (Exception e) when (IsSubmitError(e))
+                    {
+                        errors.AddRange(batch.Select(b => (b.Path, e.Message)));
+                    }
+                    send.Increment(batch.Count);
+                    batch.Clear();
+                    batchBytes = 0;
+                }
                 foreach (var (path, id) in files)
                 {
                     try
                     {
                         var format = DocumentExtractor.DetectFormat(path, null) ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
                         var bytes = await File.ReadAllBytesAsync(path, ct);
-                        await backend.IngestAsync(collection, id, new IngestRequest(format, bytes, tags, Path.GetFileName(path)), ct);
-                        submitted.Add((path, id));
+                        var request = new IngestRequest(format, bytes, tags, Path.GetFileName(path));
+                        if (bytes.Length > BatchBytes)
+                        {
+                            // Too big to share a JSON body (base64 grows it by a third): its own multipart upload.
+                            await backend.IngestAsync(collection, id, request, ct);
+                            submitted.Add((path, id));
+                            send.Increment(1);
+                            continue;
+                        }
+                        if (batch.Count == MaxBatch || batchBytes + bytes.Length > BatchBytes) await Flush();
+                        batch.Add((path, id, request));
+                        batchBytes += bytes.Length;
                     }
-                    catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or ArgumentException or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
+                    catch (Exception e) when (IsSubmitError(e))
                     {
                         errors.Add((path, e.Message));
+                        send.Increment(1);
                     }
-                    send.Increment(1);
                 }
+                await Flush();
                 var index = ctx.AddTask("indexing", maxValue: Math.Max(1, submitted.Count));
                 var waiting = submitted.ToList();
                 while (waiting.Count > 0 && !ct.IsCancellationRequested)
                 {
                     var still = new List<(string, string)>();
-                    foreach (var (path, id) in waiting)
+                    foreach (var slice in waiting.Chunk(MaxBatch))
                     {
-                        var s = await backend.StatusAsync(collection, id, ct);
-                        if (s.Status == DocumentStatuses.Pending) still.Add((path, id));
-                        else
+                        var statuses = await backend.StatusManyAsync(collection, slice.Select(w => w.Item2).ToList(), ct);
+                        for (var i = 0; i < slice.Length; i++)
                         {
-                            if (s.Status == DocumentStatuses.Failed) errors.Add((path, s.Error ?? "failed"));
-                            index.Increment(1);
+                            var s = statuses[i];
+                            if (s.Status == DocumentStatuses.Pending) still.Add(slice[i]);
+                            else
+                            {
+                                if (s.Status == DocumentStatuses.Failed) errors.Add((slice[i].Item1, s.Error ?? "failed"));
+                                index.Increment(1);
+                            }
                         }
                     }
                     waiting = still;
-                    if (waiting.Count > 0) await Task.Delay(200, ct);
+                    if (waiting.Count > 0) await Task.Delay(500, ct);
                 }
             });
         var ok = submitted.Count - errors.Count(e => submitted.Any(s => s.Path == e.Item1));

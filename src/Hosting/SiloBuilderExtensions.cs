@@ -89,8 +89,9 @@ public static class SiloBuilderExtensions
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
         // Orleans' dashboard collects on every silo; the API serves it at /dashboard/orleans (admin only). Its grain
-        // profiler runs only while someone has the page open.
-        silo.AddDashboard();
+        // profiler runs only while someone has the page open. Its live log stream is off: logs belong in the log
+        // pipeline, and a never-ending response outlives request timeouts.
+        silo.AddDashboard(o => o.HideTrace = true);
         silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
         silo.Services.AddPlacementDirector<RendezvousPlacement, RendezvousPlacementDirector>();
         silo.Services.AddSingleton(sp => new HomeSilo(sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),
