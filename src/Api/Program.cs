@@ -27,7 +27,8 @@ catch (Exception e) when (StartupErrors.IsConfigurationOrEnvironment(e))
 
 static async Task<int> RunAsync(string[] args)
 {
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json is read from beside the binary, whichever folder the process runs in (./data is relative to that).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 // --Storage:Path DIR (env Storage__Path) picks the embedded SQLite folder without spelling out a Silo:Storage string.
 if (builder.Configuration["Storage:Path"] is { Length: > 0 } dataPath)
     builder.Configuration["Silo:Storage"] = "sqlite:" + Path.Combine(Path.GetFullPath(dataPath), "ragcluster.db");
