@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>What a new user sees for a configuration mistake: one line naming it, a non-zero exit, no stack trace.</summary>
+public sealed class StartupErrorTests
+{
+    [Theory]
+    [InlineData("RagCluster.Api.dll", "--Auth:BootstrapAdminKey|short", "Auth:BootstrapAdminKey must be at least 32 characters")]
+    [InlineData("RagCluster.Api.dll", "--Silo:SiloPort|99999", "Silo:SiloPort 99999 is not a TCP port")]
+    [InlineData("RagCluster.Api.dll", "--Embedding:Pooling|max", "Embedding:Pooling must be 'mean' or 'cls'")]
+    [InlineData("RagCluster.Api.dll", "--Otlp:Endpoint|not a url", "Otlp:Endpoint 'not a url' is not an http(s) URL")]
+    [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
+    [InlineData("RagCluster.Silo.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
+    [InlineData("RagCluster.Silo.dll", "--Silo:Clustering|zookeeper", "Silo:Clustering")]
+    public void A_configuration_error_ends_the_process_with_one_clear_line(string app, string args, string expected)
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-startup");
+        try
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir.FullName };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, app));
+            // A private store and free ports first; the case's own switches come last and win.
+            foreach (var a in new[] { "--Storage:Path", dir.FullName, "--Silo:Storage", $"sqlite:{dir.FullName}/s.db", "--Silo:SiloPort", Ports.Free().ToString(),
+                         "--Silo:GatewayPort", "0", "--urls", "http://127.0.0.1:0" })
+                psi.ArgumentList.Add(a);
+            foreach (var a in args.Split('|')) psi.ArgumentList.Add(a.Replace("{model}", RepoPaths.TestModel));
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            Assert.True(p.WaitForExit(60_000), "the process did not exit");
+            var err = stderr.Result.Trim();
+            Assert.NotEqual(0, p.ExitCode);
+            Assert.Contains(expected, err);
+            Assert.Single(err.Split('\n'));
+            Assert.DoesNotContain("   at ", stdout.Result + err); // no stack frames anywhere
+            Assert.DoesNotContain("Unhandled exception", stdout.Result + err);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+}
