@@ -34,8 +34,7 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(query);
         var llm = new LlmOptions();
         configuration.GetSection("Llm").Bind(llm);
-        services.TryAddSingleton(llm);
-        services.TryAddSingleton(sp => new ChatAnswerer(llm, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ChatAnswerer>>()));
+        services.AddRagLlm(llm);
         services.TryAddSingleton(new QueryCache(configuration.GetValue("Cache:L1Capacity", 4096)));
         return services;
     }

@@ -1,141 +1,148 @@
-using System.Net.Http.Json;
+using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
-using Polly;
+using OpenAI;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 using Polly.Timeout;
 using RagCluster.Grains.Interfaces.Rag;
 
 namespace RagCluster.Grains.Querying;
 
-/// <summary>Bound from "Llm": an OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server).</summary>
+/// <summary>Bound from "Llm": an OpenAI-compatible chat endpoint (OpenAI, Ollama's /v1, vLLM, llama.cpp server).</summary>
 public sealed class LlmOptions
 {
     /// <summary>Base URL up to /v1, e.g. http://127.0.0.1:11434/v1 for Ollama. Empty: extractive answers only.</summary>
     public string Endpoint { get; set; } = "";
     public string Model { get; set; } = "";
     public string ApiKey { get; set; } = "";
+    /// <summary>Per attempt; the whole call (retries included) gets (MaxRetries + 1) times this.</summary>
     public double TimeoutSeconds { get; set; } = 30;
     public int MaxRetries { get; set; } = 2;
-    /// <summary>The breaker opens when this share of calls failed within 30 s (at least 4 calls)…</summary>
+    /// <summary>The breaker opens when this share of calls failed within its sampling window (at least 4 calls)…</summary>
     public double BreakerFailureRatio { get; set; } = 0.5;
     /// <summary>…and stays open this long; meanwhile /ask answers extractively.</summary>
     public double BreakerBreakSeconds { get; set; } = 30;
     public int MaxTokens { get; set; } = 512;
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(Endpoint);
+
+    public void Validate()
+    {
+        if (IsConfigured && (!Uri.TryCreate(Endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+            throw new ArgumentException($"Llm:Endpoint '{Endpoint}' is not an http(s) URL");
+        if (IsConfigured && string.IsNullOrWhiteSpace(Model)) throw new ArgumentException("Llm:Model is required with Llm:Endpoint");
+        if (TimeoutSeconds is < 1 or > 600) throw new ArgumentException("Llm:TimeoutSeconds must be 1..600");
+        if (MaxRetries is < 0 or > 10) throw new ArgumentException("Llm:MaxRetries must be 0..10");
+        if (BreakerFailureRatio is <= 0 or > 1) throw new ArgumentException("Llm:BreakerFailureRatio must be in (0, 1]");
+        if (BreakerBreakSeconds is < 0.5 or > 3600) throw new ArgumentException("Llm:BreakerBreakSeconds must be 0.5..3600");
+        if (MaxTokens is < 1 or > 32768) throw new ArgumentException("Llm:MaxTokens must be 1..32768");
+    }
+}
+
+public static class LlmServiceCollectionExtensions
+{
+    public const string HttpClientName = "ragcluster-llm";
+
+    /// <summary>
+    /// The LLM as a Microsoft.Extensions.AI <see cref="IChatClient"/> over the OpenAI client, whose HTTP calls go
+    /// through Microsoft.Extensions.Http.Resilience's standard pipeline: retries with backoff (transport errors,
+    /// 408, 429 with Retry-After, 5xx), a circuit breaker and timeouts per attempt and in all.
+    /// </summary>
+    public static IServiceCollection AddRagLlm(this IServiceCollection services, LlmOptions llm)
+    {
+        llm.Validate();
+        services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan) // the pipeline owns timeouts
+            .AddStandardResilienceHandler(o =>
+            {
+                var attempt = TimeSpan.FromSeconds(llm.TimeoutSeconds);
+                o.AttemptTimeout.Timeout = attempt;
+                o.Retry.MaxRetryAttempts = Math.Max(1, llm.MaxRetries);
+                if (llm.MaxRetries == 0) o.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
+                o.Retry.Delay = TimeSpan.FromMilliseconds(200);
+                o.TotalRequestTimeout.Timeout = attempt * (llm.MaxRetries + 1) + TimeSpan.FromSeconds(5);
+                o.CircuitBreaker.FailureRatio = llm.BreakerFailureRatio;
+                o.CircuitBreaker.MinimumThroughput = 4;
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, 2 * llm.TimeoutSeconds)); // must be ≥ 2 attempts
+                o.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(llm.BreakerBreakSeconds);
+            });
+        services.TryAddSingleton(llm);
+        services.TryAddSingleton(sp => new ChatAnswerer(llm,
+            llm.IsConfigured ? CreateChatClient(llm, sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName)) : null,
+            sp.GetRequiredService<ILogger<ChatAnswerer>>()));
+        return services;
+    }
+
+    private static IChatClient CreateChatClient(LlmOptions llm, HttpClient http) =>
+        new OpenAIClient(new ApiKeyCredential(llm.ApiKey.Length > 0 ? llm.ApiKey : "none"), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(llm.Endpoint.TrimEnd('/') + "/"),
+            Transport = new HttpClientPipelineTransport(http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0), // one retry policy: the resilience pipeline's
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
+        }).GetChatClient(llm.Model).AsIChatClient();
 }
 
 /// <summary>
-/// Generated answers grounded in the retrieved chunks. Calls go through Polly: a timeout per attempt, retries
-/// with exponential backoff for transport errors, 5xx and 429, and a circuit breaker. When the breaker is open
-/// or every attempt failed, the caller gets null and falls back to the extractive answer.
+/// Generated answers grounded in the retrieved chunks, through <see cref="IChatClient"/>. When the breaker is open
+/// or every attempt failed, the caller gets null with the reason and falls back to the extractive answer.
 /// </summary>
-public sealed class ChatAnswerer
+public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<ChatAnswerer> log)
 {
-    private readonly LlmOptions _options;
-    private readonly HttpClient _http;
-    private readonly ResiliencePipeline _pipeline;
-    private readonly ILogger<ChatAnswerer> _log;
+    private const string Instructions = "Answer only from the numbered passages. Cite every claim with its passage number in brackets, like [1]. If the passages do not contain the answer, say so.";
 
-    public ChatAnswerer(LlmOptions options, ILogger<ChatAnswerer> log, HttpMessageHandler? handler = null)
-    {
-        _options = options;
-        _log = log;
-        _http = handler is null ? new HttpClient() : new HttpClient(handler);
-        _http.Timeout = Timeout.InfiniteTimeSpan; // Polly owns timeouts
-        if (IsConfigured)
-        {
-            _http.BaseAddress = new Uri(options.Endpoint.TrimEnd('/') + "/");
-            if (options.ApiKey.Length > 0) _http.DefaultRequestHeaders.Authorization = new("Bearer", options.ApiKey);
-        }
-        var transient = new PredicateBuilder().Handle<HttpRequestException>().Handle<TimeoutRejectedException>();
-        _pipeline = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = transient, MaxRetryAttempts = Math.Max(0, options.MaxRetries), BackoffType = DelayBackoffType.Exponential,
-                Delay = TimeSpan.FromMilliseconds(200), UseJitter = true,
-            })
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
-            {
-                ShouldHandle = transient, FailureRatio = options.BreakerFailureRatio, MinimumThroughput = 4,
-                SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, options.BreakerBreakSeconds)),
-            })
-            .AddTimeout(TimeSpan.FromSeconds(options.TimeoutSeconds))
-            .Build();
-    }
-
-    public bool IsConfigured => !string.IsNullOrWhiteSpace(_options.Endpoint);
+    public bool IsConfigured => chat is not null;
 
     /// <summary>The whole answer, or null (with the reason) when the LLM cannot be used now.</summary>
     public async Task<(Answer? Answer, string? Reason)> AnswerAsync(string question, IReadOnlyList<SearchHit> hits, CancellationToken ct)
     {
-        if (!IsConfigured) return (null, "no Llm:Endpoint configured");
+        if (chat is null) return (null, "no Llm:Endpoint configured");
         try
         {
-            var text = await _pipeline.ExecuteAsync(async token =>
-            {
-                using var response = await _http.PostAsJsonAsync("chat/completions", Request(question, hits, stream: false), token);
-                ThrowIfTransient(response);
-                response.EnsureSuccessStatusCode();
-                var json = await response.Content.ReadFromJsonAsync<JsonElement>(token);
-                return json.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString() ?? "";
-            }, ct);
-            return (WithCitations(text, hits), null);
+            var response = await chat.GetResponseAsync(Messages(question, hits), ChatOptions(), ct);
+            return (WithCitations(response.Text, hits), null);
         }
-        catch (Exception e) when (e is BrokenCircuitException or HttpRequestException or TimeoutRejectedException or JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (IsLlmFailure(e, ct))
         {
-            _log.LogWarning("LLM answer failed, falling back to extractive: {Reason}", e.Message);
-            return (null, e is BrokenCircuitException ? "circuit open after repeated LLM failures" : e.Message);
+            log.LogWarning("LLM answer failed, falling back to extractive: {Reason}", Reason(e));
+            return (null, Reason(e));
         }
     }
 
     /// <summary>
-    /// Streams the answer's text as the LLM produces it. Connecting (and the first response) goes through the
-    /// resilience pipeline; a failure then yields nothing and sets <paramref name="failure"/> via the result.
+    /// Streams the answer's text as the LLM produces it (<see cref="IChatClient.GetStreamingResponseAsync"/>). If the
+    /// call fails before the first piece, nothing is yielded and <paramref name="failure"/> says why.
     /// </summary>
     public async IAsyncEnumerable<string> StreamAsync(string question, IReadOnlyList<SearchHit> hits, StreamFailure failure,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        HttpResponseMessage? response = null;
-        try
+        if (chat is null)
         {
-            response = await _pipeline.ExecuteAsync(async token =>
-            {
-                var request = new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = JsonContent.Create(Request(question, hits, stream: true)) };
-                var r = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
-                ThrowIfTransient(r);
-                r.EnsureSuccessStatusCode();
-                return r;
-            }, ct);
+            failure.Reason = "no Llm:Endpoint configured";
+            yield break;
         }
-        catch (Exception e) when (e is BrokenCircuitException or HttpRequestException or TimeoutRejectedException)
+        await using var updates = chat.GetStreamingResponseAsync(Messages(question, hits), ChatOptions(), ct).GetAsyncEnumerator(ct);
+        while (true)
         {
-            failure.Reason = e is BrokenCircuitException ? "circuit open after repeated LLM failures" : e.Message;
-        }
-        if (response is null) yield break;
-        using (response)
-        {
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
-            while (await reader.ReadLineAsync(ct) is { } line)
+            string? piece;
+            try
             {
-                if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-                var data = line[5..].Trim();
-                if (data == "[DONE]") yield break;
-                string? piece = null;
-                try
-                {
-                    var delta = JsonDocument.Parse(data).RootElement.GetProperty("choices")[0].GetProperty("delta");
-                    if (delta.TryGetProperty("content", out var c)) piece = c.GetString();
-                }
-                catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
-                {
-                    // Skip malformed events rather than breaking the stream.
-                }
-                if (!string.IsNullOrEmpty(piece)) yield return piece;
+                if (!await updates.MoveNextAsync()) yield break;
+                piece = updates.Current.Text;
             }
+            catch (Exception e) when (IsLlmFailure(e, ct))
+            {
+                failure.Reason = Reason(e);
+                log.LogWarning("LLM stream failed: {Reason}", failure.Reason);
+                yield break;
+            }
+            if (!string.IsNullOrEmpty(piece)) yield return piece;
         }
     }
 
@@ -144,28 +151,23 @@ public sealed class ChatAnswerer
         public string? Reason { get; set; }
     }
 
-    private static void ThrowIfTransient(HttpResponseMessage r)
-    {
-        if ((int)r.StatusCode >= 500 || (int)r.StatusCode == 429)
-            throw new HttpRequestException($"LLM endpoint answered {(int)r.StatusCode}", null, r.StatusCode);
-    }
+    private static bool IsLlmFailure(Exception e, CancellationToken ct) =>
+        e is ClientResultException or HttpRequestException or BrokenCircuitException or TimeoutRejectedException or InvalidOperationException
+        || (e is OperationCanceledException && !ct.IsCancellationRequested);
 
-    private object Request(string question, IReadOnlyList<SearchHit> hits, bool stream)
+    private static string Reason(Exception e) =>
+        e is BrokenCircuitException || e.InnerException is BrokenCircuitException ? "circuit open after repeated LLM failures"
+        : e is TimeoutRejectedException || e.InnerException is TimeoutRejectedException ? "the LLM did not answer in time"
+        : e is ClientResultException { Status: > 0 } c ? $"the LLM endpoint answered {c.Status}"
+        : e.Message.Split('\n')[0].Trim();
+
+    private ChatOptions ChatOptions() => new() { Temperature = 0, MaxOutputTokens = options.MaxTokens };
+
+    private static List<ChatMessage> Messages(string question, IReadOnlyList<SearchHit> hits)
     {
         var context = new StringBuilder();
         for (var i = 0; i < hits.Count; i++) context.Append($"[{i + 1}] (document {hits[i].DocumentId})\n{hits[i].Text}\n\n");
-        return new
-        {
-            model = _options.Model,
-            stream,
-            temperature = 0,
-            max_tokens = _options.MaxTokens,
-            messages = new object[]
-            {
-                new { role = "system", content = "Answer only from the numbered passages. Cite every claim with its passage number in brackets, like [1]. If the passages do not contain the answer, say so." },
-                new { role = "user", content = $"Passages:\n\n{context}Question: {question}" },
-            },
-        };
+        return [new(ChatRole.System, Instructions), new(ChatRole.User, $"Passages:\n\n{context}Question: {question}")];
     }
 
     /// <summary>Citations are the passages the text refers to as [n] (all passages if it cites none).</summary>

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -36,9 +38,13 @@ public sealed class LlmTests : IAsyncLifetime
         {
             Interlocked.Increment(ref _requests);
             var body = await JsonDocument.ParseAsync(http.Request.Body);
-            Assert.Contains("Green tea is brewed", body.RootElement.GetProperty("messages")[1].GetProperty("content").GetString());
+            // As OpenAI's API reads it: content is a string or a list of text parts; "stream" is optional (false).
+            var user = body.RootElement.GetProperty("messages")[1].GetProperty("content");
+            var text = user.ValueKind == JsonValueKind.String ? user.GetString() : string.Concat(user.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
+            Assert.Contains("Green tea is brewed", text);
+            Assert.Equal("test", body.RootElement.GetProperty("model").GetString());
             if (_mode == "fail") { http.Response.StatusCode = 503; return; }
-            if (body.RootElement.GetProperty("stream").GetBoolean())
+            if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
             {
                 http.Response.ContentType = "text/event-stream";
                 foreach (var piece in new[] { "About ", "80 °C ", "[1]." })
@@ -54,8 +60,10 @@ public sealed class LlmTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private ChatAnswerer NewAnswerer() => new(new LlmOptions { Endpoint = _url, Model = "test", TimeoutSeconds = 5, MaxRetries = 1, BreakerBreakSeconds = 60 },
-        NullLogger<ChatAnswerer>.Instance);
+    /// <summary>As the silo builds it: IChatClient over the OpenAI client, behind the standard resilience pipeline.</summary>
+    private ChatAnswerer NewAnswerer(LlmOptions? options = null) =>
+        new ServiceCollection().AddLogging().AddRagLlm(options ?? new LlmOptions { Endpoint = _url, Model = "test", TimeoutSeconds = 5, MaxRetries = 1, BreakerBreakSeconds = 60 })
+            .BuildServiceProvider().GetRequiredService<ChatAnswerer>();
 
     [Fact]
     public async Task Generated_answers_cite_only_the_passages_they_use_and_stream()
@@ -93,8 +101,80 @@ public sealed class LlmTests : IAsyncLifetime
         await foreach (var _ in llm.StreamAsync("q", Hits, failure, CancellationToken.None)) Assert.Fail("no tokens while open");
         Assert.Contains("circuit open", failure.Reason);
 
-        var unconfigured = new ChatAnswerer(new LlmOptions(), NullLogger<ChatAnswerer>.Instance);
+        var unconfigured = NewAnswerer(new LlmOptions());
         Assert.False(unconfigured.IsConfigured);
         Assert.Equal("no Llm:Endpoint configured", (await unconfigured.AnswerAsync("q", Hits, CancellationToken.None)).Reason);
+    }
+}
+
+/// <summary>An OpenAI-compatible server on loopback that answers, streams, or fails with 503, as told.</summary>
+public sealed class FakeLlmServer
+{
+    private readonly WebApplication _app;
+    public string Url { get; }
+    public volatile bool Failing;
+    public int Requests;
+
+    public FakeLlmServer()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.MapPost("/v1/chat/completions", async (HttpContext http) =>
+        {
+            Interlocked.Increment(ref Requests);
+            var body = await JsonDocument.ParseAsync(http.Request.Body);
+            if (Failing) { http.Response.StatusCode = 503; return; }
+            if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
+            {
+                http.Response.ContentType = "text/event-stream";
+                foreach (var piece in new[] { "Generated: ", "80 degrees ", "[1]." })
+                    await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { choices = new[] { new { index = 0, delta = new { content = piece } } } })}\n\n");
+                await http.Response.WriteAsync("data: [DONE]\n\n");
+                return;
+            }
+            await http.Response.WriteAsJsonAsync(new { id = "x", @object = "chat.completion", created = 0, model = "test",
+                choices = new[] { new { index = 0, finish_reason = "stop", message = new { role = "assistant", content = "Generated: 80 degrees [1]." } } } });
+        });
+        _app.StartAsync().GetAwaiter().GetResult();
+        Url = _app.Urls.First() + "/v1";
+    }
+}
+
+/// <summary>The API with an LLM configured: a fast breaker so the fallback shows within a test.</summary>
+public sealed class LlmApiProcess : ApiProcess
+{
+    public static readonly FakeLlmServer Llm = new();
+    protected override string[] ExtraArgs => ["--Llm:Endpoint", Llm.Url, "--Llm:Model", "test", "--Llm:TimeoutSeconds", "5", "--Llm:MaxRetries", "1"];
+}
+
+public sealed class LlmApiTests(LlmApiProcess api) : IClassFixture<LlmApiProcess>
+{
+    [Fact]
+    public async Task Ask_generates_through_the_llm_streams_it_and_falls_back_to_extractive_when_it_fails()
+    {
+        var http = api.Http;
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsJsonAsync("v1/collections/docs/documents", new { id = "tea", text = "Green tea is brewed at about 80 degrees Celsius." })).StatusCode);
+        for (var i = 0; i < 100 && (await http.GetFromJsonAsync<JsonElement>("v1/collections/docs/documents/tea")).GetProperty("status").GetString() != "indexed"; i++) await Task.Delay(100);
+
+        var ask = await (await http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "How hot is green tea brewed?" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("generated", ask.GetProperty("mode").GetString());
+        Assert.Equal("Generated: 80 degrees [1].", ask.GetProperty("answer").GetString());
+        Assert.Equal("tea", ask.GetProperty("citations")[0].GetProperty("documentId").GetString());
+
+        var sse = await (await http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "How hot is green tea brewed, streamed?", stream = true })).Content.ReadAsStringAsync();
+        Assert.Contains("Generated: ", sse);
+        Assert.Contains("\"mode\":\"generated\"", sse);
+
+        // The LLM fails: the answer is extractive, says why, and still cites the passage.
+        LlmApiProcess.Llm.Failing = true;
+        var before = LlmApiProcess.Llm.Requests;
+        var fallback = await (await http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "Green tea temperature while the LLM is down?" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("extractive-fallback", fallback.GetProperty("mode").GetString());
+        Assert.Contains("503", fallback.GetProperty("fallbackReason").GetString());
+        Assert.Contains("80 degrees", fallback.GetProperty("answer").GetString());
+        Assert.Equal(2, LlmApiProcess.Llm.Requests - before); // the standard pipeline retried once
+        LlmApiProcess.Llm.Failing = false;
     }
 }
