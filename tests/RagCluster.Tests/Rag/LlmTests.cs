@@ -17,10 +17,8 @@ namespace RagCluster.Tests.Rag;
 /// <summary>ChatAnswerer against a fake OpenAI-compatible server on loopback that can answer, stream or fail.</summary>
 public sealed class LlmTests : IAsyncLifetime
 {
-    private WebApplication _server = null!;
-    private string _url = "";
-    private volatile string _mode = "ok";
-    private int _requests;
+    private readonly FakeLlmServer _server = new();
+    private string _url => _server.Url;
 
     private static readonly SearchHit[] Hits =
     [
@@ -28,35 +26,7 @@ public sealed class LlmTests : IAsyncLifetime
         new("coffee", "coffee#0", 0, 0, 40, "Espresso is brewed under nine bars.", [], 0.5),
     ];
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        _server = builder.Build();
-        _server.MapPost("/v1/chat/completions", async (HttpContext http) =>
-        {
-            Interlocked.Increment(ref _requests);
-            var body = await JsonDocument.ParseAsync(http.Request.Body);
-            // As OpenAI's API reads it: content is a string or a list of text parts; "stream" is optional (false).
-            var user = body.RootElement.GetProperty("messages")[1].GetProperty("content");
-            var text = user.ValueKind == JsonValueKind.String ? user.GetString() : string.Concat(user.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
-            Assert.Contains("Green tea is brewed", text);
-            Assert.Equal("test", body.RootElement.GetProperty("model").GetString());
-            if (_mode == "fail") { http.Response.StatusCode = 503; return; }
-            if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
-            {
-                http.Response.ContentType = "text/event-stream";
-                foreach (var piece in new[] { "About ", "80 °C ", "[1]." })
-                    await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { choices = new[] { new { delta = new { content = piece } } } })}\n\n");
-                await http.Response.WriteAsync("data: [DONE]\n\n");
-                return;
-            }
-            await http.Response.WriteAsJsonAsync(new { choices = new[] { new { message = new { role = "assistant", content = "Brew it at about 80 °C [1]." } } } });
-        });
-        await _server.StartAsync();
-        _url = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/v1";
-    }
+    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -71,13 +41,15 @@ public sealed class LlmTests : IAsyncLifetime
         var llm = NewAnswerer();
         var (answer, reason) = await llm.AnswerAsync("How hot for green tea?", Hits, CancellationToken.None);
         Assert.Null(reason);
-        Assert.Equal("Brew it at about 80 °C [1].", answer!.Text);
+        Assert.Equal("Generated: 80 degrees [1].", answer!.Text);
+        Assert.Equal("test", _server.LastModel);
+        Assert.Contains("[1] (document tea)\nGreen tea is brewed", _server.LastUserText); // the passages, numbered
         Assert.Equal("tea", Assert.Single(answer.Citations).DocumentId);
 
         var failure = new ChatAnswerer.StreamFailure();
         var pieces = new List<string>();
         await foreach (var p in llm.StreamAsync("How hot for green tea?", Hits, failure, CancellationToken.None)) pieces.Add(p);
-        Assert.Equal(["About ", "80 °C ", "[1]."], pieces);
+        Assert.Equal(["Generated: ", "80 degrees ", "[1]."], pieces);
         Assert.Null(failure.Reason);
     }
 
@@ -85,17 +57,17 @@ public sealed class LlmTests : IAsyncLifetime
     public async Task Failures_are_retried_then_the_breaker_opens_and_callers_fall_back()
     {
         var llm = NewAnswerer();
-        _mode = "fail";
+        _server.Failing = true;
         var (first, reason) = await llm.AnswerAsync("q", Hits, CancellationToken.None);
         Assert.Null(first);
         Assert.Contains("503", reason);
-        Assert.Equal(2, _requests); // one retry
+        Assert.Equal(2, _server.Requests); // one retry
         await llm.AnswerAsync("q", Hits, CancellationToken.None); // 4 failed attempts: the breaker's minimum throughput
-        var before = _requests;
+        var before = _server.Requests;
         var (open, why) = await llm.AnswerAsync("q", Hits, CancellationToken.None);
         Assert.Null(open);
         Assert.Contains("circuit open", why);
-        Assert.Equal(before, _requests); // the open breaker did not call the server
+        Assert.Equal(before, _server.Requests); // the open breaker did not call the server
 
         var failure = new ChatAnswerer.StreamFailure();
         await foreach (var _ in llm.StreamAsync("q", Hits, failure, CancellationToken.None)) Assert.Fail("no tokens while open");
@@ -108,12 +80,14 @@ public sealed class LlmTests : IAsyncLifetime
 }
 
 /// <summary>An OpenAI-compatible server on loopback that answers, streams, or fails with 503, as told.</summary>
-public sealed class FakeLlmServer
+public sealed class FakeLlmServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     public string Url { get; }
     public volatile bool Failing;
     public int Requests;
+    public string? LastModel { get; private set; }
+    public string? LastUserText { get; private set; }
 
     public FakeLlmServer()
     {
@@ -125,6 +99,10 @@ public sealed class FakeLlmServer
         {
             Interlocked.Increment(ref Requests);
             var body = await JsonDocument.ParseAsync(http.Request.Body);
+            // As OpenAI's API reads it: content is a string or a list of text parts; "stream" is optional (false).
+            var user = body.RootElement.GetProperty("messages")[1].GetProperty("content");
+            LastUserText = user.ValueKind == JsonValueKind.String ? user.GetString() : string.Concat(user.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
+            LastModel = body.RootElement.GetProperty("model").GetString();
             if (Failing) { http.Response.StatusCode = 503; return; }
             if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
             {
@@ -140,6 +118,8 @@ public sealed class FakeLlmServer
         _app.StartAsync().GetAwaiter().GetResult();
         Url = _app.Urls.First() + "/v1";
     }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
 }
 
 /// <summary>The API with an LLM configured: a fast breaker so the fallback shows within a test.</summary>

@@ -14,7 +14,7 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Silo:Clustering|zookeeper", "Silo:Clustering")]
-    public void A_configuration_error_ends_the_process_with_one_clear_line(string app, string args, string expected)
+    public async Task A_configuration_error_ends_the_process_with_one_clear_line(string app, string args, string expected)
     {
         var dir = Directory.CreateTempSubdirectory("rc-startup");
         try
@@ -29,13 +29,14 @@ public sealed class StartupErrorTests
             using var p = Process.Start(psi)!;
             var stdout = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEndAsync();
-            Assert.True(p.WaitForExit(60_000), "the process did not exit");
-            var err = stderr.Result.Trim();
+            await p.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+            var err = (await stderr).Trim();
+            var @out = await stdout;
             Assert.NotEqual(0, p.ExitCode);
             Assert.Contains(expected, err);
             Assert.Single(err.Split('\n'));
-            Assert.DoesNotContain("   at ", stdout.Result + err); // no stack frames anywhere
-            Assert.DoesNotContain("Unhandled exception", stdout.Result + err);
+            Assert.DoesNotContain("   at ", @out + err); // no stack frames anywhere
+            Assert.DoesNotContain("Unhandled exception", @out + err);
         }
         finally
         {
