@@ -4,6 +4,9 @@ using System.Text.Json;
 
 namespace RagCluster.Grains.Text;
 
+// Written by hand because Microsoft.ML.Tokenizers 2.0.1's BertTokenizer is not a drop-in: on 1,000 seeded plain-English
+// strings it agrees with the Hugging Face reference on 441 (this one: 1,000; TokenizerTests checks against the reference).
+// It turns newlines into word continuations and drops + = | ~ $ < >, emoji and ², which changes the vectors.
 /// <summary>
 /// BERT uncased WordPiece, as Hugging Face's BertNormalizer + BertPreTokenizer + WordPiece model do it:
 /// clean control characters, space out CJK ideographs, lower-case and strip accents, split on whitespace and
