@@ -397,6 +397,7 @@ public static partial class RagEndpoints
         if (documents.Count is 0 or > MaxBatchDocuments)
             return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{MaxBatchDocuments} documents (it has {documents.Count})");
         var results = new object?[documents.Count];
+        var rejected = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var work = new List<(int Index, string Id, IngestRequest Request)>();
         for (var i = 0; i < documents.Count; i++)
@@ -408,17 +409,30 @@ public static partial class RagEndpoints
                     : ValidTags(parsed.Value.Request.Tags)
                       // Two versions of one document in one batch would race; the client must say which it means.
                       ?? (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
-            if (rejection is not null) results[i] = new { documentId = id, status = "rejected", error = rejection };
+            if (rejection is not null)
+            {
+                results[i] = new { documentId = id, status = "rejected", error = rejection };
+                rejected++;
+            }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
         // Each grain stores its document durably before answering; a bounded fan-out keeps one request from
         // flooding the store.
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (w, _) =>
         {
-            var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{w.Id}").Ingest(w.Request);
-            results[w.Index] = new { documentId = w.Id, status = status.Status, version = status.Version };
+            try
+            {
+                var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{w.Id}").Ingest(w.Request);
+                results[w.Index] = new { documentId = w.Id, status = status.Status, version = status.Version };
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
+            {
+                // The store or the cluster failed for this one: not accepted, safe to send again.
+                results[w.Index] = new { documentId = w.Id, status = "rejected", error = new IngestRejection(503, "Not stored", e.Message.Split('\n')[0]) };
+                Interlocked.Increment(ref rejected);
+            }
         });
-        return Results.Json(new { accepted = work.Count, rejected = documents.Count - work.Count, documents = results }, statusCode: StatusCodes.Status202Accepted);
+        return Results.Json(new { accepted = documents.Count - rejected, rejected, documents = results }, statusCode: StatusCodes.Status202Accepted);
     }
 
     /// <summary>One JSON document into an ingest request, or why not.</summary>

@@ -37,6 +37,9 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
         // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
         app.MapPost("/v1/dashboard/orleans-session", (HttpContext http, OrleansDashboardSession session) =>
         {
+            // The cookie carries an API key; a JWT caller has none to put in it (the cookie path checks keys only).
+            if (http.User.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName)
+                return RagCluster.Api.RagEndpoints.Problem(400, "API key needed", "open Orleans' dashboard with an admin API key, not a JWT");
             session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Admin);
