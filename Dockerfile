@@ -21,7 +21,8 @@ WORKDIR /src
 COPY . .
 RUN for p in Silo Cli Api; do dotnet publish src/$p -c Release -r linux-x64 --self-contained -p:OnnxRuntimeGpu=true -o /app --nologo || exit 1; done
 
-# CUDA 12 and cuDNN 9, which the ONNX Runtime GPU package is built against.
+# CUDA 12 and cuDNN 9: match them to the Microsoft.ML.OnnxRuntime.Gpu.Linux release in use (not built here: the
+# mirror lacks the GPU package and there is no Docker engine).
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS gpu
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libicu74 \

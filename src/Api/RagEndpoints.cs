@@ -6,6 +6,7 @@ using RagCluster.Api.Limits;
 using RagCluster.Grains.Backup;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Security;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Naming;
@@ -17,7 +18,7 @@ namespace RagCluster.Api;
 
 /// <summary>One document as JSON: text (txt, md, html, json), or any format as contentBase64 (pdf, docx too).</summary>
 public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64);
-/// <summary>The body of POST .../documents: one document, or up to <see cref="RagEndpoints.MaxBatchDocuments"/> in "documents".</summary>
+/// <summary>The body of POST .../documents: one document, or up to <see cref="DocumentBatch.MaxDocuments"/> in "documents".</summary>
 public sealed record IngestBody(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64, List<IngestJson?>? Documents)
 {
     public IngestJson Single => new(Id, Text, Tags, Format, ContentBase64);
@@ -171,8 +172,8 @@ public static partial class RagEndpoints
         {
             var (body, bad) = await ReadJson<StatusesJson>(request);
             if (bad is not null) return bad;
-            if (body?.Ids is not { Count: > 0 and <= MaxBatchDocuments } ids)
-                return Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{MaxBatchDocuments} document ids");
+            if (body?.Ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments } ids)
+                return Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
             if (ids.Any(i => i is null || !Names.IsDocumentId(i)))
                 return Problem(400, "Invalid document id", $"'{ids.First(i => i is null || !Names.IsDocumentId(i))}': use " + Names.DocumentIdRule);
             var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus()));
@@ -385,17 +386,14 @@ public static partial class RagEndpoints
     public static IResult? Valid(string collection) =>
         Names.IsName(collection) ? null : Problem(400, "Invalid collection name", "use " + Names.NameRule);
 
-    /// <summary>Documents one bulk request may carry; the CLI sends batches of this size.</summary>
-    public const int MaxBatchDocuments = 1000;
-
     /// <summary>
     /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
     private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, IGrainFactory grains, CancellationToken ct)
     {
-        if (documents.Count is 0 or > MaxBatchDocuments)
-            return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{MaxBatchDocuments} documents (it has {documents.Count})");
+        if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
+            return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
         var results = new object?[documents.Count];
         var rejected = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -416,22 +414,18 @@ public static partial class RagEndpoints
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        // Each grain stores its document durably before answering; a bounded fan-out keeps one request from
-        // flooding the store.
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (w, _) =>
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), ct);
+        for (var k = 0; k < work.Count; k++)
         {
-            try
-            {
-                var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{w.Id}").Ingest(w.Request);
-                results[w.Index] = new { documentId = w.Id, status = status.Status, version = status.Version };
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException)
+            var (index, id, _) = work[k];
+            if (stored[k] is ({ } status, null)) results[index] = new { documentId = id, status = status.Status, version = status.Version };
+            else
             {
                 // The store or the cluster failed for this one: not accepted, safe to send again.
-                results[w.Index] = new { documentId = w.Id, status = "rejected", error = new IngestRejection(503, "Not stored", e.Message.Split('\n')[0]) };
-                Interlocked.Increment(ref rejected);
+                results[index] = new { documentId = id, status = "rejected", error = new IngestRejection(503, "Not stored", stored[k].Error!) };
+                rejected++;
             }
-        });
+        }
         return Results.Json(new { accepted = documents.Count - rejected, rejected, documents = results }, statusCode: StatusCodes.Status202Accepted);
     }
 

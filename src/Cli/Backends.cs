@@ -121,11 +121,8 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
-        var key = await Existing(collection);
-        var results = new BatchItem[documents.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
-            results[i] = new BatchItem(documents[i].Id, (await _silo.GetGrain<IDocumentGrain>($"{key}/{documents[i].Id}").Ingest(documents[i].Request)).Status, null));
-        return results;
+        var stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, await Existing(collection), documents, ct);
+        return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected", stored[i].Error)).ToArray();
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)

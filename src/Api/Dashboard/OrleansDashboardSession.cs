@@ -8,7 +8,7 @@ namespace RagCluster.Api.Dashboard;
 /// Orleans' dashboard is a single-page app whose own requests carry no API key header, so an admin opens it from
 /// /dashboard, which trades the key for this cookie: the key itself, encrypted and time-limited by ASP.NET Core
 /// data protection, sent only to /dashboard/orleans (HttpOnly, SameSite=Strict). Each request re-verifies the key,
-/// so revoking or rotating it closes the session at once.
+/// so revoking or rotating it closes the session within Auth:CacheSeconds (at most a second).
 /// </summary>
 public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
 {

@@ -52,8 +52,8 @@ public static class LlmServiceCollectionExtensions
 
     /// <summary>
     /// The LLM as a Microsoft.Extensions.AI <see cref="IChatClient"/> over the OpenAI client, whose HTTP calls go
-    /// through Microsoft.Extensions.Http.Resilience's standard pipeline: retries with backoff (transport errors,
-    /// 408, 429 with Retry-After, 5xx), a circuit breaker and timeouts per attempt and in all.
+    /// through Microsoft.Extensions.Http.Resilience's standard pipeline: retries with backoff (its defaults: transport
+    /// errors, 408, 429 with Retry-After, 5xx), a circuit breaker and timeouts per attempt and in all.
     /// </summary>
     public static IServiceCollection AddRagLlm(this IServiceCollection services, LlmOptions llm)
     {
