@@ -18,8 +18,8 @@ efs=10,12,14,16,20,24,32,48,64,96,128
 : > "$OUT/results.jsonl"
 if [ "$what" = ann ] || [ "$what" = all ]; then
   [ -f "$OUT/ann/gt.i32" ] || /usr/bin/python3 bench/baselines/ann_data.py "$OUT/ann" >&2
-  $bench ann "$OUT/ann" 16 200 $efs | tee -a "$OUT/results.jsonl" >&2
-  /usr/bin/python3 bench/baselines/ann_baselines.py "$OUT/ann" 16 200 $efs | tee -a "$OUT/results.jsonl" >&2
+  $bench ann "$OUT/ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
+  /usr/bin/python3 bench/baselines/ann_baselines.py "$OUT/ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
 fi
 if [ "$what" = embed ] || [ "$what" = all ]; then
   if [ ! -f .tools/ortnode/node_modules/onnxruntime-node/package.json ]; then

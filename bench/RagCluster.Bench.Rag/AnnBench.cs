@@ -8,7 +8,8 @@ namespace RagCluster.Bench.Rag;
 /// <summary>Our HNSW on ann_data.py's vectors: build time, memory, recall@10 and single-thread QPS per ef.</summary>
 public static class AnnBench
 {
-    public static void Run(string dir, int m, int efConstruction, int[] efs)
+    /// <summary>Builds on one thread and sweeps ef; then, when <paramref name="threads"/> is above 1, builds again with that many threads.</summary>
+    public static void Run(string dir, int m, int efConstruction, int[] efs, int threads)
     {
         var shape = File.ReadAllText(Path.Combine(dir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         var (n, dim, q) = (shape[0], shape[1], shape[2]);
@@ -24,7 +25,8 @@ public static class AnnBench
         var build = sw.Elapsed.TotalSeconds;
         GC.Collect();
         var grown = (Process.GetCurrentProcess().WorkingSet64 - before) / (double)(1 << 20);
-        Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", build_s = build, memory_mb = grown, index_mb = index.MemoryBytes / (double)(1 << 20) }));
+        Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", build_s = build, memory_mb = grown, index_mb = index.MemoryBytes / (double)(1 << 20),
+            recall_ef64 = Recall(index, queries, gt, q, dim, 64) }));
 
         foreach (var ef in efs)
         {
@@ -40,6 +42,26 @@ public static class AnnBench
             var secs = sw.Elapsed.TotalSeconds;
             Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", ef, recall = hits / (q * 10.0), qps = q / secs }));
         }
+        index = null!;
+        GC.Collect();
+        if (threads > 1)
+        {
+            var vectors = Enumerable.Range(0, n).Select(i => data.AsSpan(i * dim, dim).ToArray()).ToList();
+            var sw2 = Stopwatch.StartNew();
+            var parallel = new HnswIndex(dim, new HnswOptions { M = m, EfConstruction = efConstruction }, n);
+            parallel.AddRange(vectors, threads);
+            var secs = sw2.Elapsed.TotalSeconds;
+            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster", threads, build_s = secs, recall_ef64 = Recall(parallel, queries, gt, q, dim, 64) }));
+        }
+    }
+
+    private static double Recall(HnswIndex index, float[] queries, int[] gt, int q, int dim, int ef)
+    {
+        var hits = 0;
+        for (var i = 0; i < q; i++)
+            foreach (var (node, _) in index.Search(queries.AsSpan(i * dim, dim), 10, ef))
+                if (gt.AsSpan(i * 10, 10).Contains(node)) hits++;
+        return hits / (q * 10.0);
     }
 
     private static T[] Read<T>(string path) where T : unmanaged => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();

@@ -1,12 +1,12 @@
 using RagCluster.Bench.Rag;
 
 // RAG benchmarks, each printing JSON lines for bench/run_rag_bench.sh to tabulate:
-//   ann DATA_DIR M EF_CONSTRUCTION EF1,EF2,...     HNSW shard vs the same data as hnswlib/faiss
+//   ann DATA_DIR M EF_CONSTRUCTION EF1,EF2,... [THREADS]   HNSW shard vs the same data as hnswlib/faiss (and a THREADS-thread build)
 //   embed MODEL_DIR SECONDS                         sentences/s through our encoder (ONNX Runtime NuGet), batch 1 and 32, 128 tokens
 switch (args.FirstOrDefault())
 {
     case "ann":
-        AnnBench.Run(args[1], int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
+        AnnBench.Run(args[1], int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray(), args.Length > 5 ? int.Parse(args[5]) : 1);
         return 0;
     case "embed":
         await EmbedBench.Run(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));

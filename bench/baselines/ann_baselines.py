@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """hnswlib and faiss (Debian python3-hnswlib / python3-faiss) on the data from ann_data.py, one thread each:
 build time, memory (RSS growth), then recall@10 and QPS over an ef sweep. Prints one JSON object per line.
-usage: ann_baselines.py DATA_DIR M EF_CONSTRUCTION EF1,EF2,..."""
+hnswlib then builds again with THREADS threads (build time and recall at ef 64).
+usage: ann_baselines.py DATA_DIR M EF_CONSTRUCTION EF1,EF2,... [THREADS]"""
 import json, os, sys, time
 import numpy as np
 
 d, M, efc, efs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), [int(x) for x in sys.argv[4].split(",")]
+threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 n, dim, q = map(int, open(os.path.join(d, "shape.txt")).read().split())
 data = np.fromfile(os.path.join(d, "data.f32"), dtype=np.float32).reshape(n, dim)
 queries = np.fromfile(os.path.join(d, "queries.f32"), dtype=np.float32).reshape(q, dim)
@@ -38,6 +40,16 @@ h.add_items(data, np.arange(n), num_threads=1)
 print(json.dumps({"lib": "hnswlib", "build_s": time.perf_counter() - t, "memory_mb": (rss() - before) / 2**20}), flush=True)
 sweep("hnswlib", h.set_ef, lambda x: h.knn_query(x, k=10, num_threads=1)[0][0])
 del h
+if threads > 1:
+    t = time.perf_counter()
+    h = hnswlib.Index(space="ip", dim=dim)
+    h.init_index(max_elements=n, M=M, ef_construction=efc, random_seed=42)
+    h.add_items(data, np.arange(n), num_threads=threads)
+    build = time.perf_counter() - t
+    h.set_ef(64)
+    print(json.dumps({"lib": "hnswlib", "threads": threads, "build_s": build,
+                      "recall_ef64": recall([h.knn_query(queries[i:i + 1], k=10, num_threads=1)[0][0] for i in range(q)])}), flush=True)
+    del h
 
 import faiss
 faiss.omp_set_num_threads(1)

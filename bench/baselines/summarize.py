@@ -5,7 +5,8 @@ import json, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 ann = [r for r in rows if "recall" in r]
-builds = {r["lib"]: r for r in rows if "build_s" in r}
+builds = {r["lib"]: r for r in rows if "build_s" in r and "threads" not in r}
+multi = [r for r in rows if "threads" in r]
 if ann:
     print("| library | build s (1 thread) | memory MB | QPS @ 0.90 | QPS @ 0.95 | QPS @ 0.99 | recall at ef=64 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -22,6 +23,13 @@ if ann:
         mem = b.get("index_mb", b.get("memory_mb", float("nan")))
         r64 = next((p[0] for p in pts if p[2] == 64), float("nan"))
         print(f"| {lib} | {b.get('build_s', float('nan')):.1f} | {mem:.0f} | {at(0.90):,.0f} | {at(0.95):,.0f} | {at(0.99):,.0f} | {r64:.4f} |")
+if multi:
+    print()
+    print("| library | build threads | build s | speed-up over 1 thread | recall at ef=64 |")
+    print("|---|---:|---:|---:|---:|")
+    for r in multi:
+        one = builds.get(r["lib"], {}).get("build_s", float("nan"))
+        print(f"| {r['lib']} | {r['threads']} | {r['build_s']:.1f} | {one / r['build_s']:.2f}x | {r['recall_ef64']:.4f} |")
 emb = [r for r in rows if "sentences_per_s" in r]
 if emb:
     print()

@@ -26,7 +26,8 @@ public sealed class HnswOptions
 /// Hierarchical navigable small world graph (Malkov &amp; Yashunin) over unit vectors with cosine distance
 /// (1 - dot). Vectors live in one flat array and layer-0 links in another, so a search touches few objects.
 /// Deletes are tombstones: deleted nodes still route searches but never appear in results.
-/// Not thread-safe: the owning shard grain runs one turn at a time.
+/// Not thread-safe: the owning shard grain runs one turn at a time. Only <see cref="AddRange"/> uses several
+/// threads inside one call, as hnswlib does: each node's links are guarded by a spin lock while it runs.
 /// </summary>
 public sealed unsafe class HnswIndex
 {
@@ -45,10 +46,11 @@ public sealed unsafe class HnswIndex
     private int _entryPoint = -1;
     private int _maxLevel = -1;
     private int _deletedCount;
-    private VisitedSet _visited = new(0);
-    // Scratch heaps reused by every search and insert (the index is single-threaded by contract).
-    private MinHeap _candidates = new(64);
-    private readonly MaxHeap _results = new(64);
+    // Scratch reused by every search and single-threaded insert; parallel inserts get one each.
+    private readonly Scratch _scratch;
+    // Per-node link locks, present only while a parallel AddRange runs.
+    private byte[]? _locks;
+    private readonly Lock _entryLock = new();
 
     public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024)
     {
@@ -66,6 +68,7 @@ public sealed unsafe class HnswIndex
         _upperLinks = new int[]?[initialCapacity][];
         _levels = new int[initialCapacity];
         _deleted = new bool[initialCapacity];
+        _scratch = new Scratch(_m0);
     }
 
     public int Dimensions { get; }
@@ -78,6 +81,8 @@ public sealed unsafe class HnswIndex
     public bool IsDeleted(int node) => _deleted[node];
 
     public ReadOnlySpan<float> Vector(int node) => _vectors.AsSpan(node * Dimensions, Dimensions);
+
+    private float* VectorAt(int node) => _vectorBase + (long)node * Dimensions;
 
     /// <summary>Approximate bytes held by the graph and vectors.</summary>
     public long MemoryBytes
@@ -95,6 +100,52 @@ public sealed unsafe class HnswIndex
     public int Add(ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimensions) throw new ArgumentException($"vector has {vector.Length} dimensions, index has {Dimensions}");
+        var node = Append(vector);
+        _scratch.Visited.EnsureCapacity(_count);
+        Insert(node, _scratch);
+        return node;
+    }
+
+    /// <summary>
+    /// Adds many vectors at once and returns the first node id (the others follow in order). With
+    /// <paramref name="threads"/> above 1 the graph is built by that many threads, for bulk loads and restores.
+    /// </summary>
+    public int AddRange(IReadOnlyList<float[]> vectors, int threads = 1)
+    {
+        foreach (var v in vectors)
+            if (v.Length != Dimensions) throw new ArgumentException($"vector has {v.Length} dimensions, index has {Dimensions}");
+        var first = _count;
+        if (vectors.Count == 0) return first;
+        EnsureCapacity(_count + vectors.Count);
+        foreach (var v in vectors) Append(v);
+        threads = Math.Clamp(threads, 1, Environment.ProcessorCount);
+        // Small batches are not worth the locking; the first node must exist before others can link to it.
+        if (threads == 1 || vectors.Count < 256)
+        {
+            _scratch.Visited.EnsureCapacity(_count);
+            for (var node = first; node < _count; node++) Insert(node, _scratch);
+            return first;
+        }
+        var start = first;
+        if (_entryPoint < 0) { _scratch.Visited.EnsureCapacity(_count); Insert(start++, _scratch); }
+        _locks = new byte[_levels.Length];
+        try
+        {
+            Parallel.For(start, _count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; },
+                (node, _, scratch) => { Insert(node, scratch); return scratch; },
+                _ => { });
+        }
+        finally
+        {
+            _locks = null;
+        }
+        return first;
+    }
+
+    // Stores the vector (normalised) and its level; the node joins the graph in Insert.
+    private int Append(ReadOnlySpan<float> vector)
+    {
         EnsureCapacity(_count + 1);
         var node = _count++;
         var dst = _vectors.AsSpan(node * Dimensions, Dimensions);
@@ -108,37 +159,57 @@ public sealed unsafe class HnswIndex
             for (var l = 0; l < level; l++) lists[l] = new int[_m + 1];
             _upperLinks[node] = lists;
         }
-        _visited.EnsureCapacity(_count);
-
-        if (_entryPoint < 0)
-        {
-            _entryPoint = node;
-            _maxLevel = level;
-            return node;
-        }
-
-        var q = Vector(node);
-        var ep = _entryPoint;
-        var epDist = Distance(q, ep);
-        for (var l = _maxLevel; l > level; l--) (ep, epDist) = Greedy(q, ep, epDist, l);
-
-        var results = _results;
-        for (var l = Math.Min(level, _maxLevel); l >= 0; l--)
-        {
-            SearchLayer(q, ep, epDist, Options.EfConstruction, l, results, skipDeleted: false);
-            var selected = SelectNeighbors(results, l == 0 ? _m0 : _m);
-            SetLinks(node, l, selected);
-            foreach (var n in selected) Connect(n, node, l);
-            // Next layer starts from the closest element found here.
-            ep = selected[0];
-            epDist = Distance(q, ep);
-        }
-        if (level > _maxLevel)
-        {
-            _maxLevel = level;
-            _entryPoint = node;
-        }
         return node;
+    }
+
+    private void Insert(int node, Scratch scratch)
+    {
+        var level = _levels[node];
+        // As hnswlib does: a node that raises the top level holds the entry lock for its whole insert, so two
+        // such nodes cannot both claim the new levels.
+        _entryLock.Enter();
+        var holdEntry = level > _maxLevel;
+        var ep = _entryPoint;
+        var maxLevel = _maxLevel;
+        if (ep < 0)
+        {
+            _entryPoint = node;
+            _maxLevel = level;
+            _entryLock.Exit();
+            return;
+        }
+        if (!holdEntry) _entryLock.Exit();
+        try
+        {
+            var q = VectorAt(node);
+            var epDist = Distance(q, ep);
+            for (var l = maxLevel; l > level; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
+
+            for (var l = Math.Min(level, maxLevel); l >= 0; l--)
+            {
+                SearchLayer(q, ep, epDist, Options.EfConstruction, l, scratch, skipDeleted: false);
+                // M links for the new node on every layer, as in the paper and hnswlib; layer 0 lists may
+                // grow to 2M as later nodes link back. Selecting 2M here cost a third of the build time.
+                var selected = SelectNeighbors(scratch, _m);
+                LockNode(node);
+                SetLinks(node, l, selected);
+                UnlockNode(node);
+                // Next layer starts from the closest element found here (selected[0]); Connect reuses the buffers.
+                ep = selected[0];
+                epDist = Distance(q, ep);
+                selected.CopyTo(scratch.Selected2);
+                foreach (var n in scratch.Selected2.AsSpan(0, selected.Length)) Connect(n, node, l, scratch);
+            }
+            if (holdEntry)
+            {
+                _maxLevel = level;
+                _entryPoint = node;
+            }
+        }
+        finally
+        {
+            if (holdEntry) _entryLock.Exit();
+        }
     }
 
     public void Delete(int node)
@@ -154,16 +225,21 @@ public sealed unsafe class HnswIndex
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
         if (_entryPoint < 0 || k <= 0) return [];
-        Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-        query.CopyTo(q);
-        Normalize(q);
+        Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+        query.CopyTo(qs);
+        Normalize(qs);
         ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
+        var scratch = _scratch;
+        scratch.Visited.EnsureCapacity(_count);
 
-        var ep = _entryPoint;
-        var epDist = Distance(q, ep);
-        for (var l = _maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l);
-        var results = _results;
-        SearchLayer(q, ep, epDist, ef, 0, results, skipDeleted: true, accept);
+        fixed (float* q = qs)
+        {
+            var ep = _entryPoint;
+            var epDist = Distance(q, ep);
+            for (var l = _maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
+            SearchLayer(q, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+        }
+        var results = scratch.Results;
         while (results.Count > k) results.Pop();
         var found = new List<(int Node, float Distance)>(results.Count);
         while (results.Count > 0) { var (d, n) = results.Pop(); found.Add((n, d)); }
@@ -171,13 +247,13 @@ public sealed unsafe class HnswIndex
         return found;
     }
 
-    private (int, float) Greedy(ReadOnlySpan<float> q, int ep, float epDist, int level)
+    private (int, float) Greedy(float* q, int ep, float epDist, int level, Scratch scratch)
     {
         var changed = true;
         while (changed)
         {
             changed = false;
-            var links = Links(ep, level);
+            var links = ReadLinks(ep, level, scratch.LinkCopy);
             var n = links[0];
             for (var i = 1; i <= n; i++)
             {
@@ -189,14 +265,15 @@ public sealed unsafe class HnswIndex
         return (ep, epDist);
     }
 
-    private void SearchLayer(ReadOnlySpan<float> q, int ep, float epDist, int ef, int level, MaxHeap results,
+    private void SearchLayer(float* q, int ep, float epDist, int ef, int level, Scratch scratch,
         bool skipDeleted, Func<int, bool>? accept = null)
     {
+        var results = scratch.Results;
         results.Clear();
-        var visited = _visited;
+        var visited = scratch.Visited;
         visited.Reset();
         visited.Visit(ep);
-        ref var candidates = ref _candidates;
+        ref var candidates = ref scratch.Candidates;
         candidates.Clear();
         candidates.Push(epDist, ep);
         var epOk = !(skipDeleted && _deleted[ep]) && (accept is null || accept(ep));
@@ -207,7 +284,7 @@ public sealed unsafe class HnswIndex
         {
             var (cd, c) = candidates.Pop();
             if (cd > bound && results.Count >= ef) break;
-            var links = Links(c, level);
+            var links = ReadLinks(c, level, scratch.LinkCopy);
             var n = links[0];
             if (n > 0) Prefetch(links[1]);
             for (var i = 1; i <= n; i++)
@@ -230,70 +307,107 @@ public sealed unsafe class HnswIndex
         }
     }
 
+    // A node's links as of now: the live list when one thread builds, a copy taken under the node's lock when several do.
+    private ReadOnlySpan<int> ReadLinks(int node, int level, int[] copy)
+    {
+        var links = Links(node, level);
+        if (_locks is null) return links;
+        LockNode(node);
+        var n = links[0];
+        links[..(n + 1)].CopyTo(copy);
+        UnlockNode(node);
+        return copy.AsSpan(0, n + 1);
+    }
+
     // hnswlib's heuristic: keep a candidate only if it is closer to the base than to every neighbour kept so far,
     // which spreads links in different directions and keeps the graph navigable.
-    private int[] SelectNeighbors(MaxHeap candidates, int max)
+    private ReadOnlySpan<int> SelectNeighbors(Scratch scratch, int max)
     {
-        var sorted = new (float Dist, int Node)[candidates.Count];
-        for (var i = sorted.Length - 1; i >= 0; i--) sorted[i] = candidates.Pop();
-        return SelectFromSorted(sorted, max);
+        var results = scratch.Results;
+        var count = results.Count;
+        scratch.EnsureSorted(count);
+        for (var i = count - 1; i >= 0; i--) (scratch.SortedDist[i], scratch.SortedNode[i]) = results.Pop();
+        return SelectFromSorted(scratch.SortedDist.AsSpan(0, count), scratch.SortedNode.AsSpan(0, count), max, scratch.Selected);
     }
 
-    private int[] SelectFromSorted(ReadOnlySpan<(float Dist, int Node)> sorted, int max)
+    private ReadOnlySpan<int> SelectFromSorted(ReadOnlySpan<float> dists, ReadOnlySpan<int> nodes, int max, int[] into)
     {
-        if (sorted.Length <= max)
+        if (nodes.Length <= max)
         {
-            var all = new int[sorted.Length];
-            for (var i = 0; i < all.Length; i++) all[i] = sorted[i].Node;
-            return all;
+            nodes.CopyTo(into);
+            return into.AsSpan(0, nodes.Length);
         }
-        var kept = new List<int>(max);
-        foreach (var (dist, node) in sorted)
+        var kept = 0;
+        for (var i = 0; i < nodes.Length && kept < max; i++)
         {
-            if (kept.Count >= max) break;
+            var v = VectorAt(nodes[i]);
             var good = true;
-            var v = Vector(node);
-            foreach (var k in kept)
-                if (Distance(v, k) < dist) { good = false; break; }
-            if (good) kept.Add(node);
+            for (var k = 0; k < kept; k++)
+                if (Distance(v, into[k]) < dists[i]) { good = false; break; }
+            if (good) into[kept++] = nodes[i];
         }
-        return kept.ToArray();
+        return into.AsSpan(0, kept);
     }
 
-    private void SetLinks(int node, int level, int[] neighbors)
+    private void SetLinks(int node, int level, ReadOnlySpan<int> neighbors)
     {
         var links = Links(node, level);
         links[0] = neighbors.Length;
         neighbors.CopyTo(links[1..]);
     }
 
-    private void Connect(int from, int to, int level)
+    private void Connect(int from, int to, int level, Scratch scratch)
     {
-        var links = Links(from, level);
-        var max = level == 0 ? _m0 : _m;
-        var n = links[0];
-        if (n < max)
+        LockNode(from);
+        try
         {
-            links[n + 1] = to;
-            links[0] = n + 1;
-            return;
+            var links = Links(from, level);
+            var max = level == 0 ? _m0 : _m;
+            var n = links[0];
+            if (n < max)
+            {
+                links[n + 1] = to;
+                links[0] = n + 1;
+                return;
+            }
+            // Full: re-select among the old links plus the new one.
+            var baseVec = VectorAt(from);
+            scratch.EnsureSorted(n + 1);
+            var dists = scratch.SortedDist.AsSpan(0, n + 1);
+            var nodes = scratch.SortedNode.AsSpan(0, n + 1);
+            for (var i = 0; i < n; i++) { nodes[i] = links[i + 1]; dists[i] = Distance(baseVec, nodes[i]); }
+            nodes[n] = to;
+            dists[n] = Distance(baseVec, to);
+            dists.Sort(nodes);
+            var selected = SelectFromSorted(dists, nodes, max, scratch.Selected);
+            links[0] = selected.Length;
+            selected.CopyTo(links[1..]);
         }
-        // Full: re-select among the old links plus the new one.
-        var baseVec = Vector(from);
-        var cands = new (float, int)[n + 1];
-        for (var i = 0; i < n; i++) cands[i] = (Distance(baseVec, links[i + 1]), links[i + 1]);
-        cands[n] = (Distance(baseVec, to), to);
-        Array.Sort(cands, (a, b) => a.Item1.CompareTo(b.Item1));
-        var selected = SelectFromSorted(cands, max);
-        links[0] = selected.Length;
-        selected.CopyTo(links[1..]);
+        finally
+        {
+            UnlockNode(from);
+        }
+    }
+
+    private void LockNode(int node)
+    {
+        if (_locks is not { } locks) return;
+        ref var l = ref locks[node];
+        if (Interlocked.CompareExchange(ref l, 1, 0) == 0) return;
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref l, 1, 0) != 0) spin.SpinOnce();
+    }
+
+    private void UnlockNode(int node)
+    {
+        if (_locks is { } locks) Volatile.Write(ref locks[node], 0);
     }
 
     private Span<int> Links(int node, int level) =>
         level == 0 ? _links0.AsSpan(node * (_m0 + 1), _m0 + 1) : _upperLinks[node]![level - 1];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float Distance(ReadOnlySpan<float> q, int node) => 1f - TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_vectorBase + (long)node * Dimensions, Dimensions));
+    private float Distance(float* q, int node) => 1f - VectorMath.Dot(q, VectorAt(node), Dimensions);
 
     // A node's layer comes from a hash of (seed, node id), not from a running random generator, so a graph
     // restored from a snapshot and then extended grows exactly as the original would have.
@@ -315,7 +429,7 @@ public sealed unsafe class HnswIndex
     private void Prefetch(int node)
     {
         if (!Sse.IsSupported) return;
-        var p = (byte*)(_vectorBase + (long)node * Dimensions);
+        var p = (byte*)VectorAt(node);
         Sse.Prefetch0(p);
         Sse.Prefetch0(p + 64);
     }
@@ -339,6 +453,26 @@ public sealed unsafe class HnswIndex
         Array.Resize(ref _upperLinks, newCap);
         Array.Resize(ref _levels, newCap);
         Array.Resize(ref _deleted, newCap);
+    }
+
+    /// <summary>One thread's working memory for a walk: visited marks, heaps, and buffers for link selection.</summary>
+    private sealed class Scratch(int m0)
+    {
+        public readonly VisitedSet Visited = new(0);
+        public MinHeap Candidates = new(64);
+        public readonly MaxHeap Results = new(64);
+        public readonly int[] LinkCopy = new int[m0 + 1];
+        public readonly int[] Selected = new int[m0 + 1];
+        public readonly int[] Selected2 = new int[m0 + 1];
+        public float[] SortedDist = new float[64];
+        public int[] SortedNode = new int[64];
+
+        public void EnsureSorted(int n)
+        {
+            if (n <= SortedDist.Length) return;
+            SortedDist = new float[Math.Max(n, SortedDist.Length * 2)];
+            SortedNode = new int[SortedDist.Length];
+        }
     }
 
     // ---- persistence: the graph is saved as is, so a restore costs a read, not a rebuild ----
@@ -394,7 +528,7 @@ public sealed unsafe class HnswIndex
             }
             index._upperLinks[i] = lists;
         }
-        index._visited.EnsureCapacity(count);
+        index._scratch.Visited.EnsureCapacity(count);
         return index;
     }
 

