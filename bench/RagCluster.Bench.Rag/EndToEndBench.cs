@@ -5,36 +5,16 @@ using System.Text.Json;
 namespace RagCluster.Bench.Rag;
 
 /// <summary>
-/// The shipped processes on loopback: the API silo plus (silos - 1) plain silos on one SQLite store (membership in
-/// a redis-server started here when there is more than one silo), the test model on every silo. Measures ingestion (chunks/s, HTTP submit to "indexed"), then /search and /ask QPS and
+/// On a <see cref="BenchCluster"/> with the test model on every silo, measures ingestion (chunks/s, HTTP submit to "indexed"), then /search and /ask QPS and
 /// latency percentiles, uncached (every query new) and cached (the same queries again), 16 concurrent clients.
 /// </summary>
 public static class EndToEndBench
 {
     public static async Task Run(string binDir, string modelDir, string corpusDir, int silos, int docs, double seconds)
     {
-        var data = Directory.CreateTempSubdirectory("rc-e2e").FullName;
-        var cluster = "e2e-" + Guid.NewGuid().ToString("N")[..6];
-        var processes = new List<Process>();
-        var redisPort = FreePort();
-        if (silos > 1)
-            processes.Add(Process.Start(new ProcessStartInfo("redis-server", ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                { RedirectStandardOutput = true })!);
-        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:Storage", $"sqlite:{data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
-            "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
-            "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning"];
-        // One admin key for every request; the per-key rate limit is lifted, since the bench measures throughput.
-        var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
-        try
+        await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
+        var http = cluster.Http;
         {
-            var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
-                "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], out var urlTask);
-            processes.Add(api);
-            var url = await urlTask.WaitAsync(TimeSpan.FromSeconds(60));
-            for (var i = 1; i < silos; i++) processes.Add(Start(Path.Combine(binDir, "RagCluster.Silo.dll"), Common(), out _));
-            using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
-            http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
-            await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join
             (await http.PostAsJsonAsync("v1/collections", new { name = "bench" })).EnsureSuccessStatusCode();
 
             var corpus = File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Take(docs).Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -69,11 +49,6 @@ public static class EndToEndBench
                 await Load(http, endpoint, queries.Skip(offset).Take(Math.Max(1, used)).ToList(), 0, seconds, silos, "cached", unique: false);
             }
         }
-        finally
-        {
-            foreach (var p in processes) { try { p.Kill(true); } catch (InvalidOperationException) { } }
-            Directory.Delete(data, true);
-        }
     }
 
     private static async Task<int> Load(HttpClient http, string endpoint, List<string> queries, int offset, double seconds, int silos, string mode, bool unique)
@@ -102,31 +77,5 @@ public static class EndToEndBench
         double P(double p) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))];
         Console.WriteLine(JsonSerializer.Serialize(new { bench = endpoint, silos, mode, requests = latencies.Count, qps = latencies.Count / elapsed, p50_ms = P(0.50), p95_ms = P(0.95), p99_ms = P(0.99) }));
         return latencies.Count;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static Process Start(string dll, string[] args, out Task<string> url)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        p.OutputDataReceived += (_, e) =>
-        {
-            const string marker = "RagCluster API listening on ";
-            if (e.Data?.StartsWith(marker) == true) found.TrySetResult(e.Data[marker.Length..].Trim());
-        };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        url = found.Task;
-        return p;
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Vectors;
@@ -29,6 +30,9 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(hnsw);
         services.TryAddSingleton(collections);
         services.TryAddSingleton<EmbeddingService>();
+        var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);
+        if (indexing is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
+        services.TryAddSingleton(new IndexingSlots(indexing));
         var query = new QueryOptions();
         configuration.GetSection("Query").Bind(query);
         services.TryAddSingleton(query);

@@ -1,4 +1,5 @@
 using Orleans;
+using Orleans.Concurrency;
 
 namespace RagCluster.Grains.Interfaces.Rag;
 
@@ -10,11 +11,15 @@ namespace RagCluster.Grains.Interfaces.Rag;
 public interface ICollectionGrain : IGrainWithStringKey
 {
     Task<CollectionInfo> GetInfo();
+    /// <summary>Just the settings: what every indexing pass needs, without the document list GetInfo carries.</summary>
+    Task<CollectionSettings> GetSettings();
     Task<bool> Exists();
     /// <summary>Creates the collection with these settings; a conflict if it exists.</summary>
     Task<CollectionSettings> Create(CollectionSettings settings);
     /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
     Task<CollectionSettings> Configure(CollectionSettings settings);
+    /// <summary>Interleaves: changes that arrive while the registry is being written share the next write.</summary>
+    [AlwaysInterleave]
     Task<long> DocumentChanged(string documentId, bool present);
     /// <summary>
     /// The last step of deleting a collection, once its documents are deleted: it stops existing (its version moves
@@ -43,6 +48,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
 {
     /// <summary>Replaces every chunk of the document with these (idempotent; older versions are ignored).</summary>
     Task Upsert(string documentId, long version, ChunkRecord[] chunks);
+    /// <summary>Many documents' Upserts in one log write and one bulk graph insert (restores, bulk loads).</summary>
+    Task UpsertMany(ShardUpsert[] documents);
     Task RemoveDocument(string documentId, long version);
     Task<ShardResult> Search(ShardQuery query);
     Task<ShardStats> GetStats();

@@ -24,6 +24,10 @@ public sealed record DocumentStatus(string Collection, string DocumentId, string
 public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text,
     string[] HeadingPath, Dictionary<string, string> Tags, float[]? Vector);
 
+/// <summary>One document's chunks for <c>IIndexShardGrain.UpsertMany</c>.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardUpsert")]
+public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] Chunks);
+
 [GenerateSerializer, Immutable, Alias("rc.CollectionSettings")]
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens);
 

@@ -16,8 +16,12 @@ public sealed class ChunkingOptions
     }
 }
 
-/// <summary>A chunk before embedding: a contiguous span of the extracted text.</summary>
-public sealed record ChunkDraft(int Ordinal, int Start, int End, string Text, IReadOnlyList<string> HeadingPath, int TokenCount);
+/// <summary>
+/// A chunk before embedding: a contiguous span of the extracted text. <see cref="TokenIds"/> (word pieces, no special
+/// tokens) is set when the chunker counted with a tokenizer: units are cut at whitespace, and WordPiece never joins
+/// across whitespace, so the ids of the units, concatenated, are the ids of the chunk's text.
+/// </summary>
+public sealed record ChunkDraft(int Ordinal, int Start, int End, string Text, IReadOnlyList<string> HeadingPath, int TokenCount, int[]? TokenIds = null);
 
 /// <summary>
 /// Token-aware chunking. Structure first: a heading always starts a new chunk and paragraphs are kept whole
@@ -26,7 +30,7 @@ public sealed record ChunkDraft(int Ordinal, int Start, int End, string Text, IR
 /// </summary>
 public sealed partial class Chunker(ChunkingOptions options, ITokenCounter tokens)
 {
-    private readonly record struct Unit(int Start, int End, int Tokens, bool ParagraphStart);
+    private readonly record struct Unit(int Start, int End, int Tokens, bool ParagraphStart, List<int>? Ids);
 
     public List<ChunkDraft> Chunk(ExtractedText doc)
     {
@@ -52,33 +56,38 @@ public sealed partial class Chunker(ChunkingOptions options, ITokenCounter token
         var first = true;
         foreach (var (s, e) in Sentences(text, block.Start, block.Start + block.Length))
         {
-            var n = tokens.CountTokens(text[s..e]);
+            var ids = Ids(text[s..e]);
+            var n = ids?.Count ?? tokens.CountTokens(text[s..e]);
             if (n <= options.MaxTokens)
             {
-                units.Add(new Unit(s, e, n, first));
+                units.Add(new Unit(s, e, n, first, ids));
                 first = false;
                 continue;
             }
             // A run-on sentence: cut between words into pieces that fit.
             var pieceStart = s;
             var pieceTokens = 0;
+            var pieceIds = ids is null ? null : new List<int>();
             var lastEnd = s;
             foreach (Match w in WordRegex().Matches(text[s..e]))
             {
                 var ws = s + w.Index;
                 var we = ws + w.Length;
-                var wt = tokens.CountTokens(w.Value);
+                var wordIds = Ids(w.Value);
+                var wt = wordIds?.Count ?? tokens.CountTokens(w.Value);
                 if (pieceTokens + wt > options.MaxTokens && pieceTokens > 0)
                 {
-                    units.Add(new Unit(pieceStart, lastEnd, pieceTokens, first));
+                    units.Add(new Unit(pieceStart, lastEnd, pieceTokens, first, pieceIds));
                     first = false;
                     pieceStart = ws;
                     pieceTokens = 0;
+                    pieceIds = pieceIds is null ? null : new List<int>();
                 }
                 pieceTokens += Math.Min(wt, options.MaxTokens); // one giant "word" still yields a (truncated) chunk
+                pieceIds?.AddRange(wordIds!);
                 lastEnd = we;
             }
-            if (lastEnd > pieceStart) { units.Add(new Unit(pieceStart, lastEnd, pieceTokens, first)); first = false; }
+            if (lastEnd > pieceStart) { units.Add(new Unit(pieceStart, lastEnd, pieceTokens, first, pieceIds)); first = false; }
         }
     }
 
@@ -101,7 +110,14 @@ public sealed partial class Chunker(ChunkingOptions options, ITokenCounter token
             }
             var start = units[first].Start;
             var end = units[j - 1].End;
-            chunks.Add(new ChunkDraft(chunks.Count, start, end, text[start..end], path, total));
+            int[]? ids = null;
+            if (tokens is ITokenizingCounter)
+            {
+                var all = new List<int>(total);
+                for (var k = first; k < j; k++) all.AddRange(units[k].Ids!);
+                ids = all.ToArray();
+            }
+            chunks.Add(new ChunkDraft(chunks.Count, start, end, text[start..end], path, total, ids));
             if (j >= units.Count) break;
 
             // Cut inside a paragraph: repeat the tail of this chunk (whole units, up to the overlap budget).
@@ -116,6 +132,8 @@ public sealed partial class Chunker(ChunkingOptions options, ITokenCounter token
             i = Math.Max(next, first + 1);
         }
     }
+
+    private List<int>? Ids(string text) => tokens is ITokenizingCounter t ? t.Tokenize(text) : null;
 
     private static int ParagraphTokens(List<Unit> units, int from)
     {

@@ -15,10 +15,50 @@ public static class RagMetrics
     public static readonly Counter<long> CacheHits = Meter.CreateCounter<long>("rc_cache_hits_total", description: "Query cache hits by tier (L1 silo, L2 cache grain, L3 store)");
     public static readonly Counter<long> CacheMisses = Meter.CreateCounter<long>("rc_cache_misses_total", description: "Query cache misses by tier");
     public static readonly Histogram<int> EmbeddingBatchSize = Meter.CreateHistogram("rc_embedding_batch_size", null, "Texts per ONNX inference", advice: SizeBuckets);
+    public static readonly InstrumentAdvice<double> RatioBuckets = new() { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] };
+    public static readonly Histogram<double> EmbeddingBatchFill = Meter.CreateHistogram("rc_embedding_batch_fill_ratio", null, "Rows per ONNX inference over Embedding:MaxBatch", advice: RatioBuckets);
+    public static readonly Histogram<double> EmbeddingPaddingFill = Meter.CreateHistogram("rc_embedding_padding_fill_ratio", null, "Real tokens over padded tokens per ONNX inference (1 = no padding)", advice: RatioBuckets);
     public static readonly Histogram<double> EmbeddingBatchSeconds = Meter.CreateHistogram("rc_embedding_batch_duration_seconds", "s", "Time per ONNX inference", advice: SecondsBuckets);
     public static readonly Histogram<double> QuerySeconds = Meter.CreateHistogram("rc_query_duration_seconds", "s", "Uncached query time by the plan served", advice: SecondsBuckets);
     public static readonly Counter<long> Ingests = Meter.CreateCounter<long>("rc_ingest_documents_total", description: "Documents by indexing outcome (indexed, failed, retried)");
     public static readonly Counter<long> IngestedChunks = Meter.CreateCounter<long>("rc_ingest_chunks_total", description: "Chunks written to shards");
+    /// <summary>Indexed documents and chunks over the last 10 s, as a rate a dashboard (or a person reading /metrics) sees without PromQL.</summary>
+    public static readonly RateWindow IndexedDocumentsRate = new(), IndexedChunksRate = new();
+
+    static RagMetrics()
+    {
+        Meter.CreateObservableGauge("rc_ingest_documents_per_second", () => IndexedDocumentsRate.PerSecond(), description: "Documents indexed per second on this silo, over the last 10 s");
+        Meter.CreateObservableGauge("rc_ingest_chunks_per_second", () => IndexedChunksRate.PerSecond(), description: "Chunks indexed per second on this silo, over the last 10 s");
+    }
 
     public static TagList Tag(string key, string value) => new() { { key, value } };
+}
+
+/// <summary>Counts in one-second buckets over a sliding window: the recent rate of an event.</summary>
+public sealed class RateWindow(int seconds = 10)
+{
+    private readonly long[] _counts = new long[seconds];
+    private readonly long[] _stamps = new long[seconds];
+
+    public void Add(long n, long? nowSeconds = null)
+    {
+        var now = nowSeconds ?? Environment.TickCount64 / 1000;
+        var i = (int)(now % _counts.Length);
+        lock (_counts)
+        {
+            if (_stamps[i] != now) { _stamps[i] = now; _counts[i] = 0; }
+            _counts[i] += n;
+        }
+    }
+
+    /// <summary>Events per second over the last full window (the current, partial second excluded).</summary>
+    public double PerSecond(long? nowSeconds = null)
+    {
+        var now = nowSeconds ?? Environment.TickCount64 / 1000;
+        long sum = 0;
+        lock (_counts)
+            for (var i = 0; i < _counts.Length; i++)
+                if (_stamps[i] < now && _stamps[i] >= now - _counts.Length) sum += _counts[i];
+        return sum / (double)_counts.Length;
+    }
 }

@@ -40,7 +40,8 @@ public sealed class DocumentState
 /// </summary>
 [Reentrant]
 public sealed class DocumentGrain(
-    [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, ILogger<DocumentGrain> log) : Grain, IDocumentGrain
+    [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, IndexingSlots slots, ILogger<DocumentGrain> log)
+    : Grain, IDocumentGrain
 {
     private Task? _indexing;
     // The grain is reentrant (status reads must not wait for indexing), so writes are serialised here: two
@@ -106,7 +107,7 @@ public sealed class DocumentGrain(
         s.ChunkCount = 0;
         s.UpdatedAt = DateTimeOffset.UtcNow;
         await WriteAsync();
-        var shardCount = s.ShardCount > 0 ? s.ShardCount : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo()).Settings.ShardCount;
+        var shardCount = s.ShardCount > 0 ? s.ShardCount : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
         await Task.WhenAll(Enumerable.Range(0, shardCount).Select(i =>
             GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, s.Version)));
         await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false);
@@ -129,7 +130,7 @@ public sealed class DocumentGrain(
         s.Error = null;
         s.PendingContent = null;
         s.UpdatedAt = d.UpdatedAt;
-        s.ShardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo()).Settings.ShardCount;
+        s.ShardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
         await WriteAsync();
         return Snapshot();
     }
@@ -150,12 +151,15 @@ public sealed class DocumentGrain(
 
     private async Task IndexAsync()
     {
+        // A bulk ingest wakes thousands of documents at once; a bounded number index at a time, enough to keep the
+        // encoder's batches full, so none of them waits long enough inside a call to time out and start over.
+        using var slot = await slots.EnterAsync();
         var s = state.State;
         var version = s.Version;
+        if (s.Status != DocumentStatuses.Pending || s.PendingContent is null) return;
         try
         {
-            var collection = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetInfo();
-            var settings = collection.Settings;
+            var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
             var extracted = DocumentExtractor.Extract(s.Format!, s.PendingContent!);
             var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
             var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
@@ -163,14 +167,11 @@ public sealed class DocumentGrain(
             float[][]? vectors = null;
             if (embeddings.IsAvailable && drafts.Count > 0)
             {
-                var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
-                vectors = new float[drafts.Count][];
-                for (var i = 0; i < drafts.Count; i += 64)
-                {
-                    var batch = drafts.Skip(i).Take(64).Select(d => d.Text).ToArray();
-                    var result = await embedder.Embed(batch, isQuery: false);
-                    result.CopyTo(vectors, i);
-                }
+                // The chunker's word pieces are the model input: no text is tokenised twice. The local service
+                // batches these with other documents' chunks (no grain call, so no response timeout to outlast).
+                var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
+                                                   ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
+                vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage);
             }
             if (s.Version != version) return; // superseded while we worked; the newer pass takes over
 
@@ -188,6 +189,8 @@ public sealed class DocumentGrain(
 
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "indexed"));
             RagMetrics.IngestedChunks.Add(chunks.Count);
+            RagMetrics.IndexedDocumentsRate.Add(1);
+            RagMetrics.IndexedChunksRate.Add(chunks.Count);
             s.Status = DocumentStatuses.Indexed;
             s.IndexedVersion = version;
             s.ChunkCount = chunks.Count;

@@ -13,20 +13,36 @@ public enum EmbeddingKind { Query, Passage }
 public sealed class EmbeddingUnavailableException(string message) : Exception(message);
 
 /// <summary>
-/// One per silo: owns the ONNX session and a dynamic batcher. Concurrent callers' texts are gathered for up to
-/// MaxWait (or until MaxBatch texts) and run as one inference, sorted by length so padding stays small.
+/// One per silo: owns the ONNX session and a dynamic batcher. Callers' sequences are merged across callers (and so
+/// across documents) into inferences of up to MaxBatch rows. Queries go first, so a search never waits behind more
+/// than the one bulk inference already running. Passages are length-bucketed: up to BucketWindow × MaxBatch queued
+/// passages are sorted by length and run in slices of similar length, so a batch pads little.
 /// Without a model the service still exists and says why dense retrieval is off.
 /// </summary>
 public sealed class EmbeddingService : IAsyncDisposable
 {
+    private const int BucketWindow = 8;
     private readonly EmbeddingOptions _options;
     private readonly BertEncoder? _encoder;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task? _loop;
     private readonly CancellationTokenSource _stop = new();
-    private long _batches, _texts, _inferenceTicks;
+    private readonly int[] _passagePrefixIds = [];
+    private long _batches, _texts, _inferenceTicks, _tokens, _paddedTokens;
 
-    private sealed record Request(int[][] Sequences, TaskCompletionSource<float[][]> Done);
+    private sealed class Request(int[][] sequences, bool isQuery)
+    {
+        public readonly int[][] Sequences = sequences;
+        public readonly bool IsQuery = isQuery;
+        public readonly float[][] Vectors = new float[sequences.Length][];
+        public readonly TaskCompletionSource<float[][]> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Remaining = sequences.Length;
+    }
+
+    private readonly record struct Item(Request Request, int Index)
+    {
+        public int Length => Request.Sequences[Index].Length;
+    }
 
     public EmbeddingService(EmbeddingOptions options, ILogger<EmbeddingService> log)
     {
@@ -45,6 +61,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                         ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
             var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
             _encoder = new BertEncoder(model, tokenizer, options, log);
+            _passagePrefixIds = tokenizer.Tokenize(options.PassagePrefix).ToArray();
             ModelName = Path.GetFileName(dir.TrimEnd('/'));
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, ONNX Runtime {_encoder.OrtVersion} on {_encoder.ExecutionProvider}";
             log.LogInformation("{Status} (providers in this ONNX Runtime: {Providers})", Status, string.Join(", ", _encoder.Providers));
@@ -65,6 +82,8 @@ public sealed class EmbeddingService : IAsyncDisposable
     public string? ExecutionProvider => _encoder?.ExecutionProvider;
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);
+    /// <summary>Real tokens over padded tokens, over every inference so far (1 = no padding).</summary>
+    public double PaddingFill => Interlocked.Read(ref _paddedTokens) is var padded and > 0 ? Interlocked.Read(ref _tokens) / (double)padded : double.NaN;
 
     public int[] TokenIds(string text, EmbeddingKind kind)
     {
@@ -73,89 +92,143 @@ public sealed class EmbeddingService : IAsyncDisposable
         return encoder.TokenIds(prefix + text);
     }
 
+    /// <summary>
+    /// The model input for a passage whose word pieces the chunker already has: [CLS] prefix pieces [SEP], truncated
+    /// as <see cref="TokenIds"/> truncates. Null when the prefix could merge with the text's first word (it does not
+    /// end in whitespace), so the caller tokenises the joined text instead.
+    /// </summary>
+    public int[]? PassageSequence(IReadOnlyList<int> pieces)
+    {
+        var encoder = _encoder ?? throw new EmbeddingUnavailableException(Status);
+        if (_options.PassagePrefix.Length > 0 && !char.IsWhiteSpace(_options.PassagePrefix[^1])) return null;
+        var body = Math.Min(_passagePrefixIds.Length + pieces.Count, encoder.MaxTokens - 2);
+        var seq = new int[body + 2];
+        seq[0] = encoder.Tokenizer.ClsId;
+        for (var i = 0; i < body; i++) seq[i + 1] = i < _passagePrefixIds.Length ? _passagePrefixIds[i] : pieces[i - _passagePrefixIds.Length];
+        seq[body + 1] = encoder.Tokenizer.SepId;
+        return seq;
+    }
+
     public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, EmbeddingKind kind, CancellationToken cancellationToken = default)
     {
         if (_encoder is null) throw new EmbeddingUnavailableException(Status);
         var seqs = texts.Select(t => TokenIds(t, kind)).ToArray();
-        return EmbedTokensAsync(seqs, cancellationToken);
+        return EmbedTokensAsync(seqs, kind, cancellationToken);
     }
 
-    public Task<float[][]> EmbedTokensAsync(int[][] sequences, CancellationToken cancellationToken = default)
+    /// <summary>Embeds ready-made model inputs (from <see cref="TokenIds"/> or <see cref="PassageSequence"/>).</summary>
+    public Task<float[][]> EmbedTokensAsync(int[][] sequences, EmbeddingKind kind = EmbeddingKind.Passage, CancellationToken cancellationToken = default)
     {
         if (_encoder is null) throw new EmbeddingUnavailableException(Status);
         if (sequences.Length == 0) return Task.FromResult(Array.Empty<float[]>());
-        var done = new TaskCompletionSource<float[][]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Request(sequences, done))) throw new ObjectDisposedException(nameof(EmbeddingService));
-        return done.Task.WaitAsync(cancellationToken);
+        var request = new Request(sequences, kind == EmbeddingKind.Query);
+        if (!_queue.Writer.TryWrite(request)) throw new ObjectDisposedException(nameof(EmbeddingService));
+        return request.Done.Task.WaitAsync(cancellationToken);
     }
 
     // Natural batching: whatever queued up while the previous inference ran forms the next batch. The extra
-    // MaxWait pause happens only under concurrency (the last batch merged several callers), so a lone caller
-    // never pays it.
+    // MaxWait pause happens only for queries under concurrency (the last query batch merged several callers),
+    // so a lone caller never pays it.
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
-        var pending = new List<Request>();
+        var queries = new Queue<Item>();
+        var passages = new Queue<Request>();
+        var bucket = new List<Item>();
+        var bucketAt = 0;
         var concurrent = false;
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token))
+            while (true)
             {
-                pending.Clear();
-                var count = 0;
-                while (count < _options.MaxBatch && reader.TryRead(out var r)) { pending.Add(r); count += r.Sequences.Length; }
-                if (concurrent && count < _options.MaxBatch && _options.MaxWaitMilliseconds > 0)
+                if (queries.Count == 0 && bucketAt >= bucket.Count && passages.Count == 0 && !await reader.WaitToReadAsync(_stop.Token)) break;
+                Drain(reader, queries, passages);
+                if (queries.Count > 0)
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    timeout.CancelAfter(_options.MaxWaitMilliseconds);
-                    try
-                    {
-                        while (count < _options.MaxBatch && await reader.WaitToReadAsync(timeout.Token))
-                            while (count < _options.MaxBatch && reader.TryRead(out var r)) { pending.Add(r); count += r.Sequences.Length; }
-                    }
-                    catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-                    {
-                    }
+                    if (concurrent && queries.Count < _options.MaxBatch && _options.MaxWaitMilliseconds > 0)
+                        await GatherQueriesAsync(reader, queries, passages);
+                    var batch = new List<Item>();
+                    while (batch.Count < _options.MaxBatch && queries.Count > 0) batch.Add(queries.Dequeue());
+                    concurrent = batch.Select(i => i.Request).Distinct().Skip(1).Any();
+                    batch.Sort((a, b) => a.Length.CompareTo(b.Length));
+                    Run(batch);
+                    continue;
                 }
-                concurrent = pending.Count > 1;
-                Run(pending);
-                pending.Clear();
+                if (bucketAt >= bucket.Count)
+                {
+                    // Refill the bucket from whole requests, up to the window, and order it by length.
+                    bucket.Clear();
+                    bucketAt = 0;
+                    while (passages.Count > 0 && bucket.Count < BucketWindow * _options.MaxBatch)
+                    {
+                        var r = passages.Dequeue();
+                        for (var i = 0; i < r.Sequences.Length; i++) bucket.Add(new Item(r, i));
+                    }
+                    bucket.Sort((a, b) => a.Length.CompareTo(b.Length));
+                }
+                if (bucketAt < bucket.Count)
+                {
+                    var n = Math.Min(_options.MaxBatch, bucket.Count - bucketAt);
+                    Run(bucket.GetRange(bucketAt, n));
+                    bucketAt += n;
+                }
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
-        foreach (var r in pending) r.Done.TrySetCanceled();
+        foreach (var r in bucket.Select(i => i.Request).Concat(queries.Select(i => i.Request)).Concat(passages)) r.Done.TrySetCanceled();
         while (reader.TryRead(out var left)) left.Done.TrySetException(new ObjectDisposedException(nameof(EmbeddingService)));
     }
 
-    private void Run(List<Request> requests)
+    private static void Drain(ChannelReader<Request> reader, Queue<Item> queries, Queue<Request> passages)
     {
-        // Flatten, sort by length, run in MaxBatch slices, then scatter back to each request.
-        var items = new List<(int Req, int Idx, int[] Seq)>();
-        for (var r = 0; r < requests.Count; r++)
-            for (var i = 0; i < requests[r].Sequences.Length; i++) items.Add((r, i, requests[r].Sequences[i]));
-        items.Sort((a, b) => a.Seq.Length.CompareTo(b.Seq.Length));
-        var results = requests.Select(r => new float[r.Sequences.Length][]).ToArray();
+        while (reader.TryRead(out var r))
+        {
+            if (!r.IsQuery) { passages.Enqueue(r); continue; }
+            for (var i = 0; i < r.Sequences.Length; i++) queries.Enqueue(new Item(r, i));
+        }
+    }
+
+    private async Task GatherQueriesAsync(ChannelReader<Request> reader, Queue<Item> queries, Queue<Request> passages)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        timeout.CancelAfter(_options.MaxWaitMilliseconds);
         try
         {
-            for (var start = 0; start < items.Count; start += _options.MaxBatch)
+            while (queries.Count < _options.MaxBatch && await reader.WaitToReadAsync(timeout.Token)) Drain(reader, queries, passages);
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Run(List<Item> slice)
+    {
+        try
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            var vectors = _encoder!.Encode(slice.Select(s => s.Request.Sequences[s.Index]).ToArray());
+            Interlocked.Add(ref _inferenceTicks, Stopwatch.GetTimestamp() - t0);
+            long tokens = slice.Sum(s => s.Length), padded = (long)slice.Count * slice.Max(s => s.Length);
+            Interlocked.Add(ref _tokens, tokens);
+            Interlocked.Add(ref _paddedTokens, padded);
+            RagMetrics.EmbeddingBatchSize.Record(slice.Count);
+            RagMetrics.EmbeddingBatchFill.Record(slice.Count / (double)_options.MaxBatch);
+            RagMetrics.EmbeddingPaddingFill.Record(tokens / (double)padded);
+            RagMetrics.EmbeddingBatchSeconds.Record(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _texts, slice.Count);
+            for (var k = 0; k < slice.Count; k++)
             {
-                var slice = items.GetRange(start, Math.Min(_options.MaxBatch, items.Count - start));
-                var t0 = Stopwatch.GetTimestamp();
-                var vectors = _encoder!.Encode(slice.Select(s => s.Seq).ToArray());
-                Interlocked.Add(ref _inferenceTicks, Stopwatch.GetTimestamp() - t0);
-                RagMetrics.EmbeddingBatchSize.Record(slice.Count);
-                RagMetrics.EmbeddingBatchSeconds.Record(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                Interlocked.Increment(ref _batches);
-                Interlocked.Add(ref _texts, slice.Count);
-                for (var k = 0; k < slice.Count; k++) results[slice[k].Req][slice[k].Idx] = vectors[k];
+                var r = slice[k].Request;
+                r.Vectors[slice[k].Index] = vectors[k];
+                if (--r.Remaining == 0) r.Done.TrySetResult(r.Vectors);
             }
-            for (var r = 0; r < requests.Count; r++) requests[r].Done.TrySetResult(results[r]);
         }
         catch (Exception e)
         {
-            foreach (var r in requests) r.Done.TrySetException(e);
+            foreach (var r in slice.Select(i => i.Request).Distinct()) r.Done.TrySetException(e);
         }
     }
 

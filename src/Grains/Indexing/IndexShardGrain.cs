@@ -6,6 +6,7 @@ using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Serialization;
+using Orleans.Storage;
 using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Indexing;
@@ -21,15 +22,22 @@ public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[]
 
 /// <summary>
 /// One shard of a collection: an HNSW graph for dense search and a BM25 index for lexical search over the same
-/// chunks. Every change is appended to the shard's log before it is applied, and the log is folded into a
-/// snapshot every <see cref="SnapshotEvery"/> entries and on deactivation, so a reactivation on any silo replays
-/// at most that many entries and never re-embeds.
+/// chunks. Every change is appended to the shard's log before it is applied. Writes are group-committed: changes
+/// that arrive while a log write is in flight go out together in the next one, and their vectors join the graph in
+/// one bulk insert (several threads for a large one, as a restore makes). The log is folded into a snapshot once it
+/// holds at least <see cref="SnapshotEvery"/> entries and half the last snapshot's bytes (so snapshotting costs
+/// O(1) per byte written, not O(shard) per 64 entries), and on deactivation; a reactivation on any silo replays the
+/// rest in bulk and never re-embeds.
 /// </summary>
 [RendezvousPlacement]
+[Reentrant] // only Record awaits; everything else is one synchronous turn, so interleaving is at the group commit alone
 public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
+    private long _snapshotBytes;
+    private readonly List<(ShardLogEntry Entry, TaskCompletionSource Done)> _queued = [];
+    private Task? _writer;
 
     private readonly List<ChunkRecord?> _slots = [];
     private readonly Dictionary<string, (long Version, List<int> Slots)> _documents = new(StringComparer.Ordinal);
@@ -44,40 +52,101 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
-        if (snapshot is not null) Restore(serializer.Deserialize<ShardSnapshot>(snapshot)!);
-        foreach (var e in entries) Apply(serializer.Deserialize<ShardLogEntry>(e)!);
+        if (snapshot is not null)
+        {
+            Restore(serializer.Deserialize<ShardSnapshot>(snapshot)!);
+            _snapshotBytes = snapshot.Length;
+        }
+        ApplyAll(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
         home.Follow(this); // spread onto silos that join
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
         if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(serializer.SerializeToArray(TakeSnapshot()), cancellationToken);
     }
 
-    public async Task Upsert(string documentId, long version, ChunkRecord[] chunks)
-    {
-        if (IsStale(documentId, version)) return; // a retry or an older version arriving late
-        await Record(new ShardLogEntry(documentId, version, chunks, Removed: false));
-    }
+    public Task Upsert(string documentId, long version, ChunkRecord[] chunks) =>
+        IsStale(documentId, version) ? Task.CompletedTask // a retry or an older version arriving late
+            : Record([new ShardLogEntry(documentId, version, chunks, Removed: false)]);
 
-    public async Task RemoveDocument(string documentId, long version)
-    {
-        if (IsStale(documentId, version)) return;
-        await Record(new ShardLogEntry(documentId, version, [], Removed: true));
-    }
+    public Task UpsertMany(ShardUpsert[] documents) =>
+        Record(documents.Where(d => !IsStale(d.DocumentId, d.Version)).Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false)).ToList());
+
+    public Task RemoveDocument(string documentId, long version) =>
+        IsStale(documentId, version) ? Task.CompletedTask : Record([new ShardLogEntry(documentId, version, [], Removed: true)]);
 
     private bool IsStale(string documentId, long version) =>
         (_documents.TryGetValue(documentId, out var d) && d.Version >= version) ||
         (_removedVersions.TryGetValue(documentId, out var r) && r >= version);
 
-    private async Task Record(ShardLogEntry entry)
+    private Task Record(IReadOnlyList<ShardLogEntry> entries)
     {
-        await log.AppendAsync(serializer.SerializeToArray(entry)); // durable first: a crash after this replays it
-        Apply(entry);
-        if (log.EntriesSinceSnapshot >= SnapshotEvery) await log.SnapshotAsync(serializer.SerializeToArray(TakeSnapshot()));
+        if (entries.Count == 0) return Task.CompletedTask;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var e in entries) _queued.Add((e, done));
+        if (_writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+        return done.Task;
     }
 
-    private void Apply(ShardLogEntry entry)
+    // Group commit: one log write (one transaction) for everything queued, then one bulk apply.
+    private async Task WriteQueuedAsync()
+    {
+        while (_queued.Count > 0)
+        {
+            var batch = _queued.ToList();
+            _queued.Clear();
+            try
+            {
+                // Two versions of one document in a batch: only the newest is written.
+                var newest = new Dictionary<string, long>(StringComparer.Ordinal);
+                foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
+                var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e.DocumentId, e.Version))
+                    .DistinctBy(e => e.DocumentId).ToList();
+                await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
+                ApplyAll(fresh);
+                foreach (var (_, done) in batch) done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var (_, done) in batch) done.TrySetException(e);
+                continue;
+            }
+            if (log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes)
+            {
+                var snapshot = serializer.SerializeToArray(TakeSnapshot());
+                try
+                {
+                    await log.SnapshotAsync(snapshot);
+                    _snapshotBytes = snapshot.Length;
+                }
+                catch (Exception e) when (e is not InconsistentStateException)
+                {
+                    // The entries are durable; the next write tries the snapshot again.
+                }
+            }
+        }
+    }
+
+    // Applies entries in order; their vectors join the graph in one bulk insert at the end.
+    private void ApplyAll(IReadOnlyList<ShardLogEntry> entries)
+    {
+        var vectors = new List<(int Slot, float[] Vector)>();
+        foreach (var entry in entries) Apply(entry, vectors);
+        vectors.RemoveAll(v => _slots[v.Slot] is null); // replaced again later in the same batch
+        if (vectors.Count == 0) return;
+        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions);
+        vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions);
+        var first = _hnsw.AddRange(vectors.Select(v => v.Vector).ToList(), threads: Environment.ProcessorCount);
+        for (var i = 0; i < vectors.Count; i++)
+        {
+            _nodeToSlot.Add(vectors[i].Slot);
+            _slotToNode[vectors[i].Slot] = first + i;
+        }
+    }
+
+    private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
     {
         if (_documents.Remove(entry.DocumentId, out var old))
             foreach (var slot in old.Slots) RemoveSlot(slot);
@@ -88,26 +157,15 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         }
         _removedVersions.Remove(entry.DocumentId);
         var slots = new List<int>(entry.Chunks.Length);
-        foreach (var chunk in entry.Chunks) slots.Add(AddSlot(chunk));
-        _documents[entry.DocumentId] = (entry.Version, slots);
-    }
-
-    private int AddSlot(ChunkRecord chunk)
-    {
-        var slot = _slots.Count;
-        _slots.Add(chunk with { Vector = null });
-        _bm25.Add(slot, chunk.Text);
-        if (chunk.Vector is { Length: > 0 } v)
+        foreach (var chunk in entry.Chunks)
         {
-            _hnsw ??= new HnswIndex(v.Length, hnswOptions);
-            if (v.Length == _hnsw.Dimensions)
-            {
-                var node = _hnsw.Add(v);
-                _nodeToSlot.Add(slot);
-                _slotToNode[slot] = node;
-            }
+            var slot = _slots.Count;
+            _slots.Add(chunk with { Vector = null });
+            _bm25.Add(slot, chunk.Text);
+            if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
+            slots.Add(slot);
         }
-        return slot;
+        _documents[entry.DocumentId] = (entry.Version, slots);
     }
 
     private void RemoveSlot(int slot)

@@ -30,7 +30,18 @@ public sealed class ApproximateTokenCounter : ITokenCounter
     }
 }
 
-public sealed class WordPieceTokenCounter(WordPieceTokenizer tokenizer) : ITokenCounter
+/// <summary>
+/// A counter that also hands out the token ids it counted, so the chunker can keep them and the embedder need not
+/// tokenise the same text again.
+/// </summary>
+public interface ITokenizingCounter : ITokenCounter
+{
+    /// <summary>Word-piece ids without special tokens.</summary>
+    List<int> Tokenize(string text);
+}
+
+public sealed class WordPieceTokenCounter(WordPieceTokenizer tokenizer) : ITokenizingCounter
 {
     public int CountTokens(string text) => tokenizer.CountTokens(text);
+    public List<int> Tokenize(string text) => tokenizer.Tokenize(text);
 }

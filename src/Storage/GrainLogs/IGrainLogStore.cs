@@ -11,8 +11,9 @@ public interface IGrainLogStore
     Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
     Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default);
 
-    /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or entry <paramref name="seq"/> exists.</exception>
-    Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default);
+    /// <summary>Appends the entries as <paramref name="firstSeq"/>, firstSeq + 1, ... in one transaction: all or none.</summary>
+    /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or one of the entries exists.</exception>
+    Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default);
 
     /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> and drops the entries it covers.</summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale.</exception>
@@ -52,12 +53,14 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
         lock (_logs) return Task.FromResult(Get(grain, logName).Entries.Where(e => e.Key > afterSeq).Select(e => (e.Key, e.Value)).ToList());
     }
 
-    public Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    public Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default)
     {
         lock (_logs)
         {
             var log = Get(grain, logName);
-            if (log.Epoch != epoch || !log.Entries.TryAdd(seq, data)) throw LogConflicts.Fenced(grain, logName, epoch);
+            if (log.Epoch != epoch || Enumerable.Range(0, entries.Count).Any(i => log.Entries.ContainsKey(firstSeq + i)))
+                throw LogConflicts.Fenced(grain, logName, epoch);
+            for (var i = 0; i < entries.Count; i++) log.Entries.Add(firstSeq + i, entries[i]);
         }
         return Task.CompletedTask;
     }

@@ -14,6 +14,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     private long _snapshotSeq;
 
     public int EntriesSinceSnapshot => (int)(_lastSeq - _snapshotSeq);
+    public long BytesSinceSnapshot { get; private set; }
 
     public async Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -22,14 +23,17 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         _snapshotSeq = snapshot?.Seq ?? 0;
         var entries = await store.ReadEntriesAsync(grain, logName, _snapshotSeq, cancellationToken);
         _lastSeq = entries.Count > 0 ? entries[^1].Seq : _snapshotSeq;
+        BytesSinceSnapshot = entries.Sum(e => (long)e.Data.Length);
         return (snapshot?.Data, entries.Select(e => e.Data).ToList());
     }
 
-    public async Task AppendAsync(byte[] entry, CancellationToken cancellationToken = default)
+    public async Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default)
     {
         EnsureRead();
-        await store.AppendAsync(grain, logName, _epoch, _lastSeq + 1, entry, cancellationToken);
-        _lastSeq++;
+        if (entries.Count == 0) return;
+        await store.AppendAsync(grain, logName, _epoch, _lastSeq + 1, entries, cancellationToken);
+        _lastSeq += entries.Count;
+        BytesSinceSnapshot += entries.Sum(e => (long)e.Length);
     }
 
     public async Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default)
@@ -37,6 +41,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         EnsureRead();
         await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, snapshot, cancellationToken);
         _snapshotSeq = _lastSeq;
+        BytesSinceSnapshot = 0;
     }
 
     private void EnsureRead()

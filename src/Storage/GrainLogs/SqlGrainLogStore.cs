@@ -44,15 +44,20 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         return entries;
     }
 
-    public async Task AppendAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    public async Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
-        await using var cmd = Command(c, null, $"""
-            INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data)
-            SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
-            ON CONFLICT DO NOTHING
-            """, grain, logName, ("seq", seq), ("d", data), ("epoch", epoch));
-        if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
+        await using var tx = entries.Count > 1 ? await c.BeginTransactionAsync(ct) : null;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            await using var cmd = Command(c, tx, $"""
+                INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data)
+                SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+                ON CONFLICT DO NOTHING
+                """, grain, logName, ("seq", firstSeq + i), ("d", entries[i]), ("epoch", epoch));
+            if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch); // disposing tx rolls back
+        }
+        if (tx is not null) await tx.CommitAsync(ct);
     }
 
     public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)

@@ -41,6 +41,22 @@ public sealed class ChunkingTests
     }
 
     [Fact]
+    public void The_chunkers_token_ids_are_the_tokenizers_ids_of_each_chunks_text()
+    {
+        // The embedder takes these ids instead of tokenising the chunk again, so they must be exactly the ids of the
+        // text: accents, punctuation, CJK, a URL, a run-on sentence cut between words, a giant word, line breaks.
+        var md = new StringBuilder("# Überblick\n\nCafé-Preise (2024): 3,50 €; see https://example.org/a?b=c.\n\n");
+        for (var i = 0; i < 40; i++) md.Append($"Clause {i}, with naïve résumé-writing and 東京 tokens, goes on");
+        md.Append(" and ends.\n\n").Append(new string('x', 700)).Append(" tail.\nLine two!\n\n## Next\n\nShort.\n");
+        var doc = DocumentExtractor.FromMarkdown(md.ToString());
+        var chunks = new Chunker(new ChunkingOptions { MaxTokens = 48, OverlapTokens = 8 }, new WordPieceTokenCounter(Tokenizer.Value)).Chunk(doc);
+        Assert.True(chunks.Count > 10);
+        Assert.All(chunks, c => Assert.Equal(Tokenizer.Value.Tokenize(c.Text), c.TokenIds!));
+        // Without a tokenizer there are no ids, and the embedder tokenises the text itself.
+        Assert.All(new Chunker(new ChunkingOptions(), ApproximateTokenCounter.Instance).Chunk(doc), c => Assert.Null(c.TokenIds));
+    }
+
+    [Fact]
     public void Short_paragraphs_are_packed_together_and_not_split()
     {
         var text = string.Join("\n\n", Enumerable.Range(0, 10).Select(i => $"Paragraph {i} is short."));

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// The shipped processes on loopback: the API silo plus (silos - 1) plain silos on one SQLite store, membership in
+/// a redis-server started here when there is more than one silo, the given model on every silo, one admin key
+/// with the per-key rate limit lifted (the benchmarks measure throughput).
+/// </summary>
+public sealed class BenchCluster : IAsyncDisposable
+{
+    private readonly List<Process> _processes = [];
+    private readonly string _data = Directory.CreateTempSubdirectory("rc-bench").FullName;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public static async Task<BenchCluster> StartAsync(string binDir, string modelDir, int silos, params string[] extra)
+    {
+        var c = new BenchCluster();
+        try
+        {
+            await c.StartInnerAsync(binDir, modelDir, silos, extra);
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartInnerAsync(string binDir, string modelDir, int silos, string[] extra)
+    {
+        var cluster = "bench-" + Guid.NewGuid().ToString("N")[..6];
+        var redisPort = FreePort();
+        if (silos > 1)
+            _processes.Add(Process.Start(new ProcessStartInfo("redis-server", ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                { RedirectStandardOutput = true })!);
+        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:Storage", $"sqlite:{_data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
+            "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
+            "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning", .. extra];
+        var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
+        var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
+            "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], out var urlTask);
+        _processes.Add(api);
+        var url = await urlTask.WaitAsync(TimeSpan.FromSeconds(60));
+        for (var i = 1; i < silos; i++) _processes.Add(Start(Path.Combine(binDir, "RagCluster.Silo.dll"), Common(), out _));
+        Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        Http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
+        await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var p in _processes) { try { p.Kill(true); p.WaitForExit(10_000); } catch (InvalidOperationException) { } }
+        Http?.Dispose();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+        return ValueTask.CompletedTask;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static Process Start(string dll, string[] args, out Task<string> url)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        p.OutputDataReceived += (_, e) =>
+        {
+            const string marker = "RagCluster API listening on ";
+            if (e.Data?.StartsWith(marker) == true) found.TrySetResult(e.Data[marker.Length..].Trim());
+        };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        url = found.Task;
+        return p;
+    }
+}

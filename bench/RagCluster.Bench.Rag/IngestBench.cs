@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using RagCluster.Grains.Chunking;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Embedding.Onnx;
+using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Text;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// Ingestion against the encoder's own limit, in one run. The limit: the very chunks a default collection makes of
+/// the corpus (same extractor, chunker, tokenizer and prefix), through a BertEncoder with the silo's default session
+/// options, sorted by length, in the best batch size of a sweep, with nothing else running. Then the corpus goes
+/// through the shipped processes (batch form of POST .../documents, 1,000 per request; statuses polled in batches)
+/// for each silo count, and the ratio of the two chunk rates is printed.
+/// </summary>
+public static class IngestBench
+{
+    private const int SweepSample = 640;
+
+    public static async Task Run(string binDir, string modelDir, string corpusDir, int docs, int[] siloCounts, int[] batches)
+    {
+        var corpus = File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (Id: e.GetProperty("_id").GetString()!, Text: JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() })))
+            .Take(docs > 0 ? docs : int.MaxValue).ToList();
+
+        var options = new EmbeddingOptions { ModelDirectory = modelDir };
+        var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
+        var sequences = new List<int[]>();
+        using (var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options))
+        {
+            var defaults = new CollectionDefaults();
+            var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(tokenizer));
+            foreach (var (_, text) in corpus)
+                foreach (var chunk in chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(text))))
+                    sequences.Add(encoder.TokenIds(options.PassagePrefix + chunk.Text));
+            Console.Error.WriteLine($"{corpus.Count} documents, {sequences.Count} chunks, mean {sequences.Average(s => s.Length):F0} tokens");
+
+            // Sweep on a seeded sample, then the best batch size over every chunk: that rate is the limit.
+            var sample = sequences.OrderBy(StableOrder).Take(SweepSample).ToList();
+            encoder.Encode(sample.Take(8).ToList()); // warm-up
+            var best = (Batch: 0, Rate: 0.0);
+            foreach (var b in batches)
+            {
+                var rate = EncodeAll(encoder, sample, b);
+                Console.WriteLine(JsonSerializer.Serialize(new { bench = "encoder_sweep", batch = b, chunks = sample.Count, chunks_per_s = rate }));
+                if (rate > best.Rate) best = (b, rate);
+            }
+            var limit = EncodeAll(encoder, sequences, best.Batch);
+            Console.WriteLine(JsonSerializer.Serialize(new { bench = "encoder_limit", batch = best.Batch, chunks = sequences.Count, chunks_per_s = limit }));
+            foreach (var silos in siloCounts)
+            {
+                var (chunks, seconds, submitSeconds, fill) = await IngestAsync(binDir, modelDir, corpus, silos);
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
+                    docs_per_s = corpus.Count / seconds, chunks_per_s = chunks / seconds, mean_embedding_batch = fill, encoder_limit_chunks_per_s = limit,
+                    ratio = chunks / seconds / limit,
+                }));
+            }
+        }
+    }
+
+    // A fixed pseudo-random order, so every run sweeps the same sample.
+    private static uint StableOrder(int[] s)
+    {
+        var h = 2166136261u;
+        foreach (var t in s) h = (h ^ (uint)t) * 16777619u;
+        return h;
+    }
+
+    private static double EncodeAll(BertEncoder encoder, List<int[]> sequences, int batch)
+    {
+        var sorted = sequences.OrderBy(s => s.Length).ToList();
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < sorted.Count; i += batch) encoder.Encode(sorted.GetRange(i, Math.Min(batch, sorted.Count - i)));
+        return sorted.Count / sw.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double MeanBatch)> IngestAsync(string binDir, string modelDir, List<(string Id, string Text)> corpus, int silos)
+    {
+        await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
+        var http = cluster.Http;
+        (await http.PostAsJsonAsync("v1/collections", new { name = "bench" })).EnsureSuccessStatusCode();
+        var sw = Stopwatch.StartNew();
+        foreach (var batch in corpus.Chunk(1000))
+        {
+            var r = await http.PostAsJsonAsync("v1/collections/bench/documents", new { documents = batch.Select(d => new { id = d.Id, format = "json", text = d.Text }) });
+            r.EnsureSuccessStatusCode();
+        }
+        var submit = sw.Elapsed.TotalSeconds;
+        var chunks = 0;
+        var pending = corpus.Select(d => d.Id).ToList();
+        while (pending.Count > 0)
+        {
+            var still = new List<string>();
+            foreach (var ids in pending.Chunk(1000))
+            {
+                var r = await http.PostAsJsonAsync("v1/collections/bench/documents/statuses", new { ids });
+                r.EnsureSuccessStatusCode();
+                foreach (var d in (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents").EnumerateArray())
+                {
+                    var status = d.GetProperty("status").GetString();
+                    if (status == "pending") still.Add(d.GetProperty("documentId").GetString()!);
+                    else if (status == "indexed") chunks += d.GetProperty("chunkCount").GetInt32();
+                    else throw new InvalidOperationException($"document {d.GetProperty("documentId")} ended {status}: {d.GetProperty("error")}");
+                }
+            }
+            pending = still;
+            if (pending.Count > 0) await Task.Delay(200);
+        }
+        var seconds = sw.Elapsed.TotalSeconds;
+        return (chunks, seconds, submit, await MeanBatchAsync(http));
+    }
+
+    // Texts per inference on the API silo, from its own /metrics.
+    private static async Task<double> MeanBatchAsync(HttpClient http)
+    {
+        var text = await http.GetStringAsync("metrics");
+        double Value(string name) => text.Split('\n').Where(l => l.StartsWith(name + "{") || l.StartsWith(name + " "))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        var count = Value("rc_embedding_batch_size_count");
+        return count > 0 ? Value("rc_embedding_batch_size_sum") / count : double.NaN;
+    }
+}
