@@ -14,7 +14,11 @@ public sealed class EmbeddingOptions
     public string PassagePrefix { get; set; } = "";
     /// <summary>Sequence length limit, special tokens included (all-MiniLM-L6-v2 was trained with 256).</summary>
     public int MaxTokens { get; set; } = 256;
-    public int MaxBatch { get; set; } = 32;
+    /// <summary>
+    /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only pad more and spill the cache (SciFact
+    /// chunks on 2 cores: 37.7 chunks/s at 4, 31.5 at 32), and 64 on CUDA, where a batch fills the device.
+    /// </summary>
+    public int MaxBatch { get; set; }
     /// <summary>How long the batcher waits for more texts before running a partial batch.</summary>
     public int MaxWaitMilliseconds { get; set; } = 2;
     /// <summary>"auto" (CUDA when the ONNX Runtime build has it and it starts, else CPU), "cpu" or "cuda" (start-up fails if unavailable).</summary>
@@ -29,7 +33,7 @@ public sealed class EmbeddingOptions
     {
         if (Pooling is not ("mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
         if (MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192");
-        if (MaxBatch is < 1 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 1..1024");
+        if (MaxBatch is < 0 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 0 (by device) or 1..1024");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");
     }

@@ -15,13 +15,14 @@ public sealed class EmbeddingUnavailableException(string message) : Exception(me
 /// <summary>
 /// One per silo: owns the ONNX session and a dynamic batcher. Callers' sequences are merged across callers (and so
 /// across documents) into inferences of up to MaxBatch rows. Queries go first, so a search never waits behind more
-/// than the one bulk inference already running. Passages are length-bucketed: up to BucketWindow × MaxBatch queued
-/// passages are sorted by length and run in slices of similar length, so a batch pads little.
+/// than the one bulk inference already running. Passages are length-bucketed: up to BucketWindow queued passages
+/// are sorted by length and run in slices of similar length, so a batch pads little.
 /// Without a model the service still exists and says why dense retrieval is off.
 /// </summary>
 public sealed class EmbeddingService : IAsyncDisposable
 {
-    private const int BucketWindow = 8;
+    private const int BucketWindow = 256;
+    private readonly int _maxBatch;
     private readonly EmbeddingOptions _options;
     private readonly BertEncoder? _encoder;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
@@ -62,6 +63,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
             _encoder = new BertEncoder(model, tokenizer, options, log);
             _passagePrefixIds = tokenizer.Tokenize(options.PassagePrefix).ToArray();
+            _maxBatch = options.MaxBatch > 0 ? options.MaxBatch : _encoder.ExecutionProvider == "CPU" ? 4 : 64;
             ModelName = Path.GetFileName(dir.TrimEnd('/'));
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, ONNX Runtime {_encoder.OrtVersion} on {_encoder.ExecutionProvider}";
             log.LogInformation("{Status} (providers in this ONNX Runtime: {Providers})", Status, string.Join(", ", _encoder.Providers));
@@ -80,6 +82,8 @@ public sealed class EmbeddingService : IAsyncDisposable
     public int Dimensions => _encoder?.Dimensions ?? 0;
     public WordPieceTokenizer? Tokenizer => _encoder?.Tokenizer;
     public string? ExecutionProvider => _encoder?.ExecutionProvider;
+    /// <summary>Rows per inference: Embedding:MaxBatch, or the device's default when that is 0.</summary>
+    public int MaxBatch => _maxBatch;
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);
     /// <summary>Real tokens over padded tokens, over every inference so far (1 = no padding).</summary>
@@ -145,10 +149,10 @@ public sealed class EmbeddingService : IAsyncDisposable
                 Drain(reader, queries, passages);
                 if (queries.Count > 0)
                 {
-                    if (concurrent && queries.Count < _options.MaxBatch && _options.MaxWaitMilliseconds > 0)
+                    if (concurrent && queries.Count < _maxBatch && _options.MaxWaitMilliseconds > 0)
                         await GatherQueriesAsync(reader, queries, passages);
                     var batch = new List<Item>();
-                    while (batch.Count < _options.MaxBatch && queries.Count > 0) batch.Add(queries.Dequeue());
+                    while (batch.Count < _maxBatch && queries.Count > 0) batch.Add(queries.Dequeue());
                     concurrent = batch.Select(i => i.Request).Distinct().Skip(1).Any();
                     batch.Sort((a, b) => a.Length.CompareTo(b.Length));
                     Run(batch);
@@ -159,7 +163,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                     // Refill the bucket from whole requests, up to the window, and order it by length.
                     bucket.Clear();
                     bucketAt = 0;
-                    while (passages.Count > 0 && bucket.Count < BucketWindow * _options.MaxBatch)
+                    while (passages.Count > 0 && bucket.Count < BucketWindow)
                     {
                         var r = passages.Dequeue();
                         for (var i = 0; i < r.Sequences.Length; i++) bucket.Add(new Item(r, i));
@@ -168,7 +172,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                 }
                 if (bucketAt < bucket.Count)
                 {
-                    var n = Math.Min(_options.MaxBatch, bucket.Count - bucketAt);
+                    var n = Math.Min(_maxBatch, bucket.Count - bucketAt);
                     Run(bucket.GetRange(bucketAt, n));
                     bucketAt += n;
                 }
@@ -196,7 +200,7 @@ public sealed class EmbeddingService : IAsyncDisposable
         timeout.CancelAfter(_options.MaxWaitMilliseconds);
         try
         {
-            while (queries.Count < _options.MaxBatch && await reader.WaitToReadAsync(timeout.Token)) Drain(reader, queries, passages);
+            while (queries.Count < _maxBatch && await reader.WaitToReadAsync(timeout.Token)) Drain(reader, queries, passages);
         }
         catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
         {
@@ -214,7 +218,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             Interlocked.Add(ref _tokens, tokens);
             Interlocked.Add(ref _paddedTokens, padded);
             RagMetrics.EmbeddingBatchSize.Record(slice.Count);
-            RagMetrics.EmbeddingBatchFill.Record(slice.Count / (double)_options.MaxBatch);
+            RagMetrics.EmbeddingBatchFill.Record(slice.Count / (double)_maxBatch);
             RagMetrics.EmbeddingPaddingFill.Record(tokens / (double)padded);
             RagMetrics.EmbeddingBatchSeconds.Record(Stopwatch.GetElapsedTime(t0).TotalSeconds);
             Interlocked.Increment(ref _batches);
