@@ -34,13 +34,63 @@ public static class Commands
         if (await backend.EnsureCollectionAsync(collection, ct)) Console.WriteLine($"created collection '{collection}'");
         var submitted = new List<(string Path, string Id)>();
         var sw = Stopwatch.StartNew();
+        var progress = new IngestProgress(files.Count);
+        var interactive = AnsiConsole.Profile.Capabilities.Interactive;
         await AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
             {
                 var send = ctx.AddTask("submitting", maxValue: Math.Max(1, files.Count));
+                var index = ctx.AddTask("indexing", maxValue: Math.Max(1, files.Count));
+                var submitting = true;
+                // Statuses are followed while later batches are still being sent, so the rates are live from the start.
+                var follow = Task.Run(async () =>
+                {
+                    var waiting = new List<(string Path, string Id)>();
+                    var taken = 0;
+                    var lastLine = Stopwatch.StartNew();
+                    while (!ct.IsCancellationRequested)
+                    {
+                        bool more;
+                        lock (submitted)
+                        {
+                            waiting.AddRange(submitted.Skip(taken));
+                            taken = submitted.Count;
+                            more = submitting;
+                        }
+                        var still = new List<(string, string)>();
+                        foreach (var slice in waiting.Chunk(MaxBatch))
+                        {
+                            var statuses = await backend.StatusManyAsync(collection, slice.Select(w => w.Item2).ToList(), ct);
+                            for (var i = 0; i < slice.Length; i++)
+                            {
+                                var st = statuses[i];
+                                if (st.Status == DocumentStatuses.Pending) { still.Add(slice[i]); continue; }
+                                if (st.Status == DocumentStatuses.Failed) lock (errors) errors.Add((slice[i].Item1, st.Error ?? "failed"));
+                                progress.Done(st.ChunkCount);
+                                index.Increment(1);
+                            }
+                        }
+                        waiting = still;
+                        index.Description = $"indexing {progress.Rates(sw.Elapsed)}";
+                        // Without a live terminal (a log, CI), the same figures as a line every 5 s.
+                        if (!interactive && lastLine.Elapsed.TotalSeconds >= 5) { Console.WriteLine($"indexing: {progress.Line(sw.Elapsed)}"); lastLine.Restart(); }
+                        if (!more && waiting.Count == 0) break;
+                        await Task.Delay(500, ct);
+                    }
+                }, ct);
                 // Batches of up to 1,000 documents or BatchBytes of content: one request (and one rate-limit token) each.
                 var batch = new List<(string Path, string Id, IngestRequest Request)>();
                 long batchBytes = 0;
+                void Submitted(string path, string id)
+                {
+                    lock (submitted) submitted.Add((path, id));
+                }
+                void Failed(string path, string error)
+                {
+                    lock (errors) errors.Add((path, error));
+                    progress.Skipped();
+                    index.Increment(1);
+                }
                 async Task Flush()
                 {
                     if (batch.Count == 0) return;
@@ -48,68 +98,54 @@ public static class Commands
                     {
                         var items = await backend.IngestManyAsync(collection, batch.Select(b => (b.Id, b.Request)).ToList(), ct);
                         for (var i = 0; i < batch.Count; i++)
-                            if (items[i].Error is { } error) errors.Add((batch[i].Path, error));
-                            else submitted.Add((batch[i].Path, batch[i].Id));
+                            if (items[i].Error is { } error) Failed(batch[i].Path, error);
+                            else Submitted(batch[i].Path, batch[i].Id);
                     }
                     catch (Exception e) when (IsSubmitError(e))
                     {
-                        errors.AddRange(batch.Select(b => (b.Path, e.Message)));
+                        foreach (var b in batch) Failed(b.Path, e.Message);
                     }
                     send.Increment(batch.Count);
                     batch.Clear();
                     batchBytes = 0;
                 }
-                foreach (var (path, id) in files)
+                try
                 {
-                    try
+                    foreach (var (path, id) in files)
                     {
-                        var format = DocumentExtractor.DetectFormat(path, null) ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
-                        var bytes = await File.ReadAllBytesAsync(path, ct);
-                        var request = new IngestRequest(format, bytes, tags, Path.GetFileName(path));
-                        if (bytes.Length > BatchBytes)
+                        try
                         {
-                            // Too big to share a JSON body (base64 grows it by a third): its own multipart upload.
-                            await backend.IngestAsync(collection, id, request, ct);
-                            submitted.Add((path, id));
-                            send.Increment(1);
-                            continue;
-                        }
-                        if (batch.Count == MaxBatch || batchBytes + bytes.Length > BatchBytes) await Flush();
-                        batch.Add((path, id, request));
-                        batchBytes += bytes.Length;
-                    }
-                    catch (Exception e) when (IsSubmitError(e))
-                    {
-                        errors.Add((path, e.Message));
-                        send.Increment(1);
-                    }
-                }
-                await Flush();
-                var index = ctx.AddTask("indexing", maxValue: Math.Max(1, submitted.Count));
-                var waiting = submitted.ToList();
-                while (waiting.Count > 0 && !ct.IsCancellationRequested)
-                {
-                    var still = new List<(string, string)>();
-                    foreach (var slice in waiting.Chunk(MaxBatch))
-                    {
-                        var statuses = await backend.StatusManyAsync(collection, slice.Select(w => w.Item2).ToList(), ct);
-                        for (var i = 0; i < slice.Length; i++)
-                        {
-                            var s = statuses[i];
-                            if (s.Status == DocumentStatuses.Pending) still.Add(slice[i]);
-                            else
+                            var format = DocumentExtractor.DetectFormat(path, null) ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+                            var bytes = await File.ReadAllBytesAsync(path, ct);
+                            var request = new IngestRequest(format, bytes, tags, Path.GetFileName(path));
+                            if (bytes.Length > BatchBytes)
                             {
-                                if (s.Status == DocumentStatuses.Failed) errors.Add((slice[i].Item1, s.Error ?? "failed"));
-                                index.Increment(1);
+                                // Too big to share a JSON body (base64 grows it by a third): its own multipart upload.
+                                await backend.IngestAsync(collection, id, request, ct);
+                                Submitted(path, id);
+                                send.Increment(1);
+                                continue;
                             }
+                            if (batch.Count == MaxBatch || batchBytes + bytes.Length > BatchBytes) await Flush();
+                            batch.Add((path, id, request));
+                            batchBytes += bytes.Length;
+                        }
+                        catch (Exception e) when (IsSubmitError(e))
+                        {
+                            Failed(path, e.Message);
+                            send.Increment(1);
                         }
                     }
-                    waiting = still;
-                    if (waiting.Count > 0) await Task.Delay(500, ct);
+                    await Flush();
                 }
+                finally
+                {
+                    lock (submitted) submitting = false;
+                }
+                await follow;
             });
         var ok = submitted.Count - errors.Count(e => submitted.Any(s => s.Path == e.Item1));
-        Console.WriteLine($"{ok} of {files.Count + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"{ok} of {files.Count + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s ({progress.Rates(sw.Elapsed, eta: false)})");
         foreach (var (path, error) in errors) Console.Error.WriteLine($"  failed: {path}: {error}");
         return errors.Count == 0 ? 0 : 1;
     }
@@ -296,3 +332,34 @@ public static class Commands
         return t.Length <= max ? t : t[..(max - 1)] + "…";
     }
 }
+
+/// <summary>What `ingest` reports while it runs: documents and chunks per second since it began, and the time left at that pace.</summary>
+internal sealed class IngestProgress(int total)
+{
+    private int _documents, _chunks, _skipped;
+
+    public void Done(int chunks)
+    {
+        Interlocked.Increment(ref _documents);
+        Interlocked.Add(ref _chunks, chunks);
+    }
+
+    public void Skipped() => Interlocked.Increment(ref _skipped);
+
+    public string Rates(TimeSpan elapsed, bool eta = true)
+    {
+        var secs = Math.Max(elapsed.TotalSeconds, 1e-3);
+        var docsPerSecond = _documents / secs;
+        var text = $"{docsPerSecond:F1} docs/s, {_chunks / secs:F1} chunks/s";
+        if (!eta) return text;
+        var left = total - _documents - _skipped;
+        return text + (docsPerSecond > 0 ? $", ETA {Eta(left / docsPerSecond)}" : ", ETA --");
+    }
+
+    public string Line(TimeSpan elapsed) => $"{_documents + _skipped} of {total} documents, {Rates(elapsed)}";
+
+    private static string Eta(double seconds) => seconds < 1 ? "0s"
+        : TimeSpan.FromSeconds(Math.Ceiling(seconds)) is var t && t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m"
+        : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:D2}s" : $"{t.Seconds}s";
+}
+

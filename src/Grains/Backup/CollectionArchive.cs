@@ -129,6 +129,9 @@ public static partial class CollectionArchive
     /// Verifies the archive, then creates <paramref name="collectionName"/> for <paramref name="tenant"/> (it must not
     /// exist) with the backup's settings and fills it: document records, then each document's chunks per shard.
     /// </summary>
+    /// <summary>Chunks per UpsertMany during a restore: large enough for a multi-thread graph insert, small enough for one message.</summary>
+    private const int RestoreBatchChunks = 2048;
+
     public static async Task<BackupManifest> RestoreAsync(IGrainFactory grains, string tenant, string collectionName, Stream archive, CancellationToken ct = default)
     {
         var manifest = Verify(archive);
@@ -145,11 +148,29 @@ public static partial class CollectionArchive
             var restored = await Task.WhenAll(batch.Select(d => grains.GetGrain<IDocumentGrain>($"{key}/{d.DocumentId}").Restore(d)));
             foreach (var r in restored) versions[r.DocumentId] = r.Version;
         }
+        // The bulk path: each shard takes its documents in batches (one log write and one multi-thread graph
+        // insert each), while the other shards take theirs.
+        var pending = new Dictionary<int, List<ShardUpsert>>();
+        var pendingChunks = new Dictionary<int, int>();
+        var inFlight = new Dictionary<int, Task>();
+        async Task Send(int shard)
+        {
+            if (inFlight.TryGetValue(shard, out var previous)) await previous;
+            var batch = pending[shard].ToArray();
+            pending[shard].Clear();
+            pendingChunks[shard] = 0;
+            inFlight[shard] = grains.GetGrain<IIndexShardGrain>($"{key}/{shard}").UpsertMany(batch);
+        }
         foreach (var run in ChunkRuns(zip, manifest, documents.Keys.ToHashSet(StringComparer.Ordinal)))
         {
             ct.ThrowIfCancellationRequested();
-            await grains.GetGrain<IIndexShardGrain>($"{key}/{run.Shard}").Upsert(run.DocumentId, versions[run.DocumentId], run.Chunks.ToArray());
+            if (!pending.TryGetValue(run.Shard, out var list)) pending[run.Shard] = list = [];
+            list.Add(new ShardUpsert(run.DocumentId, versions[run.DocumentId], run.Chunks.ToArray()));
+            pendingChunks[run.Shard] = pendingChunks.GetValueOrDefault(run.Shard) + run.Chunks.Count;
+            if (pendingChunks[run.Shard] >= RestoreBatchChunks) await Send(run.Shard);
         }
+        foreach (var shard in pending.Keys.Where(k => pending[k].Count > 0).ToList()) await Send(shard);
+        await Task.WhenAll(inFlight.Values);
         foreach (var batch in documents.Keys.Chunk(64))
             await Task.WhenAll(batch.Select(id => grains.GetGrain<ICollectionGrain>(key).DocumentChanged(id, present: true)));
         return manifest;

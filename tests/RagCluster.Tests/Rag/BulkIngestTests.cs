@@ -75,6 +75,9 @@ public sealed class BulkIngestTests(DefaultLimitsApiProcess api, ITestOutputHelp
             output.WriteLine($"5,000 documents submitted and indexed through the CLI in {sw.Elapsed.TotalSeconds:F1} s");
             Assert.True(exit == 0, stdout + stderr);
             Assert.Contains("5000 of 5000 indexed into 'bulk'", stdout);
+            // While it ran it reported its pace: without a terminal, a line every 5 s with rates and the time left.
+            Assert.Matches(@"indexing: \d+ of 5000 documents, \d+\.\d docs/s, \d+\.\d chunks/s, ETA (\d+[hms]|--)", stdout);
+            Assert.Matches(@"indexed into 'bulk' in [\d.]+ s \([1-9]\d*\.\d docs/s, [1-9]\d*\.\d chunks/s\)", stdout);
 
             // Every one is searchable, and the API never answered 429 (its own request metric says so).
             var hit = await (await Http.PostAsJsonAsync("v1/collections/bulk/search", new { query = "note 4321", topK = 1, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
