@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # RAG benchmarks, ours and the baselines side by side in one run:
-#   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss), 100k x 384, one thread each;
-#   embedding: our encoder (Microsoft.ML.OnnxRuntime NuGet) vs onnxruntime-node on the same model and input.
-# usage: bench/run_rag_bench.sh [ann|embed|all]   (results: markdown on stdout, raw JSON in $OUT)
+#   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss), ANN_N (100k) x 384, one thread
+#        each, then our and hnswlib's build on 2 threads;
+#   embedding: our encoder (Microsoft.ML.OnnxRuntime NuGet) vs onnxruntime-node on the same model and input;
+#   ingest: SciFact-train (INGEST_DOCS documents, 0 = all) through 1 and 3 silos against the encoder-only limit,
+#           then backup, restore and shard reload times.
+# usage: bench/run_rag_bench.sh [ann|embed|ingest|all]   (results: markdown on stdout, raw JSON and bench.png in $OUT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 OUT=${OUT:-/tmp/ragcluster-bench}
 mkdir -p "$OUT"
 bash scripts/setup.sh >/dev/null
-if ! /usr/bin/python3 -c "import hnswlib, faiss" 2>/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-hnswlib python3-faiss >/dev/null
+if ! /usr/bin/python3 -c "import hnswlib, faiss, matplotlib" 2>/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-hnswlib python3-faiss python3-matplotlib >/dev/null
 fi
+ANN_N=${ANN_N:-100000}
+SCIFACT=${SCIFACT:-$PWD/../shared/eval/scifact-train}
 dotnet build bench/RagCluster.Bench.Rag -c Release --nologo -v q >/dev/null
 bench="dotnet bench/RagCluster.Bench.Rag/bin/Release/net10.0/RagCluster.Bench.Rag.dll"
 efs=10,12,14,16,20,24,32,48,64,96,128
 : > "$OUT/results.jsonl"
 if [ "$what" = ann ] || [ "$what" = all ]; then
-  [ -f "$OUT/ann/gt.i32" ] || /usr/bin/python3 bench/baselines/ann_data.py "$OUT/ann" >&2
-  $bench ann "$OUT/ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
-  /usr/bin/python3 bench/baselines/ann_baselines.py "$OUT/ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
+  ann="$OUT/ann-$ANN_N"
+  [ -f "$ann/gt.i32" ] || /usr/bin/python3 bench/baselines/ann_data.py "$ann" "$ANN_N" >&2
+  $bench ann "$ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
+  /usr/bin/python3 bench/baselines/ann_baselines.py "$ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
 fi
 if [ "$what" = embed ] || [ "$what" = all ]; then
   if [ ! -f .tools/ortnode/node_modules/onnxruntime-node/package.json ]; then
@@ -31,4 +37,9 @@ if [ "$what" = embed ] || [ "$what" = all ]; then
   $bench ids "$model" 128 > "$OUT/ids.json"
   node bench/baselines/embed_node.mjs "$PWD/.tools/ortnode/node_modules/onnxruntime-node" "$model" 10 "$OUT/ids.json" | tee -a "$OUT/results.jsonl" >&2
 fi
+if [ "$what" = ingest ] || [ "$what" = all ]; then
+  $bench ingest "$PWD/bench/RagCluster.Bench.Rag/bin/Release/net10.0" "$PWD/.tools/models/minilm-random" "$SCIFACT" "${INGEST_DOCS:-0}" 1,3 1,2,4,8,16,32 \
+    | tee -a "$OUT/results.jsonl" >&2
+fi
 /usr/bin/python3 bench/baselines/summarize.py "$OUT/results.jsonl"
+/usr/bin/python3 bench/plot.py "$OUT/results.jsonl" "$OUT/bench.png" >&2

@@ -11,12 +11,14 @@ public sealed class BenchCluster : IAsyncDisposable
 {
     private readonly List<Process> _processes = [];
     private readonly string _data = Directory.CreateTempSubdirectory("rc-bench").FullName;
+    private readonly string _serviceId = "bench-" + Guid.NewGuid().ToString("N")[..6];
+    private (string BinDir, string ModelDir, int Silos, string[] Extra) _setup;
 
     public HttpClient Http { get; private set; } = null!;
 
     public static async Task<BenchCluster> StartAsync(string binDir, string modelDir, int silos, params string[] extra)
     {
-        var c = new BenchCluster();
+        var c = new BenchCluster { _setup = (binDir, modelDir, silos, extra) };
         try
         {
             await c.StartInnerAsync(binDir, modelDir, silos, extra);
@@ -36,7 +38,7 @@ public sealed class BenchCluster : IAsyncDisposable
         if (silos > 1)
             _processes.Add(Process.Start(new ProcessStartInfo("redis-server", ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 { RedirectStandardOutput = true })!);
-        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:Storage", $"sqlite:{_data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
+        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", $"sqlite:{_data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
             "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
             "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning", .. extra];
         var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
@@ -50,9 +52,26 @@ public sealed class BenchCluster : IAsyncDisposable
         await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join
     }
 
-    public ValueTask DisposeAsync()
+    /// <summary>
+    /// Kills every process (SIGKILL: no deactivation, so shards keep the log tail past their last snapshot) and starts
+    /// the cluster again on the same store, under a new cluster id and the same service id.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        KillAll();
+        Http.Dispose();
+        await StartInnerAsync(_setup.BinDir, _setup.ModelDir, _setup.Silos, _setup.Extra);
+    }
+
+    private void KillAll()
     {
         foreach (var p in _processes) { try { p.Kill(true); p.WaitForExit(10_000); } catch (InvalidOperationException) { } }
+        _processes.Clear();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        KillAll();
         Http?.Dispose();
         try { Directory.Delete(_data, true); } catch (IOException) { }
         return ValueTask.CompletedTask;

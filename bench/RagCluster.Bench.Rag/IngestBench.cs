@@ -54,7 +54,7 @@ public static class IngestBench
             Console.WriteLine(JsonSerializer.Serialize(new { bench = "encoder_limit", batch = best.Batch, chunks = sequences.Count, chunks_per_s = limit }));
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill) = await IngestAsync(binDir, modelDir, corpus, silos);
+                var (chunks, seconds, submitSeconds, fill) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
@@ -81,7 +81,8 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double MeanBatch)> IngestAsync(string binDir, string modelDir, List<(string Id, string Text)> corpus, int silos)
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double MeanBatch)> IngestAsync(string binDir, string modelDir,
+        List<(string Id, string Text)> corpus, int silos, bool bulkPaths)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
         var http = cluster.Http;
@@ -114,7 +115,44 @@ public static class IngestBench
             if (pending.Count > 0) await Task.Delay(200);
         }
         var seconds = sw.Elapsed.TotalSeconds;
-        return (chunks, seconds, submit, await MeanBatchAsync(http));
+        var fill = await MeanBatchAsync(http);
+        if (bulkPaths) await BulkPathsAsync(cluster, silos);
+        return (chunks, seconds, submit, fill);
+    }
+
+    // The other bulk paths on the ingested corpus: backup, restore into a new collection, and shards brought back from
+    // their snapshots (plus log tails) after every process is killed.
+    private static async Task BulkPathsAsync(BenchCluster cluster, int silos)
+    {
+        var sw = Stopwatch.StartNew();
+        var archive = await cluster.Http.GetByteArrayAsync("v1/collections/bench/backup");
+        var backup = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var restored = await cluster.Http.PostAsync("v1/restore/bench2", new ByteArrayContent(archive));
+        restored.EnsureSuccessStatusCode();
+        var restore = sw.Elapsed.TotalSeconds;
+        var body = await restored.Content.ReadFromJsonAsync<JsonElement>();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "bulk_paths", silos, backup_s = backup, archive_mb = archive.Length / 1048576.0, restore_s = restore,
+            restored_documents = body.GetProperty("documents").GetInt32(), restored_chunks = body.GetProperty("chunks").GetInt32(),
+        }));
+
+        var before = await cluster.Http.GetFromJsonAsync<JsonElement>("v1/collections/bench/shards");
+        await cluster.RestartAsync();
+        sw.Restart();
+        // The first search activates every shard of the collection: snapshot read, log tail replayed in bulk.
+        (await cluster.Http.PostAsJsonAsync("v1/collections/bench/search", new { query = "protein folding in cells", topK = 10 })).EnsureSuccessStatusCode();
+        var first = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        (await cluster.Http.PostAsJsonAsync("v1/collections/bench/search", new { query = "vaccine trial outcomes", topK = 10 })).EnsureSuccessStatusCode();
+        var second = sw.Elapsed.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "shard_reload", silos, first_search_s = first, next_search_s = second,
+            chunks = before.EnumerateArray().Sum(x => x.GetProperty("chunks").GetInt32()),
+            log_entries_replayed = before.EnumerateArray().Sum(x => x.GetProperty("logEntries").GetInt32()),
+        }));
     }
 
     // Texts per inference on the API silo, from its own /metrics.

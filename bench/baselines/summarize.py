@@ -37,3 +37,25 @@ if emb:
     print("|---|---:|---:|---:|")
     for r in emb:
         print(f"| {r['lib']} | {r['batch']} | {r['tokens']} | {r['sentences_per_s']:,.1f} |")
+sweep = [r for r in rows if r.get("bench") == "encoder_sweep"]
+if sweep:
+    print()
+    print("| encoder alone: rows per inference | chunks/s |")
+    print("|---:|---:|")
+    for r in sweep:
+        print(f"| {r['batch']} | {r['chunks_per_s']:.1f} |")
+ingest = [r for r in rows if r.get("bench") == "ingest_vs_encoder"]
+if ingest:
+    print()
+    print("| silos | documents | chunks | ingest s | docs/s | chunks/s | encoder limit chunks/s | ratio | mean rows per inference |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in ingest:
+        print(f"| {r['silos']} | {r['documents']:,} | {r['chunks']:,} | {r['seconds']:.1f} | {r['docs_per_s']:.1f} | {r['chunks_per_s']:.1f} "
+              f"| {r['encoder_limit_chunks_per_s']:.1f} | **{r['ratio']:.2f}** | {r['mean_embedding_batch']:.1f} |")
+for r in rows:
+    if r.get("bench") == "bulk_paths":
+        print(f"\nbackup {r['backup_s']:.1f} s ({r['archive_mb']:.0f} MB), restore {r['restore_s']:.1f} s "
+              f"({r['restored_documents']:,} documents, {r['restored_chunks']:,} chunks)")
+    if r.get("bench") == "shard_reload":
+        print(f"shards back after kill -9: first search {r['first_search_s']:.2f} s ({r['chunks']:,} chunks, "
+              f"{r['log_entries_replayed']} log entries replayed), next search {r['next_search_s'] * 1000:.0f} ms")

@@ -37,8 +37,9 @@ public static class RagMetrics
 /// <summary>Counts in one-second buckets over a sliding window: the recent rate of an event.</summary>
 public sealed class RateWindow(int seconds = 10)
 {
-    private readonly long[] _counts = new long[seconds];
-    private readonly long[] _stamps = new long[seconds];
+    // One bucket more than the window, so the current (partial) second never evicts the oldest full one.
+    private readonly long[] _counts = new long[seconds + 1];
+    private readonly long[] _stamps = new long[seconds + 1];
 
     public void Add(long n, long? nowSeconds = null)
     {
@@ -51,14 +52,14 @@ public sealed class RateWindow(int seconds = 10)
         }
     }
 
-    /// <summary>Events per second over the last full window (the current, partial second excluded).</summary>
+    /// <summary>Events per second over the last full <c>seconds</c> (the current, partial second excluded).</summary>
     public double PerSecond(long? nowSeconds = null)
     {
         var now = nowSeconds ?? Environment.TickCount64 / 1000;
         long sum = 0;
         lock (_counts)
             for (var i = 0; i < _counts.Length; i++)
-                if (_stamps[i] < now && _stamps[i] >= now - _counts.Length) sum += _counts[i];
-        return sum / (double)_counts.Length;
+                if (_stamps[i] < now && _stamps[i] >= now - seconds) sum += _counts[i];
+        return sum / (double)seconds;
     }
 }

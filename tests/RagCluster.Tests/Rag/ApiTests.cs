@@ -230,6 +230,15 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.True(Value("rc_cache_hits_total", ("tier", "L1")) >= 1);
         Assert.True(Value("rc_ingest_documents_total", ("outcome", "indexed")) >= 1);
         Assert.True(Value("rc_embedding_batch_size_count") >= 1);
+        // How full each inference is (rows over MaxBatch) and how little it pads (real over padded tokens): ratios in (0, 1].
+        foreach (var fill in new[] { "rc_embedding_batch_fill_ratio", "rc_embedding_padding_fill_ratio" })
+        {
+            Assert.True(Value(fill + "_count") >= 1, fill);
+            Assert.InRange(Value(fill + "_sum") / Value(fill + "_count"), 0.01, 1.0);
+        }
+        // The ingest rate over the last 10 s, readable without PromQL.
+        Assert.Contains("# TYPE rc_ingest_chunks_per_second gauge", lines);
+        Assert.Contains("# TYPE rc_ingest_documents_per_second gauge", lines);
         Assert.Contains(samples, s => s.Name == "rc_query_duration_seconds_bucket" && s.Labels.ContainsKey("plan"));
         // Histogram buckets are cumulative, use our boundaries (advice), and end at +Inf = _count.
         var buckets = samples.Where(s => s.Name == "rc_embedding_batch_size_bucket").ToList();
