@@ -23,35 +23,27 @@ if ann:
         mem = b.get("index_mb", b.get("memory_mb", float("nan")))
         r64 = next((p[0] for p in pts if p[2] == 64), float("nan"))
         print(f"| {lib} | {b.get('build_s', float('nan')):.1f} | {mem:.0f} | {at(0.90):,.0f} | {at(0.95):,.0f} | {at(0.99):,.0f} | {r64:.4f} |")
-if multi:
+def table(header, aligns, lines):
+    """A markdown table, after a blank line, when there is anything to put in it."""
+    if not lines:
+        return
     print()
-    print("| library | build threads | build s | speed-up over 1 thread | recall at ef=64 |")
-    print("|---|---:|---:|---:|---:|")
-    for r in multi:
-        one = builds.get(r["lib"], {}).get("build_s", float("nan"))
-        print(f"| {r['lib']} | {r['threads']} | {r['build_s']:.1f} | {one / r['build_s']:.2f}x | {r['recall_ef64']:.4f} |")
-emb = [r for r in rows if "sentences_per_s" in r]
-if emb:
-    print()
-    print("| embedder | batch | tokens | sentences/s |")
-    print("|---|---:|---:|---:|")
-    for r in emb:
-        print(f"| {r['lib']} | {r['batch']} | {r['tokens']} | {r['sentences_per_s']:,.1f} |")
-sweep = [r for r in rows if r.get("bench") == "encoder_sweep"]
-if sweep:
-    print()
-    print("| encoder alone: rows per inference | chunks/s |")
-    print("|---:|---:|")
-    for r in sweep:
-        print(f"| {r['batch']} | {r['chunks_per_s']:.1f} |")
-ingest = [r for r in rows if r.get("bench") == "ingest_vs_encoder"]
-if ingest:
-    print()
-    print("| silos | documents | chunks | ingest s | docs/s | chunks/s | encoder limit chunks/s | ratio | mean rows per inference |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in ingest:
-        print(f"| {r['silos']} | {r['documents']:,} | {r['chunks']:,} | {r['seconds']:.1f} | {r['docs_per_s']:.1f} | {r['chunks_per_s']:.1f} "
-              f"| {r['encoder_limit_chunks_per_s']:.1f} | **{r['ratio']:.2f}** | {r['mean_embedding_batch']:.1f} |")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(aligns) + "|")
+    for cells in lines:
+        print("| " + " | ".join(cells) + " |")
+
+table(["library", "build threads", "build s", "speed-up over 1 thread", "recall at ef=64"], ["---"] + ["---:"] * 4,
+      [[r["lib"], str(r["threads"]), f"{r['build_s']:.1f}", f"{builds.get(r['lib'], {}).get('build_s', float('nan')) / r['build_s']:.2f}x",
+        f"{r['recall_ef64']:.4f}"] for r in multi])
+table(["embedder", "batch", "tokens", "sentences/s"], ["---"] + ["---:"] * 3,
+      [[r["lib"], str(r["batch"]), str(r["tokens"]), f"{r['sentences_per_s']:,.1f}"] for r in rows if "sentences_per_s" in r])
+table(["encoder alone: rows per inference", "chunks/s"], ["---:"] * 2,
+      [[str(r["batch"]), f"{r['chunks_per_s']:.1f}"] for r in rows if r.get("bench") == "encoder_sweep"])
+table(["silos", "documents", "chunks", "ingest s", "docs/s", "chunks/s", "encoder limit chunks/s", "ratio", "mean rows per inference"], ["---:"] * 9,
+      [[str(r["silos"]), f"{r['documents']:,}", f"{r['chunks']:,}", f"{r['seconds']:.1f}", f"{r['docs_per_s']:.1f}", f"{r['chunks_per_s']:.1f}",
+        f"{r['encoder_limit_chunks_per_s']:.1f}", f"**{r['ratio']:.2f}**", f"{r['mean_embedding_batch']:.1f}"]
+       for r in rows if r.get("bench") == "ingest_vs_encoder"])
 for r in rows:
     if r.get("bench") == "bulk_paths":
         print(f"\nbackup {r['backup_s']:.1f} s ({r['archive_mb']:.0f} MB), restore {r['restore_s']:.1f} s "

@@ -86,8 +86,8 @@ public sealed class EmbeddingService : IAsyncDisposable
     public int MaxBatch => _maxBatch;
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);
-    /// <summary>Real tokens over padded tokens, over every inference so far (1 = no padding).</summary>
-    public double PaddingFill => Interlocked.Read(ref _paddedTokens) is var padded and > 0 ? Interlocked.Read(ref _tokens) / (double)padded : double.NaN;
+    /// <summary>Real and padded tokens over every inference so far (real / padded = 1: no padding).</summary>
+    public (long Real, long Padded) PaddingTotals => (Interlocked.Read(ref _tokens), Interlocked.Read(ref _paddedTokens));
 
     public int[] TokenIds(string text, EmbeddingKind kind)
     {

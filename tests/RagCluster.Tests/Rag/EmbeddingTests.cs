@@ -37,6 +37,29 @@ public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<Emb
     }
 
     [Fact]
+    public async Task A_query_does_not_wait_behind_a_bulk_ingest_and_passages_are_batched_by_length()
+    {
+        // 60 documents' chunks of mixed lengths queue up, then a query arrives: it runs next, not after them.
+        var rng = new Random(5);
+        var bulk = Enumerable.Range(0, 60).Select(_ => Enumerable.Range(0, 4)
+            .Select(_ => fixture.Service.TokenIds(string.Join(" ", Enumerable.Range(0, rng.Next(5, 120)).Select(w => $"w{w}")), EmbeddingKind.Passage)).ToArray()).ToList();
+        var (texts0, tokens0) = (fixture.Service.Stats.Texts, fixture.Service.PaddingTotals);
+        var passages = bulk.Select(seqs => fixture.Service.EmbedTokensAsync(seqs)).ToList();
+        var query = fixture.Service.EmbedAsync(["what is a shard?"], EmbeddingKind.Query);
+        await query;
+        var passagesLeft = passages.Count(p => !p.IsCompleted);
+        await Task.WhenAll(passages);
+        Assert.True(passagesLeft >= 50, $"the query finished after {60 - passagesLeft} of 60 documents' passages");
+        // Sorted by length across documents, the 240 passages pad far less than they would in arrival order.
+        var (texts1, tokens1) = (fixture.Service.Stats.Texts, fixture.Service.PaddingTotals);
+        var fill = (tokens1.Real - tokens0.Real) / (double)(tokens1.Padded - tokens0.Padded);
+        var arrival = bulk.SelectMany(s => s).Chunk(fixture.Service.MaxBatch).Sum(b => b.Sum(x => x.Length)) /
+                      (double)bulk.SelectMany(s => s).Chunk(fixture.Service.MaxBatch).Sum(b => b.Length * b.Max(x => x.Length));
+        Assert.Equal(241, texts1 - texts0);
+        Assert.True(fill > 0.9 && fill > arrival + 0.1, $"padding fill {fill:F3} sorted, {arrival:F3} in arrival order");
+    }
+
+    [Fact]
     public async Task Vectors_equal_the_torch_reference_across_batch_sizes_and_padding()
     {
         var texts = TokenizerTests.VariedStrings(40, seed: 11).Select(t => t.Length > 600 ? t[..600] : t).ToList();
