@@ -15,7 +15,8 @@ public static class EmbedBench
 {
     public static async Task Run(string modelDir, double seconds)
     {
-        var options = new EmbeddingOptions { ModelDirectory = modelDir, ExecutionProvider = "cpu", MaxTokens = 128, MaxBatch = 32 };
+        // One inference at a time over every core, as onnxruntime-node's session runs (its intra-op default is all cores).
+        var options = new EmbeddingOptions { ModelDirectory = modelDir, ExecutionProvider = "cpu", MaxTokens = 128, MaxBatch = 32, Runners = 1 };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
         using var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options);
         var seq = Sequence(tokenizer, 128);

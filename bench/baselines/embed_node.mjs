@@ -3,11 +3,13 @@
 // usage: node embed_node.mjs ORT_NODE_MODULE_DIR MODEL_DIR SECONDS IDS_JSON
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 const [moduleDir, modelDir, seconds, idsJson] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const ort = require(moduleDir);
 const session = await ort.InferenceSession.create(`${modelDir}/model.onnx`, {
-  graphOptimizationLevel: "all", interOpNumThreads: 1, executionProviders: ["cpu"],
+  // Every core for the one inference, as our side's Runners = 1 sets (ORT's own default used fewer here).
+  graphOptimizationLevel: "all", interOpNumThreads: 1, intraOpNumThreads: availableParallelism(), executionProviders: ["cpu"],
   extra: { session: { intra_op: { allow_spinning: "0" } } },
 });
 const ids = JSON.parse(readFileSync(idsJson, "utf8"));

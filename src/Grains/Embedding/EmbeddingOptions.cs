@@ -24,8 +24,20 @@ public sealed class EmbeddingOptions
     /// <summary>"auto" (CUDA when the ONNX Runtime build has it and it starts, else CPU), "cpu" or "cuda" (start-up fails if unavailable).</summary>
     public string ExecutionProvider { get; set; } = "auto";
     public int DeviceId { get; set; }
-    /// <summary>ORT intra-op threads; 0 lets ORT use all cores.</summary>
+    /// <summary>
+    /// Inferences run at once on the one session; 0 picks by device: one per core on CPU, 1 on CUDA. On CPU, one
+    /// single-threaded inference per core measured 68.7 chunks/s on SciFact chunks on 2 cores, against 37.3 for one
+    /// inference at a time with ORT's default threads.
+    /// </summary>
+    public int Runners { get; set; }
+    /// <summary>ORT intra-op threads per inference; 0: the cores shared out among the runners (1 each by default).</summary>
     public int IntraOpThreads { get; set; }
+
+    /// <summary>The runner count, with 0 resolved for the configured provider.</summary>
+    public int EffectiveRunners => Runners > 0 ? Runners : ExecutionProvider == "cuda" ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 16);
+
+    /// <summary>The intra-op thread count, with 0 resolved against the runners.</summary>
+    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveRunners);
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 
@@ -34,6 +46,8 @@ public sealed class EmbeddingOptions
         if (Pooling is not ("mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
         if (MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192");
         if (MaxBatch is < 0 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 0 (by device) or 1..1024");
+        if (Runners is < 0 or > 64) throw new ArgumentException("Embedding:Runners must be 0 (by device) or 1..64");
+        if (IntraOpThreads is < 0 or > 256) throw new ArgumentException("Embedding:IntraOpThreads must be 0 (shared out) or 1..256");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");
     }

@@ -23,6 +23,9 @@ public sealed class EmbeddingService : IAsyncDisposable
 {
     private const int BucketWindow = 256;
     private readonly int _maxBatch;
+    // Formed batches wait here for a free runner; one slot, so a query that arrives meanwhile is at most one batch behind.
+    private readonly Channel<List<Item>> _slices = Channel.CreateBounded<List<Item>>(1);
+    private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options;
     private readonly BertEncoder? _encoder;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
@@ -67,6 +70,14 @@ public sealed class EmbeddingService : IAsyncDisposable
             ModelName = Path.GetFileName(dir.TrimEnd('/'));
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, ONNX Runtime {_encoder.OrtVersion} on {_encoder.ExecutionProvider}";
             log.LogInformation("{Status} (providers in this ONNX Runtime: {Providers})", Status, string.Join(", ", _encoder.Providers));
+            // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
+            // threads that long starves the silo's own work.
+            for (var i = 0; i < options.EffectiveRunners; i++)
+            {
+                var t = new Thread(RunInferences) { IsBackground = true, Name = $"embedding-runner-{i}" };
+                t.Start();
+                _runners.Add(t);
+            }
             _loop = Task.Run(RunAsync);
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
@@ -155,7 +166,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                     while (batch.Count < _maxBatch && queries.Count > 0) batch.Add(queries.Dequeue());
                     concurrent = batch.Select(i => i.Request).Distinct().Skip(1).Any();
                     batch.Sort((a, b) => a.Length.CompareTo(b.Length));
-                    Run(batch);
+                    await _slices.Writer.WriteAsync(batch, _stop.Token);
                     continue;
                 }
                 if (bucketAt >= bucket.Count)
@@ -173,7 +184,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                 if (bucketAt < bucket.Count)
                 {
                     var n = Math.Min(_maxBatch, bucket.Count - bucketAt);
-                    Run(bucket.GetRange(bucketAt, n));
+                    await _slices.Writer.WriteAsync(bucket.GetRange(bucketAt, n), _stop.Token);
                     bucketAt += n;
                 }
             }
@@ -181,8 +192,16 @@ public sealed class EmbeddingService : IAsyncDisposable
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
+        _slices.Writer.TryComplete();
         foreach (var r in bucket.Select(i => i.Request).Concat(queries.Select(i => i.Request)).Concat(passages)) r.Done.TrySetCanceled();
         while (reader.TryRead(out var left)) left.Done.TrySetException(new ObjectDisposedException(nameof(EmbeddingService)));
+    }
+
+    private void RunInferences()
+    {
+        var slices = _slices.Reader;
+        while (slices.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            if (slices.TryRead(out var slice)) Run(slice);
     }
 
     private static void Drain(ChannelReader<Request> reader, Queue<Item> queries, Queue<Request> passages)
@@ -227,7 +246,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             {
                 var r = slice[k].Request;
                 r.Vectors[slice[k].Index] = vectors[k];
-                if (--r.Remaining == 0) r.Done.TrySetResult(r.Vectors);
+                if (Interlocked.Decrement(ref r.Remaining) == 0) r.Done.TrySetResult(r.Vectors); // runners finish slices in any order
             }
         }
         catch (Exception e)
@@ -241,6 +260,7 @@ public sealed class EmbeddingService : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         if (_loop is not null) await _loop;
+        foreach (var t in _runners) t.Join();
         _encoder?.Dispose();
         _stop.Dispose();
     }

@@ -33,7 +33,7 @@ public sealed class BertEncoder : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             InterOpNumThreads = 1,
         };
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        sessionOptions.IntraOpNumThreads = options.EffectiveIntraOpThreads;
         // Spinning intra-op threads keep every core busy between batches and starved the silo's heartbeats
         // on a 2-core machine (silos were declared dead mid-ingest); park them unless asked otherwise.
         sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
