@@ -111,6 +111,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             catch (Exception e)
             {
                 foreach (var (_, done) in batch) done.TrySetException(e);
+                if (e is InconsistentStateException) { Fenced(e); return; }
                 continue;
             }
             if (log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes)
@@ -121,12 +122,25 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                     await log.SnapshotAsync(snapshot);
                     _snapshotBytes = snapshot.Length;
                 }
-                catch (Exception e) when (e is not InconsistentStateException)
+                catch (InconsistentStateException e)
+                {
+                    Fenced(e);
+                    return;
+                }
+                catch (Exception)
                 {
                     // The entries are durable; the next write tries the snapshot again.
                 }
             }
         }
+    }
+
+    // Another activation owns the log now: refuse what is queued (callers retry, and reach the owner) and go away.
+    private void Fenced(Exception e)
+    {
+        foreach (var (_, done) in _queued) done.TrySetException(e);
+        _queued.Clear();
+        this.DeactivateOnIdle();
     }
 
     // Applies entries in order; their vectors join the graph in one bulk insert at the end.
