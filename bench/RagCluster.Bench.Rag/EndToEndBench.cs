@@ -14,40 +14,38 @@ public static class EndToEndBench
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
         var http = cluster.Http;
+        (await http.PostAsJsonAsync("v1/collections", new { name = "bench" })).EnsureSuccessStatusCode();
+
+        var corpus = File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Take(docs).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(corpus, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (e, ct) =>
         {
-            (await http.PostAsJsonAsync("v1/collections", new { name = "bench" })).EnsureSuccessStatusCode();
-
-            var corpus = File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Take(docs).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-            var sw = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(corpus, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (e, ct) =>
+            var r = await http.PostAsJsonAsync("v1/collections/bench/documents", new
             {
-                var r = await http.PostAsJsonAsync("v1/collections/bench/documents", new
-                {
-                    id = e.GetProperty("_id").GetString(), format = "json",
-                    text = JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() }),
-                }, ct);
-                r.EnsureSuccessStatusCode();
-            });
-            var chunks = 0;
-            foreach (var e in corpus)
+                id = e.GetProperty("_id").GetString(), format = "json",
+                text = JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() }),
+            }, ct);
+            r.EnsureSuccessStatusCode();
+        });
+        var chunks = 0;
+        foreach (var e in corpus)
+        {
+            while (true)
             {
-                while (true)
-                {
-                    var s = await http.GetFromJsonAsync<JsonElement>($"v1/collections/bench/documents/{e.GetProperty("_id").GetString()}");
-                    if (s.GetProperty("status").GetString() != "pending") { chunks += s.GetProperty("chunkCount").GetInt32(); break; }
-                    await Task.Delay(50);
-                }
+                var s = await http.GetFromJsonAsync<JsonElement>($"v1/collections/bench/documents/{e.GetProperty("_id").GetString()}");
+                if (s.GetProperty("status").GetString() != "pending") { chunks += s.GetProperty("chunkCount").GetInt32(); break; }
+                await Task.Delay(50);
             }
-            var ingestSeconds = sw.Elapsed.TotalSeconds;
-            Console.WriteLine(JsonSerializer.Serialize(new { bench = "ingest", silos, documents = corpus.Count, chunks, seconds = ingestSeconds, chunks_per_s = chunks / ingestSeconds }));
+        }
+        var ingestSeconds = sw.Elapsed.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new { bench = "ingest", silos, documents = corpus.Count, chunks, seconds = ingestSeconds, chunks_per_s = chunks / ingestSeconds }));
 
-            var queries = File.ReadLines(Path.Combine(corpusDir, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!).ToList();
-            foreach (var endpoint in new[] { "search", "ask" })
-            {
-                var offset = endpoint == "search" ? 0 : queries.Count / 2; // fresh queries for each endpoint's uncached run
-                var used = await Load(http, endpoint, queries, offset, seconds, silos, "uncached", unique: true);
-                await Load(http, endpoint, queries.Skip(offset).Take(Math.Max(1, used)).ToList(), 0, seconds, silos, "cached", unique: false);
-            }
+        var queries = File.ReadLines(Path.Combine(corpusDir, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!).ToList();
+        foreach (var endpoint in new[] { "search", "ask" })
+        {
+            var offset = endpoint == "search" ? 0 : queries.Count / 2; // fresh queries for each endpoint's uncached run
+            var used = await Load(http, endpoint, queries, offset, seconds, silos, "uncached", unique: true);
+            await Load(http, endpoint, queries.Skip(offset).Take(Math.Max(1, used)).ToList(), 0, seconds, silos, "cached", unique: false);
         }
     }
 

@@ -8,9 +8,6 @@ public sealed class IndexingSlots(int capacity)
 {
     private readonly SemaphoreSlim _slots = new(capacity, capacity);
 
-    public int Capacity { get; } = capacity;
-    public int InUse => Capacity - _slots.CurrentCount;
-
     public async Task<IDisposable> EnterAsync(CancellationToken cancellationToken = default)
     {
         await _slots.WaitAsync(cancellationToken);

@@ -15,8 +15,8 @@ public sealed class EmbeddingOptions
     /// <summary>Sequence length limit, special tokens included (all-MiniLM-L6-v2 was trained with 256).</summary>
     public int MaxTokens { get; set; } = 256;
     /// <summary>
-    /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only pad more and spill the cache (SciFact
-    /// chunks on 2 cores: 37.7 chunks/s at 4, 31.5 at 32), and 64 on CUDA, where a batch fills the device.
+    /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only slow the encoder (SciFact chunks on
+    /// 2 cores, two runners: 68.4 chunks/s at 4, 57.5 at 32), and 64 on CUDA, where a batch fills the device.
     /// </summary>
     public int MaxBatch { get; set; }
     /// <summary>How long the batcher waits for more texts before running a partial batch.</summary>

@@ -116,12 +116,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     {
         var encoder = _encoder ?? throw new EmbeddingUnavailableException(Status);
         if (_options.PassagePrefix.Length > 0 && !char.IsWhiteSpace(_options.PassagePrefix[^1])) return null;
-        var body = Math.Min(_passagePrefixIds.Length + pieces.Count, encoder.MaxTokens - 2);
-        var seq = new int[body + 2];
-        seq[0] = encoder.Tokenizer.ClsId;
-        for (var i = 0; i < body; i++) seq[i + 1] = i < _passagePrefixIds.Length ? _passagePrefixIds[i] : pieces[i - _passagePrefixIds.Length];
-        seq[body + 1] = encoder.Tokenizer.SepId;
-        return seq;
+        return encoder.Tokenizer.Frame(_passagePrefixIds.Length == 0 ? pieces : [.. _passagePrefixIds, .. pieces], encoder.MaxTokens);
     }
 
     public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, EmbeddingKind kind, CancellationToken cancellationToken = default)

@@ -106,10 +106,12 @@ public sealed class WordPieceTokenizer
     }
 
     /// <summary>[CLS] tokens [SEP], truncated so the whole sequence is at most <paramref name="maxLength"/>.</summary>
-    public int[] Encode(string text, int maxLength)
+    public int[] Encode(string text, int maxLength) => Frame(Tokenize(text), maxLength);
+
+    /// <summary>[CLS] pieces [SEP] for word pieces already at hand, truncated as <see cref="Encode"/> truncates.</summary>
+    public int[] Frame(IReadOnlyList<int> ids, int maxLength)
     {
         if (maxLength < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), "must leave room for [CLS] and [SEP]");
-        var ids = Tokenize(text);
         var body = Math.Min(ids.Count, maxLength - 2);
         var result = new int[body + 2];
         result[0] = ClsId;

@@ -118,16 +118,16 @@ public sealed unsafe class HnswIndex
         if (vectors.Count == 0) return first;
         EnsureCapacity(_count + vectors.Count);
         foreach (var v in vectors) Append(v);
+        _scratch.Visited.EnsureCapacity(_count);
         threads = Math.Clamp(threads, 1, Environment.ProcessorCount);
         // Small batches are not worth the locking; the first node must exist before others can link to it.
         if (threads == 1 || vectors.Count < 256)
         {
-            _scratch.Visited.EnsureCapacity(_count);
             for (var node = first; node < _count; node++) Insert(node, _scratch);
             return first;
         }
         var start = first;
-        if (_entryPoint < 0) { _scratch.Visited.EnsureCapacity(_count); Insert(start++, _scratch); }
+        if (_entryPoint < 0) Insert(start++, _scratch);
         _locks = new byte[_levels.Length];
         try
         {
@@ -230,8 +230,6 @@ public sealed unsafe class HnswIndex
         Normalize(qs);
         ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
         var scratch = _scratch;
-        scratch.Visited.EnsureCapacity(_count);
-
         fixed (float* q = qs)
         {
             var ep = _entryPoint;
