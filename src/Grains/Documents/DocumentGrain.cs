@@ -43,7 +43,9 @@ public sealed class DocumentGrain(
     [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, IndexingSlots slots, ILogger<DocumentGrain> log)
     : Grain, IDocumentGrain
 {
+    private static readonly TimeSpan RetryPeriod = TimeSpan.FromSeconds(2);
     private Task? _indexing;
+    private IGrainTimer? _retry;
     // The grain is reentrant (status reads must not wait for indexing), so writes are serialised here: two
     // overlapping writes from one activation would otherwise race on the ETag and one would fail.
     private readonly SemaphoreSlim _writes = new(1, 1);
@@ -66,8 +68,8 @@ public sealed class DocumentGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // Safety net: resumes indexing after a crash and retries after transient failures.
-        this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+        // A document left pending by a crash resumes shortly after activation, once the activation has settled.
+        if (IsPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
         return Task.CompletedTask;
     }
 
@@ -145,9 +147,23 @@ public sealed class DocumentGrain(
 
     private void EnsureIndexing()
     {
-        if (_indexing is { IsCompleted: false } || state.State.Status != DocumentStatuses.Pending || state.State.PendingContent is null) return;
+        if (!IsPending)
+        {
+            // Settled: no timer. Thousands of idle documents ticking every 2 s cost a bulk ingest CPU it needs.
+            _retry?.Dispose();
+            _retry = null;
+            return;
+        }
+        // Pending: a timer retries after a transient failure (a shard's silo died, a timeout).
+        _retry ??= RegisterRetry(RetryPeriod);
+        if (_indexing is { IsCompleted: false }) return;
         _indexing = IndexAsync();
     }
+
+    private bool IsPending => state.State.Status == DocumentStatuses.Pending && state.State.PendingContent is not null;
+
+    private IGrainTimer RegisterRetry(TimeSpan dueTime) =>
+        this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, dueTime, RetryPeriod);
 
     private async Task IndexAsync()
     {
