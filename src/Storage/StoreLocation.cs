@@ -53,6 +53,14 @@ public sealed class StoreLocation
             throw new ArgumentException($"Silo:Storage is not sqlite:PATH, memory, or a PostgreSQL connection string ({e.Message})");
         }
         if (string.IsNullOrEmpty(pg.Host)) throw new ArgumentException("Silo:Storage: the PostgreSQL connection string has no Host");
+        // Unless the string says otherwise: no DISCARD ALL each time a pooled connection is returned (nothing here keeps
+        // session state), and the statements run over and over are prepared once per connection. A 3-silo ingest sent
+        // 14,491 DISCARD ALLs for 1,800 documents, and every statement was parsed and planned anew.
+        // (NpgsqlConnectionStringBuilder.ContainsKey answers for any keyword it knows, so ask a plain builder.)
+        var given = new DbConnectionStringBuilder { ConnectionString = setting };
+        bool Given(string keyword) => given.ContainsKey(keyword) || given.ContainsKey(keyword.Replace(" ", ""));
+        if (!Given("No Reset On Close")) pg.NoResetOnClose = true;
+        if (!Given("Max Auto Prepare")) pg.MaxAutoPrepare = 32;
         return new(StoreKind.PostgreSql, pg.ConnectionString, $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database ?? pg.Username}");
     }
 

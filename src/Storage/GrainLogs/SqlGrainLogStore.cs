@@ -44,18 +44,26 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         return entries;
     }
 
+    private const int RowsPerInsert = 256;
+
     public async Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
-        await using var tx = entries.Count > 1 ? await c.BeginTransactionAsync(ct) : null;
-        for (var i = 0; i < entries.Count; i++)
+        await using var tx = entries.Count > RowsPerInsert ? await c.BeginTransactionAsync(ct) : null;
+        // Many rows to a statement (a group commit brings many entries): one round trip and one fence check each.
+        for (var start = 0; start < entries.Count; start += RowsPerInsert)
         {
+            var count = Math.Min(RowsPerInsert, entries.Count - start);
+            var rows = string.Join(", ", Enumerable.Range(0, count).Select(i => $"(@seq{i}, @d{i})"));
+            var values = Enumerable.Range(0, count).SelectMany(i => new (string, object)[] { ($"seq{i}", firstSeq + start + i), ($"d{i}", entries[start + i]) }).ToArray();
+            // VALUES columns are column1, column2 in both SQLite and PostgreSQL.
             await using var cmd = Command(c, tx, $"""
                 INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data)
-                SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+                SELECT @sv, @g, @n, v.column1, v.column2 FROM (VALUES {rows}) AS v
+                WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
                 ON CONFLICT DO NOTHING
-                """, grain, logName, ("seq", firstSeq + i), ("d", entries[i]), ("epoch", epoch));
-            if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch); // disposing tx rolls back
+                """, grain, logName, [.. values, ("epoch", epoch)]);
+            if (await cmd.ExecuteNonQueryAsync(ct) != count) throw LogConflicts.Fenced(grain, logName, epoch); // disposing tx rolls back
         }
         if (tx is not null) await tx.CommitAsync(ct);
     }
