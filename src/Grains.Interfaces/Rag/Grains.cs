@@ -21,6 +21,9 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// <summary>Interleaves: changes that arrive while the registry is being written share the next write.</summary>
     [AlwaysInterleave]
     Task<long> DocumentChanged(string documentId, bool present);
+    /// <summary>Many documents registered in one write (a restore).</summary>
+    [AlwaysInterleave]
+    Task<long> DocumentsAdded(string[] documentIds);
     /// <summary>
     /// The last step of deleting a collection, once its documents are deleted: it stops existing (its version moves
     /// on, so cached answers are dead) and the name is free again. A conflict while documents remain.

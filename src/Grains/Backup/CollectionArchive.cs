@@ -171,8 +171,7 @@ public static partial class CollectionArchive
         }
         foreach (var shard in pending.Keys.Where(k => pending[k].Count > 0).ToList()) await Send(shard);
         await Task.WhenAll(inFlight.Values);
-        foreach (var batch in documents.Keys.Chunk(64))
-            await Task.WhenAll(batch.Select(id => grains.GetGrain<ICollectionGrain>(key).DocumentChanged(id, present: true)));
+        await grains.GetGrain<ICollectionGrain>(key).DocumentsAdded(documents.Keys.ToArray());
         return manifest;
     }
 

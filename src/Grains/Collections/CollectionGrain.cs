@@ -73,22 +73,42 @@ public sealed class CollectionGrain(
         return version;
     }
 
+    public async Task<long> DocumentsAdded(string[] documentIds)
+    {
+        state.State.Documents.UnionWith(documentIds);
+        state.State.Settings ??= Settings;
+        var version = ++state.State.Version;
+        await SaveAsync();
+        return version;
+    }
+
     // Group commit: the registry is rewritten whole, so while one write is in flight every change that arrives
-    // shares the next one instead of queueing a write each (a bulk ingest of n documents made n writes of O(n)).
+    // shares the next one instead of queueing a write each; and writes start at most every MinWriteInterval, or a
+    // bulk ingest (documents finishing one by one, each write a few ms) still made one O(n) write per document.
+    private static readonly TimeSpan MinWriteInterval = TimeSpan.FromMilliseconds(250);
     private Task? _writing, _next;
+    private DateTime _lastWriteStarted;
 
     private Task SaveAsync()
     {
         if (_next is not null) return _next;
-        if (_writing is null or { IsCompleted: true }) return _writing = state.WriteStateAsync();
-        return _next = WriteAfterAsync(_writing);
+        if (_writing is null or { IsCompleted: true } && DateTime.UtcNow - _lastWriteStarted >= MinWriteInterval) return _writing = StartWrite();
+        return _next = WriteAfterAsync(_writing ?? Task.CompletedTask);
     }
 
     private async Task WriteAfterAsync(Task previous)
     {
         await previous.ContinueWith(_ => { }, TaskScheduler.Current); // its failure belongs to its own callers
+        var wait = _lastWriteStarted + MinWriteInterval - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait);
         _next = null;
-        _writing = state.WriteStateAsync();
+        _writing = StartWrite();
         await _writing;
+    }
+
+    private Task StartWrite()
+    {
+        _lastWriteStarted = DateTime.UtcNow;
+        return state.WriteStateAsync();
     }
 }
