@@ -16,8 +16,8 @@ public static class Commands
         or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException;
 
     /// <summary>
-    /// Ingests every file in batches (one request per 1,000 documents, statuses followed 1,000 at a time, so a large
-    /// folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
+    /// Ingests every file in batches (one request per 1,000 documents, statuses followed for the oldest 1,000 waiting,
+    /// so a large folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
     /// </summary>
     public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
     {
@@ -57,25 +57,31 @@ public static class Commands
                             taken = submitted.Count;
                             more = submitting;
                         }
+                        // The oldest waiting documents, one request a round: documents finish roughly in the order
+                        // they were sent, and asking after every waiting one twice a second put thousands of status
+                        // calls a second on the cluster doing the indexing.
+                        var window = waiting.Take(MaxBatch).ToArray();
                         var still = new List<(string, string)>();
-                        foreach (var slice in waiting.Chunk(MaxBatch))
+                        if (window.Length > 0)
                         {
-                            var statuses = await backend.StatusManyAsync(collection, slice.Select(w => w.Item2).ToList(), ct);
-                            for (var i = 0; i < slice.Length; i++)
+                            var statuses = await backend.StatusManyAsync(collection, window.Select(w => w.Item2).ToList(), ct);
+                            for (var i = 0; i < window.Length; i++)
                             {
                                 var st = statuses[i];
-                                if (st.Status == DocumentStatuses.Pending) { still.Add(slice[i]); continue; }
-                                if (st.Status == DocumentStatuses.Failed) lock (errors) errors.Add((slice[i].Item1, st.Error ?? "failed"));
+                                if (st.Status == DocumentStatuses.Pending) { still.Add(window[i]); continue; }
+                                if (st.Status == DocumentStatuses.Failed) lock (errors) errors.Add((window[i].Item1, st.Error ?? "failed"));
                                 progress.Done(st.ChunkCount);
                                 index.Increment(1);
                             }
                         }
+                        var windowWaits = still.Count > 0 || window.Length == 0;
+                        still.AddRange(waiting.Skip(window.Length));
                         waiting = still;
                         index.Description = $"indexing {progress.Rates(sw.Elapsed)}";
                         // Without a live terminal (a log, CI), the same figures as a line every 5 s.
                         if (!interactive && lastLine.Elapsed.TotalSeconds >= 5) { Console.WriteLine($"indexing: {progress.Line(sw.Elapsed)}"); lastLine.Restart(); }
                         if (!more && waiting.Count == 0) break;
-                        await Task.Delay(500, ct);
+                        if (windowWaits) await Task.Delay(500, ct); // else the next window at once
                     }
                 }, ct);
                 // Batches of up to 1,000 documents or BatchBytes of content: one request (and one rate-limit token) each.
