@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Bench.Rag;
 
 /// <summary>
-/// The shipped processes on loopback: the API silo plus (silos - 1) plain silos on one SQLite store, membership in
-/// a redis-server started here when there is more than one silo, the given model on every silo, one admin key
-/// with the per-key rate limit lifted (the benchmarks measure throughput).
+/// The shipped processes on loopback, as the README runs them: one silo is the embedded default (SQLite); more are the
+/// API silo plus plain silos with state in a PostgreSQL server (fsync on) and membership in a redis-server, both
+/// started here. The given model on every silo, one admin key with the per-key rate limit lifted (the benchmarks
+/// measure throughput).
 /// </summary>
 public sealed class BenchCluster : IAsyncDisposable
 {
@@ -13,6 +15,8 @@ public sealed class BenchCluster : IAsyncDisposable
     private readonly string _data = Directory.CreateTempSubdirectory("rc-bench").FullName;
     private readonly string _serviceId = "bench-" + Guid.NewGuid().ToString("N")[..6];
     private (string BinDir, string ModelDir, int Silos, string[] Extra) _setup;
+    private PostgresServer? _postgres;
+    private string? _storage;
 
     public HttpClient Http { get; private set; } = null!;
 
@@ -34,11 +38,17 @@ public sealed class BenchCluster : IAsyncDisposable
     private async Task StartInnerAsync(string binDir, string modelDir, int silos, string[] extra)
     {
         var cluster = "bench-" + Guid.NewGuid().ToString("N")[..6];
+        if (_storage is null && silos > 1)
+        {
+            _postgres = await PostgresServer.StartAsync(durable: true);
+            _storage = await _postgres.CreateDatabaseAsync("ragcluster");
+        }
+        _storage ??= $"sqlite:{_data}/ragcluster.db";
         var redisPort = FreePort();
         if (silos > 1)
             _processes.Add(Process.Start(new ProcessStartInfo("redis-server", ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 { RedirectStandardOutput = true })!);
-        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", $"sqlite:{_data}/ragcluster.db", "--Silo:SiloPort", FreePort().ToString(),
+        string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", _storage, "--Silo:SiloPort", FreePort().ToString(),
             "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
             "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning", .. extra];
         var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
@@ -69,12 +79,12 @@ public sealed class BenchCluster : IAsyncDisposable
         _processes.Clear();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         KillAll();
         Http?.Dispose();
+        if (_postgres is not null) await _postgres.DisposeAsync();
         try { Directory.Delete(_data, true); } catch (IOException) { }
-        return ValueTask.CompletedTask;
     }
 
     private static int FreePort()

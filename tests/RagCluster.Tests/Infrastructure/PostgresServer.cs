@@ -8,6 +8,7 @@ namespace RagCluster.Tests.Infrastructure;
 /// <summary>
 /// A real PostgreSQL server for the test run, started from the installed binaries into a temp directory on a
 /// free loopback port (initdb refuses root, so as root it runs as the postgres user). Stopped at the end.
+/// The benchmarks compile this file in too (bench/RagCluster.Bench.Rag), with <c>durable</c> on: fsync as in production.
 /// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {
@@ -27,7 +28,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString(string database = "postgres") =>
         $"Host=127.0.0.1;Port={Port};Username=rag;Database={database};Pooling=true;Maximum Pool Size=50;Timeout=10";
 
-    public static async Task<PostgresServer> StartAsync()
+    public static async Task<PostgresServer> StartAsync(bool durable = false)
     {
         var bin = FindBinaries() ?? throw new InvalidOperationException(
             "PostgreSQL server binaries not found (looked for initdb in $RAGCLUSTER_PG_BIN, /usr/lib/postgresql/*/bin and PATH); install postgresql-15");
@@ -38,7 +39,7 @@ public sealed class PostgresServer : IAsyncDisposable
         var port = FreePort();
         var server = new PostgresServer(bin, dir, port, asPostgres);
         await server.Run("initdb", $"-D {dir}/data -A trust -U rag -E UTF8 --no-sync");
-        await server.Run("pg_ctl", $"-D {dir}/data -l {dir}/log -w -t 60 -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
+        await server.Run("pg_ctl", $"-D {dir}/data -l {dir}/log -w -t 60 -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 {(durable ? "" : "-c fsync=off ")}-c max_connections=300\" start");
         return server;
     }
 
@@ -90,22 +91,4 @@ public sealed class PostgresServer : IAsyncDisposable
         catch { /* already gone */ }
         try { Directory.Delete(_dir, recursive: true); } catch { /* best effort */ }
     }
-}
-
-/// <summary>One PostgreSQL server shared by every test that needs it; each test takes its own database.</summary>
-public sealed class PostgresFixture : IAsyncLifetime
-{
-    private int _next;
-    public PostgresServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-
-    public Task<string> NewDatabaseAsync() => Server.CreateDatabaseAsync($"rc_test_{Interlocked.Increment(ref _next)}");
-}
-
-[CollectionDefinition(Name)]
-public sealed class ClusterCollection : ICollectionFixture<PostgresFixture>, ICollectionFixture<RedisFixture>
-{
-    public const string Name = "cluster";
 }
