@@ -111,8 +111,9 @@ public static class IngestBench
 
     /// <summary>
     /// Submits the documents (batch form, 1,000 per request) into a new collection and waits until each is indexed.
-    /// Statuses are polled oldest first, at most <see cref="PollWindow"/> a second: documents finish roughly in
-    /// the order they were sent, and a poll of every pending document would load the cluster being measured.
+    /// Statuses are polled oldest first, <see cref="PollWindow"/> at a time and a second apart while any of those is
+    /// pending: documents finish roughly in the order they were sent, and a poll of every pending document would
+    /// load the cluster being measured.
     /// </summary>
     private static async Task<(int Chunks, double Seconds, double SubmitSeconds)> IngestCollectionAsync(HttpClient http, string collection,
         List<(string Id, string Text)> documents)
