@@ -15,7 +15,8 @@ namespace RagCluster.Bench.Rag;
 /// Ingestion against the encoder's own limit, in one run. The limit: the very chunks a default collection makes of
 /// the corpus (same extractor, chunker, tokenizer and prefix), through a BertEncoder with the silo's default session
 /// options and as many inferences at once as the silo runs (Embedding:Runners), sorted by length, in the best batch
-/// size of a sweep, with nothing else running. Then the corpus goes through the shipped processes (see BenchCluster:
+/// size of a sweep, with nothing else running; or, when it is faster, the silo's own batcher (an EmbeddingService)
+/// fed the same chunks with nothing else running. Then the corpus goes through the shipped processes (see BenchCluster:
 /// 1 silo on SQLite, more on PostgreSQL and Redis), warmed up first, for each silo count (batch form of
 /// POST .../documents, 1,000 per request; statuses polled oldest first), and the ratio of the two chunk rates is printed.
 /// </summary>
@@ -34,13 +35,17 @@ public static class IngestBench
         var options = new EmbeddingOptions { ModelDirectory = modelDir };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
         var sequences = new List<int[]>();
+        var perDocument = new List<int[][]>();
         using (var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options))
         {
             var defaults = new CollectionDefaults();
             var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(tokenizer));
             foreach (var (_, text) in corpus)
-                foreach (var chunk in chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(text))))
-                    sequences.Add(encoder.TokenIds(options.PassagePrefix + chunk.Text));
+            {
+                var document = chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(text))).Select(c => encoder.TokenIds(options.PassagePrefix + c.Text)).ToArray();
+                sequences.AddRange(document);
+                if (document.Length > 0) perDocument.Add(document);
+            }
             Console.Error.WriteLine($"{corpus.Count} documents, {sequences.Count} chunks, mean {sequences.Average(s => s.Length):F0} tokens");
 
             // Sweep on a seeded sample, then the best batch size over every chunk: that rate is the limit.
@@ -55,6 +60,13 @@ public static class IngestBench
             }
             var limit = EncodeAll(encoder, sequences, best.Batch, options.EffectiveRunners);
             Console.WriteLine(JsonSerializer.Serialize(new { bench = "encoder_limit", batch = best.Batch, runners = options.EffectiveRunners, chunks = sequences.Count, chunks_per_s = limit }));
+            // The silo's own batcher (an EmbeddingService with the default options) with nothing else running: each
+            // document's chunks one request, in corpus order. What the ingest loses beyond this is the rest of the silo.
+            var service = ServiceRate(modelDir, perDocument);
+            Console.WriteLine(JsonSerializer.Serialize(new { bench = "encoder_service", chunks = sequences.Count, chunks_per_s = service, ratio_to_limit = service / limit }));
+            // The sweep's sample is small and one rate moves by a few per cent from run to run: when the service alone
+            // beat the best swept batch size over every chunk, its rate is the limit (the stricter of the two).
+            limit = Math.Max(limit, service);
             foreach (var silos in siloCounts)
             {
                 var (chunks, seconds, submitSeconds, fill) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
@@ -74,6 +86,22 @@ public static class IngestBench
         var h = 2166136261u;
         foreach (var t in s) h = (h ^ (uint)t) * 16777619u;
         return h;
+    }
+
+    private static double ServiceRate(string modelDir, List<int[][]> documents)
+    {
+        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
+        try
+        {
+            service.EmbedTokensAsync(documents.Take(4).SelectMany(d => d).ToArray()).GetAwaiter().GetResult(); // warm-up
+            var sw = Stopwatch.StartNew();
+            Task.WaitAll(documents.Select(d => service.EmbedTokensAsync(d)).ToArray());
+            return documents.Sum(d => d.Length) / sw.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            service.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     // As the silo runs the encoder: Embedding:Runners inferences at once on the one session (one per core on CPU).

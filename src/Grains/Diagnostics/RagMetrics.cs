@@ -16,7 +16,7 @@ public static class RagMetrics
     public static readonly Counter<long> CacheMisses = Meter.CreateCounter<long>("rc_cache_misses_total", description: "Query cache misses by tier");
     public static readonly Histogram<int> EmbeddingBatchSize = Meter.CreateHistogram("rc_embedding_batch_size", null, "Texts per ONNX inference", advice: SizeBuckets);
     public static readonly InstrumentAdvice<double> RatioBuckets = new() { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] };
-    public static readonly Histogram<double> EmbeddingBatchFill = Meter.CreateHistogram("rc_embedding_batch_fill_ratio", null, "Rows per ONNX inference over Embedding:MaxBatch", advice: RatioBuckets);
+    public static readonly Histogram<double> EmbeddingBatchFill = Meter.CreateHistogram("rc_embedding_batch_fill_ratio", null, "How full each ONNX inference is: rows over Embedding:MaxBatch or padded tokens over Embedding:MaxBatchTokens, whichever is fuller", advice: RatioBuckets);
     public static readonly Histogram<double> EmbeddingPaddingFill = Meter.CreateHistogram("rc_embedding_padding_fill_ratio", null, "Real tokens over padded tokens per ONNX inference (1 = no padding)", advice: RatioBuckets);
     public static readonly Histogram<double> EmbeddingBatchSeconds = Meter.CreateHistogram("rc_embedding_batch_duration_seconds", "s", "Time per ONNX inference", advice: SecondsBuckets);
     public static readonly Histogram<double> QuerySeconds = Meter.CreateHistogram("rc_query_duration_seconds", "s", "Uncached query time by the plan served", advice: SecondsBuckets);
@@ -29,9 +29,33 @@ public static class RagMetrics
     {
         Meter.CreateObservableGauge("rc_ingest_documents_per_second", () => IndexedDocumentsRate.PerSecond(), description: "Documents indexed per second on this silo, over the last 10 s");
         Meter.CreateObservableGauge("rc_ingest_chunks_per_second", () => IndexedChunksRate.PerSecond(), description: "Chunks indexed per second on this silo, over the last 10 s");
+        Meter.CreateObservableGauge("rc_ingest_documents_in_progress", IngestSteps.Measure, description: "Documents indexing on this silo now, by the step they are in (where a slow ingest waits)");
     }
 
     public static TagList Tag(string key, string value) => new() { { key, value } };
+}
+
+/// <summary>How many documents are in each step of indexing on this silo; one <see cref="IngestSteps"/> per indexing pass.</summary>
+public sealed class IngestSteps : IDisposable
+{
+    public const int WaitingForSlot = 0, Chunking = 1, Embedding = 2, WritingShards = 3, Registering = 4, Saving = 5;
+    private static readonly string[] Names = ["waiting_for_slot", "chunking", "embedding", "writing_shards", "registering", "saving"];
+    private static readonly int[] Counts = new int[Names.Length];
+    private int _current = -1;
+
+    public IngestSteps(int first) => MoveTo(first);
+
+    public void MoveTo(int step)
+    {
+        if (_current >= 0) Interlocked.Decrement(ref Counts[_current]);
+        _current = step;
+        if (step >= 0) Interlocked.Increment(ref Counts[step]);
+    }
+
+    public void Dispose() => MoveTo(-1);
+
+    internal static IEnumerable<Measurement<int>> Measure() =>
+        Names.Select((n, i) => new Measurement<int>(Volatile.Read(ref Counts[i]), new KeyValuePair<string, object?>("step", n)));
 }
 
 /// <summary>Counts in one-second buckets over a sliding window: the recent rate of an event.</summary>

@@ -169,7 +169,9 @@ public sealed class DocumentGrain(
     {
         // A bulk ingest wakes thousands of documents at once; a bounded number index at a time, enough to keep the
         // encoder's batches full, so none of them waits long enough inside a call to time out and start over.
+        using var step = new IngestSteps(IngestSteps.WaitingForSlot);
         using var slot = await slots.EnterAsync();
+        step.MoveTo(IngestSteps.Chunking);
         var s = state.State;
         var version = s.Version;
         if (s.Status != DocumentStatuses.Pending || s.PendingContent is null) return;
@@ -187,6 +189,7 @@ public sealed class DocumentGrain(
                 // batches these with other documents' chunks (no grain call, so no response timeout to outlast).
                 var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
                                                    ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
+                step.MoveTo(IngestSteps.Embedding);
                 vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage);
             }
             if (s.Version != version) return; // superseded while we worked; the newer pass takes over
@@ -195,11 +198,13 @@ public sealed class DocumentGrain(
                 d.HeadingPath.ToArray(), s.Tags, vectors?[i])).ToList();
             var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, settings.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
             // Every shard hears about every version, so shards that held older chunks drop them.
+            step.MoveTo(IngestSteps.WritingShards);
             await Task.WhenAll(Enumerable.Range(0, settings.ShardCount).Select(i =>
                 GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").Upsert(DocumentId, version, byShard.GetValueOrDefault(i) ?? [])));
             if (s.Version != version) return;
             // Register with the collection before recording success: if this call fails the document stays
             // pending and the whole (idempotent) pass is retried, so the registration cannot be lost.
+            step.MoveTo(IngestSteps.Registering);
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
             if (s.Version != version) return;
 
@@ -213,6 +218,7 @@ public sealed class DocumentGrain(
             s.ShardCount = settings.ShardCount;
             s.PendingContent = null;
             s.UpdatedAt = DateTimeOffset.UtcNow;
+            step.MoveTo(IngestSteps.Saving);
             await WriteAsync();
         }
         catch (ExtractionException e) when (s.Version == version)

@@ -230,7 +230,7 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.True(Value("rc_cache_hits_total", ("tier", "L1")) >= 1);
         Assert.True(Value("rc_ingest_documents_total", ("outcome", "indexed")) >= 1);
         Assert.True(Value("rc_embedding_batch_size_count") >= 1);
-        // How full each inference is (rows over MaxBatch) and how little it pads (real over padded tokens): ratios in (0, 1].
+        // How full each inference is (rows over MaxBatch or tokens over MaxBatchTokens) and how little it pads (real over padded tokens): ratios in (0, 1].
         foreach (var fill in new[] { "rc_embedding_batch_fill_ratio", "rc_embedding_padding_fill_ratio" })
         {
             Assert.True(Value(fill + "_count") >= 1, fill);
@@ -239,6 +239,11 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         // The ingest rate over the last 10 s, readable without PromQL.
         Assert.Contains("# TYPE rc_ingest_chunks_per_second gauge", lines);
         Assert.Contains("# TYPE rc_ingest_documents_per_second gauge", lines);
+        // Documents indexing now, by step: every step is reported, and no count goes below zero (each pass leaves the
+        // step it entered).
+        var steps = samples.Where(s => s.Name == "rc_ingest_documents_in_progress").ToList();
+        Assert.Equal(["chunking", "embedding", "registering", "saving", "waiting_for_slot", "writing_shards"], steps.Select(s => s.Labels["step"]).Order());
+        Assert.All(steps, s => Assert.True(s.Value >= 0, $"{s.Labels["step"]}: {s.Value}"));
         Assert.Contains(samples, s => s.Name == "rc_query_duration_seconds_bucket" && s.Labels.ContainsKey("plan"));
         // Histogram buckets are cumulative, use our boundaries (advice), and end at +Inf = _count.
         var buckets = samples.Where(s => s.Name == "rc_embedding_batch_size_bucket").ToList();

@@ -60,6 +60,20 @@ public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<Emb
     }
 
     [Fact]
+    public async Task Stopping_the_service_cancels_queued_work_and_refuses_new_work()
+    {
+        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = RepoPaths.TestModel, MaxBatch = 2, Runners = 1 },
+            NullLogger<EmbeddingService>.Instance);
+        var sequences = Enumerable.Range(0, 16).Select(i => service.TokenIds(string.Join(" ", Enumerable.Repeat($"word{i}", 100)), EmbeddingKind.Passage)).ToArray();
+        var queued = Enumerable.Range(0, 20).Select(_ => service.EmbedTokensAsync(sequences)).ToList();
+        await service.DisposeAsync();
+        // The inference running at the stop finishes; nothing queued is left waiting for ever.
+        Assert.All(queued, t => Assert.True(t.IsCompleted));
+        Assert.Contains(queued, t => t.IsCanceled);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => service.EmbedTokensAsync(sequences));
+    }
+
+    [Fact]
     public async Task Vectors_equal_the_torch_reference_across_batch_sizes_and_padding()
     {
         var texts = TokenizerTests.VariedStrings(40, seed: 11).Select(t => t.Length > 600 ? t[..600] : t).ToList();
