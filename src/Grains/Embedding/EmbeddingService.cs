@@ -13,9 +13,9 @@ public sealed class EmbeddingUnavailableException(string message) : Exception(me
 
 /// <summary>
 /// One per silo: owns the ONNX session and a dynamic batcher. Callers' sequences are merged across callers (and so
-/// across documents) into inferences of up to MaxBatch rows and MaxBatchTokens padded tokens. Queries go first, so a search never waits behind more
-/// than the one bulk inference already running. Passages are length-bucketed: up to BucketWindow queued passages
-/// are sorted by length and run in slices of similar length, so a batch pads little.
+/// across documents) into inferences of up to MaxBatch rows and MaxBatchTokens padded tokens. Queries go first, so a
+/// search never waits behind more than the inferences already running (one per runner). Passages are length-bucketed:
+/// up to BucketWindow queued passages are sorted by length and run in slices of similar length, so a batch pads little.
 /// Without a model the service still exists and says why dense retrieval is off.
 /// </summary>
 public sealed class EmbeddingService : IAsyncDisposable
