@@ -17,6 +17,8 @@ using RagCluster.Hosting.Placement;
 using RagCluster.Storage;
 using RagCluster.Storage.GrainLogs;
 using RagCluster.Storage.Schema;
+using RagCluster.Storage.Sqlite;
+using Orleans.Providers;
 
 namespace RagCluster.Hosting;
 
@@ -115,12 +117,22 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaInstaller>();
         // Orleans' ADO.NET grain storage, reading its statements from our schema (Schema/*.sql in RagCluster.Storage);
         // state in Orleans' binary format, version tolerant through [GenerateSerializer]/[Id]/[Alias].
-        silo.AddAdoNetGrainStorageAsDefault(ob => ob.Configure<Serializer>((o, serializer) =>
+        void Configure(OptionsBuilder<AdoNetGrainStorageOptions> ob) => ob.Configure<Serializer>((o, serializer) =>
         {
             o.Invariant = store.AdoNetInvariant;
             o.ConnectionString = store.ConnectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
-        }));
+        });
+        if (store.SqlitePath is { } path)
+        {
+            // On SQLite the default provider is Orleans' one with its writes taken one at a time (OneWriterGrainStorage).
+            const string Inner = "sqlite-adonet";
+            silo.AddAdoNetGrainStorage(Inner, Configure);
+            silo.Services.AddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
+                (sp, _) => new OneWriterGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Inner), path));
+            silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
+        }
+        else silo.AddAdoNetGrainStorageAsDefault(Configure);
         silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
     }
 

@@ -64,6 +64,15 @@ public sealed class StoreLocation
         return new(StoreKind.PostgreSql, pg.ConnectionString, $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database ?? pg.Username}");
     }
 
+    /// <summary>The SQLite file (null for other stores).</summary>
+    public string? SqlitePath => Kind == StoreKind.Sqlite ? new SqliteConnectionStringBuilder(ConnectionString).DataSource : null;
+
+    /// <summary>For a write: on SQLite, this process's turn at the file (<see cref="Sqlite.SqliteWriteGate"/>); elsewhere nothing to wait for.</summary>
+    public ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
+        SqlitePath is { } path ? Enter(path, ct) : ValueTask.FromResult<IDisposable?>(null);
+
+    private static async ValueTask<IDisposable?> Enter(string path, CancellationToken ct) => await Sqlite.SqliteWriteGate.EnterAsync(path, ct);
+
     public async ValueTask<DbConnection> OpenAsync(CancellationToken ct = default)
     {
         DbConnection c = Kind switch

@@ -16,6 +16,7 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
 
     public async Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default)
     {
+        using var turn = await store.EnterWriteAsync(ct);
         await using var c = await store.OpenAsync(ct);
         await using var cmd = Command(c, null, """
             INSERT INTO ragcluster_log_owner (service_id, grain, log_name, epoch) VALUES (@sv, @g, @n, 1)
@@ -48,6 +49,7 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
 
     public async Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default)
     {
+        using var turn = await store.EnterWriteAsync(ct);
         await using var c = await store.OpenAsync(ct);
         await using var tx = entries.Count > RowsPerInsert ? await c.BeginTransactionAsync(ct) : null;
         // Many rows to a statement (a group commit brings many entries): one round trip and one fence check each.
@@ -70,6 +72,7 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
 
     public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
     {
+        using var turn = await store.EnterWriteAsync(ct);
         await using var c = await store.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         await using (var cmd = Command(c, tx, $"""

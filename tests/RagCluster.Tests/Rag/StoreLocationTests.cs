@@ -1,5 +1,6 @@
 using Npgsql;
 using RagCluster.Storage;
+using RagCluster.Storage.Sqlite;
 
 namespace RagCluster.Tests.Rag;
 
@@ -23,5 +24,28 @@ public sealed class StoreLocationTests
         var cs = new NpgsqlConnectionStringBuilder(StoreLocation.Parse(setting).ConnectionString);
         Assert.False(cs.NoResetOnClose);
         Assert.Equal(0, cs.MaxAutoPrepare);
+    }
+
+    [Fact]
+    public async Task Writers_to_one_sqlite_file_take_turns_and_other_files_do_not_wait()
+    {
+        var a = StoreLocation.Parse($"sqlite:{Path.Combine(Path.GetTempPath(), $"gate-{Guid.NewGuid():N}.db")}");
+        var b = StoreLocation.Parse($"sqlite:{Path.Combine(Path.GetTempPath(), $"gate-{Guid.NewGuid():N}.db")}");
+        Assert.Null(StoreLocation.Parse("Host=db").SqlitePath);
+        Assert.Null(await StoreLocation.Parse("Host=db").EnterWriteAsync()); // PostgreSQL takes its writers as they come
+
+        var first = await a.EnterWriteAsync();
+        var second = a.EnterWriteAsync().AsTask();
+        var sameFileOtherSpelling = SqliteWriteGate.EnterAsync(Path.GetRelativePath(Environment.CurrentDirectory, a.SqlitePath!)).AsTask();
+        var otherFile = b.EnterWriteAsync().AsTask();
+        Assert.True(otherFile.IsCompleted);
+        await Task.Delay(50);
+        Assert.False(second.IsCompleted);
+        Assert.False(sameFileOtherSpelling.IsCompleted);
+        first!.Dispose();
+        first.Dispose(); // a second dispose passes nothing on
+        (await second)!.Dispose();
+        (await sameFileOtherSpelling).Dispose();
+        (await otherFile)!.Dispose();
     }
 }
