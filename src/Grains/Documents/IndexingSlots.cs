@@ -1,3 +1,5 @@
+using RagCluster.Storage.Concurrency;
+
 namespace RagCluster.Grains.Documents;
 
 /// <summary>
@@ -8,18 +10,5 @@ public sealed class IndexingSlots(int capacity)
 {
     private readonly SemaphoreSlim _slots = new(capacity, capacity);
 
-    public async Task<IDisposable> EnterAsync(CancellationToken cancellationToken = default)
-    {
-        await _slots.WaitAsync(cancellationToken);
-        return new Lease(_slots);
-    }
-
-    private sealed class Lease(SemaphoreSlim slots) : IDisposable
-    {
-        private int _released;
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0) slots.Release();
-        }
-    }
+    public ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken = default) => _slots.EnterAsync(cancellationToken);
 }
