@@ -17,6 +17,7 @@ public sealed class StoreLocation
         Kind = kind;
         ConnectionString = connectionString;
         Description = description;
+        SqlitePath = kind == StoreKind.Sqlite ? new SqliteConnectionStringBuilder(connectionString).DataSource : null;
     }
 
     public StoreKind Kind { get; }
@@ -65,7 +66,7 @@ public sealed class StoreLocation
     }
 
     /// <summary>The SQLite file (null for other stores).</summary>
-    public string? SqlitePath => Kind == StoreKind.Sqlite ? new SqliteConnectionStringBuilder(ConnectionString).DataSource : null;
+    public string? SqlitePath { get; }
 
     /// <summary>For a write: on SQLite, this process's turn at the file (<see cref="Sqlite.SqliteWriteGate"/>); elsewhere nothing to wait for.</summary>
     public ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
