@@ -34,7 +34,6 @@ public static class IngestBench
 
         var options = new EmbeddingOptions { ModelDirectory = modelDir };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
-        var sequences = new List<int[]>();
         var perDocument = new List<int[][]>();
         using (var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options))
         {
@@ -43,9 +42,9 @@ public static class IngestBench
             foreach (var (_, text) in corpus)
             {
                 var document = chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(text))).Select(c => encoder.TokenIds(options.PassagePrefix + c.Text)).ToArray();
-                sequences.AddRange(document);
                 if (document.Length > 0) perDocument.Add(document);
             }
+            var sequences = perDocument.SelectMany(d => d).ToList();
             Console.Error.WriteLine($"{corpus.Count} documents, {sequences.Count} chunks, mean {sequences.Average(s => s.Length):F0} tokens");
 
             // Sweep on a seeded sample, then the best batch size over every chunk: that rate is the limit.

@@ -123,13 +123,13 @@ public static class SiloBuilderExtensions
             o.ConnectionString = store.ConnectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         });
-        if (store.SqlitePath is { } path)
+        if (store.SqliteWriteGate is { } gate)
         {
             // On SQLite the default provider is Orleans' one with its writes taken one at a time (OneWriterGrainStorage).
             const string Inner = "sqlite-adonet";
             silo.AddAdoNetGrainStorage(Inner, Configure);
             silo.Services.AddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
-                (sp, _) => new OneWriterGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Inner), path));
+                (sp, _) => new OneWriterGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Inner), gate));
             silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
         }
         else silo.AddAdoNetGrainStorageAsDefault(Configure);

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using RagCluster.Storage.Concurrency;
 
 namespace RagCluster.Storage;
 
@@ -12,12 +13,13 @@ public enum StoreKind { Memory, Sqlite, PostgreSql }
 /// </summary>
 public sealed class StoreLocation
 {
-    private StoreLocation(StoreKind kind, string connectionString, string description)
+    private StoreLocation(StoreKind kind, string connectionString, string description, string? sqlitePath = null)
     {
         Kind = kind;
         ConnectionString = connectionString;
         Description = description;
-        SqlitePath = kind == StoreKind.Sqlite ? new SqliteConnectionStringBuilder(connectionString).DataSource : null;
+        SqlitePath = sqlitePath;
+        SqliteWriteGate = sqlitePath is null ? null : Sqlite.SqliteWriteGate.For(sqlitePath);
     }
 
     public StoreKind Kind { get; }
@@ -42,7 +44,7 @@ public sealed class StoreLocation
         {
             var path = Path.GetFullPath(setting["sqlite:".Length..]);
             var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
-            return new(StoreKind.Sqlite, cs, $"SQLite {path}");
+            return new(StoreKind.Sqlite, cs, $"SQLite {path}", path);
         }
         NpgsqlConnectionStringBuilder pg;
         try
@@ -67,12 +69,12 @@ public sealed class StoreLocation
 
     /// <summary>The SQLite file (null for other stores).</summary>
     public string? SqlitePath { get; }
+    /// <summary>This process's gate for the SQLite file (<see cref="Sqlite.SqliteWriteGate"/>); null for other stores.</summary>
+    public SemaphoreSlim? SqliteWriteGate { get; }
 
-    /// <summary>For a write: on SQLite, this process's turn at the file (<see cref="Sqlite.SqliteWriteGate"/>); elsewhere nothing to wait for.</summary>
-    public ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
-        SqlitePath is { } path ? Enter(path, ct) : ValueTask.FromResult<IDisposable?>(null);
-
-    private static async ValueTask<IDisposable?> Enter(string path, CancellationToken ct) => await Sqlite.SqliteWriteGate.EnterAsync(path, ct);
+    /// <summary>For a write: on SQLite, this process's turn at the file; elsewhere nothing to wait for.</summary>
+    public async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
+        SqliteWriteGate is { } gate ? await gate.EnterAsync(ct) : null;
 
     public async ValueTask<DbConnection> OpenAsync(CancellationToken ct = default)
     {

@@ -63,20 +63,22 @@ public sealed class CollectionGrain(
         await SaveAsync();
     }
 
-    public async Task<long> DocumentChanged(string documentId, bool present)
+    public Task<long> DocumentChanged(string documentId, bool present)
     {
         if (present) state.State.Documents.Add(documentId);
         else state.State.Documents.Remove(documentId);
-        state.State.Settings ??= Settings; // pin the settings the first document was indexed with
-        var version = ++state.State.Version;
-        await SaveAsync();
-        return version;
+        return RegistryChangedAsync();
     }
 
-    public async Task<long> DocumentsAdded(string[] documentIds)
+    public Task<long> DocumentsAdded(string[] documentIds)
     {
         state.State.Documents.UnionWith(documentIds);
-        state.State.Settings ??= Settings;
+        return RegistryChangedAsync();
+    }
+
+    private async Task<long> RegistryChangedAsync()
+    {
+        state.State.Settings ??= Settings; // pin the settings the first document was indexed with
         var version = ++state.State.Version;
         await SaveAsync();
         return version;

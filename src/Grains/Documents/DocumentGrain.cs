@@ -174,7 +174,7 @@ public sealed class DocumentGrain(
         step.MoveTo(IngestSteps.Chunking);
         var s = state.State;
         var version = s.Version;
-        if (s.Status != DocumentStatuses.Pending || s.PendingContent is null) return;
+        if (!IsPending) return;
         try
         {
             var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
