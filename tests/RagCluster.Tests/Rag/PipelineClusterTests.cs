@@ -206,6 +206,47 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         Assert.Single(hits.Hits);
     }
 
+    [Fact]
+    public async Task A_pass_writes_only_to_shards_it_gives_chunks_or_that_held_older_ones()
+    {
+        await using var cluster = await NewCluster();
+        var grains = cluster.Grains;
+        async Task<DocumentStatus> Index(string id, string text)
+        {
+            var doc = grains.GetGrain<IDocumentGrain>($"held/{id}");
+            await doc.Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes(text), [], null));
+            DocumentStatus status;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((status = await doc.GetStatus()).Status == DocumentStatuses.Pending && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.Equal(DocumentStatuses.Indexed, status.Status);
+            return status;
+        }
+        async Task<int[]> Chunks(string id) =>
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(async i => (await grains.GetGrain<IIndexShardGrain>($"held/{i}").ChunkCounts()).GetValueOrDefault(id)));
+        async Task<int[]> LogEntries() => await Task.WhenAll(Enumerable.Range(0, 4).Select(async i => (await grains.GetGrain<IIndexShardGrain>($"held/{i}").GetStats()).LogEntries));
+
+        var longText = string.Join("\n\n", Enumerable.Range(0, 150).Select(p => $"Paragraph {p} is about shard placement, chunk versions and the words {p * 7} and {p * 13}."));
+        var big = await Index("big", longText);
+        Assert.All(await Chunks("big"), n => Assert.True(n > 0)); // chunks in all four shards
+        Assert.Equal(big.ChunkCount, (await Chunks("big")).Sum());
+
+        // A new one-chunk document adds a log entry to one shard only (it used to write an empty one to the other three).
+        var before = await LogEntries();
+        var small = await Index("small", "one short chunk");
+        var after = await LogEntries();
+        Assert.Equal(1, small.ChunkCount);
+        Assert.Equal(1, Enumerable.Range(0, 4).Count(i => after[i] != before[i]));
+        Assert.Equal(after.Zip(before, (a, b) => a - b).Sum(), 1);
+
+        // The big document shrinks to one chunk: the three shards that held its older chunks are told, and drop them.
+        await Index("big", "now only a short text");
+        Assert.Equal(1, (await Chunks("big")).Sum());
+        // And grows again: nothing doubled.
+        var grown = await Index("big", longText + "\n\nA last paragraph.");
+        Assert.Equal(grown.ChunkCount, (await Chunks("big")).Sum());
+        Assert.True(grown.ChunkCount > 4);
+    }
+
     /// <summary>
     /// 48 shards on 3 silos; a 4th joins while queries run. Exactly the shards whose rendezvous home is now the new
     /// silo move there (about a quarter), the rest stay put, no query fails, and answers are the same afterwards.
