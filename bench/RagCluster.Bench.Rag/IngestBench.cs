@@ -127,7 +127,8 @@ public static class IngestBench
         // A fresh process compiles its code as it first runs it (tiered JIT); a cluster that has been up a while has
         // done so. The corpus' first documents go into a collection of their own before the clock starts.
         var warm = await IngestCollectionAsync(http, "warmup", corpus.Take(WarmupDocuments).ToList());
-        Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s");
+        var settle = await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(60));
+        Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s, then {settle:F1} s until the cluster was quiet");
         var before = await EmbeddingCountersAsync(http);
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
         var after = await EmbeddingCountersAsync(http);
