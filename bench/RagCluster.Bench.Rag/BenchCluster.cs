@@ -66,8 +66,8 @@ public sealed class BenchCluster : IAsyncDisposable
     /// Waits until the processes started here (silos and Redis; PostgreSQL is not counted) together use under 30 %
     /// of a core for two seconds in a row, or <paramref name="limit"/> passes; returns the seconds waited. After a
     /// warm-up the runtime's tier-1 compiler still has a queue of hot methods, and with the runners holding every core
-    /// it drained slowly: in a 35 s profile of a 3-silo ingest it took 3.6 to 9.2 % of the machine. A cluster that has
-    /// been up a while has compiled them.
+    /// it drained slowly: in 35 s profiles of three 3-silo ingests it took 3.6 to 9.2 % of the machine, and 2.2 % in one
+    /// after this wait. A cluster that has been up a while has compiled them.
     /// </summary>
     public async Task<double> WaitUntilQuietAsync(TimeSpan limit)
     {
@@ -120,8 +120,8 @@ public sealed class BenchCluster : IAsyncDisposable
     /// <summary>
     /// Several silos on one machine's cores: the README's setting for that (thread-pool workers do not spin before they
     /// sleep). In a 35 s profile of a 3-silo ingest, spinning workers (sched_yield and the context switches it causes)
-    /// took 7.6 % of the machine; without the spin, 2.2 %, and the ingest ran 13 % faster (48.8 against 42.9 to 43.5
-    /// chunks/s in three runs, 1,500 documents).
+    /// took 7.6 % of the machine; with the spin off, their waiting (sched_yield and futex) took 2.2 %, and the ingest
+    /// ran 13 % faster (48.8 chunks/s, against 42.9 to 43.5 in the three runs before it; 1,500 documents).
     /// </summary>
     private static Dictionary<string, string> SharedCores(int silos) =>
         silos > 1 ? new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" } : [];
