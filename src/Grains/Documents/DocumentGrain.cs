@@ -160,25 +160,40 @@ public sealed class DocumentGrain(
 
     private void EnsureIndexing()
     {
-        if (!IsPending)
+        _retry?.Dispose();
+        _retry = null;
+        // A running pass indexes a version that arrives meanwhile as soon as it ends.
+        if (!IsPending || _indexing is { IsCompleted: false }) return;
+        _indexing = IndexPendingAsync();
+    }
+
+    /// <summary>
+    /// Passes until nothing is pending; only a failed pass leaves a timer behind, to retry. (A timer on every pending
+    /// document, ticking every 2 s, gave a bulk ingest with 1,500 documents queued up to 750 grain turns a second that
+    /// each found a pass already running or waiting for its slot.)
+    /// </summary>
+    private async Task IndexPendingAsync()
+    {
+        var done = true;
+        try
         {
-            // Settled: no timer. Thousands of idle documents ticking every 2 s cost a bulk ingest CPU it needs.
-            _retry?.Dispose();
-            _retry = null;
-            return;
+            while (done && IsPending) done = await IndexAsync();
         }
-        // Pending: a timer retries after a transient failure (a shard's silo died, a timeout).
-        _retry ??= RegisterRetry(RetryPeriod);
-        if (_indexing is { IsCompleted: false }) return;
-        _indexing = IndexAsync();
+        catch (Exception e)
+        {
+            log.LogWarning("Indexing {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
+            done = false;
+        }
+        if (!done) _retry = RegisterRetry(RetryPeriod);
     }
 
     private bool IsPending => state.State.Status == DocumentStatuses.Pending && state.State.PendingContent is not null;
 
     private IGrainTimer RegisterRetry(TimeSpan dueTime) =>
-        this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, dueTime, RetryPeriod);
+        this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, dueTime, Timeout.InfiniteTimeSpan);
 
-    private async Task IndexAsync()
+    /// <summary>One pass over the pending version; false when it failed transiently and should be retried later.</summary>
+    private async Task<bool> IndexAsync()
     {
         // A bulk ingest wakes thousands of documents at once; a bounded number index at a time, enough to keep the
         // encoder's batches full, so none of them waits long enough inside a call to time out and start over.
@@ -187,7 +202,7 @@ public sealed class DocumentGrain(
         step.MoveTo(IngestSteps.Chunking);
         var s = state.State;
         var version = s.Version;
-        if (!IsPending) return;
+        if (!IsPending) return true;
         try
         {
             var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
@@ -205,7 +220,7 @@ public sealed class DocumentGrain(
                 step.MoveTo(IngestSteps.Embedding);
                 vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage);
             }
-            if (s.Version != version) return; // superseded while we worked; the newer pass takes over
+            if (s.Version != version) return true; // superseded while we worked; the next pass takes the newer version
 
             var chunks = drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
                 d.HeadingPath.ToArray(), s.Tags, vectors?[i])).ToList();
@@ -216,12 +231,12 @@ public sealed class DocumentGrain(
             step.MoveTo(IngestSteps.WritingShards);
             await Task.WhenAll(ShardsToTell(byShard.Keys, settings.ShardCount).Select(i =>
                 GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").Upsert(DocumentId, version, byShard.GetValueOrDefault(i) ?? [])));
-            if (s.Version != version) return;
+            if (s.Version != version) return true;
             // Register with the collection before recording success: if this call fails the document stays
             // pending and the whole (idempotent) pass is retried, so the registration cannot be lost.
             step.MoveTo(IngestSteps.Registering);
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
-            if (s.Version != version) return;
+            if (s.Version != version) return true;
 
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "indexed"));
             RagMetrics.IngestedChunks.Add(chunks.Count);
@@ -236,6 +251,7 @@ public sealed class DocumentGrain(
             s.UpdatedAt = DateTimeOffset.UtcNow;
             step.MoveTo(IngestSteps.Saving);
             await WriteAsync();
+            return true;
         }
         catch (ExtractionException e) when (s.Version == version)
         {
@@ -245,12 +261,14 @@ public sealed class DocumentGrain(
             s.PendingContent = null;
             s.UpdatedAt = DateTimeOffset.UtcNow;
             await WriteAsync();
+            return true;
         }
         catch (Exception e) when (e is not InconsistentStateException)
         {
             // Transient (a shard's silo died, a timeout): stay pending; the timer retries.
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "retried"));
             log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
+            return false;
         }
     }
 
