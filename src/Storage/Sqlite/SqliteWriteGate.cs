@@ -15,7 +15,4 @@ public static class SqliteWriteGate
 
     /// <summary>The file's gate (one per file, however its path is spelled); take a turn with <see cref="SemaphoreTurn.EnterAsync"/>.</summary>
     public static SemaphoreSlim For(string path) => Gates.GetOrAdd(Path.GetFullPath(path), _ => new SemaphoreSlim(1, 1));
-
-    /// <summary>Waits for the file's turn; dispose the result to pass it on.</summary>
-    public static ValueTask<IDisposable> EnterAsync(string path, CancellationToken ct = default) => For(path).EnterAsync(ct);
 }

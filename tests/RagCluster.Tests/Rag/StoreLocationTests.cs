@@ -1,5 +1,6 @@
 using Npgsql;
 using RagCluster.Storage;
+using RagCluster.Storage.Concurrency;
 using RagCluster.Storage.Sqlite;
 
 namespace RagCluster.Tests.Rag;
@@ -36,7 +37,7 @@ public sealed class StoreLocationTests
 
         var first = await a.EnterWriteAsync();
         var second = a.EnterWriteAsync().AsTask();
-        var sameFileOtherSpelling = SqliteWriteGate.EnterAsync(Path.GetRelativePath(Environment.CurrentDirectory, a.SqlitePath!)).AsTask();
+        var sameFileOtherSpelling = SqliteWriteGate.For(Path.GetRelativePath(Environment.CurrentDirectory, a.SqlitePath!)).EnterAsync().AsTask();
         var otherFile = b.EnterWriteAsync().AsTask();
         Assert.True(otherFile.IsCompleted);
         await Task.Delay(50);
