@@ -165,7 +165,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         var countsBefore = await shard.ChunkCounts();
 
         // A crash: the silo vanishes without deactivating (the snapshot is not refreshed); a new silo opens the same store.
-        await cluster.KillAsync(cluster.Cluster.Primary);
+        await cluster.KillAsync(cluster.Cluster.Primary!);
         await using var second = await NewCluster(storage: cluster.Storage, serviceId: serviceId);
         var restored = second.Grains.GetGrain<IIndexShardGrain>("kb/0");
         Assert.Equal(countsBefore, await restored.ChunkCounts());
@@ -367,7 +367,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await first.GetGrain<ICacheGrain>(partition).Set(key, value);
         var l2 = await first.GetGrain<ICacheGrain>(partition).Get(key);
         Assert.Equal("L2", l2.Tier);
-        await cluster.StopAsync(cluster.Cluster.Primary); // graceful: the partition flushes to the store on deactivation
+        await cluster.StopAsync(cluster.Cluster.Primary!); // graceful: the partition flushes to the store on deactivation
 
         await using var restarted = await NewCluster(storage: cluster.Storage, serviceId: serviceId);
         var second = restarted.Grains;
