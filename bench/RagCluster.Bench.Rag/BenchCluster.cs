@@ -6,8 +6,8 @@ namespace RagCluster.Bench.Rag;
 /// <summary>
 /// The shipped processes on loopback, as the README runs them: one silo is the embedded default (SQLite); more are the
 /// API silo plus plain silos with state in a PostgreSQL server (fsync on) and membership in a redis-server, both
-/// started here. The given model on every silo, one admin key with the per-key rate limit lifted (the benchmarks
-/// measure throughput).
+/// started here. The given model on every silo (none when the model directory is ""), one admin key with the per-key
+/// rate limit lifted (the benchmarks measure throughput).
 /// </summary>
 public sealed class BenchCluster : IAsyncDisposable
 {
@@ -50,7 +50,7 @@ public sealed class BenchCluster : IAsyncDisposable
                 { RedirectStandardOutput = true })!);
         string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", _storage, "--Silo:SiloPort", FreePort().ToString(),
             "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
-            "--Embedding:ModelDirectory", modelDir, "--Logging:LogLevel:Default", "Warning", .. extra];
+            .. modelDir.Length > 0 ? new[] { "--Embedding:ModelDirectory", modelDir } : [], "--Logging:LogLevel:Default", "Warning", .. extra];
         var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
         var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
             "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), out var urlTask);

@@ -18,7 +18,8 @@ namespace RagCluster.Bench.Rag;
 /// size of a sweep, with nothing else running; or, when it is faster, the silo's own batcher (an EmbeddingService)
 /// fed the same chunks with nothing else running. Then the corpus goes through the shipped processes (see BenchCluster:
 /// 1 silo on SQLite, more on PostgreSQL and Redis), warmed up first, for each silo count (batch form of
-/// POST .../documents, 1,000 per request; statuses polled oldest first), and the ratio of the two chunk rates is printed.
+/// POST .../documents, 1,000 per request; statuses polled oldest first), and the ratio of the two chunk rates is printed,
+/// with the whole machine's CPU per chunk; then once more with no model on the silos, for what the rest costs.
 /// </summary>
 public static class IngestBench
 {
@@ -66,14 +67,26 @@ public static class IngestBench
             // The sweep's sample is small and one rate moves by a few per cent from run to run: when the service alone
             // beat the best swept batch size over every chunk, its rate is the limit (the stricter of the two).
             limit = Math.Max(limit, service);
+            // The encoder's CPU per chunk at the limit: every core for 1/limit seconds.
+            var encoderCpuMs = Environment.ProcessorCount * 1000 / limit;
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
+                var (chunks, seconds, submitSeconds, fill, cpuMs) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
                     docs_per_s = corpus.Count / seconds, chunks_per_s = chunks / seconds, mean_embedding_batch = fill, encoder_limit_chunks_per_s = limit,
-                    ratio = chunks / seconds / limit,
+                    ratio = chunks / seconds / limit, machine_cpu_ms_per_chunk = cpuMs, encoder_cpu_ms_per_chunk_at_limit = encoderCpuMs,
+                }));
+                // The same ingest with no model on the silos (BM25 only: no encoder, no vectors to ship, store or link into
+                // HNSW): what the rest of the pipeline costs per chunk at the least. On cores the encoder shares, a ratio r
+                // leaves at most encoder_cpu * (1/r - 1) per chunk for it (a quarter of the encoder's at r = 0.8).
+                var bare = await IngestAsync(binDir, "", corpus, silos, bulkPaths: false);
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "ingest_without_encoder", silos, documents = corpus.Count, chunks = bare.Chunks, seconds = bare.Seconds,
+                    chunks_per_s = bare.Chunks / bare.Seconds, machine_cpu_ms_per_chunk = bare.CpuMs,
+                    budget_ms_per_chunk_at_0_8 = encoderCpuMs * (1 / 0.8 - 1),
                 }));
             }
         }
@@ -119,8 +132,8 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double MeanBatch)> IngestAsync(string binDir, string modelDir,
-        List<(string Id, string Text)> corpus, int silos, bool bulkPaths)
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs)> IngestAsync(string binDir,
+        string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
         var http = cluster.Http;
@@ -130,11 +143,24 @@ public static class IngestBench
         var settle = await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(60));
         Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s, then {settle:F1} s until the cluster was quiet");
         var before = await EmbeddingCountersAsync(http);
+        var busyBefore = MachineBusy();
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
+        var busy = MachineBusy() - busyBefore;
         var after = await EmbeddingCountersAsync(http);
-        var fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : double.NaN;
+        double? fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : null;
         if (bulkPaths) await BulkPathsAsync(cluster, silos);
-        return (chunks, seconds, submit, fill);
+        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks);
+    }
+
+    /// <summary>
+    /// CPU time the whole machine has spent busy (every process and the kernel: the silos, PostgreSQL, Redis, this
+    /// client), from /proc/stat: the cluster's cost, counted wherever it runs.
+    /// </summary>
+    private static TimeSpan MachineBusy()
+    {
+        var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+        var ticks = f[0] + f[1] + f[2] + f[5] + f[6]; // user, nice, system, irq, softirq (not idle, iowait, or a VM's steal)
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
     }
 
     /// <summary>
