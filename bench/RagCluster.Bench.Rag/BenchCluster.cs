@@ -86,6 +86,29 @@ public sealed class BenchCluster : IAsyncDisposable
     }
 
     /// <summary>
+    /// CPU time so far of the silos' inference runner threads (named "embedding-runner-N"; Linux truncates a thread's
+    /// name to 15 characters in /proc), summed over the cluster's processes.
+    /// </summary>
+    public TimeSpan RunnerCpu()
+    {
+        long ticks = 0;
+        foreach (var p in _processes.Where(p => !p.HasExited))
+            try
+            {
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{p.Id}/task"))
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                    if (!name.StartsWith("embedding-runne")) continue;
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
+                }
+            }
+            catch (IOException) { } // a thread or process that ended meanwhile
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
+    }
+
+    /// <summary>
     /// Kills every process (SIGKILL: no deactivation, so shards keep the log tail past their last snapshot) and starts
     /// the cluster again on the same store, under a new cluster id and the same service id.
     /// </summary>

@@ -19,7 +19,8 @@ namespace RagCluster.Bench.Rag;
 /// fed the same chunks with nothing else running. Then the corpus goes through the shipped processes (see BenchCluster:
 /// 1 silo on SQLite, more on PostgreSQL and Redis), warmed up first, for each silo count (batch form of
 /// POST .../documents, 1,000 per request; statuses polled oldest first), and the ratio of the two chunk rates is printed,
-/// with the whole machine's CPU per chunk; then once more with no model on the silos, for what the rest costs.
+/// with the whole machine's and the runner threads' CPU per chunk; then once more with no model on the silos, for what the
+/// rest costs.
 /// </summary>
 public static class IngestBench
 {
@@ -71,12 +72,13 @@ public static class IngestBench
             var encoderCpuMs = Environment.ProcessorCount * 1000 / limit;
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill, cpuMs) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
+                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
                     docs_per_s = corpus.Count / seconds, chunks_per_s = chunks / seconds, mean_embedding_batch = fill, encoder_limit_chunks_per_s = limit,
-                    ratio = chunks / seconds / limit, machine_cpu_ms_per_chunk = cpuMs, encoder_cpu_ms_per_chunk_at_limit = encoderCpuMs,
+                    ratio = chunks / seconds / limit, machine_cpu_ms_per_chunk = cpuMs, runner_cpu_ms_per_chunk = runnerMs,
+                    encoder_cpu_ms_per_chunk_at_limit = encoderCpuMs,
                 }));
                 // The same ingest with no model on the silos (BM25 only: no encoder, no vectors to ship, store or link into
                 // HNSW): what the rest of the pipeline costs per chunk at the least. On cores the encoder shares, a ratio r
@@ -132,7 +134,7 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs)> IngestAsync(string binDir,
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs)> IngestAsync(string binDir,
         string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
@@ -143,13 +145,13 @@ public static class IngestBench
         var settle = await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(60));
         Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s, then {settle:F1} s until the cluster was quiet");
         var before = await EmbeddingCountersAsync(http);
-        var busyBefore = MachineBusy();
+        var (busyBefore, runnersBefore) = (MachineBusy(), cluster.RunnerCpu());
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
-        var busy = MachineBusy() - busyBefore;
+        var (busy, runners) = (MachineBusy() - busyBefore, cluster.RunnerCpu() - runnersBefore);
         var after = await EmbeddingCountersAsync(http);
         double? fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : null;
         if (bulkPaths) await BulkPathsAsync(cluster, silos);
-        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks);
+        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks);
     }
 
     /// <summary>
