@@ -93,18 +93,16 @@ public sealed class BenchCluster : IAsyncDisposable
     {
         long ticks = 0;
         foreach (var p in _processes.Where(p => !p.HasExited))
-            try
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{p.Id}/task"))
             {
-                foreach (var task in Directory.EnumerateDirectories($"/proc/{p.Id}/task"))
-                {
-                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                    var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                    if (!name.StartsWith("embedding-runne")) continue;
-                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                    ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
-                }
+                string stat;
+                try { stat = File.ReadAllText(Path.Combine(task, "stat")); }
+                catch (IOException) { continue; } // a thread-pool thread that ended meanwhile: skip it, not the process
+                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                if (!name.StartsWith("embedding-runne")) continue;
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
             }
-            catch (IOException) { } // a thread or process that ended meanwhile
         return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
     }
 
