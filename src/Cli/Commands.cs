@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
 using Spectre.Console;
@@ -16,8 +17,8 @@ public static class Commands
         or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException;
 
     /// <summary>
-    /// Ingests every file in batches (one request per 1,000 documents, statuses followed for the oldest 1,000 waiting,
-    /// so a large folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
+    /// Ingests every file in batches (one request per 1,000 documents, statuses followed for the oldest waiting, as
+    /// many as have been finishing, so a large folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
     /// </summary>
     public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
     {
@@ -46,6 +47,7 @@ public static class Commands
                 var follow = Task.Run(async () =>
                 {
                     var waiting = new List<(string Path, string Id)>();
+                    var window = new StatusWindow();
                     var taken = 0;
                     var lastLine = Stopwatch.StartNew();
                     while (!ct.IsCancellationRequested)
@@ -57,25 +59,25 @@ public static class Commands
                             taken = submitted.Count;
                             more = submitting;
                         }
-                        // The oldest waiting documents, one request a round: documents finish roughly in the order
-                        // they were sent, and asking after every waiting one twice a second put thousands of status
-                        // calls a second on the cluster doing the indexing.
-                        var window = waiting.Take(MaxBatch).ToArray();
+                        // The oldest waiting documents, one request a round, as many as have been finishing (see
+                        // StatusWindow): asking after every waiting one put thousands of status calls a second on the
+                        // cluster doing the indexing.
+                        var asked = waiting.Take(window.Size).ToArray();
                         var still = new List<(string, string)>();
-                        if (window.Length > 0)
+                        if (asked.Length > 0)
                         {
-                            var statuses = await backend.StatusManyAsync(collection, window.Select(w => w.Item2).ToList(), ct);
-                            for (var i = 0; i < window.Length; i++)
+                            var statuses = await backend.StatusManyAsync(collection, asked.Select(w => w.Item2).ToList(), ct);
+                            for (var i = 0; i < asked.Length; i++)
                             {
                                 var st = statuses[i];
-                                if (st.Status == DocumentStatuses.Pending) { still.Add(window[i]); continue; }
-                                if (st.Status == DocumentStatuses.Failed) lock (errors) errors.Add((window[i].Item1, st.Error ?? "failed"));
+                                if (st.Status == DocumentStatuses.Pending) { still.Add(asked[i]); continue; }
+                                if (st.Status == DocumentStatuses.Failed) lock (errors) errors.Add((asked[i].Item1, st.Error ?? "failed"));
                                 progress.Done(st.ChunkCount);
                                 index.Increment(1);
                             }
                         }
-                        var windowWaits = still.Count > 0 || window.Length == 0;
-                        still.AddRange(waiting.Skip(window.Length));
+                        var windowWaits = !window.Took(asked.Length, asked.Length - still.Count);
+                        still.AddRange(waiting.Skip(asked.Length));
                         waiting = still;
                         index.Description = $"indexing {progress.Rates(sw.Elapsed)}";
                         // Without a live terminal (a log, CI), the same figures as a line every 5 s.
