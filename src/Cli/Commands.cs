@@ -18,7 +18,8 @@ public static class Commands
 
     /// <summary>
     /// Ingests every file in batches (one request per 1,000 documents, statuses followed for the oldest waiting, as
-    /// many as have been finishing, so a large folder stays far inside the API's rate limit); a bad file is listed and skipped, never the end of the batch.
+    /// many as have been finishing, so a large folder stays far inside the API's rate limit); a bad file is listed and
+    /// skipped, never the end of the batch.
     /// </summary>
     public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
     {
