@@ -90,6 +90,7 @@ public static class SiloBuilderExtensions
         AddStorage(silo, store);
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
+        silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = options.DirectoryCacheSize);
         // Orleans' dashboard collects on every silo; the API serves it at /dashboard/orleans (admin only). Its grain
         // profiler runs only while someone has the page open. Its live log stream is off: logs belong in the log
         // pipeline, and a never-ending response outlives request timeouts.

@@ -8,6 +8,7 @@ using Orleans.Hosting;
 using Orleans.Runtime;
 using Orleans.Storage;
 using Orleans.TestingHost;
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Storage;
 using RagCluster.Tests.Infrastructure;
@@ -42,6 +43,9 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
         Assert.Equal(1000, await cluster.Grains.GetGrain<ICounterGrain>(key).Get());
         Assert.Equal(Enumerable.Range(1, 1000), results.Order()); // every call saw a distinct, gap-free value
         Assert.Equal(1, ActivationTracker.MaxConcurrent(key));
+        // Every silo runs with our directory cache size, not Orleans' million slots (walked on every metrics read).
+        Assert.All(cluster.Cluster.Silos.Cast<InProcessSiloHandle>(), s =>
+            Assert.Equal(new RagCluster.Hosting.SiloOptions().DirectoryCacheSize, s.SiloHost.Services.GetRequiredService<IOptions<GrainDirectoryOptions>>().Value.CacheSize));
     }
 
     [Theory]
