@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using RagCluster.Grains.Embedding;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Api;
 
@@ -21,6 +22,10 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             _ when exception is ArgumentException || type.EndsWith("ArgumentException", StringComparison.Ordinal) || type.EndsWith("ArgumentOutOfRangeException", StringComparison.Ordinal) => (400, "Invalid request"),
             _ when type.EndsWith("InvalidOperationException", StringComparison.Ordinal) => (409, "Conflict"),
             _ when type.EndsWith(nameof(EmbeddingUnavailableException), StringComparison.Ordinal) => (503, "Dense retrieval unavailable"),
+            // The store refused or dropped a read or write; nothing half-done is kept, so the same request may be sent again.
+            _ when exception is StorageUnavailableException => (503, "Storage unavailable"),
+            _ when exception is CollectionGoneException => (409, "Collection deleted"),
+            _ when exception is KeyNotFoundException => (404, "Not found"),
             // A call timeout, a silo that left, a message refused while the cluster reconfigures, or a write that lost an
             // ETag race to a newer activation: all pass; the client may retry (idempotent endpoints) after Retry-After.
             _ when exception is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or GatewayTooBusyException
@@ -36,7 +41,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             message = "an unexpected error occurred; see the silo log";
         }
         http.Response.StatusCode = status;
-        if (status == 503) http.Response.Headers.RetryAfter = "1";
+        if (status == 503) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,

@@ -158,6 +158,7 @@ else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
 await app.StartAsync();
 await BootstrapKey.AnnounceAsync(app.Services, auth);
 Console.WriteLine(embeddingStatus);
+Console.WriteLine($"State in {app.Services.GetRequiredService<RagCluster.Storage.StoreLocation>().Description}");
 foreach (var url in app.Urls) Console.WriteLine($"RagCluster API listening on {url}");
 await app.WaitForShutdownAsync();
 return Environment.ExitCode;

@@ -10,6 +10,7 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Security;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
 using Orleans;
@@ -25,7 +26,7 @@ public sealed record IngestBody(string? Id, string? Text, Dictionary<string, str
 }
 public sealed record StatusesJson(List<string?>? Ids);
 /// <summary>Why one document of a request was refused: an HTTP status, title and detail as in a problem.</summary>
-public sealed record IngestRejection(int Status, string Title, string Detail);
+public sealed record IngestRejection(int Status, string Title, string Detail, int? RetryAfter = null);
 public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
@@ -108,7 +109,7 @@ public static partial class RagEndpoints
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Writer);
 
-        v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains, ILogger<IngestBody> log) =>
         {
             IngestRequest ingest;
             string id;
@@ -154,7 +155,7 @@ public static partial class RagEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    return await IngestBatchAsync(c, batch, grains, request.HttpContext.RequestAborted);
+                    return await IngestBatchAsync(c, batch, grains, request.HttpContext, log);
                 }
                 if (body is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
                 var (parsed, rejection) = ParseDocument(body.Single);
@@ -199,11 +200,10 @@ public static partial class RagEndpoints
         v1.MapDelete("/documents/{id}", async (CollectionRef c, string id, IGrainFactory grains) =>
         {
             if (ValidDocumentId(id) is { } bad) return bad;
-            var grain = grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}");
-            var s = await grain.GetStatus();
-            if (s.Status is "unknown" or DocumentStatuses.Deleted) return Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
-            await grain.Delete();
-            return Results.NoContent();
+            // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
+            return await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()
+                ? Results.NoContent()
+                : Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
         }).RequireAuthorization(AuthSetup.Writer);
 
         v1.MapPost("/search", async (CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries) =>
@@ -390,7 +390,7 @@ public static partial class RagEndpoints
     /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
-    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, IGrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, IGrainFactory grains, HttpContext http, ILogger log)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
@@ -414,18 +414,27 @@ public static partial class RagEndpoints
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), ct);
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted);
+        var retryable = 0;
         for (var k = 0; k < work.Count; k++)
         {
             var (index, id, _) = work[k];
             if (stored[k] is ({ } status, null)) results[index] = new { documentId = id, status = status.Status, version = status.Version };
             else
             {
-                // The store or the cluster failed for this one: not accepted, safe to send again.
-                results[index] = new { documentId = id, status = "rejected", error = new IngestRejection(503, "Not stored", stored[k].Error!) };
+                // Not accepted; a 503 one (the store or the cluster could not take it now) is safe to send again after retryAfter.
+                var refusal = stored[k].Refusal!;
+                if (refusal.Status == 500) log.LogError("batch ingest of {Collection}/{Document} failed unexpectedly", c.Key, id);
+                if (refusal.Retryable) retryable++;
+                results[index] = new
+                {
+                    documentId = id, status = "rejected",
+                    error = new IngestRejection(refusal.Status, refusal.Title, refusal.Detail, refusal.Retryable ? StorageUnavailableException.RetryAfterSeconds : null),
+                };
                 rejected++;
             }
         }
+        if (retryable > 0) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Results.Json(new { accepted = documents.Count - rejected, rejected, documents = results }, statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -122,7 +122,8 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
         var stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, await Existing(collection), documents, ct);
-        return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected", stored[i].Error)).ToArray();
+        return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected",
+            stored[i].Refusal is { } r ? $"{r.Title}: {r.Detail}" : null)).ToArray();
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)

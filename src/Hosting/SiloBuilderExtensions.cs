@@ -15,6 +15,7 @@ using RagCluster.Hosting.Diagnostics;
 using RagCluster.Grains.Placement;
 using RagCluster.Hosting.Placement;
 using RagCluster.Storage;
+using RagCluster.Storage.Faults;
 using RagCluster.Storage.GrainLogs;
 using RagCluster.Storage.Schema;
 using RagCluster.Storage.Sqlite;
@@ -36,7 +37,7 @@ public static class SiloBuilderExtensions
         configuration.GetSection("Silo").Bind(options);
         configure?.Invoke(options);
         options.Validate();
-        var store = StoreLocation.Parse(options.Storage);
+        var store = StoreLocation.Parse(options.Storage, options.StoragePoolSize);
 
         silo.Configure<ClusterOptions>(o =>
         {
@@ -90,6 +91,7 @@ public static class SiloBuilderExtensions
         AddStorage(silo, store);
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
+        silo.AddIncomingGrainCallFilter<GrainErrorBoundary>(); // after the metrics filter, so the call is counted as failed either way
         silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = options.DirectoryCacheSize);
         // Orleans' dashboard collects on every silo; the API serves it at /dashboard/orleans (admin only). Its grain
         // profiler runs only while someone has the page open. Its live log stream is off: logs belong in the log
@@ -124,16 +126,16 @@ public static class SiloBuilderExtensions
             o.ConnectionString = store.ConnectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         });
-        if (store.SqliteWriteGate is { } gate)
+        // The default provider is Orleans' one under a decorator that turns driver errors into ours (a Npgsql or SQLite
+        // exception cannot cross a silo: Orleans has no codec for it); on SQLite its writes also take turns (OneWriterGrainStorage).
+        const string Inner = "adonet";
+        silo.AddAdoNetGrainStorage(Inner, Configure);
+        silo.Services.AddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, (sp, _) =>
         {
-            // On SQLite the default provider is Orleans' one with its writes taken one at a time (OneWriterGrainStorage).
-            const string Inner = "sqlite-adonet";
-            silo.AddAdoNetGrainStorage(Inner, Configure);
-            silo.Services.AddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME,
-                (sp, _) => new OneWriterGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(Inner), gate));
-            silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
-        }
-        else silo.AddAdoNetGrainStorageAsDefault(Configure);
+            var inner = sp.GetRequiredKeyedService<IGrainStorage>(Inner);
+            return new FaultTranslatingGrainStorage(store.SqliteWriteGate is { } gate ? new OneWriterGrainStorage(inner, gate) : inner);
+        });
+        silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
         silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
     }
 

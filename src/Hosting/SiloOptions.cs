@@ -16,6 +16,14 @@ public sealed class SiloOptions
     /// <summary><c>sqlite:PATH</c> (embedded default), <c>memory</c> (one process), or a PostgreSQL connection string.</summary>
     public string Storage { get; set; } = "sqlite:./data/ragcluster.db";
 
+    /// <summary>
+    /// PostgreSQL only: the most connections this silo opens. Every silo's pool comes out of the server's
+    /// max_connections, so keep silos x StoragePoolSize at or below max_connections minus a reserve (superuser and
+    /// admin sessions). Null: the connection string's Maximum Pool Size, else 20. Storage work beyond it waits for a
+    /// free connection (up to the connection string's Timeout) instead of being refused by the server.
+    /// </summary>
+    public int? StoragePoolSize { get; set; }
+
     /// <summary><c>auto</c> (Redis when <see cref="Redis"/> is set, else localhost), <c>localhost</c> (one silo), or <c>redis</c>.</summary>
     public string Clustering { get; set; } = "auto";
 
@@ -67,6 +75,7 @@ public sealed class SiloOptions
         if (HomeCheckPeriod < TimeSpan.Zero) throw new ArgumentException("Silo:HomeCheckPeriod must not be negative");
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Silo:CallTimeout must be positive");
         if (CollectionAge < TimeSpan.FromMinutes(1)) throw new ArgumentException("Silo:CollectionAge must be at least one minute");
+        if (StoragePoolSize is < 1 or > 1000) throw new ArgumentException($"Silo:StoragePoolSize {StoragePoolSize} must be 1..1000 connections");
         if (DirectoryCacheSize is < 0 or > 10_000_000) throw new ArgumentException("Silo:DirectoryCacheSize must be 0 (no cache) to 10000000");
         if (Clustering is not ("auto" or "localhost" or "redis")) throw new ArgumentException($"Silo:Clustering '{Clustering}' is not auto, localhost or redis");
         if (Clustering == "redis" && string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("Silo:Clustering is redis but Silo:Redis (e.g. 127.0.0.1:6379) is not set");

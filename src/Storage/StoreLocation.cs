@@ -13,8 +13,9 @@ public enum StoreKind { Memory, Sqlite, PostgreSql }
 /// </summary>
 public sealed class StoreLocation
 {
-    private StoreLocation(StoreKind kind, string connectionString, string description, string? sqlitePath = null)
+    private StoreLocation(StoreKind kind, string connectionString, string description, string? sqlitePath = null, int? poolSize = null)
     {
+        PoolSize = poolSize;
         Kind = kind;
         ConnectionString = connectionString;
         Description = description;
@@ -23,6 +24,8 @@ public sealed class StoreLocation
     }
 
     public StoreKind Kind { get; }
+    /// <summary>PostgreSQL: the most connections this process opens (null for other stores).</summary>
+    public int? PoolSize { get; }
     /// <summary>ADO.NET connection string (empty for memory).</summary>
     public string ConnectionString { get; }
     /// <summary>For logs: no password.</summary>
@@ -34,8 +37,17 @@ public sealed class StoreLocation
     /// </summary>
     public string AdoNetInvariant => Kind == StoreKind.PostgreSql ? "Npgsql" : "System.Data.SQLite";
 
+    /// <summary>A silo's PostgreSQL connections when neither <c>Silo:StoragePoolSize</c> nor the connection string says.</summary>
+    public const int DefaultPoolSize = 20;
+
+    /// <param name="setting">The <c>Silo:Storage</c> value.</param>
+    /// <param name="poolSize">
+    /// <c>Silo:StoragePoolSize</c>: the most PostgreSQL connections this process opens (its share of the server's
+    /// max_connections). Null: the connection string's Maximum Pool Size if it sets one, else <see cref="DefaultPoolSize"/>
+    /// (Npgsql's own default, 100, lets four silos ask a default server for 400).
+    /// </param>
     /// <exception cref="ArgumentException">The setting is neither form, with a message naming it.</exception>
-    public static StoreLocation Parse(string? setting)
+    public static StoreLocation Parse(string? setting, int? poolSize = null)
     {
         setting = setting?.Trim();
         if (string.IsNullOrEmpty(setting)) throw new ArgumentException("Silo:Storage is empty; use sqlite:PATH, memory, or a PostgreSQL connection string");
@@ -64,7 +76,11 @@ public sealed class StoreLocation
         bool Given(string keyword) => given.ContainsKey(keyword) || given.ContainsKey(keyword.Replace(" ", ""));
         if (!Given("No Reset On Close")) pg.NoResetOnClose = true;
         if (!Given("Max Auto Prepare")) pg.MaxAutoPrepare = 32;
-        return new(StoreKind.PostgreSql, pg.ConnectionString, $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database ?? pg.Username}");
+        if (poolSize is not null) pg.MaxPoolSize = poolSize.Value;
+        else if (!Given("Maximum Pool Size")) pg.MaxPoolSize = DefaultPoolSize;
+        if (pg.MinPoolSize > pg.MaxPoolSize) pg.MinPoolSize = pg.MaxPoolSize;
+        return new(StoreKind.PostgreSql, pg.ConnectionString,
+            $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database ?? pg.Username}, pool of at most {pg.MaxPoolSize} connections", poolSize: pg.MaxPoolSize);
     }
 
     /// <summary>The SQLite file (null for other stores).</summary>

@@ -13,17 +13,25 @@ public interface ICollectionGrain : IGrainWithStringKey
     Task<CollectionInfo> GetInfo();
     /// <summary>Just the settings: what every indexing pass needs, without the document list GetInfo carries.</summary>
     Task<CollectionSettings> GetSettings();
+    /// <summary>Created and not yet dropped (true while a delete runs, so the delete can be repeated).</summary>
     Task<bool> Exists();
+    /// <summary>A delete has begun and not yet finished.</summary>
+    Task<bool> IsDeleting();
     /// <summary>Creates the collection with these settings; a conflict if it exists.</summary>
     Task<CollectionSettings> Create(CollectionSettings settings);
     /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
     Task<CollectionSettings> Configure(CollectionSettings settings);
-    /// <summary>Interleaves: changes that arrive while the registry is being written share the next write.</summary>
+    /// <summary>
+    /// Interleaves: changes that arrive while the registry is being written share the next write. Registering
+    /// (<paramref name="present"/>) fails with CollectionGoneException once a delete has begun.
+    /// </summary>
     [AlwaysInterleave]
     Task<long> DocumentChanged(string documentId, bool present);
     /// <summary>Many documents registered in one write (a restore).</summary>
     [AlwaysInterleave]
     Task<long> DocumentsAdded(string[] documentIds);
+    /// <summary>The first step of deleting a collection: from now on no document may register (stored before it returns).</summary>
+    Task BeginDelete();
     /// <summary>
     /// The last step of deleting a collection, once its documents are deleted: it stops existing (its version moves
     /// on, so cached answers are dead) and the name is free again. A conflict while documents remain.
@@ -38,7 +46,11 @@ public interface IDocumentGrain : IGrainWithStringKey
     /// <summary>Stores the content and returns at once (status pending); indexing continues in the grain.</summary>
     Task<DocumentStatus> Ingest(IngestRequest request);
     Task<DocumentStatus> GetStatus();
-    Task<DocumentStatus> Delete();
+    /// <summary>
+    /// Deletes the document: its chunks leave every shard and it leaves the collection. True when there was something to
+    /// delete, including a delete that failed part-way, which a repeated call finishes; false when there was nothing.
+    /// </summary>
+    Task<bool> Delete();
     /// <summary>Restore from a backup: records the document as indexed at that version (its chunks go to the shards separately).</summary>
     Task<DocumentStatus> Restore(RestoredDocument document);
     /// <summary>What a backup keeps of the document besides its chunks.</summary>

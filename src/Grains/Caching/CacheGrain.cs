@@ -57,7 +57,17 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     private async Task Flush(CancellationToken ct)
     {
         _dirty = false;
-        await state.WriteStateAsync(ct);
+        try
+        {
+            await state.WriteStateAsync(ct);
+        }
+        catch
+        {
+            // The write may have failed before or after it committed: this activation goes (its unflushed entries are only
+            // cached answers), and the next one holds exactly what storage has.
+            this.DeactivateOnIdle();
+            throw;
+        }
     }
 
     public Task<CacheLookup> Get(string key)

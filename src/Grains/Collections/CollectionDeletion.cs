@@ -8,8 +8,10 @@ using Orleans.Storage;
 namespace RagCluster.Grains.Collections;
 
 /// <summary>
-/// Deleting a collection: every document first (their chunks leave every shard), then the collection itself and
-/// its entry in the tenant's list. Safe to repeat after a failure part-way: deleted documents stay deleted.
+/// Deleting a collection: it stops taking documents (stored first), then every document goes (their chunks leave every
+/// shard), then the collection itself and its entry in the tenant's list. Each step is stored before the next, and
+/// each is safe to repeat, so a delete that fails part-way is finished by calling it again. A document whose indexing
+/// was running when the delete began finds its registration refused and deletes itself.
 /// </summary>
 public static class CollectionDeletion
 {
@@ -17,6 +19,7 @@ public static class CollectionDeletion
     {
         var key = TenantScope.CollectionKey(tenant, collection);
         var grain = grains.GetGrain<ICollectionGrain>(key);
+        await grain.BeginDelete();
         var info = await grain.GetInfo();
         foreach (var batch in info.DocumentIds.Chunk(32))
         {

@@ -1,6 +1,7 @@
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
 
 namespace RagCluster.Grains.Documents;
@@ -13,23 +14,41 @@ public static class DocumentBatch
 
     /// <summary>
     /// Each document is stored by its own grain (durably, then indexed in the background), 32 at a time so one
-    /// batch cannot flood the store. A document whose call fails gets its error; the rest of the batch goes on.
+    /// batch cannot flood the store. A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>
-    public static async Task<(DocumentStatus? Status, string? Error)[]> IngestAsync(IGrainFactory grains, string collectionKey,
+    public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
         IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
-        var results = new (DocumentStatus?, string?)[documents.Count];
+        var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
         {
             try
             {
                 results[i] = (await grains.GetGrain<IDocumentGrain>($"{collectionKey}/{documents[i].Id}").Ingest(documents[i].Request), null);
             }
-            catch (Exception e) when (e is OrleansException or TimeoutException or InconsistentStateException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                results[i] = (null, e.Message.Split('\n')[0]);
+                results[i] = (null, DocumentRefusal.Of(e));
             }
         });
         return results;
     }
+}
+
+/// <summary>Why one document of a batch was not stored, and whether sending it again may succeed.</summary>
+public sealed record DocumentRefusal(int Status, string Title, string Detail)
+{
+    public bool Retryable => Status == 503;
+
+    public static DocumentRefusal Of(Exception e) => e switch
+    {
+        // Nothing of the document was kept: the store refused the write, or the cluster could not take the call now.
+        StorageUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or GatewayTooBusyException
+            or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException => new(503, "Not stored", FirstLine(e.Message)),
+        CollectionGoneException => new(409, "Collection deleted", FirstLine(e.Message)),
+        ArgumentException => new(400, "Invalid document", FirstLine(e.Message)),
+        _ => new(500, "Internal error", "an unexpected error occurred; see the silo log"),
+    };
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
 }

@@ -5,11 +5,14 @@ using RagCluster.Grains.Chunking;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Text;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.Storage;
 
 namespace RagCluster.Grains.Documents;
@@ -35,6 +38,8 @@ public sealed class DocumentState
     /// that never finished may have written anywhere, and documents saved before this field existed), so all are told.
     /// </summary>
     [Id(12)] public int[]? HeldShards { get; set; }
+    /// <summary>Deleted, but the shards or the collection may not have been told yet: a repeated delete (or the next activation) finishes it.</summary>
+    [Id(13)] public bool RemovalPending { get; set; }
 }
 
 /// <summary>
@@ -49,37 +54,34 @@ public sealed class DocumentState
 // embedded alone for the last 13 s of a 64 s ingest on 3 silos; with random placement all three finished within 2 s.
 [Orleans.Placement.RandomPlacement]
 public sealed class DocumentGrain(
-    [PersistentState("document")] IPersistentState<DocumentState> state, EmbeddingService embeddings, IndexingSlots slots, ILogger<DocumentGrain> log)
+    [PersistentState("document")] IPersistentState<DocumentState> stored, IGrainContext context, DeepCopier copier,
+    EmbeddingService embeddings, IndexingSlots slots, ILogger<DocumentGrain> log)
     : Grain, IDocumentGrain
 {
     private static readonly TimeSpan RetryPeriod = TimeSpan.FromSeconds(2);
+    // Reentrant (status reads must not wait for indexing); DurableState makes the writes take turns and shows readers
+    // only what storage holds.
+    private readonly DurableState<DocumentState> _state = new(stored, context, copier);
+    private readonly CancellationTokenSource _stopping = new();
     private Task? _indexing;
+    private Task<bool>? _removing;
     private IGrainTimer? _retry;
-    // The grain is reentrant (status reads must not wait for indexing), so writes are serialised here: two
-    // overlapping writes from one activation would otherwise race on the ETag and one would fail.
-    private readonly SemaphoreSlim _writes = new(1, 1);
-
-    private async Task WriteAsync()
-    {
-        await _writes.WaitAsync();
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        finally
-        {
-            _writes.Release();
-        }
-    }
 
     private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
     private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // A document left pending by a crash resumes shortly after activation, once the activation has settled.
-        if (IsPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
+        // A document left pending (or half deleted) by a crash resumes shortly after activation, once it has settled.
+        if (IsPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // A pass still running must not write after this activation is gone (the next one owns the document).
+        _stopping.Cancel();
+        if (_indexing is { IsCompleted: false } pass) await pass.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
     }
 
     public async Task<DocumentStatus> Ingest(IngestRequest request)
@@ -87,72 +89,110 @@ public sealed class DocumentGrain(
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format))
             throw new ArgumentException($"unsupported format '{request.Format}'");
         var hash = Hash(request);
-        if (hash == state.State.ContentHash && state.State.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed)
-            return Snapshot(); // same content: nothing to do
-        var s = state.State;
-        if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
-        else if (s.Status == DocumentStatuses.Pending) s.HeldShards = null; // the unfinished pass may have written to any shard
-        s.Version++;
-        s.Status = DocumentStatuses.Pending;
-        s.ContentHash = hash;
-        s.PendingContent = request.Content;
-        s.Format = request.Format;
-        s.FileName = request.FileName;
-        s.Tags = request.Tags;
-        s.Error = null;
-        s.UpdatedAt = DateTimeOffset.UtcNow;
-        await WriteAsync();
+        // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
+        await _state.UpdateAsync(s =>
+        {
+            if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed) return false; // same content
+            if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
+            else if (s.Status == DocumentStatuses.Pending || s.RemovalPending) s.HeldShards = null; // an unfinished pass or delete may have written anywhere
+            s.Version++;
+            s.Status = DocumentStatuses.Pending;
+            s.ContentHash = hash;
+            s.PendingContent = request.Content;
+            s.Format = request.Format;
+            s.FileName = request.FileName;
+            s.Tags = request.Tags;
+            s.Error = null;
+            s.RemovalPending = false; // the new version's pass tells every shard and registers the document again
+            s.UpdatedAt = DateTimeOffset.UtcNow;
+            return true;
+        });
         EnsureIndexing();
         return Snapshot();
     }
 
     public Task<DocumentStatus> GetStatus() => Task.FromResult(Snapshot());
 
-    public async Task<DocumentStatus> Delete()
+    /// <summary>
+    /// Deleted is stored first (with <see cref="DocumentState.RemovalPending"/>), then every shard and the collection are
+    /// told, then the flag is cleared. A failure part-way leaves the flag, so repeating the call (or the next activation)
+    /// finishes the job; a pass never runs beside it.
+    /// </summary>
+    public async Task<bool> Delete()
     {
-        if (state.State.Version == 0 || state.State.Status == DocumentStatuses.Deleted) return Snapshot();
-        if (_indexing is not null) await _indexing.ContinueWith(_ => { }); // let a running pass finish first
-        var s = state.State;
-        s.Version++;
-        s.Status = DocumentStatuses.Deleted;
-        s.PendingContent = null;
-        s.ContentHash = null;
-        s.ChunkCount = 0;
-        s.HeldShards = null; // every shard is told below; if that fails part way, a later version must tell them all again
-        s.UpdatedAt = DateTimeOffset.UtcNow;
-        await WriteAsync();
-        var shardCount = s.ShardCount > 0 ? s.ShardCount : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
+        if (_indexing is not null) await _indexing.ContinueWith(_ => { }, TaskScheduler.Current); // let a running pass finish first
+        if (_removing is { IsCompleted: false } running) return await running;
+        var task = DeleteAsync();
+        _removing = task;
+        return await task;
+    }
+
+    private async Task<bool> DeleteAsync()
+    {
+        long deletedAt = 0;
+        await _state.UpdateAsync(s =>
+        {
+            if (s.Version == 0 || s.Status == DocumentStatuses.Deleted)
+            {
+                deletedAt = s.RemovalPending ? s.Version : 0; // nothing there, or a delete to finish (its version, read in the turn)
+                return false;
+            }
+            s.Version++;
+            s.Status = DocumentStatuses.Deleted;
+            s.PendingContent = null;
+            s.ContentHash = null;
+            s.ChunkCount = 0;
+            s.HeldShards = null; // every shard is told
+            s.RemovalPending = true;
+            s.UpdatedAt = DateTimeOffset.UtcNow;
+            deletedAt = s.Version;
+            return true;
+        });
+        if (deletedAt == 0) return false;
+        _retry?.Dispose();
+        _retry = null;
+        var shardCount = _state.Current.ShardCount > 0 ? _state.Current.ShardCount
+            : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
         await Task.WhenAll(Enumerable.Range(0, shardCount).Select(i =>
-            GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, s.Version)));
+            GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, deletedAt)));
         await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false);
-        return Snapshot();
+        await _state.UpdateAsync(s =>
+        {
+            if (s.Version != deletedAt || !s.RemovalPending) return false; // ingested again meanwhile: that version owns it now
+            s.RemovalPending = false;
+            return true;
+        });
+        return true;
     }
 
     public async Task<DocumentStatus> Restore(RestoredDocument d)
     {
-        if (state.State.Version != 0 && state.State.Status != DocumentStatuses.Deleted)
-            throw new InvalidOperationException($"document '{DocumentId}' already exists; restore into a new collection");
-        var s = state.State;
-        s.Version = Math.Max(s.Version + 1, d.Version); // never reuse a version a shard may have seen
-        s.IndexedVersion = s.Version;
-        s.Status = DocumentStatuses.Indexed;
-        s.ContentHash = d.ContentHash;
-        s.ChunkCount = d.ChunkCount;
-        s.Tags = d.Tags;
-        s.Format = d.Format;
-        s.FileName = d.FileName;
-        s.Error = null;
-        s.PendingContent = null;
-        s.HeldShards = null; // the restored shards hold its chunks wherever the backup's did
-        s.UpdatedAt = d.UpdatedAt;
-        s.ShardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
-        await WriteAsync();
+        var shardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
+        await _state.UpdateAsync(s =>
+        {
+            if (s.Version != 0 && s.Status != DocumentStatuses.Deleted)
+                throw new InvalidOperationException($"document '{DocumentId}' already exists; restore into a new collection");
+            s.Version = Math.Max(s.Version + 1, d.Version); // never reuse a version a shard may have seen
+            s.IndexedVersion = s.Version;
+            s.Status = DocumentStatuses.Indexed;
+            s.ContentHash = d.ContentHash;
+            s.ChunkCount = d.ChunkCount;
+            s.Tags = d.Tags;
+            s.Format = d.Format;
+            s.FileName = d.FileName;
+            s.Error = null;
+            s.PendingContent = null;
+            s.HeldShards = null; // the restored shards hold its chunks wherever the backup's did
+            s.RemovalPending = false;
+            s.UpdatedAt = d.UpdatedAt;
+            s.ShardCount = shardCount;
+        });
         return Snapshot();
     }
 
     public Task<RestoredDocument?> Export()
     {
-        var s = state.State;
+        var s = _state.Current;
         return Task.FromResult(s.Status == DocumentStatuses.Indexed
             ? new RestoredDocument(DocumentId, s.Version, s.ContentHash, s.ChunkCount, s.Tags, s.Format, s.FileName, s.UpdatedAt)
             : null);
@@ -162,9 +202,28 @@ public sealed class DocumentGrain(
     {
         _retry?.Dispose();
         _retry = null;
+        if (_state.Current.RemovalPending && _state.Current.Status == DocumentStatuses.Deleted)
+        {
+            if (_removing is null or { IsCompleted: true }) _removing = FinishDeleteAsync();
+            return;
+        }
         // A running pass indexes a version that arrives meanwhile as soon as it ends.
-        if (!IsPending || _indexing is { IsCompleted: false }) return;
+        if (!IsPending || _indexing is { IsCompleted: false } || _stopping.IsCancellationRequested) return;
         _indexing = IndexPendingAsync();
+    }
+
+    private async Task<bool> FinishDeleteAsync()
+    {
+        try
+        {
+            return await DeleteAsync();
+        }
+        catch (Exception e)
+        {
+            log.LogWarning("Deleting {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
+            if (!_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
+            return false;
+        }
     }
 
     /// <summary>
@@ -174,20 +233,21 @@ public sealed class DocumentGrain(
     /// </summary>
     private async Task IndexPendingAsync()
     {
+        if (_removing is { IsCompleted: false } removing) await removing.ContinueWith(_ => { }, TaskScheduler.Current); // never beside a delete
         var done = true;
         try
         {
-            while (done && IsPending) done = await IndexAsync();
+            while (done && IsPending && !_stopping.IsCancellationRequested) done = await IndexAsync();
         }
         catch (Exception e)
         {
             log.LogWarning("Indexing {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
             done = false;
         }
-        if (!done) _retry = RegisterRetry(RetryPeriod);
+        if (!done && !_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
     }
 
-    private bool IsPending => state.State.Status == DocumentStatuses.Pending && state.State.PendingContent is not null;
+    private bool IsPending => _state.Current.Status == DocumentStatuses.Pending && _state.Current.PendingContent is not null;
 
     private IGrainTimer RegisterRetry(TimeSpan dueTime) =>
         this.RegisterGrainTimer(_ => { EnsureIndexing(); return Task.CompletedTask; }, dueTime, Timeout.InfiniteTimeSpan);
@@ -198,15 +258,16 @@ public sealed class DocumentGrain(
         // A bulk ingest wakes thousands of documents at once; a bounded number index at a time, enough to keep the
         // encoder's batches full, so none of them waits long enough inside a call to time out and start over.
         using var step = new IngestSteps(IngestSteps.WaitingForSlot);
-        using var slot = await slots.EnterAsync();
+        using var slot = await slots.EnterAsync(_stopping.Token);
         step.MoveTo(IngestSteps.Chunking);
-        var s = state.State;
-        var version = s.Version;
+        var pending = _state.Current; // never changed in place: a later version arrives as a new object
+        var version = pending.Version;
         if (!IsPending) return true;
+        bool Superseded() => _state.Current.Version != version || _stopping.IsCancellationRequested;
         try
         {
             var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
-            var extracted = DocumentExtractor.Extract(s.Format!, s.PendingContent!);
+            var extracted = DocumentExtractor.Extract(pending.Format!, pending.PendingContent!);
             var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
             var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
 
@@ -218,54 +279,74 @@ public sealed class DocumentGrain(
                 var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
                                                    ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
                 step.MoveTo(IngestSteps.Embedding);
-                vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage);
+                vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
             }
-            if (s.Version != version) return true; // superseded while we worked; the next pass takes the newer version
+            if (Superseded()) return true; // the next pass takes the newer version
 
             var chunks = drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
-                d.HeadingPath.ToArray(), s.Tags, vectors?[i])).ToList();
+                d.HeadingPath.ToArray(), pending.Tags, vectors?[i])).ToList();
             var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, settings.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
             // The shards that get chunks, and those that may hold older ones (told so they drop them). A new document
             // tells only the first: with 4 shards and SciFact's 1.9 chunks a document, telling every shard made most
             // calls (each one a shard log row) empty; a 1,500-document run's shard log INSERTs fell from 7,017 to 3,299.
             step.MoveTo(IngestSteps.WritingShards);
-            await Task.WhenAll(ShardsToTell(byShard.Keys, settings.ShardCount).Select(i =>
+            await Task.WhenAll(ShardsToTell(pending, byShard.Keys, settings.ShardCount).Select(i =>
                 GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").Upsert(DocumentId, version, byShard.GetValueOrDefault(i) ?? [])));
-            if (s.Version != version) return true;
+            if (Superseded()) return true;
             // Register with the collection before recording success: if this call fails the document stays
             // pending and the whole (idempotent) pass is retried, so the registration cannot be lost.
             step.MoveTo(IngestSteps.Registering);
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
-            if (s.Version != version) return true;
+            if (Superseded()) return true;
 
-            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "indexed"));
-            RagMetrics.IngestedChunks.Add(chunks.Count);
-            RagMetrics.IndexedDocumentsRate.Add(1);
-            RagMetrics.IndexedChunksRate.Add(chunks.Count);
-            s.Status = DocumentStatuses.Indexed;
-            s.IndexedVersion = version;
-            s.ChunkCount = chunks.Count;
-            s.ShardCount = settings.ShardCount;
-            s.HeldShards = byShard.Keys.Order().ToArray();
-            s.PendingContent = null;
-            s.UpdatedAt = DateTimeOffset.UtcNow;
             step.MoveTo(IngestSteps.Saving);
-            await WriteAsync();
+            var indexed = await _state.UpdateAsync(s =>
+            {
+                if (s.Version != version || s.Status != DocumentStatuses.Pending) return false;
+                s.Status = DocumentStatuses.Indexed;
+                s.IndexedVersion = version;
+                s.ChunkCount = chunks.Count;
+                s.ShardCount = settings.ShardCount;
+                s.HeldShards = byShard.Keys.Order().ToArray();
+                s.PendingContent = null;
+                s.UpdatedAt = DateTimeOffset.UtcNow;
+                return true;
+            });
+            if (indexed)
+            {
+                RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "indexed"));
+                RagMetrics.IngestedChunks.Add(chunks.Count);
+                RagMetrics.IndexedDocumentsRate.Add(1);
+                RagMetrics.IndexedChunksRate.Add(chunks.Count);
+            }
             return true;
         }
-        catch (ExtractionException e) when (s.Version == version)
+        catch (CollectionGoneException) when (!Superseded())
         {
-            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "failed"));
-            s.Status = DocumentStatuses.Failed;
-            s.Error = e.Message;
-            s.PendingContent = null;
-            s.UpdatedAt = DateTimeOffset.UtcNow;
-            await WriteAsync();
+            // The collection was deleted while this pass ran: the document goes with it (its chunks leave the shards).
+            var removal = DeleteAsync();
+            _removing = removal;
+            await removal;
+            return true;
+        }
+        catch (ExtractionException e) when (!Superseded())
+        {
+            var failed = await _state.UpdateAsync(s =>
+            {
+                if (s.Version != version || s.Status != DocumentStatuses.Pending) return false;
+                s.Status = DocumentStatuses.Failed;
+                s.Error = e.Message;
+                s.PendingContent = null;
+                s.UpdatedAt = DateTimeOffset.UtcNow;
+                return true;
+            });
+            if (failed) RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "failed"));
             return true;
         }
         catch (Exception e) when (e is not InconsistentStateException)
         {
-            // Transient (a shard's silo died, a timeout): stay pending; the timer retries.
+            if (_stopping.IsCancellationRequested) return true; // deactivating: the next activation resumes it
+            // Transient (a shard's silo died, a timeout, the store refused a write): stay pending; the timer retries.
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "retried"));
             log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
             return false;
@@ -273,11 +354,11 @@ public sealed class DocumentGrain(
     }
 
     /// <summary>Shards a pass writes to: those given chunks plus those that may hold an older version's (all, when unknown).</summary>
-    private IEnumerable<int> ShardsToTell(IEnumerable<int> withChunks, int shardCount)
+    private static IEnumerable<int> ShardsToTell(DocumentState pending, IEnumerable<int> withChunks, int shardCount)
     {
-        var held = state.State.HeldShards;
+        var held = pending.HeldShards;
         // Held shards are numbered in the shard count they were written under (a count changes only on an empty collection).
-        if (held is null || (held.Length > 0 && state.State.ShardCount != shardCount))
+        if (held is null || (held.Length > 0 && pending.ShardCount != shardCount))
             return Enumerable.Range(0, shardCount);
         return withChunks.Union(held).Order();
     }
@@ -296,7 +377,7 @@ public sealed class DocumentGrain(
 
     private DocumentStatus Snapshot()
     {
-        var s = state.State;
+        var s = _state.Current;
         return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt);
     }
 }

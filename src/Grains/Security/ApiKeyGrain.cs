@@ -5,7 +5,9 @@ using RagCluster.Grains.Interfaces.Rag;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.Storage;
+using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Security;
 
@@ -57,28 +59,30 @@ public sealed class ApiKeyState
     [Id(5)] public DateTimeOffset? RevokedAt { get; set; }
 }
 
-public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<ApiKeyState> stored, IGrainContext context, DeepCopier copier)
+    : Grain, IApiKeyGrain
 {
+    private readonly DurableState<ApiKeyState> _state = new(stored, context, copier);
+
     public async Task<ApiKeyInfo> Create(string tenant, string role, string description)
     {
-        if (state.RecordExists) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} already exists");
+        if (_state.RecordExists) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} already exists");
         if (!Naming.Names.IsName(tenant)) throw new ArgumentException("tenant must be " + Naming.Names.NameRule);
         if (!Roles.All.Contains(role)) throw new ArgumentException($"role must be one of {string.Join(", ", Roles.All)}");
         if (description.Length > 200) throw new ArgumentException("description is limited to 200 characters");
         var secret = ApiKeyFormat.NewSecret();
-        state.State = new ApiKeyState
+        await _state.UpdateAsync(s =>
         {
-            SecretHash = ApiKeyFormat.Hash(secret), Tenant = tenant, Role = role, Description = description, CreatedAt = DateTimeOffset.UtcNow,
-        };
-        await state.WriteStateAsync();
+            (s.SecretHash, s.Tenant, s.Role, s.Description, s.CreatedAt) = (ApiKeyFormat.Hash(secret), tenant, role, description, DateTimeOffset.UtcNow);
+        });
         await GrainFactory.GetGrain<ITenantGrain>(tenant).AddKey(this.GetPrimaryKeyString());
         return Info(ApiKeyFormat.Compose(this.GetPrimaryKeyString(), secret));
     }
 
     public Task<ApiKeyCheck> Verify(string secret)
     {
-        var s = state.State;
-        if (!state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, "unknown key"));
+        var s = _state.Current;
+        if (!_state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, "unknown key"));
         if (s.RevokedAt is not null) return Task.FromResult(new ApiKeyCheck(false, null, null, "key revoked"));
         var match = CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ApiKeyFormat.Hash(secret)), Encoding.ASCII.GetBytes(s.SecretHash));
         return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null) : new ApiKeyCheck(false, null, null, "wrong secret"));
@@ -88,29 +92,30 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     {
         RequireLive();
         var secret = ApiKeyFormat.NewSecret();
-        state.State.SecretHash = ApiKeyFormat.Hash(secret);
-        await state.WriteStateAsync();
+        await _state.UpdateAsync(s => { s.SecretHash = ApiKeyFormat.Hash(secret); });
         return Info(ApiKeyFormat.Compose(this.GetPrimaryKeyString(), secret));
     }
 
     public async Task<ApiKeyInfo> Revoke()
     {
-        if (!state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
-        state.State.RevokedAt ??= DateTimeOffset.UtcNow;
-        await state.WriteStateAsync();
+        if (!_state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
+        await _state.UpdateAsync(s => { s.RevokedAt ??= DateTimeOffset.UtcNow; });
         return Info(null);
     }
 
-    public Task<ApiKeyInfo?> GetInfo() => Task.FromResult(state.RecordExists ? Info(null) : null);
+    public Task<ApiKeyInfo?> GetInfo() => Task.FromResult(_state.RecordExists ? Info(null) : null);
 
     private void RequireLive()
     {
-        if (!state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
-        if (state.State.RevokedAt is not null) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} is revoked");
+        if (!_state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
+        if (_state.Current.RevokedAt is not null) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} is revoked");
     }
 
-    private ApiKeyInfo Info(string? secret) => new(this.GetPrimaryKeyString(), state.State.Tenant, state.State.Role, state.State.Description,
-        state.State.CreatedAt, state.State.RevokedAt, secret);
+    private ApiKeyInfo Info(string? secret)
+    {
+        var s = _state.Current;
+        return new(this.GetPrimaryKeyString(), s.Tenant, s.Role, s.Description, s.CreatedAt, s.RevokedAt, secret);
+    }
 }
 
 [GenerateSerializer, Alias("rc.TenantState")]
@@ -120,30 +125,27 @@ public sealed class TenantState
     [Id(1)] public List<string> Collections { get; set; } = [];
 }
 
-public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> state) : Grain, ITenantGrain
+public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> stored, IGrainContext context, DeepCopier copier)
+    : Grain, ITenantGrain
 {
-    public async Task AddKey(string keyId)
+    private readonly DurableState<TenantState> _state = new(stored, context, copier);
+
+    public Task AddKey(string keyId) => _state.UpdateAsync(s => AddOnce(s.KeyIds, keyId));
+
+    public Task<string[]> KeyIds() => Task.FromResult(_state.Current.KeyIds.ToArray());
+
+    public Task AddCollection(string collection) => _state.UpdateAsync(s => AddOnce(s.Collections, collection));
+
+    public Task RemoveCollection(string collection) => _state.UpdateAsync(s => s.Collections.Remove(collection));
+
+    public Task<string[]> Collections() => Task.FromResult(_state.Current.Collections.Order(StringComparer.Ordinal).ToArray());
+
+    private static bool AddOnce(List<string> list, string item)
     {
-        if (state.State.KeyIds.Contains(keyId)) return;
-        state.State.KeyIds.Add(keyId);
-        await state.WriteStateAsync();
+        if (list.Contains(item)) return false;
+        list.Add(item);
+        return true;
     }
-
-    public Task<string[]> KeyIds() => Task.FromResult(state.State.KeyIds.ToArray());
-
-    public async Task AddCollection(string collection)
-    {
-        if (state.State.Collections.Contains(collection)) return;
-        state.State.Collections.Add(collection);
-        await state.WriteStateAsync();
-    }
-
-    public async Task RemoveCollection(string collection)
-    {
-        if (state.State.Collections.Remove(collection)) await state.WriteStateAsync();
-    }
-
-    public Task<string[]> Collections() => Task.FromResult(state.State.Collections.Order(StringComparer.Ordinal).ToArray());
 }
 
 [GenerateSerializer, Alias("rc.BootstrapState")]
@@ -153,11 +155,14 @@ public sealed class BootstrapState
 }
 
 /// <summary>One per cluster: the record that the first admin key was issued, so it is printed once and never again.</summary>
-public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentState<BootstrapState> state) : Grain, IBootstrapGrain
+public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentState<BootstrapState> stored, IGrainContext context, DeepCopier copier)
+    : Grain, IBootstrapGrain
 {
+    private readonly DurableState<BootstrapState> _state = new(stored, context, copier);
+
     public async Task<ApiKeyInfo?> IssueOnce(string tenant)
     {
-        if (state.State.KeyId is { } issued)
+        if (_state.Current.KeyId is { } issued)
         {
             // Recorded but never created (a crash in between): nobody saw it, so create it now. Otherwise it was shown.
             var key = GrainFactory.GetGrain<IApiKeyGrain>(issued);
@@ -165,8 +170,7 @@ public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentSta
         }
         var keyId = ApiKeyFormat.NewKeyId();
         // Recorded before the key exists, so two silos starting together can never both print one.
-        state.State.KeyId = keyId;
-        await state.WriteStateAsync();
+        await _state.UpdateAsync(s => { s.KeyId = keyId; });
         return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Admin, "bootstrap admin key");
     }
 }

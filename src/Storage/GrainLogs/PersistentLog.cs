@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Storage.Faults;
 
 namespace RagCluster.Storage.GrainLogs;
 
@@ -16,7 +17,17 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     public int EntriesSinceSnapshot => (int)(_lastSeq - _snapshotSeq);
     public long BytesSinceSnapshot { get; private set; }
 
-    public async Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default)
+    // Driver failures leave as StorageUnavailableException (ours, serializable); a fence conflict stays InconsistentStateException.
+    public Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default) =>
+        StoreFaults.Run(() => ReadCoreAsync(cancellationToken), $"a read of log '{logName}' of {grain}");
+
+    public Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default) =>
+        StoreFaults.Run(() => AppendCoreAsync(entries, cancellationToken), $"an append to log '{logName}' of {grain}");
+
+    public Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default) =>
+        StoreFaults.Run(() => SnapshotCoreAsync(snapshot, cancellationToken), $"a snapshot of log '{logName}' of {grain}");
+
+    private async Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadCoreAsync(CancellationToken cancellationToken)
     {
         _epoch = await store.ClaimAsync(grain, logName, cancellationToken);
         var snapshot = await store.ReadSnapshotAsync(grain, logName, cancellationToken);
@@ -27,7 +38,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         return (snapshot?.Data, entries.Select(e => e.Data).ToList());
     }
 
-    public async Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default)
+    private async Task AppendCoreAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken)
     {
         EnsureRead();
         if (entries.Count == 0) return;
@@ -36,7 +47,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         BytesSinceSnapshot += entries.Sum(e => (long)e.Length);
     }
 
-    public async Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default)
+    private async Task SnapshotCoreAsync(byte[] snapshot, CancellationToken cancellationToken)
     {
         EnsureRead();
         await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, snapshot, cancellationToken);

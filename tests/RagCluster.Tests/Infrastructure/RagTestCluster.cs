@@ -52,7 +52,7 @@ public sealed class RagTestCluster : IAsyncDisposable
             var options = new SiloOptions();
             silo.Configuration.GetSection("Silo").Bind(options);
             silo.Services.AddRagPipeline(silo.Configuration);
-            silo.AddRagClusterServices(StoreLocation.Parse(options.Storage), options);
+            silo.AddRagClusterServices(StoreLocation.Parse(options.Storage, options.StoragePoolSize), options);
         }
     }
 

@@ -16,6 +16,8 @@ public class ApiProcess : IAsyncLifetime
     private Process? _process;
     private readonly List<Process> _silos = [];
     private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
+    /// <summary>The embedded store every process of the fixture shares.</summary>
+    public string StoreFile => Path.Combine(_data, "ragcluster.db");
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
     /// <summary>Passed as Auth:BootstrapAdminKey; <see cref="Http"/> sends it on every request (tenant "default").</summary>
     public string AdminKey { get; } = "test-admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));

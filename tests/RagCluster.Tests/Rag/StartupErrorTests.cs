@@ -9,6 +9,7 @@ public sealed class StartupErrorTests
     [Theory]
     [InlineData("RagCluster.Api.dll", "--Auth:BootstrapAdminKey|short", "Auth:BootstrapAdminKey must be at least 32 characters")]
     [InlineData("RagCluster.Api.dll", "--Silo:SiloPort|99999", "Silo:SiloPort 99999 is not a TCP port")]
+    [InlineData("RagCluster.Api.dll", "--Silo:StoragePoolSize|0", "Silo:StoragePoolSize 0 must be 1..1000 connections")]
     [InlineData("RagCluster.Api.dll", "--Embedding:Pooling|max", "Embedding:Pooling must be 'mean' or 'cls'")]
     [InlineData("RagCluster.Api.dll", "--Otlp:Endpoint|not a url", "Otlp:Endpoint 'not a url' is not an http(s) URL")]
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]

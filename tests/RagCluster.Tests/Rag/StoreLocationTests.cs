@@ -18,6 +18,18 @@ public sealed class StoreLocationTests
     }
 
     [Theory]
+    [InlineData("Host=db", null, 20)] // not Npgsql's 100: four silos would ask a default server for 400
+    [InlineData("Host=db;Maximum Pool Size=7", null, 7)]
+    [InlineData("Host=db;Maximum Pool Size=7", 12, 12)] // Silo:StoragePoolSize is the budget and wins
+    public void Each_silo_opens_at_most_its_pool_size_and_says_so(string setting, int? poolSize, int expected)
+    {
+        var store = StoreLocation.Parse(setting, poolSize);
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(store.ConnectionString).MaxPoolSize);
+        Assert.Equal(expected, store.PoolSize);
+        Assert.Contains($"pool of at most {expected} connections", store.Description);
+    }
+
+    [Theory]
     [InlineData("Host=db;No Reset On Close=false;Max Auto Prepare=0")]
     [InlineData("Host=db;NoResetOnClose=false;MaxAutoPrepare=0")]
     public void What_the_user_wrote_wins(string setting)

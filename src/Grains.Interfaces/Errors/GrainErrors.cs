@@ -1,0 +1,50 @@
+using Orleans;
+using Orleans.Runtime;
+
+namespace RagCluster.Grains.Interfaces.Errors;
+
+/// <summary>
+/// The store could not take a read or write now: refused connections, a pool with no free connection in time, a server
+/// restarting, a broken connection. Nothing the caller was promised is lost: a failed write is not in the grain's
+/// memory either, and callers may send the request again after <see cref="RetryAfterSeconds"/>. A write whose
+/// connection broke may still have committed; the grain re-reads storage before it writes again.
+/// Ours and serializable (the driver's exceptions are not), so it crosses silos intact; it derives from
+/// OrleansException so Orleans' state bridge passes it on instead of wrapping it around a driver type.
+/// </summary>
+[GenerateSerializer, Alias("rc.StorageUnavailableException")]
+public sealed class StorageUnavailableException : OrleansException
+{
+    public StorageUnavailableException() { }
+
+    public StorageUnavailableException(string message) : base(message) { }
+
+    /// <summary>A client should wait this long before sending the same request again.</summary>
+    public const int RetryAfterSeconds = 1;
+}
+
+/// <summary>
+/// A grain failed with an exception whose type may not cross a silo (a library's own type, which Orleans has no codec
+/// for): the grain call filter replaces it with this, keeping the original type's name and message. A bug to report,
+/// not a condition to retry; the original, with its stack, is in the silo's log.
+/// </summary>
+[GenerateSerializer, Alias("rc.GrainFailedException")]
+public sealed class GrainFailedException : OrleansException
+{
+    public GrainFailedException() { }
+
+    public GrainFailedException(string originalType, string message) : base($"{originalType}: {message}") => OriginalType = originalType;
+
+    [Id(0)] public string? OriginalType { get; private set; }
+}
+
+/// <summary>
+/// The collection is being deleted or was deleted: it takes no new documents (a document finishing its indexing then
+/// removes itself). Create it again once the delete has finished.
+/// </summary>
+[GenerateSerializer, Alias("rc.CollectionGoneException")]
+public sealed class CollectionGoneException : OrleansException
+{
+    public CollectionGoneException() { }
+
+    public CollectionGoneException(string message) : base(message) { }
+}

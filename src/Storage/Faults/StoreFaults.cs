@@ -1,0 +1,67 @@
+using System.Data.Common;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Errors;
+
+namespace RagCluster.Storage.Faults;
+
+/// <summary>Turns what a database driver throws into <see cref="StorageUnavailableException"/>, keeping Orleans' own storage errors.</summary>
+public static class StoreFaults
+{
+    /// <summary>
+    /// Null when <paramref name="e"/> should pass as it is (an ETag conflict, a cancellation, our own types);
+    /// otherwise ours, naming the operation and the driver's message (its type and stack stay in the silo's log).
+    /// </summary>
+    public static Exception? Translate(Exception e, string operation)
+    {
+        if (e is InconsistentStateException or StorageUnavailableException or OperationCanceledException) return null;
+        // Orleans' state bridge wraps a provider's exception in OrleansException; look at the driver's error inside.
+        var cause = e is OrleansException { InnerException: { } inner } && e.GetType() == typeof(OrleansException) ? inner : e;
+        if (cause is InconsistentStateException) return cause;
+        return cause is DbException or TimeoutException or IOException or System.Net.Sockets.SocketException
+            ? new StorageUnavailableException($"storage unavailable during {operation}: {FirstLine(cause.Message)}")
+            : null;
+    }
+
+    /// <summary>Runs a storage operation, rethrowing driver failures as ours.</summary>
+    public static async Task Run(Func<Task> operation, string name)
+    {
+        try
+        {
+            await operation();
+        }
+        catch (Exception e) when (Translate(e, name) is { } ours)
+        {
+            throw ours;
+        }
+    }
+
+    /// <inheritdoc cref="Run(Func{Task}, string)"/>
+    public static async Task<T> Run<T>(Func<Task<T>> operation, string name)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (Exception e) when (Translate(e, name) is { } ours)
+        {
+            throw ours;
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+/// <summary>Orleans' grain storage with driver failures turned into <see cref="StorageUnavailableException"/>, on reads (activations) and writes.</summary>
+public sealed class FaultTranslatingGrainStorage(IGrainStorage inner) : IGrainStorage
+{
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFaults.Run(() => inner.ReadStateAsync(stateName, grainId, grainState), $"a read of {grainId}");
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFaults.Run(() => inner.WriteStateAsync(stateName, grainId, grainState), $"a write of {grainId}");
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFaults.Run(() => inner.ClearStateAsync(stateName, grainId, grainState), $"a clear of {grainId}");
+}
