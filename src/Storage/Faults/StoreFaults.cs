@@ -11,7 +11,8 @@ public static class StoreFaults
 {
     /// <summary>
     /// Null when <paramref name="e"/> should pass as it is (an ETag conflict, a cancellation, our own types);
-    /// otherwise ours, naming the operation and the driver's message (its type and stack stay in the silo's log).
+    /// otherwise ours, naming the operation and the driver's message (Orleans' ADO.NET provider logs a failed state
+    /// read or write with its stack; grain-log failures keep only this message).
     /// </summary>
     public static Exception? Translate(Exception e, string operation)
     {
