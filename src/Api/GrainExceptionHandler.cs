@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
-using Orleans.Runtime;
-using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Api;
@@ -26,10 +25,9 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             _ when exception is StorageUnavailableException => (503, "Storage unavailable"),
             _ when exception is CollectionGoneException => (409, "Collection deleted"),
             _ when exception is KeyNotFoundException => (404, "Not found"),
-            // A call timeout, a silo that left, a message refused while the cluster reconfigures, or a write that lost an
-            // ETag race to a newer activation: all pass; the client may retry (idempotent endpoints) after Retry-After.
-            _ when exception is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or GatewayTooBusyException
-                or InconsistentStateException => (503, "Cluster busy or changing"),
+            // A call timeout, a silo that left or cannot be reached, a message refused while the cluster reconfigures, or a
+            // write that lost an ETag race: all pass; the client may retry (idempotent endpoints) after Retry-After.
+            _ when DocumentRefusal.IsTransient(exception) => (503, "Cluster busy or changing"),
             _ when exception is BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
             // A body that is not what its Content-Type says (e.g. multipart without a valid boundary).
             _ when exception is InvalidDataException => (400, "Malformed request body"),

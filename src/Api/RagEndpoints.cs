@@ -89,7 +89,7 @@ public static partial class RagEndpoints
         v1.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, documentIds = info.DocumentIds });
+            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, unsettledCount = info.UnsettledCount, documentIds = info.DocumentIds });
         }).RequireAuthorization(AuthSetup.Reader);
 
         v1.MapPut("", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
@@ -43,8 +44,11 @@ public interface IRagBackend : IAsyncDisposable
     string Describe();
 }
 
-/// <summary>One document of a batch: its status after submission, or why it was refused.</summary>
-public sealed record BatchItem(string Id, string Status, string? Error);
+/// <summary>
+/// One document of a batch: its status after submission, or why it was refused; <paramref name="RetryAfter"/> (seconds)
+/// when it was refused with a 503, which nothing of it was kept by, so sending it again is safe.
+/// </summary>
+public sealed record BatchItem(string Id, string Status, string? Error, int? RetryAfter = null);
 
 public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
@@ -123,7 +127,8 @@ public sealed class EmbeddedBackend : IRagBackend
     {
         var stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, await Existing(collection), documents, ct);
         return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected",
-            stored[i].Refusal is { } r ? $"{r.Title}: {r.Detail}" : null)).ToArray();
+            stored[i].Refusal is { } r ? $"{r.Title}: {r.Detail}" : null,
+            stored[i].Refusal is { Retryable: true } ? StorageUnavailableException.RetryAfterSeconds : null)).ToArray();
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
@@ -224,6 +229,8 @@ public sealed class HttpBackend : IRagBackend
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
             }
+            if (r.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+                throw new CliUnavailableException($"503 {detail}", (int?)r.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1);
             throw new CliException($"{(int)r.StatusCode} {detail}");
         }
         return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement;
@@ -247,8 +254,13 @@ public sealed class HttpBackend : IRagBackend
             documents = documents.Select(d => new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
         };
         var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents", body, Json, ct), ct);
-        return r.GetProperty("documents").EnumerateArray().Select((d, i) => new BatchItem(documents[i].Id, d.GetProperty("status").GetString()!,
-            d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null)).ToArray();
+        return r.GetProperty("documents").EnumerateArray().Select((d, i) =>
+        {
+            var refused = d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object;
+            return new BatchItem(documents[i].Id, d.GetProperty("status").GetString()!,
+                refused ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null,
+                refused && e.TryGetProperty("retryAfter", out var after) && after.ValueKind == JsonValueKind.Number ? after.GetInt32() : null);
+        }).ToArray();
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
@@ -351,4 +363,10 @@ public sealed class HttpBackend : IRagBackend
 }
 
 /// <summary>An error the CLI reports as one line (exit code 1).</summary>
-public sealed class CliException(string message) : Exception(message);
+public class CliException(string message) : Exception(message);
+
+/// <summary>The API answered 503: nothing of the request was kept, and it may be sent again after <see cref="RetryAfter"/> seconds.</summary>
+public sealed class CliUnavailableException(string message, int retryAfter) : CliException(message)
+{
+    public int RetryAfter { get; } = Math.Max(1, retryAfter);
+}

@@ -13,6 +13,9 @@ public static class Commands
     private const int MaxBatch = RagCluster.Grains.Documents.DocumentBatch.MaxDocuments;
     private const long BatchBytes = 8L * 1024 * 1024;
 
+    /// <summary>Sends of one document answered 503 before it is reported failed (waits of Retry-After, doubling, at most 30 s).</summary>
+    private const int SendAttempts = 6;
+
     private static bool IsSubmitError(Exception e) => e is CliException or IOException or UnauthorizedAccessException or ArgumentException
         or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException;
 
@@ -35,6 +38,7 @@ public static class Commands
         }
         if (await backend.EnsureCollectionAsync(collection, ct)) Console.WriteLine($"created collection '{collection}'");
         var submitted = new List<(string Path, string Id)>();
+        var resent = new List<string>();
         var sw = Stopwatch.StartNew();
         var progress = new IngestProgress(files.Count);
         var interactive = AnsiConsole.Profile.Capabilities.Interactive;
@@ -100,19 +104,38 @@ public static class Commands
                     progress.Skipped();
                     index.Increment(1);
                 }
+                // Documents answered 503 (the whole request, or one document of it) were not kept: exactly those are
+                // sent again, after the Retry-After the API gave, up to SendAttempts times, and listed at the end.
                 async Task Flush()
                 {
                     if (batch.Count == 0) return;
-                    try
+                    var sending = batch.ToList();
+                    for (var attempt = 1; sending.Count > 0; attempt++)
                     {
-                        var items = await backend.IngestManyAsync(collection, batch.Select(b => (b.Id, b.Request)).ToList(), ct);
-                        for (var i = 0; i < batch.Count; i++)
-                            if (items[i].Error is { } error) Failed(batch[i].Path, error);
-                            else Submitted(batch[i].Path, batch[i].Id);
-                    }
-                    catch (Exception e) when (IsSubmitError(e))
-                    {
-                        foreach (var b in batch) Failed(b.Path, e.Message);
+                        var again = new List<(string Path, string Id, IngestRequest Request)>();
+                        var wait = 1;
+                        try
+                        {
+                            var items = await backend.IngestManyAsync(collection, sending.Select(b => (b.Id, b.Request)).ToList(), ct);
+                            for (var i = 0; i < sending.Count; i++)
+                            {
+                                if (items[i].Error is null) Submitted(sending[i].Path, sending[i].Id);
+                                else if (items[i].RetryAfter is { } after && attempt < SendAttempts) { again.Add(sending[i]); wait = Math.Max(wait, after); }
+                                else Failed(sending[i].Path, items[i].Error!);
+                            }
+                        }
+                        catch (CliUnavailableException e) when (attempt < SendAttempts)
+                        {
+                            again.AddRange(sending);
+                            wait = e.RetryAfter;
+                        }
+                        catch (Exception e) when (IsSubmitError(e))
+                        {
+                            foreach (var b in sending) Failed(b.Path, e.Message);
+                        }
+                        lock (resent) resent.AddRange(again.Select(a => a.Path));
+                        if (again.Count > 0) await Task.Delay(TimeSpan.FromSeconds(Math.Min(wait << (attempt - 1), 30)), ct);
+                        sending = again;
                     }
                     send.Increment(batch.Count);
                     batch.Clear();
@@ -130,7 +153,19 @@ public static class Commands
                             if (bytes.Length > BatchBytes)
                             {
                                 // Too big to share a JSON body (base64 grows it by a third): its own multipart upload.
-                                await backend.IngestAsync(collection, id, request, ct);
+                                for (var attempt = 1; ; attempt++)
+                                {
+                                    try
+                                    {
+                                        await backend.IngestAsync(collection, id, request, ct);
+                                        break;
+                                    }
+                                    catch (CliUnavailableException e) when (attempt < SendAttempts)
+                                    {
+                                        lock (resent) resent.Add(path);
+                                        await Task.Delay(TimeSpan.FromSeconds(Math.Min(e.RetryAfter << (attempt - 1), 30)), ct);
+                                    }
+                                }
                                 Submitted(path, id);
                                 send.Increment(1);
                                 continue;
@@ -155,6 +190,13 @@ public static class Commands
             });
         var ok = submitted.Count - errors.Count(e => submitted.Any(s => s.Path == e.Item1));
         Console.WriteLine($"{ok} of {files.Count + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s ({progress.Rates(sw.Elapsed, eta: false)})");
+        if (resent.Count > 0)
+        {
+            // A document may be sent again more than once; each is listed once.
+            var distinct = resent.Distinct().ToList();
+            Console.WriteLine($"{distinct.Count} document(s) answered 503 (not stored) were sent again ({resent.Count} resends):");
+            foreach (var path in distinct) Console.WriteLine($"  resent: {path}");
+        }
         foreach (var (path, error) in errors) Console.Error.WriteLine($"  failed: {path}: {error}");
         return errors.Count == 0 ? 0 : 1;
     }

@@ -33,6 +33,13 @@ public static class RagServiceCollectionExtensions
         var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);
         if (indexing is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
         services.TryAddSingleton(new IndexingSlots(indexing));
+        var sweepSetting = configuration["Ingest:PendingSweepPeriod"];
+        var sweepPeriod = PendingSweepOptions.Default.Period;
+        if (sweepSetting is not null && !TimeSpan.TryParse(sweepSetting, System.Globalization.CultureInfo.InvariantCulture, out sweepPeriod))
+            throw new ArgumentException($"Ingest:PendingSweepPeriod '{sweepSetting}' is not a time span such as 00:00:30");
+        if (sweepPeriod < TimeSpan.FromSeconds(1) || sweepPeriod > TimeSpan.FromHours(1))
+            throw new ArgumentException("Ingest:PendingSweepPeriod must be 00:00:01..01:00:00");
+        services.TryAddSingleton(new PendingSweepOptions(sweepPeriod));
         var query = new QueryOptions();
         configuration.GetSection("Query").Bind(query);
         services.TryAddSingleton(query);

@@ -111,10 +111,16 @@ public static class SiloBuilderExtensions
 
     private static void AddStorage(ISiloBuilder silo, StoreLocation store)
     {
+        // Reminders are Orleans' one facility that fires after every silo restarted with no call from outside: a collection
+        // with unsettled documents holds one (Ingest:PendingSweepPeriod, which may be shorter than Orleans' 1-minute floor).
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        // Orleans warns at every start when that floor is under a minute; here it is chosen, and a sweep is one grain call.
+        silo.Services.AddLogging(b => b.AddFilter("Orleans.Hosting.ReminderOptionsValidator", LogLevel.Error));
         if (store.Kind == StoreKind.Memory)
         {
             silo.AddMemoryGrainStorageAsDefault();
             silo.Services.AddGrainLogs(_ => new InMemoryGrainLogStore());
+            silo.UseInMemoryReminderService();
             return;
         }
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SchemaInstaller>();
@@ -137,6 +143,12 @@ public static class SiloBuilderExtensions
         });
         silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
         silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+        // Orleans' ADO.NET reminder table, in the same database and connection pool (our schema holds its statements).
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = store.AdoNetInvariant;
+            o.ConnectionString = store.ConnectionString;
+        });
     }
 
     private static IPAddress ResolveAddress(string host)

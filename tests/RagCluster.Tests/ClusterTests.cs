@@ -203,10 +203,7 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
                 await Task.Delay(500);
             }
             Assert.All(statuses, s => Assert.Equal(DocumentStatuses.Indexed, s.Status));
-            var counts = new Dictionary<string, int>();
-            for (var shard = 0; shard < 8; shard++)
-                foreach (var (doc, n) in await Retry(() => client.GetGrain<IIndexShardGrain>($"kb/{shard}").ChunkCounts()))
-                    counts[doc] = counts.GetValueOrDefault(doc) + n;
+            var counts = await ChunkCountsAsync(client, "kb", 8);
             var lost = statuses.Count(s => counts.GetValueOrDefault(s.DocumentId) < s.ChunkCount);
             var doubled = statuses.Count(s => counts.GetValueOrDefault(s.DocumentId) > s.ChunkCount);
             output.WriteLine($"{docs.Count} documents, {statuses.Sum(s => s.ChunkCount)} chunks: {lost} with lost chunks, {doubled} with duplicated chunks");
@@ -216,16 +213,125 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
         }
         catch (Exception e)
         {
-            foreach (var s in silos) output.WriteLine($"--- silo {s.SiloAddress}:\n{s.Output}");
-            // Last, so that a log showing only the end of the run still says why.
-            output.WriteLine($"--- the kill test failed: {e.GetType().Name}: {e.Message}");
+            Report(silos, "kill", e);
             throw;
         }
         finally
         {
-            foreach (var s in silos) await s.DisposeAsync();
-            try { Directory.Delete(work, true); } catch (IOException) { }
+            await CleanUpAsync(silos, work);
         }
+    }
+
+    /// <summary>
+    /// Item 3 of issue 21: both silo processes are killed (-9) while acknowledged documents are still pending (one
+    /// indexing slot a silo keeps a backlog), the silos are started again, and nothing calls a document: the
+    /// collection's reminder (Orleans ADO.NET reminders on PostgreSQL) sweeps them, they resume, and all are indexed.
+    /// </summary>
+    [Fact]
+    public async Task After_every_silo_is_killed_mid_ingest_the_acknowledged_documents_are_indexed_with_no_call_to_them()
+    {
+        var clusterId = "sweep-" + Guid.NewGuid().ToString("N")[..6];
+        var dsn = await postgres.NewDatabaseAsync();
+        var work = Directory.CreateTempSubdirectory("rc-sweep").FullName;
+        string[] common = ["--Silo:ClusterId", clusterId, "--Silo:Storage", dsn, "--Silo:Redis", redis.Server.ConnectionString,
+            "--Ingest:PendingSweepPeriod", "00:00:02", "--Logging:LogLevel:Default", "Information"];
+        var silos = new List<SiloProcess>();
+        IHost Client() => new HostBuilder().UseOrleansClient(c =>
+        {
+            c.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis.Server.ConnectionString));
+            c.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = clusterId; });
+        }).Build();
+        try
+        {
+            for (var i = 0; i < 2; i++) silos.Add(await SiloProcess.StartAsync(work, [.. common, "--Ingest:MaxConcurrentDocuments", "1"]));
+            var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
+            using (var first = Client())
+            {
+                await first.StartAsync();
+                var client = first.Services.GetRequiredService<IClusterClient>();
+                await client.GetGrain<ICollectionGrain>("kb").Create(new CollectionSettings(4, 256, 32));
+                using var stop = new CancellationTokenSource();
+                var ingest = Parallel.ForEachAsync(Enumerable.Range(0, 400), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = stop.Token }, async (i, _) =>
+                {
+                    var text = $"Document {i} about topic {i % 13}. " + string.Join(' ', Enumerable.Range(0, 30 + i % 50).Select(w => $"word{(i * 11 + w) % 701}"));
+                    try
+                    {
+                        var status = await client.GetGrain<IDocumentGrain>($"kb/d{i:D3}").Ingest(new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes(text), [], null));
+                        acknowledged.Add(status.DocumentId);
+                    }
+                    catch (Exception) when (stop.IsCancellationRequested) { } // cut off by the kill: not acknowledged
+                });
+                while (acknowledged.Count < 120 && !ingest.IsCompleted) await Task.Delay(10);
+                await Task.WhenAll(silos.Select(s => s.KillAsync()));
+                stop.Cancel();
+                try { await ingest.WaitAsync(TimeSpan.FromSeconds(60)); } catch (Exception) { }
+            }
+            output.WriteLine($"{acknowledged.Count} documents acknowledged before every silo was killed");
+
+            var downtime = Stopwatch.StartNew();
+            foreach (var s in silos) await s.DisposeAsync();
+            silos.Clear();
+            for (var i = 0; i < 2; i++) silos.Add(await SiloProcess.StartAsync(work, common));
+            output.WriteLine($"silos back after {downtime.Elapsed.TotalSeconds:F1} s");
+            using var second = Client();
+            await second.StartAsync();
+            var collection = second.Services.GetRequiredService<IClusterClient>().GetGrain<ICollectionGrain>("kb");
+            // Only the collection is asked (a call to a document would activate it and so resume it).
+            var back = Stopwatch.StartNew();
+            var info = await Retry(() => collection.GetInfo());
+            while (info.UnsettledCount > 0 || acknowledged.Any(id => !info.DocumentIds.Contains(id)))
+            {
+                Assert.True(back.Elapsed < TimeSpan.FromSeconds(60),
+                    $"after 60 s, {acknowledged.Count(id => !info.DocumentIds.Contains(id))} acknowledged documents not registered, {info.UnsettledCount} unsettled");
+                await Task.Delay(250);
+                info = await Retry(() => collection.GetInfo());
+            }
+            output.WriteLine($"all settled {back.Elapsed.TotalSeconds:F1} s after the silos were back");
+            // The first sweep after the restart saw the documents the kill left pending (the silos log each sweep's count).
+            var firstSweep = silos.Select(s => System.Text.RegularExpressions.Regex.Match(s.AllOutput, @"Sweep of collection kb: (\d+) document"))
+                .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).DefaultIfEmpty(0).Max();
+            output.WriteLine($"the first sweep after the restart found {firstSweep} documents unsettled");
+            Assert.True(firstSweep > 0, "the kill left no pending document, so this run proves nothing");
+
+            var client2 = second.Services.GetRequiredService<IClusterClient>();
+            var statuses = await Task.WhenAll(acknowledged.Select(id => Retry(() => client2.GetGrain<IDocumentGrain>($"kb/{id}").GetStatus())));
+            Assert.All(statuses, st => Assert.Equal(DocumentStatuses.Indexed, st.Status));
+            var counts = await ChunkCountsAsync(client2, "kb", 4);
+            Assert.All(statuses, st => Assert.Equal(st.ChunkCount, counts.GetValueOrDefault(st.DocumentId)));
+            await second.StopAsync();
+        }
+        catch (Exception e)
+        {
+            Report(silos, "sweep", e);
+            throw;
+        }
+        finally
+        {
+            await CleanUpAsync(silos, work);
+        }
+    }
+
+    /// <summary>Each document's chunks over the collection's shards.</summary>
+    private static async Task<Dictionary<string, int>> ChunkCountsAsync(IGrainFactory grains, string collection, int shards)
+    {
+        var counts = new Dictionary<string, int>();
+        for (var shard = 0; shard < shards; shard++)
+            foreach (var (doc, n) in await Retry(() => grains.GetGrain<IIndexShardGrain>($"{collection}/{shard}").ChunkCounts()))
+                counts[doc] = counts.GetValueOrDefault(doc) + n;
+        return counts;
+    }
+
+    private void Report(List<SiloProcess> silos, string test, Exception e)
+    {
+        foreach (var s in silos) output.WriteLine($"--- silo {s.SiloAddress}:\n{s.Output}");
+        // Last, so that a log showing only the end of the run still says why.
+        output.WriteLine($"--- the {test} test failed: {e.GetType().Name}: {e.Message}");
+    }
+
+    private static async Task CleanUpAsync(List<SiloProcess> silos, string work)
+    {
+        foreach (var s in silos) await s.DisposeAsync();
+        try { Directory.Delete(work, true); } catch (IOException) { }
     }
 
     private static async Task<T> Retry<T>(Func<Task<T>> call)

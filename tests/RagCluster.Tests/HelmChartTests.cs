@@ -153,6 +153,28 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public void The_connection_budget_is_derived_or_checked_for_silos_and_api_pods_at_their_maxima()
+    {
+        // database.* lines go under the one "database:" key (with the DSN every render needs); the rest as given.
+        string Pool(string database, string other = "") => (string)Get(One(Render(
+            $"database:\n  dsn: Host=pg;Username=rag;Password=x;Database=rag\n{database}clustering:\n  redis: redis:6379\n{other}"),
+            "ConfigMap", "prod-ragcluster-config"), "data.Silo__StoragePoolSize")!;
+        // Defaults: 3 silos + an API autoscaled to 10 pods = 13 pools in (100 - 10) connections.
+        Assert.Equal("6", Pool(""));
+        // Silos autoscaled to 12 as well: 22 pools.
+        Assert.Equal("4", Pool("", "silo:\n  autoscaling:\n    enabled: true\n"));
+        // A bigger server, no API autoscaler: (400 - 20) / (3 + 2).
+        Assert.Equal("76", Pool("  maxConnections: 400\n  reservedConnections: 20\n", "api:\n  autoscaling:\n    enabled: false\n"));
+        // Set by hand: kept when it fits, refused when it does not.
+        Assert.Equal("5", Pool("  poolSize: 5\n"));
+        var over = Assert.Throws<InvalidOperationException>(() => Pool("  poolSize: 10\n")).Message;
+        Assert.Contains("database.poolSize 10 x 13 pods (silos and API pods at their maximum) = 130 connections, more than database.maxConnections 100 minus database.reservedConnections 10", over);
+        Assert.Contains("PgBouncer", over);
+        var starved = Assert.Throws<InvalidOperationException>(() => Pool("  maxConnections: 40\n", "silo:\n  autoscaling:\n    enabled: true\n")).Message;
+        Assert.Contains("database.maxConnections 40 minus database.reservedConnections 10 leaves fewer than 2 connections for each of 22 pods", starved);
+    }
+
+    [Fact]
     public void Store_choices_and_their_mistakes()
     {
         var bundled = Render("postgresql:\n  enabled: true\n  auth:\n    password: s3cret\nredis:\n  enabled: true\n  auth:\n    password: r3d\n");

@@ -2,7 +2,7 @@
 "use strict";
 const $ = id => document.getElementById(id);
 const colours = ["#2f6fde", "#1e8e3e", "#c0392b", "#8e44ad", "#d68910", "#16a085"];
-let refreshes = 0, timer = null;
+let refreshes = 0, timer = null, generation = 0;
 
 const mb = bytes => (bytes / 1048576).toFixed(0) + " MiB";
 const pct = r => r == null ? "–" : (100 * r).toFixed(1) + " %";
@@ -81,7 +81,14 @@ async function refresh() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const start = () => { refresh(); clearInterval(timer); timer = setInterval(refresh, 2000); };
+  // The next refresh is due 2 s after the last one ended, not every 2 s: on a slow cluster a fixed interval piled up
+  // requests until they held all of the browser's connections to the host, and a click on a link waited behind them.
+  const start = () => {
+    clearTimeout(timer);
+    const mine = ++generation;
+    const loop = async () => { await refresh(); if (mine === generation) timer = setTimeout(loop, 2000); };
+    loop();
+  };
   rc.bindKey($("key"), $("save-key"), start);
   // Orleans' dashboard cannot send the key header: trade the key for its session cookie, then open it.
   $("orleans-dashboard").addEventListener("click", async (e) => {

@@ -30,6 +30,13 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// <summary>Many documents registered in one write (a restore).</summary>
     [AlwaysInterleave]
     Task<long> DocumentsAdded(string[] documentIds);
+    /// <summary>
+    /// Records documents about to be stored as pending, before they are: until each registers (or a sweep finds it
+    /// settled) the collection keeps a reminder that activates it, so no crash can strand it. Fails with
+    /// CollectionGoneException once a delete has begun.
+    /// </summary>
+    [AlwaysInterleave]
+    Task DocumentsAccepted(string[] documentIds);
     /// <summary>The first step of deleting a collection: from now on no document may register (stored before it returns).</summary>
     Task BeginDelete();
     /// <summary>

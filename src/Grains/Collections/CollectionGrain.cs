@@ -5,7 +5,9 @@ using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
+using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Persistence;
+using RagCluster.Storage.Faults;
 
 namespace RagCluster.Grains.Collections;
 
@@ -17,6 +19,13 @@ public sealed class CollectionDefaults
     public int ChunkOverlapTokens { get; set; } = 32;
 }
 
+/// <summary>How often a collection with unsettled documents checks them (<c>Ingest:PendingSweepPeriod</c>), and so how
+/// long a document stranded by a crash can wait once the cluster is back (one period at most, plus the silo's start).</summary>
+public sealed record PendingSweepOptions(TimeSpan Period)
+{
+    public static PendingSweepOptions Default { get; } = new(TimeSpan.FromSeconds(30));
+}
+
 [GenerateSerializer, Alias("rc.CollectionState")]
 public sealed class CollectionState
 {
@@ -25,24 +34,35 @@ public sealed class CollectionState
     [Id(2)] public HashSet<string> Documents { get; set; } = [];
     /// <summary>A delete has begun: no document may register any more, until <c>Drop</c> ends it.</summary>
     [Id(3)] public bool Deleting { get; set; }
+    /// <summary>
+    /// Documents accepted and perhaps not yet indexed, with when they were (last) accepted: stored before a document's
+    /// own state; left when a sweep finds the document settled, or when it is deleted. A superset is harmless; a missing
+    /// id could strand a document.
+    /// </summary>
+    [Id(4)] public Dictionary<string, DateTime> Unsettled { get; set; } = [];
 }
 
 /// <summary>
 /// A collection's settings, document registry and version (which cache keys include). Every change, from any caller,
 /// is applied in one order to a copy of the stored state and stored before its caller hears back (see DurableState),
 /// so a drop cannot interleave with a registration, and a failed write leaves nothing in memory.
+/// While it has unsettled documents it holds an Orleans reminder, which fires on whichever silo owns it even after every
+/// silo restarted: each tick activates those documents, and a pending document resumes indexing when it activates.
 /// </summary>
 public sealed class CollectionGrain(
-    [PersistentState("collection")] IPersistentState<CollectionState> stored, IGrainContext context, DeepCopier copier, CollectionDefaults defaults)
-    : Grain, ICollectionGrain
+    [PersistentState("collection")] IPersistentState<CollectionState> stored, IGrainContext context, DeepCopier copier, CollectionDefaults defaults,
+    PendingSweepOptions sweep, ILogger<CollectionGrain> log)
+    : Grain, ICollectionGrain, IRemindable
 {
+    private const string SweepReminder = "unsettled-documents";
+
     private readonly DurableState<CollectionState> _state = new(stored, context, copier);
 
     private CollectionSettings Settings =>
         _state.Current.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
 
     public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(this.GetPrimaryKeyString(), Settings, _state.Current.Version,
-        _state.Current.Documents.Count, _state.Current.Documents.Order(StringComparer.Ordinal).ToArray()));
+        _state.Current.Documents.Count, _state.Current.Documents.Order(StringComparer.Ordinal).ToArray()) { UnsettledCount = _state.Current.Unsettled.Count });
 
     public Task<CollectionSettings> GetSettings() => Task.FromResult(Settings);
 
@@ -94,11 +114,107 @@ public sealed class CollectionGrain(
         if (!present)
         {
             s.Documents.Remove(documentId);
+            s.Unsettled.Remove(documentId);
             return;
         }
+        // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
         RequireOpen(s);
         s.Documents.Add(documentId);
     });
+
+    public async Task DocumentsAccepted(string[] documentIds)
+    {
+        var now = DateTime.UtcNow;
+        await Change(s =>
+        {
+            RequireOpen(s);
+            foreach (var id in documentIds) s.Unsettled[id] = now;
+        });
+        await EnsureSweepReminderAsync();
+    }
+
+    // Register and unregister take turns, each deciding on the stored set: a sweep that found the set empty cannot
+    // remove the reminder after a new acceptance (stored meanwhile) registered it.
+    private readonly SemaphoreSlim _reminderTurn = new(1, 1);
+    private bool _reminderHeld;
+
+    private async Task EnsureSweepReminderAsync()
+    {
+        if (_reminderHeld) return;
+        await _reminderTurn.WaitAsync();
+        try
+        {
+            if (_reminderHeld || _state.Current.Unsettled.Count == 0) return;
+            await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, sweep.Period, sweep.Period));
+            _reminderHeld = true;
+        }
+        finally
+        {
+            _reminderTurn.Release();
+        }
+    }
+
+    /// <summary>
+    /// Activates every unsettled document (a pending one resumes indexing on activation) and forgets those that are
+    /// settled: indexed, failed or deleted, or never stored although accepted a whole period ago (a document answers
+    /// "unknown" between its acceptance and its first write). Once none is left the reminder goes.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != SweepReminder) return;
+        var accepted = _state.Current.Unsettled.ToArray();
+        var settled = new System.Collections.Concurrent.ConcurrentBag<KeyValuePair<string, DateTime>>();
+        var key = this.GetPrimaryKeyString();
+        var abandonedBefore = DateTime.UtcNow - sweep.Period;
+        foreach (var group in accepted.Chunk(64))
+        {
+            await Task.WhenAll(group.Select(async entry =>
+            {
+                try
+                {
+                    var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
+                    if (document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted
+                        || (document.Version == 0 && entry.Value < abandonedBefore))
+                        settled.Add(entry);
+                }
+                catch (Exception e)
+                {
+                    log.LogWarning("Sweep of collection {Collection} could not reach document {Document}; the next tick retries: {Error}", key, entry.Key, e.Message);
+                }
+            }));
+        }
+        if (accepted.Length > settled.Count)
+            log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, accepted.Length - settled.Count);
+        // One accepted again while the sweep ran carries a newer time and stays.
+        if (!settled.IsEmpty)
+            await Change(s => { foreach (var (id, at) in settled) if (s.Unsettled.GetValueOrDefault(id) == at) s.Unsettled.Remove(id); });
+        await _reminderTurn.WaitAsync();
+        try
+        {
+            if (_state.Current.Unsettled.Count > 0) return;
+            if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
+            _reminderHeld = false;
+        }
+        finally
+        {
+            _reminderTurn.Release();
+        }
+    }
+
+    /// <summary>The reminder table is storage too: its failures reach callers as ours (a 503), not as the driver's.</summary>
+    private static async Task<T> Reminders<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (e is ReminderException || StoreFaults.Translate(e, "a reminder change") is not null)
+        {
+            throw new StorageUnavailableException($"reminder table unavailable: {e.Message.Split('\n')[0].Trim()}");
+        }
+    }
+
+    private static Task<bool> Reminders(Func<Task> call) => Reminders(async () => { await call(); return true; });
 
     public Task<long> DocumentsAdded(string[] documentIds) => Change(s =>
     {

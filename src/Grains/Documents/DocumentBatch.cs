@@ -40,11 +40,18 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
 {
     public bool Retryable => Status == 503;
 
+    /// <summary>
+    /// A failure after which nothing half-done is kept and the same call may be made again: the store refused or dropped
+    /// a read or write, a call timed out, a silo left or could not be reached, a message was refused while the cluster
+    /// reconfigures, or a write lost an ETag race to a newer activation. The API answers these 503 with Retry-After.
+    /// </summary>
+    public static bool IsTransient(Exception e) => e is StorageUnavailableException or TimeoutException or SiloUnavailableException
+        or OrleansMessageRejectionException or GatewayTooBusyException or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException;
+
     public static DocumentRefusal Of(Exception e) => e switch
     {
         // Nothing of the document was kept: the store refused the write, or the cluster could not take the call now.
-        StorageUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or GatewayTooBusyException
-            or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException => new(503, "Not stored", FirstLine(e.Message)),
+        _ when IsTransient(e) => new(503, "Not stored", FirstLine(e.Message)),
         CollectionGoneException => new(409, "Collection deleted", FirstLine(e.Message)),
         ArgumentException => new(400, "Invalid document", FirstLine(e.Message)),
         _ => new(500, "Internal error", "an unexpected error occurred; see the silo log"),

@@ -8,6 +8,12 @@
 --    caller's own version, which the provider turns into an InconsistentStateException.
 --    Rows are keyed by the grain's type and id in full, so the hashes the provider also sends are not needed here.
 -- 2. Grain logs (RagCluster.Storage.GrainLogs): entries, one snapshot per log, and an owner epoch that fences writers.
+-- 3. Orleans' ADO.NET reminder table (Microsoft.Orleans.Reminders.AdoNet 10.4.2), by the keys ReadReminderRowsKey,
+--    ReadReminderRowKey, ReadRangeRows1Key, ReadRangeRows2Key, UpsertReminderRowKey, DeleteReminderRowKey and
+--    DeleteReminderRowsKey. It binds @ServiceId, @GrainId, @ReminderName, @StartTime (UTC), @Period (milliseconds,
+--    an int or a bigint), @GrainHash, @BeginHash, @EndHash (uniform hashes cast to int) and @Version, and reads back
+--    GrainId, ReminderName, StartTime, Period and Version; an upsert returns the new Version, a delete one boolean.
+--    A range is (BeginHash, EndHash], wrapping when BeginHash >= EndHash (then the provider uses ReadRangeRows2Key).
 
 CREATE TABLE IF NOT EXISTS OrleansQuery (
     QueryKey  VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -43,6 +49,18 @@ CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot (
     data       BYTEA NOT NULL,
     PRIMARY KEY (service_id, grain, log_name)
 );
+
+CREATE TABLE IF NOT EXISTS ragcluster_reminder (
+    service_id    TEXT NOT NULL,
+    grain_id      TEXT NOT NULL,
+    reminder_name TEXT NOT NULL,
+    start_time    TIMESTAMPTZ NOT NULL,
+    period_ms     BIGINT NOT NULL,
+    grain_hash    INTEGER NOT NULL,
+    version       INTEGER NOT NULL,
+    PRIMARY KEY (service_id, grain_id, reminder_name)
+);
+CREATE INDEX IF NOT EXISTS ragcluster_reminder_by_hash ON ragcluster_reminder (service_id, grain_hash);
 
 INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES
 ('ReadFromStorageKey', '
@@ -88,5 +106,39 @@ INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES
         RETURNING version)
     SELECT version + 1 AS NewGrainStateVersion FROM deleted
     UNION ALL SELECT CAST(@GrainStateVersion AS integer) WHERE NOT EXISTS (SELECT 1 FROM deleted)
+'),
+('ReadReminderRowsKey', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_id = @GrainId
+'),
+('ReadReminderRowKey', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_id = @GrainId AND reminder_name = @ReminderName
+'),
+('ReadRangeRows1Key', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_hash > @BeginHash AND grain_hash <= @EndHash
+'),
+('ReadRangeRows2Key', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND (grain_hash > @BeginHash OR grain_hash <= @EndHash)
+'),
+('UpsertReminderRowKey', '
+    INSERT INTO ragcluster_reminder (service_id, grain_id, reminder_name, start_time, period_ms, grain_hash, version)
+    VALUES (@ServiceId, @GrainId, @ReminderName, @StartTime, @Period, @GrainHash, 0)
+    ON CONFLICT (service_id, grain_id, reminder_name) DO UPDATE
+        SET start_time = excluded.start_time, period_ms = excluded.period_ms, grain_hash = excluded.grain_hash,
+            version = ragcluster_reminder.version + 1
+    RETURNING version AS Version
+'),
+('DeleteReminderRowKey', '
+    WITH deleted AS (
+        DELETE FROM ragcluster_reminder
+        WHERE service_id = @ServiceId AND grain_id = @GrainId AND reminder_name = @ReminderName AND version = @Version
+        RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM deleted)
+'),
+('DeleteReminderRowsKey', '
+    DELETE FROM ragcluster_reminder WHERE service_id = @ServiceId
 ')
 ON CONFLICT (QueryKey) DO UPDATE SET QueryText = excluded.QueryText;

@@ -2,6 +2,8 @@
 -- The contract with Orleans' ADO.NET grain storage is the one described in PostgreSql.sql. SQLite has no
 -- data-modifying CTEs, so each statement is a short batch: one write, then SELECTs that read changes() (rows
 -- changed by the last write on this connection); exactly one of them returns a row.
+-- The reminder table's contract with Orleans' ADO.NET reminders is also described in PostgreSql.sql; times are
+-- stored as the text Microsoft.Data.Sqlite writes for a UTC DateTime, which reads back as the same instant.
 
 CREATE TABLE IF NOT EXISTS OrleansQuery (
     QueryKey  TEXT NOT NULL PRIMARY KEY,
@@ -38,6 +40,18 @@ CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot (
     PRIMARY KEY (service_id, grain, log_name)
 );
 
+CREATE TABLE IF NOT EXISTS ragcluster_reminder (
+    service_id    TEXT NOT NULL,
+    grain_id      TEXT NOT NULL,
+    reminder_name TEXT NOT NULL,
+    start_time    TEXT NOT NULL,
+    period_ms     INTEGER NOT NULL,
+    grain_hash    INTEGER NOT NULL,
+    version       INTEGER NOT NULL,
+    PRIMARY KEY (service_id, grain_id, reminder_name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ragcluster_reminder_by_hash ON ragcluster_reminder (service_id, grain_hash);
+
 INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES
 ('ReadFromStorageKey', '
     SELECT payload AS PayloadBinary, version AS Version
@@ -73,5 +87,37 @@ INSERT INTO OrleansQuery (QueryKey, QueryText) VALUES
       AND version = @GrainStateVersion;
     SELECT @GrainStateVersion + 1 AS NewGrainStateVersion WHERE changes() = 1;
     SELECT @GrainStateVersion AS NewGrainStateVersion WHERE changes() = 0;
+'),
+('ReadReminderRowsKey', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_id = @GrainId
+'),
+('ReadReminderRowKey', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_id = @GrainId AND reminder_name = @ReminderName
+'),
+('ReadRangeRows1Key', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND grain_hash > @BeginHash AND grain_hash <= @EndHash
+'),
+('ReadRangeRows2Key', '
+    SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime, period_ms AS Period, version AS Version
+    FROM ragcluster_reminder WHERE service_id = @ServiceId AND (grain_hash > @BeginHash OR grain_hash <= @EndHash)
+'),
+('UpsertReminderRowKey', '
+    INSERT INTO ragcluster_reminder (service_id, grain_id, reminder_name, start_time, period_ms, grain_hash, version)
+    VALUES (@ServiceId, @GrainId, @ReminderName, @StartTime, @Period, @GrainHash, 0)
+    ON CONFLICT (service_id, grain_id, reminder_name) DO UPDATE
+        SET start_time = excluded.start_time, period_ms = excluded.period_ms, grain_hash = excluded.grain_hash,
+            version = ragcluster_reminder.version + 1
+    RETURNING version AS Version
+'),
+('DeleteReminderRowKey', '
+    DELETE FROM ragcluster_reminder
+    WHERE service_id = @ServiceId AND grain_id = @GrainId AND reminder_name = @ReminderName AND version = @Version;
+    SELECT changes() > 0;
+'),
+('DeleteReminderRowsKey', '
+    DELETE FROM ragcluster_reminder WHERE service_id = @ServiceId
 ')
 ON CONFLICT (QueryKey) DO UPDATE SET QueryText = excluded.QueryText;

@@ -168,7 +168,15 @@ public sealed class HelmTemplate
     }
 
     private static readonly HashSet<string> Functions =
-        ["include", "printf", "print", "trunc", "trimSuffix", "quote", "default", "toYaml", "nindent", "indent", "b64enc", "required", "not", "and", "or", "eq", "sha256sum"];
+        ["include", "printf", "print", "trunc", "trimSuffix", "quote", "default", "toYaml", "nindent", "indent", "b64enc", "required", "not", "and", "or", "eq", "sha256sum",
+         "add", "sub", "mul", "div", "gt", "lt", "fail"];
+
+    private static long Int(object? v) => v switch
+    {
+        string s => long.Parse(s.Trim(), CultureInfo.InvariantCulture),
+        IConvertible c and not bool => Convert.ToInt64(c, CultureInfo.InvariantCulture), // YAML numbers come as the smallest type that holds them
+        _ => throw new FormatException($"not a number: {Format(v)}"),
+    };
 
     private static bool IsFunction(string token) => Functions.Contains(token);
 
@@ -215,6 +223,14 @@ public sealed class HelmTemplate
         "or" => a.FirstOrDefault(Truthy, a[^1]),
         "eq" => Equals(Format(a[0]), Format(a[1])),
         "sha256sum" => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Format(a[0])))),
+        // Sprig's integer arithmetic (its operands converted to int64, so an include's text counts too) and Go's comparisons.
+        "add" => a.Sum(Int),
+        "sub" => Int(a[0]) - Int(a[1]),
+        "mul" => a.Aggregate(1L, (p, x) => p * Int(x)),
+        "div" => Int(a[0]) / Int(a[1]),
+        "gt" => Int(a[0]) > Int(a[1]),
+        "lt" => Int(a[0]) < Int(a[1]),
+        "fail" => throw new InvalidOperationException("fail: " + Format(a[0])),
         _ => throw new NotSupportedException(name),
     };
 

@@ -35,6 +35,12 @@ public sealed class SiloProcess : IAsyncDisposable
         get { lock (_output) return string.Join('\n', _output.TakeLast(80)); }
     }
 
+    /// <summary>Everything the process printed.</summary>
+    public string AllOutput
+    {
+        get { lock (_output) return string.Join('\n', _output); }
+    }
+
     public static async Task<SiloProcess> StartAsync(string workDir, IEnumerable<string> args)
     {
         var siloPort = Ports.Free();

@@ -103,7 +103,21 @@ public sealed class BrowserTests(ThreeSiloApiProcess api) : IClassFixture<ThreeS
         await page.ClickAsync("#orleans-dashboard");
         // Reaching the URL is enough: the content checks below wait for what the page draws. (Waiting for its load event
         // timed out after 30 s in two full runs of many, with no sign of which resource held it.)
-        await page.WaitForURLAsync(url, new() { WaitUntil = WaitUntilState.Commit });
+        // It timed out once more at 30 s in a full run on 2 cores; the wait is longer now, and a timeout says what the page showed.
+        try { await page.WaitForURLAsync(url, new() { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 }); }
+        catch (System.TimeoutException)
+        {
+            // What the page showed, and whether the server answers the same request outside the browser, and how fast.
+            var direct = System.Diagnostics.Stopwatch.StartNew();
+            using var handler = new HttpClientHandler { UseCookies = true };
+            using var outside = new HttpClient(handler) { BaseAddress = api.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+            using var session = new HttpRequestMessage(HttpMethod.Post, "v1/dashboard/orleans-session");
+            session.Headers.Add("X-Api-Key", api.AdminKey);
+            var issued = (await outside.SendAsync(session)).StatusCode;
+            var answered = (await outside.GetAsync("dashboard/orleans/")).StatusCode;
+            Assert.Fail($"the click did not open {url}; the page is at {page.Url}, its error line says '{await page.InnerTextAsync("#error")}'; " +
+                $"outside the browser the session answered {(int)issued} and the page {(int)answered} in {direct.ElapsedMilliseconds} ms");
+        }
         await Until(async () => System.Text.RegularExpressions.Regex.IsMatch(await page.InnerTextAsync("body"), @"ACTIVE SILOS\s+3\b"), "Orleans' dashboard counts three active silos");
         await page.ClickAsync("text=Grains");
         await Until(async () => (await page.InnerTextAsync("body")).Contains("IndexShardGrain"), "Orleans' dashboard lists our grains");

@@ -92,3 +92,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     readOnly: true
 {{- end }}
 {{- end }}
+
+{{/*
+The PostgreSQL connection budget: every pod that runs a silo (silos and API pods, at their autoscalers' maximum when
+on) opens a pool of up to Silo:StoragePoolSize connections, and together they must fit in max_connections minus a
+reserve. database.poolSize set: checked against that; empty: derived from it. Past a few dozen pods, put PgBouncer
+(transaction pooling) in front of PostgreSQL and give maxConnections as PgBouncer's pool.
+*/}}
+{{- define "ragcluster.maxSiloPods" -}}
+{{- if .Values.silo.autoscaling.enabled }}{{ .Values.silo.autoscaling.maxReplicas }}{{ else }}{{ .Values.silo.replicas }}{{ end -}}
+{{- end }}
+
+{{- define "ragcluster.maxApiPods" -}}
+{{- if .Values.api.autoscaling.enabled }}{{ .Values.api.autoscaling.maxReplicas }}{{ else }}{{ .Values.api.replicas }}{{ end -}}
+{{- end }}
+
+{{- define "ragcluster.storagePods" -}}
+{{- add (include "ragcluster.maxSiloPods" .) (include "ragcluster.maxApiPods" .) -}}
+{{- end }}
+
+{{- define "ragcluster.storagePoolSize" -}}
+{{- if .Values.database.poolSize }}
+{{- if gt (mul .Values.database.poolSize (include "ragcluster.storagePods" .)) (sub .Values.database.maxConnections .Values.database.reservedConnections) }}
+{{- fail (printf "database.poolSize %v x %v pods (silos and API pods at their maximum) = %v connections, more than database.maxConnections %v minus database.reservedConnections %v: lower poolSize or the replica maxima, raise max_connections, or put PgBouncer in front" .Values.database.poolSize (include "ragcluster.storagePods" .) (mul .Values.database.poolSize (include "ragcluster.storagePods" .)) .Values.database.maxConnections .Values.database.reservedConnections) }}
+{{- end }}
+{{- .Values.database.poolSize }}
+{{- else }}
+{{- if lt (div (sub .Values.database.maxConnections .Values.database.reservedConnections) (include "ragcluster.storagePods" .)) 2 }}
+{{- fail (printf "database.maxConnections %v minus database.reservedConnections %v leaves fewer than 2 connections for each of %v pods (silos and API pods at their maximum): raise max_connections, lower the replica maxima, or put PgBouncer in front" .Values.database.maxConnections .Values.database.reservedConnections (include "ragcluster.storagePods" .)) }}
+{{- end }}
+{{- div (sub .Values.database.maxConnections .Values.database.reservedConnections) (include "ragcluster.storagePods" .) }}
+{{- end }}
+{{- end }}
