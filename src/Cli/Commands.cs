@@ -16,6 +16,9 @@ public static class Commands
     /// <summary>Sends of one document answered 503 before it is reported failed (waits of Retry-After, doubling, at most 30 s).</summary>
     private const int SendAttempts = 6;
 
+    /// <summary>The wait before send <paramref name="attempt"/> + 1: the API's Retry-After, doubled each time, at most 30 s.</summary>
+    private static TimeSpan Backoff(int retryAfter, int attempt) => TimeSpan.FromSeconds(Math.Min(retryAfter << (attempt - 1), 30));
+
     private static bool IsSubmitError(Exception e) => e is CliException or IOException or UnauthorizedAccessException or ArgumentException
         or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException;
 
@@ -134,7 +137,7 @@ public static class Commands
                             foreach (var b in sending) Failed(b.Path, e.Message);
                         }
                         lock (resent) resent.AddRange(again.Select(a => a.Path));
-                        if (again.Count > 0) await Task.Delay(TimeSpan.FromSeconds(Math.Min(wait << (attempt - 1), 30)), ct);
+                        if (again.Count > 0) await Task.Delay(Backoff(wait, attempt), ct);
                         sending = again;
                     }
                     send.Increment(batch.Count);
@@ -163,7 +166,7 @@ public static class Commands
                                     catch (CliUnavailableException e) when (attempt < SendAttempts)
                                     {
                                         lock (resent) resent.Add(path);
-                                        await Task.Delay(TimeSpan.FromSeconds(Math.Min(e.RetryAfter << (attempt - 1), 30)), ct);
+                                        await Task.Delay(Backoff(e.RetryAfter, attempt), ct);
                                     }
                                 }
                                 Submitted(path, id);

@@ -31,8 +31,8 @@ public interface ICollectionGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<long> DocumentsAdded(string[] documentIds);
     /// <summary>
-    /// Records documents about to be stored as pending, before they are: until each registers (or a sweep finds it
-    /// settled) the collection keeps a reminder that activates it, so no crash can strand it. Fails with
+    /// Records documents about to be stored as pending, before they are: until a sweep finds each settled (indexed,
+    /// failed or deleted) the collection keeps a reminder that activates it, so no crash can strand it. Fails with
     /// CollectionGoneException once a delete has begun.
     /// </summary>
     [AlwaysInterleave]

@@ -163,7 +163,7 @@ public sealed class CollectionGrain(
     {
         if (reminderName != SweepReminder) return;
         var accepted = _state.Current.Unsettled.ToArray();
-        var settled = new System.Collections.Concurrent.ConcurrentBag<KeyValuePair<string, DateTime>>();
+        var settled = new List<KeyValuePair<string, DateTime>>(); // the calls' continuations take turns on this grain
         var key = this.GetPrimaryKeyString();
         var abandonedBefore = DateTime.UtcNow - sweep.Period;
         foreach (var group in accepted.Chunk(64))
@@ -186,7 +186,7 @@ public sealed class CollectionGrain(
         if (accepted.Length > settled.Count)
             log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, accepted.Length - settled.Count);
         // One accepted again while the sweep ran carries a newer time and stays.
-        if (!settled.IsEmpty)
+        if (settled.Count > 0)
             await Change(s => { foreach (var (id, at) in settled) if (s.Unsettled.GetValueOrDefault(id) == at) s.Unsettled.Remove(id); });
         await _reminderTurn.WaitAsync();
         try
@@ -208,7 +208,11 @@ public sealed class CollectionGrain(
         {
             return await call();
         }
-        catch (Exception e) when (e is ReminderException || StoreFaults.Translate(e, "a reminder change") is not null)
+        catch (Exception e) when (StoreFaults.Translate(e, "a reminder change") is { } ours)
+        {
+            throw ours;
+        }
+        catch (ReminderException e)
         {
             throw new StorageUnavailableException($"reminder table unavailable: {e.Message.Split('\n')[0].Trim()}");
         }
