@@ -20,6 +20,12 @@ public sealed class BenchCluster : IAsyncDisposable
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>Every silo's Prometheus endpoint: the API silo's, then each plain silo's on its health port.</summary>
+    public List<string> MetricsUrls { get; private set; } = [];
+
+    /// <summary>The PostgreSQL database the silos store state in; null on one silo (SQLite).</summary>
+    public string? PostgresConnectionString => _postgres is null ? null : _storage;
+
     public static async Task<BenchCluster> StartAsync(string binDir, string modelDir, int silos, params string[] extra)
     {
         var c = new BenchCluster { _setup = (binDir, modelDir, silos, extra) };
@@ -56,7 +62,14 @@ public sealed class BenchCluster : IAsyncDisposable
             "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), out var urlTask);
         _processes.Add(api);
         var url = await urlTask.WaitAsync(TimeSpan.FromSeconds(60));
-        for (var i = 1; i < silos; i++) _processes.Add(Start(Path.Combine(binDir, "RagCluster.Silo.dll"), Common(), SharedCores(silos), out _));
+        MetricsUrls = [url.TrimEnd('/') + "/metrics"];
+        for (var i = 1; i < silos; i++)
+        {
+            // Each plain silo's /metrics is on its health port.
+            var health = FreePort();
+            _processes.Add(Start(Path.Combine(binDir, "RagCluster.Silo.dll"), [.. Common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"], SharedCores(silos), out _));
+            MetricsUrls.Add($"http://127.0.0.1:{health}/metrics");
+        }
         Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
         await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join

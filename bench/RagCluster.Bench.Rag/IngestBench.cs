@@ -26,13 +26,11 @@ namespace RagCluster.Bench.Rag;
 public static class IngestBench
 {
     private const int SweepSample = 640;
-    private const int WarmupDocuments = 1000;
+    internal const int WarmupDocuments = 1000;
 
     public static async Task Run(string binDir, string modelDir, string corpusDir, int docs, int[] siloCounts, int[] batches)
     {
-        var corpus = File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Select(e => (Id: e.GetProperty("_id").GetString()!, Text: JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() })))
-            .Take(docs > 0 ? docs : int.MaxValue).ToList();
+        var corpus = LoadCorpus(corpusDir, docs);
 
         var options = new EmbeddingOptions { ModelDirectory = modelDir };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
@@ -93,6 +91,12 @@ public static class IngestBench
             }
         }
     }
+
+    /// <summary>The corpus' first <paramref name="docs"/> documents (0: all) as the batch form's "json" documents.</summary>
+    internal static List<(string Id, string Text)> LoadCorpus(string corpusDir, int docs) =>
+        File.ReadLines(Path.Combine(corpusDir, "corpus.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (Id: e.GetProperty("_id").GetString()!, Text: JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() })))
+            .Take(docs > 0 ? docs : int.MaxValue).ToList();
 
     // A fixed pseudo-random order, so every run sweeps the same sample.
     private static uint StableOrder(int[] s)
@@ -160,7 +164,7 @@ public static class IngestBench
     /// CPU time the whole machine has spent busy (every process and the kernel: the silos, PostgreSQL, Redis, this
     /// client), from /proc/stat: the cluster's cost, counted wherever it runs.
     /// </summary>
-    private static TimeSpan MachineBusy()
+    internal static TimeSpan MachineBusy()
     {
         var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
         var ticks = f[0] + f[1] + f[2] + f[5] + f[6]; // user, nice, system, irq, softirq (not idle, iowait, or a VM's steal)
@@ -172,7 +176,7 @@ public static class IngestBench
     /// Statuses are polled oldest first, as the CLI polls them (<see cref="StatusWindow"/>), a second apart while any of
     /// those asked about is pending: a poll of every pending document would load the cluster being measured.
     /// </summary>
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds)> IngestCollectionAsync(HttpClient http, string collection,
+    internal static async Task<(int Chunks, double Seconds, double SubmitSeconds)> IngestCollectionAsync(HttpClient http, string collection,
         List<(string Id, string Text)> documents)
     {
         (await http.PostAsJsonAsync("v1/collections", new { name = collection })).EnsureSuccessStatusCode();

@@ -183,7 +183,7 @@ public static partial class RagEndpoints
                 documents = ids.Zip(statuses, (id, s) => new
                 {
                     documentId = id, status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status,
-                    version = s.Version, chunkCount = s.ChunkCount, error = s.Error,
+                    version = s.Version, chunkCount = s.ChunkCount, error = s.Error, updatedAt = s.UpdatedAt,
                 }),
             });
         }).RequireAuthorization(AuthSetup.Reader);

@@ -14,6 +14,8 @@ public static class RagMetrics
 
     public static readonly Counter<long> CacheHits = Meter.CreateCounter<long>("rc_cache_hits_total", description: "Query cache hits by tier (L1 silo, L2 cache grain, L3 store)");
     public static readonly Counter<long> CacheMisses = Meter.CreateCounter<long>("rc_cache_misses_total", description: "Query cache misses by tier");
+    public static readonly Counter<long> CacheUnavailable = Meter.CreateCounter<long>("rc_cache_unavailable_total",
+        description: "Shared query cache calls (L2/L3) that failed transiently and were skipped, by operation (get, set)");
     public static readonly Histogram<int> EmbeddingBatchSize = Meter.CreateHistogram("rc_embedding_batch_size", null, "Texts per ONNX inference", advice: SizeBuckets);
     public static readonly InstrumentAdvice<double> RatioBuckets = new() { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] };
     public static readonly Histogram<double> EmbeddingBatchFill = Meter.CreateHistogram("rc_embedding_batch_fill_ratio", null, "How full each ONNX inference is: rows over Embedding:MaxBatch or padded tokens over Embedding:MaxBatchTokens, whichever is fuller", advice: RatioBuckets);

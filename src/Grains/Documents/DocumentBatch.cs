@@ -13,13 +13,27 @@ public static class DocumentBatch
     public const int MaxDocuments = 1000;
 
     /// <summary>
-    /// Each document is stored by its own grain (durably, then indexed in the background), 32 at a time so one
-    /// batch cannot flood the store. A document whose call fails gets its refusal; the rest of the batch goes on.
+    /// The collection notes every document of the batch as accepted in one write (it group-commits at most every 250 ms,
+    /// so a notice per document held a batch to 32 documents that often: 121 documents/s on SciFact); then each document is
+    /// stored by its own grain (durably, then indexed in the background), 32 at a time so one batch cannot flood the
+    /// store. A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>
     public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
         IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
+        if (documents.Count == 0) return results;
+        try
+        {
+            await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray());
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var refusal = DocumentRefusal.Of(e);
+            Array.Fill(results, (null, refusal));
+            return results;
+        }
+        documents = documents.Select(d => (d.Id, d.Request with { AcceptanceNoted = true })).ToList();
         await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
         {
             try

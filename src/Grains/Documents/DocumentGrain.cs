@@ -91,7 +91,7 @@ public sealed class DocumentGrain(
         var hash = Hash(request);
         // The collection learns of the document before storage does, so no crash after this answer can strand it
         // (its sweep activates the document, which resumes). Only a resend of indexed content needs no notice.
-        if (!(hash == _state.Current.ContentHash && _state.Current.Status == DocumentStatuses.Indexed))
+        if (!request.AcceptanceNoted && !(hash == _state.Current.ContentHash && _state.Current.Status == DocumentStatuses.Indexed))
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
         // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
         await _state.UpdateAsync(s =>

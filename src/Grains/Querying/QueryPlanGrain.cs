@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
@@ -26,7 +27,7 @@ public sealed class QueryOptions
 }
 
 [Reentrant]
-public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, EmbeddingService embeddings) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, EmbeddingService embeddings, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
 
@@ -48,7 +49,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         if (cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
-        var shared = await partition.Get(key);
+        var shared = await SharedCacheAsync("get", () => partition.Get(key)) ?? new CacheLookup(false, null, "unavailable");
         if (shared is { Found: true, Value: { } fromL2 })
         {
             RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", shared.Tier));
@@ -116,9 +117,27 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         {
             // A BM25-only answer given because the embedder was over budget is not cached as the query's answer.
             cache.Set(key, response);
-            await partition.Set(key, response);
+            await SharedCacheAsync("set", async () => { await partition.Set(key, response); return response; });
         }
         return response;
+    }
+
+    /// <summary>
+    /// A call to the shared cache tiers, which only save work: when it fails transiently (the partition's storage or silo
+    /// is down, e.g. it could not flush during a database restart and now cannot reactivate), the search goes on as a miss.
+    /// </summary>
+    private async Task<T?> SharedCacheAsync<T>(string operation, Func<Task<T>> call) where T : class
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
+        {
+            RagMetrics.CacheUnavailable.Add(1, RagMetrics.Tag("operation", operation));
+            log.LogWarning("Shared query cache {Operation} skipped: {Error}", operation, e.Message.Split('\n')[0]);
+            return null;
+        }
     }
 
     // Consensus: the plan whose top-k shares the most results with the other plans' top-k.

@@ -15,6 +15,7 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly string _bin;
     private readonly string _dir;
     private readonly bool _asPostgresUser;
+    private string _options = "";
 
     private PostgresServer(string bin, string dir, int port, bool asPostgresUser)
     {
@@ -28,7 +29,8 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString(string database = "postgres") =>
         $"Host=127.0.0.1;Port={Port};Username=rag;Database={database};Pooling=true;Maximum Pool Size=50;Timeout=10";
 
-    public static async Task<PostgresServer> StartAsync(bool durable = false)
+    /// <param name="maxConnections">The server's <c>max_connections</c>; the fault suite lowers it so the silos' pool budget is really used.</param>
+    public static async Task<PostgresServer> StartAsync(bool durable = false, int maxConnections = 300)
     {
         var bin = FindBinaries() ?? throw new InvalidOperationException(
             "PostgreSQL server binaries not found (looked for initdb in $RAGCLUSTER_PG_BIN, /usr/lib/postgresql/*/bin and PATH); install postgresql-15");
@@ -39,8 +41,20 @@ public sealed class PostgresServer : IAsyncDisposable
         var port = FreePort();
         var server = new PostgresServer(bin, dir, port, asPostgres);
         await server.Run("initdb", $"-D {dir}/data -A trust -U rag -E UTF8 --no-sync");
-        await server.Run("pg_ctl", $"-D {dir}/data -l {dir}/log -w -t 60 -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 {(durable ? "" : "-c fsync=off ")}-c max_connections=300\" start");
+        server._options = $"-p {port} -k {dir} -c listen_addresses=127.0.0.1 {(durable ? "" : "-c fsync=off ")}-c max_connections={maxConnections}";
+        await server.Run("pg_ctl", $"-D {dir}/data -l {dir}/log -w -t 60 -o \"{server._options}\" start");
         return server;
+    }
+
+    /// <summary>
+    /// A clean shutdown (<c>pg_ctl stop -m fast</c>: every session is disconnected, as in a planned restart), then,
+    /// after <paramref name="down"/>, a start with the same data, port and settings.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        await Run("pg_ctl", $"-D {_dir}/data -m fast -w -t 60 stop");
+        await Task.Delay(down);
+        await Run("pg_ctl", $"-D {_dir}/data -l {_dir}/log -w -t 60 -o \"{_options}\" start");
     }
 
     public async Task<string> CreateDatabaseAsync(string name)

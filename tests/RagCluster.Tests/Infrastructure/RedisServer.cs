@@ -9,7 +9,7 @@ namespace RagCluster.Tests.Infrastructure;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
 
     private RedisServer(Process process, int port)
     {
@@ -22,8 +22,25 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        var binary = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
         var port = Ports.Free();
+        return new RedisServer(await StartProcessAsync(port), port);
+    }
+
+    /// <summary>
+    /// Kills the server (SIGKILL) and, after <paramref name="down"/>, starts a new one on the same port. Like the
+    /// README's Redis it keeps nothing on disk, so it comes back empty: the membership table is gone.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        if (!_process.HasExited) _process.Kill();
+        await _process.WaitForExitAsync();
+        await Task.Delay(down);
+        _process = await StartProcessAsync(Port);
+    }
+
+    private static async Task<Process> StartProcessAsync(int port)
+    {
+        var binary = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
         var psi = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes" })
             psi.ArgumentList.Add(a);
@@ -46,7 +63,7 @@ public sealed class RedisServer : IAsyncDisposable
             {
                 using var probe = new TcpClient();
                 await probe.ConnectAsync("127.0.0.1", port);
-                return new RedisServer(process, port);
+                return process;
             }
             catch (SocketException)
             {

@@ -2,11 +2,15 @@ using System.Diagnostics;
 
 namespace RagCluster.Tests.Infrastructure;
 
-/// <summary>A real `RagCluster.Silo` process (the shipped host) on loopback, started by a test, stopped or killed (-9) by it.</summary>
+/// <summary>
+/// A real `RagCluster.Silo` process (the shipped host) on loopback, or the front-end silo `RagCluster.Api`
+/// (<see cref="StartApiAsync"/>), started by a test, stopped or killed (-9) by it.
+/// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TaskCompletionSource<string> _active = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _output = [];
 
     private SiloProcess(Process process, int siloPort)
@@ -41,16 +45,36 @@ public sealed class SiloProcess : IAsyncDisposable
         get { lock (_output) return string.Join('\n', _output); }
     }
 
-    public static async Task<SiloProcess> StartAsync(string workDir, IEnumerable<string> args)
+    public static Task<SiloProcess> StartAsync(string workDir, IEnumerable<string> args, IDictionary<string, string>? environment = null) =>
+        StartAsync("RagCluster.Silo.dll", workDir, [.. args, "--Silo:GatewayPort", Ports.Free().ToString()], environment);
+
+    /// <summary>
+    /// The front-end silo with the HTTP API on <paramref name="url"/> (no Orleans gateway, as the README runs it);
+    /// returns once it is active in the cluster and listening.
+    /// </summary>
+    public static async Task<SiloProcess> StartApiAsync(string workDir, string url, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var api = await StartAsync("RagCluster.Api.dll", workDir, [.. args, "--Silo:GatewayPort", "0", "--urls", url], environment);
+        await api._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return api;
+    }
+
+    private static async Task<SiloProcess> StartAsync(string dll, string workDir, IEnumerable<string> args, IDictionary<string, string>? environment)
     {
         var siloPort = Ports.Free();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "RagCluster.Silo.dll"));
-        foreach (var a in args.Concat(["--Silo:SiloPort", siloPort.ToString(), "--Silo:GatewayPort", Ports.Free().ToString()])) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var a in args.Concat(["--Silo:SiloPort", siloPort.ToString()])) psi.ArgumentList.Add(a);
         var silo = new SiloProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, siloPort);
         silo._process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         silo._process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
-        silo._process.Exited += (_, _) => silo._active.TrySetException(new InvalidOperationException("silo process exited during start:\n" + silo.Output));
+        silo._process.Exited += (_, _) =>
+        {
+            var exited = new InvalidOperationException("silo process exited during start:\n" + silo.Output);
+            silo._active.TrySetException(exited);
+            silo._listening.TrySetException(exited);
+        };
         silo._process.Start();
         silo._process.BeginOutputReadLine();
         silo._process.BeginErrorReadLine();
@@ -58,10 +82,13 @@ public sealed class SiloProcess : IAsyncDisposable
         return silo;
     }
 
+    public bool HasExited => _process.HasExited;
+
     private void OnLine(string? line)
     {
         if (line is null) return;
         lock (_output) _output.Add(line);
+        if (line.StartsWith("RagCluster API listening on ", StringComparison.Ordinal)) _listening.TrySetResult();
         // "RagCluster silo S127.0.0.1:11111:123 active in cluster ..." (SiloAnnouncer) marks the end of start-up.
         const string marker = "RagCluster silo ";
         var at = line.IndexOf(marker, StringComparison.Ordinal);

@@ -1,0 +1,124 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Faults;
+
+/// <summary>
+/// The README's cluster recipe as real processes on loopback: the front-end silo with the HTTP API plus
+/// <see cref="PlainSilos"/> plain silos, grain state in a PostgreSQL of its own whose <c>max_connections</c> is lowered to
+/// <see cref="MaxConnections"/> (so each silo's pool budget is what holds the connection count down, not a roomy server),
+/// membership in a Redis of its own (no persistence, as the README starts it). Every part can be killed or restarted.
+/// </summary>
+public sealed class FaultCluster : IAsyncDisposable
+{
+    public const int PlainSilos = 3;
+    public const int MaxConnections = 40;
+    /// <summary>Per silo: 4 silos x 9 = 36, within 40 less PostgreSQL's 3 superuser slots and one for the suite's own checks.</summary>
+    public const int PoolSize = 9;
+    /// <summary>Unsettled documents are looked at every 5 s (the default is 30 s), so "within 10 s" can be checked.</summary>
+    public const string SweepPeriod = "00:00:05";
+
+    private readonly string _work = Directory.CreateTempSubdirectory("rc-faults").FullName;
+    private readonly string _clusterId = "faults-" + Guid.NewGuid().ToString("N")[..6];
+    private readonly string _adminKey = "fault-admin-" + Guid.NewGuid().ToString("N");
+    private readonly string _url = $"http://127.0.0.1:{Ports.Free()}";
+    private string _storage = "";
+
+    public PostgresServer Postgres { get; private set; } = null!;
+    public RedisServer Redis { get; private set; } = null!;
+    public SiloProcess? Api { get; private set; }
+    public SiloProcess?[] Silos { get; } = new SiloProcess?[PlainSilos];
+    public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>Every process that ever ran here, killed ones too, for the report of a failed run.</summary>
+    public List<SiloProcess> History { get; } = [];
+
+    public static async Task<FaultCluster> StartAsync()
+    {
+        var c = new FaultCluster();
+        try
+        {
+            c.Postgres = await PostgresServer.StartAsync(maxConnections: MaxConnections);
+            c._storage = await c.Postgres.CreateDatabaseAsync("ragcluster");
+            c.Redis = await RedisServer.StartAsync();
+            c.Http = new HttpClient { BaseAddress = new Uri(c._url + "/"), Timeout = TimeSpan.FromSeconds(120) };
+            c.Http.DefaultRequestHeaders.Add("X-Api-Key", c._adminKey);
+            await c.StartAllAsync();
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
+    }
+
+    private string[] Common() =>
+    [
+        "--Silo:ClusterId", _clusterId, "--Silo:ServiceId", _clusterId, "--Silo:Storage", _storage,
+        "--Silo:StoragePoolSize", PoolSize.ToString(), "--Silo:Redis", Redis.ConnectionString,
+        "--Ingest:PendingSweepPeriod", SweepPeriod,
+        "--Logging:LogLevel:Default", "Information", "--Logging:LogLevel:Orleans", "Warning", "--Logging:LogLevel:Microsoft", "Warning",
+    ];
+
+    // Four silos share this machine's cores: the README's setting for that.
+    private static readonly Dictionary<string, string> SharedCores = new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" };
+
+    /// <summary>The API silo and every plain silo, started together; returns when all are active and the API listens.</summary>
+    public async Task StartAllAsync()
+    {
+        var api = SiloProcess.StartApiAsync(_work, _url, [.. Common(), "--Auth:BootstrapAdminKey", _adminKey,
+            "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores);
+        var silos = Enumerable.Range(0, PlainSilos).Select(_ => SiloProcess.StartAsync(_work, Common(), SharedCores)).ToArray();
+        try
+        {
+            Api = await api;
+            History.Add(Api);
+            for (var i = 0; i < PlainSilos; i++)
+            {
+                Silos[i] = await silos[i];
+                History.Add(Silos[i]!);
+            }
+        }
+        catch
+        {
+            // One that started keeps its place in History for the report; the rest are killed with it.
+            foreach (var t in silos.Append(api.ContinueWith(t => t.Result)))
+                if (t.IsCompletedSuccessfully && !History.Contains(t.Result)) History.Add(t.Result);
+            throw;
+        }
+    }
+
+    public async Task KillSiloAsync(int i) => await Silos[i]!.KillAsync();
+
+    public async Task RestartSiloAsync(int i)
+    {
+        await Silos[i]!.KillAsync();
+        Silos[i] = await SiloProcess.StartAsync(_work, Common(), SharedCores);
+        History.Add(Silos[i]!);
+    }
+
+    /// <summary>kill -9 of every process, the API silo too.</summary>
+    public async Task KillAllAsync() =>
+        await Task.WhenAll(Silos.Append(Api).OfType<SiloProcess>().Select(s => s.KillAsync()));
+
+    /// <summary>The cluster's members as the API silo sees them, and how many are active.</summary>
+    public async Task<int> ActiveMembersAsync()
+    {
+        var json = await Http.GetFromJsonAsync<JsonElement>("v1/cluster");
+        return json.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Active");
+    }
+
+    /// <summary>The last lines of every process, for a failed run.</summary>
+    public string Logs() => string.Join("\n", History.Select(s => $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{s.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in History) await s.DisposeAsync();
+        Http?.Dispose();
+        if (Redis is not null) await Redis.DisposeAsync();
+        if (Postgres is not null) await Postgres.DisposeAsync();
+        try { Directory.Delete(_work, true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,329 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Faults;
+
+/// <summary>How big a run is: CI runs <see cref="Reduced"/>; bench/run_fault_suite.sh runs <see cref="Full"/> (the issue's sizes).</summary>
+public sealed record FaultSuiteSize(string Name, int BulkDocuments, int PhaseDocuments, int BatchSize, int Concurrency, TimeSpan SearchLoad, TimeSpan Quiet)
+{
+    public static FaultSuiteSize Reduced { get; } = new("reduced", 300, 150, 10, 4, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(20));
+    public static FaultSuiteSize Full { get; } = new("full", 2000, 1000, 100, 4, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60));
+}
+
+/// <summary>One phase's figures, and what in them breaks the promise "acknowledged means durable".</summary>
+public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Acknowledged, int Indexed, int Lost, int Stuck, int Resent,
+    int Refused, int ShardChunks, int IndexedChunks, int Searches, int FailedSearches, IReadOnlyDictionary<int, int> Statuses,
+    int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false)
+{
+    public const double RecoveryLimitSeconds = 10;
+
+    public IEnumerable<string> Violations()
+    {
+        if (Lost > 0) yield return $"{Lost} acknowledged documents lost (read notFound or failed)";
+        if (Stuck > 0) yield return $"{Stuck} acknowledged documents still pending";
+        if (Refused > 0) yield return $"{Refused} documents refused with a status other than 503";
+        if (ShardChunks != IndexedChunks) yield return $"shards hold {ShardChunks} chunks, the indexed documents {IndexedChunks} (duplicated or missing chunks)";
+        var other5xx = Statuses.Where(s => s.Key >= 500 && s.Key != 503).ToList();
+        if (other5xx.Count > 0) yield return "HTTP " + string.Join(", ", other5xx.Select(s => $"{s.Key} x{s.Value}"));
+        if (ConnectionErrors > 0 && !ApiKilled) yield return $"{ConnectionErrors} requests got no HTTP answer (the API silo was up)";
+        if (Searches > 0 && FailedSearches * 100.0 / Searches >= 1) yield return $"{FailedSearches} of {Searches} searches failed (1 % allowed)";
+        if (RecoverySeconds > RecoveryLimitSeconds) yield return $"recovery took {RecoverySeconds:F1} s ({RecoveryLimitSeconds} s allowed)";
+    }
+}
+
+/// <summary>
+/// Issue 21's fault suite on <see cref="FaultCluster"/>: six phases, each followed by the same checks. Every acknowledged
+/// document reads indexed (none lost, none pending); the shards hold exactly the chunks the indexed documents count (no
+/// duplicate); no HTTP 5xx but 503; under 1 % of searches failed; and requests succeed again within 10 s of the fault.
+/// BM25 only (no model on the silos): the faults are about state, not inference.
+/// </summary>
+public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
+{
+    private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(120);
+    private FaultCluster _cluster = null!;
+    private List<CorpusDocument> _corpus = [];
+    private List<string> _queries = [];
+    private readonly List<PhaseResult> _results = [];
+
+    public IReadOnlyList<PhaseResult> Results => _results;
+
+    public async Task RunAsync()
+    {
+        var dir = Path.Combine(RepoPaths.Root, "..", "shared", "eval", "scifact-train");
+        _corpus = File.ReadLines(Path.Combine(dir, "corpus.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => new CorpusDocument(e.GetProperty("_id").GetString()!, JsonSerializer.Serialize(new { title = e.GetProperty("title").GetString(), text = e.GetProperty("text").GetString() })))
+            .Take(size.BulkDocuments).ToList();
+        _queries = File.ReadLines(Path.Combine(dir, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!).ToList();
+        var clock = Stopwatch.StartNew();
+        _cluster = await FaultCluster.StartAsync();
+        log($"cluster up in {clock.Elapsed.TotalSeconds:F1} s: API silo + {FaultCluster.PlainSilos} silos, PostgreSQL max_connections {FaultCluster.MaxConnections}, " +
+            $"Silo:StoragePoolSize {FaultCluster.PoolSize}, Ingest:PendingSweepPeriod {FaultCluster.SweepPeriod}");
+        try
+        {
+            await BulkIngestAsync();
+            await KillOneSiloMidIngestAsync();
+            await KillOneSiloUnderSearchAsync();
+            await RestartPostgresAsync();
+            await RestartRedisAsync();
+            await KillEverySiloMidIngestAsync();
+        }
+        catch
+        {
+            log(_cluster.Logs());
+            throw;
+        }
+        finally
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>Phase 1: the bulk ingest with no fault; its collection is what later phases search.</summary>
+    private async Task BulkIngestAsync()
+    {
+        var requests = new RequestLog();
+        await CreateCollectionAsync("bulk");
+        var ingest = new IngestLoad(_cluster.Http, "bulk", requests);
+        await ingest.RunAsync(_corpus, size.BatchSize, size.Concurrency, CancellationToken.None);
+        var check = await CheckAsync("bulk", ingest, requests);
+        var rate = check.Indexed / requests.Clock.Elapsed.TotalSeconds;
+        Add(Result("1. bulk ingest, no fault", requests, ingest, null, check, 0, $"{rate:F1} documents/s, submitted to all indexed"));
+    }
+
+    /// <summary>Phase 2: a third into an ingest, kill -9 of a plain silo; the rest of the ingest goes on.</summary>
+    private async Task KillOneSiloMidIngestAsync()
+    {
+        var requests = new RequestLog();
+        await CreateCollectionAsync("kill-ingest");
+        var ingest = new IngestLoad(_cluster.Http, "kill-ingest", requests);
+        var run = ingest.RunAsync(PhaseDocuments(), size.BatchSize, size.Concurrency, CancellationToken.None);
+        var fault = await WhenAcknowledgedAsync(ingest, size.PhaseDocuments / 3, run, requests);
+        var atKill = ingest.Acknowledged.Count;
+        await _cluster.KillSiloAsync(0);
+        await run;
+        var check = await CheckAsync("kill-ingest", ingest, requests);
+        Add(Result("2. kill -9 of one silo mid-ingest", requests, ingest, null, check, requests.RecoverySince(fault),
+            $"killed when {atKill} were acknowledged"));
+        await _cluster.RestartSiloAsync(0);
+    }
+
+    /// <summary>Phase 3: searches of the bulk collection; a quarter into them, kill -9 of a plain silo.</summary>
+    private async Task KillOneSiloUnderSearchAsync()
+    {
+        var (requests, search, fault) = await SearchThroughAsync(() => _cluster.KillSiloAsync(1));
+        var check = await CheckAsync("bulk", null, requests, _corpus.Select(d => d.Id).ToList());
+        Add(Result("3. kill -9 of one silo under search load", requests, null, search, check, requests.RecoverySince(fault), ""));
+        await _cluster.RestartSiloAsync(1);
+    }
+
+    /// <summary>Searches of the bulk collection (4 at a time) for the search-load time, with <paramref name="fault"/> a quarter in.</summary>
+    private async Task<(RequestLog Requests, SearchLoad Search, TimeSpan FaultAt)> SearchThroughAsync(Func<Task> fault)
+    {
+        var requests = new RequestLog();
+        using var stop = new CancellationTokenSource();
+        var search = new SearchLoad(_cluster.Http, "bulk", requests);
+        var run = search.RunAsync(_queries, 4, stop.Token);
+        await Task.Delay(size.SearchLoad / 4);
+        var at = requests.Clock.Elapsed;
+        await fault();
+        await Task.Delay(size.SearchLoad * 3 / 4);
+        stop.Cancel();
+        await run;
+        return (requests, search, at);
+    }
+
+    /// <summary>Phase 4: searches and an ingest; a third into the ingest, PostgreSQL shuts down (fast) and is back 2 s later.</summary>
+    private async Task RestartPostgresAsync()
+    {
+        var requests = new RequestLog();
+        await CreateCollectionAsync("pg-restart");
+        using var stop = new CancellationTokenSource();
+        var search = new SearchLoad(_cluster.Http, "bulk", requests);
+        var searching = search.RunAsync(_queries, 2, stop.Token);
+        var ingest = new IngestLoad(_cluster.Http, "pg-restart", requests);
+        var run = ingest.RunAsync(PhaseDocuments(), size.BatchSize, size.Concurrency, CancellationToken.None);
+        var fault = await WhenAcknowledgedAsync(ingest, size.PhaseDocuments / 3, run, requests);
+        await _cluster.Postgres.RestartAsync(TimeSpan.FromSeconds(2));
+        await run;
+        stop.Cancel();
+        await searching;
+        var check = await CheckAsync("pg-restart", ingest, requests);
+        Add(Result("4. PostgreSQL restart under search and ingest", requests, ingest, search, check, requests.RecoverySince(fault), "down 2 s (pg_ctl stop -m fast, then start)"));
+    }
+
+    /// <summary>Phase 5: searches; a quarter into them, Redis is killed and a new, empty one starts on its port 1 s later.</summary>
+    private async Task RestartRedisAsync()
+    {
+        var (requests, search, fault) = await SearchThroughAsync(() => _cluster.Redis.RestartAsync(TimeSpan.FromSeconds(1)));
+        var members = await _cluster.ActiveMembersAsync();
+        var check = await CheckAsync("bulk", null, requests, _corpus.Select(d => d.Id).ToList());
+        Add(Result("5. Redis restart (comes back empty)", requests, null, search, check, requests.RecoverySince(fault), $"{members} active members afterwards"));
+    }
+
+    /// <summary>
+    /// Phase 6: a third into an ingest, kill -9 of every process (the API silo too); a restart, then no client call at all
+    /// for the quiet period. Then, before any call reaches a document: the collection must show none unsettled and its
+    /// shards must hold every indexed document's chunks, so the documents the kill left pending resumed by themselves.
+    /// </summary>
+    private async Task KillEverySiloMidIngestAsync()
+    {
+        var requests = new RequestLog();
+        await CreateCollectionAsync("kill-all");
+        var ingest = new IngestLoad(_cluster.Http, "kill-all", requests);
+        using var stop = new CancellationTokenSource();
+        var run = ingest.RunAsync(PhaseDocuments(), size.BatchSize, size.Concurrency, stop.Token);
+        var killedAt = await WhenAcknowledgedAsync(ingest, size.PhaseDocuments / 3, run, requests);
+        await _cluster.KillAllAsync();
+        stop.Cancel();
+        await run;
+        var acknowledged = ingest.Acknowledged.Count;
+        var killed = DateTimeOffset.UtcNow;
+        await _cluster.StartAllAsync();
+        var backAt = requests.Clock.Elapsed;
+        var back = DateTimeOffset.UtcNow;
+        log($"phase 6: {acknowledged} acknowledged when every process was killed; all back {(backAt - killedAt).TotalSeconds:F1} s later; quiet for {size.Quiet.TotalSeconds:F0} s");
+        await Task.Delay(size.Quiet);
+
+        // Only the collection and its shards are asked first: a call to a document would activate (and so resume) it.
+        var info = await GetWithRetryAsync("v1/collections/kill-all", requests);
+        var unsettled = info.GetProperty("unsettledCount").GetInt32();
+        var shardChunksBeforeAnyDocumentCall = await ShardChunksAsync("kill-all", requests);
+        var sweeps = _cluster.History.SelectMany(s => System.Text.RegularExpressions.Regex.Matches(s.AllOutput, @"Sweep of collection \S*kill-all: (\d+) document"))
+            .Select(m => int.Parse(m.Groups[1].Value)).DefaultIfEmpty(0).Max();
+        var check = await CheckAsync("kill-all", ingest, requests);
+        // Recovery: from the cluster being back to the last acknowledged document indexed (its own updatedAt).
+        var lastIndexed = check.LastIndexed is { } t ? Math.Max(0, (t - back).TotalSeconds) : 0;
+        // The documents the kill left pending, indexed after it with no call to them: acknowledged ones, and all (those in
+        // flight at the kill may have been stored without their answer reaching the client).
+        var resumed = check.IndexedAt.Count(t => t > killed);
+        var resumedAll = check.AllIndexedAt.Count(t => t > killed);
+        var result = Result("6. kill -9 of every silo mid-ingest, restart, no call", requests, ingest, null, check, lastIndexed,
+            $"{acknowledged} acknowledged at the kill; back in {(backAt - killedAt).TotalSeconds:F1} s; after {size.Quiet.TotalSeconds:F0} s quiet: " +
+            $"{unsettled} unsettled, {shardChunksBeforeAnyDocumentCall} chunks in the shards; {resumedAll} documents ({resumed} acknowledged) were indexed after the kill " +
+            $"(the last {(check.LastIndexed is { } l ? (l - killed).TotalSeconds : 0):F1} s after it); sweeps saw up to {sweeps} unsettled");
+        if (resumedAll == 0) result = result with { Note = result.Note + " (the kill left no document pending: this phase proved nothing)", Stuck = result.Stuck + 1 };
+        result = result with { ApiKilled = true };
+        if (unsettled != 0) result = result with { Stuck = result.Stuck + unsettled, Note = result.Note + " (documents left unsettled with no call)" };
+        if (shardChunksBeforeAnyDocumentCall != check.IndexedChunks)
+            result = result with { ShardChunks = shardChunksBeforeAnyDocumentCall, Note = result.Note + " (chunks came only after documents were called)" };
+        Add(result);
+    }
+
+    private IReadOnlyList<CorpusDocument> PhaseDocuments() => _corpus.Take(size.PhaseDocuments).ToList();
+
+    private void Add(PhaseResult r)
+    {
+        _results.Add(r);
+        log($"{r.Phase}: {r.Seconds:F1} s, {r.Acknowledged}/{r.Sent} acknowledged, {r.Indexed} indexed, lost {r.Lost}, pending {r.Stuck}, resent {r.Resent}, " +
+            $"chunks {r.ShardChunks}/{r.IndexedChunks}, searches {r.FailedSearches}/{r.Searches} failed, HTTP {Statuses(r.Statuses)}, " +
+            $"connection errors {r.ConnectionErrors}, recovery {r.RecoverySeconds:F1} s. {r.Note}");
+    }
+
+    private static string Statuses(IReadOnlyDictionary<int, int> s) => string.Join(" ", s.OrderBy(x => x.Key).Select(x => $"{x.Key}x{x.Value}"));
+
+    private PhaseResult Result(string phase, RequestLog requests, IngestLoad? ingest, SearchLoad? search, Check check, double recovery, string note)
+    {
+        foreach (var (answer, n) in search?.Failures ?? new Dictionary<string, int>()) log($"{phase}: {n} searches answered {answer}");
+        return new(phase, requests.Clock.Elapsed.TotalSeconds, ingest?.Sent.Count ?? 0, ingest?.Acknowledged.Count ?? check.Indexed, check.Indexed, check.Lost, check.Stuck,
+            ingest?.Resent ?? 0, ingest?.Refusals.Count ?? 0, check.ShardChunks, check.IndexedChunks, search?.Searches ?? 0, search?.Failed ?? 0,
+            new Dictionary<int, int>(requests.Statuses), requests.ConnectionErrors, recovery, note);
+    }
+
+    /// <summary>Waits until <paramref name="count"/> documents are acknowledged; returns the time on the phase's clock.</summary>
+    private static async Task<TimeSpan> WhenAcknowledgedAsync(IngestLoad ingest, int count, Task run, RequestLog requests)
+    {
+        while (ingest.Acknowledged.Count < count && !run.IsCompleted) await Task.Delay(10);
+        if (ingest.Acknowledged.Count < count) throw new InvalidOperationException($"the ingest ended with {ingest.Acknowledged.Count} acknowledged, before the fault");
+        return requests.Clock.Elapsed;
+    }
+
+    /// <summary>What <see cref="CheckAsync"/> found; IndexedAt: when each acknowledged document was indexed, AllIndexedAt: each sent one.</summary>
+    private sealed record Check(int Indexed, int Lost, int Stuck, int ShardChunks, int IndexedChunks, List<DateTimeOffset> IndexedAt, List<DateTimeOffset> AllIndexedAt)
+    {
+        public DateTimeOffset? LastIndexed => IndexedAt.Count > 0 ? IndexedAt.Max() : null;
+    }
+
+    /// <summary>
+    /// Waits until no document sent (or listed) is pending, for at most <see cref="SettleLimit"/>, then counts: acknowledged
+    /// documents indexed, lost (notFound, failed) and still pending; the chunks the indexed documents have against the chunks
+    /// the shards hold.
+    /// </summary>
+    private async Task<Check> CheckAsync(string collection, IngestLoad? ingest, RequestLog requests, IReadOnlyList<string>? ids = null)
+    {
+        ids ??= ingest!.Sent.ToList();
+        var acknowledged = ingest?.Acknowledged.Keys.ToHashSet() ?? ids.ToHashSet();
+        var statuses = new Dictionary<string, JsonElement>();
+        var settle = Stopwatch.StartNew();
+        while (true)
+        {
+            foreach (var window in ids.Chunk(1000))
+            {
+                var body = await PostWithRetryAsync($"v1/collections/{collection}/documents/statuses", new { ids = window }, requests);
+                foreach (var d in body.GetProperty("documents").EnumerateArray()) statuses[d.GetProperty("documentId").GetString()!] = d.Clone();
+            }
+            if (statuses.Values.All(s => s.GetProperty("status").GetString() != "pending") || settle.Elapsed > SettleLimit) break;
+            await Task.Delay(1000);
+        }
+        string Status(string id) => statuses[id].GetProperty("status").GetString()!;
+        var indexed = statuses.Where(s => s.Value.GetProperty("status").GetString() == "indexed").ToList();
+        return new Check(
+            Indexed: acknowledged.Count(id => Status(id) == "indexed"),
+            Lost: acknowledged.Count(id => Status(id) is "notFound" or "failed"),
+            Stuck: acknowledged.Count(id => Status(id) == "pending"),
+            ShardChunks: await ShardChunksAsync(collection, requests),
+            IndexedChunks: indexed.Sum(s => s.Value.GetProperty("chunkCount").GetInt32()),
+            IndexedAt: indexed.Where(s => acknowledged.Contains(s.Key)).Select(s => s.Value.GetProperty("updatedAt").GetDateTimeOffset()).ToList(),
+            AllIndexedAt: indexed.Select(s => s.Value.GetProperty("updatedAt").GetDateTimeOffset()).ToList());
+    }
+
+    private async Task<int> ShardChunksAsync(string collection, RequestLog requests) =>
+        (await GetWithRetryAsync($"v1/collections/{collection}/shards", requests)).EnumerateArray().Sum(s => s.GetProperty("chunks").GetInt32());
+
+    private async Task CreateCollectionAsync(string name)
+    {
+        using var r = await _cluster.Http.PostAsJsonAsync("v1/collections", new { name });
+        if (r.StatusCode != HttpStatusCode.Created && r.StatusCode != HttpStatusCode.OK)
+            throw new InvalidOperationException($"creating {name}: HTTP {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+    }
+
+    // The checks' own calls: a 503 (or a refused connection while the cluster restarts) is waited out, and counted.
+    private Task<JsonElement> GetWithRetryAsync(string path, RequestLog requests) => WithRetryAsync(() => _cluster.Http.GetAsync(path), requests);
+
+    private Task<JsonElement> PostWithRetryAsync(string path, object body, RequestLog requests) => WithRetryAsync(() => _cluster.Http.PostAsJsonAsync(path, body), requests);
+
+    private static async Task<JsonElement> WithRetryAsync(Func<Task<HttpResponseMessage>> call, RequestLog requests)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var r = await call();
+                requests.Status(r.StatusCode);
+                if (r.IsSuccessStatusCode) return await r.Content.ReadFromJsonAsync<JsonElement>();
+                if (r.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 60)
+                    throw new InvalidOperationException($"HTTP {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
+            }
+            catch (HttpRequestException) when (attempt < 60)
+            {
+                requests.ConnectionError();
+            }
+            await Task.Delay(1000);
+        }
+    }
+
+    /// <summary>The results as a markdown table, for docs/benchmarks.md.</summary>
+    public string Markdown()
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| phase | s | acknowledged / sent | indexed | lost | pending | resent (503) | shard chunks / indexed chunks | failed searches | HTTP statuses | recovery s | notes |");
+        s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in _results)
+            s.AppendLine($"| {r.Phase} | {r.Seconds:F0} | {r.Acknowledged} / {r.Sent} | {r.Indexed} | {r.Lost} | {r.Stuck} | {r.Resent} | {r.ShardChunks} / {r.IndexedChunks} | " +
+                         $"{r.FailedSearches} / {r.Searches} | {Statuses(r.Statuses)}{(r.ConnectionErrors > 0 ? $", {r.ConnectionErrors} refused connections" : "")} | {r.RecoverySeconds:F1} | {r.Note} |");
+        return s.ToString();
+    }
+}
