@@ -71,23 +71,18 @@ public sealed class FaultCluster : IAsyncDisposable
         var api = SiloProcess.StartApiAsync(_work, _url, [.. Common(), "--Auth:BootstrapAdminKey", _adminKey,
             "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores);
         var silos = Enumerable.Range(0, PlainSilos).Select(_ => SiloProcess.StartAsync(_work, Common(), SharedCores)).ToArray();
+        Task<SiloProcess>[] starting = [api, .. silos];
+        // Every start is waited for, and each process that came up goes into History, so a failed start leaks none.
         try
         {
-            Api = await api;
-            History.Add(Api);
-            for (var i = 0; i < PlainSilos; i++)
-            {
-                Silos[i] = await silos[i];
-                History.Add(Silos[i]!);
-            }
+            await Task.WhenAll(starting);
         }
-        catch
+        finally
         {
-            // One that started keeps its place in History for the report; the rest are killed with it.
-            foreach (var t in silos.Append(api.ContinueWith(t => t.Result)))
-                if (t.IsCompletedSuccessfully && !History.Contains(t.Result)) History.Add(t.Result);
-            throw;
+            History.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
         }
+        Api = api.Result;
+        for (var i = 0; i < PlainSilos; i++) Silos[i] = silos[i].Result;
     }
 
     public async Task KillSiloAsync(int i) => await Silos[i]!.KillAsync();

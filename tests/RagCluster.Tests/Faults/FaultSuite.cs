@@ -17,7 +17,7 @@ public sealed record FaultSuiteSize(string Name, int BulkDocuments, int PhaseDoc
 /// <summary>One phase's figures, and what in them breaks the promise "acknowledged means durable".</summary>
 public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Acknowledged, int Indexed, int Lost, int Stuck, int Resent,
     int Refused, int ShardChunks, int IndexedChunks, int Searches, int FailedSearches, IReadOnlyDictionary<int, int> Statuses,
-    int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false)
+    int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false, int Unsettled = 0, bool NothingPendingAtFault = false)
 {
     public const double RecoveryLimitSeconds = 10;
 
@@ -25,6 +25,8 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
     {
         if (Lost > 0) yield return $"{Lost} acknowledged documents lost (read notFound or failed)";
         if (Stuck > 0) yield return $"{Stuck} acknowledged documents still pending";
+        if (Unsettled > 0) yield return $"the collection still lists {Unsettled} documents unsettled after the quiet period with no call";
+        if (NothingPendingAtFault) yield return "the kill left no document pending, so the phase proved nothing";
         if (Refused > 0) yield return $"{Refused} documents refused with a status other than 503";
         if (ShardChunks != IndexedChunks) yield return $"shards hold {ShardChunks} chunks, the indexed documents {IndexedChunks} (duplicated or missing chunks)";
         var other5xx = Statuses.Where(s => s.Key >= 500 && s.Key != 503).ToList();
@@ -115,7 +117,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
     private async Task KillOneSiloUnderSearchAsync()
     {
         var (requests, search, fault) = await SearchThroughAsync(() => _cluster.KillSiloAsync(1));
-        var check = await CheckAsync("bulk", null, requests, _corpus.Select(d => d.Id).ToList());
+        var check = await CheckAsync("bulk", null, requests, BulkIds);
         Add(Result("3. kill -9 of one silo under search load", requests, null, search, check, requests.RecoverySince(fault), ""));
         await _cluster.RestartSiloAsync(1);
     }
@@ -160,7 +162,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
     {
         var (requests, search, fault) = await SearchThroughAsync(() => _cluster.Redis.RestartAsync(TimeSpan.FromSeconds(1)));
         var members = await _cluster.ActiveMembersAsync();
-        var check = await CheckAsync("bulk", null, requests, _corpus.Select(d => d.Id).ToList());
+        var check = await CheckAsync("bulk", null, requests, BulkIds);
         Add(Result("5. Redis restart (comes back empty)", requests, null, search, check, requests.RecoverySince(fault), $"{members} active members afterwards"));
     }
 
@@ -205,13 +207,13 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
             $"{acknowledged} acknowledged at the kill; back in {(backAt - killedAt).TotalSeconds:F1} s; after {size.Quiet.TotalSeconds:F0} s quiet: " +
             $"{unsettled} unsettled, {shardChunksBeforeAnyDocumentCall} chunks in the shards; {resumedAll} documents ({resumed} acknowledged) were indexed after the kill " +
             $"(the last {(check.LastIndexed is { } l ? (l - killed).TotalSeconds : 0):F1} s after it); sweeps saw up to {sweeps} unsettled");
-        if (resumedAll == 0) result = result with { Note = result.Note + " (the kill left no document pending: this phase proved nothing)", Stuck = result.Stuck + 1 };
-        result = result with { ApiKilled = true };
-        if (unsettled != 0) result = result with { Stuck = result.Stuck + unsettled, Note = result.Note + " (documents left unsettled with no call)" };
+        result = result with { ApiKilled = true, Unsettled = unsettled, NothingPendingAtFault = resumedAll == 0 };
         if (shardChunksBeforeAnyDocumentCall != check.IndexedChunks)
             result = result with { ShardChunks = shardChunksBeforeAnyDocumentCall, Note = result.Note + " (chunks came only after documents were called)" };
         Add(result);
     }
+
+    private List<string> BulkIds => _corpus.Select(d => d.Id).ToList();
 
     private IReadOnlyList<CorpusDocument> PhaseDocuments() => _corpus.Take(size.PhaseDocuments).ToList();
 
