@@ -89,7 +89,15 @@ public static partial class RagEndpoints
         v1.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, unsettledCount = info.UnsettledCount, documentIds = info.DocumentIds });
+            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, unsettledCount = info.UnsettledCount });
+        }).RequireAuthorization(AuthSetup.Reader);
+
+        // The registry a page at a time: pass "next" back as "after" until it is null.
+        v1.MapGet("/documents", async (CollectionRef c, string? after, int? limit, IGrainFactory grains) =>
+        {
+            if (limit is < 1 or > 10_000) return Problem(400, "Invalid limit", "limit must be 1..10000");
+            var page = await grains.GetGrain<ICollectionGrain>(c.Key).ListDocuments(after, limit ?? 1000);
+            return Results.Ok(new { documentIds = page.DocumentIds, next = page.Next });
         }).RequireAuthorization(AuthSetup.Reader);
 
         v1.MapPut("", async (CollectionRef c, HttpRequest request, IGrainFactory grains) =>

@@ -17,6 +17,7 @@ using RagCluster.Hosting.Placement;
 using RagCluster.Storage;
 using RagCluster.Storage.Faults;
 using RagCluster.Storage.GrainLogs;
+using RagCluster.Storage.GrainRows;
 using RagCluster.Storage.Schema;
 using RagCluster.Storage.Sqlite;
 using Orleans.Providers;
@@ -120,6 +121,7 @@ public static class SiloBuilderExtensions
         {
             silo.AddMemoryGrainStorageAsDefault();
             silo.Services.AddGrainLogs(_ => new InMemoryGrainLogStore());
+            silo.Services.AddGrainRows(_ => new InMemoryGrainRowStore());
             silo.UseInMemoryReminderService();
             return;
         }
@@ -143,6 +145,7 @@ public static class SiloBuilderExtensions
         });
         silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
         silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+        silo.Services.AddGrainRows(sp => new SqlGrainRowStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         // Orleans' ADO.NET reminder table, in the same database and connection pool (our schema holds its statements).
         silo.UseAdoNetReminderService(o =>
         {

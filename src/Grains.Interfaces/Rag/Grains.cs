@@ -10,13 +10,23 @@ namespace RagCluster.Grains.Interfaces.Rag;
 [Alias("rc.ICollectionGrain")]
 public interface ICollectionGrain : IGrainWithStringKey
 {
+    // The reads interleave: they return what the activation holds (what storage confirmed), so a search never waits
+    // behind a sweep or a registry write.
+    /// <summary>Settings, version and counts: held in memory, so it costs the same at any size (every search asks).</summary>
+    [AlwaysInterleave]
     Task<CollectionInfo> GetInfo();
-    /// <summary>Just the settings: what every indexing pass needs, without the document list GetInfo carries.</summary>
+    /// <summary>Just the settings: what every indexing pass needs.</summary>
+    [AlwaysInterleave]
     Task<CollectionSettings> GetSettings();
     /// <summary>Created and not yet dropped (true while a delete runs, so the delete can be repeated).</summary>
+    [AlwaysInterleave]
     Task<bool> Exists();
     /// <summary>A delete has begun and not yet finished.</summary>
+    [AlwaysInterleave]
     Task<bool> IsDeleting();
+    /// <summary>Registered documents with ids after <paramref name="after"/> (null: from the first), in the store's key order.</summary>
+    [AlwaysInterleave]
+    Task<DocumentPage> ListDocuments(string? after, int limit);
     /// <summary>Creates the collection with these settings; a conflict if it exists.</summary>
     Task<CollectionSettings> Create(CollectionSettings settings);
     /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>

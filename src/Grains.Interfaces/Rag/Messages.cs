@@ -34,11 +34,15 @@ public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] 
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens);
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionInfo")]
-public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount, string[] DocumentIds)
+public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount)
 {
     /// <summary>Documents accepted that the collection's sweep has not yet seen settled (indexed, failed or deleted).</summary>
     [Id(5)] public int UnsettledCount { get; init; }
 }
+
+/// <summary>A page of a collection's document ids; <see cref="Next"/> is the cursor for the next page, null after the last.</summary>
+[GenerateSerializer, Immutable, Alias("rc.DocumentPage")]
+public sealed record DocumentPage(string[] DocumentIds, string? Next);
 
 /// <summary>What a shard is asked: a query vector (null for lexical only), query text for BM25, and filters.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardQuery")]

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Collections;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
@@ -40,9 +41,10 @@ public static partial class CollectionArchive
         var info = await grains.GetGrain<ICollectionGrain>(collectionKey).GetInfo();
         // Documents first: a chunk goes in only if its shard holds the version the document says is indexed.
         var documents = new Dictionary<string, RestoredDocument>(StringComparer.Ordinal);
-        foreach (var batch in info.DocumentIds.Chunk(64))
-            foreach (var d in await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{collectionKey}/{id}").Export())))
-                if (d is not null) documents[d.DocumentId] = d;
+        await foreach (var page in grains.GetGrain<ICollectionGrain>(collectionKey).DocumentPagesAsync())
+            foreach (var batch in page.Chunk(64))
+                foreach (var d in await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{collectionKey}/{id}").Export())))
+                    if (d is not null) documents[d.DocumentId] = d;
 
         using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true);
         var files = new List<BackupFile>();

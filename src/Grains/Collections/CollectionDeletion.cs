@@ -20,14 +20,16 @@ public static class CollectionDeletion
         var key = TenantScope.CollectionKey(tenant, collection);
         var grain = grains.GetGrain<ICollectionGrain>(key);
         await grain.BeginDelete();
-        var info = await grain.GetInfo();
-        foreach (var batch in info.DocumentIds.Chunk(32))
-        {
-            ct.ThrowIfCancellationRequested();
-            await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{key}/{id}").Delete()));
-        }
+        var deleted = 0;
+        await foreach (var page in grain.DocumentPagesAsync())
+            foreach (var batch in page.Chunk(32))
+            {
+                ct.ThrowIfCancellationRequested();
+                await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{key}/{id}").Delete()));
+                deleted += batch.Length;
+            }
         await grain.Drop();
         await grains.GetGrain<ITenantGrain>(tenant).RemoveCollection(collection);
-        return info.DocumentIds.Length;
+        return deleted;
     }
 }

@@ -6,7 +6,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
 using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Persistence;
+using RagCluster.Storage.GrainRows;
 using RagCluster.Storage.Faults;
 
 namespace RagCluster.Grains.Collections;
@@ -26,114 +26,168 @@ public sealed record PendingSweepOptions(TimeSpan Period)
     public static PendingSweepOptions Default { get; } = new(TimeSpan.FromSeconds(30));
 }
 
+/// <summary>
+/// How collections were stored before their registry moved to rows: one Orleans state rewritten whole on every change.
+/// Read only to move an old collection into rows on its first activation, then cleared.
+/// </summary>
 [GenerateSerializer, Alias("rc.CollectionState")]
 public sealed class CollectionState
 {
     [Id(0)] public CollectionSettings? Settings { get; set; }
     [Id(1)] public long Version { get; set; }
     [Id(2)] public HashSet<string> Documents { get; set; } = [];
-    /// <summary>A delete has begun: no document may register any more, until <c>Drop</c> ends it.</summary>
     [Id(3)] public bool Deleting { get; set; }
-    /// <summary>
-    /// Documents accepted and perhaps not yet indexed, with when they were (last) accepted: stored before a document's
-    /// own state; left when a sweep finds the document settled, or when it is deleted. A superset is harmless; a missing
-    /// id could strand a document.
-    /// </summary>
     [Id(4)] public Dictionary<string, DateTime> Unsettled { get; set; } = [];
 }
 
 /// <summary>
-/// A collection's settings, document registry and version (which cache keys include). Every change, from any caller,
-/// is applied in one order to a copy of the stored state and stored before its caller hears back (see DurableState),
-/// so a drop cannot interleave with a registration, and a failed write leaves nothing in memory.
+/// What a collection always holds in memory: its settings (null before Create and after Drop), the version that cache
+/// keys include (every change moves it on, and it is never reused), and whether a delete has begun (from then on no
+/// document may register, until Drop ends it).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rc.CollectionHead")]
+public sealed record CollectionHead(CollectionSettings? Settings, long Version, bool Deleting);
+
+/// <summary>
+/// A collection's settings, document registry and version (which cache keys include). The registry is two row sets
+/// (see IPersistentRows), so one change writes a few small rows and nothing the collection does grows with its size:
+/// <c>documents</c>, those registered (indexed at least once and not deleted), and <c>unsettled</c>, those accepted and
+/// perhaps not yet indexed, with when they were (last) accepted (stored before a document's own state, forgotten when a
+/// sweep finds the document settled or when it is deleted: a superset is harmless; a missing id could strand one).
+/// Every change, from any caller, is applied in one order and stored, with the head, before its caller hears back, so a
+/// drop cannot interleave with a registration, and a failed write leaves nothing in memory.
 /// While it has unsettled documents it holds an Orleans reminder, which fires on whichever silo owns it even after every
 /// silo restarted: each tick activates those documents, and a pending document resumes indexing when it activates.
 /// </summary>
 public sealed class CollectionGrain(
-    [PersistentState("collection")] IPersistentState<CollectionState> stored, IGrainContext context, DeepCopier copier, CollectionDefaults defaults,
-    PendingSweepOptions sweep, ILogger<CollectionGrain> log)
+    [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
+    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ILogger<CollectionGrain> log)
     : Grain, ICollectionGrain, IRemindable
 {
     private const string SweepReminder = "unsettled-documents";
+    private const string Registered = "documents", Unsettled = "unsettled";
+    private const int SweepPage = 1024;
 
-    private readonly DurableState<CollectionState> _state = new(stored, context, copier);
+    private CollectionHead _head = new(null, 0, false);
+    private long _documentCount, _unsettledCount;
 
     private CollectionSettings Settings =>
-        _state.Current.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
+        _head.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
 
-    public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(this.GetPrimaryKeyString(), Settings, _state.Current.Version,
-        _state.Current.Documents.Count, _state.Current.Documents.Order(StringComparer.Ordinal).ToArray()) { UnsettledCount = _state.Current.Unsettled.Count });
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var (head, counts) = await rows.ReadAsync(cancellationToken);
+        if (head is not null) _head = serializer.Deserialize<CollectionHead>(head)!;
+        _documentCount = counts.GetValueOrDefault(Registered);
+        _unsettledCount = counts.GetValueOrDefault(Unsettled);
+        if (head is null && legacy.RecordExists) await MoveIntoRowsAsync(cancellationToken);
+        if (_unsettledCount > 0) await EnsureSweepReminderAsync(); // e.g. moved in with some, and the old reminder is gone
+    }
+
+    // A collection stored by an older version: its registry becomes rows in one write, then the old record goes. If the
+    // clear fails, the head exists now and the old record is never read again.
+    private async Task MoveIntoRowsAsync(CancellationToken cancellationToken)
+    {
+        var old = legacy.State;
+        var head = new CollectionHead(old.Settings, old.Version, old.Deleting);
+        var changes = old.Documents.Select(id => new RowChange(Registered, id, []))
+            .Concat(old.Unsettled.Select(u => new RowChange(Unsettled, u.Key, Ticks(u.Value)))).ToList();
+        var gained = await rows.WriteAsync(serializer.SerializeToArray(head), changes, cancellationToken);
+        _head = head;
+        _documentCount += gained.GetValueOrDefault(Registered);
+        _unsettledCount += gained.GetValueOrDefault(Unsettled);
+        log.LogInformation("Collection {Collection}: moved {Documents} document(s) into the row registry", this.GetPrimaryKeyString(), _documentCount);
+        try
+        {
+            await legacy.ClearStateAsync();
+        }
+        catch (Exception e)
+        {
+            log.LogWarning("Collection {Collection}: the old state record stays (never read again): {Error}", this.GetPrimaryKeyString(), e.Message);
+        }
+    }
+
+    public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(this.GetPrimaryKeyString(), Settings, _head.Version,
+        (int)_documentCount) { UnsettledCount = (int)_unsettledCount });
 
     public Task<CollectionSettings> GetSettings() => Task.FromResult(Settings);
 
-    public Task<bool> Exists() => Task.FromResult(_state.Current.Settings is not null);
+    public Task<bool> Exists() => Task.FromResult(_head.Settings is not null);
 
-    public Task<bool> IsDeleting() => Task.FromResult(_state.Current.Deleting);
+    public Task<bool> IsDeleting() => Task.FromResult(_head.Deleting);
+
+    public async Task<DocumentPage> ListDocuments(string? after, int limit)
+    {
+        if (limit is < 1 or > 10_000) throw new ArgumentException("limit must be 1..10000");
+        var page = await rows.PageAsync(Registered, after, limit);
+        return new DocumentPage(page.Select(r => r.Key).ToArray(), page.Count == limit ? page[^1].Key : null);
+    }
 
     public async Task<CollectionSettings> Create(CollectionSettings settings)
     {
         Validate(settings);
-        await Change(s =>
-        {
-            if (s.Settings is not null) throw new InvalidOperationException(s.Deleting ? "the collection is being deleted" : "the collection already exists");
-            s.Settings = settings;
-        });
+        await Change((h, _) => h.Settings is not null
+            ? throw new InvalidOperationException(h.Deleting ? "the collection is being deleted" : "the collection already exists")
+            : h with { Settings = settings });
         return settings;
     }
 
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
     {
         Validate(settings);
-        await Change(s =>
+        await Change((h, _) =>
         {
-            if (s.Deleting) throw new CollectionGoneException("the collection is being deleted");
-            if (s.Documents.Count > 0 && settings.ShardCount != (s.Settings ?? Settings).ShardCount)
+            if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
+            if (_documentCount > 0 && settings.ShardCount != (h.Settings ?? Settings).ShardCount)
                 throw new InvalidOperationException("the shard count cannot change once a collection has documents");
-            s.Settings = settings;
+            return h with { Settings = settings };
         });
         return settings;
     }
 
-    public Task BeginDelete() => Change(s =>
-    {
-        // A collection that only ever existed implicitly (documents without Create) is deleted too.
-        s.Settings ??= s.Documents.Count > 0 ? Settings : throw new KeyNotFoundException("no such collection");
-        s.Deleting = true;
-    });
+    // A collection that only ever existed implicitly (documents without Create) is deleted too.
+    public Task BeginDelete() => Change((h, _) =>
+        h with { Settings = h.Settings ?? (_documentCount > 0 ? Settings : throw new KeyNotFoundException("no such collection")), Deleting = true });
 
-    public Task Drop() => Change(s =>
-    {
-        if (s.Documents.Count > 0) throw new InvalidOperationException($"{s.Documents.Count} document(s) remain; delete them first");
-        s.Settings = null;
-        s.Deleting = false;
-        // The version moves on (every change does) and is never reused: a re-created collection's cache keys cannot meet the old ones.
-    });
+    // The version moves on (every change does) and is never reused: a re-created collection's cache keys cannot meet the old ones.
+    public Task Drop() => Change((h, _) => _documentCount > 0
+        ? throw new InvalidOperationException($"{_documentCount} document(s) remain; delete them first")
+        : h with { Settings = null, Deleting = false });
 
-    public Task<long> DocumentChanged(string documentId, bool present) => Change(s =>
+    public Task<long> DocumentChanged(string documentId, bool present) => Change((h, edits) =>
     {
         if (!present)
         {
-            s.Documents.Remove(documentId);
-            s.Unsettled.Remove(documentId);
-            return;
+            edits.Delete(Registered, documentId);
+            edits.Delete(Unsettled, documentId);
+            return h;
         }
         // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
-        RequireOpen(s);
-        s.Documents.Add(documentId);
+        h = RequireOpen(h);
+        edits.Put(Registered, documentId, []);
+        return h;
+    });
+
+    public Task<long> DocumentsAdded(string[] documentIds) => Change((h, edits) =>
+    {
+        h = RequireOpen(h);
+        foreach (var id in documentIds) edits.Put(Registered, id, []);
+        return h;
     });
 
     public async Task DocumentsAccepted(string[] documentIds)
     {
-        var now = DateTime.UtcNow;
-        await Change(s =>
+        var now = Ticks(DateTime.UtcNow);
+        await Change((h, edits) =>
         {
-            RequireOpen(s);
-            foreach (var id in documentIds) s.Unsettled[id] = now;
+            h = RequireOpen(h);
+            foreach (var id in documentIds) edits.Put(Unsettled, id, now);
+            return h;
         });
         await EnsureSweepReminderAsync();
     }
 
-    // Register and unregister take turns, each deciding on the stored set: a sweep that found the set empty cannot
+    // Register and unregister take turns, each deciding on the stored count: a sweep that found none left cannot
     // remove the reminder after a new acceptance (stored meanwhile) registered it.
     private readonly SemaphoreSlim _reminderTurn = new(1, 1);
     private bool _reminderHeld;
@@ -144,7 +198,7 @@ public sealed class CollectionGrain(
         await _reminderTurn.WaitAsync();
         try
         {
-            if (_reminderHeld || _state.Current.Unsettled.Count == 0) return;
+            if (_reminderHeld || _unsettledCount == 0) return;
             await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, sweep.Period, sweep.Period));
             _reminderHeld = true;
         }
@@ -155,43 +209,54 @@ public sealed class CollectionGrain(
     }
 
     /// <summary>
-    /// Activates every unsettled document (a pending one resumes indexing on activation) and forgets those that are
-    /// settled: indexed, failed or deleted, or never stored although accepted a whole period ago (a document answers
-    /// "unknown" between its acceptance and its first write). Once none is left the reminder goes.
+    /// Activates every unsettled document, a page at a time (a pending one resumes indexing on activation), and forgets
+    /// those that are settled: indexed, failed or deleted, or never stored although accepted a whole period ago (a
+    /// document answers "unknown" between its acceptance and its first write). Once none is left the reminder goes.
     /// </summary>
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != SweepReminder) return;
-        var accepted = _state.Current.Unsettled.ToArray();
-        var settled = new List<KeyValuePair<string, DateTime>>(); // the calls' continuations take turns on this grain
         var key = this.GetPrimaryKeyString();
         var abandonedBefore = DateTime.UtcNow - sweep.Period;
-        foreach (var group in accepted.Chunk(64))
+        var waiting = 0;
+        for (string? after = null; ;)
         {
-            await Task.WhenAll(group.Select(async entry =>
+            var page = await rows.PageAsync(Unsettled, after, SweepPage);
+            if (page.Count == 0) break;
+            after = page[^1].Key;
+            var settled = new List<(string Id, byte[] At)>(); // the calls' continuations take turns on this grain
+            foreach (var group in page.Chunk(64))
             {
-                try
+                await Task.WhenAll(group.Select(async entry =>
                 {
-                    var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
-                    if (document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted
-                        || (document.Version == 0 && entry.Value < abandonedBefore))
-                        settled.Add(entry);
-                }
-                catch (Exception e)
+                    try
+                    {
+                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
+                        if (document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted
+                            || (document.Version == 0 && FromTicks(entry.Value) < abandonedBefore))
+                            settled.Add((entry.Key, entry.Value));
+                    }
+                    catch (Exception e)
+                    {
+                        log.LogWarning("Sweep of collection {Collection} could not reach document {Document}; the next tick retries: {Error}", key, entry.Key, e.Message);
+                    }
+                }));
+            }
+            waiting += page.Count - settled.Count;
+            // One accepted again while the sweep ran carries a newer time and stays.
+            if (settled.Count > 0)
+                await Change((h, edits) =>
                 {
-                    log.LogWarning("Sweep of collection {Collection} could not reach document {Document}; the next tick retries: {Error}", key, entry.Key, e.Message);
-                }
-            }));
+                    foreach (var (id, at) in settled) edits.DeleteIf(Unsettled, id, at);
+                    return h;
+                });
+            if (page.Count < SweepPage) break;
         }
-        if (accepted.Length > settled.Count)
-            log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, accepted.Length - settled.Count);
-        // One accepted again while the sweep ran carries a newer time and stays.
-        if (settled.Count > 0)
-            await Change(s => { foreach (var (id, at) in settled) if (s.Unsettled.GetValueOrDefault(id) == at) s.Unsettled.Remove(id); });
+        if (waiting > 0) log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, waiting);
         await _reminderTurn.WaitAsync();
         try
         {
-            if (_state.Current.Unsettled.Count > 0) return;
+            if (_unsettledCount > 0) return;
             if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
             _reminderHeld = false;
         }
@@ -220,18 +285,12 @@ public sealed class CollectionGrain(
 
     private static Task<bool> Reminders(Func<Task> call) => Reminders(async () => { await call(); return true; });
 
-    public Task<long> DocumentsAdded(string[] documentIds) => Change(s =>
-    {
-        RequireOpen(s);
-        s.Documents.UnionWith(documentIds);
-    });
-
     // Documents may register with a collection that was never created (data from before explicit creation): that pins
     // the settings it was indexed with. One that was deleted, or is being deleted, takes none.
-    private void RequireOpen(CollectionState s)
+    private CollectionHead RequireOpen(CollectionHead h)
     {
-        if (s.Deleting || (s.Settings is null && s.Version > 0)) throw new CollectionGoneException($"collection '{this.GetPrimaryKeyString()}' was deleted");
-        s.Settings ??= Settings;
+        if (h.Deleting || (h.Settings is null && h.Version > 0)) throw new CollectionGoneException($"collection '{this.GetPrimaryKeyString()}' was deleted");
+        return h.Settings is null ? h with { Settings = Settings } : h;
     }
 
     private static void Validate(CollectionSettings settings)
@@ -242,16 +301,53 @@ public sealed class CollectionGrain(
             throw new ArgumentException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
     }
 
-    // Group commit: the registry is rewritten whole, so changes that arrive while a write is in flight share the next
-    // one, and writes start at most every MinWriteInterval (a bulk ingest's documents finish one by one, and one O(n)
-    // write each was the cost). A change refused by its check fails alone; a failed write fails every change in it.
+    private static byte[] Ticks(DateTime at) => BitConverter.GetBytes(at.Ticks);
+    private static DateTime FromTicks(byte[] value) => new(BitConverter.ToInt64(value), DateTimeKind.Utc);
+
+    /// <summary>
+    /// The row changes of one batch of changes, one per set and key (the last wins). A change records into its own
+    /// list, merged only if it returns, so a change refused by its check leaves nothing behind.
+    /// </summary>
+    private sealed class RowEdits
+    {
+        private readonly Dictionary<(string Set, string Key), RowChange> _batch;
+        private readonly List<RowChange> _mine = [];
+
+        private RowEdits(Dictionary<(string, string), RowChange> batch) => _batch = batch;
+
+        public static Dictionary<(string, string), RowChange> NewBatch() => [];
+        public static RowEdits For(Dictionary<(string, string), RowChange> batch) => new(batch);
+
+        public void Put(string set, string key, byte[] value) => _mine.Add(new RowChange(set, key, value));
+        public void Delete(string set, string key) => _mine.Add(new RowChange(set, key, null));
+
+        /// <summary>Deletes the row only if it still holds <paramref name="value"/>, in storage or in this batch.</summary>
+        public void DeleteIf(string set, string key, byte[] value)
+        {
+            if (_batch.TryGetValue((set, key), out var earlier))
+            {
+                if (earlier.Value is not null && earlier.Value.AsSpan().SequenceEqual(value)) _mine.Add(new RowChange(set, key, null));
+                return; // put with another value, or deleted already
+            }
+            _mine.Add(new RowChange(set, key, null, OnlyIf: value));
+        }
+
+        public void Commit()
+        {
+            foreach (var change in _mine) _batch[(change.Set, change.Key)] = change;
+        }
+    }
+
+    // Group commit: changes that arrive while a write is in flight share the next one, and writes start at most every
+    // MinWriteInterval (a bulk ingest's documents finish one by one; one transaction each would be most of the
+    // database's work). A change refused by its check fails alone; a failed write fails every change in it.
     private static readonly TimeSpan MinWriteInterval = TimeSpan.FromMilliseconds(250);
-    private readonly List<(Action<CollectionState> Change, TaskCompletionSource<long> Done)> _queued = [];
+    private readonly List<(Func<CollectionHead, RowEdits, CollectionHead> Change, TaskCompletionSource<long> Done)> _queued = [];
     private Task? _writer;
     private DateTime _lastWriteStarted;
 
     /// <summary>Queues a change (which checks before it changes anything) and completes with the version that stored it.</summary>
-    private Task<long> Change(Action<CollectionState> change)
+    private Task<long> Change(Func<CollectionHead, RowEdits, CollectionHead> change)
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         _queued.Add((change, done));
@@ -267,31 +363,37 @@ public sealed class CollectionGrain(
             if (wait > TimeSpan.Zero) await Task.Delay(wait);
             var batch = _queued.ToList();
             _queued.Clear();
+            var head = _head;
+            var edits = RowEdits.NewBatch();
             var applied = new List<(TaskCompletionSource<long> Done, long Version)>();
+            foreach (var (change, done) in batch)
+            {
+                try
+                {
+                    var mine = RowEdits.For(edits);
+                    head = change(head, mine) with { Version = head.Version + 1 };
+                    mine.Commit();
+                    applied.Add((done, head.Version));
+                }
+                catch (Exception e)
+                {
+                    done.TrySetException(e);
+                }
+            }
+            if (applied.Count == 0) continue;
             _lastWriteStarted = DateTime.UtcNow;
             try
             {
-                await _state.UpdateAsync(s =>
-                {
-                    foreach (var (change, done) in batch)
-                    {
-                        try
-                        {
-                            change(s);
-                            applied.Add((done, ++s.Version));
-                        }
-                        catch (Exception e)
-                        {
-                            done.TrySetException(e);
-                        }
-                    }
-                    return applied.Count > 0;
-                });
+                var gained = await rows.WriteAsync(serializer.SerializeToArray(head), edits.Values.ToList());
+                _head = head;
+                _documentCount += gained.GetValueOrDefault(Registered);
+                _unsettledCount += gained.GetValueOrDefault(Unsettled);
             }
             catch (Exception e)
             {
-                // Nothing of this batch is stored or kept; the activation is going (DurableState), so what queued meanwhile
-                // fails too and its callers retry against the next activation, which reads what storage has.
+                // Nothing of this batch is kept in memory, and the activation goes: a write whose connection broke may have
+                // committed after all, and the next activation reads which. What queued meanwhile fails too; callers retry.
+                this.DeactivateOnIdle();
                 foreach (var (done, _) in applied) done.TrySetException(e);
                 foreach (var (_, done) in _queued) done.TrySetException(e);
                 _queued.Clear();

@@ -14,17 +14,8 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     private string ShareLock => store.Kind == StoreKind.PostgreSql ? "FOR SHARE" : "";
     private const string Key = "service_id = @sv AND grain = @g AND log_name = @n";
 
-    public async Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default)
-    {
-        using var turn = await store.EnterWriteAsync(ct);
-        await using var c = await store.OpenAsync(ct);
-        await using var cmd = Command(c, null, """
-            INSERT INTO ragcluster_log_owner (service_id, grain, log_name, epoch) VALUES (@sv, @g, @n, 1)
-            ON CONFLICT (service_id, grain, log_name) DO UPDATE SET epoch = ragcluster_log_owner.epoch + 1
-            RETURNING epoch
-            """, grain, logName);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
-    }
+    public Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default) =>
+        GrainSql.ClaimAsync(store, serviceId, grain, logName, ct);
 
     public async Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
@@ -88,18 +79,6 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         await tx.CommitAsync(ct);
     }
 
-    private DbCommand Command(DbConnection c, DbTransaction? tx, string sql, string grain, string logName, params (string Name, object Value)[] more)
-    {
-        var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = sql;
-        foreach (var (name, value) in new (string, object)[] { ("sv", serviceId), ("g", grain), ("n", logName) }.Concat(more))
-        {
-            var p = cmd.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value;
-            cmd.Parameters.Add(p);
-        }
-        return cmd;
-    }
+    private DbCommand Command(DbConnection c, DbTransaction? tx, string sql, string grain, string logName, params (string Name, object Value)[] more) =>
+        GrainSql.Command(c, tx, sql, [("sv", serviceId), ("g", grain), ("n", logName), .. more]);
 }

@@ -40,6 +40,20 @@ CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot (
     PRIMARY KEY (service_id, grain, log_name)
 );
 
+-- Grain row sets (src/Storage/GrainRows): a small head per grain and keyed rows in named sets, e.g. a collection's
+-- document registry, so one change writes one small row. The owner epoch is ragcluster_log_owner's.
+CREATE TABLE IF NOT EXISTS ragcluster_row_head (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, name TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (service_id, grain, name)
+);
+CREATE TABLE IF NOT EXISTS ragcluster_row (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, name TEXT NOT NULL, set_name TEXT NOT NULL,
+    row_key    TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (service_id, grain, name, set_name, row_key)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS ragcluster_reminder (
     service_id    TEXT NOT NULL,
     grain_id      TEXT NOT NULL,

@@ -24,6 +24,9 @@ public sealed class InjectedWriteFailures(StoreLocation store)
     /// <summary>Grain log rows (shard logs: grain "indexshard/default.kb/0") whose grain is LIKE <paramref name="pattern"/> can no longer be appended.</summary>
     public Task FailLogAppends(string pattern) => Exec("INSERT INTO test_fail_writes (tbl, pattern) VALUES ('log', @p)", pattern);
 
+    /// <summary>Grain row heads (a collection's registry: grain "collection/t.kb") whose grain is LIKE <paramref name="pattern"/> can no longer be written.</summary>
+    public Task FailRowWrites(string pattern) => Exec("INSERT INTO test_fail_writes (tbl, pattern) VALUES ('rows', @p)", pattern);
+
     public Task HealAll() => Exec("DELETE FROM test_fail_writes");
 
     private async Task Exec(string sql, string? pattern = null)
@@ -56,6 +59,8 @@ public sealed class InjectedWriteFailures(StoreLocation store)
         CREATE TRIGGER test_fail_state BEFORE INSERT OR UPDATE ON ragcluster_state FOR EACH ROW EXECUTE FUNCTION test_fail_writes('state', 'grain_key');
         DROP TRIGGER IF EXISTS test_fail_log ON ragcluster_log;
         CREATE TRIGGER test_fail_log BEFORE INSERT ON ragcluster_log FOR EACH ROW EXECUTE FUNCTION test_fail_writes('log', 'grain');
+        DROP TRIGGER IF EXISTS test_fail_rows ON ragcluster_row_head;
+        CREATE TRIGGER test_fail_rows BEFORE INSERT OR UPDATE ON ragcluster_row_head FOR EACH ROW EXECUTE FUNCTION test_fail_writes('rows', 'grain');
         """;
 
     private const string Sqlite = """
@@ -69,5 +74,11 @@ public sealed class InjectedWriteFailures(StoreLocation store)
         CREATE TRIGGER IF NOT EXISTS test_fail_log_insert BEFORE INSERT ON ragcluster_log
             WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'log' AND NEW.grain LIKE pattern)
             BEGIN SELECT RAISE(ABORT, 'injected append failure'); END;
+        CREATE TRIGGER IF NOT EXISTS test_fail_rows_insert BEFORE INSERT ON ragcluster_row_head
+            WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'rows' AND NEW.grain LIKE pattern)
+            BEGIN SELECT RAISE(ABORT, 'injected row write failure'); END;
+        CREATE TRIGGER IF NOT EXISTS test_fail_rows_update BEFORE UPDATE ON ragcluster_row_head
+            WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'rows' AND NEW.grain LIKE pattern)
+            BEGIN SELECT RAISE(ABORT, 'injected row write failure'); END;
         """;
 }

@@ -95,13 +95,13 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         await Assert.ThrowsAnyAsync<Exception>(() => doc.Delete());
         Assert.Equal(DocumentStatuses.Deleted, (await doc.GetStatus()).Status);
         Assert.True(await ChunksInShards(cluster, "dels", "d1") > 0);
-        Assert.Contains("d1", (await cluster.Grains.GetGrain<ICollectionGrain>("dels").GetInfo()).DocumentIds);
+        Assert.Contains("d1", (await cluster.Grains.GetGrain<ICollectionGrain>("dels").ListDocuments(null, 100)).DocumentIds);
 
         // Repeating the delete finishes it (before: "already deleted", and the chunks stayed searchable for good).
         await faults.HealAll();
         Assert.True(await doc.Delete());
         Assert.Equal(0, await ChunksInShards(cluster, "dels", "d1"));
-        Assert.DoesNotContain("d1", (await cluster.Grains.GetGrain<ICollectionGrain>("dels").GetInfo()).DocumentIds);
+        Assert.DoesNotContain("d1", (await cluster.Grains.GetGrain<ICollectionGrain>("dels").ListDocuments(null, 100)).DocumentIds);
         Assert.False(await doc.Delete()); // nothing left to delete
     }
 
@@ -120,7 +120,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         // Every document goes, then the collection's own write fails.
         await collection.BeginDelete();
         foreach (var id in new[] { "a", "b", "c" }) await cluster.Grains.GetGrain<IDocumentGrain>($"{key}/{id}").Delete();
-        await faults.FailStateWrites(key);
+        await faults.FailRowWrites($"%/{key}");
         await Assert.ThrowsAsync<StorageUnavailableException>(() => collection.Drop());
         Assert.True(await collection.Exists());
         Assert.True(await collection.IsDeleting());

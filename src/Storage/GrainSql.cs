@@ -1,0 +1,35 @@
+using System.Data.Common;
+
+namespace RagCluster.Storage;
+
+/// <summary>What grain logs and grain rows share in SQL: the owner row whose epoch fences stale writers, and commands.</summary>
+internal static class GrainSql
+{
+    /// <summary>Makes the caller the owner of (grain, name): a new epoch, higher than any before it.</summary>
+    public static async Task<long> ClaimAsync(StoreLocation store, string serviceId, string grain, string name, CancellationToken ct)
+    {
+        using var turn = await store.EnterWriteAsync(ct);
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, """
+            INSERT INTO ragcluster_log_owner (service_id, grain, log_name, epoch) VALUES (@sv, @g, @n, 1)
+            ON CONFLICT (service_id, grain, log_name) DO UPDATE SET epoch = ragcluster_log_owner.epoch + 1
+            RETURNING epoch
+            """, [("sv", serviceId), ("g", grain), ("n", name)]);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
+    }
+
+    public static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, IEnumerable<(string Name, object Value)> parameters)
+    {
+        var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+        return cmd;
+    }
+}
