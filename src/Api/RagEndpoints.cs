@@ -10,6 +10,7 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Security;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Naming;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
@@ -18,19 +19,22 @@ using Orleans;
 namespace RagCluster.Api;
 
 /// <summary>One document as JSON: text (txt, md, html, json), or any format as contentBase64 (pdf, docx too).</summary>
-public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64);
+public sealed record IngestJson(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64, List<ChunkJson?>? Chunks = null);
+/// <summary>A chunk with its own vector (collections created with "dimensions"): "vector" as numbers or "vectorBase64" as little-endian float32.</summary>
+public sealed record ChunkJson(string? Text, float[]? Vector, string? VectorBase64);
 /// <summary>The body of POST .../documents: one document, or up to <see cref="DocumentBatch.MaxDocuments"/> in "documents".</summary>
-public sealed record IngestBody(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64, List<IngestJson?>? Documents)
+public sealed record IngestBody(string? Id, string? Text, Dictionary<string, string>? Tags, string? Format, string? ContentBase64, List<IngestJson?>? Documents,
+    List<ChunkJson?>? Chunks = null)
 {
-    public IngestJson Single => new(Id, Text, Tags, Format, ContentBase64);
+    public IngestJson Single => new(Id, Text, Tags, Format, ContentBase64, Chunks);
 }
 public sealed record StatusesJson(List<string?>? Ids);
 /// <summary>Why one document of a request was refused: an HTTP status, title and detail as in a problem.</summary>
 public sealed record IngestRejection(int Status, string Title, string Detail, int? RetryAfter = null);
-public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan);
+public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan, float[]? Vector = null, string? VectorBase64 = null);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
-public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
+public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens, int? Dimensions = null);
 
 /// <summary>
 /// The collection a request names, scoped to the caller's tenant: <see cref="Name"/> as the caller knows it,
@@ -76,7 +80,7 @@ public static partial class RagEndpoints
             if (Valid(body.Name) is { } bad) return bad;
             var tenant = http.User.RequiredTenant();
             var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens);
+                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions };
             var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
             await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
             return Results.Created($"/v1/collections/{body.Name}", new { collection = body.Name, settings = created });
@@ -106,7 +110,7 @@ public static partial class RagEndpoints
             if (error is not null) return error;
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
             var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens);
+                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions };
             return Results.Ok(new { collection = c.Name, settings = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings) });
         }).RequireAuthorization(AuthSetup.Writer);
 
@@ -121,8 +125,10 @@ public static partial class RagEndpoints
         {
             IngestRequest ingest;
             string id;
+            var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
             if (request.HasFormContentType)
             {
+                if (dimensions is { } d) return Problem(400, "Vectors required", OwnVectorsOnly(d));
                 IFormCollection form;
                 try
                 {
@@ -163,10 +169,10 @@ public static partial class RagEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    return await IngestBatchAsync(c, batch, grains, request.HttpContext, log);
+                    return await IngestBatchAsync(c, batch, dimensions, grains, request.HttpContext, log);
                 }
                 if (body is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
-                var (parsed, rejection) = ParseDocument(body.Single);
+                var (parsed, rejection) = ParseDocument(body.Single, dimensions);
                 if (rejection is not null) return Problem(rejection.Status, rejection.Title, rejection.Detail);
                 (id, ingest) = parsed!.Value;
             }
@@ -218,10 +224,21 @@ public static partial class RagEndpoints
         {
             var (body, error) = await ReadJson<SearchJson>(http.Request);
             if (error is not null) return error;
-            if (ValidQuery(body!.Query, body.TopK) is { } badQuery) return badQuery;
+            float[]? vector = null;
+            if (body!.Vector is not null || body.VectorBase64 is not null)
+            {
+                // Checked against the collection in its query planner; here only that it is one well-formed vector.
+                if (body.Vector is not null && body.VectorBase64 is not null)
+                    return Problem(400, "Invalid vector", "send \"vector\" (numbers) or \"vectorBase64\" (little-endian float32), one of them");
+                vector = body.Vector ?? OwnVectorChunks.FromBase64(body.VectorBase64!);
+                if (vector is null) return Problem(400, "Invalid vector", "vectorBase64 is not base64 of float32 values");
+                if (body.Query is not null && ValidQuery(body.Query, body.TopK) is { } badText) return badText;
+                if (body.TopK is < 1 or > 100) return Problem(400, "Invalid topK", "topK must be 1..100");
+            }
+            else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
             using var span = StartQuerySpan("search", c);
-            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query!, body.TopK ?? 10, body.Filter ?? [], body.Plan));
-            var traceId = Log(queries, http, c, "search", body.Query!, response, span);
+            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector });
+            var traceId = Log(queries, http, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
             return Results.Ok(new
             {
                 traceId, plan = response.Plan, cached = response.Cached, cacheTier = response.CacheTier, elapsedMs = response.ElapsedMs, candidatePlans = response.CandidatePlans,
@@ -398,7 +415,7 @@ public static partial class RagEndpoints
     /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
-    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, IGrainFactory grains, HttpContext http, ILogger log)
+    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, int? dimensions, IGrainFactory grains, HttpContext http, ILogger log)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
@@ -408,7 +425,7 @@ public static partial class RagEndpoints
         var work = new List<(int Index, string Id, IngestRequest Request)>();
         for (var i = 0; i < documents.Count; i++)
         {
-            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
+            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, dimensions) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
             var id = parsed?.Id ?? documents[i]?.Id;
             if (rejection is null)
                 rejection = !Names.IsDocumentId(parsed!.Value.Id) ? new IngestRejection(400, "Invalid document id", "use " + Names.DocumentIdRule)
@@ -447,8 +464,11 @@ public static partial class RagEndpoints
     }
 
     /// <summary>One JSON document into an ingest request, or why not.</summary>
-    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseDocument(IngestJson body)
+    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseDocument(IngestJson body, int? dimensions)
     {
+        if (dimensions is { } d) return ParseOwnVectors(body, d);
+        if (body.Chunks is not null)
+            return (null, new IngestRejection(400, "Vectors not accepted", "this collection embeds its documents with the cluster's model: send \"text\" or \"contentBase64\"; to bring your own vectors, create a collection with \"dimensions\""));
         var format = body.Format ?? "txt";
         byte[] content;
         if (body.ContentBase64 is { } base64)
@@ -467,6 +487,41 @@ public static partial class RagEndpoints
             content = System.Text.Encoding.UTF8.GetBytes(body.Text);
         }
         return ((body.Id ?? "", new IngestRequest(format, content, body.Tags ?? [], null)), null);
+    }
+
+    private static string OwnVectorsOnly(int dimensions) =>
+        $"this collection takes documents as \"chunks\", each with \"text\" and a {dimensions}-dimensional \"vector\" (or \"vectorBase64\"); it has no model to embed text";
+
+    /// <summary>A document of chunks with their own vectors, each checked here so a bad one refuses the document and stores nothing.</summary>
+    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseOwnVectors(IngestJson body, int dimensions)
+    {
+        if (body.Text is not null || body.ContentBase64 is not null || body.Chunks is null)
+            return (null, new IngestRejection(400, "Vectors required", OwnVectorsOnly(dimensions)));
+        if (body.Chunks.Count is 0 or > OwnVectorChunks.MaxChunks)
+            return (null, new IngestRejection(400, "Invalid chunks", $"a document holds 1..{OwnVectorChunks.MaxChunks} chunks"));
+        var chunks = new List<OwnVectorChunk>(body.Chunks.Count);
+        for (var i = 0; i < body.Chunks.Count; i++)
+        {
+            if (ParseVector(body.Chunks[i]?.Vector, body.Chunks[i]?.VectorBase64, dimensions, $"chunk {i}'s vector") is var (vector, problem) && problem is not null)
+                return (null, problem);
+            var text = body.Chunks[i]!.Text ?? "";
+            if (text.Length > OwnVectorChunks.MaxTextLength)
+                return (null, new IngestRejection(400, "Invalid chunk", $"chunk {i}'s text is over {OwnVectorChunks.MaxTextLength} characters"));
+            chunks.Add(new OwnVectorChunk(text, vector!));
+        }
+        return ((body.Id ?? "", new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), body.Tags ?? [], null)), null);
+    }
+
+    /// <summary>A vector given as numbers or as base64 float32 (exactly one of them), checked against the collection.</summary>
+    private static (float[]? Vector, IngestRejection? Problem) ParseVector(float[]? numbers, string? base64, int dimensions, string what)
+    {
+        if ((numbers is null) == (base64 is null))
+            return (null, new IngestRejection(400, "Invalid vector", $"{what}: send \"vector\" (numbers) or \"vectorBase64\" (little-endian float32), one of them"));
+        var vector = numbers ?? OwnVectorChunks.FromBase64(base64!);
+        if (vector is null) return (null, new IngestRejection(400, "Invalid vector", $"{what}: vectorBase64 is not base64 of float32 values"));
+        return OwnVectorChunks.Problem(vector, dimensions) is { } problem
+            ? (null, new IngestRejection(400, "Invalid vector", $"{what} {problem}"))
+            : (vector, null);
     }
 
     private static IngestRejection? ValidTags(Dictionary<string, string> tags) =>

@@ -31,7 +31,14 @@ public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal,
 public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] Chunks);
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionSettings")]
-public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens);
+public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
+{
+    /// <summary>
+    /// Set when the collection brings its own vectors: documents arrive as chunks with vectors of this many dimensions
+    /// and searches bring a query vector; no model runs for it. Null: the cluster's model embeds text. Fixed at creation.
+    /// </summary>
+    [Id(3)] public int? Dimensions { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionInfo")]
 public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount)
@@ -59,7 +66,11 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     string? Silo = null);
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
-public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan);
+public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan)
+{
+    /// <summary>A query vector, for collections that bring their own vectors (<see cref="CollectionSettings.Dimensions"/>); Query may then be empty.</summary>
+    [Id(4)] public float[]? Vector { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.SearchHit")]
 public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);

@@ -7,6 +7,7 @@ using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
 using Microsoft.Extensions.Logging;
 using RagCluster.Storage.GrainRows;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Storage.Faults;
 
 namespace RagCluster.Grains.Collections;
@@ -140,6 +141,8 @@ public sealed class CollectionGrain(
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
             if (_documentCount > 0 && settings.ShardCount != (h.Settings ?? Settings).ShardCount)
                 throw new InvalidOperationException("the shard count cannot change once a collection has documents");
+            if (settings.Dimensions != (h.Settings ?? Settings).Dimensions)
+                throw new InvalidOperationException("dimensions are fixed when a collection is created");
             return h with { Settings = settings };
         });
         return settings;
@@ -299,6 +302,7 @@ public sealed class CollectionGrain(
         if (settings.ChunkMaxTokens is < 16 or > 8192) throw new ArgumentException("chunkMaxTokens must be 16..8192");
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new ArgumentException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
+        if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new ArgumentException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
     }
 
     private static byte[] Ticks(DateTime at) => BitConverter.GetBytes(at.Ticks);

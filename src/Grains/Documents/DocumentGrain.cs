@@ -7,6 +7,7 @@ using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Text;
 using Orleans;
@@ -86,7 +87,7 @@ public sealed class DocumentGrain(
 
     public async Task<DocumentStatus> Ingest(IngestRequest request)
     {
-        if (!DocumentExtractor.SupportedFormats.Contains(request.Format))
+        if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new ArgumentException($"unsupported format '{request.Format}'");
         var hash = Hash(request);
         // The collection learns of the document before storage does, so no crash after this answer can strand it
@@ -271,24 +272,11 @@ public sealed class DocumentGrain(
         try
         {
             var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
-            var extracted = DocumentExtractor.Extract(pending.Format!, pending.PendingContent!);
-            var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
-            var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
-
-            float[][]? vectors = null;
-            if (embeddings.IsAvailable && drafts.Count > 0)
-            {
-                // The chunker's word pieces are the model input: no text is tokenised twice. The local service
-                // batches these with other documents' chunks (no grain call, so no response timeout to outlast).
-                var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
-                                                   ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
-                step.MoveTo(IngestSteps.Embedding);
-                vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
-            }
+            var chunks = pending.Format == OwnVectorChunks.Format || settings.Dimensions is not null
+                ? OwnChunks(pending, settings)
+                : await EmbeddedChunksAsync(pending, settings, step);
             if (Superseded()) return true; // the next pass takes the newer version
 
-            var chunks = drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
-                d.HeadingPath.ToArray(), pending.Tags, vectors?[i])).ToList();
             var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, settings.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
             // The shards that get chunks, and those that may hold older ones (told so they drop them). A new document
             // tells only the first: with 4 shards and SciFact's 1.9 chunks a document, telling every shard made most
@@ -355,6 +343,50 @@ public sealed class DocumentGrain(
             log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
             return false;
         }
+    }
+
+    /// <summary>Extracted, chunked and embedded here (when this silo has a model; BM25 only otherwise).</summary>
+    private async Task<List<ChunkRecord>> EmbeddedChunksAsync(DocumentState pending, CollectionSettings settings, IngestSteps step)
+    {
+        var extracted = DocumentExtractor.Extract(pending.Format!, pending.PendingContent!);
+        var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
+        var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
+
+        float[][]? vectors = null;
+        if (embeddings.IsAvailable && drafts.Count > 0)
+        {
+            // The chunker's word pieces are the model input: no text is tokenised twice. The local service
+            // batches these with other documents' chunks (no grain call, so no response timeout to outlast).
+            var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
+                                               ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
+            step.MoveTo(IngestSteps.Embedding);
+            vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
+        }
+        return drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
+            d.HeadingPath.ToArray(), pending.Tags, vectors?[i])).ToList();
+    }
+
+    /// <summary>
+    /// Chunks that came with their vectors (a collection created with a dimension): no extraction, chunking or model.
+    /// The API checked them; this checks again against the collection (a document stored under other settings fails).
+    /// </summary>
+    private List<ChunkRecord> OwnChunks(DocumentState pending, CollectionSettings settings)
+    {
+        if (settings.Dimensions is not { } dimensions)
+            throw new ExtractionException("the collection embeds its documents with the cluster's model; it takes text, not vectors");
+        if (pending.Format != OwnVectorChunks.Format)
+            throw new ExtractionException($"the collection takes chunks with {dimensions}-dimensional vectors, not {pending.Format} content");
+        List<OwnVectorChunk> own;
+        try { own = OwnVectorChunks.Decode(pending.PendingContent!).Chunks; }
+        catch (ArgumentException e) { throw new ExtractionException(e.Message); }
+        var chunks = new List<ChunkRecord>(own.Count);
+        for (var i = 0; i < own.Count; i++)
+        {
+            if (OwnVectorChunks.Problem(own[i].Vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
+            chunks.Add(new ChunkRecord($"{DocumentId}#{i}", DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
+                OwnVectorChunks.Normalized(own[i].Vector)));
+        }
+        return chunks;
     }
 
     /// <summary>Shards a pass writes to: those given chunks plus those that may hold an older version's (all, when unknown).</summary>

@@ -4,6 +4,7 @@ using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Retrieval;
 using Orleans;
 using Orleans.Concurrency;
@@ -40,12 +41,15 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     {
         var sw = Stopwatch.StartNew();
         var collection = this.GetPrimaryKeyString();
-        if (string.IsNullOrWhiteSpace(request.Query) || request.Query.Length > 2000) throw new ArgumentException("query must be 1..2000 characters");
+        var hasText = !string.IsNullOrWhiteSpace(request.Query);
+        if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new ArgumentException("query must be 1..2000 characters");
         if (request.TopK is < 1 or > 100) throw new ArgumentException("topK must be 1..100");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new ArgumentException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
-        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}";
+        var ownVector = QueryVector(request.Vector, info.Settings);
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
+                  + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
@@ -58,12 +62,14 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         }
 
         RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L2"));
-        var dense = embeddings.IsAvailable; // this silo's model, the one the local embedding worker uses
+        // Dense retrieval: the query's own vector in a collection that brings its own, else this silo's model (the one
+        // the local embedding worker uses).
+        var dense = info.Settings.Dimensions is null ? embeddings.IsAvailable : ownVector is not null;
         var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
         // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
         // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
-        float[]? vector = null;
-        if (dense)
+        var vector = ownVector;
+        if (dense && vector is null)
         {
             var embedding = embedder.Embed([request.Query], isQuery: true);
             if (await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0))) == embedding)
@@ -75,7 +81,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             }
         }
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
-        var shardQuery = new ShardQuery(vector, request.Query, k, Math.Max(64, k), request.Filter);
+        var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, Math.Max(64, k), request.Filter);
         var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
             GrainFactory.GetGrain<IIndexShardGrain>($"{collection}/{i}").Search(shardQuery)));
 
@@ -88,8 +94,8 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
 
         var candidates = new Dictionary<string, List<(string Id, double Score)>>();
         if (vector is not null) candidates["vector"] = denseRanked;
-        candidates["bm25"] = lexRanked;
-        if (vector is not null)
+        if (hasText) candidates["bm25"] = lexRanked;
+        if (vector is not null && hasText)
         {
             candidates["hybrid"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 60).Select(f => (f.Key, f.Score)).ToList();
             candidates["hybrid-k10"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 10).Select(f => (f.Key, f.Score)).ToList();
@@ -97,7 +103,10 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
 
         string chosen;
         if (request.Plan is { } wanted && wanted != "auto")
-            chosen = candidates.ContainsKey(wanted) ? wanted : throw new ArgumentException($"plan '{wanted}' needs dense retrieval, which is off on this cluster");
+            chosen = candidates.ContainsKey(wanted) ? wanted
+                : throw new ArgumentException(wanted == "bm25" ? "plan 'bm25' needs query text"
+                    : info.Settings.Dimensions is null ? $"plan '{wanted}' needs dense retrieval, which is off on this cluster"
+                    : $"plan '{wanted}' needs a query vector{(wanted.StartsWith("hybrid") ? " and query text" : "")}");
         else
             chosen = candidates.Count == 1 ? candidates.Keys.First() : MostAgreeing(candidates, request.TopK);
 
@@ -120,6 +129,16 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             await SharedCacheAsync("set", async () => { await partition.Set(key, response); return response; });
         }
         return response;
+    }
+
+    /// <summary>The query's own vector, checked and scaled to length 1, or null when the request has none.</summary>
+    private static float[]? QueryVector(float[]? vector, CollectionSettings settings)
+    {
+        if (vector is null) return null;
+        if (settings.Dimensions is not { } dimensions)
+            throw new ArgumentException("this collection embeds queries with the cluster's model; send query text, not a vector");
+        if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new ArgumentException($"the query vector {problem}");
+        return OwnVectorChunks.Normalized(vector);
     }
 
     /// <summary>

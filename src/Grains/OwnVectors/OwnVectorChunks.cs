@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using System.Numerics.Tensors;
+using System.Text;
+
+namespace RagCluster.Grains.OwnVectors;
+
+/// <summary>One chunk its sender embedded: its text (may be empty) and its vector.</summary>
+public sealed record OwnVectorChunk(string Text, float[] Vector);
+
+/// <summary>
+/// Documents that arrive as chunks with vectors computed elsewhere, for collections created with a dimension and no
+/// model. The document grain stores them as its content in this compact form (format <see cref="Format"/>) until they
+/// are indexed: "RCV1", dimensions, count, then per chunk its UTF-8 text's length and bytes and its float32 vector,
+/// little-endian. Checked at the API (a 400 per document) and again where they are indexed.
+/// </summary>
+public static class OwnVectorChunks
+{
+    public const string Format = "vectors";
+    public const int MaxDimensions = 4096, MaxChunks = 10_000, MaxTextLength = 32_768;
+    private static ReadOnlySpan<byte> Magic => "RCV1"u8;
+
+    /// <summary>Why this vector cannot be indexed in a collection of <paramref name="dimensions"/>, or null when it can.</summary>
+    public static string? Problem(ReadOnlySpan<float> vector, int dimensions)
+    {
+        if (vector.Length != dimensions) return $"has {vector.Length} dimensions; the collection takes {dimensions}";
+        foreach (var x in vector) if (!float.IsFinite(x)) return "holds NaN or an infinity";
+        return TensorPrimitives.Norm(vector) > 0 ? null : "is all zeros (it has no direction to compare by cosine)";
+    }
+
+    /// <summary>A little-endian float32 vector from base64 (the compact JSON form), or null when it is not that.</summary>
+    public static float[]? FromBase64(string base64)
+    {
+        byte[] bytes;
+        try { bytes = Convert.FromBase64String(base64); }
+        catch (FormatException) { return null; }
+        if (bytes.Length % 4 != 0) return null;
+        var vector = new float[bytes.Length / 4];
+        for (var i = 0; i < vector.Length; i++) vector[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
+        return vector;
+    }
+
+    public static byte[] Encode(IReadOnlyList<OwnVectorChunk> chunks, int dimensions)
+    {
+        using var ms = new MemoryStream();
+        using var w = new BinaryWriter(ms); // little-endian, as the format says
+        w.Write(Magic);
+        w.Write(dimensions);
+        w.Write(chunks.Count);
+        foreach (var chunk in chunks)
+        {
+            var text = Encoding.UTF8.GetBytes(chunk.Text);
+            w.Write(text.Length);
+            w.Write(text);
+            foreach (var x in chunk.Vector) w.Write(x);
+        }
+        w.Flush();
+        return ms.ToArray();
+    }
+
+    /// <exception cref="ArgumentException">Not this format, or cut short.</exception>
+    public static (int Dimensions, List<OwnVectorChunk> Chunks) Decode(byte[] content)
+    {
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(content));
+            if (!r.ReadBytes(4).AsSpan().SequenceEqual(Magic)) throw new ArgumentException("not a vectors document");
+            var dimensions = r.ReadInt32();
+            var count = r.ReadInt32();
+            if (dimensions is < 1 or > MaxDimensions || count is < 0 or > MaxChunks) throw new ArgumentException("a vectors document with impossible sizes");
+            var chunks = new List<OwnVectorChunk>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var text = Encoding.UTF8.GetString(r.ReadBytes(r.ReadInt32()));
+                var vector = new float[dimensions];
+                for (var j = 0; j < dimensions; j++) vector[j] = r.ReadSingle();
+                chunks.Add(new OwnVectorChunk(text, vector));
+            }
+            return (dimensions, chunks);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new ArgumentException("a vectors document cut short");
+        }
+    }
+
+    /// <summary>Scaled to length 1: shards compare by dot product, which is cosine for unit vectors (ours are unit too).</summary>
+    public static float[] Normalized(float[] vector)
+    {
+        var result = new float[vector.Length];
+        TensorPrimitives.Divide(vector, TensorPrimitives.Norm(vector), result);
+        return result;
+    }
+}

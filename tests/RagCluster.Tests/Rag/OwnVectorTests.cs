@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// Collections that bring their own vectors: created with a dimension, fed chunks with vectors (numbers or base64
+/// float32), searched with a query vector; every malformed vector is a 400 for its document alone, and nothing of it is stored.
+/// </summary>
+public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
+{
+    private HttpClient Http => api.Http;
+
+    private static float[] Axis(int i, float tilt = 0)
+    {
+        var v = new float[8];
+        v[i] = 1;
+        v[(i + 1) % 8] = tilt;
+        return v;
+    }
+
+    private static string Base64(float[] v) => Convert.ToBase64String(v.SelectMany(BitConverter.GetBytes).ToArray()); // little-endian here
+
+    private async Task<JsonElement> Problem(HttpResponseMessage r, HttpStatusCode expected)
+    {
+        Assert.Equal(expected, r.StatusCode);
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+        return await r.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<string> Status(string collection, string id)
+    {
+        for (var i = 0; ; i++)
+        {
+            var r = await Http.GetAsync($"v1/collections/{collection}/documents/{id}");
+            if (r.StatusCode == HttpStatusCode.NotFound) return "notFound";
+            var status = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString()!;
+            if (status != "pending" || i > 200) return status;
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_collection_with_its_own_vectors_takes_chunks_and_query_vectors_and_refuses_bad_ones_per_document()
+    {
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("v1/collections", new { name = "vec0", dimensions = 0 })).StatusCode);
+        var created = await Http.PostAsJsonAsync("v1/collections", new { name = "vec", dimensions = 8, shardCount = 2 });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(8, (await Http.GetFromJsonAsync<JsonElement>("v1/collections/vec")).GetProperty("settings").GetProperty("dimensions").GetInt32());
+
+        var nan = Axis(3);
+        nan[5] = float.NaN;
+        var batch = await Http.PostAsJsonAsync("v1/collections/vec/documents", new
+        {
+            documents = new object[]
+            {
+                new { id = "a", tags = new { kind = "axis" }, chunks = new object[] { new { text = "first axis", vector = Axis(0) }, new { text = "second axis", vector = Axis(1, 0.1f) } } },
+                new { id = "b", chunks = new object[] { new { text = "third axis", vectorBase64 = Base64(Axis(2, 0.2f)) } } },
+                new { id = "short", chunks = new object[] { new { text = "seven", vector = new float[7] { 1, 0, 0, 0, 0, 0, 0 } } } },
+                new { id = "nan", chunks = new object[] { new { text = "ok", vector = Axis(4) }, new { text = "nan", vectorBase64 = Base64(nan) } } },
+                new { id = "zero", chunks = new object[] { new { vector = new float[8] } } },
+                new { id = "text", text = "plain text has no vector here" },
+                new { id = "both", chunks = new object[] { new { vector = Axis(0), vectorBase64 = Base64(Axis(0)) } } },
+            },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+        var body = await batch.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((2, 5), (body.GetProperty("accepted").GetInt32(), body.GetProperty("rejected").GetInt32()));
+        var details = body.GetProperty("documents").EnumerateArray().Skip(2).Select(d => d.GetProperty("error").GetProperty("detail").GetString()!).ToArray();
+        Assert.Contains("chunk 0's vector has 7 dimensions; the collection takes 8", details[0]);
+        Assert.Contains("chunk 1's vector holds NaN", details[1]);
+        Assert.Contains("all zeros", details[2]);
+        Assert.Contains("\"chunks\"", details[3]);
+        Assert.Contains("one of them", details[4]);
+        foreach (var id in new[] { "short", "nan", "zero", "text", "both" }) Assert.Equal("notFound", await Status("vec", id));
+        Assert.Equal("indexed", await Status("vec", "a"));
+        Assert.Equal("indexed", await Status("vec", "b"));
+        Assert.Equal(2, (await Http.GetFromJsonAsync<JsonElement>("v1/collections/vec/documents/a")).GetProperty("chunkCount").GetInt32());
+
+        // The nearest chunk by cosine, whatever the query vector's length; text joins through BM25 when given.
+        var search = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(1).Select(x => x * 5).ToArray(), topK = 2 }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("vector", search.GetProperty("plan").GetString());
+        Assert.Equal("a#1", search.GetProperty("hits")[0].GetProperty("chunkId").GetString());
+        Assert.Equal("second axis", search.GetProperty("hits")[0].GetProperty("text").GetString());
+        var byBase64 = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vectorBase64 = Base64(Axis(2)), topK = 1, filter = new { } }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("b#0", byBase64.GetProperty("hits")[0].GetProperty("chunkId").GetString());
+        var hybrid = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(0), query = "third", topK = 3 }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("hybrid", hybrid.GetProperty("candidatePlans").EnumerateArray().Select(p => p.GetString()));
+        var filtered = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(2), topK = 3, filter = new { kind = "axis" } }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.All(filtered.GetProperty("hits").EnumerateArray(), h => Assert.Equal("a", h.GetProperty("documentId").GetString()));
+
+        var wrong = await Problem(await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = new float[] { 1, 2, 3 } }), HttpStatusCode.BadRequest);
+        Assert.Contains("3 dimensions", wrong.GetProperty("detail").GetString());
+        await Problem(await Http.PostAsJsonAsync("v1/collections/vec/search", new { vectorBase64 = "not base64!" }), HttpStatusCode.BadRequest);
+        await Problem(await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(0), plan = "bm25" }), HttpStatusCode.BadRequest);
+        using var form = new MultipartFormDataContent { { new ByteArrayContent("hello"u8.ToArray()), "file", "hello.txt" } };
+        await Problem(await Http.PostAsync("v1/collections/vec/documents", form), HttpStatusCode.BadRequest);
+        // The dimension is fixed: a settings change keeps it.
+        var put = await Http.PutAsJsonAsync("v1/collections/vec", new { chunkMaxTokens = 128 });
+        Assert.Equal(8, (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("settings").GetProperty("dimensions").GetInt32());
+
+        // A collection with the cluster's model takes neither.
+        await ApiProcess.CreateCollection(Http, "model");
+        var single = await Problem(await Http.PostAsJsonAsync("v1/collections/model/documents", new { id = "v", chunks = new object[] { new { vector = Axis(0) } } }), HttpStatusCode.BadRequest);
+        Assert.Equal("Vectors not accepted", single.GetProperty("title").GetString());
+        await Problem(await Http.PostAsJsonAsync("v1/collections/model/search", new { vector = Axis(0) }), HttpStatusCode.BadRequest);
+        Assert.Equal("notFound", await Status("model", "v"));
+    }
+}
