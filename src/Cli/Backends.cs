@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Backup;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
@@ -30,7 +31,8 @@ public interface IRagBackend : IAsyncDisposable
     Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
     /// <summary>Creates the collection unless it exists; true when it was created.</summary>
-    Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct);
+    /// <param name="dimensions">For a new collection: set to bring its own vectors of this dimension (null: the cluster's model).</param>
+    Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct);
     Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct);
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
     Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
@@ -109,13 +111,13 @@ public sealed class EmbeddedBackend : IRagBackend
         return Key(collection);
     }
 
-    public async Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct)
+    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct)
     {
         if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists()) return false;
         var defaults = _host.Services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
-        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens));
+        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions });
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
         return true;
     }
@@ -251,7 +253,10 @@ public sealed class HttpBackend : IRagBackend
     {
         var body = new
         {
-            documents = documents.Select(d => new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
+            documents = documents.Select(d => d.Request.Format == OwnVectorChunks.Format
+                // Vectors as the API's compact form: each chunk's float32 values in base64.
+                ? (object)new { id = d.Id, tags = d.Request.Tags, chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new { text = c.Text, vectorBase64 = VectorBase64(c.Vector) }) }
+                : new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
         };
         var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents", body, Json, ct), ct);
         return r.GetProperty("documents").EnumerateArray().Select((d, i) =>
@@ -261,6 +266,13 @@ public sealed class HttpBackend : IRagBackend
                 refused ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null,
                 refused && e.TryGetProperty("retryAfter", out var after) && after.ValueKind == JsonValueKind.Number ? after.GetInt32() : null);
         }).ToArray();
+    }
+
+    private static string VectorBase64(float[] vector)
+    {
+        var bytes = new byte[vector.Length * 4];
+        for (var i = 0; i < vector.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), vector[i]);
+        return Convert.ToBase64String(bytes);
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
@@ -304,9 +316,9 @@ public sealed class HttpBackend : IRagBackend
         return r.Deserialize<CollectionInfo>(Json)!;
     }
 
-    public async Task<bool> EnsureCollectionAsync(string collection, CancellationToken ct)
+    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct)
     {
-        var r = await _http.PostAsJsonAsync("v1/collections", new { name = collection }, Json, ct);
+        var r = await _http.PostAsJsonAsync("v1/collections", new { name = collection, dimensions }, Json, ct);
         if (r.StatusCode == System.Net.HttpStatusCode.Conflict) return false;
         await Read(r, ct);
         return true;

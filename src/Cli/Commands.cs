@@ -4,6 +4,7 @@ using System.Text.Json;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
 using Spectre.Console;
 
 namespace RagCluster.Cli;
@@ -39,17 +40,35 @@ public static class Commands
             else if (File.Exists(p)) files.Add((p, DocumentId(Path.GetFileName(p))));
             else errors.Add((p, "no such file or folder"));
         }
-        if (await backend.EnsureCollectionAsync(collection, ct)) Console.WriteLine($"created collection '{collection}'");
+        // Vector files (.npy, .jsonl) go to a collection that brings its own vectors, created with their dimension if new.
+        var dimensions = files.FirstOrDefault(f => VectorFiles.IsVectorFile(f.Path)) is { Path: { } first } ? VectorFiles.Dimensions(first) : (int?)null;
+        if (await backend.EnsureCollectionAsync(collection, dimensions, ct)) Console.WriteLine($"created collection '{collection}'");
+        if (dimensions is not null)
+            dimensions = (await backend.CollectionAsync(collection, ct)).Settings.Dimensions
+                         ?? throw new CliException($"collection '{collection}' embeds text with the cluster's model; load vectors into a collection created with a dimension");
+        var total = files.Sum(f => VectorFiles.IsVectorFile(f.Path) ? VectorFiles.Count(f.Path) : 1);
+        IEnumerable<(string Path, string Id, Func<IngestRequest> Load)> Sources()
+        {
+            foreach (var (path, id) in files)
+            {
+                if (VectorFiles.IsVectorFile(path))
+                    foreach (var record in VectorFiles.Read(path, tags, dimensions!.Value)) yield return record;
+                else
+                    yield return (path, id, () => new IngestRequest(DocumentExtractor.DetectFormat(path, null)
+                        ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}, and .npy or .jsonl vectors"),
+                        File.ReadAllBytes(path), tags, Path.GetFileName(path)));
+            }
+        }
         var submitted = new List<(string Path, string Id)>();
         var resent = new List<string>();
         var sw = Stopwatch.StartNew();
-        var progress = new IngestProgress(files.Count);
+        var progress = new IngestProgress(total);
         var interactive = AnsiConsole.Profile.Capabilities.Interactive;
         await AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
             {
-                var send = ctx.AddTask("submitting", maxValue: Math.Max(1, files.Count));
-                var index = ctx.AddTask("indexing", maxValue: Math.Max(1, files.Count));
+                var send = ctx.AddTask("submitting", maxValue: Math.Max(1, total));
+                var index = ctx.AddTask("indexing", maxValue: Math.Max(1, total));
                 var submitting = true;
                 // Statuses are followed while later batches are still being sent, so the rates are live from the start.
                 var follow = Task.Run(async () =>
@@ -146,14 +165,14 @@ public static class Commands
                 }
                 try
                 {
-                    foreach (var (path, id) in files)
+                    foreach (var (path, id, load) in Sources())
                     {
                         try
                         {
-                            var format = DocumentExtractor.DetectFormat(path, null) ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
-                            var bytes = await File.ReadAllBytesAsync(path, ct);
-                            var request = new IngestRequest(format, bytes, tags, Path.GetFileName(path));
-                            if (bytes.Length > BatchBytes)
+                            var request = load();
+                            var size = request.Content.Length;
+                            // (Vectors only travel in batches: their collections take no file uploads.)
+                            if (size > BatchBytes && request.Format != OwnVectorChunks.Format)
                             {
                                 // Too big to share a JSON body (base64 grows it by a third): its own multipart upload.
                                 for (var attempt = 1; ; attempt++)
@@ -173,9 +192,9 @@ public static class Commands
                                 send.Increment(1);
                                 continue;
                             }
-                            if (batch.Count == MaxBatch || batchBytes + bytes.Length > BatchBytes) await Flush();
+                            if (batch.Count == MaxBatch || batchBytes + size > BatchBytes) await Flush();
                             batch.Add((path, id, request));
-                            batchBytes += bytes.Length;
+                            batchBytes += size;
                         }
                         catch (Exception e) when (IsSubmitError(e))
                         {
@@ -192,7 +211,7 @@ public static class Commands
                 await follow;
             });
         var ok = submitted.Count - errors.Count(e => submitted.Any(s => s.Path == e.Item1));
-        Console.WriteLine($"{ok} of {files.Count + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s ({progress.Rates(sw.Elapsed, eta: false)})");
+        Console.WriteLine($"{ok} of {total + paths.Count(p => !File.Exists(p) && !Directory.Exists(p))} indexed into '{collection}' in {sw.Elapsed.TotalSeconds:F1} s ({progress.Rates(sw.Elapsed, eta: false)})");
         if (resent.Count > 0)
         {
             // A document may be sent again more than once; each is listed once.
@@ -311,7 +330,7 @@ public static class Commands
         if (maxQueries > 0) queries = queries.Take(maxQueries).ToList();
 
         // Ingest (a no-op for documents already there with the same content).
-        await backend.EnsureCollectionAsync(collection, ct);
+        await backend.EnsureCollectionAsync(collection, null, ct);
         var sw = Stopwatch.StartNew();
         var ids = new List<string>();
         // In batches, like `ingest`: a corpus of thousands stays inside the API's rate limit.

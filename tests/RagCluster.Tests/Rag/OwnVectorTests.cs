@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
@@ -110,5 +111,61 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal("Vectors not accepted", single.GetProperty("title").GetString());
         await Problem(await Http.PostAsJsonAsync("v1/collections/model/search", new { vector = Axis(0) }), HttpStatusCode.BadRequest);
         Assert.Equal("notFound", await Status("model", "v"));
+    }
+
+    /// <summary>A .npy file as numpy writes it (format 1.0): magic, header dict padded to 64 bytes, rows of float32.</summary>
+    private static byte[] Npy(float[][] rows)
+    {
+        var dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows.Length}, {rows[0].Length}), }}";
+        var header = dict.PadRight(64 - 10 - 1) + "\n";
+        using var ms = new MemoryStream();
+        ms.Write([0x93, .. "NUMPY"u8, 1, 0]);
+        ms.Write(BitConverter.GetBytes((ushort)header.Length));
+        ms.Write(System.Text.Encoding.Latin1.GetBytes(header));
+        foreach (var row in rows) foreach (var x in row) ms.Write(BitConverter.GetBytes(x));
+        return ms.ToArray();
+    }
+
+    [Fact]
+    public async Task The_cli_loads_npy_and_jsonl_vectors_through_the_api_and_reports_bad_records_alone()
+    {
+        var dir = Directory.CreateTempSubdirectory("rc-vec-cli").FullName;
+        (int Exit, string Out, string Err) Cli(params string[] args) => CliProcess.Run(dir,
+            new Dictionary<string, string> { ["RAGCLUSTER_URL"] = Http.BaseAddress!.ToString(), ["RAGCLUSTER_API_KEY"] = api.AdminKey }, args);
+        File.WriteAllBytes(Path.Combine(dir, "rows.npy"), Npy([.. Enumerable.Range(0, 8).Select(i => Axis(i, 0.3f))]));
+        File.WriteAllLines(Path.Combine(dir, "more.jsonl"),
+        [
+            JsonSerializer.Serialize(new { id = "named", text = "a named one", vector = Axis(5, 0.5f), tags = new { src = "jsonl" } }),
+            JsonSerializer.Serialize(new { chunks = new[] { new { text = "two", vectorBase64 = Base64(Axis(6)) }, new { text = "chunks", vectorBase64 = Base64(Axis(7)) } } }),
+            JsonSerializer.Serialize(new { id = "short", vector = new float[] { 1, 2 } }),
+            "{ not json",
+        ]);
+
+        // A new collection takes the files' dimension.
+        var run = Cli("ingest", "rows.npy", "more.jsonl", "-c", "loaded");
+        Assert.Equal(1, run.Exit);
+        Assert.Contains("created collection 'loaded'", run.Out);
+        Assert.Contains("10 of 12 indexed into 'loaded'", run.Out);
+        Assert.Contains("more.jsonl:3: chunk 0's vector has 2 dimensions; the collection takes 8", run.Err);
+        Assert.Contains("more.jsonl:4: not a vector record", run.Err);
+        var info = await Http.GetFromJsonAsync<JsonElement>("v1/collections/loaded");
+        Assert.Equal((8, 10), (info.GetProperty("settings").GetProperty("dimensions").GetInt32(), info.GetProperty("documentCount").GetInt32()));
+        Assert.Equal(2, (await Http.GetFromJsonAsync<JsonElement>("v1/collections/loaded/documents/more-2")).GetProperty("chunkCount").GetInt32());
+
+        var nearest = await (await Http.PostAsJsonAsync("v1/collections/loaded/search", new { vector = Axis(3, 0.3f), topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("rows-3", nearest.GetProperty("hits")[0].GetProperty("documentId").GetString());
+        var tagged = await (await Http.PostAsJsonAsync("v1/collections/loaded/search", new { vector = Axis(0), topK = 5, filter = new { src = "jsonl" } })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["named"], tagged.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()));
+
+        // Text files cannot go into it, and vectors cannot go into a collection with the model.
+        File.WriteAllText(Path.Combine(dir, "note.txt"), "plain text");
+        var text = Cli("ingest", "note.txt", "-c", "loaded");
+        Assert.Equal(1, text.Exit);
+        Assert.Contains("Vectors required", text.Err);
+        await ApiProcess.CreateCollection(Http, "withmodel");
+        var refused = Cli("ingest", "rows.npy", "-c", "withmodel");
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("embeds text with the cluster's model", refused.Err);
+        Assert.DoesNotContain("   at ", refused.Err); // one line, no stack trace
     }
 }
