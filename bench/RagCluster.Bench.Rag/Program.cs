@@ -20,10 +20,13 @@ switch (args.FirstOrDefault())
     case "ingest-bm25": // BIN_DIR BEIR_DIR DOCS(0 = all) SILOS(1,3): no model; grain calls and PostgreSQL transactions per document
         await Bm25IngestBench.Run(args[1], args[2], int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
         return 0;
+    case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
+        await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
+        return 0;
     case "ids": // the 128-token input both embedding benchmarks feed, for the Node baseline
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | registry-scale BIN_DIR SIZES");
         return 2;
 }

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// Issue 22, item 1: search latency as a collection grows, through the API of the embedded default (one silo,
+/// SQLite, no model). The collection brings its own 16-dimensional vectors (one chunk a document, so loading is cheap
+/// and every document is registered), and at each size in SIZES it answers 300 searches with random query vectors
+/// (unique, so none comes from the cache), one at a time. The query path asks the collection for its version every
+/// time, so before item 1 (the whole sorted id list in every answer) this grew with the documents.
+/// </summary>
+public static class RegistryScaleBench
+{
+    private const int Dimensions = 16, Searches = 300, Batch = 1000, Parallel = 4;
+
+    public static async Task Run(string binDir, int[] sizes)
+    {
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", 1);
+        var http = cluster.Http;
+        (await http.PostAsJsonAsync("v1/collections", new { name = "scale", dimensions = Dimensions, shardCount = 4 })).EnsureSuccessStatusCode();
+        var random = new Random(22);
+        var loaded = 0;
+        foreach (var size in sizes)
+        {
+            var load = Stopwatch.StartNew();
+            var from = loaded;
+            await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, (size - from + Batch - 1) / Batch), new ParallelOptions { MaxDegreeOfParallelism = Parallel }, async (b, ct) =>
+            {
+                var first = from + b * Batch;
+                var documents = Enumerable.Range(first, Math.Min(Batch, size - first)).Select(i => new
+                {
+                    id = $"d{i:D8}", chunks = new[] { new { vectorBase64 = Base64(RandomVector(new Random(i))) } },
+                }).ToArray();
+                for (var attempt = 0; ; attempt++)
+                {
+                    var r = await http.PostAsJsonAsync("v1/collections/scale/documents", new { documents }, ct);
+                    var body = await r.Content.ReadFromJsonAsync<JsonElement>(ct);
+                    if (r.IsSuccessStatusCode && body.GetProperty("rejected").GetInt32() == 0) break;
+                    if (attempt > 20) throw new InvalidOperationException($"batch {b}: {body}");
+                    await Task.Delay(1000, ct); // a 503 stored nothing of those documents; send the batch again
+                }
+            });
+            loaded = size;
+            // Loaded means registered: the collection counts every document.
+            while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/scale")).GetProperty("documentCount").GetInt32() < size) await Task.Delay(500);
+            var loadSeconds = load.Elapsed.TotalSeconds;
+            await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(60));
+
+            var ms = new List<double>();
+            var info = new List<double>();
+            for (var i = 0; i < Searches; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                (await http.GetAsync("v1/collections/scale")).EnsureSuccessStatusCode();
+                info.Add(sw.Elapsed.TotalMilliseconds);
+                sw.Restart();
+                var r = await http.PostAsJsonAsync("v1/collections/scale/search", new { vector = RandomVector(random), topK = 10 });
+                r.EnsureSuccessStatusCode();
+                ms.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                bench = "registry_scale", documents = size, load_seconds = loadSeconds, docs_per_s = (size - from) / loadSeconds,
+                search_p50_ms = Percentile(ms, 0.5), search_p99_ms = Percentile(ms, 0.99),
+                collection_get_p50_ms = Percentile(info, 0.5), collection_get_p99_ms = Percentile(info, 0.99),
+            }));
+        }
+    }
+
+    private static float[] RandomVector(Random random) => Enumerable.Range(0, Dimensions).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+
+    private static string Base64(float[] v) => Convert.ToBase64String(v.SelectMany(BitConverter.GetBytes).ToArray());
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return Math.Round(sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))], 2);
+    }
+}
