@@ -81,8 +81,8 @@ public sealed class CollectionGrain(
         if (head is not null) _head = serializer.Deserialize<CollectionHead>(head)!;
         _documentCount = counts.GetValueOrDefault(Registered);
         _unsettledCount = counts.GetValueOrDefault(Unsettled);
+        // (An old collection's sweep reminder, if it held one, is keyed by the same grain and keeps firing.)
         if (head is null && legacy.RecordExists) await MoveIntoRowsAsync(cancellationToken);
-        if (_unsettledCount > 0) await EnsureSweepReminderAsync(); // e.g. moved in with some, and the old reminder is gone
     }
 
     // A collection stored by an older version: its registry becomes rows in one write, then the old record goes. If the
