@@ -1,3 +1,4 @@
+using RagCluster.Grains.OwnVectors;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -31,7 +32,7 @@ public static class RegistryScaleBench
                 var first = from + b * Batch;
                 var documents = Enumerable.Range(first, Math.Min(Batch, size - first)).Select(i => new
                 {
-                    id = $"d{i:D8}", chunks = new[] { new { vectorBase64 = Base64(RandomVector(new Random(i))) } },
+                    id = $"d{i:D8}", chunks = new[] { new { vectorBase64 = OwnVectorChunks.ToBase64(RandomVector(new Random(i))) } },
                 }).ToArray();
                 for (var attempt = 0; ; attempt++)
                 {
@@ -70,8 +71,6 @@ public static class RegistryScaleBench
     }
 
     private static float[] RandomVector(Random random) => Enumerable.Range(0, Dimensions).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-
-    private static string Base64(float[] v) => Convert.ToBase64String(v.SelectMany(BitConverter.GetBytes).ToArray());
 
     private static double Percentile(List<double> values, double p)
     {

@@ -228,10 +228,8 @@ public static partial class RagEndpoints
             if (body!.Vector is not null || body.VectorBase64 is not null)
             {
                 // Checked against the collection in its query planner; here only that it is one well-formed vector.
-                if (body.Vector is not null && body.VectorBase64 is not null)
-                    return Problem(400, "Invalid vector", "send \"vector\" (numbers) or \"vectorBase64\" (little-endian float32), one of them");
-                vector = body.Vector ?? OwnVectorChunks.FromBase64(body.VectorBase64!);
-                if (vector is null) return Problem(400, "Invalid vector", "vectorBase64 is not base64 of float32 values");
+                (vector, var badVector) = DecodeVector(body.Vector, body.VectorBase64, "the query vector");
+                if (badVector is not null) return Problem(badVector.Status, badVector.Title, badVector.Detail);
                 if (body.Query is not null && ValidQuery(body.Query, body.TopK) is { } badText) return badText;
                 if (body.TopK is < 1 or > 100) return Problem(400, "Invalid topK", "topK must be 1..100");
             }
@@ -515,13 +513,20 @@ public static partial class RagEndpoints
     /// <summary>A vector given as numbers or as base64 float32 (exactly one of them), checked against the collection.</summary>
     private static (float[]? Vector, IngestRejection? Problem) ParseVector(float[]? numbers, string? base64, int dimensions, string what)
     {
-        if ((numbers is null) == (base64 is null))
-            return (null, new IngestRejection(400, "Invalid vector", $"{what}: send \"vector\" (numbers) or \"vectorBase64\" (little-endian float32), one of them"));
-        var vector = numbers ?? OwnVectorChunks.FromBase64(base64!);
-        if (vector is null) return (null, new IngestRejection(400, "Invalid vector", $"{what}: vectorBase64 is not base64 of float32 values"));
+        var (vector, bad) = DecodeVector(numbers, base64, what);
+        if (bad is not null) return (null, bad);
         return OwnVectorChunks.Problem(vector, dimensions) is { } problem
             ? (null, new IngestRejection(400, "Invalid vector", $"{what} {problem}"))
             : (vector, null);
+    }
+
+    /// <summary>The vector from exactly one of its two JSON forms, or why there is none.</summary>
+    private static (float[]? Vector, IngestRejection? Problem) DecodeVector(float[]? numbers, string? base64, string what)
+    {
+        if ((numbers is null) == (base64 is null))
+            return (null, new IngestRejection(400, "Invalid vector", $"{what}: send \"vector\" (numbers) or \"vectorBase64\" (little-endian float32), one of them"));
+        var vector = numbers ?? OwnVectorChunks.FromBase64(base64!);
+        return vector is null ? (null, new IngestRejection(400, "Invalid vector", $"{what}: vectorBase64 is not base64 of float32 values")) : (vector, null);
     }
 
     private static IngestRejection? ValidTags(Dictionary<string, string> tags) =>

@@ -255,7 +255,7 @@ public sealed class HttpBackend : IRagBackend
         {
             documents = documents.Select(d => d.Request.Format == OwnVectorChunks.Format
                 // Vectors as the API's compact form: each chunk's float32 values in base64.
-                ? (object)new { id = d.Id, tags = d.Request.Tags, chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new { text = c.Text, vectorBase64 = VectorBase64(c.Vector) }) }
+                ? (object)new { id = d.Id, tags = d.Request.Tags, chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new { text = c.Text, vectorBase64 = OwnVectorChunks.ToBase64(c.Vector) }) }
                 : new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
         };
         var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents", body, Json, ct), ct);
@@ -266,13 +266,6 @@ public sealed class HttpBackend : IRagBackend
                 refused ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null,
                 refused && e.TryGetProperty("retryAfter", out var after) && after.ValueKind == JsonValueKind.Number ? after.GetInt32() : null);
         }).ToArray();
-    }
-
-    private static string VectorBase64(float[] vector)
-    {
-        var bytes = new byte[vector.Length * 4];
-        for (var i = 0; i < vector.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), vector[i]);
-        return Convert.ToBase64String(bytes);
     }
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)

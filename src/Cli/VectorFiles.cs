@@ -61,8 +61,7 @@ public static partial class VectorFiles
                 var vector = new float[columns];
                 for (var j = 0; j < columns; j++)
                     vector[j] = wide ? (float)BinaryPrimitives.ReadDoubleLittleEndian(row.AsSpan(j * 8)) : BinaryPrimitives.ReadSingleLittleEndian(row.AsSpan(j * 4));
-                var label = $"{path}:row {i}";
-                yield return (label, $"{stem}-{i}", () => Request([new OwnVectorChunk("", vector)], tags, dimensions, label));
+                yield return ($"{path}:row {i}", $"{stem}-{i}", () => Request([new OwnVectorChunk("", vector)], tags, dimensions));
             }
             yield break;
         }
@@ -71,26 +70,23 @@ public static partial class VectorFiles
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
-            var label = $"{path}:{line}";
-            string id;
-            try { id = JsonDocument.Parse(text).RootElement.TryGetProperty("id", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : $"{stem}-{line}"; }
-            catch (JsonException) { id = $"{stem}-{line}"; }
-            yield return (label, id, () =>
-            {
-                var (chunks, own) = Parse(text, tags);
-                return Request(chunks, own, dimensions, label);
-            });
+            // Parsed once here; a bad line fails in its loader, so it is reported and skipped alone.
+            (string? Id, List<OwnVectorChunk> Chunks, Dictionary<string, string> Tags) record = default;
+            CliException? bad = null;
+            try { record = Parse(text, tags); }
+            catch (CliException e) { bad = e; }
+            yield return ($"{path}:{line}", record.Id ?? $"{stem}-{line}", () => bad is null ? Request(record.Chunks!, record.Tags!, dimensions) : throw bad);
         }
     }
 
-    private static IngestRequest Request(List<OwnVectorChunk> chunks, Dictionary<string, string> tags, int dimensions, string label)
+    private static IngestRequest Request(List<OwnVectorChunk> chunks, Dictionary<string, string> tags, int dimensions)
     {
         for (var i = 0; i < chunks.Count; i++)
             if (OwnVectorChunks.Problem(chunks[i].Vector, dimensions) is { } problem) throw new CliException($"chunk {i}'s vector {problem}");
         return new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), tags, null);
     }
 
-    private static (List<OwnVectorChunk> Chunks, Dictionary<string, string> Tags) Parse(string line, Dictionary<string, string>? tags)
+    private static (string? Id, List<OwnVectorChunk> Chunks, Dictionary<string, string> Tags) Parse(string line, Dictionary<string, string>? tags)
     {
         try
         {
@@ -102,7 +98,7 @@ public static partial class VectorFiles
                 ? list.EnumerateArray().Select(Chunk).ToList()
                 : [Chunk(o)];
             if (chunks.Count == 0) throw new CliException("no chunks");
-            return (chunks, merged);
+            return (o.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null, chunks, merged);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {

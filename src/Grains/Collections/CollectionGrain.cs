@@ -317,10 +317,7 @@ public sealed class CollectionGrain(
         private readonly Dictionary<(string Set, string Key), RowChange> _batch;
         private readonly List<RowChange> _mine = [];
 
-        private RowEdits(Dictionary<(string, string), RowChange> batch) => _batch = batch;
-
-        public static Dictionary<(string, string), RowChange> NewBatch() => [];
-        public static RowEdits For(Dictionary<(string, string), RowChange> batch) => new(batch);
+        public RowEdits(Dictionary<(string, string), RowChange> batch) => _batch = batch;
 
         public void Put(string set, string key, byte[] value) => _mine.Add(new RowChange(set, key, value));
         public void Delete(string set, string key) => _mine.Add(new RowChange(set, key, null));
@@ -368,13 +365,13 @@ public sealed class CollectionGrain(
             var batch = _queued.ToList();
             _queued.Clear();
             var head = _head;
-            var edits = RowEdits.NewBatch();
+            var edits = new Dictionary<(string, string), RowChange>();
             var applied = new List<(TaskCompletionSource<long> Done, long Version)>();
             foreach (var (change, done) in batch)
             {
                 try
                 {
-                    var mine = RowEdits.For(edits);
+                    var mine = new RowEdits(edits);
                     head = change(head, mine) with { Version = head.Version + 1 };
                     mine.Commit();
                     applied.Add((done, head.Version));

@@ -39,6 +39,14 @@ public static class OwnVectorChunks
         return vector;
     }
 
+    /// <summary>The compact JSON form of a vector: its float32 values, little-endian, in base64.</summary>
+    public static string ToBase64(ReadOnlySpan<float> vector)
+    {
+        var bytes = new byte[vector.Length * 4];
+        for (var i = 0; i < vector.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), vector[i]);
+        return Convert.ToBase64String(bytes);
+    }
+
     public static byte[] Encode(IReadOnlyList<OwnVectorChunk> chunks, int dimensions)
     {
         using var ms = new MemoryStream();
