@@ -63,7 +63,16 @@ public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]
 public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries,
-    string? Silo = null);
+    string? Silo = null)
+{
+    /// <summary>Bytes of the last snapshot this activation wrote or read.</summary>
+    [Id(8)] public long SnapshotBytes { get; init; }
+    /// <summary>Snapshots that failed in a row (0: the last one succeeded); past a bound the shard refuses writes (503) until one succeeds.</summary>
+    [Id(9)] public int SnapshotFailures { get; init; }
+    [Id(10)] public string? LastSnapshotError { get; init; }
+    /// <summary>A new graph without the deleted nodes is being built beside the one serving.</summary>
+    [Id(11)] public bool Compacting { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
 public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan)

@@ -23,6 +23,8 @@ public static class RagMetrics
     public static readonly Histogram<double> EmbeddingBatchSeconds = Meter.CreateHistogram("rc_embedding_batch_duration_seconds", "s", "Time per ONNX inference", advice: SecondsBuckets);
     public static readonly Histogram<double> QuerySeconds = Meter.CreateHistogram("rc_query_duration_seconds", "s", "Uncached query time by the plan served", advice: SecondsBuckets);
     public static readonly Counter<long> Ingests = Meter.CreateCounter<long>("rc_ingest_documents_total", description: "Documents by indexing outcome (indexed, failed, retried)");
+    public static readonly Counter<long> ShardSnapshotFailures = Meter.CreateCounter<long>("rc_shard_snapshot_failures_total",
+        description: "Shard snapshots that failed to write (retried with backoff; the log keeps every entry meanwhile)");
     public static readonly Counter<long> IngestedChunks = Meter.CreateCounter<long>("rc_ingest_chunks_total", description: "Chunks written to shards");
     /// <summary>Indexed documents and chunks over the last 10 s, as a rate a dashboard (or a person reading /metrics) sees without PromQL.</summary>
     public static readonly RateWindow IndexedDocumentsRate = new(), IndexedChunksRate = new();

@@ -2,6 +2,9 @@ using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Placement;
 using RagCluster.Grains.Vectors;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Errors;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
@@ -15,56 +18,69 @@ namespace RagCluster.Grains.Indexing;
 [GenerateSerializer, Immutable, Alias("rc.ShardLogEntry")]
 public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[] Chunks, bool Removed);
 
-/// <summary>Everything a shard needs to come back without re-embedding: live chunks (vectors live in the graph).</summary>
-[GenerateSerializer, Immutable, Alias("rc.ShardSnapshot")]
-public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[] Chunks, Dictionary<string, long> DocumentVersions,
-    byte[]? Graph, int[] NodeToSlot);
-
 /// <summary>
 /// One shard of a collection: an HNSW graph for dense search and a BM25 index for lexical search over the same
 /// chunks. Every change is appended to the shard's log before it is applied. Writes are group-committed: changes
 /// that arrive while a log write is in flight go out together in the next one, and their vectors join the graph in
-/// one bulk insert (several threads for a large one, as a restore makes). The log is folded into a snapshot once it
-/// holds at least <see cref="SnapshotEvery"/> entries and half the last snapshot's bytes (so snapshotting costs
-/// O(1) per byte written, not O(shard) per 64 entries), and on deactivation; a reactivation on any silo replays the
-/// rest in bulk and never re-embeds.
+/// one bulk insert. The log is folded into a paged snapshot (<see cref="ShardSnapshots"/>) once it holds at least
+/// <see cref="SnapshotEvery"/> entries and half the last snapshot's bytes (so snapshotting costs O(1) per byte
+/// written, not O(shard) per 64 entries), and on deactivation; a reactivation on any silo replays the rest in bulk
+/// and never re-embeds.
+/// Only the writer loop (<see cref="WriteQueuedAsync"/>) changes the shard, one step at a time. Its long CPU work
+/// (linking a bulk insert into the graph, writing a snapshot, compacting deleted nodes) runs on the thread pool
+/// while the grain goes on answering searches, which only read.
 /// </summary>
 [RendezvousPlacement]
-[Reentrant] // only Record awaits; everything else is one synchronous turn, so interleaving is at the group commit alone
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home)
+[Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
+public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home,
+    ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
+    // A shard whose snapshots keep failing refuses writes once its log tail passes this (and twice the last
+    // snapshot): the tail is replayed on every activation, so letting it grow would trade an error now for a slow,
+    // unbounded restart later.
+    private const long MaxTailBytesWithoutSnapshot = 256L << 20;
     private long _snapshotBytes;
+    private int _snapshotFailures;
+    private string? _lastSnapshotError;
+    private DateTime _nextSnapshotAttempt;
+    private IGrainTimer? _snapshotRetry;
     private readonly List<(ShardLogEntry Entry, TaskCompletionSource Done)> _queued = [];
     private Task? _writer;
+    private Task<(HnswIndex Index, int[] OldNodes)>? _compaction;
+    private readonly CancellationTokenSource _deactivating = new();
 
     private readonly List<ChunkRecord?> _slots = [];
     private readonly Dictionary<string, (long Version, List<int> Slots)> _documents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _removedVersions = new(StringComparer.Ordinal);
     private readonly Bm25Index _bm25 = new();
     private HnswIndex? _hnsw;
-    private readonly List<int> _nodeToSlot = [];
+    private List<int> _nodeToSlot = [];
     private readonly Dictionary<int, int> _slotToNode = [];
 
     private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
+
+    // Background work leaves a core to the grain's turns (searches), where the machine has more than one.
+    private static int BackgroundThreads => Math.Max(1, Environment.ProcessorCount - 1);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
         if (snapshot is not null)
         {
-            Restore(serializer.Deserialize<ShardSnapshot>(snapshot)!);
-            _snapshotBytes = snapshot.Length;
+            Restore(ShardSnapshots.Read(snapshot, serializer, hnswOptions));
+            _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
-        ApplyAll(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
+        await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
         home.Follow(this); // spread onto silos that join
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
-        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(serializer.SerializeToArray(TakeSnapshot()), cancellationToken);
+        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(await Task.Run(TakeSnapshot), cancellationToken);
     }
 
     public Task Upsert(string documentId, long version, ChunkRecord[] chunks) =>
@@ -84,55 +100,132 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private Task Record(IReadOnlyList<ShardLogEntry> entries)
     {
         if (entries.Count == 0) return Task.CompletedTask;
+        if (_snapshotFailures > 0 && log.BytesSinceSnapshot > Math.Max(MaxTailBytesWithoutSnapshot, 2 * _snapshotBytes))
+            throw new StorageUnavailableException($"shard {this.GetPrimaryKeyString()} takes no writes until a snapshot succeeds " +
+                $"({_snapshotFailures} failed; its log holds {log.BytesSinceSnapshot >> 20} MiB since the last one): {_lastSnapshotError}");
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         foreach (var e in entries) _queued.Add((e, done));
-        if (_writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+        RunWriter();
         return done.Task;
     }
 
-    // Group commit: one log write (one transaction) for everything queued, then one bulk apply.
+    private void RunWriter()
+    {
+        if (_writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+    }
+
+    // The one place the shard changes. Group commit: one log write (one transaction) for everything queued, then one
+    // bulk apply; then a snapshot or a compaction step when one is due.
     private async Task WriteQueuedAsync()
     {
-        while (_queued.Count > 0)
+        do
         {
-            var batch = _queued.ToList();
-            _queued.Clear();
-            try
+            if (_queued.Count > 0)
             {
-                // Two versions of one document in a batch: only the newest is written.
-                var newest = new Dictionary<string, long>(StringComparer.Ordinal);
-                foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
-                var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e.DocumentId, e.Version))
-                    .DistinctBy(e => e.DocumentId).ToList();
-                await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
-                ApplyAll(fresh);
-                foreach (var (_, done) in batch) done.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                foreach (var (_, done) in batch) done.TrySetException(e);
-                if (e is InconsistentStateException) { Fenced(e); return; }
-                continue;
-            }
-            if (log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes)
-            {
-                var snapshot = serializer.SerializeToArray(TakeSnapshot());
+                var batch = _queued.ToList();
+                _queued.Clear();
                 try
                 {
-                    await log.SnapshotAsync(snapshot);
-                    _snapshotBytes = snapshot.Length;
+                    // Two versions of one document in a batch: only the newest is written.
+                    var newest = new Dictionary<string, long>(StringComparer.Ordinal);
+                    foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
+                    var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e.DocumentId, e.Version))
+                        .DistinctBy(e => e.DocumentId).ToList();
+                    await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
+                    await ApplyAllAsync(fresh);
+                    foreach (var (_, done) in batch) done.TrySetResult();
                 }
-                catch (InconsistentStateException e)
+                catch (Exception e)
                 {
-                    Fenced(e);
-                    return;
-                }
-                catch (Exception)
-                {
-                    // The entries are durable; the next write tries the snapshot again.
+                    foreach (var (_, done) in batch) done.TrySetException(e);
+                    if (e is InconsistentStateException) { Fenced(e); return; }
+                    continue;
                 }
             }
+            if (!await SnapshotIfDueAsync()) return;
+            if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
+            else if (_compaction is null) StartCompactionIfDue();
         }
+        while (_queued.Count > 0);
+    }
+
+    private async Task<bool> SnapshotIfDueAsync()
+    {
+        if (log.EntriesSinceSnapshot < SnapshotEvery || log.BytesSinceSnapshot * 2 < _snapshotBytes || DateTime.UtcNow < _nextSnapshotAttempt) return true;
+        try
+        {
+            var pages = await Task.Run(TakeSnapshot);
+            await log.SnapshotAsync(pages);
+            _snapshotBytes = pages.Sum(p => (long)p.Length);
+            if (_snapshotFailures > 0) logger.LogInformation("Shard {Shard}: a snapshot succeeded after {Failures} failures", this.GetPrimaryKeyString(), _snapshotFailures);
+            (_snapshotFailures, _lastSnapshotError, _nextSnapshotAttempt) = (0, null, default);
+            return true;
+        }
+        catch (InconsistentStateException e)
+        {
+            Fenced(e);
+            return false;
+        }
+        catch (Exception e)
+        {
+            // The entries are durable, so nothing is lost, but the tail a restart replays keeps growing: say so, and
+            // try again after a backoff even if no write comes to trigger it (Record refuses writes past a bound).
+            _snapshotFailures++;
+            _lastSnapshotError = $"{e.GetType().Name}: {e.Message}";
+            var backoff = TimeSpan.FromSeconds(Math.Min(60, 1 << Math.Min(_snapshotFailures - 1, 6)));
+            _nextSnapshotAttempt = DateTime.UtcNow + backoff;
+            RagMetrics.ShardSnapshotFailures.Add(1);
+            logger.LogWarning(e, "Shard {Shard}: snapshot failed ({Failures} in a row; {TailMiB} MiB of log since the last); retrying in {Backoff}",
+                this.GetPrimaryKeyString(), _snapshotFailures, log.BytesSinceSnapshot >> 20, backoff);
+            _snapshotRetry?.Dispose();
+            _snapshotRetry = this.RegisterGrainTimer(() => { RunWriter(); return Task.CompletedTask; }, backoff, Timeout.InfiniteTimeSpan);
+            return true;
+        }
+    }
+
+    // Deleted nodes are compacted away once they are a quarter of the graph: a new graph of the live nodes is built
+    // on the thread pool while this one keeps serving and taking writes; the writer loop then catches it up and swaps.
+    private void StartCompactionIfDue()
+    {
+        if (_hnsw is not { } graph || graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)) return;
+        logger.LogInformation("Shard {Shard}: compacting {Deleted} deleted of {Count} graph nodes", this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
+        var token = _deactivating.Token;
+        _compaction = Task.Run(() => graph.Compacted(BackgroundThreads, token), token);
+        _ = WhenCompactedAsync(_compaction);
+    }
+
+    private async Task WhenCompactedAsync(Task compaction)
+    {
+        await compaction.ContinueWith(_ => { }); // resumes in the grain's context
+        RunWriter();
+    }
+
+    private async Task FinishCompactionAsync()
+    {
+        var compaction = _compaction!;
+        _compaction = null;
+        if (!compaction.IsCompletedSuccessfully || _hnsw is not { } old)
+        {
+            if (compaction.Exception is { } e) logger.LogWarning(e, "Shard {Shard}: compaction failed; the graph keeps its deleted nodes", this.GetPrimaryKeyString());
+            return;
+        }
+        var (index, oldNodes) = compaction.Result;
+        // Catch up with what changed while it was built: nodes added since, and nodes deleted since.
+        var mapped = new bool[old.Count];
+        foreach (var n in oldNodes) mapped[n] = true;
+        var added = Enumerable.Range(0, old.Count).Where(n => !mapped[n] && !old.IsDeleted(n)).ToList();
+        var first = index.AppendRange(added.Select(n => old.Vector(n).ToArray()).ToList());
+        await Task.Run(() => index.LinkPending(BackgroundThreads));
+        var nodeToSlot = new List<int>(index.Count);
+        nodeToSlot.AddRange(oldNodes.Select(n => _nodeToSlot[n]));
+        nodeToSlot.AddRange(added.Select(n => _nodeToSlot[n]));
+        for (var node = 0; node < oldNodes.Length; node++)
+            if (old.IsDeleted(oldNodes[node])) index.Delete(node);
+        _slotToNode.Clear();
+        for (var node = 0; node < nodeToSlot.Count; node++)
+            if (!index.IsDeleted(node)) _slotToNode[nodeToSlot[node]] = node;
+        (_hnsw, _nodeToSlot) = (index, nodeToSlot);
+        logger.LogInformation("Shard {Shard}: compacted the graph to {Count} nodes", this.GetPrimaryKeyString(), index.Count);
     }
 
     // Another activation owns the log now: refuse what is queued (callers retry, and reach the owner) and go away.
@@ -143,8 +236,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         this.DeactivateOnIdle();
     }
 
-    // Applies entries in order; their vectors join the graph in one bulk insert at the end.
-    private void ApplyAll(IReadOnlyList<ShardLogEntry> entries)
+    // Applies entries in order; their vectors join the graph in one bulk insert at the end. The nodes are appended
+    // and mapped to slots here, in the turn, and linked on the thread pool: a search may find a node as soon as a
+    // link to it exists, and then already knows its slot.
+    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries)
     {
         var vectors = new List<(int Slot, float[] Vector)>();
         foreach (var entry in entries) Apply(entry, vectors);
@@ -152,12 +247,15 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (vectors.Count == 0) return;
         _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions);
         vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions);
-        var first = _hnsw.AddRange(vectors.Select(v => v.Vector).ToList(), threads: Environment.ProcessorCount);
+        var graph = _hnsw;
+        var first = graph.AppendRange(vectors.Select(v => v.Vector).ToList());
         for (var i = 0; i < vectors.Count; i++)
         {
             _nodeToSlot.Add(vectors[i].Slot);
             _slotToNode[vectors[i].Slot] = first + i;
         }
+        if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to the pool
+        else await Task.Run(() => graph.LinkPending(BackgroundThreads, beside: true));
     }
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
@@ -212,7 +310,13 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     }
 
     public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(ShardNo, _bm25.DocumentCount, _documents.Count,
-        _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity));
+        _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity)
+    {
+        SnapshotBytes = _snapshotBytes,
+        SnapshotFailures = _snapshotFailures,
+        LastSnapshotError = _lastSnapshotError,
+        Compacting = _compaction is not null,
+    });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
         Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Slots.Count, StringComparer.Ordinal));
@@ -233,26 +337,24 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _slots.Count ? slot : -1));
     }
 
-    private ShardSnapshot TakeSnapshot()
+    // Runs on the thread pool while searches read beside it; nothing changes the shard meanwhile (the writer loop waits).
+    private IReadOnlyList<byte[]> TakeSnapshot()
     {
         var live = new List<int>();
         for (var i = 0; i < _slots.Count; i++) if (_slots[i] is not null) live.Add(i);
-        byte[]? graph = null;
-        if (_hnsw is not null)
-        {
-            using var ms = new MemoryStream();
-            using (var w = new BinaryWriter(ms)) _hnsw.Save(w);
-            graph = ms.ToArray();
-        }
         var versions = _documents.ToDictionary(d => d.Key, d => d.Value.Version, StringComparer.Ordinal);
         foreach (var (doc, v) in _removedVersions) versions[doc] = -v; // negative: removed at that version
-        return new ShardSnapshot(_slots.Count, live.ToArray(), live.Select(i => _slots[i]!).ToArray(), versions, graph, _nodeToSlot.ToArray());
+        return ShardSnapshots.Write(new ShardContent
+        {
+            SlotCount = _slots.Count, LiveSlots = live, Chunks = live.Select(i => _slots[i]!).ToList(),
+            DocumentVersions = versions, Graph = _hnsw, NodeToSlot = _nodeToSlot,
+        }, serializer);
     }
 
-    private void Restore(ShardSnapshot s)
+    private void Restore(ShardContent s)
     {
         for (var i = 0; i < s.SlotCount; i++) _slots.Add(null);
-        for (var i = 0; i < s.LiveSlots.Length; i++)
+        for (var i = 0; i < s.LiveSlots.Count; i++)
         {
             var slot = s.LiveSlots[i];
             var chunk = s.Chunks[i];
@@ -267,13 +369,12 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             if (v < 0) _removedVersions[doc] = -v;
             else if (!_documents.ContainsKey(doc)) _documents[doc] = (v, []); // a document with no chunks in this shard
         }
-        if (s.Graph is not null)
+        if (s.Graph is { } graph)
         {
-            using var r = new BinaryReader(new MemoryStream(s.Graph));
-            _hnsw = HnswIndex.Load(r, hnswOptions);
+            _hnsw = graph;
             _nodeToSlot.AddRange(s.NodeToSlot);
-            for (var node = 0; node < s.NodeToSlot.Length; node++)
-                if (!_hnsw.IsDeleted(node)) _slotToNode[s.NodeToSlot[node]] = node;
+            for (var node = 0; node < s.NodeToSlot.Count; node++)
+                if (!graph.IsDeleted(node)) _slotToNode[s.NodeToSlot[node]] = node;
         }
     }
 }

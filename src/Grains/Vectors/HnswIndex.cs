@@ -13,6 +13,8 @@ public sealed class HnswOptions
     /// <summary>Default search breadth; raised to k when k is larger.</summary>
     public int EfSearch { get; set; } = 64;
     public int Seed { get; set; } = 42;
+    /// <summary>A shard compacts its graph once deleted nodes are a quarter of it and at least this many.</summary>
+    public int CompactMinDeleted { get; set; } = 1000;
 
     public void Validate()
     {
@@ -24,10 +26,12 @@ public sealed class HnswOptions
 
 /// <summary>
 /// Hierarchical navigable small world graph (Malkov &amp; Yashunin) over unit vectors with cosine distance
-/// (1 - dot). Vectors live in one flat array and layer-0 links in another, so a search touches few objects.
-/// Deletes are tombstones: deleted nodes still route searches but never appear in results.
-/// Not thread-safe: the owning shard grain runs one turn at a time. Only <see cref="AddRange"/> uses several
-/// threads inside one call, as hnswlib does: each node's links are guarded by a spin lock while it runs.
+/// (1 - dot). Vectors and layer-0 links live in blocks of <see cref="BlockNodes"/> nodes that never move once
+/// allocated: capacity has no 2^31-element wall, growth copies nothing, and a reader never sees an array replaced.
+/// Deletes are tombstones: deleted nodes still route searches but never appear in results (<see cref="Compacted"/>
+/// drops them).
+/// Threads: one caller changes the index at a time. <see cref="LinkPending"/> may run on other threads (several, as
+/// hnswlib does) while one other thread searches; each node's links are guarded by a spin lock while it runs.
 /// </summary>
 public sealed unsafe class HnswIndex
 {
@@ -35,16 +39,19 @@ public sealed unsafe class HnswIndex
     private readonly int _m0;
     private readonly double _levelMult;
 
+    public const int BlockNodes = 1024;
+    private const int BlockShift = 10;
+
     // Pinned (pinned object heap) so searches can prefetch a neighbour's vector by address before scoring it.
-    private float[] _vectors;
-    private float* _vectorBase;
-    private int[] _links0;          // node * (_m0 + 1): [count, n1..n_m0]
+    private readonly List<float[]> _vectorBlocks = [];
+    private nint[] _vectorBlockAddresses = new nint[16];
+    private readonly List<int[]> _links0Blocks = []; // per node (_m0 + 1) ints: [count, n1..n_m0]
     private int[]?[][] _upperLinks; // node -> level-1 -> [count, n1..n_m]
     private int[] _levels;
     private bool[] _deleted;
     private int _count;
-    private int _entryPoint = -1;
-    private int _maxLevel = -1;
+    private int _linked;  // nodes 0.._linked-1 are in the graph; the rest were appended and wait for LinkPending
+    private long _entry = Entry(-1, -1); // the entry point and the top level, read together by searches
     private int _deletedCount;
     // Scratch reused by every search and single-threaded insert; parallel inserts get one each.
     private readonly Scratch _scratch;
@@ -62,9 +69,6 @@ public sealed unsafe class HnswIndex
         _m0 = 2 * options.M;
         _levelMult = 1 / Math.Log(options.M);
         initialCapacity = Math.Max(16, initialCapacity);
-        _vectors = NewVectors(initialCapacity * dimensions);
-        _vectorBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_vectors));
-        _links0 = new int[initialCapacity * (_m0 + 1)];
         _upperLinks = new int[]?[initialCapacity][];
         _levels = new int[initialCapacity];
         _deleted = new bool[initialCapacity];
@@ -80,9 +84,17 @@ public sealed unsafe class HnswIndex
 
     public bool IsDeleted(int node) => _deleted[node];
 
-    public ReadOnlySpan<float> Vector(int node) => _vectors.AsSpan(node * Dimensions, Dimensions);
+    public ReadOnlySpan<float> Vector(int node) => new(VectorAt(node), Dimensions);
 
-    private float* VectorAt(int node) => _vectorBase + (long)node * Dimensions;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float* VectorAt(int node) => (float*)_vectorBlockAddresses[node >> BlockShift] + (node & (BlockNodes - 1)) * Dimensions;
+
+    private static long Entry(int node, int level) => ((long)level << 32) | (uint)node;
+    private (int Node, int Level) ReadEntry()
+    {
+        var e = Volatile.Read(ref _entry);
+        return ((int)e, (int)(e >> 32));
+    }
 
     /// <summary>Approximate bytes held by the graph and vectors.</summary>
     public long MemoryBytes
@@ -92,7 +104,8 @@ public sealed unsafe class HnswIndex
             long upper = 0;
             for (var i = 0; i < _count; i++)
                 if (_upperLinks[i] is { } lists) foreach (var l in lists) upper += 16 + (l?.Length ?? 0) * 4L;
-            return _vectors.Length * 4L + _links0.Length * 4L + _levels.Length * 5L + upper;
+            return _vectorBlocks.Count * (long)BlockNodes * Dimensions * 4 + _links0Blocks.Count * (long)BlockNodes * (_m0 + 1) * 4
+                + _levels.Length * 5L + upper;
         }
     }
 
@@ -100,9 +113,11 @@ public sealed unsafe class HnswIndex
     public int Add(ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimensions) throw new ArgumentException($"vector has {vector.Length} dimensions, index has {Dimensions}");
+        if (_linked != _count) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var node = Append(vector);
         _scratch.Visited.EnsureCapacity(_count);
         Insert(node, _scratch);
+        _linked = _count;
         return node;
     }
 
@@ -112,35 +127,81 @@ public sealed unsafe class HnswIndex
     /// </summary>
     public int AddRange(IReadOnlyList<float[]> vectors, int threads = 1)
     {
+        var first = AppendRange(vectors);
+        LinkPending(threads);
+        return first;
+    }
+
+    /// <summary>
+    /// Stores vectors (normalised) as nodes without linking them, and returns the first node id. Searches cannot reach
+    /// them until <see cref="LinkPending"/> has run; the caller can map the node ids meanwhile.
+    /// </summary>
+    public int AppendRange(IReadOnlyList<float[]> vectors)
+    {
         foreach (var v in vectors)
             if (v.Length != Dimensions) throw new ArgumentException($"vector has {v.Length} dimensions, index has {Dimensions}");
         var first = _count;
-        if (vectors.Count == 0) return first;
         EnsureCapacity(_count + vectors.Count);
         foreach (var v in vectors) Append(v);
         _scratch.Visited.EnsureCapacity(_count);
+        return first;
+    }
+
+    /// <summary>Nodes appended by <see cref="AppendRange"/> and not linked yet.</summary>
+    public int PendingCount => _count - _linked;
+
+    /// <summary>
+    /// Links the appended nodes into the graph with up to <paramref name="threads"/> threads. With
+    /// <paramref name="beside"/> set, one other thread may search (only search) while this runs: links are then read
+    /// under the nodes' locks. Nothing else may change the index until it returns.
+    /// </summary>
+    public void LinkPending(int threads = 1, bool beside = false, CancellationToken cancellationToken = default)
+    {
+        var start = _linked;
+        if (start == _count) return;
         threads = Math.Clamp(threads, 1, Environment.ProcessorCount);
-        // Small batches are not worth the locking; the first node must exist before others can link to it.
-        if (threads == 1 || vectors.Count < 256)
+        // Small single-threaded batches with no reader beside need no locks; the first node must exist before others can link to it.
+        if (!beside && (threads == 1 || _count - start < 256))
         {
-            for (var node = first; node < _count; node++) Insert(node, _scratch);
-            return first;
+            for (var node = start; node < _count; node++) Insert(node, _scratch);
+            _linked = _count;
+            return;
         }
-        var start = first;
-        if (_entryPoint < 0) Insert(start++, _scratch);
+        var scratchFor = () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; };
+        if (ReadEntry().Node < 0) Insert(start++, scratchFor());
         _locks = new byte[_levels.Length];
         try
         {
-            Parallel.For(start, _count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; },
+            Parallel.For(start, _count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken },
+                scratchFor,
                 (node, _, scratch) => { Insert(node, scratch); return scratch; },
                 _ => { });
         }
         finally
         {
+            _linked = _count;
+            // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
             _locks = null;
         }
-        return first;
+    }
+
+    /// <summary>
+    /// A new index of this one's live nodes, linked afresh, and the old node id of each new node: deleted nodes
+    /// otherwise hold memory and lengthen every walk that routes through them. Reads this index only, so searches and
+    /// appends to this one may go on beside it (its vectors never move); a node deleted meanwhile is the caller's to
+    /// delete in the new one.
+    /// </summary>
+    public (HnswIndex Index, int[] OldNodes) Compacted(int threads = 1, CancellationToken cancellationToken = default)
+    {
+        var linked = _linked;
+        var live = new List<int>(LiveCount);
+        for (var node = 0; node < linked; node++) if (!_deleted[node]) live.Add(node);
+        var index = new HnswIndex(Dimensions, Options, live.Count);
+        index.EnsureCapacity(live.Count);
+        foreach (var old in live) index.Append(new ReadOnlySpan<float>(VectorAt(old), Dimensions));
+        index._scratch.Visited.EnsureCapacity(index._count);
+        index.LinkPending(threads, cancellationToken: cancellationToken);
+        return (index, live.ToArray());
     }
 
     // Stores the vector (normalised) and its level; the node joins the graph in Insert.
@@ -148,7 +209,7 @@ public sealed unsafe class HnswIndex
     {
         EnsureCapacity(_count + 1);
         var node = _count++;
-        var dst = _vectors.AsSpan(node * Dimensions, Dimensions);
+        var dst = new Span<float>(VectorAt(node), Dimensions);
         vector.CopyTo(dst);
         Normalize(dst);
         var level = LevelOf(node);
@@ -168,13 +229,11 @@ public sealed unsafe class HnswIndex
         // As hnswlib does: a node that raises the top level holds the entry lock for its whole insert, so two
         // such nodes cannot both claim the new levels.
         _entryLock.Enter();
-        var holdEntry = level > _maxLevel;
-        var ep = _entryPoint;
-        var maxLevel = _maxLevel;
+        var (ep, maxLevel) = ReadEntry();
+        var holdEntry = level > maxLevel;
         if (ep < 0)
         {
-            _entryPoint = node;
-            _maxLevel = level;
+            Volatile.Write(ref _entry, Entry(node, level));
             _entryLock.Exit();
             return;
         }
@@ -200,11 +259,7 @@ public sealed unsafe class HnswIndex
                 selected.CopyTo(scratch.Selected2);
                 foreach (var n in scratch.Selected2.AsSpan(0, selected.Length)) Connect(n, node, l, scratch);
             }
-            if (holdEntry)
-            {
-                _maxLevel = level;
-                _entryPoint = node;
-            }
+            if (holdEntry) Volatile.Write(ref _entry, Entry(node, level));
         }
         finally
         {
@@ -224,7 +279,8 @@ public sealed unsafe class HnswIndex
     public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
-        if (_entryPoint < 0 || k <= 0) return [];
+        var (ep, maxLevel) = ReadEntry();
+        if (ep < 0 || k <= 0) return [];
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(qs);
         Normalize(qs);
@@ -232,9 +288,8 @@ public sealed unsafe class HnswIndex
         var scratch = _scratch;
         fixed (float* q = qs)
         {
-            var ep = _entryPoint;
             var epDist = Distance(q, ep);
-            for (var l = _maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
+            for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
             SearchLayer(q, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
         }
         var results = scratch.Results;
@@ -402,7 +457,7 @@ public sealed unsafe class HnswIndex
     }
 
     private Span<int> Links(int node, int level) =>
-        level == 0 ? _links0.AsSpan(node * (_m0 + 1), _m0 + 1) : _upperLinks[node]![level - 1];
+        level == 0 ? _links0Blocks[node >> BlockShift].AsSpan((node & (BlockNodes - 1)) * (_m0 + 1), _m0 + 1) : _upperLinks[node]![level - 1];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float Distance(float* q, int node) => 1f - VectorMath.Dot(q, VectorAt(node), Dimensions);
@@ -418,8 +473,6 @@ public sealed unsafe class HnswIndex
         var uniform = ((z >> 11) + 0.5) / (1UL << 53); // in (0, 1)
         return (int)(-Math.Log(uniform) * _levelMult);
     }
-
-    private static float[] NewVectors(int length) => GC.AllocateUninitializedArray<float>(length, pinned: true);
 
     // Ask for the first cache lines of a vector ahead of use: the graph walk is memory-bound once vectors
     // outgrow the cache (100k x 384 floats is 150 MB), and the hardware prefetcher cannot guess the next node.
@@ -438,16 +491,26 @@ public sealed unsafe class HnswIndex
         if (norm > 0 && Math.Abs(norm - 1f) > 1e-6f) TensorPrimitives.Divide(v, norm, v);
     }
 
+    // Blocks are added, never moved; the per-node arrays (a few bytes a node) grow by doubling.
     private void EnsureCapacity(int needed)
     {
+        if (needed < 0) throw new InvalidOperationException("an index holds at most 2^31-1 nodes");
+        while (_vectorBlocks.Count * (long)BlockNodes < needed)
+        {
+            var block = GC.AllocateUninitializedArray<float>(BlockNodes * Dimensions, pinned: true);
+            _vectorBlocks.Add(block);
+            if (_vectorBlocks.Count > _vectorBlockAddresses.Length)
+            {
+                var addresses = new nint[_vectorBlockAddresses.Length * 2];
+                _vectorBlockAddresses.CopyTo(addresses, 0);
+                _vectorBlockAddresses = addresses; // a reader holding the old array still finds every block it knew
+            }
+            _vectorBlockAddresses[_vectorBlocks.Count - 1] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(block));
+            _links0Blocks.Add(new int[BlockNodes * (_m0 + 1)]);
+        }
         var cap = _levels.Length;
         if (needed <= cap) return;
-        var newCap = Math.Max(needed, cap * 2);
-        var vectors = NewVectors(newCap * Dimensions);
-        _vectors.AsSpan(0, _count * Dimensions).CopyTo(vectors);
-        _vectors = vectors;
-        _vectorBase = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_vectors));
-        Array.Resize(ref _links0, newCap * (_m0 + 1));
+        var newCap = (int)Math.Min(Array.MaxLength, Math.Max(needed, cap * 2L));
         Array.Resize(ref _upperLinks, newCap);
         Array.Resize(ref _levels, newCap);
         Array.Resize(ref _deleted, newCap);
@@ -479,10 +542,14 @@ public sealed unsafe class HnswIndex
     {
         w.Write(2); // format version
         w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
-        w.Write(_count); w.Write(_entryPoint); w.Write(_maxLevel);
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * Dimensions));
-        w.Write(bytes);
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_links0.AsSpan(0, _count * (_m0 + 1))));
+        if (_linked != _count) throw new InvalidOperationException("appended nodes wait for LinkPending");
+        var (ep, maxLevel) = ReadEntry();
+        w.Write(_count); w.Write(ep); w.Write(maxLevel);
+        // Node after node, as format 2 has always been laid out; the blocks are only how memory holds it.
+        for (var b = 0; b * BlockNodes < _count; b++)
+            w.Write(MemoryMarshal.AsBytes(_vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * Dimensions)));
+        for (var b = 0; b * BlockNodes < _count; b++)
+            w.Write(MemoryMarshal.AsBytes(_links0Blocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * (_m0 + 1))));
         for (var i = 0; i < _count; i++)
         {
             w.Write(_levels[i]);
@@ -504,10 +571,14 @@ public sealed unsafe class HnswIndex
         if (searchOptions is not null) options.EfSearch = searchOptions.EfSearch;
         var count = r.ReadInt32();
         if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
-        var index = new HnswIndex(dims, options, count) { _count = count, _entryPoint = r.ReadInt32(), _maxLevel = r.ReadInt32() };
-        if (index._levels.Length < count) throw new InvalidDataException("corrupt HNSW snapshot header");
-        ReadExactly(r, System.Runtime.InteropServices.MemoryMarshal.AsBytes(index._vectors.AsSpan(0, count * dims)));
-        ReadExactly(r, System.Runtime.InteropServices.MemoryMarshal.AsBytes(index._links0.AsSpan(0, count * (index._m0 + 1))));
+        var index = new HnswIndex(dims, options, count);
+        index._entry = Entry(r.ReadInt32(), r.ReadInt32());
+        index.EnsureCapacity(count);
+        index._count = index._linked = count;
+        for (var b = 0; b * BlockNodes < count; b++)
+            ReadExactly(r, MemoryMarshal.AsBytes(index._vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * dims)));
+        for (var b = 0; b * BlockNodes < count; b++)
+            ReadExactly(r, MemoryMarshal.AsBytes(index._links0Blocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * (index._m0 + 1))));
         for (var i = 0; i < count; i++)
         {
             var level = r.ReadInt32();
@@ -532,6 +603,12 @@ public sealed unsafe class HnswIndex
 
     private static void ReadExactly(BinaryReader r, Span<byte> into)
     {
-        if (r.Read(into) != into.Length) throw new InvalidDataException("truncated HNSW snapshot");
+        // A stream may return fewer bytes than asked (a paged one does at each page's end).
+        while (into.Length > 0)
+        {
+            var n = r.Read(into);
+            if (n == 0) throw new InvalidDataException("truncated HNSW snapshot");
+            into = into[n..];
+        }
     }
 }

@@ -2,22 +2,23 @@ namespace RagCluster.Storage.GrainLogs;
 
 /// <summary>
 /// Where grain logs live: entries with consecutive sequence numbers, one snapshot per log that replaces the
-/// entries it covers, and an owner row whose epoch fences stale writers.
+/// entries it covers, and an owner row whose epoch fences stale writers. A snapshot is a list of pages, so its size
+/// has no limit from one array or one database value.
 /// </summary>
 public interface IGrainLogStore
 {
     /// <summary>Makes the caller the log's owner: returns a new epoch, higher than any before it.</summary>
     Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default);
-    Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
+    Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
     Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default);
 
     /// <summary>Appends the entries as <paramref name="firstSeq"/>, firstSeq + 1, ... in one transaction: all or none.</summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or one of the entries exists.</exception>
     Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default);
 
-    /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> and drops the entries it covers.</summary>
+    /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> (its pages, in order) and drops the entries it covers, in one transaction.</summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale.</exception>
-    Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default);
+    Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default);
 }
 
 /// <summary>Logs in process memory, for the <c>memory</c> store (tests and throw-away runs).</summary>
@@ -26,7 +27,7 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
     private sealed class Log
     {
         public long Epoch;
-        public (long Seq, byte[] Data)? Snapshot;
+        public (long Seq, IReadOnlyList<byte[]> Pages)? Snapshot;
         public readonly SortedDictionary<long, byte[]> Entries = [];
     }
 
@@ -43,7 +44,7 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
         lock (_logs) return Task.FromResult(++Get(grain, logName).Epoch);
     }
 
-    public Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
+    public Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
         lock (_logs) return Task.FromResult(Get(grain, logName).Snapshot);
     }
@@ -65,13 +66,13 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
         return Task.CompletedTask;
     }
 
-    public Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    public Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default)
     {
         lock (_logs)
         {
             var log = Get(grain, logName);
             if (log.Epoch != epoch) throw LogConflicts.Fenced(grain, logName, epoch);
-            log.Snapshot = (seq, data);
+            log.Snapshot = (seq, pages.ToList());
             foreach (var covered in log.Entries.Keys.Where(k => k <= seq).ToList()) log.Entries.Remove(covered);
         }
         return Task.CompletedTask;

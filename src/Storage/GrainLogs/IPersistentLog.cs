@@ -12,13 +12,13 @@ namespace RagCluster.Storage.GrainLogs;
 /// </summary>
 public interface IPersistentLog
 {
-    /// <summary>Takes ownership (a new epoch), then loads the latest snapshot (null if none) and the entries after it, in order.</summary>
-    Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default);
+    /// <summary>Takes ownership (a new epoch), then loads the latest snapshot's pages (null if none) and the entries after it, in order.</summary>
+    Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default);
     Task AppendAsync(byte[] entry, CancellationToken cancellationToken = default) => AppendAsync([entry], cancellationToken);
     /// <summary>Appends several entries durably in one write (all or none), in order.</summary>
     Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default);
-    /// <summary>Stores a snapshot of everything appended so far; the entries it covers are dropped.</summary>
-    Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default);
+    /// <summary>Stores a snapshot (its pages, e.g. from <see cref="PagedWriteStream"/>) of everything appended so far; the entries it covers are dropped.</summary>
+    Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default);
     /// <summary>Entries a reader would replay on top of the snapshot.</summary>
     int EntriesSinceSnapshot { get; }
     /// <summary>Bytes of those entries (as appended by this activation, plus those it read).</summary>

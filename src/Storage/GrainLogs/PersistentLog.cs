@@ -18,16 +18,16 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     public long BytesSinceSnapshot { get; private set; }
 
     // Driver failures leave as StorageUnavailableException (ours, serializable); a fence conflict stays InconsistentStateException.
-    public Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default) =>
+    public Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => ReadCoreAsync(cancellationToken), $"a read of log '{logName}' of {grain}");
 
     public Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => AppendCoreAsync(entries, cancellationToken), $"an append to log '{logName}' of {grain}");
 
-    public Task SnapshotAsync(byte[] snapshot, CancellationToken cancellationToken = default) =>
-        StoreFaults.Run(() => SnapshotCoreAsync(snapshot, cancellationToken), $"a snapshot of log '{logName}' of {grain}");
+    public Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default) =>
+        StoreFaults.Run(() => SnapshotCoreAsync(pages, cancellationToken), $"a snapshot of log '{logName}' of {grain}");
 
-    private async Task<(byte[]? Snapshot, IReadOnlyList<byte[]> Entries)> ReadCoreAsync(CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadCoreAsync(CancellationToken cancellationToken)
     {
         _epoch = await store.ClaimAsync(grain, logName, cancellationToken);
         var snapshot = await store.ReadSnapshotAsync(grain, logName, cancellationToken);
@@ -35,7 +35,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         var entries = await store.ReadEntriesAsync(grain, logName, _snapshotSeq, cancellationToken);
         _lastSeq = entries.Count > 0 ? entries[^1].Seq : _snapshotSeq;
         BytesSinceSnapshot = entries.Sum(e => (long)e.Data.Length);
-        return (snapshot?.Data, entries.Select(e => e.Data).ToList());
+        return (snapshot?.Pages, entries.Select(e => e.Data).ToList());
     }
 
     private async Task AppendCoreAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken)
@@ -47,10 +47,10 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         BytesSinceSnapshot += entries.Sum(e => (long)e.Length);
     }
 
-    private async Task SnapshotCoreAsync(byte[] snapshot, CancellationToken cancellationToken)
+    private async Task SnapshotCoreAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken)
     {
         EnsureRead();
-        await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, snapshot, cancellationToken);
+        await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, pages, cancellationToken);
         _snapshotSeq = _lastSeq;
         BytesSinceSnapshot = 0;
     }

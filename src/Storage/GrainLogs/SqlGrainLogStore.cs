@@ -17,12 +17,26 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     public Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default) =>
         GrainSql.ClaimAsync(store, serviceId, grain, logName, ct);
 
-    public async Task<(long Seq, byte[] Data)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
+    // The snapshot row holds the sequence number; its pages are rows of ragcluster_log_snapshot_page. A snapshot
+    // written whole by an older version has its bytes in the row's own data, which is empty for a paged one.
+    // No transaction: a reader has claimed the log first, and the claim waits for any older owner's write in flight.
+    public async Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
-        await using var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName);
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? (r.GetInt64(0), (byte[])r.GetValue(1)) : null;
+        long seq;
+        await using (var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName))
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (!await r.ReadAsync(ct)) return null;
+            seq = r.GetInt64(0);
+            var whole = (byte[])r.GetValue(1);
+            if (whole.Length > 0) return (seq, [whole]);
+        }
+        var pages = new List<byte[]>();
+        await using (var cmd = Command(c, null, $"SELECT data FROM ragcluster_log_snapshot_page WHERE {Key} ORDER BY page_no", grain, logName))
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+            while (await r.ReadAsync(ct)) pages.Add((byte[])r.GetValue(0));
+        return (seq, pages);
     }
 
     public async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)
@@ -61,7 +75,7 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         if (tx is not null) await tx.CommitAsync(ct);
     }
 
-    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, byte[] data, CancellationToken ct = default)
+    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default)
     {
         using var turn = await store.EnterWriteAsync(ct);
         await using var c = await store.OpenAsync(ct);
@@ -70,10 +84,20 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
             INSERT INTO ragcluster_log_snapshot (service_id, grain, log_name, seq, data)
             SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
             ON CONFLICT (service_id, grain, log_name) DO UPDATE SET seq = excluded.seq, data = excluded.data
-            """, grain, logName, ("seq", seq), ("d", data), ("epoch", epoch)))
+            """, grain, logName, ("seq", seq), ("d", Array.Empty<byte>()), ("epoch", epoch)))
         {
             if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
         }
+        for (var page = 0; page < pages.Count; page++)
+        {
+            await using var cmd = Command(c, tx, """
+                INSERT INTO ragcluster_log_snapshot_page (service_id, grain, log_name, page_no, data) VALUES (@sv, @g, @n, @p, @d)
+                ON CONFLICT (service_id, grain, log_name, page_no) DO UPDATE SET data = excluded.data
+                """, grain, logName, ("p", page), ("d", pages[page]));
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await using (var cmd = Command(c, tx, $"DELETE FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @count", grain, logName, ("count", pages.Count)))
+            await cmd.ExecuteNonQueryAsync(ct);
         await using (var cmd = Command(c, tx, $"DELETE FROM ragcluster_log WHERE {Key} AND seq <= @seq", grain, logName, ("seq", seq)))
             await cmd.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);

@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot (
     data       BYTEA NOT NULL,
     PRIMARY KEY (service_id, grain, log_name)
 );
+-- A snapshot's pages, in order (the snapshot row's own data is empty then; an older version wrote it whole there).
+CREATE TABLE IF NOT EXISTS ragcluster_log_snapshot_page (
+    service_id TEXT NOT NULL, grain TEXT NOT NULL, log_name TEXT NOT NULL,
+    page_no    INTEGER NOT NULL,
+    data       BYTEA NOT NULL,
+    PRIMARY KEY (service_id, grain, log_name, page_no)
+);
 
 -- Grain row sets (src/Storage/GrainRows): a small head per grain and keyed rows in named sets, e.g. a collection's
 -- document registry, so one change writes one small row. The owner epoch is ragcluster_log_owner's.

@@ -27,6 +27,9 @@ public sealed class InjectedWriteFailures(StoreLocation store)
     /// <summary>Grain row heads (a collection's registry: grain "collection/t.kb") whose grain is LIKE <paramref name="pattern"/> can no longer be written.</summary>
     public Task FailRowWrites(string pattern) => Exec("INSERT INTO test_fail_writes (tbl, pattern) VALUES ('rows', @p)", pattern);
 
+    /// <summary>Snapshots of grain logs (shard logs: grain "indexshard/default.kb/0") whose grain is LIKE <paramref name="pattern"/> can no longer be written.</summary>
+    public Task FailSnapshots(string pattern) => Exec("INSERT INTO test_fail_writes (tbl, pattern) VALUES ('snapshot', @p)", pattern);
+
     public Task HealAll() => Exec("DELETE FROM test_fail_writes");
 
     private async Task Exec(string sql, string? pattern = null)
@@ -61,6 +64,8 @@ public sealed class InjectedWriteFailures(StoreLocation store)
         CREATE TRIGGER test_fail_log BEFORE INSERT ON ragcluster_log FOR EACH ROW EXECUTE FUNCTION test_fail_writes('log', 'grain');
         DROP TRIGGER IF EXISTS test_fail_rows ON ragcluster_row_head;
         CREATE TRIGGER test_fail_rows BEFORE INSERT OR UPDATE ON ragcluster_row_head FOR EACH ROW EXECUTE FUNCTION test_fail_writes('rows', 'grain');
+        DROP TRIGGER IF EXISTS test_fail_snapshot ON ragcluster_log_snapshot;
+        CREATE TRIGGER test_fail_snapshot BEFORE INSERT OR UPDATE ON ragcluster_log_snapshot FOR EACH ROW EXECUTE FUNCTION test_fail_writes('snapshot', 'grain');
         """;
 
     private const string Sqlite = """
@@ -80,5 +85,11 @@ public sealed class InjectedWriteFailures(StoreLocation store)
         CREATE TRIGGER IF NOT EXISTS test_fail_rows_update BEFORE UPDATE ON ragcluster_row_head
             WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'rows' AND NEW.grain LIKE pattern)
             BEGIN SELECT RAISE(ABORT, 'injected row write failure'); END;
+        CREATE TRIGGER IF NOT EXISTS test_fail_snapshot_insert BEFORE INSERT ON ragcluster_log_snapshot
+            WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'snapshot' AND NEW.grain LIKE pattern)
+            BEGIN SELECT RAISE(ABORT, 'injected snapshot failure'); END;
+        CREATE TRIGGER IF NOT EXISTS test_fail_snapshot_update BEFORE UPDATE ON ragcluster_log_snapshot
+            WHEN EXISTS (SELECT 1 FROM test_fail_writes WHERE tbl = 'snapshot' AND NEW.grain LIKE pattern)
+            BEGIN SELECT RAISE(ABORT, 'injected snapshot failure'); END;
         """;
 }

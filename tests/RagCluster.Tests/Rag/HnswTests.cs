@@ -123,4 +123,62 @@ public sealed class HnswTests
         Assert.Throws<ArgumentException>(() => index.Search([1, 0], 1));
         Assert.Single(index.Search([0, 1, 0, 0], 5));
     }
+
+    [Fact]
+    public void Searches_beside_a_background_link_never_fail_and_find_every_node_afterwards()
+    {
+        const int dims = 32;
+        var data = RandomVectors(6000, dims, 11);
+        var index = new HnswIndex(dims, new HnswOptions { EfSearch = 64 });
+        index.AddRange(data[..1000], threads: 1);
+        Assert.Equal(1000, index.AppendRange(data[1000..]));
+        Assert.Equal(5000, index.PendingCount);
+        var linking = Task.Run(() => index.LinkPending(threads: 2, beside: true));
+        var searches = 0;
+        var rng = new Random(5);
+        // The one searcher beside it, as a shard's turns are: every answer is a well-formed list of added nodes.
+        while (!linking.IsCompleted || searches < 50)
+        {
+            var found = index.Search(data[rng.Next(data.Length)], 10);
+            Assert.InRange(found.Count, 1, 10);
+            Assert.All(found, f => Assert.InRange(f.Node, 0, data.Length - 1));
+            searches++;
+        }
+        linking.Wait();
+        Assert.Equal(0, index.PendingCount);
+        var self = Enumerable.Range(0, data.Length).Count(i => index.Search(data[i], 1)[0].Node == i);
+        Assert.True(self >= data.Length * 0.99, $"{self} of {data.Length} nodes found by their own vector");
+    }
+
+    [Fact]
+    public void Compaction_keeps_the_live_nodes_only_and_they_are_still_found()
+    {
+        const int dims = 32;
+        var data = RandomVectors(4000, dims, 21);
+        var index = new HnswIndex(dims, new HnswOptions { EfSearch = 64 });
+        index.AddRange(data, threads: 2);
+        for (var i = 0; i < data.Length; i += 2) index.Delete(i);
+        var (compacted, oldNodes) = index.Compacted(threads: 2);
+        Assert.Equal(2000, compacted.Count);
+        Assert.Equal(0, compacted.DeletedCount);
+        Assert.Equal(Enumerable.Range(0, 2000).Select(i => 2 * i + 1), oldNodes);
+        for (var node = 0; node < compacted.Count; node++) Assert.Equal(data[oldNodes[node]], compacted.Vector(node).ToArray());
+        var self = Enumerable.Range(0, compacted.Count).Count(n => compacted.Search(data[oldNodes[n]], 1)[0].Node == n);
+        Assert.True(self >= compacted.Count * 0.99, $"{self} of {compacted.Count} nodes found by their own vector");
+        Assert.True(compacted.MemoryBytes < index.MemoryBytes * 0.6, $"{compacted.MemoryBytes} bytes after, {index.MemoryBytes} before");
+    }
+
+    [Fact]
+    public void Vectors_past_two_gibibytes_are_stored_and_read_back()
+    {
+        // 530,000 vectors of 1,024 floats: 2.17 GB, past the 2^31 bytes one array's offsets and int products reach.
+        const int dims = 1024, n = 530_000;
+        var distinct = RandomVectors(1021, dims, 31); // a prime count, so no two blocks hold the same pattern
+        var index = new HnswIndex(dims, new HnswOptions());
+        index.AppendRange(Enumerable.Range(0, n).Select(i => distinct[i % distinct.Length]).ToList());
+        Assert.Equal(n, index.Count);
+        Assert.True(index.MemoryBytes > 1L << 31, $"{index.MemoryBytes} bytes");
+        foreach (var node in new[] { 0, 524_287, 524_288, n - 1 })
+            Assert.Equal(distinct[node % distinct.Length], index.Vector(node).ToArray());
+    }
 }

@@ -1,0 +1,135 @@
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Storage;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>A shard's storage at size: snapshots in pages, failed snapshots, and graphs that shed their deleted nodes.</summary>
+[Collection("cluster")]
+public sealed class ShardStorageTests(PostgresFixture postgres)
+{
+    private static Task<RagTestCluster> NewCluster(string? storage = null, string? serviceId = null, int compactMinDeleted = 1000) =>
+        RagTestCluster.StartAsync(1, storage, new()
+        {
+            ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
+            ["Hnsw:CompactMinDeleted"] = compactMinDeleted.ToString(),
+        }, serviceId);
+
+    private static float[] Vector(Random rng, int dims) => Enumerable.Range(0, dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+
+    private static ChunkRecord Chunk(string doc, float[] vector, string text = "") =>
+        new($"{doc}#0", doc, 0, 0, 1, text.Length > 0 ? text : $"text of {doc}", [], [], vector);
+
+    private static async Task<long> Scalar(string storage, string sql)
+    {
+        await using var c = await StoreLocation.Parse(storage).OpenAsync();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync());
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task A_snapshot_of_several_pages_restores_after_a_crash(string kind)
+    {
+        var serviceId = "pages-" + Guid.NewGuid().ToString("N")[..6];
+        var storage = kind == "postgresql" ? await postgres.NewDatabaseAsync() : null;
+        await using var cluster = await NewCluster(storage, serviceId);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("pages/0");
+        var rng = new Random(7);
+        // 2,000 vectors of 1,024 floats: 8 MB, so the last snapshot (at least two thirds of it) spans two 4 MiB pages or more.
+        var vectors = Enumerable.Range(0, 2000).Select(_ => Vector(rng, 1024)).ToArray();
+        for (var start = 0; start < vectors.Length; start += 200)
+            await shard.UpsertMany(Enumerable.Range(start, 200).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])])).ToArray());
+        var stats = await shard.GetStats();
+        Assert.True(stats.SnapshotBytes > 4 << 20, $"snapshot of {stats.SnapshotBytes} bytes");
+        Assert.True(await Scalar(cluster.Storage, "SELECT count(*) FROM ragcluster_log_snapshot_page WHERE grain LIKE '%pages/0'") >= 2);
+        var queries = Enumerable.Range(0, 20).Select(i => new ShardQuery(vectors[i * 97], null, 5, 64, [])).ToList();
+        var before = new List<string[]>();
+        foreach (var q in queries) before.Add((await shard.Search(q)).Dense.Select(h => h.ChunkId).ToArray());
+
+        await cluster.KillAsync(cluster.Cluster.Primary!); // no deactivation: the restore reads the paged snapshot plus the log tail
+        await using var second = await NewCluster(cluster.Storage, serviceId);
+        var restored = second.Grains.GetGrain<IIndexShardGrain>("pages/0");
+        Assert.Equal(2000, (await restored.GetStats()).Vectors);
+        for (var i = 0; i < queries.Count; i++)
+        {
+            var after = (await restored.Search(queries[i])).Dense.Select(h => h.ChunkId).ToArray();
+            Assert.Equal(before[i], after);
+            Assert.Equal($"d{i * 97}#0", after[0]);
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_snapshot_is_reported_and_retried_until_one_succeeds()
+    {
+        await using var cluster = await NewCluster();
+        var failures = await InjectedWriteFailures.InstallAsync(cluster.Storage);
+        await failures.FailSnapshots("%snapfail/0");
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("snapfail/0");
+        var rng = new Random(9);
+        for (var d = 0; d < 80; d++) await shard.Upsert($"d{d}", 1, [Chunk($"d{d}", Vector(rng, 16))]);
+        var failing = await shard.GetStats();
+        Assert.True(failing.SnapshotFailures >= 1, "the failed snapshot is counted");
+        Assert.Contains("injected snapshot failure", failing.LastSnapshotError);
+        Assert.Equal(80, failing.LogEntries); // every write was still accepted and is in the log
+
+        await failures.HealAll();
+        // No write comes now: the shard's own retry (after its backoff) must take the snapshot.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        ShardStats healed;
+        while ((healed = await shard.GetStats()).SnapshotFailures > 0 && DateTime.UtcNow < deadline) await Task.Delay(200);
+        Assert.Equal(0, healed.SnapshotFailures);
+        Assert.Null(healed.LastSnapshotError);
+        Assert.Equal(0, healed.LogEntries);
+        Assert.True(await Scalar(cluster.Storage, "SELECT count(*) FROM ragcluster_log WHERE grain LIKE '%snapfail/0'") == 0);
+    }
+
+    [Fact]
+    public async Task Deleted_nodes_are_compacted_away_while_the_shard_keeps_answering_and_after_a_restore()
+    {
+        var serviceId = "compact-" + Guid.NewGuid().ToString("N")[..6];
+        await using var cluster = await NewCluster(serviceId: serviceId, compactMinDeleted: 50);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("compact/0");
+        var rng = new Random(13);
+        var vectors = Enumerable.Range(0, 400).Select(_ => Vector(rng, 32)).ToArray();
+        await shard.UpsertMany(Enumerable.Range(0, 400).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])])).ToArray());
+        // 150 of 400 deleted: over a quarter and over the minimum, so a compaction starts after the deletes' write.
+        for (var d = 0; d < 400; d += 8)
+            await Task.WhenAll(Enumerable.Range(d, 3).Select(x => shard.RemoveDocument($"d{x}", 2)));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        ShardStats stats;
+        // Done when the graph holds fewer nodes than were ever added (deletes that came while it was built are tombstones in the new one).
+        while (((stats = await shard.GetStats()).Vectors + stats.DeletedVectors == 400 || stats.Compacting) && DateTime.UtcNow < deadline)
+        {
+            var hit = (await shard.Search(new ShardQuery(vectors[8], null, 5, 64, []))).Dense; // d8 is deleted: never found
+            Assert.DoesNotContain(hit, h => h.DocumentId == "d8");
+            Assert.Equal("d11", (await shard.Search(new ShardQuery(vectors[11], null, 1, 64, []))).Dense[0].DocumentId); // live: found
+
+            await Task.Delay(100);
+        }
+        Assert.Equal(250, stats.Vectors);
+        Assert.InRange(stats.DeletedVectors, 0, 99);
+        async Task AssertFindsLiveOnly(IIndexShardGrain s)
+        {
+            for (var d = 0; d < 400; d++)
+            {
+                var top = (await s.Search(new ShardQuery(vectors[d], null, 1, 64, []))).Dense;
+                if (d % 8 < 3) Assert.True(top.Length == 0 || top[0].DocumentId != $"d{d}", $"deleted d{d} found");
+                else Assert.Equal($"d{d}", top[0].DocumentId);
+            }
+        }
+        await AssertFindsLiveOnly(shard);
+        // A write after the swap lands in the compacted graph.
+        var extra = Vector(rng, 32);
+        await shard.Upsert("extra", 1, [Chunk("extra", extra)]);
+        Assert.Equal("extra", (await shard.Search(new ShardQuery(extra, null, 1, 64, []))).Dense[0].DocumentId);
+
+        await cluster.KillAsync(cluster.Cluster.Primary!);
+        await using var second = await NewCluster(cluster.Storage, serviceId, compactMinDeleted: 50);
+        var restored = second.Grains.GetGrain<IIndexShardGrain>("compact/0");
+        Assert.Equal(251, (await restored.GetStats()).Vectors);
+        await AssertFindsLiveOnly(restored);
+    }
+}
