@@ -20,6 +20,9 @@ public sealed class BenchCluster : IAsyncDisposable
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>The silo processes: the API silo first, then the plain ones.</summary>
+    public List<Process> Silos { get; } = [];
+
     /// <summary>Every silo's Prometheus endpoint: the API silo's, then each plain silo's on its health port.</summary>
     public List<string> MetricsUrls { get; private set; } = [];
 
@@ -61,13 +64,16 @@ public sealed class BenchCluster : IAsyncDisposable
         var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
             "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), out var urlTask);
         _processes.Add(api);
+        Silos.Add(api);
         var url = await urlTask.WaitAsync(TimeSpan.FromSeconds(60));
         MetricsUrls = [url.TrimEnd('/') + "/metrics"];
         for (var i = 1; i < silos; i++)
         {
             // Each plain silo's /metrics is on its health port.
             var health = FreePort();
-            _processes.Add(Start(Path.Combine(binDir, "RagCluster.Silo.dll"), [.. Common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"], SharedCores(silos), out _));
+            var silo = Start(Path.Combine(binDir, "RagCluster.Silo.dll"), [.. Common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"], SharedCores(silos), out _);
+            _processes.Add(silo);
+            Silos.Add(silo);
             MetricsUrls.Add($"http://127.0.0.1:{health}/metrics");
         }
         Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
@@ -134,6 +140,7 @@ public sealed class BenchCluster : IAsyncDisposable
     {
         foreach (var p in _processes) { try { p.Kill(true); p.WaitForExit(10_000); } catch (InvalidOperationException) { } }
         _processes.Clear();
+        Silos.Clear();
     }
 
     public async ValueTask DisposeAsync()

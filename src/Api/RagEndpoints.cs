@@ -31,7 +31,7 @@ public sealed record IngestBody(string? Id, string? Text, Dictionary<string, str
 public sealed record StatusesJson(List<string?>? Ids);
 /// <summary>Why one document of a request was refused: an HTTP status, title and detail as in a problem.</summary>
 public sealed record IngestRejection(int Status, string Title, string Detail, int? RetryAfter = null);
-public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan, float[]? Vector = null, string? VectorBase64 = null);
+public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan, float[]? Vector = null, string? VectorBase64 = null, int? Ef = null);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
 public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens, int? Dimensions = null);
@@ -234,8 +234,9 @@ public static partial class RagEndpoints
                 if (body.TopK is < 1 or > 100) return Problem(400, "Invalid topK", "topK must be 1..100");
             }
             else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
+            if (body.Ef is < 1 or > 4096) return Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
             using var span = StartQuerySpan("search", c);
-            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector });
+            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector, Ef = body.Ef });
             var traceId = Log(queries, http, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
             return Results.Ok(new
             {

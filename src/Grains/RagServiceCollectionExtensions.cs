@@ -28,6 +28,7 @@ public static class RagServiceCollectionExtensions
         configuration.GetSection("Collections").Bind(collections);
         services.TryAddSingleton(embedding);
         services.TryAddSingleton(hnsw);
+        services.TryAddSingleton<RagCluster.Grains.Indexing.IndexingThreads>();
         services.TryAddSingleton(collections);
         services.TryAddSingleton<EmbeddingService>();
         var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);

@@ -72,6 +72,8 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(10)] public string? LastSnapshotError { get; init; }
     /// <summary>A new graph without the deleted nodes is being built beside the one serving.</summary>
     [Id(11)] public bool Compacting { get; init; }
+    /// <summary>Seconds this activation took to load (snapshot read and restored, log tail replayed): what a shard's move to another silo costs.</summary>
+    [Id(12)] public double ActivationSeconds { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
@@ -79,6 +81,8 @@ public sealed record SearchRequest(string Query, int TopK, Dictionary<string, st
 {
     /// <summary>A query vector, for collections that bring their own vectors (<see cref="CollectionSettings.Dimensions"/>); Query may then be empty.</summary>
     [Id(4)] public float[]? Vector { get; init; }
+    /// <summary>HNSW search breadth per shard (1..4096; at least the candidate depth); null: the default. Higher finds more of the true nearest, slower.</summary>
+    [Id(5)] public int? Ef { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchHit")]

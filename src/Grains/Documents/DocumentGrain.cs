@@ -348,9 +348,11 @@ public sealed class DocumentGrain(
     /// <summary>Extracted, chunked and embedded here (when this silo has a model; BM25 only otherwise).</summary>
     private async Task<List<ChunkRecord>> EmbeddedChunksAsync(DocumentState pending, CollectionSettings settings, IngestSteps step)
     {
-        var extracted = DocumentExtractor.Extract(pending.Format!, pending.PendingContent!);
+        // Extraction (a large PDF takes seconds) and chunking run on the thread pool, not in the grain's turn.
         var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
-        var drafts = new Chunker(new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens }, counter).Chunk(extracted);
+        var chunking = new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens };
+        var (format, content) = (pending.Format!, pending.PendingContent!);
+        var drafts = await Task.Run(() => new Chunker(chunking, counter).Chunk(DocumentExtractor.Extract(format, content)), _stopping.Token);
 
         float[][]? vectors = null;
         if (embeddings.IsAvailable && drafts.Count > 0)

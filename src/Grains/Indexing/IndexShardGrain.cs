@@ -27,13 +27,13 @@ public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[
 /// written, not O(shard) per 64 entries), and on deactivation; a reactivation on any silo replays the rest in bulk
 /// and never re-embeds.
 /// Only the writer loop (<see cref="WriteQueuedAsync"/>) changes the shard, one step at a time. Its long CPU work
-/// (linking a bulk insert into the graph, writing a snapshot, compacting deleted nodes) runs on the thread pool
+/// (linking a bulk insert into the graph, writing a snapshot, compacting deleted nodes) runs on other threads
 /// while the grain goes on answering searches, which only read.
 /// </summary>
 [RendezvousPlacement]
 [Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
 public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home,
-    ILogger<IndexShardGrain> logger)
+    IndexingThreads cpu, ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
@@ -61,11 +61,12 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
 
-    // Background work leaves a core to the grain's turns (searches), where the machine has more than one.
-    private static int BackgroundThreads => Math.Max(1, Environment.ProcessorCount - 1);
+
+    private double _activationSeconds;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.StartNew();
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
         if (snapshot is not null)
         {
@@ -73,6 +74,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
         await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
+        _activationSeconds = started.Elapsed.TotalSeconds;
+        if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
+            logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s",
+                this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds);
         home.Follow(this); // spread onto silos that join
     }
 
@@ -80,7 +85,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
-        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(await Task.Run(TakeSnapshot), cancellationToken);
+        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(await cpu.Run(TakeSnapshot), cancellationToken);
     }
 
     public Task Upsert(string documentId, long version, ChunkRecord[] chunks) =>
@@ -154,7 +159,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (log.EntriesSinceSnapshot < SnapshotEvery || log.BytesSinceSnapshot * 2 < _snapshotBytes || DateTime.UtcNow < _nextSnapshotAttempt) return true;
         try
         {
-            var pages = await Task.Run(TakeSnapshot);
+            var pages = await cpu.Run(TakeSnapshot);
             await log.SnapshotAsync(pages);
             _snapshotBytes = pages.Sum(p => (long)p.Length);
             if (_snapshotFailures > 0) logger.LogInformation("Shard {Shard}: a snapshot succeeded after {Failures} failures", this.GetPrimaryKeyString(), _snapshotFailures);
@@ -184,13 +189,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     }
 
     // Deleted nodes are compacted away once they are a quarter of the graph: a new graph of the live nodes is built
-    // on the thread pool while this one keeps serving and taking writes; the writer loop then catches it up and swaps.
+    // on a thread of its own while this one keeps serving and taking writes; the writer loop then catches it up and swaps.
     private void StartCompactionIfDue()
     {
         if (_hnsw is not { } graph || graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)) return;
         logger.LogInformation("Shard {Shard}: compacting {Deleted} deleted of {Count} graph nodes", this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
         var token = _deactivating.Token;
-        _compaction = Task.Run(() => graph.Compacted(BackgroundThreads, token), token);
+        // Its own thread, one core: a build of minutes must not hold up other shards' inserts queued on the indexing threads.
+        _compaction = Task.Factory.StartNew(() => graph.Compacted(1, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _ = WhenCompactedAsync(_compaction);
     }
 
@@ -215,7 +221,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         foreach (var n in oldNodes) mapped[n] = true;
         var added = Enumerable.Range(0, old.Count).Where(n => !mapped[n] && !old.IsDeleted(n)).ToList();
         var first = index.AppendRange(added.Select(n => old.Vector(n).ToArray()).ToList());
-        await Task.Run(() => index.LinkPending(BackgroundThreads));
+        await cpu.Run(() => index.LinkPending(cpu.Count));
         var nodeToSlot = new List<int>(index.Count);
         nodeToSlot.AddRange(oldNodes.Select(n => _nodeToSlot[n]));
         nodeToSlot.AddRange(added.Select(n => _nodeToSlot[n]));
@@ -237,7 +243,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     }
 
     // Applies entries in order; their vectors join the graph in one bulk insert at the end. The nodes are appended
-    // and mapped to slots here, in the turn, and linked on the thread pool: a search may find a node as soon as a
+    // and mapped to slots here, in the turn, and linked on the silo's indexing threads: a search may find a node as soon as a
     // link to it exists, and then already knows its slot.
     private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries)
     {
@@ -255,7 +261,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             _slotToNode[vectors[i].Slot] = first + i;
         }
         if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to the pool
-        else await Task.Run(() => graph.LinkPending(BackgroundThreads, beside: true));
+        else await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true));
     }
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
@@ -316,6 +322,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         SnapshotFailures = _snapshotFailures,
         LastSnapshotError = _lastSnapshotError,
         Compacting = _compaction is not null,
+        ActivationSeconds = _activationSeconds,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
@@ -337,7 +344,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _slots.Count ? slot : -1));
     }
 
-    // Runs on the thread pool while searches read beside it; nothing changes the shard meanwhile (the writer loop waits).
+    // Runs on an indexing thread while searches read beside it; nothing changes the shard meanwhile (the writer loop waits).
     private IReadOnlyList<byte[]> TakeSnapshot()
     {
         var live = new List<int>();

@@ -44,11 +44,12 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         var hasText = !string.IsNullOrWhiteSpace(request.Query);
         if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new ArgumentException("query must be 1..2000 characters");
         if (request.TopK is < 1 or > 100) throw new ArgumentException("topK must be 1..100");
+        if (request.Ef is < 1 or > 4096) throw new ArgumentException("ef must be 1..4096");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new ArgumentException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
         var ownVector = QueryVector(request.Vector, info.Settings);
-        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
@@ -81,7 +82,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             }
         }
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
-        var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, Math.Max(64, k), request.Filter);
+        var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, Math.Max(request.Ef ?? 64, k), request.Filter);
         var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
             GrainFactory.GetGrain<IIndexShardGrain>($"{collection}/{i}").Search(shardQuery)));
 

@@ -94,6 +94,11 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         var filtered = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(2), topK = 3, filter = new { kind = "axis" } }))
             .Content.ReadFromJsonAsync<JsonElement>();
         Assert.All(filtered.GetProperty("hits").EnumerateArray(), h => Assert.Equal("a", h.GetProperty("documentId").GetString()));
+        // ef, the HNSW search breadth: a wider search answers the same here, and out of range is a 400.
+        var wide = await (await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(1), topK = 1, ef = 500 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("a#1", wide.GetProperty("hits")[0].GetProperty("chunkId").GetString());
+        foreach (var ef in new[] { 0, 4097 })
+            Assert.Contains("ef", (await Problem(await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = Axis(1), ef }), HttpStatusCode.BadRequest)).GetProperty("title").GetString());
 
         var wrong = await Problem(await Http.PostAsJsonAsync("v1/collections/vec/search", new { vector = new float[] { 1, 2, 3 } }), HttpStatusCode.BadRequest);
         Assert.Contains("3 dimensions", wrong.GetProperty("detail").GetString());

@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using RagCluster.Grains.OwnVectors;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// Issue 22, items 2 and 5: a collection of ann_data.py's vectors (N unit vectors around N/50 centres, with 1,000
+/// held-out queries and their exact top 10) loaded through the API of the shipped processes, one silo (SQLite) or the
+/// 3-silo recipe (PostgreSQL, Redis). Documents of CHUNKS vectors each go in as base64, 10 documents a request, 4
+/// requests at a time. It measures, in order:
+///   the load rate over the whole load;
+///   search latency idle (after the first half is loaded) and during the second half's load (one search at a time);
+///   resident memory per vector (silos' VmRSS after the load, less theirs before it);
+///   recall@10 and latency per ef, through the API with plan "vector";
+///   snapshot bytes (the shards' last snapshots);
+///   failover: every silo process but Redis and PostgreSQL killed (-9) and started again (one silo), or the plain silo
+///   holding shard 0 killed (3 silos); the seconds until a search answers again, and each reloaded shard's own load time.
+/// </summary>
+public static class ScaleBench
+{
+    private const int DocsPerRequest = 10, Parallel = 4, Searches = 300;
+
+    public static async Task Run(string binDir, string dataDir, int silos, int chunksPerDoc, int shards, int[] efs)
+    {
+        var shape = File.ReadAllText(Path.Combine(dataDir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        var (n, dim, q) = (shape[0], shape[1], shape[2]);
+        var data = Read<float>(Path.Combine(dataDir, "data.f32"));
+        var queries = Read<float>(Path.Combine(dataDir, "queries.f32"));
+        var gt = Read<int>(Path.Combine(dataDir, "gt.i32"));
+        var docs = n / chunksPerDoc;
+
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
+        var http = cluster.Http;
+        (await http.PostAsJsonAsync("v1/collections", new { name = "million", dimensions = dim, shardCount = shards })).EnsureSuccessStatusCode();
+        await SearchAsync(http, queries.AsSpan(0, dim).ToArray(), 64); // activates the shards and the query path
+        await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
+        var rssBefore = Rss(cluster);
+        var bodies = Bodies(data, dim, chunksPerDoc, 0, docs / 2);
+        var load = Stopwatch.StartNew();
+        await LoadAsync(http, bodies);
+        await WaitRegisteredAsync(http, docs / 2);
+        var firstHalf = load.Elapsed.TotalSeconds;
+        await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(120));
+        var idle = await LatenciesAsync(http, queries, dim, q, Searches, 64, () => false);
+
+        bodies = Bodies(data, dim, chunksPerDoc, docs / 2, docs);
+        GC.Collect();
+        load.Restart();
+        var loading = LoadAsync(http, bodies);
+        var during = await LatenciesAsync(http, queries, dim, q, int.MaxValue, 64, () => loading.IsCompleted);
+        await loading;
+        await WaitRegisteredAsync(http, docs);
+        var secondHalf = load.Elapsed.TotalSeconds;
+        bodies = [];
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "scale_load", silos, vectors = docs * chunksPerDoc, dim, shards, chunks_per_doc = chunksPerDoc,
+            load_s = firstHalf + secondHalf, vectors_per_s = docs * chunksPerDoc / (firstHalf + secondHalf),
+            idle_search_p50_ms = Percentile(idle, 0.5), idle_search_p99_ms = Percentile(idle, 0.99),
+            ingest_search_p50_ms = Percentile(during, 0.5), ingest_search_p99_ms = Percentile(during, 0.99), ingest_searches = during.Count,
+        }));
+
+        await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(300));
+        GC.Collect();
+        var rss = Rss(cluster) - rssBefore;
+        var stats = await ShardsAsync(http);
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "scale_memory", silos, vectors = docs * chunksPerDoc, rss_mb = rss / 1048576.0, rss_bytes_per_vector = rss / (double)(docs * chunksPerDoc),
+            index_bytes_per_vector = stats.Sum(s => s.GetProperty("memoryBytes").GetInt64()) / (double)(docs * chunksPerDoc),
+            snapshot_mb = stats.Sum(s => s.GetProperty("snapshotBytes").GetInt64()) / 1048576.0,
+            shard_vectors = stats.Select(s => s.GetProperty("vectors").GetInt32()).ToArray(),
+            shard_silos = stats.Select(s => s.GetProperty("silo").GetString()).ToArray(),
+        }));
+
+        foreach (var ef in efs)
+        {
+            var hits = 0;
+            var ms = new List<double>();
+            for (var i = 0; i < q; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                var found = await SearchAsync(http, queries.AsSpan(i * dim, dim).ToArray(), ef);
+                ms.Add(sw.Elapsed.TotalMilliseconds);
+                var truth = gt.AsSpan(i * 10, 10).ToArray().ToHashSet();
+                hits += found.Count(truth.Contains);
+            }
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                bench = "scale_search", silos, vectors = docs * chunksPerDoc, ef, recall_at_10 = hits / (q * 10.0),
+                p50_ms = Percentile(ms, 0.5), p99_ms = Percentile(ms, 0.99), qps_one_client = q / (ms.Sum() / 1000),
+            }));
+        }
+
+        await FailoverAsync(cluster, queries.AsSpan(0, dim).ToArray(), silos, stats);
+    }
+
+    private static async Task FailoverAsync(BenchCluster cluster, float[] query, int silos, List<JsonElement> before)
+    {
+        string victim;
+        var sw = new Stopwatch();
+        if (silos == 1)
+        {
+            victim = "the only silo (restarted)";
+            await cluster.RestartAsync(); // kill -9 and start again on the same store
+            sw.Start();
+        }
+        else
+        {
+            // A plain silo that holds a shard (the API silo serves the HTTP side of the measurement).
+            var apiSilo = (await cluster.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("silo").GetString();
+            var held = before.First(s => s.GetProperty("silo").GetString() != apiSilo);
+            victim = held.GetProperty("silo").GetString()!;
+            var process = cluster.Silos.Skip(1).First(p => victim.Contains($":{SiloPort(p)}"));
+            process.Kill(entireProcessTree: true);
+            sw.Start();
+        }
+        var attempts = 0;
+        while (true)
+        {
+            attempts++;
+            try
+            {
+                var r = await cluster.Http.PostAsJsonAsync("v1/collections/million/search", new { vector = query, topK = 10, plan = "vector", ef = 65 + attempts });
+                if (r.IsSuccessStatusCode) break;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (sw.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("no search answered within 5 minutes of the kill");
+            await Task.Delay(100);
+        }
+        var answered = sw.Elapsed.TotalSeconds;
+        var after = await ShardsAsync(cluster.Http);
+        var moved = after.Where(a => before.Any(b => b.GetProperty("shard").GetInt32() == a.GetProperty("shard").GetInt32()
+                                                     && b.GetProperty("silo").GetString() == victim) || silos == 1).ToList();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "scale_failover", silos, victim, search_answers_again_s = answered, attempts,
+            reloaded_shards = moved.Select(s => new
+            {
+                shard = s.GetProperty("shard").GetInt32(), vectors = s.GetProperty("vectors").GetInt32(),
+                load_s = s.GetProperty("activationSeconds").GetDouble(), snapshot_mb = s.GetProperty("snapshotBytes").GetInt64() / 1048576.0,
+            }),
+        }));
+    }
+
+    // The silo port a process was started with (--Silo:SiloPort N), which its silo address names.
+    private static string SiloPort(Process p)
+    {
+        var args = File.ReadAllText($"/proc/{p.Id}/cmdline").Split('\0');
+        return args[Array.IndexOf(args, "--Silo:SiloPort") + 1];
+    }
+
+    // The request bodies, encoded before the clock starts: the client shares the cores with the silos, and encoding
+    // a million vectors to base64 JSON while searches are timed would charge its CPU to the cluster.
+    private static List<byte[]> Bodies(float[] data, int dim, int chunksPerDoc, int fromDoc, int toDoc) =>
+        Enumerable.Range(0, (toDoc - fromDoc + DocsPerRequest - 1) / DocsPerRequest).Select(r =>
+        {
+            var first = fromDoc + r * DocsPerRequest;
+            var documents = Enumerable.Range(first, Math.Min(DocsPerRequest, toDoc - first)).Select(d => new
+            {
+                id = $"d{d:D7}",
+                chunks = Enumerable.Range(0, chunksPerDoc).Select(c => new
+                {
+                    vectorBase64 = OwnVectorChunks.ToBase64(data.AsSpan((d * chunksPerDoc + c) * dim, dim).ToArray()),
+                }).ToArray(),
+            }).ToArray();
+            return JsonSerializer.SerializeToUtf8Bytes(new { documents });
+        }).ToList();
+
+    private static async Task LoadAsync(HttpClient http, List<byte[]> bodies)
+    {
+        await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, bodies.Count), new ParallelOptions { MaxDegreeOfParallelism = Parallel }, async (r, ct) =>
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                var content = new ByteArrayContent(bodies[r]);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                var response = await http.PostAsync("v1/collections/million/documents", content, ct);
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+                if (response.IsSuccessStatusCode && body.GetProperty("rejected").GetInt32() == 0) break;
+                if (attempt > 30) throw new InvalidOperationException($"request {r}: {body}");
+                await Task.Delay(1000, ct); // a 503 stored nothing of those documents; send them again
+            }
+        });
+    }
+
+    private static async Task WaitRegisteredAsync(HttpClient http, int documents)
+    {
+        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/million")).GetProperty("documentCount").GetInt32() < documents)
+            await Task.Delay(500);
+    }
+
+    private static async Task<List<double>> LatenciesAsync(HttpClient http, float[] queries, int dim, int q, int count, int ef, Func<bool> stop)
+    {
+        var ms = new List<double>();
+        for (var i = 0; i < count && !stop(); i++)
+        {
+            var sw = Stopwatch.StartNew();
+            // A different ef each round keeps the query cache out of it without changing the work much.
+            await SearchAsync(http, queries.AsSpan(i % q * dim, dim).ToArray(), ef + i / q);
+            ms.Add(sw.Elapsed.TotalMilliseconds);
+            if (Environment.GetEnvironmentVariable("SCALE_DEBUG") is not null && sw.Elapsed.TotalMilliseconds > 40)
+                Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} slow search {sw.Elapsed.TotalMilliseconds:F0} ms, server {_lastElapsed:F0} ms");
+        }
+        return ms;
+    }
+
+    private static async Task<List<int>> SearchAsync(HttpClient http, float[] vector, int ef)
+    {
+        var r = await http.PostAsJsonAsync("v1/collections/million/search", new { vectorBase64 = OwnVectorChunks.ToBase64(vector), topK = 10, plan = "vector", ef });
+        var body = await r.Content.ReadFromJsonAsync<JsonElement>();
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"search: {(int)r.StatusCode} {body}");
+        _lastElapsed = body.GetProperty("elapsedMs").GetDouble();
+        // Chunk "d0001234#56" is vector 1234 * chunksPerDoc + 56; the caller's truth is in vector numbers.
+        return body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("chunkId").GetString()!).Select(VectorNumber).ToList();
+    }
+
+    private static int _chunksPerDoc = 100;
+    private static double _lastElapsed;
+    private static int VectorNumber(string chunkId)
+    {
+        var hash = chunkId.IndexOf('#');
+        return int.Parse(chunkId.AsSpan(1, hash - 1)) * _chunksPerDoc + int.Parse(chunkId.AsSpan(hash + 1));
+    }
+
+    private static async Task<List<JsonElement>> ShardsAsync(HttpClient http) =>
+        (await http.GetFromJsonAsync<JsonElement>("v1/collections/million/shards")).EnumerateArray().ToList();
+
+    private static long Rss(BenchCluster cluster) => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
+        long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
+
+    private static T[] Read<T>(string path) where T : struct => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
+
+    private static double Percentile(List<double> values, double p)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.Order().ToList();
+        return Math.Round(sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))], 2);
+    }
+
+    public static Task RunFromArgs(string[] args)
+    {
+        _chunksPerDoc = args.Length > 4 ? int.Parse(args[4]) : 100;
+        return Run(args[1], args[2], int.Parse(args[3]), _chunksPerDoc, args.Length > 5 ? int.Parse(args[5]) : 4,
+            (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray());
+    }
+}
