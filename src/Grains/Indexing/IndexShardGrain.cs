@@ -59,10 +59,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private List<int> _nodeToSlot = [];
     private readonly Dictionary<int, int> _slotToNode = [];
 
-    private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
-
-
     private double _activationSeconds;
+
+    private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -70,7 +69,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
         if (snapshot is not null)
         {
-            Restore(ShardSnapshots.Read(snapshot, serializer, hnswOptions));
+            // Seconds of CPU for a large shard: on a thread of its own, not a pool thread the silo's other grains need.
+            // Nothing else touches this activation until it has activated.
+            await Task.Factory.StartNew(() => Restore(ShardSnapshots.Read(snapshot, serializer, hnswOptions)), cancellationToken,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default);
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
         await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
