@@ -95,6 +95,10 @@ public static class ScaleBench
             }));
         }
 
+        // The crash comes after the load has ended: shards fold their tails into snapshots once quiet for 10 s.
+        var settle = Stopwatch.StartNew();
+        while ((stats = await ShardsAsync(http)).Any(s => s.GetProperty("logEntries").GetInt32() > 0) && settle.Elapsed < TimeSpan.FromSeconds(90))
+            await Task.Delay(1000);
         await FailoverAsync(cluster, queries.AsSpan(0, dim).ToArray(), silos, stats);
     }
 
@@ -139,6 +143,7 @@ public static class ScaleBench
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "scale_failover", silos, victim, search_answers_again_s = answered, attempts,
+            log_entries_at_kill = before.Sum(s => s.GetProperty("logEntries").GetInt32()),
             reloaded_shards = moved.Select(s => new
             {
                 shard = s.GetProperty("shard").GetInt32(), vectors = s.GetProperty("vectors").GetInt32(),

@@ -74,7 +74,14 @@ public static class SiloBuilderExtensions
             o.IAmAliveTablePublishTimeout = m.IAmAlivePeriod;
             o.TableRefreshTimeout = m.TableRefresh;
         });
-        silo.Configure<GrainCollectionOptions>(o => o.CollectionAge = options.CollectionAge);
+        silo.Configure<GrainCollectionOptions>(o =>
+        {
+            o.CollectionAge = options.CollectionAge;
+            // A large shard's activation reads its snapshot and re-links its log tail: tens of seconds measured for
+            // 250,000 vectors on 2 cores. Orleans' default cancels an activation after 30 s, and every retry then
+            // starts the whole load again, so such a shard never came up.
+            o.ActivationTimeout = TimeSpan.FromMinutes(10);
+        });
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.CallTimeout);
 
         return silo.AddRagClusterServices(store, options);

@@ -50,6 +50,11 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private Task? _writer;
     private Task<(HnswIndex Index, int[] OldNodes)>? _compaction;
     private readonly CancellationTokenSource _deactivating = new();
+    // A shard quiet this long with a log tail folds it into a snapshot, so a crash after a load has ended reloads
+    // from the snapshot alone: replaying a tail re-links its vectors into the graph, which is most of a reload's time.
+    private static readonly TimeSpan IdleSnapshotAfter = TimeSpan.FromSeconds(10);
+    private DateTime _lastWrite;
+    private bool _idleSnapshotDue;
 
     private readonly List<ChunkRecord?> _slots = [];
     private readonly Dictionary<string, (long Version, List<int> Slots)> _documents = new(StringComparer.Ordinal);
@@ -75,12 +80,21 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default);
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
-        await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList());
+        await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList(), activating: true);
         _activationSeconds = started.Elapsed.TotalSeconds;
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
             logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s",
                 this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds);
         home.Follow(this); // spread onto silos that join
+        this.RegisterGrainTimer(() =>
+        {
+            if (log.EntriesSinceSnapshot > 0 && DateTime.UtcNow - _lastWrite >= IdleSnapshotAfter && _writer is null or { IsCompleted: true })
+            {
+                _idleSnapshotDue = true;
+                RunWriter();
+            }
+            return Task.CompletedTask;
+        }, IdleSnapshotAfter, IdleSnapshotAfter);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -138,6 +152,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                     foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
                     var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e.DocumentId, e.Version))
                         .DistinctBy(e => e.DocumentId).ToList();
+                    _lastWrite = DateTime.UtcNow;
                     await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
                     await ApplyAllAsync(fresh);
                     foreach (var (_, done) in batch) done.TrySetResult();
@@ -158,7 +173,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private async Task<bool> SnapshotIfDueAsync()
     {
-        if (log.EntriesSinceSnapshot < SnapshotEvery || log.BytesSinceSnapshot * 2 < _snapshotBytes || DateTime.UtcNow < _nextSnapshotAttempt) return true;
+        var due = _idleSnapshotDue ? log.EntriesSinceSnapshot > 0 : log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes;
+        _idleSnapshotDue = false;
+        if (!due || DateTime.UtcNow < _nextSnapshotAttempt) return true;
         try
         {
             var pages = await cpu.Run(TakeSnapshot);
@@ -247,7 +264,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     // Applies entries in order; their vectors join the graph in one bulk insert at the end. The nodes are appended
     // and mapped to slots here, in the turn, and linked on the silo's indexing threads: a search may find a node as soon as a
     // link to it exists, and then already knows its slot.
-    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries)
+    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false)
     {
         var vectors = new List<(int Slot, float[] Vector)>();
         foreach (var entry in entries) Apply(entry, vectors);
@@ -262,7 +279,11 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             _nodeToSlot.Add(vectors[i].Slot);
             _slotToNode[vectors[i].Slot] = first + i;
         }
-        if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to the pool
+        if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
+        // A log tail replayed on activation: nothing searches yet, and the shard is down until it is linked, so every
+        // core, on a thread of its own rather than behind other shards' inserts.
+        else if (activating)
+            await Task.Factory.StartNew(() => graph.LinkPending(Environment.ProcessorCount), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         else await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true));
     }
 

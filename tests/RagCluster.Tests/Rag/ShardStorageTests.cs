@@ -62,6 +62,21 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_quiet_shard_folds_its_log_tail_into_a_snapshot()
+    {
+        await using var cluster = await NewCluster();
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("quiet/0");
+        var rng = new Random(5);
+        for (var d = 0; d < 5; d++) await shard.Upsert($"d{d}", 1, [Chunk($"d{d}", Vector(rng, 16))]);
+        Assert.Equal(5, (await shard.GetStats()).LogEntries); // under the 64 entries a snapshot waits for while writes come
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        ShardStats stats;
+        while ((stats = await shard.GetStats()).LogEntries > 0 && DateTime.UtcNow < deadline) await Task.Delay(500);
+        Assert.Equal(0, stats.LogEntries);
+        Assert.True(stats.SnapshotBytes > 0);
+    }
+
+    [Fact]
     public async Task A_failed_snapshot_is_reported_and_retried_until_one_succeeds()
     {
         await using var cluster = await NewCluster();
