@@ -31,6 +31,7 @@ public static class ScaleBench
         var queries = Read<float>(Path.Combine(dataDir, "queries.f32"));
         var gt = Read<int>(Path.Combine(dataDir, "gt.i32"));
         var docs = n / chunksPerDoc;
+        _chunksPerDoc = chunksPerDoc;
 
         await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
         var http = cluster.Http;
@@ -208,8 +209,6 @@ public static class ScaleBench
             // A different ef each round keeps the query cache out of it without changing the work much.
             await SearchAsync(http, queries.AsSpan(i % q * dim, dim).ToArray(), ef + i / q);
             ms.Add(sw.Elapsed.TotalMilliseconds);
-            if (Environment.GetEnvironmentVariable("SCALE_DEBUG") is not null && sw.Elapsed.TotalMilliseconds > 40)
-                Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} slow search {sw.Elapsed.TotalMilliseconds:F0} ms, server {_lastElapsed:F0} ms");
         }
         return ms;
     }
@@ -219,13 +218,11 @@ public static class ScaleBench
         var r = await http.PostAsJsonAsync("v1/collections/million/search", new { vectorBase64 = OwnVectorChunks.ToBase64(vector), topK = 10, plan = "vector", ef });
         var body = await r.Content.ReadFromJsonAsync<JsonElement>();
         if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"search: {(int)r.StatusCode} {body}");
-        _lastElapsed = body.GetProperty("elapsedMs").GetDouble();
         // Chunk "d0001234#56" is vector 1234 * chunksPerDoc + 56; the caller's truth is in vector numbers.
         return body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("chunkId").GetString()!).Select(VectorNumber).ToList();
     }
 
-    private static int _chunksPerDoc = 100;
-    private static double _lastElapsed;
+    private static int _chunksPerDoc;
     private static int VectorNumber(string chunkId)
     {
         var hash = chunkId.IndexOf('#');
@@ -247,10 +244,7 @@ public static class ScaleBench
         return Math.Round(sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))], 2);
     }
 
-    public static Task RunFromArgs(string[] args)
-    {
-        _chunksPerDoc = args.Length > 4 ? int.Parse(args[4]) : 100;
-        return Run(args[1], args[2], int.Parse(args[3]), _chunksPerDoc, args.Length > 5 ? int.Parse(args[5]) : 4,
+    public static Task RunFromArgs(string[] args) =>
+        Run(args[1], args[2], int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 100, args.Length > 5 ? int.Parse(args[5]) : 4,
             (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray());
-    }
 }

@@ -239,7 +239,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var mapped = new bool[old.Count];
         foreach (var n in oldNodes) mapped[n] = true;
         var added = Enumerable.Range(0, old.Count).Where(n => !mapped[n] && !old.IsDeleted(n)).ToList();
-        var first = index.AppendRange(added.Select(n => old.Vector(n).ToArray()).ToList());
+        index.AppendRange(added.Select(n => old.Vector(n).ToArray()).ToList());
         await cpu.Run(() => index.LinkPending(cpu.Count));
         var nodeToSlot = new List<int>(index.Count);
         nodeToSlot.AddRange(oldNodes.Select(n => _nodeToSlot[n]));

@@ -82,7 +82,8 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             }
         }
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
-        var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, Math.Max(request.Ef ?? 64, k), request.Filter);
+        // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
+        var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, request.Ef ?? 0, request.Filter);
         var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
             GrainFactory.GetGrain<IIndexShardGrain>($"{collection}/{i}").Search(shardQuery)));
 

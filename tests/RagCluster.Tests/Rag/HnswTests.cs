@@ -125,7 +125,7 @@ public sealed class HnswTests
     }
 
     [Fact]
-    public void Searches_beside_a_background_link_never_fail_and_find_every_node_afterwards()
+    public async Task Searches_beside_a_background_link_never_fail_and_find_every_node_afterwards()
     {
         const int dims = 32;
         var data = RandomVectors(6000, dims, 11);
@@ -144,7 +144,7 @@ public sealed class HnswTests
             Assert.All(found, f => Assert.InRange(f.Node, 0, data.Length - 1));
             searches++;
         }
-        linking.Wait();
+        await linking;
         Assert.Equal(0, index.PendingCount);
         var self = Enumerable.Range(0, data.Length).Count(i => index.Search(data[i], 1)[0].Node == i);
         Assert.True(self >= data.Length * 0.99, $"{self} of {data.Length} nodes found by their own vector");

@@ -114,7 +114,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
     public async Task A_collection_stored_whole_by_an_older_version_moves_into_rows_on_activation()
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
-        var silo = (InProcessSiloHandle)cluster.Cluster.Primary;
+        var silo = (InProcessSiloHandle)cluster.Cluster.Primary!;
         var storage = silo.SiloHost.Services.GetRequiredService<IGrainStorage>();
         var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.legacy");
         var old = new CollectionState
@@ -130,7 +130,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
         Assert.Equal(["a", "b", "c"], (await collection.ListDocuments(null, 10)).DocumentIds);
         var cleared = new GrainState<CollectionState>(new CollectionState());
         await storage.ReadStateAsync("collection", grainId, cleared);
-        Assert.False(cleared.RecordExists && cleared.State.Documents.Count > 0, "the old record was not cleared");
+        Assert.False(cleared.RecordExists && cleared.State!.Documents.Count > 0, "the old record was not cleared");
         Assert.True(await collection.DocumentChanged("e", present: true) > 41);
         Assert.Equal(4, (await collection.GetInfo()).DocumentCount);
     }
