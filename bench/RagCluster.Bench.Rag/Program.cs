@@ -23,7 +23,7 @@ switch (args.FirstOrDefault())
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
         return 0;
-    case "scale": // BIN_DIR DATA_DIR(ann_data.py output) SILOS(1|3) [CHUNKS_PER_DOC=100] [SHARDS=4] [EFS=16,32,64,128,256] (issue 22, items 2 and 5)
+    case "scale": // BIN_DIR DATA_DIR(ann_data.py output) SILOS(1|3) [CHUNKS_PER_DOC=100] [SHARDS=4] [EFS=16,32,64,128,256] [RESHARD_TO=0] (issue 22, items 2, 3 and 5)
         await ScaleBench.RunFromArgs(args);
         return 0;
     case "ids": // the 128-token input both embedding benchmarks feed, for the Node baseline

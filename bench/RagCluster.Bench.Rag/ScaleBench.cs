@@ -16,6 +16,8 @@ namespace RagCluster.Bench.Rag;
 ///   resident memory per vector (silos' VmRSS after the load, less theirs before it);
 ///   recall@10 and latency per ef, through the API with plan "vector";
 ///   snapshot bytes (the shards' last snapshots);
+///   with RESHARD_TO: the shard count raised to it through the API while one client searches, the seconds until the
+///   switch, search latency and failures meanwhile, recall@10 after it, and where the new shards sit (issue 22, item 3);
 ///   failover: every silo process but Redis and PostgreSQL killed (-9) and started again (one silo), or the plain silo
 ///   holding shard 0 killed (3 silos); the seconds until a search answers again, and each reloaded shard's own load time.
 /// </summary>
@@ -23,7 +25,7 @@ public static class ScaleBench
 {
     private const int DocsPerRequest = 10, Parallel = 4, Searches = 300;
 
-    public static async Task Run(string binDir, string dataDir, int silos, int chunksPerDoc, int shards, int[] efs)
+    public static async Task Run(string binDir, string dataDir, int silos, int chunksPerDoc, int shards, int[] efs, int reshardTo)
     {
         var shape = File.ReadAllText(Path.Combine(dataDir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         var (n, dim, q) = (shape[0], shape[1], shape[2]);
@@ -96,11 +98,62 @@ public static class ScaleBench
             }));
         }
 
+        if (reshardTo > 0) await ReshardAsync(http, queries, gt, dim, q, reshardTo);
+
         // The crash comes after the load has ended: shards fold their tails into snapshots once quiet for 10 s.
         var settle = Stopwatch.StartNew();
         while ((stats = await ShardsAsync(http)).Any(s => s.GetProperty("logEntries").GetInt32() > 0) && settle.Elapsed < TimeSpan.FromSeconds(90))
             await Task.Delay(1000);
         await FailoverAsync(cluster, queries.AsSpan(0, dim).ToArray(), silos, stats);
+    }
+
+    private static async Task ReshardAsync(HttpClient http, float[] queries, int[] gt, int dim, int q, int to)
+    {
+        var from = (await ShardsAsync(http)).Count;
+        var clock = Stopwatch.StartNew();
+        var put = await http.PutAsJsonAsync("v1/collections/million", new { shardCount = to });
+        if (put.StatusCode != System.Net.HttpStatusCode.Accepted) throw new InvalidOperationException($"reshard: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        var done = false;
+        var watching = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var info = await http.GetFromJsonAsync<JsonElement>("v1/collections/million");
+                if (info.GetProperty("resharding").ValueKind == JsonValueKind.Null) break;
+                await Task.Delay(500);
+            }
+            Volatile.Write(ref done, true);
+        });
+        var ms = new List<double>();
+        var failed = 0;
+        for (var i = 0; !Volatile.Read(ref done); i++)
+        {
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                await SearchAsync(http, queries.AsSpan(i % q * dim, dim).ToArray(), 64 + i / q);
+                ms.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            catch (InvalidOperationException e)
+            {
+                if (failed++ < 5) Console.Error.WriteLine(e.Message);
+            }
+        }
+        await watching;
+        var seconds = clock.Elapsed.TotalSeconds;
+        var hits = 0;
+        for (var i = 0; i < q; i++)
+            hits += (await SearchAsync(http, queries.AsSpan(i * dim, dim).ToArray(), 128)).Count(gt.AsSpan(i * 10, 10).ToArray().Contains);
+        var stats = await ShardsAsync(http);
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "scale_reshard", from_shards = from, to_shards = stats.Count, reshard_s = seconds,
+            vectors_per_s = stats.Sum(s => s.GetProperty("vectors").GetInt32()) / seconds,
+            search_p50_ms = Percentile(ms, 0.5), search_p99_ms = Percentile(ms, 0.99), searches = ms.Count, failed_searches = failed,
+            recall_at_10_ef128_after = hits / (q * 10.0),
+            shard_vectors = stats.Select(s => s.GetProperty("vectors").GetInt32()).ToArray(),
+            shard_silos = stats.Select(s => s.GetProperty("silo").GetString()).ToArray(),
+        }));
     }
 
     private static async Task FailoverAsync(BenchCluster cluster, float[] query, int silos, List<JsonElement> before)
@@ -246,5 +299,5 @@ public static class ScaleBench
 
     public static Task RunFromArgs(string[] args) =>
         Run(args[1], args[2], int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 100, args.Length > 5 ? int.Parse(args[5]) : 4,
-            (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray());
+            (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray(), args.Length > 7 ? int.Parse(args[7]) : 0);
 }

@@ -24,6 +24,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             // The store refused or dropped a read or write; nothing half-done is kept, so the same request may be sent again.
             _ when exception is StorageUnavailableException => (503, "Storage unavailable"),
             _ when exception is CollectionGoneException => (409, "Collection deleted"),
+            _ when exception is ShardLayoutChangedException => (503, "Collection resharding"),
             _ when exception is KeyNotFoundException => (404, "Not found"),
             // A call timeout, a silo that left or cannot be reached, a message refused while the cluster reconfigures, or a
             // write that lost an ETag race: all pass; the client may retry (idempotent endpoints) after Retry-After.

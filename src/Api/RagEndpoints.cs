@@ -93,7 +93,8 @@ public static partial class RagEndpoints
         v1.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount, unsettledCount = info.UnsettledCount });
+            return Results.Ok(new { collection = c.Name, settings = info.Settings, version = info.Version, documentCount = info.DocumentCount,
+                unsettledCount = info.UnsettledCount, resharding = info.Resharding });
         }).RequireAuthorization(AuthSetup.Reader);
 
         // The registry a page at a time: pass "next" back as "after" until it is null.
@@ -111,7 +112,11 @@ public static partial class RagEndpoints
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
             var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions };
-            return Results.Ok(new { collection = c.Name, settings = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings) });
+            var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
+            // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
+            var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
+            var reply = new { collection = c.Name, settings = configured, resharding };
+            return resharding is null ? Results.Ok(reply) : Results.Accepted($"/v1/collections/{c.Name}", reply);
         }).RequireAuthorization(AuthSetup.Writer);
 
         // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
@@ -269,8 +274,7 @@ public static partial class RagEndpoints
         v1.MapGet("/shards", async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return Results.Ok(await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount)
-                .Select(i => grains.GetGrain<IIndexShardGrain>($"{c.Key}/{i}").GetStats())));
+            return Results.Ok(await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(key => grains.GetGrain<IIndexShardGrain>(key).GetStats())));
         }).RequireAuthorization(AuthSetup.Reader);
 
         // Backup: the collection as a zip with a checksum manifest (written to a temp file first, so the reply has a

@@ -253,7 +253,8 @@ public static class Commands
             return s.Status is "unknown" or DocumentStatuses.Deleted ? 1 : 0;
         }
         var info = await backend.CollectionAsync(collection, ct);
-        Console.WriteLine($"{collection}: {info.DocumentCount} documents, {info.Settings.ShardCount} shards, version {info.Version}, chunks of {info.Settings.ChunkMaxTokens} tokens");
+        var resharding = info.Resharding is { } r ? $" (resharding to {r.ShardCount}: {r.OldShardsCopied} of {r.OldShards} old shards copied, {r.ChunksCopied} chunks)" : "";
+        Console.WriteLine($"{collection}: {info.DocumentCount} documents, {info.Settings.ShardCount} shards{resharding}, version {info.Version}, chunks of {info.Settings.ChunkMaxTokens} tokens");
         return 0;
     }
 

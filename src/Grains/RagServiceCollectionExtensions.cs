@@ -41,6 +41,10 @@ public static class RagServiceCollectionExtensions
         if (sweepPeriod < TimeSpan.FromSeconds(1) || sweepPeriod > TimeSpan.FromHours(1))
             throw new ArgumentException("Ingest:PendingSweepPeriod must be 00:00:01..01:00:00");
         services.TryAddSingleton(new PendingSweepOptions(sweepPeriod));
+        var reshard = new ReshardOptions();
+        configuration.GetSection("Reshard").Bind(reshard);
+        reshard.Validate();
+        services.TryAddSingleton(reshard);
         var query = new QueryOptions();
         configuration.GetSection("Query").Bind(query);
         services.TryAddSingleton(query);

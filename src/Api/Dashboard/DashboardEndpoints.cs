@@ -23,7 +23,7 @@ public static partial class DashboardEndpoints
             {
                 var key = TenantScope.CollectionKey(tenant, name);
                 var info = await grains.GetGrain<ICollectionGrain>(key).GetInfo();
-                var shards = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i => grains.GetGrain<IIndexShardGrain>($"{key}/{i}").GetStats()));
+                var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(key).Select(shard => grains.GetGrain<IIndexShardGrain>(shard).GetStats()));
                 var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
                 return new { name, documents = info.DocumentCount, shards, plans = new { plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget } };
             }));

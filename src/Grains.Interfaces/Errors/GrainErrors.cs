@@ -48,3 +48,16 @@ public sealed class CollectionGoneException : OrleansException
 
     public CollectionGoneException(string message) : base(message) { }
 }
+
+/// <summary>
+/// A write or search reached shards the collection no longer uses (a reshard finished meanwhile), or a write reached
+/// fewer layouts than a reshard in progress needs. The caller reads the collection's settings again and repeats the
+/// call on the layouts they name; it is never the caller's fault, and if it reaches a client it is a retriable 503.
+/// </summary>
+[GenerateSerializer, Alias("rc.ShardLayoutChangedException")]
+public sealed class ShardLayoutChangedException : OrleansException
+{
+    public ShardLayoutChangedException() { }
+
+    public ShardLayoutChangedException(string message) : base(message) { }
+}

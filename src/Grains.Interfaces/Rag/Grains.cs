@@ -29,17 +29,24 @@ public interface ICollectionGrain : IGrainWithStringKey
     Task<DocumentPage> ListDocuments(string? after, int limit);
     /// <summary>Creates the collection with these settings; a conflict if it exists.</summary>
     Task<CollectionSettings> Create(CollectionSettings settings);
-    /// <summary>Changes settings; the shard count is fixed once the collection has documents.</summary>
+    /// <summary>
+    /// Changes settings. A new shard count on a collection with documents starts an online reshard (see
+    /// <see cref="CollectionInfo.Resharding"/>): the returned settings still name the serving count until it ends.
+    /// </summary>
     Task<CollectionSettings> Configure(CollectionSettings settings);
     /// <summary>
     /// Interleaves: changes that arrive while the registry is being written share the next write. Registering
-    /// (<paramref name="present"/>) fails with CollectionGoneException once a delete has begun.
+    /// (<paramref name="present"/>) fails with CollectionGoneException once a delete has begun. The caller names the
+    /// layout generations its shard writes reached (null: generation 0 alone); one that missed a layout the collection
+    /// now writes gets ShardLayoutChangedException and writes again.
     /// </summary>
     [AlwaysInterleave]
-    Task<long> DocumentChanged(string documentId, bool present);
-    /// <summary>Many documents registered in one write (a restore).</summary>
+    Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null);
+    /// <summary>Many documents registered in one write (a restore), written to the shards of <paramref name="wroteLayout"/>.</summary>
     [AlwaysInterleave]
-    Task<long> DocumentsAdded(string[] documentIds);
+    Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0);
+    /// <summary>Asks a reshard in progress to go on (it also resumes by itself on activation and on a reminder).</summary>
+    Task ResumeResharding();
     /// <summary>
     /// Records documents about to be stored as pending, before they are: until a sweep finds each settled (indexed,
     /// failed or deleted) the collection keeps a reminder that activates it, so no crash can strand it. Fails with
@@ -74,7 +81,7 @@ public interface IDocumentGrain : IGrainWithStringKey
     Task<RestoredDocument?> Export();
 }
 
-/// <summary>Key: "collection/shardNo". HNSW + BM25 over the shard's chunks, persisted as snapshot + log.</summary>
+/// <summary>Key: see <see cref="ShardLayout.ShardKey"/> ("collection/shardNo" or "collection/L{generation}x{count}/shardNo"). HNSW + BM25 over the shard's chunks, persisted as snapshot + log.</summary>
 [Alias("rc.IIndexShardGrain")]
 public interface IIndexShardGrain : IGrainWithStringKey
 {
@@ -82,6 +89,16 @@ public interface IIndexShardGrain : IGrainWithStringKey
     Task Upsert(string documentId, long version, ChunkRecord[] chunks);
     /// <summary>Many documents' Upserts in one log write and one bulk graph insert (restores, bulk loads).</summary>
     Task UpsertMany(ShardUpsert[] documents);
+    /// <summary>
+    /// Adds chunks to a document's version, as a reshard copies them in from several old shards: an older version held
+    /// here is replaced, the same version gains the chunks it lacks (by chunk id), a newer one (or a removal) wins.
+    /// </summary>
+    Task Merge(ShardUpsert[] documents);
+    /// <summary>
+    /// Ends a shard a reshard has replaced: its content is dropped (storage keeps a small tombstone), and from then on it
+    /// refuses writes and searches with ShardLayoutChangedException, so a caller that read old settings asks again.
+    /// </summary>
+    Task Retire();
     Task RemoveDocument(string documentId, long version);
     Task<ShardResult> Search(ShardQuery query);
     Task<ShardStats> GetStats();

@@ -38,13 +38,47 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// and searches bring a query vector; no model runs for it. Null: the cluster's model embeds text. Fixed at creation.
     /// </summary>
     [Id(3)] public int? Dimensions { get; init; }
+
+    /// <summary>Which generation of shards serves the collection (0: the shards it was created with; each reshard adds one).</summary>
+    [Id(4)] public int LayoutGeneration { get; init; }
+
+    /// <summary>The layout being built while the collection is resharded; null otherwise. Writers write both layouts meanwhile.</summary>
+    [Id(5)] public ShardLayout? ReshardingTo { get; init; }
+
+    /// <summary>The shards that serve searches now.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ShardLayout Layout => new(LayoutGeneration, ShardCount);
+
+    /// <summary>Every layout a write must reach: the serving one, and the one being built during a reshard.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ShardLayout[] WriteLayouts => ReshardingTo is { } target ? [Layout, target] : [Layout];
 }
+
+/// <summary>
+/// One generation of a collection's shards: how many there are and the grain keys they go by. Generation 0 keeps the
+/// keys collections always had ("collection/3"); later generations name their count too ("collection/L1x16/3"), so
+/// keys are never reused and placement can spread a layout's shards evenly over the silos.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rc.ShardLayout")]
+public sealed record ShardLayout(int Generation, int ShardCount)
+{
+    public string ShardKey(string collection, int shard) =>
+        Generation == 0 ? $"{collection}/{shard}" : $"{collection}/L{Generation}x{ShardCount}/{shard}";
+
+    public IEnumerable<string> ShardKeys(string collection) => Enumerable.Range(0, ShardCount).Select(i => ShardKey(collection, i));
+}
+
+/// <summary>How far a reshard has come: old shards copied in full, and chunks copied so far.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ReshardProgress")]
+public sealed record ReshardProgress(int ShardCount, int OldShardsCopied, int OldShards, long ChunksCopied);
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionInfo")]
 public sealed record CollectionInfo(string Collection, CollectionSettings Settings, long Version, int DocumentCount)
 {
     /// <summary>Documents accepted that the collection's sweep has not yet seen settled (indexed, failed or deleted).</summary>
     [Id(5)] public int UnsettledCount { get; init; }
+    /// <summary>Set while the shard count is being changed.</summary>
+    [Id(6)] public ReshardProgress? Resharding { get; init; }
 }
 
 /// <summary>A page of a collection's document ids; <see cref="Next"/> is the cursor for the next page, null after the last.</summary>

@@ -53,9 +53,9 @@ public static partial class CollectionArchive
         var chunkCount = 0;
         files.Add(await WriteEntry(zip, "chunks.jsonl", async w =>
         {
-            for (var shard = 0; shard < info.Settings.ShardCount; shard++)
+            foreach (var shardKey in info.Settings.Layout.ShardKeys(collectionKey))
             {
-                var grain = grains.GetGrain<IIndexShardGrain>($"{collectionKey}/{shard}");
+                var grain = grains.GetGrain<IIndexShardGrain>(shardKey);
                 for (var cursor = 0; cursor >= 0;)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -141,7 +141,7 @@ public static partial class CollectionArchive
         using var zip = Open(archive);
         var documents = ReadDocuments(zip);
         var key = TenantScope.CollectionKey(tenant, collectionName);
-        await grains.GetGrain<ICollectionGrain>(key).Create(manifest.Settings); // a conflict if it exists: nothing written yet
+        var layout = (await grains.GetGrain<ICollectionGrain>(key).Create(manifest.Settings)).Layout; // a conflict if it exists: nothing written yet
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(collectionName);
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var batch in documents.Values.Chunk(64))
@@ -161,7 +161,7 @@ public static partial class CollectionArchive
             var batch = pending[shard].ToArray();
             pending[shard].Clear();
             pendingChunks[shard] = 0;
-            inFlight[shard] = grains.GetGrain<IIndexShardGrain>($"{key}/{shard}").UpsertMany(batch);
+            inFlight[shard] = grains.GetGrain<IIndexShardGrain>(layout.ShardKey(key, shard)).UpsertMany(batch);
         }
         foreach (var run in ChunkRuns(zip, manifest, documents.Keys.ToHashSet(StringComparer.Ordinal)))
         {
@@ -173,7 +173,7 @@ public static partial class CollectionArchive
         }
         foreach (var shard in pending.Keys.Where(k => pending[k].Count > 0).ToList()) await Send(shard);
         await Task.WhenAll(inFlight.Values);
-        await grains.GetGrain<ICollectionGrain>(key).DocumentsAdded(documents.Keys.ToArray());
+        await grains.GetGrain<ICollectionGrain>(key).DocumentsAdded(documents.Keys.ToArray(), layout.Generation);
         return manifest;
     }
 

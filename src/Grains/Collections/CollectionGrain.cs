@@ -47,7 +47,11 @@ public sealed class CollectionState
 /// document may register, until Drop ends it).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.CollectionHead")]
-public sealed record CollectionHead(CollectionSettings? Settings, long Version, bool Deleting);
+public sealed record CollectionHead(CollectionSettings? Settings, long Version, bool Deleting)
+{
+    /// <summary>The highest shard layout generation this collection ever used: a re-created collection starts past it, on shards never written.</summary>
+    [Id(3)] public int HighestGeneration { get; init; }
+}
 
 /// <summary>
 /// A collection's settings, document registry and version (which cache keys include). The registry is two row sets
@@ -60,9 +64,9 @@ public sealed record CollectionHead(CollectionSettings? Settings, long Version, 
 /// While it has unsettled documents it holds an Orleans reminder, which fires on whichever silo owns it even after every
 /// silo restarted: each tick activates those documents, and a pending document resumes indexing when it activates.
 /// </summary>
-public sealed class CollectionGrain(
+public sealed partial class CollectionGrain(
     [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
-    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ILogger<CollectionGrain> log)
+    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ReshardOptions reshard, ILogger<CollectionGrain> log)
     : Grain, ICollectionGrain, IRemindable
 {
     private const string SweepReminder = "unsettled-documents";
@@ -81,8 +85,16 @@ public sealed class CollectionGrain(
         if (head is not null) _head = serializer.Deserialize<CollectionHead>(head)!;
         _documentCount = counts.GetValueOrDefault(Registered);
         _unsettledCount = counts.GetValueOrDefault(Unsettled);
+        _retireCount = counts.GetValueOrDefault(RetireSet);
         // (An old collection's sweep reminder, if it held one, is keyed by the same grain and keeps firing.)
         if (head is null && legacy.RecordExists) await MoveIntoRowsAsync(cancellationToken);
+        ResumeReshardWork(); // a reshard (or the retirement of old shards) that a crash or a move interrupted goes on
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _stopping.Cancel(); // the copy stops at its next step; the next activation resumes it from the stored progress
+        return Task.CompletedTask;
     }
 
     // A collection stored by an older version: its registry becomes rows in one write, then the old record goes. If the
@@ -109,7 +121,7 @@ public sealed class CollectionGrain(
     }
 
     public Task<CollectionInfo> GetInfo() => Task.FromResult(new CollectionInfo(this.GetPrimaryKeyString(), Settings, _head.Version,
-        (int)_documentCount) { UnsettledCount = (int)_unsettledCount });
+        (int)_documentCount) { UnsettledCount = (int)_unsettledCount, Resharding = Progress() });
 
     public Task<CollectionSettings> GetSettings() => Task.FromResult(Settings);
 
@@ -127,25 +139,49 @@ public sealed class CollectionGrain(
     public async Task<CollectionSettings> Create(CollectionSettings settings)
     {
         Validate(settings);
-        await Change((h, _) => h.Settings is not null
-            ? throw new InvalidOperationException(h.Deleting ? "the collection is being deleted" : "the collection already exists")
-            : h with { Settings = settings });
-        return settings;
+        // A collection created again after a delete that had resharded starts on a generation of shards never written.
+        var created = settings;
+        await Change((h, _) =>
+        {
+            if (h.Settings is not null) throw new InvalidOperationException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
+            var generation = h.HighestGeneration == 0 ? 0 : h.HighestGeneration + 1;
+            created = settings with { LayoutGeneration = generation, ReshardingTo = null };
+            return h with { Settings = created, HighestGeneration = generation };
+        });
+        return created;
     }
 
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
     {
         Validate(settings);
-        await Change((h, _) =>
+        CollectionSettings? configured = null;
+        await Change((h, edits) =>
         {
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
-            if (_documentCount > 0 && settings.ShardCount != (h.Settings ?? Settings).ShardCount)
-                throw new InvalidOperationException("the shard count cannot change once a collection has documents");
-            if (settings.Dimensions != (h.Settings ?? Settings).Dimensions)
+            var current = h.Settings ?? Settings;
+            if (settings.Dimensions != current.Dimensions)
                 throw new InvalidOperationException("dimensions are fixed when a collection is created");
-            return h with { Settings = settings };
+            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens };
+            var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
+            if (settings.ShardCount != wanted)
+            {
+                if (current.ReshardingTo is { } running)
+                    throw new InvalidOperationException($"a reshard to {running.ShardCount} shards is in progress; change the count again once it ends");
+                var layout = new ShardLayout(Math.Max(h.HighestGeneration, current.LayoutGeneration) + 1, settings.ShardCount);
+                h = h with { HighestGeneration = layout.Generation };
+                if (_documentCount == 0 && _unsettledCount == 0)
+                {
+                    // Nothing to copy: the new layout serves at once; the old shards (which may hold removals) retire.
+                    foreach (var key in current.Layout.ShardKeys(this.GetPrimaryKeyString())) edits.Put(RetireSet, key, []);
+                    next = next with { ShardCount = layout.ShardCount, LayoutGeneration = layout.Generation };
+                }
+                else next = next with { ReshardingTo = layout };
+            }
+            configured = next;
+            return h with { Settings = next };
         });
-        return settings;
+        ResumeReshardWork();
+        return configured!;
     }
 
     // A collection that only ever existed implicitly (documents without Create) is deleted too.
@@ -157,8 +193,9 @@ public sealed class CollectionGrain(
         ? throw new InvalidOperationException($"{_documentCount} document(s) remain; delete them first")
         : h with { Settings = null, Deleting = false });
 
-    public Task<long> DocumentChanged(string documentId, bool present) => Change((h, edits) =>
+    public Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null) => Change((h, edits) =>
     {
+        RequireWritten(h, wroteLayouts ?? [0]);
         if (!present)
         {
             edits.Delete(Registered, documentId);
@@ -171,9 +208,10 @@ public sealed class CollectionGrain(
         return h;
     });
 
-    public Task<long> DocumentsAdded(string[] documentIds) => Change((h, edits) =>
+    public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0) => Change((h, edits) =>
     {
         h = RequireOpen(h);
+        RequireWritten(h, [wroteLayout]);
         foreach (var id in documentIds) edits.Put(Registered, id, []);
         return h;
     });
@@ -218,6 +256,7 @@ public sealed class CollectionGrain(
     /// </summary>
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == ReshardReminder) { await OnReshardReminderAsync(); return; }
         if (reminderName != SweepReminder) return;
         var key = this.GetPrimaryKeyString();
         var abandonedBefore = DateTime.UtcNow - sweep.Period;
@@ -389,6 +428,7 @@ public sealed class CollectionGrain(
                 _head = head;
                 _documentCount += gained.GetValueOrDefault(Registered);
                 _unsettledCount += gained.GetValueOrDefault(Unsettled);
+                _retireCount += gained.GetValueOrDefault(RetireSet);
             }
             catch (Exception e)
             {

@@ -41,6 +41,8 @@ public sealed class DocumentState
     [Id(12)] public int[]? HeldShards { get; set; }
     /// <summary>Deleted, but the shards or the collection may not have been told yet: a repeated delete (or the next activation) finishes it.</summary>
     [Id(13)] public bool RemovalPending { get; set; }
+    /// <summary>The shard layout generation <see cref="HeldShards"/> and <see cref="ShardCount"/> refer to (see ShardLayout).</summary>
+    [Id(14)] public int LayoutGeneration { get; set; }
 }
 
 /// <summary>
@@ -156,11 +158,14 @@ public sealed class DocumentGrain(
         if (deletedAt == 0) return false;
         _retry?.Dispose();
         _retry = null;
-        var shardCount = _state.Current.ShardCount > 0 ? _state.Current.ShardCount
-            : (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
-        await Task.WhenAll(Enumerable.Range(0, shardCount).Select(i =>
-            GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").RemoveDocument(DocumentId, deletedAt)));
-        await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false);
+        // Every shard of every layout the collection writes (two while it reshards) is told; if the layouts change
+        // before the collection hears of it, it refuses, and the new ones are told.
+        await WithCurrentLayouts(async settings =>
+        {
+            await Task.WhenAll(settings.WriteLayouts.SelectMany(layout => layout.ShardKeys(Collection)).Select(key =>
+                GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt)));
+            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings));
+        });
         await _state.UpdateAsync(s =>
         {
             if (s.Version != deletedAt || !s.RemovalPending) return false; // ingested again meanwhile: that version owns it now
@@ -172,7 +177,7 @@ public sealed class DocumentGrain(
 
     public async Task<DocumentStatus> Restore(RestoredDocument d)
     {
-        var shardCount = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).ShardCount;
+        var layout = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).Layout;
         await _state.UpdateAsync(s =>
         {
             if (s.Version != 0 && s.Status != DocumentStatuses.Deleted)
@@ -190,7 +195,8 @@ public sealed class DocumentGrain(
             s.HeldShards = null; // the restored shards hold its chunks wherever the backup's did
             s.RemovalPending = false;
             s.UpdatedAt = d.UpdatedAt;
-            s.ShardCount = shardCount;
+            s.ShardCount = layout.ShardCount;
+            s.LayoutGeneration = layout.Generation;
         });
         return Snapshot();
     }
@@ -277,19 +283,20 @@ public sealed class DocumentGrain(
                 : await EmbeddedChunksAsync(pending, settings, step);
             if (Superseded()) return true; // the next pass takes the newer version
 
-            var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, settings.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
-            // The shards that get chunks, and those that may hold older ones (told so they drop them). A new document
-            // tells only the first: with 4 shards and SciFact's 1.9 chunks a document, telling every shard made most
-            // calls (each one a shard log row) empty; a 1,500-document run's shard log INSERTs fell from 7,017 to 3,299.
             step.MoveTo(IngestSteps.WritingShards);
-            await Task.WhenAll(ShardsToTell(pending, byShard.Keys, settings.ShardCount).Select(i =>
-                GrainFactory.GetGrain<IIndexShardGrain>($"{Collection}/{i}").Upsert(DocumentId, version, byShard.GetValueOrDefault(i) ?? [])));
-            if (Superseded()) return true;
             // Register with the collection before recording success: if this call fails the document stays
-            // pending and the whole (idempotent) pass is retried, so the registration cannot be lost.
-            step.MoveTo(IngestSteps.Registering);
-            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true);
-            if (Superseded()) return true;
+            // pending and the whole (idempotent) pass is retried, so the registration cannot be lost. A reshard that
+            // began or ended since the settings were read refuses it, and the chunks go to the layouts it names.
+            int[] held = [];
+            var superseded = false;
+            settings = await WithCurrentLayouts(async current =>
+            {
+                held = await WriteShardsAsync(pending, chunks, current);
+                if (superseded = Superseded()) return;
+                step.MoveTo(IngestSteps.Registering);
+                await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current));
+            }, settings);
+            if (superseded || Superseded()) return true;
 
             step.MoveTo(IngestSteps.Saving);
             var indexed = await _state.UpdateAsync(s =>
@@ -299,7 +306,8 @@ public sealed class DocumentGrain(
                 s.IndexedVersion = version;
                 s.ChunkCount = chunks.Count;
                 s.ShardCount = settings.ShardCount;
-                s.HeldShards = byShard.Keys.Order().ToArray();
+                s.LayoutGeneration = settings.LayoutGeneration;
+                s.HeldShards = held;
                 s.PendingContent = null;
                 s.UpdatedAt = DateTimeOffset.UtcNow;
                 return true;
@@ -391,15 +399,64 @@ public sealed class DocumentGrain(
         return chunks;
     }
 
-    /// <summary>Shards a pass writes to: those given chunks plus those that may hold an older version's (all, when unknown).</summary>
-    private static IEnumerable<int> ShardsToTell(DocumentState pending, IEnumerable<int> withChunks, int shardCount)
+    /// <summary>
+    /// Writes the chunks to every layout the collection writes (two while it reshards); returns the serving layout's
+    /// shards that got chunks. Told are the shards that get chunks, and those that may hold an older version's (so
+    /// they drop them): none for a new document, the held ones when known for that layout, else all. (A new document
+    /// telling every shard made most calls, each a shard log row, empty: a 1,500-document run's shard log INSERTs fell
+    /// from 7,017 to 3,299 with 4 shards.) A layout this document was not last written to (one a reshard builds, or
+    /// one it copied into) may already hold part of this very version, copied from an old shard, so it gets a merge.
+    /// </summary>
+    private async Task<int[]> WriteShardsAsync(DocumentState pending, List<ChunkRecord> chunks, CollectionSettings settings)
     {
-        var held = pending.HeldShards;
-        // Held shards are numbered in the shard count they were written under (a count changes only on an empty collection).
-        if (held is null || (held.Length > 0 && pending.ShardCount != shardCount))
-            return Enumerable.Range(0, shardCount);
-        return withChunks.Union(held).Order();
+        var writes = new List<Task>();
+        int[] held = [];
+        foreach (var layout in settings.WriteLayouts)
+        {
+            var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, layout.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
+            if (layout == settings.Layout) held = byShard.Keys.Order().ToArray();
+            var lastWritten = pending.LayoutGeneration == layout.Generation && pending.ShardCount == layout.ShardCount;
+            var shards = pending.HeldShards switch
+            {
+                [] => byShard.Keys.Order(),
+                { } before when lastWritten => byShard.Keys.Union(before).Order(),
+                _ => Enumerable.Range(0, layout.ShardCount),
+            };
+            var merge = !lastWritten || layout == settings.ReshardingTo;
+            foreach (var i in shards)
+            {
+                var shard = GrainFactory.GetGrain<IIndexShardGrain>(layout.ShardKey(Collection, i));
+                var mine = byShard.GetValueOrDefault(i) ?? [];
+                writes.Add(merge ? shard.Merge([new ShardUpsert(DocumentId, pending.Version, mine)]) : shard.Upsert(DocumentId, pending.Version, mine));
+            }
+        }
+        await Task.WhenAll(writes);
+        return held;
     }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> against the collection's layouts; when a reshard began or ended under it (a shard or
+    /// the collection answers ShardLayoutChangedException) reads the settings again and repeats. Returns the settings it
+    /// finished with.
+    /// </summary>
+    private async Task<CollectionSettings> WithCurrentLayouts(Func<CollectionSettings, Task> write, CollectionSettings? settings = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            settings ??= await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
+            try
+            {
+                await write(settings);
+                return settings;
+            }
+            catch (ShardLayoutChangedException) when (attempt < 5)
+            {
+                settings = null;
+            }
+        }
+    }
+
+    private static int[] Generations(CollectionSettings settings) => settings.WriteLayouts.Select(l => l.Generation).ToArray();
 
     /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
     public static int ShardOf(string chunkId, int shardCount) => (int)(StableHash.Of(chunkId) % (uint)shardCount);

@@ -16,7 +16,11 @@ namespace RagCluster.Grains.Indexing;
 
 /// <summary>A change to a shard, as appended to its log.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardLogEntry")]
-public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[] Chunks, bool Removed);
+public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[] Chunks, bool Removed)
+{
+    /// <summary>Adds to the same version's chunks instead of replacing them (see <see cref="IIndexShardGrain.Merge"/>).</summary>
+    [Id(4)] public bool Merge { get; init; }
+}
 
 /// <summary>
 /// One shard of a collection: an HNSW graph for dense search and a BM25 index for lexical search over the same
@@ -59,7 +63,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private readonly List<ChunkRecord?> _slots = [];
     private readonly Dictionary<string, (long Version, List<int> Slots)> _documents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _removedVersions = new(StringComparer.Ordinal);
-    private readonly Bm25Index _bm25 = new();
+    private Bm25Index _bm25 = new();
+    // Set once a reshard replaced this shard: writes and searches are refused so callers re-read the collection's layout.
+    private bool _retiring, _retired;
     private HnswIndex? _hnsw;
     private List<int> _nodeToSlot = [];
     private readonly Dictionary<int, int> _slotToNode = [];
@@ -78,6 +84,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             // Nothing else touches this activation until it has activated.
             await Task.Factory.StartNew(() => Restore(ShardSnapshots.Read(snapshot, serializer, hnswOptions)), cancellationToken,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (_retired) return; // a tombstone: nothing to load, nothing to follow
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
         await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList(), activating: true);
@@ -111,6 +118,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public Task UpsertMany(ShardUpsert[] documents) =>
         Record(documents.Where(d => !IsStale(d.DocumentId, d.Version)).Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false)).ToList());
 
+    public Task Merge(ShardUpsert[] documents) =>
+        Record(documents.Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false) { Merge = true })
+            .Where(e => !IsStale(e)).ToList());
+
     public Task RemoveDocument(string documentId, long version) =>
         IsStale(documentId, version) ? Task.CompletedTask : Record([new ShardLogEntry(documentId, version, [], Removed: true)]);
 
@@ -118,8 +129,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         (_documents.TryGetValue(documentId, out var d) && d.Version >= version) ||
         (_removedVersions.TryGetValue(documentId, out var r) && r >= version);
 
+    // A merge of the version held is not stale: it may bring chunks this shard lacks.
+    private bool IsStale(ShardLogEntry e) => e.Merge
+        ? (_documents.TryGetValue(e.DocumentId, out var d) && d.Version > e.Version) || (_removedVersions.TryGetValue(e.DocumentId, out var r) && r >= e.Version)
+        : IsStale(e.DocumentId, e.Version);
+
     private Task Record(IReadOnlyList<ShardLogEntry> entries)
     {
+        if (_retiring || _retired) throw Replaced();
         if (entries.Count == 0) return Task.CompletedTask;
         if (_snapshotFailures > 0 && log.BytesSinceSnapshot > Math.Max(MaxTailBytesWithoutSnapshot, 2 * _snapshotBytes))
             throw new StorageUnavailableException($"shard {this.GetPrimaryKeyString()} takes no writes until a snapshot succeeds " +
@@ -132,7 +149,35 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private void RunWriter()
     {
-        if (_writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+        if (!_retiring && _writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+    }
+
+    private ShardLayoutChangedException Replaced() => new($"shard {this.GetPrimaryKeyString()} was replaced by a reshard; read the collection's layout again");
+
+    public async Task Retire()
+    {
+        if (_retired) return;
+        _retiring = true; // refuses writes from now on, and stops the writer loop from starting again
+        _deactivating.Cancel(); // drops a compaction in progress
+        if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
+        foreach (var (_, done) in _queued) done.TrySetException(Replaced());
+        _queued.Clear();
+        var tombstone = new ShardContent
+        {
+            LiveSlots = [], Chunks = [], DocumentVersions = new Dictionary<string, long>(), NodeToSlot = [], Retired = true,
+        };
+        await log.SnapshotAsync(ShardSnapshots.Write(tombstone, serializer)); // the log goes with the content
+        _slots.Clear();
+        _documents.Clear();
+        _removedVersions.Clear();
+        _nodeToSlot = [];
+        _slotToNode.Clear();
+        _bm25 = new Bm25Index();
+        _hnsw = null;
+        _snapshotBytes = 0;
+        _retired = true;
+        logger.LogInformation("Shard {Shard}: retired by a reshard", this.GetPrimaryKeyString());
+        this.DeactivateOnIdle();
     }
 
     // The one place the shard changes. Group commit: one log write (one transaction) for everything queued, then one
@@ -150,8 +195,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                     // Two versions of one document in a batch: only the newest is written.
                     var newest = new Dictionary<string, long>(StringComparer.Ordinal);
                     foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
-                    var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e.DocumentId, e.Version))
-                        .DistinctBy(e => e.DocumentId).ToList();
+                    // One replacement a document, but every merge of its version (each may bring other chunks).
+                    var replaced = new HashSet<string>(StringComparer.Ordinal);
+                    var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e) && (e.Merge || replaced.Add(e.DocumentId)))
+                        .ToList();
                     _lastWrite = DateTime.UtcNow;
                     await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
                     await ApplyAllAsync(fresh);
@@ -289,6 +336,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
     {
+        if (IsStale(entry)) return; // a merge and a replacement of one version in a batch: whichever came second
+        if (entry.Merge && _documents.TryGetValue(entry.DocumentId, out var held) && held.Version == entry.Version)
+        {
+            var have = held.Slots.Select(s => _slots[s]!.ChunkId).ToHashSet(StringComparer.Ordinal);
+            foreach (var chunk in entry.Chunks)
+                if (have.Add(chunk.ChunkId)) held.Slots.Add(AddSlot(chunk, vectors));
+            return;
+        }
         if (_documents.Remove(entry.DocumentId, out var old))
             foreach (var slot in old.Slots) RemoveSlot(slot);
         if (entry.Removed)
@@ -298,15 +353,17 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         }
         _removedVersions.Remove(entry.DocumentId);
         var slots = new List<int>(entry.Chunks.Length);
-        foreach (var chunk in entry.Chunks)
-        {
-            var slot = _slots.Count;
-            _slots.Add(chunk with { Vector = null });
-            _bm25.Add(slot, chunk.Text);
-            if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
-            slots.Add(slot);
-        }
+        foreach (var chunk in entry.Chunks) slots.Add(AddSlot(chunk, vectors));
         _documents[entry.DocumentId] = (entry.Version, slots);
+    }
+
+    private int AddSlot(ChunkRecord chunk, List<(int Slot, float[] Vector)> vectors)
+    {
+        var slot = _slots.Count;
+        _slots.Add(chunk with { Vector = null });
+        _bm25.Add(slot, chunk.Text);
+        if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
+        return slot;
     }
 
     private void RemoveSlot(int slot)
@@ -318,6 +375,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     public Task<ShardResult> Search(ShardQuery query)
     {
+        if (_retired) throw Replaced();
         var filter = query.Filter;
         Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _slots[slot] is { } c && filter.All(f => c.Tags.TryGetValue(f.Key, out var v) && v == f.Value);
         var dense = Array.Empty<ShardHit>();
@@ -354,6 +412,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public Task<ShardExportPage> Export(int cursor, int maxChunks)
     {
         if (cursor < 0 || maxChunks is < 1 or > 10_000) throw new ArgumentException("cursor must be >= 0 and maxChunks 1..10000");
+        if (_retired) throw Replaced();
         var chunks = new List<ChunkRecord>();
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         var slot = cursor;
@@ -383,6 +442,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private void Restore(ShardContent s)
     {
+        _retired = s.Retired;
         for (var i = 0; i < s.SlotCount; i++) _slots.Add(null);
         for (var i = 0; i < s.LiveSlots.Count; i++)
         {

@@ -15,6 +15,8 @@ public sealed class ShardContent
     public required IReadOnlyDictionary<string, long> DocumentVersions; // negative: removed at that version
     public HnswIndex? Graph;
     public required IReadOnlyList<int> NodeToSlot;
+    /// <summary>A reshard replaced this shard: it holds nothing and takes nothing (written last; older snapshots end before it).</summary>
+    public bool Retired;
 }
 
 /// <summary>Earlier shards stored this record whole (one array, one database value); restores still read it.</summary>
@@ -54,6 +56,7 @@ public static class ShardSnapshots
             content.Graph?.Save(w);
             w.Write(content.NodeToSlot.Count);
             foreach (var slot in content.NodeToSlot) w.Write(slot);
+            w.Write(content.Retired);
         }
         return pages.Pages;
     }
@@ -81,7 +84,8 @@ public static class ShardSnapshots
         var graph = r.ReadBoolean() ? HnswIndex.Load(r, hnswOptions) : null;
         var nodeToSlot = new int[r.ReadInt32()];
         for (var i = 0; i < nodeToSlot.Length; i++) nodeToSlot[i] = r.ReadInt32();
-        return new ShardContent { SlotCount = slotCount, LiveSlots = live, Chunks = chunks, DocumentVersions = versions, Graph = graph, NodeToSlot = nodeToSlot };
+        var retired = r.BaseStream.Position < r.BaseStream.Length && r.ReadBoolean();
+        return new ShardContent { SlotCount = slotCount, LiveSlots = live, Chunks = chunks, DocumentVersions = versions, Graph = graph, NodeToSlot = nodeToSlot, Retired = retired };
     }
 
     private static ShardContent FromRecord(ShardSnapshot s, HnswOptions hnswOptions)

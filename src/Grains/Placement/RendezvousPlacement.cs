@@ -27,17 +27,57 @@ public sealed class RendezvousPlacementDirector : IPlacementDirector
         Task.FromResult(Rendezvous.Home(target.GrainIdentity, context.GetCompatibleSilos(target)));
 }
 
-/// <summary>Highest-random-weight hashing over silos.</summary>
+/// <summary>
+/// Highest-random-weight hashing over silos. A grain whose key names a group and its size (a shard layout's keys end in
+/// "/L{generation}x{count}/{index}") is placed with bounded loads instead: the group's members, in index order, each take
+/// the highest-scoring silo that holds fewer than ceil(count / silos) of them, so 16 shards on 3 silos sit 6, 5 and 5,
+/// where plain rendezvous hashing put 3 of a 4-shard collection's shards on one silo of 3.
+/// </summary>
 public static class Rendezvous
 {
     public static SiloAddress Home(GrainId grain, IReadOnlyCollection<SiloAddress> silos)
     {
         if (silos.Count == 0) throw new SiloUnavailableException("no active silo can host " + grain);
-        var key = Hash64(grain.ToString());
+        var id = grain.ToString();
+        return GroupMember(id) is { } member ? Balanced(member.Group, member.Count, member.Index, silos) : Highest(Hash64(id), silos, null);
+    }
+
+    private static SiloAddress Balanced(string group, int count, int index, IReadOnlyCollection<SiloAddress> silos)
+    {
+        var ordered = silos.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray(); // every silo sees the same order
+        var cap = (count + ordered.Length - 1) / ordered.Length;
+        var load = new int[ordered.Length];
+        for (var member = 0; ; member++)
+        {
+            var home = Highest(Hash64($"{group}/{member}"), ordered, load.Select(l => l < cap).ToArray());
+            if (member == index) return home;
+            load[Array.IndexOf(ordered, home)]++;
+        }
+    }
+
+    // "type/…/L{g}x{n}/{i}" with 0 <= i < n: the group is everything before the last '/'.
+    private static (string Group, int Count, int Index)? GroupMember(string id)
+    {
+        var last = id.LastIndexOf('/');
+        var previous = last > 0 ? id.LastIndexOf('/', last - 1) : -1;
+        if (previous < 0) return null;
+        var segment = id.AsSpan(previous + 1, last - previous - 1);
+        var x = segment.IndexOf('x');
+        if (segment.Length < 4 || segment[0] != 'L' || x < 2 || !int.TryParse(segment[1..x], out _)
+            || !int.TryParse(segment[(x + 1)..], out var count) || !int.TryParse(id.AsSpan(last + 1), out var index)
+            || count < 1 || index < 0 || index >= count) return null;
+        return (id[..last], count, index);
+    }
+
+    private static SiloAddress Highest(ulong key, IReadOnlyCollection<SiloAddress> silos, bool[]? open)
+    {
         SiloAddress? best = null;
         var bestScore = 0UL;
+        var i = -1;
         foreach (var silo in silos)
         {
+            i++;
+            if (open is not null && !open[i]) continue;
             var score = Mix(key ^ Hash64(silo.ToParsableString()));
             // Ties (practically never) go to the smaller address, so every silo makes the same choice.
             if (best is null || score > bestScore || (score == bestScore && silo.CompareTo(best) < 0)) (best, bestScore) = (silo, score);

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Caching;
@@ -84,8 +85,18 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
         // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
         var shardQuery = new ShardQuery(vector, hasText ? request.Query : null, k, request.Ef ?? 0, request.Filter);
-        var results = await Task.WhenAll(Enumerable.Range(0, info.Settings.ShardCount).Select(i =>
-            GrainFactory.GetGrain<IIndexShardGrain>($"{collection}/{i}").Search(shardQuery)));
+        ShardResult[] results;
+        try
+        {
+            results = await SearchShards(info.Settings.Layout);
+        }
+        catch (ShardLayoutChangedException)
+        {
+            // A reshard switched layouts after the info was read (its old shards retire a few seconds later): once more, on the new ones.
+            results = await SearchShards((await GrainFactory.GetGrain<ICollectionGrain>(collection).GetSettings()).Layout);
+        }
+        Task<ShardResult[]> SearchShards(ShardLayout layout) =>
+            Task.WhenAll(layout.ShardKeys(collection).Select(shard => GrainFactory.GetGrain<IIndexShardGrain>(shard).Search(shardQuery)));
 
         var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
         foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);

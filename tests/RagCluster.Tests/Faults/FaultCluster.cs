@@ -59,6 +59,7 @@ public sealed class FaultCluster : IAsyncDisposable
         "--Silo:ClusterId", _clusterId, "--Silo:ServiceId", _clusterId, "--Silo:Storage", _storage,
         "--Silo:StoragePoolSize", PoolSize.ToString(), "--Silo:Redis", Redis.ConnectionString,
         "--Ingest:PendingSweepPeriod", SweepPeriod,
+        "--Reshard:PageChunks", "32", // a reshard of the small test collection copies in many steps, with writes between them
         "--Logging:LogLevel:Default", "Information", "--Logging:LogLevel:Orleans", "Warning", "--Logging:LogLevel:Microsoft", "Warning",
     ];
 

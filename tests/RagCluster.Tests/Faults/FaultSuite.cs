@@ -17,7 +17,8 @@ public sealed record FaultSuiteSize(string Name, int BulkDocuments, int PhaseDoc
 /// <summary>One phase's figures, and what in them breaks the promise "acknowledged means durable".</summary>
 public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Acknowledged, int Indexed, int Lost, int Stuck, int Resent,
     int Refused, int ShardChunks, int IndexedChunks, int Searches, int FailedSearches, IReadOnlyDictionary<int, int> Statuses,
-    int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false, int Unsettled = 0, bool NothingPendingAtFault = false)
+    int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false, int Unsettled = 0, bool NothingPendingAtFault = false,
+    string? Unspread = null)
 {
     public const double RecoveryLimitSeconds = 10;
 
@@ -34,11 +35,12 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
         if (ConnectionErrors > 0 && !ApiKilled) yield return $"{ConnectionErrors} requests got no HTTP answer (the API silo was up)";
         if (Searches > 0 && FailedSearches * 100.0 / Searches >= 1) yield return $"{FailedSearches} of {Searches} searches failed (1 % allowed)";
         if (RecoverySeconds > RecoveryLimitSeconds) yield return $"recovery took {RecoverySeconds:F1} s ({RecoveryLimitSeconds} s allowed)";
+        if (Unspread is not null) yield return Unspread;
     }
 }
 
 /// <summary>
-/// Issue 21's fault suite on <see cref="FaultCluster"/>: six phases, each followed by the same checks. Every acknowledged
+/// Issue 21's fault suite on <see cref="FaultCluster"/>: seven phases (the seventh, a reshard under load, is issue 22's), each followed by the same checks. Every acknowledged
 /// document reads indexed (none lost, none pending); the shards hold exactly the chunks the indexed documents count (no
 /// duplicate); no HTTP 5xx but 503; under 1 % of searches failed; and requests succeed again within 10 s of the fault.
 /// BM25 only (no model on the silos): the faults are about state, not inference.
@@ -72,6 +74,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
             await RestartPostgresAsync();
             await RestartRedisAsync();
             await KillEverySiloMidIngestAsync();
+            await ReshardUnderLoadAsync();
         }
         catch
         {
@@ -210,6 +213,51 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         result = result with { ApiKilled = true, Unsettled = unsettled, NothingPendingAtFault = resumedAll == 0 };
         if (shardChunksBeforeAnyDocumentCall != check.IndexedChunks)
             result = result with { ShardChunks = shardChunksBeforeAnyDocumentCall, Note = result.Note + " (chunks came only after documents were called)" };
+        Add(result);
+    }
+
+    /// <summary>
+    /// Phase 7: the bulk collection goes from 4 shards to 8 (PUT shardCount) while it is searched and part of it is
+    /// rewritten; the rewrites start first, the reshard a third into them. Every search must answer, the shards must end
+    /// holding exactly the indexed documents' chunks at their new versions, and the 8 new shards must sit 2 on each of
+    /// the 4 silos.
+    /// </summary>
+    private async Task ReshardUnderLoadAsync()
+    {
+        var requests = new RequestLog();
+        using var stop = new CancellationTokenSource();
+        var search = new SearchLoad(_cluster.Http, "bulk", requests);
+        var searching = search.RunAsync(_queries, 4, stop.Token);
+        var ingest = new IngestLoad(_cluster.Http, "bulk", requests);
+        var rewrites = PhaseDocuments().Select(d => d with { Json = d.Json.Replace("\"title\":\"", "\"title\":\"Revised: ") }).ToList();
+        var writing = ingest.RunAsync(rewrites, size.BatchSize, size.Concurrency, CancellationToken.None);
+        var startedAt = await WhenAcknowledgedAsync(ingest, size.PhaseDocuments / 3, writing, requests);
+        using (var put = await _cluster.Http.PutAsJsonAsync("v1/collections/bulk", new { shardCount = 8 }))
+        {
+            requests.Status(put.StatusCode);
+            if (put.StatusCode != HttpStatusCode.Accepted) throw new InvalidOperationException($"reshard: HTTP {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+        double? switchedAfter = null;
+        while (switchedAfter is null)
+        {
+            var info = await GetWithRetryAsync("v1/collections/bulk", requests);
+            if (info.GetProperty("resharding").ValueKind == JsonValueKind.Null && info.GetProperty("settings").GetProperty("shardCount").GetInt32() == 8)
+                switchedAfter = (requests.Clock.Elapsed - startedAt).TotalSeconds;
+            else if (requests.Clock.Elapsed - startedAt > SettleLimit) throw new InvalidOperationException("the reshard did not finish in time");
+            else await Task.Delay(250);
+        }
+        await writing;
+        await Task.Delay(TimeSpan.FromSeconds(8)); // past the old shards' retirement (5 s after the switch), still searching
+        stop.Cancel();
+        await searching;
+        var check = await CheckAsync("bulk", ingest, requests, BulkIds);
+        var shards = (await GetWithRetryAsync("v1/collections/bulk/shards", requests)).EnumerateArray().ToList();
+        var perSilo = shards.GroupBy(s => s.GetProperty("silo").GetString()).Select(g => g.Count()).OrderDescending().ToList();
+        var spread = string.Join("/", perSilo);
+        var result = Result("7. reshard 4 → 8 shards under search load and rewrites", requests, ingest, search, check, 0,
+            $"{rewrites.Count} documents rewritten, the reshard begun when {size.PhaseDocuments / 3} were acknowledged; switched after {switchedAfter:F1} s; new shards per silo {spread}");
+        if (shards.Count != 8 || perSilo.Count != FaultCluster.PlainSilos + 1 || perSilo[0] > 2)
+            result = result with { Unspread = $"{shards.Count} new shards sit {spread} on the silos (2 on each of {FaultCluster.PlainSilos + 1} expected)" };
         Add(result);
     }
 

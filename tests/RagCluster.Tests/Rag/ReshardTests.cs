@@ -1,0 +1,144 @@
+using Orleans;
+using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
+using RagCluster.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// Raising a collection's shard count while it serves: searches keep answering, and documents written, rewritten and
+/// deleted during the copy end up in the new shards exactly once, at their last version.
+/// </summary>
+public sealed class ReshardTests(ITestOutputHelper output)
+{
+    private const int Dimensions = 8;
+
+    private static float[] Vector(int document, int chunk)
+    {
+        var v = new float[Dimensions];
+        v[document % Dimensions] = 1;
+        v[(document + chunk + 1) % Dimensions] += 0.5f;
+        v[chunk % Dimensions] += 0.25f + document * 0.001f;
+        return v;
+    }
+
+    private static IngestRequest Document(int document, int chunks, string edition) => new(OwnVectorChunks.Format,
+        OwnVectorChunks.Encode(Enumerable.Range(0, chunks).Select(c => new OwnVectorChunk($"{edition} document {document} chunk {c}", Vector(document, c))).ToList(), Dimensions),
+        [], null);
+
+    [Fact]
+    public async Task Raising_the_shard_count_under_search_and_write_load_loses_and_duplicates_nothing_and_spreads_the_new_shards()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(3, settings: new()
+        {
+            // Small copy steps, so the writes below land while it runs; old shards retire 1 s after the switch.
+            ["Reshard:PageChunks"] = "16",
+            ["Reshard:ProgressEvery"] = "00:00:00",
+            ["Reshard:RetireAfter"] = "00:00:01",
+        });
+        var grains = cluster.Grains;
+        var collection = grains.GetGrain<ICollectionGrain>("grow");
+        await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = Dimensions });
+        var expected = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(); // document -> chunks it should have in the end (0: deleted)
+        async Task Write(int document, int chunks, string edition)
+        {
+            await grains.GetGrain<IDocumentGrain>($"grow/d{document}").Ingest(Document(document, chunks, edition));
+            expected[$"d{document}"] = chunks;
+        }
+        await Task.WhenAll(Enumerable.Range(0, 150).Select(d => Write(d, 3, "first"))); // together: the collection takes their notices in one write
+        await SettledAsync(grains, expected.Keys);
+
+        var searches = 0;
+        var failures = new List<string>();
+        using var stop = new CancellationTokenSource();
+        var plans = grains.GetGrain<IQueryPlanGrain>("grow");
+        var load = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    // Another vector each time, so no answer comes from the cache.
+                    var hits = (await plans.Search(new SearchRequest("", 5, [], null) { Vector = Vector(n, w + n % 7) })).Hits;
+                    if (hits.Length == 0) lock (failures) failures.Add("a search found nothing");
+                    Interlocked.Increment(ref searches);
+                }
+                catch (Exception e)
+                {
+                    lock (failures) failures.Add($"{e.GetType().Name}: {e.Message}");
+                }
+            }
+        })).ToArray();
+
+        // 2 to 5, not a multiple: each new shard takes chunks from both old ones, so a document's chunks in one new shard
+        // arrive in several merges.
+        var configured = await collection.Configure(new CollectionSettings(5, 256, 32) { Dimensions = Dimensions });
+        Assert.Equal(2, configured.ShardCount); // still served by the old shards
+        Assert.Equal(5, configured.ReshardingTo?.ShardCount);
+        Assert.NotNull((await collection.GetInfo()).Resharding);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => collection.Configure(new CollectionSettings(6, 256, 32) { Dimensions = Dimensions }));
+
+        // While it copies: rewrites with more and fewer chunks, deletes, and new documents.
+        var writes = new List<Task>();
+        for (var d = 0; d < 30; d++) writes.Add(Write(d, d % 2 == 0 ? 5 : 1, "second"));
+        for (var d = 30; d < 60; d++)
+        {
+            writes.Add(grains.GetGrain<IDocumentGrain>($"grow/d{d}").Delete());
+            expected[$"d{d}"] = 0;
+        }
+        for (var d = 150; d < 180; d++) writes.Add(Write(d, 2, "new"));
+        await Task.WhenAll(writes);
+        var sawResharding = (await collection.GetInfo()).Resharding is not null;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CollectionInfo info;
+        while ((info = await collection.GetInfo()).Resharding is not null || info.Settings.ShardCount != 5)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), "the reshard did not finish in 120 s");
+            await Task.Delay(200);
+        }
+        output.WriteLine($"reshard done after {clock.Elapsed.TotalSeconds:F1} s (writes ended {(sawResharding ? "before" : "after")} it); {searches} searches so far");
+        await SettledAsync(grains, expected.Keys);
+        await Task.Delay(1500); // past RetireAfter, so searches meet retired shards if they still go there
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        Assert.Empty(failures);
+        Assert.True(searches > 50, $"only {searches} searches ran");
+        var layout = info.Settings.Layout;
+        Assert.NotEqual(0, layout.Generation);
+        var shards = layout.ShardKeys("grow").Select(k => grains.GetGrain<IIndexShardGrain>(k)).ToArray();
+        var counts = new Dictionary<string, int>();
+        foreach (var shard in shards)
+            foreach (var (document, n) in await shard.ChunkCounts())
+                counts[document] = counts.GetValueOrDefault(document) + n;
+        foreach (var (document, chunks) in expected) Assert.True(counts.GetValueOrDefault(document) == chunks, $"{document}: {counts.GetValueOrDefault(document)} chunks, expected {chunks}");
+        Assert.Equal(expected.Values.Sum(), (await Task.WhenAll(shards.Select(s => s.GetStats()))).Sum(s => s.Vectors));
+
+        // The five new shards sit two, two and one on the three silos; the old ones are retired.
+        var silos = (await Task.WhenAll(shards.Select(s => s.GetStats()))).GroupBy(s => s.Silo).Select(g => g.Count()).Order().ToArray();
+        Assert.Equal([1, 2, 2], silos);
+        var old = grains.GetGrain<IIndexShardGrain>(new ShardLayout(0, 2).ShardKey("grow", 0));
+        await Assert.ThrowsAsync<ShardLayoutChangedException>(() => old.Search(new ShardQuery(Vector(1, 1), null, 5, 0, [])));
+
+        // A rewrite after the switch reaches the new shards alone, and the document reads the same everywhere.
+        await Write(1, 4, "third");
+        await SettledAsync(grains, ["d1"]);
+        var total = 0;
+        foreach (var shard in shards) total += (await shard.ChunkCounts()).GetValueOrDefault("d1");
+        Assert.Equal(4, total);
+    }
+
+    private static async Task SettledAsync(IGrainFactory grains, IEnumerable<string> ids)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var id in ids.ToList())
+            while ((await grains.GetGrain<IDocumentGrain>($"grow/{id}").GetStatus()).Status == DocumentStatuses.Pending)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"{id} still pending after 120 s");
+                await Task.Delay(50);
+            }
+    }
+}
