@@ -169,7 +169,7 @@ public sealed partial class CollectionGrain(
                     throw new InvalidOperationException($"a reshard to {running.ShardCount} shards is in progress; change the count again once it ends");
                 var layout = new ShardLayout(Math.Max(h.HighestGeneration, current.LayoutGeneration) + 1, settings.ShardCount);
                 h = h with { HighestGeneration = layout.Generation };
-                if (_documentCount == 0 && _unsettledCount == 0)
+                if (_documentCount == 0 && _unsettledCount == 0 && !edits.Adds(Registered) && !edits.Adds(Unsettled))
                 {
                     // Nothing to copy: the new layout serves at once; the old shards (which may hold removals) retire.
                     foreach (var key in current.Layout.ShardKeys(this.GetPrimaryKeyString())) edits.Put(RetireSet, key, []);
@@ -371,6 +371,9 @@ public sealed partial class CollectionGrain(
             }
             _mine.Add(new RowChange(set, key, null, OnlyIf: value));
         }
+
+        /// <summary>Whether an earlier change of this batch adds rows to <paramref name="set"/> (the stored counts do not show them yet).</summary>
+        public bool Adds(string set) => _batch.Values.Any(c => c.Set == set && c.Value is not null);
 
         public void Commit()
         {

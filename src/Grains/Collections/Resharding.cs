@@ -117,7 +117,8 @@ public sealed partial class CollectionGrain
         var started = System.Diagnostics.Stopwatch.StartNew();
         _copied = (await rows.PageAsync(CopiedSet, null, 10_000))
             .ToDictionary(r => int.Parse(r.Key, System.Globalization.CultureInfo.InvariantCulture), r => (BitConverter.ToInt32(r.Value), BitConverter.ToInt64(r.Value, 4)));
-        log.LogInformation("Collection {Collection}: copying {From} shards into {To} (generation {Generation})", key, from.ShardCount, to.ShardCount, to.Generation);
+        log.LogInformation("Collection {Collection}: copying {From} shards into {To} (generation {Generation}); {Copied} chunks copied before",
+            key, from.ShardCount, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied));
         _progressSaved = DateTime.UtcNow;
         using var turns = new SemaphoreSlim(reshard.ParallelShards);
         await Task.WhenAll(Enumerable.Range(0, from.ShardCount).Select(async shard =>

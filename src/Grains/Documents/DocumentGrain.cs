@@ -159,11 +159,20 @@ public sealed class DocumentGrain(
         _retry?.Dispose();
         _retry = null;
         // Every shard of every layout the collection writes (two while it reshards) is told; if the layouts change
-        // before the collection hears of it, it refuses, and the new ones are told.
+        // before the collection hears of it, it refuses, and the new ones are told. So are the shards the document was
+        // last indexed in, if they differ (a collection dropped meanwhile reads default settings) and are not retired.
+        var indexedIn = _state.Current.ShardCount > 0 ? new ShardLayout(_state.Current.LayoutGeneration, _state.Current.ShardCount) : null;
         await WithCurrentLayouts(async settings =>
         {
-            await Task.WhenAll(settings.WriteLayouts.SelectMany(layout => layout.ShardKeys(Collection)).Select(key =>
-                GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt)));
+            var removals = settings.WriteLayouts.SelectMany(layout => layout.ShardKeys(Collection))
+                .Select(key => GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt)).ToList();
+            if (indexedIn is not null && !settings.WriteLayouts.Contains(indexedIn))
+                removals.AddRange(indexedIn.ShardKeys(Collection).Select(async key =>
+                {
+                    try { await GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt); }
+                    catch (ShardLayoutChangedException) { } // retired: it holds nothing
+                }));
+            await Task.WhenAll(removals);
             await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings));
         });
         await _state.UpdateAsync(s =>

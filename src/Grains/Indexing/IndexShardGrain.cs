@@ -336,7 +336,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
     {
-        if (IsStale(entry)) return; // a merge and a replacement of one version in a batch: whichever came second
+        // Checked again against the entries before it in the batch: a merge adds to its version however it arrived; a
+        // replacement of a version already held is skipped, as outside a batch.
+        if (IsStale(entry)) return;
         if (entry.Merge && _documents.TryGetValue(entry.DocumentId, out var held) && held.Version == entry.Version)
         {
             var have = held.Slots.Select(s => _slots[s]!.ChunkId).ToHashSet(StringComparer.Ordinal);

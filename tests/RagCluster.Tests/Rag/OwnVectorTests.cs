@@ -173,4 +173,34 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains("embeds text with the cluster's model", refused.Err);
         Assert.DoesNotContain("   at ", refused.Err); // one line, no stack trace
     }
+
+    [Fact]
+    public async Task Put_shardCount_on_a_collection_with_documents_answers_202_and_reshards_online()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "grow", dimensions = 8, shardCount = 2 })).StatusCode);
+        var documents = Enumerable.Range(0, 40).Select(d => new { id = $"g{d}", chunks = new object[] { new { text = $"doc {d}", vector = Axis(d % 8, d / 8 * 0.1f) } } }).ToArray();
+        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/grow/documents", new { documents })).StatusCode);
+        foreach (var d in documents) Assert.Equal("indexed", await Status("grow", d.id));
+
+        var put = await Http.PutAsJsonAsync("v1/collections/grow", new { shardCount = 6 });
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+        var body = await put.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(2, body.GetProperty("settings").GetProperty("shardCount").GetInt32());
+        Assert.Equal(6, body.GetProperty("resharding").GetProperty("shardCount").GetInt32());
+        JsonElement info;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((info = await Http.GetFromJsonAsync<JsonElement>("v1/collections/grow")).GetProperty("resharding").ValueKind != JsonValueKind.Null)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the reshard did not finish");
+            await Task.Delay(100);
+        }
+        Assert.Equal(6, info.GetProperty("settings").GetProperty("shardCount").GetInt32());
+        var shards = (await Http.GetFromJsonAsync<JsonElement>("v1/collections/grow/shards")).EnumerateArray().ToList();
+        Assert.Equal(6, shards.Count);
+        Assert.Equal(40, shards.Sum(s => s.GetProperty("vectors").GetInt32()));
+        var hit = await (await Http.PostAsJsonAsync("v1/collections/grow/search", new { vector = Axis(5, 0.2f), topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("g21", hit.GetProperty("hits")[0].GetProperty("documentId").GetString());
+        // Unchanged count: a plain 200.
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync("v1/collections/grow", new { shardCount = 6 })).StatusCode);
+    }
 }

@@ -131,6 +131,47 @@ public sealed class ReshardTests(ITestOutputHelper output)
         Assert.Equal(4, total);
     }
 
+    [Fact]
+    public async Task A_reshard_cut_off_by_a_crash_finishes_once_the_cluster_is_back_with_nothing_lost_or_duplicated()
+    {
+        var serviceId = "reshard-" + Guid.NewGuid().ToString("N")[..6];
+        // One chunk a step and a stored position every 200 ms: the copy is in the middle when the silo dies.
+        var settings = new Dictionary<string, string?>
+        {
+            ["Reshard:PageChunks"] = "1", ["Reshard:ParallelShards"] = "1", ["Reshard:ProgressEvery"] = "00:00:00.2", ["Reshard:RetireAfter"] = "00:00:00",
+        };
+        await using var first = await RagTestCluster.StartAsync(1, settings: settings, serviceId: serviceId);
+        var collection = first.Grains.GetGrain<ICollectionGrain>("grow");
+        await collection.Create(new CollectionSettings(3, 256, 32) { Dimensions = Dimensions });
+        var ids = Enumerable.Range(0, 200).Select(d => $"d{d}").ToList();
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(d => first.Grains.GetGrain<IDocumentGrain>($"grow/d{d}").Ingest(Document(d, 3, "first"))));
+        await SettledAsync(first.Grains, ids);
+        await collection.Configure(new CollectionSettings(7, 256, 32) { Dimensions = Dimensions });
+        ReshardProgress? progress;
+        while ((progress = (await collection.GetInfo()).Resharding) is null or { ChunksCopied: < 100 }) await Task.Delay(20);
+        Assert.True(progress.ChunksCopied < 600, "the copy ended before the crash");
+        await first.KillAsync(first.Cluster.Primary!);
+
+        settings["Reshard:PageChunks"] = "64"; // the stored position is a slot, so the rest may go in larger steps
+        await using var second = await RagTestCluster.StartAsync(1, storage: first.Storage, settings: settings, serviceId: serviceId);
+        var again = second.Grains.GetGrain<ICollectionGrain>("grow");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CollectionInfo info;
+        while ((info = await again.GetInfo()).Resharding is not null)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), "the reshard did not go on after the restart");
+            await Task.Delay(100);
+        }
+        output.WriteLine($"{progress.ChunksCopied} chunks copied at the crash; done {clock.Elapsed.TotalSeconds:F1} s after the restart");
+        Assert.Equal(7, info.Settings.ShardCount);
+        var counts = new Dictionary<string, int>();
+        foreach (var key in info.Settings.Layout.ShardKeys("grow"))
+            foreach (var (document, n) in await second.Grains.GetGrain<IIndexShardGrain>(key).ChunkCounts())
+                counts[document] = counts.GetValueOrDefault(document) + n;
+        Assert.All(ids, id => Assert.Equal(3, counts.GetValueOrDefault(id)));
+        Assert.Equal(600, counts.Values.Sum());
+    }
+
     private static async Task SettledAsync(IGrainFactory grains, IEnumerable<string> ids)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
