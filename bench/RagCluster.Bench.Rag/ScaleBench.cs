@@ -47,14 +47,21 @@ public static class ScaleBench
         await WaitRegisteredAsync(http, docs / 2);
         var firstHalf = load.Elapsed.TotalSeconds;
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(120));
+        var idleCpuBefore = Cpu(cluster);
         var idle = await LatenciesAsync(http, queries, dim, q, Searches, 64, () => false);
+        var idleCpu = Cpu(cluster).Minus(idleCpuBefore);
 
         bodies = Bodies(data, dim, chunksPerDoc, docs / 2, docs);
         GC.Collect();
         load.Restart();
+        var cpuBefore = Cpu(cluster);
+        var gcBefore = await GcAsync(http);
         var loading = LoadAsync(http, bodies);
         var during = await LatenciesAsync(http, queries, dim, q, int.MaxValue, 64, () => loading.IsCompleted);
         await loading;
+        var cpu = Cpu(cluster).Minus(cpuBefore);
+        var gc = await GcAsync(http);
+        var (gcPause, gcCount) = (gc.PauseSeconds - gcBefore.PauseSeconds, gc.Collections - gcBefore.Collections);
         await WaitRegisteredAsync(http, docs);
         var secondHalf = load.Elapsed.TotalSeconds;
         bodies = [];
@@ -64,6 +71,14 @@ public static class ScaleBench
             load_s = firstHalf + secondHalf, vectors_per_s = docs * chunksPerDoc / (firstHalf + secondHalf),
             idle_search_p50_ms = Percentile(idle, 0.5), idle_search_p99_ms = Percentile(idle, 0.99),
             ingest_search_p50_ms = Percentile(during, 0.5), ingest_search_p99_ms = Percentile(during, 0.99), ingest_searches = during.Count,
+            // Where the machine's CPU went during the second half's load: is it saturated, and by whom.
+            idle_cores_busy = Math.Round(idleCpu.BusyCores, 2), idle_cpu_pressure = Math.Round(idleCpu.PressureShare, 3),
+            ingest_cores_busy = Math.Round(cpu.BusyCores, 2), ingest_cpu_pressure = Math.Round(cpu.PressureShare, 3),
+            // The API silo's garbage collections in that window (its /metrics): the time the runtime paused its threads.
+            ingest_gc_collections = gcCount, ingest_gc_pause_share = Math.Round(gcPause / cpu.Seconds, 4),
+            ingest_gc_mean_pause_ms = gcCount > 0 ? Math.Round(gcPause * 1000 / gcCount, 2) : 0,
+            ingest_cores_silos = Math.Round(cpu.Silos / cpu.Seconds, 2), ingest_cores_bench_client = Math.Round(cpu.Client / cpu.Seconds, 2),
+            ingest_cores_other = Math.Round(cpu.BusyCores - (cpu.Silos + cpu.Client) / cpu.Seconds, 2), // PostgreSQL, Redis, the kernel
         }));
 
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(300));
@@ -201,7 +216,8 @@ public static class ScaleBench
             reloaded_shards = moved.Select(s => new
             {
                 shard = s.GetProperty("shard").GetInt32(), vectors = s.GetProperty("vectors").GetInt32(),
-                load_s = s.GetProperty("activationSeconds").GetDouble(), snapshot_mb = s.GetProperty("snapshotBytes").GetInt64() / 1048576.0,
+                load_s = s.GetProperty("activationSeconds").GetDouble(), load_split = s.GetProperty("activationSplit").GetString(),
+                snapshot_mb = s.GetProperty("snapshotBytes").GetInt64() / 1048576.0,
             }),
         }));
     }
@@ -285,8 +301,48 @@ public static class ScaleBench
     private static async Task<List<JsonElement>> ShardsAsync(HttpClient http) =>
         (await http.GetFromJsonAsync<JsonElement>("v1/collections/million/shards")).EnumerateArray().ToList();
 
+    private static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
+    {
+        var text = await http.GetStringAsync("metrics");
+        double Sum(string name) => text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
+            .Sum(Value);
+        // "name{labels} value [timestamp]": the value is the first field after the name and its labels.
+        static double Value(string line) => double.Parse(line[(line.Contains('}') ? line.LastIndexOf('}') + 1 : line.IndexOf(' '))..]
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+        return (Sum("dotnet_gc_pause_time_seconds_total"), Sum("dotnet_gc_collections_total"));
+    }
+
     private static long Rss(BenchCluster cluster) => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
         long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
+
+    /// <summary>CPU use from /proc: the machine's jiffies (total, idle), CPU seconds of the silo processes and of this client, and wall time.</summary>
+    private sealed record CpuSample(double Total, double Idle, double Silos, double Client, double Seconds, double StalledMicroseconds)
+    {
+        /// <summary>Share of the time some runnable thread waited for a core (Linux PSI, /proc/pressure/cpu "some").</summary>
+        public double PressureShare => StalledMicroseconds / 1e6 / Seconds;
+
+        /// <summary>Cores busy on average (jiffies are 1/100 s per core).</summary>
+        public double BusyCores => (Total - Idle) / 100.0 / Seconds;
+
+        public CpuSample Minus(CpuSample b) => new(Total - b.Total, Idle - b.Idle, Silos - b.Silos, Client - b.Client, Seconds - b.Seconds,
+            StalledMicroseconds - b.StalledMicroseconds);
+    }
+
+    private static CpuSample Cpu(BenchCluster cluster)
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(double.Parse).ToArray();
+        static double Seconds(int pid)
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (double.Parse(f[11]) + double.Parse(f[12])) / 100.0; // utime + stime, in clock ticks of 1/100 s
+        }
+        return new CpuSample(fields.Sum(), fields[3] + fields[4], cluster.Silos.Where(p => !p.HasExited).Sum(p => Seconds(p.Id)),
+            Seconds(Environment.ProcessId), Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency, Stalled());
+        static double Stalled() => File.Exists("/proc/pressure/cpu")
+            ? double.Parse(File.ReadLines("/proc/pressure/cpu").First().Split(' ').First(f => f.StartsWith("total=", StringComparison.Ordinal))[6..])
+            : double.NaN;
+    }
 
     private static T[] Read<T>(string path) where T : struct => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
 

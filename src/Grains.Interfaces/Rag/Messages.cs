@@ -108,6 +108,8 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(11)] public bool Compacting { get; init; }
     /// <summary>Seconds this activation took to load (snapshot read and restored, log tail replayed): what a shard's move to another silo costs.</summary>
     [Id(12)] public double ActivationSeconds { get; init; }
+    /// <summary>Where those seconds went: the store read, decoding the snapshot, rebuilding the indexes from it, and replaying the log tail.</summary>
+    [Id(13)] public string? ActivationSplit { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]

@@ -71,6 +71,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private readonly Dictionary<int, int> _slotToNode = [];
 
     private double _activationSeconds;
+    private string? _activationSplit;
 
     private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
 
@@ -78,20 +79,29 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (snapshot, entries) = await log.ReadAsync(cancellationToken);
+        var (read, decoded, rebuilt) = (started.Elapsed.TotalSeconds, 0.0, 0.0);
         if (snapshot is not null)
         {
             // Seconds of CPU for a large shard: on a thread of its own, not a pool thread the silo's other grains need.
             // Nothing else touches this activation until it has activated.
-            await Task.Factory.StartNew(() => Restore(ShardSnapshots.Read(snapshot, serializer, hnswOptions)), cancellationToken,
-                TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await Task.Factory.StartNew(() =>
+            {
+                var content = ShardSnapshots.Read(snapshot, serializer, hnswOptions);
+                decoded = started.Elapsed.TotalSeconds;
+                Restore(content);
+                rebuilt = started.Elapsed.TotalSeconds;
+            }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (_retired) return; // a tombstone: nothing to load, nothing to follow
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
+        else (decoded, rebuilt) = (read, read);
         await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList(), activating: true);
         _activationSeconds = started.Elapsed.TotalSeconds;
+        _activationSplit = FormattableString.Invariant(
+            $"read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
-            logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s",
-                this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds);
+            logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s: {Split}",
+                this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
         home.Follow(this); // spread onto silos that join
         this.RegisterGrainTimer(() =>
         {
@@ -406,6 +416,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         LastSnapshotError = _lastSnapshotError,
         Compacting = _compaction is not null,
         ActivationSeconds = _activationSeconds,
+        ActivationSplit = _activationSplit,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
