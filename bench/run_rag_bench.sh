@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # RAG benchmarks, ours and the baselines side by side in one run:
-#   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss), ANN_N (100k) x 384, one thread
-#        each, then our and hnswlib's build on 2 threads;
+#   ANN: our HNSW vs hnswlib and faiss (Debian python3-hnswlib / python3-faiss) and USearch f32 and i8 (npm usearch),
+#        ANN_N (100k) x 384, one thread each, then our and hnswlib's build on 2 threads;
 #   embedding: our encoder (Microsoft.ML.OnnxRuntime NuGet) vs onnxruntime-node on the same model and input;
 #   ingest: SciFact-train (INGEST_DOCS documents, 0 = all) through 1 and 3 silos against the encoder-only limit,
 #           then backup, restore and shard reload times.
@@ -26,6 +26,11 @@ if [ "$what" = ann ] || [ "$what" = all ]; then
   [ -f "$ann/gt.i32" ] || /usr/bin/python3 bench/baselines/ann_data.py "$ann" "$ANN_N" >&2
   $bench ann "$ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
   /usr/bin/python3 bench/baselines/ann_baselines.py "$ann" 16 200 $efs 2 | tee -a "$OUT/results.jsonl" >&2
+  if [ ! -f .tools/usearch/node_modules/usearch/package.json ]; then
+    mkdir -p .tools/usearch  # its prebuilt linux-x64 binary comes in the package: no build step to run
+    npm install --prefix .tools/usearch --ignore-scripts --no-audit --no-fund --silent usearch@2.26.2 >/dev/null
+  fi
+  USEARCH_DIR=.tools/usearch node bench/baselines/ann_usearch.mjs "$ann" 16 200 $efs f32,i8 | tee -a "$OUT/results.jsonl" >&2
 fi
 if [ "$what" = embed ] || [ "$what" = all ]; then
   if [ ! -f .tools/ortnode/node_modules/onnxruntime-node/package.json ]; then
