@@ -5,8 +5,9 @@ using RagCluster.Bench.Rag;
 //   embed MODEL_DIR SECONDS                         sentences/s through our encoder (ONNX Runtime NuGet), batch 1 and 32, 128 tokens
 switch (args.FirstOrDefault())
 {
-    case "ann":
-        AnnBench.Run(args[1], int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray(), args.Length > 5 ? int.Parse(args[5]) : 1);
+    case "ann": // DATA_DIR M EF_CONSTRUCTION EFS [THREADS=1] [ENCODING=float32|int8]
+        AnnBench.Run(args[1], int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray(), args.Length > 5 ? int.Parse(args[5]) : 1,
+            args.Length > 6 && args[6] == "int8" ? RagCluster.Grains.Vectors.VectorEncoding.Int8 : RagCluster.Grains.Vectors.VectorEncoding.Float32);
         return 0;
     case "embed":
         await EmbedBench.Run(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));

@@ -24,6 +24,19 @@ public sealed class HnswOptions
     }
 }
 
+/// <summary>How an index holds its vectors for the graph walk.</summary>
+public enum VectorEncoding
+{
+    /// <summary>32-bit floats in memory: exact distances everywhere.</summary>
+    Float32,
+    /// <summary>
+    /// One signed byte a dimension in memory, scaled per vector (its largest component maps to ±127): the graph is
+    /// built and walked on these, a quarter of the bytes; the candidates a search ends with are rescored with the
+    /// full-precision vectors, which live in a <see cref="FullPrecisionFile"/> outside the process's memory.
+    /// </summary>
+    Int8,
+}
+
 /// <summary>
 /// Hierarchical navigable small world graph (Malkov &amp; Yashunin) over unit vectors with cosine distance
 /// (1 - dot). Vectors and layer-0 links live in blocks of <see cref="BlockNodes"/> nodes that never move once
@@ -33,7 +46,7 @@ public sealed class HnswOptions
 /// Threads: one caller changes the index at a time. <see cref="LinkPending"/> may run on other threads (several, as
 /// hnswlib does) while one other thread searches; each node's links are guarded by a spin lock while it runs.
 /// </summary>
-public sealed unsafe class HnswIndex
+public sealed unsafe class HnswIndex : IDisposable
 {
     private readonly int _m;
     private readonly int _m0;
@@ -46,6 +59,12 @@ public sealed unsafe class HnswIndex
     private readonly List<float[]> _vectorBlocks = [];
     private nint[] _vectorBlockAddresses = new nint[16];
     private readonly List<int[]> _links0Blocks = []; // per node (_m0 + 1) ints: [count, n1..n_m0]
+    // Int8: codes in pinned blocks as the vectors are otherwise, each vector's scale, and the originals in a file.
+    private readonly bool _int8;
+    private readonly List<sbyte[]> _codeBlocks = [];
+    private nint[] _codeBlockAddresses = new nint[16];
+    private float[] _scales = [];
+    private readonly FullPrecisionFile? _full;
     private int[]?[][] _upperLinks; // node -> level-1 -> [count, n1..n_m]
     private int[] _levels;
     private bool[] _deleted;
@@ -59,7 +78,7 @@ public sealed unsafe class HnswIndex
     private byte[]? _locks;
     private readonly Lock _entryLock = new();
 
-    public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024)
+    public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024, VectorEncoding encoding = VectorEncoding.Float32)
     {
         options.Validate();
         if (dimensions <= 0) throw new ArgumentOutOfRangeException(nameof(dimensions));
@@ -73,7 +92,19 @@ public sealed unsafe class HnswIndex
         _levels = new int[initialCapacity];
         _deleted = new bool[initialCapacity];
         _scratch = new Scratch(_m0);
+        Encoding = encoding;
+        if (encoding == VectorEncoding.Int8)
+        {
+            _int8 = true;
+            _scales = new float[initialCapacity];
+            _full = new FullPrecisionFile(dimensions);
+        }
     }
+
+    public VectorEncoding Encoding { get; }
+
+    /// <summary>Closes the int8 index's full-precision file (its space goes back to the system).</summary>
+    public void Dispose() => _full?.Dispose();
 
     public int Dimensions { get; }
     public HnswOptions Options { get; }
@@ -84,10 +115,27 @@ public sealed unsafe class HnswIndex
 
     public bool IsDeleted(int node) => _deleted[node];
 
-    public ReadOnlySpan<float> Vector(int node) => new(VectorAt(node), Dimensions);
+    /// <summary>The node's vector, normalised, at full precision (an int8 index reads it from its file).</summary>
+    public ReadOnlySpan<float> Vector(int node)
+    {
+        if (!_int8) return new(VectorAt(node), Dimensions);
+        var v = new float[Dimensions];
+        _full!.Read(node, v);
+        return v;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float* VectorAt(int node) => (float*)_vectorBlockAddresses[node >> BlockShift] + (node & (BlockNodes - 1)) * Dimensions;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private sbyte* CodeAt(int node) => (sbyte*)_codeBlockAddresses[node >> BlockShift] + (node & (BlockNodes - 1)) * Dimensions;
+
+    // What the walk compares with: the node's floats, or its codes and their scale.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* PointAt(int node) => _int8 ? CodeAt(node) : VectorAt(node);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float ScaleAt(int node) => _int8 ? _scales[node] : 1f;
 
     private static long Entry(int node, int level) => ((long)level << 32) | (uint)node;
     private (int Node, int Level) ReadEntry()
@@ -104,8 +152,8 @@ public sealed unsafe class HnswIndex
             long upper = 0;
             for (var i = 0; i < _count; i++)
                 if (_upperLinks[i] is { } lists) foreach (var l in lists) upper += 16 + (l?.Length ?? 0) * 4L;
-            return _vectorBlocks.Count * (long)BlockNodes * Dimensions * 4 + _links0Blocks.Count * (long)BlockNodes * (_m0 + 1) * 4
-                + _levels.Length * 5L + upper;
+            var vectorBytes = _int8 ? _codeBlocks.Count * (long)BlockNodes * Dimensions + _scales.Length * 4L : _vectorBlocks.Count * (long)BlockNodes * Dimensions * 4;
+            return vectorBytes + _links0Blocks.Count * (long)BlockNodes * (_m0 + 1) * 4 + _levels.Length * 5L + upper;
         }
     }
 
@@ -196,9 +244,9 @@ public sealed unsafe class HnswIndex
         var linked = _linked;
         var live = new List<int>(LiveCount);
         for (var node = 0; node < linked; node++) if (!_deleted[node]) live.Add(node);
-        var index = new HnswIndex(Dimensions, Options, live.Count);
+        var index = new HnswIndex(Dimensions, Options, live.Count, Encoding);
         index.EnsureCapacity(live.Count);
-        foreach (var old in live) index.Append(new ReadOnlySpan<float>(VectorAt(old), Dimensions));
+        foreach (var old in live) index.Append(Vector(old));
         index._scratch.Visited.EnsureCapacity(index._count);
         index.LinkPending(threads, cancellationToken: cancellationToken);
         return (index, live.ToArray());
@@ -208,10 +256,22 @@ public sealed unsafe class HnswIndex
     private int Append(ReadOnlySpan<float> vector)
     {
         EnsureCapacity(_count + 1);
-        var node = _count++;
-        var dst = new Span<float>(VectorAt(node), Dimensions);
-        vector.CopyTo(dst);
-        Normalize(dst);
+        var node = _count;
+        if (_int8)
+        {
+            Span<float> unit = Dimensions <= 2048 ? stackalloc float[Dimensions] : new float[Dimensions];
+            vector.CopyTo(unit);
+            Normalize(unit);
+            _full!.Write(node, unit);
+            _scales[node] = Quantize(unit, new Span<sbyte>(CodeAt(node), Dimensions));
+        }
+        else
+        {
+            var dst = new Span<float>(VectorAt(node), Dimensions);
+            vector.CopyTo(dst);
+            Normalize(dst);
+        }
+        _count++;
         var level = LevelOf(node);
         _levels[node] = level;
         if (level > 0)
@@ -240,13 +300,14 @@ public sealed unsafe class HnswIndex
         if (!holdEntry) _entryLock.Exit();
         try
         {
-            var q = VectorAt(node);
-            var epDist = Distance(q, ep);
-            for (var l = maxLevel; l > level; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
+            var q = PointAt(node);
+            var qs = ScaleAt(node);
+            var epDist = Distance(q, qs, ep);
+            for (var l = maxLevel; l > level; l--) (ep, epDist) = Greedy(q, qs, ep, epDist, l, scratch);
 
             for (var l = Math.Min(level, maxLevel); l >= 0; l--)
             {
-                SearchLayer(q, ep, epDist, Options.EfConstruction, l, scratch, skipDeleted: false);
+                SearchLayer(q, qs, ep, epDist, Options.EfConstruction, l, scratch, skipDeleted: false);
                 // M links for the new node on every layer, as in the paper and hnswlib; layer 0 lists may
                 // grow to 2M as later nodes link back. Selecting 2M here cost a third of the build time.
                 var selected = SelectNeighbors(scratch, _m);
@@ -255,7 +316,7 @@ public sealed unsafe class HnswIndex
                 UnlockNode(node);
                 // Next layer starts from the closest element found here (selected[0]); Connect reuses the buffers.
                 ep = selected[0];
-                epDist = Distance(q, ep);
+                epDist = Distance(q, qs, ep);
                 selected.CopyTo(scratch.Selected2);
                 foreach (var n in scratch.Selected2.AsSpan(0, selected.Length)) Connect(n, node, l, scratch);
             }
@@ -286,11 +347,16 @@ public sealed unsafe class HnswIndex
         Normalize(qs);
         ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
         var scratch = _scratch;
-        fixed (float* q = qs)
+        Span<sbyte> codes = _int8 ? (query.Length <= 2048 ? stackalloc sbyte[query.Length] : new sbyte[query.Length]) : default;
+        var scale = _int8 ? Quantize(qs, codes) : 1f;
+        fixed (float* qf = qs)
+        fixed (sbyte* qc = codes)
         {
-            var epDist = Distance(q, ep);
-            for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, ep, epDist, l, scratch);
-            SearchLayer(q, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+            void* q = _int8 ? qc : qf;
+            var epDist = Distance(q, scale, ep);
+            for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, scale, ep, epDist, l, scratch);
+            SearchLayer(q, scale, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+            if (_int8) return Rescored(qf, scratch.Results, k);
         }
         var results = scratch.Results;
         while (results.Count > k) results.Pop();
@@ -300,7 +366,33 @@ public sealed unsafe class HnswIndex
         return found;
     }
 
-    private (int, float) Greedy(float* q, int ep, float epDist, int level, Scratch scratch)
+    // The int8 walk's candidates (ef of them), ranked again by exact distance to the full-precision vectors.
+    private List<(int Node, float Distance)> Rescored(float* q, MaxHeap results, int k)
+    {
+        var exact = new List<(int Node, float Distance)>(results.Count);
+        var full = new float[Dimensions];
+        while (results.Count > 0)
+        {
+            var (_, node) = results.Pop();
+            _full!.Read(node, full);
+            fixed (float* v = full) exact.Add((node, 1f - VectorMath.Dot(q, v, Dimensions)));
+        }
+        exact.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        if (exact.Count > k) exact.RemoveRange(k, exact.Count - k);
+        return exact;
+    }
+
+    /// <summary>Codes for a unit vector: its largest component becomes ±127; returns the scale back to floats.</summary>
+    private static float Quantize(ReadOnlySpan<float> unit, Span<sbyte> codes)
+    {
+        var max = TensorPrimitives.MaxMagnitude(unit);
+        var scale = Math.Abs(max) / 127f;
+        if (scale == 0) { codes.Clear(); return 0; }
+        for (var i = 0; i < unit.Length; i++) codes[i] = (sbyte)Math.Clamp(MathF.Round(unit[i] / scale), -127, 127);
+        return scale;
+    }
+
+    private (int, float) Greedy(void* q, float qs, int ep, float epDist, int level, Scratch scratch)
     {
         var changed = true;
         while (changed)
@@ -311,14 +403,14 @@ public sealed unsafe class HnswIndex
             for (var i = 1; i <= n; i++)
             {
                 var c = links[i];
-                var d = Distance(q, c);
+                var d = Distance(q, qs, c);
                 if (d < epDist) { epDist = d; ep = c; changed = true; }
             }
         }
         return (ep, epDist);
     }
 
-    private void SearchLayer(float* q, int ep, float epDist, int ef, int level, Scratch scratch,
+    private void SearchLayer(void* q, float qs, int ep, float epDist, int ef, int level, Scratch scratch,
         bool skipDeleted, Func<int, bool>? accept = null)
     {
         var results = scratch.Results;
@@ -345,7 +437,7 @@ public sealed unsafe class HnswIndex
                 var e = links[i];
                 if (i < n) Prefetch(links[i + 1]);
                 if (!visited.Visit(e)) continue;
-                var d = Distance(q, e);
+                var d = Distance(q, qs, e);
                 if (results.Count < ef || d < bound)
                 {
                     candidates.Push(d, e);
@@ -393,10 +485,11 @@ public sealed unsafe class HnswIndex
         var kept = 0;
         for (var i = 0; i < nodes.Length && kept < max; i++)
         {
-            var v = VectorAt(nodes[i]);
+            var v = PointAt(nodes[i]);
+            var vs = ScaleAt(nodes[i]);
             var good = true;
             for (var k = 0; k < kept; k++)
-                if (Distance(v, into[k]) < dists[i]) { good = false; break; }
+                if (Distance(v, vs, into[k]) < dists[i]) { good = false; break; }
             if (good) into[kept++] = nodes[i];
         }
         return into.AsSpan(0, kept);
@@ -424,13 +517,14 @@ public sealed unsafe class HnswIndex
                 return;
             }
             // Full: re-select among the old links plus the new one.
-            var baseVec = VectorAt(from);
+            var baseVec = PointAt(from);
+            var baseScale = ScaleAt(from);
             scratch.EnsureSorted(n + 1);
             var dists = scratch.SortedDist.AsSpan(0, n + 1);
             var nodes = scratch.SortedNode.AsSpan(0, n + 1);
-            for (var i = 0; i < n; i++) { nodes[i] = links[i + 1]; dists[i] = Distance(baseVec, nodes[i]); }
+            for (var i = 0; i < n; i++) { nodes[i] = links[i + 1]; dists[i] = Distance(baseVec, baseScale, nodes[i]); }
             nodes[n] = to;
-            dists[n] = Distance(baseVec, to);
+            dists[n] = Distance(baseVec, baseScale, to);
             dists.Sort(nodes);
             var selected = SelectFromSorted(dists, nodes, max, scratch.Selected);
             links[0] = selected.Length;
@@ -459,8 +553,11 @@ public sealed unsafe class HnswIndex
     private Span<int> Links(int node, int level) =>
         level == 0 ? _links0Blocks[node >> BlockShift].AsSpan((node & (BlockNodes - 1)) * (_m0 + 1), _m0 + 1) : _upperLinks[node]![level - 1];
 
+    // One branch on a field that never changes: the JIT keeps both paths tight, and the float path is as it was.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float Distance(float* q, int node) => 1f - VectorMath.Dot(q, VectorAt(node), Dimensions);
+    private float Distance(void* q, float qs, int node) => _int8
+        ? 1f - qs * _scales[node] * VectorMath.Dot((sbyte*)q, CodeAt(node), Dimensions)
+        : 1f - VectorMath.Dot((float*)q, VectorAt(node), Dimensions);
 
     // A node's layer comes from a hash of (seed, node id), not from a running random generator, so a graph
     // restored from a snapshot and then extended grows exactly as the original would have.
@@ -480,7 +577,7 @@ public sealed unsafe class HnswIndex
     private void Prefetch(int node)
     {
         if (!Sse.IsSupported) return;
-        var p = (byte*)VectorAt(node);
+        var p = (byte*)PointAt(node);
         Sse.Prefetch0(p);
         Sse.Prefetch0(p + 64);
     }
@@ -495,17 +592,10 @@ public sealed unsafe class HnswIndex
     private void EnsureCapacity(int needed)
     {
         if (needed < 0) throw new InvalidOperationException("an index holds at most 2^31-1 nodes");
-        while (_vectorBlocks.Count * (long)BlockNodes < needed)
+        while (_links0Blocks.Count * (long)BlockNodes < needed)
         {
-            var block = GC.AllocateUninitializedArray<float>(BlockNodes * Dimensions, pinned: true);
-            _vectorBlocks.Add(block);
-            if (_vectorBlocks.Count > _vectorBlockAddresses.Length)
-            {
-                var addresses = new nint[_vectorBlockAddresses.Length * 2];
-                _vectorBlockAddresses.CopyTo(addresses, 0);
-                _vectorBlockAddresses = addresses; // a reader holding the old array still finds every block it knew
-            }
-            _vectorBlockAddresses[_vectorBlocks.Count - 1] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(block));
+            if (_int8) AddBlock(_codeBlocks, ref _codeBlockAddresses, GC.AllocateUninitializedArray<sbyte>(BlockNodes * Dimensions, pinned: true));
+            else AddBlock(_vectorBlocks, ref _vectorBlockAddresses, GC.AllocateUninitializedArray<float>(BlockNodes * Dimensions, pinned: true));
             _links0Blocks.Add(new int[BlockNodes * (_m0 + 1)]);
         }
         var cap = _levels.Length;
@@ -514,6 +604,19 @@ public sealed unsafe class HnswIndex
         Array.Resize(ref _upperLinks, newCap);
         Array.Resize(ref _levels, newCap);
         Array.Resize(ref _deleted, newCap);
+        if (_int8) Array.Resize(ref _scales, newCap);
+    }
+
+    private static void AddBlock<T>(List<T[]> blocks, ref nint[] addresses, T[] block) where T : unmanaged
+    {
+        blocks.Add(block);
+        if (blocks.Count > addresses.Length)
+        {
+            var grown = new nint[addresses.Length * 2];
+            addresses.CopyTo(grown, 0);
+            addresses = grown; // a reader holding the old array still finds every block it knew
+        }
+        addresses[blocks.Count - 1] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(block));
     }
 
     /// <summary>One thread's working memory for a walk: visited marks, heaps, and buffers for link selection.</summary>
@@ -540,14 +643,21 @@ public sealed unsafe class HnswIndex
 
     public void Save(BinaryWriter w)
     {
-        w.Write(2); // format version
+        w.Write(_int8 ? 3 : 2); // format version: 3 is int8 (codes and scales, then the full-precision vectors at the end)
         w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
         if (_linked != _count) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var (ep, maxLevel) = ReadEntry();
         w.Write(_count); w.Write(ep); w.Write(maxLevel);
         // Node after node, as format 2 has always been laid out; the blocks are only how memory holds it.
-        for (var b = 0; b * BlockNodes < _count; b++)
-            w.Write(MemoryMarshal.AsBytes(_vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * Dimensions)));
+        if (_int8)
+        {
+            for (var b = 0; b * BlockNodes < _count; b++)
+                w.Write(MemoryMarshal.AsBytes(_codeBlocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * Dimensions)));
+            w.Write(MemoryMarshal.AsBytes(_scales.AsSpan(0, _count)));
+        }
+        else
+            for (var b = 0; b * BlockNodes < _count; b++)
+                w.Write(MemoryMarshal.AsBytes(_vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * Dimensions)));
         for (var b = 0; b * BlockNodes < _count; b++)
             w.Write(MemoryMarshal.AsBytes(_links0Blocks[b].AsSpan(0, Math.Min(BlockNodes, _count - b * BlockNodes) * (_m0 + 1))));
         for (var i = 0; i < _count; i++)
@@ -561,22 +671,37 @@ public sealed unsafe class HnswIndex
                 for (var j = 1; j <= links[0]; j++) w.Write(links[j]);
             }
         }
+        if (!_int8) return;
+        var row = new float[Dimensions];
+        for (var i = 0; i < _count; i++)
+        {
+            _full!.Read(i, row);
+            w.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+        }
     }
 
     public static HnswIndex Load(BinaryReader r, HnswOptions? searchOptions = null)
     {
-        if (r.ReadInt32() != 2) throw new InvalidDataException("unknown HNSW snapshot format");
+        var format = r.ReadInt32();
+        if (format is not (2 or 3)) throw new InvalidDataException("unknown HNSW snapshot format");
         var dims = r.ReadInt32();
         var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32(), Seed = r.ReadInt32() };
         if (searchOptions is not null) options.EfSearch = searchOptions.EfSearch;
         var count = r.ReadInt32();
         if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
-        var index = new HnswIndex(dims, options, count);
+        var index = new HnswIndex(dims, options, count, format == 3 ? VectorEncoding.Int8 : VectorEncoding.Float32);
         index._entry = Entry(r.ReadInt32(), r.ReadInt32());
         index.EnsureCapacity(count);
         index._count = index._linked = count;
-        for (var b = 0; b * BlockNodes < count; b++)
-            ReadExactly(r, MemoryMarshal.AsBytes(index._vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * dims)));
+        if (index._int8)
+        {
+            for (var b = 0; b * BlockNodes < count; b++)
+                ReadExactly(r, MemoryMarshal.AsBytes(index._codeBlocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * dims)));
+            ReadExactly(r, MemoryMarshal.AsBytes(index._scales.AsSpan(0, count)));
+        }
+        else
+            for (var b = 0; b * BlockNodes < count; b++)
+                ReadExactly(r, MemoryMarshal.AsBytes(index._vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * dims)));
         for (var b = 0; b * BlockNodes < count; b++)
             ReadExactly(r, MemoryMarshal.AsBytes(index._links0Blocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * (index._m0 + 1))));
         for (var i = 0; i < count; i++)
@@ -596,6 +721,15 @@ public sealed unsafe class HnswIndex
                 lists[l] = links;
             }
             index._upperLinks[i] = lists;
+        }
+        if (index._int8)
+        {
+            var row = new float[dims];
+            for (var i = 0; i < count; i++)
+            {
+                ReadExactly(r, MemoryMarshal.AsBytes(row.AsSpan()));
+                index._full!.Write(i, row);
+            }
         }
         index._scratch.Visited.EnsureCapacity(count);
         return index;

@@ -181,4 +181,59 @@ public sealed class HnswTests
         foreach (var node in new[] { 0, 524_287, 524_288, n - 1 })
             Assert.Equal(distinct[node % distinct.Length], index.Vector(node).ToArray());
     }
+
+    [Fact]
+    public void The_int8_dot_product_is_exact_at_every_length()
+    {
+        var rng = new Random(7);
+        foreach (var n in new[] { 1, 31, 32, 33, 64, 384, 385 })
+        {
+            var a = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
+            var b = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
+            var expected = a.Zip(b, (x, y) => x * y).Sum();
+            Assert.Equal(expected, VectorMath.Dot(a, b));
+        }
+    }
+
+    [Fact]
+    public void An_int8_index_finds_what_brute_force_finds_returns_exact_distances_and_survives_a_snapshot()
+    {
+        const int n = 5_000, dims = 96;
+        var data = RandomVectors(n, dims, 11);
+        using var index = new HnswIndex(dims, new HnswOptions { M = 16, EfConstruction = 200 }, 1024, VectorEncoding.Int8);
+        index.AddRange(data, threads: 2);
+        Assert.Equal(VectorEncoding.Int8, index.Encoding);
+        // The full-precision vectors come back from the file as they went in (normalised).
+        Assert.True(TensorPrimitives.Distance(data[1234], index.Vector(1234)) < 1e-6f);
+        var queries = RandomVectors(100, dims, 12);
+        var hits = 0;
+        foreach (var q in queries)
+        {
+            var found = index.Search(q, 10, 128);
+            var truth = BruteForce(data, q, 10).ToHashSet();
+            hits += found.Count(r => truth.Contains(r.Node));
+            // Rescored: each distance is the exact cosine distance, and they come closest first.
+            foreach (var (node, distance) in found) Assert.Equal(1 - TensorPrimitives.Dot(data[node], q), distance, 1e-5f);
+            Assert.True(found.Zip(found.Skip(1)).All(p => p.First.Distance <= p.Second.Distance));
+        }
+        Assert.True(hits / 1000.0 >= 0.9, $"recall@10 {hits / 1000.0}");
+
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) index.Save(w);
+        stream.Position = 0;
+        using var loaded = HnswIndex.Load(new BinaryReader(stream));
+        Assert.Equal(VectorEncoding.Int8, loaded.Encoding);
+        foreach (var q in queries.Take(20)) Assert.Equal(index.Search(q, 10, 64), loaded.Search(q, 10, 64));
+
+        // Compaction keeps the encoding.
+        for (var i = 0; i < 2000; i++) loaded.Delete(i);
+        var (compacted, old) = loaded.Compacted();
+        using (compacted)
+        {
+            Assert.Equal(VectorEncoding.Int8, compacted.Encoding);
+            Assert.Equal(3000, compacted.Count);
+            var nearest = compacted.Search(data[old[0]], 1)[0].Node; // a live node finds itself, under its new id
+            Assert.Equal(old[0], old[nearest]);
+        }
+    }
 }
