@@ -34,7 +34,8 @@ public sealed record IngestRejection(int Status, string Title, string Detail, in
 public sealed record SearchJson(string? Query, int? TopK, Dictionary<string, string>? Filter, string? Plan, float[]? Vector = null, string? VectorBase64 = null, int? Ef = null);
 public sealed record AskJson(string? Question, int? TopK, bool? Stream, Dictionary<string, string>? Filter);
 public sealed record CollectionJson(int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens);
-public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens, int? Dimensions = null);
+public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? ChunkMaxTokens, int? ChunkOverlapTokens, int? Dimensions = null,
+    string? Quantization = null);
 
 /// <summary>
 /// The collection a request names, scoped to the caller's tenant: <see cref="Name"/> as the caller knows it,
@@ -80,7 +81,7 @@ public static partial class RagEndpoints
             if (Valid(body.Name) is { } bad) return bad;
             var tenant = http.User.RequiredTenant();
             var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions };
+                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization };
             var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
             await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
             return Results.Created($"/v1/collections/{body.Name}", new { collection = body.Name, settings = created });
@@ -111,7 +112,7 @@ public static partial class RagEndpoints
             if (error is not null) return error;
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
             var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions };
+                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions, Quantization = current.Quantization };
             var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
             // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
             var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;

@@ -45,6 +45,12 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// <summary>The layout being built while the collection is resharded; null otherwise. Writers write both layouts meanwhile.</summary>
     [Id(5)] public ShardLayout? ReshardingTo { get; init; }
 
+    /// <summary>
+    /// How shards hold vectors for the graph walk: null or "float32" (the default), or "int8" (a quarter of the memory;
+    /// the best candidates are rescored at full precision, read from a file outside the process). Fixed at creation.
+    /// </summary>
+    [Id(6)] public string? Quantization { get; init; }
+
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ShardLayout Layout => new(LayoutGeneration, ShardCount);
@@ -110,6 +116,8 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(12)] public double ActivationSeconds { get; init; }
     /// <summary>Where those seconds went: the store read, decoding the snapshot, rebuilding the indexes from it, and replaying the log tail.</summary>
     [Id(13)] public string? ActivationSplit { get; init; }
+    /// <summary>How the graph holds its vectors ("float32" or "int8"); null before the shard holds any.</summary>
+    [Id(14)] public string? Quantization { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]

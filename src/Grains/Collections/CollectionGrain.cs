@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using RagCluster.Storage.GrainRows;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Storage.Faults;
+using RagCluster.Grains.Vectors;
 
 namespace RagCluster.Grains.Collections;
 
@@ -161,6 +162,8 @@ public sealed partial class CollectionGrain(
             var current = h.Settings ?? Settings;
             if (settings.Dimensions != current.Dimensions)
                 throw new InvalidOperationException("dimensions are fixed when a collection is created");
+            if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
+                throw new InvalidOperationException("quantization is fixed when a collection is created");
             var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
@@ -342,6 +345,7 @@ public sealed partial class CollectionGrain(
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new ArgumentException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new ArgumentException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
+        Quantizations.Encoding(settings.Quantization); // throws for a value it does not know
     }
 
     private static byte[] Ticks(DateTime at) => BitConverter.GetBytes(at.Ticks);

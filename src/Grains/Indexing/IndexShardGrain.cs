@@ -119,6 +119,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
         if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(await cpu.Run(TakeSnapshot), cancellationToken);
+        _hnsw?.Dispose();
     }
 
     public Task Upsert(string documentId, long version, ChunkRecord[] chunks) =>
@@ -183,6 +184,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         _nodeToSlot = [];
         _slotToNode.Clear();
         _bm25 = new Bm25Index();
+        _hnsw?.Dispose();
         _hnsw = null;
         _snapshotBytes = 0;
         _retired = true;
@@ -289,6 +291,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (!compaction.IsCompletedSuccessfully || _hnsw is not { } old)
         {
             if (compaction.Exception is { } e) logger.LogWarning(e, "Shard {Shard}: compaction failed; the graph keeps its deleted nodes", this.GetPrimaryKeyString());
+            if (compaction.IsCompletedSuccessfully) compaction.Result.Index.Dispose();
             return;
         }
         var (index, oldNodes) = compaction.Result;
@@ -307,6 +310,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         for (var node = 0; node < nodeToSlot.Count; node++)
             if (!index.IsDeleted(node)) _slotToNode[nodeToSlot[node]] = node;
         (_hnsw, _nodeToSlot) = (index, nodeToSlot);
+        old.Dispose(); // an int8 graph's full-precision file; nothing reads the old graph after the swap (searches run in turns)
         logger.LogInformation("Shard {Shard}: compacted the graph to {Count} nodes", this.GetPrimaryKeyString(), index.Count);
     }
 
@@ -327,7 +331,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         foreach (var entry in entries) Apply(entry, vectors);
         vectors.RemoveAll(v => _slots[v.Slot] is null); // replaced again later in the same batch
         if (vectors.Count == 0) return;
-        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions);
+        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: await EncodingAsync());
         vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions);
         var graph = _hnsw;
         var first = graph.AppendRange(vectors.Select(v => v.Vector).ToList());
@@ -342,6 +346,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         else if (activating)
             await Task.Factory.StartNew(() => graph.LinkPending(Environment.ProcessorCount), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         else await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true));
+    }
+
+    // A new graph takes the collection's quantization; a restored one keeps the encoding its snapshot has.
+    private async Task<VectorEncoding> EncodingAsync()
+    {
+        var key = this.GetPrimaryKeyString();
+        var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
+        return Quantizations.Encoding(settings.Quantization);
     }
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
@@ -417,6 +429,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         Compacting = _compaction is not null,
         ActivationSeconds = _activationSeconds,
         ActivationSplit = _activationSplit,
+        Quantization = _hnsw is null ? null : _hnsw.Encoding == VectorEncoding.Int8 ? Quantizations.Int8 : Quantizations.Float32,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>

@@ -746,3 +746,18 @@ public sealed unsafe class HnswIndex : IDisposable
         }
     }
 }
+
+/// <summary>A collection's "quantization" setting, as the shards' graphs hold vectors.</summary>
+public static class Quantizations
+{
+    public const string Float32 = "float32", Int8 = "int8";
+
+    public static VectorEncoding Encoding(string? quantization) => Normalize(quantization) switch
+    {
+        Float32 => VectorEncoding.Float32,
+        Int8 => VectorEncoding.Int8,
+        _ => throw new ArgumentException($"quantization must be \"{Float32}\" or \"{Int8}\", not \"{quantization}\""),
+    };
+
+    public static string Normalize(string? quantization) => quantization is null or "" or "none" ? Float32 : quantization;
+}

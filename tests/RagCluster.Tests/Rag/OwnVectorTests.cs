@@ -203,4 +203,29 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         // Unchanged count: a plain 200.
         Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync("v1/collections/grow", new { shardCount = 6 })).StatusCode);
     }
+
+    [Fact]
+    public async Task An_int8_collection_quantizes_its_shards_answers_with_exact_scores_and_keeps_int8_through_a_backup()
+    {
+        var bad = await Http.PostAsJsonAsync("v1/collections", new { name = "q4", dimensions = 8, quantization = "int4" });
+        Assert.Contains("quantization must be", (await Problem(bad, HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "q8", dimensions = 8, shardCount = 2, quantization = "int8" })).StatusCode);
+        var documents = Enumerable.Range(0, 24).Select(d => new { id = $"q{d}", chunks = new object[] { new { text = $"doc {d}", vector = Axis(d % 8, d / 8 * 0.15f) } } }).ToArray();
+        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/q8/documents", new { documents })).StatusCode);
+        foreach (var d in documents) Assert.Equal("indexed", await Status("q8", d.id));
+        Assert.All((await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8/shards")).EnumerateArray(), s => Assert.Equal("int8", s.GetProperty("quantization").GetString()));
+
+        // The score is the exact cosine of the full-precision vectors (rescored), not the int8 estimate.
+        var query = Axis(3, 0.15f);
+        var hit = (await (await Http.PostAsJsonAsync("v1/collections/q8/search", new { vector = query, topK = 1, plan = "vector" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits")[0];
+        Assert.Equal("q11", hit.GetProperty("documentId").GetString());
+        Assert.Equal(1.0, hit.GetProperty("score").GetDouble(), 4);
+
+        var backup = await Http.GetAsync("v1/collections/q8/backup");
+        Assert.Equal(HttpStatusCode.OK, backup.StatusCode);
+        var restored = await Http.PostAsync("v1/restore/q8copy", new ByteArrayContent(await backup.Content.ReadAsByteArrayAsync()));
+        Assert.True(restored.IsSuccessStatusCode, await restored.Content.ReadAsStringAsync());
+        Assert.Equal("int8", (await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8copy")).GetProperty("settings").GetProperty("quantization").GetString());
+        Assert.All((await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8copy/shards")).EnumerateArray(), s => Assert.Equal("int8", s.GetProperty("quantization").GetString()));
+    }
 }
