@@ -15,6 +15,11 @@ public sealed class HnswOptions
     public int Seed { get; set; } = 42;
     /// <summary>A shard compacts its graph once deleted nodes are a quarter of it and at least this many.</summary>
     public int CompactMinDeleted { get; set; } = 1000;
+    /// <summary>
+    /// Where int8 graphs keep their full-precision vectors (one unlinked file each); null: the system's temp folder.
+    /// Put it on a disk: on a tmpfs the "outside memory" vectors are in memory after all.
+    /// </summary>
+    public string? FullPrecisionDirectory { get; set; }
 
     public void Validate()
     {
@@ -97,7 +102,7 @@ public sealed unsafe class HnswIndex : IDisposable
         {
             _int8 = true;
             _scales = new float[initialCapacity];
-            _full = new FullPrecisionFile(dimensions);
+            _full = new FullPrecisionFile(dimensions, options.FullPrecisionDirectory);
         }
     }
 
@@ -686,7 +691,7 @@ public sealed unsafe class HnswIndex : IDisposable
         if (format is not (2 or 3)) throw new InvalidDataException("unknown HNSW snapshot format");
         var dims = r.ReadInt32();
         var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32(), Seed = r.ReadInt32() };
-        if (searchOptions is not null) options.EfSearch = searchOptions.EfSearch;
+        if (searchOptions is not null) (options.EfSearch, options.FullPrecisionDirectory) = (searchOptions.EfSearch, searchOptions.FullPrecisionDirectory);
         var count = r.ReadInt32();
         if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
         var index = new HnswIndex(dims, options, count, format == 3 ? VectorEncoding.Int8 : VectorEncoding.Float32);
