@@ -429,7 +429,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         Compacting = _compaction is not null,
         ActivationSeconds = _activationSeconds,
         ActivationSplit = _activationSplit,
-        Quantization = _hnsw is null ? null : _hnsw.Encoding == VectorEncoding.Int8 ? Quantizations.Int8 : Quantizations.Float32,
+        Quantization = _hnsw is null ? null : Quantizations.Name(_hnsw.Encoding),
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>

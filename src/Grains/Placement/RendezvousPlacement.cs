@@ -39,7 +39,7 @@ public static class Rendezvous
     {
         if (silos.Count == 0) throw new SiloUnavailableException("no active silo can host " + grain);
         var id = grain.ToString();
-        return GroupMember(id) is { } member ? Balanced(member.Group, member.Count, member.Index, silos) : Highest(Hash64(id), silos, null);
+        return GroupMember(id) is { } member ? Balanced(member.Group, member.Count, member.Index, silos) : Highest(Hash64(id), silos, null, 0);
     }
 
     private static SiloAddress Balanced(string group, int count, int index, IReadOnlyCollection<SiloAddress> silos)
@@ -49,7 +49,7 @@ public static class Rendezvous
         var load = new int[ordered.Length];
         for (var member = 0; ; member++)
         {
-            var home = Highest(Hash64($"{group}/{member}"), ordered, load.Select(l => l < cap).ToArray());
+            var home = Highest(Hash64($"{group}/{member}"), ordered, load, cap);
             if (member == index) return home;
             load[Array.IndexOf(ordered, home)]++;
         }
@@ -69,7 +69,8 @@ public static class Rendezvous
         return (id[..last], count, index);
     }
 
-    private static SiloAddress Highest(ulong key, IReadOnlyCollection<SiloAddress> silos, bool[]? open)
+    // Among the silos whose load (when given) is below cap.
+    private static SiloAddress Highest(ulong key, IReadOnlyCollection<SiloAddress> silos, int[]? load, int cap)
     {
         SiloAddress? best = null;
         var bestScore = 0UL;
@@ -77,7 +78,7 @@ public static class Rendezvous
         foreach (var silo in silos)
         {
             i++;
-            if (open is not null && !open[i]) continue;
+            if (load is not null && load[i] >= cap) continue;
             var score = Mix(key ^ Hash64(silo.ToParsableString()));
             // Ties (practically never) go to the smaller address, so every silo makes the same choice.
             if (best is null || score > bestScore || (score == bestScore && silo.CompareTo(best) < 0)) (best, bestScore) = (silo, score);

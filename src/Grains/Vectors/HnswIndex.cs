@@ -764,5 +764,7 @@ public static class Quantizations
         _ => throw new ArgumentException($"quantization must be \"{Float32}\" or \"{Int8}\", not \"{quantization}\""),
     };
 
+    public static string Name(VectorEncoding encoding) => encoding == VectorEncoding.Int8 ? Int8 : Float32;
+
     public static string Normalize(string? quantization) => quantization is null or "" or "none" ? Float32 : quantization;
 }
