@@ -24,13 +24,13 @@ switch (args.FirstOrDefault())
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
         return 0;
-    case "scale": // BIN_DIR DATA_DIR(ann_data.py output) SILOS(1|3) [CHUNKS_PER_DOC=100] [SHARDS=4] [EFS=16,32,64,128,256] [RESHARD_TO=0] (issue 22, items 2, 3 and 5)
+    case "scale": // BIN_DIR DATA_DIR(ann_data.py output) SILOS(1|3) [CHUNKS_PER_DOC=100] [SHARDS=4] [EFS=16,32,64,128,256] [RESHARD_TO=0] [QUANTIZATION=float32|int8] (issue 22, items 2, 3 and 5; issue 23, item 3)
         await ScaleBench.RunFromArgs(args);
         return 0;
     case "ids": // the 128-token input both embedding benchmarks feed, for the Node baseline
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }

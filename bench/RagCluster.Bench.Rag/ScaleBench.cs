@@ -25,7 +25,7 @@ public static class ScaleBench
 {
     private const int DocsPerRequest = 10, Parallel = 4, Searches = 300;
 
-    public static async Task Run(string binDir, string dataDir, int silos, int chunksPerDoc, int shards, int[] efs, int reshardTo)
+    public static async Task Run(string binDir, string dataDir, int silos, int chunksPerDoc, int shards, int[] efs, int reshardTo, string quantization)
     {
         var shape = File.ReadAllText(Path.Combine(dataDir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         var (n, dim, q) = (shape[0], shape[1], shape[2]);
@@ -37,7 +37,7 @@ public static class ScaleBench
 
         await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
         var http = cluster.Http;
-        (await http.PostAsJsonAsync("v1/collections", new { name = "million", dimensions = dim, shardCount = shards })).EnsureSuccessStatusCode();
+        (await http.PostAsJsonAsync("v1/collections", new { name = "million", dimensions = dim, shardCount = shards, quantization })).EnsureSuccessStatusCode();
         await SearchAsync(http, queries.AsSpan(0, dim).ToArray(), 64); // activates the shards and the query path
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
         var rssBefore = Rss(cluster);
@@ -67,7 +67,7 @@ public static class ScaleBench
         bodies = [];
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "scale_load", silos, vectors = docs * chunksPerDoc, dim, shards, chunks_per_doc = chunksPerDoc,
+            bench = "scale_load", silos, quantization, vectors = docs * chunksPerDoc, dim, shards, chunks_per_doc = chunksPerDoc,
             load_s = firstHalf + secondHalf, vectors_per_s = docs * chunksPerDoc / (firstHalf + secondHalf),
             idle_search_p50_ms = Percentile(idle, 0.5), idle_search_p99_ms = Percentile(idle, 0.99),
             ingest_search_p50_ms = Percentile(during, 0.5), ingest_search_p99_ms = Percentile(during, 0.99), ingest_searches = during.Count,
@@ -85,9 +85,13 @@ public static class ScaleBench
         GC.Collect();
         var rss = Rss(cluster) - rssBefore;
         var stats = await ShardsAsync(http);
+        var heap = await HeapAsync(http);
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "scale_memory", silos, vectors = docs * chunksPerDoc, rss_mb = rss / 1048576.0, rss_bytes_per_vector = rss / (double)(docs * chunksPerDoc),
+            bench = "scale_memory", silos, quantization, vectors = docs * chunksPerDoc, rss_mb = rss / 1048576.0, rss_bytes_per_vector = rss / (double)(docs * chunksPerDoc),
+            // The API silo's managed heap as its last garbage collection left it, and what the GC had committed for it:
+            // tells the objects the silo holds from the headroom the GC keeps (one silo: all of it; three: the API silo's).
+            api_silo_heap_mb = heap.Heap / 1048576.0, api_silo_gc_committed_mb = heap.Committed / 1048576.0,
             index_bytes_per_vector = stats.Sum(s => s.GetProperty("memoryBytes").GetInt64()) / (double)(docs * chunksPerDoc),
             snapshot_mb = stats.Sum(s => s.GetProperty("snapshotBytes").GetInt64()) / 1048576.0,
             shard_vectors = stats.Select(s => s.GetProperty("vectors").GetInt32()).ToArray(),
@@ -108,7 +112,7 @@ public static class ScaleBench
             }
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                bench = "scale_search", silos, vectors = docs * chunksPerDoc, ef, recall_at_10 = hits / (q * 10.0),
+                bench = "scale_search", silos, quantization, vectors = docs * chunksPerDoc, ef, recall_at_10 = hits / (q * 10.0),
                 p50_ms = Percentile(ms, 0.5), p99_ms = Percentile(ms, 0.99), qps_one_client = q / (ms.Sum() / 1000),
             }));
         }
@@ -304,12 +308,21 @@ public static class ScaleBench
     private static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
     {
         var text = await http.GetStringAsync("metrics");
-        double Sum(string name) => text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
-            .Sum(Value);
-        // "name{labels} value [timestamp]": the value is the first field after the name and its labels.
-        static double Value(string line) => double.Parse(line[(line.Contains('}') ? line.LastIndexOf('}') + 1 : line.IndexOf(' '))..]
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
-        return (Sum("dotnet_gc_pause_time_seconds_total"), Sum("dotnet_gc_collections_total"));
+        return (Metric(text, "dotnet_gc_pause_time_seconds_total"), Metric(text, "dotnet_gc_collections_total"));
+    }
+
+    /// <summary>A Prometheus metric summed over its label sets.</summary>
+    private static double Metric(string text, string name) =>
+        text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{')).Sum(Value);
+
+    // "name{labels} value [timestamp]": the value is the first field after the name and its labels.
+    private static double Value(string line) => double.Parse(line[(line.Contains('}') ? line.LastIndexOf('}') + 1 : line.IndexOf(' '))..]
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task<(double Heap, double Committed)> HeapAsync(HttpClient http)
+    {
+        var text = await http.GetStringAsync("metrics");
+        return (Metric(text, "dotnet_gc_last_collection_heap_size_bytes"), Metric(text, "dotnet_gc_last_collection_memory_committed_size_bytes"));
     }
 
     private static long Rss(BenchCluster cluster) => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
@@ -355,5 +368,6 @@ public static class ScaleBench
 
     public static Task RunFromArgs(string[] args) =>
         Run(args[1], args[2], int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 100, args.Length > 5 ? int.Parse(args[5]) : 4,
-            (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray(), args.Length > 7 ? int.Parse(args[7]) : 0);
+            (args.Length > 6 ? args[6] : "16,32,64,128,256").Split(',').Select(int.Parse).ToArray(), args.Length > 7 ? int.Parse(args[7]) : 0,
+            args.Length > 8 ? args[8] : "float32");
 }

@@ -371,16 +371,18 @@ public sealed unsafe class HnswIndex : IDisposable
         return found;
     }
 
-    // The int8 walk's candidates (ef of them), ranked again by exact distance to the full-precision vectors.
+    // The int8 walk's candidates (ef of them), ranked again by exact distance to the full-precision vectors, read
+    // where the file is mapped.
     private List<(int Node, float Distance)> Rescored(float* q, MaxHeap results, int k)
     {
         var exact = new List<(int Node, float Distance)>(results.Count);
-        var full = new float[Dimensions];
-        while (results.Count > 0)
+        using (_full!.Use())
         {
-            var (_, node) = results.Pop();
-            _full!.Read(node, full);
-            fixed (float* v = full) exact.Add((node, 1f - VectorMath.Dot(q, v, Dimensions)));
+            while (results.Count > 0)
+            {
+                var (_, node) = results.Pop();
+                exact.Add((node, 1f - VectorMath.Dot(q, _full.Row(node), Dimensions)));
+            }
         }
         exact.Sort((a, b) => a.Distance.CompareTo(b.Distance));
         if (exact.Count > k) exact.RemoveRange(k, exact.Count - k);
@@ -582,7 +584,15 @@ public sealed unsafe class HnswIndex : IDisposable
     private void Prefetch(int node)
     {
         if (!Sse.IsSupported) return;
-        var p = (byte*)PointAt(node);
+        if (_int8)
+        {
+            // A code is a quarter of a vector (6 lines at 384-d): all of it, and the scale beside it, fit the same budget.
+            var c = (byte*)CodeAt(node);
+            for (var line = 0; line < Dimensions; line += 64) Sse.Prefetch0(c + line);
+            fixed (float* s = &_scales[node]) Sse.Prefetch0(s);
+            return;
+        }
+        var p = (byte*)VectorAt(node);
         Sse.Prefetch0(p);
         Sse.Prefetch0(p + 64);
     }

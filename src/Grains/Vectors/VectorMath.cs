@@ -49,7 +49,8 @@ internal static unsafe class VectorMath
 
     /// <summary>
     /// The dot product of two int8 codes, exact in int32 (384 dimensions of ±127 stay far below 2^31). Bytes are
-    /// widened to 16 bits and multiplied pairwise into 32-bit sums (vpmaddwd), 32 dimensions a step.
+    /// widened to 16 bits and multiplied pairwise into 32-bit sums (vpmaddwd): with AVX-512, 32 bytes widen in one
+    /// instruction straight from memory (vpmovsxbw), 64 dimensions a step; with AVX2, 32 a step.
     /// </summary>
     public static int Dot(ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b)
     {
@@ -62,7 +63,23 @@ internal static unsafe class VectorMath
     {
         var i = 0;
         var sum = 0;
-        if (Avx2.IsSupported && n >= 32)
+        if (Avx512BW.IsSupported && n >= 32)
+        {
+            var s0 = Vector512<int>.Zero;
+            var s1 = Vector512<int>.Zero;
+            for (; i <= n - 64; i += 64)
+            {
+                s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(a + i)), Avx512BW.ConvertToVector512Int16(Vector256.Load(b + i)));
+                s1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(a + i + 32)), Avx512BW.ConvertToVector512Int16(Vector256.Load(b + i + 32)));
+            }
+            if (i <= n - 32)
+            {
+                s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(a + i)), Avx512BW.ConvertToVector512Int16(Vector256.Load(b + i)));
+                i += 32;
+            }
+            sum = Vector512.Sum(s0 + s1);
+        }
+        else if (Avx2.IsSupported && n >= 32)
         {
             var s0 = Vector256<int>.Zero;
             var s1 = Vector256<int>.Zero;

@@ -196,6 +196,28 @@ public sealed class HnswTests
     }
 
     [Fact]
+    public unsafe void Full_precision_rows_stay_mapped_across_segments_and_while_a_reader_holds_them()
+    {
+        const int dims = 8, rows = 40_000; // past two 16,384-row segments
+        var file = new FullPrecisionFile(dims);
+        for (var r = 0; r < rows; r++) file.Write(r, Enumerable.Range(0, dims).Select(d => (float)(r * dims + d)).ToArray());
+        var into = new float[dims];
+        foreach (var r in new[] { 0, 16_383, 16_384, 32_768, rows - 1 })
+        {
+            file.Read(r, into);
+            Assert.Equal(Enumerable.Range(0, dims).Select(d => (float)(r * dims + d)), into);
+        }
+        Assert.Throws<InvalidOperationException>(() => file.Read(49_152, into)); // a segment never written
+
+        // Disposed while a search still reads: that reader keeps the mapping until it is done; no new reader starts.
+        var lease = file.Use();
+        file.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => file.Read(0, into));
+        Assert.Equal(39_999f * dims, file.Row(39_999)[0]);
+        lease.Dispose();
+    }
+
+    [Fact]
     public void An_int8_index_finds_what_brute_force_finds_returns_exact_distances_and_survives_a_snapshot()
     {
         const int n = 5_000, dims = 96;
