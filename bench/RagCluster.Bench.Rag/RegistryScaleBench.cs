@@ -51,6 +51,8 @@ public static class RegistryScaleBench
 
             var ms = new List<double>();
             var info = new List<double>();
+            var before = await http.GetStringAsync("metrics");
+            var window = Stopwatch.StartNew();
             for (var i = 0; i < Searches; i++)
             {
                 var sw = Stopwatch.StartNew();
@@ -61,11 +63,21 @@ public static class RegistryScaleBench
                 r.EnsureSuccessStatusCode();
                 ms.Add(sw.Elapsed.TotalMilliseconds);
             }
+            var seconds = window.Elapsed.TotalSeconds;
+            var after = await http.GetStringAsync("metrics");
+            double Grown(string name) => ScaleBench.Metric(after, name) - ScaleBench.Metric(before, name);
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 bench = "registry_scale", documents = size, load_seconds = loadSeconds, docs_per_s = (size - from) / loadSeconds,
                 search_p50_ms = Percentile(ms, 0.5), search_p99_ms = Percentile(ms, 0.99),
                 collection_get_p50_ms = Percentile(info, 0.5), collection_get_p99_ms = Percentile(info, 0.99),
+                // What else the silo did in the measured window: garbage collections (their pauses stop every
+                // thread), grain deactivations, and how many grains and how much heap it held.
+                window_gc_collections = Grown("dotnet_gc_collections_total"),
+                window_gc_pause_share = Math.Round(Grown("dotnet_gc_pause_time_seconds_total") / seconds, 4),
+                window_deactivations = Grown("orleans_catalog_activation_shutdown_total"),
+                activations = ScaleBench.Metric(after, "orleans_catalog_activations"),
+                heap_mb = Math.Round(ScaleBench.Metric(after, "dotnet_gc_last_collection_heap_size_bytes") / 1048576, 1),
             }));
         }
     }

@@ -41,6 +41,7 @@ public static class ScaleBench
         await SearchAsync(http, queries.AsSpan(0, dim).ToArray(), 64); // activates the shards and the query path
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
         var rssBefore = Rss(cluster);
+        var fileBefore = Rss(cluster, "RssFile:");
         var bodies = Bodies(data, dim, chunksPerDoc, 0, docs / 2);
         var load = Stopwatch.StartNew();
         await LoadAsync(http, bodies);
@@ -83,14 +84,22 @@ public static class ScaleBench
 
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(300));
         GC.Collect();
+        var lazyRss = Rss(cluster) - rssBefore; // as the silos' garbage collectors left it
+        FullGc(cluster);
         var rss = Rss(cluster) - rssBefore;
+        // File-backed pages mapped into the silos (an int8 shard's full-precision rows that searches touched): page
+        // cache the kernel can take back, counted in RSS; the rest is the silos' own (anonymous) memory.
+        var mapped = Rss(cluster, "RssFile:") - fileBefore;
         var stats = await ShardsAsync(http);
         var heap = await HeapAsync(http);
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "scale_memory", silos, quantization, vectors = docs * chunksPerDoc, rss_mb = rss / 1048576.0, rss_bytes_per_vector = rss / (double)(docs * chunksPerDoc),
-            // The API silo's managed heap as its last garbage collection left it, and what the GC had committed for it:
-            // tells the objects the silo holds from the headroom the GC keeps (one silo: all of it; three: the API silo's).
+            bench = "scale_memory", silos, quantization, vectors = docs * chunksPerDoc,
+            rss_before_full_gc_bytes_per_vector = lazyRss / (double)(docs * chunksPerDoc),
+            rss_mb = rss / 1048576.0, rss_bytes_per_vector = rss / (double)(docs * chunksPerDoc),
+            rss_file_backed_mb = mapped / 1048576.0, rss_without_file_backed_bytes_per_vector = (rss - mapped) / (double)(docs * chunksPerDoc),
+            // The API silo's managed heap after that full collection (what it holds), and what the GC has committed for
+            // it (one silo: all of it; three: the API silo's).
             api_silo_heap_mb = heap.Heap / 1048576.0, api_silo_gc_committed_mb = heap.Committed / 1048576.0,
             index_bytes_per_vector = stats.Sum(s => s.GetProperty("memoryBytes").GetInt64()) / (double)(docs * chunksPerDoc),
             snapshot_mb = stats.Sum(s => s.GetProperty("snapshotBytes").GetInt64()) / 1048576.0,
@@ -305,19 +314,40 @@ public static class ScaleBench
     private static async Task<List<JsonElement>> ShardsAsync(HttpClient http) =>
         (await http.GetFromJsonAsync<JsonElement>("v1/collections/million/shards")).EnumerateArray().ToList();
 
-    private static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
+    internal static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
     {
         var text = await http.GetStringAsync("metrics");
         return (Metric(text, "dotnet_gc_pause_time_seconds_total"), Metric(text, "dotnet_gc_collections_total"));
     }
 
     /// <summary>A Prometheus metric summed over its label sets.</summary>
-    private static double Metric(string text, string name) =>
+    internal static double Metric(string text, string name) =>
         text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{')).Sum(Value);
 
     // "name{labels} value [timestamp]": the value is the first field after the name and its labels.
     private static double Value(string line) => double.Parse(line[(line.Contains('}') ? line.LastIndexOf('}') + 1 : line.IndexOf(' '))..]
         .Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A full blocking garbage collection in every silo, through the runtime's diagnostics port (an EventPipe session
+    /// asking for a GC heap collection, as dotnet-gcdump does), so the heap and RSS read after it are what the silos
+    /// hold rather than what a server GC with memory to spare has not yet collected.
+    /// </summary>
+    private static void FullGc(BenchCluster cluster)
+    {
+        foreach (var silo in cluster.Silos.Where(p => !p.HasExited))
+        {
+            var client = new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(silo.Id);
+            const long Gc = 0x1, GcHeapCollect = 0x800000;
+            using var session = client.StartEventPipeSession(
+                new Microsoft.Diagnostics.NETCore.Client.EventPipeProvider("Microsoft-Windows-DotNETRuntime", System.Diagnostics.Tracing.EventLevel.Informational, Gc | GcHeapCollect),
+                requestRundown: false);
+            var drain = session.EventStream.CopyToAsync(Stream.Null);
+            Thread.Sleep(TimeSpan.FromSeconds(5)); // the induced collection runs at the session's start; a heap of GBs takes seconds
+            session.Stop();
+            drain.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
 
     private static async Task<(double Heap, double Committed)> HeapAsync(HttpClient http)
     {
@@ -325,8 +355,8 @@ public static class ScaleBench
         return (Metric(text, "dotnet_gc_last_collection_heap_size_bytes"), Metric(text, "dotnet_gc_last_collection_memory_committed_size_bytes"));
     }
 
-    private static long Rss(BenchCluster cluster) => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
-        long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
+    private static long Rss(BenchCluster cluster, string field = "VmRSS:") => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
+        long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
 
     /// <summary>CPU use from /proc: the machine's jiffies (total, idle), CPU seconds of the silo processes and of this client, and wall time.</summary>
     private sealed record CpuSample(double Total, double Idle, double Silos, double Client, double Seconds, double StalledMicroseconds)

@@ -265,6 +265,10 @@ public sealed class DocumentGrain(
             done = false;
         }
         if (!done && !_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
+        // Indexed, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
+        // load of a million documents otherwise kept hundreds of thousands of idle activations in the heap, and the
+        // collector deactivated them in waves while searches ran (issue 22, item 1). A status read activates it again.
+        else if (done && !IsPending && _removing is null or { IsCompleted: true } && !_stopping.IsCancellationRequested) this.DeactivateOnIdle();
     }
 
     private bool IsPending => _state.Current.Status == DocumentStatuses.Pending && _state.Current.PendingContent is not null;

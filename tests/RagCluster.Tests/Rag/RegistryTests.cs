@@ -5,6 +5,7 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Storage;
 using RagCluster.Storage.GrainRows;
 using RagCluster.Storage.Schema;
@@ -108,6 +109,26 @@ public sealed class RegistryTests(PostgresFixture postgres)
         await cluster.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         info = await collection.GetInfo();
         Assert.Equal((2499, 2, versionBefore, 2), (info.DocumentCount, info.UnsettledCount, info.Version, info.Settings.ShardCount));
+    }
+
+    [Fact]
+    public async Task A_document_leaves_memory_once_indexed_and_answers_from_storage_after()
+    {
+        // A bulk load of a million documents must not keep a million idle activations until the collection age.
+        await using var cluster = await RagTestCluster.StartAsync(1);
+        await cluster.Grains.GetGrain<ICollectionGrain>("t.gone").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
+        var ids = Enumerable.Range(0, 30).Select(i => $"t.gone/d{i}").ToArray();
+        await Task.WhenAll(ids.Select((id, i) => cluster.Grains.GetGrain<IDocumentGrain>(id).Ingest(new IngestRequest(OwnVectorChunks.Format,
+            OwnVectorChunks.Encode([new OwnVectorChunk($"chunk {i}", [1, i, 0, 0])], 4), [], null))));
+        var management = cluster.Grains.GetGrain<IManagementGrain>(0);
+        async Task<int> ActiveDocuments() => (await management.GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (await ActiveDocuments() > 0 && waited.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(200);
+        Assert.Equal(0, await ActiveDocuments());
+        Assert.Equal(30, (await cluster.Grains.GetGrain<ICollectionGrain>("t.gone").GetInfo()).DocumentCount);
+        var status = await cluster.Grains.GetGrain<IDocumentGrain>(ids[7]).GetStatus();
+        Assert.Equal((DocumentStatuses.Indexed, 1), (status.Status, status.ChunkCount));
     }
 
     [Fact]
