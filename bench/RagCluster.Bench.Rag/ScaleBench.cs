@@ -87,7 +87,7 @@ public static class ScaleBench
         var lazyRss = Rss(cluster) - rssBefore; // as the silos' garbage collectors left it
         FullGc(cluster);
         var rss = Rss(cluster) - rssBefore;
-        // File-backed pages mapped into the silos (an int8 shard's full-precision rows that searches touched): page
+        // File-backed pages mapped into the silos (an int8 shard's full-precision rows, written or searched): page
         // cache the kernel can take back, counted in RSS; the rest is the silos' own (anonymous) memory.
         var mapped = Rss(cluster, "RssFile:") - fileBefore;
         var stats = await ShardsAsync(http);

@@ -586,7 +586,7 @@ public sealed unsafe class HnswIndex : IDisposable
         if (!Sse.IsSupported) return;
         if (_int8)
         {
-            // A code is a quarter of a vector (6 lines at 384-d): all of it, and the scale beside it, fit the same budget.
+            // A code is a quarter of a vector (6 cache lines at 384-d): all of it is asked for, and its scale.
             var c = (byte*)CodeAt(node);
             for (var line = 0; line < Dimensions; line += 64) Sse.Prefetch0(c + line);
             fixed (float* s = &_scales[node]) Sse.Prefetch0(s);
