@@ -314,7 +314,7 @@ public static class ScaleBench
     private static async Task<List<JsonElement>> ShardsAsync(HttpClient http) =>
         (await http.GetFromJsonAsync<JsonElement>("v1/collections/million/shards")).EnumerateArray().ToList();
 
-    internal static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
+    private static async Task<(double PauseSeconds, double Collections)> GcAsync(HttpClient http)
     {
         var text = await http.GetStringAsync("metrics");
         return (Metric(text, "dotnet_gc_pause_time_seconds_total"), Metric(text, "dotnet_gc_collections_total"));

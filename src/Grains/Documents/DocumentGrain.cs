@@ -266,8 +266,9 @@ public sealed class DocumentGrain(
         }
         if (!done && !_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
         // Indexed, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
-        // load of a million documents otherwise kept hundreds of thousands of idle activations in the heap, and the
-        // collector deactivated them in waves while searches ran (issue 22, item 1). A status read activates it again.
+        // load of a million documents at ~500 a second otherwise keeps up to ~400,000 idle activations in the heap for
+        // the collector to shed in batches, perhaps while searches run (the suspected cause of issue 22 item 1's p99,
+        // not yet measured). A status read activates it again.
         else if (done && !IsPending && _removing is null or { IsCompleted: true } && !_stopping.IsCancellationRequested) this.DeactivateOnIdle();
     }
 
