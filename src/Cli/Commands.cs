@@ -127,7 +127,9 @@ public static class Commands
                     index.Increment(1);
                 }
                 // Documents answered 503 (the whole request, or one document of it) were not kept: exactly those are
-                // sent again, after the Retry-After the API gave, up to SendAttempts times, and listed at the end.
+                // sent again, after the Retry-After the API gave, up to SendAttempts sends in a row that store none of
+                // them, and listed at the end. A send that stores some counts as the first again: a silo whose
+                // indexing backlog is full takes documents as fast as it indexes them, however long that takes.
                 async Task Flush()
                 {
                     if (batch.Count == 0) return;
@@ -139,6 +141,7 @@ public static class Commands
                         try
                         {
                             var items = await backend.IngestManyAsync(collection, sending.Select(b => (b.Id, b.Request)).ToList(), ct);
+                            if (items.Any(item => item.Error is null)) attempt = 1;
                             for (var i = 0; i < sending.Count; i++)
                             {
                                 if (items[i].Error is null) Submitted(sending[i].Path, sending[i].Id);

@@ -33,7 +33,11 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton<EmbeddingService>();
         var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);
         if (indexing is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
-        services.TryAddSingleton(new IndexingSlots(indexing));
+        var queuedDocuments = configuration.GetValue("Ingest:MaxQueuedDocuments", 10_000);
+        if (queuedDocuments is < 1 or > 10_000_000) throw new ArgumentException("Ingest:MaxQueuedDocuments must be 1..10000000");
+        var queuedMegabytes = configuration.GetValue("Ingest:MaxQueuedMegabytes", 512);
+        if (queuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
+        services.TryAddSingleton(new IndexingSlots(indexing, queuedDocuments, queuedMegabytes * 1024L * 1024));
         var sweepSetting = configuration["Ingest:PendingSweepPeriod"];
         var sweepPeriod = PendingSweepOptions.Default.Period;
         if (sweepSetting is not null && !TimeSpan.TryParse(sweepSetting, System.Globalization.CultureInfo.InvariantCulture, out sweepPeriod))

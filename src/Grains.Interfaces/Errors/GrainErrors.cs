@@ -23,6 +23,19 @@ public sealed class StorageUnavailableException : OrleansException
 }
 
 /// <summary>
+/// The silo that would index the document already holds as many documents waiting to be indexed as it may
+/// (Ingest:MaxQueuedDocuments, Ingest:MaxQueuedMegabytes): nothing of this one was stored. Send it again after
+/// <see cref="StorageUnavailableException.RetryAfterSeconds"/>; the backlog drains at the silo's indexing rate.
+/// </summary>
+[GenerateSerializer, Alias("rc.IngestBacklogFullException")]
+public sealed class IngestBacklogFullException : OrleansException
+{
+    public IngestBacklogFullException() { }
+
+    public IngestBacklogFullException(string message) : base(message) { }
+}
+
+/// <summary>
 /// A grain failed with an exception whose type may not cross a silo (a library's own type, which Orleans has no codec
 /// for): the grain call filter replaces it with this, keeping the original type's name and message. A bug to report,
 /// not a condition to retry; the original, with its stack, is in the silo's log.

@@ -48,12 +48,20 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// <summary>Asks a reshard in progress to go on (it also resumes by itself on activation and on a reminder).</summary>
     Task ResumeResharding();
     /// <summary>
-    /// Records documents about to be stored as pending, before they are: until a sweep finds each settled (indexed,
-    /// failed or deleted) the collection keeps a reminder that activates it, so no crash can strand it. Fails with
-    /// CollectionGoneException once a delete has begun.
+    /// Records documents about to be stored as pending, before they are: until each settles (indexed, failed or
+    /// deleted) the collection keeps a reminder whose sweep activates it, so no crash can strand it. Returns the
+    /// acceptance's stamp (unique in this collection), which the document names in <see cref="DocumentSettled"/>.
+    /// Fails with CollectionGoneException once a delete has begun.
     /// </summary>
     [AlwaysInterleave]
-    Task DocumentsAccepted(string[] documentIds);
+    Task<long> DocumentsAccepted(string[] documentIds);
+    /// <summary>
+    /// A document has settled since the acceptances stamped <paramref name="acceptedAt"/>: those records go, unless
+    /// the document was accepted again since (a newer stamp stays). Without it the sweep finds the document settled,
+    /// but only by activating it, which after a bulk load is every document again.
+    /// </summary>
+    [AlwaysInterleave]
+    Task DocumentSettled(string documentId, long[] acceptedAt);
     /// <summary>The first step of deleting a collection: from now on no document may register (stored before it returns).</summary>
     Task BeginDelete();
     /// <summary>

@@ -13,9 +13,10 @@ public static class DocumentStatuses
 
 /// <summary>A document as submitted: raw bytes and the format they are in (txt, md, html, json, docx, pdf).</summary>
 [GenerateSerializer, Immutable, Alias("rc.IngestRequest")]
-/// <param name="AcceptanceNoted">The caller already told the collection (DocumentsAccepted) about this document, as a
-/// batch does for all its documents in one write; the document then skips its own notice.</param>
-public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, bool AcceptanceNoted = false);
+/// <param name="AcceptedAt">Not 0: the caller already told the collection (DocumentsAccepted) about this document, as a
+/// batch does for all its documents in one write, and this is the stamp the collection answered; the document then
+/// skips its own notice, and names the stamp when it tells the collection it has settled.</param>
+public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0);
 
 [GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,

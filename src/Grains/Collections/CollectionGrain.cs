@@ -219,9 +219,11 @@ public sealed partial class CollectionGrain(
         return h;
     });
 
-    public async Task DocumentsAccepted(string[] documentIds)
+    public async Task<long> DocumentsAccepted(string[] documentIds)
     {
-        var now = Ticks(DateTime.UtcNow);
+        // A stamp no other acceptance of this activation shares, so a settled notice never removes a later one's record.
+        var stamp = _lastAcceptance = Math.Max(DateTime.UtcNow.Ticks, _lastAcceptance + 1);
+        var now = BitConverter.GetBytes(stamp);
         await Change((h, edits) =>
         {
             h = RequireOpen(h);
@@ -229,7 +231,16 @@ public sealed partial class CollectionGrain(
             return h;
         });
         await EnsureSweepReminderAsync();
+        return stamp;
     }
+
+    private long _lastAcceptance;
+
+    public Task DocumentSettled(string documentId, long[] acceptedAt) => Change((h, edits) =>
+    {
+        foreach (var at in acceptedAt) edits.DeleteIf(Unsettled, documentId, BitConverter.GetBytes(at));
+        return h;
+    });
 
     // Register and unregister take turns, each deciding on the stored count: a sweep that found none left cannot
     // remove the reminder after a new acceptance (stored meanwhile) registered it.

@@ -23,9 +23,10 @@ public static class DocumentBatch
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         if (documents.Count == 0) return results;
+        long acceptedAt;
         try
         {
-            await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray());
+            acceptedAt = await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray());
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -33,7 +34,7 @@ public static class DocumentBatch
             Array.Fill(results, (null, refusal));
             return results;
         }
-        documents = documents.Select(d => (d.Id, d.Request with { AcceptanceNoted = true })).ToList();
+        documents = documents.Select(d => (d.Id, d.Request with { AcceptedAt = acceptedAt })).ToList();
         await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
         {
             try
@@ -56,14 +57,16 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
 
     /// <summary>
     /// A failure after which nothing half-done is kept and the same call may be made again: the store refused or dropped
-    /// a read or write, a call timed out, a silo left or could not be reached, a message was refused while the cluster
-    /// reconfigures, or a write lost an ETag race to a newer activation. The API answers these 503 with Retry-After.
+    /// a read or write, the silo's backlog of documents to index was full, a call timed out, a silo left or could not
+    /// be reached, a message was refused while the cluster reconfigures, or a write lost an ETag race to a newer
+    /// activation. The API answers these 503 with Retry-After.
     /// </summary>
-    public static bool IsTransient(Exception e) => e is StorageUnavailableException or TimeoutException or SiloUnavailableException
+    public static bool IsTransient(Exception e) => e is StorageUnavailableException or IngestBacklogFullException or TimeoutException or SiloUnavailableException
         or OrleansMessageRejectionException or GatewayTooBusyException or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException;
 
     public static DocumentRefusal Of(Exception e) => e switch
     {
+        IngestBacklogFullException => new(503, "Ingest backlog full", FirstLine(e.Message)),
         // Nothing of the document was kept: the store refused the write, or the cluster could not take the call now.
         _ when IsTransient(e) => new(503, "Not stored", FirstLine(e.Message)),
         CollectionGoneException => new(409, "Collection deleted", FirstLine(e.Message)),

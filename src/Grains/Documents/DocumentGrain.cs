@@ -69,6 +69,11 @@ public sealed class DocumentGrain(
     private Task? _indexing;
     private Task<bool>? _removing;
     private IGrainTimer? _retry;
+    // The collection's stamps for this document's acceptances, named when it settles. Memory only: the collection's
+    // sweep settles what a lost activation forgot.
+    private readonly List<long> _acceptances = [];
+    // Bytes this activation counts in the silo's backlog of documents waiting to be indexed; -1 when not counted.
+    private long _queuedBytes = -1;
 
     private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
     private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
@@ -77,6 +82,11 @@ public sealed class DocumentGrain(
     {
         // A document left pending (or half deleted) by a crash resumes shortly after activation, once it has settled.
         if (IsPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
+        if (IsPending) // stored already, so it cannot be refused; it counts towards refusing new ones
+        {
+            _queuedBytes = _state.Current.PendingContent!.Length;
+            slots.Queue(_queuedBytes);
+        }
         return Task.CompletedTask;
     }
 
@@ -85,6 +95,7 @@ public sealed class DocumentGrain(
         // A pass still running must not write after this activation is gone (the next one owns the document).
         _stopping.Cancel();
         if (_indexing is { IsCompleted: false } pass) await pass.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+        LeaveQueue();
     }
 
     public async Task<DocumentStatus> Ingest(IngestRequest request)
@@ -92,12 +103,37 @@ public sealed class DocumentGrain(
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new ArgumentException($"unsupported format '{request.Format}'");
         var hash = Hash(request);
-        // The collection learns of the document before storage does, so no crash after this answer can strand it
-        // (its sweep activates the document, which resumes). Only a resend of indexed content needs no notice.
-        if (!request.AcceptanceNoted && !(hash == _state.Current.ContentHash && _state.Current.Status == DocumentStatuses.Indexed))
-            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
-        // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
-        await _state.UpdateAsync(s =>
+        var current = _state.Current;
+        var alreadyHeld = hash == current.ContentHash && current.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed;
+        // New content waits for an indexing slot in this activation, holding the content: past the silo's backlog
+        // bound it is refused before anything is noted or stored.
+        if (!alreadyHeld && _queuedBytes < 0)
+        {
+            if (!slots.TryQueue(request.Content.Length))
+                throw new IngestBacklogFullException($"this silo already holds {slots.QueuedDocuments} documents waiting to be indexed; nothing was stored, send it again later");
+            _queuedBytes = request.Content.Length;
+        }
+        try
+        {
+            // The collection learns of the document before storage does, so no crash after this answer can strand it
+            // (its sweep activates the document, which resumes). Only a resend of indexed content needs no notice.
+            var acceptedAt = request.AcceptedAt;
+            if (acceptedAt == 0 && !(alreadyHeld && current.Status == DocumentStatuses.Indexed))
+                acceptedAt = await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
+            if (acceptedAt != 0) _acceptances.Add(acceptedAt);
+            await StoreAsync(request, hash);
+        }
+        finally
+        {
+            if (!IsPending) LeaveQueue(); // refused, failed, or nothing new
+        }
+        EnsureIndexing();
+        return Snapshot();
+    }
+
+    // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
+    private Task StoreAsync(IngestRequest request, string hash) =>
+        _state.UpdateAsync(s =>
         {
             if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed) return false; // same content
             if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
@@ -114,8 +150,12 @@ public sealed class DocumentGrain(
             s.UpdatedAt = DateTimeOffset.UtcNow;
             return true;
         });
-        EnsureIndexing();
-        return Snapshot();
+
+    private void LeaveQueue()
+    {
+        if (_queuedBytes < 0) return;
+        slots.Dequeue(_queuedBytes);
+        _queuedBytes = -1;
     }
 
     public Task<DocumentStatus> GetStatus() => Task.FromResult(Snapshot());
@@ -227,8 +267,8 @@ public sealed class DocumentGrain(
             if (_removing is null or { IsCompleted: true }) _removing = FinishDeleteAsync();
             return;
         }
-        // A running pass indexes a version that arrives meanwhile as soon as it ends.
-        if (!IsPending || _indexing is { IsCompleted: false } || _stopping.IsCancellationRequested) return;
+        // A running pass indexes a version that arrives meanwhile as soon as it ends (and settles what it accepted).
+        if ((!IsPending && _acceptances.Count == 0) || _indexing is { IsCompleted: false } || _stopping.IsCancellationRequested) return;
         _indexing = IndexPendingAsync();
     }
 
@@ -247,9 +287,9 @@ public sealed class DocumentGrain(
     }
 
     /// <summary>
-    /// Passes until nothing is pending; only a failed pass leaves a timer behind, to retry. (A timer on every pending
-    /// document, ticking every 2 s, gave a bulk ingest with 1,500 documents queued up to 750 grain turns a second that
-    /// each found a pass already running or waiting for its slot.)
+    /// Passes until nothing is pending, then tells the collection the document settled; only a failed pass leaves a
+    /// timer behind, to retry. (A timer on every pending document, ticking every 2 s, gave a bulk ingest with 1,500
+    /// documents queued up to 750 grain turns a second that each found a pass already running or waiting for its slot.)
     /// </summary>
     private async Task IndexPendingAsync()
     {
@@ -257,19 +297,42 @@ public sealed class DocumentGrain(
         var done = true;
         try
         {
-            while (done && IsPending && !_stopping.IsCancellationRequested) done = await IndexAsync();
+            while (done && !_stopping.IsCancellationRequested)
+            {
+                if (IsPending) done = await IndexAsync();
+                else if (_acceptances.Count > 0) await SettleAsync(); // a version accepted meanwhile is indexed first
+                else break;
+            }
         }
         catch (Exception e)
         {
             log.LogWarning("Indexing {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
             done = false;
         }
+        if (!IsPending) LeaveQueue();
         if (!done && !_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
-        // Indexed, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
-        // load of a million documents at ~500 a second otherwise keeps up to ~400,000 idle activations in the heap for
-        // the collector to shed in batches, perhaps while searches run (the suspected cause of issue 22 item 1's p99,
-        // not yet measured). A status read activates it again.
+        // Settled, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
+        // load of a million documents kept hundreds of thousands of idle activations in the heap for the collector to
+        // shed in batches. A status read activates it again.
         else if (done && !IsPending && _removing is null or { IsCompleted: true } && !_stopping.IsCancellationRequested) this.DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Tells the collection the acceptances so far are settled, so its sweep need not activate this document to find
+    /// out (after a bulk load it activated every document again). A notice that fails is dropped: the sweep remains.
+    /// </summary>
+    private async Task SettleAsync()
+    {
+        var stamps = _acceptances.ToArray();
+        _acceptances.Clear();
+        try
+        {
+            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentSettled(DocumentId, stamps);
+        }
+        catch (Exception e)
+        {
+            log.LogDebug("Collection {Collection} did not hear that {Document} settled; its sweep will find out: {Error}", Collection, DocumentId, e.Message);
+        }
     }
 
     private bool IsPending => _state.Current.Status == DocumentStatuses.Pending && _state.Current.PendingContent is not null;

@@ -1,0 +1,108 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.OwnVectors;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// What a silo holds while documents wait to be indexed: a bounded backlog (past it a new document is refused, nothing
+/// stored, and taken once the backlog drains), and no acceptance record or activation left once a document settles.
+/// </summary>
+public sealed class IngestBacklogTests
+{
+    private static IngestRequest Vector(int i) =>
+        new(OwnVectorChunks.Format, OwnVectorChunks.Encode([new OwnVectorChunk($"chunk {i}", [1, i, 0, 0])], 4), [], null);
+
+    [Fact]
+    public void The_backlog_counts_documents_and_bytes_and_always_takes_one()
+    {
+        var slots = new IndexingSlots(1, maxQueuedDocuments: 2, maxQueuedBytes: 100);
+        Assert.True(slots.TryQueue(500)); // larger than the bound, but alone: refusing it would refuse it forever
+        Assert.False(slots.TryQueue(1));
+        slots.Dequeue(500);
+        Assert.True(slots.TryQueue(60));
+        Assert.False(slots.TryQueue(60)); // 120 bytes
+        Assert.True(slots.TryQueue(40));
+        Assert.False(slots.TryQueue(1)); // 3 documents
+        slots.Queue(10); // resumed from storage: counted, never refused
+        Assert.Equal(3, slots.QueuedDocuments);
+    }
+
+    [Fact]
+    public void A_full_backlog_is_a_retriable_503_for_the_document_alone()
+    {
+        var refusal = DocumentRefusal.Of(new IngestBacklogFullException("full"));
+        Assert.Equal((503, "Ingest backlog full", true), (refusal.Status, refusal.Title, refusal.Retryable));
+    }
+
+    [Fact]
+    public async Task A_silo_refuses_new_documents_past_its_backlog_and_takes_them_once_it_drains()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: new()
+        {
+            ["Ingest:MaxConcurrentDocuments"] = "1", ["Ingest:MaxQueuedDocuments"] = "3",
+        });
+        await cluster.Grains.GetGrain<ICollectionGrain>("t.full").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
+        var slots = ((InProcessSiloHandle)cluster.Cluster.Primary!).SiloHost.Services.GetRequiredService<IndexingSlots>();
+        IDocumentGrain Document(int i) => cluster.Grains.GetGrain<IDocumentGrain>($"t.full/d{i}");
+
+        // The test holds the silo's only slot, so nothing indexes: three documents wait, the next two are refused.
+        var held = await slots.EnterAsync();
+        for (var i = 0; i < 3; i++) Assert.Equal(DocumentStatuses.Pending, (await Document(i).Ingest(Vector(i))).Status);
+        for (var i = 3; i < 5; i++)
+        {
+            var refused = await Assert.ThrowsAsync<IngestBacklogFullException>(() => Document(i).Ingest(Vector(i)));
+            Assert.Contains("3 documents waiting", refused.Message);
+            Assert.Equal("unknown", (await Document(i).GetStatus()).Status); // nothing stored
+        }
+        // Sending a waiting document again takes no new place in the backlog.
+        Assert.Equal(DocumentStatuses.Pending, (await Document(1).Ingest(Vector(1))).Status);
+
+        held.Dispose();
+        await WaitFor(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 3);
+        await WaitFor(() => Task.FromResult(slots.QueuedDocuments == 0));
+        for (var i = 3; i < 5; i++) await Document(i).Ingest(Vector(i));
+        await WaitFor(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 5);
+        for (var i = 0; i < 5; i++) Assert.Equal(DocumentStatuses.Indexed, (await Document(i).GetStatus()).Status);
+    }
+
+    [Fact]
+    public async Task A_settled_document_leaves_no_acceptance_record_for_the_sweep_to_check()
+    {
+        // A sweep an hour away: only the documents' own notices can settle the records in this test.
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: new() { ["Ingest:PendingSweepPeriod"] = "01:00:00" });
+        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.settle");
+        await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
+        var batch = Enumerable.Range(0, 40).Select(i => ($"d{i}", Vector(i))).ToList();
+
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Null(r.Refusal));
+        await WaitFor(async () => await collection.GetInfo() is { DocumentCount: 40, UnsettledCount: 0 });
+        await WaitFor(async () => await ActiveDocuments(cluster) == 0);
+
+        // The same batch again (a client resending after a timeout): accepted, already indexed, settled at once.
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
+        await WaitFor(async () => (await collection.GetInfo()).UnsettledCount == 0);
+        await WaitFor(async () => await ActiveDocuments(cluster) == 0);
+        Assert.Equal(40, (await collection.GetInfo()).DocumentCount);
+    }
+
+    private static async Task<int> ActiveDocuments(RagTestCluster cluster) =>
+        (await cluster.Grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+
+    private static async Task WaitFor(Func<Task<bool>> condition)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(30)) Assert.Fail("not reached in 30 s");
+            await Task.Delay(100);
+        }
+    }
+}
