@@ -110,7 +110,7 @@ public sealed class DocumentGrain(
         if (!alreadyHeld && _queuedBytes < 0)
         {
             if (!slots.TryQueue(request.Content.Length))
-                throw new IngestBacklogFullException($"this silo already holds {slots.QueuedDocuments} documents waiting to be indexed; nothing was stored, send it again later");
+                throw new IngestBacklogFullException($"this silo already holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
             _queuedBytes = request.Content.Length;
         }
         try

@@ -58,7 +58,7 @@ public sealed class IngestBacklogTests
         for (var i = 3; i < 5; i++)
         {
             var refused = await Assert.ThrowsAsync<IngestBacklogFullException>(() => Document(i).Ingest(Vector(i)));
-            Assert.Contains("3 documents waiting", refused.Message);
+            Assert.Contains("3 document(s) waiting", refused.Message);
             Assert.Equal("unknown", (await Document(i).GetStatus()).Status); // nothing stored
         }
         // Sending a waiting document again takes no new place in the backlog.
