@@ -11,6 +11,8 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Api.dll", "--Silo:SiloPort|99999", "Silo:SiloPort 99999 is not a TCP port")]
     [InlineData("RagCluster.Api.dll", "--Silo:StoragePoolSize|0", "Silo:StoragePoolSize 0 must be 1..1000 connections")]
     [InlineData("RagCluster.Api.dll", "--Ingest:PendingSweepPeriod|00:00:00", "Ingest:PendingSweepPeriod must be 00:00:01..01:00:00")]
+    [InlineData("RagCluster.Api.dll", "--Ingest:MaxQueuedDocuments|0", "Ingest:MaxQueuedDocuments must be 1..10000000")]
+    [InlineData("RagCluster.Silo.dll", "--Ingest:MaxQueuedMegabytes|0", "Ingest:MaxQueuedMegabytes must be 1..1000000")]
     [InlineData("RagCluster.Silo.dll", "--Ingest:PendingSweepPeriod|soon", "Ingest:PendingSweepPeriod 'soon' is not a time span such as 00:00:30")]
     [InlineData("RagCluster.Api.dll", "--Embedding:Pooling|max", "Embedding:Pooling must be 'mean' or 'cls'")]
     [InlineData("RagCluster.Api.dll", "--Otlp:Endpoint|not a url", "Otlp:Endpoint 'not a url' is not an http(s) URL")]
