@@ -7,8 +7,8 @@ namespace RagCluster.Grains.Documents;
 /// encoder's length-bucketed batches full; more only queues work where it can time out and be redone.
 /// Also how many may wait for their turn ("Ingest:MaxQueuedDocuments", "Ingest:MaxQueuedMegabytes"): each waiting
 /// document is an activation holding its content, and acceptance is cheaper than indexing. Unbounded, a load of a
-/// million one-vector documents held 780,000 of them waiting, 6.5 GB of heap, 10 minutes in. Past either bound a
-/// new document is refused (a retriable 503) instead.
+/// million one-vector documents held about 780,000 of them waiting and a 6.3 GB heap 10 minutes in. Past either
+/// bound a new document is refused (a retriable 503) instead.
 /// </summary>
 public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.MaxValue, long maxQueuedBytes = long.MaxValue)
 {
