@@ -8,8 +8,8 @@ namespace RagCluster.Bench.Rag;
 /// <summary>
 /// Issue 22, item 1: search latency as a collection grows, through the API of the embedded default (one silo,
 /// SQLite, no model). The collection brings its own 16-dimensional vectors (one chunk a document, so loading is cheap
-/// and every document is registered), and at each size in SIZES it answers 1,000 searches (300 until the fifth pass: too few for a steady p99) with random query vectors
-/// (unique, so none comes from the cache), one at a time. The query path asks the collection for its version every
+/// and every document is registered), and at each size in SIZES it answers 1,000 searches with random query vectors
+/// (unique, so none comes from the cache), one at a time. (It ran 300 before 3a4bebe: a p99 of 300 is the third-worst.) The query path asks the collection for its version every
 /// time, so before item 1 (the whole sorted id list in every answer) this grew with the documents.
 /// </summary>
 public static class RegistryScaleBench
