@@ -50,8 +50,8 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// <summary>
     /// Records documents about to be stored as pending, before they are: until each settles (indexed, failed or
     /// deleted) the collection keeps a reminder whose sweep activates it, so no crash can strand it. Returns the
-    /// acceptance's stamp (the clock's ticks, made unique within the collection's activation), which the document names in <see cref="DocumentSettled"/>.
-    /// Fails with CollectionGoneException once a delete has begun.
+    /// acceptance's stamp (the clock's ticks, made unique within the collection's activation), which the document
+    /// names in <see cref="DocumentSettled"/>. Fails with CollectionGoneException once a delete has begun.
     /// </summary>
     [AlwaysInterleave]
     Task<long> DocumentsAccepted(string[] documentIds);

@@ -76,6 +76,7 @@ public sealed partial class CollectionGrain(
 
     private CollectionHead _head = new(null, 0, false);
     private long _documentCount, _unsettledCount;
+    private long _lastAcceptance; // the last acceptance stamp this activation gave (see DocumentsAccepted)
 
     private CollectionSettings Settings =>
         _head.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
@@ -223,7 +224,7 @@ public sealed partial class CollectionGrain(
     {
         // A stamp no other acceptance of this activation shares, so a settled notice never removes a later one's record.
         var stamp = _lastAcceptance = Math.Max(DateTime.UtcNow.Ticks, _lastAcceptance + 1);
-        var now = BitConverter.GetBytes(stamp);
+        var now = Ticks(stamp);
         await Change((h, edits) =>
         {
             h = RequireOpen(h);
@@ -234,11 +235,9 @@ public sealed partial class CollectionGrain(
         return stamp;
     }
 
-    private long _lastAcceptance;
-
     public Task DocumentSettled(string documentId, long[] acceptedAt) => Change((h, edits) =>
     {
-        foreach (var at in acceptedAt) edits.DeleteIf(Unsettled, documentId, BitConverter.GetBytes(at));
+        foreach (var at in acceptedAt) edits.DeleteIf(Unsettled, documentId, Ticks(at));
         return h;
     });
 
@@ -359,7 +358,8 @@ public sealed partial class CollectionGrain(
         Quantizations.Encoding(settings.Quantization); // throws for a value it does not know
     }
 
-    private static byte[] Ticks(DateTime at) => BitConverter.GetBytes(at.Ticks);
+    private static byte[] Ticks(DateTime at) => Ticks(at.Ticks);
+    private static byte[] Ticks(long ticks) => BitConverter.GetBytes(ticks);
     private static DateTime FromTicks(byte[] value) => new(BitConverter.ToInt64(value), DateTimeKind.Utc);
 
     /// <summary>

@@ -30,6 +30,11 @@ public sealed class RagTestCluster : IAsyncDisposable
     public string Storage { get; }
     public IGrainFactory Grains => Cluster.GrainFactory;
 
+    /// <summary>Document grains active across the cluster now (Orleans' own statistics).</summary>
+    public async Task<int> ActiveDocumentsAsync() =>
+        (await Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+
     public static async Task<RagTestCluster> StartAsync(int silos, string? storage = null, Dictionary<string, string?>? settings = null, string? serviceId = null)
     {
         var dir = Directory.CreateTempSubdirectory("rc-tc").FullName;

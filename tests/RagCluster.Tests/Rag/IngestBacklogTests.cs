@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Orleans;
-using Orleans.Runtime;
 using Orleans.TestingHost;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
@@ -83,18 +81,14 @@ public sealed class IngestBacklogTests
 
         Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Null(r.Refusal));
         await WaitFor(async () => await collection.GetInfo() is { DocumentCount: 40, UnsettledCount: 0 });
-        await WaitFor(async () => await ActiveDocuments(cluster) == 0);
+        await WaitFor(async () => await cluster.ActiveDocumentsAsync() == 0);
 
         // The same batch again (a client resending after a timeout): accepted, already indexed, settled at once.
         Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
         await WaitFor(async () => (await collection.GetInfo()).UnsettledCount == 0);
-        await WaitFor(async () => await ActiveDocuments(cluster) == 0);
+        await WaitFor(async () => await cluster.ActiveDocumentsAsync() == 0);
         Assert.Equal(40, (await collection.GetInfo()).DocumentCount);
     }
-
-    private static async Task<int> ActiveDocuments(RagTestCluster cluster) =>
-        (await cluster.Grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics())
-            .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
 
     private static async Task WaitFor(Func<Task<bool>> condition)
     {

@@ -120,12 +120,9 @@ public sealed class RegistryTests(PostgresFixture postgres)
         var ids = Enumerable.Range(0, 30).Select(i => $"t.gone/d{i}").ToArray();
         await Task.WhenAll(ids.Select((id, i) => cluster.Grains.GetGrain<IDocumentGrain>(id).Ingest(new IngestRequest(OwnVectorChunks.Format,
             OwnVectorChunks.Encode([new OwnVectorChunk($"chunk {i}", [1, i, 0, 0])], 4), [], null))));
-        var management = cluster.Grains.GetGrain<IManagementGrain>(0);
-        async Task<int> ActiveDocuments() => (await management.GetSimpleGrainStatistics())
-            .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (await ActiveDocuments() > 0 && waited.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(200);
-        Assert.Equal(0, await ActiveDocuments());
+        while (await cluster.ActiveDocumentsAsync() > 0 && waited.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(200);
+        Assert.Equal(0, await cluster.ActiveDocumentsAsync());
         Assert.Equal(30, (await cluster.Grains.GetGrain<ICollectionGrain>("t.gone").GetInfo()).DocumentCount);
         var status = await cluster.Grains.GetGrain<IDocumentGrain>(ids[7]).GetStatus();
         Assert.Equal((DocumentStatuses.Indexed, 1), (status.Status, status.ChunkCount));
