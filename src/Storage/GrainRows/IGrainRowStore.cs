@@ -22,6 +22,9 @@ public interface IGrainRowStore
     /// <summary>Rows of <paramref name="set"/> with keys after <paramref name="after"/>, in ordinal key order.</summary>
     Task<List<(string Key, byte[] Value)>> PageAsync(string grain, string name, string set, string? after, int limit, CancellationToken ct = default);
 
+    /// <summary>The rows of <paramref name="set"/> with these keys (those that exist).</summary>
+    Task<Dictionary<string, byte[]>> ReadAsync(string grain, string name, string set, IReadOnlyCollection<string> keys, CancellationToken ct = default);
+
     /// <summary>
     /// Stores the head and applies the changes (at most one per set and key) in one transaction: all or none.
     /// Returns how many rows each touched set gained (negative: lost).
@@ -72,6 +75,18 @@ public sealed class InMemoryGrainRowStore : IGrainRowStore
         lock (_all)
             return Task.FromResult(Get(grain, name).Set(set).Where(r => after is null || string.CompareOrdinal(r.Key, after) > 0)
                 .Take(limit).Select(r => (r.Key, r.Value)).ToList());
+    }
+
+    public Task<Dictionary<string, byte[]>> ReadAsync(string grain, string name, string set, IReadOnlyCollection<string> keys, CancellationToken ct = default)
+    {
+        lock (_all)
+        {
+            var rows = Get(grain, name).Set(set);
+            var found = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            foreach (var key in keys)
+                if (rows.TryGetValue(key, out var value)) found[key] = value;
+            return Task.FromResult(found);
+        }
     }
 
     public Task<Dictionary<string, long>> WriteAsync(string grain, string name, long epoch, byte[] head, IReadOnlyList<RowChange> changes,

@@ -18,6 +18,8 @@ public interface IPersistentRows
     Task<(byte[]? Head, Dictionary<string, long> Counts)> ReadAsync(CancellationToken cancellationToken = default);
     /// <summary>Rows of a set after a key (null: from the start), in key order.</summary>
     Task<List<(string Key, byte[] Value)>> PageAsync(string set, string? after, int limit, CancellationToken cancellationToken = default);
+    /// <summary>The rows of a set with these keys (those that exist).</summary>
+    Task<Dictionary<string, byte[]>> ReadAsync(string set, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default);
     /// <summary>Stores the head and the row changes in one transaction; returns the row count each touched set gained.</summary>
     Task<Dictionary<string, long>> WriteAsync(byte[] head, IReadOnlyList<RowChange> changes, CancellationToken cancellationToken = default);
 }
@@ -43,6 +45,9 @@ internal sealed class PersistentRows(IGrainRowStore store, string grain, string 
 
     public Task<List<(string Key, byte[] Value)>> PageAsync(string set, string? after, int limit, CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => store.PageAsync(grain, name, set, after, limit, cancellationToken), $"a page of rows '{name}/{set}' of {grain}");
+
+    public Task<Dictionary<string, byte[]>> ReadAsync(string set, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default) =>
+        StoreFaults.Run(() => store.ReadAsync(grain, name, set, keys, cancellationToken), $"a read of rows '{name}/{set}' of {grain}");
 
     public Task<Dictionary<string, long>> WriteAsync(byte[] head, IReadOnlyList<RowChange> changes, CancellationToken cancellationToken = default)
     {

@@ -46,6 +46,22 @@ public sealed class SqlGrainRowStore(StoreLocation store, string serviceId) : IG
         return rows;
     }
 
+    public async Task<Dictionary<string, byte[]>> ReadAsync(string grain, string name, string set, IReadOnlyCollection<string> keys, CancellationToken ct = default)
+    {
+        var found = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (keys.Count == 0) return found;
+        await using var c = await store.OpenAsync(ct);
+        foreach (var part in keys.Distinct(StringComparer.Ordinal).Chunk(KeysPerStatement))
+        {
+            var names = string.Join(", ", part.Select((_, i) => $"@k{i}"));
+            await using var cmd = Command(c, null, $"SELECT row_key, data FROM ragcluster_row WHERE {Key} AND set_name = @s AND row_key IN ({names})", grain, name,
+                [("s", set), .. part.Select((k, i) => ($"k{i}", (object)k))]);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) found[r.GetString(0)] = (byte[])r.GetValue(1);
+        }
+        return found;
+    }
+
     public async Task<Dictionary<string, long>> WriteAsync(string grain, string name, long epoch, byte[] head, IReadOnlyList<RowChange> changes,
         CancellationToken ct = default)
     {
