@@ -24,6 +24,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             // The store refused or dropped a read or write; nothing half-done is kept, so the same request may be sent again.
             _ when exception is StorageUnavailableException => (503, "Storage unavailable"),
             _ when exception is IngestBacklogFullException => (503, "Ingest backlog full"),
+            _ when exception is DocumentBusyException => (503, "Document busy"),
             _ when exception is CollectionGoneException => (409, "Collection deleted"),
             _ when exception is ShardLayoutChangedException => (503, "Collection resharding"),
             _ when exception is KeyNotFoundException => (404, "Not found"),

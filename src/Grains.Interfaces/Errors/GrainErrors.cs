@@ -74,3 +74,16 @@ public sealed class ShardLayoutChangedException : OrleansException
 
     public ShardLayoutChangedException(string message) : base(message) { }
 }
+
+/// <summary>
+/// The document is being written by another path at this moment (a bulk write of the same id has not finished): nothing
+/// was stored; send it again shortly (a retriable 503). A bulk write cut off by a crash is settled by the collection's
+/// sweep within one period.
+/// </summary>
+[GenerateSerializer, Alias("rc.DocumentBusyException")]
+public sealed class DocumentBusyException : OrleansException
+{
+    public DocumentBusyException() { }
+
+    public DocumentBusyException(string message) : base(message) { }
+}

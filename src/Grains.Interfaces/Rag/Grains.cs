@@ -53,8 +53,29 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// acceptance's stamp (the clock's ticks, made unique within the collection's activation), which the document
     /// names in <see cref="DocumentSettled"/>. Fails with CollectionGoneException once a delete has begun.
     /// </summary>
+    /// A document a bulk write has in flight is not accepted: it is named in <see cref="Acceptance.Busy"/>, and nothing
+    /// of it is noted.
     [AlwaysInterleave]
-    Task<long> DocumentsAccepted(string[] documentIds);
+    Task<Acceptance> DocumentsAccepted(string[] documentIds);
+    /// <summary>
+    /// The first step of a bulk write (documents that need no pipeline: one chunk, vectors given): for each entry the
+    /// collection decides, in its one order of changes, whether the bulk path may write it and at which version, and
+    /// notes those it may as in flight (stored before it returns), so a crash before <see cref="EndBulk"/> is settled by
+    /// the sweep, and no grain-path write of the same id interleaves. Fails with CollectionGoneException once a delete has begun.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<BulkAcceptance> BeginBulk(BulkEntry[] entries);
+    /// <summary>
+    /// The last step of a bulk write, once every layout's shards hold the records' chunks: each document is registered
+    /// with its record (one write for all). A record whose in-flight note was replaced meanwhile (a newer write of the
+    /// same id) is skipped. ShardLayoutChangedException: the caller missed a layout, and writes again.
+    /// </summary>
+    /// False: the collection is being deleted, nothing was registered, and the caller takes the chunks out of the shards.
+    [AlwaysInterleave]
+    Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts);
+    /// <summary>The registry's record of a document written in bulk and not taken over by its grain since, or null.</summary>
+    [AlwaysInterleave]
+    Task<DocumentRecord?> Record(string documentId);
     /// <summary>
     /// A document has settled since the acceptances stamped <paramref name="acceptedAt"/>: those records go, unless
     /// the document was accepted again since (a newer stamp stays). Without it the sweep finds the document settled,
@@ -108,6 +129,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// </summary>
     Task Retire();
     Task RemoveDocument(string documentId, long version);
+    /// <summary>The version this shard holds of each document it holds (or removed: the removal's version) among these.</summary>
+    Task<Dictionary<string, long>> Versions(string[] documentIds);
     Task<ShardResult> Search(ShardQuery query);
     Task<ShardStats> GetStats();
     /// <summary>(documentId, chunk count) for consistency checks.</summary>

@@ -16,7 +16,8 @@ public static class DocumentStatuses
 /// <param name="AcceptedAt">Not 0: the caller already told the collection (DocumentsAccepted) about this document, as a
 /// batch does for all its documents in one write, and this is the stamp the collection answered; the document then
 /// skips its own notice, and names the stamp when it tells the collection it has settled.</param>
-public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0);
+/// <param name="VersionFloor">With <paramref name="AcceptedAt"/>: the acceptance's <see cref="Acceptance.VersionFloor"/>.</param>
+public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0, long VersionFloor = 0);
 
 [GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,
@@ -30,6 +31,36 @@ public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal,
 /// <summary>One document's chunks for <c>IIndexShardGrain.UpsertMany</c>.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardUpsert")]
 public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] Chunks);
+
+/// <summary>
+/// What a document written in bulk is, kept in its collection's registry instead of a grain state of its own (a bulk
+/// load writes one registry row a document in one transaction a batch). The document grain takes it over, as its own
+/// state, the first time the document is changed through it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rc.DocumentRecord")]
+public sealed record DocumentRecord(long Version, string ContentHash, int ChunkCount, Dictionary<string, string> Tags, string Format,
+    int LayoutGeneration, int ShardCount, int[] HeldShards, DateTimeOffset UpdatedAt);
+
+/// <summary>A document a bulk write wants to store: its id, content hash and chunk count, and its tags.</summary>
+[GenerateSerializer, Immutable, Alias("rc.BulkEntry")]
+public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Dictionary<string, string> Tags, string Format);
+
+/// <summary>
+/// The collection's answer to a bulk write: for each entry (in order) the record to write (a new version), the record
+/// already held when it has the same content (nothing to write), or null when the document must take the grain path
+/// (it has a grain state of its own, or a write of it is in flight there); and the settings whose layouts to write.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rc.BulkAcceptance")]
+public sealed record BulkAcceptance(DocumentRecord?[] Records, bool[] Unchanged, CollectionSettings Settings);
+
+/// <summary>
+/// The answer to DocumentsAccepted: the acceptance's stamp, the documents refused because a bulk write of them is in
+/// flight, and for each id (in order) the registry's bulk record of it, if any: final from now on, since no bulk write
+/// of an accepted document can begin until it settles; and the last version a bulk write gave any document, which the
+/// accepted documents' next versions must pass (a bulk write cut off by a crash may still reach a shard late).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rc.Acceptance")]
+public sealed record Acceptance(long Stamp, string[] Busy, DocumentRecord?[] Records, long VersionFloor);
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionSettings")]
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)

@@ -74,12 +74,19 @@ public sealed class DocumentGrain(
     private readonly List<long> _acceptances = [];
     // Bytes this activation counts in the silo's backlog of documents waiting to be indexed; -1 when not counted.
     private long _queuedBytes = -1;
+    // The state is a bulk write's registry record, not yet stored here (see OnActivateAsync).
+    private bool _adopted;
+    // This document's next version passes every version a bulk write gave before its acceptance: one such write cut off
+    // by a crash may still reach a shard late, and the shard keeps the higher version.
+    private long _versionFloor;
+    private long NextVersion(long current) => Math.Max(current, _versionFloor) + 1;
 
     private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
     private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await RefreshAsync();
         // A document left pending (or half deleted) by a crash resumes shortly after activation, once it has settled.
         if (IsPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
         if (IsPending) // stored already, so it cannot be refused; it counts towards refusing new ones
@@ -87,8 +94,34 @@ public sealed class DocumentGrain(
             _queuedBytes = _state.Current.PendingContent!.Length;
             slots.Queue(_queuedBytes);
         }
-        return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Whether a bulk write may have changed this document behind this activation: one written in bulk has its record in
+    /// the collection's registry, not a state here, until this grain first changes it; and after a delete or a failure
+    /// here a bulk write may write it anew. (Pending and indexed documents this grain stored are its own: the collection
+    /// sends their bulk writes here.)
+    /// </summary>
+    private bool BulkMayChange => _adopted || !_state.RecordExists || _state.Current.Status is DocumentStatuses.Deleted or DocumentStatuses.Failed;
+
+    /// <summary>Takes the registry's record when it is newer than what this activation holds (never while this grain writes).</summary>
+    private async Task RefreshAsync()
+    {
+        if (!BulkMayChange || _indexing is { IsCompleted: false } || _removing is { IsCompleted: false }) return;
+        AdoptIfNewer(await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
+    }
+
+    private void AdoptIfNewer(DocumentRecord? record)
+    {
+        if (record is not null && record.Version > _state.Current.Version && _state.Adopt(FromRecord(record))) _adopted = true;
+    }
+
+    private static DocumentState FromRecord(DocumentRecord r) => new()
+    {
+        Status = DocumentStatuses.Indexed, Version = r.Version, IndexedVersion = r.Version, ContentHash = r.ContentHash, ChunkCount = r.ChunkCount,
+        UpdatedAt = r.UpdatedAt, Format = r.Format, Tags = r.Tags, ShardCount = r.ShardCount, HeldShards = r.HeldShards,
+        LayoutGeneration = r.LayoutGeneration,
+    };
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -102,6 +135,7 @@ public sealed class DocumentGrain(
     {
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new ArgumentException($"unsupported format '{request.Format}'");
+        await RefreshAsync();
         var hash = Hash(request);
         var current = _state.Current;
         var alreadyHeld = hash == current.ContentHash && current.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed;
@@ -118,10 +152,11 @@ public sealed class DocumentGrain(
             // The collection learns of the document before storage does, so no crash after this answer can strand it
             // (its sweep activates the document, which resumes). Only a resend of indexed content needs no notice.
             var acceptedAt = request.AcceptedAt;
+            _versionFloor = Math.Max(_versionFloor, request.VersionFloor);
             if (acceptedAt == 0 && !(alreadyHeld && current.Status == DocumentStatuses.Indexed))
-                acceptedAt = await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
+                acceptedAt = await AcceptAsync();
             if (acceptedAt != 0) _acceptances.Add(acceptedAt);
-            await StoreAsync(request, hash);
+            if (await StoreAsync(request, hash)) _adopted = false; // stored here: this grain's own from now on
         }
         finally
         {
@@ -131,14 +166,25 @@ public sealed class DocumentGrain(
         return Snapshot();
     }
 
+    /// <summary>Notes this document as accepted with its collection (see ICollectionGrain.DocumentsAccepted); refused while a bulk write of it is in flight.</summary>
+    private async Task<long> AcceptAsync()
+    {
+        var acceptance = await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
+        if (acceptance.Busy.Length > 0)
+            throw new DocumentBusyException($"document '{DocumentId}' is being written by a bulk request; nothing was stored, send it again shortly");
+        AdoptIfNewer(acceptance.Records[0]); // a bulk write that ended since the last look; none can begin now
+        _versionFloor = Math.Max(_versionFloor, acceptance.VersionFloor);
+        return acceptance.Stamp;
+    }
+
     // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
-    private Task StoreAsync(IngestRequest request, string hash) =>
+    private Task<bool> StoreAsync(IngestRequest request, string hash) =>
         _state.UpdateAsync(s =>
         {
             if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed) return false; // same content
             if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
             else if (s.Status == DocumentStatuses.Pending || s.RemovalPending) s.HeldShards = null; // an unfinished pass or delete may have written anywhere
-            s.Version++;
+            s.Version = NextVersion(s.Version);
             s.Status = DocumentStatuses.Pending;
             s.ContentHash = hash;
             s.PendingContent = request.Content;
@@ -158,7 +204,14 @@ public sealed class DocumentGrain(
         _queuedBytes = -1;
     }
 
-    public Task<DocumentStatus> GetStatus() => Task.FromResult(Snapshot());
+    public async Task<DocumentStatus> GetStatus()
+    {
+        await RefreshAsync();
+        // Read from a bulk write's record and nothing to do: no activation stays behind (reading a bulk load's statuses
+        // would otherwise keep one a document).
+        if (_adopted && _indexing is null && _removing is null) this.DeactivateOnIdle();
+        return Snapshot();
+    }
 
     /// <summary>
     /// Deleted is stored first (with <see cref="DocumentState.RemovalPending"/>), then every shard and the collection are
@@ -169,6 +222,7 @@ public sealed class DocumentGrain(
     {
         if (_indexing is not null) await _indexing.ContinueWith(_ => { }, TaskScheduler.Current); // let a running pass finish first
         if (_removing is { IsCompleted: false } running) return await running;
+        await RefreshAsync();
         var task = DeleteAsync();
         _removing = task;
         return await task;
@@ -176,6 +230,14 @@ public sealed class DocumentGrain(
 
     private async Task<bool> DeleteAsync()
     {
+        // A bulk-written document is noted as accepted first: until the delete has finished, bulk writes of it take the
+        // grain path (they would otherwise register a version this delete then unregisters), and the sweep finishes a
+        // delete a crash cut off.
+        if (_adopted && _state.Current.Status != DocumentStatuses.Deleted)
+        {
+            try { _acceptances.Add(await AcceptAsync()); }
+            catch (CollectionGoneException) { } // the collection's own delete: no bulk write can begin any more
+        }
         long deletedAt = 0;
         await _state.UpdateAsync(s =>
         {
@@ -184,7 +246,7 @@ public sealed class DocumentGrain(
                 deletedAt = s.RemovalPending ? s.Version : 0; // nothing there, or a delete to finish (its version, read in the turn)
                 return false;
             }
-            s.Version++;
+            s.Version = NextVersion(s.Version);
             s.Status = DocumentStatuses.Deleted;
             s.PendingContent = null;
             s.ContentHash = null;
@@ -196,6 +258,7 @@ public sealed class DocumentGrain(
             return true;
         });
         if (deletedAt == 0) return false;
+        _adopted = false;
         _retry?.Dispose();
         _retry = null;
         // Every shard of every layout the collection writes (two while it reshards) is told; if the layouts change
@@ -250,12 +313,13 @@ public sealed class DocumentGrain(
         return Snapshot();
     }
 
-    public Task<RestoredDocument?> Export()
+    public async Task<RestoredDocument?> Export()
     {
+        await RefreshAsync();
         var s = _state.Current;
-        return Task.FromResult(s.Status == DocumentStatuses.Indexed
+        return s.Status == DocumentStatuses.Indexed
             ? new RestoredDocument(DocumentId, s.Version, s.ContentHash, s.ChunkCount, s.Tags, s.Format, s.FileName, s.UpdatedAt)
-            : null);
+            : null;
     }
 
     private void EnsureIndexing()
@@ -538,7 +602,8 @@ public sealed class DocumentGrain(
     /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
     public static int ShardOf(string chunkId, int shardCount) => (int)(StableHash.Of(chunkId) % (uint)shardCount);
 
-    private static string Hash(IngestRequest request)
+    /// <summary>What makes two submissions the same document content: format, tags and bytes (a resend of the same is a no-op).</summary>
+    internal static string Hash(IngestRequest request)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes(request.Format + "\n"));

@@ -136,6 +136,15 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public Task RemoveDocument(string documentId, long version) =>
         IsStale(documentId, version) ? Task.CompletedTask : Record([new ShardLogEntry(documentId, version, [], Removed: true)]);
 
+    public Task<Dictionary<string, long>> Versions(string[] documentIds)
+    {
+        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var id in documentIds)
+            if (_documents.TryGetValue(id, out var d)) held[id] = d.Version;
+            else if (_removedVersions.TryGetValue(id, out var r)) held[id] = r;
+        return Task.FromResult(held);
+    }
+
     private bool IsStale(string documentId, long version) =>
         (_documents.TryGetValue(documentId, out var d) && d.Version >= version) ||
         (_removedVersions.TryGetValue(documentId, out var r) && r >= version);

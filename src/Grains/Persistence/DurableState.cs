@@ -60,6 +60,18 @@ public sealed class DurableState<T>(IPersistentState<T> state, IGrainContext gra
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="value"/> <see cref="Current"/> without writing it: a state another store holds (a record a bulk
+    /// write put in the collection's registry, newer than what is stored here). The first update then stores it here,
+    /// changed. Refused (false) while a write is in flight.
+    /// </summary>
+    public bool Adopt(T value)
+    {
+        if (_inFlight.Writing || _turn.CurrentCount == 0) return false;
+        state.State = value;
+        return true;
+    }
+
     /// <inheritdoc cref="UpdateAsync(Func{T, bool})"/>
     public Task UpdateAsync(Action<T> change) => UpdateAsync(s =>
     {

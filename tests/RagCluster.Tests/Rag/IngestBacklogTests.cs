@@ -63,10 +63,10 @@ public sealed class IngestBacklogTests
         Assert.Equal(DocumentStatuses.Pending, (await Document(1).Ingest(Vector(1))).Status);
 
         held.Dispose();
-        await WaitFor(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 3);
-        await WaitFor(() => Task.FromResult(slots.QueuedDocuments == 0));
+        await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 3);
+        await Poll.UntilAsync(() => Task.FromResult(slots.QueuedDocuments == 0));
         for (var i = 3; i < 5; i++) await Document(i).Ingest(Vector(i));
-        await WaitFor(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 5);
+        await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.full").GetInfo()).DocumentCount == 5);
         for (var i = 0; i < 5; i++) Assert.Equal(DocumentStatuses.Indexed, (await Document(i).GetStatus()).Status);
     }
 
@@ -80,23 +80,13 @@ public sealed class IngestBacklogTests
         var batch = Enumerable.Range(0, 40).Select(i => ($"d{i}", Vector(i))).ToList();
 
         Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Null(r.Refusal));
-        await WaitFor(async () => await collection.GetInfo() is { DocumentCount: 40, UnsettledCount: 0 });
-        await WaitFor(async () => await cluster.ActiveDocumentsAsync() == 0);
+        await Poll.UntilAsync(async () => await collection.GetInfo() is { DocumentCount: 40, UnsettledCount: 0 });
+        await Poll.UntilAsync(async () => await cluster.ActiveDocumentsAsync() == 0);
 
         // The same batch again (a client resending after a timeout): accepted, already indexed, settled at once.
         Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
-        await WaitFor(async () => (await collection.GetInfo()).UnsettledCount == 0);
-        await WaitFor(async () => await cluster.ActiveDocumentsAsync() == 0);
+        await Poll.UntilAsync(async () => (await collection.GetInfo()).UnsettledCount == 0);
+        await Poll.UntilAsync(async () => await cluster.ActiveDocumentsAsync() == 0);
         Assert.Equal(40, (await collection.GetInfo()).DocumentCount);
-    }
-
-    private static async Task WaitFor(Func<Task<bool>> condition)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (waited.Elapsed > TimeSpan.FromSeconds(30)) Assert.Fail("not reached in 30 s");
-            await Task.Delay(100);
-        }
     }
 }

@@ -1,0 +1,131 @@
+using Orleans;
+using Orleans.Serialization;
+using RagCluster.Grains.Interfaces.Rag;
+using Microsoft.Extensions.Logging;
+
+namespace RagCluster.Grains.Collections;
+
+/// <summary>
+/// Documents written in bulk (see DocumentBatch): one registry write a batch to begin, one to end, instead of a grain
+/// activation, a grain state write and several registry changes a document. While a bulk write of a document is in
+/// flight its <c>unsettled</c> row holds a marker (its record), so the grain path refuses the id until it ends, and the
+/// sweep settles a write a crash cut off: registered if its shard holds the version, forgotten if not. A registered
+/// bulk document's <c>documents</c> row holds its record; a grain-owned one's is empty, and stays on the grain path.
+/// </summary>
+public sealed partial class CollectionGrain
+{
+    private const byte BulkTag = 0xB1;
+    // Bulk writes the sweep found in their shards, to register in its next change.
+    private readonly Dictionary<string, DocumentRecord> _finishedBulk = new(StringComparer.Ordinal);
+
+    private byte[] Marker(DocumentRecord record) => [BulkTag, .. serializer.SerializeToArray(record)];
+
+    /// <summary>The record a bulk write in flight noted, or null when the row is not such a marker (a grain's stamp is 8 bytes).</summary>
+    private DocumentRecord? BulkMarker(byte[]? unsettled) =>
+        unsettled is { Length: > 8 } && unsettled[0] == BulkTag ? serializer.Deserialize<DocumentRecord>(unsettled.AsMemory(1).ToArray()) : null;
+
+    private DocumentRecord? RegisteredRecord(byte[]? registered) =>
+        registered is { Length: > 0 } ? serializer.Deserialize<DocumentRecord>(registered) : null;
+
+    public async Task<BulkAcceptance> BeginBulk(BulkEntry[] entries)
+    {
+        var records = new DocumentRecord?[entries.Length];
+        var unchanged = new bool[entries.Length];
+        CollectionSettings settings = Settings;
+        var marked = 0;
+        await Change((h, edits) =>
+        {
+            h = RequireOpen(h);
+            settings = h.Settings!;
+            var version = h.LastBulkVersion;
+            marked = 0;
+            for (var i = 0; i < entries.Length; i++)
+            {
+                var e = entries[i];
+                var unsettled = edits.Read(Unsettled, e.Id);
+                var registered = edits.Read(Registered, e.Id);
+                records[i] = null;
+                unchanged[i] = false;
+                // A grain's own acceptance in flight, or a document the grain path owns: it goes there.
+                if ((unsettled is not null && BulkMarker(unsettled) is null) || registered is { Length: 0 }) continue;
+                if (unsettled is null && RegisteredRecord(registered) is { } held && held.ContentHash == e.ContentHash)
+                {
+                    (records[i], unchanged[i]) = (held, true);
+                    continue;
+                }
+                version = Math.Max(version + 1, DateTime.UtcNow.Ticks);
+                var layout = settings.Layout;
+                // One chunk: its shard in the serving layout is known (a reshard's copy keeps that shard's content in the new one).
+                var record = new DocumentRecord(version, e.ContentHash, e.ChunkCount, e.Tags, e.Format, layout.Generation, layout.ShardCount,
+                    [Documents.DocumentGrain.ShardOf($"{e.Id}#0", layout.ShardCount)], DateTimeOffset.UtcNow);
+                records[i] = record;
+                edits.Put(Unsettled, e.Id, Marker(record));
+                marked++;
+            }
+            return h with { LastBulkVersion = version };
+        }, entries.SelectMany(e => new[] { (Unsettled, e.Id), (Registered, e.Id) }).ToList());
+        if (marked > 0) await EnsureSweepReminderAsync();
+        return new BulkAcceptance(records, unchanged, settings);
+    }
+
+    public async Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts)
+    {
+        var open = true;
+        await Change((h, edits) =>
+        {
+            open = !(h.Deleting || (h.Settings is null && h.Version > 0));
+            if (open) RequireWritten(h, wroteLayouts);
+            for (var i = 0; i < documentIds.Length; i++)
+            {
+                var (id, record) = (documentIds[i], records[i]);
+                var unsettled = edits.Read(Unsettled, id);
+                if (unsettled is not null)
+                {
+                    // Replaced by a newer write of the same id (in bulk, or accepted by its grain): that one registers itself.
+                    if (BulkMarker(unsettled)?.Version != record.Version) continue;
+                    edits.DeleteIf(Unsettled, id, unsettled);
+                }
+                // No note left (the sweep gave this write up before it reached its shard): registered unless a newer
+                // version is, or the grain owns the document now; grains' versions pass every bulk version given before.
+                else if (edits.Read(Registered, id) is { } registered && (registered.Length == 0 || RegisteredRecord(registered)!.Version >= record.Version)) continue;
+                if (open) edits.Put(Registered, id, serializer.SerializeToArray(record));
+            }
+            return h;
+        }, documentIds.SelectMany(id => new[] { (Unsettled, id), (Registered, id) }).ToList());
+        return open;
+    }
+
+    public async Task<DocumentRecord?> Record(string documentId) =>
+        RegisteredRecord((await rows.ReadAsync(Registered, [documentId])).GetValueOrDefault(documentId));
+
+    /// <summary>
+    /// The sweep's part for bulk writes: one a period old (its caller is gone; calls time out well within a period) is
+    /// settled by what its shard holds, asked in one call a shard. Returns the markers to forget; those found in their
+    /// shard are left in <see cref="_finishedBulk"/> to register.
+    /// </summary>
+    private async Task<List<(string Id, byte[] At)>> SettleBulkAsync(List<(string Key, byte[] Value)> markers, DateTime abandonedBefore)
+    {
+        var settled = new List<(string, byte[])>();
+        var old = markers.Select(m => (m.Key, m.Value, Record: BulkMarker(m.Value)!)).Where(m => m.Record.UpdatedAt.UtcDateTime < abandonedBefore).ToList();
+        if (old.Count == 0) return settled;
+        var key = this.GetPrimaryKeyString();
+        var layout = Settings.Layout;
+        foreach (var byShard in old.GroupBy(m => Documents.DocumentGrain.ShardOf($"{m.Key}#0", layout.ShardCount)))
+        {
+            try
+            {
+                var held = await GrainFactory.GetGrain<IIndexShardGrain>(layout.ShardKey(key, byShard.Key)).Versions(byShard.Select(m => m.Key).ToArray());
+                foreach (var m in byShard)
+                {
+                    if (held.GetValueOrDefault(m.Key) == m.Record.Version) _finishedBulk[m.Key] = m.Record;
+                    settled.Add((m.Key, m.Value));
+                }
+            }
+            catch (Exception e)
+            {
+                log.LogWarning("Sweep of collection {Collection} could not ask shard {Shard} about bulk writes; the next tick retries: {Error}", key, byShard.Key, e.Message);
+            }
+        }
+        return settled;
+    }
+}
