@@ -333,7 +333,7 @@ public static class ScaleBench
     /// asking for a GC heap collection, as dotnet-gcdump does), so the heap and RSS read after it are what the silos
     /// hold rather than what a server GC with memory to spare has not yet collected.
     /// </summary>
-    private static void FullGc(BenchCluster cluster)
+    internal static void FullGc(BenchCluster cluster)
     {
         foreach (var silo in cluster.Silos.Where(p => !p.HasExited))
         {
@@ -355,7 +355,7 @@ public static class ScaleBench
         return (Metric(text, "dotnet_gc_last_collection_heap_size_bytes"), Metric(text, "dotnet_gc_last_collection_memory_committed_size_bytes"));
     }
 
-    private static long Rss(BenchCluster cluster, string field = "VmRSS:") => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
+    internal static long Rss(BenchCluster cluster, string field = "VmRSS:") => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
         long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
 
     /// <summary>CPU use from /proc: the machine's jiffies (total, idle), CPU seconds of the silo processes and of this client, and wall time.</summary>
@@ -387,7 +387,7 @@ public static class ScaleBench
             : double.NaN;
     }
 
-    private static T[] Read<T>(string path) where T : struct => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
+    internal static T[] Read<T>(string path) where T : struct => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
 
     private static double Percentile(List<double> values, double p)
     {
