@@ -60,15 +60,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private DateTime _lastWrite;
     private bool _idleSnapshotDue;
 
-    private readonly List<ChunkRecord?> _slots = [];
-    private readonly Dictionary<string, (long Version, List<int> Slots)> _documents = new(StringComparer.Ordinal);
+    private readonly ShardChunks _chunks = new();
+    private readonly Dictionary<string, DocumentSlots> _documents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _removedVersions = new(StringComparer.Ordinal);
     private Bm25Index _bm25 = new();
     // Set once a reshard replaced this shard: writes and searches are refused so callers re-read the collection's layout.
     private bool _retiring, _retired;
     private HnswIndex? _hnsw;
     private List<int> _nodeToSlot = [];
-    private readonly Dictionary<int, int> _slotToNode = [];
 
     private double _activationSeconds;
     private string? _activationSplit;
@@ -187,11 +186,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             LiveSlots = [], Chunks = [], DocumentVersions = new Dictionary<string, long>(), NodeToSlot = [], Retired = true,
         };
         await log.SnapshotAsync(ShardSnapshots.Write(tombstone, serializer)); // the log goes with the content
-        _slots.Clear();
+        _chunks.Clear();
         _documents.Clear();
         _removedVersions.Clear();
         _nodeToSlot = [];
-        _slotToNode.Clear();
         _bm25 = new Bm25Index();
         _hnsw?.Dispose();
         _hnsw = null;
@@ -315,9 +313,8 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         nodeToSlot.AddRange(added.Select(n => _nodeToSlot[n]));
         for (var node = 0; node < oldNodes.Length; node++)
             if (old.IsDeleted(oldNodes[node])) index.Delete(node);
-        _slotToNode.Clear();
         for (var node = 0; node < nodeToSlot.Count; node++)
-            if (!index.IsDeleted(node)) _slotToNode[nodeToSlot[node]] = node;
+            if (!index.IsDeleted(node)) _chunks.SetNode(nodeToSlot[node], node);
         (_hnsw, _nodeToSlot) = (index, nodeToSlot);
         old.Dispose(); // an int8 graph's full-precision file; nothing reads the old graph after the swap (searches run in turns)
         logger.LogInformation("Shard {Shard}: compacted the graph to {Count} nodes", this.GetPrimaryKeyString(), index.Count);
@@ -338,7 +335,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         var vectors = new List<(int Slot, float[] Vector)>();
         foreach (var entry in entries) Apply(entry, vectors);
-        vectors.RemoveAll(v => _slots[v.Slot] is null); // replaced again later in the same batch
+        vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
         if (vectors.Count == 0) return;
         _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: await EncodingAsync());
         vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions);
@@ -347,7 +344,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         for (var i = 0; i < vectors.Count; i++)
         {
             _nodeToSlot.Add(vectors[i].Slot);
-            _slotToNode[vectors[i].Slot] = first + i;
+            _chunks.SetNode(vectors[i].Slot, first + i);
         }
         if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
         // A log tail replayed on activation: nothing searches yet, and the shard is down until it is linked, so every
@@ -372,9 +369,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (IsStale(entry)) return;
         if (entry.Merge && _documents.TryGetValue(entry.DocumentId, out var held) && held.Version == entry.Version)
         {
-            var have = held.Slots.Select(s => _slots[s]!.ChunkId).ToHashSet(StringComparer.Ordinal);
-            foreach (var chunk in entry.Chunks)
-                if (have.Add(chunk.ChunkId)) held.Slots.Add(AddSlot(chunk, vectors));
+            var have = held.Slots.Select(_chunks.ChunkId).ToHashSet(StringComparer.Ordinal);
+            var added = entry.Chunks.Where(c => have.Add(c.ChunkId)).Select(c => AddSlot(entry.DocumentId, c, vectors)).ToList();
+            ref var merged = ref _documents.Entry(entry.DocumentId, entry.Version);
+            foreach (var slot in added) merged.Add(slot);
             return;
         }
         if (_documents.Remove(entry.DocumentId, out var old))
@@ -385,32 +383,31 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             return;
         }
         _removedVersions.Remove(entry.DocumentId);
-        var slots = new List<int>(entry.Chunks.Length);
-        foreach (var chunk in entry.Chunks) slots.Add(AddSlot(chunk, vectors));
-        _documents[entry.DocumentId] = (entry.Version, slots);
+        var slots = new DocumentSlots(entry.Version);
+        foreach (var chunk in entry.Chunks) slots.Add(AddSlot(entry.DocumentId, chunk, vectors));
+        _documents[entry.DocumentId] = slots;
     }
 
-    private int AddSlot(ChunkRecord chunk, List<(int Slot, float[] Vector)> vectors)
+    private int AddSlot(string documentId, ChunkRecord chunk, List<(int Slot, float[] Vector)> vectors)
     {
-        var slot = _slots.Count;
-        _slots.Add(chunk with { Vector = null });
-        _bm25.Add(slot, chunk.Text);
+        var slot = _chunks.Add(documentId, chunk);
+        _bm25.Add(slot, chunk.Text); // a chunk without words costs the lexical index nothing
         if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
         return slot;
     }
 
     private void RemoveSlot(int slot)
     {
-        _slots[slot] = null;
         _bm25.Remove(slot);
-        if (_slotToNode.Remove(slot, out var node)) _hnsw!.Delete(node);
+        if (_chunks.NodeOf(slot) is var node and >= 0) _hnsw!.Delete(node);
+        _chunks.Remove(slot);
     }
 
     public Task<ShardResult> Search(ShardQuery query)
     {
         if (_retired) throw Replaced();
         var filter = query.Filter;
-        Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _slots[slot] is { } c && filter.All(f => c.Tags.TryGetValue(f.Key, out var v) && v == f.Value);
+        Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _chunks.Matches(slot, filter);
         var dense = Array.Empty<ShardHit>();
         if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0)
         {
@@ -423,13 +420,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         return Task.FromResult(new ShardResult(ShardNo, dense, lexical));
     }
 
-    private ShardHit Hit(int slot, float score)
-    {
-        var c = _slots[slot]!;
-        return new ShardHit(c.ChunkId, c.DocumentId, c.Ordinal, c.Start, c.End, c.Text, c.HeadingPath, score);
-    }
+    private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);
 
-    public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(ShardNo, _bm25.DocumentCount, _documents.Count,
+    public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(ShardNo, _chunks.LiveCount, _documents.Count,
         _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity)
     {
         SnapshotBytes = _snapshotBytes,
@@ -442,7 +435,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
-        Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Slots.Count, StringComparer.Ordinal));
+        Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Count, StringComparer.Ordinal));
 
     public Task<ShardExportPage> Export(int cursor, int maxChunks)
     {
@@ -451,26 +444,27 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var chunks = new List<ChunkRecord>();
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         var slot = cursor;
-        for (; slot < _slots.Count && chunks.Count < maxChunks; slot++)
+        for (; slot < _chunks.SlotCount && chunks.Count < maxChunks; slot++)
         {
-            if (_slots[slot] is not { } c) continue;
-            var vector = _slotToNode.TryGetValue(slot, out var node) ? _hnsw!.Vector(node).ToArray() : null;
-            chunks.Add(c with { Vector = vector });
+            if (!_chunks.IsLive(slot)) continue;
+            var node = _chunks.NodeOf(slot);
+            var c = _chunks.Record(slot, node >= 0 ? _hnsw!.Vector(node).ToArray() : null);
+            chunks.Add(c);
             versions[c.DocumentId] = _documents[c.DocumentId].Version;
         }
-        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _slots.Count ? slot : -1));
+        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _chunks.SlotCount ? slot : -1));
     }
 
     // Runs on an indexing thread while searches read beside it; nothing changes the shard meanwhile (the writer loop waits).
     private IReadOnlyList<byte[]> TakeSnapshot()
     {
-        var live = new List<int>();
-        for (var i = 0; i < _slots.Count; i++) if (_slots[i] is not null) live.Add(i);
+        var live = new List<int>(_chunks.LiveCount);
+        for (var i = 0; i < _chunks.SlotCount; i++) if (_chunks.IsLive(i)) live.Add(i);
         var versions = _documents.ToDictionary(d => d.Key, d => d.Value.Version, StringComparer.Ordinal);
         foreach (var (doc, v) in _removedVersions) versions[doc] = -v; // negative: removed at that version
         return ShardSnapshots.Write(new ShardContent
         {
-            SlotCount = _slots.Count, LiveSlots = live, Chunks = live.Select(i => _slots[i]!).ToList(),
+            SlotCount = _chunks.SlotCount, LiveSlots = live, Chunks = new LazyList<ChunkRecord>(live.Count, i => _chunks.Record(live[i])),
             DocumentVersions = versions, Graph = _hnsw, NodeToSlot = _nodeToSlot,
         }, serializer);
     }
@@ -478,28 +472,27 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private void Restore(ShardContent s)
     {
         _retired = s.Retired;
-        for (var i = 0; i < s.SlotCount; i++) _slots.Add(null);
+        _chunks.Reserve(s.SlotCount);
         for (var i = 0; i < s.LiveSlots.Count; i++)
         {
             var slot = s.LiveSlots[i];
             var chunk = s.Chunks[i];
-            _slots[slot] = chunk;
+            ref var d = ref _documents.Entry(chunk.DocumentId, s.DocumentVersions.GetValueOrDefault(chunk.DocumentId));
+            d.Add(slot);
+            _chunks.Put(slot, chunk.DocumentId, chunk);
             _bm25.Add(slot, chunk.Text);
-            if (!_documents.TryGetValue(chunk.DocumentId, out var d))
-                _documents[chunk.DocumentId] = d = (s.DocumentVersions.GetValueOrDefault(chunk.DocumentId), []);
-            d.Slots.Add(slot);
         }
         foreach (var (doc, v) in s.DocumentVersions)
         {
             if (v < 0) _removedVersions[doc] = -v;
-            else if (!_documents.ContainsKey(doc)) _documents[doc] = (v, []); // a document with no chunks in this shard
+            else if (!_documents.ContainsKey(doc)) _documents[doc] = new DocumentSlots(v); // a document with no chunks in this shard
         }
         if (s.Graph is { } graph)
         {
             _hnsw = graph;
             _nodeToSlot.AddRange(s.NodeToSlot);
             for (var node = 0; node < s.NodeToSlot.Count; node++)
-                if (!graph.IsDeleted(node)) _slotToNode[s.NodeToSlot[node]] = node;
+                if (!graph.IsDeleted(node)) _chunks.SetNode(s.NodeToSlot[node], node);
         }
     }
 }

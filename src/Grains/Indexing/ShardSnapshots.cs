@@ -46,7 +46,7 @@ public static class ShardSnapshots
             {
                 var n = Math.Min(ChunksPerBatch, content.LiveSlots.Count - start);
                 for (var i = start; i < start + n; i++) w.Write(content.LiveSlots[i]);
-                var batch = serializer.SerializeToArray(content.Chunks.Skip(start).Take(n).ToArray());
+                var batch = serializer.SerializeToArray(Enumerable.Range(start, n).Select(i => content.Chunks[i]).ToArray());
                 w.Write(batch.Length);
                 w.Write(batch);
             }
@@ -98,4 +98,13 @@ public static class ShardSnapshots
         }
         return new ShardContent { SlotCount = s.SlotCount, LiveSlots = s.LiveSlots, Chunks = s.Chunks, DocumentVersions = s.DocumentVersions, Graph = graph, NodeToSlot = s.NodeToSlot };
     }
+}
+
+/// <summary>A list whose items are made when read: a snapshot writes a shard's chunks a batch at a time, never all at once.</summary>
+internal sealed class LazyList<T>(int count, Func<int, T> item) : IReadOnlyList<T>
+{
+    public int Count => count;
+    public T this[int index] => (uint)index < (uint)count ? item(index) : throw new ArgumentOutOfRangeException(nameof(index));
+    public IEnumerator<T> GetEnumerator() { for (var i = 0; i < count; i++) yield return item(i); }
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

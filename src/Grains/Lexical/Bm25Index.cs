@@ -37,6 +37,8 @@ public sealed class Bm25Index(Bm25Options? options = null)
     {
         if (doc < 0) throw new ArgumentOutOfRangeException(nameof(doc));
         if (_docLength.ContainsKey(doc)) Remove(doc);
+        // Nothing to find it by (a chunk that came with a vector and no text): it costs no entry, and counts in no statistic.
+        if (terms.Count == 0) return;
         var counts = new Dictionary<int, int>();
         foreach (var t in terms)
         {

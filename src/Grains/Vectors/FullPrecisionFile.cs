@@ -10,7 +10,8 @@ namespace RagCluster.Grains.Vectors;
 /// no system call, where it did a pread per candidate (int8 went from 0.97x to 1.27x float's QPS with this and other
 /// changes, not measured apart: docs/benchmarks.md, issue 23). Touched rows count in the process's RSS as file pages.
 /// The file is unlinked as soon as it is open: it needs no cleanup, and a crash leaves nothing behind. Nothing here
-/// is durable: the shard's snapshot holds the vectors, and a load writes them here again.
+/// is durable: the shard's snapshot holds the vectors, and a load writes them here again. Rows are written and bulk-read
+/// with pwrite and pread, so only the rows searches rescore are mapped into the process.
 /// </summary>
 public sealed unsafe class FullPrecisionFile : IDisposable
 {
@@ -45,14 +46,21 @@ public sealed unsafe class FullPrecisionFile : IDisposable
         using var use = Use();
         var segment = row >> SegmentShift;
         if (segment >= Volatile.Read(ref _segments).Length) Grow(segment);
-        vector.CopyTo(new Span<float>(RowAt(row), _dimensions));
+        // Written with pwrite, not through the mapping: a row written through it stays in the process's RSS (a million
+        // int8 vectors added 1.5 KB each), one written to the file is page cache until a search reads it where mapped.
+        RandomAccess.Write(_file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector), RowOffset(row));
     }
 
+    /// <summary>A copy of a row, read with pread (snapshots, exports and compactions read every row; the mapping would keep them all resident).</summary>
     public void Read(int row, Span<float> into)
     {
         using var use = Use();
-        new ReadOnlySpan<float>(Row(row), _dimensions).CopyTo(into);
+        if ((uint)(row >> SegmentShift) >= (uint)Volatile.Read(ref _segments).Length) throw new InvalidOperationException($"full-precision row {row} was never written");
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(into[.._dimensions]);
+        if (RandomAccess.Read(_file, bytes, RowOffset(row)) != bytes.Length) throw new InvalidOperationException($"full-precision row {row} was never written");
     }
+
+    private long RowOffset(int row) => (long)row * _dimensions * sizeof(float);
 
     /// <summary>Holds the mapping open for the reads of <see cref="Row"/> until disposed; refused once the file is disposed.</summary>
     public Lease Use()
