@@ -19,7 +19,7 @@ namespace RagCluster.Bench.Rag;
 /// </summary>
 public static class BulkLoadBench
 {
-    public static async Task Run(string binDir, string dataDir, string[] quantizations, int batch, int inFlight, int shards)
+    public static async Task Run(string binDir, string dataDir, string[] quantizations, int batch, int inFlight, int shards, bool indexAlone = true)
     {
         var shape = File.ReadAllText(Path.Combine(dataDir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         var (n, dim) = (shape[0], shape[1]);
@@ -27,12 +27,13 @@ public static class BulkLoadBench
         var threads = new Grains.Indexing.IndexingThreads().Count;
         foreach (var quantization in quantizations)
         {
-            var indexRate = IndexAlone(data, n, dim, Quantizations.Encoding(quantization), batch, shards, threads);
+            var indexRate = indexAlone ? IndexAlone(data, n, dim, Quantizations.Encoding(quantization), batch, shards, threads) : double.NaN;
             var (apiRate, refused, requests, memory) = await ThroughApiAsync(binDir, data, n, dim, quantization, batch, inFlight, shards);
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 bench = "bulk_load", quantization, vectors = n, dim, shards, batch, in_flight = inFlight, indexing_threads = threads,
-                index_alone_vectors_per_s = Math.Round(indexRate), api_vectors_per_s = Math.Round(apiRate), ratio = Math.Round(apiRate / indexRate, 3),
+                index_alone_vectors_per_s = indexAlone ? Math.Round(indexRate) : (double?)null, api_vectors_per_s = Math.Round(apiRate),
+                ratio = indexAlone ? Math.Round(apiRate / indexRate, 3) : (double?)null, gc = Environment.GetEnvironmentVariable("DOTNET_gcServer") == "0" ? "workstation" : "server",
                 refused_documents = refused, refused_share = (double)refused / n, requests,
                 rss_bytes_per_vector_lazy = memory.Lazy, rss_bytes_per_vector_after_full_gc = memory.Full,
                 rss_file_backed_bytes_per_vector = memory.File, managed_heap_bytes_per_vector = memory.Heap,

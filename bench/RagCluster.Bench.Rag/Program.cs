@@ -24,9 +24,9 @@ switch (args.FirstOrDefault())
     case "ack": // BIN_DIR BEIR_DIR [SINGLES=500] [CLIENTS=8]: acknowledgement latency of single documents, and a corpus posted one per request (issue 34, item 1)
         await AckBench.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3]) : 500, args.Length > 4 ? int.Parse(args[4]) : 8);
         return 0;
-    case "bulk-load": // BIN_DIR DATA_DIR(ann_data.py output) [QUANTIZATIONS=float32,int8] [BATCH=500] [IN_FLIGHT=4] [SHARDS=4]: one-vector documents through the API beside the index alone (issue 34, items 2-4)
+    case "bulk-load": // BIN_DIR DATA_DIR(ann_data.py output) [QUANTIZATIONS=float32,int8] [BATCH=500] [IN_FLIGHT=4] [SHARDS=4] [api-only]: one-vector documents through the API beside the index alone (issue 34, items 2-4)
         await BulkLoadBench.Run(args[1], args[2], (args.Length > 3 ? args[3] : "float32,int8").Split(','), args.Length > 4 ? int.Parse(args[4]) : 500,
-            args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4);
+            args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4, indexAlone: args.Length <= 7 || args[7] != "api-only");
         return 0;
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
