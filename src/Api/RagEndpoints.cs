@@ -127,7 +127,7 @@ public static partial class RagEndpoints
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Writer);
 
-        v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains, ILogger<IngestBody> log) =>
+        v1.MapPost("/documents", async (CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, ILogger<IngestBody> log) =>
         {
             IngestRequest ingest;
             string id;
@@ -175,7 +175,7 @@ public static partial class RagEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    return await IngestBatchAsync(c, batch, dimensions, grains, request.HttpContext, log);
+                    return await IngestBatchAsync(c, batch, dimensions, grains, slots, request.HttpContext, log);
                 }
                 if (body is null) return Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
                 var (parsed, rejection) = ParseDocument(body.Single, dimensions);
@@ -184,6 +184,9 @@ public static partial class RagEndpoints
             }
             if (ValidDocumentId(id) is { } badId) return badId;
             if (ValidTags(ingest.Tags) is { } badTags) return Problem(badTags.Status, badTags.Title, badTags.Detail);
+            // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
+            if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
+                throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
             var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Ingest(ingest);
             return Results.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new { documentId = id, status = status.Status, version = status.Version });
         }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(MaxUploadBytes + 1024 * 1024));
@@ -419,7 +422,8 @@ public static partial class RagEndpoints
     /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
-    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, int? dimensions, IGrainFactory grains, HttpContext http, ILogger log)
+    private static async Task<IResult> IngestBatchAsync(CollectionRef c, List<IngestJson?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots,
+        HttpContext http, ILogger log)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
@@ -443,7 +447,7 @@ public static partial class RagEndpoints
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted);
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted, slots);
         var retryable = 0;
         for (var k = 0; k < work.Count; k++)
         {

@@ -37,13 +37,9 @@ public static class RagServiceCollectionExtensions
         if (queuedDocuments is < 1 or > 10_000_000) throw new ArgumentException("Ingest:MaxQueuedDocuments must be 1..10000000");
         var queuedMegabytes = configuration.GetValue("Ingest:MaxQueuedMegabytes", 512);
         if (queuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
-        services.TryAddSingleton(new IndexingSlots(indexing, queuedDocuments, queuedMegabytes * 1024L * 1024));
-        var sweepSetting = configuration["Ingest:PendingSweepPeriod"];
-        var sweepPeriod = PendingSweepOptions.Default.Period;
-        if (sweepSetting is not null && !TimeSpan.TryParse(sweepSetting, System.Globalization.CultureInfo.InvariantCulture, out sweepPeriod))
-            throw new ArgumentException($"Ingest:PendingSweepPeriod '{sweepSetting}' is not a time span such as 00:00:30");
-        if (sweepPeriod < TimeSpan.FromSeconds(1) || sweepPeriod > TimeSpan.FromHours(1))
-            throw new ArgumentException("Ingest:PendingSweepPeriod must be 00:00:01..01:00:00");
+        var admissionHold = TimeSetting(configuration, "Ingest:AdmissionHold", TimeSpan.FromSeconds(10), TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        services.TryAddSingleton(new IndexingSlots(indexing, queuedDocuments, queuedMegabytes * 1024L * 1024, admissionHold));
+        var sweepPeriod = TimeSetting(configuration, "Ingest:PendingSweepPeriod", PendingSweepOptions.Default.Period, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         services.TryAddSingleton(new PendingSweepOptions(sweepPeriod));
         var reshard = new ReshardOptions();
         configuration.GetSection("Reshard").Bind(reshard);
@@ -57,5 +53,16 @@ public static class RagServiceCollectionExtensions
         services.AddRagLlm(llm);
         services.TryAddSingleton(new QueryCache(configuration.GetValue("Cache:L1Capacity", 4096)));
         return services;
+    }
+
+    /// <summary>A time span setting, or one line saying why it cannot be one.</summary>
+    private static TimeSpan TimeSetting(IConfiguration configuration, string key, TimeSpan fallback, TimeSpan min, TimeSpan max)
+    {
+        var setting = configuration[key];
+        var value = fallback;
+        if (setting is not null && !TimeSpan.TryParse(setting, System.Globalization.CultureInfo.InvariantCulture, out value))
+            throw new ArgumentException($"{key} '{setting}' is not a time span such as 00:00:30");
+        if (value < min || value > max) throw new ArgumentException($"{key} must be {min:c}..{max:c}");
+        return value;
     }
 }

@@ -19,8 +19,12 @@ public static class DocumentBatch
     /// the rest, and those the collection sends back (their grain owns them), are stored by their grains (<see cref="ByGrainAsync"/>).
     /// A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>
+    /// <exception cref="IngestBacklogFullException">
+    /// <paramref name="slots"/> (this silo's backlog) had no room for the documents that need the grain path within its
+    /// admission hold: nothing of the batch was accepted.
+    /// </exception>
     public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
-        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
+        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null)
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         var bulk = new List<(int Index, OwnVectorChunk Chunk)>();
@@ -30,6 +34,10 @@ public static class DocumentBatch
             if (documents[i].Request.Format == OwnVectorChunks.Format && SingleChunk(documents[i].Request.Content) is { } chunk) bulk.Add((i, chunk));
             else byGrain.Add(i);
         }
+        if (slots is not null && byGrain.Count > 0
+            && !await slots.WaitForRoomAsync(byGrain.Count, byGrain.Sum(i => (long)documents[i].Request.Content.Length), ct))
+            throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
+                $"{byGrain.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
         if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results));
         if (byGrain.Count > 0)
         {

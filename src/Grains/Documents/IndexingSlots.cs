@@ -7,11 +7,15 @@ namespace RagCluster.Grains.Documents;
 /// encoder's length-bucketed batches full; more only queues work where it can time out and be redone.
 /// Also how many may wait for their turn ("Ingest:MaxQueuedDocuments", "Ingest:MaxQueuedMegabytes"): each waiting
 /// document is an activation holding its content, and acceptance is cheaper than indexing. Unbounded, a load of a
-/// million one-vector documents held about 780,000 of them waiting and a 6.3 GB heap 10 minutes in. Past either
-/// bound a new document is refused (a retriable 503) instead.
+/// million one-vector documents held about 780,000 of them waiting and a 6.3 GB heap 10 minutes in. A request waits
+/// for room (<see cref="WaitForRoomAsync"/>) and is refused whole if none comes; past either bound a document that
+/// still reaches a full backlog is refused (a retriable 503).
 /// </summary>
-public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.MaxValue, long maxQueuedBytes = long.MaxValue)
+public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.MaxValue, long maxQueuedBytes = long.MaxValue, TimeSpan? admissionHold = null)
 {
+    /// <summary>How long a request waits for room before it is refused whole ("Ingest:AdmissionHold", 10 s).</summary>
+    public TimeSpan AdmissionHold { get; } = admissionHold ?? TimeSpan.FromSeconds(10);
+
     private readonly SemaphoreSlim _slots = new(capacity, capacity);
     private int _queuedDocuments;
     private long _queuedBytes;
@@ -36,6 +40,26 @@ public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.Max
     {
         Interlocked.Increment(ref _queuedDocuments);
         Interlocked.Add(ref _queuedBytes, bytes);
+    }
+
+    /// <summary>
+    /// Holds a request of <paramref name="documents"/> new documents (<paramref name="bytes"/> of content) until this
+    /// silo's backlog has room for all of them, up to <see cref="AdmissionHold"/>: false when it did not, and the request is
+    /// then refused whole (a 503 with Retry-After) before anything of it is accepted, rather than accepted and then
+    /// refused a document at a time. A client sending faster than the silo indexes is paced by the wait. It reserves
+    /// nothing: requests that pass together may still overrun the bound by their own size, and their documents are then
+    /// refused one by one as before.
+    /// </summary>
+    public async Task<bool> WaitForRoomAsync(int documents, long bytes, CancellationToken cancellationToken = default)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var queued = QueuedDocuments;
+            if (queued == 0 || (queued + documents <= maxQueuedDocuments && Volatile.Read(ref _queuedBytes) + bytes <= maxQueuedBytes)) return true;
+            if (waited.Elapsed >= AdmissionHold) return false;
+            await Task.Delay(50, cancellationToken);
+        }
     }
 
     public void Dequeue(long bytes)

@@ -71,6 +71,34 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public async Task A_request_waits_for_room_in_a_full_backlog_and_is_refused_whole_when_none_comes()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: new()
+        {
+            ["Ingest:MaxConcurrentDocuments"] = "1", ["Ingest:MaxQueuedDocuments"] = "3", ["Ingest:AdmissionHold"] = "00:00:01",
+        });
+        await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").Create(new CollectionSettings(2, 256, 32));
+        var slots = ((InProcessSiloHandle)cluster.Cluster.Primary!).SiloHost.Services.GetRequiredService<IndexingSlots>();
+        static List<(string, IngestRequest)> Texts(params int[] ids) =>
+            ids.Select(i => ($"t{i}", new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"text number {i}"), [], null))).ToList();
+
+        var held = await slots.EnterAsync(); // nothing indexes: the backlog fills
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(0, 1, 2), default, slots), r => Assert.Equal(DocumentStatuses.Pending, r.Status!.Status));
+        var refused = await Assert.ThrowsAsync<IngestBacklogFullException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), default, slots));
+        Assert.Contains("nothing of the request was accepted", refused.Message);
+        Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t3").GetStatus()).Status);
+        Assert.Equal(3, (await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").GetInfo()).UnsettledCount); // the first three only
+
+        // A request that arrives while it is full waits, and is taken once the backlog drains.
+        var waiting = DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), default, slots);
+        await Task.WhenAny(waiting, Task.Delay(200));
+        Assert.False(waiting.IsCompleted); // still held: it cannot end while the slot is held, so this cannot pass by luck
+        held.Dispose();
+        Assert.All(await waiting, r => Assert.Null(r.Refusal));
+        await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").GetInfo()).DocumentCount == 5);
+    }
+
+    [Fact]
     public async Task A_settled_document_leaves_no_acceptance_record_for_the_sweep_to_check()
     {
         // A sweep an hour away: only the documents' own notices can settle the records in this test.

@@ -14,6 +14,7 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Api.dll", "--Ingest:MaxQueuedDocuments|0", "Ingest:MaxQueuedDocuments must be 1..10000000")]
     [InlineData("RagCluster.Silo.dll", "--Ingest:MaxQueuedMegabytes|0", "Ingest:MaxQueuedMegabytes must be 1..1000000")]
     [InlineData("RagCluster.Silo.dll", "--Ingest:PendingSweepPeriod|soon", "Ingest:PendingSweepPeriod 'soon' is not a time span such as 00:00:30")]
+    [InlineData("RagCluster.Api.dll", "--Ingest:AdmissionHold|01:00:00", "Ingest:AdmissionHold must be 00:00:00..00:05:00")]
     [InlineData("RagCluster.Api.dll", "--Embedding:Pooling|max", "Embedding:Pooling must be 'mean' or 'cls'")]
     [InlineData("RagCluster.Api.dll", "--Otlp:Endpoint|not a url", "Otlp:Endpoint 'not a url' is not an http(s) URL")]
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
