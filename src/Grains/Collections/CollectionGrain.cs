@@ -335,8 +335,10 @@ public sealed partial class CollectionGrain(
         try
         {
             if (_unsettledCount > 0) return;
-            if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
+            // Not held from here on, before the calls: an acceptance stored meanwhile then waits for this turn and
+            // registers again, where it used to see "held", return, and leave its document with no sweep.
             _reminderHeld = false;
+            if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
         }
         finally
         {
