@@ -38,14 +38,11 @@ public sealed partial class CollectionGrain
             h = RequireOpen(h);
             settings = h.Settings!;
             var version = h.LastBulkVersion;
-            marked = 0;
             for (var i = 0; i < entries.Length; i++)
             {
                 var e = entries[i];
                 var unsettled = edits.Read(Unsettled, e.Id);
                 var registered = edits.Read(Registered, e.Id);
-                records[i] = null;
-                unchanged[i] = false;
                 // A grain's own acceptance in flight, or a document the grain path owns: it goes there.
                 if ((unsettled is not null && BulkMarker(unsettled) is null) || registered is { Length: 0 }) continue;
                 if (unsettled is null && RegisteredRecord(registered) is { } held && held.ContentHash == e.ContentHash)
@@ -57,7 +54,7 @@ public sealed partial class CollectionGrain
                 var layout = settings.Layout;
                 // One chunk: its shard in the serving layout is known (a reshard's copy keeps that shard's content in the new one).
                 var record = new DocumentRecord(version, e.ContentHash, e.ChunkCount, e.Tags, e.Format, layout.Generation, layout.ShardCount,
-                    [Documents.DocumentGrain.ShardOf($"{e.Id}#0", layout.ShardCount)], DateTimeOffset.UtcNow);
+                    [Documents.DocumentGrain.ShardOfSingleChunk(e.Id, layout.ShardCount)], DateTimeOffset.UtcNow);
                 records[i] = record;
                 edits.Put(Unsettled, e.Id, Marker(record));
                 marked++;
@@ -110,7 +107,7 @@ public sealed partial class CollectionGrain
         if (old.Count == 0) return settled;
         var key = this.GetPrimaryKeyString();
         var layout = Settings.Layout;
-        foreach (var byShard in old.GroupBy(m => Documents.DocumentGrain.ShardOf($"{m.Key}#0", layout.ShardCount)))
+        foreach (var byShard in old.GroupBy(m => Documents.DocumentGrain.ShardOfSingleChunk(m.Key, layout.ShardCount)))
         {
             try
             {

@@ -234,7 +234,6 @@ public sealed partial class CollectionGrain(
         {
             h = RequireOpen(h);
             floor = h.LastBulkVersion;
-            busy.Clear();
             for (var i = 0; i < documentIds.Length; i++)
             {
                 var id = documentIds[i];
@@ -407,11 +406,11 @@ public sealed partial class CollectionGrain(
         {
             for (var i = _mine.Count - 1; i >= 0; i--)
                 if (_mine[i].Set == set && _mine[i].Key == key && _mine[i].OnlyIf is null) return _mine[i].Value;
-            if (_batch.TryGetValue((set, key), out var earlier) && earlier.OnlyIf is null) return earlier.Value;
             var stored = _stored.GetValueOrDefault((set, key));
+            if (!_batch.TryGetValue((set, key), out var earlier)) return stored;
+            if (earlier.OnlyIf is null) return earlier.Value;
             // A conditional delete earlier in the batch removes the row if it still holds that value.
-            if (_batch.TryGetValue((set, key), out var conditional) && stored is not null && stored.AsSpan().SequenceEqual(conditional.OnlyIf)) return null;
-            return stored;
+            return stored is not null && stored.AsSpan().SequenceEqual(earlier.OnlyIf) ? null : stored;
         }
 
         public void Put(string set, string key, byte[] value) => _mine.Add(new RowChange(set, key, value));

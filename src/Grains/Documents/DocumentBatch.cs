@@ -118,7 +118,7 @@ public static class DocumentBatch
             var failed = new Dictionary<int, Exception>();
             var calls = new List<Task>();
             foreach (var layout in settings.WriteLayouts)
-                foreach (var shard in writes.GroupBy(w => ShardOf(w.Id, layout.ShardCount)))
+                foreach (var shard in writes.GroupBy(w => DocumentGrain.ShardOfSingleChunk(w.Id, layout.ShardCount)))
                 {
                     var upserts = shard.Select(w => new ShardUpsert(w.Id, w.Record.Version, [w.Chunk])).ToArray();
                     var grain = grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, shard.Key));
@@ -167,11 +167,9 @@ public static class DocumentBatch
         List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes)
     {
         var removals = settings.WriteLayouts.SelectMany(layout => writes.Select(w =>
-            grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, ShardOf(w.Id, layout.ShardCount))).RemoveDocument(w.Id, w.Record.Version)));
+            grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, DocumentGrain.ShardOfSingleChunk(w.Id, layout.ShardCount))).RemoveDocument(w.Id, w.Record.Version)));
         await Catching(Task.WhenAll(removals), _ => { });
     }
-
-    private static int ShardOf(string documentId, int shardCount) => DocumentGrain.ShardOf($"{documentId}#0", shardCount);
 
     private static async Task Catching(Task call, Action<Exception> onError)
     {

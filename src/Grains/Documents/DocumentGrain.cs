@@ -602,6 +602,9 @@ public sealed class DocumentGrain(
     /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
     public static int ShardOf(string chunkId, int shardCount) => (int)(StableHash.Of(chunkId) % (uint)shardCount);
 
+    /// <summary>The shard of a one-chunk document (its chunk id is "id#0"), as the bulk path and its sweep route it.</summary>
+    public static int ShardOfSingleChunk(string documentId, int shardCount) => ShardOf($"{documentId}#0", shardCount);
+
     /// <summary>What makes two submissions the same document content: format, tags and bytes (a resend of the same is a no-op).</summary>
     internal static string Hash(IngestRequest request)
     {
