@@ -117,7 +117,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
-        if (log.EntriesSinceSnapshot > 0) await log.SnapshotAsync(await cpu.Run(TakeSnapshot), cancellationToken);
+        if (log.EntriesSinceSnapshot > 0) await TakeSnapshotAsync(cancellationToken);
         _hnsw?.Dispose();
     }
 
@@ -185,7 +185,9 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         {
             LiveSlots = [], Chunks = [], DocumentVersions = new Dictionary<string, long>(), NodeToSlot = [], Retired = true,
         };
-        await log.SnapshotAsync(ShardSnapshots.Write(tombstone, serializer)); // the log goes with the content
+        var bytes = new MemoryStream();
+        ShardSnapshots.Write(tombstone, serializer, bytes);
+        await log.SnapshotAsync([bytes.ToArray()]); // the log goes with the content
         _chunks.Clear();
         _documents.Clear();
         _removedVersions.Clear();
@@ -244,9 +246,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (!due || DateTime.UtcNow < _nextSnapshotAttempt) return true;
         try
         {
-            var pages = await cpu.Run(TakeSnapshot);
-            await log.SnapshotAsync(pages);
-            _snapshotBytes = pages.Sum(p => (long)p.Length);
+            await TakeSnapshotAsync();
             if (_snapshotFailures > 0) logger.LogInformation("Shard {Shard}: a snapshot succeeded after {Failures} failures", this.GetPrimaryKeyString(), _snapshotFailures);
             (_snapshotFailures, _lastSnapshotError, _nextSnapshotAttempt) = (0, null, default);
             return true;
@@ -455,18 +455,22 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _chunks.SlotCount ? slot : -1));
     }
 
-    // Runs on an indexing thread while searches read beside it; nothing changes the shard meanwhile (the writer loop waits).
-    private IReadOnlyList<byte[]> TakeSnapshot()
+    // Written on an indexing thread while searches read beside it, and stored page by page as it is written;
+    // nothing changes the shard meanwhile (the writer loop waits).
+    private async Task TakeSnapshotAsync(CancellationToken cancellationToken = default) =>
+        _snapshotBytes = await SnapshotPipe.RunAsync(cpu.Run, WriteSnapshot, pages => log.SnapshotAsync(pages, cancellationToken));
+
+    private void WriteSnapshot(Stream output)
     {
         var live = new List<int>(_chunks.LiveCount);
         for (var i = 0; i < _chunks.SlotCount; i++) if (_chunks.IsLive(i)) live.Add(i);
         var versions = _documents.ToDictionary(d => d.Key, d => d.Value.Version, StringComparer.Ordinal);
         foreach (var (doc, v) in _removedVersions) versions[doc] = -v; // negative: removed at that version
-        return ShardSnapshots.Write(new ShardContent
+        ShardSnapshots.Write(new ShardContent
         {
             SlotCount = _chunks.SlotCount, LiveSlots = live, Chunks = new LazyList<ChunkRecord>(live.Count, i => _chunks.Record(live[i])),
             DocumentVersions = versions, Graph = _hnsw, NodeToSlot = _nodeToSlot,
-        }, serializer);
+        }, serializer, output);
     }
 
     private void Restore(ShardContent s)

@@ -25,7 +25,7 @@ public sealed record ShardSnapshot(int SlotCount, int[] LiveSlots, ChunkRecord[]
     byte[]? Graph, int[] NodeToSlot);
 
 /// <summary>
-/// A shard's snapshot as a stream of sections, written into pages (<see cref="PagedWriteStream"/>): chunks in
+/// A shard's snapshot as a stream of sections, written into pages (<see cref="SnapshotPipe"/>): chunks in
 /// batches, document versions, the graph as <see cref="HnswIndex.Save"/> lays it out, and the node-to-slot map.
 /// No part is one array, so a shard has no size wall short of memory.
 /// </summary>
@@ -34,10 +34,9 @@ public static class ShardSnapshots
     private const int Magic = 0x33534352; // "RCS3"
     private const int ChunksPerBatch = 4096;
 
-    public static IReadOnlyList<byte[]> Write(ShardContent content, Serializer serializer)
+    public static void Write(ShardContent content, Serializer serializer, Stream output)
     {
-        var pages = new PagedWriteStream();
-        using (var w = new BinaryWriter(pages, System.Text.Encoding.UTF8, leaveOpen: true))
+        using (var w = new BinaryWriter(output, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Magic);
             w.Write(content.SlotCount);
@@ -58,7 +57,6 @@ public static class ShardSnapshots
             foreach (var slot in content.NodeToSlot) w.Write(slot);
             w.Write(content.Retired);
         }
-        return pages.Pages;
     }
 
     public static ShardContent Read(IReadOnlyList<byte[]> pages, Serializer serializer, HnswOptions hnswOptions)

@@ -16,9 +16,13 @@ public interface IGrainLogStore
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or one of the entries exists.</exception>
     Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default);
 
-    /// <summary>Stores the snapshot taken after entry <paramref name="seq"/> (its pages, in order) and drops the entries it covers, in one transaction.</summary>
+    /// <summary>
+    /// Stores the snapshot taken after entry <paramref name="seq"/>: its pages, in order, each as it comes (a page may
+    /// be reused once the next is asked for), then, at once, makes it the log's snapshot and drops the entries it
+    /// covers. Until then, and if this fails, the previous snapshot stays the one read.
+    /// </summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale.</exception>
-    Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default);
+    Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IAsyncEnumerable<byte[]> pages, CancellationToken ct = default);
 }
 
 /// <summary>Logs in process memory, for the <c>memory</c> store (tests and throw-away runs).</summary>
@@ -66,15 +70,16 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
         return Task.CompletedTask;
     }
 
-    public Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default)
+    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IAsyncEnumerable<byte[]> pages, CancellationToken ct = default)
     {
+        var copies = new List<byte[]>();
+        await foreach (var page in pages.WithCancellation(ct)) copies.Add(page.ToArray()); // the writer reuses its pages
         lock (_logs)
         {
             var log = Get(grain, logName);
             if (log.Epoch != epoch) throw LogConflicts.Fenced(grain, logName, epoch);
-            log.Snapshot = (seq, pages.ToList());
+            log.Snapshot = (seq, copies);
             foreach (var covered in log.Entries.Keys.Where(k => k <= seq).ToList()) log.Entries.Remove(covered);
         }
-        return Task.CompletedTask;
     }
 }

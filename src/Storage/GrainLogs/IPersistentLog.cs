@@ -17,8 +17,14 @@ public interface IPersistentLog
     Task AppendAsync(byte[] entry, CancellationToken cancellationToken = default) => AppendAsync([entry], cancellationToken);
     /// <summary>Appends several entries durably in one write (all or none), in order.</summary>
     Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default);
-    /// <summary>Stores a snapshot (its pages, e.g. from <see cref="PagedWriteStream"/>) of everything appended so far; the entries it covers are dropped.</summary>
-    Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Stores a snapshot of everything appended so far, its pages stored as they come (e.g. from a
+    /// <see cref="SnapshotPipe"/>); the entries it covers are dropped once the whole snapshot is stored.
+    /// </summary>
+    Task SnapshotAsync(IAsyncEnumerable<byte[]> pages, CancellationToken cancellationToken = default);
+    /// <summary>Stores a snapshot already in memory (a small one).</summary>
+    Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default) =>
+        SnapshotAsync(pages.ToAsyncEnumerable(), cancellationToken);
     /// <summary>Entries a reader would replay on top of the snapshot.</summary>
     int EntriesSinceSnapshot { get; }
     /// <summary>Bytes of those entries (as appended by this activation, plus those it read).</summary>

@@ -24,7 +24,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     public Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => AppendCoreAsync(entries, cancellationToken), $"an append to log '{logName}' of {grain}");
 
-    public Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default) =>
+    public Task SnapshotAsync(IAsyncEnumerable<byte[]> pages, CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => SnapshotCoreAsync(pages, cancellationToken), $"a snapshot of log '{logName}' of {grain}");
 
     private async Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadCoreAsync(CancellationToken cancellationToken)
@@ -47,7 +47,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
         BytesSinceSnapshot += entries.Sum(e => (long)e.Length);
     }
 
-    private async Task SnapshotCoreAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken)
+    private async Task SnapshotCoreAsync(IAsyncEnumerable<byte[]> pages, CancellationToken cancellationToken)
     {
         EnsureRead();
         await store.WriteSnapshotAsync(grain, logName, _epoch, _lastSeq, pages, cancellationToken);

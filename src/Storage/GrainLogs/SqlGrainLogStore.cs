@@ -17,27 +17,47 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     public Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default) =>
         GrainSql.ClaimAsync(store, serviceId, grain, logName, ct);
 
-    // The snapshot row holds the sequence number; its pages are rows of ragcluster_log_snapshot_page. A snapshot
-    // written whole by an older version has its bytes in the row's own data, which is empty for a paged one.
+    // The snapshot row holds the sequence number; its pages are rows of ragcluster_log_snapshot_page in one of two
+    // page sets (page_no from 0, or from SecondPageSet), and the row's data says which: empty for the first, the
+    // set's first page_no (8 bytes, Descriptor) for the second. A new snapshot is written into the set not in use,
+    // page by page, and only its last step switches the row over, so a snapshot never has to be whole in memory or
+    // in one transaction, and one that dies part-way leaves the previous one intact. A snapshot written whole by an
+    // older version has its bytes in the row's data (never 8 bytes starting with Descriptor).
     // No transaction: a reader has claimed the log first, and the claim waits for any older owner's write in flight.
     public async Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
         long seq;
+        int firstPage;
         await using (var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName))
         await using (var r = await cmd.ExecuteReaderAsync(ct))
         {
             if (!await r.ReadAsync(ct)) return null;
             seq = r.GetInt64(0);
-            var whole = (byte[])r.GetValue(1);
-            if (whole.Length > 0) return (seq, [whole]);
+            var data = (byte[])r.GetValue(1);
+            if (PageSetOf(data) is not { } set) return (seq, [data]);
+            firstPage = set;
         }
         var pages = new List<byte[]>();
-        await using (var cmd = Command(c, null, $"SELECT data FROM ragcluster_log_snapshot_page WHERE {Key} ORDER BY page_no", grain, logName))
+        await using (var cmd = Command(c, null, $"SELECT data FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @lo AND page_no < @hi ORDER BY page_no",
+            grain, logName, ("lo", firstPage), ("hi", (long)firstPage + PageSetSize)))
         await using (var r = await cmd.ExecuteReaderAsync(ct))
             while (await r.ReadAsync(ct)) pages.Add((byte[])r.GetValue(0));
         return (seq, pages);
     }
+
+    private const int PageSetSize = 1 << 30;          // page_no is a 32-bit INTEGER in PostgreSQL
+    private const int SecondPageSet = PageSetSize;
+    private const int Descriptor = 0x53504352;       // "RCPS"
+
+    /// <summary>The first page_no of the set a snapshot row points at; null for a snapshot stored whole in the row.</summary>
+    private static int? PageSetOf(byte[] rowData) =>
+        rowData.Length == 0 ? 0
+        : rowData.Length == 8 && BitConverter.ToInt32(rowData, 0) == Descriptor ? BitConverter.ToInt32(rowData, 4)
+        : null;
+
+    private static byte[] RowDataFor(int pageSet) =>
+        pageSet == 0 ? [] : [.. BitConverter.GetBytes(Descriptor), .. BitConverter.GetBytes(pageSet)];
 
     public async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)
     {
@@ -75,32 +95,57 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         if (tx is not null) await tx.CommitAsync(ct);
     }
 
-    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IReadOnlyList<byte[]> pages, CancellationToken ct = default)
+    public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IAsyncEnumerable<byte[]> pages, CancellationToken ct = default)
     {
+        int inUse;
+        await using (var c = await store.OpenAsync(ct))
+        await using (var cmd = Command(c, null, $"SELECT data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName))
+            inUse = await cmd.ExecuteScalarAsync(ct) is byte[] data ? PageSetOf(data) ?? 0 : 0;
+        var set = inUse == 0 ? SecondPageSet : 0;
+
+        // Every statement is fenced by the epoch: a stale owner can neither clear nor fill the set a newer one is writing.
+        await ExecuteAsync($"""
+            DELETE FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @lo AND page_no < @hi
+              AND EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+            """, grain, logName, ct, ("lo", set), ("hi", (long)set + PageSetSize), ("epoch", epoch)); // what an attempt that died left
+        var count = 0;
+        await foreach (var page in pages.WithCancellation(ct))
+        {
+            var written = await ExecuteAsync($"""
+                INSERT INTO ragcluster_log_snapshot_page (service_id, grain, log_name, page_no, data)
+                SELECT @sv, @g, @n, @p, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
+                ON CONFLICT (service_id, grain, log_name, page_no) DO UPDATE SET data = excluded.data
+                """, grain, logName, ct, ("p", set + count), ("d", page), ("epoch", epoch));
+            if (written != 1) throw LogConflicts.Fenced(grain, logName, epoch);
+            count++;
+        }
+
         using var turn = await store.EnterWriteAsync(ct);
-        await using var c = await store.OpenAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        await using (var cmd = Command(c, tx, $"""
+        await using var conn = await store.OpenAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = Command(conn, tx, $"""
             INSERT INTO ragcluster_log_snapshot (service_id, grain, log_name, seq, data)
             SELECT @sv, @g, @n, @seq, @d WHERE EXISTS (SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch {ShareLock})
             ON CONFLICT (service_id, grain, log_name) DO UPDATE SET seq = excluded.seq, data = excluded.data
-            """, grain, logName, ("seq", seq), ("d", Array.Empty<byte>()), ("epoch", epoch)))
+            """, grain, logName, ("seq", seq), ("d", RowDataFor(set)), ("epoch", epoch)))
         {
             if (await cmd.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
         }
-        for (var page = 0; page < pages.Count; page++)
-        {
-            await using var cmd = Command(c, tx, """
-                INSERT INTO ragcluster_log_snapshot_page (service_id, grain, log_name, page_no, data) VALUES (@sv, @g, @n, @p, @d)
-                ON CONFLICT (service_id, grain, log_name, page_no) DO UPDATE SET data = excluded.data
-                """, grain, logName, ("p", page), ("d", pages[page]));
+        await using (var cmd = Command(conn, tx, $"DELETE FROM ragcluster_log_snapshot_page WHERE {Key} AND (page_no < @lo OR page_no >= @end)",
+            grain, logName, ("lo", set), ("end", set + count)))
             await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await using (var cmd = Command(c, tx, $"DELETE FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @count", grain, logName, ("count", pages.Count)))
-            await cmd.ExecuteNonQueryAsync(ct);
-        await using (var cmd = Command(c, tx, $"DELETE FROM ragcluster_log WHERE {Key} AND seq <= @seq", grain, logName, ("seq", seq)))
+        await using (var cmd = Command(conn, tx, $"DELETE FROM ragcluster_log WHERE {Key} AND seq <= @seq", grain, logName, ("seq", seq)))
             await cmd.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>One statement in its own turn (SQLite has one writer): a snapshot's pages let other writes in between them.</summary>
+    private async Task<int> ExecuteAsync(string sql, string grain, string logName, CancellationToken ct, params (string Name, object Value)[] more)
+    {
+        using var turn = await store.EnterWriteAsync(ct);
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, sql, grain, logName, more);
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private DbCommand Command(DbConnection c, DbTransaction? tx, string sql, string grain, string logName, params (string Name, object Value)[] more) =>

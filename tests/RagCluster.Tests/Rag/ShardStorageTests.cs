@@ -61,6 +61,49 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         }
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task A_snapshot_cut_off_after_its_pages_leaves_the_previous_one_whole(string kind)
+    {
+        var serviceId = "halfway-" + Guid.NewGuid().ToString("N")[..6];
+        var storage = kind == "postgresql" ? await postgres.NewDatabaseAsync() : null;
+        await using var cluster = await NewCluster(storage, serviceId);
+        var failures = await InjectedWriteFailures.InstallAsync(cluster.Storage);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("halfway/0");
+        const string Pages = "SELECT count(*) FROM ragcluster_log_snapshot_page WHERE grain LIKE '%halfway/0'";
+        var rng = new Random(11);
+        var vectors = Enumerable.Range(0, 2000).Select(_ => Vector(rng, 1024)).ToArray();
+        async Task Load(int from, int to)
+        {
+            for (var start = from; start < to; start += 200)
+                await shard.UpsertMany(Enumerable.Range(start, 200).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])])).ToArray());
+        }
+        await Load(0, 1200);
+        var first = await shard.GetStats();
+        Assert.True(first.SnapshotBytes > 4 << 20, $"snapshot of {first.SnapshotBytes} bytes"); // two pages or more
+        var firstPages = await Scalar(cluster.Storage, Pages);
+
+        // The next snapshot stores its pages, then fails where it would become the shard's snapshot (the row that points at them).
+        await failures.FailSnapshots("%halfway/0");
+        await Load(1200, 2000);
+        Assert.True((await shard.GetStats()).SnapshotFailures >= 1, "the snapshot was tried and failed");
+        Assert.True(await Scalar(cluster.Storage, Pages) > firstPages, "the failed snapshot had stored pages beside the first's");
+
+        await cluster.KillAsync(cluster.Cluster.Primary!);
+        await using var second = await NewCluster(cluster.Storage, serviceId);
+        var restored = second.Grains.GetGrain<IIndexShardGrain>("halfway/0");
+        Assert.Equal(2000, (await restored.GetStats()).Vectors); // the first snapshot plus the log after it
+        foreach (var d in new[] { 0, 1199, 1200, 1999 })
+            Assert.Equal($"d{d}#0", (await restored.Search(new ShardQuery(vectors[d], null, 1, 64, []))).Dense[0].ChunkId);
+
+        // Healed, the restored shard folds its log tail into a snapshot when quiet; the pages of the one before go.
+        await failures.HealAll();
+        await Poll.UntilAsync(async () => (await restored.GetStats()).LogEntries == 0, seconds: 60);
+        var last = await restored.GetStats();
+        Assert.Equal((last.SnapshotBytes + (4 << 20) - 1) / (4 << 20), await Scalar(cluster.Storage, Pages));
+    }
+
     [Fact]
     public async Task A_quiet_shard_folds_its_log_tail_into_a_snapshot()
     {
