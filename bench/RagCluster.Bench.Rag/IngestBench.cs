@@ -88,8 +88,25 @@ public static class IngestBench
                     chunks_per_s = bare.Chunks / bare.Seconds, machine_cpu_ms_per_chunk = bare.CpuMs,
                     budget_ms_per_chunk_at_0_8 = encoderCpuMs * (1 / 0.8 - 1),
                 }));
+                await CeilingAsync(binDir, modelDir, corpus, silos);
             }
         }
+    }
+
+    /// <summary>
+    /// The ceiling of the text pipeline (issue 34, item 5): the same ingest with the hashing encoder on the silos
+    /// (Embedding:Encoder = hashing: vectors from the word pieces, no inference), so everything but the model runs as
+    /// it does with one: extract, chunk, the embedding call and its batcher, store, BM25 and HNSW.
+    /// </summary>
+    public static async Task CeilingAsync(string binDir, string tokenizerDir, List<(string Id, string Text)> corpus, int silos)
+    {
+        var run = await IngestAsync(binDir, tokenizerDir, corpus, silos, bulkPaths: false, "--Embedding:Encoder", "hashing");
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "ingest_hashing_encoder", silos, documents = corpus.Count, chunks = run.Chunks, seconds = run.Seconds, submit_seconds = run.SubmitSeconds,
+            docs_per_s = corpus.Count / run.Seconds, chunks_per_s = run.Chunks / run.Seconds, mean_embedding_batch = run.MeanBatch,
+            machine_cpu_ms_per_chunk = run.CpuMs,
+        }));
     }
 
     /// <summary>The corpus' first <paramref name="docs"/> documents (0: all) as the batch form's "json" documents.</summary>
@@ -139,9 +156,9 @@ public static class IngestBench
     }
 
     private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs)> IngestAsync(string binDir,
-        string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths)
+        string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths, params string[] extra)
     {
-        await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos);
+        await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos, extra);
         var http = cluster.Http;
         // A fresh process compiles its code as it first runs it (tiered JIT); a cluster that has been up a while has
         // done so. The corpus' first documents go into a collection of their own before the clock starts: 1,000, one

@@ -18,6 +18,9 @@ switch (args.FirstOrDefault())
     case "ingest": // BIN_DIR MODEL_DIR BEIR_DIR DOCS(0 = all) SILOS(1,3) BATCHES(1,8,16,32,64)
         await IngestBench.Run(args[1], args[2], args[3], int.Parse(args[4]), args[5].Split(',').Select(int.Parse).ToArray(), args[6].Split(',').Select(int.Parse).ToArray());
         return 0;
+    case "ingest-ceiling": // BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS=0 (all)] [SILOS=1]: the text pipeline with the hashing encoder, no inference (issue 34, item 5)
+        await IngestBench.CeilingAsync(args[1], args[2], IngestBench.LoadCorpus(args[3], args.Length > 4 ? int.Parse(args[4]) : 0), args.Length > 5 ? int.Parse(args[5]) : 1);
+        return 0;
     case "ingest-bm25": // BIN_DIR BEIR_DIR DOCS(0 = all) SILOS(1,3): no model; grain calls and PostgreSQL transactions per document
         await Bm25IngestBench.Run(args[1], args[2], int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
         return 0;
@@ -38,6 +41,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }

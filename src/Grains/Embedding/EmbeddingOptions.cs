@@ -5,6 +5,14 @@ public sealed class EmbeddingOptions
 {
     /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt. Empty: dense retrieval off.</summary>
     public string ModelDirectory { get; set; } = "";
+    /// <summary>
+    /// "onnx" (the model in ModelDirectory, run by ONNX Runtime) or "hashing": vectors of hashed word pieces, no model and
+    /// no inference (<see cref="HashingEncoder"/>; ModelDirectory then needs only the tokenizer). For measuring the
+    /// pipeline around the encoder, and for tests; its vectors find shared words, not meaning.
+    /// </summary>
+    public string Encoder { get; set; } = "onnx";
+    /// <summary>Dimensions of the hashing encoder's vectors.</summary>
+    public int HashingDimensions { get; set; } = 384;
     /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge).</summary>
     public string Pooling { get; set; } = "mean";
     public bool Normalize { get; set; } = true;
@@ -42,7 +50,7 @@ public sealed class EmbeddingOptions
     public int IntraOpThreads { get; set; }
 
     /// <summary>The runner count, with 0 resolved for the configured provider.</summary>
-    public int EffectiveRunners => Runners > 0 ? Runners : ExecutionProvider == "cuda" ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 16);
+    public int EffectiveRunners => Runners > 0 ? Runners : ExecutionProvider == "cuda" || Encoder == "hashing" ? 1 : Math.Clamp(Environment.ProcessorCount, 1, 16);
 
     /// <summary>The intra-op thread count, with 0 resolved against the runners.</summary>
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveRunners);
@@ -51,6 +59,8 @@ public sealed class EmbeddingOptions
 
     public void Validate()
     {
+        if (Encoder is not ("onnx" or "hashing")) throw new ArgumentException("Embedding:Encoder must be onnx or hashing");
+        if (HashingDimensions is < 2 or > 4096) throw new ArgumentException("Embedding:HashingDimensions must be 2..4096");
         if (Pooling is not ("mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
         if (MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192");
         if (MaxBatch is < 0 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 0 (by device) or 1..1024");

@@ -24,7 +24,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly int _maxBatch, _maxBatchTokens;
     private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options;
-    private readonly BertEncoder? _encoder;
+    private readonly ITextEncoder? _encoder;
     private readonly int[] _passagePrefixIds = [];
     private long _batches, _texts, _inferenceTicks, _tokens, _paddedTokens;
 
@@ -65,16 +65,28 @@ public sealed class EmbeddingService : IAsyncDisposable
         try
         {
             var dir = Path.GetFullPath(options.ModelDirectory);
-            var model = new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
-                        ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
-            var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
-            _encoder = new BertEncoder(model, tokenizer, options, log);
-            _passagePrefixIds = tokenizer.Tokenize(options.PassagePrefix).ToArray();
-            _maxBatch = options.MaxBatch > 0 ? options.MaxBatch : _encoder.ExecutionProvider == "CPU" ? 4 : 64;
-            _maxBatchTokens = options.MaxBatchTokens > 0 ? options.MaxBatchTokens : _encoder.ExecutionProvider == "CPU" ? 256 : int.MaxValue;
-            ModelName = Path.GetFileName(dir.TrimEnd('/'));
-            Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, ONNX Runtime {_encoder.OrtVersion} on {_encoder.ExecutionProvider}";
-            log.LogInformation("{Status} (providers in this ONNX Runtime: {Providers})", Status, string.Join(", ", _encoder.Providers));
+            if (options.Encoder == "hashing")
+            {
+                _encoder = new HashingEncoder(WordPieceTokenizer.FromDirectory(dir), options.MaxTokens, options.HashingDimensions);
+                ModelName = "hashing";
+            }
+            else
+            {
+                var model = new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
+                            ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
+                var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
+                var bert = new BertEncoder(model, tokenizer, options, log);
+                log.LogInformation("ONNX Runtime {Version} providers: {Providers}", bert.OrtVersion, string.Join(", ", bert.Providers));
+                _encoder = bert;
+                ModelName = Path.GetFileName(dir.TrimEnd('/'));
+            }
+            _passagePrefixIds = _encoder.Tokenizer.Tokenize(options.PassagePrefix).ToArray();
+            var onCpu = _encoder.ExecutionProvider == "CPU"; // the hashing encoder batches as a fast device would
+            _maxBatch = options.MaxBatch > 0 ? options.MaxBatch : onCpu ? 4 : 64;
+            _maxBatchTokens = options.MaxBatchTokens > 0 ? options.MaxBatchTokens : onCpu ? 256 : int.MaxValue;
+            Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}";
+            if (options.Encoder == "hashing") log.LogWarning("{Status}: vectors are hashed word pieces, for measuring the pipeline, not for meaning", Status);
+            else log.LogInformation("{Status}", Status);
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
             // threads that long starves the silo's own work.
             for (var i = 0; i < options.EffectiveRunners; i++)

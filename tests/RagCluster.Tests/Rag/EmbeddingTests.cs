@@ -135,6 +135,29 @@ public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<Emb
         Assert.Contains("on CPU", fixture.Service.Status); // the fixture asked for "auto"
     }
 
+    [Fact]
+    public async Task The_hashing_encoder_needs_only_a_tokenizer_and_keeps_shared_words_near()
+    {
+        // The tokenizer's folder has no model.onnx: the onnx encoder cannot start there, the hashing one can.
+        await using var hashing = new EmbeddingService(new EmbeddingOptions { ModelDirectory = RepoPaths.TokenizerDir, Encoder = "hashing", HashingDimensions = 256 },
+            NullLogger<EmbeddingService>.Instance);
+        Assert.True(hashing.IsAvailable, hashing.Status);
+        Assert.Equal(256, hashing.Dimensions);
+        Assert.Contains("hashing encoder (no model, no inference)", hashing.Status);
+        Assert.Equal("none", hashing.ExecutionProvider);
+
+        var texts = new[] { "protein folding in the cell", "folding of a protein in water", "interest rates and inflation", "" };
+        var vectors = await hashing.EmbedAsync(texts, EmbeddingKind.Passage);
+        Assert.All(vectors, v => Assert.Equal(1f, TensorPrimitives.Norm(v), 3)); // unit length, the empty text too
+        Assert.Equal(vectors[0], (await hashing.EmbedAsync([texts[0]], EmbeddingKind.Query))[0]); // the same text, the same vector
+        var query = (await hashing.EmbedAsync(["protein folding"], EmbeddingKind.Query))[0];
+        var similarities = vectors.Take(3).Select(v => TensorPrimitives.Dot(query, v)).ToArray();
+        Assert.True(similarities[0] > similarities[1] && similarities[1] > similarities[2], string.Join(", ", similarities));
+
+        Assert.Throws<ArgumentException>(() => new EmbeddingService(new EmbeddingOptions { ModelDirectory = RepoPaths.TokenizerDir, Encoder = "fast" },
+            NullLogger<EmbeddingService>.Instance));
+    }
+
     private static float[][] ReferenceVectors(int[][] ids)
     {
         var dir = Directory.CreateTempSubdirectory("rc-ref");

@@ -9,7 +9,7 @@ namespace RagCluster.Grains.Embedding.Onnx;
 /// A BERT-family sentence encoder: WordPiece ids → ONNX Runtime (the Microsoft.ML.OnnxRuntime package) → pooled,
 /// optionally L2-normalised vectors. ORT sessions are safe to run from several threads; this class adds no locking.
 /// </summary>
-public sealed class BertEncoder : IDisposable
+public sealed class BertEncoder : ITextEncoder
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
@@ -60,6 +60,7 @@ public sealed class BertEncoder : IDisposable
     public string OrtVersion { get; }
     public string ExecutionProvider { get; }
     public IReadOnlyList<string> Providers { get; }
+    public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}";
 
     private string ChooseProvider(EmbeddingOptions options, SessionOptions sessionOptions, ILogger? log)
     {
