@@ -33,13 +33,20 @@ public static class BulkLoadBench
             {
                 bench = "bulk_load", quantization, vectors = n, dim, shards, batch, in_flight = inFlight, indexing_threads = threads,
                 index_alone_vectors_per_s = indexAlone ? Math.Round(indexRate) : (double?)null, api_vectors_per_s = Math.Round(apiRate),
-                ratio = indexAlone ? Math.Round(apiRate / indexRate, 3) : (double?)null, gc = Environment.GetEnvironmentVariable("DOTNET_gcServer") == "0" ? "workstation" : "server",
+                ratio = indexAlone ? Math.Round(apiRate / indexRate, 3) : (double?)null, gc = GcMode(),
                 refused_documents = refused, refused_share = (double)refused / n, requests,
                 rss_bytes_per_vector_lazy = memory.Lazy, rss_bytes_per_vector_after_full_gc = memory.Full,
                 rss_file_backed_bytes_per_vector = memory.File, managed_heap_bytes_per_vector = memory.Heap,
+                heap_fragmentation_bytes_per_vector = memory.Fragmentation, // free space inside the heap after the full GC (part of the heap figure)
             }));
         }
     }
+
+    // The silo inherits this process' environment: DOTNET_gcServer=0 makes it workstation GC, DOTNET_GCConserveMemory
+    // and DOTNET_GCDynamicAdaptationMode (DATAS, on by default with server GC since .NET 9) tune it.
+    private static string GcMode() => string.Join(" ", new[] { "DOTNET_gcServer", "DOTNET_GCConserveMemory", "DOTNET_GCDynamicAdaptationMode", "DOTNET_GCHeapAffinitizeMask", "DOTNET_GCHeapCount" }
+        .Select(v => (v, Environment.GetEnvironmentVariable(v))).Where(e => e.Item2 is { Length: > 0 }).Select(e => $"{e.v}={e.Item2}")
+        .DefaultIfEmpty("default (server GC, DATAS)"));
 
     private static double IndexAlone(float[] data, int n, int dim, VectorEncoding encoding, int batch, int shards, int threads)
     {
@@ -65,7 +72,7 @@ public static class BulkLoadBench
 
     private static string Id(int i) => $"v{i:D7}";
 
-    private static async Task<(double Rate, long Refused, long Requests, (double Lazy, double Full, double File, double Heap) Memory)> ThroughApiAsync(
+    private static async Task<(double Rate, long Refused, long Requests, (double Lazy, double Full, double File, double Heap, double Fragmentation) Memory)> ThroughApiAsync(
         string binDir, float[] data, int n, int dim, string quantization, int batch, int inFlight, int shards)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, "", 1);
@@ -138,7 +145,8 @@ public static class BulkLoadBench
         var full = (ScaleBench.Rss(cluster) - rssBefore) / (double)n;
         var file = (ScaleBench.Rss(cluster, "RssFile:") - fileBefore) / (double)n;
         var heap = (await HeapAsync(http) - heapBefore) / n;
-        return (rate, refused, requests, (Math.Round(lazy), Math.Round(full), Math.Round(file), Math.Round(heap)));
+        var fragmentation = ScaleBench.Metric(await http.GetStringAsync("metrics"), "dotnet_gc_last_collection_heap_fragmentation_size_bytes") / n;
+        return (rate, refused, requests, (Math.Round(lazy), Math.Round(full), Math.Round(file), Math.Round(heap), Math.Round(fragmentation)));
     }
 
     private static byte[] Body(float[] data, int dim, int[] ids) => JsonSerializer.SerializeToUtf8Bytes(new
