@@ -15,12 +15,14 @@ namespace RagCluster.Bench.Rag;
 /// (cores - 1). Then the same vectors as documents of one chunk each, through the embedded default (one silo, SQLite)
 /// over HTTP: requests of BATCH documents, IN_FLIGHT at a time, their bodies encoded before the clock starts; a refused
 /// document is sent again after the Retry-After the response names. Memory: the silo's RSS after the load less before
-/// it, as the collector left it and after a full blocking GC, per vector.
+/// it, as the collector left it and after a full blocking GC, per vector (summed over the silos). With more than one
+/// silo the API side runs on the cluster recipe (BenchCluster: the API silo and the others on PostgreSQL and Redis).
 /// </summary>
 public static class BulkLoadBench
 {
-    public static async Task Run(string binDir, string dataDir, string[] quantizations, int batch, int inFlight, int shards, bool indexAlone = true)
+    public static async Task Run(string binDir, string dataDir, string[] quantizations, int batch, int inFlight, int shards, bool indexAlone = true, int[]? siloCounts = null)
     {
+        siloCounts ??= [1];
         var shape = File.ReadAllText(Path.Combine(dataDir, "shape.txt")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         var (n, dim) = (shape[0], shape[1]);
         var data = ScaleBench.Read<float>(Path.Combine(dataDir, "data.f32"));
@@ -28,17 +30,20 @@ public static class BulkLoadBench
         foreach (var quantization in quantizations)
         {
             var indexRate = indexAlone ? IndexAlone(data, n, dim, Quantizations.Encoding(quantization), batch, shards, threads) : double.NaN;
-            var (apiRate, refused, requests, memory) = await ThroughApiAsync(binDir, data, n, dim, quantization, batch, inFlight, shards);
-            Console.WriteLine(JsonSerializer.Serialize(new
+            foreach (var silos in siloCounts)
             {
-                bench = "bulk_load", quantization, vectors = n, dim, shards, batch, in_flight = inFlight, indexing_threads = threads,
-                index_alone_vectors_per_s = indexAlone ? Math.Round(indexRate) : (double?)null, api_vectors_per_s = Math.Round(apiRate),
-                ratio = indexAlone ? Math.Round(apiRate / indexRate, 3) : (double?)null, gc = GcMode(),
-                refused_documents = refused, refused_share = (double)refused / n, requests,
-                rss_bytes_per_vector_lazy = memory.Lazy, rss_bytes_per_vector_after_full_gc = memory.Full,
-                rss_file_backed_bytes_per_vector = memory.File, managed_heap_bytes_per_vector = memory.Heap,
-                heap_fragmentation_bytes_per_vector = memory.Fragmentation, // free space inside the heap after the full GC (part of the heap figure)
-            }));
+                var (apiRate, refused, requests, memory) = await ThroughApiAsync(binDir, data, n, dim, quantization, batch, inFlight, shards, silos);
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "bulk_load", silos, quantization, vectors = n, dim, shards, batch, in_flight = inFlight, indexing_threads = threads,
+                    index_alone_vectors_per_s = indexAlone ? Math.Round(indexRate) : (double?)null, api_vectors_per_s = Math.Round(apiRate),
+                    ratio = indexAlone ? Math.Round(apiRate / indexRate, 3) : (double?)null, gc = GcMode(),
+                    refused_documents = refused, refused_share = (double)refused / n, requests,
+                    rss_bytes_per_vector_lazy = memory.Lazy, rss_bytes_per_vector_after_full_gc = memory.Full,
+                    rss_file_backed_bytes_per_vector = memory.File, managed_heap_bytes_per_vector = memory.Heap,
+                    heap_fragmentation_bytes_per_vector = memory.Fragmentation, // free space inside the heap after the full GC (part of the heap figure)
+                }));
+            }
         }
     }
 
@@ -73,9 +78,9 @@ public static class BulkLoadBench
     private static string Id(int i) => $"v{i:D7}";
 
     private static async Task<(double Rate, long Refused, long Requests, (double Lazy, double Full, double File, double Heap, double Fragmentation) Memory)> ThroughApiAsync(
-        string binDir, float[] data, int n, int dim, string quantization, int batch, int inFlight, int shards)
+        string binDir, float[] data, int n, int dim, string quantization, int batch, int inFlight, int shards, int silos)
     {
-        await using var cluster = await BenchCluster.StartAsync(binDir, "", 1);
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
         var http = cluster.Http;
         (await http.PostAsJsonAsync("v1/collections", new { name = "bulk", dimensions = dim, shardCount = shards, quantization })).EnsureSuccessStatusCode();
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));

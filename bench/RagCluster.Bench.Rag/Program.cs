@@ -27,9 +27,10 @@ switch (args.FirstOrDefault())
     case "ack": // BIN_DIR BEIR_DIR [SINGLES=500] [CLIENTS=8]: acknowledgement latency of single documents, and a corpus posted one per request (issue 34, item 1)
         await AckBench.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3]) : 500, args.Length > 4 ? int.Parse(args[4]) : 8);
         return 0;
-    case "bulk-load": // BIN_DIR DATA_DIR(ann_data.py output) [QUANTIZATIONS=float32,int8] [BATCH=500] [IN_FLIGHT=4] [SHARDS=4] [api-only]: one-vector documents through the API beside the index alone (issue 34, items 2-4)
+    case "bulk-load": // BIN_DIR DATA_DIR(ann_data.py output) [QUANTIZATIONS=float32,int8] [BATCH=500] [IN_FLIGHT=4] [SHARDS=4] [api-only|both] [SILOS=1 (a list: 1,4)]: one-vector documents through the API beside the index alone (issue 34, items 2-4); SILOS > 1: the cluster recipe (API silo + SILOS-1 silos, PostgreSQL, Redis), item 6
         await BulkLoadBench.Run(args[1], args[2], (args.Length > 3 ? args[3] : "float32,int8").Split(','), args.Length > 4 ? int.Parse(args[4]) : 500,
-            args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4, indexAlone: args.Length <= 7 || args[7] != "api-only");
+            args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4, indexAlone: args.Length <= 7 || args[7] != "api-only",
+            siloCounts: args.Length > 8 ? args[8].Split(',').Select(int.Parse).ToArray() : [1]);
         return 0;
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
@@ -41,6 +42,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }
