@@ -47,11 +47,11 @@ public static class BulkLoadBench
         }
     }
 
-    // The silo inherits this process' environment: DOTNET_gcServer=0 makes it workstation GC, DOTNET_GCConserveMemory
+    // The silo inherits this process' environment: DOTNET_gcServer=1 makes it server GC, DOTNET_GCConserveMemory
     // and DOTNET_GCDynamicAdaptationMode (DATAS, on by default with server GC since .NET 9) tune it.
     private static string GcMode() => string.Join(" ", new[] { "DOTNET_gcServer", "DOTNET_GCConserveMemory", "DOTNET_GCDynamicAdaptationMode", "DOTNET_GCHeapAffinitizeMask", "DOTNET_GCHeapCount" }
         .Select(v => (v, Environment.GetEnvironmentVariable(v))).Where(e => e.Item2 is { Length: > 0 }).Select(e => $"{e.v}={e.Item2}")
-        .DefaultIfEmpty("default (server GC, DATAS)"));
+        .DefaultIfEmpty("default (workstation GC: the hosts' projects set it)"));
 
     private static double IndexAlone(float[] data, int n, int dim, VectorEncoding encoding, int batch, int shards, int threads)
     {
