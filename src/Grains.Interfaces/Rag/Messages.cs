@@ -17,7 +17,12 @@ public static class DocumentStatuses
 /// batch does for all its documents in one write, and this is the stamp the collection answered; the document then
 /// skips its own notice, and names the stamp when it tells the collection it has settled.</param>
 /// <param name="VersionFloor">With <paramref name="AcceptedAt"/>: the acceptance's <see cref="Acceptance.VersionFloor"/>.</param>
-public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0, long VersionFloor = 0);
+/// <remarks>
+/// <see cref="RegistryRead"/>: the collection's registry was read for this document when it was accepted (a batch's
+/// acceptance reads every id's row), and <see cref="Registry"/> is what it held, so the grain need not ask again.
+/// </remarks>
+public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0, long VersionFloor = 0,
+    bool RegistryRead = false, DocumentRecord? Registry = null);
 
 [GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,

@@ -203,7 +203,10 @@ public static class DocumentBatch
             return results;
         }
         var busy = acceptance.Busy.ToHashSet(StringComparer.Ordinal);
-        documents = documents.Select(d => (d.Id, d.Request with { AcceptedAt = acceptance.Stamp, VersionFloor = acceptance.VersionFloor })).ToList();
+        documents = documents.Select((d, i) => (d.Id, d.Request with
+        {
+            AcceptedAt = acceptance.Stamp, VersionFloor = acceptance.VersionFloor, RegistryRead = true, Registry = acceptance.Records[i],
+        })).ToList();
         await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
         {
             if (busy.Contains(documents[i].Id))

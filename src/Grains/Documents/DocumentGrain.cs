@@ -84,9 +84,10 @@ public sealed class DocumentGrain(
     private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
     private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
 
+    // No registry read here: every call that reads or changes the document refreshes first (a batch's acceptance
+    // brings what the registry held, so a new document's first call costs the collection no read).
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        await RefreshAsync();
         // A document left pending (or half deleted) by a crash resumes shortly after activation, once it has settled.
         if (IsPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
         if (IsPending) // stored already, so it cannot be refused; it counts towards refusing new ones
@@ -105,10 +106,10 @@ public sealed class DocumentGrain(
     private bool BulkMayChange => _adopted || !_state.RecordExists || _state.Current.Status is DocumentStatuses.Deleted or DocumentStatuses.Failed;
 
     /// <summary>Takes the registry's record when it is newer than what this activation holds (never while this grain writes).</summary>
-    private async Task RefreshAsync()
+    private async Task RefreshAsync(IngestRequest? request = null)
     {
         if (!BulkMayChange || _indexing is { IsCompleted: false } || _removing is { IsCompleted: false }) return;
-        AdoptIfNewer(await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
+        AdoptIfNewer(request is { RegistryRead: true, AcceptedAt: not 0 } ? request.Registry : await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
     }
 
     private void AdoptIfNewer(DocumentRecord? record)
@@ -135,7 +136,7 @@ public sealed class DocumentGrain(
     {
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new ArgumentException($"unsupported format '{request.Format}'");
-        await RefreshAsync();
+        await RefreshAsync(request);
         var hash = Hash(request);
         var current = _state.Current;
         var alreadyHeld = hash == current.ContentHash && current.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed;
@@ -289,6 +290,7 @@ public sealed class DocumentGrain(
 
     public async Task<DocumentStatus> Restore(RestoredDocument d)
     {
+        await RefreshAsync();
         var layout = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).Layout;
         await _state.UpdateAsync(s =>
         {
