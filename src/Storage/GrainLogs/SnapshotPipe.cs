@@ -113,9 +113,17 @@ public sealed class SnapshotPipe : IDisposable
         return _free.Reader.ReadAsync(_aborted.Token).AsTask().GetAwaiter().GetResult();
     }
 
+    // Once aborted the writer's next write fails one way, whether it finds the pipe closed or is woken by the abort.
     private void Send(byte[] page)
     {
-        if (!_full.Writer.TryWrite(page)) _full.Writer.WriteAsync(page, _aborted.Token).AsTask().GetAwaiter().GetResult();
+        try
+        {
+            if (!_full.Writer.TryWrite(page)) _full.Writer.WriteAsync(page, _aborted.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new OperationCanceledException("the snapshot's storage stopped", e, _aborted.Token);
+        }
     }
 
     private sealed class PipeStream(SnapshotPipe pipe) : Stream

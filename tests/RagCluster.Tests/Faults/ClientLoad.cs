@@ -21,6 +21,18 @@ public sealed class RequestLog
     public int ConnectionErrors => _connectionErrors;
 
     public void Status(HttpStatusCode status) => _statuses.AddOrUpdate((int)status, 1, (_, n) => n + 1);
+
+    private readonly ConcurrentQueue<string> _unexpected = new();
+
+    /// <summary>What the API answered with a 5xx other than 503 (the first few), so a failed phase says why.</summary>
+    public IReadOnlyCollection<string> UnexpectedAnswers => _unexpected;
+
+    public async Task StatusAsync(HttpResponseMessage response)
+    {
+        Status(response.StatusCode);
+        if ((int)response.StatusCode >= 500 && response.StatusCode != HttpStatusCode.ServiceUnavailable && _unexpected.Count < 5)
+            _unexpected.Enqueue($"{(int)response.StatusCode} {response.RequestMessage?.RequestUri?.AbsolutePath}: {await response.Content.ReadAsStringAsync(CancellationToken.None)}");
+    }
     public void ConnectionError() => Interlocked.Increment(ref _connectionErrors);
     public void Outcome(bool ok) => _outcomes.Enqueue((Clock.Elapsed, ok));
 
@@ -118,7 +130,7 @@ public sealed class IngestLoad(HttpClient http, string collection, RequestLog lo
         }
         using (response)
         {
-            log.Status(response.StatusCode);
+            await log.StatusAsync(response);
             var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
             if (response.StatusCode != HttpStatusCode.Accepted)
             {
@@ -171,7 +183,7 @@ public sealed class SearchLoad(HttpClient http, string collection, RequestLog lo
                 try
                 {
                     using var r = await http.PostAsJsonAsync($"v1/collections/{collection}/search", new { query, topK = 10 }, stop);
-                    log.Status(r.StatusCode);
+                    await log.StatusAsync(r);
                     ok = r.StatusCode == HttpStatusCode.OK;
                     if (!ok) _failures.AddOrUpdate($"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync(CancellationToken.None)}", 1, (_, k) => k + 1);
                     if (!ok) await Task.Delay(r.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(200), stop).ContinueWith(_ => { });

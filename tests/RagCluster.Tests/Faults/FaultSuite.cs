@@ -278,6 +278,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
     private PhaseResult Result(string phase, RequestLog requests, IngestLoad? ingest, SearchLoad? search, Check check, double recovery, string note)
     {
         foreach (var (answer, n) in search?.Failures ?? new Dictionary<string, int>()) log($"{phase}: {n} searches answered {answer}");
+        foreach (var answer in requests.UnexpectedAnswers) log($"{phase}: answered {answer}");
         return new(phase, requests.Clock.Elapsed.TotalSeconds, ingest?.Sent.Count ?? 0, ingest?.Acknowledged.Count ?? check.Indexed, check.Indexed, check.Lost, check.Stuck,
             ingest?.Resent ?? 0, ingest?.Refusals.Count ?? 0, check.ShardChunks, check.IndexedChunks, search?.Searches ?? 0, search?.Failed ?? 0,
             new Dictionary<int, int>(requests.Statuses), requests.ConnectionErrors, recovery, note);
@@ -352,7 +353,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
             try
             {
                 using var r = await call();
-                requests.Status(r.StatusCode);
+                await requests.StatusAsync(r);
                 if (r.IsSuccessStatusCode) return await r.Content.ReadFromJsonAsync<JsonElement>();
                 if (r.StatusCode != HttpStatusCode.ServiceUnavailable || attempt == 60)
                     throw new InvalidOperationException($"HTTP {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
