@@ -109,6 +109,15 @@ public sealed class FaultCluster : IAsyncDisposable
     /// <summary>The last lines of every process, for a failed run.</summary>
     public string Logs() => string.Join("\n", History.Select(s => $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{s.Output}"));
 
+    /// <summary>Every process's "fail:" log entries (each with the 8 lines after it: message and exception), the first 10 of each.</summary>
+    public string Failures() => string.Join("\n", History.Select(s =>
+    {
+        var lines = s.AllOutput.Split('\n');
+        var entries = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("fail:", StringComparison.Ordinal)).Take(10)
+            .Select(x => string.Join("\n", lines.Skip(x.i).Take(9)));
+        return $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{string.Join("\n", entries)}";
+    }));
+
     public async ValueTask DisposeAsync()
     {
         foreach (var s in History) await s.DisposeAsync();

@@ -75,6 +75,9 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
             await RestartRedisAsync();
             await KillEverySiloMidIngestAsync();
             await ReshardUnderLoadAsync();
+            // A phase that broke a promise: what the processes logged as failures, so the run says why.
+            if (_results.Any(r => r.Violations().Any()))
+                log(_cluster.Failures());
         }
         catch
         {
