@@ -109,7 +109,7 @@ public sealed class DocumentGrain(
     private async Task RefreshAsync(IngestRequest? request = null)
     {
         if (!BulkMayChange || _indexing is { IsCompleted: false } || _removing is { IsCompleted: false }) return;
-        AdoptIfNewer(request is { RegistryRead: true, AcceptedAt: not 0 } ? request.Registry : await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
+        AdoptIfNewer(request is { RegistryRead: true } ? request.Registry : await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
     }
 
     private void AdoptIfNewer(DocumentRecord? record)
