@@ -13,6 +13,14 @@ status=${PIPESTATUS[0]}
 passed=$(grep -E '^[[:space:]]+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -E '^[[:space:]]+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or runner failure counts as a failure
+if [ "$failed" -gt 0 ]; then
+  # Repeat each failed test's name, message and stack at the end, where a reader of only the tail will see it.
+  echo "=== failed tests ==="
+  awk '/^[[:space:]]+Failed [A-Za-z]/ { keep = 1; n = 0 }
+       /^[[:space:]]+Passed [A-Za-z]/ || /^\[xUnit/ || /^Test Run/ { keep = 0 }
+       keep && n < 80 { print; n++ }' "$log"
+  echo "=== end of failed tests ==="
+fi
 rm -f "$log"
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
