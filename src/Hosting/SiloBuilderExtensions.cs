@@ -10,6 +10,7 @@ using Orleans.Dashboard;
 using Orleans.Hosting;
 using Orleans.Runtime;
 using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using RagCluster.Hosting.Diagnostics;
 using RagCluster.Grains.Placement;
@@ -141,15 +142,16 @@ public static class SiloBuilderExtensions
             o.ConnectionString = store.ConnectionString;
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         });
-        // The default provider is Orleans' one under a decorator that turns driver errors into ours (a Npgsql or SQLite
-        // exception cannot cross a silo: Orleans has no codec for it); on SQLite its writes also take turns (OneWriterGrainStorage).
+        // The default provider sits under a decorator that turns driver errors into ours (a Npgsql or SQLite exception
+        // cannot cross a silo: Orleans has no codec for it). On PostgreSQL it is Orleans' ADO.NET provider; on SQLite, one
+        // writer at a time, ours, which commits overlapping writes together in the same rows (GroupCommitGrainStorage).
         const string Inner = "adonet";
-        silo.AddAdoNetGrainStorage(Inner, Configure);
+        if (store.Kind == StoreKind.PostgreSql) silo.AddAdoNetGrainStorage(Inner, Configure);
         silo.Services.AddKeyedSingleton<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME, (sp, _) =>
-        {
-            var inner = sp.GetRequiredKeyedService<IGrainStorage>(Inner);
-            return new FaultTranslatingGrainStorage(store.SqliteWriteGate is { } gate ? new OneWriterGrainStorage(inner, gate) : inner);
-        });
+            new FaultTranslatingGrainStorage(store.Kind == StoreKind.Sqlite
+                ? new GroupCommitGrainStorage(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+                    new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()), sp.GetRequiredService<IActivatorProvider>())
+                : sp.GetRequiredKeyedService<IGrainStorage>(Inner)));
         silo.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME));
         silo.Services.AddGrainLogs(sp => new SqlGrainLogStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         silo.Services.AddGrainRows(sp => new SqlGrainRowStore(store, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
