@@ -16,9 +16,9 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or run
 if [ "$failed" -gt 0 ]; then
   # Repeat each failed test's name, message and stack at the end, where a reader of only the tail will see it.
   echo "=== failed tests ==="
-  awk '/^[[:space:]]+Failed [A-Za-z]/ { keep = 1; n = 0 }
-       /^[[:space:]]+Passed [A-Za-z]/ || /^\[xUnit/ || /^Test Run/ { keep = 0 }
-       keep && n < 80 { print; n++ }' "$log"
+  awk '/^  Failed [A-Za-z0-9_.]+.* \[[^]]+\]$/ { keep = 1; n = 0 }
+       /^  Passed [A-Za-z]/ || /^\[xUnit/ || /^Test Run/ { keep = 0 }
+       keep && n < 150 { print; n++ }' "$log"
   echo "=== end of failed tests ==="
 fi
 rm -f "$log"

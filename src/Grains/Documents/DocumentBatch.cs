@@ -38,7 +38,7 @@ public static class DocumentBatch
             && !await slots.WaitForRoomAsync(byGrain.Count, byGrain.Sum(i => (long)documents[i].Request.Content.Length), ct))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
                 $"{byGrain.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
-        if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results));
+        if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, ct));
         if (byGrain.Count > 0)
         {
             var grainResults = await ByGrainAsync(grains, collectionKey, byGrain.Select(i => documents[i]).ToList(), ct);
@@ -46,6 +46,11 @@ public static class DocumentBatch
         }
         return results;
     }
+
+    // Every failure of a document's call is its refusal, but the request's own cancellation (the client went away). A
+    // cancelled call inside the cluster (a message that expired before its grain could be placed, after a silo died)
+    // is one more transient refusal: answered 500 before.
+    private static bool Refusable(Exception e, CancellationToken ct) => e is not OperationCanceledException || !ct.IsCancellationRequested;
 
     private static OwnVectorChunk? SingleChunk(byte[] content)
     {
@@ -60,7 +65,7 @@ public static class DocumentBatch
     /// "indexed". Returns the documents the collection sent to the grain path instead.
     /// </summary>
     private static async Task<List<int>> BulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
-        List<(int Index, OwnVectorChunk Chunk)> bulk, (DocumentStatus?, DocumentRefusal?)[] results)
+        List<(int Index, OwnVectorChunk Chunk)> bulk, (DocumentStatus?, DocumentRefusal?)[] results, CancellationToken ct)
     {
         var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
         var toGrain = new List<int>();
@@ -82,7 +87,7 @@ public static class DocumentBatch
                 return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format);
             }).ToArray());
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (Refusable(e, ct))
         {
             foreach (var b in bulk) results[b.Index] = (null, DocumentRefusal.Of(e));
             return toGrain;
@@ -102,12 +107,12 @@ public static class DocumentBatch
                     break;
             }
         }
-        if (writes.Count > 0) await WriteBulkAsync(grains, collectionKey, acceptance.Settings, writes, results);
+        if (writes.Count > 0) await WriteBulkAsync(grains, collectionKey, acceptance.Settings, writes, results, ct);
         return toGrain;
     }
 
     private static async Task WriteBulkAsync(IGrainFactory grains, string collectionKey, CollectionSettings settings,
-        List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes, (DocumentStatus?, DocumentRefusal?)[] results)
+        List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes, (DocumentStatus?, DocumentRefusal?)[] results, CancellationToken ct)
     {
         var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
         for (var attempt = 1; writes.Count > 0; attempt++)
@@ -153,7 +158,7 @@ public static class DocumentBatch
             {
                 settings = await collection.GetSettings(); // a reshard began or ended: write the layouts it names now
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (Refusable(e, ct))
             {
                 // In the shards but perhaps not registered: the sweep registers what its shard holds; the sender may resend.
                 foreach (var w in writes) results[w.Index] = (null, DocumentRefusal.Of(e));
@@ -196,7 +201,7 @@ public static class DocumentBatch
         {
             acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray());
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (Refusable(e, ct))
         {
             var refusal = DocumentRefusal.Of(e);
             Array.Fill(results, (null, refusal));
@@ -218,7 +223,7 @@ public static class DocumentBatch
             {
                 results[i] = (await grains.GetGrain<IDocumentGrain>($"{collectionKey}/{documents[i].Id}").Ingest(documents[i].Request), null);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (Refusable(e, ct))
             {
                 results[i] = (null, DocumentRefusal.Of(e));
             }
@@ -235,11 +240,13 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
     /// <summary>
     /// A failure after which nothing half-done is kept and the same call may be made again: the store refused or dropped
     /// a read or write, the silo's backlog of documents to index was full, a call timed out, a silo left or could not
-    /// be reached, a message was refused while the cluster reconfigures, or a write lost an ETag race to a newer
+    /// be reached, a message was refused while the cluster reconfigures, a call was cancelled inside the cluster (a
+    /// message that expired before its grain could be placed, after a silo died), or a write lost an ETag race to a newer
     /// activation. The API answers these 503 with Retry-After.
     /// </summary>
     public static bool IsTransient(Exception e) => e is StorageUnavailableException or IngestBacklogFullException or DocumentBusyException or TimeoutException or SiloUnavailableException
-        or OrleansMessageRejectionException or GatewayTooBusyException or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException;
+        or OrleansMessageRejectionException or GatewayTooBusyException or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException
+        or OperationCanceledException;
 
     public static DocumentRefusal Of(Exception e) => e switch
     {

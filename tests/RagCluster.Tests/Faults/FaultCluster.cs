@@ -109,14 +109,23 @@ public sealed class FaultCluster : IAsyncDisposable
     /// <summary>The last lines of every process, for a failed run.</summary>
     public string Logs() => string.Join("\n", History.Select(s => $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{s.Output}"));
 
-    /// <summary>Every process's "fail:" log entries (each with the 8 lines after it: message and exception), the first 10 of each.</summary>
+    /// <summary>
+    /// Every process's "fail:" log entries, one of each kind (category and first message line) with how often it came and
+    /// the 8 lines after its first (message and exception): Orleans' own entries after a kill once hid the one that
+    /// explained a 500.
+    /// </summary>
     public string Failures() => string.Join("\n", History.Select(s =>
     {
         var lines = s.AllOutput.Split('\n');
-        var entries = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("fail:", StringComparison.Ordinal)).Take(10)
-            .Select(x => string.Join("\n", lines.Skip(x.i).Take(9)));
-        return $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{string.Join("\n", entries)}";
+        var kinds = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("fail:", StringComparison.Ordinal))
+            .GroupBy(x => x.l + "|" + Shorten(lines.ElementAtOrDefault(x.i + 1)))
+            .Take(20)
+            .Select(g => $"({g.Count()}x) " + string.Join("\n", lines.Skip(g.First().i).Take(9)));
+        return $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{string.Join("\n", kinds)}";
     }));
+
+    // A message's first words, without the activation or message ids that make every entry distinct.
+    private static string Shorten(string? line) => line is null ? "" : string.Join(' ', line.Trim().Split(' ').Take(4));
 
     public async ValueTask DisposeAsync()
     {

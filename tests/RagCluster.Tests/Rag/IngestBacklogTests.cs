@@ -40,6 +40,15 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public void A_call_cancelled_inside_the_cluster_is_a_retriable_503_not_a_500()
+    {
+        // What Orleans gave a caller whose grain could not be placed before its message expired, a silo having died (the
+        // fault suite's phase 2 answered it 500).
+        var refusal = DocumentRefusal.Of(new OperationCanceledException("Message expired before placement could complete for grain collection/default.kb."));
+        Assert.Equal((503, true), (refusal.Status, refusal.Retryable));
+    }
+
+    [Fact]
     public async Task A_silo_refuses_new_documents_past_its_backlog_and_takes_them_once_it_drains()
     {
         await using var cluster = await RagTestCluster.StartAsync(1, settings: new()
