@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
@@ -41,14 +42,14 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
         var found = await r.ReadAsync();
         var payload = found && !r.IsDBNull(0) ? (byte[])r.GetValue(0) : null;
         grainState.State = payload is not null ? serializer.Deserialize<T>(new BinaryData(payload)) : activators.GetActivator<T>().Create();
-        grainState.ETag = found ? r.GetInt64(1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        grainState.ETag = found ? r.GetInt64(1).ToString(CultureInfo.InvariantCulture) : null;
         grainState.RecordExists = payload is not null;
     }
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var payload = serializer.Serialize(grainState.State).ToArray();
-        grainState.ETag = await CommitAsync(new Pending(stateName, KeyOf(grainId), Version(grainState.ETag), payload), stateName, grainId, grainState.ETag);
+        grainState.ETag = await CommitAsync(new Pending(stateName, KeyOf(grainId), Version(grainState.ETag), payload), grainId, grainState.ETag);
         grainState.RecordExists = true;
     }
 
@@ -60,12 +61,12 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
             await ReadStateAsync(stateName, grainId, grainState);
             if (grainState.ETag is null) return;
         }
-        grainState.ETag = await CommitAsync(new Pending(stateName, KeyOf(grainId), Version(grainState.ETag), null), stateName, grainId, grainState.ETag);
+        grainState.ETag = await CommitAsync(new Pending(stateName, KeyOf(grainId), Version(grainState.ETag), null), grainId, grainState.ETag);
         grainState.RecordExists = false;
         grainState.State = activators.GetActivator<T>().Create();
     }
 
-    private async Task<string> CommitAsync(Pending write, string stateName, GrainId grainId, string? etag)
+    private async Task<string> CommitAsync(Pending write, GrainId grainId, string? etag)
     {
         bool lead;
         lock (_lock)
@@ -76,8 +77,8 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
         }
         if (lead) _ = Task.Run(DrainAsync);
         var version = await write.Done.Task;
-        return version?.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            ?? throw new InconsistentStateException($"Version conflict: state '{stateName}' of {grainId} was written by another activation since version {etag ?? "(none)"}", etag, (string?)null);
+        return version?.ToString(CultureInfo.InvariantCulture)
+            ?? throw new InconsistentStateException($"Version conflict: state '{write.Type}' of {grainId} was written by another activation since version {etag ?? "(none)"}", etag, (string?)null);
     }
 
     private async Task DrainAsync()
@@ -149,7 +150,7 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
     }
 
     private static long? Version(string? etag) =>
-        string.IsNullOrWhiteSpace(etag) ? null : long.Parse(etag, System.Globalization.CultureInfo.InvariantCulture);
+        string.IsNullOrWhiteSpace(etag) ? null : long.Parse(etag, CultureInfo.InvariantCulture);
 
     /// <summary>The key columns as Orleans' ADO.NET provider fills them (its AdoGrainKey): a Guid or integer key with its extension, else the whole key.</summary>
     internal static (long N0, long N1, string Key) KeyOf(GrainId id)
@@ -164,7 +165,7 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
     }
 
     private DbCommand Command(DbConnection c, DbTransaction? tx, string sql, string type, (long N0, long N1, string Key) id, params (string Name, object Value)[] more) =>
-        GrainSql.Command(c, tx, sql, [("sv", serviceId), ("t", type), ("n0", id.N0), ("n1", id.N1), ("k", id.Key ?? ""), .. more]);
+        GrainSql.Command(c, tx, sql, [("sv", serviceId), ("t", type), ("n0", id.N0), ("n1", id.N1), ("k", id.Key), .. more]);
 
     private static void Bind(DbCommand cmd, string type, (long N0, long N1, string Key) id)
     {
