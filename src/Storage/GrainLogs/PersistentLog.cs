@@ -18,8 +18,9 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     public long BytesSinceSnapshot { get; private set; }
 
     // Driver failures leave as StorageUnavailableException (ours, serializable); a fence conflict stays InconsistentStateException.
+    // A read that claims the log again on a retry only takes a newer epoch, which this activation then holds.
     public Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default) =>
-        StoreFaults.Run(() => ReadCoreAsync(cancellationToken), $"a read of log '{logName}' of {grain}");
+        StoreFaults.Read(() => ReadCoreAsync(cancellationToken), $"a read of log '{logName}' of {grain}", cancellationToken);
 
     public Task AppendAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default) =>
         StoreFaults.Run(() => AppendCoreAsync(entries, cancellationToken), $"an append to log '{logName}' of {grain}");

@@ -37,17 +37,17 @@ internal sealed class PersistentRows(IGrainRowStore store, string grain, string 
     private long _epoch;
 
     public Task<(byte[]? Head, Dictionary<string, long> Counts)> ReadAsync(CancellationToken cancellationToken = default) =>
-        StoreFaults.Run(async () =>
+        StoreFaults.Read(async () =>
         {
             _epoch = await store.ClaimAsync(grain, name, cancellationToken);
             return (await store.ReadHeadAsync(grain, name, cancellationToken), await store.CountAsync(grain, name, cancellationToken));
-        }, $"a read of rows '{name}' of {grain}");
+        }, $"a read of rows '{name}' of {grain}", cancellationToken);
 
     public Task<List<(string Key, byte[] Value)>> PageAsync(string set, string? after, int limit, CancellationToken cancellationToken = default) =>
-        StoreFaults.Run(() => store.PageAsync(grain, name, set, after, limit, cancellationToken), $"a page of rows '{name}/{set}' of {grain}");
+        StoreFaults.Read(() => store.PageAsync(grain, name, set, after, limit, cancellationToken), $"a page of rows '{name}/{set}' of {grain}", cancellationToken);
 
     public Task<Dictionary<string, byte[]>> ReadAsync(string set, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default) =>
-        StoreFaults.Run(() => store.ReadAsync(grain, name, set, keys, cancellationToken), $"a read of rows '{name}/{set}' of {grain}");
+        StoreFaults.Read(() => store.ReadAsync(grain, name, set, keys, cancellationToken), $"a read of rows '{name}/{set}' of {grain}", cancellationToken);
 
     public Task<Dictionary<string, long>> WriteAsync(byte[] head, IReadOnlyList<RowChange> changes, CancellationToken cancellationToken = default)
     {

@@ -52,10 +52,16 @@ public sealed class PostgresServer : IAsyncDisposable
     /// </summary>
     public async Task RestartAsync(TimeSpan down)
     {
-        await Run("pg_ctl", $"-D {_dir}/data -m fast -w -t 60 stop");
+        await StopAsync();
         await Task.Delay(down);
-        await Run("pg_ctl", $"-D {_dir}/data -l {_dir}/log -w -t 60 -o \"{_options}\" start");
+        await StartAgainAsync();
     }
+
+    /// <summary>A clean shutdown (<c>pg_ctl stop -m fast</c>); returns when the server is down.</summary>
+    public Task StopAsync() => Run("pg_ctl", $"-D {_dir}/data -m fast -w -t 60 stop");
+
+    /// <summary>Starts the stopped server again with the same data, port and settings; returns when it accepts connections.</summary>
+    public Task StartAgainAsync() => Run("pg_ctl", $"-D {_dir}/data -l {_dir}/log -w -t 60 -o \"{_options}\" start");
 
     public async Task<string> CreateDatabaseAsync(string name)
     {
