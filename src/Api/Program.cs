@@ -39,6 +39,7 @@ builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration));
 builder.Services.AddExceptionHandler<GrainExceptionHandler>();
 var auth = builder.AddRagAuth();
 builder.AddRagRateLimits();
+var network = RagCluster.Api.Network.TrustedProxies.AddRagTrustedProxies(builder);
 builder.Services.AddSingleton<AuditTrail>();
 // The API description at /openapi/v1.json (anonymous: it says what exists, not what any tenant holds).
 builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
@@ -48,7 +49,7 @@ builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
     document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
     {
         Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey, In = Microsoft.OpenApi.ParameterLocation.Header, Name = "X-Api-Key",
-        Description = "An API key (rck_…); also accepted as 'Authorization: Bearer KEY'. Roles: reader, writer, admin.",
+        Description = "An API key (rck_…); also accepted as 'Authorization: Bearer KEY'. Roles: reader, writer, admin (its own tenant), operator (the whole cluster).",
     };
     return Task.CompletedTask;
 }));
@@ -73,6 +74,8 @@ builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => 
 builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-api");
 
 var app = builder.Build();
+// First: the client address every later step sees (rate limits, key-check lockouts, audit) is the one a trusted proxy forwarded.
+if (network.Any) app.UseForwardedHeaders();
 // Load the model before anything starts: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here in one line.
 var embeddingStatus = app.Services.GetRequiredService<EmbeddingService>().Status;
 app.Use(async (http, next) =>
@@ -126,7 +129,7 @@ app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSil
         members = view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
             .Select(m => new { siloId = m.SiloAddress.ToString(), address = m.SiloAddress.Endpoint.ToString(), status = m.Status.ToString(), m.Name }),
     });
-}).RequireAuthorization(AuthSetup.Admin);
+}).RequireAuthorization(AuthSetup.Operator);
 
 // Round trip through placement and the transport: shows which silo owns a key.
 app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
@@ -134,7 +137,7 @@ app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
     if (key.Length is 0 or > 256) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters");
     var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
     return Results.Ok(new { key, silo = reply.SiloId });
-}).RequireAuthorization(AuthSetup.Admin);
+}).RequireAuthorization(AuthSetup.Operator);
 
 app.MapRagEndpoints();
 app.MapAdminEndpoints();
@@ -153,7 +156,7 @@ app.UseWhen(http => http.Request.Path == "/metrics", branch => branch.Use(async 
 // GET only, like every read here (the exporter's own mapping takes any method).
 var metricsEndpoint = app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new Microsoft.AspNetCore.Routing.HttpMethodMetadata(["GET"]));
 if (auth.AnonymousMetrics) metricsEndpoint.AllowAnonymous();
-else metricsEndpoint.RequireAuthorization(AuthSetup.Admin);
+else metricsEndpoint.RequireAuthorization(AuthSetup.Operator);
 
 await app.StartAsync();
 await BootstrapKey.AnnounceAsync(app.Services, auth);

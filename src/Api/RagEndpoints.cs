@@ -41,13 +41,15 @@ public sealed record CreateCollectionJson(string? Name, int? ShardCount, int? Ch
 /// The collection a request names, scoped to the caller's tenant: <see cref="Name"/> as the caller knows it,
 /// <see cref="Key"/> the grain key ("tenant.name").
 /// </summary>
-public sealed record CollectionRef(string Name, string Key)
+public sealed record CollectionRef(string Name, string Key, string Tenant)
 {
+    /// <summary>The collection of the caller's tenant, or (an operator's request with <c>?tenant=</c>) of the tenant named.</summary>
     public static ValueTask<CollectionRef?> BindAsync(HttpContext http)
     {
         var name = http.GetRouteValue("collection") as string ?? "";
-        var tenant = http.User.Tenant() ?? "";
-        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name)));
+        var asked = http.Request.Query["tenant"].ToString();
+        var tenant = asked.Length > 0 ? asked : http.User.Tenant() ?? "";
+        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant));
     }
 
     public static async ValueTask<object?> RequireExisting(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -55,8 +57,11 @@ public sealed record CollectionRef(string Name, string Key)
         var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
                 ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
         if (RagEndpoints.Valid(c.Name) is { } bad) return bad;
+        var user = context.HttpContext.User;
+        // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
+        var visible = c.Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, c.Tenant) && Grains.Naming.Names.IsName(c.Tenant));
         var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-        if (!await grains.GetGrain<ICollectionGrain>(c.Key).Exists())
+        if (!visible || !await grains.GetGrain<ICollectionGrain>(c.Key).Exists())
             return RagEndpoints.Problem(404, "Collection not found", $"no collection '{c.Name}'; create it with POST /v1/collections");
         return await next(context);
     }
@@ -123,7 +128,7 @@ public static partial class RagEndpoints
         // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
         v1.MapDelete("", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
         {
-            await CollectionDeletion.DeleteAsync(grains, http.User.RequiredTenant(), c.Name, http.RequestAborted);
+            await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Writer);
 
@@ -300,16 +305,19 @@ public static partial class RagEndpoints
             }
         }).RequireAuthorization(AuthSetup.Admin);
 
-        // Restore into a new collection of the caller's tenant; the archive is verified completely before anything is written.
-        app.MapPost("/v1/restore/{collection}", async (string collection, HttpContext http, IGrainFactory grains) =>
+        // Restore into a new collection of the caller's tenant (an operator's: of any, with ?tenant=); the archive is verified completely before anything is written.
+        app.MapPost("/v1/restore/{collection}", async (string collection, string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             if (Valid(collection) is { } bad) return bad;
+            tenant ??= http.User.RequiredTenant();
+            if (!Grains.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
+                return Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
             await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
                 FileOptions.DeleteOnClose | FileOptions.Asynchronous);
             await http.Request.Body.CopyToAsync(file, http.RequestAborted);
             if (file.Length == 0) return Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
             file.Position = 0;
-            var manifest = await CollectionArchive.RestoreAsync(grains, http.User.RequiredTenant(), collection, file, http.RequestAborted);
+            var manifest = await CollectionArchive.RestoreAsync(grains, tenant, collection, file, http.RequestAborted);
             return Results.Created($"/v1/collections/{collection}", new
             {
                 collection, from = manifest.Collection, createdAt = manifest.CreatedAt, documents = manifest.Documents, chunks = manifest.Chunks, skipped = manifest.Skipped,
@@ -326,7 +334,7 @@ public static partial class RagEndpoints
                 l2 = new { hits = t.L2Hits, misses = t.Misses, entries = t.Entries },
                 l3 = new { hits = t.L3Hits },
             });
-        }).RequireAuthorization(AuthSetup.Admin);
+        }).RequireAuthorization(AuthSetup.Operator);
 
         app.MapGet("/v1/embedding", async (IGrainFactory grains) => Results.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()))
             .RequireAuthorization(AuthSetup.Reader);
@@ -343,7 +351,7 @@ public static partial class RagEndpoints
     private static string? Log(QueryLog queries, HttpContext http, CollectionRef c, string kind, string text, SearchResponse r, System.Diagnostics.Activity? span)
     {
         var traceId = (span ?? System.Diagnostics.Activity.Current)?.TraceId.ToHexString();
-        queries.Add(new RecentQuery(DateTimeOffset.UtcNow, http.User.Tenant() ?? "", c.Name, kind, text, r.Plan, r.Cached, r.CacheTier, r.ElapsedMs, r.Hits.Length, traceId));
+        queries.Add(new RecentQuery(DateTimeOffset.UtcNow, c.Tenant, c.Name, kind, text, r.Plan, r.Cached, r.CacheTier, r.ElapsedMs, r.Hits.Length, traceId));
         return traceId;
     }
 

@@ -39,7 +39,7 @@ var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset 
 eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c)));
 
 var tenant = new Option<string?>("--tenant") { Description = "tenant of the key (default: the caller's; embedded: 'default')" };
-var role = new Option<string>("--role") { Description = "admin, writer or reader", Required = true };
+var role = new Option<string>("--role") { Description = "operator (the whole cluster), admin (its own tenant), writer or reader", Required = true };
 var description = new Option<string>("--description") { Description = "what the key is for", DefaultValueFactory = _ => "" };
 var keyId = new Argument<string>("key-id") { Description = "the key id (kXXXXXXXXXXXXXXXX)" };
 var keysCreate = new Command("create", "create an API key (its secret is printed once)") { tenant, role, description };
@@ -50,7 +50,7 @@ var keysRotate = new Command("rotate", "replace a key's secret; the old one stop
 keysRotate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RotateKey(b, p.GetValue(keyId)!, c)));
 var keysRevoke = new Command("revoke", "revoke a key for good") { keyId };
 keysRevoke.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RevokeKey(b, p.GetValue(keyId)!, c)));
-var keys = new Command("keys", "manage API keys (admin)") { keysCreate, keysList, keysRotate, keysRevoke };
+var keys = new Command("keys", "manage API keys (operator, or a tenant admin for its own tenant)") { keysCreate, keysList, keysRotate, keysRevoke };
 
 var backupCollection = new Argument<string>("collection") { Description = "the collection" };
 var backupFile = new Argument<string>("file") { Description = "the backup file (zip with a checksum manifest)" };

@@ -114,6 +114,7 @@ public sealed class HelmChartTests
         var sections = new Dictionary<string, Type>
         {
             ["Silo"] = typeof(SiloOptions), ["Embedding"] = typeof(EmbeddingOptions), ["Auth"] = typeof(AuthOptions), ["RateLimit"] = typeof(RateLimitOptions),
+            ["Network"] = typeof(RagCluster.Api.Network.NetworkOptions),
         };
         var plain = new HashSet<string> { "POD_NAME", "POD_NAMESPACE", "POD_IP", "HOME", "ASPNETCORE_URLS", "Storage__Path", "Health__Port" };
         foreach (var key in keys)
@@ -220,7 +221,7 @@ public sealed class HelmChartTests
         // The install notes say how to scale and where the first admin key is printed.
         var notes = new HelmTemplate(Chart, "prod", "rag", Dsn).RenderFile("NOTES.txt");
         Assert.Contains("kubectl -n rag scale statefulset/prod-ragcluster-silo --replicas=5", notes);
-        Assert.Contains("kubectl -n rag logs deploy/prod-ragcluster-api | grep \"Bootstrap admin key\"", notes);
+        Assert.Contains("kubectl -n rag logs deploy/prod-ragcluster-api | grep \"Bootstrap operator key\"", notes);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
@@ -10,7 +11,9 @@ public sealed record CreateKeyJson(string? Tenant, string? Role, string? Descrip
 
 /// <summary>
 /// /v1/admin: API keys (create, list, rotate, revoke), the audit trail, and the endpoint list with each endpoint's
-/// required role. Admin is the operator role: it manages the keys of every tenant.
+/// required role. An operator manages the keys and reads the audit of every tenant; a tenant admin only its own
+/// tenant's, and another tenant's key or audit reads as 404. No key mints, rotates or revokes a key of a higher role
+/// than its own.
 /// </summary>
 public static partial class AdminEndpoints
 {
@@ -24,35 +27,45 @@ public static partial class AdminEndpoints
             if (error is not null) return error;
             var tenant = body!.Tenant ?? http.User.RequiredTenant();
             if (body.Role is null) return RagEndpoints.Problem(400, "Missing role", $"role must be one of {string.Join(", ", Roles.All)}");
+            if (!MaySee(http.User, tenant))
+                return RagEndpoints.Problem(403, "Forbidden", "a tenant admin creates keys of its own tenant only");
+            if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
+                return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
             var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "");
-            return Results.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created));
+            return Results.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
         });
 
         admin.MapGet("/keys", async (string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             tenant ??= http.User.RequiredTenant();
             if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
+            if (!MaySee(http.User, tenant)) return TenantNotFound(tenant);
             var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
             var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));
-            return Results.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!)));
+            return Results.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)));
         });
 
-        admin.MapGet("/keys/{keyId}", async (string keyId, IGrainFactory grains) =>
-            await Existing(keyId, grains) is { } info ? Results.Ok(KeyJson(info)) : KeyNotFound(keyId));
+        admin.MapGet("/keys/{keyId}", async (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Visible(keyId, http, grains) is { } info ? Results.Ok(KeyJson(info, http)) : KeyNotFound(keyId));
 
-        admin.MapPost("/keys/{keyId}/rotate", async (string keyId, IGrainFactory grains) =>
-            await Existing(keyId, grains) is null ? KeyNotFound(keyId) : Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate())));
+        admin.MapPost("/keys/{keyId}/rotate", async (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Manageable(keyId, http, grains) ?? Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http)));
 
-        admin.MapDelete("/keys/{keyId}", async (string keyId, IGrainFactory grains) =>
-            await Existing(keyId, grains) is null ? KeyNotFound(keyId) : Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke())));
+        admin.MapDelete("/keys/{keyId}", async (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Manageable(keyId, http, grains) ?? Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http)));
 
-        // Newest first. from/to default to the last 24 hours; at most 31 days per query.
-        admin.MapGet("/audit", async (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, IGrainFactory grains) =>
+        // Newest first. from/to default to the last 24 hours; at most 31 days per query. A tenant admin reads its own tenant's.
+        admin.MapGet("/audit", async (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
         {
             var until = to ?? DateTimeOffset.UtcNow;
             var since = from ?? until.AddDays(-1);
             if (since > until || until - since > TimeSpan.FromDays(31)) return RagEndpoints.Problem(400, "Invalid range", "from must precede to, at most 31 days apart");
             if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
+            if (!IsOperator(http.User))
+            {
+                if (tenant is not null && tenant != http.User.RequiredTenant()) return TenantNotFound(tenant);
+                tenant = http.User.RequiredTenant();
+            }
             var query = new AuditQuery(since, until, tenant, keyId, limit ?? 100);
             var result = new List<AuditEntry>();
             for (var day = until.UtcDateTime.Date; day >= since.UtcDateTime.Date && result.Count < query.Limit; day = day.AddDays(-1))
@@ -61,24 +74,47 @@ public static partial class AdminEndpoints
             return Results.Ok(result);
         });
 
-        // Every endpoint and what it requires, so tests (and operators) can check that none is left open by mistake.
+        // Every endpoint and the role it needs, so tests (and operators) can check that none is left open by mistake.
         admin.MapGet("/endpoints", (EndpointDataSource endpoints) => Results.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new
         {
             route = "/" + e.RoutePattern.RawText?.TrimStart('/'),
             methods = e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [],
             access = e.Metadata.GetMetadata<IAllowAnonymous>() is not null ? "anonymous"
-                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Admin + " (fallback)",
+                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Operator + " (fallback)",
         })));
     }
 
-    private static async Task<ApiKeyInfo?> Existing(string keyId, IGrainFactory grains) =>
-        Grains.Security.ApiKeyFormat.IsKeyId(keyId) ? await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() : null;
+    private static bool IsOperator(ClaimsPrincipal user) => user.Role() == Roles.Operator;
+
+    /// <summary>Whether <paramref name="user"/> may see <paramref name="tenant"/>'s keys and audit: an operator, or an admin of that tenant.</summary>
+    public static bool MaySee(ClaimsPrincipal user, string tenant) => IsOperator(user) || user.Tenant() == tenant;
+
+    /// <summary>The key, if it exists and the caller may see its tenant; otherwise null (answered 404, as a key that does not exist).</summary>
+    private static async Task<ApiKeyInfo?> Visible(string keyId, HttpContext http, IGrainFactory grains) =>
+        Grains.Security.ApiKeyFormat.IsKeyId(keyId) && await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() is { } info && MaySee(http.User, info.Tenant)
+            ? info : null;
+
+    /// <summary>Null when the caller may rotate or revoke the key; otherwise the problem to answer (404 unseen, 403 a higher role).</summary>
+    private static async Task<IResult?> Manageable(string keyId, HttpContext http, IGrainFactory grains)
+    {
+        if (await Visible(keyId, http, grains) is not { } info) return KeyNotFound(keyId);
+        var role = RoleOf(info, http);
+        return Roles.Rank(role) > Roles.Rank(http.User.Role())
+            ? RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not change a key of role '{role}'")
+            : null;
+    }
+
+    /// <summary>The role a key has now (a key stored before the operator role existed is upgraded, see <see cref="Roles.Upgraded"/>).</summary>
+    private static string RoleOf(ApiKeyInfo k, HttpContext http) =>
+        Roles.Upgraded(k.Role, k.RoleSchema, k.Tenant, http.RequestServices.GetRequiredService<AuthOptions>().BootstrapTenant);
 
     private static IResult KeyNotFound(string keyId) => RagEndpoints.Problem(404, "Key not found", $"no API key '{keyId}'");
 
+    private static IResult TenantNotFound(string tenant) => RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
+
     /// <summary>The secret appears only in create and rotate replies, as the full key to send.</summary>
-    private static object KeyJson(ApiKeyInfo k) => new
+    private static object KeyJson(ApiKeyInfo k, HttpContext http) => new
     {
-        keyId = k.KeyId, tenant = k.Tenant, role = k.Role, description = k.Description, createdAt = k.CreatedAt, revokedAt = k.RevokedAt, key = k.Secret,
+        keyId = k.KeyId, tenant = k.Tenant, role = RoleOf(k, http), description = k.Description, createdAt = k.CreatedAt, revokedAt = k.RevokedAt, key = k.Secret,
     };
 }

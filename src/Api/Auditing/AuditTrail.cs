@@ -7,8 +7,10 @@ using Orleans;
 namespace RagCluster.Api.Auditing;
 
 /// <summary>
-/// Records every write and admin action (any non-GET request to an endpoint that needs the writer or admin role),
-/// refused ones included, with who made it and the status it got. Appended once the response has completed, so the
+/// Records every write and admin action, refused ones included, with who made it (key, tenant, role) and the status it
+/// got: any non-GET request to an endpoint that needs the writer role or above, and any request at all to one that
+/// needs the admin role (keys, audit, backup downloads). Operator-only reads (cluster, dashboard, metrics) are polled
+/// and are not recorded. Appended once the response has completed, so the
 /// status is the final one (problems written by the exception handler included); a failing audit store is logged,
 /// it does not undo or fail the write.
 /// </summary>
@@ -17,8 +19,9 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
     public async Task Middleware(HttpContext http, RequestDelegate next)
     {
         var endpoint = http.GetEndpoint() as RouteEndpoint;
-        var audited = endpoint is not null && !HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method) &&
-                      endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is AuthSetup.Writer or AuthSetup.Admin);
+        var policy = endpoint?.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
+        var read = HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method);
+        var audited = policy is AuthSetup.Admin || (!read && policy is AuthSetup.Writer or AuthSetup.Operator);
         if (audited) http.Response.OnCompleted(() => Record(http, endpoint!));
         await next(http);
     }
@@ -27,7 +30,7 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
     {
         var at = DateTimeOffset.UtcNow;
         var entry = new AuditEntry(at, http.User.KeyId(), http.User.Tenant(), http.User.Role(),
-            $"{http.Request.Method} {endpoint.RoutePattern.RawText}", Truncate(http.Request.Path.Value ?? "", 300),
+            $"{http.Request.Method} {endpoint.RoutePattern.RawText}", Truncate(http.Request.Path.Value + http.Request.QueryString.Value, 300),
             http.Response.StatusCode, http.Connection.RemoteIpAddress?.ToString());
         try
         {

@@ -29,7 +29,7 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
     {
         if (_bootstrapHash is not null &&
             CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _bootstrapHash))
-            return new KeyCheck(BootstrapKeyId, options.BootstrapTenant, Roles.Admin, null);
+            return new KeyCheck(BootstrapKeyId, options.BootstrapTenant, Roles.Operator, null);
         if (!ApiKeyFormat.TryParse(presented, out var keyId, out var secret)) return new KeyCheck(null, null, null, "malformed API key");
 
         var now = time.GetTimestamp();
@@ -40,7 +40,7 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
             return new KeyCheck(keyId, null, null, "too many failed key checks from this address; retry later");
         var answer = await grains.GetGrain<IApiKeyGrain>(keyId).Verify(secret);
         if (!answer.Valid) _failures.AttemptAcquire(clientAddress).Dispose();
-        var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, answer.Role, null) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
+        var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, Roles.Upgraded(answer.Role!, answer.RoleSchema, answer.Tenant!, options.BootstrapTenant), null) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
         if (options.CacheSeconds > 0)
         {
             if (_cache.Count >= MaxCached) _cache.Clear(); // bounded: a flood of distinct keys cannot grow it

@@ -11,12 +11,12 @@ using RagCluster.Grains.Security;
 namespace RagCluster.Api.Auth;
 
 /// <summary>
-/// Authentication (API keys, optionally JWT) and the three role policies. Every endpoint must name its policy
-/// or be marked anonymous; one that names neither falls back to admin-only, so forgetting costs access, not security.
+/// Authentication (API keys, optionally JWT) and the four role policies. Every endpoint must name its policy
+/// or be marked anonymous; one that names neither falls back to operator-only, so forgetting costs access, not security.
 /// </summary>
 public static class AuthSetup
 {
-    public const string Reader = Roles.Reader, Writer = Roles.Writer, Admin = Roles.Admin;
+    public const string Reader = Roles.Reader, Writer = Roles.Writer, Admin = Roles.Admin, Operator = Roles.Operator;
     private const string Selector = "ApiKeyOrJwt";
 
     public static AuthOptions AddRagAuth(this WebApplicationBuilder builder)
@@ -39,7 +39,8 @@ public static class AuthSetup
             .AddPolicy(Reader, p => RequireRole(p, Reader))
             .AddPolicy(Writer, p => RequireRole(p, Writer))
             .AddPolicy(Admin, p => RequireRole(p, Admin))
-            .SetFallbackPolicy(RequireRole(new AuthorizationPolicyBuilder(), Admin).Build());
+            .AddPolicy(Operator, p => RequireRole(p, Operator))
+            .SetFallbackPolicy(RequireRole(new AuthorizationPolicyBuilder(), Operator).Build());
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         return options;
     }

@@ -4,7 +4,7 @@ using Orleans;
 namespace RagCluster.Api.Auth;
 
 /// <summary>
-/// Without a configured bootstrap key, the first API silo of a new cluster issues an admin key and prints it once;
+/// Without a configured bootstrap key, the first API silo of a new cluster issues an operator key and prints it once;
 /// every later start (any silo) prints nothing. A lost key is replaced by setting Auth:BootstrapAdminKey.
 /// </summary>
 public static class BootstrapKey
@@ -14,6 +14,6 @@ public static class BootstrapKey
         if (!string.IsNullOrEmpty(options.BootstrapAdminKey)) return;
         var issued = await services.GetRequiredService<IGrainFactory>().GetGrain<IBootstrapGrain>("bootstrap").IssueOnce(options.BootstrapTenant);
         if (issued is null) return;
-        Console.WriteLine($"Bootstrap admin key for tenant '{issued.Tenant}' (shown once; store it now): {issued.Secret}");
+        Console.WriteLine($"Bootstrap operator key for tenant '{issued.Tenant}' (shown once; store it now): {issued.Secret}");
     }
 }

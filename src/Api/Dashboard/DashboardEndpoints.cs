@@ -12,7 +12,7 @@ public static partial class DashboardEndpoints
 {
     public static void MapDashboardEndpoints(this WebApplication app)
     {
-        var group = app.MapGroup("/v1/dashboard").RequireAuthorization(AuthSetup.Admin);
+        var group = app.MapGroup("/v1/dashboard").RequireAuthorization(AuthSetup.Operator);
 
         group.MapGet("", async (HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1) =>
         {

@@ -42,7 +42,7 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
                 return RagCluster.Api.RagEndpoints.Problem(400, "API key needed", "open Orleans' dashboard with an admin API key, not a JWT");
             session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
             return Results.NoContent();
-        }).RequireAuthorization(AuthSetup.Admin);
-        app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Admin);
+        }).RequireAuthorization(AuthSetup.Operator);
+        app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator);
     }
 }

@@ -1,4 +1,4 @@
-// The dashboard: polls /v1/dashboard every 2 s (admin key) and renders the cluster; a trace link loads one query's spans.
+// The dashboard: polls /v1/dashboard every 2 s (operator key) and renders the cluster; a trace link loads one query's spans.
 "use strict";
 const $ = id => document.getElementById(id);
 const colours = ["#2f6fde", "#1e8e3e", "#c0392b", "#8e44ad", "#d68910", "#16a085"];

@@ -188,22 +188,34 @@ public sealed record CacheStats(string Partition, int Entries, long L2Hits, long
 
 public static class Roles
 {
-    public const string Admin = "admin", Writer = "writer", Reader = "reader";
-    public static readonly string[] All = [Admin, Writer, Reader];
+    /// <summary>operator: the whole cluster, every tenant. admin: its own tenant's keys, audit, backup and restore.</summary>
+    public const string Operator = "operator", Admin = "admin", Writer = "writer", Reader = "reader";
+    public static readonly string[] All = [Operator, Admin, Writer, Reader];
 
-    /// <summary>admin ⊃ writer ⊃ reader.</summary>
+    /// <summary>Keys stored from now on say <see cref="CurrentSchema"/>; those stored before the two admin levels say 0.</summary>
+    public const int CurrentSchema = 1;
+
+    /// <summary>operator ⊃ admin ⊃ writer ⊃ reader.</summary>
     public static bool Allows(string held, string needed) => Rank(held) >= Rank(needed) && Rank(needed) > 0;
 
-    private static int Rank(string role) => role switch { Admin => 3, Writer => 2, Reader => 1, _ => 0 };
+    public static int Rank(string? role) => role switch { Operator => 4, Admin => 3, Writer => 2, Reader => 1, _ => 0 };
+
+    /// <summary>
+    /// The role a stored key has now. Before the two admin levels, "admin" was the operator role: such a key of the
+    /// operator's own tenant (Auth:BootstrapTenant) stays an operator on upgrade; one of any other tenant, made for that
+    /// tenant's use, becomes that tenant's admin.
+    /// </summary>
+    public static string Upgraded(string role, int schema, string tenant, string operatorTenant) =>
+        schema < CurrentSchema && role == Admin && tenant == operatorTenant ? Operator : role;
 }
 
 /// <summary>A key as admins see it; <see cref="Secret"/> is only set in the reply that created or rotated it.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ApiKeyInfo")]
 public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt,
-    DateTimeOffset? RevokedAt, string? Secret);
+    DateTimeOffset? RevokedAt, string? Secret, int RoleSchema = Roles.CurrentSchema);
 
 [GenerateSerializer, Immutable, Alias("rc.ApiKeyCheck")]
-public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason);
+public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason, int RoleSchema = Roles.CurrentSchema);
 
 /// <summary>One audited request: the caller (key id, tenant, role), the action (method and route), its target and outcome.</summary>
 [GenerateSerializer, Immutable, Alias("rc.AuditEntry")]

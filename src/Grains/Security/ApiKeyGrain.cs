@@ -57,6 +57,8 @@ public sealed class ApiKeyState
     [Id(3)] public string Description { get; set; } = "";
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
     [Id(5)] public DateTimeOffset? RevokedAt { get; set; }
+    /// <summary>0 for keys stored before the operator role existed (see <see cref="Roles.Upgraded"/>).</summary>
+    [Id(6)] public int RoleSchema { get; set; }
 }
 
 public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<ApiKeyState> stored, IGrainContext context, DeepCopier copier)
@@ -73,7 +75,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
         var secret = ApiKeyFormat.NewSecret();
         await _state.UpdateAsync(s =>
         {
-            (s.SecretHash, s.Tenant, s.Role, s.Description, s.CreatedAt) = (ApiKeyFormat.Hash(secret), tenant, role, description, DateTimeOffset.UtcNow);
+            (s.SecretHash, s.Tenant, s.Role, s.Description, s.CreatedAt, s.RoleSchema) = (ApiKeyFormat.Hash(secret), tenant, role, description, DateTimeOffset.UtcNow, Roles.CurrentSchema);
         });
         await GrainFactory.GetGrain<ITenantGrain>(tenant).AddKey(this.GetPrimaryKeyString());
         return Info(ApiKeyFormat.Compose(this.GetPrimaryKeyString(), secret));
@@ -85,7 +87,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
         if (!_state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, "unknown key"));
         if (s.RevokedAt is not null) return Task.FromResult(new ApiKeyCheck(false, null, null, "key revoked"));
         var match = CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ApiKeyFormat.Hash(secret)), Encoding.ASCII.GetBytes(s.SecretHash));
-        return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null) : new ApiKeyCheck(false, null, null, "wrong secret"));
+        return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null, s.RoleSchema) : new ApiKeyCheck(false, null, null, "wrong secret"));
     }
 
     public async Task<ApiKeyInfo> Rotate()
@@ -114,7 +116,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     private ApiKeyInfo Info(string? secret)
     {
         var s = _state.Current;
-        return new(this.GetPrimaryKeyString(), s.Tenant, s.Role, s.Description, s.CreatedAt, s.RevokedAt, secret);
+        return new(this.GetPrimaryKeyString(), s.Tenant, s.Role, s.Description, s.CreatedAt, s.RevokedAt, secret, s.RoleSchema);
     }
 }
 
@@ -154,7 +156,7 @@ public sealed class BootstrapState
     [Id(0)] public string? KeyId { get; set; }
 }
 
-/// <summary>One per cluster: the record that the first admin key was issued, so it is printed once and never again.</summary>
+/// <summary>One per cluster: the record that the first (operator) key was issued, so it is printed once and never again.</summary>
 public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentState<BootstrapState> stored, IGrainContext context, DeepCopier copier)
     : Grain, IBootstrapGrain
 {
@@ -166,11 +168,11 @@ public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentSta
         {
             // Recorded but never created (a crash in between): nobody saw it, so create it now. Otherwise it was shown.
             var key = GrainFactory.GetGrain<IApiKeyGrain>(issued);
-            return await key.GetInfo() is null ? await key.Create(tenant, Roles.Admin, "bootstrap admin key") : null;
+            return await key.GetInfo() is null ? await key.Create(tenant, Roles.Operator, "bootstrap operator key") : null;
         }
         var keyId = ApiKeyFormat.NewKeyId();
         // Recorded before the key exists, so two silos starting together can never both print one.
         await _state.UpdateAsync(s => { s.KeyId = keyId; });
-        return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Admin, "bootstrap admin key");
+        return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Operator, "bootstrap operator key");
     }
 }

@@ -41,13 +41,20 @@ public class ApiProcess : IAsyncLifetime
     /// <summary>Options every process of the fixture's cluster shares: cluster, model, CPU, death timeout.</summary>
     private IEnumerable<string> CommonArgs =>
     [
-        "--Silo:SiloPort", Ports.Free().ToString(), "--Silo:GatewayPort", "0", "--Silo:ClusterId", "api-test", "--Embedding:ModelDirectory", ModelDirectory,
+        "--Silo:SiloPort", Ports.Free().ToString(), "--Silo:GatewayPort", "0", "--Silo:ClusterId", ClusterId, "--Embedding:ModelDirectory", ModelDirectory,
         "--Embedding:ExecutionProvider", "cpu", "--Silo:Membership:ProbeTimeout", ProbeTimeout,
         .. (_redis is null ? Array.Empty<string>() : ["--Silo:Redis", _redis.ConnectionString]),
     ];
 
+    /// <summary>The cluster (and service) id every process of the fixture runs with: the key of its rows in the store.</summary>
+    public const string ClusterId = "api-test";
+
+    /// <summary>Runs before any process starts, on the empty data folder: a subclass may put a store there (an earlier version's).</summary>
+    protected virtual Task PrepareStoreAsync() => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
+        await PrepareStoreAsync();
         // Several silos form a cluster through Redis membership; state stays in the shared SQLite file.
         if (ExtraSilos > 0) _redis = await RedisServer.StartAsync();
         var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
