@@ -87,3 +87,34 @@ public sealed class DocumentBusyException : OrleansException
 
     public DocumentBusyException(string message) : base(message) { }
 }
+
+/// <summary>
+/// The request is wrong and sending it again unchanged will not help: a value out of range, a malformed name, an
+/// unknown option. The API answers 400 with this message. Only this (and the types below) become a 4xx: an
+/// ArgumentException from a library is a bug of ours and answers 500, without its message.
+/// </summary>
+[GenerateSerializer, Alias("rc.InvalidRequestException")]
+public class InvalidRequestException : OrleansException
+{
+    public InvalidRequestException() { }
+
+    public InvalidRequestException(string message) : base(message) { }
+}
+
+/// <summary>The request conflicts with what exists now (a name taken, a setting fixed at creation): 409.</summary>
+[GenerateSerializer, Alias("rc.ConflictException")]
+public sealed class ConflictException : OrleansException
+{
+    public ConflictException() { }
+
+    public ConflictException(string message) : base(message) { }
+}
+
+/// <summary>What the request names does not exist (or is not visible to the caller): 404.</summary>
+[GenerateSerializer, Alias("rc.NotFoundException")]
+public sealed class NotFoundException : OrleansException
+{
+    public NotFoundException() { }
+
+    public NotFoundException(string message) : base(message) { }
+}

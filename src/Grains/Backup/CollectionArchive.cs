@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Collections;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -15,7 +16,7 @@ using Orleans.Storage;
 namespace RagCluster.Grains.Backup;
 
 /// <summary>A backup file that cannot be restored as it is: damaged, tampered with, or not a backup at all.</summary>
-public sealed class BackupFormatException(string message) : ArgumentException(message);
+public sealed class BackupFormatException(string message) : InvalidRequestException(message);
 
 public sealed record BackupFile(string Name, string Sha256, long Bytes, int Lines);
 

@@ -135,7 +135,7 @@ public sealed partial class CollectionGrain(
 
     public async Task<DocumentPage> ListDocuments(string? after, int limit)
     {
-        if (limit is < 1 or > 10_000) throw new ArgumentException("limit must be 1..10000");
+        if (limit is < 1 or > 10_000) throw new InvalidRequestException("limit must be 1..10000");
         var page = await rows.PageAsync(Registered, after, limit);
         return new DocumentPage(page.Select(r => r.Key).ToArray(), page.Count == limit ? page[^1].Key : null);
     }
@@ -147,7 +147,7 @@ public sealed partial class CollectionGrain(
         var created = settings;
         await Change((h, _) =>
         {
-            if (h.Settings is not null) throw new InvalidOperationException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
+            if (h.Settings is not null) throw new ConflictException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
             var generation = h.HighestGeneration == 0 ? 0 : h.HighestGeneration + 1;
             created = settings with { LayoutGeneration = generation, ReshardingTo = null };
             return h with { Settings = created, HighestGeneration = generation };
@@ -164,15 +164,15 @@ public sealed partial class CollectionGrain(
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
             var current = h.Settings ?? Settings;
             if (settings.Dimensions != current.Dimensions)
-                throw new InvalidOperationException("dimensions are fixed when a collection is created");
+                throw new ConflictException("dimensions are fixed when a collection is created");
             if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
-                throw new InvalidOperationException("quantization is fixed when a collection is created");
+                throw new ConflictException("quantization is fixed when a collection is created");
             var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
             {
                 if (current.ReshardingTo is { } running)
-                    throw new InvalidOperationException($"a reshard to {running.ShardCount} shards is in progress; change the count again once it ends");
+                    throw new ConflictException($"a reshard to {running.ShardCount} shards is in progress; change the count again once it ends");
                 var layout = new ShardLayout(Math.Max(h.HighestGeneration, current.LayoutGeneration) + 1, settings.ShardCount);
                 h = h with { HighestGeneration = layout.Generation };
                 if (_documentCount == 0 && _unsettledCount == 0 && !edits.Adds(Registered) && !edits.Adds(Unsettled))
@@ -192,11 +192,11 @@ public sealed partial class CollectionGrain(
 
     // A collection that only ever existed implicitly (documents without Create) is deleted too.
     public Task BeginDelete() => Change((h, _) =>
-        h with { Settings = h.Settings ?? (_documentCount > 0 ? Settings : throw new KeyNotFoundException("no such collection")), Deleting = true });
+        h with { Settings = h.Settings ?? (_documentCount > 0 ? Settings : throw new NotFoundException("no such collection")), Deleting = true });
 
     // The version moves on (every change does) and is never reused: a re-created collection's cache keys cannot meet the old ones.
     public Task Drop() => Change((h, _) => _documentCount > 0
-        ? throw new InvalidOperationException($"{_documentCount} document(s) remain; delete them first")
+        ? throw new ConflictException($"{_documentCount} document(s) remain; delete them first")
         : h with { Settings = null, Deleting = false });
 
     public Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null) => Change((h, edits) =>
@@ -374,11 +374,11 @@ public sealed partial class CollectionGrain(
 
     private static void Validate(CollectionSettings settings)
     {
-        if (settings.ShardCount is < 1 or > 256) throw new ArgumentException("shardCount must be 1..256");
-        if (settings.ChunkMaxTokens is < 16 or > 8192) throw new ArgumentException("chunkMaxTokens must be 16..8192");
+        if (settings.ShardCount is < 1 or > 256) throw new InvalidRequestException("shardCount must be 1..256");
+        if (settings.ChunkMaxTokens is < 16 or > 8192) throw new InvalidRequestException("chunkMaxTokens must be 16..8192");
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
-            throw new ArgumentException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
-        if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new ArgumentException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
+            throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
+        if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
         Quantizations.Encoding(settings.Quantization); // throws for a value it does not know
     }
 

@@ -55,7 +55,7 @@ public static class DocumentBatch
     private static OwnVectorChunk? SingleChunk(byte[] content)
     {
         try { return OwnVectorChunks.Decode(content).Chunks is [var only] ? only : null; }
-        catch (ArgumentException) { return null; } // the grain path fails it with the reason
+        catch (InvalidRequestException) { return null; } // the grain path fails it with the reason
     }
 
     /// <summary>
@@ -256,7 +256,8 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
         // Nothing of the document was kept: the store refused the write, or the cluster could not take the call now.
         _ when IsTransient(e) => new(503, "Not stored", FirstLine(e.Message)),
         CollectionGoneException => new(409, "Collection deleted", FirstLine(e.Message)),
-        ArgumentException => new(400, "Invalid document", FirstLine(e.Message)),
+        InvalidRequestException => new(400, "Invalid document", FirstLine(e.Message)),
+        ConflictException => new(409, "Conflict", FirstLine(e.Message)),
         _ => new(500, "Internal error", "an unexpected error occurred; see the silo log"),
     };
 

@@ -135,7 +135,7 @@ public sealed class DocumentGrain(
     public async Task<DocumentStatus> Ingest(IngestRequest request)
     {
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
-            throw new ArgumentException($"unsupported format '{request.Format}'");
+            throw new InvalidRequestException($"unsupported format '{request.Format}'");
         await RefreshAsync(request);
         var hash = Hash(request);
         var current = _state.Current;
@@ -295,7 +295,7 @@ public sealed class DocumentGrain(
         await _state.UpdateAsync(s =>
         {
             if (s.Version != 0 && s.Status != DocumentStatuses.Deleted)
-                throw new InvalidOperationException($"document '{DocumentId}' already exists; restore into a new collection");
+                throw new ConflictException($"document '{DocumentId}' already exists; restore into a new collection");
             s.Version = Math.Max(s.Version + 1, d.Version); // never reuse a version a shard may have seen
             s.IndexedVersion = s.Version;
             s.Status = DocumentStatuses.Indexed;
@@ -531,7 +531,7 @@ public sealed class DocumentGrain(
             throw new ExtractionException($"the collection takes chunks with {dimensions}-dimensional vectors, not {pending.Format} content");
         List<OwnVectorChunk> own;
         try { own = OwnVectorChunks.Decode(pending.PendingContent!).Chunks; }
-        catch (ArgumentException e) { throw new ExtractionException(e.Message); }
+        catch (InvalidRequestException e) { throw new ExtractionException(e.Message); }
         var chunks = new List<ChunkRecord>(own.Count);
         for (var i = 0; i < own.Count; i++)
         {

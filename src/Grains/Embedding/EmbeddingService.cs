@@ -8,8 +8,14 @@ namespace RagCluster.Grains.Embedding;
 
 public enum EmbeddingKind { Query, Passage }
 
-/// <summary>Dense retrieval is off (no model configured or it failed to load); the reason says which.</summary>
-public sealed class EmbeddingUnavailableException(string message) : Exception(message);
+/// <summary>Dense retrieval is off (no model configured or it failed to load); the reason says which. Ours and serializable, so it crosses silos as itself.</summary>
+[Orleans.GenerateSerializer, Orleans.Alias("rc.EmbeddingUnavailableException")]
+public sealed class EmbeddingUnavailableException : Orleans.Runtime.OrleansException
+{
+    public EmbeddingUnavailableException() { }
+
+    public EmbeddingUnavailableException(string message) : base(message) { }
+}
 
 /// <summary>
 /// One per silo: owns the ONNX session and a dynamic batcher. Callers' sequences are merged across callers (and so

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Text;
@@ -65,16 +66,16 @@ public static class OwnVectorChunks
         return ms.ToArray();
     }
 
-    /// <exception cref="ArgumentException">Not this format, or cut short.</exception>
+    /// <exception cref="InvalidRequestException">Not this format, or cut short.</exception>
     public static (int Dimensions, List<OwnVectorChunk> Chunks) Decode(byte[] content)
     {
         try
         {
             using var r = new BinaryReader(new MemoryStream(content));
-            if (!r.ReadBytes(4).AsSpan().SequenceEqual(Magic)) throw new ArgumentException("not a vectors document");
+            if (!r.ReadBytes(4).AsSpan().SequenceEqual(Magic)) throw new InvalidRequestException("not a vectors document");
             var dimensions = r.ReadInt32();
             var count = r.ReadInt32();
-            if (dimensions is < 1 or > MaxDimensions || count is < 0 or > MaxChunks) throw new ArgumentException("a vectors document with impossible sizes");
+            if (dimensions is < 1 or > MaxDimensions || count is < 0 or > MaxChunks) throw new InvalidRequestException("a vectors document with impossible sizes");
             var chunks = new List<OwnVectorChunk>(count);
             for (var i = 0; i < count; i++)
             {
@@ -85,9 +86,9 @@ public static class OwnVectorChunks
             }
             return (dimensions, chunks);
         }
-        catch (EndOfStreamException)
+        catch (Exception e) when (e is EndOfStreamException or ArgumentOutOfRangeException) // a length field past the end, or negative
         {
-            throw new ArgumentException("a vectors document cut short");
+            throw new InvalidRequestException("a vectors document cut short");
         }
     }
 

@@ -43,11 +43,11 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         var sw = Stopwatch.StartNew();
         var collection = this.GetPrimaryKeyString();
         var hasText = !string.IsNullOrWhiteSpace(request.Query);
-        if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new ArgumentException("query must be 1..2000 characters");
-        if (request.TopK is < 1 or > 100) throw new ArgumentException("topK must be 1..100");
-        if (request.Ef is < 1 or > 4096) throw new ArgumentException("ef must be 1..4096");
+        if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new InvalidRequestException("query must be 1..2000 characters");
+        if (request.TopK is < 1 or > 100) throw new InvalidRequestException("topK must be 1..100");
+        if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
-            throw new ArgumentException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
+            throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
@@ -117,7 +117,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         string chosen;
         if (request.Plan is { } wanted && wanted != "auto")
             chosen = candidates.ContainsKey(wanted) ? wanted
-                : throw new ArgumentException(wanted == "bm25" ? "plan 'bm25' needs query text"
+                : throw new InvalidRequestException(wanted == "bm25" ? "plan 'bm25' needs query text"
                     : info.Settings.Dimensions is null ? $"plan '{wanted}' needs dense retrieval, which is off on this cluster"
                     : $"plan '{wanted}' needs a query vector{(wanted.StartsWith("hybrid") ? " and query text" : "")}");
         else
@@ -149,8 +149,8 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     {
         if (vector is null) return null;
         if (settings.Dimensions is not { } dimensions)
-            throw new ArgumentException("this collection embeds queries with the cluster's model; send query text, not a vector");
-        if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new ArgumentException($"the query vector {problem}");
+            throw new InvalidRequestException("this collection embeds queries with the cluster's model; send query text, not a vector");
+        if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new InvalidRequestException($"the query vector {problem}");
         return OwnVectorChunks.Normalized(vector);
     }
 

@@ -8,6 +8,7 @@ using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
 using RagCluster.Grains.Persistence;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.Security;
 
@@ -68,10 +69,10 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
 
     public async Task<ApiKeyInfo> Create(string tenant, string role, string description)
     {
-        if (_state.RecordExists) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} already exists");
-        if (!Naming.Names.IsName(tenant)) throw new ArgumentException("tenant must be " + Naming.Names.NameRule);
-        if (!Roles.All.Contains(role)) throw new ArgumentException($"role must be one of {string.Join(", ", Roles.All)}");
-        if (description.Length > 200) throw new ArgumentException("description is limited to 200 characters");
+        if (_state.RecordExists) throw new ConflictException($"key {this.GetPrimaryKeyString()} already exists");
+        if (!Naming.Names.IsName(tenant)) throw new InvalidRequestException("tenant must be " + Naming.Names.NameRule);
+        if (!Roles.All.Contains(role)) throw new InvalidRequestException($"role must be one of {string.Join(", ", Roles.All)}");
+        if (description.Length > 200) throw new InvalidRequestException("description is limited to 200 characters");
         var secret = ApiKeyFormat.NewSecret();
         await _state.UpdateAsync(s =>
         {
@@ -100,7 +101,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
 
     public async Task<ApiKeyInfo> Revoke()
     {
-        if (!_state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
+        if (!_state.RecordExists) throw new NotFoundException($"no key {this.GetPrimaryKeyString()}");
         await _state.UpdateAsync(s => { s.RevokedAt ??= DateTimeOffset.UtcNow; });
         return Info(null);
     }
@@ -109,8 +110,8 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
 
     private void RequireLive()
     {
-        if (!_state.RecordExists) throw new KeyNotFoundException($"no key {this.GetPrimaryKeyString()}");
-        if (_state.Current.RevokedAt is not null) throw new InvalidOperationException($"key {this.GetPrimaryKeyString()} is revoked");
+        if (!_state.RecordExists) throw new NotFoundException($"no key {this.GetPrimaryKeyString()}");
+        if (_state.Current.RevokedAt is not null) throw new ConflictException($"key {this.GetPrimaryKeyString()} is revoked");
     }
 
     private ApiKeyInfo Info(string? secret)
