@@ -134,7 +134,7 @@ app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSil
 // Round trip through placement and the transport: shows which silo owns a key.
 app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
 {
-    if (key.Length is 0 or > 256) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters");
+    if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters, not all white space");
     var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
     return Results.Ok(new { key, silo = reply.SiloId });
 }).RequireAuthorization(AuthSetup.Operator);

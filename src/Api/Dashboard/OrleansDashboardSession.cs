@@ -44,5 +44,28 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
             return Results.NoContent();
         }).RequireAuthorization(AuthSetup.Operator);
         app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator);
+        // Its per-silo pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.
+        app.Use(async (http, next) =>
+        {
+            if (http.Request.Path.StartsWithSegments(Path) && (http.GetRouteValue("address") ?? http.GetRouteValue("path")) is string address
+                && !IsSiloAddress(address))
+            {
+                await RagCluster.Api.RagEndpoints.Problem(400, "Invalid silo address", "expected a silo address as /v1/cluster lists them (host:port@generation)").ExecuteAsync(http);
+                return;
+            }
+            await next();
+        });
+    }
+
+    private static bool IsSiloAddress(string text)
+    {
+        try
+        {
+            return Orleans.Runtime.SiloAddress.FromParsableString(Uri.UnescapeDataString(text)) is not null;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            return false;
+        }
     }
 }

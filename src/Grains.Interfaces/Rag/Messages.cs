@@ -136,7 +136,11 @@ public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Di
 public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, float Score);
 
 [GenerateSerializer, Immutable, Alias("rc.ShardResult")]
-public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical);
+public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical)
+{
+    /// <summary>The dense hits came from comparing every chunk the filter left (a selective filter), not from a graph walk.</summary>
+    [Id(0)] public bool ExactScan { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]
 public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries,

@@ -379,7 +379,8 @@ public sealed partial class CollectionGrain(
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
-        Quantizations.Encoding(settings.Quantization); // throws for a value it does not know
+        if (Quantizations.Normalize(settings.Quantization) is not (Quantizations.Float32 or Quantizations.Int8))
+            throw new InvalidRequestException($"quantization must be \"{Quantizations.Float32}\" or \"{Quantizations.Int8}\", not \"{settings.Quantization}\"");
     }
 
     private static byte[] Ticks(DateTime at) => Ticks(at.Ticks);

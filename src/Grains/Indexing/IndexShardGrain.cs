@@ -409,15 +409,21 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var filter = query.Filter;
         Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _chunks.Matches(slot, filter);
         var dense = Array.Empty<ShardHit>();
+        var exact = false;
         if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0)
         {
-            dense = _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]))
-                .Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
+            // A selective filter: the few chunks it leaves, compared exactly; otherwise the graph walk, skipping the rest.
+            var few = filter.Count == 0 ? null : _chunks.Candidates(filter);
+            exact = few is not null && few.Count <= hnswOptions.ExactSearchThreshold;
+            var found = exact
+                ? _hnsw.SearchExact(qv, query.K, few!.Where(slot => _chunks.Matches(slot, filter)).Select(_chunks.NodeOf).Where(node => node >= 0))
+                : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
+            dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
         }
         var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0
             ? []
             : _bm25.Search(query.Text, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
-        return Task.FromResult(new ShardResult(ShardNo, dense, lexical));
+        return Task.FromResult(new ShardResult(ShardNo, dense, lexical) { ExactScan = exact });
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);

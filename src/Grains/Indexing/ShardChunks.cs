@@ -20,6 +20,8 @@ internal sealed class ShardChunks
     private string[][] _heading = new string[64][];
     private Dictionary<string, string>[] _tags = new Dictionary<string, string>[64];
     private readonly Dictionary<int, string> _oddIds = [];
+    // Tag "key\u0001value" -> the live slots carrying it: how many chunks a filter can match, and which, without a scan.
+    private readonly Dictionary<string, HashSet<int>> _postings = new(StringComparer.Ordinal);
 
     /// <summary>Slots ever used (free ones included): slot ids are 0..SlotCount-1.</summary>
     public int SlotCount { get; private set; }
@@ -57,6 +59,7 @@ internal sealed class ShardChunks
     public void Put(int slot, string documentId, ChunkRecord chunk)
     {
         if (_document[slot] is null) LiveCount++;
+        else Unpost(slot);
         _document[slot] = documentId;
         _ordinal[slot] = chunk.Ordinal;
         _start[slot] = chunk.Start;
@@ -64,6 +67,11 @@ internal sealed class ShardChunks
         _text[slot] = chunk.Text.Length == 0 ? string.Empty : chunk.Text;
         _heading[slot] = chunk.HeadingPath.Length == 0 ? [] : chunk.HeadingPath;
         _tags[slot] = chunk.Tags.Count == 0 ? NoTags : chunk.Tags;
+        foreach (var tag in _tags[slot])
+        {
+            if (!_postings.TryGetValue(Posting(tag.Key, tag.Value), out var slots)) _postings[Posting(tag.Key, tag.Value)] = slots = [];
+            slots.Add(slot);
+        }
         _node[slot] = -1;
         if (chunk.ChunkId != StandardId(documentId, chunk.Ordinal)) _oddIds[slot] = chunk.ChunkId;
         else _oddIds.Remove(slot);
@@ -72,6 +80,7 @@ internal sealed class ShardChunks
     public void Remove(int slot)
     {
         if (_document[slot] is null) return;
+        Unpost(slot);
         _document[slot] = null;
         _text[slot] = null!;
         _heading[slot] = null!;
@@ -88,6 +97,30 @@ internal sealed class ShardChunks
     /// <summary>The graph node holding this slot's vector, or -1.</summary>
     public int NodeOf(int slot) => _node[slot];
     public void SetNode(int slot, int node) => _node[slot] = node;
+
+    private static string Posting(string key, string value) => key + "\u0001" + value;
+
+    private void Unpost(int slot)
+    {
+        foreach (var tag in _tags[slot])
+            if (_postings.TryGetValue(Posting(tag.Key, tag.Value), out var slots) && slots.Remove(slot) && slots.Count == 0)
+                _postings.Remove(Posting(tag.Key, tag.Value));
+    }
+
+    /// <summary>
+    /// The live slots that may match <paramref name="filter"/> (all its terms): those of its rarest term, so at most
+    /// that many; an empty set when some term is on no chunk. Callers still check <see cref="Matches"/>.
+    /// </summary>
+    public IReadOnlyCollection<int> Candidates(Dictionary<string, string> filter)
+    {
+        IReadOnlyCollection<int>? rarest = null;
+        foreach (var (key, value) in filter)
+        {
+            if (!_postings.TryGetValue(Posting(key, value), out var slots)) return [];
+            if (rarest is null || slots.Count < rarest.Count) rarest = slots;
+        }
+        return rarest ?? [];
+    }
 
     public bool Matches(int slot, Dictionary<string, string> filter)
     {

@@ -32,6 +32,8 @@ public sealed class QueryOptions
 public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, EmbeddingService embeddings, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
+    /// <summary>Terms in a search filter: as many as a document may carry tags.</summary>
+    public const int MaxFilterTerms = 32;
 
     private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
@@ -46,6 +48,9 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new InvalidRequestException("query must be 1..2000 characters");
         if (request.TopK is < 1 or > 100) throw new InvalidRequestException("topK must be 1..100");
         if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
+        // A document has at most MaxFilterTerms tags, so a longer filter (all terms must hold) could match nothing.
+        if (request.Filter.Count > MaxFilterTerms || request.Filter.Any(f => f.Key.Length is 0 or > 64 || f.Value.Length > 256))
+            throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values up to 256 (as tags)");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();

@@ -20,9 +20,16 @@ public sealed class HnswOptions
     /// Put it on a disk: on a tmpfs the "outside memory" vectors are in memory after all.
     /// </summary>
     public string? FullPrecisionDirectory { get; set; }
+    /// <summary>
+    /// A filtered search whose filter leaves at most this many chunks in a shard compares with each of them exactly
+    /// instead of walking the graph (Qdrant's full_scan_threshold, Weaviate's flatSearchCutoff): a walk that must skip
+    /// nearly every node it meets loses recall, and scanning a few thousand vectors is cheaper than the walk. 0: always walk.
+    /// </summary>
+    public int ExactSearchThreshold { get; set; } = 10_000;
 
     public void Validate()
     {
+        if (ExactSearchThreshold is < 0 or > 10_000_000) throw new ArgumentException("Hnsw:ExactSearchThreshold must be 0..10000000");
         if (M is < 2 or > 128) throw new ArgumentException("Hnsw:M must be 2..128");
         if (EfConstruction is < 1 or > 4096) throw new ArgumentException("Hnsw:EfConstruction must be 1..4096");
         if (EfSearch is < 1 or > 4096) throw new ArgumentException("Hnsw:EfSearch must be 1..4096");
@@ -368,6 +375,40 @@ public sealed unsafe class HnswIndex : IDisposable
         var found = new List<(int Node, float Distance)>(results.Count);
         while (results.Count > 0) { var (d, n) = results.Pop(); found.Add((n, d)); }
         found.Reverse(); // the heap yields the farthest first
+        return found;
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> nearest of <paramref name="nodes"/> by exact distance, without the graph: for a filter
+    /// that leaves few nodes, where a walk that skips most of what it meets can miss some of them. Full precision for an
+    /// int8 index too (its file's rows).
+    /// </summary>
+    public List<(int Node, float Distance)> SearchExact(ReadOnlySpan<float> query, int k, IEnumerable<int> nodes)
+    {
+        if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
+        Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+        query.CopyTo(qs);
+        Normalize(qs);
+        var found = new List<(int Node, float Distance)>();
+        var lease = _int8 ? _full!.Use() : (FullPrecisionFile.Lease?)null;
+        try
+        {
+            fixed (float* q = qs)
+            {
+                foreach (var node in nodes)
+                {
+                    if ((uint)node >= (uint)_count || _deleted[node]) continue;
+                    var v = _int8 ? _full!.Row(node) : VectorAt(node);
+                    found.Add((node, 1f - VectorMath.Dot(q, v, Dimensions)));
+                }
+            }
+        }
+        finally
+        {
+            lease?.Dispose();
+        }
+        found.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        if (found.Count > k) found.RemoveRange(k, found.Count - k);
         return found;
     }
 

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using System.Text;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
@@ -46,9 +47,9 @@ public sealed class ApiKeyTests
         Assert.True((await key.Verify(newSecret)).Valid);
         Assert.NotNull((await key.Revoke()).RevokedAt);
         Assert.Equal("key revoked", (await key.Verify(newSecret)).Reason);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => key.Rotate());
-        await Assert.ThrowsAsync<ArgumentException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("acme", "owner", ""));
-        await Assert.ThrowsAsync<ArgumentException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("Bad Tenant", Roles.Reader, ""));
+        await Assert.ThrowsAsync<ConflictException>(() => key.Rotate());
+        await Assert.ThrowsAsync<InvalidRequestException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("acme", "owner", ""));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => again.Grains.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create("Bad Tenant", Roles.Reader, ""));
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
@@ -102,7 +103,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
         var past = await collection.ListDocuments("doc-02499", 1);
         Assert.Empty(past.DocumentIds);
         Assert.Null(past.Next);
-        await Assert.ThrowsAsync<ArgumentException>(() => collection.ListDocuments(null, 0));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => collection.ListDocuments(null, 0));
 
         // A new activation reads the head and counts back from storage.
         var versionBefore = info.Version;

@@ -78,7 +78,7 @@ public sealed class ReshardTests(ITestOutputHelper output)
         Assert.Equal(2, configured.ShardCount); // still served by the old shards
         Assert.Equal(5, configured.ReshardingTo?.ShardCount);
         Assert.NotNull((await collection.GetInfo()).Resharding);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => collection.Configure(new CollectionSettings(6, 256, 32) { Dimensions = Dimensions }));
+        await Assert.ThrowsAsync<ConflictException>(() => collection.Configure(new CollectionSettings(6, 256, 32) { Dimensions = Dimensions }));
 
         // While it copies: rewrites with more and fewer chunks, deletes, and new documents.
         var writes = new List<Task>();

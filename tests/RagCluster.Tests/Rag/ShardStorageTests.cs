@@ -191,3 +191,43 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         await AssertFindsLiveOnly(restored);
     }
 }
+
+/// <summary>A filter that leaves few chunks: those are compared exactly (Hnsw:ExactSearchThreshold), not found by a walk that skips the rest.</summary>
+public sealed class SelectiveFilterTests
+{
+    private static float[] Vector(Random rng, int dims) => Enumerable.Range(0, dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+
+    private static float Cosine(float[] a, float[] b) =>
+        a.Zip(b, (x, y) => x * y).Sum() / MathF.Sqrt(a.Sum(x => x * x) * b.Sum(x => x * x));
+
+    [Theory]
+    [InlineData("float32")]
+    [InlineData("int8")]
+    public async Task A_selective_filter_finds_exactly_the_nearest_matching_chunks(string quantization)
+    {
+        // Threshold 1,000: the 30 rare chunks are under it, the 3,000 of kind "a" over it.
+        await using var cluster = await RagTestCluster.StartAsync(1, null, new() { ["Embedding:ModelDirectory"] = RepoPaths.TestModel, ["Hnsw:ExactSearchThreshold"] = "1000" });
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>($"selective-{quantization}/0");
+        var rng = new Random(11);
+        // 3,000 random 256-dimension vectors (hard for any graph); every 100th carries the rare tag.
+        var vectors = Enumerable.Range(0, 3000).Select(_ => Vector(rng, 256)).ToArray();
+        ChunkRecord Chunk(int d) => new($"d{d}#0", $"d{d}", 0, 0, 1, $"text {d}", [],
+            d % 100 == 0 ? new Dictionary<string, string> { ["rare"] = "yes", ["kind"] = "a" } : new Dictionary<string, string> { ["kind"] = "a" }, vectors[d]);
+        await cluster.Grains.GetGrain<ICollectionGrain>($"selective-{quantization}").Create(new CollectionSettings(1, 256, 0) { Dimensions = 256, Quantization = quantization });
+        for (var start = 0; start < vectors.Length; start += 500)
+            await shard.UpsertMany(Enumerable.Range(start, 500).Select(d => new ShardUpsert($"d{d}", 1, [Chunk(d)])).ToArray());
+
+        for (var q = 0; q < 20; q++)
+        {
+            var query = Vector(rng, 256);
+            var expected = Enumerable.Range(0, 3000).Where(d => d % 100 == 0).OrderByDescending(d => Cosine(query, vectors[d])).Take(10).Select(d => $"d{d}#0").ToArray();
+            var result = await shard.Search(new ShardQuery(query, null, 10, 16, new() { ["rare"] = "yes", ["kind"] = "a" }));
+            Assert.True(result.ExactScan, "30 of 3,000 chunks match: compared exactly, not walked");
+            Assert.Equal(expected, result.Dense.Select(h => h.ChunkId).ToArray());
+        }
+        // A filter every chunk passes is no reason to scan: the graph is walked.
+        Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, new() { ["kind"] = "a" }))).ExactScan);
+        // A term no chunk carries: nothing, at once.
+        Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, new() { ["rare"] = "no" }))).Dense);
+    }
+}
