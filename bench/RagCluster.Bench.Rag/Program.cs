@@ -32,6 +32,10 @@ switch (args.FirstOrDefault())
             args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4, indexAlone: args.Length <= 7 || args[7] != "api-only",
             siloCounts: args.Length > 8 ? args[8].Split(',').Select(int.Parse).ToArray() : [1]);
         return 0;
+    case "filtered": // DATA_DIR(ann_data.py output) [SELECTIVITIES=0.001,0.01,0.1] [EF=64] [QUERIES=200]: a selective filter, walked or scanned exactly (issue 35, item 3)
+        FilteredBench.Run(args[1], (args.Length > 2 ? args[2] : "0.001,0.01,0.1").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+            args.Length > 3 ? int.Parse(args[3]) : 64, args.Length > 4 ? int.Parse(args[4]) : 200);
+        return 0;
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
         return 0;
@@ -42,6 +46,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }
