@@ -26,7 +26,14 @@ public sealed record IngestRequest(string Format, byte[] Content, Dictionary<str
 
 [GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,
-    string? Error, string? ContentHash, DateTimeOffset UpdatedAt);
+    string? Error, string? ContentHash, DateTimeOffset UpdatedAt)
+{
+    /// <summary>
+    /// The collection's acceptance stamp of the write this state holds (0: none known, e.g. written in bulk or before
+    /// stamps were kept): the sweep lets an acceptance go only once the document holds that write or a later one.
+    /// </summary>
+    [Id(8)] public long AcceptedStamp { get; init; }
+}
 
 /// <summary>One chunk as a shard stores it.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ChunkRecord")]
@@ -139,7 +146,7 @@ public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, in
 public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical)
 {
     /// <summary>The dense hits came from comparing every chunk the filter left (a selective filter), not from a graph walk.</summary>
-    [Id(0)] public bool ExactScan { get; init; }
+    [Id(3)] public bool ExactScan { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]

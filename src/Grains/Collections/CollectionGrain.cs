@@ -300,9 +300,13 @@ public sealed partial class CollectionGrain(
                 {
                     try
                     {
+                        // Settled: the document holds this acceptance's write (or a later one) and is done with it. A
+                        // done status of an earlier write is not enough: the write accepted here may be on its way to
+                        // storage. An acceptance older than a period whose write never arrived was abandoned.
                         var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
-                        if (document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted
-                            || (document.Version == 0 && FromTicks(entry.Value) < abandonedBefore))
+                        var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
+                        var abandoned = FromTicks(entry.Value) < abandonedBefore;
+                        if ((done && (document.AcceptedStamp >= BitConverter.ToInt64(entry.Value) || abandoned)) || (document.Version == 0 && abandoned))
                             settled.Add((entry.Key, entry.Value));
                     }
                     catch (Exception e)

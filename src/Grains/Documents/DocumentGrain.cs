@@ -43,6 +43,8 @@ public sealed class DocumentState
     [Id(13)] public bool RemovalPending { get; set; }
     /// <summary>The shard layout generation <see cref="HeldShards"/> and <see cref="ShardCount"/> refer to (see ShardLayout).</summary>
     [Id(14)] public int LayoutGeneration { get; set; }
+    /// <summary>The collection's acceptance stamp of the stored version (see <see cref="DocumentStatus.AcceptedStamp"/>).</summary>
+    [Id(15)] public long AcceptedStamp { get; set; }
 }
 
 /// <summary>
@@ -157,7 +159,7 @@ public sealed class DocumentGrain(
             if (acceptedAt == 0 && !(alreadyHeld && current.Status == DocumentStatuses.Indexed))
                 acceptedAt = await AcceptAsync();
             if (acceptedAt != 0) _acceptances.Add(acceptedAt);
-            if (await StoreAsync(request, hash)) _adopted = false; // stored here: this grain's own from now on
+            if (await StoreAsync(request, hash, acceptedAt)) _adopted = false; // stored here: this grain's own from now on
         }
         finally
         {
@@ -179,10 +181,17 @@ public sealed class DocumentGrain(
     }
 
     // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
-    private Task<bool> StoreAsync(IngestRequest request, string hash) =>
+    private Task<bool> StoreAsync(IngestRequest request, string hash, long acceptedAt) =>
         _state.UpdateAsync(s =>
         {
-            if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed) return false; // same content
+            if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed)
+            {
+                // Same content: nothing new to index, but a newer acceptance of it is this write's from now on.
+                if (acceptedAt <= s.AcceptedStamp) return false;
+                s.AcceptedStamp = acceptedAt;
+                return true;
+            }
+            s.AcceptedStamp = Math.Max(s.AcceptedStamp, acceptedAt);
             if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
             else if (s.Status == DocumentStatuses.Pending || s.RemovalPending) s.HeldShards = null; // an unfinished pass or delete may have written anywhere
             s.Version = NextVersion(s.Version);
@@ -620,6 +629,9 @@ public sealed class DocumentGrain(
     private DocumentStatus Snapshot()
     {
         var s = _state.Current;
-        return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt);
+        return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt)
+        {
+            AcceptedStamp = s.AcceptedStamp,
+        };
     }
 }
