@@ -481,7 +481,8 @@ public sealed class DocumentGrain(
             await removal;
             return true;
         }
-        catch (ExtractionException e) when (!Superseded())
+        // The content cannot be indexed: unreadable, or refused by a shard (a vector of another dimension). The reason is kept.
+        catch (Exception e) when (e is ExtractionException or InvalidRequestException && !Superseded())
         {
             var failed = await _state.UpdateAsync(s =>
             {

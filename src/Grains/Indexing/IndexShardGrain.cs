@@ -221,8 +221,20 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                     var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e) && (e.Merge || replaced.Add(e.DocumentId)))
                         .ToList();
                     _lastWrite = DateTime.UtcNow;
+                    // Everything that can fail comes before the first change in memory: a vector this shard cannot hold
+                    // fails its own write (with the reason, for its document), a new graph's encoding is asked for,
+                    // then the entries are made durable. A failure up to here leaves memory as it was, so a retry applies.
+                    var refused = Unfit(fresh);
+                    if (refused.Count > 0)
+                    {
+                        foreach (var (e, done) in batch.Where(b => refused.ContainsKey(b.Entry)))
+                            done.TrySetException(new InvalidRequestException(refused[e]));
+                        fresh.RemoveAll(refused.ContainsKey);
+                        batch.RemoveAll(b => refused.ContainsKey(b.Entry));
+                    }
+                    var encoding = _hnsw is null && fresh.Any(HasVectors) ? await EncodingAsync() : (VectorEncoding?)null;
                     await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
-                    await ApplyAllAsync(fresh);
+                    await ApplyAllAsync(fresh, encoding: encoding);
                     foreach (var (_, done) in batch) done.TrySetResult();
                 }
                 catch (Exception e)
@@ -231,6 +243,13 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                     if (e is InconsistentStateException) { Fenced(e); return; }
                     continue;
                 }
+            }
+            // Nodes a link pass that failed left out (their entries are durable and applied): linked again before a
+            // snapshot, which refuses unlinked nodes. Retried on every round, the idle one included, until it succeeds.
+            if (_hnsw is { PendingCount: > 0 } graph)
+            {
+                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
+                catch (Exception e) { logger.LogWarning("Shard {Shard}: linking {Pending} vector(s) failed, will retry: {Error}", this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
             }
             if (!await SnapshotIfDueAsync()) return;
             if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
@@ -331,14 +350,34 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     // Applies entries in order; their vectors join the graph in one bulk insert at the end. The nodes are appended
     // and mapped to slots here, in the turn, and linked on the silo's indexing threads: a search may find a node as soon as a
     // link to it exists, and then already knows its slot.
-    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false)
+    private static bool HasVectors(ShardLogEntry e) => e.Chunks.Any(c => c.Vector is { Length: > 0 });
+
+    /// <summary>
+    /// Entries whose vectors this shard cannot hold, with the reason: a dimension other than its graph's (or, with no
+    /// graph yet, than the batch's first vector), which the graph would refuse after the entry was already applied.
+    /// </summary>
+    private Dictionary<ShardLogEntry, string> Unfit(IReadOnlyList<ShardLogEntry> entries)
     {
+        var dimensions = _hnsw?.Dimensions ?? entries.SelectMany(e => e.Chunks).FirstOrDefault(c => c.Vector is { Length: > 0 })?.Vector!.Length ?? 0;
+        var unfit = new Dictionary<ShardLogEntry, string>(ReferenceEqualityComparer.Instance);
+        foreach (var e in entries)
+            if (e.Chunks.FirstOrDefault(c => c.Vector is { Length: > 0 } v && v.Length != dimensions) is { } bad)
+                unfit[e] = $"chunk {bad.ChunkId} has a vector of {bad.Vector!.Length} dimensions; shard {this.GetPrimaryKeyString()} holds {dimensions}";
+        return unfit;
+    }
+
+    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false, VectorEncoding? encoding = null)
+    {
+        // Asked before anything changes (a replay on activation asks here: nothing searches yet, and a failure fails the activation).
+        if (_hnsw is null && encoding is null && entries.Any(HasVectors)) encoding = await EncodingAsync();
         var vectors = new List<(int Slot, float[] Vector)>();
         foreach (var entry in entries) Apply(entry, vectors);
         vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
         if (vectors.Count == 0) return;
-        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: await EncodingAsync());
-        vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions);
+        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: encoding ?? VectorEncoding.Float32);
+        // A replayed log written before writes were checked may still hold one: skipped, and said.
+        if (vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions) is > 0 and var skipped)
+            logger.LogWarning("Shard {Shard}: {Skipped} vector(s) of another dimension than {Dimensions} skipped", this.GetPrimaryKeyString(), skipped, _hnsw.Dimensions);
         var graph = _hnsw;
         var first = graph.AppendRange(vectors.Select(v => v.Vector).ToList());
         for (var i = 0; i < vectors.Count; i++)

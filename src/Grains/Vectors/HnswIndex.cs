@@ -173,7 +173,7 @@ public sealed unsafe class HnswIndex : IDisposable
     public int Add(ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimensions) throw new ArgumentException($"vector has {vector.Length} dimensions, index has {Dimensions}");
-        if (_linked != _count) throw new InvalidOperationException("appended nodes wait for LinkPending");
+        if (PendingCount != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var node = Append(vector);
         _scratch.Visited.EnsureCapacity(_count);
         Insert(node, _scratch);
@@ -207,8 +207,12 @@ public sealed unsafe class HnswIndex : IDisposable
         return first;
     }
 
-    /// <summary>Nodes appended by <see cref="AppendRange"/> and not linked yet.</summary>
-    public int PendingCount => _count - _linked;
+    /// <summary>Nodes appended by <see cref="AppendRange"/> and not linked yet (those a stopped pass left out included).</summary>
+    public int PendingCount => _count - _linked + _relink.Length;
+
+    // Nodes of a parallel pass that stopped part-way (an exception, a cancellation) before they were linked: the next
+    // pass links them first. A pass never counts a node it did not link as done.
+    private int[] _relink = [];
 
     /// <summary>
     /// Links the appended nodes into the graph with up to <paramref name="threads"/> threads. With
@@ -217,31 +221,62 @@ public sealed unsafe class HnswIndex : IDisposable
     /// </summary>
     public void LinkPending(int threads = 1, bool beside = false, CancellationToken cancellationToken = default)
     {
+        var scratchFor = () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; };
+        if (_relink.Length > 0) Relink(beside, scratchFor(), cancellationToken);
         var start = _linked;
         if (start == _count) return;
         threads = Math.Clamp(threads, 1, Environment.ProcessorCount);
         // Small single-threaded batches with no reader beside need no locks; the first node must exist before others can link to it.
         if (!beside && (threads == 1 || _count - start < 256))
         {
-            for (var node = start; node < _count; node++) Insert(node, _scratch);
-            _linked = _count;
+            for (var node = start; node < _count; node++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Insert(node, _scratch);
+                _linked = node + 1;
+            }
             return;
         }
-        var scratchFor = () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; };
-        if (ReadEntry().Node < 0) Insert(start++, scratchFor());
+        if (ReadEntry().Node < 0) { Insert(start, scratchFor()); _linked = ++start; }
+        var linked = new bool[_count - start]; // which of this pass's nodes made it in, should it stop part-way
         _locks = new byte[_levels.Length];
         try
         {
             Parallel.For(start, _count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken },
                 scratchFor,
-                (node, _, scratch) => { Insert(node, scratch); return scratch; },
+                (node, _, scratch) => { Insert(node, scratch); linked[node - start] = true; return scratch; },
                 _ => { });
+        }
+        catch
+        {
+            _relink = Enumerable.Range(start, linked.Length).Where(node => !linked[node - start]).ToArray();
+            throw;
         }
         finally
         {
-            _linked = _count;
+            _linked = _count; // every node of the pass is linked or in _relink
             // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
             _locks = null;
+        }
+    }
+
+    private void Relink(bool beside, Scratch scratch, CancellationToken cancellationToken)
+    {
+        var nodes = _relink;
+        if (beside) _locks = new byte[_levels.Length];
+        var i = 0;
+        try
+        {
+            for (; i < nodes.Length; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Insert(nodes[i], scratch);
+            }
+        }
+        finally
+        {
+            _relink = nodes[i..];
+            if (beside) _locks = null;
         }
     }
 
@@ -701,7 +736,7 @@ public sealed unsafe class HnswIndex : IDisposable
     {
         w.Write(_int8 ? 3 : 2); // format version: 3 is int8 (codes and scales, then the full-precision vectors at the end)
         w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
-        if (_linked != _count) throw new InvalidOperationException("appended nodes wait for LinkPending");
+        if (PendingCount != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var (ep, maxLevel) = ReadEntry();
         w.Write(_count); w.Write(ep); w.Write(maxLevel);
         // Node after node, as format 2 has always been laid out; the blocks are only how memory holds it.

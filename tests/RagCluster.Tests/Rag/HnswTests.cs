@@ -258,4 +258,23 @@ public sealed class HnswTests
             Assert.Equal(old[0], old[nearest]);
         }
     }
+
+    [Fact]
+    public void A_link_pass_that_fails_leaves_its_nodes_pending_and_the_next_pass_links_them()
+    {
+        var rng = new Random(5);
+        const int dims = 32, n = 3000;
+        var data = Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
+        using var index = new HnswIndex(dims, new HnswOptions { M = 8, EfConstruction = 64 });
+        index.AppendRange(data);
+        // A parallel pass that stops (here: cancelled before its first node) must not count its nodes as linked.
+        Assert.ThrowsAny<OperationCanceledException>(() => index.LinkPending(threads: 2, cancellationToken: new CancellationToken(true)));
+        Assert.True(index.PendingCount >= n - 1, $"{index.PendingCount} pending after a pass that linked nothing");
+        Assert.Throws<InvalidOperationException>(() => index.Save(new BinaryWriter(new MemoryStream()))); // no snapshot of unlinked nodes
+
+        index.LinkPending(threads: 2);
+        Assert.Equal(0, index.PendingCount);
+        var missing = Enumerable.Range(0, n).Count(i => index.Search(data[i], 1, 64)[0].Node != i);
+        Assert.True(missing <= n / 100, $"{missing} of {n} nodes do not find themselves after the second pass");
+    }
 }

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Storage;
 using RagCluster.Tests.Infrastructure;
@@ -229,5 +230,28 @@ public sealed class SelectiveFilterTests
         Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, new() { ["kind"] = "a" }))).ExactScan);
         // A term no chunk carries: nothing, at once.
         Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, new() { ["rare"] = "no" }))).Dense);
+    }
+}
+
+/// <summary>What a shard refuses, it refuses before anything changes in memory, and its caller hears why.</summary>
+public sealed class ShardRefusalTests
+{
+    private static ChunkRecord Chunk(string doc, float[] vector) => new($"{doc}#0", doc, 0, 0, 1, $"text of {doc}", [], [], vector);
+
+    [Fact]
+    public async Task A_vector_of_another_dimension_fails_its_write_with_the_reason_and_leaves_nothing_behind()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1);
+        await cluster.Grains.GetGrain<ICollectionGrain>("t.dims").Create(new CollectionSettings(1, 256, 0) { Dimensions = 4 });
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("t.dims/0");
+        await shard.UpsertMany([new ShardUpsert("a", 1, [Chunk("a", [1, 0, 0, 0])])]);
+
+        var refused = await Assert.ThrowsAsync<InvalidRequestException>(() => shard.Upsert("b", 1, [Chunk("b", [0, 1, 0])]));
+        Assert.Contains("3 dimensions", refused.Message);
+        Assert.Empty(await shard.Versions(["b"])); // not held: its document is not told "done", and a retry is not skipped as stale
+        Assert.Equal((1, 1), (await shard.GetStats()) is var stats ? (stats.Chunks, stats.Vectors) : default);
+
+        await shard.Upsert("b", 1, [Chunk("b", [0, 1, 0, 0])]);
+        Assert.Equal("b#0", (await shard.Search(new ShardQuery([0, 1, 0, 0], null, 1, 16, []))).Dense.Single().ChunkId);
     }
 }
