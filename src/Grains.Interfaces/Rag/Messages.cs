@@ -195,7 +195,11 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
 public sealed record CacheLookup(bool Found, SearchResponse? Value, string Tier);
 
 [GenerateSerializer, Immutable, Alias("rc.CacheStats")]
-public sealed record CacheStats(string Partition, int Entries, long L2Hits, long L3Hits, long Misses, long Writes);
+public sealed record CacheStats(string Partition, int Entries, long L2Hits, long L3Hits, long Misses, long Writes)
+{
+    /// <summary>Rows this activation's flushes wrote: one per entry set or evicted since the flush before.</summary>
+    [Id(6)] public long RowsWritten { get; init; }
+}
 
 public static class Roles
 {

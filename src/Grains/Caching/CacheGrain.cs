@@ -3,35 +3,48 @@ using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using Orleans.Serialization;
 using RagCluster.Grains.Placement;
+using RagCluster.Storage.GrainRows;
 
 namespace RagCluster.Grains.Caching;
 
+/// <summary>The stored state of partitions before entries became rows; no longer read (a cache may start cold).</summary>
 [GenerateSerializer, Alias("rc.CacheState")]
 public sealed class CacheState
 {
     [Id(0)] public Dictionary<string, SearchResponse> Entries { get; set; } = [];
 }
 
+/// <summary>One stored entry: its row key is a hash of <see cref="Key"/> (a query can be far longer than an index key may be).</summary>
+[GenerateSerializer, Immutable, Alias("rc.CacheRow")]
+public sealed record CacheRow(string Key, SearchResponse Value);
+
 /// <summary>
-/// One partition of the cluster-wide result cache. L2 is this activation's memory; L3 is its stored state,
-/// flushed every few seconds when changed and on deactivation, so a partition that moves to another silo (or
-/// a restarted cluster) starts warm. Keys carry the collection version, so stale entries are never served;
-/// they are evicted oldest first once the partition is full.
+/// One partition of the cluster-wide result cache. L2 is this activation's memory; L3 is its stored rows, one per
+/// entry, so a partition that moves to another silo (or a restarted cluster) starts warm. Every few seconds the
+/// entries set or evicted since the last flush are written, and only those: a write costs what changed, not the
+/// whole partition. Keys carry the collection version, so stale entries are never served; they are evicted oldest
+/// first once the partition is full.
 /// </summary>
 public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
 
 [RendezvousPlacement]
-public sealed class CacheGrain([PersistentState("cache")] IPersistentState<CacheState> state, HomeSilo home) : Grain, ICacheGrain
+public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, Serializer serializer, HomeSilo home) : Grain, ICacheGrain
 {
     public const int Partitions = 16;
     private const int Capacity = 512;
+    private const string Entries = "entries";
 
+    private readonly Dictionary<string, SearchResponse> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _order = new();
     private readonly Dictionary<string, LinkedListNode<string>> _nodes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _changed = new(StringComparer.Ordinal); // set or evicted since the last flush
     private HashSet<string> _fromStore = new(StringComparer.Ordinal);
-    private bool _dirty;
     private long _l2Hits, _l3Hits, _misses, _writes;
+
+    /// <summary>Rows written by the flushes of this activation (what a flush costs, for tests and the dashboard).</summary>
+    public long RowsWritten { get; private set; }
 
     public static string PartitionOf(string key) => $"cache/{StableHash.Of(key) % Partitions}";
 
@@ -42,24 +55,37 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
         return new CacheTotals(partitions.Sum(p => p.L2Hits), partitions.Sum(p => p.L3Hits), partitions.Sum(p => p.Misses), partitions.Sum(p => p.Entries));
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    private static string RowKey(string key) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var key in state.State.Entries.Keys) _nodes[key] = _order.AddLast(key);
-        _fromStore = [.. state.State.Entries.Keys];
-        this.RegisterGrainTimer(async ct => { if (_dirty) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        await rows.ReadAsync(cancellationToken);
+        for (string? after = null; ;)
+        {
+            var page = await rows.PageAsync(Entries, after, 256, cancellationToken);
+            foreach (var (_, value) in page)
+                if (serializer.Deserialize<CacheRow>(value) is { } row && _entries.TryAdd(row.Key, row.Value))
+                    _nodes[row.Key] = _order.AddLast(row.Key);
+            if (page.Count < 256) break;
+            after = page[^1].Key;
+        }
+        _fromStore = [.. _entries.Keys];
+        this.RegisterGrainTimer(async ct => { if (_changed.Count > 0) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         home.Follow(this); // spread onto silos that join (the entries travel with the partition)
-        return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        _dirty ? Flush(cancellationToken) : Task.CompletedTask;
+        _changed.Count > 0 ? Flush(cancellationToken) : Task.CompletedTask;
 
     private async Task Flush(CancellationToken ct)
     {
-        _dirty = false;
+        var changes = _changed.Select(key => new RowChange(Entries, RowKey(key),
+            _entries.TryGetValue(key, out var value) ? serializer.SerializeToArray(new CacheRow(key, value)) : null)).ToList();
+        _changed.Clear();
         try
         {
-            await state.WriteStateAsync(ct);
+            await rows.WriteAsync([], changes, ct);
+            RowsWritten += changes.Count;
         }
         catch
         {
@@ -72,7 +98,7 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
 
     public Task<CacheLookup> Get(string key)
     {
-        if (!state.State.Entries.TryGetValue(key, out var value))
+        if (!_entries.TryGetValue(key, out var value))
         {
             _misses++;
             return Task.FromResult(new CacheLookup(false, null, "miss"));
@@ -88,20 +114,21 @@ public sealed class CacheGrain([PersistentState("cache")] IPersistentState<Cache
     public Task Set(string key, SearchResponse value)
     {
         if (_nodes.Remove(key, out var old)) _order.Remove(old);
-        state.State.Entries[key] = value;
+        _entries[key] = value;
         _nodes[key] = _order.AddFirst(key);
+        _changed.Add(key);
         while (_nodes.Count > Capacity)
         {
             var last = _order.Last!.Value;
             _order.RemoveLast();
             _nodes.Remove(last);
-            state.State.Entries.Remove(last);
+            _entries.Remove(last);
+            _changed.Add(last); // its row goes at the next flush
         }
         _writes++;
-        _dirty = true;
         return Task.CompletedTask;
     }
 
     public Task<CacheStats> GetStats() =>
-        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes));
+        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes) { RowsWritten = RowsWritten });
 }

@@ -380,6 +380,21 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         Assert.Equal((1L, 1L), (stats.L2Hits, stats.L3Hits));
     }
 
+    [Fact]
+    public async Task A_cache_flush_writes_the_entries_that_changed_not_the_whole_partition()
+    {
+        await using var cluster = await NewCluster();
+        var partition = RagCluster.Grains.Caching.CacheGrain.PartitionOf("k0");
+        var keys = Enumerable.Range(0, 5000).Select(i => $"k{i}").Where(k => RagCluster.Grains.Caching.CacheGrain.PartitionOf(k) == partition).Take(101).ToList();
+        var cache = cluster.Grains.GetGrain<ICacheGrain>(partition);
+        var value = new SearchResponse("bm25", [new SearchHit("d", "d#0", 0, 0, 4, "text", [], 1.5)], false, 3.0, ["bm25"], null);
+        foreach (var key in keys.Take(100)) await cache.Set(key, value);
+        await Poll.UntilAsync(async () => (await cache.GetStats()).RowsWritten == 100); // the timer's flush, within 5 s
+        await cache.Set(keys[100], value);
+        await Poll.UntilAsync(async () => (await cache.GetStats()).RowsWritten > 100);
+        Assert.Equal(101, (await cache.GetStats()).RowsWritten); // one row for one new entry, not 101
+    }
+
     private static async Task<T> Retry<T>(Func<Task<T>> call)
     {
         for (var attempt = 0; ; attempt++)
