@@ -1,48 +1,73 @@
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Rag;
 using Orleans;
-using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using RagCluster.Storage.GrainLogs;
+using RagCluster.Storage.GrainRows;
 
 namespace RagCluster.Grains.Auditing;
 
 /// <summary>
-/// One UTC day of the audit trail. Entries are appended to the grain's log and never rewritten (no snapshots:
-/// an audit trail is append-only, and a day's log is bounded by that day's writes), so a crash loses nothing
-/// that was acknowledged.
+/// One UTC day of the audit trail, append-only. Each entry is a stored row written before the call returns, so a crash
+/// loses nothing acknowledged; the grain holds none of them in memory (a busy day is millions of entries). Row keys
+/// sort newest first, so a query reads pages from its end time back and stops at its limit or its start time.
+/// Days written before entries became rows are in the grain's log, read once per activation (those days are done).
 /// </summary>
-public sealed class AuditGrain([PersistentLog("audit")] IPersistentLog log, Serializer serializer) : Grain, IAuditGrain
+public sealed class AuditGrain([PersistentRows("audit-rows")] IPersistentRows rows, [PersistentLog("audit")] IPersistentLog legacy, Serializer serializer)
+    : Grain, IAuditGrain
 {
-    private readonly List<AuditEntry> _entries = [];
+    private const string Entries = "entries";
+    private const int Page = 500;
+    private List<AuditEntry> _legacy = [];
+    private uint _sequence = (uint)Random.Shared.Next();
 
     public static string KeyFor(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
+    // Newest first in key order: ticks counted back from the end of time, then a sequence for entries of one tick.
+    private static long Inverted(DateTimeOffset at) => DateTime.MaxValue.Ticks - at.UtcTicks;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var (_, entries) = await log.ReadAsync(cancellationToken);
-        foreach (var e in entries) _entries.Add(serializer.Deserialize<AuditEntry>(e)!);
+        await rows.ReadAsync(cancellationToken);
+        var (_, entries) = await legacy.ReadAsync(cancellationToken);
+        _legacy = entries.Select(e => serializer.Deserialize<AuditEntry>(e)!).ToList();
     }
 
     public async Task Append(AuditEntry entry)
     {
-        if (KeyFor(entry.At) != this.GetPrimaryKeyString()) throw new ArgumentException($"entry of {KeyFor(entry.At)} sent to audit day {this.GetPrimaryKeyString()}");
-        await log.AppendAsync(serializer.SerializeToArray(entry));
-        _entries.Add(entry);
+        if (KeyFor(entry.At) != this.GetPrimaryKeyString())
+            throw new InvalidRequestException($"entry of {KeyFor(entry.At)} sent to audit day {this.GetPrimaryKeyString()}");
+        var key = $"{Inverted(entry.At):D19}.{unchecked(_sequence++):x8}";
+        await rows.WriteAsync([], [new RowChange(Entries, key, serializer.SerializeToArray(entry))]);
     }
 
-    /// <summary>Newest first.</summary>
-    public Task<AuditEntry[]> Query(AuditQuery query)
+    /// <summary>Newest first: pages of rows from <see cref="AuditQuery.To"/> back to <see cref="AuditQuery.From"/>, at most the limit.</summary>
+    public async Task<AuditEntry[]> Query(AuditQuery query)
     {
         var result = new List<AuditEntry>();
-        for (var i = _entries.Count - 1; i >= 0 && result.Count < query.Limit; i--)
+        // Just before the first key of To's tick: '~' sorts after every sequence digit.
+        var after = $"{Inverted(query.To) - 1:D19}.~";
+        while (result.Count < query.Limit)
         {
-            var e = _entries[i];
-            if (e.At < query.From || e.At > query.To) continue;
-            if (query.Tenant is not null && e.Tenant != query.Tenant) continue;
-            if (query.KeyId is not null && e.KeyId != query.KeyId) continue;
-            result.Add(e);
+            var page = await rows.PageAsync(Entries, after, Page);
+            foreach (var (_, value) in page)
+            {
+                var e = serializer.Deserialize<AuditEntry>(value)!;
+                if (e.At < query.From) return [.. Merge(result, query)];
+                if (Matches(e, query) && result.Count < query.Limit) result.Add(e);
+            }
+            if (page.Count < Page) break;
+            after = page[^1].Key;
         }
-        return Task.FromResult(result.ToArray());
+        return [.. Merge(result, query)];
     }
+
+    private static bool Matches(AuditEntry e, AuditQuery query) =>
+        e.At >= query.From && e.At <= query.To && (query.Tenant is null || e.Tenant == query.Tenant) && (query.KeyId is null || e.KeyId == query.KeyId);
+
+    // A day from before the upgrade has its entries in the log; the day of the upgrade has both kinds, merged by time.
+    private IEnumerable<AuditEntry> Merge(List<AuditEntry> fromRows, AuditQuery query) =>
+        _legacy.Count == 0 ? fromRows
+            : fromRows.Concat(_legacy.Where(e => Matches(e, query))).OrderByDescending(e => e.At).Take(query.Limit);
 }
