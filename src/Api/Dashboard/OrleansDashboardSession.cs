@@ -47,9 +47,9 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
         // Its per-silo pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.
         app.Use(async (http, next) =>
         {
-            var address = http.GetRouteValue("address")
-                          ?? (http.Request.Path.StartsWithSegments(Path + "/HistoricalStats") ? http.GetRouteValue("path") : null); // fonts/ and img/ take a path too
-            if (http.Request.Path.StartsWithSegments(Path) && address is string text && !IsSiloAddress(text))
+            var address = !http.Request.Path.StartsWithSegments(Path) ? null
+                : http.GetRouteValue("address") ?? (http.Request.Path.StartsWithSegments(Path + "/HistoricalStats") ? http.GetRouteValue("path") : null); // fonts/ and img/ take a path too
+            if (address is string text && !IsSiloAddress(text))
             {
                 await RagCluster.Api.RagEndpoints.Problem(400, "Invalid silo address", "expected a silo address as /v1/cluster lists them (host:port@generation)").ExecuteAsync(http);
                 return;

@@ -9,13 +9,6 @@ using RagCluster.Storage.GrainRows;
 
 namespace RagCluster.Grains.Caching;
 
-/// <summary>The stored state of partitions before entries became rows; no longer read (a cache may start cold).</summary>
-[GenerateSerializer, Alias("rc.CacheState")]
-public sealed class CacheState
-{
-    [Id(0)] public Dictionary<string, SearchResponse> Entries { get; set; } = [];
-}
-
 /// <summary>One stored entry: its row key is a hash of <see cref="Key"/> (a query can be far longer than an index key may be).</summary>
 [GenerateSerializer, Immutable, Alias("rc.CacheRow")]
 public sealed record CacheRow(string Key, SearchResponse Value);
@@ -42,9 +35,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal); // set or evicted since the last flush
     private HashSet<string> _fromStore = new(StringComparer.Ordinal);
     private long _l2Hits, _l3Hits, _misses, _writes;
-
-    /// <summary>Rows written by the flushes of this activation (what a flush costs, for tests and the dashboard).</summary>
-    public long RowsWritten { get; private set; }
+    private long _rowsWritten; // by this activation's flushes: what a flush costs (CacheStats.RowsWritten)
 
     public static string PartitionOf(string key) => $"cache/{StableHash.Of(key) % Partitions}";
 
@@ -85,7 +76,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
         try
         {
             await rows.WriteAsync([], changes, ct);
-            RowsWritten += changes.Count;
+            _rowsWritten += changes.Count;
         }
         catch
         {
@@ -130,5 +121,5 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     }
 
     public Task<CacheStats> GetStats() =>
-        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes) { RowsWritten = RowsWritten });
+        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes) { RowsWritten = _rowsWritten });
 }

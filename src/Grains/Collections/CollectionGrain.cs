@@ -305,8 +305,9 @@ public sealed partial class CollectionGrain(
                         // storage. An acceptance older than a period whose write never arrived was abandoned.
                         var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
                         var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
-                        var abandoned = FromTicks(entry.Value) < abandonedBefore;
-                        if ((done && (document.AcceptedStamp >= BitConverter.ToInt64(entry.Value) || abandoned)) || (document.Version == 0 && abandoned))
+                        var stamp = BitConverter.ToInt64(entry.Value);
+                        var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;
+                        if ((done && (document.AcceptedStamp >= stamp || abandoned)) || (document.Version == 0 && abandoned))
                             settled.Add((entry.Key, entry.Value));
                     }
                     catch (Exception e)
@@ -383,13 +384,11 @@ public sealed partial class CollectionGrain(
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
-        if (Quantizations.Normalize(settings.Quantization) is not (Quantizations.Float32 or Quantizations.Int8))
-            throw new InvalidRequestException($"quantization must be \"{Quantizations.Float32}\" or \"{Quantizations.Int8}\", not \"{settings.Quantization}\"");
+        Quantizations.Encoding(settings.Quantization); // throws InvalidRequestException for a value it does not know
     }
 
     private static byte[] Ticks(DateTime at) => Ticks(at.Ticks);
     private static byte[] Ticks(long ticks) => BitConverter.GetBytes(ticks);
-    private static DateTime FromTicks(byte[] value) => new(BitConverter.ToInt64(value), DateTimeKind.Utc);
 
     /// <summary>
     /// The row changes of one batch of changes, one per set and key (the last wins). A change records into its own

@@ -69,7 +69,8 @@ internal sealed class ShardChunks
         _tags[slot] = chunk.Tags.Count == 0 ? NoTags : chunk.Tags;
         foreach (var tag in _tags[slot])
         {
-            if (!_postings.TryGetValue(Posting(tag.Key, tag.Value), out var slots)) _postings[Posting(tag.Key, tag.Value)] = slots = [];
+            var posting = Posting(tag.Key, tag.Value);
+            if (!_postings.TryGetValue(posting, out var slots)) _postings[posting] = slots = [];
             slots.Add(slot);
         }
         _node[slot] = -1;
@@ -103,8 +104,10 @@ internal sealed class ShardChunks
     private void Unpost(int slot)
     {
         foreach (var tag in _tags[slot])
-            if (_postings.TryGetValue(Posting(tag.Key, tag.Value), out var slots) && slots.Remove(slot) && slots.Count == 0)
-                _postings.Remove(Posting(tag.Key, tag.Value));
+        {
+            var posting = Posting(tag.Key, tag.Value);
+            if (_postings.TryGetValue(posting, out var slots) && slots.Remove(slot) && slots.Count == 0) _postings.Remove(posting);
+        }
     }
 
     /// <summary>

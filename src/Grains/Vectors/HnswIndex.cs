@@ -847,7 +847,7 @@ public static class Quantizations
     {
         Float32 => VectorEncoding.Float32,
         Int8 => VectorEncoding.Int8,
-        _ => throw new ArgumentException($"quantization must be \"{Float32}\" or \"{Int8}\", not \"{quantization}\""),
+        _ => throw new RagCluster.Grains.Interfaces.Errors.InvalidRequestException($"quantization must be \"{Float32}\" or \"{Int8}\", not \"{quantization}\""),
     };
 
     public static string Name(VectorEncoding encoding) => encoding == VectorEncoding.Int8 ? Int8 : Float32;
