@@ -41,6 +41,12 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(new IndexingSlots(indexing, queuedDocuments, queuedMegabytes * 1024L * 1024, admissionHold));
         var sweepPeriod = TimeSetting(configuration, "Ingest:PendingSweepPeriod", PendingSweepOptions.Default.Period, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         services.TryAddSingleton(new PendingSweepOptions(sweepPeriod));
+        var restoreLease = TimeSetting(configuration, "Backup:RestoreLease", RestoreLeaseOptions.Default.Lease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        services.TryAddSingleton(new RestoreLeaseOptions(restoreLease));
+        var shards = new Indexing.ShardOptions();
+        configuration.GetSection("Shards").Bind(shards);
+        shards.Validate();
+        services.TryAddSingleton(shards);
         var reshard = new ReshardOptions();
         configuration.GetSection("Reshard").Bind(reshard);
         reshard.Validate();

@@ -38,13 +38,32 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// Interleaves: changes that arrive while the registry is being written share the next write. Registering
     /// (<paramref name="present"/>) fails with CollectionGoneException once a delete has begun. The caller names the
     /// layout generations its shard writes reached (null: generation 0 alone); one that missed a layout the collection
-    /// now writes gets ShardLayoutChangedException and writes again.
+    /// now writes gets ShardLayoutChangedException and writes again. A document accepted by another
+    /// <paramref name="incarnation"/> (0: unknown) is not this collection's: registering it fails with
+    /// CollectionGoneException, and its removal changes nothing.
     /// </summary>
     [AlwaysInterleave]
-    Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null);
+    Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null, long incarnation = 0);
     /// <summary>Many documents registered in one write (a restore), written to the shards of <paramref name="wroteLayout"/>.</summary>
     [AlwaysInterleave]
-    Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0);
+    Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0, long incarnation = 0);
+    /// <summary>
+    /// Starts a restore into this (new) collection: it is created with <paramref name="settings"/> but does not exist for
+    /// anyone else (Exists is false, Create a conflict) until <see cref="EndRestore"/>, and <paramref name="documents"/>
+    /// versions are set aside. The restore holds a lease (Backup:RestoreLease) that <see cref="RenewRestore"/> extends;
+    /// if it lapses (the restoring silo died) the collection drops what the restore wrote, by itself, after a restart too.
+    /// </summary>
+    Task<RestoreStart> BeginRestore(CollectionSettings settings, int documents);
+    /// <summary>Extends the restore's lease; CollectionGoneException if the restore was given up meanwhile.</summary>
+    [AlwaysInterleave]
+    Task RenewRestore(long incarnation);
+    /// <summary>Registers restored documents with their records (their chunks are in the shards already); not visible until the restore ends.</summary>
+    [AlwaysInterleave]
+    Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation);
+    /// <summary>The restore is complete: the collection exists from now on, with everything registered.</summary>
+    Task EndRestore(long incarnation);
+    /// <summary>Gives the restore up: what it registered goes, the collection is dropped and its shards retire.</summary>
+    Task AbandonRestore(long incarnation);
     /// <summary>Asks a reshard in progress to go on (it also resumes by itself on activation and on a reminder).</summary>
     Task ResumeResharding();
     /// <summary>
@@ -70,9 +89,10 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// with its record (one write for all). A record whose in-flight note was replaced meanwhile (a newer write of the
     /// same id) is skipped. ShardLayoutChangedException: the caller missed a layout, and writes again.
     /// </summary>
-    /// False: the collection is being deleted, nothing was registered, and the caller takes the chunks out of the shards.
+    /// False: the collection is being deleted (or was, and was created again since <paramref name="incarnation"/>
+    /// accepted them), nothing was registered, and the caller takes the chunks out of the shards.
     [AlwaysInterleave]
-    Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts);
+    Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts, long incarnation = 0);
     /// <summary>The registry's record of a document written in bulk and not taken over by its grain since, or null.</summary>
     [AlwaysInterleave]
     Task<DocumentRecord?> Record(string documentId);
@@ -104,8 +124,6 @@ public interface IDocumentGrain : IGrainWithStringKey
     /// delete, including a delete that failed part-way, which a repeated call finishes; false when there was nothing.
     /// </summary>
     Task<bool> Delete();
-    /// <summary>Restore from a backup: records the document as indexed at that version (its chunks go to the shards separately).</summary>
-    Task<DocumentStatus> Restore(RestoredDocument document);
     /// <summary>What a backup keeps of the document besides its chunks.</summary>
     Task<RestoredDocument?> Export();
 }

@@ -22,7 +22,11 @@ public static class DocumentStatuses
 /// acceptance reads every id's row), and <see cref="Registry"/> is what it held, so the grain need not ask again.
 /// </remarks>
 public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0, long VersionFloor = 0,
-    bool RegistryRead = false, DocumentRecord? Registry = null);
+    bool RegistryRead = false, DocumentRecord? Registry = null)
+{
+    /// <summary>The incarnation of the collection that accepted it (with <see cref="AcceptedAt"/>; see <see cref="CollectionSettings.Incarnation"/>).</summary>
+    [Id(8)] public long Incarnation { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.DocumentStatus")]
 public sealed record DocumentStatus(string Collection, string DocumentId, string Status, long Version, int ChunkCount,
@@ -51,7 +55,15 @@ public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] 
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.DocumentRecord")]
 public sealed record DocumentRecord(long Version, string ContentHash, int ChunkCount, Dictionary<string, string> Tags, string Format,
-    int LayoutGeneration, int ShardCount, int[] HeldShards, DateTimeOffset UpdatedAt);
+    int LayoutGeneration, int ShardCount, int[] HeldShards, DateTimeOffset UpdatedAt)
+{
+    /// <summary>The uploaded file's name, when it came as a file (a restore brings it back).</summary>
+    [Id(9)] public string? FileName { get; init; }
+}
+
+/// <summary>A restore's start: the collection it created (not visible until the restore ends), the first of the versions it set aside for the documents, and how long the restore's lease lasts unrenewed.</summary>
+[GenerateSerializer, Immutable, Alias("rc.RestoreStart")]
+public sealed record RestoreStart(CollectionSettings Settings, long FirstVersion, TimeSpan Lease);
 
 /// <summary>A document a bulk write wants to store: its id, content hash and chunk count, and its tags.</summary>
 [GenerateSerializer, Immutable, Alias("rc.BulkEntry")]
@@ -72,7 +84,11 @@ public sealed record BulkAcceptance(DocumentRecord?[] Records, bool[] Unchanged,
 /// accepted documents' next versions must pass (a bulk write cut off by a crash may still reach a shard late).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.Acceptance")]
-public sealed record Acceptance(long Stamp, string[] Busy, DocumentRecord?[] Records, long VersionFloor);
+public sealed record Acceptance(long Stamp, string[] Busy, DocumentRecord?[] Records, long VersionFloor)
+{
+    /// <summary>Which creation of the collection accepted them (see <see cref="CollectionSettings.Incarnation"/>).</summary>
+    [Id(4)] public long Incarnation { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.CollectionSettings")]
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
@@ -94,6 +110,14 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// the best candidates are rescored at full precision, read from a file outside the process). Fixed at creation.
     /// </summary>
     [Id(6)] public string? Quantization { get; init; }
+
+    /// <summary>
+    /// Which creation of the collection this is: the collection's version when it was created, so never the same twice
+    /// under one name (0: created before incarnations were kept). Documents carry the incarnation that accepted them,
+    /// and a collection refuses to register one of another, so a document in flight when its collection was dropped
+    /// never joins a collection created later under the same name. Each incarnation also has shard keys of its own.
+    /// </summary>
+    [Id(7), System.Text.Json.Serialization.JsonIgnore] public long Incarnation { get; init; }
 
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -166,6 +190,8 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(13)] public string? ActivationSplit { get; init; }
     /// <summary>How the graph holds its vectors ("float32" or "int8"); null before the shard holds any.</summary>
     [Id(14)] public string? Quantization { get; init; }
+    /// <summary>Removed documents' versions the shard remembers (for Shards:TombstoneRetention, at most twice that).</summary>
+    [Id(15)] public int Tombstones { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]

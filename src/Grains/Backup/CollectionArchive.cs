@@ -31,6 +31,12 @@ public sealed record BackupManifest(string Format, string Collection, DateTimeOf
 public static partial class CollectionArchive
 {
     public const string FormatName = "ragcluster-backup/1";
+    /// <summary>The longest line a backup's JSONL files may hold: a chunk of 32,768 characters with a 4,096-dimension vector is under 200 KB.</summary>
+    public const int MaxLineBytes = 4 << 20;
+    public const int MaxManifestBytes = 1 << 20;
+    /// <summary>What an archive's files may inflate to, in all: this, and 100 times the archive's own size (a backup's JSONL compresses 2-5x).</summary>
+    public const long MaxInflatedBytes = 64L << 30;
+    public const int MaxInflateRatio = 100;
     private const int PageSize = 1000;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -128,13 +134,17 @@ public static partial class CollectionArchive
         return manifest;
     }
 
-    /// <summary>
-    /// Verifies the archive, then creates <paramref name="collectionName"/> for <paramref name="tenant"/> (it must not
-    /// exist) with the backup's settings and fills it: document records, then each document's chunks per shard.
-    /// </summary>
     /// <summary>Chunks per UpsertMany during a restore: large enough for a multi-thread graph insert, small enough for one message.</summary>
     private const int RestoreBatchChunks = 2048;
+    /// <summary>Documents registered per registry write at the end of a restore.</summary>
+    private const int RestoreRegisterPage = 1000;
 
+    /// <summary>
+    /// Verifies the archive, then restores it into <paramref name="collectionName"/> of <paramref name="tenant"/> (it
+    /// must not exist) all or nothing: the collection stays hidden while its shards take each document's chunks (in
+    /// batches per shard, the shards in parallel) and its registry takes the documents' records, and appears only at the
+    /// end. A restore that fails gives itself up; one whose silo dies is given up by the collection when its lease lapses.
+    /// </summary>
     public static async Task<BackupManifest> RestoreAsync(IGrainFactory grains, string tenant, string collectionName, Stream archive, CancellationToken ct = default)
     {
         var manifest = Verify(archive);
@@ -142,17 +152,57 @@ public static partial class CollectionArchive
         using var zip = Open(archive);
         var documents = ReadDocuments(zip);
         var key = TenantScope.CollectionKey(tenant, collectionName);
-        var layout = (await grains.GetGrain<ICollectionGrain>(key).Create(manifest.Settings)).Layout; // a conflict if it exists: nothing written yet
-        await grains.GetGrain<ITenantGrain>(tenant).AddCollection(collectionName);
-        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var batch in documents.Values.Chunk(64))
+        var collection = grains.GetGrain<ICollectionGrain>(key);
+        var start = await collection.BeginRestore(manifest.Settings, documents.Count); // a conflict if it exists: nothing written yet
+        var incarnation = start.Settings.Incarnation;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var lease = RenewLeaseAsync(collection, incarnation, start.Lease, stop);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var restored = await Task.WhenAll(batch.Select(d => grains.GetGrain<IDocumentGrain>($"{key}/{d.DocumentId}").Restore(d)));
-            foreach (var r in restored) versions[r.DocumentId] = r.Version;
+            await FillAsync(grains, key, collection, zip, manifest, documents, start, stop.Token);
+            await stop.CancelAsync();
+            await lease; // a lease that lapsed meanwhile fails the restore here, before it would show
+            await collection.EndRestore(incarnation);
         }
-        // The bulk path: each shard takes its documents in batches (one log write and one multi-thread graph
-        // insert each), while the other shards take theirs.
+        catch (Exception e)
+        {
+            await stop.CancelAsync();
+            try { await collection.AbandonRestore(incarnation); }
+            catch (Exception) { } // the lease lapses, and the collection gives the restore up by itself
+            // A lapsed lease stopped the work: say so, not "cancelled".
+            if (e is OperationCanceledException && lease.IsFaulted && !ct.IsCancellationRequested) await lease;
+            throw;
+        }
+        await grains.GetGrain<ITenantGrain>(tenant).AddCollection(collectionName);
+        return manifest;
+    }
+
+    private static async Task RenewLeaseAsync(ICollectionGrain collection, long incarnation, TimeSpan lease, CancellationTokenSource stop)
+    {
+        using var timer = new PeriodicTimer(lease / 4);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop.Token)) await collection.RenewRestore(incarnation);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch
+        {
+            await stop.CancelAsync(); // given up (or unreachable): the restore stops at its next step
+            throw;
+        }
+    }
+
+    // Chunks to the shards (each document at the version the collection set aside for it), then the records to the registry.
+    private static async Task FillAsync(IGrainFactory grains, string key, ICollectionGrain collection, ZipArchive zip, BackupManifest manifest,
+        Dictionary<string, RestoredDocument> documents, RestoreStart start, CancellationToken ct)
+    {
+        var layout = start.Settings.Layout;
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        var next = start.FirstVersion;
+        foreach (var id in documents.Keys) versions[id] = next++;
+        var held = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var pending = new Dictionary<int, List<ShardUpsert>>();
         var pendingChunks = new Dictionary<int, int>();
         var inFlight = new Dictionary<int, Task>();
@@ -169,13 +219,20 @@ public static partial class CollectionArchive
             ct.ThrowIfCancellationRequested();
             if (!pending.TryGetValue(run.Shard, out var list)) pending[run.Shard] = list = [];
             list.Add(new ShardUpsert(run.DocumentId, versions[run.DocumentId], run.Chunks.ToArray()));
+            if (!held.TryGetValue(run.DocumentId, out var shards)) held[run.DocumentId] = shards = [];
+            shards.Add(run.Shard);
             pendingChunks[run.Shard] = pendingChunks.GetValueOrDefault(run.Shard) + run.Chunks.Count;
             if (pendingChunks[run.Shard] >= RestoreBatchChunks) await Send(run.Shard);
         }
         foreach (var shard in pending.Keys.Where(k => pending[k].Count > 0).ToList()) await Send(shard);
         await Task.WhenAll(inFlight.Values);
-        await grains.GetGrain<ICollectionGrain>(key).DocumentsAdded(documents.Keys.ToArray(), layout.Generation);
-        return manifest;
+        foreach (var page in documents.Values.Chunk(RestoreRegisterPage))
+        {
+            ct.ThrowIfCancellationRequested();
+            var records = page.Select(d => new DocumentRecord(versions[d.DocumentId], d.ContentHash!, d.ChunkCount, d.Tags, d.Format!, layout.Generation,
+                layout.ShardCount, [.. held.GetValueOrDefault(d.DocumentId, []).Order()], d.UpdatedAt) { FileName = d.FileName }).ToArray();
+            await collection.RestoreDocuments(page.Select(d => d.DocumentId).ToArray(), records, start.Settings.Incarnation);
+        }
     }
 
     private static ZipArchive Open(Stream archive)
@@ -193,6 +250,7 @@ public static partial class CollectionArchive
     private static BackupManifest ReadManifest(ZipArchive zip)
     {
         var entry = zip.GetEntry("manifest.json") ?? throw new BackupFormatException("not a RagCluster backup: no manifest.json");
+        if (entry.Length > MaxManifestBytes) throw new BackupFormatException($"manifest.json is larger than {MaxManifestBytes >> 20} MiB");
         BackupManifest? manifest;
         try
         {
@@ -210,7 +268,12 @@ public static partial class CollectionArchive
         if (!manifest.Files.Select(f => f.Name).Order(StringComparer.Ordinal).SequenceEqual(expected))
             throw new BackupFormatException("the manifest must list exactly chunks.jsonl, documents.jsonl and settings.json");
         var extra = zip.Entries.Select(e => e.FullName).Except([.. expected, "manifest.json"]).ToList();
-        if (extra.Count > 0) throw new BackupFormatException($"unexpected files in the backup: {string.Join(", ", extra)}");
+        if (extra.Count > 0) throw new BackupFormatException($"unexpected files in the backup: {string.Join(", ", extra.Take(5))}{(extra.Count > 5 ? $" and {extra.Count - 5} more" : "")}");
+        // Read no further than the manifest says, and let it say no more than the bounds allow: a forged archive's files
+        // would otherwise be inflated (and hashed) to whatever they expand into before the checksum failed.
+        var allowed = Math.Min(MaxInflatedBytes, MaxInflateRatio * Math.Max(zip.Entries.Sum(e => e.CompressedLength), 1L << 20));
+        if (manifest.Files.Any(f => f.Bytes < 0) || manifest.Files.Sum(f => f.Bytes) > allowed)
+            throw new BackupFormatException($"the manifest's files inflate to more than {allowed:N0} bytes (at most {MaxInflateRatio}x the archive, and {MaxInflatedBytes >> 30} GiB)");
         foreach (var f in manifest.Files)
         {
             var e = zip.GetEntry(f.Name) ?? throw new BackupFormatException($"{f.Name} is missing");
@@ -224,6 +287,7 @@ public static partial class CollectionArchive
                 {
                     sha.AppendData(buffer.AsSpan(0, n));
                     bytes += n;
+                    if (bytes > f.Bytes) break; // longer than the manifest says: the checksum fails below
                 }
             }
             catch (InvalidDataException x)
@@ -285,15 +349,37 @@ public static partial class CollectionArchive
         if (run is not null) yield return run;
     }
 
+    /// <summary>The file's non-empty lines (LF or CRLF), each at most <see cref="MaxLineBytes"/>: a longer one fails at once, before it is held whole.</summary>
     private static IEnumerable<(string Line, int Number)> Lines(ZipArchive zip, string name)
     {
-        using var reader = new StreamReader(zip.GetEntry(name)!.Open(), Encoding.UTF8);
+        using var stream = zip.GetEntry(name)!.Open();
+        var buffer = new byte[1 << 16];
+        var line = new MemoryStream();
         var n = 0;
-        for (string? line; (line = reader.ReadLine()) is not null;)
+        for (int read; (read = stream.Read(buffer, 0, buffer.Length)) > 0;)
         {
-            n++;
-            if (line.Length > 0) yield return (line, n);
+            for (var start = 0; start < read;)
+            {
+                var newline = Array.IndexOf(buffer, (byte)'\n', start, read - start);
+                var end = newline < 0 ? read : newline;
+                if (line.Length + end - start > MaxLineBytes)
+                    throw new BackupFormatException($"{name} line {n + 1} is longer than {MaxLineBytes >> 20} MiB");
+                line.Write(buffer, start, end - start);
+                start = end + 1;
+                if (newline < 0) break;
+                n++;
+                if (Text(line) is { Length: > 0 } text) yield return (text, n);
+                line.SetLength(0);
+            }
         }
+        if (Text(line) is { Length: > 0 } last) yield return (last, n + 1);
+    }
+
+    private static string Text(MemoryStream line)
+    {
+        var length = (int)line.Length;
+        if (length > 0 && line.GetBuffer()[length - 1] == (byte)'\r') length--;
+        return Encoding.UTF8.GetString(line.GetBuffer(), 0, length);
     }
 
     private static T Parse<T>(string line, string file, int n)

@@ -65,12 +65,12 @@ public sealed partial class CollectionGrain
         return new BulkAcceptance(records, unchanged, settings);
     }
 
-    public async Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts)
+    public async Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts, long incarnation = 0)
     {
         var open = true;
         await Change((h, edits) =>
         {
-            open = !(h.Deleting || (h.Settings is null && h.Version > 0));
+            open = !(h.Deleting || (h.Settings is null && h.Version > 0)) && Owns(h, incarnation);
             if (open) RequireWritten(h, wroteLayouts);
             for (var i = 0; i < documentIds.Length; i++)
             {

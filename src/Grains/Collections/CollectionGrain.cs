@@ -54,6 +54,8 @@ public sealed record CollectionHead(CollectionSettings? Settings, long Version, 
     [Id(3)] public int HighestGeneration { get; init; }
     /// <summary>The last version a bulk write gave a document: the next is past it (and past the clock's ticks), so versions never repeat.</summary>
     [Id(4)] public long LastBulkVersion { get; init; }
+    /// <summary>While a restore fills the collection: when its lease lapses (UTC ticks); 0 otherwise. See Restoring.</summary>
+    [Id(5)] public long RestoringUntil { get; init; }
 }
 
 /// <summary>
@@ -69,7 +71,8 @@ public sealed record CollectionHead(CollectionSettings? Settings, long Version, 
 /// </summary>
 public sealed partial class CollectionGrain(
     [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
-    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ReshardOptions reshard, ILogger<CollectionGrain> log)
+    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ReshardOptions reshard, RestoreLeaseOptions restoreLease,
+    ILogger<CollectionGrain> log)
     : Grain, ICollectionGrain, IRemindable
 {
     private const string SweepReminder = "unsettled-documents";
@@ -93,6 +96,7 @@ public sealed partial class CollectionGrain(
         // (An old collection's sweep reminder, if it held one, is keyed by the same grain and keeps firing.)
         if (head is null && legacy.RecordExists) await MoveIntoRowsAsync(cancellationToken);
         ResumeReshardWork(); // a reshard (or the retirement of old shards) that a crash or a move interrupted goes on
+        WatchRestoreLease(); // a restore whose silo died is given up once its lease lapses
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -129,7 +133,7 @@ public sealed partial class CollectionGrain(
 
     public Task<CollectionSettings> GetSettings() => Task.FromResult(Settings);
 
-    public Task<bool> Exists() => Task.FromResult(_head.Settings is not null);
+    public Task<bool> Exists() => Task.FromResult(_head.Settings is not null && _head.RestoringUntil == 0);
 
     public Task<bool> IsDeleting() => Task.FromResult(_head.Deleting);
 
@@ -143,16 +147,24 @@ public sealed partial class CollectionGrain(
     public async Task<CollectionSettings> Create(CollectionSettings settings)
     {
         Validate(settings);
-        // A collection created again after a delete that had resharded starts on a generation of shards never written.
         var created = settings;
         await Change((h, _) =>
         {
-            if (h.Settings is not null) throw new ConflictException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
-            var generation = h.HighestGeneration == 0 ? 0 : h.HighestGeneration + 1;
-            created = settings with { LayoutGeneration = generation, ReshardingTo = null };
-            return h with { Settings = created, HighestGeneration = generation };
+            (h, created) = NewIncarnation(h, settings);
+            return h;
         });
         return created;
+    }
+
+    // A collection created again under a name used before is a new incarnation, on a generation of shards never
+    // written: nothing the old one owned (a document in flight, a shard's rows) can reach it.
+    private static (CollectionHead Head, CollectionSettings Created) NewIncarnation(CollectionHead h, CollectionSettings settings)
+    {
+        RequireNoRestore(h);
+        if (h.Settings is not null) throw new ConflictException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
+        var generation = h.Version == 0 ? 0 : h.HighestGeneration + 1;
+        var created = settings with { LayoutGeneration = generation, ReshardingTo = null, Incarnation = h.Version + 1 };
+        return (h with { Settings = created, HighestGeneration = generation }, created);
     }
 
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
@@ -162,6 +174,7 @@ public sealed partial class CollectionGrain(
         await Change((h, edits) =>
         {
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
+            RequireNoRestore(h);
             var current = h.Settings ?? Settings;
             if (settings.Dimensions != current.Dimensions)
                 throw new ConflictException("dimensions are fixed when a collection is created");
@@ -191,32 +204,43 @@ public sealed partial class CollectionGrain(
     }
 
     // A collection that only ever existed implicitly (documents without Create) is deleted too.
-    public Task BeginDelete() => Change((h, _) =>
-        h with { Settings = h.Settings ?? (_documentCount > 0 ? Settings : throw new NotFoundException("no such collection")), Deleting = true });
+    public Task BeginDelete() => Change((h, _) => RequireNoRestore(h) with { Settings = h.Settings ?? (_documentCount > 0 ? Settings : throw new NotFoundException("no such collection")), Deleting = true });
 
     // The version moves on (every change does) and is never reused: a re-created collection's cache keys cannot meet the old ones.
-    public Task Drop() => Change((h, _) => _documentCount > 0
-        ? throw new ConflictException($"{_documentCount} document(s) remain; delete them first")
-        : h with { Settings = null, Deleting = false });
-
-    public Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null) => Change((h, edits) =>
+    // Its shards retire (their rows go, and a write still on its way to one is refused), in the background and after a
+    // crash too (the retire set is stored with the drop; see Resharding).
+    public async Task Drop()
     {
-        RequireWritten(h, wroteLayouts ?? [0]);
+        await Change((h, edits) =>
+        {
+            if (_documentCount > 0) throw new ConflictException($"{_documentCount} document(s) remain; delete them first");
+            if (h.Settings is { } s)
+                foreach (var key in s.WriteLayouts.SelectMany(l => l.ShardKeys(this.GetPrimaryKeyString()))) edits.Put(RetireSet, key, []);
+            return h with { Settings = null, Deleting = false };
+        });
+        ResumeReshardWork();
+    }
+
+    public Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null, long incarnation = 0) => Change((h, edits) =>
+    {
         if (!present)
         {
+            if (!Owns(h, incarnation)) return h; // another creation's document: nothing of it is registered here
+            RequireWritten(h, wroteLayouts ?? [0]);
             edits.Delete(Registered, documentId);
             edits.Delete(Unsettled, documentId);
             return h;
         }
+        RequireWritten(h, wroteLayouts ?? [0]);
         // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
-        h = RequireOpen(h);
+        h = RequireOpen(h, incarnation);
         edits.Put(Registered, documentId, []);
         return h;
     });
 
-    public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0) => Change((h, edits) =>
+    public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0, long incarnation = 0) => Change((h, edits) =>
     {
-        h = RequireOpen(h);
+        h = RequireOpen(h, incarnation);
         RequireWritten(h, [wroteLayout]);
         foreach (var id in documentIds) edits.Put(Registered, id, []);
         return h;
@@ -229,11 +253,11 @@ public sealed partial class CollectionGrain(
         var now = Ticks(stamp);
         var busy = new List<string>();
         var records = new DocumentRecord?[documentIds.Length];
-        long floor = 0;
+        long floor = 0, incarnation = 0;
         await Change((h, edits) =>
         {
             h = RequireOpen(h);
-            floor = h.LastBulkVersion;
+            (floor, incarnation) = (h.LastBulkVersion, h.Settings!.Incarnation);
             for (var i = 0; i < documentIds.Length; i++)
             {
                 var id = documentIds[i];
@@ -244,7 +268,7 @@ public sealed partial class CollectionGrain(
             return h;
         }, documentIds.SelectMany(id => new[] { (Unsettled, id), (Registered, id) }).ToList());
         if (busy.Count < documentIds.Length) await EnsureSweepReminderAsync();
-        return new Acceptance(stamp, busy.ToArray(), records, floor);
+        return new Acceptance(stamp, busy.ToArray(), records, floor) { Incarnation = incarnation };
     }
 
     public Task DocumentSettled(string documentId, long[] acceptedAt) => Change((h, edits) =>
@@ -282,6 +306,7 @@ public sealed partial class CollectionGrain(
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName == ReshardReminder) { await OnReshardReminderAsync(); return; }
+        if (reminderName == RestoreReminder) { await OnRestoreReminderAsync(); return; }
         if (reminderName != SweepReminder) return;
         var key = this.GetPrimaryKeyString();
         var abandonedBefore = DateTime.UtcNow - sweep.Period;
@@ -371,11 +396,17 @@ public sealed partial class CollectionGrain(
 
     // Documents may register with a collection that was never created (data from before explicit creation): that pins
     // the settings it was indexed with. One that was deleted, or is being deleted, takes none.
-    private CollectionHead RequireOpen(CollectionHead h)
+    private CollectionHead RequireOpen(CollectionHead h, long incarnation = 0)
     {
         if (h.Deleting || (h.Settings is null && h.Version > 0)) throw new CollectionGoneException($"collection '{this.GetPrimaryKeyString()}' was deleted");
-        return h.Settings is null ? h with { Settings = Settings } : h;
+        if (h.RestoringUntil != 0) throw new CollectionGoneException($"collection '{this.GetPrimaryKeyString()}' is being restored and takes no documents until it is");
+        if (!Owns(h, incarnation))
+            throw new CollectionGoneException($"collection '{this.GetPrimaryKeyString()}' was deleted and created again since the document was accepted");
+        return h.Settings is null ? h with { Settings = Settings with { Incarnation = h.Version + 1 } } : h;
     }
+
+    /// <summary>Whether a document accepted by <paramref name="incarnation"/> (0: before incarnations were kept) belongs to this creation of the collection.</summary>
+    private static bool Owns(CollectionHead h, long incarnation) => incarnation == 0 || h.Settings is null || h.Settings.Incarnation == incarnation;
 
     private static void Validate(CollectionSettings settings)
     {

@@ -115,6 +115,7 @@ public static class DocumentBatch
         List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes, (DocumentStatus?, DocumentRefusal?)[] results, CancellationToken ct)
     {
         var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
+        var incarnation = settings.Incarnation; // the creation that accepted them, even if the layouts are read again
         for (var attempt = 1; writes.Count > 0; attempt++)
         {
             // Each shard of each layout the collection writes (two while it reshards) takes its share in one call; a
@@ -139,7 +140,7 @@ public static class DocumentBatch
             try
             {
                 var registered = await collection.EndBulk(writes.Select(w => w.Id).ToArray(), writes.Select(w => w.Record).ToArray(),
-                    settings.WriteLayouts.Select(l => l.Generation).ToArray());
+                    settings.WriteLayouts.Select(l => l.Generation).ToArray(), incarnation);
                 if (!registered) await RemoveAsync(grains, collectionKey, settings, writes);
                 foreach (var w in writes)
                     results[w.Index] = registered
@@ -211,6 +212,7 @@ public static class DocumentBatch
         documents = documents.Select((d, i) => (d.Id, d.Request with
         {
             AcceptedAt = acceptance.Stamp, VersionFloor = acceptance.VersionFloor, RegistryRead = true, Registry = acceptance.Records[i],
+            Incarnation = acceptance.Incarnation,
         })).ToList();
         await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
         {

@@ -28,8 +28,12 @@ public sealed class DocumentState
     [Id(4)] public int ChunkCount { get; set; }
     [Id(5)] public string? Error { get; set; }
     [Id(6)] public DateTimeOffset UpdatedAt { get; set; }
-    /// <summary>Kept only while indexing is pending, so a silo crash mid-ingest loses nothing.</summary>
-    [Id(7)] public byte[]? PendingContent { get; set; }
+    /// <summary>
+    /// Kept only while indexing is pending, so a silo crash mid-ingest loses nothing. Never changed in place (a new
+    /// version brings a new array), so the copy each state change makes shares it rather than copying up to the upload
+    /// limit again (Orleans' copier skips members marked immutable).
+    /// </summary>
+    [Id(7), Immutable] public byte[]? PendingContent { get; set; }
     [Id(8)] public string? Format { get; set; }
     [Id(9)] public string? FileName { get; set; }
     [Id(10)] public Dictionary<string, string> Tags { get; set; } = [];
@@ -45,6 +49,8 @@ public sealed class DocumentState
     [Id(14)] public int LayoutGeneration { get; set; }
     /// <summary>The collection's acceptance stamp of the stored version (see <see cref="DocumentStatus.AcceptedStamp"/>).</summary>
     [Id(15)] public long AcceptedStamp { get; set; }
+    /// <summary>The creation of the collection that accepted the stored version (0: not known); see <see cref="CollectionSettings.Incarnation"/>.</summary>
+    [Id(16)] public long Incarnation { get; set; }
 }
 
 /// <summary>
@@ -123,7 +129,7 @@ public sealed class DocumentGrain(
     {
         Status = DocumentStatuses.Indexed, Version = r.Version, IndexedVersion = r.Version, ContentHash = r.ContentHash, ChunkCount = r.ChunkCount,
         UpdatedAt = r.UpdatedAt, Format = r.Format, Tags = r.Tags, ShardCount = r.ShardCount, HeldShards = r.HeldShards,
-        LayoutGeneration = r.LayoutGeneration,
+        LayoutGeneration = r.LayoutGeneration, FileName = r.FileName,
     };
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -154,12 +160,12 @@ public sealed class DocumentGrain(
         {
             // The collection learns of the document before storage does, so no crash after this answer can strand it
             // (its sweep activates the document, which resumes). Only a resend of indexed content needs no notice.
-            var acceptedAt = request.AcceptedAt;
+            var (acceptedAt, incarnation) = (request.AcceptedAt, request.Incarnation);
             _versionFloor = Math.Max(_versionFloor, request.VersionFloor);
             if (acceptedAt == 0 && !(alreadyHeld && current.Status == DocumentStatuses.Indexed))
-                acceptedAt = await AcceptAsync();
+                (acceptedAt, incarnation) = await AcceptAsync();
             if (acceptedAt != 0) _acceptances.Add(acceptedAt);
-            if (await StoreAsync(request, hash, acceptedAt)) _adopted = false; // stored here: this grain's own from now on
+            if (await StoreAsync(request, hash, acceptedAt, incarnation)) _adopted = false; // stored here: this grain's own from now on
         }
         finally
         {
@@ -170,28 +176,29 @@ public sealed class DocumentGrain(
     }
 
     /// <summary>Notes this document as accepted with its collection (see ICollectionGrain.DocumentsAccepted); refused while a bulk write of it is in flight.</summary>
-    private async Task<long> AcceptAsync()
+    private async Task<(long Stamp, long Incarnation)> AcceptAsync()
     {
         var acceptance = await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
         if (acceptance.Busy.Length > 0)
             throw new DocumentBusyException($"document '{DocumentId}' is being written by a bulk request; nothing was stored, send it again shortly");
         AdoptIfNewer(acceptance.Records[0]); // a bulk write that ended since the last look; none can begin now
         _versionFloor = Math.Max(_versionFloor, acceptance.VersionFloor);
-        return acceptance.Stamp;
+        return (acceptance.Stamp, acceptance.Incarnation);
     }
 
     // Answered only once stored: a resend after a failed write finds storage's state, not the unwritten change.
-    private Task<bool> StoreAsync(IngestRequest request, string hash, long acceptedAt) =>
+    private Task<bool> StoreAsync(IngestRequest request, string hash, long acceptedAt, long incarnation) =>
         _state.UpdateAsync(s =>
         {
             if (hash == s.ContentHash && s.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed)
             {
-                // Same content: nothing new to index, but a newer acceptance of it is this write's from now on.
+                // Same content: nothing new to index, but a newer acceptance of it (perhaps by a newer creation of the
+                // collection) is this write's from now on.
                 if (acceptedAt <= s.AcceptedStamp) return false;
-                s.AcceptedStamp = acceptedAt;
+                (s.AcceptedStamp, s.Incarnation) = (acceptedAt, incarnation);
                 return true;
             }
-            s.AcceptedStamp = Math.Max(s.AcceptedStamp, acceptedAt);
+            if (acceptedAt > s.AcceptedStamp) (s.AcceptedStamp, s.Incarnation) = (acceptedAt, incarnation);
             if (s.Version == 0) s.HeldShards = []; // new: no shard holds any of it
             else if (s.Status == DocumentStatuses.Pending || s.RemovalPending) s.HeldShards = null; // an unfinished pass or delete may have written anywhere
             s.Version = NextVersion(s.Version);
@@ -217,6 +224,14 @@ public sealed class DocumentGrain(
     public async Task<DocumentStatus> GetStatus()
     {
         await RefreshAsync();
+        // A version still pending from a creation of the collection dropped since is none of the present one's: its pass
+        // (started here if none runs) finds the collection gone and deletes it.
+        if (IsPending && _state.Current.Incarnation != 0
+            && !Owns(await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings(), _state.Current.Incarnation))
+        {
+            EnsureIndexing();
+            return new DocumentStatus(Collection, DocumentId, "unknown", 0, 0, null, null, _state.Current.UpdatedAt);
+        }
         // Read from a bulk write's record and nothing to do: no activation stays behind (reading a bulk load's statuses
         // would otherwise keep one a document).
         if (_adopted && _indexing is null && _removing is null) this.DeactivateOnIdle();
@@ -245,7 +260,7 @@ public sealed class DocumentGrain(
         // delete a crash cut off.
         if (_adopted && _state.Current.Status != DocumentStatuses.Deleted)
         {
-            try { _acceptances.Add(await AcceptAsync()); }
+            try { _acceptances.Add((await AcceptAsync()).Stamp); }
             catch (CollectionGoneException) { } // the collection's own delete: no bulk write can begin any more
         }
         long deletedAt = 0;
@@ -274,19 +289,23 @@ public sealed class DocumentGrain(
         // Every shard of every layout the collection writes (two while it reshards) is told; if the layouts change
         // before the collection hears of it, it refuses, and the new ones are told. So are the shards the document was
         // last indexed in, if they differ (a collection dropped meanwhile reads default settings) and are not retired.
+        // A document of a creation of the collection that was dropped since tells only the shards it was indexed in
+        // (retired with their collection, or retiring): the collection serving under the name now has none of it.
         var indexedIn = _state.Current.ShardCount > 0 ? new ShardLayout(_state.Current.LayoutGeneration, _state.Current.ShardCount) : null;
+        var incarnation = _state.Current.Incarnation;
         await WithCurrentLayouts(async settings =>
         {
-            var removals = settings.WriteLayouts.SelectMany(layout => layout.ShardKeys(Collection))
+            var ours = Owns(settings, incarnation);
+            var removals = (ours ? settings.WriteLayouts : []).SelectMany(layout => layout.ShardKeys(Collection))
                 .Select(key => GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt)).ToList();
-            if (indexedIn is not null && !settings.WriteLayouts.Contains(indexedIn))
+            if (indexedIn is not null && !(ours && settings.WriteLayouts.Contains(indexedIn)))
                 removals.AddRange(indexedIn.ShardKeys(Collection).Select(async key =>
                 {
                     try { await GrainFactory.GetGrain<IIndexShardGrain>(key).RemoveDocument(DocumentId, deletedAt); }
                     catch (ShardLayoutChangedException) { } // retired: it holds nothing
                 }));
             await Task.WhenAll(removals);
-            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings));
+            if (ours) await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings), incarnation);
         });
         await _state.UpdateAsync(s =>
         {
@@ -295,33 +314,6 @@ public sealed class DocumentGrain(
             return true;
         });
         return true;
-    }
-
-    public async Task<DocumentStatus> Restore(RestoredDocument d)
-    {
-        await RefreshAsync();
-        var layout = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).Layout;
-        await _state.UpdateAsync(s =>
-        {
-            if (s.Version != 0 && s.Status != DocumentStatuses.Deleted)
-                throw new ConflictException($"document '{DocumentId}' already exists; restore into a new collection");
-            s.Version = Math.Max(s.Version + 1, d.Version); // never reuse a version a shard may have seen
-            s.IndexedVersion = s.Version;
-            s.Status = DocumentStatuses.Indexed;
-            s.ContentHash = d.ContentHash;
-            s.ChunkCount = d.ChunkCount;
-            s.Tags = d.Tags;
-            s.Format = d.Format;
-            s.FileName = d.FileName;
-            s.Error = null;
-            s.PendingContent = null;
-            s.HeldShards = null; // the restored shards hold its chunks wherever the backup's did
-            s.RemovalPending = false;
-            s.UpdatedAt = d.UpdatedAt;
-            s.ShardCount = layout.ShardCount;
-            s.LayoutGeneration = layout.Generation;
-        });
-        return Snapshot();
     }
 
     public async Task<RestoredDocument?> Export()
@@ -429,7 +421,7 @@ public sealed class DocumentGrain(
         bool Superseded() => _state.Current.Version != version || _stopping.IsCancellationRequested;
         try
         {
-            var settings = await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings();
+            var settings = RequireOwned(await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings(), pending);
             var chunks = pending.Format == OwnVectorChunks.Format || settings.Dimensions is not null
                 ? OwnChunks(pending, settings)
                 : await EmbeddedChunksAsync(pending, settings, step);
@@ -443,10 +435,10 @@ public sealed class DocumentGrain(
             var superseded = false;
             settings = await WithCurrentLayouts(async current =>
             {
-                held = await WriteShardsAsync(pending, chunks, current);
+                held = await WriteShardsAsync(pending, chunks, RequireOwned(current, pending));
                 if (superseded = Superseded()) return;
                 step.MoveTo(IngestSteps.Registering);
-                await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current));
+                await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current), pending.Incarnation);
             }, settings);
             if (superseded || Superseded()) return true;
 
@@ -608,6 +600,13 @@ public sealed class DocumentGrain(
             }
         }
     }
+
+    private static bool Owns(CollectionSettings settings, long incarnation) => incarnation == 0 || settings.Incarnation == incarnation;
+
+    /// <summary>The settings, if they are those of the collection that accepted the version (else it was dropped since: the document goes with it).</summary>
+    private CollectionSettings RequireOwned(CollectionSettings settings, DocumentState pending) => Owns(settings, pending.Incarnation)
+        ? settings
+        : throw new CollectionGoneException($"collection '{Collection}' was deleted since document '{DocumentId}' was accepted");
 
     private static int[] Generations(CollectionSettings settings) => settings.WriteLayouts.Select(l => l.Generation).ToArray();
 

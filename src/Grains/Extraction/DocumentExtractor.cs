@@ -235,6 +235,7 @@ public static class DocumentExtractor
     {
         try
         {
+            ZipBounds.Check(content, "docx");
             using var stream = new MemoryStream(content, writable: false);
             using var word = WordprocessingDocument.Open(stream, false);
             var body = word.MainDocumentPart?.Document?.Body ?? throw new ExtractionException("docx has no document body");

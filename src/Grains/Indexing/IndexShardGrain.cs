@@ -36,8 +36,8 @@ public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[
 /// </summary>
 [RendezvousPlacement]
 [Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, Serializer serializer, HomeSilo home,
-    IndexingThreads cpu, ILogger<IndexShardGrain> logger)
+public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, ShardOptions shardOptions, Serializer serializer,
+    HomeSilo home, IndexingThreads cpu, ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
@@ -62,7 +62,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private readonly ShardChunks _chunks = new();
     private readonly Dictionary<string, DocumentSlots> _documents = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _removedVersions = new(StringComparer.Ordinal);
+    private readonly Tombstones _tombstones = new(shardOptions.TombstoneRetention, TimeProvider.System);
     private Bm25Index _bm25 = new();
     // Set once a reshard replaced this shard: writes and searches are refused so callers re-read the collection's layout.
     private bool _retiring, _retired;
@@ -140,17 +140,17 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var held = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var id in documentIds)
             if (_documents.TryGetValue(id, out var d)) held[id] = d.Version;
-            else if (_removedVersions.TryGetValue(id, out var r)) held[id] = r;
+            else if (_tombstones.TryGet(id, out var r)) held[id] = r;
         return Task.FromResult(held);
     }
 
     private bool IsStale(string documentId, long version) =>
         (_documents.TryGetValue(documentId, out var d) && d.Version >= version) ||
-        (_removedVersions.TryGetValue(documentId, out var r) && r >= version);
+        (_tombstones.TryGet(documentId, out var r) && r >= version);
 
     // A merge of the version held is not stale: it may bring chunks this shard lacks.
     private bool IsStale(ShardLogEntry e) => e.Merge
-        ? (_documents.TryGetValue(e.DocumentId, out var d) && d.Version > e.Version) || (_removedVersions.TryGetValue(e.DocumentId, out var r) && r >= e.Version)
+        ? (_documents.TryGetValue(e.DocumentId, out var d) && d.Version > e.Version) || (_tombstones.TryGet(e.DocumentId, out var r) && r >= e.Version)
         : IsStale(e.DocumentId, e.Version);
 
     private Task Record(IReadOnlyList<ShardLogEntry> entries)
@@ -171,7 +171,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         if (!_retiring && _writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
     }
 
-    private ShardLayoutChangedException Replaced() => new($"shard {this.GetPrimaryKeyString()} was replaced by a reshard; read the collection's layout again");
+    private ShardLayoutChangedException Replaced() => new($"shard {this.GetPrimaryKeyString()} was retired (a reshard replaced it, or its collection was deleted); read the collection's layout again");
 
     public async Task Retire()
     {
@@ -190,14 +190,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         await log.SnapshotAsync([bytes.ToArray()]); // the log goes with the content
         _chunks.Clear();
         _documents.Clear();
-        _removedVersions.Clear();
+        _tombstones.Clear();
         _nodeToSlot = [];
         _bm25 = new Bm25Index();
         _hnsw?.Dispose();
         _hnsw = null;
         _snapshotBytes = 0;
         _retired = true;
-        logger.LogInformation("Shard {Shard}: retired by a reshard", this.GetPrimaryKeyString());
+        logger.LogInformation("Shard {Shard}: retired (a reshard replaced it, or its collection was deleted)", this.GetPrimaryKeyString());
         this.DeactivateOnIdle();
     }
 
@@ -371,6 +371,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         // Asked before anything changes (a replay on activation asks here: nothing searches yet, and a failure fails the activation).
         if (_hnsw is null && encoding is null && entries.Any(HasVectors)) encoding = await EncodingAsync();
         var vectors = new List<(int Slot, float[] Vector)>();
+        _tombstones.Rotate(); // old tombstones go as writes come, removals or not
         foreach (var entry in entries) Apply(entry, vectors);
         vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
         if (vectors.Count == 0) return;
@@ -418,10 +419,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             foreach (var slot in old.Slots) RemoveSlot(slot);
         if (entry.Removed)
         {
-            _removedVersions[entry.DocumentId] = entry.Version;
+            _tombstones.Set(entry.DocumentId, entry.Version);
             return;
         }
-        _removedVersions.Remove(entry.DocumentId);
+        _tombstones.Remove(entry.DocumentId);
         var slots = new DocumentSlots(entry.Version);
         foreach (var chunk in entry.Chunks) slots.Add(AddSlot(entry.DocumentId, chunk, vectors));
         _documents[entry.DocumentId] = slots;
@@ -477,6 +478,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         ActivationSeconds = _activationSeconds,
         ActivationSplit = _activationSplit,
         Quantization = _hnsw is null ? null : Quantizations.Name(_hnsw.Encoding),
+        Tombstones = _tombstones.Count,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>
@@ -510,7 +512,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var live = new List<int>(_chunks.LiveCount);
         for (var i = 0; i < _chunks.SlotCount; i++) if (_chunks.IsLive(i)) live.Add(i);
         var versions = _documents.ToDictionary(d => d.Key, d => d.Value.Version, StringComparer.Ordinal);
-        foreach (var (doc, v) in _removedVersions) versions[doc] = -v; // negative: removed at that version
+        foreach (var (doc, v) in _tombstones.All) versions[doc] = -v; // negative: removed at that version
         ShardSnapshots.Write(new ShardContent
         {
             SlotCount = _chunks.SlotCount, LiveSlots = live, Chunks = new LazyList<ChunkRecord>(live.Count, i => _chunks.Record(live[i])),
@@ -533,7 +535,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         }
         foreach (var (doc, v) in s.DocumentVersions)
         {
-            if (v < 0) _removedVersions[doc] = -v;
+            if (v < 0) _tombstones.Set(doc, -v);
             else if (!_documents.ContainsKey(doc)) _documents[doc] = new DocumentSlots(v); // a document with no chunks in this shard
         }
         if (s.Graph is { } graph)

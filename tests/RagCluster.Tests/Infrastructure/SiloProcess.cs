@@ -84,6 +84,20 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The most resident memory the process has held so far (VmHWM), in bytes; 0 where /proc does not say.</summary>
+    public long PeakResidentBytes
+    {
+        get
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+                return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+            }
+            catch (IOException) { return 0; }
+        }
+    }
+
     private void OnLine(string? line)
     {
         if (line is null) return;
