@@ -185,6 +185,11 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         using var stop = new CancellationTokenSource();
         var run = ingest.RunAsync(PhaseDocuments(), size.BatchSize, size.Concurrency, stop.Token);
         var killedAt = await WhenAcknowledgedAsync(ingest, size.PhaseDocuments / 3, run, requests);
+        // The kill must find documents pending, or the phase proves nothing: a third acknowledged was not always enough
+        // (one run had indexed all 90 by then). So, with the ingest still going, it waits for the collection to list some
+        // unsettled, and kills at once.
+        await Poll.UntilAsync(async () => run.IsCompleted
+            || (await GetWithRetryAsync("v1/collections/kill-all", requests)).GetProperty("unsettledCount").GetInt32() > 0, seconds: 60);
         await _cluster.KillAllAsync();
         stop.Cancel();
         await run;
