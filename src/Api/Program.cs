@@ -3,6 +3,7 @@ using RagCluster.Api.Admin;
 using RagCluster.Api.Auditing;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Limits;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
@@ -41,18 +42,9 @@ var auth = builder.AddRagAuth();
 builder.AddRagRateLimits();
 var network = RagCluster.Api.Network.TrustedProxies.AddRagTrustedProxies(builder);
 builder.Services.AddSingleton<AuditTrail>();
-// The API description at /openapi/v1.json (anonymous: it says what exists, not what any tenant holds).
-builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-{
-    document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
-    document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
-    document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
-    {
-        Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey, In = Microsoft.OpenApi.ParameterLocation.Header, Name = "X-Api-Key",
-        Description = "An API key (rck_…); also accepted as 'Authorization: Bearer KEY'. Roles: reader, writer, admin (its own tenant), operator (the whole cluster).",
-    };
-    return Task.CompletedTask;
-}));
+// Numbers are numbers: a typed contract (and the clients generated from it) has no "integer or string" fields.
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+builder.Services.AddRagOpenApi();
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.QueryLog>();
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.ClusterInspector>();
 builder.Services.AddSingleton<RagCluster.Api.Dashboard.DashboardSampler>();
@@ -107,45 +99,13 @@ app.Use(app.Services.GetRequiredService<AuditTrail>().Middleware);
 app.UseAuthorization();
 app.UseRequestTimeouts();
 
-app.MapGet("/health/live", () => Results.Ok(new { status = "live" })).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
-// Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
-app.MapGet("/health/ready", async (Readiness readiness) =>
-{
-    var r = await readiness.CheckAsync();
-    return r.Ready
-        ? Results.Ok(new { status = "ready", silo = r.SiloId, checks = r.Checks, detail = r.Detail, embedding = r.Embedding })
-        : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
-            extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
-}).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
-
-app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
-{
-    var view = membership.CurrentSnapshot;
-    return Results.Ok(new
-    {
-        silo = self.SiloAddress.ToString(),
-        viewVersion = view.Version.Value,
-        activations = await activations.ReadAsync(),
-        members = view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
-            .Select(m => new { siloId = m.SiloAddress.ToString(), address = m.SiloAddress.Endpoint.ToString(), status = m.Status.ToString(), m.Name }),
-    });
-}).RequireAuthorization(AuthSetup.Operator);
-
-// Round trip through placement and the transport: shows which silo owns a key.
-app.MapGet("/v1/cluster/ping/{key}", async (string key, IGrainFactory grains) =>
-{
-    if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return Results.Problem(statusCode: 400, title: "Invalid key", detail: "key must be 1..256 characters, not all white space");
-    var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
-    return Results.Ok(new { key, silo = reply.SiloId });
-}).RequireAuthorization(AuthSetup.Operator);
-
 app.MapRagEndpoints();
 app.MapAdminEndpoints();
 RagCluster.Api.Dashboard.DashboardEndpoints.MapDashboardEndpoints(app);
 RagCluster.Api.Dashboard.OrleansDashboardSession.MapOrleansDashboardPages(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
-app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
+app.MapOpenApi(ApiDocument.Path).AllowAnonymous();
 // A scrape sees this silo's activations as of now, not as of the last background sample (up to 2 s old).
 app.UseWhen(http => http.Request.Path == "/metrics", branch => branch.Use(async (http, next) =>
 {

@@ -9,7 +9,10 @@ namespace RagCluster.Hosting;
 public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClusterMembershipService membership,
     EmbeddingService embeddings, EmbeddingOptions options)
 {
-    public sealed record Result(bool Ready, string SiloId, object Checks, string Detail, string Embedding);
+    public sealed record Result(bool Ready, string SiloId, Checks Checks, string Detail, string Embedding);
+
+    /// <summary>Each condition of readiness: the store answers, this silo is an active member, and the model (if configured) loaded.</summary>
+    public sealed record Checks(bool Store, bool Membership, string Model);
 
     public async Task<Result> CheckAsync()
     {
@@ -32,7 +35,7 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
         var joined = status == SiloStatus.Active;
         var modelOk = embeddings.IsAvailable || string.IsNullOrWhiteSpace(options.ModelDirectory);
-        var checks = new { store = storeError is null, membership = joined, model = embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed" };
+        var checks = new Checks(storeError is null, joined, embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed");
         var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
         return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);
     }

@@ -1,5 +1,7 @@
+using RagCluster.Api.OpenApi;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Rag;
@@ -7,7 +9,14 @@ using Orleans;
 
 namespace RagCluster.Api.Admin;
 
-public sealed record CreateKeyJson(string? Tenant, string? Role, string? Description);
+/// <summary>The body of POST /v1/admin/keys: the key's role (reader, writer, admin, operator), its tenant (the caller's by default) and a description.</summary>
+public sealed record CreateKeyRequest(string? Role, string? Tenant = null, string? Description = null);
+
+/// <summary>An API key; "key" (the full key to send) appears only in the create and rotate replies.</summary>
+public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+
+/// <summary>An endpoint and who may call it: anonymous, or the role policy it requires.</summary>
+public sealed record EndpointAccess(string Route, IReadOnlyList<string> Methods, string Access);
 
 /// <summary>
 /// /v1/admin: API keys (create, list, rotate, revoke), the audit trail, and the endpoint list with each endpoint's
@@ -21,9 +30,9 @@ public static partial class AdminEndpoints
     {
         var admin = app.MapGroup("/v1/admin").RequireAuthorization(AuthSetup.Admin);
 
-        admin.MapPost("/keys", async (HttpContext http, IGrainFactory grains) =>
+        admin.MapPost("/keys", async Task<Results<Created<ApiKeyReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains) =>
         {
-            var (body, error) = await RagEndpoints.ReadJson<CreateKeyJson>(http.Request);
+            var (body, error) = await RagEndpoints.ReadJson<CreateKeyRequest>(http.Request);
             if (error is not null) return error;
             var tenant = body!.Tenant ?? http.User.RequiredTenant();
             if (body.Role is null) return RagEndpoints.Problem(400, "Missing role", $"role must be one of {string.Join(", ", Roles.All)}");
@@ -32,30 +41,30 @@ public static partial class AdminEndpoints
             if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
                 return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
             var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "");
-            return Results.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
-        });
+            return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
+        }).Reads<CreateKeyRequest>("application/json").ProducesProblem(400);
 
-        admin.MapGet("/keys", async (string? tenant, HttpContext http, IGrainFactory grains) =>
+        admin.MapGet("/keys", async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> (string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             tenant ??= http.User.RequiredTenant();
             if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
             if (!MaySee(http.User, tenant)) return TenantNotFound(tenant);
             var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
             var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));
-            return Results.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)));
-        });
+            return TypedResults.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)).ToArray());
+        }).ProducesProblem(400);
 
-        admin.MapGet("/keys/{keyId}", async (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Visible(keyId, http, grains) is { } info ? Results.Ok(KeyJson(info, http)) : KeyNotFound(keyId));
+        admin.MapGet("/keys/{keyId}", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Visible(keyId, http, grains) is { } info ? TypedResults.Ok(KeyJson(info, http)) : KeyNotFound(keyId));
 
-        admin.MapPost("/keys/{keyId}/rotate", async (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Manageable(keyId, http, grains) ?? Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http)));
+        admin.MapPost("/keys/{keyId}/rotate", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http)));
 
-        admin.MapDelete("/keys/{keyId}", async (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Manageable(keyId, http, grains) ?? Results.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http)));
+        admin.MapDelete("/keys/{keyId}", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+            await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http)));
 
         // Newest first. from/to default to the last 24 hours; at most 31 days per query. A tenant admin reads its own tenant's.
-        admin.MapGet("/audit", async (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
+        admin.MapGet("/audit", async Task<Results<Ok<List<AuditEntry>>, ProblemHttpResult>> (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
         {
             var until = to ?? DateTimeOffset.UtcNow;
             var since = from ?? until.AddDays(-1);
@@ -71,17 +80,15 @@ public static partial class AdminEndpoints
             for (var day = until.UtcDateTime.Date; day >= since.UtcDateTime.Date && result.Count < query.Limit; day = day.AddDays(-1))
                 result.AddRange(await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(new DateTimeOffset(day, TimeSpan.Zero)))
                     .Query(query with { Limit = query.Limit - result.Count }));
-            return Results.Ok(result);
-        });
+            return TypedResults.Ok(result);
+        }).ProducesProblem(400);
 
         // Every endpoint and the role it needs, so tests (and operators) can check that none is left open by mistake.
-        admin.MapGet("/endpoints", (EndpointDataSource endpoints) => Results.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new
-        {
-            route = "/" + e.RoutePattern.RawText?.TrimStart('/'),
-            methods = e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [],
-            access = e.Metadata.GetMetadata<IAllowAnonymous>() is not null ? "anonymous"
-                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Operator + " (fallback)",
-        })));
+        admin.MapGet("/endpoints", (EndpointDataSource endpoints) => TypedResults.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new EndpointAccess(
+            "/" + e.RoutePattern.RawText?.TrimStart('/'),
+            e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [],
+            e.Metadata.GetMetadata<IAllowAnonymous>() is not null ? "anonymous"
+                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Operator + " (fallback)")).ToArray()));
     }
 
     private static bool IsOperator(ClaimsPrincipal user) => user.Role() == Roles.Operator;
@@ -95,7 +102,7 @@ public static partial class AdminEndpoints
             ? info : null;
 
     /// <summary>Null when the caller may rotate or revoke the key; otherwise the problem to answer (404 unseen, 403 a higher role).</summary>
-    private static async Task<IResult?> Manageable(string keyId, HttpContext http, IGrainFactory grains)
+    private static async Task<ProblemHttpResult?> Manageable(string keyId, HttpContext http, IGrainFactory grains)
     {
         if (await Visible(keyId, http, grains) is not { } info) return KeyNotFound(keyId);
         var role = RoleOf(info, http);
@@ -108,13 +115,11 @@ public static partial class AdminEndpoints
     private static string RoleOf(ApiKeyInfo k, HttpContext http) =>
         Roles.Upgraded(k.Role, k.RoleSchema, k.Tenant, http.RequestServices.GetRequiredService<AuthOptions>().BootstrapTenant);
 
-    private static IResult KeyNotFound(string keyId) => RagEndpoints.Problem(404, "Key not found", $"no API key '{keyId}'");
+    private static ProblemHttpResult KeyNotFound(string keyId) => RagEndpoints.Problem(404, "Key not found", $"no API key '{keyId}'");
 
-    private static IResult TenantNotFound(string tenant) => RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
+    private static ProblemHttpResult TenantNotFound(string tenant) => RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
 
     /// <summary>The secret appears only in create and rotate replies, as the full key to send.</summary>
-    private static object KeyJson(ApiKeyInfo k, HttpContext http) => new
-    {
-        keyId = k.KeyId, tenant = k.Tenant, role = RoleOf(k, http), description = k.Description, createdAt = k.CreatedAt, revokedAt = k.RevokedAt, key = k.Secret,
-    };
+    private static ApiKeyReply KeyJson(ApiKeyInfo k, HttpContext http) =>
+        new(k.KeyId, k.Tenant, RoleOf(k, http), k.Description, k.CreatedAt, k.RevokedAt, k.Secret);
 }

@@ -5,7 +5,25 @@ using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
 using Orleans;
 
+using Microsoft.AspNetCore.Http.HttpResults;
+
 namespace RagCluster.Api.Dashboard;
+
+/// <summary>The dashboard's picture of the cluster: silos now and over time, busiest grain methods, cache tiers, collections and recent queries.</summary>
+public sealed record DashboardReply(DateTimeOffset GeneratedAt, ClusterInspector.SiloView[] Silos, ClusterSample[] History, MethodSummary[] Methods,
+    DashboardCache Cache, DashboardCollection[] Collections, RecentQuery[] Queries);
+
+/// <summary>One grain method summed over the silos: calls and errors add up; the mean is weighted by calls.</summary>
+public sealed record MethodSummary(string Type, string Method, long Calls, long Errors, double MeanMs, double MaxMs);
+
+public sealed record CacheTierRate(long Hits, long Misses, double? HitRate,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] int? Entries = null);
+
+public sealed record DashboardCache(CacheTierRate L1, CacheTierRate L2, CacheTierRate L3);
+
+public sealed record DashboardCollection(string Name, int Documents, ShardStats[] Shards, DashboardPlans Plans);
+
+public sealed record DashboardPlans(Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget);
 
 /// <summary>The data behind /dashboard (admin): the whole cluster now and recently, and one query's trace.</summary>
 public static partial class DashboardEndpoints
@@ -25,36 +43,24 @@ public static partial class DashboardEndpoints
                 var info = await grains.GetGrain<ICollectionGrain>(key).GetInfo();
                 var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(key).Select(shard => grains.GetGrain<IIndexShardGrain>(shard).GetStats()));
                 var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
-                return new { name, documents = info.DocumentCount, shards, plans = new { plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget } };
+                return new DashboardCollection(name, info.DocumentCount, shards, new DashboardPlans(plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget));
             }));
             var (l2Hits, l3Hits, misses, _) = await CacheGrain.TotalsAsync(grains);
             // Methods summed over silos: calls and errors add up; the mean is weighted by calls.
-            var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new
-            {
-                type = g.Key.Type, method = g.Key.Method, calls = g.Sum(m => m.Calls), errors = g.Sum(m => m.Errors),
-                meanMs = g.Sum(m => m.Calls) == 0 ? 0 : g.Sum(m => m.MeanMs * m.Calls) / g.Sum(m => m.Calls), maxMs = g.Max(m => m.MaxMs),
-            }).OrderByDescending(m => m.calls).Take(25).ToArray();
-            return Results.Ok(new
-            {
-                generatedAt = DateTimeOffset.UtcNow,
-                silos,
-                history = sampler.History(),
-                methods,
-                cache = new
-                {
-                    l1 = new { hits = l1.Hits, misses = l1.Misses, entries = l1.Count, hitRate = Rate(l1.Hits, l1.Misses) },
-                    l2 = new { hits = l2Hits, misses = misses + l3Hits, hitRate = Rate(l2Hits, misses + l3Hits) },
-                    l3 = new { hits = l3Hits, misses, hitRate = Rate(l3Hits, misses) },
-                },
-                collections,
-                queries = queries.Recent(null, 50),
-            });
+            var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new MethodSummary(g.Key.Type, g.Key.Method, g.Sum(m => m.Calls), g.Sum(m => m.Errors),
+                g.Sum(m => m.Calls) == 0 ? 0 : g.Sum(m => m.MeanMs * m.Calls) / g.Sum(m => m.Calls), g.Max(m => m.MaxMs))).OrderByDescending(m => m.Calls).Take(25).ToArray();
+            return TypedResults.Ok(new DashboardReply(DateTimeOffset.UtcNow, silos, sampler.History(), methods,
+                new DashboardCache(
+                    new CacheTierRate(l1.Hits, l1.Misses, Rate(l1.Hits, l1.Misses), l1.Count),
+                    new CacheTierRate(l2Hits, misses + l3Hits, Rate(l2Hits, misses + l3Hits)),
+                    new CacheTierRate(l3Hits, misses, Rate(l3Hits, misses))),
+                collections, queries.Recent(null, 50)));
         });
 
-        group.MapGet("/traces/{traceId}", async (string traceId, ClusterInspector inspector) =>
+        group.MapGet("/traces/{traceId}", async Task<Results<Ok<Hosting.Diagnostics.RecordedSpan[]>, ProblemHttpResult>> (string traceId, ClusterInspector inspector) =>
             TraceIdRegex().IsMatch(traceId)
-                ? Results.Ok(await inspector.TraceAsync(traceId))
-                : RagEndpoints.Problem(400, "Invalid trace id", "a trace id is 32 lowercase hex digits"));
+                ? TypedResults.Ok(await inspector.TraceAsync(traceId))
+                : RagEndpoints.Problem(400, "Invalid trace id", "a trace id is 32 lowercase hex digits")).ProducesProblem(400);
     }
 
     private static double? Rate(long hits, long misses) => hits + misses == 0 ? null : Math.Round((double)hits / (hits + misses), 4);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.DataProtection;
 using Orleans.Dashboard;
 using RagCluster.Api.Auth;
@@ -35,15 +36,16 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
     public static void MapOrleansDashboardPages(WebApplication app)
     {
         // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
-        app.MapPost("/v1/dashboard/orleans-session", (HttpContext http, OrleansDashboardSession session) =>
+        app.MapPost("/v1/dashboard/orleans-session", Results<NoContent, ProblemHttpResult> (HttpContext http, OrleansDashboardSession session) =>
         {
             // The cookie carries an API key; a JWT caller has none to put in it (the cookie path checks keys only).
             if (http.User.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName)
                 return RagCluster.Api.RagEndpoints.Problem(400, "API key needed", "open Orleans' dashboard with an admin API key, not a JWT");
             session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
-            return Results.NoContent();
-        }).RequireAuthorization(AuthSetup.Operator);
-        app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator);
+            return TypedResults.NoContent();
+        }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
+        // Orleans' own pages and their data: not RagCluster's API, left out of its OpenAPI document.
+        app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator).ExcludeFromDescription();
         // Its per-silo pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.
         app.Use(async (http, next) =>
         {

@@ -32,10 +32,11 @@ public static class WebAssets
 
     public static void MapWebAssets(this WebApplication app)
     {
-        app.MapGet("/", (HttpContext http) => Serve(http, "index.html")).AllowAnonymous();
-        app.MapGet("/dashboard", (HttpContext http) => Serve(http, "dashboard.html")).AllowAnonymous();
-        app.MapGet("/ui/{file}", (string file, HttpContext http) => Serve(http, file)).AllowAnonymous();
-        app.MapGet("/favicon.ico", (HttpContext http) => Serve(http, "favicon.svg")).AllowAnonymous();
+        // Pages, not API: left out of the OpenAPI document.
+        app.MapGet("/", (HttpContext http) => Serve(http, "index.html")).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/dashboard", (HttpContext http) => Serve(http, "dashboard.html")).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/ui/{file}", (string file, HttpContext http) => Serve(http, file)).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/favicon.ico", (HttpContext http) => Serve(http, "favicon.svg")).AllowAnonymous().ExcludeFromDescription();
     }
 
     private static IResult Serve(HttpContext http, string name)

@@ -256,7 +256,13 @@ public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string
     DateTimeOffset? RevokedAt, string? Secret, int RoleSchema = Roles.CurrentSchema);
 
 [GenerateSerializer, Immutable, Alias("rc.ApiKeyCheck")]
-public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason, int RoleSchema = Roles.CurrentSchema);
+public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason, int RoleSchema = Roles.CurrentSchema)
+{
+    public const string UnknownKey = "unknown key", Revoked = "key revoked", WrongSecret = "wrong secret";
+
+    /// <summary>Whether the key id named an existing key (so a failure is a guess at that key's secret).</summary>
+    public bool KeyExists => Valid || Reason is WrongSecret or Revoked;
+}
 
 /// <summary>One audited request: the caller (key id, tenant, role), the action (method and route), its target and outcome.</summary>
 [GenerateSerializer, Immutable, Alias("rc.AuditEntry")]

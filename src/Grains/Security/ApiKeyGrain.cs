@@ -85,10 +85,10 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     public Task<ApiKeyCheck> Verify(string secret)
     {
         var s = _state.Current;
-        if (!_state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, "unknown key"));
-        if (s.RevokedAt is not null) return Task.FromResult(new ApiKeyCheck(false, null, null, "key revoked"));
+        if (!_state.RecordExists || s.SecretHash is null) return Task.FromResult(new ApiKeyCheck(false, null, null, ApiKeyCheck.UnknownKey));
+        if (s.RevokedAt is not null) return Task.FromResult(new ApiKeyCheck(false, null, null, ApiKeyCheck.Revoked));
         var match = CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ApiKeyFormat.Hash(secret)), Encoding.ASCII.GetBytes(s.SecretHash));
-        return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null, s.RoleSchema) : new ApiKeyCheck(false, null, null, "wrong secret"));
+        return Task.FromResult(match ? new ApiKeyCheck(true, s.Tenant, s.Role, null, s.RoleSchema) : new ApiKeyCheck(false, null, null, ApiKeyCheck.WrongSecret));
     }
 
     public async Task<ApiKeyInfo> Rotate()

@@ -350,6 +350,66 @@ public sealed class HardeningTests(HardenedApiProcess api) : IClassFixture<Harde
     }
 
     [Fact]
+    public async Task Guessing_one_keys_secret_from_many_addresses_locks_that_key_id_but_not_its_owner()
+    {
+        // A real key, verified once by its owner (from its own loopback address: 127.0.0.1's bucket is drained by the test above).
+        // (The admin key's own bucket is tiny here and other tests drain it: a 429 creates nothing, so it is sent again.)
+        HttpResponseMessage created = null!;
+        await Poll.UntilAsync(async () =>
+            (created = await api.Http.PostAsJsonAsync("v1/admin/keys", new { role = "reader", description = "guessed at" })).StatusCode != HttpStatusCode.TooManyRequests);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var k = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var (keyId, key) = (k.GetProperty("keyId").GetString()!, k.GetProperty("key").GetString()!);
+        using var owner = From("127.0.0.200");
+        Assert.Equal(HttpStatusCode.OK, (await Send(Get("v1/collections", key), owner)).StatusCode);
+        var ownerChecked = System.Diagnostics.Stopwatch.StartNew();
+
+        // Wrong secrets for that key id, two per address from 12 addresses: no address runs out (burst 10), the key id does.
+        var details = new List<string>();
+        for (var a = 0; a < 12; a++)
+        {
+            using var guesser = From($"127.0.0.{10 + a}");
+            for (var i = 0; i < 2; i++)
+            {
+                var r = await Send(Get("v1/collections", $"rck_{keyId}.{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}"), guesser);
+                Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+                details.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!);
+            }
+        }
+        Assert.Contains("wrong secret", details[0]);
+        Assert.Contains(details, d => d.Contains("too many failed checks of this key id"));
+        Assert.DoesNotContain(details, d => d.Contains("from this address"));
+
+        // Past the 1 s key cache, with the key id still locked out, the owner's secret is still checked and still works.
+        for (var a = 0; ownerChecked.Elapsed < TimeSpan.FromSeconds(1.5); a++)
+        {
+            using var guesser = From($"127.0.1.{10 + a % 200}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", $"rck_{keyId}.{new string('B', 43)}"), guesser)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await Send(Get("v1/collections", key), owner)).StatusCode);
+    }
+
+    /// <summary>A client whose connections come from <paramref name="localAddress"/> (any 127.x.y.z is loopback on Linux).</summary>
+    private HttpClient From(string localAddress) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, ct) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Parse(localAddress), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, ct);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    }) { BaseAddress = api.Http.BaseAddress };
+
+    [Fact]
     public async Task Oversized_bodies_are_413_before_they_are_read()
     {
         using var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };

@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Limits;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Interfaces;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Hosting;
+using RagCluster.Hosting.Diagnostics;
+using Orleans;
+using Orleans.Runtime;
+
+namespace RagCluster.Api.Cluster;
+
+public sealed record LiveReply(string Status);
+
+/// <summary>A ready silo: its id, each check, and the embedding model's state. Not ready is a 503 problem with "checks".</summary>
+public sealed record ReadyReply(string Status, string Silo, Readiness.Checks Checks, string Detail, string Embedding);
+
+/// <summary>The membership as this silo sees it: its view version, activations per grain type here, and every member.</summary>
+public sealed record ClusterReply(string Silo, long ViewVersion, Dictionary<string, int> Activations, ClusterMemberReply[] Members);
+
+public sealed record ClusterMemberReply(string SiloId, string Address, string Status, string Name);
+
+public sealed record PingReply(string Key, string Silo);
+
+/// <summary>Hits, misses and entries of one cache tier (L3 counts hits only: its misses are the computed queries).</summary>
+public sealed record CacheTierReply(long Hits,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Misses = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Entries = null);
+
+/// <summary>L1 of this silo; L2 and L3 summed over the cache partitions.</summary>
+public sealed record CacheReply(CacheTierReply L1, CacheTierReply L2, CacheTierReply L3);
+
+/// <summary>Health probes (anonymous, never rate limited), the cluster's membership, a placement ping, cache counters and the embedding model.</summary>
+public static class ClusterEndpoints
+{
+    public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health/live", () => TypedResults.Ok(new LiveReply("live"))).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
+
+        // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
+        app.MapGet("/health/ready", async Task<Results<Ok<ReadyReply>, ProblemHttpResult>> (Readiness readiness) =>
+        {
+            var r = await readiness.CheckAsync();
+            return r.Ready
+                ? TypedResults.Ok(new ReadyReply("ready", r.SiloId, r.Checks, r.Detail, r.Embedding))
+                : TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
+                    extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
+        }).AllowAnonymous().WithMetadata(new RateLimits.Unlimited()).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
+        {
+            var view = membership.CurrentSnapshot;
+            return TypedResults.Ok(new ClusterReply(self.SiloAddress.ToString(), view.Version.Value, await activations.ReadAsync(),
+                view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
+                    .Select(m => new ClusterMemberReply(m.SiloAddress.ToString(), m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), m.Name)).ToArray()));
+        }).RequireAuthorization(AuthSetup.Operator);
+
+        // Round trip through placement and the transport: shows which silo owns a key.
+        app.MapGet("/v1/cluster/ping/{key}", async Task<Results<Ok<PingReply>, ProblemHttpResult>> (string key, IGrainFactory grains) =>
+        {
+            if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return RagEndpoints.Problem(400, "Invalid key", "key must be 1..256 characters, not all white space");
+            var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
+            return TypedResults.Ok(new PingReply(key, reply.SiloId));
+        }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
+
+        app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>
+        {
+            var t = await CacheGrain.TotalsAsync(grains);
+            return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
+        }).RequireAuthorization(AuthSetup.Operator);
+
+        app.MapGet("/v1/embedding", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()))
+            .RequireAuthorization(AuthSetup.Reader);
+    }
+}

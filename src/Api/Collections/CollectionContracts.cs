@@ -1,0 +1,20 @@
+using RagCluster.Grains.Interfaces.Rag;
+
+namespace RagCluster.Api.Collections;
+
+/// <summary>The body of POST /v1/collections; unset numbers take the cluster's defaults. "dimensions" makes a collection of own vectors.</summary>
+public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
+    string? Quantization = null);
+
+/// <summary>The body of PUT /v1/collections/{collection}: what to change; unset numbers keep their value.</summary>
+public sealed record ConfigureCollectionRequest(int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null);
+
+/// <summary>A collection's settings as created or configured; <see cref="Resharding"/> is set while a new shard count is being copied.</summary>
+public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);
+
+/// <summary>A collection now: its settings, version, documents, documents not yet settled, and a reshard under way.</summary>
+public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int DocumentCount, int UnsettledCount,
+    ReshardProgress? Resharding);
+
+/// <summary>A page of document ids; pass <see cref="Next"/> back as "after" until it is null.</summary>
+public sealed record DocumentIdsPage(string[] DocumentIds, string? Next);

@@ -1,0 +1,77 @@
+using RagCluster.Api.OpenApi;
+using Microsoft.AspNetCore.Http.HttpResults;
+using RagCluster.Api.Auth;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Security;
+using Orleans;
+
+namespace RagCluster.Api.Collections;
+
+/// <summary>/v1/collections: list, create, read, configure (reshard), delete, the document registry, shards and plans.</summary>
+public static class CollectionEndpoints
+{
+    public static void MapCollectionEndpoints(this IEndpointRouteBuilder app, RouteGroupBuilder collection)
+    {
+        app.MapGet("/v1/collections", async (HttpContext http, IGrainFactory grains) =>
+            TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
+
+        app.MapPost("/v1/collections", async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, CollectionDefaults defaults) =>
+        {
+            var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
+            if (error is not null) return error;
+            if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
+            if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
+            var tenant = http.User.RequiredTenant();
+            var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
+                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization };
+            var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
+            await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
+            return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
+        }).RequireAuthorization(AuthSetup.Writer).Reads<CreateCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
+
+        collection.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
+        {
+            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+            return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, info.DocumentCount, info.UnsettledCount, info.Resharding));
+        }).RequireAuthorization(AuthSetup.Reader);
+
+        // The registry a page at a time: pass "next" back as "after" until it is null.
+        collection.MapGet("/documents", async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> (CollectionRef c, string? after, int? limit, IGrainFactory grains) =>
+        {
+            if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
+            var page = await grains.GetGrain<ICollectionGrain>(c.Key).ListDocuments(after, limit ?? 1000);
+            return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
+        }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+
+        collection.MapPut("", async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
+            if (error is not null) return error;
+            var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
+            var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
+                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions, Quantization = current.Quantization };
+            var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
+            // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
+            var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
+            var reply = new CollectionSettingsReply(c.Name, configured, resharding);
+            return resharding is null ? TypedResults.Ok(reply) : TypedResults.Accepted($"/v1/collections/{c.Name}", reply);
+        }).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
+
+        // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
+        collection.MapDelete("", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
+        {
+            await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
+            return TypedResults.NoContent();
+        }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
+
+        collection.MapGet("/plans", async (CollectionRef c, IGrainFactory grains) =>
+            TypedResults.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name })).RequireAuthorization(AuthSetup.Reader);
+
+        collection.MapGet("/shards", async (CollectionRef c, IGrainFactory grains) =>
+        {
+            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+            return TypedResults.Ok(await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(key => grains.GetGrain<IIndexShardGrain>(key).GetStats())));
+        }).RequireAuthorization(AuthSetup.Reader);
+    }
+}

@@ -1,0 +1,43 @@
+using RagCluster.Api.Auth;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Security;
+using Orleans;
+
+namespace RagCluster.Api.Collections;
+
+/// <summary>
+/// The collection a request names, scoped to the caller's tenant: <see cref="Name"/> as the caller knows it,
+/// <see cref="Key"/> the grain key ("tenant.name").
+/// </summary>
+public sealed record CollectionRef(string Name, string Key, string Tenant)
+{
+    /// <summary>The collection of the caller's tenant, or (an operator's request with <c>?tenant=</c>) of the tenant named.</summary>
+    public static ValueTask<CollectionRef?> BindAsync(HttpContext http)
+    {
+        var name = http.GetRouteValue("collection") as string ?? "";
+        var asked = http.Request.Query["tenant"].ToString();
+        var tenant = asked.Length > 0 ? asked : http.User.Tenant() ?? "";
+        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant));
+    }
+
+    /// <summary>
+    /// Everything under /v1/collections/{collection}: the name is checked, scoped to the caller's tenant, and must exist
+    /// (else 404, which is also what another tenant's collection of that name looks like).
+    /// </summary>
+    public static RouteGroupBuilder Group(IEndpointRouteBuilder app) =>
+        app.MapGroup("/v1/collections/{collection}").AddEndpointFilter(RequireExisting).ProducesProblem(StatusCodes.Status404NotFound);
+
+    private static async ValueTask<object?> RequireExisting(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
+                ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
+        if (RagEndpoints.Valid(c.Name) is { } bad) return bad;
+        var user = context.HttpContext.User;
+        // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
+        var visible = c.Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, c.Tenant) && Grains.Naming.Names.IsName(c.Tenant));
+        var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
+        if (!visible || !await grains.GetGrain<ICollectionGrain>(c.Key).Exists())
+            return RagEndpoints.Problem(404, "Collection not found", $"no collection '{c.Name}'; create it with POST /v1/collections");
+        return await next(context);
+    }
+}

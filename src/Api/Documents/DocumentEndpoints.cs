@@ -1,0 +1,178 @@
+using RagCluster.Api.OpenApi;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Collections;
+using RagCluster.Api.Limits;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Naming;
+using Orleans;
+using static RagCluster.Api.Documents.DocumentParsing;
+
+namespace RagCluster.Api.Documents;
+
+/// <summary>/v1/collections/{collection}/documents: ingest (one, a batch, a file, own vectors), statuses, read and delete.</summary>
+public static class DocumentEndpoints
+{
+    public static void MapDocumentEndpoints(this RouteGroupBuilder collection)
+    {
+        collection.MapPost("/documents", async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> (
+            CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, ILogger<IngestBody> log) =>
+        {
+            IngestRequest ingest;
+            string id;
+            var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
+            if (request.HasFormContentType)
+            {
+                if (dimensions is { } d) return RagEndpoints.Problem(400, "Vectors required", OwnVectorsOnly(d));
+                IFormCollection form;
+                try
+                {
+                    form = await request.ReadFormAsync();
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException)
+                {
+                    // A boundary that never closes, a truncated part: the client's body is broken, not the server.
+                    return RagEndpoints.Problem(400, "Malformed form body", e.Message);
+                }
+                var file = form.Files.FirstOrDefault();
+                if (file is null) return RagEndpoints.Problem(400, "No file", "multipart upload needs a file part");
+                if (file.Length > RagEndpoints.MaxUploadBytes) return RagEndpoints.Problem(413, "File too large", $"files are limited to {RagEndpoints.MaxUploadBytes / 1024 / 1024} MiB");
+                var format = (string?)form["format"] ?? DocumentExtractor.DetectFormat(file.FileName, file.ContentType);
+                if (format is null || !DocumentExtractor.SupportedFormats.Contains(format))
+                    return RagEndpoints.Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+                id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
+                using var ms = new MemoryStream();
+                await file.CopyToAsync(ms);
+                ingest = new IngestRequest(format, ms.ToArray(), ParseTags(form["tags"]), file.FileName);
+            }
+            else
+            {
+                IngestBody? body;
+                try
+                {
+                    body = await request.ReadFromJsonAsync<IngestBody>();
+                }
+                catch (JsonException e)
+                {
+                    return RagEndpoints.Problem(400, "Invalid JSON", e.Message);
+                }
+                catch (InvalidOperationException)
+                {
+                    return RagEndpoints.Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"}, {\"documents\":[…]} or a multipart file upload");
+                }
+                if (body?.Documents is { } batch)
+                {
+                    if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
+                        return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
+                    return await IngestBatchAsync(c, batch, dimensions, grains, slots, request.HttpContext, log);
+                }
+                if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
+                var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
+                if (rejection is not null) return RagEndpoints.Problem(rejection.Status, rejection.Title, rejection.Detail);
+                (id, ingest) = parsed!.Value;
+            }
+            if (ValidDocumentId(id) is { } badId) return badId;
+            if (ValidTags(ingest.Tags) is { } badTags) return RagEndpoints.Problem(badTags.Status, badTags.Title, badTags.Detail);
+            // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
+            if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
+                throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
+            var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Ingest(ingest);
+            return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
+        }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(RagEndpoints.MaxUploadBytes + 1024 * 1024))
+          .Reads<IngestBody>("application/json").Reads<FileUpload>("multipart/form-data")
+          .WithMetadata(new OpenApi.OneOfResponse(StatusCodes.Status202Accepted, "Accepted: one document, or a batch answered document by document", typeof(DocumentAccepted), typeof(BatchAccepted)))
+          .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
+          .WithDescription("One document ({\"id\",\"text\",\"tags\"}), a batch ({\"documents\":[…]}, answered document by document), or a file as multipart/form-data (fields file, id, tags, format).");
+
+        // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
+        collection.MapPost("/documents/statuses", async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
+            if (bad is not null) return bad;
+            if (body?.Ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments } ids)
+                return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
+            if (ids.Any(i => i is null || !Names.IsDocumentId(i)))
+                return RagEndpoints.Problem(400, "Invalid document id", $"'{ids.First(i => i is null || !Names.IsDocumentId(i))}': use " + Names.DocumentIdRule);
+            var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus()));
+            return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
+                Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
+        }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
+
+        collection.MapGet("/documents/{id}", async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
+        {
+            if (ValidDocumentId(id) is { } bad) return bad;
+            var s = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
+            return s.Status is "unknown" or DocumentStatuses.Deleted
+                ? RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'")
+                : TypedResults.Ok(Reply(id, s));
+        }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+
+        collection.MapDelete("/documents/{id}", async Task<Results<NoContent, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
+        {
+            if (ValidDocumentId(id) is { } bad) return bad;
+            // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
+            return await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()
+                ? TypedResults.NoContent()
+                : RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
+        }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
+    }
+
+    private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt);
+
+    private static ProblemHttpResult? ValidDocumentId(string id) =>
+        Names.IsDocumentId(id) ? null : RagEndpoints.Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);
+
+    /// <summary>
+    /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
+    /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
+    /// </summary>
+    private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestBatchAsync(
+        CollectionRef c, List<DocumentInput?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots, HttpContext http, ILogger log)
+    {
+        if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
+            return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
+        var results = new BatchItem[documents.Count];
+        var rejected = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var work = new List<(int Index, string Id, IngestRequest Request)>();
+        for (var i = 0; i < documents.Count; i++)
+        {
+            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, dimensions) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
+            var id = parsed?.Id ?? documents[i]?.Id;
+            if (rejection is null)
+                rejection = !Names.IsDocumentId(parsed!.Value.Id) ? new IngestRejection(400, "Invalid document id", "use " + Names.DocumentIdRule)
+                    : ValidTags(parsed.Value.Request.Tags)
+                      // Two versions of one document in one batch would race; the client must say which it means.
+                      ?? (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
+            if (rejection is not null)
+            {
+                results[i] = new BatchItem(id, "rejected", Error: rejection);
+                rejected++;
+            }
+            else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
+        }
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted, slots);
+        var retryable = 0;
+        for (var k = 0; k < work.Count; k++)
+        {
+            var (index, id, _) = work[k];
+            if (stored[k] is ({ } status, null)) results[index] = new BatchItem(id, status.Status, status.Version);
+            else
+            {
+                // Not accepted; a 503 one (the store or the cluster could not take it now) is safe to send again after retryAfter.
+                var refusal = stored[k].Refusal!;
+                if (refusal.Status == 500) log.LogError("batch ingest of {Collection}/{Document} failed unexpectedly", c.Key, id);
+                if (refusal.Retryable) retryable++;
+                results[index] = new BatchItem(id, "rejected",
+                    Error: new IngestRejection(refusal.Status, refusal.Title, refusal.Detail, refusal.Retryable ? StorageUnavailableException.RetryAfterSeconds : null));
+                rejected++;
+            }
+        }
+        if (retryable > 0) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Accepted((string?)null, new BatchAccepted(documents.Count - rejected, rejected, results));
+    }
+}

@@ -1,0 +1,104 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.OpenApi;
+
+namespace RagCluster.Api.OpenApi;
+
+/// <summary>
+/// The API description at /openapi/v1.json (anonymous: it says what exists, not what any tenant holds). Endpoints
+/// declare their own bodies and problems; here the key scheme, which operations need it, and the problems every
+/// endpoint can answer whatever it does (401/403 without a fitting key, 429 past the rate limit, 503 while the
+/// cluster or its store cannot take the request, 500 with a trace id for anything unforeseen).
+/// </summary>
+public static class ApiDocument
+{
+    public const string Path = "/openapi/v1.json";
+    private const string KeyScheme = "ApiKey";
+
+    public static IServiceCollection AddRagOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
+    {
+        o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "RagCluster";
+            document.Info.Description = "Collections of documents, indexed into shards across an Orleans cluster; search and ask with citations. Every error is an RFC 7807 problem.";
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[KeyScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey, In = ParameterLocation.Header, Name = "X-Api-Key",
+                Description = "An API key (rck_…); also accepted as 'Authorization: Bearer KEY'. Roles: reader, writer, admin (its own tenant), operator (the whole cluster).",
+            };
+            return Task.CompletedTask;
+        });
+        // A problem carries extensions beside the RFC 7807 members: traceId always (to find the failure in the logs), others by kind.
+        o.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (context.JsonTypeInfo.Type != typeof(Microsoft.AspNetCore.Mvc.ProblemDetails)) return Task.CompletedTask;
+            schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
+            schema.Properties["traceId"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The request's trace id" };
+            schema.AdditionalProperties = new OpenApiSchema();
+            return Task.CompletedTask;
+        });
+        o.AddOperationTransformer(async (operation, context, ct) =>
+        {
+            var anonymous = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAllowAnonymous>().Any();
+            var policy = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
+            if (!anonymous)
+            {
+                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(KeyScheme, context.Document)] = [] }];
+                if (policy is not null) operation.Description = $"Role: {policy}.{(operation.Description is { } d ? " " + d : "")}";
+            }
+            operation.Responses ??= new OpenApiResponses();
+            var problems = anonymous
+                ? new[] { (429, "Too many requests (see Retry-After)"), (500, "Unexpected failure (the problem carries a trace id)"), (503, "The cluster or its store cannot take the request now (see Retry-After)") }
+                : [(401, "No valid API key"), (403, "The key's role or tenant may not do this"), (429, "Too many requests (see Retry-After)"),
+                   (500, "Unexpected failure (the problem carries a trace id)"), (503, "The cluster or its store cannot take the request now (see Retry-After)")];
+            foreach (var (status, description) in problems)
+            {
+                var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (operation.Responses.ContainsKey(key)) continue;
+                operation.Responses[key] = new OpenApiResponse
+                {
+                    Description = description,
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) },
+                    },
+                };
+            }
+            // The request bodies a handler reads itself.
+            var bodies = context.Description.ActionDescriptor.EndpointMetadata.OfType<RequestBody>().ToList();
+            if (bodies.Count > 0)
+            {
+                var content = new Dictionary<string, OpenApiMediaType>();
+                foreach (var body in bodies)
+                    content[body.ContentType] = new() { Schema = body.Type == typeof(Stream) ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } : await context.GetOrCreateSchemaAsync(body.Type, null, ct) };
+                operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
+            }
+            // A typed-results union keeps one body type per status; an endpoint that answers one of several says so.
+            foreach (var oneOf in context.Description.ActionDescriptor.EndpointMetadata.OfType<OneOfResponse>())
+            {
+                var options = new List<IOpenApiSchema>();
+                foreach (var type in oneOf.Types) options.Add(await context.GetOrCreateSchemaAsync(type, null, ct));
+                operation.Responses[oneOf.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
+                {
+                    Description = oneOf.Description,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchema { OneOf = options } } },
+                };
+            }
+        });
+    });
+}
+
+/// <summary>
+/// Endpoint metadata: a request body the handler reads itself. (ASP.NET Core's Accepts would also make routing refuse
+/// other content types with a bare 415 before the handler can answer with a problem that says what to send.)
+/// </summary>
+public sealed record RequestBody(string ContentType, Type Type);
+
+public static class RequestBodyExtensions
+{
+    public static RouteHandlerBuilder Reads<T>(this RouteHandlerBuilder builder, string contentType) => builder.WithMetadata(new RequestBody(contentType, typeof(T)));
+}
+
+/// <summary>Endpoint metadata: the body of <see cref="StatusCode"/> is one of <see cref="Types"/>.</summary>
+public sealed record OneOfResponse(int StatusCode, string Description, params Type[] Types);

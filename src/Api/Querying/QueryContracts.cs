@@ -1,0 +1,32 @@
+namespace RagCluster.Api.Querying;
+
+/// <summary>
+/// The body of POST .../search: "query" text (1..2,000 characters), or a query "vector"/"vectorBase64" for collections of
+/// own vectors (with text too for the lexical half); topK 1..100 (10), filter on tags (all must match), a plan name, ef 1..4096.
+/// </summary>
+public sealed record SearchBody(string? Query = null, int? TopK = null, Dictionary<string, string>? Filter = null, string? Plan = null, float[]? Vector = null,
+    string? VectorBase64 = null, int? Ef = null);
+
+/// <summary>The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent events.</summary>
+public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, Dictionary<string, string>? Filter = null);
+
+/// <summary>One chunk found: its document, position in the document's text, heading path and score.</summary>
+public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
+
+/// <summary>
+/// What a search found, best first, with the plan that ran, whether it came from a cache tier (L1, L2, L3), its time,
+/// the plans considered and the trace id to find it on the dashboard.
+/// </summary>
+public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits);
+
+/// <summary>One numbered citation of an answer: the chunk, its span in the document, and the quoted text.</summary>
+public sealed record CitationReply(int Number, string DocumentId, string ChunkId, int Start, int End, double Score, string Quote);
+
+/// <summary>
+/// An answer with its citations; mode is "generated" (an LLM), "extractive" (none configured) or "extractive-fallback"
+/// (the LLM failed: fallbackReason says why).
+/// </summary>
+public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId);
+
+/// <summary>The last server-sent event of a streamed answer ("done").</summary>
+public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId);
