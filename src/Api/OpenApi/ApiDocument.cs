@@ -14,6 +14,9 @@ public static class ApiDocument
     public const string Path = "/openapi/v1.json";
     private const string KeyScheme = "ApiKey";
 
+    private static IEnumerable<string> RouteParameters(string? path) =>
+        System.Text.RegularExpressions.Regex.Matches(path ?? "", @"\{([A-Za-z]+)[^}]*\}").Select(m => m.Groups[1].Value);
+
     public static IServiceCollection AddRagOpenApi(this IServiceCollection services) => services.AddOpenApi(o =>
     {
         o.AddDocumentTransformer((document, _, _) =>
@@ -42,7 +45,13 @@ public static class ApiDocument
         {
             var anonymous = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAllowAnonymous>().Any();
             var policy = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
-            if (!anonymous)
+            // Route values bound by a type of ours (the collection's CollectionRef) are path parameters all the same.
+            operation.Parameters ??= [];
+            foreach (var name in RouteParameters(context.Description.RelativePath))
+                if (!operation.Parameters.Any(p => p.In == ParameterLocation.Path && p.Name == name))
+                    operation.Parameters.Add(new OpenApiParameter { Name = name, In = ParameterLocation.Path, Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String } });
+            if (anonymous) operation.Security = []; // said outright: no key needed
+            else
             {
                 operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(KeyScheme, context.Document)] = [] }];
                 if (policy is not null) operation.Description = $"Role: {policy}.{(operation.Description is { } d ? " " + d : "")}";

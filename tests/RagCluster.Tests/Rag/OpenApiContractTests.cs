@@ -57,11 +57,16 @@ public sealed class OpenApiContractTests(ApiProcess api) : IClassFixture<ApiProc
             foreach (var r in responses.Where(r => r.Name[0] is '4' or '5'))
                 if (!r.Value.TryGetProperty("content", out var c) || !c.TryGetProperty("application/problem+json", out _))
                     problems.Add($"{name}: {r.Name} is not a problem");
-            var secured = op.Value.TryGetProperty("security", out var security) && security.GetArrayLength() > 0;
+            // A key scheme where one is needed; an explicit empty list where none is.
             var anonymous = path.Name is "/health/live" or "/health/ready";
-            if (secured == anonymous) problems.Add($"{name}: security {(secured ? "declared" : "missing")}");
+            if (!op.Value.TryGetProperty("security", out var security) || (security.GetArrayLength() > 0) == anonymous)
+                problems.Add($"{name}: security {(anonymous ? "should be []" : "missing")}");
             foreach (var status in (anonymous ? ["429", "500", "503"] : new[] { "401", "403", "429", "500", "503" }))
                 if (responses.All(r => r.Name != status)) problems.Add($"{name}: no {status} problem");
+            foreach (var parameter in System.Text.RegularExpressions.Regex.Matches(path.Name, @"\{(\w+)\}").Select(m => m.Groups[1].Value))
+                if (!op.Value.TryGetProperty("parameters", out var parameters)
+                    || !parameters.EnumerateArray().Any(p => p.GetProperty("in").GetString() == "path" && p.GetProperty("name").GetString() == parameter))
+                    problems.Add($"{name}: path parameter {parameter} not declared");
             var readsBody = op.Name is "post" or "put" && !path.Name.EndsWith("/rotate") && path.Name != "/v1/dashboard/orleans-session";
             if (readsBody && !op.Value.TryGetProperty("requestBody", out _)) problems.Add($"{name}: no request body");
         }
