@@ -40,7 +40,8 @@ public static class RagServiceCollectionExtensions
         var admissionHold = TimeSetting(configuration, "Ingest:AdmissionHold", TimeSpan.FromSeconds(10), TimeSpan.Zero, TimeSpan.FromMinutes(5));
         services.TryAddSingleton(new IndexingSlots(indexing, queuedDocuments, queuedMegabytes * 1024L * 1024, admissionHold));
         var sweepPeriod = TimeSetting(configuration, "Ingest:PendingSweepPeriod", PendingSweepOptions.Default.Period, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
-        services.TryAddSingleton(new PendingSweepOptions(sweepPeriod));
+        var sweepCallTimeout = TimeSetting(configuration, "Ingest:PendingSweepCallTimeout", PendingSweepOptions.Default.CallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+        services.TryAddSingleton(new PendingSweepOptions(sweepPeriod) { CallTimeout = sweepCallTimeout });
         var restoreLease = TimeSetting(configuration, "Backup:RestoreLease", RestoreLeaseOptions.Default.Lease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         services.TryAddSingleton(new RestoreLeaseOptions(restoreLease));
         var shards = new Indexing.ShardOptions();

@@ -26,6 +26,15 @@ public sealed class CollectionDefaults
 public sealed record PendingSweepOptions(TimeSpan Period)
 {
     public static PendingSweepOptions Default { get; } = new(TimeSpan.FromSeconds(30));
+
+    /// <summary>
+    /// How long a sweep waits for one document's answer before leaving it to the next tick
+    /// (<c>Ingest:PendingSweepCallTimeout</c>). A sweep holds its collection's turn; when the collection is deactivated
+    /// (Orleans does that when the silo holding its directory entry dies), the deactivation waits for that turn while
+    /// the documents' own calls to the collection wait for the deactivation: unbounded, the three waited out a whole
+    /// call timeout (30 s), and a kill -9 of one silo stalled ingest for 35 s.
+    /// </summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>
@@ -328,7 +337,7 @@ public sealed partial class CollectionGrain(
                         // Settled: the document holds this acceptance's write (or a later one) and is done with it. A
                         // done status of an earlier write is not enough: the write accepted here may be on its way to
                         // storage. An acceptance older than a period whose write never arrived was abandoned.
-                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus();
+                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus().WaitAsync(sweep.CallTimeout);
                         var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
                         var stamp = BitConverter.ToInt64(entry.Value);
                         var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;

@@ -61,6 +61,8 @@ public sealed class FaultCluster : IAsyncDisposable
         "--Ingest:PendingSweepPeriod", SweepPeriod,
         "--Reshard:PageChunks", "32", // a reshard of the small test collection copies in many steps, with writes between them
         "--Logging:LogLevel:Default", "Information", "--Logging:LogLevel:Orleans", "Warning", "--Logging:LogLevel:Microsoft", "Warning",
+        // RAGCLUSTER_FAULT_SUITE_SILO_ARGS: more options for every process (e.g. a log level for one Orleans category).
+        .. (Environment.GetEnvironmentVariable("RAGCLUSTER_FAULT_SUITE_SILO_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
     ];
 
     // Four silos share this machine's cores: the README's setting for that.
