@@ -21,9 +21,9 @@ WORKDIR /src
 COPY . .
 RUN for p in Silo Cli Api; do dotnet publish src/$p -c Release -r linux-x64 --self-contained -p:OnnxRuntimeGpu=true -o /app --nologo || exit 1; done
 
-# CUDA 12 and cuDNN 9: match them to the Microsoft.ML.OnnxRuntime.Gpu.Linux release in use (not built here: the
-# mirror lacks the GPU package and there is no Docker engine).
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS gpu
+# CUDA 13 and cuDNN 9, what Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0's CUDA provider links against (libcublas.so.13,
+# libcudart.so.13, libcurand.so.10; cuDNN 9 opened at run time). Not built here: there is no Docker engine.
+FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 AS gpu
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libicu74 \
  && rm -rf /var/lib/apt/lists/* \

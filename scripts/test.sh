@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs every test, then prints one summary line "N passed, N failed".
+# Arguments go to dotnet test: `scripts/test.sh -p:OnnxRuntimeGpu=true` runs the tests on the GPU build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
-dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
+dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # The console logger closes each test assembly with "Total tests: T", "Passed: P" and (if any) "Failed: F"

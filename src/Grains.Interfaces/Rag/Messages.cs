@@ -215,7 +215,15 @@ public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, 
 public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget);
 
 [GenerateSerializer, Immutable, Alias("rc.EmbeddingInfo")]
-public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider);
+public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider)
+{
+    /// <summary>The GPU (name, memory) when the provider is CUDA; null on CPU.</summary>
+    [Id(4)] public string? Device { get; init; }
+    /// <summary>Texts embedded by this silo since it started, in how many inferences, and the seconds those took.</summary>
+    [Id(5)] public long Texts { get; init; }
+    [Id(6)] public long Batches { get; init; }
+    [Id(7)] public double InferenceSeconds { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.CacheLookup")]
 public sealed record CacheLookup(bool Found, SearchResponse? Value, string Tier);

@@ -14,6 +14,12 @@ public sealed class EmbeddingGrain(EmbeddingService service) : Grain, IEmbedding
     public Task<float[][]> Embed(string[] texts, bool isQuery) =>
         service.EmbedAsync(texts, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
 
-    public Task<EmbeddingInfo> GetInfo() =>
-        Task.FromResult(new EmbeddingInfo(service.IsAvailable, service.Status, service.Dimensions, service.ExecutionProvider));
+    public Task<EmbeddingInfo> GetInfo()
+    {
+        var (batches, texts, seconds) = service.Stats;
+        return Task.FromResult(new EmbeddingInfo(service.IsAvailable, service.Status, service.Dimensions, service.ExecutionProvider)
+        {
+            Device = service.Device, Texts = texts, Batches = batches, InferenceSeconds = Math.Round(seconds, 3),
+        });
+    }
 }

@@ -115,6 +115,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     public int Dimensions => _encoder?.Dimensions ?? 0;
     public WordPieceTokenizer? Tokenizer => _encoder?.Tokenizer;
     public string? ExecutionProvider => _encoder?.ExecutionProvider;
+    public string? Device => _encoder?.Device;
     /// <summary>Rows per inference: Embedding:MaxBatch, or the device's default when that is 0.</summary>
     public int MaxBatch => _maxBatch;
     /// <summary>Padded tokens per inference: Embedding:MaxBatchTokens, or the device's default when that is 0.</summary>

@@ -13,6 +13,8 @@ public interface ITextEncoder : IDisposable
     string ExecutionProvider { get; }
     /// <summary>One line for the service's status: what runs, and on what.</summary>
     string Description { get; }
+    /// <summary>The GPU's name and memory when inferences run on one; null otherwise.</summary>
+    string? Device => null;
 
     /// <summary>One inference over a batch; returns one vector per sequence. Safe to call from several threads at once.</summary>
     float[][] Encode(IReadOnlyList<int[]> sequences);

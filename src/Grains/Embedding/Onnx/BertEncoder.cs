@@ -28,17 +28,27 @@ public sealed class BertEncoder : ITextEncoder
         _normalize = options.Normalize;
         Providers = OrtEnv.Instance().GetAvailableProviders();
         OrtVersion = OrtEnv.Instance().GetVersionString();
-        using var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            InterOpNumThreads = 1,
-        };
-        sessionOptions.IntraOpNumThreads = options.EffectiveIntraOpThreads;
-        // Spinning intra-op threads keep every core busy between batches and starved the silo's heartbeats
-        // on a 2-core machine (silos were declared dead mid-ingest); park them unless asked otherwise.
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
+        using var sessionOptions = NewSessionOptions(options);
         ExecutionProvider = ChooseProvider(options, sessionOptions, log);
-        _session = new InferenceSession(modelPath, sessionOptions);
+        try
+        {
+            _session = new InferenceSession(modelPath, sessionOptions);
+        }
+        catch (OnnxRuntimeException e) when (ExecutionProvider != "CPU")
+        {
+            // The provider loaded but could not start on a device (no GPU, a driver too old): as if it had not loaded.
+            var reason = e.Message.Split('\n')[0].Trim();
+            if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
+            log?.LogWarning("CUDA execution provider could not start ({Reason}); embedding on CPU", reason);
+            ExecutionProvider = "CPU";
+            using var cpuOptions = NewSessionOptions(options);
+            _session = new InferenceSession(modelPath, cpuOptions);
+        }
+        if (ExecutionProvider != "CPU")
+        {
+            Device = CudaDevice.Describe(options.DeviceId);
+            log?.LogInformation("Embedding on {Provider}: {Device}", ExecutionProvider, Device ?? "device not named (NVML unavailable)");
+        }
 
         var inputs = _session.InputMetadata.Keys.ToList();
         if (!inputs.Contains("input_ids") || !inputs.Contains("attention_mask"))
@@ -60,7 +70,27 @@ public sealed class BertEncoder : ITextEncoder
     public string OrtVersion { get; }
     public string ExecutionProvider { get; }
     public IReadOnlyList<string> Providers { get; }
-    public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}";
+    /// <summary>The GPU's name and memory when a CUDA session runs (from the driver); null on CPU.</summary>
+    public string? Device { get; }
+    public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}{(Device is null ? "" : $" ({Device})")}";
+
+    private static SessionOptions NewSessionOptions(EmbeddingOptions options)
+    {
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            InterOpNumThreads = 1,
+            IntraOpNumThreads = options.EffectiveIntraOpThreads,
+        };
+        // Spinning intra-op threads keep every core busy between batches and starved the silo's heartbeats
+        // on a 2-core machine (silos were declared dead mid-ingest); park them unless asked otherwise.
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
+        return sessionOptions;
+    }
+
+    private CudaUnavailableException CudaUnavailable(string reason) => new(
+        $"Embedding:ExecutionProvider is 'cuda' but this ONNX Runtime {OrtVersion} cannot start it ({reason}; providers: {string.Join(", ", Providers)}); " +
+        "build with -p:OnnxRuntimeGpu=true on a host with CUDA 13 and cuDNN 9, or set Embedding:ExecutionProvider to auto or cpu");
 
     private string ChooseProvider(EmbeddingOptions options, SessionOptions sessionOptions, ILogger? log)
     {
@@ -81,10 +111,7 @@ public sealed class BertEncoder : ITextEncoder
             {
                 reason = e.Message.Split('\n')[0].Trim();
             }
-        if (options.ExecutionProvider == "cuda")
-            throw new CudaUnavailableException(
-                $"Embedding:ExecutionProvider is 'cuda' but this ONNX Runtime {OrtVersion} cannot start it ({reason}; providers: {string.Join(", ", Providers)}); " +
-                "build with -p:OnnxRuntimeGpu=true on a host with CUDA, or set Embedding:ExecutionProvider to auto or cpu");
+        if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
         log?.LogInformation("CUDA execution provider unavailable ({Reason}); embedding on CPU", reason);
         return "CPU";
     }
