@@ -37,7 +37,7 @@ public sealed class BertEncoder : ITextEncoder
         catch (OnnxRuntimeException e) when (ExecutionProvider != "CPU")
         {
             // The provider loaded but could not start on a device (no GPU, a driver too old): as if it had not loaded.
-            var reason = e.Message.Split('\n')[0].Trim();
+            var reason = Reason(e);
             if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
             log?.LogWarning("CUDA execution provider could not start ({Reason}); embedding on CPU", reason);
             ExecutionProvider = "CPU";
@@ -88,6 +88,14 @@ public sealed class BertEncoder : ITextEncoder
         return sessionOptions;
     }
 
+    /// <summary>What ONNX Runtime says went wrong, from "Failed to load library" on where it says so (that names the missing CUDA library), without its source-file prefix.</summary>
+    private static string Reason(OnnxRuntimeException e)
+    {
+        var line = e.Message.Split('\n')[0].Trim();
+        var at = line.IndexOf("Failed to load library", StringComparison.Ordinal);
+        return at >= 0 ? line[at..] : line;
+    }
+
     private CudaUnavailableException CudaUnavailable(string reason) => new(
         $"Embedding:ExecutionProvider is 'cuda' but this ONNX Runtime {OrtVersion} cannot start it ({reason}; providers: {string.Join(", ", Providers)}); " +
         "build with -p:OnnxRuntimeGpu=true on a host with CUDA 13 and cuDNN 9, or set Embedding:ExecutionProvider to auto or cpu");
@@ -109,7 +117,7 @@ public sealed class BertEncoder : ITextEncoder
             }
             catch (OnnxRuntimeException e)
             {
-                reason = e.Message.Split('\n')[0].Trim();
+                reason = Reason(e);
             }
         if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
         log?.LogInformation("CUDA execution provider unavailable ({Reason}); embedding on CPU", reason);
