@@ -24,7 +24,7 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
     private readonly System.Threading.RateLimiting.PartitionedRateLimiter<string> _failures = Limits.RateLimits.FailedKeyChecks(limits);
     public const string BootstrapKeyId = "bootstrap";
     private const int MaxCached = 10_000;
-    private readonly byte[]? _bootstrapHash = string.IsNullOrEmpty(options.BootstrapAdminKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.BootstrapAdminKey));
+    private readonly byte[]? _bootstrapHash = string.IsNullOrEmpty(options.BootstrapAdminKey) ? null : Hash(options.BootstrapAdminKey);
     private readonly ConcurrentDictionary<string, (KeyCheck Check, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
     // The hash of the last secret that verified for each key id: while a key id is locked out, its owner (who presents
     // that secret) is still checked; only other secrets are refused unchecked. Bounded like the cache.
@@ -32,7 +32,8 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
 
     public async ValueTask<KeyCheck> VerifyAsync(string presented, string clientAddress)
     {
-        var presentedHash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        // Hashed only where it is compared: a cached key (the hot path) costs no hash unless a bootstrap key is set.
+        var presentedHash = _bootstrapHash is null ? null : Hash(presented);
         if (_bootstrapHash is not null && CryptographicOperations.FixedTimeEquals(presentedHash, _bootstrapHash))
             return new KeyCheck(BootstrapKeyId, options.BootstrapTenant, Roles.Operator, null);
         if (!ApiKeyFormat.TryParse(presented, out var keyId, out var secret)) return new KeyCheck(null, null, null, "malformed API key");
@@ -43,6 +44,7 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
         // (Statistics, not a zero-permit acquire: the partitioned token bucket grants those even when empty.)
         if (LockedOut(AddressPartition(clientAddress)))
             return new KeyCheck(keyId, null, null, "too many failed key checks from this address; retry later");
+        presentedHash ??= Hash(presented);
         var owner = _lastGood.TryGetValue(keyId, out var good) && CryptographicOperations.FixedTimeEquals(presentedHash, good);
         if (!owner && LockedOut(KeyPartition(keyId)))
             return new KeyCheck(keyId, null, null, "too many failed checks of this key id; retry later");
@@ -66,6 +68,8 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
         }
         return check;
     }
+
+    private static byte[] Hash(string presented) => SHA256.HashData(Encoding.UTF8.GetBytes(presented));
 
     private bool LockedOut(string partition) => _failures.GetStatistics(partition)?.CurrentAvailablePermits <= 0;
     private static string AddressPartition(string address) => "ip:" + address;

@@ -43,8 +43,9 @@ public static class ApiDocument
         });
         o.AddOperationTransformer(async (operation, context, ct) =>
         {
-            var anonymous = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAllowAnonymous>().Any();
-            var policy = context.Description.ActionDescriptor.EndpointMetadata.OfType<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            var anonymous = metadata.OfType<IAllowAnonymous>().Any();
+            var policy = metadata.OfType<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
             // Route values bound by a type of ours (the collection's CollectionRef) are path parameters all the same.
             operation.Parameters ??= [];
             foreach (var name in RouteParameters(context.Description.RelativePath))
@@ -75,7 +76,7 @@ public static class ApiDocument
                 };
             }
             // The request bodies a handler reads itself.
-            var bodies = context.Description.ActionDescriptor.EndpointMetadata.OfType<RequestBody>().ToList();
+            var bodies = metadata.OfType<RequestBody>().ToList();
             if (bodies.Count > 0)
             {
                 var content = new Dictionary<string, OpenApiMediaType>();
@@ -84,7 +85,7 @@ public static class ApiDocument
                 operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
             }
             // A typed-results union keeps one body type per status; an endpoint that answers one of several says so.
-            foreach (var oneOf in context.Description.ActionDescriptor.EndpointMetadata.OfType<OneOfResponse>())
+            foreach (var oneOf in metadata.OfType<OneOfResponse>())
             {
                 var options = new List<IOpenApiSchema>();
                 foreach (var type in oneOf.Types) options.Add(await context.GetOrCreateSchemaAsync(type, null, ct));

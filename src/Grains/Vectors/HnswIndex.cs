@@ -636,7 +636,7 @@ public sealed unsafe class HnswIndex : IDisposable
                 var dists = new float[nodes.Length];
                 for (var i = 0; i < nodes.Length; i++) dists[i] = Distance(baseVec, baseScale, nodes[i]);
                 Array.Sort(dists, nodes);
-                merged = [.. SelectFromSorted(dists, nodes, max, new int[max]).ToArray()];
+                merged = [.. SelectFromSorted(dists, nodes, max, new int[max])];
             }
             links[0] = merged.Count;
             merged.CopyTo(links[1..]);
