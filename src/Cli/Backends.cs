@@ -87,6 +87,7 @@ public sealed class EmbeddedBackend : IRagBackend
             o.Storage = "sqlite:" + Path.Combine(Path.GetFullPath(dataDir), "ragcluster.db");
             o.SiloPort = FreePort(); // a silo of its own, beside any API silo on this machine
             o.GatewayPort = 0;
+            o.Roles = RagCluster.Grains.Placement.SiloRoles.Embedding; // the only silo: it embeds, whatever the environment says
         }));
         var host = builder.Build();
         host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>(); // an unusable model setting fails before the silo starts

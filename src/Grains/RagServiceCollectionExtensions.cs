@@ -30,7 +30,9 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(hnsw);
         services.TryAddSingleton<RagCluster.Grains.Indexing.IndexingThreads>();
         services.TryAddSingleton(collections);
+        services.TryAddSingleton(Placement.SiloRoles.Parse(configuration["Silo:Roles"]));
         services.TryAddSingleton<EmbeddingService>();
+        services.TryAddSingleton<Embedder>();
         var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);
         if (indexing is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
         var queuedDocuments = configuration.GetValue("Ingest:MaxQueuedDocuments", 10_000);

@@ -11,7 +11,10 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
 {
     public sealed record Result(bool Ready, string SiloId, Checks Checks, string Detail, string Embedding);
 
-    /// <summary>Each condition of readiness: the store answers, this silo is an active member, and the model (if configured) loaded.</summary>
+    /// <summary>
+    /// Each condition of readiness: the store answers, this silo is an active member, and the model (if configured)
+    /// loaded: "loaded", "tokenizer only" (a silo without the embedding role), "not configured" or "failed".
+    /// </summary>
     public sealed record Checks(bool Store, bool Membership, string Model);
 
     public async Task<Result> CheckAsync()
@@ -34,8 +37,10 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         }
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
         var joined = status == SiloStatus.Active;
-        var modelOk = embeddings.IsAvailable || string.IsNullOrWhiteSpace(options.ModelDirectory);
-        var checks = new Checks(storeError is null, joined, embeddings.IsAvailable ? "loaded" : modelOk ? "not configured" : "failed");
+        // A silo without the embedding role loads only the model's tokenizer: it chunks, an embedding silo embeds.
+        var loaded = embeddings.Roles.Embeds ? embeddings.IsAvailable : embeddings.IsConfigured;
+        var modelOk = loaded || string.IsNullOrWhiteSpace(options.ModelDirectory);
+        var checks = new Checks(storeError is null, joined, loaded ? (embeddings.IsAvailable ? "loaded" : "tokenizer only") : modelOk ? "not configured" : "failed");
         var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
         return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);
     }

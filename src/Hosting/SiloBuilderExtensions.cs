@@ -1,6 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -14,7 +17,6 @@ using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using RagCluster.Hosting.Diagnostics;
 using RagCluster.Grains.Placement;
-using RagCluster.Hosting.Placement;
 using RagCluster.Storage;
 using RagCluster.Storage.Faults;
 using RagCluster.Storage.GrainLogs;
@@ -107,6 +109,13 @@ public static class SiloBuilderExtensions
         // pipeline, and a never-ending response outlives request timeouts.
         silo.AddDashboard(o => o.HideTrace = true);
         silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
+        // Roles travel as Orleans silo metadata, which every silo caches for placement filters to read.
+        var roles = SiloRoles.Parse(options.Roles);
+        silo.Services.RemoveAll<SiloRoles>();
+        silo.Services.AddSingleton(roles);
+        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = roles.ToString() });
+        silo.Services.AddPlacementFilter<SiloRoleFilterStrategy, SiloRoleFilterDirector>(ServiceLifetime.Transient);
+        silo.Services.AddSingleton<SiloRoleFilterDirector>();
         silo.Services.AddPlacementDirector<RendezvousPlacement, RendezvousPlacementDirector>();
         silo.Services.AddSingleton(sp => new HomeSilo(sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),
             options.HomeCheckPeriod));

@@ -61,6 +61,13 @@ public sealed class SiloOptions
     /// </summary>
     public int DirectoryCacheSize { get; set; } = 100_000;
 
+    /// <summary>
+    /// What this silo offers, comma-separated: <c>embedding</c> (it runs the model; embedding is placed only on such
+    /// silos), or <c>none</c>. Unset: every role, so a cluster of one kind of silo needs nothing here. A GPU cluster
+    /// gives its GPU silos <c>embedding</c> and the others <c>none</c>; see README "GPU".
+    /// </summary>
+    public string? Roles { get; set; }
+
     /// <summary>Failure detection (Orleans' ClusterMembershipOptions); see README "Failure detection".</summary>
     public MembershipSettings Membership { get; set; } = new();
 
@@ -79,6 +86,7 @@ public sealed class SiloOptions
         if (DirectoryCacheSize is < 0 or > 10_000_000) throw new ArgumentException("Silo:DirectoryCacheSize must be 0 (no cache) to 10000000");
         if (Clustering is not ("auto" or "localhost" or "redis")) throw new ArgumentException($"Silo:Clustering '{Clustering}' is not auto, localhost or redis");
         if (Clustering == "redis" && string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("Silo:Clustering is redis but Silo:Redis (e.g. 127.0.0.1:6379) is not set");
+        RagCluster.Grains.Placement.SiloRoles.Parse(Roles);
         Membership.Validate();
     }
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Limits;
 using RagCluster.Grains.Caching;
+using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Hosting;
@@ -30,6 +31,12 @@ public sealed record CacheTierReply(long Hits,
 
 /// <summary>L1 of this silo; L2 and L3 summed over the cache partitions.</summary>
 public sealed record CacheReply(CacheTierReply L1, CacheTierReply L2, CacheTierReply L3);
+
+/// <summary>
+/// Whether the cluster can embed texts now (a model is configured and a silo with the embedding role is active), why
+/// not, the texts per second all silos embed together, and each silo's own report.
+/// </summary>
+public sealed record EmbeddingReply(bool Available, string Status, double TextsPerSecond, EmbeddingInfo[] Silos);
 
 /// <summary>Health probes (anonymous, never rate limited), the cluster's membership, a placement ping, cache counters and the embedding model.</summary>
 public static class ClusterEndpoints
@@ -70,7 +77,14 @@ public static class ClusterEndpoints
             return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
         }).RequireAuthorization(AuthSetup.Operator);
 
-        app.MapGet("/v1/embedding", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IEmbeddingGrain>("local").GetInfo()))
-            .RequireAuthorization(AuthSetup.Reader);
+        // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
+        app.MapGet("/v1/embedding", async (Embedder embedder, Dashboard.ClusterInspector inspector) =>
+        {
+            var silos = (await inspector.SilosAsync()).Where(s => s.Embedding is not null).Select(s => s.Embedding!).ToArray();
+            var why = embedder.DenseRetrieval ? embedder.Unavailable() : embedder.Local.Status;
+            var embedding = silos.Where(s => s.Available).ToArray();
+            return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {embedder.Local.ModelName}, {embedding.Length} embedding silo(s)",
+                embedding.Sum(s => s.TextsPerSecond), silos));
+        }).RequireAuthorization(AuthSetup.Reader);
     }
 }

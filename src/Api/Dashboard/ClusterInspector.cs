@@ -15,7 +15,11 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     public sealed record SiloView(string SiloId, string Address, string Status, long HeartbeatAgeMs, bool Local, bool Reachable,
-        Dictionary<string, int> Activations, Dictionary<string, int> Queued, JsonElement? Load, MethodStat[] Methods);
+        Dictionary<string, int> Activations, Dictionary<string, int> Queued, JsonElement? Load, MethodStat[] Methods)
+    {
+        /// <summary>The silo's roles, model, device and embedding throughput; null when it did not answer.</summary>
+        public RagCluster.Grains.Interfaces.Rag.EmbeddingInfo? Embedding { get; init; }
+    }
 
     private IEnumerable<ClusterMember> LiveMembers() => membership.CurrentSnapshot.Members.Values.Where(m => m.Status != SiloStatus.Dead);
 
@@ -30,7 +34,7 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
                 var report = await grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString()).GetReport().WaitAsync(Timeout);
                 // Orleans' membership keeps an IAmAlive time per silo but does not expose it here; 0 means "not reported".
                 return new SiloView(id, m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), 0, local, true, report.Activations, [],
-                    JsonDocument.Parse(report.LoadJson).RootElement.Clone(), report.Methods);
+                    JsonDocument.Parse(report.LoadJson).RootElement.Clone(), report.Methods) { Embedding = report.Embedding };
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
             {

@@ -35,7 +35,11 @@ public sealed record BatchItem(string? DocumentId, string Status,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Version = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IngestRejection? Error = null);
 
-/// <summary>A document's state: accepted, pending, indexed (chunkCount chunks), failed (error) or, in a statuses read, notFound.</summary>
-public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt);
+/// <summary>
+/// A document's state: accepted, pending, indexed (chunkCount chunks), failed (error) or, in a statuses read, notFound.
+/// A pending document that cannot be indexed now says why in waiting (e.g. no silo with the embedding role is active).
+/// </summary>
+public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Waiting = null);
 
 public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);

@@ -121,7 +121,7 @@ public static class DocumentEndpoints
         }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
     }
 
-    private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt);
+    private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
 
     private static ProblemHttpResult? ValidDocumentId(string id) =>
         Names.IsDocumentId(id) ? null : RagEndpoints.Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);

@@ -17,6 +17,14 @@ function render(d) {
     rc.el("td", { class: "activation-total" }, Object.values(s.activations).reduce((a, b) => a + b, 0)),
     rc.el("td", {}, Object.values(s.queued).reduce((a, b) => a + b, 0)), rc.el("td", {}, s.heartbeatAgeMs + " ms"))));
 
+  rc.fill($("embedding"), d.silos.filter(s => s.embedding).map(s => {
+    const e = s.embedding;
+    return rc.el("tr", { "data-silo": s.siloId }, rc.el("td", {}, shortSilo(s.siloId)), rc.el("td", {}, e.roles.join(", ") || "none"),
+      rc.el("td", { title: e.status }, e.available ? "yes" : "no"), rc.el("td", { class: "embedding-provider" }, e.executionProvider ?? "–"),
+      rc.el("td", {}, e.device ?? "–"), rc.el("td", { class: "embedding-rate" }, e.textsPerSecond.toFixed(1)), rc.el("td", {}, e.queued),
+      rc.el("td", {}, e.texts), rc.el("td", {}, e.batches), rc.el("td", {}, e.inferenceSeconds.toFixed(1)));
+  }));
+
   const types = [...new Set(d.silos.flatMap(s => Object.keys(s.activations)))].sort();
   $("activations-head").replaceChildren(rc.el("tr", {}, rc.el("th", {}, "Grain type"), ...d.silos.map(s => rc.el("th", {}, shortSilo(s.siloId)))));
   rc.fill($("activations"), types.map(t => rc.el("tr", {}, rc.el("td", {}, t), ...d.silos.map(s => rc.el("td", {}, s.activations[t] ?? 0)))));

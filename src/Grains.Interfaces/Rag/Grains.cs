@@ -157,12 +157,19 @@ public interface IIndexShardGrain : IGrainWithStringKey
     Task<ShardExportPage> Export(int cursor, int maxChunks);
 }
 
-/// <summary>Stateless worker: the local silo's embedding model.</summary>
+/// <summary>
+/// Key: an embedding silo's address (parsable form); the activation lives on that silo and runs its model. Silos
+/// without the embedding role send their texts here; placement refuses a silo that does not offer the role.
+/// </summary>
 [Alias("rc.IEmbeddingGrain")]
 public interface IEmbeddingGrain : IGrainWithStringKey
 {
-    Task<float[][]> Embed(string[] texts, bool isQuery);
-    Task<EmbeddingInfo> GetInfo();
+    /// <summary>
+    /// Embeds model inputs (word-piece ids, framed by the caller's tokenizer). A document's chunks can wait behind a
+    /// long ingest queue on a busy embedding silo, so this call may take longer than the cluster's call timeout.
+    /// </summary>
+    [ResponseTimeout("00:05:00")]
+    Task<float[][]> EmbedTokens(int[][] sequences, bool isQuery);
 }
 
 /// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>

@@ -37,6 +37,8 @@ public sealed record DocumentStatus(string Collection, string DocumentId, string
     /// stamps were kept): the sweep lets an acceptance go only once the document holds that write or a later one.
     /// </summary>
     [Id(8)] public long AcceptedStamp { get; init; }
+    /// <summary>Why a pending document is not being indexed now (no silo can embed it); null while it is not held up.</summary>
+    [Id(9)] public string? Waiting { get; init; }
 }
 
 /// <summary>One chunk as a shard stores it.</summary>
@@ -212,8 +214,13 @@ public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, 
 
 /// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
 [GenerateSerializer, Immutable, Alias("rc.PlanStats")]
-public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget);
+public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget)
+{
+    /// <summary>Queries that ran on BM25 alone because no silo could embed them (none with the embedding role active, or it failed).</summary>
+    [Id(5)] public long EmbeddingUnavailable { get; init; }
+}
 
+/// <summary>One silo's embedding: whether it runs the model (Available), on what, and how much it has done.</summary>
 [GenerateSerializer, Immutable, Alias("rc.EmbeddingInfo")]
 public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider)
 {
@@ -223,6 +230,12 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
     [Id(5)] public long Texts { get; init; }
     [Id(6)] public long Batches { get; init; }
     [Id(7)] public double InferenceSeconds { get; init; }
+    /// <summary>The silo (its address) and the roles it offers (Silo:Roles).</summary>
+    [Id(8)] public string Silo { get; init; } = "";
+    [Id(9)] public string[] Roles { get; init; } = [];
+    /// <summary>Texts embedded per second over the last 10 s, and texts waiting for an inference now.</summary>
+    [Id(10)] public double TextsPerSecond { get; init; }
+    [Id(11)] public int Queued { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.CacheLookup")]

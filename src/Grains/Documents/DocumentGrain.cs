@@ -66,10 +66,10 @@ public sealed class DocumentState
 [Orleans.Placement.RandomPlacement]
 public sealed class DocumentGrain(
     [PersistentState("document")] IPersistentState<DocumentState> stored, IGrainContext context, DeepCopier copier,
-    EmbeddingService embeddings, IndexingSlots slots, ILogger<DocumentGrain> log)
+    Embedder embedder, IndexingSlots slots, ILogger<DocumentGrain> log)
     : Grain, IDocumentGrain
 {
-    private static readonly TimeSpan RetryPeriod = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan RetryPeriod = TimeSpan.FromSeconds(2), WaitPeriod = TimeSpan.FromSeconds(4);
     // Reentrant (status reads must not wait for indexing); DurableState makes the writes take turns and shows readers
     // only what storage holds.
     private readonly DurableState<DocumentState> _state = new(stored, context, copier);
@@ -77,6 +77,8 @@ public sealed class DocumentGrain(
     private Task? _indexing;
     private Task<bool>? _removing;
     private IGrainTimer? _retry;
+    private bool _waitingForEmbedding;
+    private string? _waitReason; // memory only: why the pending version waits, for status reads
     // The collection's stamps for this document's acceptances, named when it settles. Memory only: the collection's
     // sweep settles what a lost activation forgot.
     private readonly List<long> _acceptances = [];
@@ -377,7 +379,13 @@ public sealed class DocumentGrain(
             done = false;
         }
         if (!IsPending) LeaveQueue();
-        if (!done && !_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
+        if (!_waitingForEmbedding) _waitReason = null; // the last pass got past embedding (or ended otherwise)
+        if (!done && !_stopping.IsCancellationRequested)
+        {
+            // Waiting for an embedding silo can last minutes: look less often, spread out, than after a failed write.
+            _retry = RegisterRetry(_waitingForEmbedding ? WaitPeriod + TimeSpan.FromMilliseconds(Random.Shared.Next(2000)) : RetryPeriod);
+            _waitingForEmbedding = false;
+        }
         // Settled, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
         // load of a million documents kept hundreds of thousands of idle activations in the heap for the collector to
         // shed in batches. A status read activates it again.
@@ -488,6 +496,15 @@ public sealed class DocumentGrain(
             if (failed) RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "failed"));
             return true;
         }
+        catch (EmbeddingUnavailableException e) when (!Superseded() && !_stopping.IsCancellationRequested)
+        {
+            // No silo can embed now (none with the embedding role is active): wait, pending, and look again later.
+            _waitingForEmbedding = true;
+            _waitReason = e.Message;
+            RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "waiting"));
+            log.LogDebug("Indexing {Collection}/{Document} v{Version} waits: {Reason}", Collection, DocumentId, version, e.Message);
+            return false;
+        }
         catch (Exception e) when (e is not InconsistentStateException)
         {
             if (_stopping.IsCancellationRequested) return true; // deactivating: the next activation resumes it
@@ -498,24 +515,29 @@ public sealed class DocumentGrain(
         }
     }
 
-    /// <summary>Extracted, chunked and embedded here (when this silo has a model; BM25 only otherwise).</summary>
+    /// <summary>
+    /// Extracted and chunked here, embedded here or on an embedding silo (<see cref="Embedder"/>); BM25 only when the
+    /// cluster has no model. With a model but no embedding silo active, nothing is done: the document waits, pending.
+    /// </summary>
     private async Task<List<ChunkRecord>> EmbeddedChunksAsync(DocumentState pending, CollectionSettings settings, IngestSteps step)
     {
+        if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
         // Extraction (a large PDF takes seconds) and chunking run on the thread pool, not in the grain's turn.
-        var counter = embeddings.IsAvailable ? (ITokenCounter)new WordPieceTokenCounter(embeddings.Tokenizer!) : ApproximateTokenCounter.Instance;
+        var local = embedder.Local;
+        var counter = local.IsConfigured ? (ITokenCounter)new WordPieceTokenCounter(local.Tokenizer!) : ApproximateTokenCounter.Instance;
         var chunking = new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens };
         var (format, content) = (pending.Format!, pending.PendingContent!);
         var drafts = await Task.Run(() => new Chunker(chunking, counter).Chunk(DocumentExtractor.Extract(format, content)), _stopping.Token);
 
         float[][]? vectors = null;
-        if (embeddings.IsAvailable && drafts.Count > 0)
+        if (local.IsConfigured && drafts.Count > 0)
         {
-            // The chunker's word pieces are the model input: no text is tokenised twice. The local service
-            // batches these with other documents' chunks (no grain call, so no response timeout to outlast).
-            var sequences = drafts.Select(d => (d.TokenIds is { } ids ? embeddings.PassageSequence(ids) : null)
-                                               ?? embeddings.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
+            // The chunker's word pieces are the model input: no text is tokenised twice. The embedding service batches
+            // these with other documents' chunks; on this silo that is no grain call at all.
+            var sequences = drafts.Select(d => (d.TokenIds is { } ids ? local.PassageSequence(ids) : null)
+                                               ?? local.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
             step.MoveTo(IngestSteps.Embedding);
-            vectors = await embeddings.EmbedTokensAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
+            vectors = await embedder.EmbedAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
         }
         return drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
             d.HeadingPath.ToArray(), pending.Tags, vectors?[i])).ToList();
@@ -632,6 +654,7 @@ public sealed class DocumentGrain(
         return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt)
         {
             AcceptedStamp = s.AcceptedStamp,
+            Waiting = s.Status == DocumentStatuses.Pending ? _waitReason : null,
         };
     }
 }

@@ -1,25 +1,19 @@
-using RagCluster.Grains.Interfaces.Rag;
 using Orleans;
 using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Embedding;
 
-/// <summary>A local pool per silo: calls go to this silo's model, whose batcher merges concurrent callers.</summary>
-[StatelessWorker(4)]
+/// <summary>
+/// One per embedding silo, keyed by its address: the door through which other silos reach this silo's model. The
+/// service behind it batches every caller's texts together, so the grain is reentrant and does no work of its own.
+/// </summary>
+[SiloTargetedPlacement]
+[SiloRoleFilter(SiloRoles.Embedding)]
 [Reentrant]
 public sealed class EmbeddingGrain(EmbeddingService service) : Grain, IEmbeddingGrain
 {
-    public Task<float[][]> Embed(string[] texts, bool isQuery) =>
-        service.EmbedAsync(texts, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
-
-    public Task<EmbeddingInfo> GetInfo()
-    {
-        var (batches, texts, seconds) = service.Stats;
-        return Task.FromResult(new EmbeddingInfo(service.IsAvailable, service.Status, service.Dimensions, service.ExecutionProvider)
-        {
-            Device = service.Device, Texts = texts, Batches = batches, InferenceSeconds = Math.Round(seconds, 3),
-        });
-    }
+    public Task<float[][]> EmbedTokens(int[][] sequences, bool isQuery) =>
+        service.EmbedTokensAsync(sequences, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
 }

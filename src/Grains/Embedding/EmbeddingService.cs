@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding.Onnx;
+using RagCluster.Grains.Placement;
+using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Text;
 
 namespace RagCluster.Grains.Embedding;
@@ -31,6 +33,8 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options;
     private readonly ITextEncoder? _encoder;
+    private readonly WordPieceTokenizer? _tokenizer;
+    private readonly RateWindow _rate = new();
     private readonly int[] _passagePrefixIds = [];
     private long _batches, _texts, _inferenceTicks, _tokens, _paddedTokens;
 
@@ -58,10 +62,11 @@ public sealed class EmbeddingService : IAsyncDisposable
         public int Length => Request.Sequences[Index].Length;
     }
 
-    public EmbeddingService(EmbeddingOptions options, ILogger<EmbeddingService> log)
+    public EmbeddingService(EmbeddingOptions options, ILogger<EmbeddingService> log, SiloRoles? roles = null)
     {
         _options = options;
         options.Validate();
+        Roles = roles ??= SiloRoles.All;
         if (string.IsNullOrWhiteSpace(options.ModelDirectory))
         {
             Status = "dense retrieval is off: no Embedding:ModelDirectory configured (BM25 retrieval still works)";
@@ -71,22 +76,27 @@ public sealed class EmbeddingService : IAsyncDisposable
         try
         {
             var dir = Path.GetFullPath(options.ModelDirectory);
-            if (options.Encoder == "hashing")
+            ModelName = options.Encoder == "hashing" ? "hashing" : Path.GetFileName(dir.TrimEnd('/'));
+            if (!roles.Embeds)
             {
-                _encoder = new HashingEncoder(WordPieceTokenizer.FromDirectory(dir), options.MaxTokens, options.HashingDimensions);
-                ModelName = "hashing";
+                // Chunking counts the model's word pieces and the chunker's pieces are the model input, so this silo
+                // still tokenises; an embedding silo runs the inferences.
+                _tokenizer = WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, options.Encoder == "hashing" ? null : ModelFile(dir)));
+                Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
+                log.LogInformation("{Status}", Status);
             }
+            else if (options.Encoder == "hashing")
+                _encoder = new HashingEncoder(WordPieceTokenizer.FromDirectory(dir), options.MaxTokens, options.HashingDimensions);
             else
             {
-                var model = new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
-                            ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
-                var tokenizer = WordPieceTokenizer.FromDirectory(File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!);
-                var bert = new BertEncoder(model, tokenizer, options, log);
+                var model = ModelFile(dir);
+                var bert = new BertEncoder(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model)), options, log);
                 log.LogInformation("ONNX Runtime {Version} providers: {Providers}", bert.OrtVersion, string.Join(", ", bert.Providers));
                 _encoder = bert;
-                ModelName = Path.GetFileName(dir.TrimEnd('/'));
             }
-            _passagePrefixIds = _encoder.Tokenizer.Tokenize(options.PassagePrefix).ToArray();
+            _tokenizer ??= _encoder!.Tokenizer;
+            _passagePrefixIds = _tokenizer.Tokenize(options.PassagePrefix).ToArray();
+            if (_encoder is null) return;
             var onCpu = _encoder.ExecutionProvider == "CPU"; // the hashing encoder batches as a fast device would
             _maxBatch = options.MaxBatch > 0 ? options.MaxBatch : onCpu ? 4 : 64;
             _maxBatchTokens = options.MaxBatchTokens > 0 ? options.MaxBatchTokens : onCpu ? 256 : int.MaxValue;
@@ -104,16 +114,28 @@ public sealed class EmbeddingService : IAsyncDisposable
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {
+            _encoder = null;
+            _tokenizer = null;
             Status = $"dense retrieval is off: {e.Message} (BM25 retrieval still works)";
             log.LogError("{Status}", Status);
         }
     }
 
+    private static string ModelFile(string dir) => new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
+                                                   ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
+
+    // The tokenizer sits beside the model folder's model.onnx, or in the folder itself.
+    private static string TokenizerDirectory(string dir, string? model) =>
+        model is null || File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "vocab.txt")) ? dir : Path.GetDirectoryName(model)!;
+
+    /// <summary>Whether this silo runs inferences (it has the embedding role and its model loaded).</summary>
     public bool IsAvailable => _encoder is not null;
-    public string Status { get; }
+    /// <summary>Whether the cluster embeds texts (a model is configured and its tokenizer loaded), here or on an embedding silo.</summary>
+    public bool IsConfigured => _tokenizer is not null;
+    public string Status { get; } = "";
     public string? ModelName { get; }
     public int Dimensions => _encoder?.Dimensions ?? 0;
-    public WordPieceTokenizer? Tokenizer => _encoder?.Tokenizer;
+    public WordPieceTokenizer? Tokenizer => _tokenizer;
     public string? ExecutionProvider => _encoder?.ExecutionProvider;
     public string? Device => _encoder?.Device;
     /// <summary>Rows per inference: Embedding:MaxBatch, or the device's default when that is 0.</summary>
@@ -122,14 +144,38 @@ public sealed class EmbeddingService : IAsyncDisposable
     public int MaxBatchTokens => _maxBatchTokens;
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);
+    /// <summary>Texts embedded per second here over the last 10 s.</summary>
+    public double TextsPerSecond => _rate.PerSecond();
+    /// <summary>Texts waiting for an inference here now.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate) return _queries.Count + _bucket.Count - _bucketAt + _passages.Sum(p => p.Sequences.Length);
+        }
+    }
+    /// <summary>The roles this silo offers (Silo:Roles).</summary>
+    public SiloRoles Roles { get; }
+
+    /// <summary>What this silo says about its embedding, for /v1/embedding and the dashboard.</summary>
+    public EmbeddingInfo Info(string silo)
+    {
+        var (batches, texts, seconds) = Stats;
+        return new EmbeddingInfo(IsAvailable, Status, Dimensions, ExecutionProvider)
+        {
+            Device = Device, Texts = texts, Batches = batches, InferenceSeconds = Math.Round(seconds, 3),
+            Silo = silo, Roles = [.. Roles.Names], TextsPerSecond = Math.Round(TextsPerSecond, 2), Queued = Queued,
+        };
+    }
+
     /// <summary>Real and padded tokens over every inference so far (real / padded = 1: no padding).</summary>
     public (long Real, long Padded) PaddingTotals => (Interlocked.Read(ref _tokens), Interlocked.Read(ref _paddedTokens));
 
     public int[] TokenIds(string text, EmbeddingKind kind)
     {
-        var encoder = _encoder ?? throw new EmbeddingUnavailableException(Status);
+        var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);
         var prefix = kind == EmbeddingKind.Query ? _options.QueryPrefix : _options.PassagePrefix;
-        return encoder.TokenIds(prefix + text);
+        return tokenizer.Encode(prefix + text, _options.MaxTokens);
     }
 
     /// <summary>
@@ -139,9 +185,9 @@ public sealed class EmbeddingService : IAsyncDisposable
     /// </summary>
     public int[]? PassageSequence(IReadOnlyList<int> pieces)
     {
-        var encoder = _encoder ?? throw new EmbeddingUnavailableException(Status);
+        var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);
         if (_options.PassagePrefix.Length > 0 && !char.IsWhiteSpace(_options.PassagePrefix[^1])) return null;
-        return encoder.Tokenizer.Frame(_passagePrefixIds.Length == 0 ? pieces : [.. _passagePrefixIds, .. pieces], encoder.MaxTokens);
+        return tokenizer.Frame(_passagePrefixIds.Length == 0 ? pieces : [.. _passagePrefixIds, .. pieces], _options.MaxTokens);
     }
 
     public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, EmbeddingKind kind, CancellationToken cancellationToken = default)
@@ -244,6 +290,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             RagMetrics.EmbeddingBatchSeconds.Record(Stopwatch.GetElapsedTime(t0).TotalSeconds);
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _texts, slice.Count);
+            _rate.Add(slice.Count);
             for (var k = 0; k < slice.Count; k++)
             {
                 var r = slice[k].Request;

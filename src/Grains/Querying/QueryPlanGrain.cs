@@ -29,7 +29,7 @@ public sealed class QueryOptions
 }
 
 [Reentrant]
-public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, EmbeddingService embeddings, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
     /// <summary>Terms in a search filter: as many as a document may carry tags.</summary>
@@ -39,6 +39,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
     private long _queries;
     private long _overBudget;
+    private long _embeddingUnavailable;
 
     public async Task<SearchResponse> Search(SearchRequest request)
     {
@@ -69,23 +70,30 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         }
 
         RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L2"));
-        // Dense retrieval: the query's own vector in a collection that brings its own, else this silo's model (the one
-        // the local embedding worker uses).
-        var dense = info.Settings.Dimensions is null ? embeddings.IsAvailable : ownVector is not null;
-        var embedder = GrainFactory.GetGrain<IEmbeddingGrain>("local");
+        // Dense retrieval: the query's own vector in a collection that brings its own, else the cluster's model, on
+        // this silo when it embeds, else on an embedding silo (Embedder).
+        var dense = info.Settings.Dimensions is null ? embedder.DenseRetrieval : ownVector is not null;
         // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
         // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
+        // So it does when no silo can embed now (none with the embedding role is active, or the one asked died).
         var vector = ownVector;
         if (dense && vector is null)
         {
-            var embedding = embedder.Embed([request.Query], isQuery: true);
-            if (await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0))) == embedding)
-                vector = (await embedding)[0];
-            else
+            Task<float[][]> embedding;
+            try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query); }
+            catch (EmbeddingUnavailableException e) { embedding = Task.FromException<float[][]>(e); }
+            if (await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0))) != embedding)
             {
                 _ = embedding.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
                 _overBudget++;
             }
+            else if (embedding.IsCompletedSuccessfully) vector = embedding.Result[0];
+            else if (embedding.Exception?.GetBaseException() is { } failure && (failure is EmbeddingUnavailableException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(failure)))
+            {
+                _embeddingUnavailable++;
+                log.LogWarning("Query on {Collection} ran on BM25 alone: the query could not be embedded ({Error})", collection, failure.Message.Split('\n')[0]);
+            }
+            else await embedding; // not a condition to work around: the caller sees it
         }
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
         // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
@@ -142,7 +150,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
         if (vector is not null || !dense)
         {
-            // A BM25-only answer given because the embedder was over budget is not cached as the query's answer.
+            // A BM25-only answer given because the query could not be embedded in time (or at all) is not cached as the query's answer.
             cache.Set(key, response);
             await SharedCacheAsync("set", async () => { await partition.Set(key, response); return response; });
         }
@@ -187,5 +195,5 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     }
 
     public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(this.GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
-        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget));
+        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget) { EmbeddingUnavailable = _embeddingUnavailable });
 }

@@ -1,12 +1,16 @@
 using Orleans;
 using Orleans.Runtime;
-using RagCluster.Hosting.Placement;
+using RagCluster.Grains.Placement;
 
 namespace RagCluster.Hosting.Diagnostics;
 
 /// <summary>What one silo says about itself: activations by grain type, process load (JSON), and per-method call statistics.</summary>
 [GenerateSerializer, Immutable, Alias("rc.SiloReport")]
-public sealed record SiloReport(string Silo, Dictionary<string, int> Activations, string LoadJson, MethodStat[] Methods);
+public sealed record SiloReport(string Silo, Dictionary<string, int> Activations, string LoadJson, MethodStat[] Methods)
+{
+    /// <summary>The silo's embedding: roles, model, device and throughput.</summary>
+    [Id(4)] public RagCluster.Grains.Interfaces.Rag.EmbeddingInfo? Embedding { get; init; }
+}
 
 /// <summary>Key: a silo address (<c>SiloAddress.ToParsableString()</c>); the activation lives on that silo.</summary>
 [Alias("rc.ISiloDiagnosticsGrain")]
@@ -20,10 +24,14 @@ public interface ISiloDiagnosticsGrain : IGrainWithStringKey
 }
 
 [SiloTargetedPlacement]
-internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, ProcessLoad load, ILocalSiloDetails silo, IClusterMembershipService membership) : Grain, ISiloDiagnosticsGrain
+internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, ProcessLoad load, ILocalSiloDetails silo, IClusterMembershipService membership,
+    RagCluster.Grains.Embedding.EmbeddingService embedding) : Grain, ISiloDiagnosticsGrain
 {
     public async Task<SiloReport> GetReport() => new(silo.SiloAddress.ToString(), await activations.ReadAsync(),
-        System.Text.Json.JsonSerializer.Serialize(load.Sample(), JsonWeb), MethodStats.Snapshot());
+        System.Text.Json.JsonSerializer.Serialize(load.Sample(), JsonWeb), MethodStats.Snapshot())
+    {
+        Embedding = embedding.Info(silo.SiloAddress.ToString()),
+    };
 
     public Task<RecordedSpan[]> GetSpans(string traceId) => Task.FromResult(SpanRecorder.ForTrace(traceId));
 

@@ -12,8 +12,8 @@ namespace RagCluster.Tests.Infrastructure;
 /// <summary>
 /// In-process silos on Orleans.TestingHost (its own in-memory membership, loopback ports), each configured as a
 /// RagCluster silo on a shared store: a SQLite file (default; every silo opens it) or PostgreSQL. Configuration
-/// keys (Embedding:*, Collections:*, Query:*) reach every silo. Silo 0 is the primary and holds the test
-/// membership, so tests kill and stop only the others.
+/// keys (Embedding:*, Collections:*, Query:*) reach every silo; <c>Test:Roles:{silo name}</c> (Primary, Secondary_1, …)
+/// sets one silo's Silo:Roles. Silo 0 is the primary and holds the test membership, so tests kill and stop only the others.
 /// </summary>
 public sealed class RagTestCluster : IAsyncDisposable
 {
@@ -56,6 +56,7 @@ public sealed class RagTestCluster : IAsyncDisposable
         {
             var options = new SiloOptions();
             silo.Configuration.GetSection("Silo").Bind(options);
+            if (silo.Configuration[$"Test:Roles:{silo.Configuration["Orleans:Name"]}"] is { } roles) options.Roles = roles;
             silo.Services.AddRagPipeline(silo.Configuration);
             silo.AddRagClusterServices(StoreLocation.Parse(options.Storage, options.StoragePoolSize), options);
         }

@@ -76,6 +76,10 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
         await page.WaitForSelectorAsync($"#queries button[data-trace='{traceId}']");
         Assert.Contains("IndexShardGrain", await page.InnerTextAsync("#activations"));
         Assert.Contains("IQueryPlanGrain.Search", await page.InnerTextAsync("#methods"));
+        // Each silo's embedding: all three run the model here (no Silo:Roles set), on CPU, and the texts are counted.
+        Assert.Equal(3, await page.Locator("#embedding tr").CountAsync());
+        Assert.All(await page.Locator("#embedding td.embedding-provider").AllInnerTextsAsync(), p => Assert.Equal("CPU", p));
+        await Until(async () => (await page.Locator("#embedding td:nth-child(8)").AllInnerTextsAsync()).Sum(int.Parse) >= 1, "the embedded texts are counted");
 
         // The trace view: which grains on which silos served the query.
         await page.ClickAsync($"#queries button[data-trace='{traceId}']");

@@ -20,6 +20,7 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Silo:Clustering|zookeeper", "Silo:Clustering")]
+    [InlineData("RagCluster.Silo.dll", "--Silo:Roles|embedding,gpu", "Silo:Roles 'embedding,gpu' names an unknown role 'gpu'; known: embedding (or none)")]
     [InlineData("RagCluster.Silo.dll", "--Silo:DirectoryCacheSize|-5", "Silo:DirectoryCacheSize must be 0 (no cache) to 10000000")]
     public async Task A_configuration_error_ends_the_process_with_one_clear_line(string app, string args, string expected)
     {
