@@ -138,19 +138,43 @@ public sealed class HelmChartTests
     }
 
     [Fact]
-    public void Gpu_silos_request_the_device_and_land_on_gpu_nodes()
+    public void Embedding_silos_request_the_gpu_land_on_gpu_nodes_and_the_rest_of_the_cluster_stops_embedding()
     {
-        var docs = Render(Dsn + "silo:\n  gpu:\n    enabled: true\n    count: 2\n");
-        var silo = One(docs, "StatefulSet", "prod-ragcluster-silo");
-        var c = Container(silo);
-        Assert.Equal(2L, Convert.ToInt64(Get(c, "resources.limits.nvidia.com/gpu") ?? Map(Get(c, "resources.limits"))["nvidia.com/gpu"]));
-        Assert.Equal("4Gi", Get(c, "resources.limits.memory"));
-        Assert.Equal("true", Map(Get(silo, "spec.template.spec.nodeSelector"))["nvidia.com/gpu.present"]?.ToString());
-        Assert.Contains(List(Get(silo, "spec.template.spec.tolerations")), t => (string?)Get(t, "key") == "nvidia.com/gpu");
+        var docs = Render(Dsn + "embeddingSilos:\n  enabled: true\n  replicas: 5\n  image: ghcr.io/ragcluster/ragcluster:0.1.0-gpu\n  gpu:\n    count: 2\n");
+        var embedding = One(docs, "StatefulSet", "prod-ragcluster-embedding");
+        var c = Container(embedding);
+        Assert.Equal(5L, Convert.ToInt64(Get(embedding, "spec.replicas")));
+        Assert.Equal("ghcr.io/ragcluster/ragcluster:0.1.0-gpu", c["image"]);
+        Assert.Equal(2L, Convert.ToInt64(Map(Get(c, "resources.limits"))["nvidia.com/gpu"]));
+        Assert.Equal("8Gi", Get(c, "resources.limits.memory"));
+        Assert.Equal("true", Map(Get(embedding, "spec.template.spec.nodeSelector"))["nvidia.com/gpu.present"]?.ToString());
+        Assert.Contains(List(Get(embedding, "spec.template.spec.tolerations")), t => (string?)Get(t, "key") == "nvidia.com/gpu");
         Assert.Equal("cuda", Env(c)["Embedding__ExecutionProvider"]);
-        // The API pods stay off the GPU nodes.
-        Assert.Null(Get(One(docs, "Deployment", "prod-ragcluster-api"), "spec.template.spec.nodeSelector"));
-        Assert.Null(Get(Render(), "spec.template.spec.nodeSelector"));
+        Assert.Equal("embedding", Env(c)["Silo__Roles"]);
+        Assert.Equal("0", Env(c)["Silo__GatewayPort"]);
+        Assert.Equal("/health/ready", Get(c, "readinessProbe.httpGet.path"));
+        // Its headless service names its pods, which they advertise; the other silos' selectors do not take them in.
+        var headless = One(docs, "Service", "prod-ragcluster-embedding");
+        Assert.Equal(Get(embedding, "spec.serviceName"), Get(headless, "metadata.name"));
+        Assert.Equal("$(POD_NAME).prod-ragcluster-embedding.$(POD_NAMESPACE).svc.cluster.local", Env(c)["Silo__AdvertisedHost"]);
+        var labels = Map(Get(embedding, "spec.template.metadata.labels"));
+        Assert.All(Map(Get(headless, "spec.selector")), kv => Assert.Equal(kv.Value, labels[kv.Key]));
+        Assert.NotEqual("embedding", Map(Get(One(docs, "Service", "prod-ragcluster-silo"), "spec.selector"))["app.kubernetes.io/component"]);
+        // The rest of the cluster is as without it, except that it offers no role, and stays off the GPU nodes.
+        foreach (var other in new[] { One(docs, "StatefulSet", "prod-ragcluster-silo"), One(docs, "Deployment", "prod-ragcluster-api") })
+        {
+            Assert.Equal("none", Env(Container(other))["Silo__Roles"]);
+            Assert.Null(Get(other, "spec.template.spec.nodeSelector"));
+            Assert.Null(Get(Container(other), "resources.limits.nvidia.com/gpu"));
+        }
+        // Their PostgreSQL pools count in the connection budget: (100 - 10) / (3 + 10 + 5) = 5 (6 without them).
+        Assert.Equal("5", Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data.Silo__StoragePoolSize"));
+
+        // Off (the default): no embedding silos, and every silo keeps every role.
+        var plain = Render();
+        Assert.DoesNotContain(plain, d => (string?)Get(d, "metadata.name") == "prod-ragcluster-embedding");
+        Assert.False(Env(Container(One(plain, "StatefulSet", "prod-ragcluster-silo"))).ContainsKey("Silo__Roles"));
+        Assert.False(Env(Container(One(plain, "Deployment", "prod-ragcluster-api"))).ContainsKey("Silo__Roles"));
     }
 
     [Fact]

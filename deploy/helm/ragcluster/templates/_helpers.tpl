@@ -72,6 +72,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       fieldPath: status.podIP
 {{- end }}
 
+{{/* With dedicated embedding silos, the other silos (API pods included) offer no role: they never run the model. */}}
+{{- define "ragcluster.rolesWithoutEmbedding" -}}
+{{- if .Values.embeddingSilos.enabled }}
+- name: Silo__Roles
+  value: "none"
+{{- end }}
+{{- end }}
+
 {{- define "ragcluster.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
@@ -107,8 +115,12 @@ reserve. database.poolSize set: checked against that; empty: derived from it. Pa
 {{- if .Values.api.autoscaling.enabled }}{{ .Values.api.autoscaling.maxReplicas }}{{ else }}{{ .Values.api.replicas }}{{ end -}}
 {{- end }}
 
+{{- define "ragcluster.maxEmbeddingPods" -}}
+{{- if .Values.embeddingSilos.enabled }}{{ .Values.embeddingSilos.replicas }}{{ else }}0{{ end -}}
+{{- end }}
+
 {{- define "ragcluster.storagePods" -}}
-{{- add (include "ragcluster.maxSiloPods" .) (include "ragcluster.maxApiPods" .) -}}
+{{- add (include "ragcluster.maxSiloPods" .) (include "ragcluster.maxApiPods" .) (include "ragcluster.maxEmbeddingPods" .) -}}
 {{- end }}
 
 {{- define "ragcluster.storagePoolSize" -}}
