@@ -1,3 +1,4 @@
+using Scalar.AspNetCore;
 using RagCluster.Api;
 using RagCluster.Api.Admin;
 using RagCluster.Api.Auditing;
@@ -81,9 +82,13 @@ app.Use(async (http, next) =>
         h.XFrameOptions = "DENY";
         h["Referrer-Policy"] = "no-referrer";
         // Orleans' dashboard sets inline styles and embeds its icon font as data: (scripts stay 'self'-only).
+        // Scalar's reference page passes its configuration in one inline module script and styles itself inline; it
+        // shows only the public API description, and still connects to nothing but this origin.
         h.ContentSecurityPolicy = http.Request.Path.StartsWithSegments(RagCluster.Api.Dashboard.OrleansDashboardSession.Path)
             ? "default-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; frame-ancestors 'none'"
-            : "default-src 'self'; frame-ancestors 'none'";
+            : http.Request.Path.StartsWithSegments(ApiDocument.ReferencePath)
+                ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; frame-ancestors 'none'"
+                : "default-src 'self'; frame-ancestors 'none'";
         h["Cross-Origin-Resource-Policy"] = "same-origin";
         return Task.CompletedTask;
     });
@@ -106,6 +111,8 @@ RagCluster.Api.Dashboard.OrleansDashboardSession.MapOrleansDashboardPages(app);
 RagCluster.Api.Web.WebAssets.MapWebAssets(app);
 // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
 app.MapOpenApi(ApiDocument.Path).AllowAnonymous();
+// The interactive reference (Scalar, its script served from its package, no CDN), anonymous like the document it reads.
+app.MapScalarApiReference(ApiDocument.ReferencePath, o => o.WithTitle("RagCluster API").WithOpenApiRoutePattern(ApiDocument.Path).DisableDefaultFonts()).AllowAnonymous();
 // A scrape sees this silo's activations as of now, not as of the last background sample (up to 2 s old).
 app.UseWhen(http => http.Request.Path == "/metrics", branch => branch.Use(async (http, next) =>
 {

@@ -37,12 +37,45 @@ public static class RagEndpoints
         }
         catch (JsonException e)
         {
-            return (null, Problem(400, "Invalid JSON", e.Message));
+            return (null, Problem(400, "Invalid JSON", JsonProblem(e, typeof(T))));
         }
         catch (InvalidOperationException)
         {
             return (null, Problem(415, "Unsupported media type", "send application/json"));
         }
+    }
+
+    /// <summary>
+    /// What is wrong with a body, in the client's terms. System.Text.Json names the .NET type it was filling ("could
+    /// not be converted to RagCluster.Api.Querying.SearchBody"); the client knows JSON paths and kinds, so the kind
+    /// expected at the path is read off <paramref name="target"/>'s properties.
+    /// </summary>
+    internal static string JsonProblem(JsonException e, Type target)
+    {
+        if (e.Path is null || !e.Message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal)) return e.Message;
+        var type = target;
+        foreach (var segment in System.Text.RegularExpressions.Regex.Matches(e.Path, @"\.(\w+)|\[(\d+)\]|\['([^']+)'\]").Select(m => m.Groups))
+        {
+            if (type is null) break;
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            if (segment[2].Success) type = type.IsArray ? type.GetElementType() : type.IsGenericType ? type.GetGenericArguments()[0] : null;
+            else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>)) type = type.GetGenericArguments()[1];
+            else type = type.GetProperties().FirstOrDefault(p => string.Equals(p.Name, segment[1].Success ? segment[1].Value : segment[3].Value, StringComparison.OrdinalIgnoreCase))?.PropertyType;
+        }
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        var kind = type switch
+        {
+            null => null,
+            _ when type == typeof(string) => "a string",
+            _ when type == typeof(bool) => "true or false",
+            _ when type.IsPrimitive || type == typeof(decimal) => "a number",
+            _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "a date and time (ISO 8601)",
+            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>) => "an object",
+            _ when type.IsArray || typeof(System.Collections.IEnumerable).IsAssignableFrom(type) => "an array",
+            _ => "an object",
+        };
+        var where = e.Path == "$" ? "the body" : $"the value at {e.Path}";
+        return kind is null ? $"{where} is not of the kind expected there" : $"{where} must be {kind}";
     }
 
     public static ProblemHttpResult? Valid(string collection) =>

@@ -30,7 +30,7 @@ public static partial class AdminEndpoints
     {
         var admin = app.MapGroup("/v1/admin").RequireAuthorization(AuthSetup.Admin);
 
-        admin.MapPost("/keys", async Task<Results<Created<ApiKeyReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains) =>
+        admin.MapPost("/keys", [EndpointName("CreateApiKey"), EndpointSummary("Create an API key"), Tags("Admin")] async Task<Results<Created<ApiKeyReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<CreateKeyRequest>(http.Request);
             if (error is not null) return error;
@@ -44,7 +44,7 @@ public static partial class AdminEndpoints
             return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
         }).Reads<CreateKeyRequest>("application/json").ProducesProblem(400);
 
-        admin.MapGet("/keys", async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> (string? tenant, HttpContext http, IGrainFactory grains) =>
+        admin.MapGet("/keys", [EndpointName("ListApiKeys"), EndpointSummary("List API keys"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> (string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             tenant ??= http.User.RequiredTenant();
             if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
@@ -54,17 +54,17 @@ public static partial class AdminEndpoints
             return TypedResults.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)).ToArray());
         }).ProducesProblem(400);
 
-        admin.MapGet("/keys/{keyId}", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+        admin.MapGet("/keys/{keyId}", [EndpointName("GetApiKey"), EndpointSummary("Read an API key's details"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
             await Visible(keyId, http, grains) is { } info ? TypedResults.Ok(KeyJson(info, http)) : KeyNotFound(keyId));
 
-        admin.MapPost("/keys/{keyId}/rotate", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+        admin.MapPost("/keys/{keyId}/rotate", [EndpointName("RotateApiKey"), EndpointSummary("Replace an API key's secret"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
             await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http)));
 
-        admin.MapDelete("/keys/{keyId}", async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
+        admin.MapDelete("/keys/{keyId}", [EndpointName("RevokeApiKey"), EndpointSummary("Revoke an API key"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
             await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http)));
 
         // Newest first. from/to default to the last 24 hours; at most 31 days per query. A tenant admin reads its own tenant's.
-        admin.MapGet("/audit", async Task<Results<Ok<List<AuditEntry>>, ProblemHttpResult>> (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
+        admin.MapGet("/audit", [EndpointName("ReadAuditTrail"), EndpointSummary("Read the audit trail"), Tags("Admin")] async Task<Results<Ok<List<AuditEntry>>, ProblemHttpResult>> (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
         {
             var until = to ?? DateTimeOffset.UtcNow;
             var since = from ?? until.AddDays(-1);
@@ -84,7 +84,7 @@ public static partial class AdminEndpoints
         }).ProducesProblem(400);
 
         // Every endpoint and the role it needs, so tests (and operators) can check that none is left open by mistake.
-        admin.MapGet("/endpoints", (EndpointDataSource endpoints) => TypedResults.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new EndpointAccess(
+        admin.MapGet("/endpoints", [EndpointName("ListEndpoints"), EndpointSummary("List the API's endpoints and who may call them"), Tags("Admin")] (EndpointDataSource endpoints) => TypedResults.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new EndpointAccess(
             "/" + e.RoutePattern.RawText?.TrimStart('/'),
             e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [],
             e.Metadata.GetMetadata<IAllowAnonymous>() is not null ? "anonymous"

@@ -16,7 +16,7 @@ public static class BackupEndpoints
     public static void MapBackupEndpoints(this IEndpointRouteBuilder app, RouteGroupBuilder collection)
     {
         // Written to a temp file first, so the reply has a length and a failure mid-way is a problem, not a truncated download.
-        collection.MapGet("/backup", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
+        collection.MapGet("/backup", [EndpointName("BackupCollection"), EndpointSummary("Download a collection as a backup archive"), Tags("Backup")] async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
         {
             var path = Path.GetTempFileName();
             var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
@@ -34,7 +34,7 @@ public static class BackupEndpoints
         }).RequireAuthorization(AuthSetup.Admin).Produces<Stream>(StatusCodes.Status200OK, "application/zip");
 
         // Into a new collection of the caller's tenant (an operator's: of any, with ?tenant=); the archive is verified completely before anything is written.
-        app.MapPost("/v1/restore/{collection}", async Task<Results<Created<RestoreReply>, ProblemHttpResult>> (string collection, string? tenant, HttpContext http, IGrainFactory grains) =>
+        app.MapPost("/v1/restore/{collection}", [EndpointName("RestoreCollection"), EndpointSummary("Restore a backup archive into a new collection"), Tags("Backup")] async Task<Results<Created<RestoreReply>, ProblemHttpResult>> (string collection, string? tenant, HttpContext http, IGrainFactory grains) =>
         {
             if (RagEndpoints.Valid(collection) is { } bad) return bad;
             tenant ??= http.User.RequiredTenant();

@@ -43,10 +43,10 @@ public static class ClusterEndpoints
 {
     public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health/live", () => TypedResults.Ok(new LiveReply("live"))).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
+        app.MapGet("/health/live", [EndpointName("Live"), EndpointSummary("Liveness probe"), Tags("Health")] () => TypedResults.Ok(new LiveReply("live"))).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
 
         // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
-        app.MapGet("/health/ready", async Task<Results<Ok<ReadyReply>, ProblemHttpResult>> (Readiness readiness) =>
+        app.MapGet("/health/ready", [EndpointName("Ready"), EndpointSummary("Readiness probe: store, membership and model"), Tags("Health")] async Task<Results<Ok<ReadyReply>, ProblemHttpResult>> (Readiness readiness) =>
         {
             var r = await readiness.CheckAsync();
             return r.Ready
@@ -55,7 +55,7 @@ public static class ClusterEndpoints
                     extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
         }).AllowAnonymous().WithMetadata(new RateLimits.Unlimited()).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        app.MapGet("/v1/cluster", async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
+        app.MapGet("/v1/cluster", [EndpointName("GetCluster"), EndpointSummary("The cluster's membership as this silo sees it"), Tags("Cluster")] async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
         {
             var view = membership.CurrentSnapshot;
             return TypedResults.Ok(new ClusterReply(self.SiloAddress.ToString(), view.Version.Value, await activations.ReadAsync(),
@@ -64,21 +64,21 @@ public static class ClusterEndpoints
         }).RequireAuthorization(AuthSetup.Operator);
 
         // Round trip through placement and the transport: shows which silo owns a key.
-        app.MapGet("/v1/cluster/ping/{key}", async Task<Results<Ok<PingReply>, ProblemHttpResult>> (string key, IGrainFactory grains) =>
+        app.MapGet("/v1/cluster/ping/{key}", [EndpointName("Ping"), EndpointSummary("Which silo owns a key (a placement round trip)"), Tags("Cluster")] async Task<Results<Ok<PingReply>, ProblemHttpResult>> (string key, IGrainFactory grains) =>
         {
             if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return RagEndpoints.Problem(400, "Invalid key", "key must be 1..256 characters, not all white space");
             var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
             return TypedResults.Ok(new PingReply(key, reply.SiloId));
         }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
 
-        app.MapGet("/v1/cache", async (IGrainFactory grains, QueryCache l1) =>
+        app.MapGet("/v1/cache", [EndpointName("GetCacheStats"), EndpointSummary("Query cache hits and misses per tier"), Tags("Cluster")] async (IGrainFactory grains, QueryCache l1) =>
         {
             var t = await CacheGrain.TotalsAsync(grains);
             return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
         }).RequireAuthorization(AuthSetup.Operator);
 
         // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
-        app.MapGet("/v1/embedding", async (Embedder embedder, Dashboard.ClusterInspector inspector) =>
+        app.MapGet("/v1/embedding", [EndpointName("GetEmbedding"), EndpointSummary("Whether the cluster can embed now, and each silo's model, device and throughput"), Tags("Cluster")] async (Embedder embedder, Dashboard.ClusterInspector inspector) =>
         {
             var silos = (await inspector.SilosAsync()).Where(s => s.Embedding is not null).Select(s => s.Embedding!).ToArray();
             var why = embedder.DenseRetrieval ? embedder.Unavailable() : embedder.Local.Status;

@@ -13,10 +13,10 @@ public static class CollectionEndpoints
 {
     public static void MapCollectionEndpoints(this IEndpointRouteBuilder app, RouteGroupBuilder collection)
     {
-        app.MapGet("/v1/collections", async (HttpContext http, IGrainFactory grains) =>
+        app.MapGet("/v1/collections", [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")] async (HttpContext http, IGrainFactory grains) =>
             TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
 
-        app.MapPost("/v1/collections", async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, CollectionDefaults defaults) =>
+        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, CollectionDefaults defaults) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
             if (error is not null) return error;
@@ -30,21 +30,21 @@ public static class CollectionEndpoints
             return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
         }).RequireAuthorization(AuthSetup.Writer).Reads<CreateCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
 
-        collection.MapGet("", async (CollectionRef c, IGrainFactory grains) =>
+        collection.MapGet("", [EndpointName("GetCollection"), EndpointSummary("Read a collection: settings, version, document counts, resharding"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
             return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, info.DocumentCount, info.UnsettledCount, info.Resharding));
         }).RequireAuthorization(AuthSetup.Reader);
 
         // The registry a page at a time: pass "next" back as "after" until it is null.
-        collection.MapGet("/documents", async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> (CollectionRef c, string? after, int? limit, IGrainFactory grains) =>
+        collection.MapGet("/documents", [EndpointName("ListDocumentIds"), EndpointSummary("List a collection's document ids, a page at a time"), Tags("Collections")] async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> (CollectionRef c, string? after, int? limit, IGrainFactory grains) =>
         {
             if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
             var page = await grains.GetGrain<ICollectionGrain>(c.Key).ListDocuments(after, limit ?? 1000);
             return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
 
-        collection.MapPut("", async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count or chunking (reshards online)"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
             if (error is not null) return error;
@@ -59,16 +59,16 @@ public static class CollectionEndpoints
         }).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
 
         // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
-        collection.MapDelete("", async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
+        collection.MapDelete("", [EndpointName("DeleteCollection"), EndpointSummary("Delete a collection and every document in it"), Tags("Collections")] async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
         {
             await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
             return TypedResults.NoContent();
         }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
 
-        collection.MapGet("/plans", async (CollectionRef c, IGrainFactory grains) =>
+        collection.MapGet("/plans", [EndpointName("GetPlanStats"), EndpointSummary("Query plan statistics of a collection"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
             TypedResults.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name })).RequireAuthorization(AuthSetup.Reader);
 
-        collection.MapGet("/shards", async (CollectionRef c, IGrainFactory grains) =>
+        collection.MapGet("/shards", [EndpointName("GetShardStats"), EndpointSummary("Statistics of each of a collection's shards"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
             return TypedResults.Ok(await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(key => grains.GetGrain<IIndexShardGrain>(key).GetStats())));

@@ -32,7 +32,7 @@ public static partial class DashboardEndpoints
     {
         var group = app.MapGroup("/v1/dashboard").RequireAuthorization(AuthSetup.Operator);
 
-        group.MapGet("", async (HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1) =>
+        group.MapGet("", [EndpointName("GetDashboard"), EndpointSummary("The dashboard's picture of the cluster"), Tags("Cluster")] async (HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1) =>
         {
             var silos = await inspector.SilosAsync();
             var tenant = http.User.RequiredTenant();
@@ -57,7 +57,7 @@ public static partial class DashboardEndpoints
                 collections, queries.Recent(null, 50)));
         });
 
-        group.MapGet("/traces/{traceId}", async Task<Results<Ok<Hosting.Diagnostics.RecordedSpan[]>, ProblemHttpResult>> (string traceId, ClusterInspector inspector) =>
+        group.MapGet("/traces/{traceId}", [EndpointName("GetTrace"), EndpointSummary("Every recorded span of one trace, from every silo"), Tags("Cluster")] async Task<Results<Ok<Hosting.Diagnostics.RecordedSpan[]>, ProblemHttpResult>> (string traceId, ClusterInspector inspector) =>
             TraceIdRegex().IsMatch(traceId)
                 ? TypedResults.Ok(await inspector.TraceAsync(traceId))
                 : RagEndpoints.Problem(400, "Invalid trace id", "a trace id is 32 lowercase hex digits")).ProducesProblem(400);

@@ -36,7 +36,7 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
     public static void MapOrleansDashboardPages(WebApplication app)
     {
         // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
-        app.MapPost("/v1/dashboard/orleans-session", Results<NoContent, ProblemHttpResult> (HttpContext http, OrleansDashboardSession session) =>
+        app.MapPost("/v1/dashboard/orleans-session", [EndpointName("OpenOrleansDashboardSession"), EndpointSummary("Trade an admin key for an Orleans dashboard session cookie"), Tags("Cluster")] Results<NoContent, ProblemHttpResult> (HttpContext http, OrleansDashboardSession session) =>
         {
             // The cookie carries an API key; a JWT caller has none to put in it (the cookie path checks keys only).
             if (http.User.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName)

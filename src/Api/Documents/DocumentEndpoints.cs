@@ -19,7 +19,7 @@ public static class DocumentEndpoints
 {
     public static void MapDocumentEndpoints(this RouteGroupBuilder collection)
     {
-        collection.MapPost("/documents", async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> (
+        collection.MapPost("/documents", [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")] async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> (
             CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, ILogger<IngestBody> log) =>
         {
             IngestRequest ingest;
@@ -89,7 +89,7 @@ public static class DocumentEndpoints
           .WithDescription("One document ({\"id\",\"text\",\"tags\"}), a batch ({\"documents\":[…]}, answered document by document), or a file as multipart/form-data (fields file, id, tags, format).");
 
         // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
-        collection.MapPost("/documents/statuses", async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        collection.MapPost("/documents/statuses", [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once"), Tags("Documents")] async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
             if (bad is not null) return bad;
@@ -102,7 +102,7 @@ public static class DocumentEndpoints
                 Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
         }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
 
-        collection.MapGet("/documents/{id}", async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
+        collection.MapGet("/documents/{id}", [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")] async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
         {
             if (ValidDocumentId(id) is { } bad) return bad;
             var s = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
@@ -111,7 +111,7 @@ public static class DocumentEndpoints
                 : TypedResults.Ok(Reply(id, s));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
 
-        collection.MapDelete("/documents/{id}", async Task<Results<NoContent, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
+        collection.MapDelete("/documents/{id}", [EndpointName("DeleteDocument"), EndpointSummary("Delete a document"), Tags("Documents")] async Task<Results<NoContent, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
         {
             if (ValidDocumentId(id) is { } bad) return bad;
             // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).

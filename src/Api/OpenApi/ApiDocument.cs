@@ -12,7 +12,22 @@ namespace RagCluster.Api.OpenApi;
 public static class ApiDocument
 {
     public const string Path = "/openapi/v1.json";
+
+    /// <summary>Where the interactive reference (Scalar) lives; it reads <see cref="Path"/>.</summary>
+    public const string ReferencePath = "/docs/api";
     private const string KeyScheme = "ApiKey";
+
+    /// <summary>The operations' groups (each endpoint names its own with [Tags]), in reading order.</summary>
+    private static readonly (string Name, string Description)[] Tags =
+    [
+        ("Collections", "Create, configure (reshard), read and delete collections; their document ids, shards and query plans"),
+        ("Documents", "Add, replace, read and delete documents: one, a batch, a file, or chunks with their own vectors"),
+        ("Search and ask", "Vector, BM25 and hybrid search; answers with citations, streamed if asked"),
+        ("Backup", "A collection as an archive, and back"),
+        ("Admin", "API keys and the audit trail of a tenant (operators: every tenant)"),
+        ("Cluster", "Membership, placement, caches, embedding silos and the dashboard's data"),
+        ("Health", "Probes for orchestrators: anonymous and never rate limited"),
+    ];
 
     private static IEnumerable<string> RouteParameters(string? path) =>
         System.Text.RegularExpressions.Regex.Matches(path ?? "", @"\{([A-Za-z]+)[^}]*\}").Select(m => m.Groups[1].Value);
@@ -23,6 +38,9 @@ public static class ApiDocument
         {
             document.Info.Title = "RagCluster";
             document.Info.Description = "Collections of documents, indexed into shards across an Orleans cluster; search and ask with citations. Every error is an RFC 7807 problem.";
+            // The server as the request reached it, without the trailing slash that would double up before every path.
+            foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/');
+            document.Tags = new HashSet<OpenApiTag>(Tags.Select(t => new OpenApiTag { Name = t.Name, Description = t.Description }));
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[KeyScheme] = new OpenApiSecurityScheme
@@ -88,7 +106,12 @@ public static class ApiDocument
             foreach (var oneOf in metadata.OfType<OneOfResponse>())
             {
                 var options = new List<IOpenApiSchema>();
-                foreach (var type in oneOf.Types) options.Add(await context.GetOrCreateSchemaAsync(type, null, ct));
+                foreach (var type in oneOf.Types)
+                {
+                    // Named components, not inline copies: a generated client gets one type per answer.
+                    context.Document!.AddComponent<IOpenApiSchema>(type.Name, await context.GetOrCreateSchemaAsync(type, null, ct));
+                    options.Add(new OpenApiSchemaReference(type.Name, context.Document));
+                }
                 operation.Responses[oneOf.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
                 {
                     Description = oneOf.Description,

@@ -17,7 +17,7 @@ public static class QueryEndpoints
 {
     public static void MapQueryEndpoints(this RouteGroupBuilder collection)
     {
-        collection.MapPost("/search", async Task<Results<Ok<SearchReply>, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries) =>
+        collection.MapPost("/search", [EndpointName("Search"), EndpointSummary("Search a collection (vector, BM25 or hybrid)"), Tags("Search and ask")] async Task<Results<Ok<SearchReply>, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<SearchBody>(http.Request);
             if (error is not null) return error;
@@ -39,7 +39,7 @@ public static class QueryEndpoints
                 response.Hits.Select(h => new SearchHitReply(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath)).ToArray()));
         }).RequireAuthorization(AuthSetup.Reader).Reads<SearchBody>("application/json").ProducesProblem(400);
 
-        collection.MapPost("/ask", async Task<Results<Ok<AskReply>, EmptyHttpResult, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm, QueryLog queries) =>
+        collection.MapPost("/ask", [EndpointName("Ask"), EndpointSummary("Answer a question from a collection, with citations (optionally streamed)"), Tags("Search and ask")] async Task<Results<Ok<AskReply>, EmptyHttpResult, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm, QueryLog queries) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<AskBody>(http.Request);
             if (error is not null) return error;

@@ -321,6 +321,32 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         var scheme = doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
         Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
         Assert.Equal("header", scheme.GetProperty("in").GetString());
+        // Every operation has an id a generator can name a method after, a summary and a tag; no id is used twice.
+        var operations = paths.EnumerateObject().SelectMany(p => p.Value.EnumerateObject().Where(o => o.Name is "get" or "post" or "put" or "delete" or "patch")
+            .Select(o => (Where: $"{o.Name.ToUpperInvariant()} {p.Name}", Op: o.Value))).ToList();
+        Assert.True(operations.Count >= 30, $"{operations.Count} operations");
+        foreach (var (where, op) in operations)
+        {
+            Assert.True(op.TryGetProperty("operationId", out var id) && id.GetString() is { Length: > 0 }, $"{where} has no operationId");
+            Assert.True(op.TryGetProperty("summary", out var summary) && summary.GetString() is { Length: > 0 }, $"{where} has no summary");
+            Assert.True(op.TryGetProperty("tags", out var tags) && tags.GetArrayLength() == 1, $"{where} has no tag");
+        }
+        var ids = operations.Select(o => o.Op.GetProperty("operationId").GetString()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("{\"query\":\"ok\",\"topK\":\"5\"}", "the value at $.topK must be a number")]
+    [InlineData("{\"query\":12}", "the value at $.query must be a string")]
+    [InlineData("{\"query\":\"ok\",\"filter\":[\"lang\"]}", "the value at $.filter must be an object")]
+    [InlineData("[1,2]", "the body must be an object")]
+    public async Task A_body_of_the_wrong_shape_is_named_by_json_path_and_kind(string body, string detail)
+    {
+        var response = await Http.PostAsync("v1/collections/docs/search", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Invalid JSON", problem.GetProperty("title").GetString());
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
     }
 
     public static TheoryData<string, string, string?, int> BadRequests => new()

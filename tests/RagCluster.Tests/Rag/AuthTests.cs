@@ -29,6 +29,11 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("GET", "/ui/{file}")] = "anonymous",
         [("GET", "/favicon.ico")] = "anonymous",
         [("GET", "/openapi/v1.json")] = "anonymous",
+        // The interactive reference (Scalar.AspNetCore) over that document: its page and its own assets.
+        [("GET", "/docs/api/{documentName?}")] = "anonymous",
+        [("GET", "/docs/api/scalar.js")] = "anonymous",
+        [("GET", "/docs/api/scalar.aspnetcore.js")] = "anonymous",
+        [("GET", "/docs/api/favicon.svg")] = "anonymous",
         [("GET", "/v1/dashboard/")] = "operator",
         [("GET", "/v1/dashboard/traces/{traceId}")] = "operator",
         [("GET", "/metrics")] = "operator",

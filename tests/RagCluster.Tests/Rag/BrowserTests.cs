@@ -93,6 +93,20 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
     }
 
     [Fact]
+    public async Task The_api_reference_renders_the_documents_operations_without_a_key()
+    {
+        var page = await _browser!.NewPageAsync();
+        var blocked = new List<string>();
+        page.RequestFailed += (_, r) => { lock (blocked) blocked.Add($"{r.Url} ({r.Failure})"); };
+        var response = await page.GotoAsync(new Uri(api.Http.BaseAddress!, "docs/api").ToString());
+        Assert.Equal(200, response!.Status);
+        // Scalar draws the operations from /openapi/v1.json by their summaries, grouped by tag (the first group open).
+        foreach (var text in new[] { "Create a collection", "List a collection's document ids, a page at a time", "Search and ask", "Documents", "X-Api-Key" })
+            await Until(async () => (await page.InnerTextAsync("body")).Contains(text), $"the reference shows \"{text}\"");
+        Assert.True(blocked.Count == 0, "requests failed: " + string.Join(", ", blocked)); // nothing fetched from elsewhere (there is no elsewhere here)
+    }
+
+    [Fact]
     public async Task The_orleans_dashboard_opens_from_ours_for_admins_only()
     {
         var url = new Uri(api.Http.BaseAddress!, "dashboard/orleans/").ToString();
