@@ -47,6 +47,9 @@ fi
 tools=.tools
 mkdir -p "$tools"
 
+# .NET tools the tests run (.config/dotnet-tools.json): Kiota, which generates a client from the OpenAPI document.
+dotnet tool restore >/dev/null
+
 # ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime) with the build; a copy an older setup fetched is stale.
 rm -rf "$tools/onnxruntime"
 

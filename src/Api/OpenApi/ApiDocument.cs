@@ -61,6 +61,14 @@ public static class ApiDocument
         });
         o.AddOperationTransformer(async (operation, context, ct) =>
         {
+            // A schema as a named component and a reference to it, not an inline copy: a generated client gets one
+            // type of that name (CreateCollectionRequest, BatchAccepted) instead of one per operation.
+            async Task<IOpenApiSchema> NamedAsync(Type type)
+            {
+                context.Document!.AddComponent<IOpenApiSchema>(type.Name, await context.GetOrCreateSchemaAsync(type, null, ct));
+                return new OpenApiSchemaReference(type.Name, context.Document);
+            }
+
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
             var anonymous = metadata.OfType<IAllowAnonymous>().Any();
             var policy = metadata.OfType<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy;
@@ -99,19 +107,14 @@ public static class ApiDocument
             {
                 var content = new Dictionary<string, OpenApiMediaType>();
                 foreach (var body in bodies)
-                    content[body.ContentType] = new() { Schema = body.Type == typeof(Stream) ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } : await context.GetOrCreateSchemaAsync(body.Type, null, ct) };
+                    content[body.ContentType] = new() { Schema = body.Type == typeof(Stream) ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } : await NamedAsync(body.Type) };
                 operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
             }
             // A typed-results union keeps one body type per status; an endpoint that answers one of several says so.
             foreach (var oneOf in metadata.OfType<OneOfResponse>())
             {
                 var options = new List<IOpenApiSchema>();
-                foreach (var type in oneOf.Types)
-                {
-                    // Named components, not inline copies: a generated client gets one type per answer.
-                    context.Document!.AddComponent<IOpenApiSchema>(type.Name, await context.GetOrCreateSchemaAsync(type, null, ct));
-                    options.Add(new OpenApiSchemaReference(type.Name, context.Document));
-                }
+                foreach (var type in oneOf.Types) options.Add(await NamedAsync(type));
                 operation.Responses[oneOf.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
                 {
                     Description = oneOf.Description,
