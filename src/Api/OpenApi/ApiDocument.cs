@@ -53,6 +53,7 @@ public static class ApiDocument
         // A problem carries extensions beside the RFC 7807 members: traceId always (to find the failure in the logs), others by kind.
         o.AddSchemaTransformer((schema, context, _) =>
         {
+            if (Examples.For(context.JsonTypeInfo.Type) is { } example) schema.Examples = [example];
             if (context.JsonTypeInfo.Type != typeof(Microsoft.AspNetCore.Mvc.ProblemDetails)) return Task.CompletedTask;
             schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
             schema.Properties["traceId"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The request's trace id" };
