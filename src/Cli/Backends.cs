@@ -1,6 +1,4 @@
 using RagCluster.Grains.Interfaces.Errors;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -204,166 +202,135 @@ public sealed class EmbeddedBackend : IRagBackend
     }
 }
 
-/// <summary>A running cluster's HTTP API (src/Api).</summary>
+/// <summary>
+/// A cluster behind its HTTP API, through RagCluster.Client. The client sends nothing again by itself here: the CLI
+/// paces resends of refused documents itself (and says so), so a 503 comes back as <see cref="CliUnavailableException"/>.
+/// </summary>
 public sealed class HttpBackend : IRagBackend
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly HttpClient _http;
+    private readonly RagCluster.Client.RagClusterClient _client;
 
     public HttpBackend(string baseUrl, string? apiKey)
     {
-        _http = new HttpClient { BaseAddress = new Uri(baseUrl.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(2) };
-        if (apiKey is { Length: > 0 }) _http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        _client = new RagCluster.Client.RagClusterClient(new Uri(baseUrl.TrimEnd('/') + "/"), new RagCluster.Client.RagClusterClientOptions { ApiKey = apiKey, MaxRetries = 0 });
     }
 
-    public string Describe() => $"cluster API at {_http.BaseAddress}";
+    public string Describe() => $"cluster API at {_client.BaseAddress}";
 
-    private static async Task<JsonElement> Read(HttpResponseMessage r, CancellationToken ct)
+    /// <summary>The API's problem as the CLI's one-line error ("404 Not found: …"); a 503 says when to send again.</summary>
+    private static async Task<T> Call<T>(Func<Task<T>> call)
     {
-        var body = await r.Content.ReadAsStringAsync(ct);
-        if (!r.IsSuccessStatusCode)
+        try
         {
-            var detail = body;
-            try
-            {
-                var p = JsonDocument.Parse(body).RootElement;
-                detail = $"{p.GetProperty("title").GetString()}: {(p.TryGetProperty("detail", out var d) ? d.GetString() : "")}";
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-            }
-            if (r.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
-                throw new CliUnavailableException($"503 {detail}", (int?)r.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1);
-            throw new CliException($"{(int)r.StatusCode} {detail}");
+            return await call();
         }
-        return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement;
-    }
-
-    public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct)
-    {
-        using var form = new MultipartFormDataContent();
-        form.Add(new ByteArrayContent(request.Content), "file", request.FileName ?? id);
-        form.Add(new StringContent(id), "id");
-        form.Add(new StringContent(request.Format), "format");
-        form.Add(new StringContent(string.Join(',', request.Tags.Select(t => $"{t.Key}={t.Value}"))), "tags");
-        var r = await Read(await _http.PostAsync($"v1/collections/{collection}/documents", form, ct), ct);
-        return new DocumentStatus(collection, id, r.GetProperty("status").GetString()!, r.GetProperty("version").GetInt64(), 0, null, null, DateTimeOffset.UtcNow);
-    }
-
-    public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
-    {
-        var body = new
+        catch (RagCluster.Client.RagClusterException e) when (e.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
         {
-            documents = documents.Select(d => d.Request.Format == OwnVectorChunks.Format
-                // Vectors as the API's compact form: each chunk's float32 values in base64.
-                ? (object)new { id = d.Id, tags = d.Request.Tags, chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new { text = c.Text, vectorBase64 = OwnVectorChunks.ToBase64(c.Vector) }) }
-                : new { id = d.Id, format = d.Request.Format, contentBase64 = Convert.ToBase64String(d.Request.Content), tags = d.Request.Tags }),
+            throw new CliUnavailableException(e.Message, (int)(e.RetryAfter?.TotalSeconds ?? 1));
+        }
+        catch (RagCluster.Client.RagClusterException e)
+        {
+            throw new CliException(e.Message);
+        }
+    }
+
+    private static Task Call(Func<Task> call) => Call(async () => { await call(); return true; });
+
+    private static DocumentStatus Status(string collection, RagCluster.Client.DocumentStatusReply s) =>
+        new(collection, s.DocumentId, s.Status, s.Version, s.ChunkCount, s.Error, null, s.UpdatedAt);
+
+    public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) => Call(async () =>
+    {
+        var accepted = await _client.UploadFileAsync(collection, new MemoryStream(request.Content), request.FileName ?? id, id, request.Tags, request.Format, ct);
+        return new DocumentStatus(collection, id, accepted.Status, accepted.Version, 0, null, null, DateTimeOffset.UtcNow);
+    });
+
+    public Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct) => Call(async () =>
+    {
+        var inputs = documents.Select(d => d.Request.Format == OwnVectorChunks.Format
+            // Vectors as the API's compact form: each chunk's float32 values in base64.
+            ? new RagCluster.Client.DocumentInput(d.Id)
+            {
+                Tags = d.Request.Tags,
+                Chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new RagCluster.Client.ChunkInput(c.Text) { VectorBase64 = OwnVectorChunks.ToBase64(c.Vector) }).ToList(),
+            }
+            : new RagCluster.Client.DocumentInput(d.Id) { Format = d.Request.Format, ContentBase64 = Convert.ToBase64String(d.Request.Content), Tags = d.Request.Tags }).ToList();
+        var reply = await _client.IngestBatchAsync(collection, inputs, ct);
+        return reply.Documents.Select((d, i) => new BatchItem(documents[i].Id, d.Status, d.Error is { } e ? $"{e.Title}: {e.Detail}" : null, d.Error?.RetryAfter)).ToArray();
+    });
+
+    public Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct) => Call(async () =>
+        (await _client.GetDocumentStatusesAsync(collection, ids, ct)).Select(s => Status(collection, s)).ToArray());
+
+    public Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) => Call(async () =>
+        Status(collection, await _client.GetDocumentAsync(collection, id, ct)));
+
+    public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) => Call(async () =>
+    {
+        var r = await _client.SearchAsync(collection, new RagCluster.Client.SearchRequest(request.Query) { TopK = request.TopK, Filter = request.Filter, Plan = request.Plan }, ct);
+        return new SearchResponse(r.Plan, r.Hits.Select(h => new SearchHit(h.DocumentId, h.ChunkId, 0, h.Start, h.End, h.Text, h.HeadingPath, h.Score)).ToArray(),
+            r.Cached, r.ElapsedMs, r.CandidatePlans, r.CacheTier);
+    });
+
+    public Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct) => Call(async () =>
+    {
+        var r = await _client.AskAsync(collection, new RagCluster.Client.AskRequest(question) { TopK = topK }, ct);
+        return (r.Answer, r.Citations.Select(c => new Citation(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray(), r.Plan);
+    });
+
+    public Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) => Call(async () =>
+    {
+        var r = await _client.GetCollectionAsync(collection, ct);
+        var s = r.Settings;
+        var settings = new CollectionSettings(s.ShardCount, s.ChunkMaxTokens, s.ChunkOverlapTokens)
+        {
+            Dimensions = s.Dimensions, LayoutGeneration = s.LayoutGeneration, Quantization = s.Quantization,
+            ReshardingTo = s.ReshardingTo is { } to ? new ShardLayout(to.Generation, to.ShardCount) : null,
         };
-        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents", body, Json, ct), ct);
-        return r.GetProperty("documents").EnumerateArray().Select((d, i) =>
+        return new CollectionInfo(r.Collection, settings, r.Version, r.DocumentCount)
         {
-            var refused = d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object;
-            return new BatchItem(documents[i].Id, d.GetProperty("status").GetString()!,
-                refused ? $"{e.GetProperty("title").GetString()}: {e.GetProperty("detail").GetString()}" : null,
-                refused && e.TryGetProperty("retryAfter", out var after) && after.ValueKind == JsonValueKind.Number ? after.GetInt32() : null);
-        }).ToArray();
-    }
+            UnsettledCount = r.UnsettledCount,
+            Resharding = r.Resharding is { } p ? new ReshardProgress(p.ShardCount, p.OldShardsCopied, p.OldShards, p.ChunksCopied) : null,
+        };
+    });
 
-    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
+    public Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct) =>
+        Call(() => _client.EnsureCollectionAsync(new RagCluster.Client.CreateCollectionRequest(collection) { Dimensions = dimensions }, ct));
+
+    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) => Call(async () =>
+        KeyInfo(await _client.CreateKeyAsync(new RagCluster.Client.CreateKeyRequest(role) { Tenant = tenant, Description = description }, ct)));
+
+    public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => Call(async () =>
+        (await _client.ListKeysAsync(tenant, ct)).Select(KeyInfo).ToArray());
+
+    public Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => Call(async () => KeyInfo(await _client.RotateKeyAsync(keyId, ct)));
+
+    public Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => Call(async () => KeyInfo(await _client.RevokeKeyAsync(keyId, ct)));
+
+    public Task DropCollectionAsync(string collection, CancellationToken ct) => Call(() => _client.DeleteCollectionAsync(collection, ct));
+
+    public Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct) => Call(async () =>
     {
-        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/documents/statuses", new { ids }, Json, ct), ct);
-        return r.GetProperty("documents").EnumerateArray().Select(d => new DocumentStatus(collection, d.GetProperty("documentId").GetString()!,
-            d.GetProperty("status").GetString()!, d.GetProperty("version").GetInt64(), d.GetProperty("chunkCount").GetInt32(),
-            d.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null, null, DateTimeOffset.UtcNow)).ToArray();
-    }
-
-    public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct)
-    {
-        var r = await Read(await _http.GetAsync($"v1/collections/{collection}/documents/{Uri.EscapeDataString(id)}", ct), ct);
-        return new DocumentStatus(collection, id, r.GetProperty("status").GetString()!, r.GetProperty("version").GetInt64(),
-            r.GetProperty("chunkCount").GetInt32(), r.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null, null, DateTimeOffset.UtcNow);
-    }
-
-    public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct)
-    {
-        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/search",
-            new { query = request.Query, topK = request.TopK, filter = request.Filter, plan = request.Plan }, Json, ct), ct);
-        var hits = r.GetProperty("hits").EnumerateArray().Select(h => new SearchHit(h.GetProperty("documentId").GetString()!, h.GetProperty("chunkId").GetString()!,
-            0, h.GetProperty("start").GetInt32(), h.GetProperty("end").GetInt32(), h.GetProperty("text").GetString()!,
-            h.GetProperty("headingPath").EnumerateArray().Select(x => x.GetString()!).ToArray(), h.GetProperty("score").GetDouble())).ToArray();
-        return new SearchResponse(r.GetProperty("plan").GetString()!, hits, r.GetProperty("cached").GetBoolean(), r.GetProperty("elapsedMs").GetDouble(), [],
-            r.TryGetProperty("cacheTier", out var tier) && tier.ValueKind == JsonValueKind.String ? tier.GetString() : null);
-    }
-
-    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
-    {
-        var r = await Read(await _http.PostAsJsonAsync($"v1/collections/{collection}/ask", new { question, topK }, Json, ct), ct);
-        var citations = r.GetProperty("citations").EnumerateArray().Select(c => new Citation(c.GetProperty("number").GetInt32(), c.GetProperty("documentId").GetString()!,
-            c.GetProperty("chunkId").GetString()!, c.GetProperty("start").GetInt32(), c.GetProperty("end").GetInt32(), c.GetProperty("score").GetDouble(),
-            c.GetProperty("quote").GetString()!)).ToArray();
-        return (r.GetProperty("answer").GetString()!, citations, r.GetProperty("plan").GetString()!);
-    }
-
-    public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct)
-    {
-        var r = await Read(await _http.GetAsync($"v1/collections/{collection}", ct), ct);
-        return r.Deserialize<CollectionInfo>(Json)!;
-    }
-
-    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct)
-    {
-        var r = await _http.PostAsJsonAsync("v1/collections", new { name = collection, dimensions }, Json, ct);
-        if (r.StatusCode == System.Net.HttpStatusCode.Conflict) return false;
-        await Read(r, ct);
-        return true;
-    }
-
-    public async Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) =>
-        KeyInfo(await Read(await _http.PostAsJsonAsync("v1/admin/keys", new { tenant, role, description }, Json, ct), ct));
-
-    public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) =>
-        (await Read(await _http.GetAsync("v1/admin/keys" + (tenant is null ? "" : "?tenant=" + Uri.EscapeDataString(tenant)), ct), ct))
-        .EnumerateArray().Select(KeyInfo).ToArray();
-
-    public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) =>
-        KeyInfo(await Read(await _http.PostAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}/rotate", null, ct), ct));
-
-    public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) =>
-        KeyInfo(await Read(await _http.DeleteAsync($"v1/admin/keys/{Uri.EscapeDataString(keyId)}", ct), ct));
-
-    public async Task DropCollectionAsync(string collection, CancellationToken ct) =>
-        await Read(await _http.DeleteAsync($"v1/collections/{Uri.EscapeDataString(collection)}", ct), ct);
-
-    public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
-    {
-        using var r = await _http.GetAsync($"v1/collections/{collection}/backup", HttpCompletionOption.ResponseHeadersRead, ct);
-        if (!r.IsSuccessStatusCode) await Read(r, ct);
         await using (var output = File.Create(file))
-            await r.Content.CopyToAsync(output, ct);
+            await _client.BackupAsync(collection, output, ct);
         await using var check = File.OpenRead(file);
         var m = CollectionArchive.Verify(check); // what arrived is what the server wrote
         return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
-    }
+    });
 
-    public async Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct)
+    public Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct) => Call(async () =>
     {
         await using (var check = File.OpenRead(file)) CollectionArchive.Verify(check); // fail here rather than after the upload
         await using var input = File.OpenRead(file);
-        using var content = new StreamContent(input);
-        content.Headers.ContentType = new("application/zip");
-        var r = await Read(await _http.PostAsync($"v1/restore/{Uri.EscapeDataString(collection)}", content, ct), ct);
-        return new BackupSummary(collection, r.GetProperty("documents").GetInt32(), r.GetProperty("chunks").GetInt32(),
-            r.GetProperty("skipped").EnumerateArray().Select(x => x.GetString()!).ToArray());
-    }
+        var r = await _client.RestoreAsync(collection, input, ct);
+        return new BackupSummary(collection, r.Documents, r.Chunks, r.Skipped);
+    });
 
-    private static ApiKeyInfo KeyInfo(JsonElement k) => new(k.GetProperty("keyId").GetString()!, k.GetProperty("tenant").GetString()!,
-        k.GetProperty("role").GetString()!, k.GetProperty("description").GetString() ?? "", k.GetProperty("createdAt").GetDateTimeOffset(),
-        k.GetProperty("revokedAt").ValueKind == JsonValueKind.Null ? null : k.GetProperty("revokedAt").GetDateTimeOffset(),
-        k.GetProperty("key").ValueKind == JsonValueKind.String ? k.GetProperty("key").GetString() : null);
+    private static ApiKeyInfo KeyInfo(RagCluster.Client.ApiKeyReply k) => new(k.KeyId, k.Tenant, k.Role, k.Description, k.CreatedAt, k.RevokedAt, k.Key);
 
     public ValueTask DisposeAsync()
     {
-        _http.Dispose();
+        _client.Dispose();
         return ValueTask.CompletedTask;
     }
 }

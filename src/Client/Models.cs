@@ -1,0 +1,144 @@
+using System.Text.Json.Serialization;
+
+namespace RagCluster.Client;
+
+// The API's JSON shapes (camelCase). A test checks each against the OpenAPI document's schema of the same name.
+
+/// <summary>A new collection: unset numbers take the cluster's defaults; <see cref="Dimensions"/> makes a collection of own vectors.</summary>
+public sealed record CreateCollectionRequest(string Name)
+{
+    public int? ShardCount { get; init; }
+    public int? ChunkMaxTokens { get; init; }
+    public int? ChunkOverlapTokens { get; init; }
+    public int? Dimensions { get; init; }
+    /// <summary>"float32" (default) or "int8".</summary>
+    public string? Quantization { get; init; }
+}
+
+/// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
+public sealed record ConfigureCollectionRequest
+{
+    public int? ShardCount { get; init; }
+    public int? ChunkMaxTokens { get; init; }
+    public int? ChunkOverlapTokens { get; init; }
+}
+
+public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
+{
+    public int? Dimensions { get; init; }
+    public int LayoutGeneration { get; init; }
+    public ShardLayout? ReshardingTo { get; init; }
+    public string? Quantization { get; init; }
+}
+
+public sealed record ShardLayout(int Generation, int ShardCount);
+
+public sealed record ReshardProgress(int ShardCount, int OldShardsCopied, int OldShards, long ChunksCopied);
+
+public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);
+
+public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int DocumentCount, int UnsettledCount, ReshardProgress? Resharding);
+
+public sealed record DocumentIdsPage(string[] DocumentIds, string? Next);
+
+/// <summary>
+/// One document: <see cref="Text"/>, or a file's bytes (<see cref="ContentBase64"/> with <see cref="Format"/>), or, for a
+/// collection of own vectors, <see cref="Chunks"/> with their vectors.
+/// </summary>
+public sealed record DocumentInput(string Id)
+{
+    public string? Text { get; init; }
+    public Dictionary<string, string>? Tags { get; init; }
+    /// <summary>txt, md, html, pdf, docx, …; by default from the content.</summary>
+    public string? Format { get; init; }
+    public string? ContentBase64 { get; init; }
+    public List<ChunkInput>? Chunks { get; init; }
+}
+
+/// <summary>A chunk with its own vector: <see cref="Vector"/> as numbers, or <see cref="VectorBase64"/> as little-endian float32.</summary>
+public sealed record ChunkInput(string Text)
+{
+    public float[]? Vector { get; init; }
+    public string? VectorBase64 { get; init; }
+}
+
+public sealed record DocumentAccepted(string DocumentId, string Status, long Version);
+
+/// <summary>Why one document of a request was refused; <see cref="RetryAfter"/> (seconds) when sending it again later can succeed.</summary>
+public sealed record IngestRejection(int Status, string Title, string Detail, int? RetryAfter = null);
+
+public sealed record BatchItem(string? DocumentId, string Status, long? Version = null, IngestRejection? Error = null);
+
+public sealed record BatchAccepted(int Accepted, int Rejected, BatchItem[] Documents);
+
+/// <summary>accepted, pending, indexed, failed (see <see cref="Error"/>) or, in a statuses read, notFound.</summary>
+public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt, string? Waiting = null);
+
+public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);
+
+/// <summary>A search: <see cref="Query"/> text, and/or a query vector for collections of own vectors.</summary>
+public sealed record SearchRequest(string? Query)
+{
+    public int? TopK { get; init; }
+    public Dictionary<string, string>? Filter { get; init; }
+    /// <summary>auto (default), vector, bm25, hybrid or hybrid-k10.</summary>
+    public string? Plan { get; init; }
+    public float[]? Vector { get; init; }
+    public string? VectorBase64 { get; init; }
+    public int? Ef { get; init; }
+}
+
+public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
+
+public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits);
+
+public sealed record AskRequest(string Question)
+{
+    public int? TopK { get; init; }
+    public Dictionary<string, string>? Filter { get; init; }
+}
+
+public sealed record CitationReply(int Number, string DocumentId, string ChunkId, int Start, int End, double Score, string Quote);
+
+/// <summary>An answer; <see cref="Mode"/> is generated, extractive or extractive-fallback (then <see cref="FallbackReason"/> says why).</summary>
+public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId);
+
+public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId);
+
+/// <summary>One event of a streamed answer: a piece of text, the citations, or the end.</summary>
+public abstract record AskEvent
+{
+    public sealed record Token(string Text) : AskEvent;
+    public sealed record Citations(CitationReply[] Items) : AskEvent;
+    public sealed record Done(AskDone Summary) : AskEvent;
+}
+
+public sealed record CreateKeyRequest(string Role)
+{
+    /// <summary>Operators only: a tenant other than their own.</summary>
+    public string? Tenant { get; init; }
+    public string? Description { get; init; }
+}
+
+/// <summary>An API key; <see cref="Key"/> (the secret to send) only in the create and rotate replies.</summary>
+public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+
+public sealed record RestoreReply(string Collection, string From, DateTimeOffset CreatedAt, int Documents, int Chunks, string[] Skipped);
+
+/// <summary>One silo's embedding: its roles, whether it runs the model, on what, and how much.</summary>
+public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider)
+{
+    public string? Device { get; init; }
+    public long Texts { get; init; }
+    public long Batches { get; init; }
+    public double InferenceSeconds { get; init; }
+    public string Silo { get; init; } = "";
+    public string[] Roles { get; init; } = [];
+    public double TextsPerSecond { get; init; }
+    public int Queued { get; init; }
+}
+
+public sealed record EmbeddingReply(bool Available, string Status, double TextsPerSecond, EmbeddingInfo[] Silos);
+
+/// <summary>An RFC 7807 problem as the API sends it.</summary>
+internal sealed record ProblemBody(int? Status, string? Title, string? Detail, [property: JsonPropertyName("traceId")] string? TraceId);

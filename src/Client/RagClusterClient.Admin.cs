@@ -1,0 +1,24 @@
+namespace RagCluster.Client;
+
+public sealed partial class RagClusterClient
+{
+    /// <summary>A new key; its secret (<see cref="ApiKeyReply.Key"/>) is shown only in this reply.</summary>
+    public Task<ApiKeyReply> CreateKeyAsync(CreateKeyRequest request, CancellationToken ct = default) =>
+        SendJsonAsync<ApiKeyReply>(HttpMethod.Post, "v1/admin/keys", request, ct);
+
+    /// <summary>The keys of the caller's tenant (operators: of <paramref name="tenant"/>, or every tenant).</summary>
+    public Task<ApiKeyReply[]> ListKeysAsync(string? tenant = null, CancellationToken ct = default) =>
+        GetAsync<ApiKeyReply[]>("v1/admin/keys" + (tenant is null ? "" : "?tenant=" + Segment(tenant)), ct);
+
+    public Task<ApiKeyReply> GetKeyAsync(string keyId, CancellationToken ct = default) => GetAsync<ApiKeyReply>($"v1/admin/keys/{Segment(keyId)}", ct);
+
+    /// <summary>Replaces the key's secret: the old one stops working at once.</summary>
+    public Task<ApiKeyReply> RotateKeyAsync(string keyId, CancellationToken ct = default) =>
+        SendJsonAsync<ApiKeyReply>(HttpMethod.Post, $"v1/admin/keys/{Segment(keyId)}/rotate", null, ct);
+
+    public Task<ApiKeyReply> RevokeKeyAsync(string keyId, CancellationToken ct = default) =>
+        SendJsonAsync<ApiKeyReply>(HttpMethod.Delete, $"v1/admin/keys/{Segment(keyId)}", null, ct);
+
+    /// <summary>The cluster's embedding: whether it can embed now, and each silo's roles, device and throughput.</summary>
+    public Task<EmbeddingReply> GetEmbeddingAsync(CancellationToken ct = default) => GetAsync<EmbeddingReply>("v1/embedding", ct);
+}
