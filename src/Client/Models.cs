@@ -76,6 +76,14 @@ public sealed record DocumentStatusReply(string DocumentId, string Status, long 
 
 public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);
 
+/// <summary>One chunk as the index holds it; <see cref="Vector"/> (scaled to length 1) only when asked for.</summary>
+public sealed record ChunkContent(string ChunkId, int Ordinal, string Text, int Start, int End, string[] HeadingPath, float[]? Vector = null);
+
+/// <summary>A document as the index holds it: version, tags and chunks.</summary>
+public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, string> Tags, ChunkContent[] Chunks);
+
+public sealed record DocumentContentsReply(DocumentContent[] Documents);
+
 /// <summary>A search: <see cref="Query"/> text, and/or a query vector for collections of own vectors.</summary>
 public sealed record SearchRequest(string? Query)
 {

@@ -50,6 +50,13 @@ public sealed partial class RagClusterClient
     public async Task<DocumentStatusReply[]> GetDocumentStatusesAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct = default) =>
         (await SendJsonAsync<DocumentStatusesReply>(HttpMethod.Post, $"{CollectionPath(collection)}/documents/statuses", new { ids }, ct).ConfigureAwait(false)).Documents;
 
+    /// <summary>
+    /// Up to 1,000 documents as the index holds them (tags, chunks, and vectors when <paramref name="includeVectors"/>);
+    /// those it does not hold (yet, or any more) are left out. A document is there once it is indexed.
+    /// </summary>
+    public async Task<DocumentContent[]> GetDocumentContentsAsync(string collection, IReadOnlyList<string> ids, bool includeVectors = false, CancellationToken ct = default) =>
+        (await SendJsonAsync<DocumentContentsReply>(HttpMethod.Post, $"{CollectionPath(collection)}/documents/contents", new { ids, includeVectors }, ct).ConfigureAwait(false)).Documents;
+
     public Task DeleteDocumentAsync(string collection, string id, CancellationToken ct = default) =>
         SendNoContentAsync(HttpMethod.Delete, $"{CollectionPath(collection)}/documents/{Segment(id)}", ct);
 

@@ -19,6 +19,19 @@ public sealed record IngestBody(string? Id = null, string? Text = null, Dictiona
 /// <summary>A file upload (multipart/form-data): the file; its id (the file name by default), tags "k=v,k=v", and format (from the name by default).</summary>
 public sealed record FileUpload(IFormFile File, string? Id = null, string? Tags = null, string? Format = null);
 
+/// <summary>The body of POST .../documents/contents: 1..1,000 document ids, and whether to send the chunks' vectors.</summary>
+public sealed record ContentsRequest(List<string?>? Ids, bool? IncludeVectors = null);
+
+/// <summary>One chunk as the index holds it: its place in the document, its text, and its vector (if asked; scaled to length 1).</summary>
+public sealed record ChunkContent(string ChunkId, int Ordinal, string Text, int Start, int End, string[] HeadingPath,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] float[]? Vector);
+
+/// <summary>A document as the index holds it: its version, tags and chunks.</summary>
+public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, string> Tags, ChunkContent[] Chunks);
+
+/// <summary>The documents asked for that the index holds (the others are left out), in the order asked.</summary>
+public sealed record DocumentContentsReply(DocumentContent[] Documents);
+
 /// <summary>The body of POST .../documents/statuses: 1..1,000 document ids.</summary>
 public sealed record StatusesRequest(List<string?>? Ids);
 

@@ -102,6 +102,30 @@ public static class DocumentEndpoints
                 Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
         }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
 
+        // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
+        collection.MapPost("/documents/contents", [EndpointName("GetDocumentContents"), EndpointSummary("Read documents back as the index holds them: tags and chunks"), Tags("Documents")] async Task<Results<Ok<DocumentContentsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
+            if (bad is not null) return bad;
+            if (body?.Ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments } list)
+                return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
+            if (list.FirstOrDefault(i => i is null || !Names.IsDocumentId(i)) is var wrong && list.Any(i => i is null || !Names.IsDocumentId(i)))
+                return RagEndpoints.Problem(400, "Invalid document id", $"'{wrong}': use " + Names.DocumentIdRule);
+            var ids = list.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
+            var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
+            var pages = await Task.WhenAll(settings.Layout.ShardKeys(c.Key).Select(k => grains.GetGrain<IIndexShardGrain>(k).Documents(ids, body.IncludeVectors == true)));
+            // A document's chunks may sit on several shards; a shard still holding an older version is about to drop it.
+            var versions = pages.SelectMany(p => p.DocumentVersions).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Max(v => v.Value));
+            var documents = ids.Where(versions.ContainsKey).Select(id =>
+            {
+                var chunks = pages.Where(p => p.DocumentVersions.GetValueOrDefault(id) == versions[id]).SelectMany(p => p.Chunks)
+                    .Where(ch => ch.DocumentId == id).OrderBy(ch => ch.Ordinal).ToArray();
+                return new DocumentContent(id, versions[id], chunks.FirstOrDefault()?.Tags ?? [],
+                    chunks.Select(ch => new ChunkContent(ch.ChunkId, ch.Ordinal, ch.Text, ch.Start, ch.End, ch.HeadingPath, ch.Vector)).ToArray());
+            }).ToArray();
+            return TypedResults.Ok(new DocumentContentsReply(documents));
+        }).RequireAuthorization(AuthSetup.Reader).Reads<ContentsRequest>("application/json").ProducesProblem(400);
+
         collection.MapGet("/documents/{id}", [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")] async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
         {
             if (ValidDocumentId(id) is { } bad) return bad;

@@ -155,6 +155,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
     Task<Dictionary<string, int>> ChunkCounts();
     /// <summary>Live chunks with their vectors, a page at a time, for backups; pass the returned cursor to continue.</summary>
     Task<ShardExportPage> Export(int cursor, int maxChunks);
+    /// <summary>The chunks this shard holds of these documents (with vectors when asked), to read documents back; cursor -1.</summary>
+    Task<ShardExportPage> Documents(string[] documentIds, bool includeVectors);
 }
 
 /// <summary>

@@ -484,6 +484,25 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     public Task<Dictionary<string, int>> ChunkCounts() =>
         Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Count, StringComparer.Ordinal));
 
+    public Task<ShardExportPage> Documents(string[] documentIds, bool includeVectors)
+    {
+        if (documentIds.Length > 1000) throw new ArgumentException("at most 1000 document ids");
+        if (_retired) throw Replaced();
+        var chunks = new List<ChunkRecord>();
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var id in documentIds.Distinct(StringComparer.Ordinal))
+        {
+            if (!_documents.TryGetValue(id, out var held)) continue;
+            versions[id] = held.Version;
+            foreach (var slot in held.Slots)
+            {
+                var node = _chunks.NodeOf(slot);
+                chunks.Add(_chunks.Record(slot, includeVectors && node >= 0 ? _hnsw!.Vector(node).ToArray() : null));
+            }
+        }
+        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, -1));
+    }
+
     public Task<ShardExportPage> Export(int cursor, int maxChunks)
     {
         if (cursor < 0 || maxChunks is < 1 or > 10_000) throw new ArgumentException("cursor must be >= 0 and maxChunks 1..10000");

@@ -30,6 +30,12 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
         var settled = await client.WaitForIndexedAsync("client", ["tea", "coffee.md", "mate"], ct: new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         Assert.All(settled.Values, s => Assert.Equal("indexed", s.Status));
         Assert.Equal("notFound", (await client.GetDocumentStatusesAsync("client", ["never"])).Single().Status);
+        var contents = await client.GetDocumentContentsAsync("client", ["tea", "never", "coffee.md"], includeVectors: true);
+        Assert.Equal(["tea", "coffee.md"], contents.Select(d => d.DocumentId));
+        Assert.Equal("en", contents[0].Tags["lang"]);
+        Assert.Contains("80 degrees", contents[0].Chunks.Single().Text);
+        Assert.Equal(1.0, Math.Sqrt(contents[0].Chunks[0].Vector!.Sum(x => (double)x * x)), 3); // the model's vector, length 1
+        Assert.Null((await client.GetDocumentContentsAsync("client", ["tea"]))[0].Chunks[0].Vector);
         var ids = new List<string>();
         await foreach (var id in client.AllDocumentIdsAsync("client")) ids.Add(id);
         Assert.Equal(["coffee.md", "mate", "tea"], ids.Order());
@@ -170,6 +176,7 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
             (typeof(SearchRequest), "SearchBody"), (typeof(SearchReply), "SearchReply"), (typeof(SearchHitReply), "SearchHitReply"),
             (typeof(CitationReply), "CitationReply"), (typeof(AskReply), "AskReply"), (typeof(CreateKeyRequest), "CreateKeyRequest"),
             (typeof(ApiKeyReply), "ApiKeyReply"), (typeof(RestoreReply), "RestoreReply"), (typeof(EmbeddingReply), "EmbeddingReply"), (typeof(EmbeddingInfo), "EmbeddingInfo"),
+            (typeof(ChunkContent), "ChunkContent"), (typeof(DocumentContent), "DocumentContent"), (typeof(DocumentContentsReply), "DocumentContentsReply"),
         };
         var problems = new List<string>();
         foreach (var (type, name) in pairs)

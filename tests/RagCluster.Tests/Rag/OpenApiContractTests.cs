@@ -195,6 +195,7 @@ public sealed class OpenApiContractTests(ApiProcess api) : IClassFixture<ApiProc
         await Check(HttpMethod.Get, "/v1/collections/{collection}/documents/{id}", "v1/collections/contract/documents/owls");
         await Check(HttpMethod.Post, "/v1/collections/{collection}/documents/statuses", "v1/collections/contract/documents/statuses", new { ids = new[] { "owls", "bats", "never" } });
         await Check(HttpMethod.Get, "/v1/collections/{collection}/documents", "v1/collections/contract/documents?limit=10");
+        await Check(HttpMethod.Post, "/v1/collections/{collection}/documents/contents", "v1/collections/contract/documents/contents", new { ids = new[] { "owls", "never" }, includeVectors = true });
         await Check(HttpMethod.Get, "/v1/collections/{collection}", "v1/collections/contract");
         var search = await Check(HttpMethod.Post, "/v1/collections/{collection}/search", "v1/collections/contract/search", new { query = "owls at night", topK = 3 });
         Assert.True(search.GetProperty("hits").GetArrayLength() > 0);
@@ -216,7 +217,7 @@ public sealed class OpenApiContractTests(ApiProcess api) : IClassFixture<ApiProc
         await Check(HttpMethod.Get, "/v1/dashboard", "v1/dashboard");
         await Check(HttpMethod.Get, "/v1/dashboard/traces/{traceId}", $"v1/dashboard/traces/{search.GetProperty("traceId").GetString()}");
         await Check(HttpMethod.Delete, "/v1/admin/keys/{keyId}", $"v1/admin/keys/{key.GetProperty("keyId").GetString()}");
-        Assert.Equal(29, checkedCount);
+        Assert.Equal(30, checkedCount);
     }
 
     /// <summary>Whether a JSON body's schema describes something: a type, properties, items or a reference to one that does.</summary>
