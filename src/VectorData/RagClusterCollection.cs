@@ -1,0 +1,220 @@
+using System.Linq.Expressions;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.VectorData;
+using Microsoft.Extensions.VectorData.ProviderServices;
+using RagCluster.Client;
+
+namespace RagCluster.VectorData;
+
+/// <summary>
+/// A RagCluster collection of own vectors as a VectorData collection: a record is a document of one chunk (its vector,
+/// its full-text property as the chunk's text, its other data properties as tags). Upserts return once the records
+/// are indexed (<see cref="RagClusterVectorStoreOptions.WaitForIndexing"/>), so a get or a search right after sees them.
+/// </summary>
+public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<TKey, TRecord>, IKeywordHybridSearchable<TRecord>
+    where TKey : notnull
+    where TRecord : class
+{
+    private const int MaxTopK = 100; // the API's limit per search
+    private readonly RagClusterClient _client;
+    private readonly RagClusterVectorStoreOptions _options;
+    private readonly RecordMapper _map;
+    private readonly VectorStoreCollectionMetadata _metadata;
+
+    internal RagClusterCollection(RagClusterClient client, string name, RagClusterVectorStoreOptions options, VectorStoreCollectionDefinition? definition)
+    {
+        if (typeof(TKey) != typeof(string) && typeof(TKey) != typeof(object))
+            throw new NotSupportedException($"RagCluster keys are document ids (string), not {typeof(TKey).Name}");
+        _client = client;
+        _options = options;
+        Name = name;
+        var builder = new RagClusterModelBuilder();
+        _map = new RecordMapper(typeof(TRecord) == typeof(Dictionary<string, object?>)
+            ? builder.BuildDynamic(definition ?? throw new ArgumentException("a dynamic collection needs a record definition", nameof(definition)), options.EmbeddingGenerator)
+            : builder.Build(typeof(TRecord), typeof(TKey), definition, options.EmbeddingGenerator));
+        _metadata = new VectorStoreCollectionMetadata { VectorStoreSystemName = RagClusterVectorStore.SystemName, VectorStoreName = client.BaseAddress.ToString(), CollectionName = name };
+    }
+
+    public override string Name { get; }
+
+    public override Task<bool> CollectionExistsAsync(CancellationToken cancellationToken = default) => Run("CollectionExists", async () =>
+    {
+        try
+        {
+            await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    });
+
+    /// <summary>Creates the collection for vectors of the model's dimension; an existing one must hold vectors of that dimension.</summary>
+    public override Task EnsureCollectionExistsAsync(CancellationToken cancellationToken = default) => Run("EnsureCollectionExists", async () =>
+    {
+        var dimensions = _map.Model.VectorProperty.Dimensions;
+        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions }, cancellationToken).ConfigureAwait(false)
+            && (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings.Dimensions is var held && held != dimensions)
+            throw new VectorStoreException($"collection '{Name}' exists with {(held is null ? "the cluster's model (text, not vectors)" : $"{held}-dimensional vectors")}, not {dimensions}-dimensional ones");
+        return true;
+    });
+
+    public override Task EnsureCollectionDeletedAsync(CancellationToken cancellationToken = default) => Run("EnsureCollectionDeleted", async () =>
+    {
+        try { await _client.DeleteCollectionAsync(Name, cancellationToken).ConfigureAwait(false); }
+        catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound) { }
+        return true;
+    });
+
+    public override async Task<TRecord?> GetAsync(TKey key, RecordRetrievalOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        await foreach (var record in GetAsync([key], options, cancellationToken).ConfigureAwait(false)) return record;
+        return null;
+    }
+
+    public override async IAsyncEnumerable<TRecord> GetAsync(IEnumerable<TKey> keys, RecordRetrievalOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var page in keys.Select(KeyText).Chunk(RagClusterClient.MaxBatchDocuments))
+            foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
+                yield return _map.ToRecord<TRecord>(document, options?.IncludeVectors == true);
+    }
+
+    /// <summary>
+    /// Records whose data properties match the filter (equalities joined with &&), read page by page through the
+    /// collection's document ids: a scan, fine for housekeeping, not a query path (search is). No ordering.
+    /// </summary>
+    public override async IAsyncEnumerable<TRecord> GetAsync(Expression<Func<TRecord, bool>> filter, int top, FilteredRecordRetrievalOptions<TRecord>? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        if (options?.OrderBy is { } order && order(new FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition()).Values.Count > 0)
+            throw new NotSupportedException("RagCluster returns filtered records in document id order; OrderBy is not supported");
+        var tags = TagFilter.Translate(filter, _map.Model);
+        var (skip, found) = (options?.Skip ?? 0, 0);
+        var ids = new List<string>();
+        await foreach (var id in _client.AllDocumentIdsAsync(Name, cancellationToken).ConfigureAwait(false))
+        {
+            ids.Add(id);
+            if (ids.Count < 500) continue;
+            foreach (var record in await Matching(ids).ConfigureAwait(false))
+            {
+                if (skip-- > 0) continue;
+                yield return record;
+                if (++found == top) yield break;
+            }
+            ids.Clear();
+        }
+        foreach (var record in await Matching(ids).ConfigureAwait(false))
+        {
+            if (skip-- > 0) continue;
+            yield return record;
+            if (++found == top) yield break;
+        }
+
+        async Task<List<TRecord>> Matching(List<string> page) => page.Count == 0 ? [] :
+            (await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
+            .Where(d => tags.All(t => d.Tags.TryGetValue(t.Key, out var v) && v == t.Value))
+            .Select(d => _map.ToRecord<TRecord>(d, options?.IncludeVectors == true)).ToList();
+    }
+
+    public override Task DeleteAsync(TKey key, CancellationToken cancellationToken = default) => Run("Delete", async () =>
+    {
+        try { await _client.DeleteDocumentAsync(Name, KeyText(key), cancellationToken).ConfigureAwait(false); }
+        catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound) { }
+        return true;
+    });
+
+    public override Task UpsertAsync(TRecord record, CancellationToken cancellationToken = default) => UpsertAsync([record], cancellationToken);
+
+    /// <summary>
+    /// Writes the records as documents in batch requests (a refused one fails the call with its reason; the others are
+    /// kept), then, with <see cref="RagClusterVectorStoreOptions.WaitForIndexing"/>, waits until they are indexed.
+    /// </summary>
+    public override Task UpsertAsync(IEnumerable<TRecord> records, CancellationToken cancellationToken = default) => Run("Upsert", async () =>
+    {
+        var list = records.ToList();
+        if (list.Count == 0) return true;
+        var vectors = _map.NeedsGeneration
+            ? await _map.GenerateAllAsync(list, cancellationToken).ConfigureAwait(false)
+            : list.Select(r => _map.StoredVector(r)!).ToArray();
+        var documents = list.Select((r, i) => _map.ToDocument(r, vectors[i])).ToList();
+        var result = await _client.IngestManyAsync(Name, documents, ct: cancellationToken).ConfigureAwait(false);
+        if (result.Rejected.Count > 0)
+            throw new VectorStoreException($"{result.Rejected.Count} of {list.Count} records refused, e.g. '{result.Rejected[0].DocumentId}': {result.Rejected[0].Error?.Detail}");
+        if (!_options.WaitForIndexing) return true;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.IndexingTimeout);
+        var statuses = await _client.WaitForIndexedAsync(Name, documents.Select(d => d.Id), ct: timeout.Token).ConfigureAwait(false);
+        if (statuses.Values.FirstOrDefault(s => s.Status != "indexed") is { } bad)
+            throw new VectorStoreException($"record '{bad.DocumentId}' was not indexed: {bad.Status} {bad.Error}");
+        return true;
+    });
+
+    /// <summary>The records nearest <paramref name="searchValue"/> (a vector, or an input for the embedding generator), by cosine similarity.</summary>
+    public override IAsyncEnumerable<VectorSearchResult<TRecord>> SearchAsync<TInput>(TInput searchValue, int top, VectorSearchOptions<TRecord>? options = null,
+        CancellationToken cancellationToken = default) =>
+        SearchCoreAsync(searchValue, null, top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold, "vector", cancellationToken);
+
+    /// <summary>Vector and BM25 over the full-text property, fused by reciprocal rank (scores are fusion scores, not similarities).</summary>
+    public IAsyncEnumerable<VectorSearchResult<TRecord>> HybridSearchAsync<TInput>(TInput searchValue, ICollection<string> keywords, int top,
+        HybridSearchOptions<TRecord>? options = null, CancellationToken cancellationToken = default) where TInput : notnull
+    {
+        if (_map.Model.DataProperties.All(p => !p.IsFullTextIndexed))
+            throw new NotSupportedException("hybrid search needs a data property marked IsFullTextIndexed: its text is what the keywords match");
+        return SearchCoreAsync(searchValue, string.Join(' ', keywords), top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold,
+            "hybrid", cancellationToken);
+    }
+
+    private async IAsyncEnumerable<VectorSearchResult<TRecord>> SearchCoreAsync<TInput>(TInput searchValue, string? text, int top, int skip,
+        Expression<Func<TRecord, bool>>? filter, bool includeVectors, double? threshold, string plan, [EnumeratorCancellation] CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        if (top + skip > MaxTopK) throw new ArgumentOutOfRangeException(nameof(top), $"RagCluster returns at most {MaxTopK} results a search (top + skip)");
+        var vector = searchValue switch
+        {
+            ReadOnlyMemory<float> m => m.ToArray(),
+            float[] a => a,
+            Embedding<float> e => e.Vector.ToArray(),
+            not null when _map.Model.VectorProperty.EmbeddingGenerator is not null => await _map.GenerateAsync(searchValue, ct).ConfigureAwait(false),
+            _ => throw new NotSupportedException($"search by {typeof(TInput).Name}: give a vector (ReadOnlyMemory<float>, float[], Embedding<float>) or configure an embedding generator"),
+        };
+        var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model) };
+        var reply = await Run("Search", () => _client.SearchAsync(Name, request, ct)).ConfigureAwait(false);
+        var hits = reply.Hits.DistinctBy(h => h.DocumentId).Skip(skip).Where(h => threshold is null || h.Score >= threshold).ToList();
+        if (hits.Count == 0) yield break;
+        var documents = (await Run("Search", () => _client.GetDocumentContentsAsync(Name, hits.Select(h => h.DocumentId).ToList(), includeVectors, ct)).ConfigureAwait(false))
+            .ToDictionary(d => d.DocumentId, StringComparer.Ordinal);
+        foreach (var hit in hits)
+            if (documents.TryGetValue(hit.DocumentId, out var document)) // one deleted between the search and the read is left out
+                yield return new VectorSearchResult<TRecord>(_map.ToRecord<TRecord>(document, includeVectors), hit.Score);
+    }
+
+    public override object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(VectorStoreCollectionMetadata) ? _metadata
+        : serviceType == typeof(RagClusterClient) ? _client
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    private static string KeyText(TKey key) => key as string ?? throw new NotSupportedException($"RagCluster keys are document ids (string), not {key.GetType().Name}");
+
+    /// <summary>The API's errors as the abstraction's: a VectorStoreException naming the store, collection and operation.</summary>
+    private async Task<T> Run<T>(string operation, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RagClusterException or HttpRequestException)
+        {
+            throw new VectorStoreException(e.Message, e)
+            {
+                VectorStoreSystemName = RagClusterVectorStore.SystemName, VectorStoreName = _metadata.VectorStoreName, CollectionName = Name, OperationName = operation,
+            };
+        }
+    }
+}

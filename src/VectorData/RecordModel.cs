@@ -1,0 +1,148 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.VectorData;
+using Microsoft.Extensions.VectorData.ProviderServices;
+using RagCluster.Client;
+
+namespace RagCluster.VectorData;
+
+/// <summary>
+/// What a RagCluster collection can hold of a record: a string key (the document id), one vector (the document's one
+/// chunk), data properties as tags (strings, at most 32, values up to 256 characters), and the one full-text
+/// property as the chunk's text (BM25 searches it; hybrid search fuses it with the vector).
+/// </summary>
+internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = true, SupportsMultipleVectors = false })
+{
+    private static readonly Type[] DataTypes =
+        [typeof(string), typeof(bool), typeof(int), typeof(long), typeof(float), typeof(double), typeof(decimal), typeof(DateTime), typeof(DateTimeOffset), typeof(Guid)];
+
+    protected override bool IsDataPropertyTypeValid(Type type, [NotNullWhen(false)] out string? supportedTypes)
+    {
+        supportedTypes = "string, bool, int, long, float, double, decimal, DateTime, DateTimeOffset, Guid (or nullable)";
+        return DataTypes.Contains(Nullable.GetUnderlyingType(type) ?? type);
+    }
+
+    protected override bool IsVectorPropertyTypeValid(Type type, [NotNullWhen(false)] out string? supportedTypes)
+    {
+        supportedTypes = "ReadOnlyMemory<float>, float[], Embedding<float>";
+        return (Nullable.GetUnderlyingType(type) ?? type) is var t && (t == typeof(ReadOnlyMemory<float>) || t == typeof(float[]) || t == typeof(Embedding<float>));
+    }
+
+    protected override bool SupportsKeyAutoGeneration(Type keyPropertyType) => false;
+
+    protected override void ValidateKeyProperty(KeyPropertyModel keyProperty)
+    {
+        base.ValidateKeyProperty(keyProperty);
+        if (keyProperty.Type != typeof(string))
+            throw new NotSupportedException($"RagCluster keys are document ids (string); '{keyProperty.ModelName}' is {keyProperty.Type.Name}");
+    }
+
+    protected override void Validate(Type? type, VectorStoreCollectionDefinition? definition)
+    {
+        base.Validate(type, definition);
+        var vector = VectorProperties.Single();
+        if (vector.DistanceFunction is { } distance && distance != DistanceFunction.CosineSimilarity)
+            throw new NotSupportedException($"RagCluster compares vectors by cosine similarity; '{vector.ModelName}' asks for {distance}");
+        if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw)
+            throw new NotSupportedException($"RagCluster indexes vectors in an HNSW graph; '{vector.ModelName}' asks for {kind}");
+        if (DataProperties.Count(p => p.IsFullTextIndexed) > 1)
+            throw new NotSupportedException("RagCluster searches one full-text property per record (the chunk's text); mark at most one IsFullTextIndexed");
+        if (DataProperties.FirstOrDefault(p => p.IsFullTextIndexed && p.Type != typeof(string)) is { } notText)
+            throw new NotSupportedException($"the full-text property '{notText.ModelName}' must be a string");
+        if (DataProperties.Count(p => !p.IsFullTextIndexed) > 32)
+            throw new NotSupportedException("RagCluster keeps at most 32 data properties besides the full-text one (they are the document's tags)");
+        if (DataProperties.FirstOrDefault(p => p.StorageName.Length is 0 or > 64) is { } longName)
+            throw new NotSupportedException($"data property '{longName.ModelName}' needs a storage name of 1..64 characters");
+    }
+}
+
+/// <summary>Maps records to RagCluster documents (one chunk each) and back, by the collection model.</summary>
+internal sealed class RecordMapper(CollectionModel model)
+{
+    public CollectionModel Model { get; } = model;
+    private VectorPropertyModel Vector => Model.VectorProperty;
+    private DataPropertyModel? Text { get; } = model.DataProperties.FirstOrDefault(p => p.IsFullTextIndexed);
+
+    public string Key(object record) => Model.KeyProperty.GetValueAsObject(record) as string is { Length: > 0 } key
+        ? key
+        : throw new ArgumentException($"the record's key '{Model.KeyProperty.ModelName}' is empty; RagCluster needs a document id");
+
+    /// <summary>The vector a record holds, or null when its vector property is an input to the embedding generator.</summary>
+    public float[]? StoredVector(object record) => Vector.GetValueAsObject(record) switch
+    {
+        ReadOnlyMemory<float> m => m.ToArray(),
+        float[] a => a,
+        Embedding<float> e => e.Vector.ToArray(),
+        null => throw new ArgumentException($"the record '{Key(record)}' has no vector in '{Vector.ModelName}'"),
+        _ => null,
+    };
+
+    public bool NeedsGeneration => Vector.EmbeddingGenerator is not null && !IsVectorType(Vector.Type);
+
+    public async Task<float[]> GenerateAsync(object input, CancellationToken ct) =>
+        ((Embedding<float>)await Vector.GenerateEmbeddingAsync(input, ct).ConfigureAwait(false)).Vector.ToArray();
+
+    public async Task<float[][]> GenerateAllAsync(IReadOnlyList<object> records, CancellationToken ct) =>
+        (await Vector.GenerateEmbeddingsAsync(records.Select(r => Vector.GetValueAsObject(r)!), ct).ConfigureAwait(false))
+        .Select(e => ((Embedding<float>)e).Vector.ToArray()).ToArray();
+
+    public DocumentInput ToDocument(object record, float[] vector)
+    {
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in Model.DataProperties.Where(p => p != Text))
+            if (p.GetValueAsObject(record) is { } value)
+            {
+                var text = Format(value);
+                if (text.Length > 256) throw new ArgumentException($"'{p.ModelName}' of record '{Key(record)}' is over 256 characters; RagCluster keeps data properties as tags (up to 256); mark a long text IsFullTextIndexed");
+                tags[p.StorageName] = text;
+            }
+        var chunkText = Text?.GetValueAsObject(record) as string ?? "";
+        return new DocumentInput(Key(record)) { Tags = tags, Chunks = [new ChunkInput(chunkText) { VectorBase64 = RagClusterClient.VectorToBase64(vector) }] };
+    }
+
+    public TRecord ToRecord<TRecord>(DocumentContent document, bool includeVectors)
+    {
+        var record = Model.CreateRecord<TRecord>()!;
+        Model.KeyProperty.SetValueAsObject(record, document.DocumentId);
+        var chunk = document.Chunks.FirstOrDefault();
+        foreach (var p in Model.DataProperties)
+        {
+            if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
+            else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Parse(value, p.Type));
+        }
+        if (includeVectors && chunk?.Vector is { } v && IsVectorType(Vector.Type))
+        {
+            var t = Nullable.GetUnderlyingType(Vector.Type) ?? Vector.Type;
+            Vector.SetValueAsObject(record, t == typeof(float[]) ? v : t == typeof(Embedding<float>) ? new Embedding<float>(v) : new ReadOnlyMemory<float>(v));
+        }
+        return record;
+    }
+
+    private static bool IsVectorType(Type type) => (Nullable.GetUnderlyingType(type) ?? type) is var t
+        && (t == typeof(ReadOnlyMemory<float>) || t == typeof(float[]) || t == typeof(Embedding<float>));
+
+    /// <summary>A data value as its tag: invariant culture, round-trip forms.</summary>
+    public static string Format(object value) => value switch
+    {
+        string s => s,
+        bool b => b ? "true" : "false",
+        DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        DateTime d => d.ToString("O", CultureInfo.InvariantCulture),
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private static object? Parse(string value, Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        if (t == typeof(string)) return value;
+        if (t == typeof(bool)) return value == "true";
+        if (t == typeof(DateTimeOffset)) return DateTimeOffset.Parse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+        if (t == typeof(DateTime)) return DateTime.Parse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+        if (t == typeof(Guid)) return Guid.Parse(value);
+        return Convert.ChangeType(value, t, CultureInfo.InvariantCulture);
+    }
+}

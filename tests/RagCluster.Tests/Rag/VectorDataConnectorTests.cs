@@ -1,0 +1,143 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.VectorData;
+using RagCluster.Client;
+using RagCluster.VectorData;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>RagCluster as a Microsoft.Extensions.VectorData store, against the API process: the abstraction's operations as an application uses them.</summary>
+public sealed class VectorDataConnectorTests(ApiProcess api) : IClassFixture<ApiProcess>
+{
+    public sealed class Note
+    {
+        [VectorStoreKey] public string Id { get; set; } = "";
+        [VectorStoreData(IsFullTextIndexed = true)] public string Text { get; set; } = "";
+        [VectorStoreData(IsIndexed = true)] public string Lang { get; set; } = "";
+        [VectorStoreData] public int Year { get; set; }
+        [VectorStoreData] public bool Draft { get; set; }
+        [VectorStoreData] public DateTimeOffset? Reviewed { get; set; }
+        [VectorStoreVector(4)] public ReadOnlyMemory<float> Embedding { get; set; }
+    }
+
+    /// <summary>A record whose vector is made from its text by the application's IEmbeddingGenerator.</summary>
+    public sealed class Snippet
+    {
+        [VectorStoreKey] public string Id { get; set; } = "";
+        [VectorStoreData(IsFullTextIndexed = true)] public string Text { get; set; } = "";
+        [VectorStoreVector(4)] public string Embedding => Text;
+    }
+
+    private RagClusterVectorStore Store(RagClusterVectorStoreOptions? options = null) => new(new RagClusterClient(api.Http.BaseAddress!, api.AdminKey), options);
+
+    private static Note Make(string id, string text, string lang, int year, float[] vector, bool draft = false) =>
+        new() { Id = id, Text = text, Lang = lang, Year = year, Draft = draft, Embedding = vector, Reviewed = year > 2020 ? new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.FromHours(2)) : null };
+
+    [Fact]
+    public async Task Create_upsert_get_search_filter_hybrid_and_delete_through_the_abstraction()
+    {
+        using var store = Store();
+        var notes = store.GetCollection<string, Note>("notes");
+        Assert.False(await notes.CollectionExistsAsync());
+        await notes.EnsureCollectionExistsAsync();
+        await notes.EnsureCollectionExistsAsync(); // again: fine
+        Assert.True(await store.CollectionExistsAsync("notes"));
+        Assert.Contains("notes", await store.ListCollectionNamesAsync().ToListAsync());
+
+        await notes.UpsertAsync([
+            Make("n1", "Green tea is brewed at 80 degrees.", "en", 2024, [1, 0, 0, 0]),
+            Make("n2", "Black tea takes boiling water.", "en", 2019, [0.9f, 0.1f, 0, 0], draft: true),
+            Make("n3", "Grüner Tee zieht zwei Minuten.", "de", 2023, [0, 1, 0, 0]),
+            Make("n4", "Coffee wants nine bars.", "en", 2022, [0, 0, 1, 0]),
+        ]);
+
+        // Read back by key: every field as written (the vector scaled to length 1, as cosine search keeps it).
+        var n1 = await notes.GetAsync("n1", new RecordRetrievalOptions { IncludeVectors = true });
+        Assert.NotNull(n1);
+        Assert.Equal(("Green tea is brewed at 80 degrees.", "en", 2024, false), (n1.Text, n1.Lang, n1.Year, n1.Draft));
+        Assert.Equal(new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.FromHours(2)), n1.Reviewed);
+        Assert.Equal([1f, 0, 0, 0], n1.Embedding.ToArray());
+        Assert.Null((await notes.GetAsync("n2"))!.Reviewed);
+        Assert.True((await notes.GetAsync("n2"))!.Embedding.IsEmpty); // vectors only when asked for
+        Assert.Null(await notes.GetAsync("missing"));
+        Assert.Equal(["n3", "n1"], await notes.GetAsync(["n3", "missing", "n1"]).Select(n => n.Id).ToListAsync());
+
+        // Vector search, nearest first, with cosine similarity as the score.
+        var near = await notes.SearchAsync(new ReadOnlyMemory<float>([1, 0, 0, 0]), 2).ToListAsync();
+        Assert.Equal(["n1", "n2"], near.Select(r => r.Record.Id));
+        Assert.Equal(1.0, near[0].Score!.Value, 3);
+        Assert.True(near[0].Score > near[1].Score);
+        Assert.Equal(["n2"], await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 1, new VectorSearchOptions<Note> { Skip = 1 }).Select(r => r.Record.Id).ToListAsync());
+
+        // Filters: equalities joined with &&, captured values and bool properties included.
+        var lang = "en";
+        Assert.Equal(["n3"], await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Lang == "de" }).Select(r => r.Record.Id).ToListAsync());
+        Assert.Equal(["n1", "n4"], await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Lang == lang && !n.Draft })
+            .Select(r => r.Record.Id).ToListAsync());
+        Assert.Equal(["n2"], await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Draft && n.Year == 2019 })
+            .Select(r => r.Record.Id).ToListAsync());
+        await Assert.ThrowsAsync<NotSupportedException>(() => notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Year > 2020 }).ToListAsync().AsTask());
+        Assert.Equal(["n1", "n2", "n4"], await notes.GetAsync(n => n.Lang == "en", 10).Select(n => n.Id).ToListAsync());
+
+        // Hybrid: the vector points at coffee, the keyword at tea; fusion ranks both kinds.
+        var hybrid = (IKeywordHybridSearchable<Note>)notes;
+        var fused = await hybrid.HybridSearchAsync(new float[] { 0, 0, 1, 0 }, ["boiling"], 2).Select(r => r.Record.Id).ToListAsync();
+        Assert.Equal(["n2", "n4"], fused.Order());
+
+        // Upsert replaces; delete removes from reads and searches.
+        await notes.UpsertAsync(Make("n1", "Green tea, 75 degrees.", "en", 2025, [1, 0, 0, 0]));
+        Assert.Equal((2025, "Green tea, 75 degrees."), (await notes.GetAsync("n1")) is { } again ? (again.Year, again.Text) : default);
+        await notes.DeleteAsync("n2");
+        await notes.DeleteAsync("n2"); // again: fine
+        Assert.Null(await notes.GetAsync("n2"));
+        Assert.DoesNotContain("n2", await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 4).Select(r => r.Record.Id).ToListAsync());
+
+        // A record RagCluster cannot hold is refused with a reason, and a store error names the store.
+        var tooLong = Make("n5", "x", new string('a', 300), 2020, [1, 1, 0, 0]);
+        Assert.Contains("over 256 characters", (await Assert.ThrowsAsync<ArgumentException>(() => notes.UpsertAsync(tooLong))).Message);
+        var elsewhere = store.GetCollection<string, Note>("never-made");
+        var error = await Assert.ThrowsAsync<VectorStoreException>(() => elsewhere.SearchAsync(new float[] { 1, 0, 0, 0 }, 1).ToListAsync().AsTask());
+        Assert.Equal(("ragcluster", "never-made", "Search"), (error.VectorStoreSystemName, error.CollectionName, error.OperationName));
+        Assert.Equal("ragcluster", notes.GetService(typeof(VectorStoreCollectionMetadata)) is VectorStoreCollectionMetadata m ? m.VectorStoreSystemName : null);
+
+        await notes.EnsureCollectionDeletedAsync();
+        Assert.False(await notes.CollectionExistsAsync());
+    }
+
+    [Fact]
+    public async Task Dynamic_records_and_an_applications_embedding_generator()
+    {
+        using var store = Store(new RagClusterVectorStoreOptions { EmbeddingGenerator = new LetterEmbeddings() });
+        var definition = new VectorStoreCollectionDefinition
+        {
+            Properties = [new VectorStoreKeyProperty("Key", typeof(string)), new VectorStoreDataProperty("Title", typeof(string)) { IsFullTextIndexed = true },
+                new VectorStoreDataProperty("Shelf", typeof(int)), new VectorStoreVectorProperty("Vector", typeof(float[]), 4)],
+        };
+        var books = store.GetDynamicCollection("books", definition);
+        await books.EnsureCollectionExistsAsync();
+        await books.UpsertAsync(new Dictionary<string, object?> { ["Key"] = "b1", ["Title"] = "Tea", ["Shelf"] = 3, ["Vector"] = new float[] { 0, 0, 1, 0 } });
+        var b1 = await books.GetAsync("b1");
+        Assert.Equal(("Tea", 3), ((string)b1!["Title"]!, (int)b1["Shelf"]!));
+        Assert.Equal("b1", (string)(await books.SearchAsync(new float[] { 0, 0, 1, 0 }, 1, new VectorSearchOptions<Dictionary<string, object?>> { Filter = r => (int)r["Shelf"]! == 3 }).FirstAsync()).Record["Key"]!);
+
+        // The vector is made from the text by the application's generator, on upsert and on search.
+        var snippets = store.GetCollection<string, Snippet>("snippets");
+        await snippets.EnsureCollectionExistsAsync();
+        await snippets.UpsertAsync([new Snippet { Id = "a", Text = "aaaa" }, new Snippet { Id = "c", Text = "cccc" }]);
+        Assert.Equal("c", (await snippets.SearchAsync("ccc", 1).FirstAsync()).Record.Id);
+        Assert.Equal("a", (await snippets.SearchAsync("aab", 1).FirstAsync()).Record.Id);
+        await books.EnsureCollectionDeletedAsync();
+        await snippets.EnsureCollectionDeletedAsync();
+    }
+
+    /// <summary>Counts of a, b, c and anything else: text to a 4-dimensional vector, so tests can tell which text is nearest.</summary>
+    private sealed class LetterEmbeddings : IEmbeddingGenerator<string, Embedding<float>>
+    {
+        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new GeneratedEmbeddings<Embedding<float>>(values.Select(v => new Embedding<float>(new float[]
+                { v.Count(c => c == 'a'), v.Count(c => c == 'b'), v.Count(c => c == 'c'), v.Count(c => c is not ('a' or 'b' or 'c')) + 0.01f }))));
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+
+        public void Dispose() { }
+    }
+}
