@@ -349,7 +349,7 @@ public sealed class DocumentGrain(
         }
         catch (Exception e)
         {
-            log.LogWarning("Deleting {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
+            DocumentLog.DeleteStopped(log, Collection, DocumentId, e.Message);
             if (!_stopping.IsCancellationRequested) _retry = RegisterRetry(RetryPeriod);
             return false;
         }
@@ -375,7 +375,7 @@ public sealed class DocumentGrain(
         }
         catch (Exception e)
         {
-            log.LogWarning("Indexing {Collection}/{Document} stopped, will retry: {Error}", Collection, DocumentId, e.Message);
+            DocumentLog.IndexingStopped(log, Collection, DocumentId, e.Message);
             done = false;
         }
         if (!IsPending) LeaveQueue();
@@ -406,7 +406,7 @@ public sealed class DocumentGrain(
         }
         catch (Exception e)
         {
-            log.LogDebug("Collection {Collection} did not hear that {Document} settled; its sweep will find out: {Error}", Collection, DocumentId, e.Message);
+            DocumentLog.SettleNotHeard(log, Collection, DocumentId, e.Message);
         }
     }
 
@@ -502,7 +502,7 @@ public sealed class DocumentGrain(
             _waitingForEmbedding = true;
             _waitReason = e.Message;
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "waiting"));
-            log.LogDebug("Indexing {Collection}/{Document} v{Version} waits: {Reason}", Collection, DocumentId, version, e.Message);
+            DocumentLog.Waiting(log, Collection, DocumentId, version, e.Message);
             return false;
         }
         catch (Exception e) when (e is not InconsistentStateException)
@@ -510,7 +510,7 @@ public sealed class DocumentGrain(
             if (_stopping.IsCancellationRequested) return true; // deactivating: the next activation resumes it
             // Transient (a shard's silo died, a timeout, the store refused a write): stay pending; the timer retries.
             RagMetrics.Ingests.Add(1, RagMetrics.Tag("outcome", "retried"));
-            log.LogWarning("Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}", Collection, DocumentId, version, e.Message);
+            DocumentLog.IndexingFailed(log, Collection, DocumentId, version, e.Message);
             return false;
         }
     }

@@ -91,7 +91,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             else if (embedding.Exception?.GetBaseException() is { } failure && (failure is EmbeddingUnavailableException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(failure)))
             {
                 _embeddingUnavailable++;
-                log.LogWarning("Query on {Collection} ran on BM25 alone: the query could not be embedded ({Error})", collection, failure.Message.Split('\n')[0]);
+                QueryPlanLog.EmbeddingUnavailable(log, collection, failure.Message.Split('\n')[0]);
             }
             else await embedding; // not a condition to work around: the caller sees it
         }
@@ -180,7 +180,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         catch (Exception e) when (RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
         {
             RagMetrics.CacheUnavailable.Add(1, RagMetrics.Tag("operation", operation));
-            log.LogWarning("Shared query cache {Operation} skipped: {Error}", operation, e.Message.Split('\n')[0]);
+            QueryPlanLog.SharedCacheSkipped(log, operation, e.Message.Split('\n')[0]);
             return null;
         }
     }

@@ -24,7 +24,7 @@ public sealed class EmbeddingRoleTests
             ["Test:Roles:Secondary_2"] = "embedding",
         });
         var grains = cluster.Grains;
-        var primary = cluster.Cluster.Primary.SiloAddress;
+        var primary = cluster.Cluster.Primary!.SiloAddress;
         async Task<EmbeddingInfo> Report(SiloAddress silo) => (await grains.GetGrain<ISiloDiagnosticsGrain>(silo.ToParsableString()).GetReport()).Embedding!;
         async Task<DocumentStatus> Ingest(string id, string text)
         {

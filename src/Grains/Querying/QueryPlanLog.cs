@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace RagCluster.Grains.Querying;
+
+/// <summary>The query path's log lines, source-generated (they fire per query while a dependency is down).</summary>
+internal static partial class QueryPlanLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Query on {Collection} ran on BM25 alone: the query could not be embedded ({Error})")]
+    public static partial void EmbeddingUnavailable(ILogger log, string collection, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shared query cache {Operation} skipped: {Error}")]
+    public static partial void SharedCacheSkipped(ILogger log, string operation, string error);
+}
