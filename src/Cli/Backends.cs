@@ -142,7 +142,7 @@ public sealed class EmbeddedBackend : IRagBackend
         await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").GetStatus();
 
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
-        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request);
+        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request, ct);
 
     public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
     {

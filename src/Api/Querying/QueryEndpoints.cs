@@ -33,7 +33,8 @@ public static class QueryEndpoints
             else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
             if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
             using var span = StartQuerySpan("search", c);
-            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector, Ef = body.Ef });
+            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector, Ef = body.Ef },
+                http.RequestAborted);
             var traceId = Log(queries, http, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
             return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
                 response.Hits.Select(h => new SearchHitReply(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath)).ToArray()));
@@ -45,9 +46,9 @@ public static class QueryEndpoints
             if (error is not null) return error;
             if (ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
             using var span = StartQuerySpan("ask", c);
-            var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null));
-            var traceId = Log(queries, http, c, "ask", body.Question!, search, span);
             var ct = http.RequestAborted;
+            var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null), ct);
+            var traceId = Log(queries, http, c, "ask", body.Question!, search, span);
             if (body.Stream == true) return await StreamAnswer(http, llm, body.Question!, search, traceId);
 
             // Generated when an LLM is configured and reachable; otherwise (or when its breaker is open) extractive.

@@ -178,7 +178,8 @@ public interface IEmbeddingGrain : IGrainWithStringKey
 [Alias("rc.IQueryPlanGrain")]
 public interface IQueryPlanGrain : IGrainWithStringKey
 {
-    Task<SearchResponse> Search(SearchRequest request);
+    /// <summary>A search; cancelling <paramref name="cancellationToken"/> (the HTTP request went away) stops it where it waits.</summary>
+    Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default);
     Task<PlanStats> GetStats();
 }
 

@@ -218,6 +218,8 @@ public sealed record PlanStats(string Collection, Dictionary<string, long> Wins,
 {
     /// <summary>Queries that ran on BM25 alone because no silo could embed them (none with the embedding role active, or it failed).</summary>
     [Id(5)] public long EmbeddingUnavailable { get; init; }
+    /// <summary>Queries stopped because their caller cancelled them (an HTTP client that went away).</summary>
+    [Id(6)] public long Cancelled { get; init; }
 }
 
 /// <summary>One silo's embedding: whether it runs the model (Available), on what, and how much it has done.</summary>

@@ -40,8 +40,22 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     private long _queries;
     private long _overBudget;
     private long _embeddingUnavailable;
+    private long _cancelled;
 
-    public async Task<SearchResponse> Search(SearchRequest request)
+    public async Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await SearchCore(request, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _cancelled++;
+            throw;
+        }
+    }
+
+    private async Task<SearchResponse> SearchCore(SearchRequest request, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var collection = this.GetPrimaryKeyString();
@@ -54,14 +68,15 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values up to 256 (as tags)");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
-        var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
+        var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo().WaitAsync(ct);
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
-        var shared = await SharedCacheAsync("get", () => partition.Get(key)) ?? new CacheLookup(false, null, "unavailable");
+        var shared = await SharedCacheAsync("get", () => partition.Get(key).WaitAsync(ct)) ?? new CacheLookup(false, null, "unavailable");
+        ct.ThrowIfCancellationRequested(); // the shared cache counts a cancelled call as unavailable
         if (shared is { Found: true, Value: { } fromL2 })
         {
             RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", shared.Tier));
@@ -80,9 +95,11 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
         if (dense && vector is null)
         {
             Task<float[][]> embedding;
-            try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query); }
+            try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query, ct); }
             catch (EmbeddingUnavailableException e) { embedding = Task.FromException<float[][]>(e); }
-            if (await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0))) != embedding)
+            var first = await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0), ct));
+            ct.ThrowIfCancellationRequested();
+            if (first != embedding)
             {
                 _ = embedding.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
                 _overBudget++;
@@ -109,7 +126,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             results = await SearchShards((await GrainFactory.GetGrain<ICollectionGrain>(collection).GetSettings()).Layout);
         }
         Task<ShardResult[]> SearchShards(ShardLayout layout) =>
-            Task.WhenAll(layout.ShardKeys(collection).Select(shard => GrainFactory.GetGrain<IIndexShardGrain>(shard).Search(shardQuery)));
+            Task.WhenAll(layout.ShardKeys(collection).Select(shard => GrainFactory.GetGrain<IIndexShardGrain>(shard).Search(shardQuery))).WaitAsync(ct);
 
         var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
         foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);
@@ -195,5 +212,5 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
     }
 
     public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(this.GetPrimaryKeyString(), new Dictionary<string, long>(_wins),
-        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget) { EmbeddingUnavailable = _embeddingUnavailable });
+        _latency.ToDictionary(l => l.Key, l => l.Value.Total / Math.Max(1, l.Value.Count)), _queries, _overBudget) { EmbeddingUnavailable = _embeddingUnavailable, Cancelled = _cancelled });
 }

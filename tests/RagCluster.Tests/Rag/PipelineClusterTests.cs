@@ -66,6 +66,29 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
     }
 
     [Fact]
+    public async Task A_cancelled_search_stops_in_the_grain_where_it_waits_and_is_counted()
+    {
+        var dsn = await postgres.NewDatabaseAsync();
+        await using var cluster = await NewCluster(storage: dsn);
+        var plans = cluster.Grains.GetGrain<IQueryPlanGrain>("stall");
+        await cluster.Grains.GetGrain<ICollectionGrain>("stall").Create(new CollectionSettings(2, 256, 32));
+        // The database stalls for the shards' logs (a lock held, as in a long migration): the search waits for its shards.
+        await using var db = new Npgsql.NpgsqlConnection(dsn);
+        await db.OpenAsync();
+        await using var stall = await db.BeginTransactionAsync();
+        await using (var lockLogs = new Npgsql.NpgsqlCommand("LOCK TABLE ragcluster_log_owner, ragcluster_log, ragcluster_log_snapshot IN ACCESS EXCLUSIVE MODE", db, stall))
+            await lockLogs.ExecuteNonQueryAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => plans.Search(new SearchRequest("anything", 3, [], "bm25"), cancel.Token));
+        // The grain itself stopped (not only its caller), while the shards still wait for the database.
+        await Poll.UntilAsync(async () => (await plans.GetStats()).Cancelled == 1, seconds: 20);
+        Assert.Equal(0, (await plans.GetStats()).Queries);
+        await stall.RollbackAsync();
+        Assert.Equal("bm25", (await plans.Search(new SearchRequest("anything", 3, [], "bm25"))).Plan);
+        Assert.Equal((1L, 1L), ((await plans.GetStats()).Queries, (await plans.GetStats()).Cancelled));
+    }
+
+    [Fact]
     public async Task Every_document_is_indexed_exactly_once_after_a_silo_dies_mid_ingest_and_answers_cite_the_right_document()
     {
         await using var cluster = await NewCluster(silos: 3);
