@@ -1,5 +1,3 @@
-using System.Net;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace RagCluster.Client;
@@ -30,7 +28,7 @@ public sealed partial class RagClusterClient
 {
     /// <inheritdoc cref="IngestManyAsync(string, IAsyncEnumerable{DocumentInput}, IProgress{BulkProgress}?, BulkOptions?, CancellationToken)"/>
     public Task<BulkResult> IngestManyAsync(string collection, IEnumerable<DocumentInput> documents, IProgress<BulkProgress>? progress = null,
-        BulkOptions? options = null, CancellationToken ct = default) => IngestManyAsync(collection, ToAsync(documents), progress, options, ct);
+        BulkOptions? options = null, CancellationToken ct = default) => IngestManyAsync(collection, documents.ToAsyncEnumerable(), progress, options, ct);
 
     /// <summary>
     /// Loads any number of documents, read as they come, in batch requests of <see cref="BulkOptions.BatchSize"/> and
@@ -115,15 +113,5 @@ public sealed partial class RagClusterClient
             if (waiting.Count == 0) return last;
             await Task.Delay(pollInterval ?? TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
         }
-    }
-
-    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> items, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        foreach (var item in items)
-        {
-            ct.ThrowIfCancellationRequested();
-            yield return item;
-        }
-        await Task.CompletedTask.ConfigureAwait(false);
     }
 }

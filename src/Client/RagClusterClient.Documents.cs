@@ -1,7 +1,3 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace RagCluster.Client;
 
 public sealed partial class RagClusterClient

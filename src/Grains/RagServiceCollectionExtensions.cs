@@ -30,7 +30,6 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(hnsw);
         services.TryAddSingleton<RagCluster.Grains.Indexing.IndexingThreads>();
         services.TryAddSingleton(collections);
-        services.TryAddSingleton(Placement.SiloRoles.Parse(configuration["Silo:Roles"]));
         services.TryAddSingleton<EmbeddingService>();
         services.TryAddSingleton<Embedder>();
         var indexing = configuration.GetValue("Ingest:MaxConcurrentDocuments", 128);

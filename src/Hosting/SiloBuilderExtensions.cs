@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
@@ -111,7 +110,6 @@ public static class SiloBuilderExtensions
         silo.Services.AddPlacementDirector<SiloTargetedPlacement, SiloTargetedPlacementDirector>();
         // Roles travel as Orleans silo metadata, which every silo caches for placement filters to read.
         var roles = SiloRoles.Parse(options.Roles);
-        silo.Services.RemoveAll<SiloRoles>();
         silo.Services.AddSingleton(roles);
         silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = roles.ToString() });
         silo.Services.AddPlacementFilter<SiloRoleFilterStrategy, SiloRoleFilterDirector>(ServiceLifetime.Transient);

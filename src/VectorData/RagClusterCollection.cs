@@ -95,30 +95,13 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
             throw new NotSupportedException("RagCluster returns filtered records in document id order; OrderBy is not supported");
         var tags = TagFilter.Translate(filter, _map.Model);
         var (skip, found) = (options?.Skip ?? 0, 0);
-        var ids = new List<string>();
-        await foreach (var id in _client.AllDocumentIdsAsync(Name, cancellationToken).ConfigureAwait(false))
-        {
-            ids.Add(id);
-            if (ids.Count < 500) continue;
-            foreach (var record in await Matching(ids).ConfigureAwait(false))
+        await foreach (var page in _client.AllDocumentIdsAsync(Name, cancellationToken).Chunk(500).ConfigureAwait(false))
+            foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
             {
-                if (skip-- > 0) continue;
-                yield return record;
+                if (!tags.All(t => document.Tags.TryGetValue(t.Key, out var v) && v == t.Value) || skip-- > 0) continue;
+                yield return _map.ToRecord<TRecord>(document, options?.IncludeVectors == true);
                 if (++found == top) yield break;
             }
-            ids.Clear();
-        }
-        foreach (var record in await Matching(ids).ConfigureAwait(false))
-        {
-            if (skip-- > 0) continue;
-            yield return record;
-            if (++found == top) yield break;
-        }
-
-        async Task<List<TRecord>> Matching(List<string> page) => page.Count == 0 ? [] :
-            (await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
-            .Where(d => tags.All(t => d.Tags.TryGetValue(t.Key, out var v) && v == t.Value))
-            .Select(d => _map.ToRecord<TRecord>(d, options?.IncludeVectors == true)).ToList();
     }
 
     public override Task DeleteAsync(TKey key, CancellationToken cancellationToken = default) => Run("Delete", async () =>

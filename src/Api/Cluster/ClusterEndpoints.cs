@@ -80,8 +80,8 @@ public static class ClusterEndpoints
         // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
         app.MapGet("/v1/embedding", [EndpointName("GetEmbedding"), EndpointSummary("Whether the cluster can embed now, and each silo's model, device and throughput"), Tags("Cluster")] async (Embedder embedder, Dashboard.ClusterInspector inspector) =>
         {
-            var silos = (await inspector.SilosAsync()).Where(s => s.Embedding is not null).Select(s => s.Embedding!).ToArray();
-            var why = embedder.DenseRetrieval ? embedder.Unavailable() : embedder.Local.Status;
+            var silos = await inspector.EmbeddingAsync();
+            var why = embedder.Unavailable();
             var embedding = silos.Where(s => s.Available).ToArray();
             return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {embedder.Local.ModelName}, {embedding.Length} embedding silo(s)",
                 embedding.Sum(s => s.TextsPerSecond), silos));

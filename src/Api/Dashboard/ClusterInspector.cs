@@ -25,41 +25,40 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
 
     public async Task<SiloView[]> SilosAsync()
     {
-        var views = await Task.WhenAll(LiveMembers().Select(async m =>
+        var answers = await AskEachAsync(g => g.GetReport());
+        return answers.Select(a =>
         {
-            var id = m.SiloAddress.ToString();
-            var local = m.SiloAddress.Equals(self.SiloAddress);
-            try
-            {
-                var report = await grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString()).GetReport().WaitAsync(Timeout);
-                // Orleans' membership keeps an IAmAlive time per silo but does not expose it here; 0 means "not reported".
-                return new SiloView(id, m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), 0, local, true, report.Activations, [],
+            var (m, report) = a;
+            var (id, address, local) = (m.SiloAddress.ToString(), m.SiloAddress.Endpoint.ToString(), m.SiloAddress.Equals(self.SiloAddress));
+            // Orleans' membership keeps an IAmAlive time per silo but does not expose it here; 0 means "not reported".
+            return report is null
+                ? new SiloView(id, address, m.Status.ToString(), 0, local, false, [], [], null, [])
+                : new SiloView(id, address, m.Status.ToString(), 0, local, true, report.Activations, [],
                     JsonDocument.Parse(report.LoadJson).RootElement.Clone(), report.Methods) { Embedding = report.Embedding };
-            }
-            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
-            {
-                log.LogDebug("silo {Silo} did not report its status: {Error}", id, e.Message);
-                return new SiloView(id, m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), 0, local, false, [], [], null, []);
-            }
-        }));
-        return views.OrderBy(v => v.SiloId, StringComparer.Ordinal).ToArray();
+        }).OrderBy(v => v.SiloId, StringComparer.Ordinal).ToArray();
     }
 
     /// <summary>Every span of the trace, from every silo that recorded part of it, in start order.</summary>
-    public async Task<RecordedSpan[]> TraceAsync(string traceId)
-    {
-        var parts = await Task.WhenAll(LiveMembers().Select(async m =>
+    public async Task<RecordedSpan[]> TraceAsync(string traceId) =>
+        // In-process silos share one recorder: the same span can come back from several of them.
+        (await AskEachAsync(g => g.GetSpans(traceId))).SelectMany(a => a.Answer ?? []).DistinctBy(s => s.SpanId).OrderBy(s => s.Start).ToArray();
+
+    /// <summary>Each answering silo's embedding (roles, model, device, throughput), without the rest of its report.</summary>
+    public async Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo[]> EmbeddingAsync() =>
+        (await AskEachAsync(g => g.GetEmbedding())).Where(a => a.Answer is not null).Select(a => a.Answer!).OrderBy(e => e.Silo, StringComparer.Ordinal).ToArray();
+
+    /// <summary>Asks every live member's diagnostics grain at once; a member that does not answer in time answers null.</summary>
+    private async Task<(ClusterMember Member, T? Answer)[]> AskEachAsync<T>(Func<ISiloDiagnosticsGrain, Task<T>> ask) where T : class =>
+        await Task.WhenAll(LiveMembers().Select(async m =>
         {
             try
             {
-                return await grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString()).GetSpans(traceId).WaitAsync(Timeout);
+                return (m, (T?)await ask(grains.GetGrain<ISiloDiagnosticsGrain>(m.SiloAddress.ToParsableString())).WaitAsync(Timeout));
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
             {
-                return [];
+                log.LogDebug("silo {Silo} did not answer: {Error}", m.SiloAddress, e.Message);
+                return (m, null);
             }
         }));
-        // In-process silos share one recorder: the same span can come back from several of them.
-        return parts.SelectMany(p => p).DistinctBy(s => s.SpanId).OrderBy(s => s.Start).ToArray();
-    }
 }

@@ -92,11 +92,8 @@ public static class DocumentEndpoints
         collection.MapPost("/documents/statuses", [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once"), Tags("Documents")] async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
-            if (bad is not null) return bad;
-            if (body?.Ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments } ids)
-                return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
-            if (ids.Any(i => i is null || !Names.IsDocumentId(i)))
-                return RagEndpoints.Problem(400, "Invalid document id", $"'{ids.First(i => i is null || !Names.IsDocumentId(i))}': use " + Names.DocumentIdRule);
+            if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
+            var ids = body!.Ids!;
             var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus()));
             return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
                 Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
@@ -106,12 +103,8 @@ public static class DocumentEndpoints
         collection.MapPost("/documents/contents", [EndpointName("GetDocumentContents"), EndpointSummary("Read documents back as the index holds them: tags and chunks"), Tags("Documents")] async Task<Results<Ok<DocumentContentsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
-            if (bad is not null) return bad;
-            if (body?.Ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments } list)
-                return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
-            if (list.FirstOrDefault(i => i is null || !Names.IsDocumentId(i)) is var wrong && list.Any(i => i is null || !Names.IsDocumentId(i)))
-                return RagEndpoints.Problem(400, "Invalid document id", $"'{wrong}': use " + Names.DocumentIdRule);
-            var ids = list.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
+            if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
+            var ids = body!.Ids!.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
             var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
             var pages = await Task.WhenAll(settings.Layout.ShardKeys(c.Key).Select(k => grains.GetGrain<IIndexShardGrain>(k).Documents(ids, body.IncludeVectors == true)));
             // A document's chunks may sit on several shards; a shard still holding an older version is about to drop it.
@@ -143,6 +136,15 @@ public static class DocumentEndpoints
                 ? TypedResults.NoContent()
                 : RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
         }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
+    }
+
+    /// <summary>Why a list of document ids (statuses, contents) cannot be served: empty, too long, or an id that is not one.</summary>
+    private static ProblemHttpResult? InvalidIds(List<string?>? ids)
+    {
+        if (ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments })
+            return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
+        var wrong = ids.FindIndex(i => i is null || !Names.IsDocumentId(i));
+        return wrong < 0 ? null : RagEndpoints.Problem(400, "Invalid document id", $"'{ids[wrong]}': use " + Names.DocumentIdRule);
     }
 
     private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);

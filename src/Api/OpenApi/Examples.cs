@@ -28,7 +28,4 @@ public static class Examples
 
     /// <summary>The example of <paramref name="type"/>'s schema, a new node each time (a document owns its nodes).</summary>
     public static JsonNode? For(Type type) => ByType.TryGetValue(type, out var json) ? JsonNode.Parse(json) : null;
-
-    /// <summary>The request examples, by the type of body they are.</summary>
-    public static IEnumerable<Type> RequestTypes => ByType.Keys.Where(t => t.Name.EndsWith("Request", StringComparison.Ordinal) || t.Name.EndsWith("Body", StringComparison.Ordinal));
 }

@@ -21,6 +21,8 @@ public interface ISiloDiagnosticsGrain : IGrainWithStringKey
     Task<RecordedSpan[]> GetSpans(string traceId);
     /// <summary>The membership as this silo sees it: silo address → status (Active, Dead, ...).</summary>
     Task<Dictionary<string, string>> GetMembershipView();
+    /// <summary>This silo's embedding alone (what /v1/embedding shows), without reading activations and load.</summary>
+    Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo> GetEmbedding();
 }
 
 [SiloTargetedPlacement]
@@ -32,6 +34,8 @@ internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, Process
     {
         Embedding = embedding.Info(silo.SiloAddress.ToString()),
     };
+
+    public Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo> GetEmbedding() => Task.FromResult(embedding.Info(silo.SiloAddress.ToString()));
 
     public Task<RecordedSpan[]> GetSpans(string traceId) => Task.FromResult(SpanRecorder.ForTrace(traceId));
 
