@@ -67,6 +67,7 @@ builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => 
 builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-api");
 
 var app = builder.Build();
+StartupErrors.ValidateSettings(app.Services);
 // First: the client address every later step sees (rate limits, key-check lockouts, audit) is the one a trusted proxy forwarded.
 if (network.Any) app.UseForwardedHeaders();
 // Load the model before anything starts: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here in one line.

@@ -88,6 +88,7 @@ public sealed class EmbeddedBackend : IRagBackend
             o.Roles = RagCluster.Grains.Placement.SiloRoles.Embedding; // the only silo: it embeds, whatever the environment says
         }));
         var host = builder.Build();
+        RagCluster.Hosting.StartupErrors.ValidateSettings(host.Services); // settings from the environment (Embedding__Pooling) are checked before the silo starts
         host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>(); // an unusable model setting fails before the silo starts
         await host.StartAsync(ct);
         return new EmbeddedBackend(host);
@@ -115,7 +116,7 @@ public sealed class EmbeddedBackend : IRagBackend
         if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists()) return false;
-        var defaults = _host.Services.GetRequiredService<RagCluster.Grains.Collections.CollectionDefaults>();
+        var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;
         await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions });
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
         return true;

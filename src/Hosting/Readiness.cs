@@ -7,7 +7,7 @@ namespace RagCluster.Hosting;
 
 /// <summary>The readiness check every silo answers the same way: store reachable, active in the membership, and the configured model loaded.</summary>
 public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClusterMembershipService membership,
-    EmbeddingService embeddings, EmbeddingOptions options)
+    EmbeddingService embeddings, Microsoft.Extensions.Options.IOptions<EmbeddingOptions> options)
 {
     public sealed record Result(bool Ready, string SiloId, Checks Checks, string Detail, string Embedding);
 
@@ -39,7 +39,7 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         var joined = status == SiloStatus.Active;
         // A silo without the embedding role loads only the model's tokenizer: it chunks, an embedding silo embeds.
         var loaded = embeddings.Roles.Embeds ? embeddings.IsAvailable : embeddings.IsConfigured;
-        var modelOk = loaded || string.IsNullOrWhiteSpace(options.ModelDirectory);
+        var modelOk = loaded || string.IsNullOrWhiteSpace(options.Value.ModelDirectory);
         var checks = new Checks(storeError is null, joined, loaded ? (embeddings.IsAvailable ? "loaded" : "tokenizer only") : modelOk ? "not configured" : "failed");
         var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
         return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);

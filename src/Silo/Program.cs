@@ -18,6 +18,7 @@ try
     // runs join the trace of the query that made them.
     builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-silo");
     using var host = builder.Build();
+    StartupErrors.ValidateSettings(host.Services);
     // Load the model before the silo joins: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here.
     host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>();
     await host.RunAsync();

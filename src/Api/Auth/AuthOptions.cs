@@ -1,7 +1,8 @@
+using RagCluster.Grains.Configuration;
 namespace RagCluster.Api.Auth;
 
 /// <summary>The "Auth" configuration section.</summary>
-public sealed class AuthOptions
+public sealed class AuthOptions : IValidatedOptions
 {
     /// <summary>
     /// An admin key every API silo accepts (env Auth__BootstrapAdminKey, e.g. from a Kubernetes Secret), compared

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Configuration;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Authentication;
@@ -21,9 +22,8 @@ public static class AuthSetup
 
     public static AuthOptions AddRagAuth(this WebApplicationBuilder builder)
     {
-        var options = new AuthOptions();
-        builder.Configuration.GetSection("Auth").Bind(options);
-        options.Validate();
+        // Read as the host is built: which sign-in schemes exist depends on it.
+        var options = builder.Configuration.GetValidated<AuthOptions>("Auth");
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyVerifier>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using RagCluster.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
@@ -16,8 +17,9 @@ public static class CollectionEndpoints
         app.MapGet("/v1/collections", [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")] async (HttpContext http, IGrainFactory grains) =>
             TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
 
-        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, CollectionDefaults defaults) =>
+        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions) =>
         {
+            var defaults = defaultOptions.Value;
             var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
             if (error is not null) return error;
             if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");

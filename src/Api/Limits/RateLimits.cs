@@ -1,3 +1,4 @@
+using RagCluster.Grains.Configuration;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using RagCluster.Api.Auth;
@@ -5,7 +6,7 @@ using RagCluster.Api.Auth;
 namespace RagCluster.Api.Limits;
 
 /// <summary>The "RateLimit" section: a token bucket per API key (per API silo), and a smaller one per address for callers without a key.</summary>
-public sealed class RateLimitOptions
+public sealed class RateLimitOptions : IValidatedOptions
 {
     public int PermitsPerSecond { get; set; } = 50;
     public int Burst { get; set; } = 100;
@@ -29,9 +30,7 @@ public static class RateLimits
 
     public static void AddRagRateLimits(this WebApplicationBuilder builder)
     {
-        var options = new RateLimitOptions();
-        builder.Configuration.GetSection("RateLimit").Bind(options);
-        options.Validate();
+        var options = builder.Configuration.GetValidated<RateLimitOptions>("RateLimit");
         builder.Services.AddSingleton(options);
         builder.Services.AddRateLimiter(o =>
         {

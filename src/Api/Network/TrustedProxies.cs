@@ -1,3 +1,4 @@
+using RagCluster.Grains.Configuration;
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 
@@ -8,7 +9,7 @@ namespace RagCluster.Api.Network;
 /// X-Forwarded-For is believed, through ASP.NET Core's forwarded-headers middleware; nobody else's is, so a caller
 /// cannot pick the address its rate limit, key-check lockout and audit entries are filed under.
 /// </summary>
-public sealed class NetworkOptions
+public sealed class NetworkOptions : IValidatedOptions
 {
     /// <summary>Proxy addresses whose X-Forwarded-For is believed, comma-separated, e.g. "10.0.0.5,10.0.0.6".</summary>
     public string TrustedProxies { get; set; } = "";
@@ -37,9 +38,8 @@ public static class TrustedProxies
 {
     public static NetworkOptions AddRagTrustedProxies(this WebApplicationBuilder builder)
     {
-        var options = new NetworkOptions();
-        builder.Configuration.GetSection("Network").Bind(options);
-        options.Validate();
+        // Read as the host is built: whether forwarded headers are read at all depends on it.
+        var options = builder.Configuration.GetValidated<NetworkOptions>("Network");
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;

@@ -2,6 +2,18 @@ using RagCluster.Grains.Diagnostics;
 
 namespace RagCluster.Grains.Caching;
 
+/// <summary>Bound from "Cache".</summary>
+public sealed class CacheOptions : RagCluster.Grains.Configuration.IValidatedOptions
+{
+    /// <summary>Query results each silo keeps in its L1 cache.</summary>
+    public int L1Capacity { get; set; } = 4096;
+
+    public void Validate()
+    {
+        if (L1Capacity is < 1 or > 10_000_000) throw new ArgumentException("Cache:L1Capacity must be 1..10000000");
+    }
+}
+
 /// <summary>
 /// L1: a per-silo LRU of query results. Keys carry the collection version, so an ingest or delete makes old
 /// entries unreachable (they age out) instead of needing a cluster-wide purge.

@@ -1,3 +1,5 @@
+using RagCluster.Grains.Documents;
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Interfaces.Rag;
 using Orleans;
 using Orleans.Concurrency;
@@ -14,27 +16,18 @@ using RagCluster.Grains.Vectors;
 namespace RagCluster.Grains.Collections;
 
 /// <summary>Defaults for new collections, bound from the "Collections" configuration section.</summary>
-public sealed class CollectionDefaults
+public sealed class CollectionDefaults : RagCluster.Grains.Configuration.IValidatedOptions
 {
     public int ShardCount { get; set; } = 4;
     public int ChunkMaxTokens { get; set; } = 256;
     public int ChunkOverlapTokens { get; set; } = 32;
-}
 
-/// <summary>How often a collection with unsettled documents checks them (<c>Ingest:PendingSweepPeriod</c>), and so how
-/// long a document stranded by a crash can wait once the cluster is back (one period at most, plus the silo's start).</summary>
-public sealed record PendingSweepOptions(TimeSpan Period)
-{
-    public static PendingSweepOptions Default { get; } = new(TimeSpan.FromSeconds(30));
-
-    /// <summary>
-    /// How long a sweep waits for one document's answer before leaving it to the next tick
-    /// (<c>Ingest:PendingSweepCallTimeout</c>). A sweep holds its collection's turn; when the collection is deactivated
-    /// (Orleans does that when the silo holding its directory entry dies), the deactivation waits for that turn while
-    /// the documents' own calls to the collection wait for the deactivation: unbounded, the three waited out a whole
-    /// call timeout (30 s), and a kill -9 of one silo stalled ingest for 35 s.
-    /// </summary>
-    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    public void Validate()
+    {
+        if (ShardCount is < 1 or > 256) throw new ArgumentException("Collections:ShardCount must be 1..256");
+        if (ChunkMaxTokens is < 16 or > 8192) throw new ArgumentException("Collections:ChunkMaxTokens must be 16..8192");
+        if (ChunkOverlapTokens < 0 || ChunkOverlapTokens >= ChunkMaxTokens / 2) throw new ArgumentException("Collections:ChunkOverlapTokens must be 0..ChunkMaxTokens/2");
+    }
 }
 
 /// <summary>
@@ -80,10 +73,14 @@ public sealed record CollectionHead(CollectionSettings? Settings, long Version, 
 /// </summary>
 public sealed partial class CollectionGrain(
     [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
-    Serializer serializer, CollectionDefaults defaults, PendingSweepOptions sweep, ReshardOptions reshard, RestoreLeaseOptions restoreLease,
+    Serializer serializer, IOptions<CollectionDefaults> defaultOptions, IOptions<IngestOptions> ingestOptions, IOptions<ReshardOptions> reshardOptions, IOptions<BackupOptions> backupOptions,
     ILogger<CollectionGrain> log)
     : Grain, ICollectionGrain, IRemindable
 {
+    private readonly CollectionDefaults _defaults = defaultOptions.Value;
+    private readonly IngestOptions _ingest = ingestOptions.Value;
+    private readonly ReshardOptions _reshard = reshardOptions.Value;
+    private readonly BackupOptions _backup = backupOptions.Value;
     private const string SweepReminder = "unsettled-documents";
     private const string Registered = "documents", Unsettled = "unsettled";
     private const int SweepPage = 1024;
@@ -93,7 +90,7 @@ public sealed partial class CollectionGrain(
     private long _lastAcceptance; // the last acceptance stamp this activation gave (see DocumentsAccepted)
 
     private CollectionSettings Settings =>
-        _head.Settings ?? new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens);
+        _head.Settings ?? new CollectionSettings(_defaults.ShardCount, _defaults.ChunkMaxTokens, _defaults.ChunkOverlapTokens);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -298,7 +295,7 @@ public sealed partial class CollectionGrain(
         try
         {
             if (_reminderHeld || _unsettledCount == 0) return;
-            await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, sweep.Period, sweep.Period));
+            await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, _ingest.PendingSweepPeriod, _ingest.PendingSweepPeriod));
             _reminderHeld = true;
         }
         finally
@@ -318,7 +315,7 @@ public sealed partial class CollectionGrain(
         if (reminderName == RestoreReminder) { await OnRestoreReminderAsync(); return; }
         if (reminderName != SweepReminder) return;
         var key = this.GetPrimaryKeyString();
-        var abandonedBefore = DateTime.UtcNow - sweep.Period;
+        var abandonedBefore = DateTime.UtcNow - _ingest.PendingSweepPeriod;
         var waiting = 0;
         for (string? after = null; ;)
         {
@@ -337,7 +334,7 @@ public sealed partial class CollectionGrain(
                         // Settled: the document holds this acceptance's write (or a later one) and is done with it. A
                         // done status of an earlier write is not enough: the write accepted here may be on its way to
                         // storage. An acceptance older than a period whose write never arrived was abandoned.
-                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus().WaitAsync(sweep.CallTimeout);
+                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus().WaitAsync(_ingest.PendingSweepCallTimeout);
                         var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
                         var stamp = BitConverter.ToInt64(entry.Value);
                         var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;

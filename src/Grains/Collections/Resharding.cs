@@ -9,7 +9,7 @@ using RagCluster.Storage.GrainRows;
 namespace RagCluster.Grains.Collections;
 
 /// <summary>How a reshard copies, bound from the "Reshard" configuration section.</summary>
-public sealed class ReshardOptions
+public sealed class ReshardOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>Chunks read from an old shard per step; each step's chunks reach each new shard as one merge.</summary>
     public int PageChunks { get; set; } = 2048;
@@ -93,7 +93,7 @@ public sealed partial class CollectionGrain
             if (_head is { Deleting: false, Settings: { ReshardingTo: { } to } settings }) await CopyAndSwitchAsync(key, settings.Layout, to);
             if (_retireCount > 0)
             {
-                await Task.Delay(reshard.RetireAfter, _stopping.Token);
+                await Task.Delay(_reshard.RetireAfter, _stopping.Token);
                 await RetireOldShardsAsync();
             }
             if (_head.Settings?.ReshardingTo is null && _retireCount == 0
@@ -120,7 +120,7 @@ public sealed partial class CollectionGrain
         log.LogInformation("Collection {Collection}: copying {From} shards into {To} (generation {Generation}); {Copied} chunks copied before",
             key, from.ShardCount, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied));
         _progressSaved = DateTime.UtcNow;
-        using var turns = new SemaphoreSlim(reshard.ParallelShards);
+        using var turns = new SemaphoreSlim(_reshard.ParallelShards);
         await Task.WhenAll(Enumerable.Range(0, from.ShardCount).Select(async shard =>
         {
             await turns.WaitAsync(_stopping.Token);
@@ -152,7 +152,7 @@ public sealed partial class CollectionGrain
         while (cursor >= 0)
         {
             _stopping.Token.ThrowIfCancellationRequested();
-            var page = await source.Export(cursor, reshard.PageChunks);
+            var page = await source.Export(cursor, _reshard.PageChunks);
             var byShard = new Dictionary<int, Dictionary<string, List<ChunkRecord>>>();
             foreach (var chunk in page.Chunks)
             {
@@ -165,7 +165,7 @@ public sealed partial class CollectionGrain
                 .Merge(t.Value.Select(d => new ShardUpsert(d.Key, page.DocumentVersions[d.Key], d.Value.ToArray())).ToArray())));
             (cursor, copied) = (page.NextCursor, copied + page.Chunks.Length);
             _copied[shard] = (cursor, copied);
-            if (DateTime.UtcNow - _progressSaved >= reshard.ProgressEvery || cursor < 0) await SaveProgressAsync(to);
+            if (DateTime.UtcNow - _progressSaved >= _reshard.ProgressEvery || cursor < 0) await SaveProgressAsync(to);
         }
     }
 

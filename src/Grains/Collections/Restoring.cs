@@ -6,10 +6,13 @@ using RagCluster.Grains.Interfaces.Rag;
 
 namespace RagCluster.Grains.Collections;
 
-/// <summary>How long a restore may go without a sign of life before its collection gives it up (<c>Backup:RestoreLease</c>).</summary>
-public sealed record RestoreLeaseOptions(TimeSpan Lease)
+/// <summary>Bound from "Backup".</summary>
+public sealed class BackupOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
-    public static RestoreLeaseOptions Default { get; } = new(TimeSpan.FromMinutes(2));
+    /// <summary>How long a restore may go without a sign of life before its collection gives it up.</summary>
+    public TimeSpan RestoreLease { get; set; } = TimeSpan.FromMinutes(2);
+
+    public void Validate() => Documents.IngestOptions.TimeRange("Backup:RestoreLease", RestoreLease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
 }
 
 /// <summary>
@@ -40,20 +43,20 @@ public sealed partial class CollectionGrain
         Validate(settings);
         if (documents < 0) throw new InvalidRequestException("documents must not be negative");
         // The reminder first: a crash right after the change below must not leave a hidden collection nobody gives up.
-        await Reminders(() => this.RegisterOrUpdateReminder(RestoreReminder, restoreLease.Lease, restoreLease.Lease));
+        await Reminders(() => this.RegisterOrUpdateReminder(RestoreReminder, _backup.RestoreLease, _backup.RestoreLease));
         var created = settings;
         long first = 0;
         await Change((h, _) =>
         {
             (h, created) = NewIncarnation(h, settings);
             first = Math.Max(h.LastBulkVersion, DateTime.UtcNow.Ticks) + 1;
-            return h with { RestoringUntil = (DateTime.UtcNow + restoreLease.Lease).Ticks, LastBulkVersion = first + documents };
+            return h with { RestoringUntil = (DateTime.UtcNow + _backup.RestoreLease).Ticks, LastBulkVersion = first + documents };
         });
-        return new RestoreStart(created, first, restoreLease.Lease);
+        return new RestoreStart(created, first, _backup.RestoreLease);
     }
 
     public Task RenewRestore(long incarnation) => Change((h, _) =>
-        RequireRestoring(h, incarnation) with { RestoringUntil = (DateTime.UtcNow + restoreLease.Lease).Ticks });
+        RequireRestoring(h, incarnation) with { RestoringUntil = (DateTime.UtcNow + _backup.RestoreLease).Ticks });
 
     public Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation) => Change((h, edits) =>
     {

@@ -16,6 +16,9 @@ public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.Max
     /// <summary>How long a request waits for room before it is refused whole ("Ingest:AdmissionHold", 10 s).</summary>
     public TimeSpan AdmissionHold { get; } = admissionHold ?? TimeSpan.FromSeconds(10);
 
+    public IndexingSlots(IngestOptions options)
+        : this(options.MaxConcurrentDocuments, options.MaxQueuedDocuments, options.MaxQueuedBytes, options.AdmissionHold) { }
+
     private readonly SemaphoreSlim _slots = new(capacity, capacity);
     private int _queuedDocuments;
     private long _queuedBytes;

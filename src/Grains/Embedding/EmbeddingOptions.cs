@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Embedding;
 
 /// <summary>Bound from the "Embedding" configuration section.</summary>
-public sealed class EmbeddingOptions
+public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt. Empty: dense retrieval off.</summary>
     public string ModelDirectory { get; set; } = "";

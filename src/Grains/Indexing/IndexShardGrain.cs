@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Placement;
@@ -36,7 +37,7 @@ public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[
 /// </summary>
 [RendezvousPlacement]
 [Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, HnswOptions hnswOptions, ShardOptions shardOptions, Serializer serializer,
+public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, IOptions<HnswOptions> hnswSettings, IOptions<ShardOptions> shardSettings, Serializer serializer,
     HomeSilo home, IndexingThreads cpu, ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
@@ -62,7 +63,8 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
 
     private readonly ShardChunks _chunks = new();
     private readonly Dictionary<string, DocumentSlots> _documents = new(StringComparer.Ordinal);
-    private readonly Tombstones _tombstones = new(shardOptions.TombstoneRetention, TimeProvider.System);
+    private readonly Tombstones _tombstones = new(shardSettings.Value.TombstoneRetention, TimeProvider.System);
+    private readonly HnswOptions hnswOptions = hnswSettings.Value;
     private Bm25Index _bm25 = new();
     // Set once a reshard replaced this shard: writes and searches are refused so callers re-read the collection's layout.
     private bool _retiring, _retired;

@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Indexing;
 
 /// <summary>How long a shard remembers a removed document's version (<c>Shards:TombstoneRetention</c>); see <see cref="Tombstones"/>.</summary>
-public sealed class ShardOptions
+public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>At least this long, at most twice. Must outlast any write still in flight at a removal: grain calls expire after Silo:CallTimeout (30 s by default).</summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromMinutes(10);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Interfaces.Errors;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -22,14 +23,19 @@ namespace RagCluster.Grains.Querying;
 /// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits.
 /// </summary>
 /// <summary>Bound from "Query".</summary>
-public sealed class QueryOptions
+public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it.</summary>
     public double LatencyBudgetMs { get; set; } = 2000;
+
+    public void Validate()
+    {
+        if (LatencyBudgetMs is < 1 or > 600_000) throw new ArgumentException("Query:LatencyBudgetMs must be 1..600000");
+    }
 }
 
 [Reentrant]
-public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
     /// <summary>Terms in a search filter: as many as a document may carry tags.</summary>
@@ -97,7 +103,7 @@ public sealed class QueryPlanGrain(QueryCache cache, QueryOptions options, Embed
             Task<float[][]> embedding;
             try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query, ct); }
             catch (EmbeddingUnavailableException e) { embedding = Task.FromException<float[][]>(e); }
-            var first = await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.LatencyBudgetMs / 2.0), ct));
+            var first = await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.Value.LatencyBudgetMs / 2.0), ct));
             ct.ThrowIfCancellationRequested();
             if (first != embedding)
             {

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace RagCluster.Grains.Vectors;
 
-public sealed class HnswOptions
+public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>Links per node on upper layers (layer 0 gets 2M).</summary>
     public int M { get; set; } = 16;

@@ -22,6 +22,10 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Silo.dll", "--Silo:Clustering|zookeeper", "Silo:Clustering")]
     [InlineData("RagCluster.Silo.dll", "--Silo:Roles|embedding,gpu", "Silo:Roles 'embedding,gpu' names an unknown role 'gpu'; known: embedding (or none)")]
     [InlineData("RagCluster.Silo.dll", "--Silo:DirectoryCacheSize|-5", "Silo:DirectoryCacheSize must be 0 (no cache) to 10000000")]
+    // IOptions<T> checked at start (ValidateOnStart): every failed check in one line, and a value the binder cannot read named by its key.
+    [InlineData("RagCluster.Api.dll", "--Collections:ShardCount|0|--Cache:L1Capacity|0", "Collections:ShardCount must be 1..256; Cache:L1Capacity must be 1..10000000")]
+    [InlineData("RagCluster.Silo.dll", "--Hnsw:M|many", "Hnsw:M 'many' is not a whole number")]
+    [InlineData("RagCluster.Silo.dll", "--Backup:RestoreLease|00:00:00", "Backup:RestoreLease must be 00:00:01..01:00:00")]
     public async Task A_configuration_error_ends_the_process_with_one_clear_line(string app, string args, string expected)
     {
         var dir = Directory.CreateTempSubdirectory("rc-startup");

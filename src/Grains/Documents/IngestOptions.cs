@@ -1,0 +1,47 @@
+using RagCluster.Grains.Configuration;
+
+namespace RagCluster.Grains.Documents;
+
+/// <summary>Bound from "Ingest": how much a silo indexes at once, how much may wait, and how stranded documents are found.</summary>
+public sealed class IngestOptions : IValidatedOptions
+{
+    /// <summary>Documents that index at once on a silo (see <see cref="IndexingSlots"/>).</summary>
+    public int MaxConcurrentDocuments { get; set; } = 128;
+    /// <summary>Documents accepted on a silo and still waiting to be indexed; past it a request waits, then gets 503.</summary>
+    public int MaxQueuedDocuments { get; set; } = 10_000;
+    /// <summary>The same bound in megabytes of waiting content.</summary>
+    public int MaxQueuedMegabytes { get; set; } = 512;
+    /// <summary>How long a request waits for room before it is refused whole.</summary>
+    public TimeSpan AdmissionHold { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How often a collection with unsettled documents checks them, and so how long a document stranded by a crash can
+    /// wait once the cluster is back (one period at most, plus the silo's start).
+    /// </summary>
+    public TimeSpan PendingSweepPeriod { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a sweep waits for one document's answer before leaving it to the next tick. A sweep holds its
+    /// collection's turn; when the collection is deactivated (Orleans does that when the silo holding its directory
+    /// entry dies), the deactivation waits for that turn while the documents' own calls to the collection wait for the
+    /// deactivation: unbounded, the three waited out a whole call timeout (30 s), and a kill -9 of one silo stalled
+    /// ingest for 35 s.
+    /// </summary>
+    public TimeSpan PendingSweepCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    public long MaxQueuedBytes => MaxQueuedMegabytes * 1024L * 1024;
+
+    public void Validate()
+    {
+        if (MaxConcurrentDocuments is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
+        if (MaxQueuedDocuments is < 1 or > 10_000_000) throw new ArgumentException("Ingest:MaxQueuedDocuments must be 1..10000000");
+        if (MaxQueuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
+        TimeRange("Ingest:AdmissionHold", AdmissionHold, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        TimeRange("Ingest:PendingSweepPeriod", PendingSweepPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        TimeRange("Ingest:PendingSweepCallTimeout", PendingSweepCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>One line naming the key and its range when a time span is outside it.</summary>
+    public static void TimeRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max) throw new ArgumentException($"{key} must be {min:c}..{max:c}");
+    }
+}
