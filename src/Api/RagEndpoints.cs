@@ -18,7 +18,7 @@ public static class RagEndpoints
     public const long MaxUploadBytes = 50L * 1024 * 1024;
     public const long MaxRestoreBytes = 4L * 1024 * 1024 * 1024;
 
-    public static void MapRagEndpoints(this WebApplication app)
+    public static void MapRagEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapClusterEndpoints();
         var collection = CollectionRef.Group(app);

@@ -26,7 +26,7 @@ public sealed record EndpointAccess(string Route, IReadOnlyList<string> Methods,
 /// </summary>
 public static partial class AdminEndpoints
 {
-    public static void MapAdminEndpoints(this WebApplication app)
+    public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/v1/admin").RequireAuthorization(AuthSetup.Admin);
 

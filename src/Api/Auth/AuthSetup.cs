@@ -20,28 +20,28 @@ public static class AuthSetup
     public const string Reader = Roles.Reader, Writer = Roles.Writer, Admin = Roles.Admin, Operator = Roles.Operator;
     private const string Selector = "ApiKeyOrJwt";
 
-    public static AuthOptions AddRagAuth(this WebApplicationBuilder builder)
+    public static AuthOptions AddRagAuth(this IServiceCollection services, IConfiguration configuration)
     {
         // Read as the host is built: which sign-in schemes exist depends on it.
-        var options = builder.Configuration.GetValidated<AuthOptions>("Auth");
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ApiKeyVerifier>();
-        builder.Services.AddSingleton<RagCluster.Api.Dashboard.OrleansDashboardSession>();
+        var options = configuration.GetValidated<AuthOptions>("Auth");
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ApiKeyVerifier>();
+        services.AddSingleton<RagCluster.Api.Dashboard.OrleansDashboardSession>();
 
-        var auth = builder.Services.AddAuthentication(Selector)
+        var auth = services.AddAuthentication(Selector)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
             .AddPolicyScheme(Selector, null, o => o.ForwardDefaultSelector = http =>
                 options.Jwt.Enabled && LooksLikeJwt(http.Request) ? JwtBearerDefaults.AuthenticationScheme : ApiKeyAuthenticationHandler.SchemeName);
         if (options.Jwt.Enabled) auth.AddJwtBearer(o => ConfigureJwt(o, options.Jwt));
 
-        builder.Services.AddAuthorizationBuilder()
+        services.AddAuthorizationBuilder()
             .AddPolicy(Reader, p => RequireRole(p, Reader))
             .AddPolicy(Writer, p => RequireRole(p, Writer))
             .AddPolicy(Admin, p => RequireRole(p, Admin))
             .AddPolicy(Operator, p => RequireRole(p, Operator))
             .SetFallbackPolicy(RequireRole(new AuthorizationPolicyBuilder(), Operator).Build());
-        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         return options;
     }
 

@@ -28,7 +28,7 @@ public sealed record DashboardPlans(Dictionary<string, long> Wins, Dictionary<st
 /// <summary>The data behind /dashboard (admin): the whole cluster now and recently, and one query's trace.</summary>
 public static partial class DashboardEndpoints
 {
-    public static void MapDashboardEndpoints(this WebApplication app)
+    public static void MapDashboardEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/dashboard").RequireAuthorization(AuthSetup.Operator);
 

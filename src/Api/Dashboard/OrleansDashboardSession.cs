@@ -33,7 +33,7 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
         catch (System.Security.Cryptography.CryptographicException) { return null; }
     }
 
-    public static void MapOrleansDashboardPages(WebApplication app)
+    public static void MapOrleansDashboardPages(IEndpointRouteBuilder app)
     {
         // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
         app.MapPost("/v1/dashboard/orleans-session", [EndpointName("OpenOrleansDashboardSession"), EndpointSummary("Trade an admin key for an Orleans dashboard session cookie"), Tags("Cluster")] Results<NoContent, ProblemHttpResult> (HttpContext http, OrleansDashboardSession session) =>
@@ -46,7 +46,10 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
         }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
         // Orleans' own pages and their data: not RagCluster's API, left out of its OpenAPI document.
         app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator).ExcludeFromDescription();
-        // Its per-silo pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.
+    }
+
+    /// <summary>Orleans' per-silo dashboard pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.</summary>
+    public static IApplicationBuilder UseSiloAddressCheck(IApplicationBuilder app) =>
         app.Use(async (http, next) =>
         {
             var address = !http.Request.Path.StartsWithSegments(Path) ? null
@@ -58,7 +61,6 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
             }
             await next();
         });
-    }
 
     private static bool IsSiloAddress(string text)
     {

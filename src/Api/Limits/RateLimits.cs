@@ -28,11 +28,11 @@ public static class RateLimits
     /// <summary>Health probes are never limited: a busy cluster must not look dead to its orchestrator.</summary>
     public sealed class Unlimited;
 
-    public static void AddRagRateLimits(this WebApplicationBuilder builder)
+    public static void AddRagRateLimits(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = builder.Configuration.GetValidated<RateLimitOptions>("RateLimit");
-        builder.Services.AddSingleton(options);
-        builder.Services.AddRateLimiter(o =>
+        var options = configuration.GetValidated<RateLimitOptions>("RateLimit");
+        services.AddSingleton(options);
+        services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {

@@ -36,11 +36,11 @@ public sealed class NetworkOptions : IValidatedOptions
 
 public static class TrustedProxies
 {
-    public static NetworkOptions AddRagTrustedProxies(this WebApplicationBuilder builder)
+    public static NetworkOptions AddRagTrustedProxies(this IServiceCollection services, IConfiguration configuration)
     {
         // Read as the host is built: whether forwarded headers are read at all depends on it.
-        var options = builder.Configuration.GetValidated<NetworkOptions>("Network");
-        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        var options = configuration.GetValidated<NetworkOptions>("Network");
+        services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             o.ForwardLimit = options.ForwardLimit;

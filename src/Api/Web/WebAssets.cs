@@ -30,7 +30,7 @@ public static class WebAssets
             });
     }
 
-    public static void MapWebAssets(this WebApplication app)
+    public static void MapWebAssets(this IEndpointRouteBuilder app)
     {
         // Pages, not API: left out of the OpenAPI document.
         app.MapGet("/", (HttpContext http) => Serve(http, "index.html")).AllowAnonymous().ExcludeFromDescription();

@@ -5,6 +5,10 @@ using Orleans.Hosting;
 using Orleans.TestingHost;
 using RagCluster.Grains;
 using RagCluster.Hosting;
+using RagCluster.Hosting.Diagnostics;
+using RagCluster.Api;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Hosting;
 using RagCluster.Storage;
 
 namespace RagCluster.Tests.Infrastructure;
@@ -35,7 +39,16 @@ public sealed class RagTestCluster : IAsyncDisposable
         (await Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).GetSimpleGrainStatistics())
             .Where(s => s.GrainType.Contains("DocumentGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount);
 
-    public static async Task<RagTestCluster> StartAsync(int silos, string? storage = null, Dictionary<string, string?>? settings = null, string? serviceId = null)
+    /// <summary>
+    /// The API's address when the cluster was started with <c>api: true</c>: the same HTTP API as the API process
+    /// (<see cref="RagCluster.Api.RagApi"/>), carried by the primary silo's host.
+    /// </summary>
+    public Uri? ApiUrl { get; private init; }
+
+    /// <summary>With <c>Auth:BootstrapAdminKey</c> unset, the admin key of tenant "default" the API is started with.</summary>
+    public const string ApiAdminKey = "tc-admin-key-0123456789abcdef0123456789";
+
+    public static async Task<RagTestCluster> StartAsync(int silos, string? storage = null, Dictionary<string, string?>? settings = null, string? serviceId = null, bool api = false)
     {
         var dir = Directory.CreateTempSubdirectory("rc-tc").FullName;
         storage ??= $"sqlite:{Path.Combine(dir, "cluster.db")}";
@@ -45,9 +58,17 @@ public sealed class RagTestCluster : IAsyncDisposable
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(config));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
+        Uri? apiUrl = null;
+        if (api)
+        {
+            apiUrl = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+            config["Test:ApiUrl"] = apiUrl.ToString();
+            config.TryAdd("Auth:BootstrapAdminKey", ApiAdminKey);
+            builder.AddSiloBuilderConfigurator<ApiHostConfigurator>();
+        }
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        return new RagTestCluster(cluster, dir, storage);
+        return new RagTestCluster(cluster, dir, storage) { ApiUrl = apiUrl };
     }
 
     private sealed class SiloConfigurator : ISiloConfigurator
@@ -59,6 +80,27 @@ public sealed class RagTestCluster : IAsyncDisposable
             if (silo.Configuration[$"Test:Roles:{silo.Configuration["Orleans:Name"]}"] is { } roles) options.Roles = roles;
             silo.Services.AddRagPipeline(silo.Configuration);
             silo.AddRagClusterServices(StoreLocation.Parse(options.Storage, options.StoragePoolSize), options);
+        }
+    }
+
+    /// <summary>Puts the HTTP API on the primary silo's host (Kestrel on loopback), as the API process puts it on its silo.</summary>
+    private sealed class ApiHostConfigurator : IHostConfigurator
+    {
+        public void Configure(IHostBuilder host)
+        {
+            var configuration = (IConfiguration)host.Properties["Configuration"];
+            if (configuration["Orleans:Name"] != "Primary" || configuration["Test:ApiUrl"] is not { } url) return;
+            host.ConfigureWebHost(web =>
+            {
+                RagCluster.Api.RagApiSettings? api = null;
+                web.UseKestrel().UseUrls(url);
+                web.ConfigureServices((context, services) =>
+                {
+                    api = services.AddRagApi(context.Configuration);
+                    services.AddRagTelemetry(context.Configuration, "ragcluster-test-api");
+                });
+                web.Configure(app => app.UseRagApi(api!));
+            });
         }
     }
 

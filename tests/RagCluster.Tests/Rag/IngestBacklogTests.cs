@@ -98,6 +98,11 @@ public sealed class IngestBacklogTests
         Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t3").GetStatus()).Status);
         Assert.Equal(3, (await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").GetInfo()).UnsettledCount); // the first three only
 
+        // A request whose client goes away while it waits ends there, and nothing of it is accepted.
+        using (var gone = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(5), gone.Token, slots));
+        Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t5").GetStatus()).Status);
+
         // A request that arrives while it is full waits, and is taken once the backlog drains.
         var waiting = DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), default, slots);
         await Task.WhenAny(waiting, Task.Delay(200));
@@ -105,6 +110,7 @@ public sealed class IngestBacklogTests
         held.Dispose();
         Assert.All(await waiting, r => Assert.Null(r.Refusal));
         await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").GetInfo()).DocumentCount == 5);
+        Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t5").GetStatus()).Status); // the cancelled one, still not taken
     }
 
     [Fact]

@@ -2,11 +2,15 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.VectorData;
 using RagCluster.Client;
 using RagCluster.VectorData;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
-/// <summary>RagCluster as a Microsoft.Extensions.VectorData store, against the API process: the abstraction's operations as an application uses them.</summary>
-public sealed class VectorDataConnectorTests(ApiProcess api) : IClassFixture<ApiProcess>
+/// <summary>
+/// RagCluster as a Microsoft.Extensions.VectorData store: the abstraction's operations as an application uses them,
+/// against the HTTP API on a two-silo in-process TestCluster.
+/// </summary>
+public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture<TestClusterApi>
 {
     public sealed class Note
     {
@@ -27,7 +31,7 @@ public sealed class VectorDataConnectorTests(ApiProcess api) : IClassFixture<Api
         [VectorStoreVector(4)] public string Embedding => Text;
     }
 
-    private RagClusterVectorStore Store(RagClusterVectorStoreOptions? options = null) => new(new RagClusterClient(api.Http.BaseAddress!, api.AdminKey), options);
+    private RagClusterVectorStore Store(RagClusterVectorStoreOptions? options = null) => new(api.NewClient(), options);
 
     private static Note Make(string id, string text, string lang, int year, float[] vector, bool draft = false) =>
         new() { Id = id, Text = text, Lang = lang, Year = year, Draft = draft, Embedding = vector, Reviewed = year > 2020 ? new DateTimeOffset(2024, 5, 1, 12, 0, 0, TimeSpan.FromHours(2)) : null };
