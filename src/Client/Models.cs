@@ -131,6 +131,9 @@ public sealed record CreateKeyRequest(string Role)
 /// <summary>An API key; <see cref="Key"/> (the secret to send) only in the create and rotate replies.</summary>
 public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
 
+/// <summary>One audited request: who (key id, tenant, role), what (method and route), its target, its status and from where.</summary>
+public sealed record AuditEntry(DateTimeOffset At, string? KeyId, string? Tenant, string? Role, string Action, string Target, int Status, string? RemoteAddress);
+
 public sealed record RestoreReply(string Collection, string From, DateTimeOffset CreatedAt, int Documents, int Chunks, string[] Skipped);
 
 /// <summary>One silo's embedding: its roles, whether it runs the model, on what, and how much.</summary>
@@ -147,6 +150,26 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
 }
 
 public sealed record EmbeddingReply(bool Available, string Status, double TextsPerSecond, EmbeddingInfo[] Silos);
+
+// Cluster and statistics
+/// <summary>A collection's query plans: wins and mean latency per plan, and queries counted by how they ended.</summary>
+public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget,
+    long EmbeddingUnavailable, long Cancelled);
+
+/// <summary>One shard of a collection: what it holds, where it lives, and how its snapshots and last activation went.</summary>
+public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries, string? Silo,
+    long SnapshotBytes, int SnapshotFailures, string? LastSnapshotError, bool Compacting, double ActivationSeconds, string? ActivationSplit,
+    string? Quantization, int Tombstones);
+
+/// <summary>Hits, misses and entries of one cache tier (L3 counts hits only).</summary>
+public sealed record CacheTierReply(long Hits, long? Misses = null, long? Entries = null);
+
+public sealed record CacheReply(CacheTierReply L1, CacheTierReply L2, CacheTierReply L3);
+
+public sealed record ClusterMemberReply(string SiloId, string Address, string Status, string Name);
+
+/// <summary>The membership as the answering silo sees it, and the activations per grain type on that silo.</summary>
+public sealed record ClusterReply(string Silo, long ViewVersion, Dictionary<string, int> Activations, ClusterMemberReply[] Members);
 
 /// <summary>An RFC 7807 problem as the API sends it.</summary>
 internal sealed record ProblemBody(int? Status, string? Title, string? Detail, [property: JsonPropertyName("traceId")] string? TraceId);

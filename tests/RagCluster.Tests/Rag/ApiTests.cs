@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using RagCluster.Client;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -18,7 +19,10 @@ public class ApiProcess : IAsyncLifetime
     private readonly string _data = Directory.CreateTempSubdirectory("rc-api").FullName;
     /// <summary>The embedded store every process of the fixture shares.</summary>
     public string StoreFile => Path.Combine(_data, "ragcluster.db");
+    /// <summary>Raw HTTP, for what tests check on the wire (status codes, headers, problem bodies); the rest goes through <see cref="Client"/>.</summary>
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    /// <summary>The .NET client (src/Client) with the admin key of tenant "default": how an application calls the API.</summary>
+    public RagClusterClient Client { get; private set; } = null!;
     /// <summary>Passed as Auth:BootstrapAdminKey; <see cref="Http"/> sends it on every request (tenant "default").</summary>
     public string AdminKey { get; } = "test-admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
     protected virtual string ModelDirectory => RepoPaths.TestModel;
@@ -67,10 +71,11 @@ public class ApiProcess : IAsyncLifetime
         if (done != url.Task) throw new InvalidOperationException("API did not start:\n" + string.Join("\n", Output));
         Http.BaseAddress = new Uri(url.Task.Result.TrimEnd('/') + "/");
         Http.DefaultRequestHeaders.Add("X-Api-Key", AdminKey);
+        Client = new RagClusterClient(Http.BaseAddress, AdminKey);
         for (var i = 0; i < ExtraSilos; i++)
             _silos.Add(Launch("RagCluster.Silo.dll", "[silo] ", null, ["--Silo:Storage", $"sqlite:{Path.Combine(_data, "ragcluster.db")}", .. CommonArgs]));
         if (ExtraSilos > 0) await WaitForMembers(1 + ExtraSilos);
-        await CreateCollection(Http, "docs");
+        await Client.EnsureCollectionAsync(new("docs"));
     }
 
     /// <summary>Starts one of the shipped hosts in the data folder; its output lines go to <see cref="Output"/>.</summary>
@@ -92,26 +97,17 @@ public class ApiProcess : IAsyncLifetime
         return p;
     }
 
-    public async Task WaitForMembers(int count)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            var cluster = await Http.GetFromJsonAsync<JsonElement>("v1/cluster");
-            if (cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Active") >= count) return;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"fewer than {count} active silos after 30 s");
-    }
+    public Task WaitForMembers(int count) => Poll.UntilAsync(async () =>
+        (await Client.GetClusterAsync()).Members.Count(m => m.Status == "Active") >= count);
 
     /// <summary>Whether every process of the cluster is still running.</summary>
     public bool AllAlive => _process is { HasExited: false } && _silos.All(s => !s.HasExited);
 
-    /// <summary>Creates a collection for the client's tenant (201), or finds it there already (409).</summary>
-    public static async Task CreateCollection(HttpClient http, string name)
+    /// <summary>Creates a collection for the tenant of <paramref name="key"/> (the admin key by default), or finds it there already.</summary>
+    public async Task CreateCollection(string name, string? key = null)
     {
-        var r = await http.PostAsJsonAsync("v1/collections", new { name });
-        if (r.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict))
-            throw new InvalidOperationException($"creating {name}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        using var client = new RagClusterClient(Http.BaseAddress!, key ?? AdminKey);
+        await client.EnsureCollectionAsync(new(name));
     }
 
     public async Task DisposeAsync()
@@ -123,6 +119,7 @@ public class ApiProcess : IAsyncLifetime
             if (!_process.WaitForExit(15_000)) _process.Kill(true);
         }
         if (_redis is not null) await _redis.DisposeAsync();
+        Client?.Dispose();
         Http.Dispose();
         try { Directory.Delete(_data, true); } catch (IOException) { }
     }
@@ -131,91 +128,87 @@ public class ApiProcess : IAsyncLifetime
 public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
 {
     private HttpClient Http => api.Http;
+    private RagClusterClient Client => api.Client;
 
-    private async Task WaitIndexed(string collection, string id)
+    /// <summary>Waits until the document settles; fails if it fails.</summary>
+    private async Task<DocumentStatusReply> WaitIndexed(string collection, string id)
     {
-        for (var i = 0; i < 200; i++)
-        {
-            var r = await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/documents/{id}");
-            var status = r.GetProperty("status").GetString();
-            if (status == "indexed") return;
-            Assert.NotEqual("failed", status);
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{id} not indexed");
+        var status = await WaitSettled(collection, id);
+        Assert.Equal("indexed", status.Status);
+        return status;
     }
+
+    private async Task<DocumentStatusReply> WaitSettled(string collection, string id)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return (await Client.WaitForIndexedAsync(collection, [id], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))[id];
+    }
+
+    private Task<SearchReply> Search(string collection, string query, int topK = 10, string? plan = null, Dictionary<string, string>? filter = null) =>
+        Client.SearchAsync(collection, new SearchRequest(query) { TopK = topK, Plan = plan, Filter = filter });
 
     [Fact]
     public async Task Ingest_search_ask_and_delete_over_http()
     {
         Assert.Contains(api.Output, l => l.Contains("dense retrieval on"));
-        var post = await Http.PostAsJsonAsync("v1/collections/docs/documents", new
+        var accepted = await Client.IngestAsync("docs", new DocumentInput("tea")
         {
-            id = "tea", text = "Green tea is brewed at about 80 degrees Celsius.\n\nBlack tea needs boiling water and four minutes.", tags = new { lang = "en" },
+            Text = "Green tea is brewed at about 80 degrees Celsius.\n\nBlack tea needs boiling water and four minutes.", Tags = new() { ["lang"] = "en" },
         });
-        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
-        var accepted = await post.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("tea", accepted.GetProperty("documentId").GetString());
-        Assert.Equal("pending", accepted.GetProperty("status").GetString());
+        Assert.Equal(("tea", "pending"), (accepted.DocumentId, accepted.Status));
 
         // Multipart upload of a Markdown file.
-        using var form = new MultipartFormDataContent();
-        form.Add(new ByteArrayContent("# Coffee\n\nEspresso is brewed under nine bars of pressure."u8.ToArray()), "file", "coffee.md");
-        form.Add(new StringContent("lang=it"), "tags");
-        var upload = await Http.PostAsync("v1/collections/docs/documents", form);
-        Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
-        await WaitIndexed("docs", "tea");
+        await Client.UploadFileAsync("docs", new MemoryStream("# Coffee\n\nEspresso is brewed under nine bars of pressure."u8.ToArray()), "coffee.md",
+            tags: new Dictionary<string, string> { ["lang"] = "it" });
+        var status = await WaitIndexed("docs", "tea");
         await WaitIndexed("docs", "coffee.md");
-        var status = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/documents/tea");
-        Assert.True(status.GetProperty("chunkCount").GetInt32() >= 1);
-        Assert.Equal(1, status.GetProperty("version").GetInt64());
+        Assert.True(status.ChunkCount >= 1);
+        Assert.Equal(1, status.Version);
 
-        var search = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "espresso pressure", topK = 3, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("bm25", search.GetProperty("plan").GetString());
-        Assert.Equal("coffee.md", search.GetProperty("hits")[0].GetProperty("documentId").GetString());
-        var filtered = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "brewed", topK = 5, filter = new { lang = "en" } })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.All(filtered.GetProperty("hits").EnumerateArray(), h => Assert.Equal("tea", h.GetProperty("documentId").GetString()));
+        var search = await Search("docs", "espresso pressure", 3, "bm25");
+        Assert.Equal("bm25", search.Plan);
+        Assert.Equal("coffee.md", search.Hits[0].DocumentId);
+        var filtered = await Search("docs", "brewed", 5, filter: new() { ["lang"] = "en" });
+        Assert.All(filtered.Hits, h => Assert.Equal("tea", h.DocumentId));
 
-        var ask = await (await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "At what temperature is green tea brewed?", topK = 3 })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Contains("80 degrees", ask.GetProperty("answer").GetString());
-        var citation = ask.GetProperty("citations")[0];
-        Assert.Equal("tea", citation.GetProperty("documentId").GetString());
+        var ask = await Client.AskAsync("docs", new AskRequest("At what temperature is green tea brewed?") { TopK = 3 });
+        Assert.Contains("80 degrees", ask.Answer);
+        Assert.Equal("tea", ask.Citations[0].DocumentId);
+        Assert.Equal("extractive", ask.Mode);
 
         // Streaming: server-sent events carry the same answer, then citations, then done.
-        var stream = await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "At what temperature is green tea brewed?", stream = true });
-        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
-        var sse = await stream.Content.ReadAsStringAsync();
-        var tokens = string.Concat(sse.Split("\n\n").Where(e => e.StartsWith("event: token")).Select(e => JsonSerializer.Deserialize<string>(e[(e.IndexOf("data: ") + 6)..])));
-        Assert.Equal(ask.GetProperty("answer").GetString(), tokens);
-        Assert.Contains("event: citations", sse);
-        Assert.Contains("event: done\ndata: {\"plan\":\"" + ask.GetProperty("plan").GetString() + "\",\"mode\":\"extractive\"", sse);
-        Assert.Equal("extractive", ask.GetProperty("mode").GetString());
+        var events = new List<AskEvent>();
+        await foreach (var e in Client.AskStreamingAsync("docs", new AskRequest("At what temperature is green tea brewed?"))) events.Add(e);
+        Assert.Equal(ask.Answer, string.Concat(events.OfType<AskEvent.Token>().Select(t => t.Text)));
+        Assert.IsType<AskEvent.Citations>(events[^2]);
+        var done = Assert.IsType<AskEvent.Done>(events[^1]).Summary;
+        Assert.Equal((ask.Plan, "extractive"), (done.Plan, done.Mode));
+        // On the wire, that stream is text/event-stream.
+        using (var raw = await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "green tea", stream = true }))
+            Assert.Equal("text/event-stream", raw.Content.Headers.ContentType?.MediaType);
 
-        var plans = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/plans");
-        Assert.True(plans.GetProperty("queries").GetInt64() >= 3);
-        var shards = await Http.GetFromJsonAsync<JsonElement>("v1/collections/docs/shards");
-        Assert.Equal(4, shards.GetArrayLength());
-        Assert.True(shards.EnumerateArray().Sum(x => x.GetProperty("chunks").GetInt32()) >= 2); // tea and coffee.md
-        var again = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "espresso pressure", topK = 3, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("L1", again.GetProperty("cacheTier").GetString());
-        var cacheStats = await Http.GetFromJsonAsync<JsonElement>("v1/cache");
-        Assert.True(cacheStats.GetProperty("l1").GetProperty("hits").GetInt64() >= 1);
-        Assert.True(cacheStats.GetProperty("l2").GetProperty("entries").GetInt64() >= 4);
+        Assert.True((await Client.GetPlanStatsAsync("docs")).Queries >= 3);
+        var shards = await Client.GetShardStatsAsync("docs");
+        Assert.Equal(4, shards.Length);
+        Assert.True(shards.Sum(x => x.Chunks) >= 2); // tea and coffee.md
+        Assert.Equal("L1", (await Search("docs", "espresso pressure", 3, "bm25")).CacheTier);
+        var cache = await Client.GetCacheStatsAsync();
+        Assert.True(cache.L1.Hits >= 1);
+        Assert.True(cache.L2.Entries >= 4);
 
-        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync("v1/collections/docs/documents/tea")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/docs/documents/tea")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync("v1/collections/docs/documents/tea")).StatusCode);
-        var after = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "green tea", topK = 5 })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.DoesNotContain(after.GetProperty("hits").EnumerateArray(), h => h.GetProperty("documentId").GetString() == "tea");
+        await Client.DeleteDocumentAsync("docs", "tea");
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<RagClusterException>(() => Client.GetDocumentAsync("docs", "tea"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<RagClusterException>(() => Client.DeleteDocumentAsync("docs", "tea"))).StatusCode);
+        Assert.DoesNotContain((await Search("docs", "green tea", 5)).Hits, h => h.DocumentId == "tea");
     }
 
     [Fact]
     public async Task Metrics_are_exposed_in_prometheus_text_format()
     {
-        await ApiProcess.CreateCollection(Http, "metered");
-        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/metered/documents", new { id = "m1", text = "Metrics count every grain call." })).StatusCode);
+        await api.CreateCollection("metered");
+        await Client.IngestAsync("metered", new DocumentInput("m1") { Text = "Metrics count every grain call." });
         await WaitIndexed("metered", "m1");
-        for (var i = 0; i < 2; i++) await Http.PostAsJsonAsync("v1/collections/metered/search", new { query = "grain call", topK = 3 });
+        for (var i = 0; i < 2; i++) await Search("metered", "grain call", 3);
         using (var anonymous = new HttpClient { BaseAddress = Http.BaseAddress })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("v1/collections/metered/plans")).StatusCode);
@@ -288,25 +281,24 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
     [Fact]
     public async Task Deleting_a_collection_removes_its_documents_and_chunks_and_frees_the_name()
     {
-        await ApiProcess.CreateCollection(Http, "doomed");
-        foreach (var (id, text) in new[] { ("a", "Owls hunt at night."), ("b", "Owls have silent feathers.") })
-            Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/doomed/documents", new { id, text })).StatusCode);
+        await Client.CreateCollectionAsync(new("doomed"));
+        var batch = await Client.IngestBatchAsync("doomed", [new("a") { Text = "Owls hunt at night." }, new("b") { Text = "Owls have silent feathers." }]);
+        Assert.Equal(2, batch.Accepted);
         await WaitIndexed("doomed", "a");
         await WaitIndexed("doomed", "b");
-        var before = await (await Http.PostAsJsonAsync("v1/collections/doomed/search", new { query = "owls", plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(2, before.GetProperty("hits").GetArrayLength());
+        Assert.Equal(2, (await Search("doomed", "owls", plan: "bm25")).Hits.Length);
 
-        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync("v1/collections/doomed")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/doomed")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync("v1/collections/doomed")).StatusCode);
-        Assert.DoesNotContain("doomed", (await Http.GetFromJsonAsync<string[]>("v1/collections"))!);
+        await Client.DeleteCollectionAsync("doomed");
+        static async Task<HttpStatusCode> Refused(Func<Task> call) => (await Assert.ThrowsAsync<RagClusterException>(call)).StatusCode;
+        Assert.Equal(HttpStatusCode.NotFound, await Refused(() => Client.GetCollectionAsync("doomed")));
+        Assert.Equal(HttpStatusCode.NotFound, await Refused(() => Client.DeleteCollectionAsync("doomed")));
+        Assert.DoesNotContain("doomed", await Client.ListCollectionsAsync());
 
         // The name is free again, and the new collection starts empty: no old chunks, no cached answers.
-        await ApiProcess.CreateCollection(Http, "doomed");
-        var after = await (await Http.PostAsJsonAsync("v1/collections/doomed/search", new { query = "owls", plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(0, after.GetProperty("hits").GetArrayLength());
-        Assert.Equal(0, (await Http.GetFromJsonAsync<JsonElement[]>("v1/collections/doomed/shards"))!.Sum(s => s.GetProperty("chunks").GetInt32()));
-        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("v1/collections/doomed/documents/a")).StatusCode);
+        await Client.CreateCollectionAsync(new("doomed"));
+        Assert.Empty((await Search("doomed", "owls", plan: "bm25")).Hits);
+        Assert.Equal(0, (await Client.GetShardStatsAsync("doomed")).Sum(s => s.Chunks));
+        Assert.Equal(HttpStatusCode.NotFound, await Refused(() => Client.GetDocumentAsync("doomed", "a")));
     }
 
     [Fact]
@@ -416,35 +408,19 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         // A Ghostscript-made, three-page PDF, uploaded beside two broken ones: the broken ones fail alone.
         var guide = GhostscriptPdf.Make("Brewing Guide", PdfExtractionTests.Guide);
         foreach (var (name, bytes) in new[] { ("guide.pdf", guide), ("truncated.pdf", guide[..200]), ("broken.pdf", "%PDF-1.4 not really"u8.ToArray()) })
-        {
-            using var form = new MultipartFormDataContent();
-            form.Add(new ByteArrayContent(bytes), "file", name);
-            Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsync("v1/collections/docs/documents", form)).StatusCode);
-        }
+            Assert.Equal("pending", (await Client.UploadFileAsync("docs", new MemoryStream(bytes), name)).Status);
         await WaitIndexed("docs", "guide.pdf");
         foreach (var broken in new[] { "truncated.pdf", "broken.pdf" })
         {
             var s = await WaitSettled("docs", broken);
-            Assert.Equal("failed", s.GetProperty("status").GetString());
-            Assert.StartsWith("not a readable PDF", s.GetProperty("error").GetString());
+            Assert.Equal("failed", s.Status);
+            Assert.StartsWith("not a readable PDF", s.Error);
         }
         // Text from the last page is found, under its heading.
-        var search = await (await Http.PostAsJsonAsync("v1/collections/docs/search", new { query = "oolong infusions", topK = 1, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
-        var hit = search.GetProperty("hits")[0];
-        Assert.Equal("guide.pdf", hit.GetProperty("documentId").GetString());
-        Assert.Contains("several infusions", hit.GetProperty("text").GetString());
-        Assert.Equal("Oolong", hit.GetProperty("headingPath").EnumerateArray().Last().GetString());
-    }
-
-    private async Task<JsonElement> WaitSettled(string collection, string id)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            var r = await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/documents/{id}");
-            if (r.GetProperty("status").GetString() is "indexed" or "failed") return r;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{id} neither indexed nor failed");
+        var hit = (await Search("docs", "oolong infusions", 1, "bm25")).Hits[0];
+        Assert.Equal("guide.pdf", hit.DocumentId);
+        Assert.Contains("several infusions", hit.Text);
+        Assert.Equal("Oolong", hit.HeadingPath.Last());
     }
 }
 
@@ -465,19 +441,11 @@ public sealed class ReadinessTests(BrokenModelApiProcess api) : IClassFixture<Br
         Assert.Equal("failed", problem.GetProperty("checks").GetProperty("model").GetString());
         Assert.Contains("no model.onnx", problem.GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("health/live")).StatusCode);
-        await ApiProcess.CreateCollection(api.Http, "b");
-        await api.Http.PostAsJsonAsync("v1/collections/b/documents", new { id = "x", text = "lexical search still works" });
-        for (var i = 0; i < 50; i++)
-        {
-            var r = await (await api.Http.PostAsJsonAsync("v1/collections/b/search", new { query = "lexical search", topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
-            if (r.GetProperty("hits").GetArrayLength() == 1)
-            {
-                Assert.Equal("bm25", r.GetProperty("plan").GetString());
-                return;
-            }
-            await Task.Delay(100);
-        }
-        Assert.Fail("BM25 search never found the document");
+        await api.Client.CreateCollectionAsync(new("b"));
+        await api.Client.IngestAsync("b", new DocumentInput("x") { Text = "lexical search still works" });
+        SearchReply? found = null;
+        await Poll.UntilAsync(async () => (found = await api.Client.SearchAsync("b", new SearchRequest("lexical search") { TopK = 1 })).Hits.Length == 1);
+        Assert.Equal("bm25", found!.Plan);
     }
 }
 
@@ -516,19 +484,16 @@ public sealed class TracingTests(TracedApiProcess api) : IClassFixture<TracedApi
     [Fact]
     public async Task Query_spans_are_exported_over_otlp_when_an_endpoint_is_configured()
     {
-        await ApiProcess.CreateCollection(api.Http, "t");
-        await api.Http.PostAsJsonAsync("v1/collections/t/documents", new { id = "x", text = "spans travel to the collector" });
-        await Task.Delay(500);
-        await api.Http.PostAsJsonAsync("v1/collections/t/search", new { query = "collector spans", topK = 3 });
-        for (var i = 0; i < 50; i++)
+        await api.Client.CreateCollectionAsync(new("t"));
+        await api.Client.IngestAsync("t", new DocumentInput("x") { Text = "spans travel to the collector" });
+        await api.Client.WaitForIndexedAsync("t", ["x"], pollInterval: TimeSpan.FromMilliseconds(100));
+        await api.Client.SearchAsync("t", new SearchRequest("collector spans") { TopK = 3 });
+        // OTLP protobuf keeps strings as raw UTF-8: span names and tags are findable without a protobuf parser. Only
+        // server spans (where the grain ran) carry the silo tag.
+        await Poll.UntilAsync(() =>
         {
-            // OTLP protobuf keeps strings as raw UTF-8: span names and tags are findable without a protobuf parser. Only
-            // server spans (where the grain ran) carry the silo tag.
-            var all = TracedApiProcess.Sink.Batches.SelectMany(b => b).ToArray();
-            var text = System.Text.Encoding.UTF8.GetString(all);
-            if (text.Contains("IQueryPlanGrain/Search") && text.Contains("IIndexShardGrain/Search") && text.Contains("ragcluster.silo")) return;
-            await Task.Delay(100);
-        }
-        Assert.Fail($"no query spans reached the collector ({TracedApiProcess.Sink.Batches.Count} batches)");
+            var text = System.Text.Encoding.UTF8.GetString(TracedApiProcess.Sink.Batches.SelectMany(b => b).ToArray());
+            return Task.FromResult(text.Contains("IQueryPlanGrain/Search") && text.Contains("IIndexShardGrain/Search") && text.Contains("ragcluster.silo"));
+        }, 10);
     }
 }

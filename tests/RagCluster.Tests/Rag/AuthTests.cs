@@ -145,11 +145,10 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         var doomedA = await NewKey("alpha", "admin");
         var rotatedA = await NewKey("alpha", "reader");
         var adminB = await NewKey("beta", "admin");
-        using (var w = new HttpClient { BaseAddress = api.Http.BaseAddress })
+        using (var w = new RagCluster.Client.RagClusterClient(api.Http.BaseAddress!, writerA.Key))
         {
-            w.DefaultRequestHeaders.Add("X-Api-Key", writerA.Key);
-            await ApiProcess.CreateCollection(w, "c1");
-            Assert.Equal(HttpStatusCode.Accepted, (await w.PostAsJsonAsync("v1/collections/c1/documents", new { id = "d1", text = "alpha's private document" })).StatusCode);
+            await w.EnsureCollectionAsync(new("c1"));
+            await w.IngestAsync("c1", new("d1") { Text = "alpha's private document" });
         }
         // Both keys work before they are revoked and rotated.
         Assert.Equal(HttpStatusCode.OK, (await Send("GET", "/v1/collections/{collection}/", doomedA.Key)).StatusCode);
@@ -214,7 +213,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         var reader = await NewKey("gamma", "reader");
         using var w = new HttpClient { BaseAddress = api.Http.BaseAddress };
         w.DefaultRequestHeaders.Add("X-Api-Key", writer.Key);
-        await ApiProcess.CreateCollection(w, "audited");
+        await api.CreateCollection("audited", writer.Key);
         Assert.Equal(HttpStatusCode.Accepted, (await w.PostAsJsonAsync("v1/collections/audited/documents", new { id = "a1", text = "audit me" })).StatusCode);
         using var r = new HttpClient { BaseAddress = api.Http.BaseAddress };
         r.DefaultRequestHeaders.Add("X-Api-Key", reader.Key);

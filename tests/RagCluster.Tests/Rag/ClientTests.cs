@@ -177,6 +177,8 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
             (typeof(CitationReply), "CitationReply"), (typeof(AskReply), "AskReply"), (typeof(CreateKeyRequest), "CreateKeyRequest"),
             (typeof(ApiKeyReply), "ApiKeyReply"), (typeof(RestoreReply), "RestoreReply"), (typeof(EmbeddingReply), "EmbeddingReply"), (typeof(EmbeddingInfo), "EmbeddingInfo"),
             (typeof(ChunkContent), "ChunkContent"), (typeof(DocumentContent), "DocumentContent"), (typeof(DocumentContentsReply), "DocumentContentsReply"),
+            (typeof(PlanStats), "PlanStats"), (typeof(ShardStats), "ShardStats"), (typeof(CacheReply), "CacheReply"), (typeof(CacheTierReply), "CacheTierReply"),
+            (typeof(ClusterReply), "ClusterReply"), (typeof(ClusterMemberReply), "ClusterMemberReply"), (typeof(AuditEntry), "AuditEntry"),
         };
         var problems = new List<string>();
         foreach (var (type, name) in pairs)

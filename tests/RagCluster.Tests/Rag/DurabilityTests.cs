@@ -215,7 +215,7 @@ public sealed class DurabilityApiTests(ApiProcess api) : IClassFixture<ApiProces
     public async Task A_refused_write_is_a_503_with_retry_after_alone_and_per_document_in_a_batch_and_the_resend_is_stored()
     {
         var faults = await InjectedWriteFailures.InstallAsync($"sqlite:{api.StoreFile}");
-        await ApiProcess.CreateCollection(api.Http, "durable");
+        await api.CreateCollection("durable");
         await faults.FailStateWrites("%durable/bad%");
         try
         {
@@ -246,14 +246,8 @@ public sealed class DurabilityApiTests(ApiProcess api) : IClassFixture<ApiProces
         {
             await faults.HealAll();
         }
-        var resent = await api.Http.PostAsJsonAsync("v1/collections/durable/documents", new { documents = new[] { new { id = "bad2", text = "refused" } } });
-        Assert.Equal(1, (await resent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt32());
-        for (var i = 0; i < 100; i++)
-        {
-            var s = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/durable/documents/bad2");
-            if (s.GetProperty("status").GetString() == "indexed") return;
-            await Task.Delay(100);
-        }
-        Assert.Fail("the resent document was not indexed");
+        Assert.Equal(1, (await api.Client.IngestBatchAsync("durable", [new("bad2") { Text = "refused" }])).Accepted);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal("indexed", (await api.Client.WaitForIndexedAsync("durable", ["bad2"], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))["bad2"].Status);
     }
 }

@@ -1,3 +1,4 @@
+using RagCluster.Tests.Infrastructure;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -136,10 +137,9 @@ public sealed class FuzzTests(ThreeSiloApiProcess api, ITestOutputHelper output)
     [Fact]
     public async Task Ten_thousand_malformed_requests_get_no_server_error_and_the_cluster_keeps_serving()
     {
-        var created = await api.Http.PostAsJsonAsync("v1/admin/keys", new { tenant = "default", role = "reader" });
-        var readerKey = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-        Assert.Equal(HttpStatusCode.Accepted, (await api.Http.PostAsJsonAsync("v1/collections/docs/documents", new { id = "seed", text = "Fuzzing keeps the parser honest." })).StatusCode);
-        await ApiProcess.CreateCollection(api.Http, "fuzz-victim");
+        var readerKey = (await api.Client.CreateKeyAsync(new("reader") { Tenant = "default" })).Key!;
+        await api.Client.IngestAsync("docs", new("seed") { Text = "Fuzzing keeps the parser honest." });
+        await api.CreateCollection("fuzz-victim");
         var served = (await api.Http.GetFromJsonAsync<JsonElement>("v1/admin/endpoints")).EnumerateArray()
             .SelectMany(e => e.GetProperty("methods").EnumerateArray().Select(m => (m.GetString()!, e.GetProperty("route").GetString()!))).ToArray();
 
@@ -190,17 +190,11 @@ public sealed class FuzzTests(ThreeSiloApiProcess api, ITestOutputHelper output)
         await api.WaitForMembers(3);
         Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("health/ready")).StatusCode);
         // ("docs" itself may have been deleted by a fuzzed DELETE: a fresh collection shows the cluster still works.)
-        await ApiProcess.CreateCollection(api.Http, "after-fuzz");
-        Assert.Equal(HttpStatusCode.Accepted, (await api.Http.PostAsJsonAsync("v1/collections/after-fuzz/documents", new { id = "calm", text = "After the storm the parser is calm." })).StatusCode);
-        JsonElement hits = default;
-        for (var i = 0; i < 100 && (i == 0 || hits.GetArrayLength() == 0); i++)
-        {
-            if (i > 0) await Task.Delay(100);
-            var search = await api.Http.PostAsJsonAsync("v1/collections/after-fuzz/search", new { query = "parser calm", plan = "bm25" });
-            Assert.Equal(HttpStatusCode.OK, search.StatusCode);
-            hits = (await search.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits");
-        }
-        Assert.Equal("calm", hits[0].GetProperty("documentId").GetString());
+        await api.CreateCollection("after-fuzz");
+        await api.Client.IngestAsync("after-fuzz", new("calm") { Text = "After the storm the parser is calm." });
+        RagCluster.Client.SearchHitReply[] hits = [];
+        await Poll.UntilAsync(async () => (hits = (await api.Client.SearchAsync("after-fuzz", new("parser calm") { Plan = "bm25" })).Hits).Length > 0, 10);
+        Assert.Equal("calm", hits[0].DocumentId);
         lock (api.Output) Assert.DoesNotContain(api.Output, l => l.Contains("Unhandled exception", StringComparison.OrdinalIgnoreCase));
     }
 

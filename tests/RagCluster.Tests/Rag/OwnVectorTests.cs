@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using RagCluster.Client;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -12,6 +13,7 @@ namespace RagCluster.Tests.Rag;
 public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
 {
     private HttpClient Http => api.Http;
+    private RagClusterClient Client => api.Client;
 
     private static float[] Axis(int i, float tilt = 0)
     {
@@ -30,17 +32,17 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         return await r.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    private async Task<string> Status(string collection, string id)
+    /// <summary>The document's status once it settled: indexed, failed, or notFound.</summary>
+    private async Task<string> Status(string collection, string id) => (await Settled(collection, id))[id].Status;
+
+    private async Task<IReadOnlyDictionary<string, DocumentStatusReply>> Settled(string collection, params string[] ids)
     {
-        for (var i = 0; ; i++)
-        {
-            var r = await Http.GetAsync($"v1/collections/{collection}/documents/{id}");
-            if (r.StatusCode == HttpStatusCode.NotFound) return "notFound";
-            var status = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString()!;
-            if (status != "pending" || i > 200) return status;
-            await Task.Delay(100);
-        }
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return await Client.WaitForIndexedAsync(collection, ids, pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token);
     }
+
+    private Task<SearchReply> Search(string collection, float[] vector, int topK, Dictionary<string, string>? filter = null, string? plan = null) =>
+        Client.SearchAsync(collection, new SearchRequest(null) { Vector = vector, TopK = topK, Filter = filter, Plan = plan });
 
     [Fact]
     public async Task A_collection_with_its_own_vectors_takes_chunks_and_query_vectors_and_refuses_bad_ones_per_document()
@@ -111,7 +113,7 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal(8, (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("settings").GetProperty("dimensions").GetInt32());
 
         // A collection with the cluster's model takes neither.
-        await ApiProcess.CreateCollection(Http, "model");
+        await api.CreateCollection("model");
         var single = await Problem(await Http.PostAsJsonAsync("v1/collections/model/documents", new { id = "v", chunks = new object[] { new { vector = Axis(0) } } }), HttpStatusCode.BadRequest);
         Assert.Equal("Vectors not accepted", single.GetProperty("title").GetString());
         await Problem(await Http.PostAsJsonAsync("v1/collections/model/search", new { vector = Axis(0) }), HttpStatusCode.BadRequest);
@@ -153,21 +155,19 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains("10 of 12 indexed into 'loaded'", run.Out);
         Assert.Contains("more.jsonl:3: chunk 0's vector has 2 dimensions; the collection takes 8", run.Err);
         Assert.Contains("more.jsonl:4: not a vector record", run.Err);
-        var info = await Http.GetFromJsonAsync<JsonElement>("v1/collections/loaded");
-        Assert.Equal((8, 10), (info.GetProperty("settings").GetProperty("dimensions").GetInt32(), info.GetProperty("documentCount").GetInt32()));
-        Assert.Equal(2, (await Http.GetFromJsonAsync<JsonElement>("v1/collections/loaded/documents/more-2")).GetProperty("chunkCount").GetInt32());
+        var info = await Client.GetCollectionAsync("loaded");
+        Assert.Equal((8, 10), (info.Settings.Dimensions, info.DocumentCount));
+        Assert.Equal(2, (await Client.GetDocumentAsync("loaded", "more-2")).ChunkCount);
 
-        var nearest = await (await Http.PostAsJsonAsync("v1/collections/loaded/search", new { vector = Axis(3, 0.3f), topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("rows-3", nearest.GetProperty("hits")[0].GetProperty("documentId").GetString());
-        var tagged = await (await Http.PostAsJsonAsync("v1/collections/loaded/search", new { vector = Axis(0), topK = 5, filter = new { src = "jsonl" } })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(["named"], tagged.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()));
+        Assert.Equal("rows-3", (await Search("loaded", Axis(3, 0.3f), 1)).Hits[0].DocumentId);
+        Assert.Equal(["named"], (await Search("loaded", Axis(0), 5, new() { ["src"] = "jsonl" })).Hits.Select(h => h.DocumentId));
 
         // Text files cannot go into it, and vectors cannot go into a collection with the model.
         File.WriteAllText(Path.Combine(dir, "note.txt"), "plain text");
         var text = Cli("ingest", "note.txt", "-c", "loaded");
         Assert.Equal(1, text.Exit);
         Assert.Contains("Vectors required", text.Err);
-        await ApiProcess.CreateCollection(Http, "withmodel");
+        await api.CreateCollection("withmodel");
         var refused = Cli("ingest", "rows.npy", "-c", "withmodel");
         Assert.Equal(1, refused.Exit);
         Assert.Contains("embeds text with the cluster's model", refused.Err);
@@ -177,29 +177,21 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     [Fact]
     public async Task Put_shardCount_on_a_collection_with_documents_answers_202_and_reshards_online()
     {
-        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "grow", dimensions = 8, shardCount = 2 })).StatusCode);
-        var documents = Enumerable.Range(0, 40).Select(d => new { id = $"g{d}", chunks = new object[] { new { text = $"doc {d}", vector = Axis(d % 8, d / 8 * 0.1f) } } }).ToArray();
-        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/grow/documents", new { documents })).StatusCode);
-        foreach (var d in documents) Assert.Equal("indexed", await Status("grow", d.id));
+        await Client.CreateCollectionAsync(new("grow") { Dimensions = 8, ShardCount = 2 });
+        var documents = Enumerable.Range(0, 40).Select(d => new DocumentInput($"g{d}") { Chunks = [new($"doc {d}") { Vector = Axis(d % 8, d / 8 * 0.1f) }] }).ToList();
+        Assert.Equal(40, (await Client.IngestBatchAsync("grow", documents)).Accepted);
+        Assert.All((await Settled("grow", [.. documents.Select(d => d.Id)])).Values, s => Assert.Equal("indexed", s.Status));
 
-        var put = await Http.PutAsJsonAsync("v1/collections/grow", new { shardCount = 6 });
-        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
-        var body = await put.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(2, body.GetProperty("settings").GetProperty("shardCount").GetInt32());
-        Assert.Equal(6, body.GetProperty("resharding").GetProperty("shardCount").GetInt32());
-        JsonElement info;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while ((info = await Http.GetFromJsonAsync<JsonElement>("v1/collections/grow")).GetProperty("resharding").ValueKind != JsonValueKind.Null)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the reshard did not finish");
-            await Task.Delay(100);
-        }
-        Assert.Equal(6, info.GetProperty("settings").GetProperty("shardCount").GetInt32());
-        var shards = (await Http.GetFromJsonAsync<JsonElement>("v1/collections/grow/shards")).EnumerateArray().ToList();
-        Assert.Equal(6, shards.Count);
-        Assert.Equal(40, shards.Sum(s => s.GetProperty("vectors").GetInt32()));
-        var hit = await (await Http.PostAsJsonAsync("v1/collections/grow/search", new { vector = Axis(5, 0.2f), topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("g21", hit.GetProperty("hits")[0].GetProperty("documentId").GetString());
+        // Answered 202 with the reshard under way (the settings stay as they are until it switches).
+        var put = await Client.ConfigureCollectionAsync("grow", new() { ShardCount = 6 });
+        Assert.Equal((2, 6), (put.Settings.ShardCount, put.Resharding!.ShardCount));
+        CollectionReply info = null!;
+        await Poll.UntilAsync(async () => (info = await Client.GetCollectionAsync("grow")).Resharding is null, 60);
+        Assert.Equal(6, info.Settings.ShardCount);
+        var shards = await Client.GetShardStatsAsync("grow");
+        Assert.Equal(6, shards.Length);
+        Assert.Equal(40, shards.Sum(s => s.Vectors));
+        Assert.Equal("g21", (await Search("grow", Axis(5, 0.2f), 1)).Hits[0].DocumentId);
         // Unchanged count: a plain 200.
         Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync("v1/collections/grow", new { shardCount = 6 })).StatusCode);
     }
@@ -209,23 +201,22 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     {
         var bad = await Http.PostAsJsonAsync("v1/collections", new { name = "q4", dimensions = 8, quantization = "int4" });
         Assert.Contains("quantization must be", (await Problem(bad, HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
-        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "q8", dimensions = 8, shardCount = 2, quantization = "int8" })).StatusCode);
-        var documents = Enumerable.Range(0, 24).Select(d => new { id = $"q{d}", chunks = new object[] { new { text = $"doc {d}", vector = Axis(d % 8, d / 8 * 0.15f) } } }).ToArray();
-        Assert.Equal(HttpStatusCode.Accepted, (await Http.PostAsJsonAsync("v1/collections/q8/documents", new { documents })).StatusCode);
-        foreach (var d in documents) Assert.Equal("indexed", await Status("q8", d.id));
-        Assert.All((await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8/shards")).EnumerateArray(), s => Assert.Equal("int8", s.GetProperty("quantization").GetString()));
+        await Client.CreateCollectionAsync(new("q8") { Dimensions = 8, ShardCount = 2, Quantization = "int8" });
+        var documents = Enumerable.Range(0, 24).Select(d => new DocumentInput($"q{d}") { Chunks = [new($"doc {d}") { Vector = Axis(d % 8, d / 8 * 0.15f) }] }).ToList();
+        Assert.Equal(24, (await Client.IngestBatchAsync("q8", documents)).Accepted);
+        Assert.All((await Settled("q8", [.. documents.Select(d => d.Id)])).Values, s => Assert.Equal("indexed", s.Status));
+        Assert.All(await Client.GetShardStatsAsync("q8"), s => Assert.Equal("int8", s.Quantization));
 
         // The score is the exact cosine of the full-precision vectors (rescored), not the int8 estimate.
-        var query = Axis(3, 0.15f);
-        var hit = (await (await Http.PostAsJsonAsync("v1/collections/q8/search", new { vector = query, topK = 1, plan = "vector" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits")[0];
-        Assert.Equal("q11", hit.GetProperty("documentId").GetString());
-        Assert.Equal(1.0, hit.GetProperty("score").GetDouble(), 4);
+        var hit = (await Search("q8", Axis(3, 0.15f), 1, plan: "vector")).Hits[0];
+        Assert.Equal("q11", hit.DocumentId);
+        Assert.Equal(1.0, hit.Score, 4);
 
-        var backup = await Http.GetAsync("v1/collections/q8/backup");
-        Assert.Equal(HttpStatusCode.OK, backup.StatusCode);
-        var restored = await Http.PostAsync("v1/restore/q8copy", new ByteArrayContent(await backup.Content.ReadAsByteArrayAsync()));
-        Assert.True(restored.IsSuccessStatusCode, await restored.Content.ReadAsStringAsync());
-        Assert.Equal("int8", (await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8copy")).GetProperty("settings").GetProperty("quantization").GetString());
-        Assert.All((await Http.GetFromJsonAsync<JsonElement>("v1/collections/q8copy/shards")).EnumerateArray(), s => Assert.Equal("int8", s.GetProperty("quantization").GetString()));
+        using var archive = new MemoryStream();
+        await Client.BackupAsync("q8", archive);
+        archive.Position = 0;
+        await Client.RestoreAsync("q8copy", archive);
+        Assert.Equal("int8", (await Client.GetCollectionAsync("q8copy")).Settings.Quantization);
+        Assert.All(await Client.GetShardStatsAsync("q8copy"), s => Assert.Equal("int8", s.Quantization));
     }
 }

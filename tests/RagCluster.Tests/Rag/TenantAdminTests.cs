@@ -11,6 +11,8 @@ using RagCluster.Grains.Security;
 using RagCluster.Storage;
 using RagCluster.Storage.Schema;
 using RagCluster.Storage.Sqlite;
+using RagCluster.Client;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
@@ -21,19 +23,22 @@ namespace RagCluster.Tests.Rag;
 /// </summary>
 public sealed class TenantAdminTests(ApiProcess api) : IClassFixture<ApiProcess>
 {
-    private async Task<(string KeyId, HttpClient Client)> NewKey(HttpClient creator, string tenant, string role)
+    /// <summary>A new key, and the client that sends it; <c>Raw</c> sends it too, for what the client has no call for
+    /// (a collection of another tenant by ?tenant=, the dashboard, /metrics).</summary>
+    private sealed record Caller(string KeyId, RagClusterClient Client, HttpClient Raw);
+
+    private async Task<Caller> NewKey(RagClusterClient creator, string tenant, string role)
     {
-        var r = await creator.PostAsJsonAsync("v1/admin/keys", new { tenant, role, description = $"{role} of {tenant}" });
-        Assert.True(r.StatusCode == HttpStatusCode.Created, $"creating a {role} key of {tenant}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
-        var k = await r.Content.ReadFromJsonAsync<JsonElement>();
-        return (k.GetProperty("keyId").GetString()!, Client(k.GetProperty("key").GetString()!));
+        var k = await creator.CreateKeyAsync(new(role) { Tenant = tenant, Description = $"{role} of {tenant}" });
+        var raw = new HttpClient { BaseAddress = api.Http.BaseAddress };
+        raw.DefaultRequestHeaders.Add("X-Api-Key", k.Key);
+        return new Caller(k.KeyId, new RagClusterClient(api.Http.BaseAddress!, k.Key), raw);
     }
 
-    private HttpClient Client(string key)
+    private static async Task Expect(HttpStatusCode expected, Func<Task> call, string what)
     {
-        var c = new HttpClient { BaseAddress = api.Http.BaseAddress };
-        c.DefaultRequestHeaders.Add("X-Api-Key", key);
-        return c;
+        var refused = await Assert.ThrowsAsync<RagClusterException>(call);
+        Assert.True(refused.StatusCode == expected, $"{what}: expected {(int)expected}, got {(int)refused.StatusCode} {refused.Message}");
     }
 
     private static async Task Expect(HttpStatusCode expected, Task<HttpResponseMessage> call, string what)
@@ -45,80 +50,75 @@ public sealed class TenantAdminTests(ApiProcess api) : IClassFixture<ApiProcess>
     [Fact]
     public async Task A_tenant_admin_manages_its_own_tenant_and_sees_nothing_of_another()
     {
-        var (acmeAdminId, acme) = await NewKey(api.Http, "acme", "admin");
-        var (globexAdminId, globex) = await NewKey(api.Http, "globex", "admin");
-        var (globexReaderId, _) = await NewKey(globex, "globex", "reader");
+        var (acmeAdminId, acme, acmeRaw) = await NewKey(api.Client, "acme", "admin");
+        var (globexAdminId, globex, globexRaw) = await NewKey(api.Client, "globex", "admin");
+        var globexReaderId = (await NewKey(globex, "globex", "reader")).KeyId;
 
         // Keys: its own tenant's, up to its own role.
-        var (acmeWriterId, acmeWriter) = await NewKey(acme, "acme", "writer");
+        var (acmeWriterId, acmeWriter, acmeWriterRaw) = await NewKey(acme, "acme", "writer");
         await NewKey(acme, "acme", "admin");
-        await Expect(HttpStatusCode.Forbidden, acme.PostAsJsonAsync("v1/admin/keys", new { tenant = "acme", role = "operator" }), "an admin minting an operator key");
-        await Expect(HttpStatusCode.Forbidden, acme.PostAsJsonAsync("v1/admin/keys", new { tenant = "globex", role = "reader" }), "minting a key of another tenant");
-        await Expect(HttpStatusCode.Forbidden, acmeWriter.PostAsJsonAsync("v1/admin/keys", new { tenant = "acme", role = "reader" }), "a writer minting a key");
-        var own = (await acme.GetFromJsonAsync<JsonElement[]>("v1/admin/keys"))!;
-        Assert.Contains(own, k => k.GetProperty("keyId").GetString() == acmeWriterId);
-        Assert.All(own, k => Assert.Equal("acme", k.GetProperty("tenant").GetString()));
+        await Expect(HttpStatusCode.Forbidden, () => acme.CreateKeyAsync(new("operator") { Tenant = "acme" }), "an admin minting an operator key");
+        await Expect(HttpStatusCode.Forbidden, () => acme.CreateKeyAsync(new("reader") { Tenant = "globex" }), "minting a key of another tenant");
+        await Expect(HttpStatusCode.Forbidden, () => acmeWriter.CreateKeyAsync(new("reader") { Tenant = "acme" }), "a writer minting a key");
+        var own = await acme.ListKeysAsync();
+        Assert.Contains(own, k => k.KeyId == acmeWriterId);
+        Assert.All(own, k => Assert.Equal("acme", k.Tenant));
 
         // Another tenant's keys and audit read as 404, as if they did not exist.
-        await Expect(HttpStatusCode.NotFound, acme.GetAsync("v1/admin/keys?tenant=globex"), "listing another tenant's keys");
-        await Expect(HttpStatusCode.NotFound, acme.GetAsync("v1/admin/keys?tenant=default"), "listing the operator's tenant's keys");
-        await Expect(HttpStatusCode.NotFound, acme.GetAsync($"v1/admin/keys/{globexReaderId}"), "reading another tenant's key");
-        await Expect(HttpStatusCode.NotFound, acme.PostAsync($"v1/admin/keys/{globexReaderId}/rotate", null), "rotating another tenant's key");
-        await Expect(HttpStatusCode.NotFound, acme.DeleteAsync($"v1/admin/keys/{globexAdminId}"), "revoking another tenant's key");
-        await Expect(HttpStatusCode.NotFound, acme.GetAsync("v1/admin/audit?tenant=globex"), "reading another tenant's audit");
-        await Expect(HttpStatusCode.OK, globex.GetAsync($"v1/admin/keys/{globexReaderId}"), "the key is there for its own tenant");
+        await Expect(HttpStatusCode.NotFound, () => acme.ListKeysAsync("globex"), "listing another tenant's keys");
+        await Expect(HttpStatusCode.NotFound, () => acme.ListKeysAsync("default"), "listing the operator's tenant's keys");
+        await Expect(HttpStatusCode.NotFound, () => acme.GetKeyAsync(globexReaderId), "reading another tenant's key");
+        await Expect(HttpStatusCode.NotFound, () => acme.RotateKeyAsync(globexReaderId), "rotating another tenant's key");
+        await Expect(HttpStatusCode.NotFound, () => acme.RevokeKeyAsync(globexAdminId), "revoking another tenant's key");
+        await Expect(HttpStatusCode.NotFound, () => acme.ReadAuditAsync(tenant: "globex"), "reading another tenant's audit");
+        Assert.Equal(globexReaderId, (await globex.GetKeyAsync(globexReaderId)).KeyId); // the key is there for its own tenant
 
         // Its own audit only: globex's actions are not in it.
-        await Expect(HttpStatusCode.OK, globex.PostAsync($"v1/admin/keys/{globexReaderId}/rotate", null), "rotating its own tenant's key");
-        var audit = (await acme.GetFromJsonAsync<JsonElement[]>("v1/admin/audit?limit=1000"))!;
-        Assert.Contains(audit, e => e.GetProperty("action").GetString() == "POST /v1/admin/keys" && e.GetProperty("keyId").GetString() == acmeAdminId);
-        Assert.All(audit, e => Assert.Equal("acme", e.GetProperty("tenant").GetString()));
+        await globex.RotateKeyAsync(globexReaderId);
+        var audit = await acme.ReadAuditAsync(limit: 1000);
+        Assert.Contains(audit, e => e.Action == "POST /v1/admin/keys" && e.KeyId == acmeAdminId);
+        Assert.All(audit, e => Assert.Equal("acme", e.Tenant));
 
         // The cluster is the operator's.
-        foreach (var path in new[] { "v1/cluster", "v1/cache", "metrics", "v1/dashboard/" })
-            await Expect(HttpStatusCode.Forbidden, acme.GetAsync(path), $"a tenant admin reading {path}");
-        await Expect(HttpStatusCode.OK, api.Http.GetAsync("v1/cluster"), "the operator reading the cluster");
+        await Expect(HttpStatusCode.Forbidden, () => acme.GetClusterAsync(), "a tenant admin reading the cluster");
+        await Expect(HttpStatusCode.Forbidden, () => acme.GetCacheStatsAsync(), "a tenant admin reading the cache");
+        foreach (var path in new[] { "metrics", "v1/dashboard/" })
+            await Expect(HttpStatusCode.Forbidden, acmeRaw.GetAsync(path), $"a tenant admin reading {path}");
+        Assert.NotEmpty((await api.Client.GetClusterAsync()).Members); // the operator reads it
 
         // Backup and restore: its own tenant's; the operator's in any tenant.
-        await ApiProcess.CreateCollection(acmeWriter, "kb");
-        await Expect(HttpStatusCode.Accepted, acmeWriter.PostAsJsonAsync("v1/collections/kb/documents", new { id = "d1", text = "acme's own document" }), "writing");
-        await Until(async () => (await acme.GetFromJsonAsync<JsonElement>("v1/collections/kb/documents/d1")).GetProperty("status").GetString() == "indexed", "d1 indexed");
-        var backup = await acme.GetByteArrayAsync("v1/collections/kb/backup");
-        await Expect(HttpStatusCode.NotFound, globex.GetAsync("v1/collections/kb/backup?tenant=acme"), "another tenant's backup");
-        await Expect(HttpStatusCode.NotFound, globex.GetAsync("v1/collections/kb/backup"), "a backup of a name only another tenant has");
-        await Expect(HttpStatusCode.NotFound, acme.PostAsync("v1/restore/kb2?tenant=globex", new ByteArrayContent(backup)), "a restore into another tenant");
-        await Expect(HttpStatusCode.NotFound, acmeWriter.GetAsync("v1/collections/kb?tenant=globex"), "a writer naming another tenant");
-        await Expect(HttpStatusCode.Created, acme.PostAsync("v1/restore/kb2", new ByteArrayContent(backup)), "a restore into its own tenant");
-        Assert.Equal(backup.Length > 0, (await api.Http.GetByteArrayAsync("v1/collections/kb/backup?tenant=acme")).Length > 0);
+        await acmeWriter.EnsureCollectionAsync(new("kb"));
+        await acmeWriter.IngestAsync("kb", new("d1") { Text = "acme's own document" });
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            Assert.Equal("indexed", (await acme.WaitForIndexedAsync("kb", ["d1"], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))["d1"].Status);
+        using var archive = new MemoryStream();
+        await acme.BackupAsync("kb", archive);
+        var backup = archive.ToArray();
+        await Expect(HttpStatusCode.NotFound, globexRaw.GetAsync("v1/collections/kb/backup?tenant=acme"), "another tenant's backup");
+        await Expect(HttpStatusCode.NotFound, () => globex.BackupAsync("kb", Stream.Null), "a backup of a name only another tenant has");
+        await Expect(HttpStatusCode.NotFound, acmeRaw.PostAsync("v1/restore/kb2?tenant=globex", new ByteArrayContent(backup)), "a restore into another tenant");
+        await Expect(HttpStatusCode.NotFound, acmeWriterRaw.GetAsync("v1/collections/kb?tenant=globex"), "a writer naming another tenant");
+        Assert.Equal("kb2", (await acme.RestoreAsync("kb2", new MemoryStream(backup))).Collection); // into its own tenant
+        Assert.NotEmpty(await api.Http.GetByteArrayAsync("v1/collections/kb/backup?tenant=acme"));
         await Expect(HttpStatusCode.Created, api.Http.PostAsync("v1/restore/kb3?tenant=globex", new ByteArrayContent(backup)), "the operator restoring into globex");
-        Assert.Contains("kb3", (await globex.GetFromJsonAsync<string[]>("v1/collections"))!);
-        Assert.DoesNotContain("kb3", (await acme.GetFromJsonAsync<string[]>("v1/collections"))!);
+        Assert.Contains("kb3", await globex.ListCollectionsAsync());
+        Assert.DoesNotContain("kb3", await acme.ListCollectionsAsync());
         // The download is audited with who took it.
-        await Until(async () => (await acme.GetFromJsonAsync<JsonElement[]>("v1/admin/audit?limit=1000"))!
-            .Any(e => e.GetProperty("action").GetString() == "GET /v1/collections/{collection}/backup" && e.GetProperty("keyId").GetString() == acmeAdminId), "the backup download audited");
+        await Poll.UntilAsync(async () => (await acme.ReadAuditAsync(limit: 1000))
+            .Any(e => e.Action == "GET /v1/collections/{collection}/backup" && e.KeyId == acmeAdminId));
     }
 
     [Fact]
     public async Task No_key_changes_a_key_of_a_higher_role_even_in_its_own_tenant()
     {
-        var (operatorId, _) = await NewKey(api.Http, "default", "operator");
-        var (_, defaultAdmin) = await NewKey(api.Http, "default", "admin");
-        await Expect(HttpStatusCode.Forbidden, defaultAdmin.PostAsync($"v1/admin/keys/{operatorId}/rotate", null), "an admin rotating an operator key");
-        await Expect(HttpStatusCode.Forbidden, defaultAdmin.DeleteAsync($"v1/admin/keys/{operatorId}"), "an admin revoking an operator key");
-        await Expect(HttpStatusCode.Forbidden, defaultAdmin.GetAsync("v1/cluster"), "a tenant admin of the operator's tenant reading the cluster");
-        var (_, writer) = await NewKey(defaultAdmin, "default", "writer");
-        await Expect(HttpStatusCode.Forbidden, writer.GetAsync("v1/admin/keys"), "a writer listing keys");
-        await Expect(HttpStatusCode.OK, api.Http.DeleteAsync($"v1/admin/keys/{operatorId}"), "the operator revoking an operator key");
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not within 30 s");
-            await Task.Delay(100);
-        }
+        var operatorId = (await NewKey(api.Client, "default", "operator")).KeyId;
+        var defaultAdmin = (await NewKey(api.Client, "default", "admin")).Client;
+        await Expect(HttpStatusCode.Forbidden, () => defaultAdmin.RotateKeyAsync(operatorId), "an admin rotating an operator key");
+        await Expect(HttpStatusCode.Forbidden, () => defaultAdmin.RevokeKeyAsync(operatorId), "an admin revoking an operator key");
+        await Expect(HttpStatusCode.Forbidden, () => defaultAdmin.GetClusterAsync(), "a tenant admin of the operator's tenant reading the cluster");
+        var writer = (await NewKey(defaultAdmin, "default", "writer")).Client;
+        await Expect(HttpStatusCode.Forbidden, () => writer.ListKeysAsync(), "a writer listing keys");
+        Assert.NotNull((await api.Client.RevokeKeyAsync(operatorId)).RevokedAt); // the operator revokes it
     }
 }
 
