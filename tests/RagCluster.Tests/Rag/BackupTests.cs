@@ -1,3 +1,4 @@
+using RagCluster.Client;
 using RagCluster.Tests.Infrastructure;
 using System.IO.Compression;
 using System.Net;
@@ -16,34 +17,26 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
     private (int Exit, string Out, string Err) Cli(params string[] args) => CliProcess.Run(_dir.FullName,
         new Dictionary<string, string> { ["RAGCLUSTER_URL"] = api.Http.BaseAddress!.ToString(), ["RAGCLUSTER_API_KEY"] = api.AdminKey }, args);
 
-    private async Task<string[]> Hits(string collection, string query, string plan)
-    {
-        var r = await api.Http.PostAsJsonAsync($"v1/collections/{collection}/search", new { query, topK = 8, plan });
-        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits").EnumerateArray()
-            .Select(h => $"{h.GetProperty("chunkId").GetString()} {h.GetProperty("start").GetInt32()}-{h.GetProperty("end").GetInt32()} {h.GetProperty("score").GetDouble():F4}").ToArray();
-    }
+    private RagClusterClient Client => api.Client;
+
+    private async Task<string[]> Hits(string collection, string query, string plan) =>
+        (await Client.SearchAsync(collection, new SearchRequest(query) { TopK = 8, Plan = plan })).Hits.Select(h => $"{h.ChunkId} {h.Start}-{h.End} {h.Score:F4}").ToArray();
 
     [Fact]
     public async Task A_collection_round_trips_through_a_verified_backup_and_a_damaged_one_is_refused_before_writing()
     {
-        Assert.Equal(HttpStatusCode.Created, (await api.Http.PostAsJsonAsync("v1/collections", new { name = "orig", shardCount = 3, chunkMaxTokens = 48, chunkOverlapTokens = 8 })).StatusCode);
+        await Client.CreateCollectionAsync(new("orig") { ShardCount = 3, ChunkMaxTokens = 48, ChunkOverlapTokens = 8 });
         var topics = new[] { "volcano", "glacier", "river", "desert", "forest", "coral reef", "tundra", "savanna", "wetland", "canyon", "prairie", "lagoon" };
         foreach (var (t, i) in topics.Select((t, i) => (t, i)))
         {
             var text = $"# The {t}\n\nThe {t} is a landform studied by geographers; sample {i} describes how the {t} forms over time.\n\n" +
                        $"## Life\n\nMany species live near the {t}. Seasonal change shapes the {t} and the animals and plants around it, year after year.\n\n" +
                        $"## Visiting\n\nTravellers to the {t} should carry water, maps and patience; guides explain the {t}'s history in detail.";
-            Assert.Equal(HttpStatusCode.Accepted, (await api.Http.PostAsJsonAsync("v1/collections/orig/documents", new { id = $"doc-{i}", format = "md", text, tags = new { n = (i % 3).ToString() } })).StatusCode);
+            await Client.IngestAsync("orig", new($"doc-{i}") { Format = "md", Text = text, Tags = new() { ["n"] = (i % 3).ToString() } });
         }
-        foreach (var i in Enumerable.Range(0, topics.Length))
-            for (var tries = 0; ; tries++)
-            {
-                var s = await api.Http.GetFromJsonAsync<JsonElement>($"v1/collections/orig/documents/doc-{i}");
-                if (s.GetProperty("status").GetString() == "indexed") break;
-                Assert.True(tries < 600, $"doc-{i} not indexed");
-                await Task.Delay(100);
-            }
+        var ids = Enumerable.Range(0, topics.Length).Select(i => $"doc-{i}").ToList();
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            Assert.All((await Client.WaitForIndexedAsync("orig", ids, pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token)).Values, s => Assert.Equal("indexed", s.Status));
 
         var file = Path.Combine(_dir.FullName, "orig.zip");
         var backup = Cli("backup", "orig", file);
@@ -53,31 +46,26 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
         Assert.True(restore.Exit == 0, restore.Err);
         Assert.Contains("restored 12 documents", restore.Out);
 
-        var orig = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/orig");
-        var copy = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/copy");
-        Assert.Equal(orig.GetProperty("settings").ToString(), copy.GetProperty("settings").ToString());
-        Assert.Equal(orig.GetProperty("documentCount").GetInt32(), copy.GetProperty("documentCount").GetInt32());
-        var origIds = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/orig/documents");
-        var copyIds = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/copy/documents");
-        Assert.Equal(12, origIds.GetProperty("documentIds").GetArrayLength());
-        Assert.Equal(origIds.GetProperty("documentIds").ToString(), copyIds.GetProperty("documentIds").ToString());
-        foreach (var i in Enumerable.Range(0, topics.Length))
-        {
-            var a = await api.Http.GetFromJsonAsync<JsonElement>($"v1/collections/orig/documents/doc-{i}");
-            var b = await api.Http.GetFromJsonAsync<JsonElement>($"v1/collections/copy/documents/doc-{i}");
-            Assert.Equal("indexed", b.GetProperty("status").GetString());
-            Assert.Equal(a.GetProperty("chunkCount").GetInt32(), b.GetProperty("chunkCount").GetInt32());
-        }
-        var shardsA = await api.Http.GetFromJsonAsync<JsonElement[]>("v1/collections/orig/shards");
-        var shardsB = await api.Http.GetFromJsonAsync<JsonElement[]>("v1/collections/copy/shards");
-        Assert.Equal(shardsA!.Select(s => (s.GetProperty("chunks").GetInt32(), s.GetProperty("vectors").GetInt32())), shardsB!.Select(s => (s.GetProperty("chunks").GetInt32(), s.GetProperty("vectors").GetInt32())));
-        Assert.True(shardsB!.Sum(s => s.GetProperty("vectors").GetInt32()) >= 24); // vectors came back, not re-embedded from nothing
+        var orig = await Client.GetCollectionAsync("orig");
+        var copy = await Client.GetCollectionAsync("copy");
+        Assert.Equal(orig.Settings, copy.Settings);
+        Assert.Equal(orig.DocumentCount, copy.DocumentCount);
+        var origIds = await Client.AllDocumentIdsAsync("orig").ToListAsync();
+        Assert.Equal(12, origIds.Count);
+        Assert.Equal(origIds, await Client.AllDocumentIdsAsync("copy").ToListAsync());
+        var (a, b) = (await Client.GetDocumentStatusesAsync("orig", ids), await Client.GetDocumentStatusesAsync("copy", ids));
+        Assert.All(b, s => Assert.Equal("indexed", s.Status));
+        Assert.Equal(a.Select(s => s.ChunkCount), b.Select(s => s.ChunkCount));
+        var (shardsA, shardsB) = (await Client.GetShardStatsAsync("orig"), await Client.GetShardStatsAsync("copy"));
+        Assert.Equal(shardsA.Select(s => (s.Chunks, s.Vectors)), shardsB.Select(s => (s.Chunks, s.Vectors)));
+        Assert.True(shardsB.Sum(s => s.Vectors) >= 24); // vectors came back, not re-embedded from nothing
         foreach (var q in new[] { "glacier forms over time", "travellers carry water", "species near the coral reef" })
             foreach (var plan in new[] { "bm25", "vector", "hybrid" })
                 Assert.Equal(await Hits("orig", q, plan), await Hits("copy", q, plan));
         // Filters still work: tags travelled with the chunks.
-        var filtered = await (await api.Http.PostAsJsonAsync("v1/collections/copy/search", new { query = "landform", topK = 20, plan = "bm25", filter = new { n = "1" } })).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.All(filtered.GetProperty("hits").EnumerateArray(), h => Assert.Contains(h.GetProperty("documentId").GetString(), new[] { "doc-1", "doc-4", "doc-7", "doc-10" }));
+        var filtered = await Client.SearchAsync("copy", new SearchRequest("landform") { TopK = 20, Plan = "bm25", Filter = new() { ["n"] = "1" } });
+        Assert.NotEmpty(filtered.Hits);
+        Assert.All(filtered.Hits, h => Assert.Contains(h.DocumentId, new[] { "doc-1", "doc-4", "doc-7", "doc-10" }));
 
         // Restoring over an existing collection is refused.
         var again = Cli("restore", "copy", file);
@@ -106,11 +94,11 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
             Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
             Assert.Contains("fails its checksum", await r.Content.ReadAsStringAsync());
         }
-        Assert.Equal(HttpStatusCode.NotFound, (await api.Http.GetAsync("v1/collections/copy2")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<RagClusterException>(() => Client.GetCollectionAsync("copy2"))).StatusCode);
         // The copy can go again: drop deletes it with its documents, and the name is free.
         var dropped = Cli("drop", "copy");
         Assert.True(dropped.Exit == 0, dropped.Err);
-        Assert.Equal(HttpStatusCode.NotFound, (await api.Http.GetAsync("v1/collections/copy")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<RagClusterException>(() => Client.GetCollectionAsync("copy"))).StatusCode);
         Assert.Equal(0, Cli("restore", "copy", file).Exit);
         Assert.Equal(await Hits("orig", "glacier forms over time", "bm25"), await Hits("copy", "glacier forms over time", "bm25"));
         var notZip = Path.Combine(_dir.FullName, "not.zip");
