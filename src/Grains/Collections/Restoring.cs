@@ -12,7 +12,7 @@ public sealed class BackupOptions : RagCluster.Grains.Configuration.IValidatedOp
     /// <summary>How long a restore may go without a sign of life before its collection gives it up.</summary>
     public TimeSpan RestoreLease { get; set; } = TimeSpan.FromMinutes(2);
 
-    public void Validate() => Documents.IngestOptions.TimeRange("Backup:RestoreLease", RestoreLease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+    public void Validate() => RagCluster.Grains.Configuration.IValidatedOptions.TimeRange("Backup:RestoreLease", RestoreLease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
 }
 
 /// <summary>

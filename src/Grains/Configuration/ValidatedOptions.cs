@@ -9,6 +9,12 @@ namespace RagCluster.Grains.Configuration;
 public interface IValidatedOptions
 {
     void Validate();
+
+    /// <summary>One line naming the key and its range when a time span is outside it.</summary>
+    static void TimeRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max) throw new ArgumentException($"{key} must be {min:c}..{max:c}");
+    }
 }
 
 public static class ValidatedOptionsExtensions

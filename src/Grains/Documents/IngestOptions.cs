@@ -34,14 +34,8 @@ public sealed class IngestOptions : IValidatedOptions
         if (MaxConcurrentDocuments is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
         if (MaxQueuedDocuments is < 1 or > 10_000_000) throw new ArgumentException("Ingest:MaxQueuedDocuments must be 1..10000000");
         if (MaxQueuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
-        TimeRange("Ingest:AdmissionHold", AdmissionHold, TimeSpan.Zero, TimeSpan.FromMinutes(5));
-        TimeRange("Ingest:PendingSweepPeriod", PendingSweepPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
-        TimeRange("Ingest:PendingSweepCallTimeout", PendingSweepCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
-    }
-
-    /// <summary>One line naming the key and its range when a time span is outside it.</summary>
-    public static void TimeRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max) throw new ArgumentException($"{key} must be {min:c}..{max:c}");
+        IValidatedOptions.TimeRange("Ingest:AdmissionHold", AdmissionHold, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        IValidatedOptions.TimeRange("Ingest:PendingSweepPeriod", PendingSweepPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        IValidatedOptions.TimeRange("Ingest:PendingSweepCallTimeout", PendingSweepCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
     }
 }

@@ -25,12 +25,12 @@ namespace RagCluster.Grains.Querying;
 /// <summary>Bound from "Query".</summary>
 public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
-    /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it.</summary>
+    /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it (0: every query on BM25 alone).</summary>
     public double LatencyBudgetMs { get; set; } = 2000;
 
     public void Validate()
     {
-        if (LatencyBudgetMs is < 1 or > 600_000) throw new ArgumentException("Query:LatencyBudgetMs must be 1..600000");
+        if (LatencyBudgetMs is < 0 or > 600_000 || double.IsNaN(LatencyBudgetMs)) throw new ArgumentException("Query:LatencyBudgetMs must be 0 (BM25 only) to 600000");
     }
 }
 
