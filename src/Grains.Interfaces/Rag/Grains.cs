@@ -134,8 +134,11 @@ public interface IIndexShardGrain : IGrainWithStringKey
 {
     /// <summary>Replaces every chunk of the document with these (idempotent; older versions are ignored).</summary>
     Task Upsert(string documentId, long version, ChunkRecord[] chunks);
-    /// <summary>Many documents' Upserts in one log write and one bulk graph insert (restores, bulk loads).</summary>
-    Task UpsertMany(ShardUpsert[] documents);
+    /// <summary>
+    /// Many documents' Upserts in one log write and one bulk graph insert (restores, bulk loads). Cancelled before the
+    /// write begins (a restore given up while the shard was still loading), it writes nothing; once begun, the write is whole.
+    /// </summary>
+    Task UpsertMany(ShardUpsert[] documents, CancellationToken cancellationToken = default);
     /// <summary>
     /// Adds chunks to a document's version, as a reshard copies them in from several old shards: an older version held
     /// here is replaced, the same version gains the chunks it lacks (by chunk id), a newer one (or a removal) wins.

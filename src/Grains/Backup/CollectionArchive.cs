@@ -212,7 +212,8 @@ public static partial class CollectionArchive
             var batch = pending[shard].ToArray();
             pending[shard].Clear();
             pendingChunks[shard] = 0;
-            inFlight[shard] = grains.GetGrain<IIndexShardGrain>(layout.ShardKey(key, shard)).UpsertMany(batch);
+            // With the token: a restore given up stops waiting for a shard (its chunks are retired with it).
+            inFlight[shard] = grains.GetGrain<IIndexShardGrain>(layout.ShardKey(key, shard)).UpsertMany(batch, ct);
         }
         foreach (var run in ChunkRuns(zip, manifest, documents.Keys.ToHashSet(StringComparer.Ordinal)))
         {

@@ -127,8 +127,8 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         IsStale(documentId, version) ? Task.CompletedTask // a retry or an older version arriving late
             : Record([new ShardLogEntry(documentId, version, chunks, Removed: false)]);
 
-    public Task UpsertMany(ShardUpsert[] documents) =>
-        Record(documents.Where(d => !IsStale(d.DocumentId, d.Version)).Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false)).ToList());
+    public Task UpsertMany(ShardUpsert[] documents, CancellationToken cancellationToken = default) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Record(documents.Where(d => !IsStale(d.DocumentId, d.Version)).Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false)).ToList());
 
     public Task Merge(ShardUpsert[] documents) =>
         Record(documents.Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false) { Merge = true })

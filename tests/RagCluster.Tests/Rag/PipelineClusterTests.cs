@@ -89,6 +89,39 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
     }
 
     [Fact]
+    public async Task A_restore_whose_caller_goes_away_is_given_up_at_once_not_when_its_lease_lapses()
+    {
+        var dsn = await postgres.NewDatabaseAsync();
+        // A lease of 10 minutes: only the restore giving itself up can free the name within this test.
+        await using var cluster = await RagTestCluster.StartAsync(1, dsn, new() { ["Backup:RestoreLease"] = "00:10:00" });
+        var grains = cluster.Grains;
+        await grains.GetGrain<ICollectionGrain>("t.src").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
+        var documents = Enumerable.Range(0, 20).Select(i => ($"d{i}", new IngestRequest(RagCluster.Grains.OwnVectors.OwnVectorChunks.Format,
+            RagCluster.Grains.OwnVectors.OwnVectorChunks.Encode([new($"chunk {i}", [1, i, 0, 0])], 4), [], null))).ToList();
+        await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(grains, "t.src", documents, default);
+        await Poll.UntilAsync(async () => await grains.GetGrain<ICollectionGrain>("t.src").GetInfo() is { DocumentCount: 20, UnsettledCount: 0 });
+        using var archive = new MemoryStream();
+        await RagCluster.Grains.Backup.CollectionArchive.WriteAsync(grains, "t.src", "src", archive);
+        archive.Position = 0;
+
+        // The database stalls for the shards' logs (not for the owner rows, which the collection's registry shares): the
+        // restore's new shards cannot load, so its writes wait, while the collection still answers.
+        await using var db = new Npgsql.NpgsqlConnection(dsn);
+        await db.OpenAsync();
+        await using var stall = await db.BeginTransactionAsync();
+        await using (var lockLogs = new Npgsql.NpgsqlCommand("LOCK TABLE ragcluster_log, ragcluster_log_snapshot IN ACCESS EXCLUSIVE MODE", db, stall))
+            await lockLogs.ExecuteNonQueryAsync();
+        using var gone = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var clock = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RagCluster.Grains.Backup.CollectionArchive.RestoreAsync(grains, "t", "copy", archive, gone.Token));
+        // It stopped waiting for the shards, well inside a grain call's 30 s timeout, and gave the restore up itself.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the restore took {clock.Elapsed} to stop");
+        Assert.False(await grains.GetGrain<ICollectionGrain>("t.copy").Exists());
+        await stall.RollbackAsync();
+        await grains.GetGrain<ICollectionGrain>("t.copy").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 }); // the name is free
+    }
+
+    [Fact]
     public async Task Every_document_is_indexed_exactly_once_after_a_silo_dies_mid_ingest_and_answers_cite_the_right_document()
     {
         await using var cluster = await NewCluster(silos: 3);
