@@ -84,15 +84,12 @@ async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, Cance
             : await EmbeddedBackend.StartAsync(p.GetValue(data)!, p.GetValue(model), ct);
         return await body(backend, ct);
     }
-    catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException)
-    {
-        Console.Error.WriteLine($"ragcluster: {RagCluster.Hosting.StartupErrors.Describe(e)}");
-        return 1;
-    }
     catch (Exception e) when (e is CliException or HttpRequestException or IOException or ArgumentException or InvalidOperationException
-                                  or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException or UriFormatException or TaskCanceledException)
+                                  or Orleans.Runtime.OrleansException or TimeoutException or Orleans.Storage.InconsistentStateException or UriFormatException or TaskCanceledException
+                                  or Microsoft.Extensions.Options.OptionsValidationException)
     {
-        Console.Error.WriteLine($"ragcluster: {e.GetBaseException().Message}");
+        // One line; a setting the embedded silo could not take names its key (StartupErrors).
+        Console.Error.WriteLine($"ragcluster: {RagCluster.Hosting.StartupErrors.Describe(e)}");
         return 1;
     }
 }

@@ -45,6 +45,16 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("ragcluster: ", unreachable.Err);
     }
 
+    [Theory]
+    [InlineData("Embedding__Pooling", "max", "ragcluster: Embedding:Pooling must be 'mean' or 'cls'")]
+    [InlineData("Ingest__AdmissionHold", "soon", "ragcluster: Ingest:AdmissionHold 'soon' is not a time span such as 00:00:30")]
+    public void A_bad_setting_for_the_embedded_silo_is_one_line_naming_its_key(string variable, string value, string expected)
+    {
+        var run = CliProcess.Run(_dir.FullName, new Dictionary<string, string> { ["RAGCLUSTER_MODEL"] = RepoPaths.TestModel, [variable] = value }, "status", "-c", "kb");
+        Assert.Equal(1, run.Exit);
+        Assert.Equal(expected, run.Err.Trim());
+    }
+
     [Fact]
     public void Keys_are_created_listed_rotated_and_revoked_and_a_missing_collection_is_one_line()
     {
