@@ -35,14 +35,11 @@ public static partial class StartupErrors
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();
 
-    private static IEnumerable<Exception> Chain(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            yield return x;
-            if (x is AggregateException a) foreach (var inner in a.InnerExceptions.SelectMany(Chain)) yield return inner;
-        }
-    }
+    /// <summary>The exception and every one inside it, each once (an AggregateException's first inner one is also its InnerException).</summary>
+    private static IEnumerable<Exception> Chain(Exception e) =>
+        e is AggregateException a ? a.InnerExceptions.SelectMany(Chain).Prepend(e)
+            : e.InnerException is { } inner ? Chain(inner).Prepend(e)
+            : [e];
 
     private static string Kind(string type) => type switch
     {

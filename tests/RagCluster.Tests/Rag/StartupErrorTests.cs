@@ -47,6 +47,8 @@ public sealed class StartupErrorTests
             Assert.NotEqual(0, p.ExitCode);
             Assert.Contains(expected, err);
             Assert.Single(err.Split('\n'));
+            var mistakes = err[(err.IndexOf(": ", StringComparison.Ordinal) + 2)..].Split("; "); // after "ragcluster api: "
+            Assert.Equal(mistakes.Length, mistakes.Distinct().Count()); // each mistake named once
             Assert.DoesNotContain("   at ", @out + err); // no stack frames anywhere
             Assert.DoesNotContain("Unhandled exception", @out + err);
         }
