@@ -36,7 +36,7 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(sp => new EmbeddingService(sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value,
             sp.GetRequiredService<ILogger<EmbeddingService>>(), sp.GetService<Placement.SiloRoles>()));
         services.TryAddSingleton<Embedder>();
-        services.TryAddSingleton<Indexing.IndexingThreads>();
+        services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
         services.TryAddSingleton(sp => new QueryCache(sp.GetRequiredService<IOptions<CacheOptions>>().Value.L1Capacity));
         // The LLM's HTTP pipeline (retries, breaker, timeouts) is built from its settings as it is registered.

@@ -16,7 +16,7 @@ public static partial class StartupErrors
     public static void ValidateSettings(IServiceProvider services) => services.GetService<IStartupValidator>()?.Validate();
 
     public static bool IsConfigurationOrEnvironment(Exception e) => e is OrleansLifecycleCanceledException or OrleansConfigurationException
-        or OptionsValidationException || Chain(e).Any(x => x is OptionsValidationException)
+        || Chain(e).Any(x => x is OptionsValidationException)
         || e.GetBaseException() is ArgumentException or FormatException or IOException or SocketException or Npgsql.NpgsqlException
             or Microsoft.Data.Sqlite.SqliteException or StackExchange.Redis.RedisConnectionException or OrleansConfigurationException
             or InvalidOperationException or TimeoutException;

@@ -138,11 +138,7 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         return status;
     }
 
-    private async Task<DocumentStatusReply> WaitSettled(string collection, string id)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return (await Client.WaitForIndexedAsync(collection, [id], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))[id];
-    }
+    private async Task<DocumentStatusReply> WaitSettled(string collection, string id) => (await Client.SettledAsync(collection, [id]))[id];
 
     private Task<SearchReply> Search(string collection, string query, int topK = 10, string? plan = null, Dictionary<string, string>? filter = null) =>
         Client.SearchAsync(collection, new SearchRequest(query) { TopK = topK, Plan = plan, Filter = filter });
@@ -486,7 +482,7 @@ public sealed class TracingTests(TracedApiProcess api) : IClassFixture<TracedApi
     {
         await api.Client.CreateCollectionAsync(new("t"));
         await api.Client.IngestAsync("t", new DocumentInput("x") { Text = "spans travel to the collector" });
-        await api.Client.WaitForIndexedAsync("t", ["x"], pollInterval: TimeSpan.FromMilliseconds(100));
+        await api.Client.SettledAsync("t", ["x"]);
         await api.Client.SearchAsync("t", new SearchRequest("collector spans") { TopK = 3 });
         // OTLP protobuf keeps strings as raw UTF-8: span names and tags are findable without a protobuf parser. Only
         // server spans (where the grain ran) carry the silo tag.

@@ -35,8 +35,7 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
             await Client.IngestAsync("orig", new($"doc-{i}") { Format = "md", Text = text, Tags = new() { ["n"] = (i % 3).ToString() } });
         }
         var ids = Enumerable.Range(0, topics.Length).Select(i => $"doc-{i}").ToList();
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            Assert.All((await Client.WaitForIndexedAsync("orig", ids, pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token)).Values, s => Assert.Equal("indexed", s.Status));
+        Assert.All((await Client.SettledAsync("orig", ids, seconds: 60)).Values, s => Assert.Equal("indexed", s.Status));
 
         var file = Path.Combine(_dir.FullName, "orig.zip");
         var backup = Cli("backup", "orig", file);

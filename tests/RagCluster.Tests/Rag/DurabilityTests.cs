@@ -247,7 +247,6 @@ public sealed class DurabilityApiTests(ApiProcess api) : IClassFixture<ApiProces
             await faults.HealAll();
         }
         Assert.Equal(1, (await api.Client.IngestBatchAsync("durable", [new("bad2") { Text = "refused" }])).Accepted);
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        Assert.Equal("indexed", (await api.Client.WaitForIndexedAsync("durable", ["bad2"], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))["bad2"].Status);
+        Assert.Equal("indexed", (await api.Client.SettledAsync("durable", ["bad2"], seconds: 10))["bad2"].Status);
     }
 }

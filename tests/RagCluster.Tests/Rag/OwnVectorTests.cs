@@ -33,13 +33,7 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     /// <summary>The document's status once it settled: indexed, failed, or notFound.</summary>
-    private async Task<string> Status(string collection, string id) => (await Settled(collection, id))[id].Status;
-
-    private async Task<IReadOnlyDictionary<string, DocumentStatusReply>> Settled(string collection, params string[] ids)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        return await Client.WaitForIndexedAsync(collection, ids, pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token);
-    }
+    private async Task<string> Status(string collection, string id) => (await Client.SettledAsync(collection, [id]))[id].Status;
 
     private Task<SearchReply> Search(string collection, float[] vector, int topK, Dictionary<string, string>? filter = null, string? plan = null) =>
         Client.SearchAsync(collection, new SearchRequest(null) { Vector = vector, TopK = topK, Filter = filter, Plan = plan });
@@ -180,7 +174,7 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         await Client.CreateCollectionAsync(new("grow") { Dimensions = 8, ShardCount = 2 });
         var documents = Enumerable.Range(0, 40).Select(d => new DocumentInput($"g{d}") { Chunks = [new($"doc {d}") { Vector = Axis(d % 8, d / 8 * 0.1f) }] }).ToList();
         Assert.Equal(40, (await Client.IngestBatchAsync("grow", documents)).Accepted);
-        Assert.All((await Settled("grow", [.. documents.Select(d => d.Id)])).Values, s => Assert.Equal("indexed", s.Status));
+        Assert.All((await Client.SettledAsync("grow", documents.Select(d => d.Id))).Values, s => Assert.Equal("indexed", s.Status));
 
         // Answered 202 with the reshard under way (the settings stay as they are until it switches).
         var put = await Client.ConfigureCollectionAsync("grow", new() { ShardCount = 6 });
@@ -204,7 +198,7 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         await Client.CreateCollectionAsync(new("q8") { Dimensions = 8, ShardCount = 2, Quantization = "int8" });
         var documents = Enumerable.Range(0, 24).Select(d => new DocumentInput($"q{d}") { Chunks = [new($"doc {d}") { Vector = Axis(d % 8, d / 8 * 0.15f) }] }).ToList();
         Assert.Equal(24, (await Client.IngestBatchAsync("q8", documents)).Accepted);
-        Assert.All((await Settled("q8", [.. documents.Select(d => d.Id)])).Values, s => Assert.Equal("indexed", s.Status));
+        Assert.All((await Client.SettledAsync("q8", documents.Select(d => d.Id))).Values, s => Assert.Equal("indexed", s.Status));
         Assert.All(await Client.GetShardStatsAsync("q8"), s => Assert.Equal("int8", s.Quantization));
 
         // The score is the exact cosine of the full-precision vectors (rescored), not the int8 estimate.

@@ -65,6 +65,28 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         Assert.Equal(2, (await plans.GetStats()).OverBudget);
     }
 
+    /// <summary>Holds an exclusive lock on the tables until the returned lock is rolled back or disposed.</summary>
+    private static async Task<TableLock> LockTablesAsync(string dsn, params string[] tables)
+    {
+        var db = new Npgsql.NpgsqlConnection(dsn);
+        await db.OpenAsync();
+        var held = await db.BeginTransactionAsync();
+        await using (var command = new Npgsql.NpgsqlCommand($"LOCK TABLE {string.Join(", ", tables)} IN ACCESS EXCLUSIVE MODE", db, held))
+            await command.ExecuteNonQueryAsync();
+        return new TableLock(db, held);
+    }
+
+    private sealed class TableLock(Npgsql.NpgsqlConnection db, Npgsql.NpgsqlTransaction held) : IAsyncDisposable
+    {
+        public Task RollbackAsync() => held.RollbackAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            await held.DisposeAsync();
+            await db.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_cancelled_search_stops_in_the_grain_where_it_waits_and_is_counted()
     {
@@ -73,11 +95,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         var plans = cluster.Grains.GetGrain<IQueryPlanGrain>("stall");
         await cluster.Grains.GetGrain<ICollectionGrain>("stall").Create(new CollectionSettings(2, 256, 32));
         // The database stalls for the shards' logs (a lock held, as in a long migration): the search waits for its shards.
-        await using var db = new Npgsql.NpgsqlConnection(dsn);
-        await db.OpenAsync();
-        await using var stall = await db.BeginTransactionAsync();
-        await using (var lockLogs = new Npgsql.NpgsqlCommand("LOCK TABLE ragcluster_log_owner, ragcluster_log, ragcluster_log_snapshot IN ACCESS EXCLUSIVE MODE", db, stall))
-            await lockLogs.ExecuteNonQueryAsync();
+        await using var stall = await LockTablesAsync(dsn, "ragcluster_log_owner", "ragcluster_log", "ragcluster_log_snapshot");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => plans.Search(new SearchRequest("anything", 3, [], "bm25"), cancel.Token));
         // The grain itself stopped (not only its caller), while the shards still wait for the database.
@@ -106,11 +124,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
 
         // The database stalls for the shards' logs (not for the owner rows, which the collection's registry shares): the
         // restore's new shards cannot load, so its writes wait, while the collection still answers.
-        await using var db = new Npgsql.NpgsqlConnection(dsn);
-        await db.OpenAsync();
-        await using var stall = await db.BeginTransactionAsync();
-        await using (var lockLogs = new Npgsql.NpgsqlCommand("LOCK TABLE ragcluster_log, ragcluster_log_snapshot IN ACCESS EXCLUSIVE MODE", db, stall))
-            await lockLogs.ExecuteNonQueryAsync();
+        await using var stall = await LockTablesAsync(dsn, "ragcluster_log", "ragcluster_log_snapshot");
         using var gone = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         var clock = Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RagCluster.Grains.Backup.CollectionArchive.RestoreAsync(grains, "t", "copy", archive, gone.Token));

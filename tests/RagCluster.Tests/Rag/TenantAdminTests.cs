@@ -89,8 +89,7 @@ public sealed class TenantAdminTests(ApiProcess api) : IClassFixture<ApiProcess>
         // Backup and restore: its own tenant's; the operator's in any tenant.
         await acmeWriter.EnsureCollectionAsync(new("kb"));
         await acmeWriter.IngestAsync("kb", new("d1") { Text = "acme's own document" });
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            Assert.Equal("indexed", (await acme.WaitForIndexedAsync("kb", ["d1"], pollInterval: TimeSpan.FromMilliseconds(100), ct: deadline.Token))["d1"].Status);
+        Assert.Equal("indexed", (await acme.SettledAsync("kb", ["d1"]))["d1"].Status);
         using var archive = new MemoryStream();
         await acme.BackupAsync("kb", archive);
         var backup = archive.ToArray();
