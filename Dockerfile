@@ -1,10 +1,11 @@
 # RagCluster silo image: the API silo by default; the same image runs a plain silo or the CLI.
 #   docker build -t ragcluster .
-#   docker run -p 8080:8080 ragcluster                       (embedded SQLite under /data, BM25 until a model is mounted)
+#   docker run -p 8080:8080 ragcluster                       (embedded SQLite under /data, the built-in all-MiniLM-L6-v2)
 #   docker run ragcluster dotnet RagCluster.Silo.dll ...      (a plain silo; CMD is replaceable)
 #   docker build --target gpu -t ragcluster:gpu .           (CUDA embedding: run with --gpus all, Embedding__ExecutionProvider=cuda)
 # Multi-stage: the SDK image builds; the runtime image holds only the app (ONNX Runtime's native library comes
-# inside the Microsoft.ML.OnnxRuntime NuGet package) and ICU.
+# inside the Microsoft.ML.OnnxRuntime NuGet package), the built-in embedding models under /app/models (taken out of
+# their NuGet packages by the build, about 180 MB) and ICU.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src

@@ -72,9 +72,12 @@ public sealed class EmbeddedBackend : IRagBackend
     {
         Directory.CreateDirectory(dataDir);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        // --model (or RAGCLUSTER_MODEL) is a built-in model's name, none, or a model folder.
+        var model = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL");
+        var named = model is null || model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Embedding:ModelDirectory"] = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL") ?? "",
+            [named ? "Embedding:Model" : "Embedding:ModelDirectory"] = model ?? RagCluster.Grains.Embedding.EmbeddingOptions.DefaultModel,
         }).AddEnvironmentVariables();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
         builder.Services.AddRagPipeline(builder.Configuration);

@@ -5,7 +5,7 @@ using RagCluster.Cli;
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
-var model = new Option<string?>("--model") { Description = "embedded mode: embedding model folder (env RAGCLUSTER_MODEL); none = BM25 only" };
+var model = new Option<string?>("--model") { Description = "embedded mode: minilm or arctic-xs (built in), none (BM25 only) or a model folder (env RAGCLUSTER_MODEL)" };
 var collection = new Option<string>("--collection", "-c") { Description = "collection name", DefaultValueFactory = _ => "default" };
 var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
 var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid or hybrid-k10" };

@@ -39,7 +39,7 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         var joined = status == SiloStatus.Active;
         // A silo without the embedding role loads only the model's tokenizer: it chunks, an embedding silo embeds.
         var loaded = embeddings.Roles.Embeds ? embeddings.IsAvailable : embeddings.IsConfigured;
-        var modelOk = loaded || string.IsNullOrWhiteSpace(options.Value.ModelDirectory);
+        var modelOk = loaded || !options.Value.DenseConfigured;
         var checks = new Checks(storeError is null, joined, loaded ? (embeddings.IsAvailable ? "loaded" : "tokenizer only") : modelOk ? "not configured" : "failed");
         var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
         return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);

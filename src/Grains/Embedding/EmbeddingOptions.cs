@@ -1,9 +1,18 @@
+using RagCluster.Grains.Embedding.BuiltIn;
+
 namespace RagCluster.Grains.Embedding;
 
 /// <summary>Bound from the "Embedding" configuration section.</summary>
 public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
-    /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt. Empty: dense retrieval off.</summary>
+    /// <summary>
+    /// The built-in model to embed with: "minilm" (all-MiniLM-L6-v2), "arctic-xs" (snowflake-arctic-embed-xs), or "none"
+    /// for no dense retrieval (BM25 only). Ignored when <see cref="ModelDirectory"/> is set.
+    /// </summary>
+    public string Model { get; set; } = DefaultModel;
+    /// <summary>The built-in model a silo embeds with unless told otherwise (chosen by nDCG@10 on SciFact, docs/benchmarks.md).</summary>
+    public const string DefaultModel = "minilm";
+    /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt: another model than the built-in ones.</summary>
     public string ModelDirectory { get; set; } = "";
     /// <summary>
     /// "onnx" (the model in ModelDirectory, run by ONNX Runtime) or "hashing": vectors of hashed word pieces, no model and
@@ -13,15 +22,15 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     public string Encoder { get; set; } = "onnx";
     /// <summary>Dimensions of the hashing encoder's vectors.</summary>
     public int HashingDimensions { get; set; } = 384;
-    /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge).</summary>
-    public string Pooling { get; set; } = "mean";
+    /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge, arctic-embed); empty: the built-in model's own, mean for a ModelDirectory.</summary>
+    public string Pooling { get; set; } = "";
     public bool Normalize { get; set; } = true;
-    /// <summary>Prepended to queries, e.g. "query: " for e5 or the bge instruction.</summary>
-    public string QueryPrefix { get; set; } = "";
+    /// <summary>Prepended to queries, e.g. "query: " for e5 or the bge instruction; unset: the built-in model's own, none for a ModelDirectory.</summary>
+    public string? QueryPrefix { get; set; }
     /// <summary>Prepended to passages, e.g. "passage: " for e5.</summary>
     public string PassagePrefix { get; set; } = "";
-    /// <summary>Sequence length limit, special tokens included (all-MiniLM-L6-v2 was trained with 256).</summary>
-    public int MaxTokens { get; set; } = 256;
+    /// <summary>Sequence length limit, special tokens included; 0: the built-in model's window (256 for all-MiniLM-L6-v2, which was trained with 256; 512 for arctic-embed-xs), 256 for a ModelDirectory.</summary>
+    public int MaxTokens { get; set; }
     /// <summary>
     /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only slow the encoder (SciFact chunks on
     /// 2 cores, two runners: 68.4 chunks/s at 4, 57.5 at 32), and 64 on CUDA, where a batch fills the device.
@@ -57,12 +66,31 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 
+    /// <summary>The built-in model in use, or null (a ModelDirectory, or none).</summary>
+    public BuiltInModel? BuiltIn => ModelDirectory.Length == 0 ? BuiltInModel.Find(Model) : null;
+
+    /// <summary>Whether a model is configured at all (a ModelDirectory or a built-in one).</summary>
+    public bool DenseConfigured => ModelDirectory.Length > 0 || BuiltIn is not null;
+
+    /// <summary>A copy with the model's own pooling, prefix and window filled in where these settings leave them open.</summary>
+    public EmbeddingOptions Resolved()
+    {
+        var copy = (EmbeddingOptions)MemberwiseClone();
+        var builtIn = BuiltIn;
+        copy.Pooling = Pooling.Length > 0 ? Pooling : builtIn?.Pooling ?? "mean";
+        copy.QueryPrefix = QueryPrefix ?? builtIn?.QueryPrefix ?? "";
+        copy.MaxTokens = MaxTokens > 0 ? MaxTokens : builtIn?.MaxTokens ?? 256;
+        return copy;
+    }
+
     public void Validate()
     {
+        if (ModelDirectory.Length == 0 && Model != "none" && BuiltInModel.Find(Model) is null)
+            throw new ArgumentException($"Embedding:Model must be {string.Join(", ", BuiltInModel.All.Select(m => m.Name))} or none (or set Embedding:ModelDirectory)");
         if (Encoder is not ("onnx" or "hashing")) throw new ArgumentException("Embedding:Encoder must be onnx or hashing");
         if (HashingDimensions is < 2 or > 4096) throw new ArgumentException("Embedding:HashingDimensions must be 2..4096");
-        if (Pooling is not ("mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
-        if (MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192");
+        if (Pooling is not ("" or "mean" or "cls")) throw new ArgumentException("Embedding:Pooling must be 'mean' or 'cls'");
+        if (MaxTokens != 0 && MaxTokens is < 8 or > 8192) throw new ArgumentException("Embedding:MaxTokens must be 8..8192 (or 0: the model's own)");
         if (MaxBatch is < 0 or > 1024) throw new ArgumentException("Embedding:MaxBatch must be 0 (by device) or 1..1024");
         if (MaxBatchTokens is < 0 or > 1_048_576) throw new ArgumentException("Embedding:MaxBatchTokens must be 0 (by device) or 1..1048576");
         if (Runners is < 0 or > 64) throw new ArgumentException("Embedding:Runners must be 0 (by device) or 1..64");

@@ -31,7 +31,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     private const int BucketWindow = 256;
     private readonly int _maxBatch, _maxBatchTokens;
     private readonly List<Thread> _runners = [];
-    private readonly EmbeddingOptions _options;
+    private readonly EmbeddingOptions _options; // resolved: the model's own pooling, prefix and window filled in
     private readonly ITextEncoder? _encoder;
     private readonly WordPieceTokenizer? _tokenizer;
     private readonly RateWindow _rate = new();
@@ -64,19 +64,20 @@ public sealed class EmbeddingService : IAsyncDisposable
 
     public EmbeddingService(EmbeddingOptions options, ILogger<EmbeddingService> log, SiloRoles? roles = null)
     {
-        _options = options;
         options.Validate();
+        _options = options = options.Resolved();
         Roles = roles ??= SiloRoles.All;
-        if (string.IsNullOrWhiteSpace(options.ModelDirectory))
+        if (!options.DenseConfigured)
         {
-            Status = "dense retrieval is off: no Embedding:ModelDirectory configured (BM25 retrieval still works)";
+            Status = "dense retrieval is off: Embedding:Model is none (BM25 retrieval still works)";
             log.LogWarning("{Status}", Status);
             return;
         }
         try
         {
-            var dir = Path.GetFullPath(options.ModelDirectory);
-            ModelName = options.Encoder == "hashing" ? "hashing" : Path.GetFileName(dir.TrimEnd('/'));
+            var builtIn = options.BuiltIn;
+            var dir = builtIn?.Verify() ?? Path.GetFullPath(options.ModelDirectory);
+            ModelName = options.Encoder == "hashing" ? "hashing" : builtIn?.Name ?? Path.GetFileName(dir.TrimEnd('/'));
             if (!roles.Embeds)
             {
                 // Chunking counts the model's word pieces and the chunker's pieces are the model input, so this silo

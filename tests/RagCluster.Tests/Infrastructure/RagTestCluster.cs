@@ -55,6 +55,7 @@ public sealed class RagTestCluster : IAsyncDisposable
         var builder = new TestClusterBuilder((short)silos);
         builder.Options.ServiceId = serviceId ?? "tc-" + Guid.NewGuid().ToString("N")[..8];
         var config = new Dictionary<string, string?>(settings ?? []) { ["Silo:Storage"] = storage };
+        config.TryAdd("Embedding:Model", "none"); // as TestDefaults: a test names the model it wants
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(config));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();

@@ -116,7 +116,7 @@ public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<Emb
     [Fact]
     public async Task Missing_model_or_cuda_says_so_clearly()
     {
-        await using var none = new EmbeddingService(new EmbeddingOptions(), NullLogger<EmbeddingService>.Instance);
+        await using var none = new EmbeddingService(new EmbeddingOptions { Model = "none" }, NullLogger<EmbeddingService>.Instance);
         Assert.False(none.IsAvailable);
         Assert.Contains("dense retrieval is off", none.Status);
         await Assert.ThrowsAsync<EmbeddingUnavailableException>(() => none.EmbedAsync(["x"], EmbeddingKind.Query));

@@ -22,6 +22,7 @@ public sealed class BertEncoder : ITextEncoder
 
     public BertEncoder(string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null)
     {
+        options = options.Resolved();
         Tokenizer = tokenizer;
         MaxTokens = options.MaxTokens;
         _clsPooling = options.Pooling == "cls";
