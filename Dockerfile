@@ -1,6 +1,6 @@
 # RagCluster silo image: the API silo by default; the same image runs a plain silo or the CLI.
 #   docker build -t ragcluster .
-#   docker run -p 8080:8080 ragcluster                       (embedded SQLite under /data, the built-in all-MiniLM-L6-v2)
+#   docker run -p 8080:8080 ragcluster                       (embedded SQLite under /data, the built-in snowflake-arctic-embed-xs)
 #   docker run ragcluster dotnet RagCluster.Silo.dll ...      (a plain silo; CMD is replaceable)
 #   docker build --target gpu -t ragcluster:gpu .           (CUDA embedding: run with --gpus all, Embedding__ExecutionProvider=cuda)
 # Multi-stage: the SDK image builds; the runtime image holds only the app (ONNX Runtime's native library comes

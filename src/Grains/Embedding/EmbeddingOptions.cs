@@ -11,7 +11,7 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// </summary>
     public string Model { get; set; } = DefaultModel;
     /// <summary>The built-in model a silo embeds with unless told otherwise (chosen by nDCG@10 on SciFact, docs/benchmarks.md).</summary>
-    public const string DefaultModel = "minilm";
+    public const string DefaultModel = "arctic-xs";
     /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt: another model than the built-in ones.</summary>
     public string ModelDirectory { get; set; } = "";
     /// <summary>

@@ -1,0 +1,76 @@
+using RagCluster.Client;
+using RagCluster.Grains.Embedding.BuiltIn;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// What the built-in real models are for: questions that share no word with the document that answers them (a
+/// paraphrase, synonyms) are found by meaning, through the HTTP API on a TestCluster silo. BM25 cannot find them,
+/// the vector and hybrid plans and the default plan put them first, and `ask` cites them.
+/// </summary>
+public sealed class MeaningTests
+{
+    private static readonly DocumentInput[] Corpus =
+    [
+        new("tea") { Text = "Green tea should be brewed with water at about 80 degrees Celsius for two minutes." },
+        new("car") { Text = "Change the engine oil of an automobile every ten thousand kilometres to keep it running well." },
+        new("dog") { Text = "Puppies need several vaccinations during their first months of life." },
+        new("rain") { Text = "Umbrellas keep people dry when it pours outside." },
+        new("bank") { Text = "To open a savings account, bring your passport to the branch office." },
+        new("sleep") { Text = "Adults should get seven to nine hours of sleep each night." },
+        new("code") { Text = "Python lists can be sorted in place with the sort method." },
+        new("fire") { Text = "If the kitchen catches fire, smother the flames with a lid and turn off the stove." },
+    ];
+
+    // Each shares no word (nor stem) with any document of the corpus.
+    public static TheoryData<string, string, string> Paraphrases => new()
+    {
+        { "minilm", "How do I look after my vehicle's motor?", "car" },
+        { "minilm", "What immunisations do young canines require?", "dog" },
+        { "minilm", "How much slumber does a grown person require per evening?", "sleep" },
+        { "arctic-xs", "How do I look after my vehicle's motor?", "car" },
+        { "arctic-xs", "What immunisations do young canines require?", "dog" },
+        { "arctic-xs", "How much slumber does a grown person require per evening?", "sleep" },
+    };
+
+    private static async Task<(RagTestCluster Cluster, RagClusterClient Client)> StartAsync(string model)
+    {
+        Assert.NotNull(BuiltInModel.Find(model));
+        var cluster = await RagTestCluster.StartAsync(1, api: true, settings: new() { ["Embedding:Model"] = model, ["Embedding:ExecutionProvider"] = "cpu" });
+        var client = new RagClusterClient(cluster.ApiUrl!, RagTestCluster.ApiAdminKey);
+        await client.EnsureCollectionAsync(new("kb"));
+        await client.IngestBatchAsync("kb", Corpus);
+        var settled = await client.SettledAsync("kb", Corpus.Select(d => d.Id), seconds: 60);
+        Assert.All(settled.Values, s => Assert.Equal("indexed", s.Status));
+        return (cluster, client);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paraphrases))]
+    public async Task A_paraphrase_is_found_by_meaning_and_missed_by_bm25(string model, string query, string expected)
+    {
+        var (cluster, client) = await StartAsync(model);
+        await using var _ = cluster;
+        var bm25 = await client.SearchAsync("kb", new SearchRequest(query) { TopK = 5, Plan = "bm25" });
+        Assert.DoesNotContain(bm25.Hits, h => h.DocumentId == expected);
+        foreach (var plan in new[] { "vector", "hybrid", "hybrid-k10", "auto" })
+        {
+            var found = await client.SearchAsync("kb", new SearchRequest(query) { TopK = 3, Plan = plan });
+            Assert.True(found.Hits.Length > 0 && found.Hits[0].DocumentId == expected,
+                $"{plan}: expected '{expected}' first, got [{string.Join(", ", found.Hits.Select(h => $"{h.DocumentId} {h.Score:F3}"))}]");
+        }
+    }
+
+    [Theory]
+    [InlineData("minilm")]
+    [InlineData("arctic-xs")]
+    public async Task Ask_cites_the_document_that_answers_a_question_in_other_words(string model)
+    {
+        var (cluster, client) = await StartAsync(model);
+        await using var _ = cluster;
+        var ask = await client.AskAsync("kb", new AskRequest("What is the right heat for steeping a leafy beverage?") { TopK = 3 });
+        Assert.Equal("tea", ask.Citations[0].DocumentId);
+        Assert.Contains("80 degrees", ask.Answer);
+    }
+}
