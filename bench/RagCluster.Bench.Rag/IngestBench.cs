@@ -123,7 +123,30 @@ public static class IngestBench
         return h;
     }
 
-    private static double ServiceRate(string modelDir, List<int[][]> documents)
+    /// <summary>
+    /// The model inputs of a default collection's chunks of the corpus, per document (extractor, chunker, tokenizer and
+    /// framing as the silo's), for comparing encoders on the very inputs ingest gives them.
+    /// </summary>
+    internal static List<int[][]> ChunkSequences(string modelDir, string corpusDir, int docs)
+    {
+        // The hashing encoder: the silo's tokenising and framing without loading the model.
+        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir, Encoder = "hashing" }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
+        try
+        {
+            var defaults = new CollectionDefaults();
+            var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(service.Tokenizer!));
+            return LoadCorpus(corpusDir, docs)
+                .Select(d => chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(d.Text))).Select(c => service.TokenIds(c.Text, EmbeddingKind.Passage)).ToArray())
+                .Where(d => d.Length > 0).ToList();
+        }
+        finally
+        {
+            service.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Chunks/s through the silo's batcher (an EmbeddingService with the default options), one request a document.</summary>
+    internal static double ServiceRate(string modelDir, List<int[][]> documents)
     {
         var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
         try

@@ -19,6 +19,16 @@ switch (args.FirstOrDefault())
     case "ingest": // BIN_DIR MODEL_DIR BEIR_DIR DOCS(0 = all) SILOS(1,3) BATCHES(1,8,16,32,64)
         await IngestBench.Run(args[1], args[2], args[3], int.Parse(args[4]), args[5].Split(',').Select(int.Parse).ToArray(), args[6].Split(',').Select(int.Parse).ToArray());
         return 0;
+    case "chunk-ids": // MODEL_DIR BEIR_DIR DOCS OUT_JSON: a default collection's model inputs for the corpus, for encoders side by side (issue 45, item 5)
+        File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3])).SelectMany(d => d)));
+        return 0;
+    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS: the same inputs through the silo's embedding service, chunks/s
+    {
+        var documents = IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3]));
+        var rate = IngestBench.ServiceRate(args[1], documents);
+        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = new RagCluster.Grains.Embedding.EmbeddingOptions().EffectiveRunners, chunks_per_s = rate }));
+        return 0;
+    }
     case "ingest-ceiling": // BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS=0 (all)] [SILOS=1]: the text pipeline with the hashing encoder, no inference (issue 34, item 5)
         await IngestBench.CeilingAsync(args[1], args[2], IngestBench.LoadCorpus(args[3], args.Length > 4 ? int.Parse(args[4]) : 0), args.Length > 5 ? int.Parse(args[5]) : 1);
         return 0;
