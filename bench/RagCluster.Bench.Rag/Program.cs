@@ -22,11 +22,13 @@ switch (args.FirstOrDefault())
     case "chunk-ids": // MODEL_DIR BEIR_DIR DOCS OUT_JSON: a default collection's model inputs for the corpus, for encoders side by side (issue 45, item 5)
         File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3])).SelectMany(d => d)));
         return 0;
-    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS: the same inputs through the silo's embedding service, chunks/s
+    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)]: the same inputs through the silo's embedding service, chunks/s
     {
         var documents = IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3]));
-        var rate = IngestBench.ServiceRate(args[1], documents);
-        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = new RagCluster.Grains.Embedding.EmbeddingOptions().EffectiveRunners, chunks_per_s = rate }));
+        var intra = args.Length > 4 ? int.Parse(args[4]) : 0;
+        var rate = IngestBench.ServiceRate(args[1], documents, intra);
+        var options = new RagCluster.Grains.Embedding.EmbeddingOptions { IntraOpThreads = intra };
+        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = options.EffectiveRunners, intra_op_threads = options.EffectiveIntraOpThreads, chunks_per_s = rate }));
         return 0;
     }
     case "ingest-ceiling": // BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS=0 (all)] [SILOS=1]: the text pipeline with the hashing encoder, no inference (issue 34, item 5)

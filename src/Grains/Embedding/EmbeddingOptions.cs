@@ -63,6 +63,11 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
 
     /// <summary>The intra-op thread count, with 0 resolved against the runners.</summary>
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveRunners);
+    /// <summary>
+    /// On CPU, one more runner that embeds queries only, so a search during a bulk load does not wait for a passage's
+    /// inference to end (docs/benchmarks.md, issue 45).
+    /// </summary>
+    public bool QueryLane { get; set; } = true;
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 

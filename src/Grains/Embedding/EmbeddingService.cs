@@ -108,9 +108,17 @@ public sealed class EmbeddingService : IAsyncDisposable
             // threads that long starves the silo's own work.
             for (var i = 0; i < options.EffectiveRunners; i++)
             {
-                var t = new Thread(RunInferences) { IsBackground = true, Name = $"embedding-runner-{i}" };
+                var t = new Thread(() => RunInferences(queriesOnly: false)) { IsBackground = true, Name = $"embedding-runner-{i}" };
                 t.Start();
                 _runners.Add(t);
+            }
+            if (onCpu && options.QueryLane)
+            {
+                // The query lane: one more runner that takes queries only, so a search during a bulk load waits for no
+                // passage's inference (tens of milliseconds on CPU) to finish first; it shares the cores meanwhile.
+                var lane = new Thread(() => RunInferences(queriesOnly: true)) { IsBackground = true, Name = "embedding-query-lane" };
+                lane.Start();
+                _runners.Add(lane);
             }
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException)
@@ -217,21 +225,21 @@ public sealed class EmbeddingService : IAsyncDisposable
 
     private bool HasWork => _queries.Count > 0 || _bucketAt < _bucket.Count || _passages.Count > 0;
 
-    private void RunInferences()
+    private void RunInferences(bool queriesOnly)
     {
-        while (NextSlice() is { } slice) Run(slice);
+        while (NextSlice(queriesOnly) is { } slice) Run(slice);
     }
 
     // Natural batching: whatever queued up while the runners were busy forms the next slice. Queries go first. The
     // MaxWait pause happens only for queries under concurrency (the last query slice merged several callers), so a
     // lone caller never pays it. Null once the service stops.
-    private List<Item>? NextSlice()
+    private List<Item>? NextSlice(bool queriesOnly)
     {
         lock (_gate)
         {
             while (true)
             {
-                while (!_stopped && !HasWork) Monitor.Wait(_gate);
+                while (!_stopped && (queriesOnly ? _queries.Count == 0 : !HasWork)) Monitor.Wait(_gate);
                 if (_stopped) return null;
                 if (_queries.Count > 0)
                 {
