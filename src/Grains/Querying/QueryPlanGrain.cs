@@ -107,23 +107,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             // vector is there: on 2 cores this took the lexical search (2-4 ms at topK 100) off the query's path.
             var lexical = hasText ? SearchAllShards(new ShardQuery(null, request.Query, k, request.Ef ?? 0, request.Filter)) : null;
             lexical?.Ignore(); // observed below in every case; not left unobserved if the embedding throws first
-            Task<float[][]> embedding;
-            try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query, ct); }
-            catch (EmbeddingUnavailableException e) { embedding = Task.FromException<float[][]>(e); }
-            var first = await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.Value.LatencyBudgetMs / 2.0), ct));
-            ct.ThrowIfCancellationRequested();
-            if (first != embedding)
-            {
-                _ = embedding.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-                _overBudget++;
-            }
-            else if (embedding.IsCompletedSuccessfully) vector = embedding.Result[0];
-            else if (embedding.Exception?.GetBaseException() is { } failure && (failure is EmbeddingUnavailableException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(failure)))
-            {
-                _embeddingUnavailable++;
-                QueryPlanLog.EmbeddingUnavailable(log, collection, failure.Message.Split('\n')[0]);
-            }
-            else await embedding; // not a condition to work around: the caller sees it
+            if (options.Value.LatencyBudgetMs <= 0) _overBudget++; // no time for an embedding at all: BM25 alone, nothing asked of the embedder
+            else vector = await EmbedQueryWithinBudget();
             var denseResults = vector is null ? null : await SearchAllShards(new ShardQuery(vector, null, k, request.Ef ?? 0, request.Filter));
             var lexicalResults = lexical is null ? null : await lexical;
             results = Combine(denseResults, lexicalResults);
@@ -144,6 +129,31 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         }
         Task<ShardResult[]> SearchShards(ShardLayout layout, ShardQuery shardQuery) =>
             Task.WhenAll(layout.ShardKeys(collection).Select(shard => GrainFactory.GetGrain<IIndexShardGrain>(shard).Search(shardQuery))).WaitAsync(ct);
+
+        // The query's vector, or null when it took more than half the budget or no silo could embed it now.
+        async Task<float[]?> EmbedQueryWithinBudget()
+        {
+            Task<float[][]> embedding;
+            try { embedding = embedder.EmbedAsync([embedder.Local.TokenIds(request.Query, EmbeddingKind.Query)], EmbeddingKind.Query, ct); }
+            catch (EmbeddingUnavailableException e) { embedding = Task.FromException<float[][]>(e); }
+            var first = await Task.WhenAny(embedding, Task.Delay(TimeSpan.FromMilliseconds(options.Value.LatencyBudgetMs / 2.0), ct));
+            ct.ThrowIfCancellationRequested();
+            if (first != embedding)
+            {
+                _ = embedding.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                _overBudget++;
+                return null;
+            }
+            if (embedding.IsCompletedSuccessfully) return embedding.Result[0];
+            if (embedding.Exception?.GetBaseException() is { } failure && (failure is EmbeddingUnavailableException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(failure)))
+            {
+                _embeddingUnavailable++;
+                QueryPlanLog.EmbeddingUnavailable(log, collection, failure.Message.Split('\n')[0]);
+                return null;
+            }
+            await embedding; // not a condition to work around: the caller sees it
+            return null;
+        }
 
         var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
         foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);
