@@ -68,19 +68,6 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// inference to end (docs/benchmarks.md, issue 45).
     /// </summary>
     public bool QueryLane { get; set; } = true;
-    /// <summary>
-    /// The query lane's ORT intra-op threads: 0 runs it on the runners' session (one thread each by default); N gives it a
-    /// session of its own with N threads (the model's weights loaded a second time, about 90 MB).
-    /// </summary>
-    public int QueryLaneThreads { get; set; }
-
-    /// <summary>A copy with another intra-op thread count.</summary>
-    public EmbeddingOptions WithIntraOpThreads(int threads)
-    {
-        var copy = (EmbeddingOptions)MemberwiseClone();
-        copy.IntraOpThreads = threads;
-        return copy;
-    }
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 
@@ -113,7 +100,6 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
         if (MaxBatchTokens is < 0 or > 1_048_576) throw new ArgumentException("Embedding:MaxBatchTokens must be 0 (by device) or 1..1048576");
         if (Runners is < 0 or > 64) throw new ArgumentException("Embedding:Runners must be 0 (by device) or 1..64");
         if (IntraOpThreads is < 0 or > 256) throw new ArgumentException("Embedding:IntraOpThreads must be 0 (shared out) or 1..256");
-        if (QueryLaneThreads is < 0 or > 256) throw new ArgumentException("Embedding:QueryLaneThreads must be 0 (the runners' session) or 1..256");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");
     }

@@ -33,7 +33,6 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options; // resolved: the model's own pooling, prefix and window filled in
     private readonly ITextEncoder? _encoder;
-    private readonly ITextEncoder? _queryEncoder; // the query lane's own session (Embedding:QueryLaneThreads), or null: the runners' one
     private readonly WordPieceTokenizer? _tokenizer;
     private readonly RateWindow _rate = new();
     private readonly int[] _passagePrefixIds = [];
@@ -117,11 +116,6 @@ public sealed class EmbeddingService : IAsyncDisposable
             {
                 // The query lane: one more runner that takes queries only, so a search during a bulk load waits for no
                 // passage's inference (tens of milliseconds on CPU) to finish first; it shares the cores meanwhile.
-                if (options.QueryLaneThreads > 0 && options.Encoder != "hashing")
-                {
-                    var model = ModelFile(dir);
-                    _queryEncoder = new BertEncoder(model, _encoder.Tokenizer, options.WithIntraOpThreads(options.QueryLaneThreads), log);
-                }
                 var lane = new Thread(() => RunInferences(queriesOnly: true)) { IsBackground = true, Name = "embedding-query-lane" };
                 lane.Start();
                 _runners.Add(lane);
@@ -233,8 +227,7 @@ public sealed class EmbeddingService : IAsyncDisposable
 
     private void RunInferences(bool queriesOnly)
     {
-        var encoder = queriesOnly ? _queryEncoder ?? _encoder! : _encoder!;
-        while (NextSlice(queriesOnly) is { } slice) Run(encoder, slice);
+        while (NextSlice(queriesOnly) is { } slice) Run(slice);
     }
 
     // Natural batching: whatever queued up while the runners were busy forms the next slice. Queries go first. The
@@ -290,12 +283,12 @@ public sealed class EmbeddingService : IAsyncDisposable
     // first row always fits, however long.
     private bool Fits(int rows, int longest) => rows == 0 || (rows < _maxBatch && (long)(rows + 1) * longest <= _maxBatchTokens);
 
-    private void Run(ITextEncoder encoder, List<Item> slice)
+    private void Run(List<Item> slice)
     {
         try
         {
             var t0 = Stopwatch.GetTimestamp();
-            var vectors = encoder.Encode(slice.Select(s => s.Request.Sequences[s.Index]).ToArray());
+            var vectors = _encoder!.Encode(slice.Select(s => s.Request.Sequences[s.Index]).ToArray());
             Interlocked.Add(ref _inferenceTicks, Stopwatch.GetTimestamp() - t0);
             long tokens = slice.Sum(s => s.Length), padded = (long)slice.Count * slice.Max(s => s.Length);
             Interlocked.Add(ref _tokens, tokens);
@@ -332,7 +325,6 @@ public sealed class EmbeddingService : IAsyncDisposable
         foreach (var t in _runners) t.Join(); // each finishes the inference it is running
         foreach (var r in left.Distinct()) r.Done.TrySetCanceled();
         _encoder?.Dispose();
-        _queryEncoder?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
