@@ -72,13 +72,17 @@ public sealed class EmbeddedBackend : IRagBackend
     {
         Directory.CreateDirectory(dataDir);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        // --model (or RAGCLUSTER_MODEL) is a built-in model's name, none, or a model folder.
-        var model = modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL");
-        var named = model is null || model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        builder.Configuration.AddEnvironmentVariables();
+        // --model (or RAGCLUSTER_MODEL) is a built-in model's name, none, or a model folder; named, it wins over Embedding__*.
+        if ((modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL")) is { Length: > 0 } model)
         {
-            [named ? "Embedding:Model" : "Embedding:ModelDirectory"] = model ?? RagCluster.Grains.Embedding.EmbeddingOptions.DefaultModel,
-        }).AddEnvironmentVariables();
+            var named = model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Embedding:Model"] = named ? model : "none",
+                ["Embedding:ModelDirectory"] = named ? "" : model,
+            });
+        }
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
         builder.Services.AddRagPipeline(builder.Configuration);
         builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration, o =>

@@ -88,6 +88,21 @@ public sealed class BuiltInModelVectorTests
         Assert.True(TensorPrimitives.CosineSimilarity(unprefixed[0], theirsQueries[0]) < 0.99);
     }
 
+    [Fact]
+    public void A_built_in_model_file_that_is_missing_or_changed_is_refused_in_one_line()
+    {
+        foreach (var model in BuiltInModel.All) Assert.Equal(model.Directory, model.Verify()); // as the build extracted them
+
+        var changed = BuiltInModel.MiniLm with { ModelSha256 = new string('0', 64) }; // the same file, another pinned hash
+        var mismatch = Assert.Throws<InvalidDataException>(changed.Verify);
+        Assert.StartsWith("built-in model 'minilm': ", mismatch.Message);
+        Assert.EndsWith($"has sha256 {BuiltInModel.MiniLm.ModelSha256}, expected {changed.ModelSha256}; refusing to load it", mismatch.Message);
+        Assert.DoesNotContain('\n', mismatch.Message);
+
+        var missing = Assert.Throws<FileNotFoundException>((BuiltInModel.MiniLm with { Name = "absent" }).Verify);
+        Assert.StartsWith("built-in model 'absent' is not in ", missing.Message);
+    }
+
     private static float[][] NodeVectors(List<string> texts, BuiltInModel model, string prefix)
     {
         var ort = Path.Combine(RepoPaths.Tools, "ortnode", "node_modules", "onnxruntime-node");

@@ -16,6 +16,7 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Silo.dll", "--Ingest:PendingSweepPeriod|soon", "Ingest:PendingSweepPeriod 'soon' is not a time span such as 00:00:30")]
     [InlineData("RagCluster.Api.dll", "--Ingest:AdmissionHold|01:00:00", "Ingest:AdmissionHold must be 00:00:00..00:05:00")]
     [InlineData("RagCluster.Api.dll", "--Embedding:Pooling|max", "Embedding:Pooling must be 'mean' or 'cls'")]
+    [InlineData("RagCluster.Api.dll", "--Embedding:Model|bert-large", "Embedding:Model must be minilm, arctic-xs or none (or set Embedding:ModelDirectory)")]
     [InlineData("RagCluster.Api.dll", "--Otlp:Endpoint|not a url", "Otlp:Endpoint 'not a url' is not an http(s) URL")]
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
