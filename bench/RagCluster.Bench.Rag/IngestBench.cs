@@ -37,7 +37,7 @@ public static class IngestBench
         var perDocument = new List<int[][]>();
         using (var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options))
         {
-            var defaults = new CollectionDefaults();
+            var defaults = new CollectionDefaults { ChunkMaxTokens = CollectionDefaults.ModelWindow(options) };
             var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(tokenizer));
             foreach (var (_, text) in corpus)
             {
@@ -133,7 +133,7 @@ public static class IngestBench
         var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir, Encoder = "hashing" }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
         try
         {
-            var defaults = new CollectionDefaults();
+            var defaults = new CollectionDefaults { ChunkMaxTokens = CollectionDefaults.ModelWindow(new EmbeddingOptions { ModelDirectory = modelDir }) };
             var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(service.Tokenizer!));
             return LoadCorpus(corpusDir, docs)
                 .Select(d => chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(d.Text))).Select(c => service.TokenIds(c.Text, EmbeddingKind.Passage)).ToArray())

@@ -27,6 +27,12 @@ public static class RagServiceCollectionExtensions
         services.AddValidatedOptions<HnswOptions>(configuration, "Hnsw");
         services.AddValidatedOptions<ShardOptions>(configuration, "Shards");
         services.AddValidatedOptions<CollectionDefaults>(configuration, "Collections");
+        // 0 (the default) is the embedding model's window, filled in before the check runs. The Embedding section is read
+        // as written, not through IOptions: a bad embedding setting is that section's one line, not this one's failure.
+        services.AddOptions<CollectionDefaults>().PostConfigure(defaults =>
+        {
+            if (defaults.ChunkMaxTokens == 0) defaults.ChunkMaxTokens = CollectionDefaults.ModelWindow(configuration.GetSection("Embedding").Get<EmbeddingOptions>() ?? new());
+        });
         services.AddValidatedOptions<IngestOptions>(configuration, "Ingest");
         services.AddValidatedOptions<ReshardOptions>(configuration, "Reshard");
         services.AddValidatedOptions<BackupOptions>(configuration, "Backup");

@@ -40,6 +40,8 @@ public sealed class MeaningTests
         var cluster = await RagTestCluster.StartAsync(1, api: true, settings: new() { ["Embedding:Model"] = model, ["Embedding:ExecutionProvider"] = "cpu" });
         var client = new RagClusterClient(cluster.ApiUrl!, RagTestCluster.ApiAdminKey);
         await client.EnsureCollectionAsync(new("kb"));
+        // A new collection's chunks fill the model's window (Collections:ChunkMaxTokens 0).
+        Assert.Equal(BuiltInModel.Find(model)!.MaxTokens, (await client.GetCollectionAsync("kb")).Settings.ChunkMaxTokens);
         await client.IngestBatchAsync("kb", Corpus);
         var settled = await client.SettledAsync("kb", Corpus.Select(d => d.Id), seconds: 60);
         Assert.All(settled.Values, s => Assert.Equal("indexed", s.Status));
