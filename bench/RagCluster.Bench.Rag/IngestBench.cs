@@ -34,16 +34,9 @@ public static class IngestBench
 
         var options = new EmbeddingOptions { ModelDirectory = modelDir };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
-        var perDocument = new List<int[][]>();
+        var perDocument = ChunkSequences(modelDir, corpus);
         using (var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), tokenizer, options))
         {
-            var defaults = new CollectionDefaults { ChunkMaxTokens = CollectionDefaults.ModelWindow(options) };
-            var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(tokenizer));
-            foreach (var (_, text) in corpus)
-            {
-                var document = chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(text))).Select(c => encoder.TokenIds(options.PassagePrefix + c.Text)).ToArray();
-                if (document.Length > 0) perDocument.Add(document);
-            }
             var sequences = perDocument.SelectMany(d => d).ToList();
             Console.Error.WriteLine($"{corpus.Count} documents, {sequences.Count} chunks, mean {sequences.Average(s => s.Length):F0} tokens");
 
@@ -127,22 +120,15 @@ public static class IngestBench
     /// The model inputs of a default collection's chunks of the corpus, per document (extractor, chunker, tokenizer and
     /// framing as the silo's), for comparing encoders on the very inputs ingest gives them.
     /// </summary>
-    internal static List<int[][]> ChunkSequences(string modelDir, string corpusDir, int docs)
+    internal static List<int[][]> ChunkSequences(string modelDir, List<(string Id, string Text)> corpus)
     {
-        // The hashing encoder: the silo's tokenising and framing without loading the model.
-        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir, Encoder = "hashing" }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
-        try
-        {
-            var defaults = new CollectionDefaults { ChunkMaxTokens = CollectionDefaults.ModelWindow(new EmbeddingOptions { ModelDirectory = modelDir }) };
-            var chunker = new Chunker(new ChunkingOptions { MaxTokens = defaults.ChunkMaxTokens, OverlapTokens = defaults.ChunkOverlapTokens }, new WordPieceTokenCounter(service.Tokenizer!));
-            return LoadCorpus(corpusDir, docs)
-                .Select(d => chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(d.Text))).Select(c => service.TokenIds(c.Text, EmbeddingKind.Passage)).ToArray())
-                .Where(d => d.Length > 0).ToList();
-        }
-        finally
-        {
-            service.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
+        var options = new EmbeddingOptions { ModelDirectory = modelDir }.Resolved();
+        var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
+        var chunker = new Chunker(new ChunkingOptions { MaxTokens = CollectionDefaults.ModelWindow(options), OverlapTokens = new CollectionDefaults().ChunkOverlapTokens },
+            new WordPieceTokenCounter(tokenizer));
+        return corpus
+            .Select(d => chunker.Chunk(DocumentExtractor.Extract("json", Encoding.UTF8.GetBytes(d.Text))).Select(c => tokenizer.Encode(options.PassagePrefix + c.Text, options.MaxTokens)).ToArray())
+            .Where(d => d.Length > 0).ToList();
     }
 
     /// <summary>Chunks/s through the silo's batcher (an EmbeddingService with the default options), one request a document.</summary>

