@@ -15,15 +15,15 @@ namespace RagCluster.Bench.Rag;
 /// </summary>
 public static class EmbedBench
 {
-    public static async Task Run(string modelDir, double seconds, string provider = "cpu", int[]? batches = null, string model = "model.onnx")
+    public static async Task Run(string modelDir, double seconds, string provider = "cpu", int[]? batches = null, string model = "model.onnx", bool poolInSession = true)
     {
         batches ??= [1, 32];
         // CPU: one inference at a time over every core, as onnxruntime-node's session runs (its intra-op default is all
         // cores). CUDA: one inference at a time on the device, as the service runs it there.
-        var options = new EmbeddingOptions { ModelDirectory = modelDir, ExecutionProvider = provider, MaxTokens = 128, MaxBatch = batches.Max(), Runners = 1 };
+        var options = new EmbeddingOptions { ModelDirectory = modelDir, ExecutionProvider = provider, MaxTokens = 128, MaxBatch = batches.Max(), Runners = 1, PoolInSession = poolInSession };
         var tokenizer = WordPieceTokenizer.FromDirectory(modelDir);
         using var encoder = new BertEncoder(Path.Combine(modelDir, model), tokenizer, options);
-        Console.Error.WriteLine($"encoder: {encoder.Description}, {model}");
+        Console.Error.WriteLine($"encoder: {encoder.Description}, {model}, pooled {(encoder.PooledInSession ? "in the session" : "on the host")}");
         var seq = Sequence(tokenizer, 128);
         foreach (var batch in batches)
         {
@@ -32,7 +32,7 @@ public static class EmbedBench
             var n = 0;
             var sw = Stopwatch.StartNew();
             while (sw.Elapsed.TotalSeconds < seconds) { encoder.Encode(input); n += batch; }
-            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-encoder", ort = encoder.OrtVersion, provider = encoder.ExecutionProvider, model, batch, tokens = seq.Length, sentences_per_s = n / sw.Elapsed.TotalSeconds }));
+            Console.WriteLine(JsonSerializer.Serialize(new { lib = "ragcluster-encoder", ort = encoder.OrtVersion, provider = encoder.ExecutionProvider, model, pooled = encoder.PooledInSession ? "session" : "host", batch, tokens = seq.Length, sentences_per_s = n / sw.Elapsed.TotalSeconds }));
         }
 
         if (model != "model.onnx") return; // the service loads model.onnx

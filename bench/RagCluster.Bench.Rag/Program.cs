@@ -2,7 +2,7 @@ using RagCluster.Bench.Rag;
 
 // RAG benchmarks, each printing JSON lines for bench/run_rag_bench.sh to tabulate:
 //   ann DATA_DIR M EF_CONSTRUCTION EF1,EF2,... [THREADS]   HNSW shard vs the same data as hnswlib/faiss (and a THREADS-thread build)
-//   embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE]   sentences/s through our encoder (ONNX Runtime NuGet), batch 1 and 32 (or BATCHES), 128 tokens
+//   embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host]   sentences/s through our encoder (ONNX Runtime NuGet), batch 1 and 32 (or BATCHES), 128 tokens
 switch (args.FirstOrDefault())
 {
     case "ann": // DATA_DIR M EF_CONSTRUCTION EFS [THREADS=1] [ENCODING=float32|int8]
@@ -11,7 +11,8 @@ switch (args.FirstOrDefault())
         return 0;
     case "embed":
         await EmbedBench.Run(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : "cpu",
-            args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : null, args.Length > 5 ? args[5] : "model.onnx");
+            args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : null, args.Length > 5 ? args[5] : "model.onnx",
+            poolInSession: !(args.Length > 6 && args[6] == "host"));
         return 0;
     case "e2e": // BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS
         await EndToEndBench.Run(args[1], args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
@@ -59,6 +60,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }

@@ -25,6 +25,12 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// <summary>"mean" (sentence-transformers MiniLM, e5) or "cls" (bge, arctic-embed); empty: the built-in model's own, mean for a ModelDirectory.</summary>
     public string Pooling { get; set; } = "";
     public bool Normalize { get; set; } = true;
+    /// <summary>
+    /// Pool and normalise inside the ONNX session (on the GPU under CUDA), so only pooled vectors leave it; false: on the
+    /// host, from the token states the model returns. A model that pools itself, or imports an opset older than 13, is
+    /// pooled on the host either way.
+    /// </summary>
+    public bool PoolInSession { get; set; } = true;
     /// <summary>Prepended to queries, e.g. "query: " for e5 or the bge instruction; unset: the built-in model's own, none for a ModelDirectory.</summary>
     public string? QueryPrefix { get; set; }
     /// <summary>Prepended to passages, e.g. "passage: " for e5.</summary>

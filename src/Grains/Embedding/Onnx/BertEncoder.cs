@@ -31,9 +31,10 @@ public sealed class BertEncoder : ITextEncoder
         OrtVersion = OrtEnv.Instance().GetVersionString();
         using var sessionOptions = NewSessionOptions(options);
         ExecutionProvider = ChooseProvider(options, sessionOptions, log);
+        var pooledModel = options.PoolInSession ? PooledOutput.Load(modelPath, _clsPooling, _normalize) : null;
         try
         {
-            _session = new InferenceSession(modelPath, sessionOptions);
+            _session = NewSession(modelPath, pooledModel, sessionOptions, log);
         }
         catch (OnnxRuntimeException e) when (ExecutionProvider != "CPU")
         {
@@ -43,7 +44,7 @@ public sealed class BertEncoder : ITextEncoder
             log?.LogWarning("CUDA execution provider could not start ({Reason}); embedding on CPU", reason);
             ExecutionProvider = "CPU";
             using var cpuOptions = NewSessionOptions(options);
-            _session = new InferenceSession(modelPath, cpuOptions);
+            _session = NewSession(modelPath, pooledModel, cpuOptions, log);
         }
         if (ExecutionProvider != "CPU")
         {
@@ -56,16 +57,20 @@ public sealed class BertEncoder : ITextEncoder
             throw new InvalidDataException($"model inputs are [{string.Join(", ", inputs)}]; expected input_ids and attention_mask");
         _inputNames = inputs.Contains("token_type_ids") ? ["input_ids", "attention_mask", "token_type_ids"] : ["input_ids", "attention_mask"];
         var outputs = _session.OutputMetadata.Keys.ToList();
-        // Prefer token states (we pool ourselves); accept a model that already pools to sentence_embedding.
-        var output = outputs.Contains("last_hidden_state") ? "last_hidden_state"
+        // Prefer our pooled output, then token states (pooled here); accept a model that pools to sentence_embedding.
+        var output = outputs.Contains(PooledOutput.Name) ? PooledOutput.Name
+            : outputs.Contains("last_hidden_state") ? "last_hidden_state"
             : outputs.Contains("token_embeddings") ? "token_embeddings"
             : outputs.Contains("sentence_embedding") ? "sentence_embedding" : outputs[0];
-        _outputIsPooled = output == "sentence_embedding";
+        _outputIsPooled = output is "sentence_embedding" or PooledOutput.Name;
+        PooledInSession = output == PooledOutput.Name;
         _outputNames = [output];
         Dimensions = Encode([[tokenizer.ClsId, tokenizer.SepId]])[0].Length;
     }
 
     public WordPieceTokenizer Tokenizer { get; }
+    /// <summary>Whether pooling and normalisation run inside the session (<see cref="PooledOutput"/>).</summary>
+    public bool PooledInSession { get; }
     public int MaxTokens { get; }
     public int Dimensions { get; }
     public string OrtVersion { get; }
@@ -74,6 +79,22 @@ public sealed class BertEncoder : ITextEncoder
     /// <summary>The GPU's name and memory when a CUDA session runs (from the driver); null on CPU.</summary>
     public string? Device { get; }
     public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}{(Device is null ? "" : $" ({Device})")}";
+
+    /// <summary>The session over the model with pooling added, or over the file as it is if that cannot load (a model with its weights in external files, say).</summary>
+    private static InferenceSession NewSession(string modelPath, byte[]? pooledModel, SessionOptions sessionOptions, ILogger? log)
+    {
+        if (pooledModel is not null)
+            try
+            {
+                return new InferenceSession(pooledModel, sessionOptions);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                // A provider that cannot start fails the same way below, and the caller handles that.
+                log?.LogInformation("Pooling inside the session failed ({Reason}); pooling on the host", Reason(e));
+            }
+        return new InferenceSession(modelPath, sessionOptions);
+    }
 
     private static SessionOptions NewSessionOptions(EmbeddingOptions options)
     {
@@ -195,7 +216,7 @@ public sealed class BertEncoder : ITextEncoder
         for (var b = 0; b < batch; b++)
         {
             result[b] = data.Slice(b * hidden, hidden).ToArray();
-            if (_normalize) NormalizeInPlace(result[b]);
+            if (_normalize && !PooledInSession) NormalizeInPlace(result[b]);
         }
         return result;
     }
