@@ -54,6 +54,57 @@ public static class EmbedBench
         Console.WriteLine(JsonSerializer.Serialize(new { lib = $"ragcluster-service-{callers}-callers", provider = service.Status, batch = 1, tokens = 128, sentences_per_s = count / clock.Elapsed.TotalSeconds, mean_batch = service.Stats.Texts / (double)Math.Max(1, service.Stats.Batches) }));
     }
 
+    /// <summary>
+    /// Each model folder's vectors against the first's (a float16 or fused graph against float32, issue 45 item 7) on the
+    /// same inputs: a corpus's chunks as a default collection makes them, and its queries with the query prefix.
+    /// </summary>
+    public static void Compare(string[] modelDirs, string corpusDir, int docs, int queries)
+    {
+        var options = new EmbeddingOptions { ModelDirectory = modelDirs[0] }.Resolved();
+        var tokenizer = WordPieceTokenizer.FromDirectory(modelDirs[0]);
+        var passages = IngestBench.ChunkSequences(modelDirs[0], IngestBench.LoadCorpus(corpusDir, docs)).SelectMany(d => d).ToList();
+        var questions = File.ReadLines(Path.Combine(corpusDir, "queries.jsonl")).Take(queries)
+            .Select(l => tokenizer.Encode(options.QueryPrefix + JsonDocument.Parse(l).RootElement.GetProperty("text").GetString(), options.MaxTokens)).ToList();
+        float[][] EncodeAll(string dir, List<int[]> inputs)
+        {
+            using var encoder = new BertEncoder(Path.Combine(dir, "model.onnx"), WordPieceTokenizer.FromDirectory(dir), new EmbeddingOptions { ModelDirectory = dir });
+            return inputs.Chunk(64).SelectMany(b => encoder.Encode(b)).ToArray();
+        }
+        var reference = (Passages: EncodeAll(modelDirs[0], passages), Queries: EncodeAll(modelDirs[0], questions));
+        foreach (var dir in modelDirs.Skip(1))
+            foreach (var (kind, inputs, baseline) in new[] { ("passages", passages, reference.Passages), ("queries", questions, reference.Queries) })
+            {
+                var vectors = EncodeAll(dir, inputs);
+                var cosines = vectors.Select((v, i) => System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(v, baseline[i])).Order().ToArray();
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "compare", model = dir, against = modelDirs[0], kind, texts = inputs.Count, mean_tokens = inputs.Average(s => s.Length),
+                    min_cosine = cosines[0], p001_cosine = cosines[cosines.Length / 1000], mean_cosine = cosines.Average(), below_0_999 = cosines.Count(c => c < 0.999f),
+                }));
+            }
+    }
+
+    /// <summary>
+    /// A corpus's chunks through the encoder in batches of <paramref name="batch"/>, sorted by length as the service takes
+    /// them, with the sequence length padded to each multiple given: twice each, since a device's first run of a shape
+    /// can cost more than the later ones.
+    /// </summary>
+    public static void Shapes(string modelDir, string corpusDir, int docs, int batch, int[] multiples)
+    {
+        var chunks = IngestBench.ChunkSequences(modelDir, IngestBench.LoadCorpus(corpusDir, docs)).SelectMany(d => d).OrderBy(s => s.Length).ToList();
+        foreach (var multiple in multiples)
+        {
+            using var encoder = new BertEncoder(Path.Combine(modelDir, "model.onnx"), WordPieceTokenizer.FromDirectory(modelDir),
+                new EmbeddingOptions { ModelDirectory = modelDir, PadToMultipleOf = multiple });
+            for (var pass = 1; pass <= 2; pass++)
+            {
+                var sw = Stopwatch.StartNew();
+                foreach (var b in chunks.Chunk(batch)) encoder.Encode(b);
+                Console.WriteLine(JsonSerializer.Serialize(new { bench = "shapes", provider = encoder.ExecutionProvider, pad_to_multiple_of = multiple, pass, batch, chunks = chunks.Count, mean_tokens = chunks.Average(c => c.Length), chunks_per_s = chunks.Count / sw.Elapsed.TotalSeconds }));
+            }
+        }
+    }
+
     /// <summary>Exactly <paramref name="length"/> ids: [CLS], real word pieces, [SEP].</summary>
     public static int[] Sequence(WordPieceTokenizer tokenizer, int length)
     {

@@ -14,6 +14,12 @@ switch (args.FirstOrDefault())
             args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : null, args.Length > 5 ? args[5] : "model.onnx",
             poolInSession: !(args.Length > 6 && args[6] == "host"));
         return 0;
+    case "compare": // BEIR_DIR DOCS QUERIES MODEL_DIR... : each folder's vectors against the first's, on the corpus's chunks and queries
+        EmbedBench.Compare(args[4..], args[1], int.Parse(args[2]), int.Parse(args[3]));
+        return 0;
+    case "shapes": // MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES(1,32,64,128): chunks/s with sequence lengths padded to each multiple
+        EmbedBench.Shapes(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5].Split(',').Select(int.Parse).ToArray());
+        return 0;
     case "e2e": // BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS
         await EndToEndBench.Run(args[1], args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
         return 0;
@@ -23,13 +29,14 @@ switch (args.FirstOrDefault())
     case "chunk-ids": // MODEL_DIR BEIR_DIR DOCS OUT_JSON: a default collection's model inputs for the corpus, for encoders side by side (issue 45, item 5)
         File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3]))).SelectMany(d => d)));
         return 0;
-    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)]: the same inputs through the silo's embedding service, chunks/s
+    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)] [PAD_TO_MULTIPLE_OF=0 (by device)]: the same inputs through the silo's embedding service, chunks/s
     {
         var documents = IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3])));
         var intra = args.Length > 4 ? int.Parse(args[4]) : 0;
-        var rate = IngestBench.ServiceRate(args[1], documents, intra);
+        var pad = args.Length > 5 ? int.Parse(args[5]) : 0;
+        var rate = IngestBench.ServiceRate(args[1], documents, intra, pad);
         var options = new RagCluster.Grains.Embedding.EmbeddingOptions { IntraOpThreads = intra };
-        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = options.EffectiveRunners, intra_op_threads = options.EffectiveIntraOpThreads, chunks_per_s = rate }));
+        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = options.EffectiveRunners, intra_op_threads = options.EffectiveIntraOpThreads, pad_to_multiple_of = pad, chunks_per_s = rate }));
         return 0;
     }
     case "ingest-ceiling": // BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS=0 (all)] [SILOS=1]: the text pipeline with the hashing encoder, no inference (issue 34, item 5)
@@ -60,6 +67,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION]");
         return 2;
 }

@@ -1,8 +1,9 @@
-# A client's view of ingest through the API: N synthetic documents (180 words from the tokenizer's vocabulary) in batch
-# requests of 500, until every one is indexed; then the cluster's /v1/embedding.
-#   python3 bench/gpu/ingest_client.py BASE_URL API_KEY DOCUMENTS COLLECTION VOCAB_TXT
-import json, random, sys, time, urllib.error, urllib.request
-base, key, n, name, vocab = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+# A client's view of ingest through the API: N synthetic documents (180 words from the tokenizer's vocabulary), or a
+# BEIR corpus.jsonl's documents (title and text, as JSON), in batch requests of 500, until every one is indexed; then
+# the cluster's /v1/embedding. Documents refused with a retryAfter are sent again after it. CLIENTS=N in the environment keeps N requests in flight (1 by default).
+#   python3 bench/gpu/ingest_client.py BASE_URL API_KEY DOCUMENTS|CORPUS_JSONL COLLECTION VOCAB_TXT
+import concurrent.futures, json, os, random, sys, time, urllib.error, urllib.request
+base, key, source, name, vocab = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 def call(method, path, body=None):
     while True:
         req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
@@ -20,12 +21,27 @@ for _ in range(600):
     except Exception:
         time.sleep(0.5)
 call("POST", "/v1/collections", {"name": name})
-rnd = random.Random(1)
-words = [w.strip() for w in open(vocab) if w.strip().isalpha() and len(w.strip()) > 3][:8000]
-docs = [{"id": f"d{i}", "text": " ".join(rnd.choice(words) for _ in range(180))} for i in range(n)]
+if source.endswith(".jsonl"):
+    rows = [json.loads(line) for line in open(source)]
+    docs = [{"id": r["_id"], "format": "json", "text": json.dumps({"title": r["title"], "text": r["text"]})} for r in rows]
+else:
+    rnd = random.Random(1)
+    words = [w.strip() for w in open(vocab) if w.strip().isalpha() and len(w.strip()) > 3][:8000]
+    docs = [{"id": f"d{i}", "text": " ".join(rnd.choice(words) for _ in range(180))} for i in range(int(source))]
+n = len(docs)
+def send(batch):
+    # A batch is answered document by document: a refused one with retryAfter is sent again after that wait.
+    while batch:
+        reply = call("POST", f"/v1/collections/{name}/documents", {"documents": batch})
+        refused = {d["documentId"]: d["error"] for d in reply["documents"] if d["status"] == "rejected"}
+        if any("retryAfter" not in e for e in refused.values()):
+            sys.exit(f"refused for good: {next(e for e in refused.values() if 'retryAfter' not in e)}")
+        batch = [d for d in batch if d["id"] in refused]
+        if batch: time.sleep(max(e["retryAfter"] for e in refused.values()))
+clients = int(os.environ.get("CLIENTS", "1"))  # requests in flight at once
 t0 = time.time()
-for k in range(0, n, 500):
-    call("POST", f"/v1/collections/{name}/documents", {"documents": docs[k:k + 500]})
+with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    list(pool.map(lambda k: send(docs[k:k + 500]), range(0, n, 500)))
 acked = time.time() - t0
 ids = [d["id"] for d in docs]
 while True:
@@ -38,6 +54,6 @@ while True:
 indexed = time.time() - t0
 chunks = sum(s["chunks"] for s in call("GET", f"/v1/collections/{name}/shards"))
 emb = call("GET", "/v1/embedding")
-print(json.dumps({"collection": name, "documents": n, "chunks": chunks, "acknowledged_s": round(acked, 2), "indexed_s": round(indexed, 2),
+print(json.dumps({"collection": name, "clients": clients, "documents": n, "chunks": chunks, "acknowledged_s": round(acked, 2), "indexed_s": round(indexed, 2),
                   "documents_per_s": round(n / indexed, 1), "chunks_per_s": round(chunks / indexed, 1),
                   "embedding": emb}), flush=True)

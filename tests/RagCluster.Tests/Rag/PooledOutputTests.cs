@@ -57,4 +57,24 @@ public sealed class PooledOutputTests
         for (var i = 0; i < Texts.Length; i++)
             Assert.True(TensorPrimitives.CosineSimilarity(inSession.Encode([sequences[i]])[0], a[i]) > 0.99999f);
     }
+
+    [Theory]
+    [InlineData("minilm", "mean", true)]
+    [InlineData("arctic-xs", "cls", true)]
+    [InlineData("minilm", "mean", false)]
+    public void Padding_lengths_and_rows_for_a_GPU_leaves_each_vector_as_it_was(string model, string pooling, bool inSession)
+    {
+        var directory = BuiltInModel.Find(model)!.Verify();
+        var tokenizer = WordPieceTokenizer.FromDirectory(directory);
+        EmbeddingOptions Options(int pad) => new() { Model = model, Pooling = pooling, ExecutionProvider = "cpu", PoolInSession = inSession, PadToMultipleOf = pad };
+        using var exact = new BertEncoder(Path.Combine(directory, "model.onnx"), tokenizer, Options(1));
+        using var padded = new BertEncoder(Path.Combine(directory, "model.onnx"), tokenizer, Options(64));
+        Assert.Equal(1, exact.PadToMultipleOf);
+        var sequences = Texts[..3].Select(exact.TokenIds).ToArray(); // 3 rows: padded to 4, lengths to 64
+        var a = exact.Encode(sequences);
+        var b = padded.Encode(sequences);
+        Assert.Equal(3, b.Length);
+        for (var i = 0; i < 3; i++)
+            Assert.True(TensorPrimitives.CosineSimilarity(a[i], b[i]) > 0.99999f, $"text {i}: cosine {TensorPrimitives.CosineSimilarity(a[i], b[i])}");
+    }
 }

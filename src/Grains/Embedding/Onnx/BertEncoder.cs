@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
@@ -46,6 +47,7 @@ public sealed class BertEncoder : ITextEncoder
             using var cpuOptions = NewSessionOptions(options);
             _session = NewSession(modelPath, pooledModel, cpuOptions, log);
         }
+        PadToMultipleOf = options.PadToMultipleOf > 0 ? options.PadToMultipleOf : ExecutionProvider == "CPU" ? 1 : 64;
         if (ExecutionProvider != "CPU")
         {
             Device = CudaDevice.Describe(options.DeviceId);
@@ -69,6 +71,8 @@ public sealed class BertEncoder : ITextEncoder
     }
 
     public WordPieceTokenizer Tokenizer { get; }
+    /// <summary>Each inference's sequence length is padded up to a multiple of this (<see cref="EmbeddingOptions.PadToMultipleOf"/>).</summary>
+    public int PadToMultipleOf { get; }
     /// <summary>Whether pooling and normalisation run inside the session (<see cref="PooledOutput"/>).</summary>
     public bool PooledInSession { get; }
     public int MaxTokens { get; }
@@ -153,14 +157,20 @@ public sealed class BertEncoder : ITextEncoder
     public float[][] Encode(IReadOnlyList<int[]> sequences)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var batch = sequences.Count;
-        if (batch == 0) return [];
-        var seq = sequences.Max(s => s.Length);
+        var count = sequences.Count;
+        if (count == 0) return [];
+        // Rows too, to a power of two when padding at all: with lengths in multiples of 64 that leaves a GPU a few dozen
+        // shapes in all; the extra rows are [CLS] [SEP] and their vectors are dropped.
+        var batch = PadToMultipleOf > 1 ? (int)BitOperations.RoundUpToPowerOf2((uint)count) : count;
+        var longest = Math.Max(2, sequences.Max(s => s.Length));
+        // Never past the window, which the model's positions cover.
+        var seq = Math.Min((longest + PadToMultipleOf - 1) / PadToMultipleOf * PadToMultipleOf, Math.Max(longest, MaxTokens));
         var ids = new long[batch * seq];
         var mask = new long[batch * seq];
+        int[] filler = [Tokenizer.ClsId, Tokenizer.SepId];
         for (var b = 0; b < batch; b++)
         {
-            var s = sequences[b];
+            var s = b < count ? sequences[b] : filler;
             for (var t = 0; t < s.Length; t++)
             {
                 ids[b * seq + t] = s[t];
@@ -179,7 +189,27 @@ public sealed class BertEncoder : ITextEncoder
         var output = outputs[0];
         var dims = output.GetTensorTypeAndShape().Shape;
         var data = output.GetTensorDataAsSpan<float>();
-        return _outputIsPooled ? CopyPooled(data, dims, batch) : Pool(data, dims, sequences, batch, seq);
+        var vectors = _outputIsPooled ? CopyPooled(data, dims, batch) : Pool(data, dims, sequences, batch, seq);
+        return count == batch ? vectors : vectors[..count];
+    }
+
+    /// <summary>
+    /// Runs every padded input shape once: rows in powers of two up to <paramref name="maxRows"/>, lengths in multiples of
+    /// <see cref="PadToMultipleOf"/> up to the window. On a GPU a shape's first run is the slow one, and a bulk load's first
+    /// batches would otherwise meet them all; without padding (CPU) there is nothing to warm. Returns the shapes run.
+    /// </summary>
+    public int WarmUpShapes(int maxRows)
+    {
+        if (PadToMultipleOf <= 1) return 0;
+        var shapes = 0;
+        for (var length = PadToMultipleOf; length - PadToMultipleOf < MaxTokens; length += PadToMultipleOf)
+        {
+            var l = Math.Min(length, MaxTokens);
+            int[] sequence = [Tokenizer.ClsId, .. Enumerable.Repeat(Tokenizer.UnkId, l - 2), Tokenizer.SepId];
+            for (var rows = 1; rows <= (int)BitOperations.RoundUpToPowerOf2((uint)maxRows); rows *= 2, shapes++)
+                Encode(Enumerable.Repeat(sequence, rows).ToArray());
+        }
+        return shapes;
     }
 
     private float[][] Pool(ReadOnlySpan<float> data, long[] dims, IReadOnlyList<int[]> sequences, int batch, int seq)
@@ -187,8 +217,8 @@ public sealed class BertEncoder : ITextEncoder
         if (dims.Length != 3 || dims[0] != batch || dims[1] != seq)
             throw new InvalidDataException($"model output shape [{string.Join(",", dims)}] is not [batch, seq, hidden]");
         var hidden = (int)dims[2];
-        var result = new float[batch][];
-        for (var b = 0; b < batch; b++)
+        var result = new float[sequences.Count][];
+        for (var b = 0; b < sequences.Count; b++)
         {
             var v = new float[hidden];
             var baseOffset = b * seq * hidden;
