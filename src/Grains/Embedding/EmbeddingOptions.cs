@@ -80,6 +80,20 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// inference to end (docs/benchmarks.md, issue 45).
     /// </summary>
     public bool QueryLane { get; set; } = true;
+    /// <summary>
+    /// The query lane's own session and its ORT intra-op threads (the model's weights loaded a second time, about 90 MB);
+    /// 0 runs the lane on the runners' session, one thread. Idle search with arctic-xs on 2 cores: p50 11.8 ms with 2,
+    /// 14.0 ms with 0 (docs/benchmarks.md, issue 45).
+    /// </summary>
+    public int QueryLaneThreads { get; set; } = 2;
+
+    /// <summary>A copy with another intra-op thread count (the query lane's session).</summary>
+    public EmbeddingOptions WithIntraOpThreads(int threads)
+    {
+        var copy = (EmbeddingOptions)MemberwiseClone();
+        copy.IntraOpThreads = threads;
+        return copy;
+    }
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 
@@ -113,6 +127,7 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
         if (MaxBatchTokens is < 0 or > 1_048_576) throw new ArgumentException("Embedding:MaxBatchTokens must be 0 (by device) or 1..1048576");
         if (Runners is < 0 or > 64) throw new ArgumentException("Embedding:Runners must be 0 (by device) or 1..64");
         if (IntraOpThreads is < 0 or > 256) throw new ArgumentException("Embedding:IntraOpThreads must be 0 (shared out) or 1..256");
+        if (QueryLaneThreads is < 0 or > 256) throw new ArgumentException("Embedding:QueryLaneThreads must be 0 (the runners' session) or 1..256");
         if (PadToMultipleOf is < 0 or > 512) throw new ArgumentException("Embedding:PadToMultipleOf must be 0 (by device) or 1..512");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");

@@ -33,6 +33,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options; // resolved: the model's own pooling, prefix and window filled in
     private readonly ITextEncoder? _encoder;
+    private ITextEncoder? _laneEncoder; // the query lane's own session (Embedding:QueryLaneThreads), or null: the runners' one
     private readonly WordPieceTokenizer? _tokenizer;
     private readonly RateWindow _rate = new();
     private readonly int[] _passagePrefixIds = [];
@@ -46,7 +47,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly Queue<Request> _passages = new();
     private readonly List<Item> _bucket = [];
     private int _bucketAt;
-    private bool _concurrentQueries, _stopped;
+    private bool _concurrentQueries, _stopped, _hasLane, _laneBusy;
 
     private sealed class Request(int[][] sequences, bool isQuery)
     {
@@ -107,6 +108,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
             // threads that long starves the silo's own work.
             // On CPU one runner per core (EffectiveRunners); on a GPU that `auto` found, one, as `cuda` would give.
+            _hasLane = onCpu && options.QueryLane;
             var runners = options.Runners > 0 || onCpu ? options.EffectiveRunners : 1;
             for (var i = 0; i < runners; i++)
             {
@@ -119,10 +121,12 @@ public sealed class EmbeddingService : IAsyncDisposable
                 t.Start();
                 _runners.Add(t);
             }
-            if (onCpu && options.QueryLane)
+            if (_hasLane)
             {
                 // The query lane: one more runner that takes queries only, so a search during a bulk load waits for no
                 // passage's inference (tens of milliseconds on CPU) to finish first; it shares the cores meanwhile.
+                if (options.QueryLaneThreads > 0 && _encoder is BertEncoder)
+                    _laneEncoder = new BertEncoder(ModelFile(dir), _encoder.Tokenizer, options.WithIntraOpThreads(options.QueryLaneThreads), log);
                 var lane = new Thread(() => RunInferences(queriesOnly: true)) { IsBackground = true, Name = "embedding-query-lane" };
                 lane.Start();
                 _runners.Add(lane);
@@ -158,6 +162,10 @@ public sealed class EmbeddingService : IAsyncDisposable
     public int MaxBatch => _maxBatch;
     /// <summary>Padded tokens per inference: Embedding:MaxBatchTokens, or the device's default when that is 0.</summary>
     public int MaxBatchTokens => _maxBatchTokens;
+    /// <summary>Texts the query lane embedded (the rest went to the runners).</summary>
+    public long QueryLaneTexts => Interlocked.Read(ref _laneTexts);
+    private long _laneTexts;
+
     public (long Batches, long Texts, double InferenceSeconds) Stats =>
         (Interlocked.Read(ref _batches), Interlocked.Read(ref _texts), Interlocked.Read(ref _inferenceTicks) / (double)Stopwatch.Frequency);
     /// <summary>Texts embedded per second here over the last 10 s.</summary>
@@ -230,7 +238,9 @@ public sealed class EmbeddingService : IAsyncDisposable
         return request.Done.Task.WaitAsync(cancellationToken);
     }
 
-    private bool HasWork => _queries.Count > 0 || _bucketAt < _bucket.Count || _passages.Count > 0;
+    // The query lane takes the queries; the runners take them only while it is inside an inference (or where there is none).
+    private bool RunnersTakeQueries => !_hasLane || _laneBusy;
+    private bool HasWork => (_queries.Count > 0 && RunnersTakeQueries) || _bucketAt < _bucket.Count || _passages.Count > 0;
 
     // On a GPU, before the first texts: each padded input shape once (a few seconds), so a bulk load's first minutes
     // run at the device's speed (H200: the service alone on scifact-train's chunks ran 2,256 chunks/s over new shapes).
@@ -243,7 +253,14 @@ public sealed class EmbeddingService : IAsyncDisposable
 
     private void RunInferences(bool queriesOnly)
     {
-        while (NextSlice(queriesOnly) is { } slice) Run(slice);
+        var encoder = queriesOnly ? _laneEncoder ?? _encoder! : _encoder!;
+        while (NextSlice(queriesOnly) is { } slice)
+            Run(encoder, slice, !queriesOnly ? null : () =>
+            {
+                // Out of the inference before its callers go on: a caller's next query then waits for the lane, not a runner.
+                Interlocked.Add(ref _laneTexts, slice.Count);
+                lock (_gate) _laneBusy = false;
+            });
     }
 
     // Natural batching: whatever queued up while the runners were busy forms the next slice. Queries go first. The
@@ -257,7 +274,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             {
                 while (!_stopped && (queriesOnly ? _queries.Count == 0 : !HasWork)) Monitor.Wait(_gate);
                 if (_stopped) return null;
-                if (_queries.Count > 0)
+                if (_queries.Count > 0 && (queriesOnly || RunnersTakeQueries))
                 {
                     if (_concurrentQueries && _options.MaxWaitMilliseconds > 0)
                     {
@@ -272,6 +289,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                         batch.Add(_queries.Dequeue());
                     _concurrentQueries = batch.Select(i => i.Request).Distinct().Skip(1).Any();
                     batch.Sort((a, b) => a.Length.CompareTo(b.Length));
+                    if (queriesOnly) _laneBusy = true;
                     return batch;
                 }
                 if (_bucketAt >= _bucket.Count)
@@ -299,12 +317,14 @@ public sealed class EmbeddingService : IAsyncDisposable
     // first row always fits, however long.
     private bool Fits(int rows, int longest) => rows == 0 || (rows < _maxBatch && (long)(rows + 1) * longest <= _maxBatchTokens);
 
-    private void Run(List<Item> slice)
+    private void Run(ITextEncoder encoder, List<Item> slice, Action? beforeCompleting = null)
     {
+        var before = beforeCompleting;
+        void BeforeCompleting() => Interlocked.Exchange(ref before, null)?.Invoke();
         try
         {
             var t0 = Stopwatch.GetTimestamp();
-            var vectors = _encoder!.Encode(slice.Select(s => s.Request.Sequences[s.Index]).ToArray());
+            var vectors = encoder.Encode(slice.Select(s => s.Request.Sequences[s.Index]).ToArray());
             Interlocked.Add(ref _inferenceTicks, Stopwatch.GetTimestamp() - t0);
             long tokens = slice.Sum(s => s.Length), padded = (long)slice.Count * slice.Max(s => s.Length);
             Interlocked.Add(ref _tokens, tokens);
@@ -316,6 +336,7 @@ public sealed class EmbeddingService : IAsyncDisposable
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _texts, slice.Count);
             _rate.Add(slice.Count);
+            BeforeCompleting();
             for (var k = 0; k < slice.Count; k++)
             {
                 var r = slice[k].Request;
@@ -325,6 +346,7 @@ public sealed class EmbeddingService : IAsyncDisposable
         }
         catch (Exception e)
         {
+            BeforeCompleting();
             foreach (var r in slice.Select(i => i.Request).Distinct()) r.Done.TrySetException(e);
         }
     }
@@ -341,6 +363,7 @@ public sealed class EmbeddingService : IAsyncDisposable
         foreach (var t in _runners) t.Join(); // each finishes the inference it is running
         foreach (var r in left.Distinct()) r.Done.TrySetCanceled();
         _encoder?.Dispose();
+        _laneEncoder?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
