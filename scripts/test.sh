@@ -5,15 +5,33 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-log=$(mktemp)
-dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+log=$(mktemp) session=$(mktemp)
+export RAGCLUSTER_TEST_RUN=run$$
+# The tests run in a session of their own, so whatever they start (silos, API processes, PostgreSQL, Redis) can be found
+# afterwards: nothing may outlive the run.
+# A cancelled run (Ctrl-C, a CI timeout) ends that session too, since a signal to this script does not reach it.
+trap 'pkill -KILL -s "$(cat "$session")" 2>/dev/null; exit 130' INT TERM
+setsid --wait bash -c 'echo $$ > "$0"; exec dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@"' \
+  "$session" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# MSBuild's reused nodes and the compiler and Razor servers belong to the build, not to a test.
+# PostgreSQL's postmaster has a session of its own (pg_ctl detaches it): it is found by this run's data folders.
+left=$( (ps -eo pid=,sid=,args= | awk -v s="$(cat "$session")" '$2 == s' | grep -vE 'MSBuild\.dll|VBCSCompiler|rzc\.dll|Razor'
+         ps -eo pid=,sid=,args= | grep -F "ragcluster-pg-$RAGCLUSTER_TEST_RUN-" | grep -v grep) || true)
+if [ -n "$left" ]; then
+  echo "=== processes the tests left running (now killed) ==="
+  echo "$left"
+  echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null
+  echo "=== end of processes left running ==="
+fi
+rm -f "$session"
 
 # The console logger closes each test assembly with "Total tests: T", "Passed: P" and (if any) "Failed: F"
 # lines; add them up over assemblies.
 passed=$(grep -E '^[[:space:]]+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -E '^[[:space:]]+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or runner failure counts as a failure
+if [ -n "$left" ]; then failed=$((failed + 1)); status=1; fi  # a process left running counts as one failure
 if [ "$failed" -gt 0 ]; then
   # Repeat each failed test's name, message and stack at the end, where a reader of only the tail will see it.
   echo "=== failed tests ==="

@@ -17,7 +17,7 @@ namespace RagCluster.Tests.Hostile;
 /// sent may be stored, and the silo's memory peak is reported. <c>RAGCLUSTER_HOSTILE_SCALE</c> (1 in CI) repeats each
 /// attack that many times and makes the bombs that many times larger; bench/run_hostile_suite.sh runs it at 5.
 /// </summary>
-public sealed class HostileInputSuite(ITestOutputHelper output) : IAsyncDisposable
+public sealed class HostileInputSuite(ITestOutputHelper output) : IAsyncLifetime
 {
     private static int Scale => int.TryParse(Environment.GetEnvironmentVariable("RAGCLUSTER_HOSTILE_SCALE"), out var s) && s > 0 ? s : 1;
     private readonly string _data = Directory.CreateTempSubdirectory("rc-hostile").FullName;
@@ -252,7 +252,11 @@ public sealed class HostileInputSuite(ITestOutputHelper output) : IAsyncDisposab
         return BackupArchives.ZipOf(parts);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xUnit v2 never calls a test class's IAsyncDisposable.DisposeAsync, and the
+    // API process this class starts outlived every run.
+    public async Task DisposeAsync()
     {
         if (_api is not null) await _api.DisposeAsync();
         try { Directory.Delete(_data, true); } catch (IOException) { }

@@ -34,7 +34,9 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         var bin = FindBinaries() ?? throw new InvalidOperationException(
             "PostgreSQL server binaries not found (looked for initdb in $RAGCLUSTER_PG_BIN, /usr/lib/postgresql/*/bin and PATH); install postgresql-15");
-        var dir = Path.Combine(Path.GetTempPath(), "ragcluster-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        // pg_ctl detaches the postmaster into a session of its own; scripts/test.sh finds a left one by its run's id here.
+        var run = Environment.GetEnvironmentVariable("RAGCLUSTER_TEST_RUN") is { Length: > 0 } id ? id + "-" : "";
+        var dir = Path.Combine(Path.GetTempPath(), "ragcluster-pg-" + run + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         var asPostgres = Environment.UserName == "root";
         if (asPostgres) await RunAsync("chown", $"postgres {dir}", asPostgres: false);

@@ -55,7 +55,15 @@ public sealed class SiloProcess : IAsyncDisposable
     public static async Task<SiloProcess> StartApiAsync(string workDir, string url, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
         var api = await StartAsync("RagCluster.Api.dll", workDir, [.. args, "--Silo:GatewayPort", "0", "--urls", url], environment);
-        await api._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await api._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await api.DisposeAsync(); // a start that failed leaves no process behind
+            throw;
+        }
         return api;
     }
 
@@ -78,7 +86,15 @@ public sealed class SiloProcess : IAsyncDisposable
         silo._process.Start();
         silo._process.BeginOutputReadLine();
         silo._process.BeginErrorReadLine();
-        silo.SiloAddress = await silo._active.Task.WaitAsync(TimeSpan.FromSeconds(90));
+        try
+        {
+            silo.SiloAddress = await silo._active.Task.WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch
+        {
+            await silo.DisposeAsync(); // a start that failed or timed out leaves no process behind
+            throw;
+        }
         return silo;
     }
 
