@@ -14,10 +14,11 @@ trap 'pkill -KILL -s "$(cat "$session")" 2>/dev/null; exit 130' INT TERM
 setsid --wait bash -c 'echo $$ > "$0"; exec dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@"' \
   "$session" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# MSBuild's reused nodes and the compiler and Razor servers belong to the build, not to a test.
-# PostgreSQL's postmaster has a session of its own (pg_ctl detaches it): it is found by this run's data folders.
-left=$( (ps -eo pid=,sid=,args= | awk -v s="$(cat "$session")" '$2 == s' | grep -vE 'MSBuild\.dll|VBCSCompiler|rzc\.dll|Razor'
-         ps -eo pid=,sid=,args= | grep -F "ragcluster-pg-$RAGCLUSTER_TEST_RUN-" | grep -v grep) || true)
+# MSBuild's reused nodes and the compiler and Razor servers belong to the build, not to a test; a zombie (state Z) has
+# already ended and waits only to be reaped. PostgreSQL's postmaster has a session of its own (pg_ctl detaches it): it
+# is found by this run's data folders.
+left=$( (ps -eo pid=,sid=,stat=,args= | awk -v s="$(cat "$session")" '$2 == s && $3 !~ /^Z/' | grep -vE 'MSBuild\.dll|VBCSCompiler|rzc\.dll|Razor'
+         ps -eo pid=,sid=,stat=,args= | awk '$3 !~ /^Z/' | grep -F "ragcluster-pg-$RAGCLUSTER_TEST_RUN-" | grep -v grep) || true)
 if [ -n "$left" ]; then
   echo "=== processes the tests left running (now killed) ==="
   echo "$left"
