@@ -27,7 +27,7 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     public bool Normalize { get; set; } = true;
     /// <summary>
     /// Pool and normalise inside the ONNX session (on the GPU under CUDA), so only pooled vectors leave it; false: on the
-    /// host, from the token states the model returns. A model that pools itself, or imports an opset older than 13, is
+    /// host, from the token states the model returns. A model that pools itself, or imports an opset older than 11, is
     /// pooled on the host either way.
     /// </summary>
     public bool PoolInSession { get; set; } = true;
@@ -82,8 +82,8 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     public bool QueryLane { get; set; } = true;
     /// <summary>
     /// The query lane's own session and its ORT intra-op threads (the model's weights loaded a second time, about 90 MB);
-    /// 0 runs the lane on the runners' session, one thread. Idle search with arctic-xs on 2 cores: p50 11.8 ms with 2,
-    /// 14.0 ms with 0 (docs/benchmarks.md, issue 45).
+    /// 0 runs the lane on the runners' session, one thread. Idle search with arctic-xs on 2 cores: p50 11.6 ms with 2,
+    /// 14.1-14.7 ms with 0 (docs/benchmarks.md, issue 45).
     /// </summary>
     public int QueryLaneThreads { get; set; } = 2;
 
