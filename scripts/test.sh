@@ -5,15 +5,17 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-log=$(mktemp) session=$(mktemp)
+log=$(mktemp) session=$(mktemp) exitcode=$(mktemp)
 export RAGCLUSTER_TEST_RUN=run$$
 # The tests run in a session of their own, so whatever they start (silos, API processes, PostgreSQL, Redis) can be found
 # afterwards: nothing may outlive the run.
-# A cancelled run (Ctrl-C, a CI timeout) ends that session too, since a signal to this script does not reach it.
+# A cancelled run (Ctrl-C, a CI timeout) ends that session too, since a signal to this script does not reach it. The
+# run goes in the background and the script waits for it: bash runs a trap only once a foreground command has ended.
 trap 'pkill -KILL -s "$(cat "$session")" 2>/dev/null; exit 130' INT TERM
-setsid --wait bash -c 'echo $$ > "$0"; exec dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@"' \
-  "$session" "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+{ setsid --wait bash -c 'echo $$ > "$0"; exec dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@"' \
+    "$session" "$@"; echo $? > "$exitcode"; } 2>&1 | tee "$log" &
+wait $!
+status=$(cat "$exitcode")
 # MSBuild's reused nodes and the compiler and Razor servers belong to the build, not to a test; a zombie (state Z) has
 # already ended and waits only to be reaped. PostgreSQL's postmaster has a session of its own (pg_ctl detaches it): it
 # is found by this run's data folders.
@@ -25,7 +27,7 @@ if [ -n "$left" ]; then
   echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null
   echo "=== end of processes left running ==="
 fi
-rm -f "$session"
+rm -f "$session" "$exitcode"
 
 # The console logger closes each test assembly with "Total tests: T", "Passed: P" and (if any) "Failed: F"
 # lines; add them up over assemblies.
