@@ -134,7 +134,19 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
-        var stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, await Existing(collection), documents, ct);
+        var key = await Existing(collection);
+        (DocumentStatus? Status, RagCluster.Grains.Documents.DocumentRefusal? Refusal)[] stored;
+        try
+        {
+            // Paced by the silo's backlog as the API paces a client: the bulk text path would otherwise take a whole corpus into memory.
+            stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, key, documents, ct,
+                _host.Services.GetRequiredService<RagCluster.Grains.Documents.IndexingSlots>(), _host.Services.GetRequiredService<RagCluster.Grains.Documents.BulkTextIndexer>());
+        }
+        catch (IngestBacklogFullException e)
+        {
+            var full = RagCluster.Grains.Documents.DocumentRefusal.Of(e);
+            stored = documents.Select(_ => ((DocumentStatus?)null, (RagCluster.Grains.Documents.DocumentRefusal?)full)).ToArray();
+        }
         return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected",
             stored[i].Refusal is { } r ? $"{r.Title}: {r.Detail}" : null,
             stored[i].Refusal is { Retryable: true } ? StorageUnavailableException.RetryAfterSeconds : null)).ToArray();

@@ -44,6 +44,7 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton<Embedder>();
         services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
+        services.TryAddSingleton<BulkTextIndexer>();
         services.TryAddSingleton(sp => new QueryCache(sp.GetRequiredService<IOptions<CacheOptions>>().Value.L1Capacity));
         // The LLM's HTTP pipeline (retries, breaker, timeouts) is built from its settings as it is registered.
         services.AddRagLlm(configuration.GetValidated<LlmOptions>("Llm"));

@@ -20,7 +20,7 @@ public static class DocumentEndpoints
     public static void MapDocumentEndpoints(this RouteGroupBuilder collection)
     {
         collection.MapPost("/documents", [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")] async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> (
-            CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, ILogger<IngestBody> log) =>
+            CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger<IngestBody> log) =>
         {
             IngestRequest ingest;
             string id;
@@ -68,7 +68,7 @@ public static class DocumentEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    return await IngestBatchAsync(c, batch, dimensions, grains, slots, request.HttpContext, log);
+                    return await IngestBatchAsync(c, batch, dimensions, grains, slots, texts, request.HttpContext, log);
                 }
                 if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
                 var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
@@ -157,7 +157,7 @@ public static class DocumentEndpoints
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
     private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestBatchAsync(
-        CollectionRef c, List<DocumentInput?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots, HttpContext http, ILogger log)
+        CollectionRef c, List<DocumentInput?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, HttpContext http, ILogger log)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
@@ -181,7 +181,7 @@ public static class DocumentEndpoints
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted, slots);
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted, slots, texts);
         var retryable = 0;
         for (var k = 0; k < work.Count; k++)
         {

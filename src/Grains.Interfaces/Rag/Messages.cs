@@ -61,6 +61,8 @@ public sealed record DocumentRecord(long Version, string ContentHash, int ChunkC
 {
     /// <summary>The uploaded file's name, when it came as a file (a restore brings it back).</summary>
     [Id(9)] public string? FileName { get; init; }
+    /// <summary>Accepted by a batch's bulk pass and not indexed yet (the collection holds the content until it is).</summary>
+    [Id(10)] public bool Pending { get; init; }
 }
 
 /// <summary>A restore's start: the collection it created (not visible until the restore ends), the first of the versions it set aside for the documents, and how long the restore's lease lasts unrenewed.</summary>
@@ -69,7 +71,16 @@ public sealed record RestoreStart(CollectionSettings Settings, long FirstVersion
 
 /// <summary>A document a bulk write wants to store: its id, content hash and chunk count, and its tags.</summary>
 [GenerateSerializer, Immutable, Alias("rc.BulkEntry")]
-public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Dictionary<string, string> Tags, string Format);
+public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Dictionary<string, string> Tags, string Format)
+{
+    /// <summary>
+    /// A text document's content, to be chunked and embedded after the acceptance: the collection keeps it with the
+    /// document's in-flight note until the document is registered, so a crash before then loses nothing.
+    /// </summary>
+    [Id(5)] public byte[]? Content { get; init; }
+    /// <summary>The silo that indexes the text (its address); the collection's sweep takes the text over once that silo is gone.</summary>
+    [Id(6)] public string? Silo { get; init; }
+}
 
 /// <summary>
 /// The collection's answer to a bulk write: for each entry (in order) the record to write (a new version), the record
@@ -77,7 +88,11 @@ public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Di
 /// (it has a grain state of its own, or a write of it is in flight there); and the settings whose layouts to write.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.BulkAcceptance")]
-public sealed record BulkAcceptance(DocumentRecord?[] Records, bool[] Unchanged, CollectionSettings Settings);
+public sealed record BulkAcceptance(DocumentRecord?[] Records, bool[] Unchanged, CollectionSettings Settings)
+{
+    /// <summary>For each entry, whether the registry held an earlier version of it, whose chunks may sit on shards the new ones miss.</summary>
+    [Id(3)] public bool[]? Replaces { get; init; }
+}
 
 /// <summary>
 /// The answer to DocumentsAccepted: the acceptance's stamp, the documents refused because a bulk write of them is in

@@ -1,6 +1,9 @@
 using Orleans;
+using Orleans.Runtime;
 using Orleans.Serialization;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Rag;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace RagCluster.Grains.Collections;
@@ -11,18 +14,27 @@ namespace RagCluster.Grains.Collections;
 /// flight its <c>unsettled</c> row holds a marker (its record), so the grain path refuses the id until it ends, and the
 /// sweep settles a write a crash cut off: registered if its shard holds the version, forgotten if not. A registered
 /// bulk document's <c>documents</c> row holds its record; a grain-owned one's is empty, and stays on the grain path.
+/// A text document written in bulk (see BulkTextIndexer) is chunked and embedded after its acceptance: its marker also
+/// holds its content and the silo indexing it, and reads as pending until the write ends.
 /// </summary>
 public sealed partial class CollectionGrain
 {
-    private const byte BulkTag = 0xB1;
+    private const byte BulkTag = 0xB1, TextTag = 0xB2;
     // Bulk writes the sweep found in their shards, to register in its next change.
     private readonly Dictionary<string, DocumentRecord> _finishedBulk = new(StringComparer.Ordinal);
 
     private byte[] Marker(DocumentRecord record) => [BulkTag, .. serializer.SerializeToArray(record)];
 
+    private byte[] Marker(BulkTextMarker text) => [TextTag, .. serializer.SerializeToArray(text)];
+
     /// <summary>The record a bulk write in flight noted, or null when the row is not such a marker (a grain's stamp is 8 bytes).</summary>
-    private DocumentRecord? BulkMarker(byte[]? unsettled) =>
-        unsettled is { Length: > 8 } && unsettled[0] == BulkTag ? serializer.Deserialize<DocumentRecord>(unsettled.AsMemory(1).ToArray()) : null;
+    private DocumentRecord? BulkMarker(byte[]? unsettled) => unsettled is { Length: > 8 } && unsettled[0] == BulkTag
+        ? serializer.Deserialize<DocumentRecord>(unsettled.AsMemory(1).ToArray())
+        : TextMarker(unsettled)?.Record;
+
+    /// <summary>The note of a text document written in bulk and not registered yet, or null when the row is not one.</summary>
+    private BulkTextMarker? TextMarker(byte[]? unsettled) =>
+        unsettled is { Length: > 8 } && unsettled[0] == TextTag ? serializer.Deserialize<BulkTextMarker>(unsettled.AsMemory(1).ToArray()) : null;
 
     private DocumentRecord? RegisteredRecord(byte[]? registered) =>
         registered is { Length: > 0 } ? serializer.Deserialize<DocumentRecord>(registered) : null;
@@ -31,6 +43,7 @@ public sealed partial class CollectionGrain
     {
         var records = new DocumentRecord?[entries.Length];
         var unchanged = new bool[entries.Length];
+        var replaces = new bool[entries.Length];
         CollectionSettings settings = Settings;
         var marked = 0;
         await Change((h, edits) =>
@@ -45,6 +58,12 @@ public sealed partial class CollectionGrain
                 var registered = edits.Read(Registered, e.Id);
                 // A grain's own acceptance in flight, or a document the grain path owns: it goes there.
                 if ((unsettled is not null && BulkMarker(unsettled) is null) || registered is { Length: 0 }) continue;
+                // The same text sent again while its first write is still indexing: that write answers for both.
+                if (e.Content is not null && TextMarker(unsettled) is { } indexing && indexing.Record.ContentHash == e.ContentHash)
+                {
+                    (records[i], unchanged[i]) = (indexing.Record, true);
+                    continue;
+                }
                 if (unsettled is null && RegisteredRecord(registered) is { } held && held.ContentHash == e.ContentHash)
                 {
                     (records[i], unchanged[i]) = (held, true);
@@ -56,13 +75,16 @@ public sealed partial class CollectionGrain
                 var record = new DocumentRecord(version, e.ContentHash, e.ChunkCount, e.Tags, e.Format, layout.Generation, layout.ShardCount,
                     [Documents.DocumentGrain.ShardOfSingleChunk(e.Id, layout.ShardCount)], DateTimeOffset.UtcNow);
                 records[i] = record;
-                edits.Put(Unsettled, e.Id, Marker(record));
+                replaces[i] = registered is { Length: > 0 } || unsettled is not null;
+                edits.Put(Unsettled, e.Id, e.Content is { } content
+                    ? Marker(new BulkTextMarker(record with { Pending = true, HeldShards = [] }, content, e.Silo ?? ""))
+                    : Marker(record));
                 marked++;
             }
             return h with { LastBulkVersion = version };
         }, entries.SelectMany(e => new[] { (Unsettled, e.Id), (Registered, e.Id) }).ToList());
         if (marked > 0) await EnsureSweepReminderAsync();
-        return new BulkAcceptance(records, unchanged, settings);
+        return new BulkAcceptance(records, unchanged, settings) { Replaces = replaces };
     }
 
     public async Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts, long incarnation = 0)
@@ -92,8 +114,14 @@ public sealed partial class CollectionGrain
         return open;
     }
 
-    public async Task<DocumentRecord?> Record(string documentId) =>
-        RegisteredRecord((await rows.ReadAsync(Registered, [documentId])).GetValueOrDefault(documentId));
+    public async Task<DocumentRecord?> Record(string documentId)
+    {
+        var (registeredRow, unsettledRow) = (rows.ReadAsync(Registered, [documentId]), rows.ReadAsync(Unsettled, [documentId]));
+        var registered = RegisteredRecord((await registeredRow).GetValueOrDefault(documentId));
+        // A text written in bulk reads as pending, at its new version, until it is registered.
+        return TextMarker((await unsettledRow).GetValueOrDefault(documentId)) is { } text && text.Record.Version > (registered?.Version ?? 0)
+            ? text.Record : registered;
+    }
 
     /// <summary>
     /// The sweep's part for bulk writes: one a period old (its caller is gone; calls time out well within a period) is
@@ -103,9 +131,11 @@ public sealed partial class CollectionGrain
     private async Task<List<(string Id, byte[] At)>> SettleBulkAsync(List<(string Key, byte[] Value)> markers, DateTime abandonedBefore)
     {
         var settled = new List<(string, byte[])>();
-        var old = markers.Select(m => (m.Key, m.Value, Record: BulkMarker(m.Value)!)).Where(m => m.Record.UpdatedAt.UtcDateTime < abandonedBefore).ToList();
-        if (old.Count == 0) return settled;
         var key = this.GetPrimaryKeyString();
+        ResumeTexts(markers, abandonedBefore);
+        var old = markers.Where(m => m.Value[0] == BulkTag).Select(m => (m.Key, m.Value, Record: BulkMarker(m.Value)!))
+            .Where(m => m.Record.UpdatedAt.UtcDateTime < abandonedBefore).ToList();
+        if (old.Count == 0) return settled;
         var layout = Settings.Layout;
         foreach (var byShard in old.GroupBy(m => Documents.DocumentGrain.ShardOfSingleChunk(m.Key, layout.ShardCount)))
         {
@@ -125,4 +155,25 @@ public sealed partial class CollectionGrain
         }
         return settled;
     }
+
+    /// <summary>
+    /// Texts written in bulk whose indexing silo is no longer active are indexed here (the marker stays until their
+    /// write ends, so a later tick tries again if this one fails too). Those a live silo holds are left to it: on a
+    /// CPU a load's backlog can take minutes, and redoing them on a timer would only double the work.
+    /// </summary>
+    private void ResumeTexts(List<(string Key, byte[] Value)> markers, DateTime abandonedBefore)
+    {
+        var membership = ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
+        var orphans = markers.Select(m => (m.Key, Text: TextMarker(m.Value)))
+            .Where(m => m.Text is { } t && t.Record.UpdatedAt.UtcDateTime < abandonedBefore
+                        && (t.Silo.Length == 0 || membership.GetSiloStatus(SiloAddress.FromParsableString(t.Silo)) != SiloStatus.Active))
+            .Select(m => new BulkTextIndexer.Text(m.Key, m.Text!.Record, m.Text.Content, Replaces: true)).ToList();
+        if (orphans.Count == 0) return;
+        log.LogInformation("Sweep of collection {Collection}: indexing {Count} text(s) a gone silo had accepted in bulk", this.GetPrimaryKeyString(), orphans.Count);
+        ServiceProvider.GetRequiredService<BulkTextIndexer>().Resume(this.GetPrimaryKeyString(), orphans);
+    }
 }
+
+/// <summary>A text document's in-flight note: its new record (pending), its content, and the silo indexing it.</summary>
+[GenerateSerializer, Immutable, Alias("rc.BulkTextMarker")]
+public sealed record BulkTextMarker(DocumentRecord Record, byte[] Content, string Silo);

@@ -15,8 +15,9 @@ public static class DocumentBatch
     public const int MaxDocuments = 1000;
 
     /// <summary>
-    /// Documents that need no pipeline of their own (one chunk with its vector) take the bulk path (<see cref="BulkAsync"/>);
-    /// the rest, and those the collection sends back (their grain owns them), are stored by their grains (<see cref="ByGrainAsync"/>).
+    /// Documents that need no pipeline of their own take a bulk path: one chunk with its vector (<see cref="BulkAsync"/>), or,
+    /// given a <paramref name="texts"/> indexer, a small text (<see cref="TextBulkAsync"/>). The rest, and those the
+    /// collection sends back (their grain owns them), are stored by their grains (<see cref="ByGrainAsync"/>).
     /// A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>
     /// <exception cref="IngestBacklogFullException">
@@ -24,21 +25,28 @@ public static class DocumentBatch
     /// admission hold: nothing of the batch was accepted.
     /// </exception>
     public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
-        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null)
+        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null, BulkTextIndexer? texts = null)
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         var bulk = new List<(int Index, OwnVectorChunk Chunk)>();
+        var bulkTexts = new List<(int Index, Extraction.ExtractedText Text)>();
         var byGrain = new List<int>();
+        var settings = texts is not null && documents.Any(d => texts.Candidate(d.Request))
+            ? await grains.GetGrain<ICollectionGrain>(collectionKey).GetSettings() : null;
         for (var i = 0; i < documents.Count; i++)
         {
-            if (documents[i].Request.Format == OwnVectorChunks.Format && SingleChunk(documents[i].Request.Content) is { } chunk) bulk.Add((i, chunk));
+            var request = documents[i].Request;
+            if (request.Format == OwnVectorChunks.Format && SingleChunk(request.Content) is { } chunk) bulk.Add((i, chunk));
+            else if (settings is not null && texts!.Extract(request, settings) is { } text) bulkTexts.Add((i, text));
             else byGrain.Add(i);
         }
-        if (slots is not null && byGrain.Count > 0
-            && !await slots.WaitForRoomAsync(byGrain.Count, byGrain.Sum(i => (long)documents[i].Request.Content.Length), ct))
+        var waiting = byGrain.Concat(bulkTexts.Select(t => t.Index)).ToList();
+        if (slots is not null && waiting.Count > 0
+            && !await slots.WaitForRoomAsync(waiting.Count, waiting.Sum(i => (long)documents[i].Request.Content.Length), ct))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
-                $"{byGrain.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
+                $"{waiting.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
         if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, ct));
+        if (bulkTexts.Count > 0) byGrain.AddRange(await TextBulkAsync(grains, collectionKey, documents, bulkTexts, results, texts!, ct));
         if (byGrain.Count > 0)
         {
             var grainResults = await ByGrainAsync(grains, collectionKey, byGrain.Select(i => documents[i]).ToList(), ct);
@@ -92,7 +100,7 @@ public static class DocumentBatch
             foreach (var b in bulk) results[b.Index] = (null, DocumentRefusal.Of(e));
             return toGrain;
         }
-        var writes = new List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)>();
+        var writes = new List<BulkWrite>();
         for (var k = 0; k < bulk.Count; k++)
         {
             var (index, own) = bulk[k];
@@ -102,89 +110,66 @@ public static class DocumentBatch
                 case null: toGrain.Add(index); break;
                 case var held when acceptance.Unchanged[k]: results[index] = (Status(collectionKey, id, held), null); break;
                 case var record:
-                    writes.Add((index, id, record, new ChunkRecord($"{id}#0", id, 0, 0, own.Text.Length, own.Text, [], record.Tags,
-                        OwnVectorChunks.Normalized(own.Vector))));
+                    // One chunk, routed by the document's id: an earlier version's chunk sits on the same shard.
+                    writes.Add(new BulkWrite(index, id, record, [new ChunkRecord($"{id}#0", id, 0, 0, own.Text.Length, own.Text, [], record.Tags,
+                        OwnVectorChunks.Normalized(own.Vector))], Replaces: false));
                     break;
             }
         }
-        if (writes.Count > 0) await WriteBulkAsync(grains, collectionKey, acceptance.Settings, writes, results, ct);
+        if (writes.Count == 0) return toGrain;
+        var stored = await BulkShardWrites.WriteAsync(grains, collectionKey, acceptance.Settings, writes, e => Refusable(e, ct));
+        foreach (var w in writes)
+            results[w.Index] = stored.GetValueOrDefault(w.Index) is { } e
+                ? (null, DocumentRefusal.Of(e))
+                : (Status(collectionKey, w.Id, w.Record with { Pending = false }), null);
         return toGrain;
     }
 
-    private static async Task WriteBulkAsync(IGrainFactory grains, string collectionKey, CollectionSettings settings,
-        List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes, (DocumentStatus?, DocumentRefusal?)[] results, CancellationToken ct)
+    /// <summary>
+    /// Text documents that need no pipeline of their own (small txt, md, html or json; see BulkTextIndexer): the collection
+    /// notes them with their content in one registry write, which is the durable acceptance (answer "pending"); this
+    /// silo's <paramref name="indexer"/> then chunks, embeds and writes them a batch and a shard at a time. Returns the
+    /// documents the collection sent to the grain path instead.
+    /// </summary>
+    private static async Task<List<int>> TextBulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
+        List<(int Index, Extraction.ExtractedText Text)> texts, (DocumentStatus?, DocumentRefusal?)[] results, BulkTextIndexer indexer, CancellationToken ct)
     {
-        var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
-        var incarnation = settings.Incarnation; // the creation that accepted them, even if the layouts are read again
-        for (var attempt = 1; writes.Count > 0; attempt++)
+        var toGrain = new List<int>();
+        BulkAcceptance acceptance;
+        try
         {
-            // Each shard of each layout the collection writes (two while it reshards) takes its share in one call; a
-            // document is stored once every layout's shard holds it. One whose shard failed is refused (its in-flight
-            // note is settled by the sweep), the others go on.
-            var failed = new Dictionary<int, Exception>();
-            var calls = new List<Task>();
-            foreach (var layout in settings.WriteLayouts)
-                foreach (var shard in writes.GroupBy(w => DocumentGrain.ShardOfSingleChunk(w.Id, layout.ShardCount)))
-                {
-                    var upserts = shard.Select(w => new ShardUpsert(w.Id, w.Record.Version, [w.Chunk])).ToArray();
-                    var grain = grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, shard.Key));
-                    calls.Add(Catching(layout == settings.ReshardingTo ? grain.Merge(upserts) : grain.UpsertMany(upserts), e =>
-                    {
-                        lock (failed) foreach (var w in shard) failed[w.Index] = e;
-                    }));
-                }
-            await Task.WhenAll(calls);
-            foreach (var (index, e) in failed) results[index] = (null, DocumentRefusal.Of(e));
-            writes = writes.Where(w => !failed.ContainsKey(w.Index)).ToList();
-            if (writes.Count == 0) return;
-            try
+            acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).BeginBulk(texts.Select(t =>
             {
-                var registered = await collection.EndBulk(writes.Select(w => w.Id).ToArray(), writes.Select(w => w.Record).ToArray(),
-                    settings.WriteLayouts.Select(l => l.Generation).ToArray(), incarnation);
-                if (!registered) await RemoveAsync(grains, collectionKey, settings, writes);
-                foreach (var w in writes)
-                    results[w.Index] = registered
-                        ? (Status(collectionKey, w.Id, w.Record), null)
-                        : (null, DocumentRefusal.Of(new CollectionGoneException($"collection '{collectionKey}' was deleted")));
-                if (registered)
-                {
-                    RagMetrics.Ingests.Add(writes.Count, RagMetrics.Tag("outcome", "indexed"));
-                    RagMetrics.IngestedChunks.Add(writes.Count);
-                    RagMetrics.IndexedDocumentsRate.Add(writes.Count);
-                    RagMetrics.IndexedChunksRate.Add(writes.Count);
-                }
-                return;
-            }
-            catch (ShardLayoutChangedException) when (attempt < 5)
+                var r = documents[t.Index].Request;
+                return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo };
+            }).ToArray());
+        }
+        catch (Exception e) when (Refusable(e, ct))
+        {
+            foreach (var t in texts) results[t.Index] = (null, DocumentRefusal.Of(e));
+            return toGrain;
+        }
+        var accepted = new List<BulkTextIndexer.Text>();
+        for (var k = 0; k < texts.Count; k++)
+        {
+            var (index, text) = texts[k];
+            var id = documents[index].Id;
+            switch (acceptance.Records[k])
             {
-                settings = await collection.GetSettings(); // a reshard began or ended: write the layouts it names now
-            }
-            catch (Exception e) when (Refusable(e, ct))
-            {
-                // In the shards but perhaps not registered: the sweep registers what its shard holds; the sender may resend.
-                foreach (var w in writes) results[w.Index] = (null, DocumentRefusal.Of(e));
-                return;
+                case null: toGrain.Add(index); break;
+                case var held when acceptance.Unchanged[k]: results[index] = (Status(collectionKey, id, held), null); break;
+                case var record:
+                    results[index] = (Status(collectionKey, id, record with { Pending = true }), null);
+                    accepted.Add(new BulkTextIndexer.Text(id, record, documents[index].Request.Content, acceptance.Replaces?[k] ?? true) { Extracted = text });
+                    break;
             }
         }
-    }
-
-    // The collection was deleted while the chunks went in: they leave the shards again.
-    private static async Task RemoveAsync(IGrainFactory grains, string collectionKey, CollectionSettings settings,
-        List<(int Index, string Id, DocumentRecord Record, ChunkRecord Chunk)> writes)
-    {
-        var removals = settings.WriteLayouts.SelectMany(layout => writes.Select(w =>
-            grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, DocumentGrain.ShardOfSingleChunk(w.Id, layout.ShardCount))).RemoveDocument(w.Id, w.Record.Version)));
-        await Catching(Task.WhenAll(removals), _ => { });
-    }
-
-    private static async Task Catching(Task call, Action<Exception> onError)
-    {
-        try { await call; }
-        catch (Exception e) { onError(e); }
+        if (accepted.Count > 0) indexer.Accept(collectionKey, accepted);
+        return toGrain;
     }
 
     private static DocumentStatus Status(string collectionKey, string id, DocumentRecord r) =>
-        new(collectionKey, id, DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt);
+        new(collectionKey, id, r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt);
 
     /// <summary>
     /// The collection notes every document of the batch as accepted in one write (a notice per document made a
@@ -214,7 +199,7 @@ public static class DocumentBatch
             AcceptedAt = acceptance.Stamp, VersionFloor = acceptance.VersionFloor, RegistryRead = true, Registry = acceptance.Records[i],
             Incarnation = acceptance.Incarnation,
         })).ToList();
-        await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, documents.Count), new ParallelOptions { MaxDegreeOfParallelism = int.Parse(Environment.GetEnvironmentVariable("RC_PAR") ?? "32"), CancellationToken = ct }, async (i, _) =>
         {
             if (busy.Contains(documents[i].Id))
             {

@@ -124,12 +124,14 @@ public sealed class DocumentGrain(
 
     private void AdoptIfNewer(DocumentRecord? record)
     {
-        if (record is not null && record.Version > _state.Current.Version && _state.Adopt(FromRecord(record))) _adopted = true;
+        // A text written in bulk is read pending first, then indexed at the same version.
+        var finished = _adopted && record is { Pending: false } && record.Version == _state.Current.Version && _state.Current.Status == DocumentStatuses.Pending;
+        if (record is not null && (record.Version > _state.Current.Version || finished) && _state.Adopt(FromRecord(record))) _adopted = true;
     }
 
     private static DocumentState FromRecord(DocumentRecord r) => new()
     {
-        Status = DocumentStatuses.Indexed, Version = r.Version, IndexedVersion = r.Version, ContentHash = r.ContentHash, ChunkCount = r.ChunkCount,
+        Status = r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, Version = r.Version, IndexedVersion = r.Pending ? 0 : r.Version, ContentHash = r.ContentHash, ChunkCount = r.ChunkCount,
         UpdatedAt = r.UpdatedAt, Format = r.Format, Tags = r.Tags, ShardCount = r.ShardCount, HeldShards = r.HeldShards,
         LayoutGeneration = r.LayoutGeneration, FileName = r.FileName,
     };
@@ -523,24 +525,16 @@ public sealed class DocumentGrain(
     {
         if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
         // Extraction (a large PDF takes seconds) and chunking run on the thread pool, not in the grain's turn.
-        var local = embedder.Local;
-        var counter = local.IsConfigured ? (ITokenCounter)new WordPieceTokenCounter(local.Tokenizer!) : ApproximateTokenCounter.Instance;
-        var chunking = new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens };
         var (format, content) = (pending.Format!, pending.PendingContent!);
-        var drafts = await Task.Run(() => new Chunker(chunking, counter).Chunk(DocumentExtractor.Extract(format, content)), _stopping.Token);
-
+        var (drafts, sequences) = await Task.Run(() => DocumentChunks.Cut(DocumentExtractor.Extract(format, content), settings, embedder.Local), _stopping.Token);
         float[][]? vectors = null;
-        if (local.IsConfigured && drafts.Count > 0)
+        if (sequences is not null)
         {
-            // The chunker's word pieces are the model input: no text is tokenised twice. The embedding service batches
-            // these with other documents' chunks; on this silo that is no grain call at all.
-            var sequences = drafts.Select(d => (d.TokenIds is { } ids ? local.PassageSequence(ids) : null)
-                                               ?? local.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray();
+            // The embedding service batches these with other documents' chunks; on this silo that is no grain call at all.
             step.MoveTo(IngestSteps.Embedding);
             vectors = await embedder.EmbedAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
         }
-        return drafts.Select((d, i) => new ChunkRecord($"{DocumentId}#{d.Ordinal}", DocumentId, d.Ordinal, d.Start, d.End, d.Text,
-            d.HeadingPath.ToArray(), pending.Tags, vectors?[i])).ToList();
+        return DocumentChunks.Records(DocumentId, drafts, pending.Tags, vectors);
     }
 
     /// <summary>

@@ -27,6 +27,15 @@ public sealed class IngestOptions : IValidatedOptions
     /// </summary>
     public TimeSpan PendingSweepCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Text documents of a batch up to this size (txt, md, html, json) take the bulk text path: accepted in one registry
+    /// write a batch, then chunked, embedded and written a batch and a shard at a time (BulkTextIndexer) instead of a grain
+    /// each. Larger ones, files, and the single-document form keep a pipeline of their own. 0 turns the path off.
+    /// </summary>
+    public int BulkTextMaxKilobytes { get; set; } = 64;
+    /// <summary>Batches the bulk text path indexes at once on a silo: one chunks while another embeds and another writes its shards.</summary>
+    public int BulkTextConcurrency { get; set; } = 4;
+
     public long MaxQueuedBytes => MaxQueuedMegabytes * 1024L * 1024;
 
     public void Validate()
@@ -34,6 +43,8 @@ public sealed class IngestOptions : IValidatedOptions
         if (MaxConcurrentDocuments is < 1 or > 100_000) throw new ArgumentException("Ingest:MaxConcurrentDocuments must be 1..100000");
         if (MaxQueuedDocuments is < 1 or > 10_000_000) throw new ArgumentException("Ingest:MaxQueuedDocuments must be 1..10000000");
         if (MaxQueuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
+        if (BulkTextMaxKilobytes is < 0 or > 1024 * 1024) throw new ArgumentException("Ingest:BulkTextMaxKilobytes must be 0..1048576 (0: off)");
+        if (BulkTextConcurrency is < 1 or > 64) throw new ArgumentException("Ingest:BulkTextConcurrency must be 1..64");
         IValidatedOptions.TimeRange("Ingest:AdmissionHold", AdmissionHold, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         IValidatedOptions.TimeRange("Ingest:PendingSweepPeriod", PendingSweepPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         IValidatedOptions.TimeRange("Ingest:PendingSweepCallTimeout", PendingSweepCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));

@@ -225,9 +225,12 @@ public sealed class DurabilityApiTests(ApiProcess api) : IClassFixture<ApiProces
             Assert.NotNull(single.Headers.RetryAfter);
             Assert.DoesNotContain("Npgsql", await single.Content.ReadAsStringAsync());
 
+            // bad2 is past Ingest:BulkTextMaxKilobytes, so it has a grain (and a state write) of its own; the small ones
+            // are accepted in the collection's registry (the bulk text path).
+            var large = string.Join(' ', Enumerable.Repeat("refused", 10_000));
             var batch = await api.Http.PostAsJsonAsync("v1/collections/durable/documents", new
             {
-                documents = new[] { new { id = "good1", text = "stored" }, new { id = "bad2", text = "refused" }, new { id = "good2", text = "stored too" } },
+                documents = new[] { new { id = "good1", text = "stored" }, new { id = "bad2", text = large }, new { id = "good2", text = "stored too" } },
             });
             Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
             Assert.NotNull(batch.Headers.RetryAfter);
@@ -248,5 +251,53 @@ public sealed class DurabilityApiTests(ApiProcess api) : IClassFixture<ApiProces
         }
         Assert.Equal(1, (await api.Client.IngestBatchAsync("durable", [new("bad2") { Text = "refused" }])).Accepted);
         Assert.Equal("indexed", (await api.Client.SettledAsync("durable", ["bad2"], seconds: 10))["bad2"].Status);
+    }
+
+    [Fact]
+    public async Task A_batch_of_texts_the_registry_refuses_is_a_503_per_document_and_nothing_of_it_is_kept()
+    {
+        var faults = await InjectedWriteFailures.InstallAsync($"sqlite:{api.StoreFile}");
+        await api.CreateCollection("durable-registry");
+        await faults.FailRowWrites("%durable-registry%");
+        try
+        {
+            var batch = await api.Http.PostAsJsonAsync("v1/collections/durable-registry/documents", new
+            {
+                documents = new[] { new { id = "r1", text = "accepted in the registry or not at all" }, new { id = "r2", text = "the same" } },
+            });
+            Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+            Assert.NotNull(batch.Headers.RetryAfter);
+            var body = await batch.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal((0, 2), (body.GetProperty("accepted").GetInt32(), body.GetProperty("rejected").GetInt32()));
+            Assert.All(body.GetProperty("documents").EnumerateArray(), d => Assert.Equal(503, d.GetProperty("error").GetProperty("status").GetInt32()));
+        }
+        finally
+        {
+            await faults.HealAll();
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await api.Http.GetAsync("v1/collections/durable-registry/documents/r1")).StatusCode);
+        Assert.Equal(2, (await api.Client.IngestBatchAsync("durable-registry", [new("r1") { Text = "again" }, new("r2") { Text = "again too" }])).Accepted);
+        Assert.All((await api.Client.SettledAsync("durable-registry", ["r1", "r2"], seconds: 20)).Values, s => Assert.Equal("indexed", s.Status));
+    }
+
+    [Fact]
+    public async Task Texts_accepted_in_bulk_while_their_shards_refuse_writes_stay_pending_and_are_indexed_once_the_store_heals()
+    {
+        var faults = await InjectedWriteFailures.InstallAsync($"sqlite:{api.StoreFile}");
+        await api.CreateCollection("durable-shards");
+        await faults.FailLogAppends("%durable-shards%");
+        try
+        {
+            var accepted = await api.Client.IngestBatchAsync("durable-shards", [new("s1") { Text = "the shard refuses this for now" }, new("s2") { Text = "and this" }]);
+            Assert.Equal(2, accepted.Accepted); // the acceptance is the registry's write, which succeeded
+            // The indexer tries again (1 s, then doubling); until the shards take the chunks the documents read pending.
+            await Poll.UntilAsync(async () => (await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/durable-shards/documents/s1"))
+                .GetProperty("status").GetString() == "pending", seconds: 5);
+        }
+        finally
+        {
+            await faults.HealAll();
+        }
+        Assert.All((await api.Client.SettledAsync("durable-shards", ["s1", "s2"], seconds: 60)).Values, s => Assert.Equal("indexed", s.Status));
     }
 }

@@ -1,0 +1,134 @@
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>
+/// Small texts of a batch take the bulk text path: accepted pending in one registry write with their content, then
+/// chunked, embedded and written a batch at a time by the accepting silo's indexer; a document reads pending, then
+/// indexed, with the chunks and vectors its own grain would have given it; texts whose silo is gone are taken over by
+/// the collection's sweep.
+/// </summary>
+public sealed class BulkTextTests
+{
+    // Vectors from the hashing encoder (the test tokenizer, no model): the paths must agree on them, not on meaning.
+    private static readonly Dictionary<string, string?> Hashing = new()
+    {
+        ["Embedding:Encoder"] = "hashing", ["Embedding:ModelDirectory"] = RepoPaths.TokenizerDir, ["Ingest:PendingSweepPeriod"] = "00:00:01",
+    };
+
+    private static IngestRequest Text(string text) => new("txt", Encoding.UTF8.GetBytes(text), new() { ["lang"] = "en" }, null);
+
+    private static string Words(int i, int count) =>
+        string.Join(' ', Enumerable.Range(0, count).Select(k => $"word{(i * 7 + k) % 97} sentence{k % 13}" + (k % 9 == 8 ? "." : "")));
+
+    private static (IndexingSlots Slots, BulkTextIndexer Indexer) Services(RagTestCluster cluster)
+    {
+        var services = ((InProcessSiloHandle)cluster.Cluster.Primary!).SiloHost.Services;
+        return (services.GetRequiredService<IndexingSlots>(), services.GetRequiredService<BulkTextIndexer>());
+    }
+
+    private static async Task<ChunkRecord[]> Chunks(RagTestCluster cluster, string collection, int shards, string id)
+    {
+        var chunks = new List<ChunkRecord>();
+        for (var s = 0; s < shards; s++)
+            chunks.AddRange((await cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/{s}").Documents([id], includeVectors: true)).Chunks);
+        return chunks.OrderBy(c => c.Ordinal).ToArray();
+    }
+
+    [Fact]
+    public async Task A_batch_of_texts_reads_pending_then_indexed_with_the_chunks_and_vectors_its_own_grain_gives()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
+        var (slots, indexer) = Services(cluster);
+        foreach (var key in new[] { "t.bulktext", "t.bygrain" })
+            await cluster.Grains.GetGrain<ICollectionGrain>(key).Create(new CollectionSettings(3, 48, 8));
+        // Short texts of one chunk and longer ones of several, which land on several shards.
+        var documents = Enumerable.Range(0, 40).Select(i => ($"d{i}", Text(Words(i, i % 4 == 0 ? 120 : 12)))).ToList();
+
+        var answers = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", documents, default, slots, indexer);
+        Assert.All(answers, a => Assert.Equal(DocumentStatuses.Pending, a.Status!.Status));
+        foreach (var (id, request) in documents) await cluster.Grains.GetGrain<IDocumentGrain>($"t.bygrain/{id}").Ingest(request);
+
+        await Poll.UntilAsync(async () => (await Task.WhenAll(documents.Select(d =>
+            cluster.Grains.GetGrain<IDocumentGrain>($"t.bulktext/{d.Item1}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+        await Poll.UntilAsync(async () => (await Task.WhenAll(documents.Select(d =>
+            cluster.Grains.GetGrain<IDocumentGrain>($"t.bygrain/{d.Item1}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+        Assert.Equal(0, indexer.Indexing);
+        Assert.Equal(0, slots.QueuedDocuments);
+
+        var info = await cluster.Grains.GetGrain<ICollectionGrain>("t.bulktext").GetInfo();
+        Assert.Equal((40, 0), (info.DocumentCount, info.UnsettledCount));
+        foreach (var (id, _) in documents)
+        {
+            var (bulk, own) = (await Chunks(cluster, "t.bulktext", 3, id), await Chunks(cluster, "t.bygrain", 3, id));
+            Assert.NotEmpty(bulk);
+            Assert.Equal(own.Select(c => (c.ChunkId, c.Text, c.Start, c.End)), bulk.Select(c => (c.ChunkId, c.Text, c.Start, c.End)));
+            for (var k = 0; k < own.Length; k++) Assert.Equal(own[k].Vector!, bulk[k].Vector!);
+            var status = await cluster.Grains.GetGrain<IDocumentGrain>($"t.bulktext/{id}").GetStatus();
+            Assert.Equal(own.Length, status.ChunkCount);
+        }
+        Assert.Contains(documents, d => Chunks(cluster, "t.bulktext", 3, d.Item1).Result.Length > 1);
+
+        // The same text again is nothing new; a changed one is a new version whose chunks replace the old ones everywhere.
+        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [documents[0]], default, slots, indexer);
+        Assert.Equal(DocumentStatuses.Indexed, again[0].Status!.Status);
+        var before = again[0].Status!.Version;
+        var changed = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [("d0", Text("one short sentence now"))], default, slots, indexer);
+        Assert.True(changed[0].Status!.Version > before);
+        await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<IDocumentGrain>("t.bulktext/d0").GetStatus()).Status == DocumentStatuses.Indexed);
+        Assert.Equal(["one short sentence now"], (await Chunks(cluster, "t.bulktext", 3, "d0")).Select(c => c.Text));
+    }
+
+    [Fact]
+    public async Task Texts_a_gone_silo_accepted_in_bulk_are_indexed_by_the_sweep_of_a_live_one()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
+        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.orphans");
+        await collection.Create(new CollectionSettings(2, 48, 8));
+        // Accepted as a silo that then died would have left them: noted with their content, naming that silo, never indexed.
+        var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
+        var entries = Enumerable.Range(0, 5).Select(i =>
+        {
+            var request = Text(Words(i, 30));
+            return new BulkEntry($"o{i}", $"hash{i}", 0, request.Tags, "txt") { Content = request.Content, Silo = gone };
+        }).ToArray();
+        var acceptance = await collection.BeginBulk(entries);
+        Assert.All(acceptance.Records, r => Assert.NotNull(r));
+        Assert.Equal(DocumentStatuses.Pending, (await cluster.Grains.GetGrain<IDocumentGrain>("t.orphans/o0").GetStatus()).Status);
+
+        // The sweep (every second here) hands them to this silo's indexer once they are a period old.
+        await Poll.UntilAsync(async () => (await Task.WhenAll(entries.Select(e =>
+            cluster.Grains.GetGrain<IDocumentGrain>($"t.orphans/{e.Id}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+        var info = await collection.GetInfo();
+        Assert.Equal((5, 0), (info.DocumentCount, info.UnsettledCount));
+        Assert.NotEmpty(await Chunks(cluster, "t.orphans", 2, "o3"));
+    }
+
+    [Fact]
+    public async Task A_text_in_flight_is_busy_for_its_own_grain_and_its_resend_is_the_same_write()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
+        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.inflight");
+        await collection.Create(new CollectionSettings(1, 48, 8));
+        // A note naming this live silo that its indexer never got: it stays in flight, and nobody takes it over.
+        var (_, indexer) = Services(cluster);
+        var request = Text(Words(1, 20));
+        var entry = new BulkEntry("x", "hash-x", 0, request.Tags, "txt") { Content = request.Content, Silo = indexer.Silo };
+        var first = await collection.BeginBulk([entry]);
+        var resent = await collection.BeginBulk([entry]);
+        Assert.True(resent.Unchanged[0]);
+        Assert.Equal(first.Records[0]!.Version, resent.Records[0]!.Version);
+
+        var busy = await Assert.ThrowsAsync<RagCluster.Grains.Interfaces.Errors.DocumentBusyException>(() =>
+            cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").Ingest(Text("another text")));
+        Assert.Contains("bulk", busy.Message);
+        Assert.Equal(DocumentStatuses.Pending, (await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").GetStatus()).Status);
+    }
+}
