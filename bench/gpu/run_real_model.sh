@@ -30,7 +30,7 @@ fi
 
 if want eval; then
 step "retrieval: ragcluster eval on scifact-train, fp32 and fused-fp16"
-for v in fused-fp16 fp32; do
+for v in ${EVAL_VARIANTS:-fused-fp16 fp32}; do
   timeout 200 $app/ragcluster eval "$stage/scifact-train" -c scifact --data /tmp/eval-$v --model $M/$v --plans auto,bm25,vector,hybrid,hybrid-k10 2>&1 | tee "$out/eval-$v.txt"
 done
 fi
@@ -62,6 +62,7 @@ $app/RagCluster.Api --urls http://127.0.0.1:8080 --Storage:Path /tmp/api-data --
   --Embedding:ModelDirectory $M/fused-fp16 --RateLimit:PermitsPerSecond 100000 --RateLimit:Burst 100000 > "$out/api.log" 2>&1 &
 api=$!
 timeout 150 python3 bench/gpu/ingest_client.py http://127.0.0.1:8080 $key "$stage/scifact-train/corpus.jsonl" scifact $M/fp32/vocab.txt 2>&1 | tee "$out/ingest.json"
+CLIENTS=4 timeout 150 python3 bench/gpu/ingest_client.py http://127.0.0.1:8080 $key "$stage/scifact-train/corpus.jsonl" scifact4 $M/fp32/vocab.txt 2>&1 | tee -a "$out/ingest.json"
 timeout 150 python3 bench/gpu/ingest_client.py http://127.0.0.1:8080 $key $synth/corpus.jsonl synthetic $M/fp32/vocab.txt 2>&1 | tee -a "$out/ingest.json"
 CLIENTS=4 timeout 150 python3 bench/gpu/ingest_client.py http://127.0.0.1:8080 $key $synth/corpus.jsonl synthetic4 $M/fp32/vocab.txt 2>&1 | tee -a "$out/ingest.json"
 grep -h "input shapes" "$out/api.log"

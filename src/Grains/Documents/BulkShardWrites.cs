@@ -53,11 +53,12 @@ public static class BulkShardWrites
             foreach (var (index, e) in failed) outcome[index] = e;
             writes = writes.Where(w => !failed.ContainsKey(w.Index)).ToList();
             if (writes.Count == 0) break;
-            // The record says which of the serving layout's shards hold the chunks, so a later change tells only those.
-            var layoutNow = settings.Layout;
+            // The record says which of the serving layout's shards hold the chunks, so a later change tells only those,
+            // and when the document was indexed (a text's acceptance may be long before).
+            var (layoutNow, indexedAt) = (settings.Layout, DateTimeOffset.UtcNow);
             var records = writes.Select(w => w.Record with
             {
-                Pending = false, ChunkCount = w.Chunks.Length, LayoutGeneration = layoutNow.Generation, ShardCount = layoutNow.ShardCount,
+                Pending = false, ChunkCount = w.Chunks.Length, LayoutGeneration = layoutNow.Generation, ShardCount = layoutNow.ShardCount, UpdatedAt = indexedAt,
                 HeldShards = w.Chunks.Select(c => DocumentGrain.ShardOf(c.ChunkId, layoutNow.ShardCount)).Distinct().Order().ToArray(),
             }).ToArray();
             try

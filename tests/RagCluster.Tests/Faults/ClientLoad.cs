@@ -57,13 +57,13 @@ public sealed class RequestLog
 /// </summary>
 public sealed class IngestLoad(HttpClient http, string collection, RequestLog log)
 {
-    private readonly ConcurrentDictionary<string, int> _acknowledged = new();
+    private readonly ConcurrentDictionary<string, long> _acknowledged = new();
     private readonly ConcurrentDictionary<string, byte> _sent = new();
     private readonly ConcurrentQueue<string> _refusals = new();
     private int _resent;
 
     /// <summary>Acknowledged documents and the version the API gave each.</summary>
-    public IReadOnlyDictionary<string, int> Acknowledged => _acknowledged;
+    public IReadOnlyDictionary<string, long> Acknowledged => _acknowledged;
     /// <summary>Every document sent at least once (whatever came of it).</summary>
     public ICollection<string> Sent => _sent.Keys;
     /// <summary>Documents refused for good (not 503): none is expected.</summary>
@@ -146,7 +146,7 @@ public sealed class IngestLoad(HttpClient http, string collection, RequestLog lo
             {
                 var id = d.GetProperty("documentId").GetString()!;
                 var status = d.GetProperty("status").GetString();
-                if (status is "pending" or "indexed") _acknowledged[id] = d.GetProperty("version").GetInt32();
+                if (status is "pending" or "indexed") _acknowledged[id] = d.GetProperty("version").GetInt64();
                 else if (d.GetProperty("error").GetProperty("status").GetInt32() == 503) again.Add(byId[id]);
                 else _refusals.Enqueue($"{id}: {d.GetProperty("error")}");
             }

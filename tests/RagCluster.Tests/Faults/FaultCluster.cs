@@ -24,6 +24,8 @@ public sealed class FaultCluster : IAsyncDisposable
     private readonly string _adminKey = "fault-admin-" + Guid.NewGuid().ToString("N");
     private readonly string _url = $"http://127.0.0.1:{Ports.Free()}";
     private string _storage = "";
+    /// <summary>The silos' Silo:Storage (the PostgreSQL database), for faults injected into it.</summary>
+    public string Storage => _storage;
 
     public PostgresServer Postgres { get; private set; } = null!;
     public RedisServer Redis { get; private set; } = null!;
