@@ -154,8 +154,7 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
     {
-        var key = await Existing(collection);
-        return await Task.WhenAll(ids.Select(id => _silo.GetGrain<IDocumentGrain>($"{key}/{id}").GetStatus()));
+        return await RagCluster.Grains.Documents.DocumentBatch.StatusesAsync(_silo, await Existing(collection), ids);
     }
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>

@@ -94,7 +94,7 @@ public static class DocumentEndpoints
             var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
             if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
             var ids = body!.Ids!;
-            var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus()));
+            var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids.Select(id => id!).ToList());
             return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
                 Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
         }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);

@@ -97,6 +97,13 @@ public interface ICollectionGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<DocumentRecord?> Record(string documentId);
     /// <summary>
+    /// <see cref="Record"/> for many documents in one call (two reads a call): for each id the record of a document written
+    /// in bulk (pending while its text indexes), or null when only the document's own grain can say (it owns the
+    /// document, is writing it, or the registry has no row of it).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<DocumentRecord?[]> BulkRecords(string[] documentIds);
+    /// <summary>
     /// A document has settled since the acceptances stamped <paramref name="acceptedAt"/>: those records go, unless
     /// the document was accepted again since (a newer stamp stays). Without it the sweep finds the document settled,
     /// but only by activating it, which after a bulk load is every document again.

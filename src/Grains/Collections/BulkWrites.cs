@@ -123,6 +123,22 @@ public sealed partial class CollectionGrain
             ? text.Record : registered;
     }
 
+    public async Task<DocumentRecord?[]> BulkRecords(string[] documentIds)
+    {
+        var (registeredRows, unsettledRows) = (rows.ReadAsync(Registered, documentIds), rows.ReadAsync(Unsettled, documentIds));
+        var (registered, unsettled) = (await registeredRows, await unsettledRows);
+        return documentIds.Select(id =>
+        {
+            var held = RegisteredRecord(registered.GetValueOrDefault(id));
+            return unsettled.GetValueOrDefault(id) switch
+            {
+                null => held,
+                var note when TextMarker(note) is { } text => text.Record.Version > (held?.Version ?? 0) ? text.Record : held,
+                _ => null, // the grain path accepted it (or an own-vector write is in flight): its grain says
+            };
+        }).ToArray();
+    }
+
     /// <summary>
     /// The sweep's part for bulk writes: one a period old (its caller is gone; calls time out well within a period) is
     /// settled by what its shard holds, asked in one call a shard. Returns the markers to forget; those found in their

@@ -168,6 +168,19 @@ public static class DocumentBatch
         return toGrain;
     }
 
+    /// <summary>
+    /// Many documents' statuses: those written in bulk from the collection's registry in one call, the rest from their
+    /// grains. (A status poll of a bulk load used to activate every document's grain, each reading its own state and the
+    /// registry; the registration of the batches still indexing waited behind those reads.)
+    /// </summary>
+    public static async Task<DocumentStatus[]> StatusesAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<string> ids)
+    {
+        var records = await grains.GetGrain<ICollectionGrain>(collectionKey).BulkRecords(ids.ToArray());
+        return await Task.WhenAll(ids.Select((id, i) => records[i] is { } r
+            ? Task.FromResult(Status(collectionKey, id, r))
+            : grains.GetGrain<IDocumentGrain>($"{collectionKey}/{id}").GetStatus()));
+    }
+
     private static DocumentStatus Status(string collectionKey, string id, DocumentRecord r) =>
         new(collectionKey, id, r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt);
 

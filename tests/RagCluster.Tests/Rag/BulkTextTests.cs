@@ -130,5 +130,12 @@ public sealed class BulkTextTests
             cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").Ingest(Text("another text")));
         Assert.Contains("bulk", busy.Message);
         Assert.Equal(DocumentStatuses.Pending, (await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").GetStatus()).Status);
+
+        // Many statuses at once: the bulk one from the registry, a grain's own from its grain, an unknown id as unknown.
+        await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/own").Ingest(Text("a document with a grain of its own"));
+        await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/own").GetStatus()).Status == DocumentStatuses.Indexed);
+        var statuses = await DocumentBatch.StatusesAsync(cluster.Grains, "t.inflight", ["x", "own", "nope"]);
+        Assert.Equal([DocumentStatuses.Pending, DocumentStatuses.Indexed, "unknown"], statuses.Select(s => s.Status));
+        Assert.Equal(first.Records[0]!.Version, statuses[0].Version);
     }
 }
