@@ -173,20 +173,24 @@ public sealed partial class CollectionGrain
     }
 
     /// <summary>
-    /// Texts written in bulk whose indexing silo is no longer active are indexed here (the marker stays until their
-    /// write ends, so a later tick tries again if this one fails too). Those a live silo holds are left to it: on a
-    /// CPU a load's backlog can take minutes, and redoing them on a timer would only double the work.
+    /// Texts written in bulk a period old are indexed here when the silo their note names is no longer active, when it is
+    /// this silo and its indexer does not hold them (an acceptance whose answer was lost before the texts reached it), or
+    /// when they are ten periods old. The marker stays until their write ends, so a later tick tries again if this one
+    /// fails too. Younger ones a live silo holds are left to it: on a CPU a load's backlog can take minutes, and redoing
+    /// them on a timer would only double the work (a write that is done twice is stored once: shards keep versions).
     /// </summary>
     private void ResumeTexts(List<(string Key, byte[] Value)> markers, DateTime abandonedBefore)
     {
         var membership = ServiceProvider.GetRequiredService<IClusterMembershipService>().CurrentSnapshot;
+        var indexer = ServiceProvider.GetRequiredService<BulkTextIndexer>();
+        var overdue = DateTime.UtcNow - 10 * _ingest.PendingSweepPeriod;
+        bool Orphaned(BulkTextMarker t) => t.Silo.Length == 0 || t.Silo == indexer.Silo || t.Record.UpdatedAt.UtcDateTime < overdue
+                                           || membership.GetSiloStatus(SiloAddress.FromParsableString(t.Silo)) != SiloStatus.Active;
         var orphans = markers.Select(m => (m.Key, Text: TextMarker(m.Value)))
-            .Where(m => m.Text is { } t && t.Record.UpdatedAt.UtcDateTime < abandonedBefore
-                        && (t.Silo.Length == 0 || membership.GetSiloStatus(SiloAddress.FromParsableString(t.Silo)) != SiloStatus.Active))
+            .Where(m => m.Text is { } t && t.Record.UpdatedAt.UtcDateTime < abandonedBefore && Orphaned(t))
             .Select(m => new BulkTextIndexer.Text(m.Key, m.Text!.Record, m.Text.Content, Replaces: true)).ToList();
-        if (orphans.Count == 0) return;
-        log.LogInformation("Sweep of collection {Collection}: indexing {Count} text(s) a gone silo had accepted in bulk", this.GetPrimaryKeyString(), orphans.Count);
-        ServiceProvider.GetRequiredService<BulkTextIndexer>().Resume(this.GetPrimaryKeyString(), orphans);
+        var taken = indexer.Resume(this.GetPrimaryKeyString(), orphans);
+        if (taken > 0) log.LogInformation("Sweep of collection {Collection}: indexing {Count} text(s) accepted in bulk that no live silo holds", this.GetPrimaryKeyString(), taken);
     }
 }
 

@@ -60,20 +60,24 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
         catch (ExtractionException) { return null; }
     }
 
-    /// <summary>Takes texts the collection accepted through this silo; they count in its backlog until stored.</summary>
-    public void Accept(string collection, List<Text> texts) => Enqueue(collection, texts);
+    /// <summary>
+    /// Takes texts the collection accepted (through this silo, or from the collection's sweep when no live silo holds them);
+    /// those already indexing here are skipped. They count in this silo's backlog until stored. Returns how many it took.
+    /// </summary>
+    public int Accept(string collection, List<Text> texts) => Enqueue(collection, texts);
 
-    /// <summary>Takes over texts a gone silo had accepted (from the collection's sweep); those already indexing here are skipped.</summary>
-    public void Resume(string collection, List<Text> texts) => Enqueue(collection, texts.Where(t => !_indexing.ContainsKey((collection, t.Id, t.Record.Version))).ToList());
+    /// <inheritdoc cref="Accept"/>
+    public int Resume(string collection, List<Text> texts) => Enqueue(collection, texts);
 
-    private void Enqueue(string collection, List<Text> texts)
+    private int Enqueue(string collection, List<Text> texts)
     {
         texts = texts.Where(t => _indexing.TryAdd((collection, t.Id, t.Record.Version), 0)).ToList();
-        if (texts.Count == 0) return;
+        if (texts.Count == 0) return 0;
         foreach (var t in texts) slots.Queue(t.Content.Length);
         _batches.Writer.TryWrite((collection, texts));
         while (Volatile.Read(ref _workers) is var n && n < _options.BulkTextConcurrency)
             if (Interlocked.CompareExchange(ref _workers, n + 1, n) == n) _ = Task.Run(WorkAsync);
+        return texts.Count;
     }
 
     private async Task WorkAsync()

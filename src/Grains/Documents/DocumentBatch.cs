@@ -157,7 +157,12 @@ public static class DocumentBatch
             switch (acceptance.Records[k])
             {
                 case null: toGrain.Add(index); break;
-                case var held when acceptance.Unchanged[k]: results[index] = (Status(collectionKey, id, held), null); break;
+                case var held when acceptance.Unchanged[k]:
+                    results[index] = (Status(collectionKey, id, held), null);
+                    // The same text sent again while still pending (its first answer may have been lost before it reached an
+                    // indexer): this silo indexes it unless it is doing so already; done twice, it is stored once.
+                    if (held.Pending) accepted.Add(new BulkTextIndexer.Text(id, held, documents[index].Request.Content, Replaces: true) { Extracted = text });
+                    break;
                 case var record:
                     results[index] = (Status(collectionKey, id, record with { Pending = true }), null);
                     accepted.Add(new BulkTextIndexer.Text(id, record, documents[index].Request.Content, acceptance.Replaces?[k] ?? true) { Extracted = text });

@@ -92,12 +92,14 @@ public sealed class BulkTextTests
         await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
         var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.orphans");
         await collection.Create(new CollectionSettings(2, 48, 8));
-        // Accepted as a silo that then died would have left them: noted with their content, naming that silo, never indexed.
+        // Accepted as a silo that then died would have left them: noted with their content, naming that silo, never
+        // indexed; and one naming this silo whose indexer never got it (its acceptance's answer was lost on the way).
         var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
+        var here = Services(cluster).Indexer.Silo;
         var entries = Enumerable.Range(0, 5).Select(i =>
         {
             var request = Text(Words(i, 30));
-            return new BulkEntry($"o{i}", $"hash{i}", 0, request.Tags, "txt") { Content = request.Content, Silo = gone };
+            return new BulkEntry($"o{i}", $"hash{i}", 0, request.Tags, "txt") { Content = request.Content, Silo = i == 4 ? here : gone };
         }).ToArray();
         var acceptance = await collection.BeginBulk(entries);
         Assert.All(acceptance.Records, r => Assert.NotNull(r));
@@ -114,13 +116,14 @@ public sealed class BulkTextTests
     [Fact]
     public async Task A_text_in_flight_is_busy_for_its_own_grain_and_its_resend_is_the_same_write()
     {
-        await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
+        // The sweep at its default period (30 s): nothing takes the note over during the test.
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: new(Hashing) { ["Ingest:PendingSweepPeriod"] = "00:00:30" });
         var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.inflight");
         await collection.Create(new CollectionSettings(1, 48, 8));
-        // A note naming this live silo that its indexer never got: it stays in flight, and nobody takes it over.
-        var (_, indexer) = Services(cluster);
+        // A note naming this live silo that its indexer never got: in flight until the sweep finds it a period old.
+        var (slots, indexer) = Services(cluster);
         var request = Text(Words(1, 20));
-        var entry = new BulkEntry("x", "hash-x", 0, request.Tags, "txt") { Content = request.Content, Silo = indexer.Silo };
+        var entry = new BulkEntry("x", DocumentGrain.Hash(request), 0, request.Tags, "txt") { Content = request.Content, Silo = indexer.Silo };
         var first = await collection.BeginBulk([entry]);
         var resent = await collection.BeginBulk([entry]);
         Assert.True(resent.Unchanged[0]);
@@ -137,5 +140,11 @@ public sealed class BulkTextTests
         var statuses = await DocumentBatch.StatusesAsync(cluster.Grains, "t.inflight", ["x", "own", "nope"]);
         Assert.Equal([DocumentStatuses.Pending, DocumentStatuses.Indexed, "unknown"], statuses.Select(s => s.Status));
         Assert.Equal(first.Records[0]!.Version, statuses[0].Version);
+
+        // The client sends the same text again (its first answer lost): the same write answers, and this silo indexes it.
+        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.inflight", [("x", request)], default, slots, indexer);
+        Assert.Equal((DocumentStatuses.Pending, first.Records[0]!.Version), (again[0].Status!.Status, again[0].Status!.Version));
+        await Poll.UntilAsync(async () => await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").GetStatus() is { Status: DocumentStatuses.Indexed } s
+                                          && s.Version == first.Records[0]!.Version, seconds: 10); // well before the sweep's first tick
     }
 }
