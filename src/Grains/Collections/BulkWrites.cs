@@ -77,7 +77,7 @@ public sealed partial class CollectionGrain
                 records[i] = record;
                 replaces[i] = registered is { Length: > 0 } || unsettled is not null;
                 edits.Put(Unsettled, e.Id, e.Content is { } content
-                    ? Marker(new BulkTextMarker(record with { Pending = true, HeldShards = [] }, content, e.Silo ?? ""))
+                    ? Marker(new BulkTextMarker(record with { Pending = true, HeldShards = [] }, content, e.Silo ?? "", settings.Incarnation))
                     : Marker(record));
                 marked++;
             }
@@ -188,12 +188,12 @@ public sealed partial class CollectionGrain
                                            || membership.GetSiloStatus(SiloAddress.FromParsableString(t.Silo)) != SiloStatus.Active;
         var orphans = markers.Select(m => (m.Key, Text: TextMarker(m.Value)))
             .Where(m => m.Text is { } t && t.Record.UpdatedAt.UtcDateTime < abandonedBefore && Orphaned(t))
-            .Select(m => new BulkTextIndexer.Text(m.Key, m.Text!.Record, m.Text.Content, Replaces: true)).ToList();
-        var taken = indexer.Resume(this.GetPrimaryKeyString(), orphans);
+            .Select(m => new BulkTextIndexer.Text(m.Key, m.Text!.Record, m.Text.Content, Replaces: true) { Incarnation = m.Text.Incarnation }).ToList();
+        var taken = indexer.Accept(this.GetPrimaryKeyString(), orphans);
         if (taken > 0) log.LogInformation("Sweep of collection {Collection}: indexing {Count} text(s) accepted in bulk that no live silo holds", this.GetPrimaryKeyString(), taken);
     }
 }
 
-/// <summary>A text document's in-flight note: its new record (pending), its content, and the silo indexing it.</summary>
+/// <summary>A text document's in-flight note: its new record (pending), its content, the silo indexing it, and the creation of the collection that accepted it.</summary>
 [GenerateSerializer, Immutable, Alias("rc.BulkTextMarker")]
-public sealed record BulkTextMarker(DocumentRecord Record, byte[] Content, string Silo);
+public sealed record BulkTextMarker(DocumentRecord Record, byte[] Content, string Silo, long Incarnation);

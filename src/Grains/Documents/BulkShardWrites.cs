@@ -18,14 +18,15 @@ public static class BulkShardWrites
     /// Writes the documents' chunks to each shard of each layout the collection writes (two while it reshards; one call a
     /// shard), then registers those every shard took (<c>EndBulk</c>, one call). A document whose shard failed is
     /// refused (its in-flight note stays for the sweep), the others go on. Returns each write's refusal (null: stored and
-    /// registered); a collection deleted meanwhile refuses all with CollectionGoneException, their chunks removed again.
+    /// registered); a collection deleted meanwhile (or dropped and created again since <paramref name="acceptedBy"/>, the
+    /// creation that accepted them) refuses all with CollectionGoneException, their chunks removed again.
     /// </summary>
     public static async Task<Dictionary<int, Exception?>> WriteAsync(IGrainFactory grains, string collectionKey, CollectionSettings settings,
-        List<BulkWrite> writes, Func<Exception, bool> refusable)
+        List<BulkWrite> writes, Func<Exception, bool> refusable, long? acceptedBy = null)
     {
         var outcome = new Dictionary<int, Exception?>();
         var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
-        var incarnation = settings.Incarnation; // the creation that accepted them, even if the layouts are read again
+        var incarnation = acceptedBy ?? settings.Incarnation; // the creation that accepted them, even if the layouts are read again
         for (var attempt = 1; writes.Count > 0; attempt++)
         {
             var failed = new Dictionary<int, Exception>();

@@ -28,6 +28,8 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     {
         /// <summary>The extracted text, when acceptance extracted it already.</summary>
         public ExtractedText? Extracted { get; init; }
+        /// <summary>The creation of the collection that accepted it (0: the one there now); a text of a dropped one is not stored.</summary>
+        public long Incarnation { get; init; }
     }
 
     private static readonly string[] Formats = ["txt", "md", "html", "json"];
@@ -64,12 +66,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     /// Takes texts the collection accepted (through this silo, or from the collection's sweep when no live silo holds them);
     /// those already indexing here are skipped. They count in this silo's backlog until stored. Returns how many it took.
     /// </summary>
-    public int Accept(string collection, List<Text> texts) => Enqueue(collection, texts);
-
-    /// <inheritdoc cref="Accept"/>
-    public int Resume(string collection, List<Text> texts) => Enqueue(collection, texts);
-
-    private int Enqueue(string collection, List<Text> texts)
+    public int Accept(string collection, List<Text> texts)
     {
         texts = texts.Where(t => _indexing.TryAdd((collection, t.Id, t.Record.Version), 0)).ToList();
         if (texts.Count == 0) return 0;
@@ -90,7 +87,13 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     }
 
     /// <summary>Indexes a batch, trying what failed again (from 1 s, doubling to 30 s) until every text is stored or its collection is gone.</summary>
-    private async Task IndexAsync(string collection, List<Text> texts)
+    private async Task IndexAsync(string collection, List<Text> batch)
+    {
+        // One creation of the collection a pass (a batch holds one; the sweep hands over texts of the one there now).
+        foreach (var texts in batch.GroupBy(t => t.Incarnation).Select(g => g.ToList())) await IndexCreationAsync(collection, texts);
+    }
+
+    private async Task IndexCreationAsync(string collection, List<Text> texts)
     {
         var delay = TimeSpan.FromSeconds(1);
         var left = texts;
@@ -125,7 +128,15 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     /// <summary>One pass: chunk every text (on all cores), embed all their chunks in one request, write the shards, register. Returns the texts to try again.</summary>
     private async Task<List<Text>> TryIndexAsync(string collection, List<Text> texts)
     {
-        var settings = await grains.GetGrain<ICollectionGrain>(collection).GetSettings();
+        var owner = grains.GetGrain<ICollectionGrain>(collection);
+        var settings = await owner.GetSettings();
+        var acceptedBy = texts[0].Incarnation is > 0 and var a ? a : settings.Incarnation;
+        if (!await owner.Exists() || settings.Incarnation != acceptedBy)
+        {
+            // Dropped since (and perhaps created again): the notes go, nothing is stored (a closed collection registers nothing).
+            await owner.EndBulk(texts.Select(t => t.Id).ToArray(), texts.Select(t => t.Record).ToArray(), [], acceptedBy);
+            return [];
+        }
         if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
         var cuts = new (List<Chunking.ChunkDraft> Drafts, int[][]? Sequences)[texts.Count];
         await Task.Run(() => Parallel.For(0, texts.Count, new ParallelOptions { CancellationToken = _stopping.Token }, i =>
@@ -146,7 +157,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
             var mine = vectors?[at..(at += drafts.Count)];
             writes.Add(new BulkWrite(i, t.Id, t.Record, DocumentChunks.Records(t.Id, drafts, t.Record.Tags, mine).ToArray(), t.Replaces));
         }
-        var outcome = await BulkShardWrites.WriteAsync(grains, collection, settings, writes, _ => true);
+        var outcome = await BulkShardWrites.WriteAsync(grains, collection, settings, writes, _ => true, acceptedBy);
         var again = new List<Text>();
         foreach (var w in writes)
         {

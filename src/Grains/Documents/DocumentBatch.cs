@@ -161,11 +161,13 @@ public static class DocumentBatch
                     results[index] = (Status(collectionKey, id, held), null);
                     // The same text sent again while still pending (its first answer may have been lost before it reached an
                     // indexer): this silo indexes it unless it is doing so already; done twice, it is stored once.
-                    if (held.Pending) accepted.Add(new BulkTextIndexer.Text(id, held, documents[index].Request.Content, Replaces: true) { Extracted = text });
+                    if (held.Pending)
+                        accepted.Add(new BulkTextIndexer.Text(id, held, documents[index].Request.Content, Replaces: true) { Extracted = text, Incarnation = acceptance.Settings.Incarnation });
                     break;
                 case var record:
                     results[index] = (Status(collectionKey, id, record with { Pending = true }), null);
-                    accepted.Add(new BulkTextIndexer.Text(id, record, documents[index].Request.Content, acceptance.Replaces?[k] ?? true) { Extracted = text });
+                    accepted.Add(new BulkTextIndexer.Text(id, record, documents[index].Request.Content, acceptance.Replaces?[k] ?? true)
+                        { Extracted = text, Incarnation = acceptance.Settings.Incarnation });
                     break;
             }
         }

@@ -114,6 +114,27 @@ public sealed class BulkTextTests
     }
 
     [Fact]
+    public async Task A_text_pending_when_its_collection_is_dropped_is_not_stored_in_the_collection_created_again()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
+        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.redo");
+        await collection.Create(new CollectionSettings(1, 48, 8));
+        var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
+        var request = Text(Words(3, 30));
+        await collection.BeginBulk([new BulkEntry("p", DocumentGrain.Hash(request), 0, request.Tags, "txt") { Content = request.Content, Silo = gone }]);
+        // Dropped before any silo indexed it, and created again under the same name.
+        await collection.BeginDelete();
+        await collection.Drop();
+        await collection.Create(new CollectionSettings(1, 48, 8));
+
+        // The sweep hands the note over; the indexer finds it belongs to the dropped creation: the note goes, nothing is stored.
+        await Poll.UntilAsync(async () => (await collection.GetInfo()).UnsettledCount == 0);
+        Assert.Equal("unknown", (await DocumentBatch.StatusesAsync(cluster.Grains, "t.redo", ["p"]))[0].Status);
+        Assert.Empty(await Chunks(cluster, "t.redo", 1, "p"));
+        Assert.Equal(0, (await collection.GetInfo()).DocumentCount);
+    }
+
+    [Fact]
     public async Task A_text_in_flight_is_busy_for_its_own_grain_and_its_resend_is_the_same_write()
     {
         // The sweep at its default period (30 s): nothing takes the note over during the test.
