@@ -1,6 +1,7 @@
 # A client's view of ingest through the API: N synthetic documents (180 words from the tokenizer's vocabulary), or a
 # BEIR corpus.jsonl's documents (title and text, as JSON), in batch requests of 500, until every one is indexed; then
-# the cluster's /v1/embedding. Documents refused with a retryAfter are sent again after it. CLIENTS=N in the environment keeps N requests in flight (1 by default).
+# the cluster's /v1/embedding. Documents refused with a retryAfter are sent again after it. CLIENTS=N in the environment keeps N requests in flight (1 by default);
+# SHARDS=N creates the collection with N shards (the cluster's default otherwise).
 #   python3 bench/gpu/ingest_client.py BASE_URL API_KEY DOCUMENTS|CORPUS_JSONL COLLECTION VOCAB_TXT
 import concurrent.futures, json, os, random, sys, time, urllib.error, urllib.request
 base, key, source, name, vocab = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -20,7 +21,7 @@ for _ in range(600):
         urllib.request.urlopen(base + "/health/ready", timeout=2); break
     except Exception:
         time.sleep(0.5)
-call("POST", "/v1/collections", {"name": name})
+call("POST", "/v1/collections", {"name": name, **({"shardCount": int(os.environ["SHARDS"])} if os.environ.get("SHARDS") else {})})
 if source.endswith(".jsonl"):
     rows = [json.loads(line) for line in open(source)]
     docs = [{"id": r["_id"], "format": "json", "text": json.dumps({"title": r["title"], "text": r["text"]})} for r in rows]
