@@ -90,7 +90,7 @@ public sealed class StoreLocation
 
     /// <summary>For a write: on SQLite, this process's turn at the file; elsewhere nothing to wait for.</summary>
     public async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
-        SqliteWriteGate is { } gate ? await gate.EnterAsync(ct) : null;
+        SqliteWriteGate is { } gate ? await Sqlite.SqliteWriteTurns.EnterAsync(gate, ct) : null;
 
     public async ValueTask<DbConnection> OpenAsync(CancellationToken ct = default)
     {

@@ -29,6 +29,17 @@ public sealed class StoreLocationTests
         Assert.Contains($"pool of at most {expected} connections", store.Description);
     }
 
+    [Fact]
+    public async Task The_time_a_write_holds_the_sqlite_file_is_counted()
+    {
+        var store = StoreLocation.Parse($"sqlite:{Path.Combine(Path.GetTempPath(), $"rc-turns-{Guid.NewGuid():N}", "s.db")}");
+        var before = SqliteWriteTurns.HeldSeconds;
+        using (await store.EnterWriteAsync())
+            await Task.Delay(50);
+        // Other tests may write meanwhile (the counter is the process's), so only a lower bound holds.
+        Assert.True(SqliteWriteTurns.HeldSeconds - before >= 0.045, $"counted {SqliteWriteTurns.HeldSeconds - before:F3} s");
+    }
+
     [Theory]
     [InlineData("Host=db;No Reset On Close=false;Max Auto Prepare=0")]
     [InlineData("Host=db;NoResetOnClose=false;MaxAutoPrepare=0")]
