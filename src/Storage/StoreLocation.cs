@@ -89,8 +89,9 @@ public sealed class StoreLocation
     public SemaphoreSlim? SqliteWriteGate { get; }
 
     /// <summary>For a write: on SQLite, this process's turn at the file; elsewhere nothing to wait for.</summary>
-    public async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default) =>
-        SqliteWriteGate is { } gate ? await Sqlite.SqliteWriteTurns.EnterAsync(gate, ct) : null;
+    public async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken ct = default,
+        [System.Runtime.CompilerServices.CallerFilePath] string file = "", [System.Runtime.CompilerServices.CallerMemberName] string member = "") =>
+        SqliteWriteGate is { } gate ? await Sqlite.SqliteWriteTurns.EnterAsync(gate, $"{Path.GetFileNameWithoutExtension(file)}.{member}", ct) : null;
 
     public async ValueTask<DbConnection> OpenAsync(CancellationToken ct = default)
     {
