@@ -158,20 +158,11 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
             writes.Add(new BulkWrite(i, t.Id, t.Record, DocumentChunks.Records(t.Id, drafts, t.Record.Tags, mine).ToArray(), t.Replaces));
         }
         var outcome = await BulkShardWrites.WriteAsync(grains, collection, settings, writes, _ => true, acceptedBy);
-        var again = new List<Text>();
-        foreach (var w in writes)
-        {
-            switch (outcome.GetValueOrDefault(w.Index))
-            {
-                case null: break;
-                case CollectionGoneException: break; // gone with its collection
-                case var e:
-                    log.LogWarning("Indexing {Collection}/{Document} in bulk failed, will retry: {Error}", collection, w.Id, e.Message);
-                    again.Add(texts[w.Index]);
-                    break;
-            }
-        }
-        return again;
+        // Gone with its collection, or stored: done. The rest are tried again, with one line a pass (not one a document).
+        var failed = writes.Where(w => outcome.GetValueOrDefault(w.Index) is { } e and not CollectionGoneException).ToList();
+        if (failed.Count > 0)
+            log.LogWarning("Indexing {Count} text(s) of {Collection} in bulk failed, will retry: {Error}", failed.Count, collection, outcome[failed[0].Index]!.Message);
+        return failed.Select(w => texts[w.Index]).ToList();
     }
 
     public void Dispose()
