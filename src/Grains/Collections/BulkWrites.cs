@@ -117,11 +117,12 @@ public sealed partial class CollectionGrain
     public async Task<DocumentRecord?> Record(string documentId)
     {
         var (registeredRow, unsettledRow) = (rows.ReadAsync(Registered, [documentId]), rows.ReadAsync(Unsettled, [documentId]));
-        var registered = RegisteredRecord((await registeredRow).GetValueOrDefault(documentId));
-        // A text written in bulk reads as pending, at its new version, until it is registered.
-        return TextMarker((await unsettledRow).GetValueOrDefault(documentId)) is { } text && text.Record.Version > (registered?.Version ?? 0)
-            ? text.Record : registered;
+        return Newest(RegisteredRecord((await registeredRow).GetValueOrDefault(documentId)), TextMarker((await unsettledRow).GetValueOrDefault(documentId)));
     }
+
+    // A text written in bulk reads as pending, at its new version, until it is registered.
+    private static DocumentRecord? Newest(DocumentRecord? registered, BulkTextMarker? text) =>
+        text is not null && text.Record.Version > (registered?.Version ?? 0) ? text.Record : registered;
 
     public async Task<DocumentRecord?[]> BulkRecords(string[] documentIds)
     {
@@ -133,7 +134,7 @@ public sealed partial class CollectionGrain
             return unsettled.GetValueOrDefault(id) switch
             {
                 null => held,
-                var note when TextMarker(note) is { } text => text.Record.Version > (held?.Version ?? 0) ? text.Record : held,
+                var note when TextMarker(note) is { } text => Newest(held, text),
                 _ => null, // the grain path accepted it (or an own-vector write is in flight): its grain says
             };
         }).ToArray();

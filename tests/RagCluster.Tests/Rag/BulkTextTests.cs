@@ -34,6 +34,17 @@ public sealed class BulkTextTests
         return (services.GetRequiredService<IndexingSlots>(), services.GetRequiredService<BulkTextIndexer>());
     }
 
+    // A silo address no member has: a note naming it was left by a silo that is gone.
+    private static readonly string GoneSilo = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
+
+    /// <summary>An in-flight note as a batch's acceptance writes it, naming <paramref name="silo"/> as the one indexing it.</summary>
+    private static BulkEntry Note(string id, IngestRequest request, string silo) =>
+        new(id, DocumentGrain.Hash(request), 0, request.Tags, "txt") { Content = request.Content, Silo = silo };
+
+    private static Task AllIndexedAsync(RagTestCluster cluster, string collection, IEnumerable<string> ids) =>
+        Poll.UntilAsync(async () => (await Task.WhenAll(ids.Select(id =>
+            cluster.Grains.GetGrain<IDocumentGrain>($"{collection}/{id}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+
     private static async Task<ChunkRecord[]> Chunks(RagTestCluster cluster, string collection, int shards, string id)
     {
         var chunks = new List<ChunkRecord>();
@@ -56,10 +67,8 @@ public sealed class BulkTextTests
         Assert.All(answers, a => Assert.Equal(DocumentStatuses.Pending, a.Status!.Status));
         foreach (var (id, request) in documents) await cluster.Grains.GetGrain<IDocumentGrain>($"t.bygrain/{id}").Ingest(request);
 
-        await Poll.UntilAsync(async () => (await Task.WhenAll(documents.Select(d =>
-            cluster.Grains.GetGrain<IDocumentGrain>($"t.bulktext/{d.Item1}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
-        await Poll.UntilAsync(async () => (await Task.WhenAll(documents.Select(d =>
-            cluster.Grains.GetGrain<IDocumentGrain>($"t.bygrain/{d.Item1}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+        await AllIndexedAsync(cluster, "t.bulktext", documents.Select(d => d.Item1));
+        await AllIndexedAsync(cluster, "t.bygrain", documents.Select(d => d.Item1));
         Assert.Equal(0, indexer.Indexing);
         Assert.Equal(0, slots.QueuedDocuments);
 
@@ -94,20 +103,14 @@ public sealed class BulkTextTests
         await collection.Create(new CollectionSettings(2, 48, 8));
         // Accepted as a silo that then died would have left them: noted with their content, naming that silo, never
         // indexed; and one naming this silo whose indexer never got it (its acceptance's answer was lost on the way).
-        var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
         var here = Services(cluster).Indexer.Silo;
-        var entries = Enumerable.Range(0, 5).Select(i =>
-        {
-            var request = Text(Words(i, 30));
-            return new BulkEntry($"o{i}", $"hash{i}", 0, request.Tags, "txt") { Content = request.Content, Silo = i == 4 ? here : gone };
-        }).ToArray();
+        var entries = Enumerable.Range(0, 5).Select(i => Note($"o{i}", Text(Words(i, 30)), i == 4 ? here : GoneSilo)).ToArray();
         var acceptance = await collection.BeginBulk(entries);
         Assert.All(acceptance.Records, r => Assert.NotNull(r));
         Assert.Equal(DocumentStatuses.Pending, (await cluster.Grains.GetGrain<IDocumentGrain>("t.orphans/o0").GetStatus()).Status);
 
         // The sweep (every second here) hands them to this silo's indexer once they are a period old.
-        await Poll.UntilAsync(async () => (await Task.WhenAll(entries.Select(e =>
-            cluster.Grains.GetGrain<IDocumentGrain>($"t.orphans/{e.Id}").GetStatus()))).All(s => s.Status == DocumentStatuses.Indexed));
+        await AllIndexedAsync(cluster, "t.orphans", entries.Select(e => e.Id));
         var info = await collection.GetInfo();
         Assert.Equal((5, 0), (info.DocumentCount, info.UnsettledCount));
         Assert.NotEmpty(await Chunks(cluster, "t.orphans", 2, "o3"));
@@ -119,9 +122,7 @@ public sealed class BulkTextTests
         await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
         var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.redo");
         await collection.Create(new CollectionSettings(1, 48, 8));
-        var gone = SiloAddress.New(System.Net.IPAddress.Loopback, 1, 1).ToParsableString();
-        var request = Text(Words(3, 30));
-        await collection.BeginBulk([new BulkEntry("p", DocumentGrain.Hash(request), 0, request.Tags, "txt") { Content = request.Content, Silo = gone }]);
+        await collection.BeginBulk([Note("p", Text(Words(3, 30)), GoneSilo)]);
         // Dropped before any silo indexed it, and created again under the same name.
         await collection.BeginDelete();
         await collection.Drop();
@@ -144,7 +145,7 @@ public sealed class BulkTextTests
         // A note naming this live silo that its indexer never got: in flight until the sweep finds it a period old.
         var (slots, indexer) = Services(cluster);
         var request = Text(Words(1, 20));
-        var entry = new BulkEntry("x", DocumentGrain.Hash(request), 0, request.Tags, "txt") { Content = request.Content, Silo = indexer.Silo };
+        var entry = Note("x", request, indexer.Silo);
         var first = await collection.BeginBulk([entry]);
         var resent = await collection.BeginBulk([entry]);
         Assert.True(resent.Unchanged[0]);
