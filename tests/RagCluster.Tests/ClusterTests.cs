@@ -325,7 +325,7 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
 
     private void Report(List<SiloProcess> silos, string test, Exception e)
     {
-        foreach (var s in silos) output.WriteLine($"--- silo {s.SiloAddress}:\n{s.Output}");
+        foreach (var s in silos) output.WriteLine($"--- silo {s.SiloAddress}:\n{s.Digest}");
         // Last, so that a log showing only the end of the run still says why.
         output.WriteLine($"--- the {test} test failed: {e.GetType().Name}: {e.Message}");
     }
@@ -344,8 +344,11 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
             {
                 return await call();
             }
+            // Ours too: a refusal a client is told to retry (503 with Retry-After over HTTP), e.g. while a silo's
+            // reminder service loads the range it took over from the killed one.
             catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException
-                                          or Orleans.Runtime.Messaging.ConnectionFailedException && attempt < 40)
+                                          or Orleans.Runtime.Messaging.ConnectionFailedException
+                                          or RagCluster.Grains.Interfaces.Errors.StorageUnavailableException && attempt < 40)
             {
                 await Task.Delay(250);
             }

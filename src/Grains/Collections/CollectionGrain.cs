@@ -396,6 +396,11 @@ public sealed partial class CollectionGrain(
         {
             return await call();
         }
+        catch (OrleansException e) when (e.GetType() == typeof(OrleansException) && e.InnerException is null or TimeoutException)
+        {
+            // The reminder service itself is not ready (still loading, or its first load failed): say so, not "timed out".
+            throw new StorageUnavailableException($"reminder service unavailable: {e.Message.Split('\n')[0].Trim()}");
+        }
         catch (Exception e) when (StoreFaults.Translate(e, "a reminder change") is { } ours)
         {
             throw ours;

@@ -111,7 +111,7 @@ public sealed class FaultCluster : IAsyncDisposable
     }
 
     /// <summary>The last lines of every process, for a failed run.</summary>
-    public string Logs() => string.Join("\n", History.Select(s => $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{s.Output}"));
+    public string Logs() => string.Join("\n", History.Select(s => $"--- {s.SiloAddress}{(s.HasExited ? " (exited)" : "")}:\n{s.Digest}"));
 
     /// <summary>
     /// Every process's "fail:" log entries, one of each kind (category and first message line) with how often it came and

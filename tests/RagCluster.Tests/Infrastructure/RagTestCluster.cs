@@ -81,6 +81,7 @@ public sealed class RagTestCluster : IAsyncDisposable
             if (silo.Configuration[$"Test:Roles:{silo.Configuration["Orleans:Name"]}"] is { } roles) options.Roles = roles;
             silo.Services.AddRagPipeline(silo.Configuration);
             silo.AddRagClusterServices(StoreLocation.Parse(options.Storage, options.StoragePoolSize), options);
+            if (int.TryParse(silo.Configuration["Test:FailedReminderReadRounds"], out var rounds)) StartingReminderTable.Install(silo.Services, rounds);
         }
     }
 

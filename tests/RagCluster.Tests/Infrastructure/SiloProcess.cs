@@ -39,6 +39,36 @@ public sealed class SiloProcess : IAsyncDisposable
         get { lock (_output) return string.Join('\n', _output.TakeLast(80)); }
     }
 
+    /// <summary>
+    /// Everything the process printed, with a log event (category and id) that repeats shown three times and then
+    /// counted: a failure report needs the start of the run, which the last lines of a silo stuck in timeouts lose.
+    /// </summary>
+    public string Digest
+    {
+        get
+        {
+            lock (_output)
+            {
+                var seen = new Dictionary<string, int>();
+                var lines = new List<string>();
+                var keep = true;
+                foreach (var line in _output)
+                {
+                    var parts = line.Split(' ', 4);
+                    // "05:35:52.912 warn: Orleans.Runtime.CallbackData[100157] ..." starts an event; other lines continue one.
+                    if (parts.Length >= 3 && parts[1].EndsWith(':') && parts[0].Contains(':'))
+                    {
+                        var n = seen[parts[2]] = seen.GetValueOrDefault(parts[2]) + 1;
+                        keep = n <= 3;
+                    }
+                    if (keep) lines.Add(line);
+                }
+                foreach (var (key, n) in seen.Where(e => e.Value > 3)) lines.Add($"({n - 3} more of {key})");
+                return string.Join('\n', lines);
+            }
+        }
+    }
+
     /// <summary>Everything the process printed.</summary>
     public string AllOutput
     {
