@@ -186,7 +186,7 @@ public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, in
 [GenerateSerializer, Immutable, Alias("rc.ShardResult")]
 public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical)
 {
-    /// <summary>The dense hits came from comparing every chunk the filter left (a selective filter), not from a graph walk.</summary>
+    /// <summary>The dense hits came from comparing every chunk the filter left (a selective filter), or every chunk of a shard smaller than a walk would measure, not from a graph walk.</summary>
     [Id(3)] public bool ExactScan { get; init; }
 }
 

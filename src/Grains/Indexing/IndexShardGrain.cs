@@ -454,11 +454,14 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var exact = false;
         if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0)
         {
-            // A selective filter: the few chunks it leaves, compared exactly; otherwise the graph walk, skipping the rest.
+            // A selective filter: the few chunks it leaves, compared exactly; a graph smaller than what a walk would
+            // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes.
             var few = filter.Count == 0 ? null : _chunks.Candidates(filter);
-            exact = few is not null && few.Count <= hnswOptions.ExactSearchThreshold;
-            var found = exact
-                ? _hnsw.SearchExact(qv, query.K, few!.Where(slot => _chunks.Matches(slot, filter)).Select(_chunks.NodeOf).Where(node => node >= 0))
+            var threshold = hnswOptions.ExactSearchThreshold;
+            var scanAll = few is null && _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold);
+            exact = scanAll || (few is not null && few.Count <= threshold);
+            var found = scanAll ? _hnsw.SearchExact(qv, query.K)
+                : exact ? _hnsw.SearchExact(qv, query.K, few!.Where(slot => _chunks.Matches(slot, filter)).Select(_chunks.NodeOf).Where(node => node >= 0))
                 : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
             dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
         }

@@ -156,21 +156,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             return null;
         }
 
-        var byId = new Dictionary<string, ShardHit>(StringComparer.Ordinal);
-        foreach (var r in results) foreach (var h in r.Dense.Concat(r.Lexical)) byId.TryAdd(h.ChunkId, h);
-        var denseRanked = results.SelectMany(r => r.Dense).OrderByDescending(h => h.Score).Select(h => (Id: h.ChunkId, Score: (double)h.Score)).ToList();
-        var lexRanked = results.SelectMany(r => r.Lexical).OrderByDescending(h => h.Score).Select(h => (Id: h.ChunkId, Score: (double)h.Score)).ToList();
-        var denseRank = denseRanked.Select(h => h.Id).ToList();
-        var lexRank = lexRanked.Select(h => h.Id).ToList();
-
-        var candidates = new Dictionary<string, List<(string Id, double Score)>>();
-        if (vector is not null) candidates["vector"] = denseRanked;
-        if (hasText) candidates["bm25"] = lexRanked;
-        if (vector is not null && hasText)
-        {
-            candidates["hybrid"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 60).Select(f => (f.Key, f.Score)).ToList();
-            candidates["hybrid-k10"] = RankFusion.Reciprocal<string>([denseRank, lexRank], 10).Select(f => (f.Key, f.Score)).ToList();
-        }
+        var plans = new CandidatePlans(results, dense: vector is not null, lexical: hasText);
+        var candidates = plans.Rankings;
 
         string chosen;
         if (request.Plan is { } wanted && wanted != "auto")
@@ -179,11 +166,11 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
                     : info.Settings.Dimensions is null ? $"plan '{wanted}' needs dense retrieval, which is off on this cluster"
                     : $"plan '{wanted}' needs a query vector{(wanted.StartsWith("hybrid") ? " and query text" : "")}");
         else
-            chosen = candidates.Count == 1 ? candidates.Keys.First() : MostAgreeing(candidates, request.TopK);
+            chosen = candidates.Count == 1 ? candidates.Keys.First() : plans.MostAgreeing(request.TopK);
 
         var hits = candidates[chosen].Take(request.TopK).Select(c =>
         {
-            var h = byId[c.Id];
+            var h = plans.Hit(c.Hit);
             return new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score);
         }).ToArray();
         var elapsed = sw.Elapsed.TotalMilliseconds;
@@ -234,15 +221,6 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             QueryPlanLog.SharedCacheSkipped(log, operation, e.Message.Split('\n')[0]);
             return null;
         }
-    }
-
-    // Consensus: the plan whose top-k shares the most results with the other plans' top-k.
-    private static string MostAgreeing(Dictionary<string, List<(string Id, double Score)>> candidates, int topK)
-    {
-        var tops = candidates.ToDictionary(c => c.Key, c => c.Value.Take(topK).Select(x => x.Id).ToHashSet());
-        return tops.OrderByDescending(a => tops.Where(b => b.Key != a.Key).Sum(b => a.Value.Count(b.Value.Contains)))
-            .ThenBy(a => a.Key == "hybrid" ? 0 : 1) // tie: hybrid, the best default on BEIR-style data
-            .First().Key;
     }
 
     public Task<PlanStats> GetStats() => Task.FromResult(new PlanStats(this.GetPrimaryKeyString(), new Dictionary<string, long>(_wins),

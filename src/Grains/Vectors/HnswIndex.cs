@@ -23,7 +23,9 @@ public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOpti
     /// <summary>
     /// A filtered search whose filter leaves at most this many chunks in a shard compares with each of them exactly
     /// instead of walking the graph (Qdrant's full_scan_threshold, Weaviate's flatSearchCutoff): a walk that must skip
-    /// nearly every node it meets loses recall, and scanning a few thousand vectors is cheaper than the walk. 0: always walk.
+    /// nearly every node it meets loses recall, and scanning a few thousand vectors is cheaper than the walk. It also caps
+    /// the unfiltered scan of a shard smaller than a walk would measure (<see cref="HnswIndex.ScanIsCheaperThanWalk"/>).
+    /// 0: always walk.
     /// </summary>
     public int ExactSearchThreshold { get; set; } = 10_000;
 
@@ -411,6 +413,18 @@ public sealed unsafe class HnswIndex : IDisposable
         found.Reverse(); // the heap yields the farthest first
         return found;
     }
+
+    /// <summary>
+    /// Whether comparing the query with every live vector costs no more than a walk at this breadth: a walk expands
+    /// about ef nodes and measures their up to 2M layer-0 links, so a graph smaller than ef × 2M vectors is scanned,
+    /// exactly and with no candidate heaps (Qdrant scans a segment under its full_scan_threshold the same way). Never for
+    /// an int8 graph, whose exact rows live in a file; never above <paramref name="cap"/> (0: always walk).
+    /// </summary>
+    public bool ScanIsCheaperThanWalk(int k, int ef, int cap) =>
+        !_int8 && LiveCount <= Math.Min(cap, Math.Max(ef <= 0 ? Options.EfSearch : ef, k) * 2 * Options.M);
+
+    /// <summary>The <paramref name="k"/> nearest live vectors by exact distance, every one compared (see <see cref="ScanIsCheaperThanWalk"/>).</summary>
+    public List<(int Node, float Distance)> SearchExact(ReadOnlySpan<float> query, int k) => SearchExact(query, k, Enumerable.Range(0, _count));
 
     /// <summary>
     /// The <paramref name="k"/> nearest of <paramref name="nodes"/> by exact distance, without the graph: for a filter

@@ -235,6 +235,41 @@ public sealed class SelectiveFilterTests
     }
 }
 
+/// <summary>A float32 shard smaller than what a walk would measure (ef × 2M vectors) is scanned: exact, and cheaper.</summary>
+public sealed class SmallShardScanTests
+{
+    [Theory]
+    [InlineData("float32", 100, 100, true)]  // 3,000 vectors ≤ 100 × 2 × 16: every vector compared
+    [InlineData("float32", 10, 16, false)]   // 3,000 > 16 × 2 × 16: the graph is walked
+    [InlineData("int8", 100, 100, false)]    // int8 keeps its exact rows in a file: always walked
+    public async Task An_unfiltered_search_scans_a_shard_smaller_than_a_walk_and_finds_the_exact_nearest(string quantization, int k, int ef, bool scanned)
+    {
+        await using var cluster = await RagTestCluster.StartAsync(1, null, new() { ["Embedding:ModelDirectory"] = RepoPaths.TestModel });
+        var collection = $"small-{quantization}-{k}";
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        var rng = new Random(5);
+        var vectors = Enumerable.Range(0, 3000).Select(_ => Enumerable.Range(0, 64).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
+        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0) { Dimensions = 64, Quantization = quantization });
+        for (var start = 0; start < vectors.Length; start += 500)
+            await shard.UpsertMany(Enumerable.Range(start, 500).Select(d =>
+                new ShardUpsert($"d{d}", 1, [new ChunkRecord($"d{d}#0", $"d{d}", 0, 0, 1, $"text {d}", [], [], vectors[d])])).ToArray());
+        float Cosine(float[] a, float[] b) => a.Zip(b, (x, y) => x * y).Sum() / MathF.Sqrt(a.Sum(x => x * x) * b.Sum(x => x * x));
+
+        for (var q = 0; q < 5; q++)
+        {
+            var query = vectors[rng.Next(vectors.Length)].Select(x => x + ((float)rng.NextDouble() - 0.5f) * 0.5f).ToArray();
+            var result = await shard.Search(new ShardQuery(query, null, k, ef, []));
+            Assert.Equal(scanned, result.ExactScan);
+            Assert.Equal(k, result.Dense.Length);
+            if (!scanned) continue;
+            // As sets: two neighbours a float rounding apart may trade places inside the k, not across its edge.
+            var expected = Enumerable.Range(0, vectors.Length).OrderByDescending(d => Cosine(query, vectors[d])).Take(k).Select(d => $"d{d}#0");
+            Assert.Equal(expected.Order(), result.Dense.Select(h => h.ChunkId).Order());
+            Assert.True(result.Dense.Zip(result.Dense.Skip(1)).All(p => p.First.Score >= p.Second.Score), "hits best first");
+        }
+    }
+}
+
 /// <summary>What a shard refuses, it refuses before anything changes in memory, and its caller hears why.</summary>
 public sealed class ShardRefusalTests
 {
