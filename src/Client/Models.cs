@@ -13,6 +13,8 @@ public sealed record CreateCollectionRequest(string Name)
     public int? Dimensions { get; init; }
     /// <summary>"float32" (default) or "int8".</summary>
     public string? Quantization { get; init; }
+    /// <summary>Copies of each shard, 1 (default) up to the active silos.</summary>
+    public int? ReplicationFactor { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -21,6 +23,8 @@ public sealed record ConfigureCollectionRequest
     public int? ShardCount { get; init; }
     public int? ChunkMaxTokens { get; init; }
     public int? ChunkOverlapTokens { get; init; }
+    /// <summary>Copies of each shard, up to the active silos; changed live.</summary>
+    public int? ReplicationFactor { get; init; }
 }
 
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
@@ -29,6 +33,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public int LayoutGeneration { get; init; }
     public ShardLayout? ReshardingTo { get; init; }
     public string? Quantization { get; init; }
+    /// <summary>Copies of each shard on distinct silos (1: the primary alone).</summary>
+    public int ReplicationFactor { get; init; } = 1;
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);
@@ -94,6 +100,8 @@ public sealed record SearchRequest(string? Query)
     public float[]? Vector { get; init; }
     public string? VectorBase64 { get; init; }
     public int? Ef { get; init; }
+    /// <summary>any (default: any copy of each shard) or primary (only the copies that take writes).</summary>
+    public string? Consistency { get; init; }
 }
 
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
@@ -156,10 +164,13 @@ public sealed record EmbeddingReply(bool Available, string Status, double TextsP
 public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget,
     long EmbeddingUnavailable, long Cancelled);
 
-/// <summary>One shard of a collection: what it holds, where it lives, and how its snapshots and last activation went.</summary>
+/// <summary>
+/// One copy of one shard of a collection: what it holds, where it lives, how its snapshots and last activation went,
+/// which copy it is (0: the primary) and, for a follower, how many log entries it is behind its primary.
+/// </summary>
 public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries, string? Silo,
     long SnapshotBytes, int SnapshotFailures, string? LastSnapshotError, bool Compacting, double ActivationSeconds, string? ActivationSplit,
-    string? Quantization, int Tombstones);
+    string? Quantization, int Tombstones, int Copy = 0, long LogPosition = 0, long? Lag = null);
 
 /// <summary>Hits, misses and entries of one cache tier (L3 counts hits only).</summary>
 public sealed record CacheTierReply(long Hits, long? Misses = null, long? Entries = null);

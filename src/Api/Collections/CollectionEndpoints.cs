@@ -6,6 +6,7 @@ using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Security;
 using Orleans;
+using Orleans.Runtime;
 
 namespace RagCluster.Api.Collections;
 
@@ -25,8 +26,9 @@ public static class CollectionEndpoints
             if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
             if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
             var tenant = http.User.RequiredTenant();
+            if (await ReplicationProblem(body.ReplicationFactor, grains) is { } tooMany) return tooMany;
             var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization };
+                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
             var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
             await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
             return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
@@ -46,13 +48,15 @@ public static class CollectionEndpoints
             return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
 
-        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count or chunking (reshards online)"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
             if (error is not null) return error;
+            if (await ReplicationProblem(body!.ReplicationFactor, grains) is { } tooMany) return tooMany;
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
-            var settings = new CollectionSettings(body!.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens) { Dimensions = current.Dimensions, Quantization = current.Quantization };
+            var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
+                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
+            { Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor };
             var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
             // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
             var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
@@ -70,10 +74,26 @@ public static class CollectionEndpoints
         collection.MapGet("/plans", [EndpointName("GetPlanStats"), EndpointSummary("Query plan statistics of a collection"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
             TypedResults.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name })).RequireAuthorization(AuthSetup.Reader);
 
-        collection.MapGet("/shards", [EndpointName("GetShardStats"), EndpointSummary("Statistics of each of a collection's shards"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
+        // Every copy of every shard: the primary (copy 0) first, then its followers with how far each is behind it.
+        collection.MapGet("/shards", [EndpointName("GetShardStats"), EndpointSummary("Statistics of each copy of each of a collection's shards"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
         {
             var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return TypedResults.Ok(await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(key => grains.GetGrain<IIndexShardGrain>(key).GetStats())));
+            var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(async key =>
+            {
+                var copies = await Task.WhenAll(Enumerable.Range(0, info.Settings.ReplicationFactor)
+                    .Select(copy => grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).GetStats()));
+                return copies.Select(s => s.Copy == 0 ? s : s with { Lag = Math.Max(0, copies[0].LogPosition - s.LogPosition) });
+            }));
+            return TypedResults.Ok(shards.SelectMany(s => s).ToArray());
         }).RequireAuthorization(AuthSetup.Reader);
+    }
+
+    // A copy a silo: more copies than active silos would put two of one shard on one silo.
+    private static async Task<ProblemHttpResult?> ReplicationProblem(int? replicationFactor, IGrainFactory grains)
+    {
+        if (replicationFactor is not { } wanted) return null;
+        if (wanted < 1) return RagEndpoints.Problem(400, "Invalid replicationFactor", "replicationFactor must be at least 1");
+        var silos = (await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+        return wanted > silos ? RagEndpoints.Problem(400, "Invalid replicationFactor", $"replicationFactor {wanted} is more than the {silos} active silo(s): each copy of a shard needs a silo of its own") : null;
     }
 }

@@ -160,6 +160,13 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// <summary>The version this shard holds of each document it holds (or removed: the removal's version) among these.</summary>
     Task<Dictionary<string, long>> Versions(string[] documentIds);
     Task<ShardResult> Search(ShardQuery query);
+    /// <summary>
+    /// To a follower copy: the primary appended these log entries (serialized, as stored) from <paramref name="firstSeq"/>
+    /// on; none: only wake and catch up from storage. A follower that missed some reads them from storage. A negative
+    /// <paramref name="firstSeq"/>: the primary was retired (a reshard replaced it, or its collection was deleted), so
+    /// the follower lets its copy go.
+    /// </summary>
+    [OneWay] Task Follow(long firstSeq, byte[][] entries);
     Task<ShardStats> GetStats();
     /// <summary>(documentId, chunk count) for consistency checks.</summary>
     Task<Dictionary<string, int>> ChunkCounts();

@@ -136,6 +136,14 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     [Id(7), System.Text.Json.Serialization.JsonIgnore] public long Incarnation { get; init; }
 
+    [Id(8)] private readonly int _replicationFactor; // 0 in settings stored before copies existed: read as 1
+
+    /// <summary>
+    /// Copies of each shard, on distinct silos while there are enough: the primary takes the writes, the others follow
+    /// its log and answer searches too (1, the default: the primary alone). Changeable live.
+    /// </summary>
+    public int ReplicationFactor { get => Math.Max(1, _replicationFactor); init => _replicationFactor = value; }
+
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ShardLayout Layout => new(LayoutGeneration, ShardCount);
@@ -157,6 +165,13 @@ public sealed record ShardLayout(int Generation, int ShardCount)
         Generation == 0 ? $"{collection}/{shard}" : $"{collection}/L{Generation}x{ShardCount}/{shard}";
 
     public IEnumerable<string> ShardKeys(string collection) => Enumerable.Range(0, ShardCount).Select(i => ShardKey(collection, i));
+
+    /// <summary>Copy <paramref name="copy"/> of a shard: 0 is the primary (its own key), a follower's key adds "~copy".</summary>
+    public static string CopyKey(string shardKey, int copy) => copy == 0 ? shardKey : $"{shardKey}~{copy}";
+
+    /// <summary>The primary's key and the copy number of a shard copy's key.</summary>
+    public static (string ShardKey, int Copy) ParseCopy(string key) =>
+        key.LastIndexOf('~') is var at and > 0 && int.TryParse(key.AsSpan(at + 1), out var copy) && copy > 0 ? (key[..at], copy) : (key, 0);
 }
 
 /// <summary>How far a reshard has come: old shards copied in full, and chunks copied so far.</summary>
@@ -188,6 +203,8 @@ public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical
 {
     /// <summary>The dense hits came from comparing every chunk the filter left (a selective filter), or every chunk of a shard smaller than a walk would measure, not from a graph walk.</summary>
     [Id(3)] public bool ExactScan { get; init; }
+    /// <summary>Which copy of the shard answered (0: the primary; a follower may not hold the newest writes yet).</summary>
+    [Id(4)] public int Copy { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]
@@ -209,6 +226,12 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(14)] public string? Quantization { get; init; }
     /// <summary>Removed documents' versions the shard remembers (for Shards:TombstoneRetention, at most twice that).</summary>
     [Id(15)] public int Tombstones { get; init; }
+    /// <summary>Which copy this is: 0 the primary, which takes the writes; 1.. a follower of the primary's log.</summary>
+    [Id(16)] public int Copy { get; init; }
+    /// <summary>The last log entry this copy holds (the primary: the last it wrote; a follower: the last it applied).</summary>
+    [Id(17)] public long LogPosition { get; init; }
+    /// <summary>A follower's entries behind its primary when asked (null for the primary, or a primary that did not answer).</summary>
+    [Id(18)] public long? Lag { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
@@ -218,6 +241,11 @@ public sealed record SearchRequest(string Query, int TopK, Dictionary<string, st
     [Id(4)] public float[]? Vector { get; init; }
     /// <summary>HNSW search breadth per shard (1..4096; at least the candidate depth); null: the default. Higher finds more of the true nearest, slower.</summary>
     [Id(5)] public int? Ef { get; init; }
+    /// <summary>
+    /// Which shard copies may answer: "any" (null, the default: any copy, which may not yet hold the newest writes) or
+    /// "primary" (the copies that take the writes, so every acknowledged write is seen).
+    /// </summary>
+    [Id(6)] public string? Consistency { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchHit")]

@@ -194,7 +194,7 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("dimensions are fixed when a collection is created");
             if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
                 throw new ConflictException("quantization is fixed when a collection is created");
-            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens };
+            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
             {
@@ -430,6 +430,7 @@ public sealed partial class CollectionGrain(
     private static void Validate(CollectionSettings settings)
     {
         if (settings.ShardCount is < 1 or > 256) throw new InvalidRequestException("shardCount must be 1..256");
+        if (settings.ReplicationFactor > 16) throw new InvalidRequestException("replicationFactor must be 1..16");
         if (settings.ChunkMaxTokens is < 16 or > 8192) throw new InvalidRequestException("chunkMaxTokens must be 16..8192");
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");

@@ -37,8 +37,8 @@ public sealed record ShardLogEntry(string DocumentId, long Version, ChunkRecord[
 /// </summary>
 [RendezvousPlacement]
 [Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
-public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, IOptions<HnswOptions> hnswSettings, IOptions<ShardOptions> shardSettings, Serializer serializer,
-    HomeSilo home, IndexingThreads cpu, ILogger<IndexShardGrain> logger)
+public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, IOptions<HnswOptions> hnswSettings, IOptions<ShardOptions> shardSettings, Serializer serializer,
+    HomeSilo home, IndexingThreads cpu, IGrainLogStore logStore, ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
@@ -74,12 +74,22 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private double _activationSeconds;
     private string? _activationSplit;
 
-    private int ShardNo => int.Parse(this.GetPrimaryKeyString().AsSpan(this.GetPrimaryKeyString().LastIndexOf('/') + 1));
+    private int ShardNo
+    {
+        get
+        {
+            var key = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).ShardKey;
+            return int.Parse(key.AsSpan(key.LastIndexOf('/') + 1));
+        }
+    }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var (snapshot, entries) = await log.ReadAsync(cancellationToken);
+        var (primaryKey, copy) = ShardLayout.ParseCopy(this.GetPrimaryKeyString());
+        // A follower copy reads its primary's log without owning it (the primary's epoch stays valid).
+        if (copy > 0) _follower = new LogFollower(logStore, GrainId.Create(this.GetGrainId().Type, primaryKey).ToString(), "shard");
+        var (snapshot, entries) = _follower is not null ? await _follower.ReadAsync(cancellationToken) : await log.ReadAsync(cancellationToken);
         var (read, decoded, rebuilt) = (started.Elapsed.TotalSeconds, 0.0, 0.0);
         if (snapshot is not null)
         {
@@ -104,6 +114,8 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s: {Split}",
                 this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
         home.Follow(this); // spread onto silos that join
+        if (_follower is not null) { StartFollowing(); return; }
+        StartLeading();
         this.RegisterGrainTimer(() =>
         {
             if (log.EntriesSinceSnapshot > 0 && DateTime.UtcNow - _lastWrite >= IdleSnapshotAfter && _writer is null or { IsCompleted: true })
@@ -119,7 +131,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
-        if (log.EntriesSinceSnapshot > 0) await TakeSnapshotAsync(cancellationToken);
+        if (_follower is null && log.EntriesSinceSnapshot > 0) await TakeSnapshotAsync(cancellationToken);
         _hnsw?.Dispose();
     }
 
@@ -158,6 +170,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     private Task Record(IReadOnlyList<ShardLogEntry> entries)
     {
         if (_retiring || _retired) throw Replaced();
+        if (_follower is not null) throw new InvalidRequestException($"{this.GetPrimaryKeyString()} is a follower copy and takes no writes; write to its primary");
         if (entries.Count == 0) return Task.CompletedTask;
         if (_snapshotFailures > 0 && log.BytesSinceSnapshot > Math.Max(MaxTailBytesWithoutSnapshot, 2 * _snapshotBytes))
             throw new StorageUnavailableException($"shard {this.GetPrimaryKeyString()} takes no writes until a snapshot succeeds " +
@@ -199,6 +212,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         _hnsw = null;
         _snapshotBytes = 0;
         _retired = true;
+        RetireFollowers();
         logger.LogInformation("Shard {Shard}: retired (a reshard replaced it, or its collection was deleted)", this.GetPrimaryKeyString());
         this.DeactivateOnIdle();
     }
@@ -209,6 +223,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
     {
         do
         {
+            if (_follower is not null) await FollowStepAsync();
             if (_queued.Count > 0)
             {
                 var batch = _queued.ToList();
@@ -235,8 +250,10 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
                         batch.RemoveAll(b => refused.ContainsKey(b.Entry));
                     }
                     var encoding = _hnsw is null && fresh.Any(HasVectors) ? await EncodingAsync() : (VectorEncoding?)null;
-                    await log.AppendAsync(fresh.Select(e => serializer.SerializeToArray(e)).ToList()); // durable first: a crash after this replays it
+                    var stored = fresh.Select(e => serializer.SerializeToArray(e)).ToArray();
+                    await log.AppendAsync(stored); // durable first: a crash after this replays it
                     await ApplyAllAsync(fresh, encoding: encoding);
+                    PushToFollowers(log.LastSeq - stored.Length + 1, stored);
                     foreach (var (_, done) in batch) done.TrySetResult();
                 }
                 catch (Exception e)
@@ -257,11 +274,12 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
             if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
             else if (_compaction is null) StartCompactionIfDue();
         }
-        while (_queued.Count > 0);
+        while (_queued.Count > 0 || (_follower is not null && (_followed.Count > 0 || _catchUpDue)));
     }
 
     private async Task<bool> SnapshotIfDueAsync()
     {
+        if (_follower is not null) return true; // the primary owns the log and its snapshots
         var due = _idleSnapshotDue ? log.EntriesSinceSnapshot > 0 : log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes;
         _idleSnapshotDue = false;
         if (!due || DateTime.UtcNow < _nextSnapshotAttempt) return true;
@@ -468,7 +486,7 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0
             ? []
             : _bm25.Search(query.Text, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
-        return Task.FromResult(new ShardResult(ShardNo, dense, lexical) { ExactScan = exact });
+        return Task.FromResult(new ShardResult(ShardNo, dense, lexical) { ExactScan = exact, Copy = _follower is null ? 0 : ShardLayout.ParseCopy(this.GetPrimaryKeyString()).Copy });
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);
@@ -484,6 +502,8 @@ public sealed class IndexShardGrain([PersistentLog("shard")] IPersistentLog log,
         ActivationSplit = _activationSplit,
         Quantization = _hnsw is null ? null : Quantizations.Name(_hnsw.Encoding),
         Tombstones = _tombstones.Count,
+        Copy = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).Copy,
+        LogPosition = _follower?.Position ?? log.LastSeq,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>

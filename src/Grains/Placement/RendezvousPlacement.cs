@@ -2,6 +2,7 @@ using Orleans;
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
+using RagCluster.Grains.Interfaces.Rag;
 
 namespace RagCluster.Grains.Placement;
 
@@ -38,8 +39,23 @@ public static class Rendezvous
     public static SiloAddress Home(GrainId grain, IReadOnlyCollection<SiloAddress> silos)
     {
         if (silos.Count == 0) throw new SiloUnavailableException("no active silo can host " + grain);
-        var id = grain.ToString();
+        return HomeOf(grain.ToString(), silos);
+    }
+
+    private static SiloAddress HomeOf(string id, IReadOnlyCollection<SiloAddress> silos)
+    {
+        var (primary, copy) = ShardLayout.ParseCopy(id);
+        if (copy > 0) return CopyHome(primary, copy, silos);
         return GroupMember(id) is { } member ? Balanced(member.Group, member.Count, member.Index, silos) : Highest(Hash64(id), silos, null, 0);
+    }
+
+    // A shard's follower copy ("…~c"): the highest-scoring silo that holds none of the shard's lower copies, so the
+    // copies of one shard sit on distinct silos while there are enough; with fewer silos than copies, any silo.
+    private static SiloAddress CopyHome(string primary, int copy, IReadOnlyCollection<SiloAddress> silos)
+    {
+        var taken = Enumerable.Range(0, copy).Select(c => HomeOf(ShardLayout.CopyKey(primary, c), silos)).ToHashSet();
+        var free = silos.Where(s => !taken.Contains(s)).ToArray();
+        return Highest(Hash64(ShardLayout.CopyKey(primary, copy)), free.Length > 0 ? free : silos, null, 0);
     }
 
     private static SiloAddress Balanced(string group, int count, int index, IReadOnlyCollection<SiloAddress> silos)

@@ -28,8 +28,15 @@ public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it (0: every query on BM25 alone).</summary>
     public double LatencyBudgetMs { get; set; } = 2000;
 
+    /// <summary>
+    /// With shard copies (a collection's replicationFactor above 1): a copy that has not answered after this long, or
+    /// after its recent p95 if that is longer, is joined by the next copy, and the first answer wins.
+    /// </summary>
+    public double HedgeAfterMs { get; set; } = 20;
+
     public void Validate()
     {
+        if (HedgeAfterMs is < 1 or > 60_000 || double.IsNaN(HedgeAfterMs)) throw new ArgumentException("Query:HedgeAfterMs must be 1..60000");
         if (LatencyBudgetMs is < 0 or > 600_000 || double.IsNaN(LatencyBudgetMs)) throw new ArgumentException("Query:LatencyBudgetMs must be 0 (BM25 only) to 600000");
     }
 }
@@ -47,6 +54,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     private long _overBudget;
     private long _embeddingUnavailable;
     private long _cancelled;
+    private ShardCopies? _copies;
+    private ShardCopies Copies => _copies ??= new ShardCopies(GrainFactory, TimeSpan.FromMilliseconds(options.Value.HedgeAfterMs));
 
     public async Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default)
     {
@@ -72,6 +81,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // A document has at most MaxFilterTerms tags, so a longer filter (all terms must hold) could match nothing.
         if (request.Filter.Count > MaxFilterTerms || request.Filter.Any(f => f.Key.Length is 0 or > 64 || f.Value.Length > 256))
             throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values up to 256 (as tags)");
+        if (request.Consistency is not (null or "any" or "primary"))
+            throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo().WaitAsync(ct);
@@ -100,6 +111,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         var vector = ownVector;
         var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
         // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
+        // "primary": the copies that take the writes; otherwise any of the collection's copies of each shard.
+        var copies = request.Consistency == "primary" ? 1 : info.Settings.ReplicationFactor;
         ShardResult[] results;
         if (dense && vector is null)
         {
@@ -129,7 +142,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             }
         }
         Task<ShardResult[]> SearchShards(ShardLayout layout, ShardQuery shardQuery) =>
-            Task.WhenAll(layout.ShardKeys(collection).Select(shard => GrainFactory.GetGrain<IIndexShardGrain>(shard).Search(shardQuery))).WaitAsync(ct);
+            Task.WhenAll(layout.ShardKeys(collection).Select(shard => Copies.SearchAsync(shard, copies, shardQuery, ct))).WaitAsync(ct);
 
         // The query's vector, or null when it took more than half the budget or no silo could embed it now.
         async Task<float[]?> EmbedQueryWithinBudget()
@@ -180,7 +193,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
         var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
-        if (vector is not null || !dense)
+        // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
+        if ((vector is not null || !dense) && results.All(r => r.Copy == 0))
         {
             // A BM25-only answer given because the query could not be embedded in time (or at all) is not cached as the query's answer.
             cache.Set(key, response);
@@ -192,7 +206,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     /// <summary>The dense and the lexical side of a search, asked of the shards apart, as one result per shard.</summary>
     private static ShardResult[] Combine(ShardResult[]? dense, ShardResult[]? lexical) =>
         (dense ?? []).Concat(lexical ?? []).GroupBy(r => r.Shard)
-            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan) })
+            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy) })
             .ToArray();
 
     /// <summary>The query's own vector, checked and scaled to length 1, or null when the request has none.</summary>

@@ -11,6 +11,8 @@ public interface IGrainLogStore
     Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default);
     Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
     Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default);
+    /// <summary>The last entry the latest snapshot covers (0: no snapshot), without reading its pages.</summary>
+    Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default);
 
     /// <summary>Appends the entries as <paramref name="firstSeq"/>, firstSeq + 1, ... in one transaction: all or none.</summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or one of the entries exists.</exception>
@@ -51,6 +53,11 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
     public Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
         lock (_logs) return Task.FromResult(Get(grain, logName).Snapshot);
+    }
+
+    public Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        lock (_logs) return Task.FromResult(Get(grain, logName).Snapshot?.Seq ?? 0);
     }
 
     public Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)

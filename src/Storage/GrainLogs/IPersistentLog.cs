@@ -25,6 +25,8 @@ public interface IPersistentLog
     /// <summary>Stores a snapshot already in memory (a small one).</summary>
     Task SnapshotAsync(IReadOnlyList<byte[]> pages, CancellationToken cancellationToken = default) =>
         SnapshotAsync(pages.ToAsyncEnumerable(), cancellationToken);
+    /// <summary>The sequence number of the last entry this activation read or appended (0: none yet).</summary>
+    long LastSeq { get; }
     /// <summary>Entries a reader would replay on top of the snapshot.</summary>
     int EntriesSinceSnapshot { get; }
     /// <summary>Bytes of those entries (as appended by this activation, plus those it read).</summary>

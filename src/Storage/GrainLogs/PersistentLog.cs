@@ -14,6 +14,7 @@ internal sealed class PersistentLog(IGrainLogStore store, string grain, string l
     private long _lastSeq;
     private long _snapshotSeq;
 
+    public long LastSeq => _lastSeq;
     public int EntriesSinceSnapshot => (int)(_lastSeq - _snapshotSeq);
     public long BytesSinceSnapshot { get; private set; }
 

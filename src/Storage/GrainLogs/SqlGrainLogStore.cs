@@ -46,6 +46,13 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         return (seq, pages);
     }
 
+    public async Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = Command(c, null, $"SELECT seq FROM ragcluster_log_snapshot WHERE {Key}", grain, logName);
+        return await cmd.ExecuteScalarAsync(ct) is { } seq and not DBNull ? Convert.ToInt64(seq) : 0;
+    }
+
     private const int PageSetSize = 1 << 30;          // page_no is a 32-bit INTEGER in PostgreSQL
     private const int SecondPageSet = PageSetSize;
     private const int Descriptor = 0x53504352;       // "RCPS"

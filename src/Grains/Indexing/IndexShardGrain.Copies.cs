@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Storage.GrainLogs;
+
+namespace RagCluster.Grains.Indexing;
+
+/// <summary>
+/// Copies of a shard (the collection's replicationFactor): the primary, keyed as the shard, writes the log; each
+/// follower ("shard~1", "shard~2", placed on other silos) loaded the primary's snapshot and log and applies what the
+/// primary appends after, pushed with each write and read from storage when it missed some. Nothing new is stored.
+/// </summary>
+public sealed partial class IndexShardGrain
+{
+    // How often a primary re-reads its collection's replication factor and tells its followers where its log ends
+    // (a follower that is behind, or not active, catches up from storage).
+    private static readonly TimeSpan LeaderBeat = TimeSpan.FromSeconds(5);
+    // A follower that has heard nothing from its primary this long reads the log itself.
+    private static readonly TimeSpan FollowerPoll = TimeSpan.FromSeconds(10);
+
+    private LogFollower? _follower;
+    private readonly List<ShardLogEntry> _followed = [];
+    private bool _catchUpDue;
+    private DateTime _lastHeard = DateTime.UtcNow;
+    private int _copies = 1;
+
+    public Task Follow(long firstSeq, byte[][] entries)
+    {
+        if (_follower is null || _retired) return Task.CompletedTask; // a primary follows no one
+        if (firstSeq < 0)
+        {
+            // Its primary retired: nothing will read this copy again, so its memory goes now, not when Orleans collects it.
+            _followed.Clear();
+            this.DeactivateOnIdle();
+            return Task.CompletedTask;
+        }
+        _lastHeard = DateTime.UtcNow;
+        if (_follower.Accept(firstSeq, entries) is not { } fresh) _catchUpDue = true;
+        else _followed.AddRange(fresh.Select(e => serializer.Deserialize<ShardLogEntry>(e)!));
+        if (_followed.Count > 0 || _catchUpDue) RunWriter();
+        return Task.CompletedTask;
+    }
+
+    private void StartFollowing() => this.RegisterGrainTimer(() =>
+    {
+        if (DateTime.UtcNow - _lastHeard >= FollowerPoll) { _catchUpDue = true; RunWriter(); }
+        return Task.CompletedTask;
+    }, new GrainTimerCreationOptions(FollowerPoll, FollowerPoll) { Interleave = true, KeepAlive = false });
+
+    private void StartLeading() => this.RegisterGrainTimer(async () =>
+    {
+        try
+        {
+            var key = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).ShardKey;
+            var wanted = (await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings()).ReplicationFactor;
+            // Copies the collection no longer wants (its factor was lowered) let their memory go.
+            for (var copy = wanted; copy < _copies; copy++) GrainFactory.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).Follow(-1, []).Ignore();
+            _copies = wanted;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogDebug("Shard {Shard}: could not read its collection's replication factor: {Error}", this.GetPrimaryKeyString(), e.Message);
+        }
+        PushToFollowers(log.LastSeq + 1, []); // wakes them: one that is behind reads the rest
+    }, new GrainTimerCreationOptions(TimeSpan.Zero, LeaderBeat) { Interleave = true, KeepAlive = false });
+
+    /// <summary>Tells the followers that this primary was retired.</summary>
+    private void RetireFollowers() => PushToFollowers(-1, []);
+
+    // One-way: a follower that is slow or gone never holds up a write; it catches up from storage later.
+    private void PushToFollowers(long firstSeq, byte[][] entries)
+    {
+        var key = this.GetPrimaryKeyString();
+        for (var copy = 1; copy < _copies; copy++)
+            GrainFactory.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).Follow(firstSeq, entries).Ignore();
+    }
+
+    // In the writer loop, so that entries apply one batch at a time and never beside a compaction's swap.
+    private async Task FollowStepAsync()
+    {
+        if (_catchUpDue)
+        {
+            _catchUpDue = false;
+            try
+            {
+                if (await _follower!.ReadNewAsync() is not { } read)
+                {
+                    // A snapshot dropped entries this copy never had: load again, from that snapshot.
+                    logger.LogInformation("Shard copy {Shard} fell behind its primary's snapshot; reloading", this.GetPrimaryKeyString());
+                    _followed.Clear();
+                    this.DeactivateOnIdle();
+                    return;
+                }
+                _followed.AddRange(read.Select(e => serializer.Deserialize<ShardLogEntry>(e)!));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning("Shard copy {Shard} could not read its primary's log; the next beat retries: {Error}", this.GetPrimaryKeyString(), e.Message);
+            }
+        }
+        if (_followed.Count == 0) return;
+        var batch = _followed.ToList();
+        _followed.Clear();
+        try
+        {
+            await ApplyAllAsync(batch);
+        }
+        catch (Exception e)
+        {
+            // Entries this copy dropped would make it differ from its primary for good: it loads again instead.
+            logger.LogWarning(e, "Shard copy {Shard} could not apply its primary's entries; reloading", this.GetPrimaryKeyString());
+            this.DeactivateOnIdle();
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System.Text;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RagCluster.Tests.Rag;
+
+/// <summary>Shard copies (issue 46): a collection's replicationFactor on a 3-silo TestCluster.</summary>
+public sealed class ShardCopyTests(ITestOutputHelper output)
+{
+    private static readonly Dictionary<string, string?> Settings = new()
+    {
+        ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
+        ["Query:HedgeAfterMs"] = "20",
+    };
+
+    /// <summary>3 silos; a collection of 4 shards with this many copies each, holding 40 indexed documents.</summary>
+    private static async Task<(RagTestCluster Cluster, string[] Shards)> StartAsync(string collection, int copies)
+    {
+        var cluster = await RagTestCluster.StartAsync(3, settings: Settings);
+        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(4, 256, 32) { ReplicationFactor = copies });
+        await IngestAsync(cluster.Grains, collection, 40);
+        return (cluster, new ShardLayout(0, 4).ShardKeys(collection).ToArray());
+    }
+
+    private static async Task IngestAsync(IGrainFactory grains, string collection, int documents)
+    {
+        await Task.WhenAll(Enumerable.Range(0, documents).Select(i => grains.GetGrain<IDocumentGrain>($"{collection}/d{i}").Ingest(
+            new IngestRequest("txt", Encoding.UTF8.GetBytes($"Document {i} tells of topic {i % 7}: " + string.Join(' ', Enumerable.Range(0, 30).Select(w => $"word{(i * 13 + w) % 211}"))), [], null))));
+        await Poll.UntilAsync(async () => (await Task.WhenAll(Enumerable.Range(0, documents).Select(i => grains.GetGrain<IDocumentGrain>($"{collection}/d{i}").GetStatus())))
+            .All(s => s.Status == DocumentStatuses.Indexed), 60);
+    }
+
+    private static async Task<ShardStats[]> CopiesAsync(IGrainFactory grains, string shardKey, int copies) =>
+        await Task.WhenAll(Enumerable.Range(0, copies).Select(c => grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shardKey, c)).GetStats()));
+
+    [Fact]
+    public async Task Copies_sit_on_distinct_silos_follow_their_primary_and_answer_as_it_does()
+    {
+        var (cluster, shards) = await StartAsync("rep", 3);
+        await using var _ = cluster;
+        var grains = cluster.Grains;
+
+        // Every copy holds what its primary holds once it has caught up (pushed with each write, or read from the log).
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var shard in shards)
+            {
+                var copies = await CopiesAsync(grains, shard, 3);
+                if (copies.Any(c => c.LogPosition != copies[0].LogPosition || c.Chunks != copies[0].Chunks)) return false;
+            }
+            return true;
+        });
+        foreach (var shard in shards)
+        {
+            var copies = await CopiesAsync(grains, shard, 3);
+            output.WriteLine($"{shard}: {string.Join(", ", copies.Select(c => $"copy {c.Copy} on {c.Silo}: {c.Chunks} chunks, log {c.LogPosition}"))}");
+            Assert.Equal([0, 1, 2], copies.Select(c => c.Copy));
+            Assert.Equal(3, copies.Select(c => c.Silo).Distinct().Count()); // three copies, three silos
+            Assert.True(copies[0].Chunks > 0);
+        }
+
+        // A follower answers what its primary answers, and writes go to the primary only.
+        var query = new ShardQuery(null, "topic 3 word17", 10, 0, []);
+        foreach (var shard in shards)
+        {
+            var primary = await grains.GetGrain<IIndexShardGrain>(shard).Search(query);
+            var follower = await grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, 2)).Search(query);
+            Assert.Equal(primary.Lexical.Select(h => h.ChunkId), follower.Lexical.Select(h => h.ChunkId));
+            Assert.Equal(2, follower.Copy);
+        }
+        await Assert.ThrowsAsync<RagCluster.Grains.Interfaces.Errors.InvalidRequestException>(() =>
+            grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shards[0], 1)).Upsert("x", 1, []));
+
+        // Searches through the plan read the copies in turn: the same answer whichever copies answered.
+        var plans = grains.GetGrain<IQueryPlanGrain>("rep");
+        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, [], "bm25") { Consistency = "primary" });
+        for (var i = 0; i < 6; i++)
+            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17 " + new string(' ', i), 10, [], "bm25"))).Hits.Select(h => h.ChunkId));
+    }
+
+    [Fact]
+    public async Task With_two_copies_a_silo_killed_under_search_load_fails_no_search()
+    {
+        var (cluster, shards) = await StartAsync("ha", 2);
+        await using var _ = cluster;
+        var grains = cluster.Grains;
+        await Poll.UntilAsync(async () => (await Task.WhenAll(shards.Select(s => CopiesAsync(grains, s, 2)))).All(c => c[1].LogPosition == c[0].LogPosition));
+        var plans = grains.GetGrain<IQueryPlanGrain>("ha");
+        // The victim holds shard copies but not the collection's or the plan's grain (whose own failover is not a copy's).
+        var management = grains.GetGrain<IManagementGrain>(0);
+        var keep = new[]
+        {
+            await management.GetActivationAddress(grains.GetGrain<ICollectionGrain>("ha")),
+            await management.GetActivationAddress(plans),
+        }.Where(a => a is not null).Select(a => a!.ToString()).ToHashSet();
+        var copySilos = (await Task.WhenAll(shards.Select(s => CopiesAsync(grains, s, 2)))).SelectMany(c => c).Select(c => c.Silo).ToHashSet();
+        var victim = cluster.Cluster.Silos.Where(s => s != cluster.Cluster.Primary && !keep.Contains(s.SiloAddress.ToString()) && copySilos.Contains(s.SiloAddress.ToString()))
+            .FirstOrDefault();
+        Assert.NotNull(victim); // 8 copies on 3 silos: some silo other than the primary holds copies and neither grain
+
+        var failures = new List<string>();
+        var searches = 0;
+        using var stop = new CancellationTokenSource();
+        var load = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    // A new query each time (the cache would answer a repeat without asking a shard).
+                    var found = await plans.Search(new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
+                    Interlocked.Increment(ref searches);
+                }
+                catch (Exception e)
+                {
+                    lock (failures) failures.Add($"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                }
+            }
+        });
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref searches) > 50));
+        var before = Volatile.Read(ref searches);
+        await cluster.KillAsync(victim);
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref searches) > before + 200), 60);
+        stop.Cancel();
+        await load;
+        output.WriteLine($"{searches} searches, {failures.Count} failed: {string.Join(" | ", failures.Distinct().Take(5))}");
+        Assert.Empty(failures);
+    }
+}
+
+/// <summary>replicationFactor over HTTP: bounded by the active silos, changed live, each copy listed with its lag.</summary>
+public sealed class ShardCopyApiTests(TestClusterApi api) : IClassFixture<TestClusterApi>
+{
+    [Fact]
+    public async Task The_replication_factor_is_bounded_by_the_silos_changed_live_and_every_copy_is_listed_with_its_lag()
+    {
+        var client = api.NewClient();
+        var tooMany = await Assert.ThrowsAsync<RagCluster.Client.RagClusterException>(() =>
+            client.CreateCollectionAsync(new RagCluster.Client.CreateCollectionRequest("copies3") { ShardCount = 2, ReplicationFactor = 3 }));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("2 active silo", tooMany.Detail);
+
+        var created = await client.CreateCollectionAsync(new RagCluster.Client.CreateCollectionRequest("copies") { ShardCount = 2, ReplicationFactor = 2 });
+        Assert.Equal(2, created.Settings.ReplicationFactor);
+        await client.IngestAsync("copies", new RagCluster.Client.DocumentInput("a") { Text = "the copies hold what the primary holds" });
+        await client.WaitForIndexedAsync("copies", ["a"]);
+        RagCluster.Client.ShardStats[] shards = [];
+        await Poll.UntilAsync(async () => (shards = await client.GetShardStatsAsync("copies")).All(s => s.Copy == 0 || s.Lag == 0));
+        Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1)], shards.Select(s => (s.Shard, s.Copy)));
+        Assert.All(shards.GroupBy(s => s.Shard), g => Assert.Equal(2, g.Select(s => s.Silo).Distinct().Count()));
+        Assert.Equal(1, shards.Where(s => s.Copy == 1).Sum(s => s.Documents));
+
+        var one = await client.ConfigureCollectionAsync("copies", new RagCluster.Client.ConfigureCollectionRequest { ReplicationFactor = 1 });
+        Assert.Equal(1, one.Settings.ReplicationFactor);
+        Assert.Equal([0, 0], (await client.GetShardStatsAsync("copies")).Select(s => s.Copy));
+        // The copies no longer wanted let their memory go (their primaries tell them at the next beat, within 5 s).
+        var management = api.Cluster.Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        await Poll.UntilAsync(async () => (await management.GetSimpleGrainStatistics())
+            .Where(g => g.GrainType.Contains("IndexShardGrain", StringComparison.Ordinal)).Sum(g => g.ActivationCount) == 2);
+        var search = await client.SearchAsync("copies", new RagCluster.Client.SearchRequest("primary holds") { Consistency = "primary" });
+        Assert.Equal("a", Assert.Single(search.Hits).DocumentId);
+    }
+}
