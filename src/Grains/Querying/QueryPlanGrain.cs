@@ -55,6 +55,29 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     private long _embeddingUnavailable;
     private long _cancelled;
     private ShardCopies? _copies;
+    private CollectionInfo? _lastInfo;
+    private static readonly TimeSpan InfoPatience = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The collection's settings and version. When its grain cannot be reached now (its silo died and it has not been
+    /// placed again yet), the last ones read, so that the shards (and their copies) go on answering; such an answer
+    /// neither comes from nor goes to a cache, since its version may be old.
+    /// </summary>
+    private async Task<(CollectionInfo Info, bool Fresh)> CollectionInfoAsync(string collection, CancellationToken ct)
+    {
+        var reading = GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
+        try
+        {
+            // A call in flight when that silo died is answered by no one until the death is declared: with settings
+            // read before, it is waited on only for a while (an answer takes well under a millisecond when all is well).
+            return (_lastInfo = await (_lastInfo is null ? reading.WaitAsync(ct) : reading.WaitAsync(InfoPatience, ct)), true);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested && _lastInfo is { } last && RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
+        {
+            QueryPlanLog.CollectionUnreachable(log, collection, e.Message.Split('\n')[0]);
+            return (last, false);
+        }
+    }
     private ShardCopies Copies => _copies ??= new ShardCopies(GrainFactory, TimeSpan.FromMilliseconds(options.Value.HedgeAfterMs));
 
     public async Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default)
@@ -85,14 +108,15 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
-        var info = await GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo().WaitAsync(ct);
+        var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
-        if (cache.TryGet<SearchResponse>(key, out var cached))
+        if (infoIsFresh && cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
-        var shared = await SharedCacheAsync("get", () => partition.Get(key).WaitAsync(ct)) ?? new CacheLookup(false, null, "unavailable");
+        var shared = !infoIsFresh ? new CacheLookup(false, null, "skipped")
+            : await SharedCacheAsync("get", () => partition.Get(key).WaitAsync(ct)) ?? new CacheLookup(false, null, "unavailable");
         ct.ThrowIfCancellationRequested(); // the shared cache counts a cancelled call as unavailable
         if (shared is { Found: true, Value: { } fromL2 })
         {
@@ -194,7 +218,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         _latency[chosen] = (total + elapsed, count + 1);
         var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
         // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
-        if ((vector is not null || !dense) && results.All(r => r.Copy == 0))
+        if ((vector is not null || !dense) && infoIsFresh && results.All(r => r.Copy == 0))
         {
             // A BM25-only answer given because the query could not be embedded in time (or at all) is not cached as the query's answer.
             cache.Set(key, response);
