@@ -74,10 +74,12 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         }
         catch (Exception e) when (!ct.IsCancellationRequested && _lastInfo is { } last && RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
         {
+            reading.Ignore(); // still in flight after the wait: its end, whatever it is, no longer matters
             QueryPlanLog.CollectionUnreachable(log, collection, e.Message.Split('\n')[0]);
             return (last, false);
         }
     }
+
     private ShardCopies Copies => _copies ??= new ShardCopies(GrainFactory, TimeSpan.FromMilliseconds(options.Value.HedgeAfterMs));
 
     public async Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default)
