@@ -74,19 +74,14 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
     private double _activationSeconds;
     private string? _activationSplit;
 
-    private int ShardNo
-    {
-        get
-        {
-            var key = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).ShardKey;
-            return int.Parse(key.AsSpan(key.LastIndexOf('/') + 1));
-        }
-    }
+    // From the key, once: every search answers with them.
+    private int _shardNo, _copyNo;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (primaryKey, copy) = ShardLayout.ParseCopy(this.GetPrimaryKeyString());
+        (_shardNo, _copyNo) = (int.Parse(primaryKey.AsSpan(primaryKey.LastIndexOf('/') + 1)), copy);
         // A follower copy reads its primary's log without owning it (the primary's epoch stays valid).
         if (copy > 0) _follower = new LogFollower(logStore, GrainId.Create(this.GetGrainId().Type, primaryKey).ToString(), "shard");
         var (snapshot, entries) = _follower is not null ? await _follower.ReadAsync(cancellationToken) : await log.ReadAsync(cancellationToken);
@@ -486,12 +481,12 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0
             ? []
             : _bm25.Search(query.Text, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
-        return Task.FromResult(new ShardResult(ShardNo, dense, lexical) { ExactScan = exact, Copy = _follower is null ? 0 : ShardLayout.ParseCopy(this.GetPrimaryKeyString()).Copy });
+        return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo });
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);
 
-    public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(ShardNo, _chunks.LiveCount, _documents.Count,
+    public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(_shardNo, _chunks.LiveCount, _documents.Count,
         _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity)
     {
         SnapshotBytes = _snapshotBytes,
@@ -502,7 +497,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         ActivationSplit = _activationSplit,
         Quantization = _hnsw is null ? null : Quantizations.Name(_hnsw.Encoding),
         Tombstones = _tombstones.Count,
-        Copy = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).Copy,
+        Copy = _copyNo,
         LogPosition = _follower?.Position ?? log.LastSeq,
     });
 
