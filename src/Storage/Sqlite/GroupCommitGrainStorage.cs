@@ -138,8 +138,8 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
                 var w = group[i];
                 var cmd = w.Expected is null ? insert : update;
                 Bind(cmd, w.Type, w.Id);
-                cmd.Parameters["p"].Value = (object?)w.Payload ?? DBNull.Value;
-                if (w.Expected is { } v) cmd.Parameters["v"].Value = v;
+                cmd.Parameters["@p"].Value = (object?)w.Payload ?? DBNull.Value;
+                if (w.Expected is { } v) cmd.Parameters["@v"].Value = v;
                 // A stale ETag changes no row: that write alone is refused, the others go on.
                 versions[i] = await cmd.ExecuteNonQueryAsync() == 1 ? (w.Expected ?? 0) + 1 : null;
             }
@@ -169,9 +169,9 @@ public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceI
 
     private static void Bind(DbCommand cmd, string type, (long N0, long N1, string Key) id)
     {
-        cmd.Parameters["t"].Value = type;
-        cmd.Parameters["n0"].Value = id.N0;
-        cmd.Parameters["n1"].Value = id.N1;
-        cmd.Parameters["k"].Value = id.Key;
+        cmd.Parameters["@t"].Value = type;
+        cmd.Parameters["@n0"].Value = id.N0;
+        cmd.Parameters["@n1"].Value = id.N1;
+        cmd.Parameters["@k"].Value = id.Key;
     }
 }
