@@ -83,14 +83,21 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     {
         using var turn = await store.EnterWriteAsync(ct);
         await using var c = await store.OpenAsync(ct);
-        await using var tx = entries.Count > RowsPerInsert ? await c.BeginTransactionAsync(ct) : null;
+        if (store.Kind == StoreKind.Sqlite)
+        {
+            await AppendSqliteAsync(c, grain, logName, epoch, firstSeq, entries, ct);
+            return;
+        }
+        // In a transaction even when one statement holds them all: a statement that meets a written seq skips that row
+        // (DO NOTHING) and writes the others, and the append, refused, must leave none of them.
+        await using var tx = await c.BeginTransactionAsync(ct);
         // Many rows to a statement (a group commit brings many entries): one round trip and one fence check each.
         for (var start = 0; start < entries.Count; start += RowsPerInsert)
         {
             var count = Math.Min(RowsPerInsert, entries.Count - start);
             var rows = string.Join(", ", Enumerable.Range(0, count).Select(i => $"(@seq{i}, @d{i})"));
             var values = Enumerable.Range(0, count).SelectMany(i => new (string, object)[] { ($"seq{i}", firstSeq + start + i), ($"d{i}", entries[start + i]) }).ToArray();
-            // VALUES columns are column1, column2 in both SQLite and PostgreSQL.
+            // VALUES columns are column1, column2 in PostgreSQL.
             await using var cmd = Command(c, tx, $"""
                 INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data)
                 SELECT @sv, @g, @n, v.column1, v.column2 FROM (VALUES {rows}) AS v
@@ -99,7 +106,27 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
                 """, grain, logName, [.. values, ("epoch", epoch)]);
             if (await cmd.ExecuteNonQueryAsync(ct) != count) throw LogConflicts.Fenced(grain, logName, epoch); // disposing tx rolls back
         }
-        if (tx is not null) await tx.CommitAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// SQLite runs in this process: the owner is checked once inside the write transaction (one writer, so nobody can
+    /// claim the log before it commits), then one prepared insert is bound again for each entry. A statement of 256
+    /// entries' values was parsed and bound (512 parameters) every time.
+    /// </summary>
+    private async Task AppendSqliteAsync(DbConnection c, string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct)
+    {
+        await using var tx = await c.BeginTransactionAsync(ct);
+        await using (var owner = Command(c, tx, $"SELECT 1 FROM ragcluster_log_owner WHERE {Key} AND epoch = @epoch", grain, logName, ("epoch", epoch)))
+            if (await owner.ExecuteScalarAsync(ct) is null) throw LogConflicts.Fenced(grain, logName, epoch);
+        await using var insert = Command(c, tx, "INSERT INTO ragcluster_log (service_id, grain, log_name, seq, data) VALUES (@sv, @g, @n, @seq, @d) ON CONFLICT DO NOTHING",
+            grain, logName, ("seq", 0L), ("d", Array.Empty<byte>()));
+        for (var i = 0; i < entries.Count; i++)
+        {
+            (insert.Parameters["@seq"].Value, insert.Parameters["@d"].Value) = (firstSeq + i, entries[i]);
+            if (await insert.ExecuteNonQueryAsync(ct) != 1) throw LogConflicts.Fenced(grain, logName, epoch);
+        }
+        await tx.CommitAsync(ct);
     }
 
     public async Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IAsyncEnumerable<byte[]> pages, CancellationToken ct = default)
