@@ -28,6 +28,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             DocumentBusyException => (503, "Document busy"),
             CollectionGoneException => (409, "Collection deleted"),
             ShardLayoutChangedException => (503, "Collection resharding"),
+            NotYetReadableException => (503, "Not yet readable"),
             // A call timeout, a silo that left or cannot be reached, a message refused while the cluster reconfigures, or a
             // write that lost an ETag race: all pass; the client may retry (idempotent endpoints) after Retry-After.
             _ when DocumentRefusal.IsTransient(exception) => (503, "Cluster busy or changing"),

@@ -102,6 +102,8 @@ public sealed record SearchRequest(string? Query)
     public int? Ef { get; init; }
     /// <summary>any (default: any copy of each shard) or primary (only the copies that take writes).</summary>
     public string? Consistency { get; init; }
+    /// <summary>Read your writes: document ids with the version their ingest returned; the search waits until they are indexed (a 503 if not in time).</summary>
+    public Dictionary<string, long>? ReadAfter { get; init; }
 }
 
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);

@@ -33,7 +33,7 @@ public static class QueryEndpoints
             else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
             if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
             using var span = StartQuerySpan("search", c);
-            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector, Ef = body.Ef, Consistency = body.Consistency },
+            var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan) { Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter },
                 http.RequestAborted);
             var traceId = Log(queries, http, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
             return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,

@@ -76,6 +76,18 @@ public sealed class ShardLayoutChangedException : OrleansException
 }
 
 /// <summary>
+/// A read-your-writes search cannot be answered yet: a document it names is not indexed at that version, or this copy
+/// of a shard does not hold it yet (another copy, or the primary, is asked instead). Nothing failed: a retriable 503.
+/// </summary>
+[GenerateSerializer, Alias("rc.NotYetReadableException")]
+public sealed class NotYetReadableException : OrleansException
+{
+    public NotYetReadableException() { }
+
+    public NotYetReadableException(string message) : base(message) { }
+}
+
+/// <summary>
 /// The document is being written by another path at this moment (a bulk write of the same id has not finished): nothing
 /// was stored; send it again shortly (a retriable 503). A bulk write cut off by a crash is settled by the collection's
 /// sweep within one period.

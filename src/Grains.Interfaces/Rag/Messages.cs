@@ -193,7 +193,11 @@ public sealed record DocumentPage(string[] DocumentIds, string? Next);
 
 /// <summary>What a shard is asked: a query vector (null for lexical only), query text for BM25, and filters.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardQuery")]
-public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Dictionary<string, string> Filter);
+public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Dictionary<string, string> Filter)
+{
+    /// <summary>Documents this copy must hold at these versions or later to answer (read your writes); else it refuses with <c>NotYetReadableException</c>.</summary>
+    [Id(5)] public Dictionary<string, long>? MinVersions { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("rc.ShardHit")]
 public sealed record ShardHit(string ChunkId, string DocumentId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, float Score);
@@ -246,6 +250,11 @@ public sealed record SearchRequest(string Query, int TopK, Dictionary<string, st
     /// "primary" (the copies that take the writes, so every acknowledged write is seen).
     /// </summary>
     [Id(6)] public string? Consistency { get; init; }
+    /// <summary>
+    /// Read your writes: documents and the versions their ingest returned. The answer is given only once each is indexed
+    /// at that version (or a later one), and only by shard copies that hold it; null or empty: no such wait.
+    /// </summary>
+    [Id(7)] public Dictionary<string, long>? ReadAfter { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.SearchHit")]

@@ -16,8 +16,6 @@ public sealed partial class IndexShardGrain
     // How often a primary re-reads its collection's replication factor and tells its followers where its log ends
     // (a follower that is behind, or not active, catches up from storage).
     private static readonly TimeSpan LeaderBeat = TimeSpan.FromSeconds(5);
-    // A follower that has heard nothing from its primary this long reads the log itself.
-    private static readonly TimeSpan FollowerPoll = TimeSpan.FromSeconds(10);
 
     private LogFollower? _follower;
     private readonly List<ShardLogEntry> _followed = [];
@@ -42,11 +40,16 @@ public sealed partial class IndexShardGrain
         return Task.CompletedTask;
     }
 
-    private void StartFollowing() => this.RegisterGrainTimer(() =>
+    // A follower that has heard nothing from its primary for Shards:FollowerPoll reads the log itself.
+    private void StartFollowing()
     {
-        if (DateTime.UtcNow - _lastHeard >= FollowerPoll) { _catchUpDue = true; RunWriter(); }
-        return Task.CompletedTask;
-    }, new GrainTimerCreationOptions(FollowerPoll, FollowerPoll) { Interleave = true, KeepAlive = false });
+        var poll = shardSettings.Value.FollowerPoll;
+        this.RegisterGrainTimer(() =>
+        {
+            if (DateTime.UtcNow - _lastHeard >= poll) { _catchUpDue = true; RunWriter(); }
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(poll, poll) { Interleave = true, KeepAlive = false });
+    }
 
     private void StartLeading() => this.RegisterGrainTimer(async () =>
     {

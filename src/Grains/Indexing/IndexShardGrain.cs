@@ -461,6 +461,8 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
     public Task<ShardResult> Search(ShardQuery query)
     {
         if (_retired) throw Replaced();
+        if (query.MinVersions is { Count: > 0 } wanted && wanted.FirstOrDefault(w => !IsStale(w.Key, w.Value)) is { Key: not null } missing)
+            throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
         var filter = query.Filter;
         Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _chunks.Matches(slot, filter);
         var dense = Array.Empty<ShardHit>();

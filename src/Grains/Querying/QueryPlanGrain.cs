@@ -4,6 +4,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.OwnVectors;
@@ -20,7 +21,9 @@ namespace RagCluster.Grains.Querying;
 /// parallel; the candidate plans (vector only, BM25 only, hybrid RRF with k=60 and k=10) are then rankings of
 /// that shared pool, so trying them costs no extra round trips. Without an explicit plan the one that agrees
 /// most with the others (mean top-k overlap) is served; per-collection wins and latencies are kept.
-/// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits.
+/// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits. A stateless worker,
+/// one activation a silo, on the silo that asks (the API silo): a collection's searches are planned where they arrive,
+/// so they scale with API silos, and the death of another silo takes no plan with it. So the stats are this silo's.
 /// </summary>
 /// <summary>Bound from "Query".</summary>
 public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOptions
@@ -34,19 +37,25 @@ public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// </summary>
     public double HedgeAfterMs { get; set; } = 20;
 
+    /// <summary>How long a read-your-writes search (readAfter) waits for its documents to be indexed before a retriable 503.</summary>
+    public double ReadAfterWaitMs { get; set; } = 5000;
+
     public void Validate()
     {
         if (HedgeAfterMs is < 1 or > 60_000 || double.IsNaN(HedgeAfterMs)) throw new ArgumentException("Query:HedgeAfterMs must be 1..60000");
+        if (ReadAfterWaitMs is < 0 or > 600_000 || double.IsNaN(ReadAfterWaitMs)) throw new ArgumentException("Query:ReadAfterWaitMs must be 0..600000");
         if (LatencyBudgetMs is < 0 or > 600_000 || double.IsNaN(LatencyBudgetMs)) throw new ArgumentException("Query:LatencyBudgetMs must be 0 (BM25 only) to 600000");
     }
 }
 
-[Reentrant]
+[Reentrant, StatelessWorker(1)]
 public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
     /// <summary>Terms in a search filter: as many as a document may carry tags.</summary>
     public const int MaxFilterTerms = 32;
+    /// <summary>Documents a read-your-writes search may name.</summary>
+    public const int MaxReadAfter = 100;
 
     private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
@@ -110,7 +119,12 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
+        if (request.ReadAfter is { } named && (named.Count > MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
+            throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
+        var written = await IndexedAsync(collection, request.ReadAfter, ct);
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
+        // A read-your-writes answer is computed from copies that hold those writes, never taken from a cache.
+        infoIsFresh &= written is null;
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
@@ -139,6 +153,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
         // "primary": the copies that take the writes; otherwise any of the collection's copies of each shard.
         var copies = request.Consistency == "primary" ? 1 : info.Settings.ReplicationFactor;
+        var turn = Copies.NextTurn();
         ShardResult[] results;
         if (dense && vector is null)
         {
@@ -167,8 +182,12 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
                 return await SearchShards((await GrainFactory.GetGrain<ICollectionGrain>(collection).GetSettings()).Layout, shardQuery);
             }
         }
-        Task<ShardResult[]> SearchShards(ShardLayout layout, ShardQuery shardQuery) =>
-            Task.WhenAll(layout.ShardKeys(collection).Select(shard => Copies.SearchAsync(shard, copies, shardQuery, ct))).WaitAsync(ct);
+        Task<ShardResult[]> SearchShards(ShardLayout layout, ShardQuery shardQuery)
+        {
+            var required = written is null ? null : ShardsHolding(written, layout);
+            return Task.WhenAll(layout.ShardKeys(collection).Select((shard, i) => Copies.SearchAsync(shard, copies,
+                required?.GetValueOrDefault(i) is { } versions ? shardQuery with { MinVersions = versions } : shardQuery, turn + (uint)i, ct))).WaitAsync(ct);
+        }
 
         // The query's vector, or null when it took more than half the budget or no silo could embed it now.
         async Task<float[]?> EmbedQueryWithinBudget()
@@ -234,6 +253,43 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         (dense ?? []).Concat(lexical ?? []).GroupBy(r => r.Shard)
             .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy) })
             .ToArray();
+
+    /// <summary>
+    /// Read your writes: waits until each named document is indexed at its version or a later one (a deleted one counts,
+    /// being later), polling its status, at most <see cref="QueryOptions.ReadAfterWaitMs"/>; then each with its chunk count.
+    /// </summary>
+    private async Task<(string Id, long Version, int Chunks)[]?> IndexedAsync(string collection, Dictionary<string, long>? readAfter, CancellationToken ct)
+    {
+        if (readAfter is not { Count: > 0 }) return null;
+        var ids = readAfter.Keys.ToArray();
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var statuses = await DocumentBatch.StatusesAsync(GrainFactory, collection, ids);
+            int? waiting = null;
+            for (var i = 0; i < ids.Length; i++)
+            {
+                // A document not known yet (its grain answers "unknown" between its acceptance and its first write) is waited for too.
+                var (s, version) = (statuses[i], readAfter[ids[i]]);
+                if (s.Version < version || s.Status is not (DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted)) waiting ??= i;
+                else if (s.Status == DocumentStatuses.Failed) throw new ConflictException($"readAfter: document '{ids[i]}' failed to index: {s.Error}");
+            }
+            if (waiting is not { } late)
+                return [.. ids.Select((id, i) => (id, readAfter[id], statuses[i].Status == DocumentStatuses.Deleted ? 0 : statuses[i].ChunkCount))];
+            if (waited.Elapsed.TotalMilliseconds >= options.Value.ReadAfterWaitMs)
+                throw new NotYetReadableException($"readAfter: document '{ids[late]}' is not indexed at version {readAfter[ids[late]]} yet " +
+                    $"({(statuses[late].Version == 0 ? "the collection does not know it" : $"it is {statuses[late].Status} at version {statuses[late].Version}")}); try again shortly");
+            await Task.Delay(ReadAfterPoll, ct);
+        }
+    }
+
+    private static readonly TimeSpan ReadAfterPoll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>For each shard of <paramref name="layout"/> that holds chunks of the documents, the versions it must hold to answer.</summary>
+    private static Dictionary<int, Dictionary<string, long>> ShardsHolding((string Id, long Version, int Chunks)[] documents, ShardLayout layout) =>
+        documents.SelectMany(d => Enumerable.Range(0, d.Chunks).Select(ordinal => (Shard: DocumentGrain.ShardOf($"{d.Id}#{ordinal}", layout.ShardCount), d.Id, d.Version)))
+            .GroupBy(x => x.Shard)
+            .ToDictionary(g => g.Key, g => g.DistinctBy(x => x.Id).ToDictionary(x => x.Id, x => x.Version, StringComparer.Ordinal));
 
     /// <summary>The query's own vector, checked and scaled to length 1, or null when the request has none.</summary>
     private static float[]? QueryVector(float[]? vector, CollectionSettings settings)

@@ -5,7 +5,9 @@ using RagCluster.Grains.Interfaces.Rag;
 namespace RagCluster.Grains.Querying;
 
 /// <summary>
-/// Reads one copy of a shard: the copies take turns, and a copy that has not answered after its recent p95 (at least
+/// Reads one copy of a shard: the copies take turns (each query takes the next turn, and its shards start from
+/// successive copies, so one query's lexical and dense sides of a shard read the same copy), and a copy that has not
+/// answered after its recent p95 (at least
 /// <c>Query:HedgeAfterMs</c>) or that fails as a silo does (gone, unreachable, timed out) is joined by the next copy;
 /// the first answer wins (Qdrant's read_fan_out_delay_ms, Elasticsearch's adaptive replica selection in small).
 /// </summary>
@@ -15,10 +17,13 @@ internal sealed class ShardCopies(IGrainFactory grains, TimeSpan hedgeFloor)
     private uint _turn;
     private readonly Dictionary<string, Queue<double>> _answers = new(StringComparer.Ordinal);
 
-    public async Task<ShardResult> SearchAsync(string shardKey, int copies, ShardQuery query, CancellationToken ct)
+    /// <summary>The turn of a query: pass it, plus the shard's number, to each of its shards' reads.</summary>
+    public uint NextTurn() => _turn++;
+
+    public async Task<ShardResult> SearchAsync(string shardKey, int copies, ShardQuery query, uint turn, CancellationToken ct)
     {
         if (copies <= 1) return await grains.GetGrain<IIndexShardGrain>(shardKey).Search(query);
-        var first = (int)(_turn++ % (uint)copies);
+        var first = (int)(turn % (uint)copies);
         var asked = new List<(Task<ShardResult> Answer, string Key, System.Diagnostics.Stopwatch Clock)>();
         Exception? failure = null;
         void Ask()

@@ -82,6 +82,7 @@ public sealed class RagTestCluster : IAsyncDisposable
             silo.Services.AddRagPipeline(silo.Configuration);
             silo.AddRagClusterServices(StoreLocation.Parse(options.Storage, options.StoragePoolSize), options);
             if (int.TryParse(silo.Configuration["Test:FailedReminderReadRounds"], out var rounds)) StartingReminderTable.Install(silo.Services, rounds);
+            if (silo.Configuration["Test:HoldableFollowers"] == "true") HeldFollowers.Install(silo);
         }
     }
 
