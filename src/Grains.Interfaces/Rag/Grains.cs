@@ -167,6 +167,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// the follower lets its copy go.
     /// </summary>
     [OneWay] Task Follow(long firstSeq, byte[][] entries);
+    /// <summary>To a primary: its collection now wants this many copies of each shard (a PUT changed replicationFactor).</summary>
+    [OneWay] Task Replicate(int copies);
     Task<ShardStats> GetStats();
     /// <summary>(documentId, chunk count) for consistency checks.</summary>
     Task<Dictionary<string, int>> ChunkCounts();

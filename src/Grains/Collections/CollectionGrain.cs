@@ -185,6 +185,7 @@ public sealed partial class CollectionGrain(
     {
         Validate(settings);
         CollectionSettings? configured = null;
+        var replicationBefore = Settings.ReplicationFactor;
         await Change((h, edits) =>
         {
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
@@ -214,6 +215,9 @@ public sealed partial class CollectionGrain(
             return h with { Settings = next };
         });
         ResumeReshardWork();
+        if (configured!.ReplicationFactor != replicationBefore)
+            foreach (var shard in configured.WriteLayouts.SelectMany(l => l.ShardKeys(this.GetPrimaryKeyString())))
+                GrainFactory.GetGrain<IIndexShardGrain>(shard).Replicate(configured.ReplicationFactor).Ignore(); // one way; the shards read it again within a minute
         return configured!;
     }
 

@@ -13,9 +13,13 @@ namespace RagCluster.Grains.Indexing;
 /// </summary>
 public sealed partial class IndexShardGrain
 {
-    // How often a primary re-reads its collection's replication factor and tells its followers where its log ends
-    // (a follower that is behind, or not active, catches up from storage).
+    // How often a primary with followers tells them where its log ends (a follower that is behind, or not active,
+    // catches up from storage).
     private static readonly TimeSpan LeaderBeat = TimeSpan.FromSeconds(5);
+    // The replication factor comes with each change (Replicate); a primary reads it at activation and then every this
+    // many beats (a minute), in case that call was lost. Before, every primary read it every beat, even with no copies.
+    private const int BeatsPerFactorRead = 12;
+    private int _beats;
 
     private LogFollower? _follower;
     private readonly List<ShardLogEntry> _followed = [];
@@ -53,20 +57,32 @@ public sealed partial class IndexShardGrain
 
     private void StartLeading() => this.RegisterGrainTimer(async () =>
     {
-        try
+        if (_beats++ % BeatsPerFactorRead == 0)
         {
-            var key = ShardLayout.ParseCopy(this.GetPrimaryKeyString()).ShardKey;
-            var wanted = (await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings()).ReplicationFactor;
-            // Copies the collection no longer wants (its factor was lowered) let their memory go.
-            for (var copy = wanted; copy < _copies; copy++) GrainFactory.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).Follow(-1, []).Ignore();
-            _copies = wanted;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            logger.LogDebug("Shard {Shard}: could not read its collection's replication factor: {Error}", this.GetPrimaryKeyString(), e.Message);
+            try
+            {
+                var key = this.GetPrimaryKeyString();
+                await Replicate((await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings()).ReplicationFactor);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogDebug("Shard {Shard}: could not read its collection's replication factor: {Error}", this.GetPrimaryKeyString(), e.Message);
+            }
         }
         PushToFollowers(log.LastSeq + 1, []); // wakes them: one that is behind reads the rest
     }, new GrainTimerCreationOptions(TimeSpan.Zero, LeaderBeat) { Interleave = true, KeepAlive = false });
+
+    public Task Replicate(int copies)
+    {
+        if (_follower is not null || _retired || copies < 1) return Task.CompletedTask;
+        // Copies the collection no longer wants (its factor was lowered) let their memory go; new ones are woken (and so
+        // activated and loaded) now, not at their first search.
+        for (var copy = copies; copy < _copies; copy++) GrainFactory.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(this.GetPrimaryKeyString(), copy)).Follow(-1, []).Ignore();
+        var grown = copies > _copies;
+        _copies = copies;
+        if (grown) PushToFollowers(log.LastSeq + 1, []);
+        return Task.CompletedTask;
+    }
 
     /// <summary>Tells the followers that this primary was retired.</summary>
     private void RetireFollowers() => PushToFollowers(-1, []);

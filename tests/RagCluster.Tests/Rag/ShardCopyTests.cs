@@ -224,7 +224,7 @@ public sealed class ShardCopyApiTests(TestClusterApi api) : IClassFixture<TestCl
         var one = await client.ConfigureCollectionAsync("copies", new RagCluster.Client.ConfigureCollectionRequest { ReplicationFactor = 1 });
         Assert.Equal(1, one.Settings.ReplicationFactor);
         Assert.Equal([0, 0], (await client.GetShardStatsAsync("copies")).Select(s => s.Copy));
-        // The copies no longer wanted let their memory go (their primaries tell them at the next beat, within 5 s).
+        // The copies no longer wanted let their memory go (the collection tells their primaries, which tell them).
         var management = api.Cluster.Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0);
         await Poll.UntilAsync(async () => (await management.GetSimpleGrainStatistics())
             .Where(g => g.GrainType.Contains("IndexShardGrain", StringComparison.Ordinal)).Sum(g => g.ActivationCount) == 2);
