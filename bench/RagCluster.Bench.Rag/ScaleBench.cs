@@ -359,7 +359,7 @@ public static class ScaleBench
         long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
 
     /// <summary>CPU use from /proc: the machine's jiffies (total, idle), CPU seconds of the silo processes and of this client, and wall time.</summary>
-    private sealed record CpuSample(double Total, double Idle, double Silos, double Client, double Seconds, double StalledMicroseconds)
+    internal sealed record CpuSample(double Total, double Idle, double Silos, double Client, double Seconds, double StalledMicroseconds)
     {
         /// <summary>Share of the time some runnable thread waited for a core (Linux PSI, /proc/pressure/cpu "some").</summary>
         public double PressureShare => StalledMicroseconds / 1e6 / Seconds;
@@ -371,7 +371,7 @@ public static class ScaleBench
             StalledMicroseconds - b.StalledMicroseconds);
     }
 
-    private static CpuSample Cpu(BenchCluster cluster)
+    internal static CpuSample Cpu(BenchCluster cluster)
     {
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(double.Parse).ToArray();
         static double Seconds(int pid)
@@ -389,7 +389,7 @@ public static class ScaleBench
 
     internal static T[] Read<T>(string path) where T : struct => MemoryMarshal.Cast<byte, T>(File.ReadAllBytes(path)).ToArray();
 
-    private static double Percentile(List<double> values, double p)
+    internal static double Percentile(List<double> values, double p)
     {
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToList();

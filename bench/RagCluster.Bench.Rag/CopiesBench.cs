@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using RagCluster.Grains.OwnVectors;
+
+namespace RagCluster.Bench.Rag;
+
+/// <summary>
+/// Issue 46, item 4: search throughput and memory with 1, 2 and 3 copies of each shard, on the cluster recipe (the API
+/// silo and plain silos as processes, PostgreSQL, Redis). VECTORS random clustered 384-d vectors in SHARDS shards; for
+/// each factor (a PUT, then every copy caught up): CLIENTS closed-loop clients search for SECONDS (a fresh query vector
+/// each, so no cache answers), with the silos' RSS after a full collection and the machine's busy cores.
+/// </summary>
+public static class CopiesBench
+{
+    private const int Dim = 384;
+
+    public static async Task Run(string binDir, int silos, int vectors, int shards, int clients, int seconds)
+    {
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
+        var http = cluster.Http;
+        (await http.PostAsJsonAsync("v1/collections", new { name = "copies", dimensions = Dim, shardCount = shards })).EnsureSuccessStatusCode();
+        var rnd = new Random(42);
+        var centres = Enumerable.Range(0, Math.Max(1, vectors / 50)).Select(_ => Gaussian(rnd)).ToArray();
+        float[] Sample() { var c = centres[rnd.Next(centres.Length)]; var g = Gaussian(rnd); return Unit([.. c.Zip(g, (a, b) => a + b)]); }
+        var load = Stopwatch.StartNew();
+        await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, (vectors + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, vectors - b * 500))
+            .Select(i => new { id = $"v{i}", chunks = new[] { new { vectorBase64 = OwnVectorChunks.ToBase64(Sample()) } } }).ToArray()).ToList(),
+            new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (documents, ct) =>
+            {
+                while (true)
+                {
+                    var r = await http.PostAsJsonAsync("v1/collections/copies/documents", new { documents }, ct);
+                    var body = await r.Content.ReadFromJsonAsync<JsonElement>(ct);
+                    if (r.IsSuccessStatusCode && body.GetProperty("rejected").GetInt32() == 0) return;
+                    await Task.Delay(1000, ct); // a 503 stored nothing of those documents; send them again
+                }
+            });
+        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/copies")).GetProperty("documentCount").GetInt32() < vectors) await Task.Delay(500);
+        Console.Error.WriteLine($"loaded {vectors} vectors in {load.Elapsed.TotalSeconds:F1} s");
+        var queries = Enumerable.Range(0, 2000).Select(_ => OwnVectorChunks.ToBase64(Sample())).ToArray();
+
+        for (var factor = 1; factor <= silos; factor++)
+        {
+            var put = await http.PutAsJsonAsync("v1/collections/copies", new { replicationFactor = factor });
+            if (!put.IsSuccessStatusCode) throw new InvalidOperationException($"PUT replicationFactor {factor}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+            var caughtUp = Stopwatch.StartNew();
+            List<JsonElement> copies;
+            while ((copies = (await http.GetFromJsonAsync<JsonElement>("v1/collections/copies/shards")).EnumerateArray().ToList()).Count < factor * shards
+                   || copies.Any(c => c.GetProperty("copy").GetInt32() > 0 && (Lag(c) != 0 || c.GetProperty("vectors").GetInt32() == 0)))
+            {
+                if (caughtUp.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"copies of factor {factor} not caught up in 5 minutes");
+                await Task.Delay(500);
+            }
+            var ready = caughtUp.Elapsed.TotalSeconds;
+            // Every copy answers once (a first search activates what the hedge would otherwise meet cold).
+            for (var i = 0; i < 4 * factor * shards; i++) await SearchAsync(http, queries[i % queries.Length]);
+            await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
+            ScaleBench.FullGc(cluster);
+            var rss = ScaleBench.Rss(cluster);
+
+            var ms = new List<double>();
+            var failed = 0;
+            var next = 0;
+            var cpuBefore = ScaleBench.Cpu(cluster);
+            var until = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+            {
+                while (until.Elapsed.TotalSeconds < seconds)
+                {
+                    var q = queries[Interlocked.Increment(ref next) % queries.Length];
+                    var sw = Stopwatch.StartNew();
+                    try { await SearchAsync(http, q, Interlocked.CompareExchange(ref next, 0, 0) / queries.Length); lock (ms) ms.Add(sw.Elapsed.TotalMilliseconds); }
+                    catch (InvalidOperationException) { Interlocked.Increment(ref failed); }
+                }
+            }));
+            var cpu = ScaleBench.Cpu(cluster).Minus(cpuBefore);
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                bench = "copies", silos, vectors, shards, replication_factor = factor, copies_caught_up_s = Math.Round(ready, 1),
+                clients, searches = ms.Count, failed, qps = Math.Round(ms.Count / cpu.Seconds, 1),
+                p50_ms = Math.Round(ScaleBench.Percentile(ms, 0.5), 2), p99_ms = Math.Round(ScaleBench.Percentile(ms, 0.99), 2),
+                cores_busy = Math.Round(cpu.BusyCores, 2), cores_silos = Math.Round(cpu.Silos / cpu.Seconds, 2), cores_client = Math.Round(cpu.Client / cpu.Seconds, 2),
+                silos_rss_mb = Math.Round(rss / 1048576.0, 1),
+                copies_by_silo = copies.GroupBy(c => c.GetProperty("silo").GetString()).ToDictionary(g => g.Key!, g => g.Count()),
+            }));
+        }
+    }
+
+    // ef varies with the pass over the queries, so a query vector seen before is not answered from a cache.
+    private static async Task SearchAsync(HttpClient http, string vectorBase64, int pass = 0)
+    {
+        var r = await http.PostAsJsonAsync("v1/collections/copies/search", new { vectorBase64, topK = 10, plan = "vector", ef = 64 + pass });
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"search: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+    }
+
+    private static long Lag(JsonElement copy) => copy.TryGetProperty("lag", out var lag) && lag.ValueKind == JsonValueKind.Number ? lag.GetInt64() : -1;
+
+    private static float[] Gaussian(Random rnd) =>
+        [.. Enumerable.Range(0, Dim).Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - rnd.NextDouble())) * Math.Cos(2 * Math.PI * rnd.NextDouble())))];
+
+    private static float[] Unit(float[] v)
+    {
+        var norm = MathF.Sqrt(v.Sum(x => x * x));
+        return [.. v.Select(x => x / norm)];
+    }
+}
