@@ -9,7 +9,8 @@ namespace RagCluster.Bench.Rag;
 /// Issue 46, item 4: search throughput and memory with 1, 2 and 3 copies of each shard, on the cluster recipe (the API
 /// silo and plain silos as processes, PostgreSQL, Redis). VECTORS random clustered 384-d vectors in SHARDS shards; for
 /// each factor (a PUT, then every copy caught up): CLIENTS closed-loop clients search for SECONDS (a fresh query vector
-/// each, so no cache answers), with the silos' RSS after a full collection and the machine's busy cores.
+/// each, so no cache answers), with the silos' RSS after a full collection and the machine's busy cores. Then, with 3
+/// silos or more, a silo's kill -9 under search load (item 3).
 /// </summary>
 public static class CopiesBench
 {
@@ -45,13 +46,7 @@ public static class CopiesBench
             var put = await http.PutAsJsonAsync("v1/collections/copies", new { replicationFactor = factor });
             if (!put.IsSuccessStatusCode) throw new InvalidOperationException($"PUT replicationFactor {factor}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
             var caughtUp = Stopwatch.StartNew();
-            List<JsonElement> copies;
-            while ((copies = (await http.GetFromJsonAsync<JsonElement>("v1/collections/copies/shards")).EnumerateArray().ToList()).Count < factor * shards
-                   || copies.Any(c => c.GetProperty("copy").GetInt32() > 0 && (Lag(c) != 0 || c.GetProperty("vectors").GetInt32() == 0)))
-            {
-                if (caughtUp.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"copies of factor {factor} not caught up in 5 minutes");
-                await Task.Delay(500);
-            }
+            var copies = await WaitCaughtUpAsync(http, factor * shards, _ => true);
             var ready = caughtUp.Elapsed.TotalSeconds;
             // Every copy answers once (a first search activates what the hedge would otherwise meet cold).
             for (var i = 0; i < 4 * factor * shards; i++) await SearchAsync(http, queries[i % queries.Length]);
@@ -84,6 +79,79 @@ public static class CopiesBench
                 silos_rss_mb = Math.Round(rss / 1048576.0, 1),
                 copies_by_silo = copies.GroupBy(c => c.GetProperty("silo").GetString()).ToDictionary(g => g.Key!, g => g.Count()),
             }));
+        }
+        if (silos >= 3) await FailoverAsync(cluster, vectors, shards, queries);
+    }
+
+    /// <summary>
+    /// Item 3: with 2 copies, 8 clients search without pause; 5 s in, a plain silo that holds copies is killed (-9). The
+    /// searches of the 30 s after the kill (failed, p50, p99, slowest), and the time until every shard again has its
+    /// copies on live silos, caught up.
+    /// </summary>
+    private static async Task FailoverAsync(BenchCluster cluster, int vectors, int shards, string[] queries)
+    {
+        var http = cluster.Http;
+        const int Factor = 2;
+        (await http.PutAsJsonAsync("v1/collections/copies", new { replicationFactor = Factor })).EnsureSuccessStatusCode();
+        await WaitCaughtUpAsync(http, Factor * shards, _ => true);
+        var apiSilo = (await http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("silo").GetString();
+        var held = (await http.GetFromJsonAsync<JsonElement>("v1/collections/copies/shards")).EnumerateArray().Select(c => c.GetProperty("silo").GetString()!).ToList();
+        var victim = cluster.Silos.Skip(1).First(p => held.Any(h => h != apiSilo && h.Contains($":{ScaleBench.SiloPort(p)}:")));
+        var victimAddress = held.First(h => h.Contains($":{ScaleBench.SiloPort(victim)}:"));
+
+        var log = new List<(double At, double Ms, bool Failed)>();
+        var clock = Stopwatch.StartNew();
+        double killedAt = 0;
+        var next = 0;
+        var stop = false;
+        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                var i = Interlocked.Increment(ref next);
+                var sw = Stopwatch.StartNew();
+                var failed = false;
+                try { await SearchAsync(http, queries[i % queries.Length], i / queries.Length); }
+                catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException) { failed = true; }
+                lock (log) log.Add((clock.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds, failed));
+            }
+        }));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        victim.Kill(entireProcessTree: true);
+        killedAt = clock.Elapsed.TotalSeconds;
+        // Full again: every copy listed, none on the dead silo, every follower caught up.
+        var replicated = await WaitCaughtUpAsync(http, Factor * shards, copies => copies.All(c => c.GetProperty("silo").GetString() != victimAddress));
+        var restored = clock.Elapsed.TotalSeconds - killedAt;
+        while (clock.Elapsed.TotalSeconds < killedAt + 30) await Task.Delay(200);
+        Volatile.Write(ref stop, true);
+        await load;
+        var after = log.Where(l => l.At >= killedAt && l.At < killedAt + 30).ToList();
+        var ms = after.Where(l => !l.Failed).Select(l => l.Ms).ToList();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "copies_failover", vectors, shards, replication_factor = Factor, victim = victimAddress,
+            searches_in_30_s_after_kill = after.Count, failed = after.Count(l => l.Failed),
+            p50_ms = Math.Round(ScaleBench.Percentile(ms, 0.5), 2), p99_ms = Math.Round(ScaleBench.Percentile(ms, 0.99), 2), slowest_ms = Math.Round(ms.DefaultIfEmpty().Max(), 1),
+            full_replication_again_s = Math.Round(restored, 1),
+            copies_by_silo = replicated.GroupBy(c => c.GetProperty("silo").GetString()).ToDictionary(g => g.Key!, g => g.Count()),
+        }));
+    }
+
+    private static async Task<List<JsonElement>> WaitCaughtUpAsync(HttpClient http, int copiesWanted, Func<List<JsonElement>, bool> also)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var copies = (await http.GetFromJsonAsync<JsonElement>("v1/collections/copies/shards")).EnumerateArray().ToList();
+                if (copies.Count >= copiesWanted && also(copies)
+                    && !copies.Any(c => c.GetProperty("copy").GetInt32() > 0 && (Lag(c) != 0 || c.GetProperty("vectors").GetInt32() == 0)))
+                    return copies;
+            }
+            catch (HttpRequestException) { } // a 503 while the cluster changes
+            if (waited.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"{copiesWanted} copies not caught up in 5 minutes");
+            await Task.Delay(250);
         }
     }
 

@@ -236,7 +236,7 @@ public static class ScaleBench
     }
 
     // The silo port a process was started with (--Silo:SiloPort N), which its silo address names.
-    private static string SiloPort(Process p)
+    internal static string SiloPort(Process p)
     {
         var args = File.ReadAllText($"/proc/{p.Id}/cmdline").Split('\0');
         return args[Array.IndexOf(args, "--Silo:SiloPort") + 1];
