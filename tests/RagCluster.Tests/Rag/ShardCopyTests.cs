@@ -140,6 +140,59 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_reshard_with_copies_loses_no_search_and_the_new_shards_get_their_copies()
+    {
+        await using var cluster = await RagTestCluster.StartAsync(2, settings: Settings);
+        var grains = cluster.Grains;
+        var collection = grains.GetGrain<ICollectionGrain>("rs");
+        await collection.Create(new CollectionSettings(2, 256, 32) { ReplicationFactor = 2 });
+        await IngestAsync(grains, "rs", 120);
+        var plans = grains.GetGrain<IQueryPlanGrain>("rs");
+
+        // Searches go on, over the copies, while 2 shards become 3.
+        var failures = new List<string>();
+        var searches = 0;
+        using var stop = new CancellationTokenSource();
+        var load = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    var hits = (await plans.Search(new SearchRequest("topic 3 word17" + new string(' ', n % 50), 10, [], "bm25"))).Hits;
+                    if (hits.Length == 0) lock (failures) failures.Add("a search found nothing");
+                    Interlocked.Increment(ref searches);
+                }
+                catch (Exception e) { lock (failures) failures.Add($"{e.GetType().Name}: {e.Message.Split('\n')[0]}"); }
+            }
+        });
+        await collection.Configure(new CollectionSettings(3, 256, 32) { ReplicationFactor = 2 });
+        await Poll.UntilAsync(async () => (await collection.GetInfo()) is { Resharding: null, Settings.ShardCount: 3 }, 120);
+        var shards = (await collection.GetSettings()).Layout.ShardKeys("rs").ToArray();
+        // Each new shard has a follower on the other silo that holds what its primary holds.
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var shard in shards)
+                if (await CopiesAsync(grains, shard, 2) is var c && (c[1].LogPosition != c[0].LogPosition || c[1].Chunks != c[0].Chunks || c[0].Silo == c[1].Silo)) return false;
+            return true;
+        }, 60);
+        stop.Cancel();
+        await load;
+        output.WriteLine($"{searches} searches during the reshard, {failures.Count} failed");
+        Assert.True(searches > 0);
+        Assert.Empty(failures);
+
+        // Every document is still found, and the copies of the new shards answer as their primaries do. (Not as the old
+        // layout did: BM25 weighs terms by each shard's own statistics.)
+        var copies = await Task.WhenAll(shards.Select(shard => CopiesAsync(grains, shard, 2)));
+        Assert.Equal(120, copies.Sum(c => c[0].Documents));
+        Assert.All(copies, c => Assert.Equal(c[0].Documents, c[1].Documents));
+        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, [], "bm25") { Consistency = "primary" });
+        for (var i = 0; i < 4; i++)
+            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17" + new string(' ', 60 + i), 10, [], "bm25"))).Hits.Select(h => h.ChunkId));
+    }
+
+    [Fact]
     public async Task A_copy_behind_its_primary_never_answers_a_primary_or_read_your_writes_search()
     {
         HeldFollowers.Holding = false;
