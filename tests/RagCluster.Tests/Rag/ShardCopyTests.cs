@@ -110,33 +110,48 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
                 && copySilos.Contains(collectionSilo));
         }
 
-        var failures = new List<string>();
-        var searches = 0;
-        using var stop = new CancellationTokenSource();
-        var load = Task.Run(async () =>
+        // A new query each time (the cache would answer a repeat without asking a shard).
+        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
+        await Poll.UntilAsync(() => Task.FromResult(load.Searches > 50));
+        var before = load.Searches;
+        await cluster.KillAsync(victim);
+        await Poll.UntilAsync(() => Task.FromResult(load.Searches > before + 200), 60);
+        await load.DisposeAsync();
+        output.WriteLine($"{load.Searches} searches, {load.Failures.Count} failed: {string.Join(" | ", load.Failures.Distinct().Take(5))}");
+        Assert.Empty(load.Failures);
+    }
+
+    /// <summary>Searches through a plan without pause until disposed: how many were answered, and what failed or found nothing.</summary>
+    private sealed class SearchLoad : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _running;
+        private int _searches;
+
+        public SearchLoad(IQueryPlanGrain plans, Func<int, SearchRequest> query) => _running = Task.Run(async () =>
         {
-            for (var n = 0; !stop.IsCancellationRequested; n++)
+            for (var n = 0; !_stop.IsCancellationRequested; n++)
             {
                 try
                 {
-                    // A new query each time (the cache would answer a repeat without asking a shard).
-                    var found = await plans.Search(new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
-                    Interlocked.Increment(ref searches);
+                    if ((await plans.Search(query(n))).Hits.Length == 0) lock (Failures) Failures.Add("a search found nothing");
+                    Interlocked.Increment(ref _searches);
                 }
                 catch (Exception e)
                 {
-                    lock (failures) failures.Add($"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                    lock (Failures) Failures.Add($"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
                 }
             }
         });
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref searches) > 50));
-        var before = Volatile.Read(ref searches);
-        await cluster.KillAsync(victim);
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref searches) > before + 200), 60);
-        stop.Cancel();
-        await load;
-        output.WriteLine($"{searches} searches, {failures.Count} failed: {string.Join(" | ", failures.Distinct().Take(5))}");
-        Assert.Empty(failures);
+
+        public List<string> Failures { get; } = [];
+        public int Searches => Volatile.Read(ref _searches);
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            await _running;
+        }
     }
 
     [Fact]
@@ -150,22 +165,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         var plans = grains.GetGrain<IQueryPlanGrain>("rs");
 
         // Searches go on, over the copies, while 2 shards become 3.
-        var failures = new List<string>();
-        var searches = 0;
-        using var stop = new CancellationTokenSource();
-        var load = Task.Run(async () =>
-        {
-            for (var n = 0; !stop.IsCancellationRequested; n++)
-            {
-                try
-                {
-                    var hits = (await plans.Search(new SearchRequest("topic 3 word17" + new string(' ', n % 50), 10, [], "bm25"))).Hits;
-                    if (hits.Length == 0) lock (failures) failures.Add("a search found nothing");
-                    Interlocked.Increment(ref searches);
-                }
-                catch (Exception e) { lock (failures) failures.Add($"{e.GetType().Name}: {e.Message.Split('\n')[0]}"); }
-            }
-        });
+        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
         await collection.Configure(new CollectionSettings(3, 256, 32) { ReplicationFactor = 2 });
         await Poll.UntilAsync(async () => (await collection.GetInfo()) is { Resharding: null, Settings.ShardCount: 3 }, 120);
         var shards = (await collection.GetSettings()).Layout.ShardKeys("rs").ToArray();
@@ -176,11 +176,10 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
                 if (await CopiesAsync(grains, shard, 2) is var c && (c[1].LogPosition != c[0].LogPosition || c[1].Chunks != c[0].Chunks || c[0].Silo == c[1].Silo)) return false;
             return true;
         }, 60);
-        stop.Cancel();
-        await load;
-        output.WriteLine($"{searches} searches during the reshard, {failures.Count} failed");
-        Assert.True(searches > 0);
-        Assert.Empty(failures);
+        await load.DisposeAsync();
+        output.WriteLine($"{load.Searches} searches during the reshard, {load.Failures.Count} failed: {string.Join(" | ", load.Failures.Distinct().Take(5))}");
+        Assert.True(load.Searches > 0);
+        Assert.Empty(load.Failures);
 
         // Every document is still found, and the copies of the new shards answer as their primaries do. (Not as the old
         // layout did: BM25 weighs terms by each shard's own statistics.)
