@@ -89,7 +89,7 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
             return;
         }
         // In a transaction even when one statement holds them all: a statement that meets a written seq skips that row
-        // (DO NOTHING) and writes the others, and the append, refused, must leave none of them.
+        // (DO NOTHING) and writes the others, and the append, refused, must leave none of them. (One more round trip, the COMMIT.)
         await using var tx = await c.BeginTransactionAsync(ct);
         // Many rows to a statement (a group commit brings many entries): one round trip and one fence check each.
         for (var start = 0; start < entries.Count; start += RowsPerInsert)
