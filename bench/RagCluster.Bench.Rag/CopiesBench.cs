@@ -54,22 +54,12 @@ public static class CopiesBench
             ScaleBench.FullGc(cluster);
             var rss = ScaleBench.Rss(cluster);
 
-            var ms = new List<double>();
-            var failed = 0;
-            var next = 0;
             var cpuBefore = ScaleBench.Cpu(cluster);
             var until = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
-            {
-                while (until.Elapsed.TotalSeconds < seconds)
-                {
-                    var q = queries[Interlocked.Increment(ref next) % queries.Length];
-                    var sw = Stopwatch.StartNew();
-                    try { await SearchAsync(http, q, Interlocked.CompareExchange(ref next, 0, 0) / queries.Length); lock (ms) ms.Add(sw.Elapsed.TotalMilliseconds); }
-                    catch (InvalidOperationException) { Interlocked.Increment(ref failed); }
-                }
-            }));
+            var log = await SearchLoadAsync(http, queries, clients, until, () => until.Elapsed.TotalSeconds >= seconds);
             var cpu = ScaleBench.Cpu(cluster).Minus(cpuBefore);
+            var ms = log.Where(l => !l.Failed).Select(l => l.Ms).ToList();
+            var failed = log.Count(l => l.Failed);
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 bench = "copies", silos, vectors, shards, replication_factor = factor, copies_caught_up_s = Math.Round(ready, 1),
@@ -99,33 +89,18 @@ public static class CopiesBench
         var victim = cluster.Silos.Skip(1).First(p => held.Any(h => h != apiSilo && h.Contains($":{ScaleBench.SiloPort(p)}:")));
         var victimAddress = held.First(h => h.Contains($":{ScaleBench.SiloPort(victim)}:"));
 
-        var log = new List<(double At, double Ms, bool Failed)>();
         var clock = Stopwatch.StartNew();
-        double killedAt = 0;
-        var next = 0;
         var stop = false;
-        var load = Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
-        {
-            while (!Volatile.Read(ref stop))
-            {
-                var i = Interlocked.Increment(ref next);
-                var sw = Stopwatch.StartNew();
-                var failed = false;
-                try { await SearchAsync(http, queries[i % queries.Length], i / queries.Length); }
-                catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException) { failed = true; }
-                lock (log) log.Add((clock.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds, failed));
-            }
-        }));
+        var load = SearchLoadAsync(http, queries, 8, clock, () => Volatile.Read(ref stop));
         await Task.Delay(TimeSpan.FromSeconds(5));
         victim.Kill(entireProcessTree: true);
-        killedAt = clock.Elapsed.TotalSeconds;
+        var killedAt = clock.Elapsed.TotalSeconds;
         // Full again: every copy listed, none on the dead silo, every follower caught up.
         var replicated = await WaitCaughtUpAsync(http, Factor * shards, copies => copies.All(c => c.GetProperty("silo").GetString() != victimAddress));
         var restored = clock.Elapsed.TotalSeconds - killedAt;
         while (clock.Elapsed.TotalSeconds < killedAt + 30) await Task.Delay(200);
         Volatile.Write(ref stop, true);
-        await load;
-        var after = log.Where(l => l.At >= killedAt && l.At < killedAt + 30).ToList();
+        var after = (await load).Where(l => l.At >= killedAt && l.At < killedAt + 30).ToList();
         var ms = after.Where(l => !l.Failed).Select(l => l.Ms).ToList();
         Console.WriteLine(JsonSerializer.Serialize(new
         {
@@ -135,6 +110,28 @@ public static class CopiesBench
             full_replication_again_s = Math.Round(restored, 1),
             copies_by_silo = replicated.GroupBy(c => c.GetProperty("silo").GetString()).ToDictionary(g => g.Key!, g => g.Count()),
         }));
+    }
+
+    /// <summary>
+    /// Closed-loop clients until <paramref name="stop"/>: each search's end (on <paramref name="clock"/>), time and
+    /// whether it failed. The query vectors go round; ef grows by one each round, so no answer comes from a cache.
+    /// </summary>
+    private static async Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(HttpClient http, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
+    {
+        var log = new List<(double At, double Ms, bool Failed)>();
+        var next = 0;
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            while (!stop())
+            {
+                var i = Interlocked.Increment(ref next);
+                var (sw, failed) = (Stopwatch.StartNew(), false);
+                try { await SearchAsync(http, queries[i % queries.Length], i / queries.Length); }
+                catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException) { failed = true; }
+                lock (log) log.Add((clock.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds, failed));
+            }
+        }));
+        return log;
     }
 
     private static async Task<List<JsonElement>> WaitCaughtUpAsync(HttpClient http, int copiesWanted, Func<List<JsonElement>, bool> also)

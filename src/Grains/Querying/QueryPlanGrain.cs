@@ -123,15 +123,15 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var written = await IndexedAsync(collection, request.ReadAfter, ct);
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
-        // A read-your-writes answer is computed from copies that hold those writes, never taken from a cache.
-        infoIsFresh &= written is null;
+        // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
+        var cacheable = infoIsFresh && written is null;
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
-        if (infoIsFresh && cache.TryGet<SearchResponse>(key, out var cached))
+        if (cacheable && cache.TryGet<SearchResponse>(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
-        var shared = !infoIsFresh ? new CacheLookup(false, null, "skipped")
+        var shared = !cacheable ? new CacheLookup(false, null, "skipped")
             : await SharedCacheAsync("get", () => partition.Get(key).WaitAsync(ct)) ?? new CacheLookup(false, null, "unavailable");
         ct.ThrowIfCancellationRequested(); // the shared cache counts a cancelled call as unavailable
         if (shared is { Found: true, Value: { } fromL2 })
@@ -239,7 +239,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         _latency[chosen] = (total + elapsed, count + 1);
         var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
         // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
-        if ((vector is not null || !dense) && infoIsFresh && results.All(r => r.Copy == 0))
+        if ((vector is not null || !dense) && cacheable && results.All(r => r.Copy == 0))
         {
             // A BM25-only answer given because the query could not be embedded in time (or at all) is not cached as the query's answer.
             cache.Set(key, response);

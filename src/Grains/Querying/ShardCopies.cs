@@ -7,9 +7,8 @@ namespace RagCluster.Grains.Querying;
 /// <summary>
 /// Reads one copy of a shard: the copies take turns (each query takes the next turn, and its shards start from
 /// successive copies, so one query's lexical and dense sides of a shard read the same copy), and a copy that has not
-/// answered after its recent p95 (at least
-/// <c>Query:HedgeAfterMs</c>) or that fails as a silo does (gone, unreachable, timed out) is joined by the next copy;
-/// the first answer wins (Qdrant's read_fan_out_delay_ms, Elasticsearch's adaptive replica selection in small).
+/// answered after its recent p95 (at least <c>Query:HedgeAfterMs</c>) or that fails as a silo does (gone, unreachable,
+/// timed out) is joined by the next copy; the first answer wins (Qdrant's read_fan_out_delay_ms, Elasticsearch's adaptive replica selection in small).
 /// </summary>
 internal sealed class ShardCopies(IGrainFactory grains, TimeSpan hedgeFloor)
 {
