@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Embedding.BuiltIn;
 using RagCluster.Grains.Embedding.Onnx;
 using RagCluster.Grains.Text;
 
@@ -60,14 +61,14 @@ public static class EmbedBench
     /// </summary>
     public static void Compare(string[] modelDirs, string corpusDir, int docs, int queries)
     {
-        var options = new EmbeddingOptions { ModelDirectory = modelDirs[0] }.Resolved();
-        var tokenizer = WordPieceTokenizer.FromDirectory(modelDirs[0]);
-        var passages = IngestBench.ChunkSequences(modelDirs[0], IngestBench.LoadCorpus(corpusDir, docs)).SelectMany(d => d).ToList();
-        var questions = File.ReadLines(Path.Combine(corpusDir, "queries.jsonl")).Take(queries)
-            .Select(l => tokenizer.Encode(options.QueryPrefix + JsonDocument.Parse(l).RootElement.GetProperty("text").GetString(), options.MaxTokens)).ToList();
-        float[][] EncodeAll(string dir, List<int[]> inputs)
+        var (firstDir, options, _) = Model(modelDirs[0]);
+        var tokenizer = WordPieceTokenizer.FromDirectory(firstDir);
+        var passages = IngestBench.ChunkSequences(firstDir, IngestBench.LoadCorpus(corpusDir, docs)).SelectMany(d => d).ToList();
+        var questions = Queries(corpusDir, queries, tokenizer, options);
+        float[][] EncodeAll(string spec, List<int[]> inputs)
         {
-            using var encoder = new BertEncoder(Path.Combine(dir, "model.onnx"), WordPieceTokenizer.FromDirectory(dir), new EmbeddingOptions { ModelDirectory = dir });
+            var (dir, modelOptions, int8) = Model(spec);
+            using var encoder = new BertEncoder(Path.Combine(dir, "model.onnx"), WordPieceTokenizer.FromDirectory(dir), modelOptions, int8Weights: int8);
             return inputs.Chunk(64).SelectMany(b => encoder.Encode(b)).ToArray();
         }
         var reference = (Passages: EncodeAll(modelDirs[0], passages), Queries: EncodeAll(modelDirs[0], questions));
@@ -83,6 +84,52 @@ public static class EmbedBench
                 }));
             }
     }
+
+    /// <summary>
+    /// A query as a search embeds it: one at a time, on a session of <paramref name="threads"/> intra-op threads (the
+    /// query lane's), each model in turn twice (A B A B), so a drifting host shows as a difference between passes.
+    /// </summary>
+    public static void QueryEncoder(string[] specs, string corpusDir, int queries, int threads)
+    {
+        var (firstDir, options, _) = Model(specs[0]);
+        var questions = Queries(corpusDir, queries, WordPieceTokenizer.FromDirectory(firstDir), options);
+        var encoders = specs.Select(spec =>
+        {
+            var (dir, modelOptions, int8) = Model(spec);
+            return new BertEncoder(Path.Combine(dir, "model.onnx"), WordPieceTokenizer.FromDirectory(dir), modelOptions.WithIntraOpThreads(threads), int8Weights: int8);
+        }).ToList();
+        for (var pass = 1; pass <= 2; pass++)
+            for (var m = 0; m < specs.Length; m++)
+            {
+                foreach (var q in questions.Take(50)) encoders[m].Encode([q]); // warm-up
+                var ms = questions.Select(q =>
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    encoders[m].Encode([q]);
+                    return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                }).Order().ToArray();
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "query-encoder", model = specs[m], pass, threads, queries = ms.Length, mean_tokens = questions.Average(q => q.Length),
+                    p50_ms = ms[ms.Length / 2], p95_ms = ms[ms.Length * 95 / 100], mean_ms = ms.Average(),
+                }));
+            }
+        foreach (var e in encoders) e.Dispose();
+    }
+
+    /// <summary>A model folder or a built-in model's name, "int8:" before it for int8 weights (<see cref="Int8Weights"/>).</summary>
+    private static (string Dir, EmbeddingOptions Options, bool Int8) Model(string spec)
+    {
+        var int8 = spec.StartsWith("int8:", StringComparison.Ordinal);
+        if (int8) spec = spec["int8:".Length..];
+        var builtIn = BuiltInModel.Find(spec);
+        var options = (builtIn is null ? new EmbeddingOptions { ModelDirectory = spec } : new EmbeddingOptions { Model = builtIn.Name }).Resolved();
+        return (builtIn?.Directory ?? spec, options, int8);
+    }
+
+    private static List<int[]> Queries(string corpusDir, int count, WordPieceTokenizer tokenizer, EmbeddingOptions options) =>
+        File.ReadLines(Path.Combine(corpusDir, "queries.jsonl")).Take(count)
+            .Select(l => tokenizer.Encode(options.QueryPrefix + JsonDocument.Parse(l).RootElement.GetProperty("text").GetString(), options.MaxTokens)).ToList();
 
     /// <summary>
     /// A corpus's chunks through the encoder in batches of <paramref name="batch"/>, sorted by length as the service takes

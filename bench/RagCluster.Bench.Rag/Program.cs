@@ -14,8 +14,11 @@ switch (args.FirstOrDefault())
             args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : null, args.Length > 5 ? args[5] : "model.onnx",
             poolInSession: !(args.Length > 6 && args[6] == "host"));
         return 0;
-    case "compare": // BEIR_DIR DOCS QUERIES MODEL_DIR... : each folder's vectors against the first's, on the corpus's chunks and queries
+    case "compare": // BEIR_DIR DOCS QUERIES MODEL... : each model's vectors against the first's, on the corpus's chunks and queries (a folder or built-in name, int8:MODEL for int8 weights)
         EmbedBench.Compare(args[4..], args[1], int.Parse(args[2]), int.Parse(args[3]));
+        return 0;
+    case "query-encoder": // BEIR_DIR QUERIES THREADS MODEL... (a folder or built-in name, int8:MODEL for int8 weights): one query at a time, p50/p95 ms (issue 45, item 6)
+        EmbedBench.QueryEncoder(args[4..], args[1], int.Parse(args[2]), int.Parse(args[3]));
         return 0;
     case "shapes": // MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES(1,32,64,128): chunks/s with sequence lengths padded to each multiple
         EmbedBench.Shapes(args[1], args[2], int.Parse(args[3]), int.Parse(args[4]), args[5].Split(',').Select(int.Parse).ToArray());

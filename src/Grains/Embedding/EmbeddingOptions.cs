@@ -86,6 +86,12 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
     /// 14.1-14.7 ms with 0 (docs/benchmarks.md, issue 45).
     /// </summary>
     public int QueryLaneThreads { get; set; } = 2;
+    /// <summary>
+    /// The query lane's own session's weights: "int8" (its matrix products with int8 weights, made at load) or
+    /// "float32" (the file's). Passages always use the file's. arctic-xs on 2 cores: int8 embeds a query about twice as
+    /// fast, its vectors at cosine 0.997 or more to float32's, with scifact-train's nDCG@10 in docs/benchmarks.md (issue 45).
+    /// </summary>
+    public string QueryWeights { get; set; } = "int8";
 
     /// <summary>A copy with another intra-op thread count (the query lane's session).</summary>
     public EmbeddingOptions WithIntraOpThreads(int threads)
@@ -128,6 +134,7 @@ public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidate
         if (Runners is < 0 or > 64) throw new ArgumentException("Embedding:Runners must be 0 (by device) or 1..64");
         if (IntraOpThreads is < 0 or > 256) throw new ArgumentException("Embedding:IntraOpThreads must be 0 (shared out) or 1..256");
         if (QueryLaneThreads is < 0 or > 256) throw new ArgumentException("Embedding:QueryLaneThreads must be 0 (the runners' session) or 1..256");
+        if (QueryWeights is not ("int8" or "float32")) throw new ArgumentException("Embedding:QueryWeights must be int8 or float32");
         if (PadToMultipleOf is < 0 or > 512) throw new ArgumentException("Embedding:PadToMultipleOf must be 0 (by device) or 1..512");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");

@@ -33,7 +33,7 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly List<Thread> _runners = [];
     private readonly EmbeddingOptions _options; // resolved: the model's own pooling, prefix and window filled in
     private readonly ITextEncoder? _encoder;
-    private ITextEncoder? _laneEncoder; // the query lane's own session (Embedding:QueryLaneThreads), or null: the runners' one
+    private readonly ITextEncoder? _laneEncoder; // the queries' own session (Embedding:QueryLaneThreads, QueryWeights), or null: the runners' one
     private readonly WordPieceTokenizer? _tokenizer;
     private readonly RateWindow _rate = new();
     private readonly int[] _passagePrefixIds = [];
@@ -48,6 +48,9 @@ public sealed class EmbeddingService : IAsyncDisposable
     private readonly List<Item> _bucket = [];
     private int _bucketAt;
     private bool _concurrentQueries, _stopped, _hasLane, _laneBusy;
+    // int8 weights quantise each inference's activations with one scale for the whole batch, so a query batched with
+    // others (and their padding) would get another vector than alone: such queries run one to an inference.
+    private readonly bool _queriesAlone;
 
     private sealed class Request(int[][] sequences, bool isQuery)
     {
@@ -84,7 +87,8 @@ public sealed class EmbeddingService : IAsyncDisposable
                 // Chunking counts the model's word pieces and the chunker's pieces are the model input, so this silo
                 // still tokenises; an embedding silo runs the inferences.
                 _tokenizer = WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, options.Encoder == "hashing" ? null : ModelFile(dir)));
-                Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
+                _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
+            Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
                 log.LogInformation("{Status}", Status);
             }
             else if (options.Encoder == "hashing")
@@ -102,13 +106,19 @@ public sealed class EmbeddingService : IAsyncDisposable
             var onCpu = _encoder.ExecutionProvider == "CPU"; // the hashing encoder batches as a fast device would
             _maxBatch = options.MaxBatch > 0 ? options.MaxBatch : onCpu ? 4 : 64;
             _maxBatchTokens = options.MaxBatchTokens > 0 ? options.MaxBatchTokens : onCpu ? 256 : int.MaxValue;
-            Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}";
+            _hasLane = onCpu && options.QueryLane;
+            // The lane's session exists before any runner starts: a runner that takes a query runs it there too, so a
+            // query's vector never depends on which thread embedded it.
+            if (_hasLane && options.QueryLaneThreads > 0 && _encoder is BertEncoder passages)
+                _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
+            _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
+            Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}"
+                     + (_laneEncoder is BertEncoder { Int8Products: > 0 } queries ? $"; queries with int8 weights in {queries.Int8Products} products" : "");
             if (options.Encoder == "hashing") log.LogWarning("{Status}: vectors are hashed word pieces, for measuring the pipeline, not for meaning", Status);
             else log.LogInformation("{Status}", Status);
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
             // threads that long starves the silo's own work.
             // On CPU one runner per core (EffectiveRunners); on a GPU that `auto` found, one, as `cuda` would give.
-            _hasLane = onCpu && options.QueryLane;
             var runners = options.Runners > 0 || onCpu ? options.EffectiveRunners : 1;
             for (var i = 0; i < runners; i++)
             {
@@ -125,8 +135,6 @@ public sealed class EmbeddingService : IAsyncDisposable
             {
                 // The query lane: one more runner that takes queries only, so a search during a bulk load waits for no
                 // passage's inference (tens of milliseconds on CPU) to finish first; it shares the cores meanwhile.
-                if (options.QueryLaneThreads > 0 && _encoder is BertEncoder)
-                    _laneEncoder = new BertEncoder(ModelFile(dir), _encoder.Tokenizer, options.WithIntraOpThreads(options.QueryLaneThreads), log);
                 var lane = new Thread(() => RunInferences(queriesOnly: true)) { IsBackground = true, Name = "embedding-query-lane" };
                 lane.Start();
                 _runners.Add(lane);
@@ -139,6 +147,22 @@ public sealed class EmbeddingService : IAsyncDisposable
             Status = $"dense retrieval is off: {e.Message} (BM25 retrieval still works)";
             log.LogError("{Status}", Status);
         }
+    }
+
+    /// <summary>The queries' own session (Embedding:QueryLaneThreads threads), with int8 weights unless Embedding:QueryWeights is float32 or they fail to load.</summary>
+    private static BertEncoder QuerySession(string model, BertEncoder passages, EmbeddingOptions options, ILogger log)
+    {
+        var laneOptions = options.WithIntraOpThreads(options.QueryLaneThreads);
+        if (options.QueryWeights == "int8")
+            try
+            {
+                return new BertEncoder(model, passages.Tokenizer, laneOptions, log, int8Weights: true);
+            }
+            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
+            {
+                log.LogWarning("Queries keep the model's float32 weights: int8 weights did not load ({Reason})", e.Message.Split('\n')[0]);
+            }
+        return new BertEncoder(model, passages.Tokenizer, laneOptions, log);
     }
 
     private static string ModelFile(string dir) => new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
@@ -253,9 +277,8 @@ public sealed class EmbeddingService : IAsyncDisposable
 
     private void RunInferences(bool queriesOnly)
     {
-        var encoder = queriesOnly ? _laneEncoder ?? _encoder! : _encoder!;
         while (NextSlice(queriesOnly) is { } slice)
-            Run(encoder, slice, !queriesOnly ? null : () =>
+            Run(slice[0].Request.IsQuery ? _laneEncoder ?? _encoder! : _encoder!, slice, !queriesOnly ? null : () =>
             {
                 // Out of the inference before its callers go on: a caller's next query then waits for the lane, not a runner.
                 Interlocked.Add(ref _laneTexts, slice.Count);
@@ -276,7 +299,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                 if (_stopped) return null;
                 if (_queries.Count > 0 && (queriesOnly || RunnersTakeQueries))
                 {
-                    if (_concurrentQueries && _options.MaxWaitMilliseconds > 0)
+                    if (_concurrentQueries && !_queriesAlone && _options.MaxWaitMilliseconds > 0)
                     {
                         var deadline = Environment.TickCount64 + _options.MaxWaitMilliseconds;
                         for (long left; _queries.Count < _maxBatch && !_stopped && (left = deadline - Environment.TickCount64) > 0;)
@@ -285,7 +308,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                         if (_queries.Count == 0) continue; // another runner took them meanwhile
                     }
                     var batch = new List<Item>();
-                    for (var longest = 0; _queries.Count > 0 && Fits(batch.Count, longest = Math.Max(longest, _queries.Peek().Length));)
+                    for (var longest = 0; _queries.Count > 0 && (batch.Count == 0 || !_queriesAlone) && Fits(batch.Count, longest = Math.Max(longest, _queries.Peek().Length));)
                         batch.Add(_queries.Dequeue());
                     _concurrentQueries = batch.Select(i => i.Request).Distinct().Skip(1).Any();
                     batch.Sort((a, b) => a.Length.CompareTo(b.Length));

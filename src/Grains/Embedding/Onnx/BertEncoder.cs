@@ -21,7 +21,8 @@ public sealed class BertEncoder : ITextEncoder
     private readonly bool _normalize;
     private int _disposed;
 
-    public BertEncoder(string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null)
+    /// <param name="int8Weights">On CPU, the model's matrix products with int8 weights (<see cref="Int8Weights"/>): a query session's choice.</param>
+    public BertEncoder(string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null, bool int8Weights = false)
     {
         options = options.Resolved();
         Tokenizer = tokenizer;
@@ -32,10 +33,18 @@ public sealed class BertEncoder : ITextEncoder
         OrtVersion = OrtEnv.Instance().GetVersionString();
         using var sessionOptions = NewSessionOptions(options);
         ExecutionProvider = ChooseProvider(options, sessionOptions, log);
-        var pooledModel = options.PoolInSession ? PooledOutput.Load(modelPath, _clsPooling, _normalize) : null;
+        byte[]? int8Model = null;
+        if (int8Weights && ExecutionProvider == "CPU")
+        {
+            (int8Model, var products) = Int8Weights.Quantize(File.ReadAllBytes(modelPath));
+            if (products == 0) int8Model = null;
+            else Int8Products = products;
+        }
+        var pooledModel = !options.PoolInSession ? null
+            : int8Model is null ? PooledOutput.Load(modelPath, _clsPooling, _normalize) : PooledOutput.Load(int8Model, _clsPooling, _normalize);
         try
         {
-            _session = NewSession(modelPath, pooledModel, sessionOptions, log);
+            _session = NewSession(modelPath, int8Model, pooledModel, sessionOptions, log);
         }
         catch (OnnxRuntimeException e) when (ExecutionProvider != "CPU")
         {
@@ -45,7 +54,7 @@ public sealed class BertEncoder : ITextEncoder
             log?.LogWarning("CUDA execution provider could not start ({Reason}); embedding on CPU", reason);
             ExecutionProvider = "CPU";
             using var cpuOptions = NewSessionOptions(options);
-            _session = NewSession(modelPath, pooledModel, cpuOptions, log);
+            _session = NewSession(modelPath, int8Model, pooledModel, cpuOptions, log);
         }
         PadToMultipleOf = options.PadToMultipleOf > 0 ? options.PadToMultipleOf : ExecutionProvider == "CPU" ? 1 : 64;
         if (ExecutionProvider != "CPU")
@@ -82,10 +91,12 @@ public sealed class BertEncoder : ITextEncoder
     public IReadOnlyList<string> Providers { get; }
     /// <summary>The GPU's name and memory when a CUDA session runs (from the driver); null on CPU.</summary>
     public string? Device { get; }
-    public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}{(Device is null ? "" : $" ({Device})")}";
+    /// <summary>Matrix products given int8 weights; 0 when the weights are the file's.</summary>
+    public int Int8Products { get; }
+    public string Description => $"ONNX Runtime {OrtVersion} on {ExecutionProvider}{(Device is null ? "" : $" ({Device})")}{(Int8Products > 0 ? $", int8 weights in {Int8Products} products" : "")}";
 
-    /// <summary>The session over the model with pooling added, or over the file as it is if that cannot load (a model with its weights in external files, say).</summary>
-    private static InferenceSession NewSession(string modelPath, byte[]? pooledModel, SessionOptions sessionOptions, ILogger? log)
+    /// <summary>The session over the model with pooling added, or over the model as it is if that cannot load (a model with its weights in external files, say).</summary>
+    private static InferenceSession NewSession(string modelPath, byte[]? int8Model, byte[]? pooledModel, SessionOptions sessionOptions, ILogger? log)
     {
         if (pooledModel is not null)
             try
@@ -97,7 +108,7 @@ public sealed class BertEncoder : ITextEncoder
                 // A provider that cannot start fails the same way below, and the caller handles that.
                 log?.LogInformation("Pooling inside the session failed ({Reason}); pooling on the host", Reason(e));
             }
-        return new InferenceSession(modelPath, sessionOptions);
+        return int8Model is null ? new InferenceSession(modelPath, sessionOptions) : new InferenceSession(int8Model, sessionOptions);
     }
 
     private static SessionOptions NewSessionOptions(EmbeddingOptions options)

@@ -45,6 +45,13 @@ public static class PooledOutput
         return bytes;
     }
 
+    /// <summary>The same for a model already in memory (one given int8 weights, say).</summary>
+    public static byte[]? Load(byte[] model, bool clsPooling, bool normalize)
+    {
+        var (opset, tokenStates) = Inspect(new CodedInputStream(model));
+        return opset < 11 || tokenStates is null ? null : [.. model, .. Addition(tokenStates, clsPooling, normalize, opset)];
+    }
+
     /// <summary>The default-domain opset the model imports and its token-state output, read without loading the weights.</summary>
     public static (long Opset, string? TokenStates) Inspect(CodedInputStream model)
     {
