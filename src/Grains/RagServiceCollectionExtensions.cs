@@ -45,7 +45,11 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
         services.TryAddSingleton<BulkTextIndexer>();
-        services.TryAddSingleton(sp => new QueryCache(sp.GetRequiredService<IOptions<CacheOptions>>().Value.L1Capacity));
+        services.TryAddSingleton(sp =>
+        {
+            var cache = sp.GetRequiredService<IOptions<CacheOptions>>().Value;
+            return new QueryCache(cache.L1Capacity, cache.L1Bytes);
+        });
         // The LLM's HTTP pipeline (retries, breaker, timeouts) is built from its settings as it is registered.
         services.AddRagLlm(configuration.GetValidated<LlmOptions>("Llm"));
         return services;

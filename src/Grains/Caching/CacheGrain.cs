@@ -3,6 +3,7 @@ using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using RagCluster.Grains.Placement;
 using RagCluster.Storage.GrainRows;
@@ -18,18 +19,21 @@ public sealed record CacheRow(string Key, SearchResponse Value);
 /// entry, so a partition that moves to another silo (or a restarted cluster) starts warm. Every few seconds the
 /// entries set or evicted since the last flush are written, and only those: a write costs what changed, not the
 /// whole partition. Keys carry the collection version, so stale entries are never served; they are evicted oldest
-/// first once the partition is full.
+/// first once the partition is full: 512 entries or <see cref="CacheOptions.PartitionBytes"/>, whichever comes first
+/// (by count alone, scifact's topK-100 answers grew the store to 983 MB, which every restart read back whole).
 /// </summary>
 public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
 
 [RendezvousPlacement]
-public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, Serializer serializer, HomeSilo home) : Grain, ICacheGrain
+public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, Serializer serializer, HomeSilo home, IOptions<CacheOptions> options) : Grain, ICacheGrain
 {
     public const int Partitions = 16;
     private const int Capacity = 512;
     private const string Entries = "entries";
 
-    private readonly Dictionary<string, SearchResponse> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (SearchResponse Value, long Bytes)> _entries = new(StringComparer.Ordinal);
+    private readonly long _maxBytes = options.Value.PartitionBytes;
+    private long _bytes;
     private readonly LinkedList<string> _order = new();
     private readonly Dictionary<string, LinkedListNode<string>> _nodes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal); // set or evicted since the last flush
@@ -55,12 +59,16 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
         {
             var page = await rows.PageAsync(Entries, after, 256, cancellationToken);
             foreach (var (_, value) in page)
-                if (serializer.Deserialize<CacheRow>(value) is { } row && _entries.TryAdd(row.Key, row.Value))
+                if (serializer.Deserialize<CacheRow>(value) is { } row && !_entries.ContainsKey(row.Key))
+                {
                     _nodes[row.Key] = _order.AddLast(row.Key);
+                    Add(row.Key, row.Value);
+                }
             if (page.Count < 256) break;
             after = page[^1].Key;
         }
         _fromStore = [.. _entries.Keys];
+        EvictPastBounds(); // a store written under larger bounds (or by count alone) shrinks to these
         this.RegisterGrainTimer(async ct => { if (_changed.Count > 0) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         home.Follow(this); // spread onto silos that join (the entries travel with the partition)
     }
@@ -71,7 +79,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     private async Task Flush(CancellationToken ct)
     {
         var changes = _changed.Select(key => new RowChange(Entries, RowKey(key),
-            _entries.TryGetValue(key, out var value) ? serializer.SerializeToArray(new CacheRow(key, value)) : null)).ToList();
+            _entries.TryGetValue(key, out var entry) ? serializer.SerializeToArray(new CacheRow(key, entry.Value)) : null)).ToList();
         _changed.Clear();
         try
         {
@@ -89,7 +97,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
 
     public Task<CacheLookup> Get(string key)
     {
-        if (!_entries.TryGetValue(key, out var value))
+        if (!_entries.TryGetValue(key, out var entry))
         {
             _misses++;
             return Task.FromResult(new CacheLookup(false, null, "miss"));
@@ -99,25 +107,39 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
         _order.AddFirst(node);
         var tier = _fromStore.Remove(key) ? "L3" : "L2"; // first use of an entry loaded from the store counts for L3
         if (tier == "L3") _l3Hits++; else _l2Hits++;
-        return Task.FromResult(new CacheLookup(true, value, tier));
+        return Task.FromResult(new CacheLookup(true, entry.Value, tier));
     }
 
     public Task Set(string key, SearchResponse value)
     {
         if (_nodes.Remove(key, out var old)) _order.Remove(old);
-        _entries[key] = value;
+        Add(key, value);
         _nodes[key] = _order.AddFirst(key);
         _changed.Add(key);
-        while (_nodes.Count > Capacity)
+        EvictPastBounds();
+        _writes++;
+        return Task.CompletedTask;
+    }
+
+    private void Add(string key, SearchResponse value)
+    {
+        if (_entries.Remove(key, out var old)) _bytes -= old.Bytes;
+        var bytes = CachedBytes.Of(value);
+        _entries[key] = (value, bytes);
+        _bytes += bytes;
+    }
+
+    /// <summary>The oldest entries out until the partition is within both bounds; their rows go at the next flush.</summary>
+    private void EvictPastBounds()
+    {
+        while (_nodes.Count > Capacity || _bytes > _maxBytes)
         {
             var last = _order.Last!.Value;
             _order.RemoveLast();
             _nodes.Remove(last);
-            _entries.Remove(last);
-            _changed.Add(last); // its row goes at the next flush
+            if (_entries.Remove(last, out var evicted)) _bytes -= evicted.Bytes;
+            _changed.Add(last);
         }
-        _writes++;
-        return Task.CompletedTask;
     }
 
     public Task<CacheStats> GetStats() =>

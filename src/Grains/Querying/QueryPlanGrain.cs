@@ -128,7 +128,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
-        if (cacheable && cache.TryGet<SearchResponse>(key, out var cached))
+        if (cacheable && cache.TryGet(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
         var shared = !cacheable ? new CacheLookup(false, null, "skipped")

@@ -469,6 +469,37 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         Assert.Equal(101, (await cache.GetStats()).RowsWritten); // one row for one new entry, not 101
     }
 
+    [Fact]
+    public async Task A_cache_partition_keeps_within_its_bytes_in_memory_and_in_store_and_a_smaller_bound_shrinks_what_was_stored()
+    {
+        var serviceId = "cachebytes-" + Guid.NewGuid().ToString("N")[..6];
+        var settings = Settings();
+        settings["Cache:PartitionBytes"] = "400000";
+        await using var cluster = await RagTestCluster.StartAsync(1, null, settings, serviceId);
+        var partition = RagCluster.Grains.Caching.CacheGrain.PartitionOf("k0");
+        var keys = Enumerable.Range(0, 5000).Select(i => $"k{i}").Where(k => RagCluster.Grains.Caching.CacheGrain.PartitionOf(k) == partition).Take(30).ToList();
+        var cache = cluster.Grains.GetGrain<ICacheGrain>(partition);
+        // Ten hits of 5,000 characters: about 100 KB an answer (CachedBytes), so 3 fit in 400,000 bytes.
+        var value = new SearchResponse("bm25", [.. Enumerable.Range(0, 10).Select(i => new SearchHit("d", $"d#{i}", i, 0, 4, new string('x', 5000), [], 1.5))], false, 3.0, ["bm25"], null);
+        foreach (var key in keys) await cache.Set(key, value);
+        Assert.Equal(3, (await cache.GetStats()).Entries);
+        foreach (var key in keys[..^3]) Assert.False((await cache.Get(key)).Found);
+        foreach (var key in keys[^3..]) Assert.True((await cache.Get(key)).Found); // the newest stay
+        await cluster.StopAsync(cluster.Cluster.Primary!); // the partition flushes: 3 rows stored
+
+        settings["Cache:PartitionBytes"] = "250000"; // now 2 fit: the third stored row goes at activation
+        await using (var smaller = await RagTestCluster.StartAsync(1, cluster.Storage, settings, serviceId))
+        {
+            var reopened = smaller.Grains.GetGrain<ICacheGrain>(partition);
+            Assert.Equal(2, (await reopened.GetStats()).Entries);
+            await Poll.UntilAsync(async () => (await reopened.GetStats()).RowsWritten == 1); // its row deleted by the next flush
+            await smaller.StopAsync(smaller.Cluster.Primary!);
+        }
+        settings["Cache:PartitionBytes"] = "400000";
+        await using var again = await RagTestCluster.StartAsync(1, cluster.Storage, settings, serviceId);
+        Assert.Equal(2, (await again.Grains.GetGrain<ICacheGrain>(partition).GetStats()).Entries); // the store held 2
+    }
+
     private static async Task<T> Retry<T>(Func<Task<T>> call)
     {
         for (var attempt = 0; ; attempt++)
