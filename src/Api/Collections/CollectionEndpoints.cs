@@ -26,7 +26,7 @@ public static class CollectionEndpoints
             if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
             if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
             var tenant = http.User.RequiredTenant();
-            if (await ReplicationProblem(body.ReplicationFactor, grains) is { } tooMany) return tooMany;
+            if (ReplicationProblem(body.ReplicationFactor, http.RequestServices.GetRequiredService<IClusterMembershipService>()) is { } tooMany) return tooMany;
             var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
             var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
@@ -52,7 +52,7 @@ public static class CollectionEndpoints
         {
             var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
             if (error is not null) return error;
-            if (await ReplicationProblem(body!.ReplicationFactor, grains) is { } tooMany) return tooMany;
+            if (ReplicationProblem(body!.ReplicationFactor, request.HttpContext.RequestServices.GetRequiredService<IClusterMembershipService>()) is { } tooMany) return tooMany;
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
             var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
@@ -89,11 +89,13 @@ public static class CollectionEndpoints
     }
 
     // A copy a silo: more copies than active silos would put two of one shard on one silo.
-    private static async Task<ProblemHttpResult?> ReplicationProblem(int? replicationFactor, IGrainFactory grains)
+    // This silo's own view of the membership, not the membership table: reading the table failed with a 500 while
+    // Redis came back empty after a restart (the fault suite with 2 copies a shard).
+    private static ProblemHttpResult? ReplicationProblem(int? replicationFactor, IClusterMembershipService membership)
     {
         if (replicationFactor is not { } wanted) return null;
         if (wanted < 1) return RagEndpoints.Problem(400, "Invalid replicationFactor", "replicationFactor must be at least 1");
-        var silos = (await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+        var silos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
         return wanted > silos ? RagEndpoints.Problem(400, "Invalid replicationFactor", $"replicationFactor {wanted} is more than the {silos} active silo(s): each copy of a shard needs a silo of its own") : null;
     }
 }

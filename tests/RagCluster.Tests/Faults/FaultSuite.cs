@@ -18,7 +18,7 @@ public sealed record FaultSuiteSize(string Name, int BulkDocuments, int PhaseDoc
 public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Acknowledged, int Indexed, int Lost, int Stuck, int Resent,
     int Refused, int ShardChunks, int IndexedChunks, int Searches, int FailedSearches, IReadOnlyDictionary<int, int> Statuses,
     int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false, int Unsettled = 0, bool NothingPendingAtFault = false,
-    string? Unspread = null)
+    string? Unspread = null, string? Unreplicated = null)
 {
     public const double RecoveryLimitSeconds = 10;
 
@@ -36,6 +36,7 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
         if (Searches > 0 && FailedSearches * 100.0 / Searches >= 1) yield return $"{FailedSearches} of {Searches} searches failed (1 % allowed)";
         if (RecoverySeconds > RecoveryLimitSeconds) yield return $"recovery took {RecoverySeconds:F1} s ({RecoveryLimitSeconds} s allowed)";
         if (Unspread is not null) yield return Unspread;
+        if (Unreplicated is not null) yield return Unreplicated;
     }
 }
 
@@ -43,10 +44,13 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
 /// Issue 21's fault suite on <see cref="FaultCluster"/>: seven phases (the seventh, a reshard under load, is issue 22's), each followed by the same checks. Every acknowledged
 /// document reads indexed (none lost, none pending); the shards hold exactly the chunks the indexed documents count (no
 /// duplicate); no HTTP 5xx but 503; under 1 % of searches failed; and requests succeed again within 10 s of the fault.
+/// With <paramref name="replicationFactor"/> above 1 (issue 46) every collection keeps that many copies of each shard,
+/// and each follower must come to hold what its primary holds.
 /// BM25 only (no model on the silos): the faults are about state, not inference.
 /// </summary>
-public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
+public sealed class FaultSuite(FaultSuiteSize size, Action<string> log, int replicationFactor = 1)
 {
+    private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(120);
     private FaultCluster _cluster = null!;
     private List<CorpusDocument> _corpus = [];
@@ -64,7 +68,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         _queries = File.ReadLines(Path.Combine(dir, "queries.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!).ToList();
         var clock = Stopwatch.StartNew();
         _cluster = await FaultCluster.StartAsync();
-        log($"cluster up in {clock.Elapsed.TotalSeconds:F1} s: API silo + {FaultCluster.PlainSilos} silos, PostgreSQL max_connections {FaultCluster.MaxConnections}, " +
+        log($"cluster up in {clock.Elapsed.TotalSeconds:F1} s: API silo + {FaultCluster.PlainSilos} silos, {replicationFactor} copies a shard, PostgreSQL max_connections {FaultCluster.MaxConnections}, " +
             $"Silo:StoragePoolSize {FaultCluster.PoolSize}, Ingest:PendingSweepPeriod {FaultCluster.SweepPeriod}");
         try
         {
@@ -280,7 +284,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         stop.Cancel();
         await searching;
         var check = await CheckAsync("bulk", ingest, requests, BulkIds);
-        var shards = (await GetWithRetryAsync("v1/collections/bulk/shards", requests)).EnumerateArray().ToList();
+        var shards = (await GetWithRetryAsync("v1/collections/bulk/shards", requests)).EnumerateArray().Where(IsPrimary).ToList();
         var perSilo = shards.GroupBy(s => s.GetProperty("silo").GetString()).Select(g => g.Count()).OrderDescending().ToList();
         var spread = string.Join("/", perSilo);
         var result = Result("7. reshard 4 → 8 shards under search load and rewrites", requests, ingest, search, check, 0,
@@ -310,7 +314,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         foreach (var answer in requests.UnexpectedAnswers) log($"{phase}: answered {answer}");
         return new(phase, requests.Clock.Elapsed.TotalSeconds, ingest?.Sent.Count ?? 0, ingest?.Acknowledged.Count ?? check.Indexed, check.Indexed, check.Lost, check.Stuck,
             ingest?.Resent ?? 0, ingest?.Refusals.Count ?? 0, check.ShardChunks, check.IndexedChunks, search?.Searches ?? 0, search?.Failed ?? 0,
-            new Dictionary<int, int>(requests.Statuses), requests.ConnectionErrors, recovery, note);
+            new Dictionary<int, int>(requests.Statuses), requests.ConnectionErrors, recovery, note) { Unreplicated = check.Unreplicated };
     }
 
     /// <summary>Waits until <paramref name="count"/> documents are acknowledged; returns the time on the phase's clock.</summary>
@@ -322,7 +326,8 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
     }
 
     /// <summary>What <see cref="CheckAsync"/> found; IndexedAt: when each acknowledged document was indexed, AllIndexedAt: each sent one.</summary>
-    private sealed record Check(int Indexed, int Lost, int Stuck, int ShardChunks, int IndexedChunks, List<DateTimeOffset> IndexedAt, List<DateTimeOffset> AllIndexedAt)
+    private sealed record Check(int Indexed, int Lost, int Stuck, int ShardChunks, int IndexedChunks, List<DateTimeOffset> IndexedAt, List<DateTimeOffset> AllIndexedAt,
+        string? Unreplicated)
     {
         public DateTimeOffset? LastIndexed => IndexedAt.Count > 0 ? IndexedAt.Max() : null;
     }
@@ -350,6 +355,7 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
         }
         string Status(string id) => statuses[id].GetProperty("status").GetString()!;
         var indexed = statuses.Where(s => s.Value.GetProperty("status").GetString() == "indexed").ToList();
+        var unreplicated = await FollowersCaughtUpAsync(collection, requests);
         return new Check(
             Indexed: acknowledged.Count(id => Status(id) == "indexed"),
             Lost: acknowledged.Count(id => Status(id) is "notFound" or "failed"),
@@ -357,15 +363,45 @@ public sealed class FaultSuite(FaultSuiteSize size, Action<string> log)
             ShardChunks: await ShardChunksAsync(collection, requests),
             IndexedChunks: indexed.Sum(s => s.Value.GetProperty("chunkCount").GetInt32()),
             IndexedAt: indexed.Where(s => acknowledged.Contains(s.Key)).Select(s => s.Value.GetProperty("updatedAt").GetDateTimeOffset()).ToList(),
-            AllIndexedAt: indexed.Select(s => s.Value.GetProperty("updatedAt").GetDateTimeOffset()).ToList());
+            AllIndexedAt: indexed.Select(s => s.Value.GetProperty("updatedAt").GetDateTimeOffset()).ToList(),
+            Unreplicated: unreplicated);
     }
 
+    /// <summary>The chunks the primaries hold (each copy lists itself in /shards: copy 0 is the primary).</summary>
     private async Task<int> ShardChunksAsync(string collection, RequestLog requests) =>
-        (await GetWithRetryAsync($"v1/collections/{collection}/shards", requests)).EnumerateArray().Sum(s => s.GetProperty("chunks").GetInt32());
+        (await GetWithRetryAsync($"v1/collections/{collection}/shards", requests)).EnumerateArray().Where(IsPrimary).Sum(s => s.GetProperty("chunks").GetInt32());
+
+    private static bool IsPrimary(JsonElement copy) => copy.GetProperty("copy").GetInt32() == 0;
+
+    /// <summary>
+    /// With copies: waits until each shard has its copies on distinct silos, each holding its primary's chunks, for at
+    /// most <see cref="CatchUpLimit"/>; null when they do, else what is still wrong.
+    /// </summary>
+    private async Task<string?> FollowersCaughtUpAsync(string collection, RequestLog requests)
+    {
+        if (replicationFactor == 1) return null;
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var copies = (await GetWithRetryAsync($"v1/collections/{collection}/shards", requests)).EnumerateArray().ToList();
+            var wrong = copies.GroupBy(c => c.GetProperty("shard").GetInt32()).SelectMany(shard =>
+            {
+                var primary = shard.Single(IsPrimary).GetProperty("chunks").GetInt32();
+                var silos = shard.Select(c => c.GetProperty("silo").GetString()).ToList();
+                return shard.Where(c => !IsPrimary(c) && c.GetProperty("chunks").GetInt32() != primary)
+                    .Select(c => $"shard {shard.Key} copy {c.GetProperty("copy").GetInt32()} holds {c.GetProperty("chunks").GetInt32()} chunks, its primary {primary}")
+                    .Concat(shard.Count() != replicationFactor ? [$"shard {shard.Key} has {shard.Count()} copies"] : [])
+                    .Concat(silos.Distinct().Count() != silos.Count ? [$"shard {shard.Key} has two copies on one silo"] : []);
+            }).ToList();
+            if (wrong.Count == 0) return null;
+            if (clock.Elapsed > CatchUpLimit) return $"{CatchUpLimit.TotalSeconds:F0} s after settling: {string.Join("; ", wrong.Take(5))}";
+            await Task.Delay(500);
+        }
+    }
 
     private async Task CreateCollectionAsync(string name)
     {
-        using var r = await _cluster.Http.PostAsJsonAsync("v1/collections", new { name });
+        using var r = await _cluster.Http.PostAsJsonAsync("v1/collections", new { name, replicationFactor });
         if (r.StatusCode != HttpStatusCode.Created && r.StatusCode != HttpStatusCode.OK)
             throw new InvalidOperationException($"creating {name}: HTTP {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
     }
