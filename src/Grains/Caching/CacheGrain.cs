@@ -67,8 +67,8 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
             if (page.Count < 256) break;
             after = page[^1].Key;
         }
-        _fromStore = [.. _entries.Keys];
         EvictPastBounds(); // a store written under larger bounds (or by count alone) shrinks to these
+        _fromStore = [.. _entries.Keys];
         this.RegisterGrainTimer(async ct => { if (_changed.Count > 0) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         home.Follow(this); // spread onto silos that join (the entries travel with the partition)
     }

@@ -87,8 +87,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                 // Chunking counts the model's word pieces and the chunker's pieces are the model input, so this silo
                 // still tokenises; an embedding silo runs the inferences.
                 _tokenizer = WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, options.Encoder == "hashing" ? null : ModelFile(dir)));
-                _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
-            Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
+                Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
                 log.LogInformation("{Status}", Status);
             }
             else if (options.Encoder == "hashing")
