@@ -8,6 +8,7 @@ using RagCluster.Api.Limits;
 using RagCluster.Api.Network;
 using RagCluster.Api.OpenApi;
 using RagCluster.Api.Web;
+using RagCluster.Grains.Configuration;
 using RagCluster.Hosting.Diagnostics;
 using Orleans.Runtime;
 
@@ -32,6 +33,7 @@ public static class RagApi
         services.AddRagRateLimits(configuration);
         var network = services.AddRagTrustedProxies(configuration);
         services.AddSingleton<AuditTrail>();
+        services.AddValidatedOptions<RagCluster.Api.Embeddings.EmbeddingsOptions>(configuration, "Embeddings");
         // Numbers are numbers: a typed contract (and the clients generated from it) has no "integer or string" fields.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         services.AddRagOpenApi();

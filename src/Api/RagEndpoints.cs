@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Backup;
 using RagCluster.Api.Cluster;
+using RagCluster.Api.Embeddings;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Documents;
 using RagCluster.Api.Querying;
@@ -26,6 +27,7 @@ public static class RagEndpoints
         collection.MapDocumentEndpoints();
         collection.MapQueryEndpoints();
         app.MapBackupEndpoints(collection);
+        app.MapEmbeddingsEndpoints();
     }
 
     public static async Task<(T?, ProblemHttpResult?)> ReadJson<T>(HttpRequest request) where T : class

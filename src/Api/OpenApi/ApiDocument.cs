@@ -25,6 +25,7 @@ public static class ApiDocument
         ("Search and ask", "Vector, BM25 and hybrid search; answers with citations, streamed if asked"),
         ("Backup", "A collection as an archive, and back"),
         ("Admin", "API keys and the audit trail of a tenant (operators: every tenant)"),
+        ("Embeddings", "Texts embedded with the cluster's model, in OpenAI's shape"),
         ("Cluster", "Membership, placement, caches, embedding silos and the dashboard's data"),
         ("Health", "Probes for orchestrators: anonymous and never rate limited"),
     ];

@@ -218,6 +218,16 @@ public sealed class EmbeddingService : IAsyncDisposable
     /// <summary>Real and padded tokens over every inference so far (real / padded = 1: no padding).</summary>
     public (long Real, long Padded) PaddingTotals => (Interlocked.Read(ref _tokens), Interlocked.Read(ref _paddedTokens));
 
+    /// <summary>The model's window: the most tokens an input is embedded with; longer ones are cut to it.</summary>
+    public int MaxTokens => _options.MaxTokens;
+
+    /// <summary>The tokens a text takes as the model reads it ([CLS], prefix, pieces, [SEP]), before any cut to <see cref="MaxTokens"/>.</summary>
+    public int TokenCount(string text, EmbeddingKind kind)
+    {
+        var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);
+        return tokenizer.CountTokens((kind == EmbeddingKind.Query ? _options.QueryPrefix : _options.PassagePrefix) + text) + 2;
+    }
+
     public int[] TokenIds(string text, EmbeddingKind kind)
     {
         var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);

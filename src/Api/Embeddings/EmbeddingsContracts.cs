@@ -1,0 +1,42 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RagCluster.Grains.Configuration;
+
+namespace RagCluster.Api.Embeddings;
+
+/// <summary>
+/// OpenAI's embeddings request, as Hugging Face TEI, Ollama and vLLM also take it: "input" is a string or an array of
+/// strings; "model" names the cluster's model (or is left out); "encoding_format" is float (the default) or base64;
+/// "dimensions", when given, must be the model's own.
+/// </summary>
+public sealed record EmbeddingsRequest(
+    JsonElement Input,
+    string? Model,
+    [property: JsonPropertyName("encoding_format")] string? EncodingFormat,
+    int? Dimensions,
+    string? User);
+
+/// <summary>
+/// One input's vector, at its index in the request: an array of floats, or with encoding_format base64 the float32
+/// values little-endian, base64-encoded (a string).
+/// </summary>
+public sealed record EmbeddingItem(string Object, int Index, object Embedding);
+
+/// <summary>Tokens the inputs took as the model read them ([CLS], pieces, [SEP]).</summary>
+public sealed record EmbeddingsUsage(
+    [property: JsonPropertyName("prompt_tokens")] int PromptTokens,
+    [property: JsonPropertyName("total_tokens")] int TotalTokens);
+
+public sealed record EmbeddingsResponse(string Object, EmbeddingItem[] Data, string Model, EmbeddingsUsage Usage);
+
+/// <summary>Bound from "Embeddings": the limits of <c>POST /v1/embeddings</c>.</summary>
+public sealed class EmbeddingsOptions : IValidatedOptions
+{
+    /// <summary>Inputs one request may carry (OpenAI's own limit is 2,048; each input here is one row of an inference).</summary>
+    public int MaxInputs { get; set; } = 256;
+
+    public void Validate()
+    {
+        if (MaxInputs is < 1 or > 4096) throw new ArgumentException("Embeddings:MaxInputs must be 1..4096");
+    }
+}
