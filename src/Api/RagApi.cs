@@ -91,7 +91,18 @@ public static class RagApi
         // A fixed path: the templated default answers unknown document names with a plain-text 404, not a problem.
         app.MapOpenApi(ApiDocument.Path).AllowAnonymous();
         // The interactive reference (Scalar, its script served from its package, no CDN), anonymous like the document it reads.
-        app.MapScalarApiReference(ApiDocument.ReferencePath, o => o.WithTitle("RagCluster API").WithOpenApiRoutePattern(ApiDocument.Path).DisableDefaultFonts()).AllowAnonymous();
+        app.MapScalarApiReference(ApiDocument.ReferencePath, o =>
+        {
+            o.WithTitle("RagCluster API").WithOpenApiRoutePattern(ApiDocument.Path).DisableDefaultFonts();
+            // Inside a self-hosted cluster the page reaches nothing outside it: no AI chat (Scalar's agent), no MCP link, no
+            // telemetry, and no developer toolbar (share, SDK generation, deploy). "Try it" starts with the key scheme chosen.
+            o.Agent = new ScalarAgentOptions { Disabled = true };
+            o.Mcp = new ScalarMcpOptions { Disabled = true };
+            o.Telemetry = false;
+            o.DotNetFlag = false;
+            o.ShowDeveloperTools = DeveloperToolsVisibility.Never;
+            o.Authentication = new ScalarAuthenticationOptions { PreferredSecuritySchemes = [ApiDocument.KeyScheme] };
+        }).AllowAnonymous();
         // GET only, like every read here (the exporter's own mapping takes any method).
         var metrics = app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new Microsoft.AspNetCore.Routing.HttpMethodMetadata(["GET"]));
         if (settings.Auth.AnonymousMetrics) metrics.AllowAnonymous();

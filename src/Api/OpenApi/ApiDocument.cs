@@ -15,7 +15,8 @@ public static class ApiDocument
 
     /// <summary>Where the interactive reference (Scalar) lives; it reads <see cref="Path"/>.</summary>
     public const string ReferencePath = "/docs/api";
-    private const string KeyScheme = "ApiKey";
+    /// <summary>The security scheme the document declares: the X-Api-Key header.</summary>
+    public const string KeyScheme = "ApiKey";
 
     /// <summary>The operations' groups (each endpoint names its own with [Tags]), in reading order.</summary>
     private static readonly (string Name, string Description)[] Tags =

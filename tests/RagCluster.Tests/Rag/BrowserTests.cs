@@ -93,17 +93,32 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
     }
 
     [Fact]
-    public async Task The_api_reference_renders_the_documents_operations_without_a_key()
+    public async Task The_api_reference_renders_the_documents_operations_without_a_key_and_reaches_no_other_host()
     {
         var page = await _browser!.NewPageAsync();
         var blocked = new List<string>();
+        var elsewhere = new List<string>();
+        var host = api.Http.BaseAddress!.Authority;
         page.RequestFailed += (_, r) => { lock (blocked) blocked.Add($"{r.Url} ({r.Failure})"); };
+        page.Request += (_, r) =>
+        {
+            if (Uri.TryCreate(r.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" or "ws" or "wss" && url.Authority != host)
+                lock (elsewhere) elsewhere.Add(r.Url);
+        };
         var response = await page.GotoAsync(new Uri(api.Http.BaseAddress!, "docs/api").ToString());
         Assert.Equal(200, response!.Status);
         // Scalar draws the operations from /openapi/v1.json by their summaries, grouped by tag (the first group open).
         foreach (var text in new[] { "Create a collection", "List a collection's document ids, a page at a time", "Search and ask", "Documents", "X-Api-Key" })
             await Until(async () => (await page.InnerTextAsync("body")).Contains(text), $"the reference shows \"{text}\"");
-        Assert.True(blocked.Count == 0, "requests failed: " + string.Join(", ", blocked)); // nothing fetched from elsewhere (there is no elsewhere here)
+        Assert.True(blocked.Count == 0, "requests failed: " + string.Join(", ", blocked));
+        Assert.True(elsewhere.Count == 0, "requests to another host: " + string.Join(", ", elsewhere));
+
+        // Nothing offered that reaches outside a self-hosted cluster, and "try it" starts with the key scheme chosen.
+        var body = await page.InnerTextAsync("body");
+        output.WriteLine(body);
+        foreach (var outside in new[] { "Ask AI", "Generate SDK", "Deploy", "No authentication selected" })
+            Assert.False(body.Contains(outside, StringComparison.OrdinalIgnoreCase), $"the reference offers \"{outside}\"");
+        Assert.Equal(0, await page.GetByRole(AriaRole.Button, new() { Name = "Share", Exact = true }).CountAsync());
     }
 
     [Fact]
