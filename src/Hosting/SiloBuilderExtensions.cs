@@ -58,6 +58,8 @@ public static class SiloBuilderExtensions
                 o.GatewayListeningEndpoint = options.GatewayPort == 0 ? null : new IPEndPoint(IPAddress.Parse(options.ListenAddress), options.GatewayPort);
             });
             silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis!));
+            // Keeps Silo:ClusterId and ServiceId (no ORLEANS_* variables are set) and the advertised address set above.
+            if (options.Kubernetes) silo.UseKubernetesHosting();
         }
         else
         {

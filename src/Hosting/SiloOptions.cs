@@ -30,6 +30,14 @@ public sealed class SiloOptions
     /// <summary>StackExchange.Redis configuration for membership, e.g. <c>127.0.0.1:6379</c>.</summary>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// Running in Kubernetes pods (Orleans' Kubernetes hosting; on in the Helm chart): each silo watches its release's
+    /// pods, so a silo whose pod is deleted leaves the membership at once instead of after failed probes. Needs the
+    /// POD_NAME and POD_NAMESPACE variables (the downward API) and a service account that may get, list, watch and patch
+    /// pods. A multi-silo (Redis) setting only.
+    /// </summary>
+    public bool Kubernetes { get; set; }
+
     /// <summary>Interface the silo and gateway ports bind to.</summary>
     public string ListenAddress { get; set; } = "127.0.0.1";
 
@@ -86,6 +94,9 @@ public sealed class SiloOptions
         if (DirectoryCacheSize is < 0 or > 10_000_000) throw new ArgumentException("Silo:DirectoryCacheSize must be 0 (no cache) to 10000000");
         if (Clustering is not ("auto" or "localhost" or "redis")) throw new ArgumentException($"Silo:Clustering '{Clustering}' is not auto, localhost or redis");
         if (Clustering == "redis" && string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("Silo:Clustering is redis but Silo:Redis (e.g. 127.0.0.1:6379) is not set");
+        if (Kubernetes && !UsesRedis) throw new ArgumentException("Silo:Kubernetes is true but the silo is not clustered: set Silo:Redis too");
+        if (Kubernetes && (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("POD_NAME")) || string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("POD_NAMESPACE"))))
+            throw new ArgumentException("Silo:Kubernetes is true but POD_NAME or POD_NAMESPACE is not set (the Helm chart sets both from the downward API)");
         RagCluster.Grains.Placement.SiloRoles.Parse(Roles);
         Membership.Validate();
     }

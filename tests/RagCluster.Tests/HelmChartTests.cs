@@ -41,7 +41,8 @@ public sealed class HelmChartTests
     {
         var docs = Render();
         var kinds = docs.Select(d => (string)d["kind"]!).Order().ToList();
-        Assert.Equal(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget", "Secret", "Service", "Service", "StatefulSet"], kinds);
+        Assert.Equal(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget",
+            "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"], kinds);
 
         var silo = One(docs, "StatefulSet", "prod-ragcluster-silo");
         var headless = One(docs, "Service", "prod-ragcluster-silo");
@@ -103,6 +104,75 @@ public sealed class HelmChartTests
 
     private static Dictionary<string, string?> Env(Dictionary<object, object?> container) =>
         List(container["env"]).ToDictionary(e => (string)Get(e, "name")!, e => Get(e, "value")?.ToString());
+
+    /// <summary>
+    /// Every combination of the chart's switches (Kubernetes hosting, embedding silos, network policy, silo and API
+    /// autoscaling: 32 renderings), each parsed and checked for what Kubernetes and the silos need.
+    /// </summary>
+    [Fact]
+    public void Every_combination_of_the_switches_renders_workloads_services_probes_env_and_rbac_that_fit_together()
+    {
+        var renderings = 0;
+        foreach (var k8s in new[] { true, false })
+        foreach (var embedding in new[] { true, false })
+        foreach (var policy in new[] { true, false })
+        foreach (var siloScaling in new[] { true, false })
+        foreach (var apiScaling in new[] { true, false })
+        {
+            var switches = $"k8s {k8s}, embedding silos {embedding}, network policy {policy}, silo autoscaling {siloScaling}, api autoscaling {apiScaling}";
+            var docs = Render(Dsn + $"kubernetesHosting:\n  enabled: {Yaml(k8s)}\nembeddingSilos:\n  enabled: {Yaml(embedding)}\nnetworkPolicy:\n  enabled: {Yaml(policy)}\n" +
+                              $"silo:\n  autoscaling:\n    enabled: {Yaml(siloScaling)}\napi:\n  autoscaling:\n    enabled: {Yaml(apiScaling)}\n");
+            renderings++;
+            var config = Map(Get(docs.Single(d => (string)d["kind"]! == "ConfigMap"), "data"));
+            Assert.True(Yaml(k8s) == (string?)config["Silo__Kubernetes"], switches);
+            var workloads = docs.Where(d => (string)d["kind"]! is "Deployment" or "StatefulSet").ToList();
+            Assert.True((embedding ? 3 : 2) == workloads.Count, switches);
+            Assert.True((policy ? 2 : 0) == docs.Count(d => (string)d["kind"]! == "NetworkPolicy"), switches);
+            var autoscaled = docs.Where(d => (string)d["kind"]! == "HorizontalPodAutoscaler").Select(d => (string)Get(d, "spec.scaleTargetRef.name")!).ToList();
+            Assert.True((siloScaling ? 1 : 0) + (apiScaling ? 1 : 0) == autoscaled.Count, switches);
+
+            var account = $"prod-ragcluster-silo";
+            foreach (var workload in workloads)
+            {
+                var name = $"{switches}: {Get(workload, "metadata.name")}";
+                var labels = Map(Get(workload, "spec.template.metadata.labels"));
+                Assert.All(Map(Get(workload, "spec.selector.matchLabels")), kv => Assert.Equal(kv.Value, labels.GetValueOrDefault(kv.Key)));
+                Assert.True(autoscaled.Contains((string)Get(workload, "metadata.name")!) == (Get(workload, "spec.replicas") is null), $"{name}: replicas set although autoscaled, or missing");
+                var container = Container(workload);
+                foreach (var probe in new[] { "startupProbe", "livenessProbe", "readinessProbe" })
+                    Assert.True(((string?)Get(container, $"{probe}.httpGet.path"))?.StartsWith("/health/") == true, $"{name}: {probe}");
+                var env = List(container["env"]).Select(Map).ToDictionary(e => (string)e["name"]!, e => e);
+                foreach (var (variable, field) in new[] { ("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace"), ("POD_IP", "status.podIP") })
+                    Assert.True(field == (string?)Get(env.GetValueOrDefault(variable), "valueFrom.fieldRef.fieldPath"), $"{name}: {variable} from the downward API");
+                // Orleans' Kubernetes hosting selects a release's silo pods by these labels, and reads them as this account.
+                Assert.True(Equals(k8s ? config["Silo__ClusterId"] : null, labels.GetValueOrDefault("orleans/clusterId")), $"{name}: orleans/clusterId");
+                Assert.True(Equals(k8s ? config["Silo__ServiceId"] : null, labels.GetValueOrDefault("orleans/serviceId")), $"{name}: orleans/serviceId");
+                Assert.True((k8s ? account : null) == (string?)Get(workload, "spec.template.spec.serviceAccountName"), $"{name}: service account");
+            }
+            foreach (var service in docs.Where(d => (string)d["kind"]! == "Service"))
+                Assert.True(1 == workloads.Count(w => Map(Get(service, "spec.selector")).All(kv => Equals(kv.Value, Map(Get(w, "spec.template.metadata.labels")).GetValueOrDefault(kv.Key)))),
+                    $"{switches}: service {Get(service, "metadata.name")} selects one workload's pods");
+
+            var rbac = docs.Where(d => (string)d["kind"]! is "ServiceAccount" or "Role" or "RoleBinding").ToList();
+            if (!k8s)
+            {
+                Assert.True(rbac.Count == 0, $"{switches}: RBAC without Kubernetes hosting");
+                continue;
+            }
+            Assert.Equal(3, rbac.Count);
+            One(docs, "ServiceAccount", account);
+            var rule = Map(Assert.Single(List(Get(One(docs, "Role", "prod-ragcluster-pods"), "rules"))));
+            Assert.Equal(["pods"], List(rule["resources"]).Cast<string>());
+            Assert.Equal(["get", "list", "watch", "patch"], List(rule["verbs"]).Cast<string>());
+            var binding = One(docs, "RoleBinding", "prod-ragcluster-pods");
+            var subject = Map(Assert.Single(List(Get(binding, "subjects"))));
+            Assert.Equal(("ServiceAccount", account, "rag"), ((string)subject["kind"]!, (string)subject["name"]!, (string)subject["namespace"]!));
+            Assert.Equal(("Role", "prod-ragcluster-pods"), ((string)Get(binding, "roleRef.kind")!, (string)Get(binding, "roleRef.name")!));
+        }
+        Assert.Equal(32, renderings);
+
+        static string Yaml(bool b) => b ? "true" : "false";
+    }
 
     [Fact]
     public void Every_configuration_key_the_chart_sets_binds_to_a_real_option()

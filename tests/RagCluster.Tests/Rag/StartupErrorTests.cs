@@ -21,6 +21,8 @@ public sealed class StartupErrorTests
     [InlineData("RagCluster.Api.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Embedding:ExecutionProvider|cuda|--Embedding:ModelDirectory|{model}", "Embedding:ExecutionProvider is 'cuda' but")]
     [InlineData("RagCluster.Silo.dll", "--Silo:Clustering|zookeeper", "Silo:Clustering")]
+    [InlineData("RagCluster.Silo.dll", "--Silo:Kubernetes|true", "Silo:Kubernetes is true but the silo is not clustered: set Silo:Redis too")]
+    [InlineData("RagCluster.Silo.dll", "--Silo:Kubernetes|true|--Silo:Redis|127.0.0.1:1", "Silo:Kubernetes is true but POD_NAME or POD_NAMESPACE is not set (the Helm chart sets both from the downward API)")]
     [InlineData("RagCluster.Silo.dll", "--Silo:Roles|embedding,gpu", "Silo:Roles 'embedding,gpu' names an unknown role 'gpu'; known: embedding (or none)")]
     [InlineData("RagCluster.Silo.dll", "--Silo:DirectoryCacheSize|-5", "Silo:DirectoryCacheSize must be 0 (no cache) to 10000000")]
     // IOptions<T> checked at start (ValidateOnStart): every failed check in one line, and a value the binder cannot read named by its key.

@@ -136,3 +136,18 @@ reserve. database.poolSize set: checked against that; empty: derived from it. Pa
 {{- div (sub .Values.database.maxConnections .Values.database.reservedConnections) (include "ragcluster.storagePods" .) }}
 {{- end }}
 {{- end }}
+
+{{/* Orleans' Kubernetes hosting (kubernetesHosting.enabled): the labels its agents select a release's silo pods by. */}}
+{{- define "ragcluster.orleansLabels" -}}
+{{- if .Values.kubernetesHosting.enabled }}
+orleans/clusterId: {{ .Values.cluster.id | quote }}
+orleans/serviceId: {{ .Values.cluster.serviceId | default .Values.cluster.id | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The service account that may watch the release's pods (templates/rbac.yaml), when Kubernetes hosting is on. */}}
+{{- define "ragcluster.serviceAccount" -}}
+{{- if .Values.kubernetesHosting.enabled }}
+serviceAccountName: {{ include "ragcluster.fullname" . }}-silo
+{{- end }}
+{{- end }}
