@@ -27,6 +27,6 @@ public static class DocumentChunks
 
     /// <summary>The chunk records of a document from its drafts and their vectors (null without a model).</summary>
     public static List<ChunkRecord> Records(string documentId, List<ChunkDraft> drafts, Dictionary<string, string> tags, float[][]? vectors) =>
-        drafts.Select((d, i) => new ChunkRecord($"{documentId}#{d.Ordinal}", documentId, d.Ordinal, d.Start, d.End, d.Text,
+        drafts.Select((d, i) => new ChunkRecord(ChunkIds.Of(documentId, d.Ordinal), documentId, d.Ordinal, d.Start, d.End, d.Text,
             d.HeadingPath.ToArray(), tags, vectors?[i])).ToList();
 }

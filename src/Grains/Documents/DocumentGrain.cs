@@ -554,7 +554,7 @@ public sealed class DocumentGrain(
         for (var i = 0; i < own.Count; i++)
         {
             if (OwnVectorChunks.Problem(own[i].Vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
-            chunks.Add(new ChunkRecord($"{DocumentId}#{i}", DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
+            chunks.Add(new ChunkRecord(ChunkIds.Of(DocumentId, i), DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
                 OwnVectorChunks.Normalized(own[i].Vector)));
         }
         return chunks;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Rag;
 
 namespace RagCluster.Grains.Indexing;
@@ -74,7 +75,7 @@ internal sealed class ShardChunks
             slots.Add(slot);
         }
         _node[slot] = -1;
-        if (chunk.ChunkId != StandardId(documentId, chunk.Ordinal)) _oddIds[slot] = chunk.ChunkId;
+        if (chunk.ChunkId != ChunkIds.Of(documentId, chunk.Ordinal)) _oddIds[slot] = chunk.ChunkId;
         else _oddIds.Remove(slot);
     }
 
@@ -93,7 +94,7 @@ internal sealed class ShardChunks
 
     public string DocumentId(int slot) => _document[slot]!;
     public string Text(int slot) => _text[slot];
-    public string ChunkId(int slot) => _oddIds.TryGetValue(slot, out var id) ? id : StandardId(_document[slot]!, _ordinal[slot]);
+    public string ChunkId(int slot) => _oddIds.TryGetValue(slot, out var id) ? id : ChunkIds.Of(_document[slot]!, _ordinal[slot]);
 
     /// <summary>The graph node holding this slot's vector, or -1.</summary>
     public int NodeOf(int slot) => _node[slot];
@@ -147,7 +148,6 @@ internal sealed class ShardChunks
         SlotCount = LiveCount = 0;
     }
 
-    private static string StandardId(string documentId, int ordinal) => $"{documentId}#{ordinal}";
 }
 
 /// <summary>

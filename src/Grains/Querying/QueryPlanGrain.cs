@@ -287,7 +287,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
 
     /// <summary>For each shard of <paramref name="layout"/> that holds chunks of the documents, the versions it must hold to answer.</summary>
     private static Dictionary<int, Dictionary<string, long>> ShardsHolding((string Id, long Version, int Chunks)[] documents, ShardLayout layout) =>
-        documents.SelectMany(d => Enumerable.Range(0, d.Chunks).Select(ordinal => (Shard: DocumentGrain.ShardOf($"{d.Id}#{ordinal}", layout.ShardCount), d.Id, d.Version)))
+        documents.SelectMany(d => Enumerable.Range(0, d.Chunks).Select(ordinal => (Shard: DocumentGrain.ShardOf(ChunkIds.Of(d.Id, ordinal), layout.ShardCount), d.Id, d.Version)))
             .GroupBy(x => x.Shard)
             .ToDictionary(g => g.Key, g => g.DistinctBy(x => x.Id).ToDictionary(x => x.Id, x => x.Version, StringComparer.Ordinal));
 
