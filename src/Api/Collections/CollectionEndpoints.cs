@@ -18,7 +18,7 @@ public static class CollectionEndpoints
         app.MapGet("/v1/collections", [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")] async (HttpContext http, IGrainFactory grains) =>
             TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
 
-        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions) =>
+        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions, IClusterMembershipService membership) =>
         {
             var defaults = defaultOptions.Value;
             var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
@@ -26,7 +26,7 @@ public static class CollectionEndpoints
             if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
             if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
             var tenant = http.User.RequiredTenant();
-            if (ReplicationProblem(body.ReplicationFactor, http.RequestServices.GetRequiredService<IClusterMembershipService>()) is { } tooMany) return tooMany;
+            if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
             var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
             var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
@@ -48,11 +48,11 @@ public static class CollectionEndpoints
             return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
 
-        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains, IClusterMembershipService membership) =>
         {
             var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
             if (error is not null) return error;
-            if (ReplicationProblem(body!.ReplicationFactor, request.HttpContext.RequestServices.GetRequiredService<IClusterMembershipService>()) is { } tooMany) return tooMany;
+            if (ReplicationProblem(body!.ReplicationFactor, membership) is { } tooMany) return tooMany;
             var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
             var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
                 body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)

@@ -33,17 +33,18 @@ public static class EmbeddingsEndpoints
                 var model = service.ModelName!;
                 if (body.Model is { Length: > 0 } asked && asked != model)
                     return Invalid($"model '{asked}' is not served here: this cluster embeds with '{model}' (or leave model out)");
-                var tokens = new int[inputs!.Length];
+                // Tokenised once, uncut: a text past the model's window is refused, not silently cut as a chunk would be.
+                var sequences = new int[inputs!.Length][];
                 for (var i = 0; i < inputs.Length; i++)
-                    if ((tokens[i] = service.TokenCount(inputs[i], EmbeddingKind.Passage)) > service.MaxTokens)
-                        return Invalid($"input[{i}] is {tokens[i]} tokens; '{model}' reads at most {service.MaxTokens} (split the text)");
+                    if ((sequences[i] = service.UncutTokenIds(inputs[i], EmbeddingKind.Passage)).Length > service.MaxTokens)
+                        return Invalid($"input[{i}] is {sequences[i].Length} tokens; '{model}' reads at most {service.MaxTokens} (split the text)");
 
-                var vectors = await embedder.EmbedAsync([.. inputs.Select(t => service.TokenIds(t, EmbeddingKind.Passage))], EmbeddingKind.Passage, ct);
+                var vectors = await embedder.EmbedAsync(sequences, EmbeddingKind.Passage, ct);
                 if (body.Dimensions is { } dims && dims != vectors[0].Length)
                     return Invalid($"dimensions must be {vectors[0].Length}, the model's own (or left out)");
                 var base64 = body.EncodingFormat == "base64";
                 var data = vectors.Select((v, i) => new EmbeddingItem("embedding", i, base64 ? Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v)).ToArray();
-                var total = tokens.Sum();
+                var total = sequences.Sum(s => s.Length);
                 return TypedResults.Ok(new EmbeddingsResponse("list", data, model, new EmbeddingsUsage(total, total)));
             }).RequireAuthorization(AuthSetup.Reader).Reads<EmbeddingsRequest>("application/json").ProducesProblem(400).ProducesProblem(503);
     }

@@ -39,9 +39,6 @@ public sealed class QueryCache(int capacity = 4096, long maxBytes = 64L << 20)
     public long Misses => Interlocked.Read(ref _misses);
     public int Count { get { lock (_lock) return _map.Count; } }
 
-    /// <summary>Bytes the entries hold (<see cref="CachedBytes"/>).</summary>
-    public long Bytes { get { lock (_lock) return _bytes; } }
-
     public bool TryGet(string key, out SearchResponse value)
     {
         lock (_lock)

@@ -112,7 +112,7 @@ public sealed class EmbeddingService : IAsyncDisposable
                 _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
             _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}"
-                     + (_laneEncoder is BertEncoder { Int8Products: > 0 } queries ? $"; queries with int8 weights in {queries.Int8Products} products" : "");
+                     + (_queriesAlone ? $"; queries with int8 weights in {((BertEncoder)_laneEncoder!).Int8Products} products" : "");
             if (options.Encoder == "hashing") log.LogWarning("{Status}: vectors are hashed word pieces, for measuring the pipeline, not for meaning", Status);
             else log.LogInformation("{Status}", Status);
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
@@ -221,18 +221,17 @@ public sealed class EmbeddingService : IAsyncDisposable
     /// <summary>The model's window: the most tokens an input is embedded with; longer ones are cut to it.</summary>
     public int MaxTokens => _options.MaxTokens;
 
-    /// <summary>The tokens a text takes as the model reads it ([CLS], prefix, pieces, [SEP]), before any cut to <see cref="MaxTokens"/>.</summary>
-    public int TokenCount(string text, EmbeddingKind kind)
-    {
-        var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);
-        return tokenizer.CountTokens((kind == EmbeddingKind.Query ? _options.QueryPrefix : _options.PassagePrefix) + text) + 2;
-    }
+    /// <summary>The model input for a text: [CLS], prefix, pieces, [SEP], cut to <see cref="MaxTokens"/>.</summary>
+    public int[] TokenIds(string text, EmbeddingKind kind) => Encode(text, kind, _options.MaxTokens);
 
-    public int[] TokenIds(string text, EmbeddingKind kind)
+    /// <summary>The same input uncut, for a caller that refuses a text longer than <see cref="MaxTokens"/> rather than cut it.</summary>
+    public int[] UncutTokenIds(string text, EmbeddingKind kind) => Encode(text, kind, int.MaxValue);
+
+    private int[] Encode(string text, EmbeddingKind kind, int maxTokens)
     {
         var tokenizer = _tokenizer ?? throw new EmbeddingUnavailableException(Status);
         var prefix = kind == EmbeddingKind.Query ? _options.QueryPrefix : _options.PassagePrefix;
-        return tokenizer.Encode(prefix + text, _options.MaxTokens);
+        return tokenizer.Encode(prefix + text, maxTokens);
     }
 
     /// <summary>
