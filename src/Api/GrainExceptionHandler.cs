@@ -15,7 +15,24 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
-        var message = exception.Message;
+        var (status, title, message) = Describe(exception);
+        if (status == 500) log.LogError(exception, "unhandled error in {Method} {Path}", http.Request.Method, http.Request.Path);
+        http.Response.StatusCode = status;
+        if (status == 503) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = message },
+        });
+    }
+
+    /// <summary>
+    /// The problem an exception is to the caller: status, title and the message it may read (none of a 500's). The MCP
+    /// tools answer with the same words.
+    /// </summary>
+    public static (int Status, string Title, string Detail) Describe(Exception exception)
+    {
         var (status, title) = exception switch
         {
             InvalidRequestException => (400, "Invalid request"),
@@ -36,18 +53,6 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
             _ => (500, "Internal error"),
         };
-        if (status == 500)
-        {
-            log.LogError(exception, "unhandled error in {Method} {Path}", http.Request.Method, http.Request.Path);
-            message = "an unexpected error occurred; see the silo log";
-        }
-        http.Response.StatusCode = status;
-        if (status == 503) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = message },
-        });
+        return (status, title, status == 500 ? "an unexpected error occurred; see the silo log" : exception.Message);
     }
 }

@@ -5,6 +5,7 @@ using RagCluster.Api.Auditing;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Limits;
+using RagCluster.Api.Mcp;
 using RagCluster.Api.Network;
 using RagCluster.Api.OpenApi;
 using RagCluster.Api.Web;
@@ -37,6 +38,7 @@ public static class RagApi
         // Numbers are numbers: a typed contract (and the clients generated from it) has no "integer or string" fields.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         services.AddRagOpenApi();
+        services.AddRagMcp();
         services.AddSingleton<QueryLog>();
         services.AddSingleton<ClusterInspector>();
         services.AddSingleton<DashboardSampler>();
@@ -84,6 +86,7 @@ public static class RagApi
     private static void MapEndpoints(IEndpointRouteBuilder app, RagApiSettings settings)
     {
         app.MapRagEndpoints();
+        app.MapRagMcp();
         app.MapAdminEndpoints();
         app.MapDashboardEndpoints();
         OrleansDashboardSession.MapOrleansDashboardPages(app);

@@ -26,12 +26,15 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
         await next(http);
     }
 
-    private async Task Record(HttpContext http, RouteEndpoint endpoint)
+    private Task Record(HttpContext http, RouteEndpoint endpoint) =>
+        Record(http, $"{http.Request.Method} {endpoint.RoutePattern.RawText}", http.Request.Path.Value + http.Request.QueryString.Value, http.Response.StatusCode);
+
+    /// <summary>One action by the caller of <paramref name="http"/>, with the status it got (also what an MCP tool call records).</summary>
+    public async Task Record(HttpContext http, string action, string target, int status)
     {
         var at = DateTimeOffset.UtcNow;
-        var entry = new AuditEntry(at, http.User.KeyId(), http.User.Tenant(), http.User.Role(),
-            $"{http.Request.Method} {endpoint.RoutePattern.RawText}", Truncate(http.Request.Path.Value + http.Request.QueryString.Value, 300),
-            http.Response.StatusCode, http.Connection.RemoteIpAddress?.ToString());
+        var entry = new AuditEntry(at, http.User.KeyId(), http.User.Tenant(), http.User.Role(), action, Truncate(target, 300), status,
+            http.Connection.RemoteIpAddress?.ToString());
         try
         {
             await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(at)).Append(entry);

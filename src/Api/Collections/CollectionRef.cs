@@ -31,13 +31,25 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     {
         var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
                 ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
-        if (RagEndpoints.Valid(c.Name) is { } bad) return bad;
-        var user = context.HttpContext.User;
-        // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
-        var visible = c.Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, c.Tenant) && Grains.Naming.Names.IsName(c.Tenant));
         var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-        if (!visible || !await grains.GetGrain<ICollectionGrain>(c.Key).Exists())
-            return RagEndpoints.Problem(404, "Collection not found", $"no collection '{c.Name}'; create it with POST /v1/collections");
-        return await next(context);
+        return await c.ProblemFor(context.HttpContext.User, grains) ?? await next(context);
+    }
+
+    /// <summary>The collection <paramref name="name"/> of the caller's own tenant (MCP tools take no tenant: a key acts in its own).</summary>
+    public static CollectionRef OfCaller(System.Security.Claims.ClaimsPrincipal user, string name)
+    {
+        var tenant = user.RequiredTenant();
+        return new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant);
+    }
+
+    /// <summary>Why the caller cannot use this collection (a bad name, or none it may see: 404), or null when it can.</summary>
+    public async Task<Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?> ProblemFor(System.Security.Claims.ClaimsPrincipal user, IGrainFactory grains)
+    {
+        if (RagEndpoints.Valid(Name) is { } bad) return bad;
+        // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
+        var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Naming.Names.IsName(Tenant));
+        if (!visible || !await grains.GetGrain<ICollectionGrain>(Key).Exists())
+            return RagEndpoints.Problem(404, "Collection not found", $"no collection '{Name}'; create it with POST /v1/collections");
+        return null;
     }
 }

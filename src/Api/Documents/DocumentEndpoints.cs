@@ -68,7 +68,14 @@ public static class DocumentEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    return await IngestBatchAsync(c, batch, dimensions, grains, slots, texts, request.HttpContext, log);
+                {
+                    var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, dimensions, grains, slots, texts, log, request.HttpContext.RequestAborted);
+                    if (refused is not null) return refused;
+                    // Documents not taken now that may be later: the client is paced as for a whole-request 503.
+                    if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
+                        request.HttpContext.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    return TypedResults.Accepted((string?)null, accepted);
+                }
                 }
                 if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
                 var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
@@ -105,17 +112,7 @@ public static class DocumentEndpoints
             var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
             if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
             var ids = body!.Ids!.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
-            var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
-            var pages = await Task.WhenAll(settings.Layout.ShardKeys(c.Key).Select(k => grains.GetGrain<IIndexShardGrain>(k).Documents(ids, body.IncludeVectors == true)));
-            // A document's chunks may sit on several shards; a shard still holding an older version is about to drop it.
-            var versions = pages.SelectMany(p => p.DocumentVersions).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Max(v => v.Value));
-            var documents = ids.Where(versions.ContainsKey).Select(id =>
-            {
-                var chunks = pages.Where(p => p.DocumentVersions.GetValueOrDefault(id) == versions[id]).SelectMany(p => p.Chunks)
-                    .Where(ch => ch.DocumentId == id).OrderBy(ch => ch.Ordinal).ToArray();
-                return new DocumentContent(id, versions[id], chunks.FirstOrDefault()?.Tags ?? [],
-                    chunks.Select(ch => new ChunkContent(ch.ChunkId, ch.Ordinal, ch.Text, ch.Start, ch.End, ch.HeadingPath, ch.Vector)).ToArray());
-            }).ToArray();
+            var documents = await DocumentContents.ReadAsync(grains, c, ids, body.IncludeVectors == true);
             return TypedResults.Ok(new DocumentContentsReply(documents));
         }).RequireAuthorization(AuthSetup.Reader).Reads<ContentsRequest>("application/json").ProducesProblem(400);
 
@@ -147,58 +144,8 @@ public static class DocumentEndpoints
         return wrong < 0 ? null : RagEndpoints.Problem(400, "Invalid document id", $"'{ids[wrong]}': use " + Names.DocumentIdRule);
     }
 
-    private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
+    internal static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
 
-    private static ProblemHttpResult? ValidDocumentId(string id) =>
+    internal static ProblemHttpResult? ValidDocumentId(string id) =>
         Names.IsDocumentId(id) ? null : RagEndpoints.Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);
-
-    /// <summary>
-    /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
-    /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
-    /// </summary>
-    private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestBatchAsync(
-        CollectionRef c, List<DocumentInput?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, HttpContext http, ILogger log)
-    {
-        if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
-            return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})");
-        var results = new BatchItem[documents.Count];
-        var rejected = 0;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var work = new List<(int Index, string Id, IngestRequest Request)>();
-        for (var i = 0; i < documents.Count; i++)
-        {
-            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, dimensions) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
-            var id = parsed?.Id ?? documents[i]?.Id;
-            if (rejection is null)
-                rejection = !Names.IsDocumentId(parsed!.Value.Id) ? new IngestRejection(400, "Invalid document id", "use " + Names.DocumentIdRule)
-                    : ValidTags(parsed.Value.Request.Tags)
-                      // Two versions of one document in one batch would race; the client must say which it means.
-                      ?? (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
-            if (rejection is not null)
-            {
-                results[i] = new BatchItem(id, "rejected", Error: rejection);
-                rejected++;
-            }
-            else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
-        }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), http.RequestAborted, slots, texts);
-        var retryable = 0;
-        for (var k = 0; k < work.Count; k++)
-        {
-            var (index, id, _) = work[k];
-            if (stored[k] is ({ } status, null)) results[index] = new BatchItem(id, status.Status, status.Version);
-            else
-            {
-                // Not accepted; a 503 one (the store or the cluster could not take it now) is safe to send again after retryAfter.
-                var refusal = stored[k].Refusal!;
-                if (refusal.Status == 500) log.LogError("batch ingest of {Collection}/{Document} failed unexpectedly", c.Key, id);
-                if (refusal.Retryable) retryable++;
-                results[index] = new BatchItem(id, "rejected",
-                    Error: new IngestRejection(refusal.Status, refusal.Title, refusal.Detail, refusal.Retryable ? StorageUnavailableException.RetryAfterSeconds : null));
-                rejected++;
-            }
-        }
-        if (retryable > 0) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return TypedResults.Accepted((string?)null, new BatchAccepted(documents.Count - rejected, rejected, results));
-    }
 }

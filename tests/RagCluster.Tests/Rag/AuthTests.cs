@@ -300,6 +300,12 @@ public sealed class HardeningTests(HardenedApiProcess api) : IClassFixture<Harde
         Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
         Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single()) >= 1);
         Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        // The MCP endpoint draws on the same bucket: an agent with this key is paced alike.
+        var mcp = Get("mcp", api.AdminKey);
+        mcp.Method = HttpMethod.Post;
+        mcp.Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}""", System.Text.Encoding.UTF8, "application/json");
+        mcp.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await Send(mcp, raw)).StatusCode);
 
         // Another caller (a JWT subject) is not affected by the first key's empty bucket.
         var token = HardenedApiProcess.Token(new { sub = "other", tenant = "default", role = "reader", iss = "https://issuer.test", aud = "ragcluster", exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds() });

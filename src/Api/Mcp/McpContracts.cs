@@ -1,0 +1,31 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using RagCluster.Api.Documents;
+
+namespace RagCluster.Api.Mcp;
+
+/// <summary>The caller's collections, by name.</summary>
+public sealed record CollectionList([property: Description("Collection names; pass one as 'collection' to the other tools.")] string[] Collections);
+
+/// <summary>A document for add_documents: text in one of the text formats (files go through the HTTP API).</summary>
+public sealed record TextDocument(
+    [property: Description("The document's id in the collection (letters, digits, '.', '_', '-', '/'); an existing id is replaced.")] string Id,
+    [property: Description("The document's text.")] string Text,
+    [property: Description("Tags to filter searches on, as name-value pairs.")] Dictionary<string, string>? Tags = null,
+    [property: Description("txt (the default), md, html or json: how the text is split into chunks.")] string? Format = null)
+{
+    public DocumentInput AsInput() => new(Id, Text, Tags, Format);
+}
+
+/// <summary>A document as read_document finds it: its indexing status, and its chunks once indexed.</summary>
+public sealed record DocumentRead(
+    string DocumentId,
+    [property: Description("accepted or pending (stored, being indexed), indexed, or failed (see error).")] string Status,
+    long Version,
+    Dictionary<string, string> Tags,
+    [property: Description("The document's text as indexed, chunk by chunk in order (neighbouring chunks may overlap).")] ChunkText[] Chunks,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Waiting = null);
+
+/// <summary>One chunk's text, its span in the document and its heading path.</summary>
+public sealed record ChunkText(string ChunkId, string Text, int Start, int End, string[] HeadingPath);

@@ -1,0 +1,95 @@
+using System.ComponentModel;
+using System.Security.Claims;
+using ModelContextProtocol.Server;
+using RagCluster.Api.Auth;
+using RagCluster.Api.Collections;
+using RagCluster.Api.Dashboard;
+using RagCluster.Api.Documents;
+using RagCluster.Api.Querying;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Querying;
+using Orleans;
+
+namespace RagCluster.Api.Mcp;
+
+/// <summary>
+/// The cluster as MCP tools, each the HTTP API's operation of the same name run for the calling key's tenant: the same
+/// checks, the same grains, the same refusals (thrown as <see cref="ToolProblem"/>, answered as tool errors).
+/// </summary>
+[McpServerToolType]
+public sealed class RagTools(IGrainFactory grains, QueryLog queries)
+{
+    private const string CollectionHelp = "The collection's name, as list_collections gives it.";
+
+    [McpServerTool(Name = "list_collections", Title = "List collections", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Lists the collections this API key can search. Call it first to learn which collection to pass to the other tools.")]
+    public async Task<CollectionList> ListCollections(ClaimsPrincipal caller) =>
+        new((await grains.GetGrain<ITenantGrain>(caller.RequiredTenant()).Collections()).Order(StringComparer.Ordinal).ToArray());
+
+    [McpServerTool(Name = "search", Title = "Search a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Finds the passages of a collection that best match a query, best first, each with its document id, its position in the document and a score. Use it to find sources; use ask for an answer with citations.")]
+    public async Task<SearchReply> Search(ClaimsPrincipal caller,
+        [Description(CollectionHelp)] string collection,
+        [Description("What to look for, in words (1..2000 characters): a question or a description of what the passage says.")] string query,
+        [Description("How many passages to return, 1..100.")] int topK = 10,
+        [Description("How to search: vector (by meaning), bm25 (by words), hybrid or hybrid-k10 (both, fused). Leave it out to let the collection choose.")] string? plan = null,
+        [Description("Only passages whose document has all of these tags, as name-value pairs.")] Dictionary<string, string>? filter = null,
+        CancellationToken ct = default)
+    {
+        var c = await Existing(caller, collection);
+        return ToolProblem.ValueOf(await Queries.SearchAsync(c, new SearchBody(query, topK, filter, plan), grains, queries, ct));
+    }
+
+    [McpServerTool(Name = "ask", Title = "Ask a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Answers a question from a collection's documents, with numbered citations ([1], [2], ...) that name the document and quote the passage. The answer is written by the cluster's language model when one is configured (mode 'generated'), else put together from the best passages (mode 'extractive').")]
+    public async Task<AskReply> Ask(ClaimsPrincipal caller, ChatAnswerer llm,
+        [Description(CollectionHelp)] string collection,
+        [Description("The question (1..2000 characters).")] string question,
+        [Description("How many passages to draw the answer from, 1..100.")] int topK = 5,
+        [Description("Only passages whose document has all of these tags, as name-value pairs.")] Dictionary<string, string>? filter = null,
+        CancellationToken ct = default)
+    {
+        var c = await Existing(caller, collection);
+        return ToolProblem.ValueOf(await Queries.AskAsync(c, new AskBody(question, topK, null, filter), grains, llm, queries, ct));
+    }
+
+    [McpServerTool(Name = "read_document", Title = "Read a document", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
+    [Description("Reads one document of a collection: its indexing status, tags and text chunk by chunk. Use it to read more of a document that search or ask cited.")]
+    public async Task<DocumentRead> ReadDocument(ClaimsPrincipal caller,
+        [Description(CollectionHelp)] string collection,
+        [Description("The document's id, as search, ask or add_documents gave it.")] string id)
+    {
+        var c = await Existing(caller, collection);
+        ToolProblem.ThrowIf(DocumentEndpoints.ValidDocumentId(id));
+        var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
+        if (status.Status is "unknown" or DocumentStatuses.Deleted)
+            throw new ToolProblem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
+        var held = (await DocumentContents.ReadAsync(grains, c, [id], includeVectors: false)).SingleOrDefault();
+        var chunks = held?.Chunks.Select(ch => new ChunkText(ch.ChunkId, ch.Text, ch.Start, ch.End, ch.HeadingPath)).ToArray() ?? [];
+        return new DocumentRead(id, status.Status, status.Version, held?.Tags ?? [], chunks, status.Error, status.Waiting);
+    }
+
+    [McpServerTool(Name = "add_documents", Title = "Add documents", Destructive = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
+    [ToolRole(Roles.Writer)]
+    [Description("Adds documents to a collection, or replaces those with the same ids (up to 1000 a call). Each is stored durably and answered at once with its own status ('accepted', then indexed in the background; read_document shows when it is 'indexed'), or 'rejected' with the reason; one bad document does not refuse the others.")]
+    public async Task<BatchAccepted> AddDocuments(ClaimsPrincipal caller, IndexingSlots slots, BulkTextIndexer texts, ILogger<RagTools> log,
+        [Description(CollectionHelp)] string collection,
+        [Description("The documents, each with an id and its text.")] TextDocument[] documents,
+        CancellationToken ct = default)
+    {
+        var c = await Existing(caller, collection);
+        var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
+        var (accepted, refused) = await BatchIngest.IngestAsync(c, documents.Select(d => (DocumentInput?)d.AsInput()).ToList(), dimensions, grains, slots, texts, log, ct);
+        ToolProblem.ThrowIf(refused);
+        return accepted!;
+    }
+
+    /// <summary>The caller's own collection of that name, or the same 404 the HTTP API gives (for another tenant's too).</summary>
+    private async Task<CollectionRef> Existing(ClaimsPrincipal caller, string collection)
+    {
+        var c = CollectionRef.OfCaller(caller, collection);
+        ToolProblem.ThrowIf(await c.ProblemFor(caller, grains));
+        return c;
+    }
+}

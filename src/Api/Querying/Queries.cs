@@ -1,0 +1,87 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using RagCluster.Api.Collections;
+using RagCluster.Api.Dashboard;
+using RagCluster.Api.Documents;
+using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Querying;
+using Orleans;
+
+namespace RagCluster.Api.Querying;
+
+/// <summary>
+/// Search and ask as operations, checked and answered the same way whichever door they came in by: the HTTP endpoints
+/// and the MCP tools both call these, so a refusal reads the same in both.
+/// </summary>
+public static class Queries
+{
+    public static async Task<Results<Ok<SearchReply>, ProblemHttpResult>> SearchAsync(CollectionRef c, SearchBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
+    {
+        float[]? vector = null;
+        if (body.Vector is not null || body.VectorBase64 is not null)
+        {
+            // Checked against the collection in its query planner; here only that it is one well-formed vector.
+            (vector, var badVector) = DocumentParsing.DecodeVector(body.Vector, body.VectorBase64, "the query vector");
+            if (badVector is not null) return RagEndpoints.Problem(badVector.Status, badVector.Title, badVector.Detail);
+            if (body.Query is not null && ValidQuery(body.Query, body.TopK) is { } badText) return badText;
+            if (body.TopK is < 1 or > 100) return RagEndpoints.Problem(400, "Invalid topK", "topK must be 1..100");
+        }
+        else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
+        if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
+        using var span = StartQuerySpan("search", c);
+        var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan)
+            { Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter }, ct);
+        var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
+        return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
+            response.Hits.Select(h => new SearchHitReply(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath)).ToArray()));
+    }
+
+    /// <summary>A question answered in one piece, with citations (the HTTP endpoint may stream it instead).</summary>
+    public static async Task<Results<Ok<AskReply>, ProblemHttpResult>> AskAsync(CollectionRef c, AskBody body, IGrainFactory grains, ChatAnswerer llm, QueryLog queries, CancellationToken ct)
+    {
+        if (ValidQuery(body.Question, body.TopK, "question") is { } badQuery) return badQuery;
+        var (search, traceId) = await FindSourcesAsync(c, body, grains, queries, ct);
+        return TypedResults.Ok(await AnswerAsync(body.Question!, search, traceId, llm, ct));
+    }
+
+    /// <summary>Generated when an LLM is configured and reachable; otherwise (or while its breaker is open) extractive.</summary>
+    public static async Task<AskReply> AnswerAsync(string question, SearchResponse search, string? traceId, ChatAnswerer llm, CancellationToken ct)
+    {
+        var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, search.Hits, ct) : (null, null);
+        var answer = generated ?? ExtractiveAnswerer.Answer(question, search.Hits);
+        var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
+        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId);
+    }
+
+    /// <summary>The chunks a question's answer is drawn from (the question already checked), logged with the trace id.</summary>
+    public static async Task<(SearchResponse Search, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
+    {
+        using var span = StartQuerySpan("ask", c);
+        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null), ct);
+        return (search, Log(queries, c, "ask", body.Question!, search, span));
+    }
+
+    public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query")
+    {
+        if (string.IsNullOrWhiteSpace(query) || query.Length > 2000) return RagEndpoints.Problem(400, $"Invalid {name}", $"{name} must be 1..2000 characters");
+        if (topK is < 1 or > 100) return RagEndpoints.Problem(400, "Invalid topK", "topK must be 1..100");
+        return null;
+    }
+
+    public static CitationReply[] Citations(Answer answer) =>
+        answer.Citations.Select(c => new CitationReply(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray();
+
+    /// <summary>The root of a query's trace: its grain calls on every silo join it, and the dashboard finds them by its id.</summary>
+    private static System.Diagnostics.Activity? StartQuerySpan(string kind, CollectionRef c)
+    {
+        var span = RagCluster.Hosting.Diagnostics.RagTracing.QuerySource.StartActivity($"{kind} {c.Name}");
+        span?.SetTag("ragcluster.collection", c.Key);
+        return span;
+    }
+
+    private static string? Log(QueryLog queries, CollectionRef c, string kind, string text, SearchResponse r, System.Diagnostics.Activity? span)
+    {
+        var traceId = (span ?? System.Diagnostics.Activity.Current)?.TraceId.ToHexString();
+        queries.Add(new RecentQuery(DateTimeOffset.UtcNow, c.Tenant, c.Name, kind, text, r.Plan, r.Cached, r.CacheTier, r.ElapsedMs, r.Hits.Length, traceId));
+        return traceId;
+    }
+}
