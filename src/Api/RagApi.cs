@@ -80,6 +80,7 @@ public static class RagApi
             catch (Exception e) when (e is TimeoutException or OrleansException) { /* the last sample stands */ }
             await next();
         }));
+        app.UseWhen(http => http.Request.Path.StartsWithSegments(McpEndpoint.Path), branch => branch.Use(McpEndpoint.RequireReadableJson));
         app.UseEndpoints(endpoints => MapEndpoints(endpoints, settings));
     }
 

@@ -68,14 +68,12 @@ public static class DocumentEndpoints
                 {
                     if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                         return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                {
                     var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, dimensions, grains, slots, texts, log, request.HttpContext.RequestAborted);
                     if (refused is not null) return refused;
                     // Documents not taken now that may be later: the client is paced as for a whole-request 503.
                     if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
                         request.HttpContext.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     return TypedResults.Accepted((string?)null, accepted);
-                }
                 }
                 if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
                 var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
@@ -144,7 +142,7 @@ public static class DocumentEndpoints
         return wrong < 0 ? null : RagEndpoints.Problem(400, "Invalid document id", $"'{ids[wrong]}': use " + Names.DocumentIdRule);
     }
 
-    internal static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
+    private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
 
     internal static ProblemHttpResult? ValidDocumentId(string id) =>
         Names.IsDocumentId(id) ? null : RagEndpoints.Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);

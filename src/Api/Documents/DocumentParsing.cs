@@ -76,8 +76,8 @@ public static class DocumentParsing
     }
 
     public static IngestRejection? ValidTags(Dictionary<string, string> tags) =>
-        tags.Count > 32 || tags.Any(t => t.Key.Length is 0 or > 64 || t.Value.Length > 256)
-            ? new IngestRejection(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values up to 256")
+        tags.Count > 32 || tags.Any(t => t.Key.Length is 0 or > 64 || t.Value is null || t.Value.Length > 256)
+            ? new IngestRejection(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values strings up to 256")
             : null;
 
     /// <summary>The multipart form's "tags" field: "key=value,key=value".</summary>

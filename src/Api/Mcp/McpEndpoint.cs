@@ -1,13 +1,12 @@
 using System.Reflection;
 using System.Text.Json;
 using RagCluster.Api.Auth;
-using RagCluster.Api.Limits;
 
 namespace RagCluster.Api.Mcp;
 
 /// <summary>
-/// The Model Context Protocol on the API silo (Streamable HTTP, the MCP SDK's): at /mcp, behind the same API keys, rate
-/// limits and body limit as the HTTP API, stateless so that any API silo behind a load balancer answers any request.
+/// The Model Context Protocol on the API silo (Streamable HTTP, the MCP SDK's): at /mcp, behind the same API keys and rate
+/// limits as the HTTP API, stateless so that any API silo behind a load balancer answers any request.
 /// </summary>
 public static class McpEndpoint
 {
@@ -35,8 +34,31 @@ public static class McpEndpoint
             });
     }
 
-    /// <summary>Any key may connect (the reader role); each tool then asks for its own role (<see cref="ToolGate"/>).</summary>
+    /// <summary>
+    /// A POST body the SDK cannot read as JSON (no content type, or a charset .NET does not decode, such as utf-7) is
+    /// refused here as the JSON endpoints refuse it, 415: the SDK would throw, and the caller get a 500.
+    /// </summary>
+    public static async Task RequireReadableJson(HttpContext http, Func<Task> next)
+    {
+        if (HttpMethods.IsPost(http.Request.Method) && !IsReadableJson(http.Request.ContentType))
+        {
+            await Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
+                detail: "send application/json in UTF-8").ExecuteAsync(http);
+            return;
+        }
+        await next();
+    }
+
+    private static bool IsReadableJson(string? contentType) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        && (media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || media.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Any key may connect (the reader role); each tool then asks for its own role (<see cref="ToolGate"/>). The body
+    /// limit is the JSON endpoints' (1 MiB), not the upload endpoint's: it is checked before the tool, and so the role,
+    /// is known, and a reader's key must not be able to make the silo read 50 MiB bodies; bulk loads go through the HTTP API.
+    /// </summary>
     public static void MapRagMcp(this IEndpointRouteBuilder app) =>
-        app.MapMcp(Path).RequireAuthorization(AuthSetup.Reader).ExcludeFromDescription()
-            .WithMetadata(new BodyLimit(RagEndpoints.MaxUploadBytes + 1024 * 1024)); // add_documents takes what a JSON batch may
+        app.MapMcp(Path).RequireAuthorization(AuthSetup.Reader).ExcludeFromDescription();
 }

@@ -65,6 +65,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("POST", "/v1/collections/{collection}/documents/statuses")] = "reader",
         [("POST", "/v1/collections/{collection}/documents/contents")] = "reader",
         [("POST", "/v1/embeddings")] = "reader",
+        [("POST", "/mcp/")] = "reader", // each tool then asks for its own role (McpTests)
         [("GET", "/v1/collections/{collection}/documents")] = "reader",
         [("POST", "/v1/dashboard/orleans-session")] = "operator",
         // Orleans' dashboard (Microsoft.Orleans.Dashboard), mapped at /dashboard/orleans: every page and call admin-only.

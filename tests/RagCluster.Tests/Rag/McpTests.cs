@@ -176,6 +176,37 @@ public sealed class McpTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task A_request_past_the_JSON_body_limit_is_refused_before_any_tool_runs()
+    {
+        var (_, key) = await NewKey("mcp-big", "writer");
+        await new RagClusterClient(api.Http.BaseAddress!, key).EnsureCollectionAsync(new("kb"));
+        var huge = new { jsonrpc = "2.0", id = 1, method = "tools/call", @params = new { name = "add_documents",
+            arguments = new { collection = "kb", documents = new[] { new { id = "big", text = new string('x', 1100 * 1024) } } } } };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "mcp") { Content = JsonContent(huge) };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Add("X-Api-Key", key);
+        using var response = await api.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        await using var client = await Connect(key);
+        RefusedWith(await Call(client, "read_document", new { collection = "kb", id = "big" }), "Document not found: no document 'big' in collection 'kb'");
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-7")]
+    [InlineData("application/json; charset=\"")]
+    [InlineData(null)]
+    public async Task A_body_the_server_cannot_read_as_JSON_is_a_415_problem_not_a_500(string? contentType)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "mcp")
+            { Content = new ByteArrayContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""u8.ToArray()) };
+        if (contentType is not null) request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        using var response = await api.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Without_a_key_the_endpoint_answers_401_and_the_client_cannot_connect()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "mcp") { Content = JsonContent(new { jsonrpc = "2.0", id = 1, method = "tools/list" }) };
