@@ -113,8 +113,9 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         if (request.TopK is < 1 or > 100) throw new InvalidRequestException("topK must be 1..100");
         if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
         // A document has at most MaxFilterTerms tags, so a longer filter (all terms must hold) could match nothing.
-        if (request.Filter.Count > MaxFilterTerms || request.Filter.Any(f => f.Key.Length is 0 or > 64 || f.Value.Length > 256))
-            throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values up to 256 (as tags)");
+        // A null value (JSON null) would have thrown here, a 500 for the caller's mistake.
+        if (request.Filter.Count > MaxFilterTerms || request.Filter.Any(f => f.Key.Length is 0 or > 64 || f.Value is null || f.Value.Length > 256))
+            throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values strings up to 256 (as tags)");
         if (request.Consistency is not (null or "any" or "primary"))
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
