@@ -31,11 +31,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     private const int Capacity = 512;
     private const string Entries = "entries";
 
-    private readonly Dictionary<string, (SearchResponse Value, long Bytes)> _entries = new(StringComparer.Ordinal);
-    private readonly long _maxBytes = options.Value.PartitionBytes;
-    private long _bytes;
-    private readonly LinkedList<string> _order = new();
-    private readonly Dictionary<string, LinkedListNode<string>> _nodes = new(StringComparer.Ordinal);
+    private readonly BoundedLru<SearchResponse> _entries = new(Capacity, options.Value.PartitionBytes);
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal); // set or evicted since the last flush
     private HashSet<string> _fromStore = new(StringComparer.Ordinal);
     private long _l2Hits, _l3Hits, _misses, _writes;
@@ -59,15 +55,11 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
         {
             var page = await rows.PageAsync(Entries, after, 256, cancellationToken);
             foreach (var (_, value) in page)
-                if (serializer.Deserialize<CacheRow>(value) is { } row && !_entries.ContainsKey(row.Key))
-                {
-                    _nodes[row.Key] = _order.AddLast(row.Key);
-                    Add(row.Key, row.Value);
-                }
+                if (serializer.Deserialize<CacheRow>(value) is { } row) _entries.AddOldest(row.Key, row.Value, CachedBytes.Of(row.Value));
             if (page.Count < 256) break;
             after = page[^1].Key;
         }
-        EvictPastBounds(); // a store written under larger bounds (or by count alone) shrinks to these
+        _entries.Trim(Evicted); // a store written under larger bounds (or by count alone) shrinks to these
         _fromStore = [.. _entries.Keys];
         this.RegisterGrainTimer(async ct => { if (_changed.Count > 0) await Flush(ct); }, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         home.Follow(this); // spread onto silos that join (the entries travel with the partition)
@@ -79,7 +71,7 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     private async Task Flush(CancellationToken ct)
     {
         var changes = _changed.Select(key => new RowChange(Entries, RowKey(key),
-            _entries.TryGetValue(key, out var entry) ? serializer.SerializeToArray(new CacheRow(key, entry.Value)) : null)).ToList();
+            _entries.TryPeek(key, out var value) ? serializer.SerializeToArray(new CacheRow(key, value)) : null)).ToList();
         _changed.Clear();
         try
         {
@@ -97,51 +89,27 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
 
     public Task<CacheLookup> Get(string key)
     {
-        if (!_entries.TryGetValue(key, out var entry))
+        if (!_entries.TryGet(key, out var value))
         {
             _misses++;
             return Task.FromResult(new CacheLookup(false, null, "miss"));
         }
-        var node = _nodes[key];
-        _order.Remove(node);
-        _order.AddFirst(node);
         var tier = _fromStore.Remove(key) ? "L3" : "L2"; // first use of an entry loaded from the store counts for L3
         if (tier == "L3") _l3Hits++; else _l2Hits++;
-        return Task.FromResult(new CacheLookup(true, entry.Value, tier));
+        return Task.FromResult(new CacheLookup(true, value, tier));
     }
 
     public Task Set(string key, SearchResponse value)
     {
-        if (_nodes.Remove(key, out var old)) _order.Remove(old);
-        Add(key, value);
-        _nodes[key] = _order.AddFirst(key);
+        _entries.Set(key, value, CachedBytes.Of(value), Evicted);
         _changed.Add(key);
-        EvictPastBounds();
         _writes++;
         return Task.CompletedTask;
     }
 
-    private void Add(string key, SearchResponse value)
-    {
-        if (_entries.Remove(key, out var old)) _bytes -= old.Bytes;
-        var bytes = CachedBytes.Of(value);
-        _entries[key] = (value, bytes);
-        _bytes += bytes;
-    }
-
-    /// <summary>The oldest entries out until the partition is within both bounds; their rows go at the next flush.</summary>
-    private void EvictPastBounds()
-    {
-        while (_nodes.Count > Capacity || _bytes > _maxBytes)
-        {
-            var last = _order.Last!.Value;
-            _order.RemoveLast();
-            _nodes.Remove(last);
-            if (_entries.Remove(last, out var evicted)) _bytes -= evicted.Bytes;
-            _changed.Add(last);
-        }
-    }
+    /// <summary>An entry evicted past the bounds: its row goes at the next flush.</summary>
+    private void Evicted(string key) => _changed.Add(key);
 
     public Task<CacheStats> GetStats() =>
-        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _nodes.Count, _l2Hits, _l3Hits, _misses, _writes) { RowsWritten = _rowsWritten });
+        Task.FromResult(new CacheStats(this.GetPrimaryKeyString(), _entries.Count, _l2Hits, _l3Hits, _misses, _writes) { RowsWritten = _rowsWritten });
 }

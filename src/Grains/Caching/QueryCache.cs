@@ -30,55 +30,26 @@ public sealed class CacheOptions : RagCluster.Grains.Configuration.IValidatedOpt
 /// </summary>
 public sealed class QueryCache(int capacity = 4096, long maxBytes = 64L << 20)
 {
-    private readonly Dictionary<string, LinkedListNode<(string Key, SearchResponse Value, long Bytes)>> _map = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Key, SearchResponse Value, long Bytes)> _lru = new();
+    private readonly BoundedLru<SearchResponse> _entries = new(capacity, maxBytes);
     private readonly Lock _lock = new();
-    private long _hits, _misses, _bytes;
+    private long _hits, _misses;
 
     public long Hits => Interlocked.Read(ref _hits);
     public long Misses => Interlocked.Read(ref _misses);
-    public int Count { get { lock (_lock) return _map.Count; } }
+    public int Count { get { lock (_lock) return _entries.Count; } }
 
     public bool TryGet(string key, out SearchResponse value)
     {
-        lock (_lock)
-        {
-            if (_map.TryGetValue(key, out var node))
-            {
-                var v = node.Value.Value;
-                _lru.Remove(node);
-                _lru.AddFirst(node);
-                _hits++;
-                RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", "L1"));
-                value = v;
-                return true;
-            }
-            _misses++;
-            RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L1"));
-            value = null!;
-            return false;
-        }
+        bool found;
+        lock (_lock) found = _entries.TryGet(key, out value);
+        if (found) Interlocked.Increment(ref _hits); else Interlocked.Increment(ref _misses);
+        (found ? RagMetrics.CacheHits : RagMetrics.CacheMisses).Add(1, RagMetrics.Tag("tier", "L1"));
+        return found;
     }
 
     public void Set(string key, SearchResponse value)
     {
         var bytes = CachedBytes.Of(value);
-        lock (_lock)
-        {
-            if (_map.Remove(key, out var old))
-            {
-                _lru.Remove(old);
-                _bytes -= old.Value.Bytes;
-            }
-            _map[key] = _lru.AddFirst((key, value, bytes));
-            _bytes += bytes;
-            while (_map.Count > capacity || _bytes > maxBytes)
-            {
-                var last = _lru.Last!;
-                _lru.RemoveLast();
-                _map.Remove(last.Value.Key);
-                _bytes -= last.Value.Bytes;
-            }
-        }
+        lock (_lock) _entries.Set(key, value, bytes);
     }
 }
