@@ -4,8 +4,15 @@ using RagCluster.Api.Documents;
 
 namespace RagCluster.Api.Mcp;
 
-/// <summary>The caller's collections, by name.</summary>
-public sealed record CollectionList([property: Description("Collection names; pass one as 'collection' to the other tools.")] string[] Collections);
+/// <summary>The caller's collections.</summary>
+public sealed record CollectionList([property: Description("The collections, by name; pass a name as 'collection' to the other tools.")] CollectionSummary[] Collections);
+
+/// <summary>One collection: its name, how many documents it holds, and whether it takes text.</summary>
+public sealed record CollectionSummary(
+    string Name,
+    [property: Description("Documents in the collection.")] int Documents,
+    [property: Description("Set when the collection holds vectors its owner brings (of this many dimensions): it is searched, but add_documents cannot add text to it.")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OwnVectorDimensions = null);
 
 /// <summary>A document for add_documents: text in one of the text formats (files go through the HTTP API).</summary>
 public sealed record TextDocument(

@@ -23,9 +23,14 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
     private const string CollectionHelp = "The collection's name, as list_collections gives it.";
 
     [McpServerTool(Name = "list_collections", Title = "List collections", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
-    [Description("Lists the collections this API key can search. Call it first to learn which collection to pass to the other tools.")]
-    public async Task<CollectionList> ListCollections(ClaimsPrincipal caller) =>
-        new((await grains.GetGrain<ITenantGrain>(caller.RequiredTenant()).Collections()).Order(StringComparer.Ordinal).ToArray());
+    [Description("Lists the collections this API key can search, with how many documents each holds. Call it first to learn which collection to pass to the other tools.")]
+    public async Task<CollectionList> ListCollections(ClaimsPrincipal caller)
+    {
+        var tenant = caller.RequiredTenant();
+        var names = (await grains.GetGrain<ITenantGrain>(tenant).Collections()).Order(StringComparer.Ordinal).ToArray();
+        var infos = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionGrain>(CollectionRef.OfCaller(caller, name).Key).GetInfo()));
+        return new(names.Zip(infos, (name, info) => new CollectionSummary(name, info.DocumentCount, info.Settings.Dimensions)).ToArray());
+    }
 
     [McpServerTool(Name = "search", Title = "Search a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("Finds the passages of a collection that best match a query, best first, each with its document id, its position in the document and a score. Use it to find sources; use ask for an answer with citations.")]

@@ -99,7 +99,9 @@ public sealed class McpTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal("drink", tea.GetProperty("tags").GetProperty("kind").GetString());
         Assert.Contains("80 degrees Celsius", tea.GetProperty("chunks")[0].GetProperty("text").GetString());
 
-        Assert.Equal(["kb"], Value(await Call(reader, "list_collections", new { })).GetProperty("collections").EnumerateArray().Select(c => c.GetString()));
+        var listed = Value(await Call(reader, "list_collections", new { })).GetProperty("collections").EnumerateArray().Single();
+        Assert.Equal(("kb", 2), (listed.GetProperty("name").GetString(), listed.GetProperty("documents").GetInt32()));
+        Assert.False(listed.TryGetProperty("ownVectorDimensions", out _)); // a collection that takes text
 
         var found = Value(await Call(reader, "search", new { collection = "kb", query = "green tea brewing temperature", topK = 2, plan = "bm25" }));
         Assert.Equal("bm25", found.GetProperty("plan").GetString());
