@@ -118,8 +118,8 @@ public static class DocumentEndpoints
         {
             if (ValidDocumentId(id) is { } bad) return bad;
             var s = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
-            return s.Status is "unknown" or DocumentStatuses.Deleted
-                ? RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'")
+            return IsGone(s)
+                ? NotFound(c, id)
                 : TypedResults.Ok(Reply(id, s));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
 
@@ -129,7 +129,7 @@ public static class DocumentEndpoints
             // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
             return await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()
                 ? TypedResults.NoContent()
-                : RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
+                : NotFound(c, id);
         }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
     }
 
@@ -143,6 +143,12 @@ public static class DocumentEndpoints
     }
 
     private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
+
+    /// <summary>A document never ingested, or deleted: what reading it answers.</summary>
+    internal static bool IsGone(DocumentStatus s) => s.Status is "unknown" or DocumentStatuses.Deleted;
+
+    internal static ProblemHttpResult NotFound(CollectionRef c, string id) =>
+        RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
 
     internal static ProblemHttpResult? ValidDocumentId(string id) =>
         Names.IsDocumentId(id) ? null : RagEndpoints.Problem(400, "Invalid document id", "use " + Names.DocumentIdRule);

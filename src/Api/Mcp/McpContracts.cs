@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using RagCluster.Api.Documents;
+using RagCluster.Grains.Naming;
 
 namespace RagCluster.Api.Mcp;
 
@@ -16,7 +17,7 @@ public sealed record CollectionSummary(
 
 /// <summary>A document for add_documents: text in one of the text formats (files go through the HTTP API).</summary>
 public sealed record TextDocument(
-    [property: Description("The document's id in the collection (letters, digits, '.', '_', '-', '/'); an existing id is replaced.")] string Id,
+    [property: Description("The document's id in the collection, " + Names.DocumentIdRule + "; an existing id is replaced.")] string Id,
     [property: Description("The document's text.")] string Text,
     [property: Description("Tags to filter searches on, as name-value pairs.")] Dictionary<string, string>? Tags = null,
     [property: Description("txt (the default), md, html or json: how the text is split into chunks.")] string? Format = null)

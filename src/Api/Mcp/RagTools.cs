@@ -9,6 +9,7 @@ using RagCluster.Api.Querying;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Rag;
 using RagCluster.Grains.Querying;
+using RagCluster.Grains.Security;
 using Orleans;
 
 namespace RagCluster.Api.Mcp;
@@ -28,7 +29,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
     {
         var tenant = caller.RequiredTenant();
         var names = (await grains.GetGrain<ITenantGrain>(tenant).Collections()).Order(StringComparer.Ordinal).ToArray();
-        var infos = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionGrain>(CollectionRef.OfCaller(caller, name).Key).GetInfo()));
+        var infos = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, name)).GetInfo()));
         return new(names.Zip(infos, (name, info) => new CollectionSummary(name, info.DocumentCount, info.Settings.Dimensions)).ToArray());
     }
 
@@ -38,7 +39,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         [Description(CollectionHelp)] string collection,
         [Description("What to look for, in words (1..2000 characters): a question or a description of what the passage says.")] string query,
         [Description("How many passages to return, 1..100.")] int topK = 10,
-        [Description("How to search: vector (by meaning), bm25 (by words), hybrid or hybrid-k10 (both, fused). Leave it out to let the collection choose.")] string? plan = null,
+        [Description("How to search: vector (by meaning), bm25 (by words), hybrid or hybrid-k10 (both, fused), or auto. Leave it out to let the collection choose.")] string? plan = null,
         [Description("Only passages whose document has all of these tags, as name-value pairs.")] Dictionary<string, string>? filter = null,
         CancellationToken ct = default)
     {
@@ -68,8 +69,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         var c = await Existing(caller, collection);
         ToolProblem.ThrowIf(DocumentEndpoints.ValidDocumentId(id));
         var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
-        if (status.Status is "unknown" or DocumentStatuses.Deleted)
-            throw new ToolProblem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");
+        if (DocumentEndpoints.IsGone(status)) throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
         var held = (await DocumentContents.ReadAsync(grains, c, [id], includeVectors: false)).SingleOrDefault();
         var chunks = held?.Chunks.Select(ch => new ChunkText(ch.ChunkId, ch.Text, ch.Start, ch.End, ch.HeadingPath)).ToArray() ?? [];
         return new DocumentRead(id, status.Status, status.Version, held?.Tags ?? [], chunks, status.Error, status.Waiting);

@@ -3,8 +3,8 @@ namespace RagCluster.Grains.Caching;
 /// <summary>
 /// The least recently used entries out first, past a count or a byte total (each entry's size given with it): the
 /// bookkeeping of both cache tiers, the silo's L1 and a shared partition. Not thread-safe; L1 holds a lock around it,
-/// a partition is a grain. Hand-written: .NET's MemoryCache evicts by size in a background compaction, not at once,
-/// and has no order to load a stored partition back in.
+/// a partition is a grain. Hand-written: .NET's MemoryCache with a size limit refuses an entry that does not fit and
+/// compacts in the background, where a cache of answers should drop its oldest at once.
 /// </summary>
 public sealed class BoundedLru<TValue>(int capacity, long maxBytes)
 {
