@@ -25,6 +25,9 @@ public static class RagMetrics
     public static readonly Counter<long> Ingests = Meter.CreateCounter<long>("rc_ingest_documents_total", description: "Documents by indexing outcome (indexed, failed, retried)");
     public static readonly Counter<long> ShardSnapshotFailures = Meter.CreateCounter<long>("rc_shard_snapshot_failures_total",
         description: "Shard snapshots that failed to write (retried with backoff; the log keeps every entry meanwhile)");
+    public static readonly Histogram<double> BatchStepSeconds = Meter.CreateHistogram("rc_ingest_batch_step_duration_seconds", "s",
+        "Time a batch of the bulk paths spent in each step (admission, accepting, queued, chunking, embedding, writing_shards, registering): " +
+        "summed over a load and set beside its wall time, where a bulk load's time goes", advice: SecondsBuckets);
     public static readonly Counter<long> IngestedChunks = Meter.CreateCounter<long>("rc_ingest_chunks_total", description: "Chunks written to shards");
     /// <summary>Indexed documents and chunks over the last 10 s, as a rate a dashboard (or a person reading /metrics) sees without PromQL.</summary>
     public static readonly RateWindow IndexedDocumentsRate = new(), IndexedChunksRate = new();
@@ -37,6 +40,14 @@ public static class RagMetrics
     }
 
     public static TagList Tag(string key, string value) => new() { { key, value } };
+
+    /// <summary>Records the time since <paramref name="since"/> (a Stopwatch timestamp) as a bulk batch's step, and returns now for the next one.</summary>
+    public static long BatchStep(string step, long since)
+    {
+        var now = Stopwatch.GetTimestamp();
+        BatchStepSeconds.Record(Stopwatch.GetElapsedTime(since, now).TotalSeconds, Tag("step", step));
+        return now;
+    }
 }
 
 /// <summary>How many documents are in each step of indexing on this silo; one <see cref="IngestSteps"/> per indexing pass.</summary>

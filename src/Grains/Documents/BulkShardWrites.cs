@@ -29,6 +29,7 @@ public static class BulkShardWrites
         var incarnation = acceptedBy ?? settings.Incarnation; // the creation that accepted them, even if the layouts are read again
         for (var attempt = 1; writes.Count > 0; attempt++)
         {
+            var step = System.Diagnostics.Stopwatch.GetTimestamp();
             var failed = new Dictionary<int, Exception>();
             var calls = new List<Task>();
             foreach (var layout in settings.WriteLayouts)
@@ -51,6 +52,7 @@ public static class BulkShardWrites
                 }
             }
             await Task.WhenAll(calls);
+            step = RagMetrics.BatchStep("writing_shards", step);
             foreach (var (index, e) in failed) outcome[index] = e;
             writes = writes.Where(w => !failed.ContainsKey(w.Index)).ToList();
             if (writes.Count == 0) break;
@@ -66,6 +68,7 @@ public static class BulkShardWrites
             {
                 var registered = await collection.EndBulk(writes.Select(w => w.Id).ToArray(), records,
                     settings.WriteLayouts.Select(l => l.Generation).ToArray(), incarnation);
+                RagMetrics.BatchStep("registering", step);
                 if (!registered) await RemoveAsync(grains, collectionKey, settings, writes);
                 var gone = registered ? null : new CollectionGoneException($"collection '{collectionKey}' was deleted");
                 foreach (var w in writes) outcome[w.Index] = gone;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Errors;
@@ -34,7 +35,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
 
     private static readonly string[] Formats = ["txt", "md", "html", "json"];
     private readonly IngestOptions _options = options.Value;
-    private readonly Channel<(string Collection, List<Text> Texts)> _batches = Channel.CreateUnbounded<(string, List<Text>)>();
+    private readonly Channel<(string Collection, List<Text> Texts, long Queued)> _batches = Channel.CreateUnbounded<(string, List<Text>, long)>();
     // The texts this silo is indexing, by collection, id and version: the sweep's hand-over skips them.
     private readonly ConcurrentDictionary<(string Collection, string Id, long Version), byte> _indexing = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -71,7 +72,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
         texts = texts.Where(t => _indexing.TryAdd((collection, t.Id, t.Record.Version), 0)).ToList();
         if (texts.Count == 0) return 0;
         foreach (var t in texts) slots.Queue(t.Content.Length);
-        _batches.Writer.TryWrite((collection, texts));
+        _batches.Writer.TryWrite((collection, texts, System.Diagnostics.Stopwatch.GetTimestamp()));
         while (Volatile.Read(ref _workers) is var n && n < _options.BulkTextConcurrency)
             if (Interlocked.CompareExchange(ref _workers, n + 1, n) == n) _ = Task.Run(WorkAsync);
         return texts.Count;
@@ -81,7 +82,11 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     {
         try
         {
-            await foreach (var (collection, texts) in _batches.Reader.ReadAllAsync(_stopping.Token)) await IndexAsync(collection, texts);
+            await foreach (var (collection, texts, queued) in _batches.Reader.ReadAllAsync(_stopping.Token))
+            {
+                RagMetrics.BatchStep("queued", queued); // waiting for a worker (Ingest:BulkTextConcurrency)
+                await IndexAsync(collection, texts);
+            }
         }
         catch (OperationCanceledException) { } // the silo stops: the sweep of a live silo takes what is left
     }
@@ -138,17 +143,20 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
             return [];
         }
         if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
+        var step = System.Diagnostics.Stopwatch.GetTimestamp();
         var cuts = new (List<Chunking.ChunkDraft> Drafts, int[][]? Sequences)[texts.Count];
         await Task.Run(() => Parallel.For(0, texts.Count, new ParallelOptions { CancellationToken = _stopping.Token }, i =>
         {
             var t = texts[i];
             cuts[i] = DocumentChunks.Cut(t.Extracted ?? DocumentExtractor.Extract(t.Record.Format, t.Content), settings, embedder.Local);
         }), _stopping.Token);
+        step = RagMetrics.BatchStep("chunking", step);
         float[][]? vectors = null;
         if (embedder.DenseRetrieval)
         {
             var sequences = cuts.SelectMany(c => c.Sequences ?? []).ToArray();
             vectors = await embedder.EmbedAsync(sequences, EmbeddingKind.Passage, _stopping.Token);
+            RagMetrics.BatchStep("embedding", step);
         }
         var writes = new List<BulkWrite>(texts.Count);
         for (int i = 0, at = 0; i < texts.Count; i++)

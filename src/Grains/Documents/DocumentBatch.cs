@@ -41,8 +41,7 @@ public static class DocumentBatch
             else byGrain.Add(i);
         }
         var waiting = byGrain.Concat(bulkTexts.Select(t => t.Index)).ToList();
-        if (slots is not null && waiting.Count > 0
-            && !await slots.WaitForRoomAsync(waiting.Count, waiting.Sum(i => (long)documents[i].Request.Content.Length), ct))
+        if (slots is not null && waiting.Count > 0 && !await AdmittedAsync(slots, waiting.Count, waiting.Sum(i => (long)documents[i].Request.Content.Length), ct))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
                 $"{waiting.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
         if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, ct));
@@ -53,6 +52,14 @@ public static class DocumentBatch
             for (var k = 0; k < byGrain.Count; k++) results[byGrain[k]] = grainResults[k];
         }
         return results;
+    }
+
+    private static async Task<bool> AdmittedAsync(IndexingSlots slots, int count, long bytes, CancellationToken ct)
+    {
+        var asked = System.Diagnostics.Stopwatch.GetTimestamp();
+        var admitted = await slots.WaitForRoomAsync(count, bytes, ct);
+        RagMetrics.BatchStep("admission", asked);
+        return admitted;
     }
 
     // Every failure of a document's call is its refusal, but the request's own cancellation (the client went away). A
@@ -138,11 +145,13 @@ public static class DocumentBatch
         BulkAcceptance acceptance;
         try
         {
+            var asked = System.Diagnostics.Stopwatch.GetTimestamp();
             acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).BeginBulk(texts.Select(t =>
             {
                 var r = documents[t.Index].Request;
                 return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo };
             }).ToArray());
+            RagMetrics.BatchStep("accepting", asked);
         }
         catch (Exception e) when (Refusable(e, ct))
         {
