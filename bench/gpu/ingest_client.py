@@ -1,7 +1,8 @@
 # A client's view of ingest through the API: N synthetic documents (180 words from the tokenizer's vocabulary), or a
 # BEIR corpus.jsonl's documents (title and text, as JSON), in batch requests of 500, until every one is indexed; then
 # the cluster's /v1/embedding. Documents refused with a retryAfter are sent again after it. CLIENTS=N in the environment keeps N requests in flight (1 by default);
-# SHARDS=N creates the collection with N shards (the cluster's default otherwise).
+# SHARDS=N creates the collection with N shards (the cluster's default otherwise); REPEAT=N sends a corpus N times under
+# new ids (id-rK), for a load long enough to show a steady rate rather than a pipeline filling and draining.
 #   python3 bench/gpu/ingest_client.py BASE_URL API_KEY DOCUMENTS|CORPUS_JSONL COLLECTION VOCAB_TXT
 import concurrent.futures, json, os, random, sys, time, urllib.error, urllib.request
 base, key, source, name, vocab = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -24,7 +25,8 @@ for _ in range(600):
 call("POST", "/v1/collections", {"name": name, **({"shardCount": int(os.environ["SHARDS"])} if os.environ.get("SHARDS") else {})})
 if source.endswith(".jsonl"):
     rows = [json.loads(line) for line in open(source)]
-    docs = [{"id": r["_id"], "format": "json", "text": json.dumps({"title": r["title"], "text": r["text"]})} for r in rows]
+    docs = [{"id": r["_id"] + (f"-r{k}" if k else ""), "format": "json", "text": json.dumps({"title": r["title"], "text": r["text"]})}
+            for k in range(int(os.environ.get("REPEAT", "1"))) for r in rows]
 else:
     rnd = random.Random(1)
     words = [w.strip() for w in open(vocab) if w.strip().isalpha() and len(w.strip()) > 3][:8000]
