@@ -6,13 +6,12 @@
 # prints documents/s, the CPU's busy share, and where its time went (bench/gpu/metrics_diff.py: the SQLite writer by
 # site, the bulk path's steps, the ingest grain calls). The embedding service alone on the same chunks first, for the ratio.
 #   bench/gpu/ingest_bounds.sh STAGE OUT [RUNS] [ROUNDS]   (STAGE as for run_real_model.sh; RUNS: some of sqlite-1c,
-#   memory-1c, sqlite-4c, memory-4c, sqlite-4c-servergc, memory-4c-servergc, sqlite-4c-servergc-b125,
-#   memory-4c-servergc-b125 (indexer passes of 125 texts), sqlite-4c-x4, sqlite-4c-servergc-x4,
-#   sqlite-4c-servergc-b125-x4 (the corpus 4 times: a steady rate), memory-4c-16s, sqlite-4c-16s, all by default;
+#   memory-1c, sqlite-4c, memory-4c, sqlite-4c-servergc, memory-4c-servergc, sqlite-4c-x4, sqlite-4c-servergc-x4,
+#   memory-4c-x4, memory-4c-servergc-x4 (the corpus 4 times: a steady rate), memory-4c-16s, sqlite-4c-16s, all by default;
 #   ROUNDS: times through RUNS, 1 by default)
 set -uo pipefail
 stage=$1 out=$2 rounds=${4:-1}
-runs=${3:-sqlite-1c,memory-1c,sqlite-4c,memory-4c,sqlite-4c-servergc,memory-4c-servergc,sqlite-4c-servergc-b125,memory-4c-servergc-b125,sqlite-4c-x4,sqlite-4c-servergc-x4,sqlite-4c-servergc-b125-x4,memory-4c-16s,sqlite-4c-16s}
+runs=${3:-sqlite-1c,memory-1c,sqlite-4c,memory-4c,sqlite-4c-servergc,memory-4c-servergc,sqlite-4c-x4,sqlite-4c-servergc-x4,memory-4c-x4,memory-4c-servergc-x4,memory-4c-16s,sqlite-4c-16s}
 mkdir -p "$out"
 app=$stage/app M=/tmp/arctic-variants key=gpu-run-key-0123456789abcdef0123456789abcdef
 corpus=$stage/scifact-train/corpus.jsonl
@@ -59,11 +58,10 @@ for round in $(seq "$rounds"); do
   run memory-4c memory 4 4
   run sqlite-4c-servergc sqlite 4 4 DOTNET_gcServer=1
   run memory-4c-servergc memory 4 4 DOTNET_gcServer=1
-  run sqlite-4c-servergc-b125 sqlite 4 4 --Ingest:BulkTextBatch 125 DOTNET_gcServer=1
-  run memory-4c-servergc-b125 memory 4 4 --Ingest:BulkTextBatch 125 DOTNET_gcServer=1
   run sqlite-4c-x4 sqlite 4 4 REPEAT=4
   run sqlite-4c-servergc-x4 sqlite 4 4 REPEAT=4 DOTNET_gcServer=1
-  run sqlite-4c-servergc-b125-x4 sqlite 4 4 --Ingest:BulkTextBatch 125 REPEAT=4 DOTNET_gcServer=1
+  run memory-4c-x4 memory 4 4 REPEAT=4
+  run memory-4c-servergc-x4 memory 4 4 REPEAT=4 DOTNET_gcServer=1
   run memory-4c-16s memory 4 16
   run sqlite-4c-16s sqlite 4 16
 done

@@ -72,8 +72,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
         texts = texts.Where(t => _indexing.TryAdd((collection, t.Id, t.Record.Version), 0)).ToList();
         if (texts.Count == 0) return 0;
         foreach (var t in texts) slots.Queue(t.Content.Length);
-        var queued = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (var pass in texts.Chunk(_options.BulkTextBatch)) _batches.Writer.TryWrite((collection, pass.ToList(), queued));
+        _batches.Writer.TryWrite((collection, texts, System.Diagnostics.Stopwatch.GetTimestamp()));
         while (Volatile.Read(ref _workers) is var n && n < _options.BulkTextConcurrency)
             if (Interlocked.CompareExchange(ref _workers, n + 1, n) == n) _ = Task.Run(WorkAsync);
         return texts.Count;

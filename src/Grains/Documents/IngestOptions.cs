@@ -35,11 +35,6 @@ public sealed class IngestOptions : IValidatedOptions
     public int BulkTextMaxKilobytes { get; set; } = 64;
     /// <summary>Batches the bulk text path indexes at once on a silo: one chunks while another embeds and another writes its shards.</summary>
     public int BulkTextConcurrency { get; set; } = 4;
-    /// <summary>
-    /// Texts one pass of the bulk text indexer takes at once; a larger acceptance is indexed in passes of this many, so
-    /// its first documents are indexed while later ones are still being chunked, and a load's last batch drains sooner.
-    /// </summary>
-    public int BulkTextBatch { get; set; } = 500;
 
     public long MaxQueuedBytes => MaxQueuedMegabytes * 1024L * 1024;
 
@@ -50,7 +45,6 @@ public sealed class IngestOptions : IValidatedOptions
         if (MaxQueuedMegabytes is < 1 or > 1_000_000) throw new ArgumentException("Ingest:MaxQueuedMegabytes must be 1..1000000");
         if (BulkTextMaxKilobytes is < 0 or > 1024 * 1024) throw new ArgumentException("Ingest:BulkTextMaxKilobytes must be 0..1048576 (0: off)");
         if (BulkTextConcurrency is < 1 or > 64) throw new ArgumentException("Ingest:BulkTextConcurrency must be 1..64");
-        if (BulkTextBatch is < 1 or > 100_000) throw new ArgumentException("Ingest:BulkTextBatch must be 1..100000");
         IValidatedOptions.TimeRange("Ingest:AdmissionHold", AdmissionHold, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         IValidatedOptions.TimeRange("Ingest:PendingSweepPeriod", PendingSweepPeriod, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         IValidatedOptions.TimeRange("Ingest:PendingSweepCallTimeout", PendingSweepCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));

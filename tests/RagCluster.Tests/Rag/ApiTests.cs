@@ -203,7 +203,9 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
     {
         await api.CreateCollection("metered");
         await Client.IngestAsync("metered", new DocumentInput("m1") { Text = "Metrics count every grain call." });
+        await Client.IngestBatchAsync("metered", [new DocumentInput("b1") { Text = "A batch takes the bulk text path." }, new DocumentInput("b2") { Text = "Its steps are timed." }]);
         await WaitIndexed("metered", "m1");
+        await WaitIndexed("metered", "b2");
         for (var i = 0; i < 2; i++) await Search("metered", "grain call", 3);
         using (var anonymous = new HttpClient { BaseAddress = Http.BaseAddress })
         {
@@ -242,6 +244,9 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         var steps = samples.Where(s => s.Name == "rc_ingest_documents_in_progress").ToList();
         Assert.Equal(["chunking", "embedding", "registering", "saving", "waiting_for_slot", "writing_shards"], steps.Select(s => s.Labels["step"]).Order());
         Assert.All(steps, s => Assert.True(s.Value >= 0, $"{s.Labels["step"]}: {s.Value}"));
+        // Where a batch's time went on the bulk path, step by step (the batch above took it: each step was timed at least once).
+        foreach (var step in new[] { "accepting", "queued", "chunking", "embedding", "writing_shards", "registering" })
+            Assert.True(Value("rc_ingest_batch_step_duration_seconds_count", ("step", step)) >= 1, step);
         Assert.Contains(samples, s => s.Name == "rc_query_duration_seconds_bucket" && s.Labels.ContainsKey("plan"));
         // Histogram buckets are cumulative, use our boundaries (advice), and end at +Inf = _count.
         var buckets = samples.Where(s => s.Name == "rc_embedding_batch_size_bucket").ToList();
