@@ -130,7 +130,7 @@ public sealed class EmbeddedBackend : IRagBackend
     }
 
     public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
-        await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").Ingest(request);
+        await _silo.Document(await Existing(collection), id).Ingest(request);
 
     public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
@@ -158,7 +158,7 @@ public sealed class EmbeddedBackend : IRagBackend
     }
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
-        await _silo.GetGrain<IDocumentGrain>($"{await Existing(collection)}/{id}").GetStatus();
+        await _silo.Document(await Existing(collection), id).GetStatus();
 
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
         await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request, ct);

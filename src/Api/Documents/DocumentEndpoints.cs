@@ -85,7 +85,7 @@ public static class DocumentEndpoints
             // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
             if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
                 throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
-            var status = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Ingest(ingest);
+            var status = await grains.Document(c.Key, id).Ingest(ingest);
             return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
         }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(RagEndpoints.MaxUploadBytes + 1024 * 1024))
           .Reads<IngestBody>("application/json").Reads<FileUpload>("multipart/form-data")
@@ -117,7 +117,7 @@ public static class DocumentEndpoints
         collection.MapGet("/documents/{id}", [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")] async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
         {
             if (ValidDocumentId(id) is { } bad) return bad;
-            var s = await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").GetStatus();
+            var s = await grains.Document(c.Key, id).GetStatus();
             return IsGone(s)
                 ? NotFound(c, id)
                 : TypedResults.Ok(Reply(id, s));
@@ -127,7 +127,7 @@ public static class DocumentEndpoints
         {
             if (ValidDocumentId(id) is { } bad) return bad;
             // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
-            return await grains.GetGrain<IDocumentGrain>($"{c.Key}/{id}").Delete()
+            return await grains.Document(c.Key, id).Delete()
                 ? TypedResults.NoContent()
                 : NotFound(c, id);
         }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);

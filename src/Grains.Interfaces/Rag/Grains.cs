@@ -119,7 +119,18 @@ public interface ICollectionGrain : IGrainWithStringKey
     Task Drop();
 }
 
-/// <summary>Key: "collection/documentId". Owns one document's versions, chunks and status.</summary>
+/// <summary>A document grain's key, "collection/documentId" (a collection key holds no '/'), spelled once.</summary>
+public static class DocumentGrainKey
+{
+    public static IDocumentGrain Document(this IGrainFactory grains, string collectionKey, string documentId) =>
+        grains.GetGrain<IDocumentGrain>(Of(collectionKey, documentId));
+
+    public static string Of(string collectionKey, string documentId) => $"{collectionKey}/{documentId}";
+
+    public static (string CollectionKey, string DocumentId) Parse(string key) => (key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]);
+}
+
+/// <summary>Key: "collection/documentId" (<see cref="DocumentGrainKey"/>). Owns one document's versions, chunks and status.</summary>
 [Alias("rc.IDocumentGrain")]
 public interface IDocumentGrain : IGrainWithStringKey
 {

@@ -50,7 +50,7 @@ public static partial class CollectionArchive
         var documents = new Dictionary<string, RestoredDocument>(StringComparer.Ordinal);
         await foreach (var page in grains.GetGrain<ICollectionGrain>(collectionKey).DocumentPagesAsync())
             foreach (var batch in page.Chunk(64))
-                foreach (var d in await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{collectionKey}/{id}").Export())))
+                foreach (var d in await Task.WhenAll(batch.Select(id => grains.Document(collectionKey, id).Export())))
                     if (d is not null) documents[d.DocumentId] = d;
 
         using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true);

@@ -25,7 +25,7 @@ public static class CollectionDeletion
             foreach (var batch in page.Chunk(32))
             {
                 ct.ThrowIfCancellationRequested();
-                await Task.WhenAll(batch.Select(id => grains.GetGrain<IDocumentGrain>($"{key}/{id}").Delete()));
+                await Task.WhenAll(batch.Select(id => grains.Document(key, id).Delete()));
                 deleted += batch.Length;
             }
         await grain.Drop();

@@ -346,7 +346,7 @@ public sealed partial class CollectionGrain(
                         // Settled: the document holds this acceptance's write (or a later one) and is done with it. A
                         // done status of an earlier write is not enough: the write accepted here may be on its way to
                         // storage. An acceptance older than a period whose write never arrived was abandoned.
-                        var document = await GrainFactory.GetGrain<IDocumentGrain>($"{key}/{entry.Key}").GetStatus().WaitAsync(_ingest.PendingSweepCallTimeout);
+                        var document = await GrainFactory.Document(key, entry.Key).GetStatus().WaitAsync(_ingest.PendingSweepCallTimeout);
                         var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
                         var stamp = BitConverter.ToInt64(entry.Value);
                         var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;

@@ -194,7 +194,7 @@ public static class DocumentBatch
         var records = await grains.GetGrain<ICollectionGrain>(collectionKey).BulkRecords(ids.ToArray());
         return await Task.WhenAll(ids.Select((id, i) => records[i] is { } r
             ? Task.FromResult(Status(collectionKey, id, r))
-            : grains.GetGrain<IDocumentGrain>($"{collectionKey}/{id}").GetStatus()));
+            : grains.Document(collectionKey, id).GetStatus()));
     }
 
     private static DocumentStatus Status(string collectionKey, string id, DocumentRecord r) =>
@@ -237,7 +237,7 @@ public static class DocumentBatch
             }
             try
             {
-                results[i] = (await grains.GetGrain<IDocumentGrain>($"{collectionKey}/{documents[i].Id}").Ingest(documents[i].Request), null);
+                results[i] = (await grains.Document(collectionKey, documents[i].Id).Ingest(documents[i].Request), null);
             }
             catch (Exception e) when (Refusable(e, ct))
             {

@@ -91,8 +91,8 @@ public sealed class DocumentGrain(
     private long _versionFloor;
     private long NextVersion(long current) => Math.Max(current, _versionFloor) + 1;
 
-    private string Collection => this.GetPrimaryKeyString()[..this.GetPrimaryKeyString().IndexOf('/')];
-    private string DocumentId => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().IndexOf('/') + 1)..];
+    private string Collection => DocumentGrainKey.Parse(this.GetPrimaryKeyString()).CollectionKey;
+    private string DocumentId => DocumentGrainKey.Parse(this.GetPrimaryKeyString()).DocumentId;
 
     // No registry read here: every call that reads or changes the document refreshes first (a batch's acceptance
     // brings what the registry held, so a new document's first call costs the collection no read).
