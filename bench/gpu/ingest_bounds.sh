@@ -25,20 +25,18 @@ timeout 90 "$app/RagCluster.Bench.Rag" embed-chunks $M/fused-fp16 "$stage/scifac
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 get() { python3 -c "import sys, urllib.request as u; sys.stdout.write(u.urlopen(u.Request(sys.argv[1], headers={'X-Api-Key': sys.argv[2]}), timeout=5).read().decode())" "$@"; }
-run() { # NAME STORE CLIENTS SHARDS [--API:Setting VALUE...] [VAR=VALUE...]: the API (and client) under those settings and variables
+run() { # NAME STORE CLIENTS SHARDS [VAR=VALUE...]: the API and the client under those variables
   local name=$1 store=$2 clients=$3 shards=$4; shift 4
-  local args=() vars=()
-  while [ $# -gt 0 ]; do if [[ $1 == --* ]]; then args+=("$1" "$2"); shift 2; else vars+=("$1"); shift; fi; done
   [[ ",$runs," == *",$name,"* ]] || return 0
   rm -rf /tmp/ingest-data
   local where=(--Storage:Path /tmp/ingest-data); [ "$store" = memory ] && where=(--Silo:Storage memory)
-  env "${vars[@]}" "$app/RagCluster.Api" "${args[@]}" --urls http://127.0.0.1:8080 "${where[@]}" --Auth:BootstrapAdminKey $key \
+  env "$@" "$app/RagCluster.Api" --urls http://127.0.0.1:8080 "${where[@]}" --Auth:BootstrapAdminKey $key \
     --Embedding:ModelDirectory $M/fused-fp16 --RateLimit:PermitsPerSecond 100000 --RateLimit:Burst 100000 > "$out/api-$name.log" 2>&1 &
   local api=$!
   for _ in $(seq 240); do get http://127.0.0.1:8080/health/ready x > /dev/null 2>&1 && break; sleep 0.25; done
   for pass in 1 2; do
     get http://127.0.0.1:8080/metrics $key > /tmp/m0; read b0 i0 < <(busy)
-    env "${vars[@]}" CLIENTS=$clients SHARDS=$shards timeout 120 python3 "$here/ingest_client.py" http://127.0.0.1:8080 $key "$corpus" "$name-$pass" x > /tmp/ingest.json
+    env "$@" CLIENTS=$clients SHARDS=$shards timeout 120 python3 "$here/ingest_client.py" http://127.0.0.1:8080 $key "$corpus" "$name-$pass" x > /tmp/ingest.json
     read b1 i1 < <(busy); get http://127.0.0.1:8080/metrics $key > /tmp/m1
     python3 - "$name" $pass $(( (b1 - b0) * 100 / ((b1 - b0) + (i1 - i0) + 1) )) "$(python3 "$here/metrics_diff.py" /tmp/m0 /tmp/m1)" <<'PY' | tee -a "$out/ingest.jsonl"
 import json, sys

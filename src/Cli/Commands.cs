@@ -253,7 +253,7 @@ public static class Commands
         {
             var s = await backend.StatusAsync(collection, documentId, ct);
             Console.WriteLine($"{collection}/{documentId}: {s.Status}, version {s.Version}, {s.ChunkCount} chunks{(s.Error is null ? "" : ", error: " + s.Error)}");
-            return s.Status is "unknown" or DocumentStatuses.Deleted ? 1 : 0;
+            return DocumentStatuses.IsGone(s.Status) ? 1 : 0;
         }
         var info = await backend.CollectionAsync(collection, ct);
         var resharding = info.Resharding is { } r ? $" (resharding to {r.ShardCount}: {r.OldShardsCopied} of {r.OldShards} old shards copied, {r.ChunksCopied} chunks)" : "";

@@ -101,7 +101,7 @@ public static class DocumentEndpoints
             var ids = body!.Ids!;
             var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids.Select(id => id!).ToList());
             return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
-                Reply(id!, s) with { Status = s.Status is "unknown" or DocumentStatuses.Deleted ? "notFound" : s.Status }).ToArray()));
+                Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray()));
         }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
 
         // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
@@ -118,7 +118,7 @@ public static class DocumentEndpoints
         {
             if (ValidDocumentId(id) is { } bad) return bad;
             var s = await grains.Document(c.Key, id).GetStatus();
-            return IsGone(s)
+            return DocumentStatuses.IsGone(s.Status)
                 ? NotFound(c, id)
                 : TypedResults.Ok(Reply(id, s));
         }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
@@ -143,9 +143,6 @@ public static class DocumentEndpoints
     }
 
     private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
-
-    /// <summary>A document never ingested, or deleted: what reading it answers.</summary>
-    internal static bool IsGone(DocumentStatus s) => s.Status is "unknown" or DocumentStatuses.Deleted;
 
     internal static ProblemHttpResult NotFound(CollectionRef c, string id) =>
         RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");

@@ -42,8 +42,7 @@ public static class McpEndpoint
     {
         if (HttpMethods.IsPost(http.Request.Method) && !IsReadableJson(http.Request.ContentType))
         {
-            await Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: "send application/json in UTF-8").ExecuteAsync(http);
+            await RagEndpoints.Problem(415, "Unsupported media type", "send application/json in UTF-8").ExecuteAsync(http);
             return;
         }
         await next();

@@ -69,7 +69,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         var c = await Existing(caller, collection);
         ToolProblem.ThrowIf(DocumentEndpoints.ValidDocumentId(id));
         var status = await grains.Document(c.Key, id).GetStatus();
-        if (DocumentEndpoints.IsGone(status)) throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
+        if (DocumentStatuses.IsGone(status.Status)) throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
         var held = (await DocumentContents.ReadAsync(grains, c, [id], includeVectors: false)).SingleOrDefault();
         var chunks = held?.Chunks.Select(ch => new ChunkText(ch.ChunkId, ch.Text, ch.Start, ch.End, ch.HeadingPath)).ToArray() ?? [];
         return new DocumentRead(id, status.Status, status.Version, held?.Tags ?? [], chunks, status.Error, status.Waiting);

@@ -127,7 +127,11 @@ public static class DocumentGrainKey
 
     public static string Of(string collectionKey, string documentId) => $"{collectionKey}/{documentId}";
 
-    public static (string CollectionKey, string DocumentId) Parse(string key) => (key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]);
+    public static (string CollectionKey, string DocumentId) Parse(string key)
+    {
+        var slash = key.IndexOf('/');
+        return (key[..slash], key[(slash + 1)..]);
+    }
 }
 
 /// <summary>Key: "collection/documentId" (<see cref="DocumentGrainKey"/>). Owns one document's versions, chunks and status.</summary>

@@ -9,6 +9,11 @@ namespace RagCluster.Grains.Interfaces.Rag;
 public static class DocumentStatuses
 {
     public const string Pending = "pending", Indexed = "indexed", Failed = "failed", Deleted = "deleted";
+    /// <summary>A document never ingested (its grain holds no version).</summary>
+    public const string Unknown = "unknown";
+
+    /// <summary>Never ingested, or deleted: what reading the document answers as not found.</summary>
+    public static bool IsGone(string status) => status is Unknown or Deleted;
 }
 
 /// <summary>A document as submitted: raw bytes and the format they are in (txt, md, html, json, docx, pdf).</summary>

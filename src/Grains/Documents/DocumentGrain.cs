@@ -234,7 +234,7 @@ public sealed class DocumentGrain(
             && !Owns(await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings(), _state.Current.Incarnation))
         {
             EnsureIndexing();
-            return new DocumentStatus(Collection, DocumentId, "unknown", 0, 0, null, null, _state.Current.UpdatedAt);
+            return new DocumentStatus(Collection, DocumentId, DocumentStatuses.Unknown, 0, 0, null, null, _state.Current.UpdatedAt);
         }
         // Read from a bulk write's record and nothing to do: no activation stays behind (reading a bulk load's statuses
         // would otherwise keep one a document).
@@ -645,7 +645,7 @@ public sealed class DocumentGrain(
     private DocumentStatus Snapshot()
     {
         var s = _state.Current;
-        return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? "unknown" : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt)
+        return new DocumentStatus(Collection, DocumentId, s.Version == 0 ? DocumentStatuses.Unknown : s.Status, s.Version, s.ChunkCount, s.Error, s.ContentHash, s.UpdatedAt)
         {
             AcceptedStamp = s.AcceptedStamp,
             Waiting = s.Status == DocumentStatuses.Pending ? _waitReason : null,
