@@ -5,6 +5,7 @@ using System.Text.Json;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Vectors;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Bench.Rag;
 
@@ -57,7 +58,7 @@ public static class BulkLoadBench
     {
         var options = new HnswOptions();
         var indexes = Enumerable.Range(0, shards).Select(_ => new HnswIndex(dim, options, encoding: encoding)).ToArray();
-        var shardOf = Enumerable.Range(0, n).Select(i => DocumentGrain.ShardOf($"{Id(i)}#0", shards)).ToArray();
+        var shardOf = Enumerable.Range(0, n).Select(i => ShardRouting.ShardOf($"{Id(i)}#0", shards)).ToArray();
         var sw = Stopwatch.StartNew();
         for (var first = 0; first < n; first += batch)
         {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Hosting;
 using Orleans.Runtime;
-using RagCluster.Grains.Interfaces;
+using RagCluster.Grains.Interfaces.Diagnostics;
 
 // Runtime benchmark on Orleans: grain-call throughput and latency for local, client->silo and silo->silo calls on
 // 1 and 2 silos over loopback (Orleans' development clustering), and memory per idle activation.

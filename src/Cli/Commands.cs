@@ -3,7 +3,8 @@ using System.Text;
 using System.Text.Json;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
 using Spectre.Console;
 

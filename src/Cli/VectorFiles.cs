@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Cli;

@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Auditing;
+using RagCluster.Grains.Interfaces.Security;
 using Orleans;
 
 namespace RagCluster.Api.Admin;

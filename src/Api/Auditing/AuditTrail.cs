@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Auditing;
 using Orleans;
 
 namespace RagCluster.Api.Auditing;

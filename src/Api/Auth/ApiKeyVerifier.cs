@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using Orleans;
 

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.IdentityModel.Tokens;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Auth;

@@ -1,4 +1,4 @@
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
 
 namespace RagCluster.Api.Collections;
 

@@ -1,5 +1,5 @@
 using RagCluster.Api.Auth;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Security;
 using Orleans;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Orleans;
 using Orleans.Runtime;
 using RagCluster.Hosting.Diagnostics;
+using RagCluster.Grains.Interfaces.Embedding;
 
 namespace RagCluster.Api.Dashboard;
 
@@ -18,7 +19,7 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
         Dictionary<string, int> Activations, Dictionary<string, int> Queued, JsonElement? Load, MethodStat[] Methods)
     {
         /// <summary>The silo's roles, model, device and embedding throughput; null when it did not answer.</summary>
-        public RagCluster.Grains.Interfaces.Rag.EmbeddingInfo? Embedding { get; init; }
+        public RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo? Embedding { get; init; }
     }
 
     private IEnumerable<ClusterMember> LiveMembers() => membership.CurrentSnapshot.Members.Values.Where(m => m.Status != SiloStatus.Dead);
@@ -44,7 +45,7 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
         (await AskEachAsync(g => g.GetSpans(traceId))).SelectMany(a => a.Answer ?? []).DistinctBy(s => s.SpanId).OrderBy(s => s.Start).ToArray();
 
     /// <summary>Each answering silo's embedding (roles, model, device, throughput), without the rest of its report.</summary>
-    public async Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo[]> EmbeddingAsync() =>
+    public async Task<RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo[]> EmbeddingAsync() =>
         (await AskEachAsync(g => g.GetEmbedding())).Where(a => a.Answer is not null).Select(a => a.Answer!).OrderBy(e => e.Silo, StringComparer.Ordinal).ToArray();
 
     /// <summary>Asks every live member's diagnostics grain at once; a member that does not answer in time answers null.</summary>

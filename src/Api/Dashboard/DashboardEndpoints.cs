@@ -1,7 +1,10 @@
 using System.Text.RegularExpressions;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Caching;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using Orleans;
 

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Naming;
 using Orleans;
 using static RagCluster.Api.Documents.DocumentParsing;

@@ -1,5 +1,6 @@
 using RagCluster.Api.Collections;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using Orleans;
 
 namespace RagCluster.Api.Documents;

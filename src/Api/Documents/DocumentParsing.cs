@@ -1,5 +1,5 @@
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Api.Documents;

@@ -5,7 +5,7 @@ using ModelContextProtocol.Server;
 using RagCluster.Api.Auditing;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Api.Mcp;
 

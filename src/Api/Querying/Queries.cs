@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Querying;
 using Orleans;
 

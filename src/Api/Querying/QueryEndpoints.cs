@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Querying;
 using Orleans;
 

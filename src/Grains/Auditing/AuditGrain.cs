@@ -1,5 +1,5 @@
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Auditing;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Serialization;

@@ -5,13 +5,18 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 using RagCluster.Grains.Security;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Backup;
 
@@ -335,7 +340,7 @@ public static partial class CollectionArchive
             if (c.Vector is not null && c.Vector.Length != manifest.Dimensions)
                 throw new BackupFormatException($"chunks.jsonl line {n}: vector of {c.Vector.Length} dimensions, the manifest says {manifest.Dimensions}");
             if (c.Start < 0 || c.End < c.Start) throw new BackupFormatException($"chunks.jsonl line {n}: invalid offsets");
-            var shard = DocumentGrain.ShardOf(c.ChunkId, manifest.Settings.ShardCount);
+            var shard = ShardRouting.ShardOf(c.ChunkId, manifest.Settings.ShardCount);
             var record = new ChunkRecord(c.ChunkId, c.DocumentId, c.Ordinal, c.Start, c.End, c.Text, c.HeadingPath, c.Tags, c.Vector);
             if (run is not null && run.DocumentId == c.DocumentId && run.Shard == shard)
             {

@@ -1,4 +1,5 @@
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Caching;
+using RagCluster.Grains.Interfaces.Querying;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;

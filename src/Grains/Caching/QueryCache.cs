@@ -1,5 +1,5 @@
 using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Grains.Caching;
 

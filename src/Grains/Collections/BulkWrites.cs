@@ -2,9 +2,12 @@ using Orleans;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Collections;
 
@@ -73,7 +76,7 @@ public sealed partial class CollectionGrain
                 var layout = settings.Layout;
                 // One chunk: its shard in the serving layout is known (a reshard's copy keeps that shard's content in the new one).
                 var record = new DocumentRecord(version, e.ContentHash, e.ChunkCount, e.Tags, e.Format, layout.Generation, layout.ShardCount,
-                    [Documents.DocumentGrain.ShardOfSingleChunk(e.Id, layout.ShardCount)], DateTimeOffset.UtcNow);
+                    [ShardRouting.ShardOfSingleChunk(e.Id, layout.ShardCount)], DateTimeOffset.UtcNow);
                 records[i] = record;
                 replaces[i] = registered is { Length: > 0 } || unsettled is not null;
                 edits.Put(Unsettled, e.Id, e.Content is { } content
@@ -154,7 +157,7 @@ public sealed partial class CollectionGrain
             .Where(m => m.Record.UpdatedAt.UtcDateTime < abandonedBefore).ToList();
         if (old.Count == 0) return settled;
         var layout = Settings.Layout;
-        foreach (var byShard in old.GroupBy(m => Documents.DocumentGrain.ShardOfSingleChunk(m.Key, layout.ShardCount)))
+        foreach (var byShard in old.GroupBy(m => ShardRouting.ShardOfSingleChunk(m.Key, layout.ShardCount)))
         {
             try
             {

@@ -1,4 +1,6 @@
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using Orleans;
 using Orleans.Concurrency;

@@ -1,6 +1,8 @@
 using RagCluster.Grains.Documents;
 using Microsoft.Extensions.Options;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;

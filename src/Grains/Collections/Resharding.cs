@@ -3,8 +3,10 @@ using Orleans;
 using Orleans.Runtime;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage.GrainRows;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Collections;
 
@@ -156,7 +158,7 @@ public sealed partial class CollectionGrain
             var byShard = new Dictionary<int, Dictionary<string, List<ChunkRecord>>>();
             foreach (var chunk in page.Chunks)
             {
-                var target = DocumentGrain.ShardOf(chunk.ChunkId, to.ShardCount);
+                var target = ShardRouting.ShardOf(chunk.ChunkId, to.ShardCount);
                 if (!byShard.TryGetValue(target, out var documents)) byShard[target] = documents = new(StringComparer.Ordinal);
                 if (!documents.TryGetValue(chunk.DocumentId, out var chunks)) documents[chunk.DocumentId] = chunks = [];
                 chunks.Add(chunk);

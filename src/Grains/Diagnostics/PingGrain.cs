@@ -1,8 +1,8 @@
-using RagCluster.Grains.Interfaces;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Diagnostics;
 
 namespace RagCluster.Grains.Diagnostics;
 

@@ -1,7 +1,10 @@
 using Orleans;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Documents;
 
@@ -37,7 +40,7 @@ public static class BulkShardWrites
                 var byShard = new Dictionary<int, List<(BulkWrite Write, ShardUpsert Upsert)>>();
                 foreach (var w in writes)
                 {
-                    var mine = w.Chunks.GroupBy(c => DocumentGrain.ShardOf(c.ChunkId, layout.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
+                    var mine = w.Chunks.GroupBy(c => ShardRouting.ShardOf(c.ChunkId, layout.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
                     foreach (var shard in w.Replaces ? Enumerable.Range(0, layout.ShardCount) : mine.Keys)
                         (byShard.TryGetValue(shard, out var list) ? list : byShard[shard] = []).Add((w, new ShardUpsert(w.Id, w.Record.Version, mine.GetValueOrDefault(shard) ?? [])));
                 }
@@ -62,7 +65,7 @@ public static class BulkShardWrites
             var records = writes.Select(w => w.Record with
             {
                 Pending = false, ChunkCount = w.Chunks.Length, LayoutGeneration = layoutNow.Generation, ShardCount = layoutNow.ShardCount, UpdatedAt = indexedAt,
-                HeldShards = w.Chunks.Select(c => DocumentGrain.ShardOf(c.ChunkId, layoutNow.ShardCount)).Distinct().Order().ToArray(),
+                HeldShards = w.Chunks.Select(c => ShardRouting.ShardOf(c.ChunkId, layoutNow.ShardCount)).Distinct().Order().ToArray(),
             }).ToArray();
             try
             {
@@ -100,7 +103,7 @@ public static class BulkShardWrites
     private static async Task RemoveAsync(IGrainFactory grains, string collectionKey, CollectionSettings settings, List<BulkWrite> writes)
     {
         var removals = settings.WriteLayouts.SelectMany(layout => writes.SelectMany(w =>
-            w.Chunks.Select(c => DocumentGrain.ShardOf(c.ChunkId, layout.ShardCount)).Distinct()
+            w.Chunks.Select(c => ShardRouting.ShardOf(c.ChunkId, layout.ShardCount)).Distinct()
                 .Select(shard => grains.GetGrain<IIndexShardGrain>(layout.ShardKey(collectionKey, shard)).RemoveDocument(w.Id, w.Record.Version))));
         await Catching(Task.WhenAll(removals), _ => { });
     }

@@ -8,7 +8,8 @@ using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Grains.Documents;
 

@@ -2,7 +2,7 @@ namespace RagCluster.Grains.Documents;
 
 /// <summary>
 /// A chunk's id: its document's id and its ordinal, "doc-7#3". Chunks are named so when made, a shard keeps only the
-/// ids that differ from it, and the shard a chunk lives on is the hash of this id (<see cref="DocumentGrain.ShardOf"/>).
+/// ids that differ from it, and the shard a chunk lives on is the hash of this id (<see cref="Indexing.ShardRouting.ShardOf"/>).
 /// </summary>
 public static class ChunkIds
 {

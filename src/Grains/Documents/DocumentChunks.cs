@@ -1,7 +1,8 @@
 using RagCluster.Grains.Chunking;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Text;
 
 namespace RagCluster.Grains.Documents;

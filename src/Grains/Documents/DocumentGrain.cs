@@ -6,7 +6,11 @@ using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Indexing;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Text;
@@ -574,7 +578,7 @@ public sealed class DocumentGrain(
         int[] held = [];
         foreach (var layout in settings.WriteLayouts)
         {
-            var byShard = chunks.GroupBy(c => ShardOf(c.ChunkId, layout.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
+            var byShard = chunks.GroupBy(c => ShardRouting.ShardOf(c.ChunkId, layout.ShardCount)).ToDictionary(g => g.Key, g => g.ToArray());
             if (layout == settings.Layout) held = byShard.Keys.Order().ToArray();
             var lastWritten = pending.LayoutGeneration == layout.Generation && pending.ShardCount == layout.ShardCount;
             var shards = pending.HeldShards switch
@@ -625,12 +629,6 @@ public sealed class DocumentGrain(
         : throw new CollectionGoneException($"collection '{Collection}' was deleted since document '{DocumentId}' was accepted");
 
     private static int[] Generations(CollectionSettings settings) => settings.WriteLayouts.Select(l => l.Generation).ToArray();
-
-    /// <summary>Stable shard choice for a chunk id (the same on every silo and every run).</summary>
-    public static int ShardOf(string chunkId, int shardCount) => (int)(StableHash.Of(chunkId) % (uint)shardCount);
-
-    /// <summary>The shard of a one-chunk document (its chunk id is "id#0"), as the bulk path and its sweep route it.</summary>
-    public static int ShardOfSingleChunk(string documentId, int shardCount) => ShardOf($"{documentId}#0", shardCount);
 
     /// <summary>What makes two submissions the same document content: format, tags and bytes (a resend of the same is a no-op).</summary>
     internal static string Hash(IngestRequest request)

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using Orleans;
 using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Embedding;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Embedding;

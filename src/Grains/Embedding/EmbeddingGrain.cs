@@ -1,6 +1,6 @@
 using Orleans;
 using Orleans.Concurrency;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Embedding;
 using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Embedding;

@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Indexing;

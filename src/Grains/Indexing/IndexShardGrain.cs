@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Placement;
 using RagCluster.Grains.Vectors;

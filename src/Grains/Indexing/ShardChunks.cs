@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Indexing;
 
 namespace RagCluster.Grains.Indexing;
 

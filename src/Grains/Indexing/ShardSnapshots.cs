@@ -1,6 +1,6 @@
 using Orleans;
 using Orleans.Serialization;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Vectors;
 using RagCluster.Storage.GrainLogs;
 

@@ -2,7 +2,7 @@ using Orleans;
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Indexing;
 
 namespace RagCluster.Grains.Placement;
 

@@ -1,4 +1,4 @@
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Grains.Querying;

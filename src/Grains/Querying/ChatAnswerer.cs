@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 using OpenAI;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Grains.Querying;
 

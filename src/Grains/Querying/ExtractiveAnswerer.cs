@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Lexical;
 
 namespace RagCluster.Grains.Querying;

@@ -6,13 +6,18 @@ using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Caching;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Retrieval;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Storage;
+using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Querying;
 
@@ -288,7 +293,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
 
     /// <summary>For each shard of <paramref name="layout"/> that holds chunks of the documents, the versions it must hold to answer.</summary>
     private static Dictionary<int, Dictionary<string, long>> ShardsHolding((string Id, long Version, int Chunks)[] documents, ShardLayout layout) =>
-        documents.SelectMany(d => Enumerable.Range(0, d.Chunks).Select(ordinal => (Shard: DocumentGrain.ShardOf(ChunkIds.Of(d.Id, ordinal), layout.ShardCount), d.Id, d.Version)))
+        documents.SelectMany(d => Enumerable.Range(0, d.Chunks).Select(ordinal => (Shard: ShardRouting.ShardOf(ChunkIds.Of(d.Id, ordinal), layout.ShardCount), d.Id, d.Version)))
             .GroupBy(x => x.Shard)
             .ToDictionary(g => g.Key, g => g.DistinctBy(x => x.Id).ToDictionary(x => x.Id, x => x.Version, StringComparer.Ordinal));
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Security;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Hosting.Diagnostics;
 
@@ -38,7 +39,7 @@ public static class RagTracing
     /// <summary>The method of an Orleans call span ("Search"); Orleans tags "rpc.method" with "Full.Interface/Search".</summary>
     public static string? MethodOf(Activity a) => a.GetTagItem("rpc.method") is string m ? m[(m.LastIndexOf('/') + 1)..] : null;
 
-    /// <summary>"RagCluster.Grains.Interfaces.Rag.IDocumentGrain" → "IDocumentGrain"; an assembly-qualified name loses its assembly.</summary>
+    /// <summary>"RagCluster.Grains.Interfaces.Documents.IDocumentGrain" → "IDocumentGrain"; an assembly-qualified name loses its assembly.</summary>
     public static string ShortName(string grainType)
     {
         var comma = grainType.IndexOf(',');

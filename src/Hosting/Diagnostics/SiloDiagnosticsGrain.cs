@@ -1,6 +1,7 @@
 using Orleans;
 using Orleans.Runtime;
 using RagCluster.Grains.Placement;
+using RagCluster.Grains.Interfaces.Embedding;
 
 namespace RagCluster.Hosting.Diagnostics;
 
@@ -9,7 +10,7 @@ namespace RagCluster.Hosting.Diagnostics;
 public sealed record SiloReport(string Silo, Dictionary<string, int> Activations, string LoadJson, MethodStat[] Methods)
 {
     /// <summary>The silo's embedding: roles, model, device and throughput.</summary>
-    [Id(4)] public RagCluster.Grains.Interfaces.Rag.EmbeddingInfo? Embedding { get; init; }
+    [Id(4)] public RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo? Embedding { get; init; }
 }
 
 /// <summary>Key: a silo address (<c>SiloAddress.ToParsableString()</c>); the activation lives on that silo.</summary>
@@ -22,7 +23,7 @@ public interface ISiloDiagnosticsGrain : IGrainWithStringKey
     /// <summary>The membership as this silo sees it: silo address → status (Active, Dead, ...).</summary>
     Task<Dictionary<string, string>> GetMembershipView();
     /// <summary>This silo's embedding alone (what /v1/embedding shows), without reading activations and load.</summary>
-    Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo> GetEmbedding();
+    Task<RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo> GetEmbedding();
 }
 
 [SiloTargetedPlacement]
@@ -35,7 +36,7 @@ internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, Process
         Embedding = embedding.Info(silo.SiloAddress.ToString()),
     };
 
-    public Task<RagCluster.Grains.Interfaces.Rag.EmbeddingInfo> GetEmbedding() => Task.FromResult(embedding.Info(silo.SiloAddress.ToString()));
+    public Task<RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo> GetEmbedding() => Task.FromResult(embedding.Info(silo.SiloAddress.ToString()));
 
     public Task<RecordedSpan[]> GetSpans(string traceId) => Task.FromResult(SpanRecorder.ForTrace(traceId));
 

@@ -1,6 +1,6 @@
 using RagCluster.Grains.Interfaces.Errors;
 using System.Text;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using RagCluster.Tests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 using RagCluster.Grains.Auditing;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Auditing;
 using RagCluster.Storage;
 using RagCluster.Storage.GrainLogs;
 using RagCluster.Storage.Schema;

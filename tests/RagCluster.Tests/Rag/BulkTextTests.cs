@@ -4,7 +4,9 @@ using Orleans;
 using Orleans.Runtime;
 using Orleans.TestingHost;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;

@@ -1,7 +1,8 @@
 using System.Text;
 using Orleans;
 using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;

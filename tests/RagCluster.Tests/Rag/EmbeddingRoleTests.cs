@@ -1,5 +1,8 @@
 using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Embedding;
+using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Hosting.Diagnostics;
 using RagCluster.Tests.Infrastructure;
 

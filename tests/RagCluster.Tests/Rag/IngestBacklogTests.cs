@@ -2,7 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Tests.Infrastructure;
 

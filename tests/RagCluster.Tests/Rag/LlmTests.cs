@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Querying;
 
 namespace RagCluster.Tests.Rag;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.TestingHost;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;
 

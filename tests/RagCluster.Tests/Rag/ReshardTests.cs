@@ -1,6 +1,9 @@
 using Orleans;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;

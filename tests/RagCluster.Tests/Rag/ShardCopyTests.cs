@@ -3,7 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.TestingHost;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;
 

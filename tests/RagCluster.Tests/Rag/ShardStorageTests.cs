@@ -1,5 +1,6 @@
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Rag;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage;
 using RagCluster.Tests.Infrastructure;
 

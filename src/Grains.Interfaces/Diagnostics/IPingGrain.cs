@@ -1,6 +1,6 @@
 using Orleans;
 
-namespace RagCluster.Grains.Interfaces;
+namespace RagCluster.Grains.Interfaces.Diagnostics;
 
 /// <summary>Where a call ran and what it carried back; used by health checks and the runtime benchmark.</summary>
 [GenerateSerializer, Immutable, Alias("rc.PingReply")]

@@ -1,0 +1,12 @@
+using Orleans;
+
+namespace RagCluster.Grains.Interfaces.Querying;
+
+/// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>
+[Alias("rc.IQueryPlanGrain")]
+public interface IQueryPlanGrain : IGrainWithStringKey
+{
+    /// <summary>A search; cancelling <paramref name="cancellationToken"/> (the HTTP request went away) stops it where it waits.</summary>
+    Task<SearchResponse> Search(SearchRequest request, CancellationToken cancellationToken = default);
+    Task<PlanStats> GetStats();
+}

@@ -1,0 +1,44 @@
+using Orleans;
+using RagCluster.Grains.Interfaces.Collections;
+
+namespace RagCluster.Grains.Interfaces.Querying;
+
+// Wire and stored types: Orleans serializers are generated for them; primary-constructor members get ids in
+// declaration order, so new members go at the end. [Alias] keeps stored state readable across renames and moves.
+// [Immutable]: values never changed after they are sent, so Orleans skips the defensive copy on local calls.
+
+[GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
+public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan)
+{
+    /// <summary>A query vector, for collections that bring their own vectors (<see cref="CollectionSettings.Dimensions"/>); Query may then be empty.</summary>
+    [Id(4)] public float[]? Vector { get; init; }
+    /// <summary>HNSW search breadth per shard (1..4096; at least the candidate depth); null: the default. Higher finds more of the true nearest, slower.</summary>
+    [Id(5)] public int? Ef { get; init; }
+    /// <summary>
+    /// Which shard copies may answer: "any" (null, the default: any copy, which may not yet hold the newest writes) or
+    /// "primary" (the copies that take the writes, so every acknowledged write is seen).
+    /// </summary>
+    [Id(6)] public string? Consistency { get; init; }
+    /// <summary>
+    /// Read your writes: documents and the versions their ingest returned. The answer is given only once each is indexed
+    /// at that version (or a later one), and only by shard copies that hold it; null or empty: no such wait.
+    /// </summary>
+    [Id(7)] public Dictionary<string, long>? ReadAfter { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("rc.SearchHit")]
+public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);
+
+/// <summary><see cref="CacheTier"/>: L1 (this silo), L2 (cache grain memory), L3 (cache grain's stored state) or null (computed).</summary>
+[GenerateSerializer, Immutable, Alias("rc.SearchResponse")]
+public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier);
+
+/// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
+[GenerateSerializer, Immutable, Alias("rc.PlanStats")]
+public sealed record PlanStats(string Collection, Dictionary<string, long> Wins, Dictionary<string, double> MeanLatencyMs, long Queries, long OverBudget)
+{
+    /// <summary>Queries that ran on BM25 alone because no silo could embed them (none with the embedding role active, or it failed).</summary>
+    [Id(5)] public long EmbeddingUnavailable { get; init; }
+    /// <summary>Queries stopped because their caller cancelled them (an HTTP client that went away).</summary>
+    [Id(6)] public long Cancelled { get; init; }
+}
