@@ -6,18 +6,6 @@ using RagCluster.Client;
 
 namespace RagCluster.VectorData;
 
-public sealed class RagClusterVectorStoreOptions
-{
-    /// <summary>Upserts return once the records are indexed (readable and searchable), not just stored. Default: true.</summary>
-    public bool WaitForIndexing { get; set; } = true;
-
-    /// <summary>How long an upsert waits for indexing before it fails (the records stay and are indexed later).</summary>
-    public TimeSpan IndexingTimeout { get; set; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>Embeds records' and searches' text where a vector property is text (string) rather than a vector.</summary>
-    public IEmbeddingGenerator? EmbeddingGenerator { get; set; }
-}
-
 /// <summary>
 /// RagCluster as a Microsoft.Extensions.VectorData store: its collections of own vectors as VectorData collections,
 /// over the HTTP API (<see cref="RagClusterClient"/>). Vectors are compared by cosine similarity in each shard's HNSW

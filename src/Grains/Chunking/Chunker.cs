@@ -4,18 +4,6 @@ using RagCluster.Grains.Text;
 
 namespace RagCluster.Grains.Chunking;
 
-public sealed class ChunkingOptions
-{
-    public int MaxTokens { get; set; } = 256;
-    public int OverlapTokens { get; set; } = 32;
-
-    public void Validate()
-    {
-        if (MaxTokens is < 16 or > 8192) throw new ArgumentException("Chunking:MaxTokens must be 16..8192");
-        if (OverlapTokens < 0 || OverlapTokens >= MaxTokens / 2) throw new ArgumentException("Chunking:OverlapTokens must be 0..MaxTokens/2");
-    }
-}
-
 /// <summary>
 /// A chunk before embedding: a contiguous span of the extracted text. <see cref="TokenIds"/> (word pieces, no special
 /// tokens) is set when the chunker counted with a tokenizer: units are cut at whitespace, and WordPiece never joins

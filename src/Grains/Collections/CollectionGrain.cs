@@ -14,11 +14,12 @@ using RagCluster.Storage.GrainRows;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Storage.Faults;
 using RagCluster.Grains.Vectors;
+using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Grains.Collections;
 
 /// <summary>Defaults for new collections, bound from the "Collections" configuration section.</summary>
-public sealed class CollectionDefaults : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class CollectionDefaults : IValidatedOptions
 {
     public int ShardCount { get; set; } = 4;
     /// <summary>

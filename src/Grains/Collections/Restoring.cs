@@ -8,15 +8,6 @@ using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Grains.Collections;
 
-/// <summary>Bound from "Backup".</summary>
-public sealed class BackupOptions : RagCluster.Grains.Configuration.IValidatedOptions
-{
-    /// <summary>How long a restore may go without a sign of life before its collection gives it up.</summary>
-    public TimeSpan RestoreLease { get; set; } = TimeSpan.FromMinutes(2);
-
-    public void Validate() => RagCluster.Grains.Configuration.IValidatedOptions.TimeRange("Backup:RestoreLease", RestoreLease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
-}
-
 /// <summary>
 /// A restore is all or nothing. The collection is created hidden (Exists is false, so every endpoint answers 404, and a
 /// Create is a conflict), the restore writes chunks to the new incarnation's shards and registers documents as bulk

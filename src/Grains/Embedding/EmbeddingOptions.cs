@@ -1,9 +1,10 @@
 using RagCluster.Grains.Embedding.BuiltIn;
+using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Grains.Embedding;
 
 /// <summary>Bound from the "Embedding" configuration section.</summary>
-public sealed class EmbeddingOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class EmbeddingOptions : IValidatedOptions
 {
     /// <summary>
     /// The built-in model to embed with: "minilm" (all-MiniLM-L6-v2), "arctic-xs" (snowflake-arctic-embed-xs), or "none"

@@ -1,11 +1,5 @@
 namespace RagCluster.Grains.Lexical;
 
-public sealed class Bm25Options
-{
-    public float K1 { get; set; } = 1.2f;
-    public float B { get; set; } = 0.75f;
-}
-
 /// <summary>
 /// Okapi BM25 inverted index over a shard's chunks (Lucene's idf: ln(1 + (N - df + 0.5) / (df + 0.5))).
 /// Documents are dense int ids chosen by the caller; removal is a tombstone plus stats update, and postings

@@ -5,39 +5,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace RagCluster.Grains.Vectors;
 
-public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOptions
-{
-    /// <summary>Links per node on upper layers (layer 0 gets 2M).</summary>
-    public int M { get; set; } = 16;
-    public int EfConstruction { get; set; } = 200;
-    /// <summary>Default search breadth; raised to k when k is larger.</summary>
-    public int EfSearch { get; set; } = 64;
-    public int Seed { get; set; } = 42;
-    /// <summary>A shard compacts its graph once deleted nodes are a quarter of it and at least this many.</summary>
-    public int CompactMinDeleted { get; set; } = 1000;
-    /// <summary>
-    /// Where int8 graphs keep their full-precision vectors (one unlinked file each); null: the system's temp folder.
-    /// Put it on a disk: on a tmpfs the "outside memory" vectors are in memory after all.
-    /// </summary>
-    public string? FullPrecisionDirectory { get; set; }
-    /// <summary>
-    /// A filtered search whose filter leaves at most this many chunks in a shard compares with each of them exactly
-    /// instead of walking the graph (Qdrant's full_scan_threshold, Weaviate's flatSearchCutoff): a walk that must skip
-    /// nearly every node it meets loses recall, and scanning a few thousand vectors is cheaper than the walk. It also caps
-    /// the unfiltered scan of a shard smaller than a walk would measure (<see cref="HnswIndex.ScanIsCheaperThanWalk"/>).
-    /// 0: always walk.
-    /// </summary>
-    public int ExactSearchThreshold { get; set; } = 10_000;
-
-    public void Validate()
-    {
-        if (ExactSearchThreshold is < 0 or > 10_000_000) throw new ArgumentException("Hnsw:ExactSearchThreshold must be 0..10000000");
-        if (M is < 2 or > 128) throw new ArgumentException("Hnsw:M must be 2..128");
-        if (EfConstruction is < 1 or > 4096) throw new ArgumentException("Hnsw:EfConstruction must be 1..4096");
-        if (EfSearch is < 1 or > 4096) throw new ArgumentException("Hnsw:EfSearch must be 1..4096");
-    }
-}
-
 /// <summary>How an index holds its vectors for the graph walk.</summary>
 public enum VectorEncoding
 {

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
+using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+
+namespace RagCluster.Grains.Collections;
+
+/// <summary>Bound from "Backup".</summary>
+public sealed class BackupOptions : RagCluster.Grains.Configuration.IValidatedOptions
+{
+    /// <summary>How long a restore may go without a sign of life before its collection gives it up.</summary>
+    public TimeSpan RestoreLease { get; set; } = TimeSpan.FromMinutes(2);
+
+    public void Validate() => RagCluster.Grains.Configuration.IValidatedOptions.TimeRange("Backup:RestoreLease", RestoreLease, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+using RagCluster.Grains.Interfaces.Errors;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Interfaces.Caching;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Retrieval;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Storage;
+using RagCluster.Grains.Indexing;
+
+namespace RagCluster.Grains.Querying;
+
+/// <summary>
+/// Runs a collection's queries. One fan-out asks every shard for both its dense and its BM25 candidates in
+/// parallel; the candidate plans (vector only, BM25 only, hybrid RRF with k=60 and k=10) are then rankings of
+/// that shared pool, so trying them costs no extra round trips. Without an explicit plan the one that agrees
+/// most with the others (mean top-k overlap) is served; per-collection wins and latencies are kept.
+/// Reentrant: queries interleave at their awaits, and only the stats are touched between awaits. A stateless worker,
+/// one activation a silo, on the silo that asks (the API silo): a collection's searches are planned where they arrive,
+/// so they scale with API silos, and the death of another silo takes no plan with it. So the stats are this silo's.
+/// </summary>
+/// <summary>Bound from "Query".</summary>
+public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOptions
+{
+    /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it (0: every query on BM25 alone).</summary>
+    public double LatencyBudgetMs { get; set; } = 2000;
+
+    /// <summary>
+    /// With shard copies (a collection's replicationFactor above 1): a copy that has not answered after this long, or
+    /// after its recent p95 if that is longer, is joined by the next copy, and the first answer wins.
+    /// </summary>
+    public double HedgeAfterMs { get; set; } = 20;
+
+    /// <summary>How long a read-your-writes search (readAfter) waits for its documents to be indexed before a retriable 503.</summary>
+    public double ReadAfterWaitMs { get; set; } = 5000;
+
+    public void Validate()
+    {
+        if (HedgeAfterMs is < 1 or > 60_000 || double.IsNaN(HedgeAfterMs)) throw new ArgumentException("Query:HedgeAfterMs must be 1..60000");
+        if (ReadAfterWaitMs is < 0 or > 600_000 || double.IsNaN(ReadAfterWaitMs)) throw new ArgumentException("Query:ReadAfterWaitMs must be 0..600000");
+        if (LatencyBudgetMs is < 0 or > 600_000 || double.IsNaN(LatencyBudgetMs)) throw new ArgumentException("Query:LatencyBudgetMs must be 0 (BM25 only) to 600000");
+    }
+}

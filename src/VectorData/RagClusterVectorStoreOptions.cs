@@ -1,0 +1,19 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.VectorData;
+using RagCluster.Client;
+
+namespace RagCluster.VectorData;
+
+public sealed class RagClusterVectorStoreOptions
+{
+    /// <summary>Upserts return once the records are indexed (readable and searchable), not just stored. Default: true.</summary>
+    public bool WaitForIndexing { get; set; } = true;
+
+    /// <summary>How long an upsert waits for indexing before it fails (the records stay and are indexed later).</summary>
+    public TimeSpan IndexingTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Embeds records' and searches' text where a vector property is text (string) rather than a vector.</summary>
+    public IEmbeddingGenerator? EmbeddingGenerator { get; set; }
+}
