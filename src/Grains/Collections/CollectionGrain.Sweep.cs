@@ -1,0 +1,145 @@
+using RagCluster.Grains.Documents;
+using Microsoft.Extensions.Options;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Indexing;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using RagCluster.Grains.Interfaces.Errors;
+using Microsoft.Extensions.Logging;
+using RagCluster.Storage.GrainRows;
+using RagCluster.Grains.OwnVectors;
+using RagCluster.Storage.Faults;
+using RagCluster.Grains.Vectors;
+using RagCluster.Grains.Configuration;
+
+namespace RagCluster.Grains.Collections;
+
+// The sweep: while accepted documents are unsettled a reminder keeps the collection able to wake and settle them, after a crash too.
+public sealed partial class CollectionGrain
+{
+    // Register and unregister take turns, each deciding on the stored count: a sweep that found none left cannot
+    // remove the reminder after a new acceptance (stored meanwhile) registered it.
+    private readonly SemaphoreSlim _reminderTurn = new(1, 1);
+    private bool _reminderHeld;
+
+    private async Task EnsureSweepReminderAsync()
+    {
+        if (_reminderHeld) return;
+        await _reminderTurn.WaitAsync();
+        try
+        {
+            if (_reminderHeld || _unsettledCount == 0) return;
+            await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, _ingest.PendingSweepPeriod, _ingest.PendingSweepPeriod));
+            _reminderHeld = true;
+        }
+        finally
+        {
+            _reminderTurn.Release();
+        }
+    }
+
+    /// <summary>
+    /// Activates every unsettled document, a page at a time (a pending one resumes indexing on activation), and forgets
+    /// those that are settled: indexed, failed or deleted, or never stored although accepted a whole period ago (a
+    /// document answers "unknown" between its acceptance and its first write). Once none is left the reminder goes.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == ReshardReminder) { await OnReshardReminderAsync(); return; }
+        if (reminderName == RestoreReminder) { await OnRestoreReminderAsync(); return; }
+        if (reminderName != SweepReminder) return;
+        var key = this.GetPrimaryKeyString();
+        var abandonedBefore = DateTime.UtcNow - _ingest.PendingSweepPeriod;
+        var waiting = 0;
+        for (string? after = null; ;)
+        {
+            var page = await rows.PageAsync(Unsettled, after, SweepPage);
+            if (page.Count == 0) break;
+            after = page[^1].Key;
+            var settled = new List<(string Id, byte[] At)>(); // the calls' continuations take turns on this grain
+            var bulk = page.Where(e => BulkMarker(e.Value) is not null).ToList();
+            settled.AddRange(await SettleBulkAsync(bulk, abandonedBefore));
+            foreach (var group in page.Where(e => BulkMarker(e.Value) is null).Chunk(64))
+            {
+                await Task.WhenAll(group.Select(async entry =>
+                {
+                    try
+                    {
+                        // Settled: the document holds this acceptance's write (or a later one) and is done with it. A
+                        // done status of an earlier write is not enough: the write accepted here may be on its way to
+                        // storage. An acceptance older than a period whose write never arrived was abandoned.
+                        var document = await GrainFactory.Document(key, entry.Key).GetStatus().WaitAsync(_ingest.PendingSweepCallTimeout);
+                        var done = document.Status is DocumentStatuses.Indexed or DocumentStatuses.Failed or DocumentStatuses.Deleted;
+                        var stamp = BitConverter.ToInt64(entry.Value);
+                        var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;
+                        if ((done && (document.AcceptedStamp >= stamp || abandoned)) || (document.Version == 0 && abandoned))
+                            settled.Add((entry.Key, entry.Value));
+                    }
+                    catch (Exception e)
+                    {
+                        log.LogWarning("Sweep of collection {Collection} could not reach document {Document}; the next tick retries: {Error}", key, entry.Key, e.Message);
+                    }
+                }));
+            }
+            waiting += page.Count - settled.Count;
+            // One accepted again while the sweep ran carries a newer time and stays.
+            if (settled.Count > 0)
+                await Change((h, edits) =>
+                {
+                    foreach (var (id, at) in settled)
+                    {
+                        // A bulk write whose chunks reached its shard is registered, as its EndBulk would have.
+                        if (_finishedBulk.Remove(id, out var record) && h is { Settings: not null, Deleting: false }
+                            && edits.Read(Unsettled, id) is { } now && now.AsSpan().SequenceEqual(at))
+                            edits.Put(Registered, id, serializer.SerializeToArray(record));
+                        edits.DeleteIf(Unsettled, id, at);
+                    }
+                    return h;
+                }, settled.Select(s => (Unsettled, s.Id)).ToList());
+            _finishedBulk.Clear();
+            if (page.Count < SweepPage) break;
+        }
+        if (waiting > 0) log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, waiting);
+        await _reminderTurn.WaitAsync();
+        try
+        {
+            if (_unsettledCount > 0) return;
+            // Not held from here on, before the calls: an acceptance stored meanwhile then waits for this turn and
+            // registers again, where it used to see "held", return, and leave its document with no sweep.
+            _reminderHeld = false;
+            if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
+        }
+        finally
+        {
+            _reminderTurn.Release();
+        }
+    }
+
+    /// <summary>The reminder table is storage too: its failures reach callers as ours (a 503), not as the driver's.</summary>
+    private static async Task<T> Reminders<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (OrleansException e) when (e.GetType() == typeof(OrleansException) && e.InnerException is null or TimeoutException)
+        {
+            // The reminder service itself is not ready (still loading, or its first load failed): say so, not "timed out".
+            throw new StorageUnavailableException($"reminder service unavailable: {e.Message.Split('\n')[0].Trim()}");
+        }
+        catch (Exception e) when (StoreFaults.Translate(e, "a reminder change") is { } ours)
+        {
+            throw ours;
+        }
+        catch (ReminderException e)
+        {
+            throw new StorageUnavailableException($"reminder table unavailable: {e.Message.Split('\n')[0].Trim()}");
+        }
+    }
+
+    private static Task<bool> Reminders(Func<Task> call) => Reminders(async () => { await call(); return true; });
+}

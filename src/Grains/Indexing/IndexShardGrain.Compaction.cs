@@ -1,0 +1,69 @@
+using Microsoft.Extensions.Options;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Lexical;
+using RagCluster.Grains.Placement;
+using RagCluster.Grains.Vectors;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Errors;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using RagCluster.Storage.GrainLogs;
+
+namespace RagCluster.Grains.Indexing;
+
+// Compaction: deleted nodes still route walks and hold memory, so a new graph of the live ones is built beside the serving one.
+public sealed partial class IndexShardGrain
+{
+    // Deleted nodes are compacted away once they are a quarter of the graph: a new graph of the live nodes is built
+    // on a thread of its own while this one keeps serving and taking writes; the writer loop then catches it up and swaps.
+    private void StartCompactionIfDue()
+    {
+        if (_hnsw is not { } graph || graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)) return;
+        logger.LogInformation("Shard {Shard}: compacting {Deleted} deleted of {Count} graph nodes", this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
+        var token = _deactivating.Token;
+        // Its own thread, one core: a build of minutes must not hold up other shards' inserts queued on the indexing threads.
+        _compaction = Task.Factory.StartNew(() => graph.Compacted(1, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _ = WhenCompactedAsync(_compaction);
+    }
+
+    private async Task WhenCompactedAsync(Task compaction)
+    {
+        await compaction.ContinueWith(_ => { }); // resumes in the grain's context
+        RunWriter();
+    }
+
+    private async Task FinishCompactionAsync()
+    {
+        var compaction = _compaction!;
+        _compaction = null;
+        if (!compaction.IsCompletedSuccessfully || _hnsw is not { } old)
+        {
+            if (compaction.Exception is { } e) logger.LogWarning(e, "Shard {Shard}: compaction failed; the graph keeps its deleted nodes", this.GetPrimaryKeyString());
+            if (compaction.IsCompletedSuccessfully) compaction.Result.Index.Dispose();
+            return;
+        }
+        var (index, oldNodes) = compaction.Result;
+        // Catch up with what changed while it was built: nodes added since, and nodes deleted since.
+        var mapped = new bool[old.Count];
+        foreach (var n in oldNodes) mapped[n] = true;
+        var added = Enumerable.Range(0, old.Count).Where(n => !mapped[n] && !old.IsDeleted(n)).ToList();
+        index.AppendRange(added.Select(n => old.Vector(n).ToArray()).ToList());
+        await cpu.Run(() => index.LinkPending(cpu.Count));
+        var nodeToSlot = new List<int>(index.Count);
+        nodeToSlot.AddRange(oldNodes.Select(n => _nodeToSlot[n]));
+        nodeToSlot.AddRange(added.Select(n => _nodeToSlot[n]));
+        for (var node = 0; node < oldNodes.Length; node++)
+            if (old.IsDeleted(oldNodes[node])) index.Delete(node);
+        for (var node = 0; node < nodeToSlot.Count; node++)
+            if (!index.IsDeleted(node)) _chunks.SetNode(nodeToSlot[node], node);
+        (_hnsw, _nodeToSlot) = (index, nodeToSlot);
+        old.Dispose(); // an int8 graph's full-precision file; nothing reads the old graph after the swap (searches run in turns)
+        logger.LogInformation("Shard {Shard}: compacted the graph to {Count} nodes", this.GetPrimaryKeyString(), index.Count);
+    }
+}

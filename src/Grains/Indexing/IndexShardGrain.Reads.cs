@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Options;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Lexical;
+using RagCluster.Grains.Placement;
+using RagCluster.Grains.Vectors;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Errors;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using RagCluster.Storage.GrainLogs;
+
+namespace RagCluster.Grains.Indexing;
+
+// Searches and reads: they interleave with the writer and only read what it has applied.
+public sealed partial class IndexShardGrain
+{
+    public Task<Dictionary<string, long>> Versions(string[] documentIds)
+    {
+        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var id in documentIds)
+            if (_documents.TryGetValue(id, out var d)) held[id] = d.Version;
+            else if (_tombstones.TryGet(id, out var r)) held[id] = r;
+        return Task.FromResult(held);
+    }
+
+    public Task<ShardResult> Search(ShardQuery query)
+    {
+        if (_retired) throw Replaced();
+        if (query.MinVersions is { Count: > 0 } wanted && wanted.FirstOrDefault(w => !IsStale(w.Key, w.Value)) is { Key: not null } missing)
+            throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
+        var filter = query.Filter;
+        Func<int, bool>? acceptSlot = filter.Count == 0 ? null : slot => _chunks.Matches(slot, filter);
+        var dense = Array.Empty<ShardHit>();
+        var exact = false;
+        if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0)
+        {
+            // A selective filter: the few chunks it leaves, compared exactly; a graph smaller than what a walk would
+            // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes.
+            var few = filter.Count == 0 ? null : _chunks.Candidates(filter);
+            var threshold = hnswOptions.ExactSearchThreshold;
+            var scanAll = few is null && _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold);
+            exact = scanAll || (few is not null && few.Count <= threshold);
+            var found = scanAll ? _hnsw.SearchExact(qv, query.K)
+                : exact ? _hnsw.SearchExact(qv, query.K, few!.Where(slot => _chunks.Matches(slot, filter)).Select(_chunks.NodeOf).Where(node => node >= 0))
+                : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
+            dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
+        }
+        var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0
+            ? []
+            : _bm25.Search(query.Text, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
+        return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo });
+    }
+
+    private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);
+
+    public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(_shardNo, _chunks.LiveCount, _documents.Count,
+        _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity)
+    {
+        SnapshotBytes = _snapshotBytes,
+        SnapshotFailures = _snapshotFailures,
+        LastSnapshotError = _lastSnapshotError,
+        Compacting = _compaction is not null,
+        ActivationSeconds = _activationSeconds,
+        ActivationSplit = _activationSplit,
+        Quantization = _hnsw is null ? null : Quantizations.Name(_hnsw.Encoding),
+        Tombstones = _tombstones.Count,
+        Copy = _copyNo,
+        LogPosition = _follower?.Position ?? log.LastSeq,
+    });
+
+    public Task<Dictionary<string, int>> ChunkCounts() =>
+        Task.FromResult(_documents.ToDictionary(d => d.Key, d => d.Value.Count, StringComparer.Ordinal));
+
+    public Task<ShardExportPage> Documents(string[] documentIds, bool includeVectors)
+    {
+        if (documentIds.Length > 1000) throw new ArgumentException("at most 1000 document ids");
+        if (_retired) throw Replaced();
+        var chunks = new List<ChunkRecord>();
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var id in documentIds.Distinct(StringComparer.Ordinal))
+        {
+            if (!_documents.TryGetValue(id, out var held)) continue;
+            versions[id] = held.Version;
+            foreach (var slot in held.Slots)
+            {
+                var node = _chunks.NodeOf(slot);
+                chunks.Add(_chunks.Record(slot, includeVectors && node >= 0 ? _hnsw!.Vector(node).ToArray() : null));
+            }
+        }
+        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, -1));
+    }
+
+    public Task<ShardExportPage> Export(int cursor, int maxChunks)
+    {
+        if (cursor < 0 || maxChunks is < 1 or > 10_000) throw new ArgumentException("cursor must be >= 0 and maxChunks 1..10000");
+        if (_retired) throw Replaced();
+        var chunks = new List<ChunkRecord>();
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        var slot = cursor;
+        for (; slot < _chunks.SlotCount && chunks.Count < maxChunks; slot++)
+        {
+            if (!_chunks.IsLive(slot)) continue;
+            var node = _chunks.NodeOf(slot);
+            var c = _chunks.Record(slot, node >= 0 ? _hnsw!.Vector(node).ToArray() : null);
+            chunks.Add(c);
+            versions[c.DocumentId] = _documents[c.DocumentId].Version;
+        }
+        return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, slot < _chunks.SlotCount ? slot : -1));
+    }
+}

@@ -1,0 +1,259 @@
+using Microsoft.Extensions.Options;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Lexical;
+using RagCluster.Grains.Placement;
+using RagCluster.Grains.Vectors;
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Errors;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using RagCluster.Storage.GrainLogs;
+
+namespace RagCluster.Grains.Indexing;
+
+// The single writer: changes queue, go to the log in one append a batch, then apply to the chunk table, BM25 and the graph.
+public sealed partial class IndexShardGrain
+{
+    public Task Upsert(string documentId, long version, ChunkRecord[] chunks) =>
+        IsStale(documentId, version) ? Task.CompletedTask // a retry or an older version arriving late
+            : Record([new ShardLogEntry(documentId, version, chunks, Removed: false)]);
+
+    public Task UpsertMany(ShardUpsert[] documents, CancellationToken cancellationToken = default) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Record(documents.Where(d => !IsStale(d.DocumentId, d.Version)).Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false)).ToList());
+
+    public Task Merge(ShardUpsert[] documents) =>
+        Record(documents.Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false) { Merge = true })
+            .Where(e => !IsStale(e)).ToList());
+
+    public Task RemoveDocument(string documentId, long version) =>
+        IsStale(documentId, version) ? Task.CompletedTask : Record([new ShardLogEntry(documentId, version, [], Removed: true)]);
+
+    private bool IsStale(string documentId, long version) =>
+        (_documents.TryGetValue(documentId, out var d) && d.Version >= version) ||
+        (_tombstones.TryGet(documentId, out var r) && r >= version);
+
+    // A merge of the version held is not stale: it may bring chunks this shard lacks.
+    private bool IsStale(ShardLogEntry e) => e.Merge
+        ? (_documents.TryGetValue(e.DocumentId, out var d) && d.Version > e.Version) || (_tombstones.TryGet(e.DocumentId, out var r) && r >= e.Version)
+        : IsStale(e.DocumentId, e.Version);
+
+    private Task Record(IReadOnlyList<ShardLogEntry> entries)
+    {
+        if (_retiring || _retired) throw Replaced();
+        if (_follower is not null) throw new InvalidRequestException($"{this.GetPrimaryKeyString()} is a follower copy and takes no writes; write to its primary");
+        if (entries.Count == 0) return Task.CompletedTask;
+        if (_snapshotFailures > 0 && log.BytesSinceSnapshot > Math.Max(MaxTailBytesWithoutSnapshot, 2 * _snapshotBytes))
+            throw new StorageUnavailableException($"shard {this.GetPrimaryKeyString()} takes no writes until a snapshot succeeds " +
+                $"({_snapshotFailures} failed; its log holds {log.BytesSinceSnapshot >> 20} MiB since the last one): {_lastSnapshotError}");
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var e in entries) _queued.Add((e, done));
+        RunWriter();
+        return done.Task;
+    }
+
+    private void RunWriter()
+    {
+        if (!_retiring && _writer is null or { IsCompleted: true }) _writer = WriteQueuedAsync();
+    }
+
+    private ShardLayoutChangedException Replaced() => new($"shard {this.GetPrimaryKeyString()} was retired (a reshard replaced it, or its collection was deleted); read the collection's layout again");
+
+    public async Task Retire()
+    {
+        if (_retired) return;
+        _retiring = true; // refuses writes from now on, and stops the writer loop from starting again
+        _deactivating.Cancel(); // drops a compaction in progress
+        if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
+        foreach (var (_, done) in _queued) done.TrySetException(Replaced());
+        _queued.Clear();
+        var tombstone = new ShardContent
+        {
+            LiveSlots = [], Chunks = [], DocumentVersions = new Dictionary<string, long>(), NodeToSlot = [], Retired = true,
+        };
+        var bytes = new MemoryStream();
+        ShardSnapshots.Write(tombstone, serializer, bytes);
+        await log.SnapshotAsync([bytes.ToArray()]); // the log goes with the content
+        _chunks.Clear();
+        _documents.Clear();
+        _tombstones.Clear();
+        _nodeToSlot = [];
+        _bm25 = new Bm25Index();
+        _hnsw?.Dispose();
+        _hnsw = null;
+        _snapshotBytes = 0;
+        _retired = true;
+        RetireFollowers();
+        logger.LogInformation("Shard {Shard}: retired (a reshard replaced it, or its collection was deleted)", this.GetPrimaryKeyString());
+        this.DeactivateOnIdle();
+    }
+
+    // The one place the shard changes. Group commit: one log write (one transaction) for everything queued, then one
+    // bulk apply; then a snapshot or a compaction step when one is due.
+    private async Task WriteQueuedAsync()
+    {
+        do
+        {
+            if (_follower is not null) await FollowStepAsync();
+            if (_queued.Count > 0)
+            {
+                var batch = _queued.ToList();
+                _queued.Clear();
+                try
+                {
+                    // Two versions of one document in a batch: only the newest is written.
+                    var newest = new Dictionary<string, long>(StringComparer.Ordinal);
+                    foreach (var (e, _) in batch) newest[e.DocumentId] = Math.Max(newest.GetValueOrDefault(e.DocumentId), e.Version);
+                    // One replacement a document, but every merge of its version (each may bring other chunks).
+                    var replaced = new HashSet<string>(StringComparer.Ordinal);
+                    var fresh = batch.Select(b => b.Entry).Where(e => e.Version == newest[e.DocumentId] && !IsStale(e) && (e.Merge || replaced.Add(e.DocumentId)))
+                        .ToList();
+                    _lastWrite = DateTime.UtcNow;
+                    // Everything that can fail comes before the first change in memory: a vector this shard cannot hold
+                    // fails its own write (with the reason, for its document), a new graph's encoding is asked for,
+                    // then the entries are made durable. A failure up to here leaves memory as it was, so a retry applies.
+                    var refused = Unfit(fresh);
+                    if (refused.Count > 0)
+                    {
+                        foreach (var (e, done) in batch.Where(b => refused.ContainsKey(b.Entry)))
+                            done.TrySetException(new InvalidRequestException(refused[e]));
+                        fresh.RemoveAll(refused.ContainsKey);
+                        batch.RemoveAll(b => refused.ContainsKey(b.Entry));
+                    }
+                    var encoding = _hnsw is null && fresh.Any(HasVectors) ? await EncodingAsync() : (VectorEncoding?)null;
+                    var stored = fresh.Select(e => serializer.SerializeToArray(e)).ToArray();
+                    await log.AppendAsync(stored); // durable first: a crash after this replays it
+                    await ApplyAllAsync(fresh, encoding: encoding);
+                    PushToFollowers(log.LastSeq - stored.Length + 1, stored);
+                    foreach (var (_, done) in batch) done.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    foreach (var (_, done) in batch) done.TrySetException(e);
+                    if (e is InconsistentStateException) { Fenced(e); return; }
+                    continue;
+                }
+            }
+            // Nodes a link pass that failed left out (their entries are durable and applied): linked again before a
+            // snapshot, which refuses unlinked nodes. Retried on every round, the idle one included, until it succeeds.
+            if (_hnsw is { PendingCount: > 0 } graph)
+            {
+                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
+                catch (Exception e) { logger.LogWarning("Shard {Shard}: linking {Pending} vector(s) failed, will retry: {Error}", this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
+            }
+            if (!await SnapshotIfDueAsync()) return;
+            if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
+            else if (_compaction is null) StartCompactionIfDue();
+        }
+        while (_queued.Count > 0 || (_follower is not null && (_followed.Count > 0 || _catchUpDue)));
+    }
+
+    // Another activation owns the log now: refuse what is queued (callers retry, and reach the owner) and go away.
+    private void Fenced(Exception e)
+    {
+        foreach (var (_, done) in _queued) done.TrySetException(e);
+        _queued.Clear();
+        this.DeactivateOnIdle();
+    }
+
+    // Applies entries in order; their vectors join the graph in one bulk insert at the end. The nodes are appended
+    // and mapped to slots here, in the turn, and linked on the silo's indexing threads: a search may find a node as soon as a
+    // link to it exists, and then already knows its slot.
+    private static bool HasVectors(ShardLogEntry e) => e.Chunks.Any(c => c.Vector is { Length: > 0 });
+
+    /// <summary>
+    /// Entries whose vectors this shard cannot hold, with the reason: a dimension other than its graph's (or, with no
+    /// graph yet, than the batch's first vector), which the graph would refuse after the entry was already applied.
+    /// </summary>
+    private Dictionary<ShardLogEntry, string> Unfit(IReadOnlyList<ShardLogEntry> entries)
+    {
+        var dimensions = _hnsw?.Dimensions ?? entries.SelectMany(e => e.Chunks).FirstOrDefault(c => c.Vector is { Length: > 0 })?.Vector!.Length ?? 0;
+        var unfit = new Dictionary<ShardLogEntry, string>(ReferenceEqualityComparer.Instance);
+        foreach (var e in entries)
+            if (e.Chunks.FirstOrDefault(c => c.Vector is { Length: > 0 } v && v.Length != dimensions) is { } bad)
+                unfit[e] = $"chunk {bad.ChunkId} has a vector of {bad.Vector!.Length} dimensions; shard {this.GetPrimaryKeyString()} holds {dimensions}";
+        return unfit;
+    }
+
+    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false, VectorEncoding? encoding = null)
+    {
+        // Asked before anything changes (a replay on activation asks here: nothing searches yet, and a failure fails the activation).
+        if (_hnsw is null && encoding is null && entries.Any(HasVectors)) encoding = await EncodingAsync();
+        var vectors = new List<(int Slot, float[] Vector)>();
+        _tombstones.Rotate(); // old tombstones go as writes come, removals or not
+        foreach (var entry in entries) Apply(entry, vectors);
+        vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
+        if (vectors.Count == 0) return;
+        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: encoding ?? VectorEncoding.Float32);
+        // A replayed log written before writes were checked may still hold one: skipped, and said.
+        if (vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions) is > 0 and var skipped)
+            logger.LogWarning("Shard {Shard}: {Skipped} vector(s) of another dimension than {Dimensions} skipped", this.GetPrimaryKeyString(), skipped, _hnsw.Dimensions);
+        var graph = _hnsw;
+        var first = graph.AppendRange(vectors.Select(v => v.Vector).ToList());
+        for (var i = 0; i < vectors.Count; i++)
+        {
+            _nodeToSlot.Add(vectors[i].Slot);
+            _chunks.SetNode(vectors[i].Slot, first + i);
+        }
+        if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
+        // A log tail replayed on activation: nothing searches yet, and the shard is down until it is linked, so every
+        // core, on a thread of its own rather than behind other shards' inserts.
+        else if (activating)
+            await Task.Factory.StartNew(() => graph.LinkPending(Environment.ProcessorCount), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        else await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true));
+    }
+
+    // A new graph takes the collection's quantization; a restored one keeps the encoding its snapshot has.
+    private async Task<VectorEncoding> EncodingAsync()
+    {
+        var key = this.GetPrimaryKeyString();
+        var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
+        return Quantizations.Encoding(settings.Quantization);
+    }
+
+    private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
+    {
+        // Checked again against the entries before it in the batch: a merge adds to its version however it arrived; a
+        // replacement of a version already held is skipped, as outside a batch.
+        if (IsStale(entry)) return;
+        if (entry.Merge && _documents.TryGetValue(entry.DocumentId, out var held) && held.Version == entry.Version)
+        {
+            var have = held.Slots.Select(_chunks.ChunkId).ToHashSet(StringComparer.Ordinal);
+            var added = entry.Chunks.Where(c => have.Add(c.ChunkId)).Select(c => AddSlot(entry.DocumentId, c, vectors)).ToList();
+            ref var merged = ref _documents.Entry(entry.DocumentId, entry.Version);
+            foreach (var slot in added) merged.Add(slot);
+            return;
+        }
+        if (_documents.Remove(entry.DocumentId, out var old))
+            foreach (var slot in old.Slots) RemoveSlot(slot);
+        if (entry.Removed)
+        {
+            _tombstones.Set(entry.DocumentId, entry.Version);
+            return;
+        }
+        _tombstones.Remove(entry.DocumentId);
+        var slots = new DocumentSlots(entry.Version);
+        foreach (var chunk in entry.Chunks) slots.Add(AddSlot(entry.DocumentId, chunk, vectors));
+        _documents[entry.DocumentId] = slots;
+    }
+
+    private int AddSlot(string documentId, ChunkRecord chunk, List<(int Slot, float[] Vector)> vectors)
+    {
+        var slot = _chunks.Add(documentId, chunk);
+        _bm25.Add(slot, chunk.Text); // a chunk without words costs the lexical index nothing
+        if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
+        return slot;
+    }
+
+    private void RemoveSlot(int slot)
+    {
+        _bm25.Remove(slot);
+        if (_chunks.NodeOf(slot) is var node and >= 0) _hnsw!.Delete(node);
+        _chunks.Remove(slot);
+    }
+}

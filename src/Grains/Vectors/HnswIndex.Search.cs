@@ -1,0 +1,176 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace RagCluster.Grains.Vectors;
+
+// Walking the graph, the exact scan for small shards and selective filters, and the int8 rescore.
+public sealed unsafe partial class HnswIndex
+{
+    /// <summary>The k nearest live nodes to <paramref name="query"/>, closest first; <paramref name="accept"/> filters results.</summary>
+    public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
+    {
+        if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
+        var (ep, maxLevel) = ReadEntry();
+        if (ep < 0 || k <= 0) return [];
+        Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+        query.CopyTo(qs);
+        Normalize(qs);
+        ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
+        var scratch = _scratch;
+        Span<sbyte> codes = _int8 ? (query.Length <= 2048 ? stackalloc sbyte[query.Length] : new sbyte[query.Length]) : default;
+        var scale = _int8 ? Quantize(qs, codes) : 1f;
+        fixed (float* qf = qs)
+        fixed (sbyte* qc = codes)
+        {
+            void* q = _int8 ? qc : qf;
+            var epDist = Distance(q, scale, ep);
+            for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, scale, ep, epDist, l, scratch);
+            SearchLayer(q, scale, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+            if (_int8) return Rescored(qf, scratch.Results, k);
+        }
+        var results = scratch.Results;
+        while (results.Count > k) results.Pop();
+        var found = new List<(int Node, float Distance)>(results.Count);
+        while (results.Count > 0) { var (d, n) = results.Pop(); found.Add((n, d)); }
+        found.Reverse(); // the heap yields the farthest first
+        return found;
+    }
+
+    /// <summary>
+    /// Whether comparing the query with every live vector costs no more than a walk at this breadth: a walk expands
+    /// about ef nodes and measures their up to 2M layer-0 links, so a graph smaller than ef × 2M vectors is scanned,
+    /// exactly and with no candidate heaps (Qdrant scans a segment under its full_scan_threshold the same way). Never for
+    /// an int8 graph, whose exact rows live in a file; never above <paramref name="cap"/> (0: always walk).
+    /// </summary>
+    public bool ScanIsCheaperThanWalk(int k, int ef, int cap) =>
+        !_int8 && LiveCount <= Math.Min(cap, Math.Max(ef <= 0 ? Options.EfSearch : ef, k) * 2 * Options.M);
+
+    /// <summary>The <paramref name="k"/> nearest live vectors by exact distance, every one compared (see <see cref="ScanIsCheaperThanWalk"/>).</summary>
+    public List<(int Node, float Distance)> SearchExact(ReadOnlySpan<float> query, int k) => SearchExact(query, k, Enumerable.Range(0, _count));
+
+    /// <summary>
+    /// The <paramref name="k"/> nearest of <paramref name="nodes"/> by exact distance, without the graph: for a filter
+    /// that leaves few nodes, where a walk that skips most of what it meets can miss some of them. Full precision for an
+    /// int8 index too (its file's rows).
+    /// </summary>
+    public List<(int Node, float Distance)> SearchExact(ReadOnlySpan<float> query, int k, IEnumerable<int> nodes)
+    {
+        if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
+        Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+        query.CopyTo(qs);
+        Normalize(qs);
+        var found = new List<(int Node, float Distance)>();
+        var lease = _int8 ? _full!.Use() : (FullPrecisionFile.Lease?)null;
+        try
+        {
+            fixed (float* q = qs)
+            {
+                foreach (var node in nodes)
+                {
+                    if ((uint)node >= (uint)_count || _deleted[node]) continue;
+                    var v = _int8 ? _full!.Row(node) : VectorAt(node);
+                    found.Add((node, 1f - VectorMath.Dot(q, v, Dimensions)));
+                }
+            }
+        }
+        finally
+        {
+            lease?.Dispose();
+        }
+        found.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        if (found.Count > k) found.RemoveRange(k, found.Count - k);
+        return found;
+    }
+
+    // The int8 walk's candidates (ef of them), ranked again by exact distance to the full-precision vectors, read
+    // where the file is mapped.
+    private List<(int Node, float Distance)> Rescored(float* q, MaxHeap results, int k)
+    {
+        var exact = new List<(int Node, float Distance)>(results.Count);
+        using (_full!.Use())
+        {
+            while (results.Count > 0)
+            {
+                var (_, node) = results.Pop();
+                exact.Add((node, 1f - VectorMath.Dot(q, _full.Row(node), Dimensions)));
+            }
+        }
+        exact.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        if (exact.Count > k) exact.RemoveRange(k, exact.Count - k);
+        return exact;
+    }
+
+    private (int, float) Greedy(void* q, float qs, int ep, float epDist, int level, Scratch scratch)
+    {
+        var changed = true;
+        while (changed)
+        {
+            changed = false;
+            var links = ReadLinks(ep, level, scratch.LinkCopy);
+            var n = links[0];
+            for (var i = 1; i <= n; i++)
+            {
+                var c = links[i];
+                var d = Distance(q, qs, c);
+                if (d < epDist) { epDist = d; ep = c; changed = true; }
+            }
+        }
+        return (ep, epDist);
+    }
+
+    private void SearchLayer(void* q, float qs, int ep, float epDist, int ef, int level, Scratch scratch,
+        bool skipDeleted, Func<int, bool>? accept = null)
+    {
+        var results = scratch.Results;
+        results.Clear();
+        var visited = scratch.Visited;
+        visited.Reset();
+        visited.Visit(ep);
+        ref var candidates = ref scratch.Candidates;
+        candidates.Clear();
+        candidates.Push(epDist, ep);
+        var epOk = !(skipDeleted && _deleted[ep]) && (accept is null || accept(ep));
+        if (epOk) results.Push(epDist, ep);
+        var bound = epOk ? epDist : float.MaxValue;
+
+        while (candidates.Count > 0)
+        {
+            var (cd, c) = candidates.Pop();
+            if (cd > bound && results.Count >= ef) break;
+            var links = ReadLinks(c, level, scratch.LinkCopy);
+            var n = links[0];
+            if (n > 0) Prefetch(links[1]);
+            for (var i = 1; i <= n; i++)
+            {
+                var e = links[i];
+                if (i < n) Prefetch(links[i + 1]);
+                if (!visited.Visit(e)) continue;
+                var d = Distance(q, qs, e);
+                if (results.Count < ef || d < bound)
+                {
+                    candidates.Push(d, e);
+                    if ((!skipDeleted || !_deleted[e]) && (accept is null || accept(e)))
+                    {
+                        results.Push(d, e);
+                        if (results.Count > ef) results.Pop();
+                    }
+                    bound = results.Count > 0 ? results.PeekKey() : float.MaxValue;
+                }
+            }
+        }
+    }
+
+    // A node's links as of now: the live list when one thread builds, a copy taken under the node's lock when several do.
+    private ReadOnlySpan<int> ReadLinks(int node, int level, int[] copy)
+    {
+        var links = Links(node, level);
+        if (_locks is null) return links;
+        LockNode(node);
+        var n = links[0];
+        links[..(n + 1)].CopyTo(copy);
+        UnlockNode(node);
+        return copy.AsSpan(0, n + 1);
+    }
+}
