@@ -6,6 +6,7 @@ using RagCluster.Tests.Infrastructure;
 namespace RagCluster.Tests;
 
 /// <summary>No Docker engine runs here, so the Dockerfile is checked for drift against the code it packages.</summary>
+[Trait("Category", "Unit")]
 public sealed class DeploymentFileTests
 {
     private static readonly string Dockerfile = File.ReadAllText(Path.Combine(RepoPaths.Root, "Dockerfile"));

@@ -15,6 +15,7 @@ namespace RagCluster.Tests;
 /// for the structure Kubernetes and the silos need: names that line up, probes on real endpoints, configuration
 /// keys that bind to real options, graceful termination, GPU scheduling, and agreement with the Dockerfile.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class HelmChartTests
 {
     private static readonly string Chart = Path.Combine(RepoPaths.Root, "deploy", "helm", "ragcluster");

@@ -3,6 +3,7 @@ using RagCluster.Grains.Caching;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>The bookkeeping both cache tiers share: least recently used out first, past a count or a byte total.</summary>
+[Trait("Category", "Unit")]
 public sealed class BoundedLruTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class ChunkingTests
 {
     private static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromDirectory(RepoPaths.TokenizerDir));

@@ -25,6 +25,7 @@ public sealed class EmbeddingFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Service.DisposeAsync();
 }
 
+[Trait("Category", "Unit")]
 public sealed class EmbeddingTests(EmbeddingFixture fixture) : IClassFixture<EmbeddingFixture>
 {
     [Fact]

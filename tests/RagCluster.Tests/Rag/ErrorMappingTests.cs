@@ -12,6 +12,7 @@ namespace RagCluster.Tests.Rag;
 /// (503); any other exception, a library's ArgumentException or InvalidOperationException included, is a 500 that
 /// carries a trace id and none of the exception's message.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ErrorMappingTests
 {
     private static async Task<(int Status, JsonElement Body)> Handle(Exception e)

@@ -17,6 +17,7 @@ namespace RagCluster.Tests.Rag;
 /// Grain state on SQLite (the embedded default): overlapping writes share a transaction, yet each write succeeds or fails
 /// on its own, and the rows are the ones Orleans' ADO.NET provider reads and writes (stores of earlier versions).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class GroupCommitStorageTests : IAsyncLifetime
 {
     private const string ServiceId = "group-commit";

@@ -3,6 +3,7 @@ using RagCluster.Grains.Vectors;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class HnswTests
 {
     private static float[][] RandomVectors(int n, int dims, int seed)

@@ -11,6 +11,7 @@ namespace RagCluster.Tests.Rag;
 /// unsigned around 128 elsewhere; this machine runs whichever is asked): every weighted product rewritten, the model
 /// still loads, and its vectors stay close to float32's without being them.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class Int8WeightsTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class LexicalTests
 {
     [Fact]

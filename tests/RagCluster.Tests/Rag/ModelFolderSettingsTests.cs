@@ -3,6 +3,7 @@ using RagCluster.Grains.Embedding;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>A sentence-transformers model folder's own files set pooling, window and query prompt; settings still win.</summary>
+[Trait("Category", "Unit")]
 public sealed class ModelFolderSettingsTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("model-folder-").FullName;

@@ -5,6 +5,7 @@ using static RagCluster.Tests.Infrastructure.GhostscriptPdf;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>PDF text through PdfPig, on files Ghostscript made (fonts embedded, streams compressed).</summary>
+[Trait("Category", "Unit")]
 public sealed class PdfExtractionTests
 {
     internal static readonly Page[] Guide =

@@ -11,6 +11,7 @@ namespace RagCluster.Tests.Rag;
 /// gives the vectors the host's pooling gives: mean over the real tokens of a padded batch, the [CLS] row, with and
 /// without normalisation, on both built-in models (opset 11 and a later one, whose ReduceSum takes its axes differently).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PooledOutputTests
 {
     private static readonly string[] Texts =

@@ -10,6 +10,7 @@ namespace RagCluster.Tests.Rag;
 /// The lane's own session gives the runners' vectors with the file's weights, and close ones with int8 weights; either
 /// way a query's vector does not depend on which thread embedded it or which other queries came at the same time.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class QueryLaneTests
 {
     [Theory]

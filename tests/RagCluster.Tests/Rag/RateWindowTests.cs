@@ -2,6 +2,7 @@ using RagCluster.Grains.Diagnostics;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class RateWindowTests
 {
     [Fact]

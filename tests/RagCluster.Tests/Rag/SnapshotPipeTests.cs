@@ -3,6 +3,7 @@ using RagCluster.Storage.GrainLogs;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>A snapshot on its way to storage: bounded memory, and a failure on either side ends both.</summary>
+[Trait("Category", "Unit")]
 public sealed class SnapshotPipeTests
 {
     private static Task RunOnThread(Action work) => Task.Factory.StartNew(work, TaskCreationOptions.LongRunning);

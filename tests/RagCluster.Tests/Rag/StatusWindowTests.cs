@@ -2,6 +2,7 @@ using RagCluster.Grains.Documents;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class StatusWindowTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using RagCluster.Storage.Sqlite;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>How the one storage setting becomes a connection string.</summary>
+[Trait("Category", "Unit")]
 public sealed class StoreLocationTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
+[Trait("Category", "Unit")]
 public sealed class TokenizerTests
 {
     private static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromDirectory(RepoPaths.TokenizerDir));

@@ -5,6 +5,7 @@ using RagCluster.Grains.Indexing;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>A shard's memory of removed documents is bounded by time, not by every delete it ever saw (issue 35, item 5).</summary>
+[Trait("Category", "Unit")]
 public sealed class TombstoneTests
 {
     private sealed class ManualClock : TimeProvider
@@ -66,6 +67,7 @@ public sealed class TombstoneTests
 }
 
 /// <summary>A document's pending content is not copied on each of its state changes (issue 35, item 5).</summary>
+[Trait("Category", "Unit")]
 public sealed class DocumentStateCopyTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using RagCluster.Tests.Infrastructure;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>The explicit bounds on what a .docx or a backup may expand into (issue 35, item 3), each with its reason.</summary>
+[Trait("Category", "Unit")]
 public sealed class UploadBoundsTests
 {
 
