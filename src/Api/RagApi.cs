@@ -1,4 +1,3 @@
-using Scalar.AspNetCore;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using RagCluster.Api.Admin;
 using RagCluster.Api.Auditing;
@@ -11,7 +10,7 @@ using RagCluster.Api.OpenApi;
 using RagCluster.Api.Web;
 using RagCluster.Grains.Configuration;
 using RagCluster.Hosting.Diagnostics;
-using Orleans.Runtime;
+using Scalar.AspNetCore;
 
 namespace RagCluster.Api;
 

@@ -2,9 +2,9 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Backup;
 using RagCluster.Api.Cluster;
-using RagCluster.Api.Embeddings;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Documents;
+using RagCluster.Api.Embeddings;
 using RagCluster.Api.Querying;
 using RagCluster.Grains.Naming;
 

@@ -1,21 +1,18 @@
-using RagCluster.Grains.Interfaces.Errors;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
-using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Grains.Backup;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
-using Microsoft.Extensions.Hosting;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Hosting;
 
 namespace RagCluster.Cli;
@@ -33,7 +30,9 @@ public interface IRagBackend : IAsyncDisposable
     Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
     /// <summary>Creates the collection unless it exists; true when it was created.</summary>
+    /// <param name="collection">Its name.</param>
     /// <param name="dimensions">For a new collection: set to bring its own vectors of this dimension (null: the cluster's model).</param>
+    /// <param name="ct">Cancels the call.</param>
     Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct);
     Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct);
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);

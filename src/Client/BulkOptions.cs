@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace RagCluster.Client;
 
 /// <summary>How a bulk load is cut into requests and how long a refused document is retried.</summary>

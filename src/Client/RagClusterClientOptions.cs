@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace RagCluster.Client;
 
 /// <summary>How the client talks to the API: its key, and how it treats a request the API asks to be sent again later.</summary>

@@ -1,16 +1,16 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using RagCluster.Grains.Caching;
-using RagCluster.Grains.Collections;
-using RagCluster.Grains.Documents;
-using RagCluster.Grains.Embedding;
-using RagCluster.Grains.Querying;
-using RagCluster.Grains.Vectors;
-using RagCluster.Grains.Configuration;
-using RagCluster.Grains.Indexing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Configuration;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Indexing;
+using RagCluster.Grains.Querying;
+using RagCluster.Grains.Vectors;
 
 namespace RagCluster.Grains;
 

@@ -1,5 +1,3 @@
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Grains.Embedding;
 using RagCluster.Storage;
 

@@ -1,28 +1,25 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Placement;
-using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans;
 using Orleans.Configuration;
 using Orleans.Dashboard;
-using Orleans.Hosting;
-using Orleans.Runtime;
+using Orleans.Placement;
+using Orleans.Providers;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
-using RagCluster.Hosting.Diagnostics;
 using RagCluster.Grains.Placement;
+using RagCluster.Hosting.Diagnostics;
 using RagCluster.Storage;
 using RagCluster.Storage.Faults;
 using RagCluster.Storage.GrainLogs;
 using RagCluster.Storage.GrainRows;
 using RagCluster.Storage.Schema;
 using RagCluster.Storage.Sqlite;
-using Orleans.Providers;
 
 namespace RagCluster.Hosting;
 

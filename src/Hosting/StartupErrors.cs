@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime;
 
 namespace RagCluster.Hosting;
 

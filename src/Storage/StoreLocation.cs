@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using RagCluster.Storage.Concurrency;
 
 namespace RagCluster.Storage;
 

@@ -3,7 +3,6 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.VectorData;
-using Microsoft.Extensions.VectorData.ProviderServices;
 using RagCluster.Client;
 
 namespace RagCluster.VectorData;
@@ -84,7 +83,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     }
 
     /// <summary>
-    /// Records whose data properties match the filter (equalities joined with &&), read page by page through the
+    /// Records whose data properties match the filter (equalities joined with &amp;&amp;), read page by page through the
     /// collection's document ids: a scan, fine for housekeeping, not a query path (search is). No ordering.
     /// </summary>
     public override async IAsyncEnumerable<TRecord> GetAsync(Expression<Func<TRecord, bool>> filter, int top, FilteredRecordRetrievalOptions<TRecord>? options = null,

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.VectorData;
 using RagCluster.Client;
 

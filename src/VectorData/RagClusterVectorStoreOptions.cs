@@ -1,8 +1,4 @@
-using System.Net;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.VectorData;
-using RagCluster.Client;
 
 namespace RagCluster.VectorData;
 

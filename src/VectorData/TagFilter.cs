@@ -5,7 +5,7 @@ namespace RagCluster.VectorData;
 
 /// <summary>
 /// A VectorData filter as RagCluster's tag filter: equalities on data properties (r.Lang == "en", r.Year == year,
-/// r.Done, !r.Done), joined with &&. RagCluster filters shards by exact tag match, so anything else (||, !=, ranges,
+/// r.Done, !r.Done), joined with &amp;&amp;. RagCluster filters shards by exact tag match, so anything else (||, !=, ranges,
 /// the key or the full-text property) is refused with NotSupportedException rather than answered wrongly.
 /// </summary>
 internal static class TagFilter
@@ -78,5 +78,5 @@ internal static class TagFilter
     }
 
     private static NotSupportedException Unsupported(Expression e) =>
-        new($"RagCluster filters are equalities on data properties joined with && (tags must match exactly); cannot translate '{e}'");
+        new($"RagCluster filters are equalities on data properties joined with &amp;&amp; (tags must match exactly); cannot translate '{e}'");
 }

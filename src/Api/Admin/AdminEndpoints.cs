@@ -1,12 +1,11 @@
-using RagCluster.Api.OpenApi;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Auditing;
 using RagCluster.Grains.Interfaces.Security;
-using Orleans;
 
 namespace RagCluster.Api.Admin;
 

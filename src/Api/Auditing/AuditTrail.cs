@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Auditing;
-using Orleans;
 
 namespace RagCluster.Api.Auditing;
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
-using Orleans;
 
 namespace RagCluster.Api.Auth;
 

@@ -1,4 +1,3 @@
-using RagCluster.Grains.Configuration;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Authentication;
@@ -6,8 +5,8 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.IdentityModel.Tokens;
+using RagCluster.Grains.Configuration;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Auth;
 

@@ -1,5 +1,4 @@
 using RagCluster.Grains.Interfaces.Security;
-using Orleans;
 
 namespace RagCluster.Api.Auth;
 

@@ -1,5 +1,3 @@
-using RagCluster.Grains.Configuration;
-
 namespace RagCluster.Api.Auth;
 
 /// <summary>

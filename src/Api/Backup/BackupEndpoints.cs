@@ -1,9 +1,8 @@
-using RagCluster.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Backup;
-using Orleans;
 
 namespace RagCluster.Api.Backup;
 

@@ -7,8 +7,6 @@ using RagCluster.Grains.Interfaces.Diagnostics;
 using RagCluster.Grains.Interfaces.Embedding;
 using RagCluster.Hosting;
 using RagCluster.Hosting.Diagnostics;
-using Orleans;
-using Orleans.Runtime;
 
 namespace RagCluster.Api.Cluster;
 

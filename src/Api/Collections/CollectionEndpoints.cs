@@ -1,15 +1,13 @@
-using Microsoft.Extensions.Options;
-using RagCluster.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using RagCluster.Api.Auth;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
-using Orleans;
-using Orleans.Runtime;
 
 namespace RagCluster.Api.Collections;
 

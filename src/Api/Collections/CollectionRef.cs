@@ -1,7 +1,6 @@
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Security;
-using Orleans;
 
 namespace RagCluster.Api.Collections;
 

@@ -1,8 +1,5 @@
 using System.Text.Json;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Hosting.Diagnostics;
-using RagCluster.Grains.Interfaces.Embedding;
 
 namespace RagCluster.Api.Dashboard;
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Interfaces.Collections;
@@ -6,9 +7,6 @@ using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
-using Orleans;
-
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace RagCluster.Api.Dashboard;
 

@@ -1,10 +1,9 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Naming;
-using Orleans;
 using static RagCluster.Api.Documents.DocumentParsing;
 
 namespace RagCluster.Api.Documents;

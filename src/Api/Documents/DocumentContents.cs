@@ -1,7 +1,6 @@
 using RagCluster.Api.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
-using Orleans;
 
 namespace RagCluster.Api.Documents;
 

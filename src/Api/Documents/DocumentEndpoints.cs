@@ -1,16 +1,15 @@
-using RagCluster.Api.OpenApi;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Limits;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Naming;
-using Orleans;
 using static RagCluster.Api.Documents.DocumentParsing;
 
 namespace RagCluster.Api.Documents;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Api.Embeddings;
 

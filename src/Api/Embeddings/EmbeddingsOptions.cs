@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Api.Embeddings;

@@ -1,7 +1,4 @@
 using RagCluster.Grains.Configuration;
-using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.RateLimiting;
-using RagCluster.Api.Auth;
 
 namespace RagCluster.Api.Limits;
 

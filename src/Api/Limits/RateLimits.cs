@@ -1,7 +1,6 @@
-using RagCluster.Grains.Configuration;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.RateLimiting;
 using RagCluster.Api.Auth;
+using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Api.Limits;
 

@@ -12,7 +12,6 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
-using Orleans;
 
 namespace RagCluster.Api.Mcp;
 

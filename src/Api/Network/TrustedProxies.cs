@@ -1,6 +1,6 @@
-using RagCluster.Grains.Configuration;
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
+using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Api.Network;
 

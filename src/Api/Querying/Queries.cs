@@ -4,7 +4,6 @@ using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Querying;
-using Orleans;
 
 namespace RagCluster.Api.Querying;
 

@@ -1,13 +1,12 @@
-using RagCluster.Api.OpenApi;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
+using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Querying;
-using Orleans;
 
 namespace RagCluster.Api.Querying;
 

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Auditing;
 
 /// <summary>Key: the UTC day, "yyyy-MM-dd". Who did what, when: writes and admin actions, append-only.</summary>

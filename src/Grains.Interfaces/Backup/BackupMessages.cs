@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 

@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Grains.Interfaces.Caching;

@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 

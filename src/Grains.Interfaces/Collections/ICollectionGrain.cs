@@ -1,4 +1,3 @@
-using Orleans;
 using Orleans.Concurrency;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Documents;

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Diagnostics;
 
 /// <summary>Where a call ran and what it carried back; used by health checks and the runtime benchmark.</summary>

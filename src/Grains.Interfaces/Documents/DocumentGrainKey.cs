@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Documents;
 
 /// <summary>A document grain's key, "collection/documentId" (a collection key holds no '/'), spelled once.</summary>

@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Collections;
 
 namespace RagCluster.Grains.Interfaces.Documents;
@@ -18,15 +17,18 @@ public static class DocumentStatuses
 }
 
 /// <summary>A document as submitted: raw bytes and the format they are in (txt, md, html, json, docx, pdf).</summary>
-[GenerateSerializer, Immutable, Alias("rc.IngestRequest")]
+/// <param name="Format">txt, md, html, json, docx or pdf.</param>
+/// <param name="Content">The document's bytes.</param>
+/// <param name="Tags">Its tags (part of its content hash).</param>
+/// <param name="FileName">The uploaded file's name, when it came as a file.</param>
 /// <param name="AcceptedAt">Not 0: the caller already told the collection (DocumentsAccepted) about this document, as a
 /// batch does for all its documents in one write, and this is the stamp the collection answered; the document then
 /// skips its own notice, and names the stamp when it tells the collection it has settled.</param>
 /// <param name="VersionFloor">With <paramref name="AcceptedAt"/>: the acceptance's <see cref="Acceptance.VersionFloor"/>.</param>
-/// <remarks>
-/// <see cref="RegistryRead"/>: the collection's registry was read for this document when it was accepted (a batch's
-/// acceptance reads every id's row), and <see cref="Registry"/> is what it held, so the grain need not ask again.
-/// </remarks>
+/// <param name="RegistryRead">The collection's registry was read for this document when it was accepted (a batch's
+/// acceptance reads every id's row), so the grain need not ask again.</param>
+/// <param name="Registry">With <paramref name="RegistryRead"/>: what the registry held.</param>
+[GenerateSerializer, Immutable, Alias("rc.IngestRequest")]
 public sealed record IngestRequest(string Format, byte[] Content, Dictionary<string, string> Tags, string? FileName, long AcceptedAt = 0, long VersionFloor = 0,
     bool RegistryRead = false, DocumentRecord? Registry = null)
 {

@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Backup;
 
 namespace RagCluster.Grains.Interfaces.Documents;

@@ -1,6 +1,3 @@
-using Orleans;
-using RagCluster.Grains.Interfaces.Security;
-
 namespace RagCluster.Grains.Interfaces.Embedding;
 
 /// <summary>One silo's embedding: whether it runs the model (Available), on what, and how much it has done.</summary>

@@ -1,6 +1,3 @@
-using Orleans;
-using Orleans.Runtime;
-
 namespace RagCluster.Grains.Interfaces.Errors;
 
 /// <summary>

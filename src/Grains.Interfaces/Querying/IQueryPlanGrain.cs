@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Querying;
 
 /// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>

@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Interfaces.Collections;
 
 namespace RagCluster.Grains.Interfaces.Querying;

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Security;
 
 // Wire and stored types: Orleans serializers are generated for them; primary-constructor members get ids in

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Security;
 
 /// <summary>Key: the key id (the public part of an API key). Holds only a hash of the secret.</summary>

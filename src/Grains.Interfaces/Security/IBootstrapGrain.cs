@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Security;
 
 /// <summary>Key: "bootstrap". Issues the first admin key once per cluster when none is configured.</summary>

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Security;
 
 /// <summary>Key: tenant name. The tenant's key ids and collection names, for listing.</summary>

@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Grains.Interfaces.Security;
 
 public static class Roles

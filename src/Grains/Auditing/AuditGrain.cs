@@ -1,8 +1,6 @@
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Auditing;
-using Orleans;
-using Orleans.Runtime;
 using Orleans.Serialization;
+using RagCluster.Grains.Interfaces.Auditing;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Storage.GrainLogs;
 using RagCluster.Storage.GrainRows;
 

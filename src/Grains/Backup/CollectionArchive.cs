@@ -1,22 +1,17 @@
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Collections;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using RagCluster.Grains.Documents;
+using RagCluster.Grains.Collections;
+using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 using RagCluster.Grains.Security;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
-using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Backup;
 

@@ -1,11 +1,7 @@
-using RagCluster.Grains.Interfaces.Caching;
-using RagCluster.Grains.Interfaces.Querying;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
+using RagCluster.Grains.Interfaces.Caching;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Placement;
 using RagCluster.Storage.GrainRows;
 

@@ -1,6 +1,3 @@
-using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Interfaces.Querying;
-
 namespace RagCluster.Grains.Caching;
 
 /// <summary>Bound from "Cache".</summary>

@@ -1,7 +1,3 @@
-using System.Text.RegularExpressions;
-using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Text;
-
 namespace RagCluster.Grains.Chunking;
 
 public sealed class ChunkingOptions

@@ -1,11 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Backup;
-using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Interfaces.Documents;
-
 namespace RagCluster.Grains.Collections;
 
 /// <summary>Bound from "Backup".</summary>

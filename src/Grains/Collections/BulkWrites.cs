@@ -1,13 +1,10 @@
-using Orleans;
-using Orleans.Runtime;
-using Orleans.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Documents;
+using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Collections;
 

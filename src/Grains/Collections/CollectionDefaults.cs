@@ -1,19 +1,3 @@
-using RagCluster.Grains.Documents;
-using Microsoft.Extensions.Options;
-using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Indexing;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Serialization;
-using Orleans.Storage;
-using RagCluster.Grains.Interfaces.Errors;
-using Microsoft.Extensions.Logging;
-using RagCluster.Storage.GrainRows;
-using RagCluster.Grains.OwnVectors;
-using RagCluster.Storage.Faults;
-using RagCluster.Grains.Vectors;
 using RagCluster.Grains.Configuration;
 
 namespace RagCluster.Grains.Collections;

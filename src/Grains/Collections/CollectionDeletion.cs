@@ -2,10 +2,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
 
 namespace RagCluster.Grains.Collections;
 

@@ -1,20 +1,14 @@
-using RagCluster.Grains.Documents;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Indexing;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Serialization;
-using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
-using Microsoft.Extensions.Logging;
-using RagCluster.Storage.GrainRows;
+using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Storage.Faults;
 using RagCluster.Grains.Vectors;
-using RagCluster.Grains.Configuration;
+using RagCluster.Storage.GrainRows;
 
 namespace RagCluster.Grains.Collections;
 

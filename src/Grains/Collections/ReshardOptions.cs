@@ -1,13 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
-using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Storage.GrainRows;
-using RagCluster.Grains.Indexing;
-
 namespace RagCluster.Grains.Collections;
 
 /// <summary>How a reshard copies, bound from the "Reshard" configuration section.</summary>

@@ -1,12 +1,8 @@
 using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
-using RagCluster.Grains.Documents;
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Storage.GrainRows;
 using RagCluster.Grains.Indexing;
+using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Indexing;
 
 namespace RagCluster.Grains.Collections;
 

@@ -1,10 +1,8 @@
 using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.Collections;
 

@@ -1,7 +1,3 @@
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Diagnostics;
 
 namespace RagCluster.Grains.Diagnostics;

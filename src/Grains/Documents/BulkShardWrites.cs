@@ -1,10 +1,9 @@
-using Orleans;
 using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Documents;
 

@@ -2,14 +2,12 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.Documents;
 

@@ -1,11 +1,9 @@
-using Orleans;
-using Orleans.Runtime;
 using Orleans.Storage;
-using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Grains.Documents;

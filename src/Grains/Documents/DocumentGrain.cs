@@ -1,24 +1,16 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Chunking;
-using RagCluster.Grains.Diagnostics;
+using Orleans.Concurrency;
+using Orleans.Serialization;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Extraction;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Persistence;
-using RagCluster.Grains.Text;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Serialization;
-using Orleans.Storage;
 
 namespace RagCluster.Grains.Documents;
 

@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Grains.Interfaces.Embedding;
-using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Embedding;

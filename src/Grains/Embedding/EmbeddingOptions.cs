@@ -1,5 +1,5 @@
-using RagCluster.Grains.Embedding.BuiltIn;
 using RagCluster.Grains.Configuration;
+using RagCluster.Grains.Embedding.BuiltIn;
 
 namespace RagCluster.Grains.Embedding;
 

@@ -1,12 +1,3 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Embedding.Onnx;
-using RagCluster.Grains.Placement;
-using RagCluster.Grains.Interfaces.Embedding;
-using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Text;
-
 namespace RagCluster.Grains.Embedding;
 
 /// <summary>Dense retrieval is off (no model configured or it failed to load); the reason says which. Ours and serializable, so it crosses silos as itself.</summary>

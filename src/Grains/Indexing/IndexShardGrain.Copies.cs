@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage.GrainLogs;

@@ -1,18 +1,11 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using RagCluster.Grains.Interfaces.Backup;
-using RagCluster.Grains.Interfaces.Collections;
+using Orleans.Concurrency;
+using Orleans.Serialization;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Placement;
 using RagCluster.Grains.Vectors;
-using Microsoft.Extensions.Logging;
-using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Interfaces.Errors;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Serialization;
-using Orleans.Storage;
 using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Indexing;

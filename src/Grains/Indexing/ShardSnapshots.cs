@@ -1,4 +1,3 @@
-using Orleans;
 using Orleans.Serialization;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Vectors;

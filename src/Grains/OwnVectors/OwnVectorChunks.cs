@@ -1,7 +1,7 @@
-using RagCluster.Grains.Interfaces.Errors;
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Text;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.OwnVectors;
 

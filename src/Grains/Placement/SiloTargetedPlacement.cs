@@ -1,6 +1,4 @@
-using Orleans;
 using Orleans.Placement;
-using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 
 namespace RagCluster.Grains.Placement;

@@ -1,18 +1,3 @@
-using System.ClientModel;
-using System.ClientModel.Primitives;
-using System.Runtime.CompilerServices;
-using System.Text;
-using System.Text.RegularExpressions;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Http.Resilience;
-using Microsoft.Extensions.Logging;
-using OpenAI;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
-using RagCluster.Grains.Interfaces.Querying;
-
 namespace RagCluster.Grains.Querying;
 
 /// <summary>Bound from "Llm": an OpenAI-compatible chat endpoint (OpenAI, Ollama's /v1, vLLM, llama.cpp server).</summary>

@@ -1,23 +1,19 @@
-using Microsoft.Extensions.Options;
-using RagCluster.Grains.Interfaces.Errors;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Caching;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Grains.Retrieval;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
-using Orleans.Storage;
-using RagCluster.Grains.Indexing;
 
 namespace RagCluster.Grains.Querying;
 

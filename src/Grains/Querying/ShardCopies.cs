@@ -1,4 +1,3 @@
-using Orleans;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 

@@ -1,14 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using RagCluster.Grains.Interfaces.Security;
-using Orleans;
-using Orleans.Concurrency;
-using Orleans.Runtime;
 using Orleans.Serialization;
-using Orleans.Storage;
-using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Security;
 

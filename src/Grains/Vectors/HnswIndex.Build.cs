@@ -1,8 +1,3 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
-
 namespace RagCluster.Grains.Vectors;
 
 // Building the graph: appending vectors, linking them (by several threads for bulk loads), deletes and compaction.

@@ -1,7 +1,4 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace RagCluster.Grains.Vectors;
 

@@ -1,8 +1,3 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
-
 namespace RagCluster.Grains.Vectors;
 
 public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOptions

@@ -1,8 +1,3 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
-
 namespace RagCluster.Grains.Vectors;
 
 /// <summary>How an index holds its vectors for the graph walk.</summary>

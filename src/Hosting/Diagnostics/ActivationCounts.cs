@@ -1,6 +1,4 @@
 using System.Diagnostics.Metrics;
-using Orleans;
-using Orleans.Runtime;
 
 namespace RagCluster.Hosting.Diagnostics;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Orleans;
-using Orleans.Runtime;
 
 namespace RagCluster.Hosting.Diagnostics;
 

@@ -1,6 +1,5 @@
 using System.Reflection;
 using Microsoft.Extensions.Logging;
-using Orleans;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Storage.Faults;
 

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 
-using Orleans;
-
 namespace RagCluster.Hosting.Diagnostics;
 
 [GenerateSerializer, Immutable, Alias("rc.MethodStat")]

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Hosting.Diagnostics;
 

@@ -1,7 +1,4 @@
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Grains.Placement;
-using RagCluster.Grains.Interfaces.Embedding;
 
 namespace RagCluster.Hosting.Diagnostics;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 
-using Orleans;
-
 namespace RagCluster.Hosting.Diagnostics;
 
 /// <summary>A finished span as the dashboard shows it: which grain method ran where, for how long, under which trace.</summary>

@@ -1,6 +1,4 @@
 using System.Data.Common;
-using Orleans;
-using Orleans.Runtime;
 using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Errors;
 

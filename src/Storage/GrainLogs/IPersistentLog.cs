@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace RagCluster.Storage.GrainLogs;
 
 /// <summary>

@@ -1,7 +1,5 @@
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans;
-using Orleans.Runtime;
 using Orleans.Storage;
 using RagCluster.Storage.Faults;
 

@@ -1,6 +1,4 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace RagCluster.Storage.GrainLogs;
 

@@ -1,7 +1,5 @@
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans;
-using Orleans.Runtime;
 using RagCluster.Storage.Faults;
 
 namespace RagCluster.Storage.GrainRows;
@@ -9,7 +7,7 @@ namespace RagCluster.Storage.GrainRows;
 /// <summary>
 /// A grain's head plus keyed row sets, for state with a part too large to rewrite on every change (a collection's
 /// document registry): Orleans' IPersistentState writes the whole state each time, so this is ours. The grain keeps
-/// the head in memory and reads rows a page at a time. <see cref="ReadAsync"/> fences: it takes the next owner epoch,
+/// the head in memory and reads rows a page at a time. <see cref="ReadAsync(CancellationToken)"/> fences: it takes the next owner epoch,
 /// and a later write of an older epoch is refused with <see cref="Orleans.Storage.InconsistentStateException"/>.
 /// </summary>
 public interface IPersistentRows

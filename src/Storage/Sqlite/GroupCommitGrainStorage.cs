@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 

@@ -21,6 +21,11 @@ public sealed class BertEncoder : ITextEncoder
     private readonly bool _normalize;
     private int _disposed;
 
+    /// <summary>Loads the model into a session of its own on the options' execution provider.</summary>
+    /// <param name="modelPath">The ONNX file.</param>
+    /// <param name="tokenizer">The model's tokenizer (for its special tokens).</param>
+    /// <param name="options">Pooling, window, provider and threads, resolved for this model.</param>
+    /// <param name="log">Where the provider's choice is logged.</param>
     /// <param name="int8Weights">On CPU, the model's matrix products with int8 weights (<see cref="Int8Weights"/>): a query session's choice.</param>
     public BertEncoder(string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null, bool int8Weights = false)
     {
