@@ -16,7 +16,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
         var (status, title, message) = Describe(exception);
-        if (status == 500) log.LogError(exception, "unhandled error in {Method} {Path}", http.Request.Method, http.Request.Path);
+        if (status == 500) log.UnhandledError(exception, http.Request.Method, http.Request.Path);
         http.Response.StatusCode = status;
         if (status == 503) http.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return await problems.TryWriteAsync(new ProblemDetailsContext

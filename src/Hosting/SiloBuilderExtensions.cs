@@ -200,7 +200,7 @@ internal sealed class SchemaInstaller(StoreLocation store, ILogger<SchemaInstall
     public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SchemaInstaller>(ServiceLifecycleStage.RuntimeInitialize, async ct =>
     {
         await DatabaseSchema.ApplyAsync(store, ct);
-        log.LogInformation("Schema ready in {Store}", store.Description);
+        log.SchemaReady(store.Description);
     });
 }
 
@@ -212,8 +212,7 @@ internal sealed class SiloAnnouncer(ILocalSiloDetails silo, SiloOptions options,
 
     public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SiloAnnouncer>(ServiceLifecycleStage.Active, ct =>
     {
-        log.LogInformation("RagCluster silo {Silo} active in cluster {Cluster}: state in {Store}, membership {Membership}", silo.SiloAddress,
-            options.ClusterId, store.Description, options.UsesRedis ? "Redis" : "localhost");
+        log.SiloActive(silo.SiloAddress, options.ClusterId, store.Description, options.UsesRedis ? "Redis" : "localhost");
         _ = activations.RunAsync(_stop.Token);
         return Task.CompletedTask;
     }, ct =>

@@ -42,7 +42,7 @@ public sealed class HealthEndpoint(IConfiguration configuration, IServiceProvide
         app.UseOpenTelemetryPrometheusScrapingEndpoint(services.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>(), null, "/metrics", null, null);
         await app.StartAsync(cancellationToken);
         _app = app;
-        log.LogInformation("Health probes on http://{Address}:{Port}/health/live and /health/ready", configuration["Health:ListenAddress"] ?? "0.0.0.0", port);
+        log.HealthProbesListening(configuration["Health:ListenAddress"] ?? "0.0.0.0", port);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

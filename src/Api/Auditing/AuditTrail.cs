@@ -40,7 +40,7 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
         }
         catch (Exception e)
         {
-            log.LogError(e, "audit entry not recorded: {Action} {Target} by {KeyId} -> {Status}", entry.Action, entry.Target, entry.KeyId, entry.Status);
+            log.AuditNotRecorded(e, entry.Action, entry.Target, entry.KeyId, entry.Status);
         }
     }
 

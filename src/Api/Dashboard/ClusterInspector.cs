@@ -55,7 +55,7 @@ public sealed class ClusterInspector(IClusterMembershipService membership, ILoca
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansException)
             {
-                log.LogDebug("silo {Silo} did not answer: {Error}", m.SiloAddress, e.Message);
+                log.SiloDidNotAnswer(m.SiloAddress, e.Message);
                 return (m, null);
             }
         }));

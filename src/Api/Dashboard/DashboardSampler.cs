@@ -39,7 +39,7 @@ public sealed class DashboardSampler(ClusterInspector inspector, IConfiguration 
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                log.LogWarning("dashboard sample failed: {Error}", e.Message);
+                log.DashboardSampleFailed(e.Message);
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }

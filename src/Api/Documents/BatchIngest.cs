@@ -49,7 +49,7 @@ public static class BatchIngest
             {
                 // Not accepted; a 503 one (the store or the cluster could not take it now) is safe to send again after retryAfter.
                 var refusal = stored[k].Refusal!;
-                if (refusal.Status == 500) log.LogError("batch ingest of {Collection}/{Document} failed unexpectedly", c.Key, id);
+                if (refusal.Status == 500) log.BatchDocumentFailed(c.Key, id);
                 results[index] = new BatchItem(id, "rejected",
                     Error: new IngestRejection(refusal.Status, refusal.Title, refusal.Detail, refusal.Retryable ? StorageUnavailableException.RetryAfterSeconds : null));
                 rejected++;

@@ -55,7 +55,7 @@ public static class ToolGate
         {
             var (status, title, detail) = GrainExceptionHandler.Describe(e);
             if (status == 500)
-                context.Services?.GetService<ILoggerFactory>()?.CreateLogger(typeof(ToolGate)).LogError(e, "MCP tool {Tool} failed unexpectedly", tool.ProtocolTool.Name);
+                context.Services?.GetService<ILoggerFactory>()?.CreateLogger(typeof(ToolGate)).McpToolFailed(e, tool.ProtocolTool.Name);
             return Error(status, title, detail);
         }
     }

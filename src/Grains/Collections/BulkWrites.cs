@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
@@ -167,7 +166,7 @@ public sealed partial class CollectionGrain
             }
             catch (Exception e)
             {
-                log.LogWarning("Sweep of collection {Collection} could not ask shard {Shard} about bulk writes; the next tick retries: {Error}", key, byShard.Key, e.Message);
+                log.SweepCouldNotAskShard(key, byShard.Key, e.Message);
             }
         }
         return settled;
@@ -191,7 +190,7 @@ public sealed partial class CollectionGrain
             .Where(m => m.Text is { } t && t.Record.UpdatedAt.UtcDateTime < abandonedBefore && Orphaned(t))
             .Select(m => new BulkTextIndexer.Text(m.Key, m.Text!.Record, m.Text.Content, Replaces: true) { Incarnation = m.Text.Incarnation }).ToList();
         var taken = indexer.Accept(this.GetPrimaryKeyString(), orphans);
-        if (taken > 0) log.LogInformation("Sweep of collection {Collection}: indexing {Count} text(s) accepted in bulk that no live silo holds", this.GetPrimaryKeyString(), taken);
+        if (taken > 0) log.SweepTakesOverTexts(this.GetPrimaryKeyString(), taken);
     }
 }
 

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Storage.Faults;
@@ -68,7 +67,7 @@ public sealed partial class CollectionGrain
                     }
                     catch (Exception e)
                     {
-                        log.LogWarning("Sweep of collection {Collection} could not reach document {Document}; the next tick retries: {Error}", key, entry.Key, e.Message);
+                        log.SweepCouldNotReachDocument(key, entry.Key, e.Message);
                     }
                 }));
             }
@@ -90,7 +89,7 @@ public sealed partial class CollectionGrain
             _finishedBulk.Clear();
             if (page.Count < SweepPage) break;
         }
-        if (waiting > 0) log.LogInformation("Sweep of collection {Collection}: {Unsettled} document(s) not settled yet", key, waiting);
+        if (waiting > 0) log.SweepUnsettled(key, waiting);
         await _reminderTurn.WaitAsync();
         try
         {

@@ -75,14 +75,14 @@ public sealed partial class CollectionGrain(
         _head = head;
         _documentCount += gained.GetValueOrDefault(Registered);
         _unsettledCount += gained.GetValueOrDefault(Unsettled);
-        log.LogInformation("Collection {Collection}: moved {Documents} document(s) into the row registry", this.GetPrimaryKeyString(), _documentCount);
+        log.MovedIntoRows(this.GetPrimaryKeyString(), _documentCount);
         try
         {
             await legacy.ClearStateAsync();
         }
         catch (Exception e)
         {
-            log.LogWarning("Collection {Collection}: the old state record stays (never read again): {Error}", this.GetPrimaryKeyString(), e.Message);
+            log.OldStateStays(this.GetPrimaryKeyString(), e.Message);
         }
     }
 

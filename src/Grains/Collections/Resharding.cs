@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
@@ -84,7 +83,7 @@ public sealed partial class CollectionGrain
         }
         catch (Exception e)
         {
-            log.LogWarning("Collection {Collection}: reshard step failed, retrying in 5 s: {Error}", key, e.Message);
+            log.ReshardStepFailed(key, e.Message);
             this.RegisterGrainTimer(() => { ResumeReshardWork(); return Task.CompletedTask; },
                 new GrainTimerCreationOptions(TimeSpan.FromSeconds(5), Timeout.InfiniteTimeSpan) { KeepAlive = true });
         }
@@ -95,8 +94,7 @@ public sealed partial class CollectionGrain
         var started = System.Diagnostics.Stopwatch.StartNew();
         _copied = (await rows.PageAsync(CopiedSet, null, 10_000))
             .ToDictionary(r => int.Parse(r.Key, System.Globalization.CultureInfo.InvariantCulture), r => (BitConverter.ToInt32(r.Value), BitConverter.ToInt64(r.Value, 4)));
-        log.LogInformation("Collection {Collection}: copying {From} shards into {To} (generation {Generation}); {Copied} chunks copied before",
-            key, from.ShardCount, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied));
+        log.ReshardCopying(key, from.ShardCount, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied));
         _progressSaved = DateTime.UtcNow;
         using var turns = new SemaphoreSlim(_reshard.ParallelShards);
         await Task.WhenAll(Enumerable.Range(0, from.ShardCount).Select(async shard =>
@@ -118,8 +116,7 @@ public sealed partial class CollectionGrain
             foreach (var old in from.ShardKeys(key)) edits.Put(RetireSet, old, []);
             return h with { Settings = h.Settings with { ShardCount = to.ShardCount, LayoutGeneration = to.Generation, ReshardingTo = null } };
         });
-        log.LogInformation("Collection {Collection}: now served by {To} shards (generation {Generation}); {Chunks} chunks copied in {Seconds:F1} s",
-            key, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied), started.Elapsed.TotalSeconds);
+        log.ReshardDone(key, to.ShardCount, to.Generation, _copied.Values.Sum(c => c.Copied), started.Elapsed.TotalSeconds);
         _copied = [];
     }
 

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
@@ -79,7 +78,7 @@ public sealed partial class CollectionGrain
     {
         if (_head.RestoringUntil == 0) { await DropRestoreReminderAsync(); return; }
         if (DateTime.UtcNow <= LeaseEnd(_head)) return;
-        log.LogWarning("Collection {Collection}: the restore into it stopped renewing its lease at {Lapsed:o}; giving it up", this.GetPrimaryKeyString(), LeaseEnd(_head));
+        log.RestoreLeaseLapsed(this.GetPrimaryKeyString(), LeaseEnd(_head));
         await AbandonRestore(_head.Settings?.Incarnation ?? 0);
     }
 
@@ -106,7 +105,7 @@ public sealed partial class CollectionGrain
                 foreach (var shard in h.Settings!.WriteLayouts.SelectMany(l => l.ShardKeys(key))) edits.Put(RetireSet, shard, []);
                 return h with { Settings = null, RestoringUntil = 0 };
             });
-            log.LogInformation("Collection {Collection}: restore given up; {Documents} registered document(s) removed, its shards retire", key, removed);
+            log.RestoreGivenUp(key, removed);
             break;
         }
         ResumeReshardWork();

@@ -111,7 +111,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
                 }
                 catch (Exception e) when (!_stopping.IsCancellationRequested)
                 {
-                    log.LogWarning("Indexing {Count} text(s) of {Collection} in bulk stopped, will retry: {Error}", left.Count, collection, e.Message);
+                    log.BulkTextStopped(left.Count, collection, e.Message);
                 }
                 if (left.Count == 0) break;
                 await Task.Delay(delay, _stopping.Token);
@@ -168,7 +168,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
         // Gone with its collection, or stored: done. The rest are tried again, with one line a pass (not one a document).
         var failed = writes.Where(w => outcome.GetValueOrDefault(w.Index) is { } e and not CollectionGoneException).ToList();
         if (failed.Count > 0)
-            log.LogWarning("Indexing {Count} text(s) of {Collection} in bulk failed, will retry: {Error}", failed.Count, collection, outcome[failed[0].Index]!.Message);
+            log.BulkTextFailed(failed.Count, collection, outcome[failed[0].Index]!.Message);
         return failed.Select(w => texts[w.Index]).ToList();
     }
 

@@ -19,4 +19,10 @@ internal static partial class DocumentLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Indexing {Collection}/{Document} v{Version} failed, will retry: {Error}")]
     public static partial void IndexingFailed(ILogger log, string collection, string document, long version, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Indexing {Count} text(s) of {Collection} in bulk stopped, will retry: {Error}")]
+    public static partial void BulkTextStopped(this ILogger logger, int count, string collection, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Indexing {Count} text(s) of {Collection} in bulk failed, will retry: {Error}")]
+    public static partial void BulkTextFailed(this ILogger logger, int count, string collection, string error);
 }

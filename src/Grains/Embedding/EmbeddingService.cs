@@ -36,7 +36,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
         if (!options.DenseConfigured)
         {
             Status = "dense retrieval is off: Embedding:Model is none (BM25 retrieval still works)";
-            log.LogWarning("{Status}", Status);
+            log.StatusWarning(Status);
             return;
         }
         try
@@ -50,7 +50,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
                 // still tokenises; an embedding silo runs the inferences.
                 _tokenizer = WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, options.Encoder == "hashing" ? null : ModelFile(dir)));
                 Status = $"dense retrieval on: {ModelName}, embedded on the cluster's embedding silos (this silo's Silo:Roles has no {SiloRoles.Embedding})";
-                log.LogInformation("{Status}", Status);
+                log.StatusInformation(Status);
             }
             else if (options.Encoder == "hashing")
                 _encoder = new HashingEncoder(WordPieceTokenizer.FromDirectory(dir), options.MaxTokens, options.HashingDimensions);
@@ -58,7 +58,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             {
                 var model = ModelFile(dir);
                 var bert = new BertEncoder(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model)), options, log);
-                log.LogInformation("ONNX Runtime {Version} providers: {Providers}", bert.OrtVersion, string.Join(", ", bert.Providers));
+                log.OrtProviders(bert.OrtVersion, string.Join(", ", bert.Providers));
                 _encoder = bert;
             }
             _tokenizer ??= _encoder!.Tokenizer;
@@ -75,8 +75,8 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}"
                      + (_queriesAlone ? $"; queries with int8 weights in {((BertEncoder)_laneEncoder!).Int8Products} products" : "");
-            if (options.Encoder == "hashing") log.LogWarning("{Status}: vectors are hashed word pieces, for measuring the pipeline, not for meaning", Status);
-            else log.LogInformation("{Status}", Status);
+            if (options.Encoder == "hashing") log.HashingEncoderInUse(Status);
+            else log.StatusInformation(Status);
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
             // threads that long starves the silo's own work.
             // On CPU one runner per core (EffectiveRunners); on a GPU that `auto` found, one, as `cuda` would give.
@@ -106,7 +106,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             _encoder = null;
             _tokenizer = null;
             Status = $"dense retrieval is off: {e.Message} (BM25 retrieval still works)";
-            log.LogError("{Status}", Status);
+            log.StatusError(Status);
         }
     }
 
@@ -121,7 +121,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             }
             catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
             {
-                log.LogWarning("Queries keep the model's float32 weights: int8 weights did not load ({Reason})", e.Message.Split('\n')[0]);
+                log.QueryWeightsStayFloat32(e.Message.Split('\n')[0]);
             }
         return new BertEncoder(model, passages.Tokenizer, laneOptions, log);
     }
@@ -214,7 +214,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var shapes = bert.WarmUpShapes(_maxBatch);
-        if (shapes > 0) log.LogInformation("Embedding: ran {Shapes} input shapes once in {Seconds:F1} s (a GPU's first run of a shape is its slow one)", shapes, clock.Elapsed.TotalSeconds);
+        if (shapes > 0) log.ShapesWarmedUp(shapes, clock.Elapsed.TotalSeconds);
     }
 
     public ValueTask DisposeAsync()

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace RagCluster.Grains.Indexing;
 
 // Compaction: deleted nodes still route walks and hold memory, so a new graph of the live ones is built beside the serving one.
@@ -10,7 +8,7 @@ public sealed partial class IndexShardGrain
     private void StartCompactionIfDue()
     {
         if (_hnsw is not { } graph || graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)) return;
-        logger.LogInformation("Shard {Shard}: compacting {Deleted} deleted of {Count} graph nodes", this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
+        logger.Compacting(this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
         var token = _deactivating.Token;
         // Its own thread, one core: a build of minutes must not hold up other shards' inserts queued on the indexing threads.
         _compaction = Task.Factory.StartNew(() => graph.Compacted(1, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -29,7 +27,7 @@ public sealed partial class IndexShardGrain
         _compaction = null;
         if (!compaction.IsCompletedSuccessfully || _hnsw is not { } old)
         {
-            if (compaction.Exception is { } e) logger.LogWarning(e, "Shard {Shard}: compaction failed; the graph keeps its deleted nodes", this.GetPrimaryKeyString());
+            if (compaction.Exception is { } e) logger.CompactionFailed(e, this.GetPrimaryKeyString());
             if (compaction.IsCompletedSuccessfully) compaction.Result.Index.Dispose();
             return;
         }
@@ -49,6 +47,6 @@ public sealed partial class IndexShardGrain
             if (!index.IsDeleted(node)) _chunks.SetNode(nodeToSlot[node], node);
         (_hnsw, _nodeToSlot) = (index, nodeToSlot);
         old.Dispose(); // an int8 graph's full-precision file; nothing reads the old graph after the swap (searches run in turns)
-        logger.LogInformation("Shard {Shard}: compacted the graph to {Count} nodes", this.GetPrimaryKeyString(), index.Count);
+        logger.Compacted(this.GetPrimaryKeyString(), index.Count);
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage.GrainLogs;
@@ -65,7 +64,7 @@ public sealed partial class IndexShardGrain
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogDebug("Shard {Shard}: could not read its collection's replication factor: {Error}", this.GetPrimaryKeyString(), e.Message);
+                logger.ReplicationFactorUnread(this.GetPrimaryKeyString(), e.Message);
             }
         }
         PushToFollowers(log.LastSeq + 1, []); // wakes them: one that is behind reads the rest
@@ -105,7 +104,7 @@ public sealed partial class IndexShardGrain
                 if (await _follower!.ReadNewAsync() is not { } read)
                 {
                     // A snapshot dropped entries this copy never had: load again, from that snapshot.
-                    logger.LogInformation("Shard copy {Shard} fell behind its primary's snapshot; reloading", this.GetPrimaryKeyString());
+                    logger.CopyBehindSnapshot(this.GetPrimaryKeyString());
                     _followed.Clear();
                     this.DeactivateOnIdle();
                     return;
@@ -114,7 +113,7 @@ public sealed partial class IndexShardGrain
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning("Shard copy {Shard} could not read its primary's log; the next beat retries: {Error}", this.GetPrimaryKeyString(), e.Message);
+                logger.CopyCouldNotReadLog(this.GetPrimaryKeyString(), e.Message);
             }
         }
         if (_followed.Count == 0) return;
@@ -127,7 +126,7 @@ public sealed partial class IndexShardGrain
         catch (Exception e)
         {
             // Entries this copy dropped would make it differ from its primary for good: it loads again instead.
-            logger.LogWarning(e, "Shard copy {Shard} could not apply its primary's entries; reloading", this.GetPrimaryKeyString());
+            logger.CopyCouldNotApply(e, this.GetPrimaryKeyString());
             this.DeactivateOnIdle();
         }
     }

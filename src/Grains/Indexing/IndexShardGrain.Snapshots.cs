@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Indexing;
@@ -18,7 +17,7 @@ public sealed partial class IndexShardGrain
         try
         {
             await TakeSnapshotAsync();
-            if (_snapshotFailures > 0) logger.LogInformation("Shard {Shard}: a snapshot succeeded after {Failures} failures", this.GetPrimaryKeyString(), _snapshotFailures);
+            if (_snapshotFailures > 0) logger.SnapshotRecovered(this.GetPrimaryKeyString(), _snapshotFailures);
             (_snapshotFailures, _lastSnapshotError, _nextSnapshotAttempt) = (0, null, default);
             return true;
         }
@@ -36,8 +35,7 @@ public sealed partial class IndexShardGrain
             var backoff = TimeSpan.FromSeconds(Math.Min(60, 1 << Math.Min(_snapshotFailures - 1, 6)));
             _nextSnapshotAttempt = DateTime.UtcNow + backoff;
             RagMetrics.ShardSnapshotFailures.Add(1);
-            logger.LogWarning(e, "Shard {Shard}: snapshot failed ({Failures} in a row; {TailMiB} MiB of log since the last); retrying in {Backoff}",
-                this.GetPrimaryKeyString(), _snapshotFailures, log.BytesSinceSnapshot >> 20, backoff);
+            logger.SnapshotFailed(e, this.GetPrimaryKeyString(), _snapshotFailures, log.BytesSinceSnapshot >> 20, backoff);
             _snapshotRetry?.Dispose();
             _snapshotRetry = this.RegisterGrainTimer(() => { RunWriter(); return Task.CompletedTask; }, backoff, Timeout.InfiniteTimeSpan);
             return true;

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
@@ -80,7 +79,7 @@ public sealed partial class IndexShardGrain
         _snapshotBytes = 0;
         _retired = true;
         RetireFollowers();
-        logger.LogInformation("Shard {Shard}: retired (a reshard replaced it, or its collection was deleted)", this.GetPrimaryKeyString());
+        logger.ShardRetired(this.GetPrimaryKeyString());
         this.DeactivateOnIdle();
     }
 
@@ -135,7 +134,7 @@ public sealed partial class IndexShardGrain
             if (_hnsw is { PendingCount: > 0 } graph)
             {
                 try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
-                catch (Exception e) { logger.LogWarning("Shard {Shard}: linking {Pending} vector(s) failed, will retry: {Error}", this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
+                catch (Exception e) { logger.LinkingFailed(this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
             }
             if (!await SnapshotIfDueAsync()) return;
             if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
@@ -183,7 +182,7 @@ public sealed partial class IndexShardGrain
         _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: encoding ?? VectorEncoding.Float32);
         // A replayed log written before writes were checked may still hold one: skipped, and said.
         if (vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions) is > 0 and var skipped)
-            logger.LogWarning("Shard {Shard}: {Skipped} vector(s) of another dimension than {Dimensions} skipped", this.GetPrimaryKeyString(), skipped, _hnsw.Dimensions);
+            logger.OtherDimensionSkipped(this.GetPrimaryKeyString(), skipped, _hnsw.Dimensions);
         var graph = _hnsw;
         var first = graph.AppendRange(vectors.Select(v => v.Vector).ToList());
         for (var i = 0; i < vectors.Count; i++)

@@ -93,8 +93,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         _activationSplit = FormattableString.Invariant(
             $"read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
-            logger.LogInformation("Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s: {Split}",
-                this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
+            logger.ShardLoaded(this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
         home.Follow(this); // spread onto silos that join
         if (_follower is not null) { StartFollowing(); return; }
         StartLeading();

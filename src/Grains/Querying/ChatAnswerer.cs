@@ -78,7 +78,7 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
         }
         catch (Exception e) when (IsLlmFailure(e, ct))
         {
-            log.LogWarning("LLM answer failed, falling back to extractive: {Reason}", Reason(e));
+            log.LlmAnswerFailed(Reason(e));
             return (null, Reason(e));
         }
     }
@@ -107,7 +107,7 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
             catch (Exception e) when (IsLlmFailure(e, ct))
             {
                 failure.Reason = Reason(e);
-                log.LogWarning("LLM stream failed: {Reason}", failure.Reason);
+                log.LlmStreamFailed(failure.Reason);
                 yield break;
             }
             if (!string.IsNullOrEmpty(piece)) yield return piece;

@@ -21,7 +21,7 @@ public sealed class GrainErrorBoundary(ILogger<GrainErrorBoundary> log) : IIncom
         }
         catch (Exception e) when (Replacement(e, $"{context.InterfaceName}.{context.MethodName}") is { } ours)
         {
-            if (ours is GrainFailedException) log.LogError(e, "{Method} failed with {Type}; callers see GrainFailedException", context.MethodName, e.GetType().FullName);
+            if (ours is GrainFailedException) log.ForeignExceptionWrapped(e, context.MethodName, e.GetType().FullName);
             throw ours;
         }
     }

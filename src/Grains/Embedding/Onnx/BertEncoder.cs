@@ -56,7 +56,7 @@ public sealed class BertEncoder : ITextEncoder
             // The provider loaded but could not start on a device (no GPU, a driver too old): as if it had not loaded.
             var reason = Reason(e);
             if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
-            log?.LogWarning("CUDA execution provider could not start ({Reason}); embedding on CPU", reason);
+            log?.CudaDidNotStart(reason);
             ExecutionProvider = "CPU";
             using var cpuOptions = NewSessionOptions(options);
             _session = NewSession(modelPath, int8Model, pooledModel, cpuOptions, log);
@@ -65,7 +65,7 @@ public sealed class BertEncoder : ITextEncoder
         if (ExecutionProvider != "CPU")
         {
             Device = CudaDevice.Describe(options.DeviceId);
-            log?.LogInformation("Embedding on {Provider}: {Device}", ExecutionProvider, Device ?? "device not named (NVML unavailable)");
+            log?.EmbeddingOn(ExecutionProvider, Device ?? "device not named (NVML unavailable)");
         }
 
         var inputs = _session.InputMetadata.Keys.ToList();
@@ -111,7 +111,7 @@ public sealed class BertEncoder : ITextEncoder
             catch (OnnxRuntimeException e)
             {
                 // A provider that cannot start fails the same way below, and the caller handles that.
-                log?.LogInformation("Pooling inside the session failed ({Reason}); pooling on the host", Reason(e));
+                log?.PoolingOnHost(Reason(e));
             }
         return int8Model is null ? new InferenceSession(modelPath, sessionOptions) : new InferenceSession(int8Model, sessionOptions);
     }
@@ -162,7 +162,7 @@ public sealed class BertEncoder : ITextEncoder
                 reason = Reason(e);
             }
         if (options.ExecutionProvider == "cuda") throw CudaUnavailable(reason);
-        log?.LogInformation("CUDA execution provider unavailable ({Reason}); embedding on CPU", reason);
+        log?.CudaUnavailable(reason);
         return "CPU";
     }
 
