@@ -29,67 +29,82 @@ public static partial class AdminEndpoints
     public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/v1/admin").RequireAuthorization(AuthSetup.Admin);
+        admin.MapPost("/keys", CreateApiKey).Reads<CreateKeyRequest>("application/json").ProducesProblem(400);
+        admin.MapGet("/keys", ListApiKeys).ProducesProblem(400);
+        admin.MapGet("/keys/{keyId}", GetApiKey);
+        admin.MapPost("/keys/{keyId}/rotate", RotateApiKey);
+        admin.MapDelete("/keys/{keyId}", RevokeApiKey);
+        admin.MapGet("/audit", ReadAuditTrail).ProducesProblem(400);
+        admin.MapGet("/endpoints", ListEndpoints);
+    }
 
-        admin.MapPost("/keys", [EndpointName("CreateApiKey"), EndpointSummary("Create an API key"), Tags("Admin")] async Task<Results<Created<ApiKeyReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains) =>
+    [EndpointName("CreateApiKey"), EndpointSummary("Create an API key"), Tags("Admin")]
+    private static async Task<Results<Created<ApiKeyReply>, ProblemHttpResult>> CreateApiKey(HttpContext http, IGrainFactory grains)
+    {
+        var (body, error) = await RagEndpoints.ReadJson<CreateKeyRequest>(http.Request);
+        if (error is not null) return error;
+        var tenant = body!.Tenant ?? http.User.RequiredTenant();
+        if (body.Role is null) return RagEndpoints.Problem(400, "Missing role", $"role must be one of {string.Join(", ", Roles.All)}");
+        if (!MaySee(http.User, tenant))
+            return RagEndpoints.Problem(403, "Forbidden", "a tenant admin creates keys of its own tenant only");
+        if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
+            return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
+        var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "");
+        return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
+    }
+
+    [EndpointName("ListApiKeys"), EndpointSummary("List API keys"), Tags("Admin")]
+    private static async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> ListApiKeys(string? tenant, HttpContext http, IGrainFactory grains)
+    {
+        tenant ??= http.User.RequiredTenant();
+        if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
+        if (!MaySee(http.User, tenant)) return TenantNotFound(tenant);
+        var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
+        var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));
+        return TypedResults.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)).ToArray());
+    }
+
+    [EndpointName("GetApiKey"), EndpointSummary("Read an API key's details"), Tags("Admin")]
+    private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> GetApiKey(string keyId, HttpContext http, IGrainFactory grains) =>
+        await Visible(keyId, http, grains) is { } info ? TypedResults.Ok(KeyJson(info, http)) : KeyNotFound(keyId);
+
+    [EndpointName("RotateApiKey"), EndpointSummary("Replace an API key's secret"), Tags("Admin")]
+    private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> RotateApiKey(string keyId, HttpContext http, IGrainFactory grains) =>
+        await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http));
+
+    [EndpointName("RevokeApiKey"), EndpointSummary("Revoke an API key"), Tags("Admin")]
+    private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> RevokeApiKey(string keyId, HttpContext http, IGrainFactory grains) =>
+        await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http));
+
+    // Newest first. from/to default to the last 24 hours; at most 31 days per query. A tenant admin reads its own tenant's.
+    [EndpointName("ReadAuditTrail"), EndpointSummary("Read the audit trail"), Tags("Admin")]
+    private static async Task<Results<Ok<List<AuditEntry>>, ProblemHttpResult>> ReadAuditTrail(DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains)
+    {
+        var until = to ?? DateTimeOffset.UtcNow;
+        var since = from ?? until.AddDays(-1);
+        if (since > until || until - since > TimeSpan.FromDays(31)) return RagEndpoints.Problem(400, "Invalid range", "from must precede to, at most 31 days apart");
+        if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
+        if (!IsOperator(http.User))
         {
-            var (body, error) = await RagEndpoints.ReadJson<CreateKeyRequest>(http.Request);
-            if (error is not null) return error;
-            var tenant = body!.Tenant ?? http.User.RequiredTenant();
-            if (body.Role is null) return RagEndpoints.Problem(400, "Missing role", $"role must be one of {string.Join(", ", Roles.All)}");
-            if (!MaySee(http.User, tenant))
-                return RagEndpoints.Problem(403, "Forbidden", "a tenant admin creates keys of its own tenant only");
-            if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
-                return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
-            var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "");
-            return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
-        }).Reads<CreateKeyRequest>("application/json").ProducesProblem(400);
+            if (tenant is not null && tenant != http.User.RequiredTenant()) return TenantNotFound(tenant);
+            tenant = http.User.RequiredTenant();
+        }
+        var query = new AuditQuery(since, until, tenant, keyId, limit ?? 100);
+        var result = new List<AuditEntry>();
+        for (var day = until.UtcDateTime.Date; day >= since.UtcDateTime.Date && result.Count < query.Limit; day = day.AddDays(-1))
+            result.AddRange(await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(new DateTimeOffset(day, TimeSpan.Zero)))
+                .Query(query with { Limit = query.Limit - result.Count }));
+        return TypedResults.Ok(result);
+    }
 
-        admin.MapGet("/keys", [EndpointName("ListApiKeys"), EndpointSummary("List API keys"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> (string? tenant, HttpContext http, IGrainFactory grains) =>
-        {
-            tenant ??= http.User.RequiredTenant();
-            if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
-            if (!MaySee(http.User, tenant)) return TenantNotFound(tenant);
-            var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
-            var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));
-            return TypedResults.Ok(infos.Where(i => i is not null).Select(i => KeyJson(i!, http)).ToArray());
-        }).ProducesProblem(400);
-
-        admin.MapGet("/keys/{keyId}", [EndpointName("GetApiKey"), EndpointSummary("Read an API key's details"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Visible(keyId, http, grains) is { } info ? TypedResults.Ok(KeyJson(info, http)) : KeyNotFound(keyId));
-
-        admin.MapPost("/keys/{keyId}/rotate", [EndpointName("RotateApiKey"), EndpointSummary("Replace an API key's secret"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Rotate(), http)));
-
-        admin.MapDelete("/keys/{keyId}", [EndpointName("RevokeApiKey"), EndpointSummary("Revoke an API key"), Tags("Admin")] async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> (string keyId, HttpContext http, IGrainFactory grains) =>
-            await Manageable(keyId, http, grains) is { } refused ? refused : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).Revoke(), http)));
-
-        // Newest first. from/to default to the last 24 hours; at most 31 days per query. A tenant admin reads its own tenant's.
-        admin.MapGet("/audit", [EndpointName("ReadAuditTrail"), EndpointSummary("Read the audit trail"), Tags("Admin")] async Task<Results<Ok<List<AuditEntry>>, ProblemHttpResult>> (DateTimeOffset? from, DateTimeOffset? to, string? tenant, string? keyId, int? limit, HttpContext http, IGrainFactory grains) =>
-        {
-            var until = to ?? DateTimeOffset.UtcNow;
-            var since = from ?? until.AddDays(-1);
-            if (since > until || until - since > TimeSpan.FromDays(31)) return RagEndpoints.Problem(400, "Invalid range", "from must precede to, at most 31 days apart");
-            if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
-            if (!IsOperator(http.User))
-            {
-                if (tenant is not null && tenant != http.User.RequiredTenant()) return TenantNotFound(tenant);
-                tenant = http.User.RequiredTenant();
-            }
-            var query = new AuditQuery(since, until, tenant, keyId, limit ?? 100);
-            var result = new List<AuditEntry>();
-            for (var day = until.UtcDateTime.Date; day >= since.UtcDateTime.Date && result.Count < query.Limit; day = day.AddDays(-1))
-                result.AddRange(await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(new DateTimeOffset(day, TimeSpan.Zero)))
-                    .Query(query with { Limit = query.Limit - result.Count }));
-            return TypedResults.Ok(result);
-        }).ProducesProblem(400);
-
-        // Every endpoint and the role it needs, so tests (and operators) can check that none is left open by mistake.
-        admin.MapGet("/endpoints", [EndpointName("ListEndpoints"), EndpointSummary("List the API's endpoints and who may call them"), Tags("Admin")] (EndpointDataSource endpoints) => TypedResults.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new EndpointAccess(
+    // Every endpoint and the role it needs, so tests (and operators) can check that none is left open by mistake.
+    [EndpointName("ListEndpoints"), EndpointSummary("List the API's endpoints and who may call them"), Tags("Admin")]
+    private static Ok<EndpointAccess[]> ListEndpoints(EndpointDataSource endpoints) =>
+        TypedResults.Ok(endpoints.Endpoints.OfType<RouteEndpoint>().Select(e => new EndpointAccess(
             "/" + e.RoutePattern.RawText?.TrimStart('/'),
             e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [],
             e.Metadata.GetMetadata<IAllowAnonymous>() is not null ? "anonymous"
-                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Operator + " (fallback)")).ToArray()));
-    }
+                : e.Metadata.GetOrderedMetadata<IAuthorizeData>().LastOrDefault(a => a.Policy is not null)?.Policy ?? AuthSetup.Operator + " (fallback)")).ToArray());
 
     private static bool IsOperator(ClaimsPrincipal user) => user.Role() == Roles.Operator;
 

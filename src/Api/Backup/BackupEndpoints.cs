@@ -14,40 +14,45 @@ public static class BackupEndpoints
 {
     public static void MapBackupEndpoints(this IEndpointRouteBuilder app, RouteGroupBuilder collection)
     {
-        // Written to a temp file first, so the reply has a length and a failure mid-way is a problem, not a truncated download.
-        collection.MapGet("/backup", [EndpointName("BackupCollection"), EndpointSummary("Download a collection as a backup archive"), Tags("Backup")] async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
-        {
-            var path = Path.GetTempFileName();
-            var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-            try
-            {
-                await CollectionArchive.WriteAsync(grains, c.Key, c.Name, file, http.RequestAborted);
-                file.Position = 0;
-                return TypedResults.File(file, "application/zip", $"{c.Name}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}.ragbackup.zip");
-            }
-            catch
-            {
-                await file.DisposeAsync();
-                throw;
-            }
-        }).RequireAuthorization(AuthSetup.Admin).Produces<Stream>(StatusCodes.Status200OK, "application/zip");
+        collection.MapGet("/backup", BackupCollection).RequireAuthorization(AuthSetup.Admin).Produces<Stream>(StatusCodes.Status200OK, "application/zip");
+        app.MapPost("/v1/restore/{collection}", RestoreCollection).RequireAuthorization(AuthSetup.Admin).WithMetadata(new Limits.BodyLimit(RagEndpoints.MaxRestoreBytes))
+            .Reads<Stream>("application/zip").ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
+    }
 
-        // Into a new collection of the caller's tenant (an operator's: of any, with ?tenant=); the archive is verified completely before anything is written.
-        app.MapPost("/v1/restore/{collection}", [EndpointName("RestoreCollection"), EndpointSummary("Restore a backup archive into a new collection"), Tags("Backup")] async Task<Results<Created<RestoreReply>, ProblemHttpResult>> (string collection, string? tenant, HttpContext http, IGrainFactory grains) =>
+    // Written to a temp file first, so the reply has a length and a failure mid-way is a problem, not a truncated download.
+    [EndpointName("BackupCollection"), EndpointSummary("Download a collection as a backup archive"), Tags("Backup")]
+    private static async Task<FileStreamHttpResult> BackupCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
+    {
+        var path = Path.GetTempFileName();
+        var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
         {
-            if (RagEndpoints.Valid(collection) is { } bad) return bad;
-            tenant ??= http.User.RequiredTenant();
-            if (!Grains.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
-                return RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
-            await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
-                FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-            await http.Request.Body.CopyToAsync(file, http.RequestAborted);
-            if (file.Length == 0) return RagEndpoints.Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
+            await CollectionArchive.WriteAsync(grains, c.Key, c.Name, file, http.RequestAborted);
             file.Position = 0;
-            var manifest = await CollectionArchive.RestoreAsync(grains, tenant, collection, file, http.RequestAborted);
-            return TypedResults.Created($"/v1/collections/{collection}",
-                new RestoreReply(collection, manifest.Collection, manifest.CreatedAt, manifest.Documents, manifest.Chunks, manifest.Skipped));
-        }).RequireAuthorization(AuthSetup.Admin).WithMetadata(new Limits.BodyLimit(RagEndpoints.MaxRestoreBytes))
-          .Reads<Stream>("application/zip").ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
+            return TypedResults.File(file, "application/zip", $"{c.Name}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}.ragbackup.zip");
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
+        }
+    }
+
+    // Into a new collection of the caller's tenant (an operator's: of any, with ?tenant=); the archive is verified completely before anything is written.
+    [EndpointName("RestoreCollection"), EndpointSummary("Restore a backup archive into a new collection"), Tags("Backup")]
+    private static async Task<Results<Created<RestoreReply>, ProblemHttpResult>> RestoreCollection(string collection, string? tenant, HttpContext http, IGrainFactory grains)
+    {
+        if (RagEndpoints.Valid(collection) is { } bad) return bad;
+        tenant ??= http.User.RequiredTenant();
+        if (!Grains.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
+            return RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
+        await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
+            FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        await http.Request.Body.CopyToAsync(file, http.RequestAborted);
+        if (file.Length == 0) return RagEndpoints.Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
+        file.Position = 0;
+        var manifest = await CollectionArchive.RestoreAsync(grains, tenant, collection, file, http.RequestAborted);
+        return TypedResults.Created($"/v1/collections/{collection}",
+            new RestoreReply(collection, manifest.Collection, manifest.CreatedAt, manifest.Documents, manifest.Chunks, manifest.Skipped));
     }
 }

@@ -41,48 +41,62 @@ public static class ClusterEndpoints
 {
     public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/health/live", [EndpointName("Live"), EndpointSummary("Liveness probe"), Tags("Health")] () => TypedResults.Ok(new LiveReply("live"))).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
+        app.MapGet("/health/live", Live).AllowAnonymous().WithMetadata(new RateLimits.Unlimited());
+        app.MapGet("/health/ready", Ready).AllowAnonymous().WithMetadata(new RateLimits.Unlimited()).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/v1/cluster", GetCluster).RequireAuthorization(AuthSetup.Operator);
+        app.MapGet("/v1/cluster/ping/{key}", Ping).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
+        app.MapGet("/v1/cache", GetCacheStats).RequireAuthorization(AuthSetup.Operator);
+        app.MapGet("/v1/embedding", GetEmbedding).RequireAuthorization(AuthSetup.Reader);
+    }
 
-        // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
-        app.MapGet("/health/ready", [EndpointName("Ready"), EndpointSummary("Readiness probe: store, membership and model"), Tags("Health")] async Task<Results<Ok<ReadyReply>, ProblemHttpResult>> (Readiness readiness) =>
-        {
-            var r = await readiness.CheckAsync();
-            return r.Ready
-                ? TypedResults.Ok(new ReadyReply("ready", r.SiloId, r.Checks, r.Detail, r.Embedding))
-                : TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
-                    extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
-        }).AllowAnonymous().WithMetadata(new RateLimits.Unlimited()).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    [EndpointName("Live"), EndpointSummary("Liveness probe"), Tags("Health")]
+    private static Ok<LiveReply> Live() =>
+        TypedResults.Ok(new LiveReply("live"));
 
-        app.MapGet("/v1/cluster", [EndpointName("GetCluster"), EndpointSummary("The cluster's membership as this silo sees it"), Tags("Cluster")] async (IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations) =>
-        {
-            var view = membership.CurrentSnapshot;
-            return TypedResults.Ok(new ClusterReply(self.SiloAddress.ToString(), view.Version.Value, await activations.ReadAsync(),
-                view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
-                    .Select(m => new ClusterMemberReply(m.SiloAddress.ToString(), m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), m.Name)).ToArray()));
-        }).RequireAuthorization(AuthSetup.Operator);
+    // Ready = store reachable, this silo joined, and the embedding model loaded if one is configured.
+    [EndpointName("Ready"), EndpointSummary("Readiness probe: store, membership and model"), Tags("Health")]
+    private static async Task<Results<Ok<ReadyReply>, ProblemHttpResult>> Ready(Readiness readiness)
+    {
+        var r = await readiness.CheckAsync();
+        return r.Ready
+            ? TypedResults.Ok(new ReadyReply("ready", r.SiloId, r.Checks, r.Detail, r.Embedding))
+            : TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo not ready", detail: r.Detail,
+                extensions: new Dictionary<string, object?> { ["checks"] = r.Checks });
+    }
 
-        // Round trip through placement and the transport: shows which silo owns a key.
-        app.MapGet("/v1/cluster/ping/{key}", [EndpointName("Ping"), EndpointSummary("Which silo owns a key (a placement round trip)"), Tags("Cluster")] async Task<Results<Ok<PingReply>, ProblemHttpResult>> (string key, IGrainFactory grains) =>
-        {
-            if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return RagEndpoints.Problem(400, "Invalid key", "key must be 1..256 characters, not all white space");
-            var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
-            return TypedResults.Ok(new PingReply(key, reply.SiloId));
-        }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
+    [EndpointName("GetCluster"), EndpointSummary("The cluster's membership as this silo sees it"), Tags("Cluster")]
+    private static async Task<Ok<ClusterReply>> GetCluster(IClusterMembershipService membership, ILocalSiloDetails self, ActivationCounts activations)
+    {
+        var view = membership.CurrentSnapshot;
+        return TypedResults.Ok(new ClusterReply(self.SiloAddress.ToString(), view.Version.Value, await activations.ReadAsync(),
+            view.Members.Values.OrderBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal)
+                .Select(m => new ClusterMemberReply(m.SiloAddress.ToString(), m.SiloAddress.Endpoint.ToString(), m.Status.ToString(), m.Name)).ToArray()));
+    }
 
-        app.MapGet("/v1/cache", [EndpointName("GetCacheStats"), EndpointSummary("Query cache hits and misses per tier"), Tags("Cluster")] async (IGrainFactory grains, QueryCache l1) =>
-        {
-            var t = await CacheGrain.TotalsAsync(grains);
-            return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
-        }).RequireAuthorization(AuthSetup.Operator);
+    // Round trip through placement and the transport: shows which silo owns a key.
+    [EndpointName("Ping"), EndpointSummary("Which silo owns a key (a placement round trip)"), Tags("Cluster")]
+    private static async Task<Results<Ok<PingReply>, ProblemHttpResult>> Ping(string key, IGrainFactory grains)
+    {
+        if (key.Length is 0 or > 256 || string.IsNullOrWhiteSpace(key)) return RagEndpoints.Problem(400, "Invalid key", "key must be 1..256 characters, not all white space");
+        var reply = await grains.GetGrain<IPingGrain>(key).Ping([]);
+        return TypedResults.Ok(new PingReply(key, reply.SiloId));
+    }
 
-        // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
-        app.MapGet("/v1/embedding", [EndpointName("GetEmbedding"), EndpointSummary("Whether the cluster can embed now, and each silo's model, device and throughput"), Tags("Cluster")] async (Embedder embedder, Dashboard.ClusterInspector inspector) =>
-        {
-            var silos = await inspector.EmbeddingAsync();
-            var why = embedder.Unavailable();
-            var embedding = silos.Where(s => s.Available).ToArray();
-            return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {embedder.Local.ModelName}, {embedding.Length} embedding silo(s)",
-                embedding.Sum(s => s.TextsPerSecond), silos));
-        }).RequireAuthorization(AuthSetup.Reader);
+    [EndpointName("GetCacheStats"), EndpointSummary("Query cache hits and misses per tier"), Tags("Cluster")]
+    private static async Task<Ok<CacheReply>> GetCacheStats(IGrainFactory grains, QueryCache l1)
+    {
+        var t = await CacheGrain.TotalsAsync(grains);
+        return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
+    }
+
+    // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
+    [EndpointName("GetEmbedding"), EndpointSummary("Whether the cluster can embed now, and each silo's model, device and throughput"), Tags("Cluster")]
+    private static async Task<Ok<EmbeddingReply>> GetEmbedding(Embedder embedder, Dashboard.ClusterInspector inspector)
+    {
+        var silos = await inspector.EmbeddingAsync();
+        var why = embedder.Unavailable();
+        var embedding = silos.Where(s => s.Available).ToArray();
+        return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {embedder.Local.ModelName}, {embedding.Length} embedding silo(s)",
+            embedding.Sum(s => s.TextsPerSecond), silos));
     }
 }

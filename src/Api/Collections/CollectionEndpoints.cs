@@ -16,77 +16,94 @@ public static class CollectionEndpoints
 {
     public static void MapCollectionEndpoints(this IEndpointRouteBuilder app, RouteGroupBuilder collection)
     {
-        app.MapGet("/v1/collections", [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")] async (HttpContext http, IGrainFactory grains) =>
-            TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections())).RequireAuthorization(AuthSetup.Reader);
+        app.MapGet("/v1/collections", ListCollections).RequireAuthorization(AuthSetup.Reader);
+        app.MapPost("/v1/collections", CreateCollection).RequireAuthorization(AuthSetup.Writer).Reads<CreateCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
+        collection.MapGet("", GetCollection).RequireAuthorization(AuthSetup.Reader);
+        collection.MapGet("/documents", ListDocumentIds).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+        collection.MapPut("", ConfigureCollection).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
+        collection.MapDelete("", DeleteCollection).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
+        collection.MapGet("/plans", GetPlanStats).RequireAuthorization(AuthSetup.Reader);
+        collection.MapGet("/shards", GetShardStats).RequireAuthorization(AuthSetup.Reader);
+    }
 
-        app.MapPost("/v1/collections", [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")] async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> (HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions, IClusterMembershipService membership) =>
+    [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")]
+    private static async Task<Ok<string[]>> ListCollections(HttpContext http, IGrainFactory grains) =>
+        TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections());
+
+    [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")]
+    private static async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> CreateCollection(HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions, IClusterMembershipService membership)
+    {
+        var defaults = defaultOptions.Value;
+        var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
+        if (error is not null) return error;
+        if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
+        if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
+        var tenant = http.User.RequiredTenant();
+        if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
+        var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
+            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
+        var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
+        await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
+        return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
+    }
+
+    [EndpointName("GetCollection"), EndpointSummary("Read a collection: settings, version, document counts, resharding"), Tags("Collections")]
+    private static async Task<Ok<CollectionReply>> GetCollection(CollectionRef c, IGrainFactory grains)
+    {
+        var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+        return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, info.DocumentCount, info.UnsettledCount, info.Resharding));
+    }
+
+    // The registry a page at a time: pass "next" back as "after" until it is null.
+    [EndpointName("ListDocumentIds"), EndpointSummary("List a collection's document ids, a page at a time"), Tags("Collections")]
+    private static async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> ListDocumentIds(CollectionRef c, string? after, int? limit, IGrainFactory grains)
+    {
+        if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
+        var page = await grains.GetGrain<ICollectionGrain>(c.Key).ListDocuments(after, limit ?? 1000);
+        return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
+    }
+
+    [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")]
+    private static async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> ConfigureCollection(CollectionRef c, HttpRequest request, IGrainFactory grains, IClusterMembershipService membership)
+    {
+        var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
+        if (error is not null) return error;
+        if (ReplicationProblem(body!.ReplicationFactor, membership) is { } tooMany) return tooMany;
+        var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
+        var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
+            body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
+        { Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor };
+        var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
+        // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
+        var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
+        var reply = new CollectionSettingsReply(c.Name, configured, resharding);
+        return resharding is null ? TypedResults.Ok(reply) : TypedResults.Accepted($"/v1/collections/{c.Name}", reply);
+    }
+
+    // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
+    [EndpointName("DeleteCollection"), EndpointSummary("Delete a collection and every document in it"), Tags("Collections")]
+    private static async Task<NoContent> DeleteCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
+    {
+        await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
+        return TypedResults.NoContent();
+    }
+
+    [EndpointName("GetPlanStats"), EndpointSummary("Query plan statistics of a collection"), Tags("Collections")]
+    private static async Task<Ok<PlanStats>> GetPlanStats(CollectionRef c, IGrainFactory grains) =>
+        TypedResults.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name });
+
+    // Every copy of every shard: the primary (copy 0) first, then its followers with how far each is behind it.
+    [EndpointName("GetShardStats"), EndpointSummary("Statistics of each copy of each of a collection's shards"), Tags("Collections")]
+    private static async Task<Ok<ShardStats[]>> GetShardStats(CollectionRef c, IGrainFactory grains)
+    {
+        var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+        var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(async key =>
         {
-            var defaults = defaultOptions.Value;
-            var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
-            if (error is not null) return error;
-            if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
-            if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
-            var tenant = http.User.RequiredTenant();
-            if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
-            var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
-            var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
-            await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
-            return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
-        }).RequireAuthorization(AuthSetup.Writer).Reads<CreateCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
-
-        collection.MapGet("", [EndpointName("GetCollection"), EndpointSummary("Read a collection: settings, version, document counts, resharding"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
-        {
-            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, info.DocumentCount, info.UnsettledCount, info.Resharding));
-        }).RequireAuthorization(AuthSetup.Reader);
-
-        // The registry a page at a time: pass "next" back as "after" until it is null.
-        collection.MapGet("/documents", [EndpointName("ListDocumentIds"), EndpointSummary("List a collection's document ids, a page at a time"), Tags("Collections")] async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> (CollectionRef c, string? after, int? limit, IGrainFactory grains) =>
-        {
-            if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
-            var page = await grains.GetGrain<ICollectionGrain>(c.Key).ListDocuments(after, limit ?? 1000);
-            return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
-        }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
-
-        collection.MapPut("", [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")] async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains, IClusterMembershipService membership) =>
-        {
-            var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
-            if (error is not null) return error;
-            if (ReplicationProblem(body!.ReplicationFactor, membership) is { } tooMany) return tooMany;
-            var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
-            var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
-                body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
-            { Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor };
-            var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
-            // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
-            var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
-            var reply = new CollectionSettingsReply(c.Name, configured, resharding);
-            return resharding is null ? TypedResults.Ok(reply) : TypedResults.Accepted($"/v1/collections/{c.Name}", reply);
-        }).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
-
-        // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
-        collection.MapDelete("", [EndpointName("DeleteCollection"), EndpointSummary("Delete a collection and every document in it"), Tags("Collections")] async (CollectionRef c, HttpContext http, IGrainFactory grains) =>
-        {
-            await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
-            return TypedResults.NoContent();
-        }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
-
-        collection.MapGet("/plans", [EndpointName("GetPlanStats"), EndpointSummary("Query plan statistics of a collection"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
-            TypedResults.Ok((await grains.GetGrain<IQueryPlanGrain>(c.Key).GetStats()) with { Collection = c.Name })).RequireAuthorization(AuthSetup.Reader);
-
-        // Every copy of every shard: the primary (copy 0) first, then its followers with how far each is behind it.
-        collection.MapGet("/shards", [EndpointName("GetShardStats"), EndpointSummary("Statistics of each copy of each of a collection's shards"), Tags("Collections")] async (CollectionRef c, IGrainFactory grains) =>
-        {
-            var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-            var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(async key =>
-            {
-                var copies = await Task.WhenAll(Enumerable.Range(0, info.Settings.ReplicationFactor)
-                    .Select(copy => grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).GetStats()));
-                return copies.Select(s => s.Copy == 0 ? s : s with { Lag = Math.Max(0, copies[0].LogPosition - s.LogPosition) });
-            }));
-            return TypedResults.Ok(shards.SelectMany(s => s).ToArray());
-        }).RequireAuthorization(AuthSetup.Reader);
+            var copies = await Task.WhenAll(Enumerable.Range(0, info.Settings.ReplicationFactor)
+                .Select(copy => grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(key, copy)).GetStats()));
+            return copies.Select(s => s.Copy == 0 ? s : s with { Lag = Math.Max(0, copies[0].LogPosition - s.LogPosition) });
+        }));
+        return TypedResults.Ok(shards.SelectMany(s => s).ToArray());
     }
 
     // A copy a silo: more copies than active silos would put two of one shard on one silo.

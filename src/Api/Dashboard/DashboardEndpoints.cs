@@ -32,37 +32,41 @@ public static partial class DashboardEndpoints
     public static void MapDashboardEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/dashboard").RequireAuthorization(AuthSetup.Operator);
-
-        group.MapGet("", [EndpointName("GetDashboard"), EndpointSummary("The dashboard's picture of the cluster"), Tags("Cluster")] async (HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1) =>
-        {
-            var silos = await inspector.SilosAsync();
-            var tenant = http.User.RequiredTenant();
-            var names = await grains.GetGrain<ITenantGrain>(tenant).Collections();
-            var collections = await Task.WhenAll(names.Take(50).Select(async name =>
-            {
-                var key = TenantScope.CollectionKey(tenant, name);
-                var info = await grains.GetGrain<ICollectionGrain>(key).GetInfo();
-                var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(key).Select(shard => grains.GetGrain<IIndexShardGrain>(shard).GetStats()));
-                var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
-                return new DashboardCollection(name, info.DocumentCount, shards, new DashboardPlans(plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget));
-            }));
-            var (l2Hits, l3Hits, misses, _) = await CacheGrain.TotalsAsync(grains);
-            // Methods summed over silos: calls and errors add up; the mean is weighted by calls.
-            var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new MethodSummary(g.Key.Type, g.Key.Method, g.Sum(m => m.Calls), g.Sum(m => m.Errors),
-                g.Sum(m => m.Calls) == 0 ? 0 : g.Sum(m => m.MeanMs * m.Calls) / g.Sum(m => m.Calls), g.Max(m => m.MaxMs))).OrderByDescending(m => m.Calls).Take(25).ToArray();
-            return TypedResults.Ok(new DashboardReply(DateTimeOffset.UtcNow, silos, sampler.History(), methods,
-                new DashboardCache(
-                    new CacheTierRate(l1.Hits, l1.Misses, Rate(l1.Hits, l1.Misses), l1.Count),
-                    new CacheTierRate(l2Hits, misses + l3Hits, Rate(l2Hits, misses + l3Hits)),
-                    new CacheTierRate(l3Hits, misses, Rate(l3Hits, misses))),
-                collections, queries.Recent(null, 50)));
-        });
-
-        group.MapGet("/traces/{traceId}", [EndpointName("GetTrace"), EndpointSummary("Every recorded span of one trace, from every silo"), Tags("Cluster")] async Task<Results<Ok<Hosting.Diagnostics.RecordedSpan[]>, ProblemHttpResult>> (string traceId, ClusterInspector inspector) =>
-            TraceIdRegex().IsMatch(traceId)
-                ? TypedResults.Ok(await inspector.TraceAsync(traceId))
-                : RagEndpoints.Problem(400, "Invalid trace id", "a trace id is 32 lowercase hex digits")).ProducesProblem(400);
+        group.MapGet("", GetDashboard);
+        group.MapGet("/traces/{traceId}", GetTrace).ProducesProblem(400);
     }
+
+    [EndpointName("GetDashboard"), EndpointSummary("The dashboard's picture of the cluster"), Tags("Cluster")]
+    private static async Task<Ok<DashboardReply>> GetDashboard(HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1)
+    {
+        var silos = await inspector.SilosAsync();
+        var tenant = http.User.RequiredTenant();
+        var names = await grains.GetGrain<ITenantGrain>(tenant).Collections();
+        var collections = await Task.WhenAll(names.Take(50).Select(async name =>
+        {
+            var key = TenantScope.CollectionKey(tenant, name);
+            var info = await grains.GetGrain<ICollectionGrain>(key).GetInfo();
+            var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(key).Select(shard => grains.GetGrain<IIndexShardGrain>(shard).GetStats()));
+            var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
+            return new DashboardCollection(name, info.DocumentCount, shards, new DashboardPlans(plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget));
+        }));
+        var (l2Hits, l3Hits, misses, _) = await CacheGrain.TotalsAsync(grains);
+        // Methods summed over silos: calls and errors add up; the mean is weighted by calls.
+        var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new MethodSummary(g.Key.Type, g.Key.Method, g.Sum(m => m.Calls), g.Sum(m => m.Errors),
+            g.Sum(m => m.Calls) == 0 ? 0 : g.Sum(m => m.MeanMs * m.Calls) / g.Sum(m => m.Calls), g.Max(m => m.MaxMs))).OrderByDescending(m => m.Calls).Take(25).ToArray();
+        return TypedResults.Ok(new DashboardReply(DateTimeOffset.UtcNow, silos, sampler.History(), methods,
+            new DashboardCache(
+                new CacheTierRate(l1.Hits, l1.Misses, Rate(l1.Hits, l1.Misses), l1.Count),
+                new CacheTierRate(l2Hits, misses + l3Hits, Rate(l2Hits, misses + l3Hits)),
+                new CacheTierRate(l3Hits, misses, Rate(l3Hits, misses))),
+            collections, queries.Recent(null, 50)));
+    }
+
+    [EndpointName("GetTrace"), EndpointSummary("Every recorded span of one trace, from every silo"), Tags("Cluster")]
+    private static async Task<Results<Ok<Hosting.Diagnostics.RecordedSpan[]>, ProblemHttpResult>> GetTrace(string traceId, ClusterInspector inspector) =>
+        TraceIdRegex().IsMatch(traceId)
+                ? TypedResults.Ok(await inspector.TraceAsync(traceId))
+                : RagEndpoints.Problem(400, "Invalid trace id", "a trace id is 32 lowercase hex digits");
 
     private static double? Rate(long hits, long misses) => hits + misses == 0 ? null : Math.Round((double)hits / (hits + misses), 4);
 

@@ -35,17 +35,20 @@ public sealed class OrleansDashboardSession(IDataProtectionProvider protection)
 
     public static void MapOrleansDashboardPages(IEndpointRouteBuilder app)
     {
-        // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
-        app.MapPost("/v1/dashboard/orleans-session", [EndpointName("OpenOrleansDashboardSession"), EndpointSummary("Trade an admin key for an Orleans dashboard session cookie"), Tags("Cluster")] Results<NoContent, ProblemHttpResult> (HttpContext http, OrleansDashboardSession session) =>
-        {
-            // The cookie carries an API key; a JWT caller has none to put in it (the cookie path checks keys only).
-            if (http.User.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName)
-                return RagCluster.Api.RagEndpoints.Problem(400, "API key needed", "open Orleans' dashboard with an admin API key, not a JWT");
-            session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
-            return TypedResults.NoContent();
-        }).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
+        app.MapPost("/v1/dashboard/orleans-session", OpenOrleansDashboardSession).RequireAuthorization(AuthSetup.Operator).ProducesProblem(400);
         // Orleans' own pages and their data: not RagCluster's API, left out of its OpenAPI document.
         app.MapOrleansDashboard(Path).RequireAuthorization(AuthSetup.Operator).ExcludeFromDescription();
+    }
+
+    // Opened from /dashboard with the admin key in the header: the answer sets the cookie the dashboard's pages need.
+    [EndpointName("OpenOrleansDashboardSession"), EndpointSummary("Trade an admin key for an Orleans dashboard session cookie"), Tags("Cluster")]
+    private static Results<NoContent, ProblemHttpResult> OpenOrleansDashboardSession(HttpContext http, OrleansDashboardSession session)
+    {
+        // The cookie carries an API key; a JWT caller has none to put in it (the cookie path checks keys only).
+        if (http.User.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName)
+            return RagCluster.Api.RagEndpoints.Problem(400, "API key needed", "open Orleans' dashboard with an admin API key, not a JWT");
+        session.Issue(http, ApiKeyAuthenticationHandler.PresentedKey(http.Request)!);
+        return TypedResults.NoContent();
     }
 
     /// <summary>Orleans' per-silo dashboard pages parse the address in the path and throw on a malformed one (a 500): checked here first, a 400.</summary>

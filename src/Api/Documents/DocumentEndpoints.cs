@@ -19,118 +19,129 @@ public static class DocumentEndpoints
 {
     public static void MapDocumentEndpoints(this RouteGroupBuilder collection)
     {
-        collection.MapPost("/documents", [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")] async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> (
-            CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger<IngestBody> log) =>
+        collection.MapPost("/documents", IngestDocuments).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(RagEndpoints.MaxUploadBytes + 1024 * 1024))
+            .Reads<IngestBody>("application/json").Reads<FileUpload>("multipart/form-data")
+            .WithMetadata(new OpenApi.OneOfResponse(StatusCodes.Status202Accepted, "Accepted: one document, or a batch answered document by document", typeof(DocumentAccepted), typeof(BatchAccepted)))
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
+            .WithDescription("One document ({\"id\",\"text\",\"tags\"}), a batch ({\"documents\":[…]}, answered document by document), or a file as multipart/form-data (fields file, id, tags, format).");
+        collection.MapPost("/documents/statuses", GetDocumentStatuses).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
+        collection.MapPost("/documents/contents", GetDocumentContents).RequireAuthorization(AuthSetup.Reader).Reads<ContentsRequest>("application/json").ProducesProblem(400);
+        collection.MapGet("/documents/{id}", GetDocumentStatus).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+        collection.MapDelete("/documents/{id}", DeleteDocument).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
+    }
+
+    [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")]
+    private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestDocuments(
+        CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger<IngestBody> log)
+    {
+        IngestRequest ingest;
+        string id;
+        var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
+        if (request.HasFormContentType)
         {
-            IngestRequest ingest;
-            string id;
-            var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
-            if (request.HasFormContentType)
+            if (dimensions is { } d) return RagEndpoints.Problem(400, "Vectors required", OwnVectorsOnly(d));
+            IFormCollection form;
+            try
             {
-                if (dimensions is { } d) return RagEndpoints.Problem(400, "Vectors required", OwnVectorsOnly(d));
-                IFormCollection form;
-                try
-                {
-                    form = await request.ReadFormAsync();
-                }
-                catch (Exception e) when (e is InvalidDataException or IOException)
-                {
-                    // A boundary that never closes, a truncated part: the client's body is broken, not the server.
-                    return RagEndpoints.Problem(400, "Malformed form body", e.Message);
-                }
-                var file = form.Files.FirstOrDefault();
-                if (file is null) return RagEndpoints.Problem(400, "No file", "multipart upload needs a file part");
-                if (file.Length > RagEndpoints.MaxUploadBytes) return RagEndpoints.Problem(413, "File too large", $"files are limited to {RagEndpoints.MaxUploadBytes / 1024 / 1024} MiB");
-                var format = (string?)form["format"] ?? DocumentExtractor.DetectFormat(file.FileName, file.ContentType);
-                if (format is null || !DocumentExtractor.SupportedFormats.Contains(format))
-                    return RagEndpoints.Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
-                id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
-                using var ms = new MemoryStream();
-                await file.CopyToAsync(ms);
-                ingest = new IngestRequest(format, ms.ToArray(), ParseTags(form["tags"]), file.FileName);
+                form = await request.ReadFormAsync();
             }
-            else
+            catch (Exception e) when (e is InvalidDataException or IOException)
             {
-                IngestBody? body;
-                try
-                {
-                    body = await request.ReadFromJsonAsync<IngestBody>();
-                }
-                catch (JsonException e)
-                {
-                    return RagEndpoints.Problem(400, "Invalid JSON", e.Message);
-                }
-                catch (InvalidOperationException)
-                {
-                    return RagEndpoints.Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"}, {\"documents\":[…]} or a multipart file upload");
-                }
-                if (body?.Documents is { } batch)
-                {
-                    if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
-                        return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                    var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, dimensions, grains, slots, texts, log, request.HttpContext.RequestAborted);
-                    if (refused is not null) return refused;
-                    // Documents not taken now that may be later: the client is paced as for a whole-request 503.
-                    if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
-                        request.HttpContext.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    return TypedResults.Accepted((string?)null, accepted);
-                }
-                if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
-                var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
-                if (rejection is not null) return RagEndpoints.Problem(rejection.Status, rejection.Title, rejection.Detail);
-                (id, ingest) = parsed!.Value;
+                // A boundary that never closes, a truncated part: the client's body is broken, not the server.
+                return RagEndpoints.Problem(400, "Malformed form body", e.Message);
             }
-            if (ValidDocumentId(id) is { } badId) return badId;
-            if (ValidTags(ingest.Tags) is { } badTags) return RagEndpoints.Problem(badTags.Status, badTags.Title, badTags.Detail);
-            // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
-            if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
-                throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
-            var status = await grains.Document(c.Key, id).Ingest(ingest);
-            return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
-        }).DisableAntiforgery().RequireAuthorization(AuthSetup.Writer).WithMetadata(new BodyLimit(RagEndpoints.MaxUploadBytes + 1024 * 1024))
-          .Reads<IngestBody>("application/json").Reads<FileUpload>("multipart/form-data")
-          .WithMetadata(new OpenApi.OneOfResponse(StatusCodes.Status202Accepted, "Accepted: one document, or a batch answered document by document", typeof(DocumentAccepted), typeof(BatchAccepted)))
-          .ProducesProblem(400).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415)
-          .WithDescription("One document ({\"id\",\"text\",\"tags\"}), a batch ({\"documents\":[…]}, answered document by document), or a file as multipart/form-data (fields file, id, tags, format).");
-
-        // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
-        collection.MapPost("/documents/statuses", [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once"), Tags("Documents")] async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
+            var file = form.Files.FirstOrDefault();
+            if (file is null) return RagEndpoints.Problem(400, "No file", "multipart upload needs a file part");
+            if (file.Length > RagEndpoints.MaxUploadBytes) return RagEndpoints.Problem(413, "File too large", $"files are limited to {RagEndpoints.MaxUploadBytes / 1024 / 1024} MiB");
+            var format = (string?)form["format"] ?? DocumentExtractor.DetectFormat(file.FileName, file.ContentType);
+            if (format is null || !DocumentExtractor.SupportedFormats.Contains(format))
+                return RagEndpoints.Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+            id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
+            using var ms = new MemoryStream();
+            await file.CopyToAsync(ms);
+            ingest = new IngestRequest(format, ms.ToArray(), ParseTags(form["tags"]), file.FileName);
+        }
+        else
         {
-            var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
-            if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
-            var ids = body!.Ids!;
-            var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids.Select(id => id!).ToList());
-            return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
-                Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray()));
-        }).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
+            IngestBody? body;
+            try
+            {
+                body = await request.ReadFromJsonAsync<IngestBody>();
+            }
+            catch (JsonException e)
+            {
+                return RagEndpoints.Problem(400, "Invalid JSON", e.Message);
+            }
+            catch (InvalidOperationException)
+            {
+                return RagEndpoints.Problem(415, "Unsupported media type", "send application/json {\"id\",\"text\",\"tags\"}, {\"documents\":[…]} or a multipart file upload");
+            }
+            if (body?.Documents is { } batch)
+            {
+                if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
+                    return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
+                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, dimensions, grains, slots, texts, log, request.HttpContext.RequestAborted);
+                if (refused is not null) return refused;
+                // Documents not taken now that may be later: the client is paced as for a whole-request 503.
+                if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
+                    request.HttpContext.Response.Headers.RetryAfter = StorageUnavailableException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return TypedResults.Accepted((string?)null, accepted);
+            }
+            if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
+            var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
+            if (rejection is not null) return RagEndpoints.Problem(rejection.Status, rejection.Title, rejection.Detail);
+            (id, ingest) = parsed!.Value;
+        }
+        if (ValidDocumentId(id) is { } badId) return badId;
+        if (ValidTags(ingest.Tags) is { } badTags) return RagEndpoints.Problem(badTags.Status, badTags.Title, badTags.Detail);
+        // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
+        if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
+            throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
+        var status = await grains.Document(c.Key, id).Ingest(ingest);
+        return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
+    }
 
-        // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
-        collection.MapPost("/documents/contents", [EndpointName("GetDocumentContents"), EndpointSummary("Read documents back as the index holds them: tags and chunks"), Tags("Documents")] async Task<Results<Ok<DocumentContentsReply>, ProblemHttpResult>> (CollectionRef c, HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
-            if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
-            var ids = body!.Ids!.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
-            var documents = await DocumentContents.ReadAsync(grains, c, ids, body.IncludeVectors == true);
-            return TypedResults.Ok(new DocumentContentsReply(documents));
-        }).RequireAuthorization(AuthSetup.Reader).Reads<ContentsRequest>("application/json").ProducesProblem(400);
+    // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
+    [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once"), Tags("Documents")]
+    private static async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> GetDocumentStatuses(CollectionRef c, HttpRequest request, IGrainFactory grains)
+    {
+        var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
+        if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
+        var ids = body!.Ids!;
+        var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids.Select(id => id!).ToList());
+        return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
+            Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray()));
+    }
 
-        collection.MapGet("/documents/{id}", [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")] async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
-        {
-            if (ValidDocumentId(id) is { } bad) return bad;
-            var s = await grains.Document(c.Key, id).GetStatus();
-            return DocumentStatuses.IsGone(s.Status)
-                ? NotFound(c, id)
-                : TypedResults.Ok(Reply(id, s));
-        }).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+    // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
+    [EndpointName("GetDocumentContents"), EndpointSummary("Read documents back as the index holds them: tags and chunks"), Tags("Documents")]
+    private static async Task<Results<Ok<DocumentContentsReply>, ProblemHttpResult>> GetDocumentContents(CollectionRef c, HttpRequest request, IGrainFactory grains)
+    {
+        var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
+        if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
+        var ids = body!.Ids!.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
+        var documents = await DocumentContents.ReadAsync(grains, c, ids, body.IncludeVectors == true);
+        return TypedResults.Ok(new DocumentContentsReply(documents));
+    }
 
-        collection.MapDelete("/documents/{id}", [EndpointName("DeleteDocument"), EndpointSummary("Delete a document"), Tags("Documents")] async Task<Results<NoContent, ProblemHttpResult>> (CollectionRef c, string id, IGrainFactory grains) =>
-        {
-            if (ValidDocumentId(id) is { } bad) return bad;
-            // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
-            return await grains.Document(c.Key, id).Delete()
-                ? TypedResults.NoContent()
-                : NotFound(c, id);
-        }).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
+    [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")]
+    private static async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> GetDocumentStatus(CollectionRef c, string id, IGrainFactory grains)
+    {
+        if (ValidDocumentId(id) is { } bad) return bad;
+        var s = await grains.Document(c.Key, id).GetStatus();
+        return DocumentStatuses.IsGone(s.Status)
+            ? NotFound(c, id)
+            : TypedResults.Ok(Reply(id, s));
+    }
+
+    [EndpointName("DeleteDocument"), EndpointSummary("Delete a document"), Tags("Documents")]
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteDocument(CollectionRef c, string id, IGrainFactory grains)
+    {
+        if (ValidDocumentId(id) is { } bad) return bad;
+        // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
+        return await grains.Document(c.Key, id).Delete()
+            ? TypedResults.NoContent()
+            : NotFound(c, id);
     }
 
     /// <summary>Why a list of document ids (statuses, contents) cannot be served: empty, too long, or an id that is not one.</summary>

@@ -1,4 +1,5 @@
-using System.Text.Json;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
@@ -15,36 +16,35 @@ public static class QueryEndpoints
 {
     public static void MapQueryEndpoints(this RouteGroupBuilder collection)
     {
-        collection.MapPost("/search", [EndpointName("Search"), EndpointSummary("Search a collection (vector, BM25 or hybrid)"), Tags("Search and ask")] async Task<Results<Ok<SearchReply>, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries) =>
-        {
-            var (body, error) = await RagEndpoints.ReadJson<SearchBody>(http.Request);
-            return error ?? await Queries.SearchAsync(c, body!, grains, queries, http.RequestAborted);
-        }).RequireAuthorization(AuthSetup.Reader).Reads<SearchBody>("application/json").ProducesProblem(400);
-
-        collection.MapPost("/ask", [EndpointName("Ask"), EndpointSummary("Answer a question from a collection, with citations (optionally streamed)"), Tags("Search and ask")] async Task<Results<Ok<AskReply>, EmptyHttpResult, ProblemHttpResult>> (CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm, QueryLog queries) =>
-        {
-            var (body, error) = await RagEndpoints.ReadJson<AskBody>(http.Request);
-            if (error is not null) return error;
-            if (Queries.ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
-            var (search, traceId) = await Queries.FindSourcesAsync(c, body, grains, queries, http.RequestAborted);
-            if (body.Stream != true) return TypedResults.Ok(await Queries.AnswerAsync(body.Question!, search, traceId, llm, http.RequestAborted));
-            return await StreamAnswer(http, llm, body.Question!, search, traceId);
-        }).RequireAuthorization(AuthSetup.Reader).Reads<AskBody>("application/json").ProducesProblem(400)
-          .WithDescription("With \"stream\": true the answer comes as server-sent events (text/event-stream): \"token\" (a JSON string) as it is produced, then \"citations\" (an array of citations), then \"done\" (plan, mode, fallbackReason, traceId).");
+        collection.MapPost("/search", Search).RequireAuthorization(AuthSetup.Reader).Reads<SearchBody>("application/json").ProducesProblem(400);
+        collection.MapPost("/ask", Ask).RequireAuthorization(AuthSetup.Reader).Reads<AskBody>("application/json").ProducesProblem(400)
+            .Produces<AskReply>(StatusCodes.Status200OK, "application/json")
+            .WithDescription("With \"stream\": true the answer comes as server-sent events (text/event-stream): \"token\" (a JSON string) as it is produced, then \"citations\" (an array of citations), then \"done\" (plan, mode, fallbackReason, traceId).");
     }
 
-    // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done".
-    private static async Task<EmptyHttpResult> StreamAnswer(HttpContext http, ChatAnswerer llm, string question, SearchResponse search, string? traceId)
+    [EndpointName("Search"), EndpointSummary("Search a collection (vector, BM25 or hybrid)"), Tags("Search and ask")]
+    private static async Task<Results<Ok<SearchReply>, ProblemHttpResult>> Search(CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries)
     {
-        var ct = http.RequestAborted;
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        async Task Send<T>(string evt, T value)
-        {
-            await http.Response.WriteAsync($"event: {evt}\ndata: {JsonSerializer.Serialize(value, json)}\n\n", ct);
-            await http.Response.Body.FlushAsync(ct);
-        }
+        var (body, error) = await RagEndpoints.ReadJson<SearchBody>(http.Request);
+        return error ?? await Queries.SearchAsync(c, body!, grains, queries, http.RequestAborted);
+    }
+
+    [EndpointName("Ask"), EndpointSummary("Answer a question from a collection, with citations (optionally streamed)"), Tags("Search and ask")]
+    private static async Task<Results<Ok<AskReply>, ServerSentEventsResult<object>, ProblemHttpResult>> Ask(CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm, QueryLog queries)
+    {
+        var (body, error) = await RagEndpoints.ReadJson<AskBody>(http.Request);
+        if (error is not null) return error;
+        if (Queries.ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
+        var (search, traceId) = await Queries.FindSourcesAsync(c, body, grains, queries, http.RequestAborted);
+        if (body.Stream != true) return TypedResults.Ok(await Queries.AnswerAsync(body.Question!, search, traceId, llm, http.RequestAborted));
+        return TypedResults.ServerSentEvents(AnswerEvents(llm, body.Question!, search, traceId, http.RequestAborted));
+    }
+
+    // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done"; each event's
+    // data is JSON (a token is a JSON string), serialized with the API's JSON options.
+    private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(ChatAnswerer llm, string question, SearchResponse search, string? traceId,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
         var mode = "extractive";
         Answer answer;
         var failure = new ChatAnswerer.StreamFailure();
@@ -54,7 +54,7 @@ public static class QueryEndpoints
             await foreach (var piece in llm.StreamAsync(question, search.Hits, failure, ct))
             {
                 text.Append(piece);
-                await Send("token", piece);
+                yield return new SseItem<object>(piece, "token");
             }
         }
         if (text.Length > 0)
@@ -66,10 +66,9 @@ public static class QueryEndpoints
         {
             if (llm.IsConfigured && search.Hits.Length > 0) mode = "extractive-fallback";
             answer = ExtractiveAnswerer.Answer(question, search.Hits);
-            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) await Send("token", word);
+            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) yield return new SseItem<object>(word, "token");
         }
-        await Send("citations", Queries.Citations(answer));
-        await Send("done", new AskDone(search.Plan, mode, failure.Reason, traceId));
-        return TypedResults.Empty;
+        yield return new SseItem<object>(Queries.Citations(answer), "citations");
+        yield return new SseItem<object>(new AskDone(search.Plan, mode, failure.Reason, traceId), "done");
     }
 }

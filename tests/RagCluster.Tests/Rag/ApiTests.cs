@@ -179,9 +179,14 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.IsType<AskEvent.Citations>(events[^2]);
         var done = Assert.IsType<AskEvent.Done>(events[^1]).Summary;
         Assert.Equal((ask.Plan, "extractive"), (done.Plan, done.Mode));
-        // On the wire, that stream is text/event-stream.
+        // On the wire, that stream is text/event-stream: JSON-string tokens, then the citations array, then the summary.
         using (var raw = await Http.PostAsJsonAsync("v1/collections/docs/ask", new { question = "green tea", stream = true }))
+        {
             Assert.Equal("text/event-stream", raw.Content.Headers.ContentType?.MediaType);
+            var wire = await raw.Content.ReadAsStringAsync();
+            Assert.Matches(new System.Text.RegularExpressions.Regex(
+                "^(event: token\ndata: \"[^\n]*\"\n\n)+event: citations\ndata: \\[[^\n]*\\]\n\nevent: done\ndata: \\{\"plan\":[^\n]*\\}\n\n$"), wire);
+        }
 
         Assert.True((await Client.GetPlanStatsAsync("docs")).Queries >= 3);
         var shards = await Client.GetShardStatsAsync("docs");
