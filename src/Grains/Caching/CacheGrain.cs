@@ -17,7 +17,7 @@ public sealed record CacheRow(string Key, SearchResponse Value);
 /// entries set or evicted since the last flush are written, and only those: a write costs what changed, not the
 /// whole partition. Keys carry the collection version, so stale entries are never served; they are evicted oldest
 /// first once the partition is full: 512 entries or <see cref="CacheOptions.PartitionBytes"/>, whichever comes first
-/// (by count alone, scifact's topK-100 answers grew the store to 983 MB, which every restart read back whole).
+/// (an answer's size varies a hundredfold with topK and chunk length, so a count alone does not bound the store).
 /// </summary>
 public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
 

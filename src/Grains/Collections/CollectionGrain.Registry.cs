@@ -57,8 +57,7 @@ public sealed partial class CollectionGrain
 
     // Group commit: a change that finds no write in flight is written at once; those that arrive while one is in flight
     // share the next, which starts as soon as it ends. So a lone change waits for one transaction, and under a bulk
-    // ingest (documents finishing one by one) a write takes everything that queued during the one before. (Writes used
-    // to start at most every 250 ms: a single document's acknowledgement then took 230 ms on an idle silo.)
+    // ingest (documents finishing one by one) a write takes everything that queued during the one before.
     // A change refused by its check fails alone; a failed write fails every change in it.
     private readonly List<(Func<CollectionHead, RowEdits, CollectionHead> Change, TaskCompletionSource<long> Done, IReadOnlyList<(string, string)>? Reads)> _queued = [];
     private Task? _writer;

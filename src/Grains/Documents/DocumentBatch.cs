@@ -201,8 +201,8 @@ public static class DocumentBatch
         new(collectionKey, id, r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt);
 
     /// <summary>
-    /// The collection notes every document of the batch as accepted in one write (a notice per document made a
-    /// transaction per document once the collection's writes were spaced out: 121 documents/s on SciFact); then each document is
+    /// The collection notes every document of the batch as accepted in one write (not a transaction per document);
+    /// then each document is
     /// stored by its own grain (durably, then indexed in the background), 32 at a time so one batch cannot flood the
     /// store. A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>

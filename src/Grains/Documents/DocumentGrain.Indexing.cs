@@ -30,8 +30,7 @@ public sealed partial class DocumentGrain
 
     /// <summary>
     /// Passes until nothing is pending, then tells the collection the document settled; only a failed pass leaves a
-    /// timer behind, to retry. (A timer on every pending document, ticking every 2 s, gave a bulk ingest with 1,500
-    /// documents queued up to 750 grain turns a second that each found a pass already running or waiting for its slot.)
+    /// timer behind, to retry: a timer on every pending document costs a bulk ingest a grain turn per document per tick.
     /// </summary>
     private async Task IndexPendingAsync()
     {

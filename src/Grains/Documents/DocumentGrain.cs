@@ -22,8 +22,7 @@ namespace RagCluster.Grains.Documents;
 /// </summary>
 [Reentrant]
 // Random, not Orleans' default (resource-optimised since 9.2, which favours the local silo): a batch submit activates
-// a thousand documents in a burst, before any of them has loaded a silo. With the default, the silo taking the request
-// embedded alone for the last 13 s of a 64 s ingest on 3 silos; with random placement all three finished within 2 s.
+// a thousand documents in a burst, before any of them has loaded a silo, and they would all embed on the one taking it.
 [Orleans.Placement.RandomPlacement]
 public sealed partial class DocumentGrain(
     [PersistentState("document")] IPersistentState<DocumentState> stored, IGrainContext context, DeepCopier copier,

@@ -6,8 +6,8 @@ namespace RagCluster.Grains.Documents;
 /// How many documents index at once on this silo (configuration "Ingest:MaxConcurrentDocuments"). Enough keeps the
 /// encoder's length-bucketed batches full; more only queues work where it can time out and be redone.
 /// Also how many may wait for their turn ("Ingest:MaxQueuedDocuments", "Ingest:MaxQueuedMegabytes"): each waiting
-/// document is an activation holding its content, and acceptance is cheaper than indexing. Unbounded, a load of a
-/// million one-vector documents held about 780,000 of them waiting and a 6.3 GB heap 10 minutes in. A request waits
+/// document is an activation holding its content, and acceptance is cheaper than indexing, so unbounded the backlog
+/// grows without end. A request waits
 /// for room (<see cref="WaitForRoomAsync"/>) and is refused whole if none comes; past either bound a document that
 /// still reaches a full backlog is refused (a retriable 503).
 /// </summary>

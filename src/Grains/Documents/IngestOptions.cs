@@ -22,8 +22,7 @@ public sealed class IngestOptions : IValidatedOptions
     /// How long a sweep waits for one document's answer before leaving it to the next tick. A sweep holds its
     /// collection's turn; when the collection is deactivated (Orleans does that when the silo holding its directory
     /// entry dies), the deactivation waits for that turn while the documents' own calls to the collection wait for the
-    /// deactivation: unbounded, the three waited out a whole call timeout (30 s), and a kill -9 of one silo stalled
-    /// ingest for 35 s.
+    /// deactivation, so unbounded the three wait out a whole call timeout.
     /// </summary>
     public TimeSpan PendingSweepCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

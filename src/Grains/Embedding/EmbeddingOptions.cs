@@ -39,22 +39,20 @@ public sealed class EmbeddingOptions : IValidatedOptions
     /// <summary>Sequence length limit, special tokens included; 0: the built-in model's window (256 for all-MiniLM-L6-v2, which was trained with 256; 512 for arctic-embed-xs), or a ModelDirectory's max_seq_length (sentence_bert_config.json), else 256.</summary>
     public int MaxTokens { get; set; }
     /// <summary>
-    /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only slow the encoder (SciFact chunks on
-    /// 2 cores, two runners: 68.4 chunks/s at 4, 57.5 at 32), and 64 on CUDA, where a batch fills the device.
+    /// Rows per inference; 0 picks by device: 4 on CPU, where bigger batches only slow the encoder, and 64 on CUDA,
+    /// where a batch fills the device.
     /// </summary>
     public int MaxBatch { get; set; }
     /// <summary>
     /// Padded tokens per inference (rows × the longest row); 0 picks by device: 256 on CPU, so a full-length passage
-    /// runs alone while short texts (queries) still share an inference, and no limit on CUDA. On CPU a passage ran
-    /// faster alone than padded into a batch: SciFact chunks (mean 187 tokens) through the silo's batching on 2 cores
-    /// ran at 69.9 chunks/s one per inference, 67.0 two and 67.5 four (one run, 2,773 chunks, sorted as the service
-    /// sorts them).
+    /// runs alone while short texts (queries) still share an inference, and no limit on CUDA: on CPU a passage runs
+    /// faster alone than padded into a batch.
     /// </summary>
     public int MaxBatchTokens { get; set; }
     /// <summary>
     /// Pads each inference's sequence length up to a multiple of this, and (above 1) its rows to a power of two, so a device
     /// sees few distinct input shapes; 0 picks by device: 1 on CPU (padding only costs there), 64 on CUDA, where the first
-    /// run of each new shape is slow (H200, fp16: 1,591 chunks/s over new shapes against 25,377 over the same ones again).
+    /// run of each new shape is slow.
     /// </summary>
     public int PadToMultipleOf { get; set; }
     /// <summary>How long the batcher waits for more texts before running a partial batch.</summary>
@@ -63,9 +61,8 @@ public sealed class EmbeddingOptions : IValidatedOptions
     public string ExecutionProvider { get; set; } = "auto";
     public int DeviceId { get; set; }
     /// <summary>
-    /// Inferences run at once on the one session; 0 picks by device: one per core on CPU, 1 on CUDA. On CPU, one
-    /// single-threaded inference per core measured 68.7 chunks/s on SciFact chunks on 2 cores, against 37.3 for one
-    /// inference at a time with ORT's default threads.
+    /// Inferences run at once on the one session; 0 picks by device: one per core on CPU (single-threaded inferences side
+    /// by side beat one inference on every core), 1 on CUDA.
     /// </summary>
     public int Runners { get; set; }
     /// <summary>ORT intra-op threads per inference; 0: the cores shared out among the runners (1 each by default).</summary>
@@ -83,8 +80,7 @@ public sealed class EmbeddingOptions : IValidatedOptions
     public bool QueryLane { get; set; } = true;
     /// <summary>
     /// The query lane's own session and its ORT intra-op threads (the model's weights loaded a second time, about 90 MB);
-    /// 0 runs the lane on the runners' session, one thread. Idle search with arctic-xs on 2 cores: p50 11.6 ms with 2,
-    /// 14.1-14.7 ms with 0 (docs/benchmarks.md, issue 45).
+    /// 0 runs the lane on the runners' session, one thread (idle search is slower so: docs/benchmarks.md, issue 45).
     /// </summary>
     public int QueryLaneThreads { get; set; } = 2;
     /// <summary>

@@ -6,7 +6,7 @@ namespace RagCluster.Grains.Indexing;
 /// A silo's threads for shards' long CPU work (linking a bulk insert into the graph, writing a snapshot): one fewer than
 /// the cores (at least one), so a core is left for searches and the API. Work waits its turn in one queue.
 /// Why not the thread pool: its minimum is one thread a core, and a work item that holds one for seconds leaves the
-/// grains and the API waiting until the pool injects another; searches during a bulk load measured a 500 ms p99 so.
+/// grains and the API waiting until the pool injects another.
 /// </summary>
 public sealed class IndexingThreads : IDisposable
 {

@@ -5,9 +5,8 @@ using RagCluster.Grains.Interfaces.Indexing;
 namespace RagCluster.Grains.Indexing;
 
 /// <summary>
-/// A shard's per-chunk bookkeeping in columns, an array per field indexed by slot, with each chunk's graph node. An
-/// object per chunk (its record, an id string, a tags dictionary) and a list of slots per document cost about 1.3 KB of
-/// heap for a one-vector document beside its vector's 1.5 KB (issue 34). A chunk's id is its document's id and ordinal
+/// A shard's per-chunk bookkeeping in columns, an array per field indexed by slot, with each chunk's graph node: an
+/// object per chunk and a list of slots per document cost nearly as much heap as a one-vector document's vector. A chunk's id is its document's id and ordinal
 /// ("doc#3"), kept apart only where one differs; chunks without tags share one empty dictionary; the document id is
 /// the same string object as the documents map's key.
 /// </summary>

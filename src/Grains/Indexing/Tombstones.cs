@@ -4,8 +4,7 @@ namespace RagCluster.Grains.Indexing;
 /// Removed documents' versions, so that a write of an older version still on its way (a pass or bulk write cut off by a
 /// crash, a reshard's page read before the removal) is ignored. Such a write is a grain call, which Orleans drops once
 /// older than the call timeout, so a tombstone only needs to outlive that: they are kept in two generations, and the
-/// older is dropped each retention period, so each lives one to two periods. (Before, every document ever removed
-/// from a shard stayed in its memory and its snapshots.) Reads never rotate: a snapshot enumerates on another thread
+/// older is dropped each retention period, so each lives one to two periods. Reads never rotate: a snapshot enumerates on another thread
 /// while searches read; only the shard's writer changes this, between snapshots.
 /// </summary>
 public sealed class Tombstones(TimeSpan retention, TimeProvider clock)

@@ -278,7 +278,7 @@ public sealed unsafe partial class HnswIndex
     /// A new node's links on one layer. When several threads link, a node inserted beside this one can reach it on a
     /// layer above (through links this node already set there), start its search on this layer here, find no links
     /// yet, and link itself in: its back-link is kept, not overwritten, or that node would lose its only way in
-    /// (a two-thread build of 8,000 nodes left 0-7 of them unreachable before this).
+    /// (unreachable nodes are what a parallel build without this leaves).
     /// </summary>
     private void SetOwnLinks(int node, int level, ReadOnlySpan<int> selected, Scratch scratch)
     {

@@ -4,8 +4,8 @@ namespace RagCluster.Storage.GrainLogs;
 
 /// <summary>
 /// Carries a snapshot from the thread that writes it (a stream) to the storage that stores it (pages), so a snapshot
-/// is never whole in memory: at most <see cref="Buffers"/> pages exist, and the writer waits while storage catches up.
-/// A 250k-vector shard built its snapshot whole before (400–500 MB), and the silo kept that memory after the load.
+/// is never whole in memory (a large shard's snapshot is hundreds of MB): at most <see cref="Buffers"/> pages exist, and
+/// the writer waits while storage catches up.
 /// </summary>
 public sealed class SnapshotPipe : IDisposable
 {

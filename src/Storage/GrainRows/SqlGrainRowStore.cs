@@ -53,9 +53,8 @@ public sealed class SqlGrainRowStore(StoreLocation store, string serviceId) : IG
         await using var c = await store.OpenAsync(ct);
         if (store.Kind == StoreKind.PostgreSql)
         {
-            // One index seek a key, whatever the planner believes. With "row_key IN (…)" and a registry filled since the
-            // last ANALYZE (every bulk load into a new cluster), PostgreSQL read the whole set and filtered it: at 33,500
-            // rows a read took 8.5 ms, and the cluster's int8 load spent a core in PostgreSQL (issue 34, item 6).
+            // One index seek a key, whatever the planner believes: with "row_key IN (…)" and a registry filled since the
+            // last ANALYZE (every bulk load into a new cluster), PostgreSQL read the whole set and filtered it.
             // LIMIT keeps the subquery from being flattened into a join the planner could turn into a scan.
             await using var pg = Command(c, null, $"""
                 SELECT r.row_key, r.data FROM unnest(@keys) AS k(key)
@@ -136,8 +135,7 @@ public sealed class SqlGrainRowStore(StoreLocation store, string serviceId) : IG
 
     /// <summary>
     /// SQLite runs in this process, so a statement a row costs microseconds once prepared: one prepared statement a kind
-    /// of change, bound again for each row. A statement of 256 rows' values was parsed and bound (768 parameters) every
-    /// time, and a conditional delete prepared its own: 500 notes took 16 ms to write and 20 to settle (12 rows a ms).
+    /// of change, bound again for each row, rather than a statement of many rows' values parsed and bound every time.
     /// </summary>
     private async Task WriteSqliteRowsAsync(DbConnection c, DbTransaction tx, string grain, string name, IReadOnlyList<RowChange> changes,
         Action<string, long> Gain, CancellationToken ct)

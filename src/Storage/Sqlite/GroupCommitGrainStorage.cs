@@ -10,9 +10,8 @@ namespace RagCluster.Storage.Sqlite;
 /// writes through Schema/Sqlite.sql's statements, keyed, versioned and serialized the same way, so a store written by
 /// either reads in the other), with the writes that overlap committed together: the next transaction starts when the
 /// previous one ends and takes every write queued meanwhile.
-/// Why not Orleans' provider: it commits each write alone, and SQLite has one writer. A text ingest writes each
-/// document's state twice; at 700 documents/s the file's writer was busy 70 % of every second in 1,700 transactions,
-/// with 40 writes waiting on average, while a core stayed idle (issue 34, item 5).
+/// Why not Orleans' provider: it commits each write alone, and SQLite has one writer, which a text ingest (two writes
+/// a document) then keeps busy while cores idle (docs/benchmarks.md, "Figures behind the code").
 /// </summary>
 public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceId, IGrainStorageSerializer serializer, IActivatorProvider activators)
     : IGrainStorage

@@ -5,9 +5,8 @@ namespace RagCluster.Storage.Sqlite;
 
 /// <summary>
 /// One writer at a time per SQLite file in this process. SQLite admits one writer anyway; the others get SQLITE_BUSY,
-/// and Microsoft.Data.Sqlite answers that by blocking the thread in Thread.Sleep(150) and trying again, so under a bulk
-/// ingest or restore writers queued by luck, pool threads slept, and a 5,183-document restore took 17 to 116 s from
-/// run to run (7.2 s after). Writers queue here instead, in order and without blocking a thread.
+/// and Microsoft.Data.Sqlite answers that by blocking the thread in Thread.Sleep(150) and trying again, so writers
+/// queued by luck while pool threads slept. Writers queue here instead, in order and without blocking a thread.
 /// </summary>
 public static class SqliteWriteGate
 {
