@@ -318,7 +318,11 @@ public sealed class HelmChartTests
         Assert.Contains("kubectl -n rag scale statefulset/prod-ragcluster-silo --replicas=5", notes);
         Assert.Contains("kubectl -n rag logs deploy/prod-ragcluster-api | grep \"Bootstrap operator key\"", notes);
     }
+}
 
+/// <summary>The health port the chart probes, on a real silo process (so not in the unit half).</summary>
+public sealed class SiloHealthPortTests
+{
     [Fact]
     public async Task A_silo_process_answers_kubelet_style_probes_and_scrapes_on_its_health_port()
     {

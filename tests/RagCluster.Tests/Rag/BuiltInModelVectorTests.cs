@@ -12,7 +12,6 @@ namespace RagCluster.Tests.Rag;
 /// (npm @sap-ux/fiori-docs-embeddings 1.2.6, made with transformers.js), arctic-embed-xs against an independent path
 /// (tokenizers.js and onnxruntime-node) on the same texts, with its query prefix and [CLS] pooling.
 /// </summary>
-[Trait("Category", "Unit")]
 public sealed class BuiltInModelVectorTests
 {
     private const double MinCosine = 0.999;
