@@ -6,7 +6,7 @@ namespace RagCluster.Bench.Rag;
 
 /// <summary>
 /// Issue 21, item 7: a BM25-only bulk ingest (no model on any silo) of the same corpus through each silo count in one
-/// run: 1 is the embedded default (SQLite), more are the README's cluster recipe (the API silo plus plain silos on
+/// run: 1 is the embedded default (SQLite), more are the cluster recipe (docs/cluster.md) (the API silo plus plain silos on
 /// PostgreSQL and Redis; see BenchCluster). Each is warmed up first (<see cref="IngestBench.WarmupDocuments"/> documents
 /// into a collection of their own). Per document: the whole machine's CPU, grain calls by method (our
 /// rc_grain_calls_total, summed over every silo's /metrics) and, on PostgreSQL, transactions (pg_stat_database).

@@ -72,11 +72,11 @@ public sealed class SiloOptions
     /// <summary>
     /// What this silo offers, comma-separated: <c>embedding</c> (it runs the model; embedding is placed only on such
     /// silos), or <c>none</c>. Unset: every role, so a cluster of one kind of silo needs nothing here. A GPU cluster
-    /// gives its GPU silos <c>embedding</c> and the others <c>none</c>; see README "GPU".
+    /// gives its GPU silos <c>embedding</c> and the others <c>none</c>; see docs/kubernetes-and-gpu.md, "GPU".
     /// </summary>
     public string? Roles { get; set; }
 
-    /// <summary>Failure detection (Orleans' ClusterMembershipOptions); see README "Failure detection".</summary>
+    /// <summary>Failure detection (Orleans' ClusterMembershipOptions); see docs/cluster.md, "Failure detection".</summary>
     public MembershipSettings Membership { get; set; } = new();
 
     public string EffectiveServiceId => string.IsNullOrWhiteSpace(ServiceId) ? ClusterId : ServiceId;

@@ -3,6 +3,7 @@ using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Grains.Documents;
 
+/// <summary>What a document grain stores: its status and versions, and its content until that version is indexed.</summary>
 [GenerateSerializer, Alias("rc.DocumentState")]
 public sealed class DocumentState
 {

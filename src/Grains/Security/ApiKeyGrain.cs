@@ -1,49 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Orleans.Serialization;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Security;
-
-/// <summary>
-/// API keys look like "rck_{keyId}.{secret}": the key id names the grain, the 256-bit secret is shown once and
-/// stored only as its SHA-256 (a random secret needs no salt or slow hash), compared in constant time.
-/// </summary>
-public static partial class ApiKeyFormat
-{
-    public static string NewKeyId() => "k" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-
-    public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
-
-    public static string Compose(string keyId, string secret) => $"rck_{keyId}.{secret}";
-
-    public static bool TryParse(string? key, out string keyId, out string secret)
-    {
-        keyId = secret = "";
-        if (key is null || key.Length > 200) return false;
-        var m = KeyRegex().Match(key);
-        if (!m.Success) return false;
-        keyId = m.Groups[1].Value;
-        secret = m.Groups[2].Value;
-        return true;
-    }
-
-    /// <summary>The public part alone ("k" + 16 hex), as admins name a key.</summary>
-    public static bool IsKeyId(string? keyId) => keyId is not null && KeyIdRegex().IsMatch(keyId);
-
-    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    [GeneratedRegex("^rck_(k[0-9a-f]{16})\\.([A-Za-z0-9_-]{43})$")]
-    private static partial Regex KeyRegex();
-
-    [GeneratedRegex("^k[0-9a-f]{16}$")]
-    private static partial Regex KeyIdRegex();
-}
 
 [GenerateSerializer, Alias("rc.ApiKeyState")]
 public sealed class ApiKeyState
@@ -114,62 +76,5 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     {
         var s = _state.Current;
         return new(this.GetPrimaryKeyString(), s.Tenant, s.Role, s.Description, s.CreatedAt, s.RevokedAt, secret, s.RoleSchema);
-    }
-}
-
-[GenerateSerializer, Alias("rc.TenantState")]
-public sealed class TenantState
-{
-    [Id(0)] public List<string> KeyIds { get; set; } = [];
-    [Id(1)] public List<string> Collections { get; set; } = [];
-}
-
-public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> stored, IGrainContext context, DeepCopier copier)
-    : Grain, ITenantGrain
-{
-    private readonly DurableState<TenantState> _state = new(stored, context, copier);
-
-    public Task AddKey(string keyId) => _state.UpdateAsync(s => AddOnce(s.KeyIds, keyId));
-
-    public Task<string[]> KeyIds() => Task.FromResult(_state.Current.KeyIds.ToArray());
-
-    public Task AddCollection(string collection) => _state.UpdateAsync(s => AddOnce(s.Collections, collection));
-
-    public Task RemoveCollection(string collection) => _state.UpdateAsync(s => s.Collections.Remove(collection));
-
-    public Task<string[]> Collections() => Task.FromResult(_state.Current.Collections.Order(StringComparer.Ordinal).ToArray());
-
-    private static bool AddOnce(List<string> list, string item)
-    {
-        if (list.Contains(item)) return false;
-        list.Add(item);
-        return true;
-    }
-}
-
-[GenerateSerializer, Alias("rc.BootstrapState")]
-public sealed class BootstrapState
-{
-    [Id(0)] public string? KeyId { get; set; }
-}
-
-/// <summary>One per cluster: the record that the first (operator) key was issued, so it is printed once and never again.</summary>
-public sealed class BootstrapGrain([PersistentState("bootstrap")] IPersistentState<BootstrapState> stored, IGrainContext context, DeepCopier copier)
-    : Grain, IBootstrapGrain
-{
-    private readonly DurableState<BootstrapState> _state = new(stored, context, copier);
-
-    public async Task<ApiKeyInfo?> IssueOnce(string tenant)
-    {
-        if (_state.Current.KeyId is { } issued)
-        {
-            // Recorded but never created (a crash in between): nobody saw it, so create it now. Otherwise it was shown.
-            var key = GrainFactory.GetGrain<IApiKeyGrain>(issued);
-            return await key.GetInfo() is null ? await key.Create(tenant, Roles.Operator, "bootstrap operator key") : null;
-        }
-        var keyId = ApiKeyFormat.NewKeyId();
-        // Recorded before the key exists, so two silos starting together can never both print one.
-        await _state.UpdateAsync(s => { s.KeyId = keyId; });
-        return await GrainFactory.GetGrain<IApiKeyGrain>(keyId).Create(tenant, Roles.Operator, "bootstrap operator key");
     }
 }

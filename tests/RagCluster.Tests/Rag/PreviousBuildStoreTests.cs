@@ -9,7 +9,8 @@ namespace RagCluster.Tests.Rag;
 /// <summary>
 /// An API started on a store the build of commit 53048ca wrote (Fixtures/store-written-by-53048ca.zip, made with the
 /// test model): collections "kb" (four documents, two through a batch) and "vec" (own vectors, bulk path), a reader key,
-/// cached searches. Contracts moved namespaces since; their [Alias]es must keep all of it readable.
+/// cached searches; and a backup of "kb" that build made (Fixtures/backup-written-by-53048ca.zip). Contracts moved
+/// namespaces since; their [Alias]es must keep all of it readable.
 /// </summary>
 public sealed class PreviousBuildStoreApiProcess : ApiProcess
 {
@@ -68,5 +69,18 @@ public sealed class PreviousBuildStoreTests(PreviousBuildStoreApiProcess api) : 
         await Poll.UntilAsync(async () => (await Post("v1/collections/kb/documents/statuses", new { ids = new[] { "river" } }))
             .GetProperty("documents")[0].GetProperty("status").GetString() == "indexed");
         Assert.Equal(5, (await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/kb")).GetProperty("documentCount").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_backup_the_previous_build_made_restores_with_its_chunks_and_vectors()
+    {
+        var archive = await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Fixtures", "backup-written-by-53048ca.zip"));
+        using (var restore = await api.Http.PostAsync("v1/restore/kb-restored", new ByteArrayContent(archive) { Headers = { ContentType = new("application/zip") } }))
+            Assert.True(restore.IsSuccessStatusCode, $"{(int)restore.StatusCode} {await restore.Content.ReadAsStringAsync()}");
+        var restored = await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/kb-restored");
+        Assert.Equal(4, restored.GetProperty("documentCount").GetInt32());
+        Assert.Equal(["tea#0", "tea#1"], Ids(await Post("v1/collections/kb-restored/search", new { query = "green tea boiling water", topK = 3, plan = "bm25" })));
+        var shards = await api.Http.GetFromJsonAsync<JsonElement[]>("v1/collections/kb-restored/shards");
+        Assert.Equal(5, shards!.Sum(x => x.GetProperty("vectors").GetInt32())); // the vectors came back, not re-embedded
     }
 }

@@ -1,0 +1,63 @@
+using System.Text.RegularExpressions;
+using RagCluster.Tests.Infrastructure;
+
+namespace RagCluster.Tests;
+
+/// <summary>
+/// The layout docs/development.md promises, kept by a test so it does not drift: files of one concern, one grain
+/// interface a contract file, one options class a file named after it, and routing in one place.
+/// </summary>
+[Trait("Category", "Unit")]
+public sealed partial class CodeLayoutTests
+{
+    private static IEnumerable<string> Sources(string folder) =>
+        Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, folder), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"));
+
+    private static string Relative(string path) => Path.GetRelativePath(RepoPaths.Root, path);
+
+    [Fact]
+    public void No_source_file_passes_450_lines()
+    {
+        var long_ = Sources("src").Select(f => (File: Relative(f), Lines: File.ReadAllLines(f).Length)).Where(x => x.Lines > 450).ToList();
+        Assert.True(long_.Count == 0, "split by concern (partials, as IndexShardGrain.Writer.cs): " + string.Join(", ", long_));
+    }
+
+    [Fact]
+    public void Each_grain_interface_has_a_file_of_its_own_in_its_concepts_folder()
+    {
+        var wrong = new List<string>();
+        foreach (var file in Sources("src/Grains.Interfaces"))
+        {
+            var interfaces = GrainInterface().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value).ToList();
+            if (interfaces.Count > 1 || interfaces.Count == 1 && Path.GetFileNameWithoutExtension(file) != interfaces[0])
+                wrong.Add($"{Relative(file)}: {string.Join(", ", interfaces)}");
+            if (interfaces.Count == 1 && Path.GetDirectoryName(Relative(file)) == Path.Combine("src", "Grains.Interfaces"))
+                wrong.Add($"{Relative(file)}: not in a concept's folder");
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
+    [Fact]
+    public void Each_options_class_has_a_file_named_after_it()
+    {
+        var wrong = Sources("src")
+            .SelectMany(f => OptionsClass().Matches(File.ReadAllText(f)).Select(m => (File: f, Class: m.Groups[1].Value)))
+            .Where(x => Path.GetFileNameWithoutExtension(x.File) != x.Class)
+            .Select(x => $"{x.Class} in {Relative(x.File)}").ToList();
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
+    [Fact]
+    public void Chunks_are_routed_to_shards_in_one_place()
+    {
+        var routing = Sources("src").Where(f => File.ReadAllText(f).Contains("StableHash.Of(chunkId)")).Select(Relative).ToList();
+        Assert.Equal([Path.Combine("src", "Grains", "Indexing", "ShardRouting.cs")], routing);
+    }
+
+    [GeneratedRegex(@"^public interface (I\w+Grain)\b", RegexOptions.Multiline)]
+    private static partial Regex GrainInterface();
+
+    [GeneratedRegex(@"^public sealed class (\w+Options)\b", RegexOptions.Multiline)]
+    private static partial Regex OptionsClass();
+}
