@@ -5,8 +5,7 @@ namespace RagCluster.Grains.Querying;
 
 /// <summary>
 /// The shards' hits, each numbered once, and every candidate plan's ranking of those numbers: the plans are fused and
-/// compared on integers, not on chunk-id strings (at topK 100 that is 1,600 hits a query, and strings made this step
-/// 0.8 ms of a 10 ms query).
+/// compared on integers, not on chunk-id strings (at topK 100 that is 1,600 hits a query).
 /// </summary>
 internal sealed class CandidatePlans
 {

@@ -128,7 +128,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         if (dense && vector is null)
         {
             // The shards' BM25 side runs while the query is embedded (it needs no vector), the dense side once the
-            // vector is there: on 2 cores this took the lexical search (2-4 ms at topK 100) off the query's path.
+            // vector is there, so the lexical search is off the query's path.
             var lexical = hasText ? SearchAllShards(ShardQueryOf(null, request.Query)) : null;
             lexical?.Ignore(); // observed below in every case; not left unobserved if the embedding throws first
             if (options.Value.LatencyBudgetMs <= 0) _overBudget++; // no time for an embedding at all: BM25 alone, nothing asked of the embedder
