@@ -30,8 +30,12 @@ public sealed partial class DocsTests
         }
     }
 
-    /// <summary>GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as hyphens, repeats numbered.</summary>
-    private static HashSet<string> Anchors(string page)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, HashSet<string>> AnchorsByPage = new();
+
+    /// <summary>GitHub's anchors for a page's headings (read once a page): lower case, punctuation dropped, spaces as hyphens, repeats numbered.</summary>
+    private static HashSet<string> Anchors(string page) => AnchorsByPage.GetOrAdd(page, ReadAnchors);
+
+    private static HashSet<string> ReadAnchors(string page)
     {
         var anchors = new HashSet<string>();
         foreach (var line in Prose(page))
