@@ -8,6 +8,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
@@ -27,7 +28,7 @@ public interface IRagBackend : IAsyncDisposable
     /// <summary>The statuses of up to 1,000 documents in one call ("notFound" for none).</summary>
     Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct);
     Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct);
-    Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, CancellationToken ct);
+    Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
     /// <summary>Creates the collection unless it exists; true when it was created.</summary>
     /// <param name="collection">Its name.</param>
@@ -166,9 +167,9 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
         await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request, ct);
 
-    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct)
+    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct)
     {
-        var search = await SearchAsync(collection, new SearchRequest(question, topK, [], null), ct);
+        var search = await SearchAsync(collection, new SearchRequest(question, topK, filter, null), ct);
         var answer = ExtractiveAnswerer.Answer(question, search.Hits);
         return (answer.Text, answer.Citations, search.Plan);
     }
@@ -258,12 +259,16 @@ public sealed class HttpBackend : IRagBackend
 
     private static Task Call(Func<Task> call) => Call(async () => { await call(); return true; });
 
+    // A form's tags are text, typed again by the server as the collection declares, as the CLI typed them here.
+    private static Dictionary<string, string> AsText(Dictionary<string, string> stored) =>
+        stored.ToDictionary(t => t.Key, t => TagValue.FromStored(t.Value) is { Kind: TagKind.StringArray } array ? string.Join('|', array.Items) : TagValue.FromStored(t.Value).ToString());
+
     private static DocumentStatus Status(string collection, RagCluster.Client.DocumentStatusReply s) =>
         new(collection, s.DocumentId, s.Status, s.Version, s.ChunkCount, s.Error, null, s.UpdatedAt);
 
     public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) => Call(async () =>
     {
-        var accepted = await _client.UploadFileAsync(collection, new MemoryStream(request.Content), request.FileName ?? id, id, request.Tags, request.Format, ct);
+        var accepted = await _client.UploadFileAsync(collection, new MemoryStream(request.Content), request.FileName ?? id, id, AsText(request.Tags), request.Format, ct);
         return new DocumentStatus(collection, id, accepted.Status, accepted.Version, 0, null, null, DateTimeOffset.UtcNow);
     });
 
@@ -273,10 +278,10 @@ public sealed class HttpBackend : IRagBackend
             // Vectors as the API's compact form: each chunk's float32 values in base64.
             ? new RagCluster.Client.DocumentInput(d.Id)
             {
-                Tags = d.Request.Tags,
+                Tags = TagRules.ToJson(d.Request.Tags),
                 Chunks = OwnVectorChunks.Decode(d.Request.Content).Chunks.Select(c => new RagCluster.Client.ChunkInput(c.Text) { VectorBase64 = OwnVectorChunks.ToBase64(c.Vector) }).ToList(),
             }
-            : new RagCluster.Client.DocumentInput(d.Id) { Format = d.Request.Format, ContentBase64 = Convert.ToBase64String(d.Request.Content), Tags = d.Request.Tags }).ToList();
+            : new RagCluster.Client.DocumentInput(d.Id) { Format = d.Request.Format, ContentBase64 = Convert.ToBase64String(d.Request.Content), Tags = TagRules.ToJson(d.Request.Tags) }).ToList();
         var reply = await _client.IngestBatchAsync(collection, inputs, ct);
         return reply.Documents.Select((d, i) => new BatchItem(documents[i].Id, d.Status, d.Error is { } e ? $"{e.Title}: {e.Detail}" : null, d.Error?.RetryAfter)).ToArray();
     });
@@ -289,14 +294,14 @@ public sealed class HttpBackend : IRagBackend
 
     public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) => Call(async () =>
     {
-        var r = await _client.SearchAsync(collection, new RagCluster.Client.SearchRequest(request.Query) { TopK = request.TopK, Filter = request.Filter, Plan = request.Plan }, ct);
+        var r = await _client.SearchAsync(collection, new RagCluster.Client.SearchRequest(request.Query) { TopK = request.TopK, Filter = request.Filter is null ? null : System.Text.Json.JsonDocument.Parse(request.Filter).RootElement, Plan = request.Plan }, ct);
         return new SearchResponse(r.Plan, r.Hits.Select(h => new SearchHit(h.DocumentId, h.ChunkId, 0, h.Start, h.End, h.Text, h.HeadingPath, h.Score)).ToArray(),
             r.Cached, r.ElapsedMs, r.CandidatePlans, r.CacheTier);
     });
 
-    public Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, CancellationToken ct) => Call(async () =>
+    public Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct) => Call(async () =>
     {
-        var r = await _client.AskAsync(collection, new RagCluster.Client.AskRequest(question) { TopK = topK }, ct);
+        var r = await _client.AskAsync(collection, new RagCluster.Client.AskRequest(question) { TopK = topK, Filter = filter is null ? null : System.Text.Json.JsonDocument.Parse(filter).RootElement }, ct);
         return (r.Answer, r.Citations.Select(c => new Citation(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray(), r.Plan);
     });
 
@@ -306,7 +311,7 @@ public sealed class HttpBackend : IRagBackend
         var s = r.Settings;
         var settings = new CollectionSettings(s.ShardCount, s.ChunkMaxTokens, s.ChunkOverlapTokens)
         {
-            Dimensions = s.Dimensions, LayoutGeneration = s.LayoutGeneration, Quantization = s.Quantization,
+            Dimensions = s.Dimensions, LayoutGeneration = s.LayoutGeneration, Quantization = s.Quantization, Fields = s.Fields,
             ReshardingTo = s.ReshardingTo is { } to ? new ShardLayout(to.Generation, to.ShardCount) : null,
         };
         return new CollectionInfo(r.Collection, settings, r.Version, r.DocumentCount)

@@ -10,7 +10,7 @@ using Spectre.Console;
 
 namespace RagCluster.Cli;
 
-public static class Commands
+public static partial class Commands
 {
     private const int MaxBatch = RagCluster.Grains.Documents.DocumentBatch.MaxDocuments;
     private const long BatchBytes = 8L * 1024 * 1024;
@@ -31,7 +31,7 @@ public static class Commands
     /// </summary>
     public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
     {
-        var tags = ParseTags(tagArgs);
+        var textTags = ParseTags(tagArgs);
         var files = new List<(string Path, string Id)>();
         var errors = new List<(string, string)>();
         foreach (var p in paths)
@@ -44,6 +44,7 @@ public static class Commands
         // Vector files (.npy, .jsonl) go to a collection that brings its own vectors, created with their dimension if new.
         var dimensions = files.FirstOrDefault(f => VectorFiles.IsVectorFile(f.Path)) is { Path: { } first } ? VectorFiles.Dimensions(first) : (int?)null;
         if (await backend.EnsureCollectionAsync(collection, dimensions, ct)) Console.WriteLine($"created collection '{collection}'");
+        var tags = StoredTags(textTags, (await backend.CollectionAsync(collection, ct)).Settings.Fields);
         if (dimensions is not null)
             dimensions = (await backend.CollectionAsync(collection, ct)).Settings.Dimensions
                          ?? throw new CliException($"collection '{collection}' embeds text with the cluster's model; load vectors into a collection created with a dimension");
@@ -227,9 +228,10 @@ public static class Commands
         return errors.Count == 0 ? 0 : 1;
     }
 
-    public static async Task<int> Search(IRagBackend backend, string collection, string query, int topK, string? plan, CancellationToken ct)
+    public static async Task<int> Search(IRagBackend backend, string collection, string query, int topK, string? plan, string? filter, CancellationToken ct)
     {
-        var r = await backend.SearchAsync(collection, new SearchRequest(query, topK, [], plan), ct);
+        CheckFilter(filter);
+        var r = await backend.SearchAsync(collection, new SearchRequest(query, topK, filter, plan), ct);
         Console.WriteLine($"plan {r.Plan}{(r.Cached ? " (cached)" : "")}, {r.ElapsedMs:F1} ms");
         var i = 0;
         foreach (var h in r.Hits)
@@ -237,9 +239,10 @@ public static class Commands
         return 0;
     }
 
-    public static async Task<int> Ask(IRagBackend backend, string collection, string question, int topK, CancellationToken ct)
+    public static async Task<int> Ask(IRagBackend backend, string collection, string question, int topK, string? filter, CancellationToken ct)
     {
-        var (answer, citations, plan) = await backend.AskAsync(collection, question, topK, ct);
+        CheckFilter(filter);
+        var (answer, citations, plan) = await backend.AskAsync(collection, question, topK, filter, ct);
         Console.WriteLine(answer);
         Console.WriteLine();
         foreach (var c in citations) Console.WriteLine($"[{c.Number}] {c.DocumentId} chars {c.Start}..{c.End} (score {c.Score:F4})");
@@ -363,7 +366,7 @@ public static class Commands
             var qsw = Stopwatch.StartNew();
             foreach (var (qid, text) in queries)
             {
-                var r = await backend.SearchAsync(collection, new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, [], plan), ct);
+                var r = await backend.SearchAsync(collection, new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, null, plan), ct);
                 var ranked = r.Hits.Select(h => h.DocumentId).Distinct().ToList();
                 var rel = qrels[qid];
                 ndcg += Ndcg(ranked, rel, 10);
@@ -390,18 +393,6 @@ public static class Commands
         foreach (var c in relativePath) sb.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_');
         var id = sb.ToString();
         return id.Length > 200 ? id[^200..] : id;
-    }
-
-    private static Dictionary<string, string> ParseTags(string[] args)
-    {
-        var tags = new Dictionary<string, string>();
-        foreach (var a in args)
-        {
-            var i = a.IndexOf('=');
-            if (i <= 0) throw new CliException($"tag '{a}' is not key=value");
-            tags[a[..i]] = a[(i + 1)..];
-        }
-        return tags;
     }
 
     private static string OneLine(string s, int max)

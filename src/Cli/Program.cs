@@ -21,12 +21,13 @@ var ingest = new Command("ingest", "add or update documents (txt, md, html, json
 ingest.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ingest(b, p.GetValue(collection)!, p.GetValue(paths)!, p.GetValue(tags) ?? [], c)));
 
 var query = new Argument<string>("query");
-var search = new Command("search", "retrieve matching chunks") { query, topK, plan };
-search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(collection)!, p.GetValue(query)!, p.GetValue(topK), p.GetValue(plan), c)));
+var filter = new Option<string?>("--filter") { Description = "only chunks whose tags match this filter (JSON), e.g. '{\"year\":{\"$gte\":2020}}'" };
+var search = new Command("search", "retrieve matching chunks") { query, topK, plan, filter };
+search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(collection)!, p.GetValue(query)!, p.GetValue(topK), p.GetValue(plan), p.GetValue(filter), c)));
 
 var question = new Argument<string>("question");
-var ask = new Command("ask", "answer a question with citations") { question, topK };
-ask.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ask(b, p.GetValue(collection)!, p.GetValue(question)!, p.GetValue(topK), c)));
+var ask = new Command("ask", "answer a question with citations") { question, topK, filter };
+ask.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ask(b, p.GetValue(collection)!, p.GetValue(question)!, p.GetValue(topK), p.GetValue(filter), c)));
 
 var documentId = new Argument<string?>("document") { Arity = ArgumentArity.ZeroOrOne, Description = "a document id (default: the collection)" };
 var status = new Command("status", "collection or document status") { documentId };

@@ -15,6 +15,8 @@ public sealed record CreateCollectionRequest(string Name)
     public string? Quantization { get; init; }
     /// <summary>Copies of each shard, 1 (default) up to the active silos.</summary>
     public int? ReplicationFactor { get; init; }
+    /// <summary>Tag types to enforce, by tag name: string, integer, float, boolean, datetime or string[].</summary>
+    public Dictionary<string, string>? Fields { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -25,6 +27,8 @@ public sealed record ConfigureCollectionRequest
     public int? ChunkOverlapTokens { get; init; }
     /// <summary>Copies of each shard, up to the active silos; changed live.</summary>
     public int? ReplicationFactor { get; init; }
+    /// <summary>The declared tag types, replaced whole ({} declares none).</summary>
+    public Dictionary<string, string>? Fields { get; init; }
 }
 
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
@@ -35,6 +39,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public string? Quantization { get; init; }
     /// <summary>Copies of each shard on distinct silos (1: the primary alone).</summary>
     public int ReplicationFactor { get; init; } = 1;
+    /// <summary>Declared tag types by name (string, integer, float, boolean, datetime, string[]); null: none.</summary>
+    public Dictionary<string, string>? Fields { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);
@@ -54,7 +60,8 @@ public sealed record DocumentIdsPage(string[] DocumentIds, string? Next);
 public sealed record DocumentInput(string Id)
 {
     public string? Text { get; init; }
-    public Dictionary<string, string>? Tags { get; init; }
+    /// <summary>Tags by name: a string, a number, a boolean, a <see cref="DateTimeOffset"/> (or an ISO 8601 string with an offset), or an array of strings each.</summary>
+    public Dictionary<string, object>? Tags { get; init; }
     /// <summary>txt, md, html, pdf, docx, …; by default from the content.</summary>
     public string? Format { get; init; }
     public string? ContentBase64 { get; init; }
@@ -85,8 +92,8 @@ public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);
 /// <summary>One chunk as the index holds it; <see cref="Vector"/> (scaled to length 1) only when asked for.</summary>
 public sealed record ChunkContent(string ChunkId, int Ordinal, string Text, int Start, int End, string[] HeadingPath, float[]? Vector = null);
 
-/// <summary>A document as the index holds it: version, tags and chunks.</summary>
-public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, string> Tags, ChunkContent[] Chunks);
+/// <summary>A document as the index holds it: version, tags (JSON values: strings, numbers, booleans, datetimes as ISO 8601 UTC strings, arrays) and chunks.</summary>
+public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, System.Text.Json.JsonElement> Tags, ChunkContent[] Chunks);
 
 public sealed record DocumentContentsReply(DocumentContent[] Documents);
 
@@ -94,7 +101,8 @@ public sealed record DocumentContentsReply(DocumentContent[] Documents);
 public sealed record SearchRequest(string? Query)
 {
     public int? TopK { get; init; }
-    public Dictionary<string, string>? Filter { get; init; }
+    /// <summary>A filter on tags, anything that serializes to the filter language's JSON: a dictionary of equalities, a JsonNode, an anonymous object.</summary>
+    public object? Filter { get; init; }
     /// <summary>auto (default), vector, bm25, hybrid or hybrid-k10.</summary>
     public string? Plan { get; init; }
     public float[]? Vector { get; init; }
@@ -113,7 +121,8 @@ public sealed record SearchReply(string? TraceId, string Plan, bool Cached, stri
 public sealed record AskRequest(string Question)
 {
     public int? TopK { get; init; }
-    public Dictionary<string, string>? Filter { get; init; }
+    /// <summary>A filter on tags, as <see cref="SearchRequest.Filter"/>.</summary>
+    public object? Filter { get; init; }
 }
 
 public sealed record CitationReply(int Number, string DocumentId, string ChunkId, int Start, int End, double Score, string Quote);

@@ -97,7 +97,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         await foreach (var page in _client.AllDocumentIdsAsync(Name, cancellationToken).Chunk(500).ConfigureAwait(false))
             foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
             {
-                if (!tags.All(t => document.Tags.TryGetValue(t.Key, out var v) && v == t.Value) || skip-- > 0) continue;
+                if (!tags.All(t => document.Tags.TryGetValue(t.Key, out var v) && RecordMapper.Same(v, t.Value)) || skip-- > 0) continue;
                 yield return _map.ToRecord<TRecord>(document, options?.IncludeVectors == true);
                 if (++found == top) yield break;
             }

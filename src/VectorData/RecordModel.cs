@@ -89,7 +89,7 @@ internal sealed class RecordMapper(CollectionModel model)
 
     public DocumentInput ToDocument(object record, float[] vector)
     {
-        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        var tags = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var p in Model.DataProperties.Where(p => p != Text))
             if (p.GetValueAsObject(record) is { } value)
             {
@@ -109,7 +109,7 @@ internal sealed class RecordMapper(CollectionModel model)
         foreach (var p in Model.DataProperties)
         {
             if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
-            else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Parse(value, p.Type));
+            else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Parse(TagText(value), p.Type));
         }
         if (includeVectors && chunk?.Vector is { } v && IsVectorType(Vector.Type))
         {
@@ -121,6 +121,15 @@ internal sealed class RecordMapper(CollectionModel model)
 
     private static bool IsVectorType(Type type) => (Nullable.GetUnderlyingType(type) ?? type) is var t
         && (t == typeof(ReadOnlyMemory<float>) || t == typeof(float[]) || t == typeof(Embedding<float>));
+
+    /// <summary>A tag's JSON value as the text <see cref="Format"/> gives (the server returns datetimes in UTC).</summary>
+    public static string TagText(System.Text.Json.JsonElement value) =>
+        value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString()! : value.GetRawText();
+
+    /// <summary>Whether a tag holds the text <see cref="Format"/> gave: the same text, or (a datetime, which the server keeps in UTC) the same instant.</summary>
+    public static bool Same(System.Text.Json.JsonElement value, string text) =>
+        TagText(value) is var held && (held == text || (DateTimeOffset.TryParse(held, CultureInfo.InvariantCulture, DateTimeStyles.None, out var a)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var b) && a == b && held.EndsWith('Z')));
 
     /// <summary>A data value as its tag: invariant culture, round-trip forms.</summary>
     public static string Format(object value) => value switch

@@ -4,13 +4,15 @@ namespace RagCluster.Api.Collections;
 
 /// <summary>
 /// The body of POST /v1/collections; unset numbers take the cluster's defaults. "dimensions" makes a collection of own
-/// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard.
+/// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard; "fields" declares tags'
+/// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter.
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
-    string? Quantization = null, int? ReplicationFactor = null);
+    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null);
 
-/// <summary>The body of PUT /v1/collections/{collection}: what to change; unset numbers keep their value.</summary>
-public sealed record ConfigureCollectionRequest(int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? ReplicationFactor = null);
+/// <summary>The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared fields whole; {} declares none).</summary>
+public sealed record ConfigureCollectionRequest(int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? ReplicationFactor = null,
+    Dictionary<string, string>? Fields = null);
 
 /// <summary>A collection's settings as created or configured; <see cref="Resharding"/> is set while a new shard count is being copied.</summary>
 public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);

@@ -41,7 +41,7 @@ public static class CollectionEndpoints
         var tenant = http.User.RequiredTenant();
         if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1 };
+            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields) };
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
         return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
@@ -72,7 +72,10 @@ public static class CollectionEndpoints
         var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
         var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
-        { Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor };
+        {
+            Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor,
+            Fields = body.Fields is null ? current.Fields : NoneIfEmpty(body.Fields),
+        };
         var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
         // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
         var resharding = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Resharding;
@@ -105,6 +108,8 @@ public static class CollectionEndpoints
         }));
         return TypedResults.Ok(shards.SelectMany(s => s).ToArray());
     }
+
+    private static Dictionary<string, string>? NoneIfEmpty(Dictionary<string, string>? fields) => fields is { Count: > 0 } ? fields : null;
 
     // A copy a silo: more copies than active silos would put two of one shard on one silo.
     // This silo's own view of the membership, not the membership table: reading the table failed with a 500 while

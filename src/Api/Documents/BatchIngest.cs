@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Naming;
@@ -16,7 +17,7 @@ public static class BatchIngest
     /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
     /// </summary>
     public static async Task<(BatchAccepted? Accepted, ProblemHttpResult? Problem)> IngestAsync(
-        CollectionRef c, IReadOnlyList<DocumentInput?> documents, int? dimensions, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger log, CancellationToken ct)
+        CollectionRef c, IReadOnlyList<DocumentInput?> documents, CollectionSettings settings, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger log, CancellationToken ct)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return (null, RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})"));
@@ -26,13 +27,12 @@ public static class BatchIngest
         var work = new List<(int Index, string Id, IngestRequest Request)>();
         for (var i = 0; i < documents.Count; i++)
         {
-            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, dimensions) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
+            var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, settings) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
             var id = parsed?.Id ?? documents[i]?.Id;
             if (rejection is null)
                 rejection = !Names.IsDocumentId(parsed!.Value.Id) ? new IngestRejection(400, "Invalid document id", "use " + Names.DocumentIdRule)
-                    : ValidTags(parsed.Value.Request.Tags)
-                      // Two versions of one document in one batch would race; the client must say which it means.
-                      ?? (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
+                    // Two versions of one document in one batch would race; the client must say which it means.
+                    : (seen.Add(parsed.Value.Id) ? null : new IngestRejection(400, "Duplicate document id", "the batch names this id more than once"));
             if (rejection is not null)
             {
                 results[i] = new BatchItem(id, "rejected", Error: rejection);

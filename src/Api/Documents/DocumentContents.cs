@@ -1,6 +1,7 @@
 using RagCluster.Api.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Api.Documents;
 
@@ -18,7 +19,7 @@ public static class DocumentContents
         {
             var chunks = pages.Where(p => p.DocumentVersions.GetValueOrDefault(id) == versions[id]).SelectMany(p => p.Chunks)
                 .Where(ch => ch.DocumentId == id).OrderBy(ch => ch.Ordinal).ToArray();
-            return new DocumentContent(id, versions[id], chunks.FirstOrDefault()?.Tags ?? [],
+            return new DocumentContent(id, versions[id], TagRules.ToJson(chunks.FirstOrDefault()?.Tags ?? []),
                 chunks.Select(ch => new ChunkContent(ch.ChunkId, ch.Ordinal, ch.Text, ch.Start, ch.End, ch.HeadingPath, ch.Vector)).ToArray());
         }).ToArray();
     }

@@ -1,16 +1,17 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace RagCluster.Api.Documents;
 
 /// <summary>One document as JSON: text (txt, md, html, json), or any format as contentBase64 (pdf, docx too), or (collections with dimensions) chunks with vectors.</summary>
-public sealed record DocumentInput(string? Id, string? Text = null, Dictionary<string, string>? Tags = null, string? Format = null, string? ContentBase64 = null,
+public sealed record DocumentInput(string? Id, string? Text = null, Dictionary<string, JsonElement>? Tags = null, string? Format = null, string? ContentBase64 = null,
     List<ChunkInput?>? Chunks = null);
 
 /// <summary>A chunk with its own vector (collections created with "dimensions"): "vector" as numbers or "vectorBase64" as little-endian float32.</summary>
 public sealed record ChunkInput(string? Text = null, float[]? Vector = null, string? VectorBase64 = null);
 
 /// <summary>The JSON body of POST .../documents: one document, or up to 1,000 in "documents" (a file goes as multipart/form-data instead).</summary>
-public sealed record IngestBody(string? Id = null, string? Text = null, Dictionary<string, string>? Tags = null, string? Format = null, string? ContentBase64 = null,
+public sealed record IngestBody(string? Id = null, string? Text = null, Dictionary<string, JsonElement>? Tags = null, string? Format = null, string? ContentBase64 = null,
     List<DocumentInput?>? Documents = null, List<ChunkInput?>? Chunks = null)
 {
     public DocumentInput AsDocument() => new(Id, Text, Tags, Format, ContentBase64, Chunks);
@@ -26,8 +27,8 @@ public sealed record ContentsRequest(List<string?>? Ids, bool? IncludeVectors = 
 public sealed record ChunkContent(string ChunkId, int Ordinal, string Text, int Start, int End, string[] HeadingPath,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] float[]? Vector);
 
-/// <summary>A document as the index holds it: its version, tags and chunks.</summary>
-public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, string> Tags, ChunkContent[] Chunks);
+/// <summary>A document as the index holds it: its version, tags (typed: strings, numbers, booleans, datetimes in UTC, arrays) and chunks.</summary>
+public sealed record DocumentContent(string DocumentId, long Version, Dictionary<string, object> Tags, ChunkContent[] Chunks);
 
 /// <summary>The documents asked for that the index holds (the others are left out), in the order asked.</summary>
 public sealed record DocumentContentsReply(DocumentContent[] Documents);

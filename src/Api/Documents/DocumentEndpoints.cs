@@ -36,7 +36,8 @@ public static class DocumentEndpoints
     {
         IngestRequest ingest;
         string id;
-        var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
+        var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
+        var dimensions = settings.Dimensions;
         if (request.HasFormContentType)
         {
             if (dimensions is { } d) return RagEndpoints.Problem(400, "Vectors required", OwnVectorsOnly(d));
@@ -59,7 +60,9 @@ public static class DocumentEndpoints
             id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
             using var ms = new MemoryStream();
             await file.CopyToAsync(ms);
-            ingest = new IngestRequest(format, ms.ToArray(), ParseTags(form["tags"]), file.FileName);
+            var (tags, badTags) = ParseTags(form["tags"], settings.Fields);
+            if (badTags is not null) return RagEndpoints.Problem(badTags.Status, badTags.Title, badTags.Detail);
+            ingest = new IngestRequest(format, ms.ToArray(), tags!, file.FileName);
         }
         else
         {
@@ -80,7 +83,7 @@ public static class DocumentEndpoints
             {
                 if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                     return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, dimensions, grains, slots, texts, log, request.HttpContext.RequestAborted);
+                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, settings, grains, slots, texts, log, request.HttpContext.RequestAborted);
                 if (refused is not null) return refused;
                 // Documents not taken now that may be later: the client is paced as for a whole-request 503.
                 if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
@@ -88,12 +91,11 @@ public static class DocumentEndpoints
                 return TypedResults.Accepted((string?)null, accepted);
             }
             if (body is null) return RagEndpoints.Problem(400, "Missing text", "the JSON body needs \"text\" (and \"id\")");
-            var (parsed, rejection) = ParseDocument(body.AsDocument(), dimensions);
+            var (parsed, rejection) = ParseDocument(body.AsDocument(), settings);
             if (rejection is not null) return RagEndpoints.Problem(rejection.Status, rejection.Title, rejection.Detail);
             (id, ingest) = parsed!.Value;
         }
         if (ValidDocumentId(id) is { } badId) return badId;
-        if (ValidTags(ingest.Tags) is { } badTags) return RagEndpoints.Problem(badTags.Status, badTags.Title, badTags.Detail);
         // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
         if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");

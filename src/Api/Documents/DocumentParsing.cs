@@ -1,5 +1,7 @@
 using RagCluster.Grains.Extraction;
+using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Api.Documents;
@@ -8,9 +10,11 @@ namespace RagCluster.Api.Documents;
 public static class DocumentParsing
 {
     /// <summary>One JSON document into an ingest request, or why not.</summary>
-    public static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseDocument(DocumentInput body, int? dimensions)
+    public static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseDocument(DocumentInput body, CollectionSettings settings)
     {
-        if (dimensions is { } d) return ParseOwnVectors(body, d);
+        var (tags, badTags) = TagRules.FromJson(body.Tags, settings.Fields);
+        if (badTags is not null) return (null, new IngestRejection(400, "Invalid tags", badTags));
+        if (settings.Dimensions is { } d) return ParseOwnVectors(body, d, tags!);
         if (body.Chunks is not null)
             return (null, new IngestRejection(400, "Vectors not accepted", "this collection embeds its documents with the cluster's model: send \"text\" or \"contentBase64\"; to bring your own vectors, create a collection with \"dimensions\""));
         var format = body.Format ?? "txt";
@@ -30,14 +34,14 @@ public static class DocumentParsing
                 return (null, new IngestRejection(400, "Unsupported format", "JSON text may be txt, md, html or json; send pdf and docx as contentBase64"));
             content = System.Text.Encoding.UTF8.GetBytes(body.Text);
         }
-        return ((body.Id ?? "", new IngestRequest(format, content, body.Tags ?? [], null)), null);
+        return ((body.Id ?? "", new IngestRequest(format, content, tags!, null)), null);
     }
 
     public static string OwnVectorsOnly(int dimensions) =>
         $"this collection takes documents as \"chunks\", each with \"text\" and a {dimensions}-dimensional \"vector\" (or \"vectorBase64\"); it has no model to embed text";
 
     /// <summary>A document of chunks with their own vectors, each checked here so a bad one refuses the document and stores nothing.</summary>
-    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseOwnVectors(DocumentInput body, int dimensions)
+    private static ((string Id, IngestRequest Request)? Parsed, IngestRejection? Rejection) ParseOwnVectors(DocumentInput body, int dimensions, Dictionary<string, string> tags)
     {
         if (body.Text is not null || body.ContentBase64 is not null || body.Chunks is null)
             return (null, new IngestRejection(400, "Vectors required", OwnVectorsOnly(dimensions)));
@@ -53,7 +57,7 @@ public static class DocumentParsing
                 return (null, new IngestRejection(400, "Invalid chunk", $"chunk {i}'s text is over {OwnVectorChunks.MaxTextLength} characters"));
             chunks.Add(new OwnVectorChunk(text, vector!));
         }
-        return ((body.Id ?? "", new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), body.Tags ?? [], null)), null);
+        return ((body.Id ?? "", new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), tags, null)), null);
     }
 
     /// <summary>A vector given as numbers or as base64 float32 (exactly one of them), checked against the collection.</summary>
@@ -75,20 +79,22 @@ public static class DocumentParsing
         return vector is null ? (null, new IngestRejection(400, "Invalid vector", $"{what}: vectorBase64 is not base64 of float32 values")) : (vector, null);
     }
 
-    public static IngestRejection? ValidTags(Dictionary<string, string> tags) =>
-        tags.Count > 32 || tags.Any(t => t.Key.Length is 0 or > 64 || t.Value is null || t.Value.Length > 256)
-            ? new IngestRejection(400, "Invalid tags", "at most 32 tags; keys 1..64 characters, values strings up to 256")
-            : null;
-
-    /// <summary>The multipart form's "tags" field: "key=value,key=value".</summary>
-    public static Dictionary<string, string> ParseTags(string? tags)
+    /// <summary>
+    /// The multipart form's "tags" field, "key=value,key=value": each value text, typed as a declared field says (a
+    /// number for an integer field, "a|b" for a string[] field), else a string (a datetime when it is ISO 8601 with an offset).
+    /// </summary>
+    public static (Dictionary<string, string>? Tags, IngestRejection? Problem) ParseTags(string? tags, IReadOnlyDictionary<string, string>? declared)
     {
-        var result = new Dictionary<string, string>();
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var pair in (tags ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var i = pair.IndexOf('=');
-            if (i > 0) result[pair[..i]] = pair[(i + 1)..];
+            if (i <= 0) continue;
+            var key = pair[..i];
+            var (value, problem) = TagRules.KeyProblem(key) is { } badKey ? (null, badKey) : TagRules.FromText(key, pair[(i + 1)..], TagRules.DeclaredKind(declared, key));
+            if (problem is not null) return (null, new IngestRejection(400, "Invalid tags", problem));
+            result[key] = value!.Value.ToStored();
         }
-        return result;
+        return TagRules.SizeProblem(result) is { } tooMany ? (null, new IngestRejection(400, "Invalid tags", tooMany)) : (result, null);
     }
 }

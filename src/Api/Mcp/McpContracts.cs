@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using RagCluster.Api.Documents;
 using RagCluster.Grains.Naming;
@@ -19,7 +20,7 @@ public sealed record CollectionSummary(
 public sealed record TextDocument(
     [property: Description("The document's id in the collection, " + Names.DocumentIdRule + "; an existing id is replaced.")] string Id,
     [property: Description("The document's text.")] string Text,
-    [property: Description("Tags to filter searches on, as name-value pairs.")] Dictionary<string, string>? Tags = null,
+    [property: Description("Tags to filter searches on, by name: a string, number, boolean, datetime (ISO 8601 with an offset) or array of strings each.")] Dictionary<string, JsonElement>? Tags = null,
     [property: Description("txt (the default), md, html or json: how the text is split into chunks.")] string? Format = null)
 {
     public DocumentInput AsInput() => new(Id, Text, Tags, Format);
@@ -30,7 +31,7 @@ public sealed record DocumentRead(
     string DocumentId,
     [property: Description("accepted or pending (stored, being indexed), indexed, or failed (see error).")] string Status,
     long Version,
-    Dictionary<string, string> Tags,
+    Dictionary<string, object> Tags,
     [property: Description("The document's text as indexed, chunk by chunk in order (neighbouring chunks may overlap).")] ChunkText[] Chunks,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Waiting = null);

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Security.Claims;
+using System.Text.Json;
 using ModelContextProtocol.Server;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
@@ -23,6 +24,7 @@ namespace RagCluster.Api.Mcp;
 public sealed class RagTools(IGrainFactory grains, QueryLog queries)
 {
     private const string CollectionHelp = "The collection's name, as list_collections gives it.";
+    private const string FilterHelp = "Only passages whose document's tags match this filter: {\"lang\":\"en\"} for equality; per tag the operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll, and $and, $or, $not around filters, e.g. {\"year\":{\"$gte\":2020},\"$or\":[{\"dept\":\"hr\"},{\"dept\":\"legal\"}]}. Datetimes are ISO 8601 strings with an offset.";
 
     [McpServerTool(Name = "list_collections", Title = "List collections", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("Lists the collections this API key can search, with how many documents each holds. Call it first to learn which collection to pass to the other tools.")]
@@ -41,7 +43,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         [Description("What to look for, in words (1..2000 characters): a question or a description of what the passage says.")] string query,
         [Description("How many passages to return, 1..100.")] int topK = 10,
         [Description("How to search: vector (by meaning), bm25 (by words), hybrid or hybrid-k10 (both, fused), or auto. Leave it out to let the collection choose.")] string? plan = null,
-        [Description("Only passages whose document has all of these tags, as name-value pairs.")] Dictionary<string, string>? filter = null,
+        [Description(FilterHelp)] JsonElement? filter = null,
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
@@ -54,7 +56,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         [Description(CollectionHelp)] string collection,
         [Description("The question (1..2000 characters).")] string question,
         [Description("How many passages to draw the answer from, 1..100.")] int topK = 5,
-        [Description("Only passages whose document has all of these tags, as name-value pairs.")] Dictionary<string, string>? filter = null,
+        [Description(FilterHelp)] JsonElement? filter = null,
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
@@ -85,8 +87,8 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
-        var dimensions = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Dimensions;
-        var (accepted, refused) = await BatchIngest.IngestAsync(c, documents.Select(d => (DocumentInput?)d.AsInput()).ToList(), dimensions, grains, slots, texts, log, ct);
+        var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
+        var (accepted, refused) = await BatchIngest.IngestAsync(c, documents.Select(d => (DocumentInput?)d.AsInput()).ToList(), settings, grains, slots, texts, log, ct);
         ToolProblem.ThrowIf(refused);
         return accepted!;
     }

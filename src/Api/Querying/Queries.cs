@@ -27,7 +27,7 @@ public static class Queries
         else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
         if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
         using var span = StartQuerySpan("search", c);
-        var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, body.Filter ?? [], body.Plan)
+        var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, FilterText(body.Filter), body.Plan)
             { Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter }, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
@@ -55,9 +55,13 @@ public static class Queries
     public static async Task<(SearchResponse Search, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
     {
         using var span = StartQuerySpan("ask", c);
-        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, body.Filter ?? [], null), ct);
+        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null), ct);
         return (search, Log(queries, c, "ask", body.Question!, search, span));
     }
+
+    // The filter as the caller wrote it: the collection's query planner parses it against the collection's declared fields.
+    private static string? FilterText(System.Text.Json.JsonElement? filter) =>
+        filter is { ValueKind: not (System.Text.Json.JsonValueKind.Null or System.Text.Json.JsonValueKind.Undefined) } f ? f.GetRawText() : null;
 
     public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query")
     {

@@ -1,17 +1,19 @@
+using System.Text.Json;
+
 namespace RagCluster.Api.Querying;
 
 /// <summary>
 /// The body of POST .../search: "query" text (1..2,000 characters), or a query "vector"/"vectorBase64" for collections of
-/// own vectors (with text too for the lexical half); topK 1..100 (10), filter on tags (all must match), a plan name, ef 1..4096,
+/// own vectors (with text too for the lexical half); topK 1..100 (10), a filter on tags (docs/filters.md), a plan name, ef 1..4096,
 /// consistency: "any" (the default: any copy of each shard answers) or "primary" (only the copies that take writes), and
 /// readAfter: up to 100 document ids with the versions their ingest returned, to read those writes (a retriable 503 while
 /// one is not indexed yet).
 /// </summary>
-public sealed record SearchBody(string? Query = null, int? TopK = null, Dictionary<string, string>? Filter = null, string? Plan = null, float[]? Vector = null,
+public sealed record SearchBody(string? Query = null, int? TopK = null, JsonElement? Filter = null, string? Plan = null, float[]? Vector = null,
     string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null);
 
 /// <summary>The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent events.</summary>
-public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, Dictionary<string, string>? Filter = null);
+public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, JsonElement? Filter = null);
 
 /// <summary>One chunk found: its document, position in the document's text, heading path and score.</summary>
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);

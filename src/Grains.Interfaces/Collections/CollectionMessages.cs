@@ -44,6 +44,13 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     public int ReplicationFactor { get => Math.Max(1, _replicationFactor); init => _replicationFactor = value; }
 
+    /// <summary>
+    /// Tags the collection declares, by name, with their types (string, integer, float, boolean, datetime, string[]):
+    /// a document's value of another type, or a filter's, is refused with a 400 naming the tag. Changeable with PUT;
+    /// documents already stored keep their values. Null: none declared (every tag takes any type).
+    /// </summary>
+    [Id(9)] public Dictionary<string, string>? Fields { get; init; }
+
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ShardLayout Layout => new(LayoutGeneration, ShardCount);

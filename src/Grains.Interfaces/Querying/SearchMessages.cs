@@ -6,8 +6,12 @@ namespace RagCluster.Grains.Interfaces.Querying;
 // declaration order, so new members go at the end. [Alias] keeps stored state readable across renames and moves.
 // [Immutable]: values never changed after they are sent, so Orleans skips the defensive copy on local calls.
 
+/// <param name="Query">The query text (empty with a query vector alone).</param>
+/// <param name="TopK">Hits to return, 1..100.</param>
+/// <param name="Filter">The filter's JSON as the caller wrote it (see <c>FilterParser</c>); null or "{}": none.</param>
+/// <param name="Plan">A plan by name, or null or "auto" for the planner's choice.</param>
 [GenerateSerializer, Immutable, Alias("rc.SearchRequest")]
-public sealed record SearchRequest(string Query, int TopK, Dictionary<string, string> Filter, string? Plan)
+public sealed record SearchRequest(string Query, int TopK, string? Filter, string? Plan)
 {
     /// <summary>A query vector, for collections that bring their own vectors (<see cref="CollectionSettings.Dimensions"/>); Query may then be empty.</summary>
     [Id(4)] public float[]? Vector { get; init; }

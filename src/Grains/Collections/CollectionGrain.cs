@@ -6,6 +6,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Vectors;
 using RagCluster.Storage.GrainRows;
@@ -139,7 +140,7 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("dimensions are fixed when a collection is created");
             if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
                 throw new ConflictException("quantization is fixed when a collection is created");
-            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor };
+            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
             {
@@ -262,6 +263,7 @@ public sealed partial class CollectionGrain(
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
         Quantizations.Encoding(settings.Quantization); // throws InvalidRequestException for a value it does not know
+        if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
     }
 
     private static byte[] Ticks(DateTime at) => Ticks(at.Ticks);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Grains.Indexing;
 
@@ -20,8 +21,9 @@ internal sealed class ShardChunks
     private string[][] _heading = new string[64][];
     private Dictionary<string, string>[] _tags = new Dictionary<string, string>[64];
     private readonly Dictionary<int, string> _oddIds = [];
-    // Tag "key\u0001value" -> the live slots carrying it: how many chunks a filter can match, and which, without a scan.
-    private readonly Dictionary<string, HashSet<int>> _postings = new(StringComparer.Ordinal);
+    // Which live slots a filter matches, without a scan: the tags indexed, and the live slots as bits.
+    private readonly ShardTagIndex _index = new();
+    private readonly SlotSet _live = new(64);
 
     /// <summary>Slots ever used (free ones included): slot ids are 0..SlotCount-1.</summary>
     public int SlotCount { get; private set; }
@@ -53,6 +55,7 @@ internal sealed class ShardChunks
             Array.Resize(ref _heading, size);
             Array.Resize(ref _tags, size);
         }
+        _live.Grow(slots);
         SlotCount = Math.Max(SlotCount, slots);
     }
 
@@ -67,12 +70,8 @@ internal sealed class ShardChunks
         _text[slot] = chunk.Text.Length == 0 ? string.Empty : chunk.Text;
         _heading[slot] = chunk.HeadingPath.Length == 0 ? [] : chunk.HeadingPath;
         _tags[slot] = chunk.Tags.Count == 0 ? NoTags : chunk.Tags;
-        foreach (var tag in _tags[slot])
-        {
-            var posting = Posting(tag.Key, tag.Value);
-            if (!_postings.TryGetValue(posting, out var slots)) _postings[posting] = slots = [];
-            slots.Add(slot);
-        }
+        _index.Add(slot, _tags[slot]);
+        _live.Add(slot);
         _node[slot] = -1;
         if (chunk.ChunkId != ChunkIds.Of(documentId, chunk.Ordinal)) _oddIds[slot] = chunk.ChunkId;
         else _oddIds.Remove(slot);
@@ -82,6 +81,7 @@ internal sealed class ShardChunks
     {
         if (_document[slot] is null) return;
         Unpost(slot);
+        _live.Remove(slot);
         _document[slot] = null;
         _text[slot] = null!;
         _heading[slot] = null!;
@@ -99,40 +99,21 @@ internal sealed class ShardChunks
     public int NodeOf(int slot) => _node[slot];
     public void SetNode(int slot, int node) => _node[slot] = node;
 
-    private static string Posting(string key, string value) => key + "\u0001" + value;
+    private void Unpost(int slot) => _index.Remove(slot, _tags[slot]);
 
-    private void Unpost(int slot)
+    /// <summary>Replaces a live slot's tags (a metadata update: text and vector stay).</summary>
+    public void SetTags(int slot, Dictionary<string, string> tags)
     {
-        foreach (var tag in _tags[slot])
-        {
-            var posting = Posting(tag.Key, tag.Value);
-            if (_postings.TryGetValue(posting, out var slots) && slots.Remove(slot) && slots.Count == 0) _postings.Remove(posting);
-        }
+        if (_document[slot] is null) return;
+        Unpost(slot);
+        _tags[slot] = tags.Count == 0 ? NoTags : tags;
+        _index.Add(slot, _tags[slot]);
     }
 
-    /// <summary>
-    /// The live slots that may match <paramref name="filter"/> (all its terms): those of its rarest term, so at most
-    /// that many; an empty set when some term is on no chunk. Callers still check <see cref="Matches"/>.
-    /// </summary>
-    public IReadOnlyCollection<int> Candidates(Dictionary<string, string> filter)
-    {
-        IReadOnlyCollection<int>? rarest = null;
-        foreach (var (key, value) in filter)
-        {
-            if (!_postings.TryGetValue(Posting(key, value), out var slots)) return [];
-            if (rarest is null || slots.Count < rarest.Count) rarest = slots;
-        }
-        return rarest ?? [];
-    }
+    public IReadOnlyDictionary<string, string> Tags(int slot) => _tags[slot];
 
-    public bool Matches(int slot, Dictionary<string, string> filter)
-    {
-        if (_document[slot] is null) return false;
-        var tags = _tags[slot];
-        foreach (var (key, value) in filter)
-            if (!tags.TryGetValue(key, out var v) || v != value) return false;
-        return true;
-    }
+    /// <summary>The live slots <paramref name="filter"/> matches, exactly (see <see cref="ShardTagIndex"/>).</summary>
+    public SlotSet Matching(FilterTerm filter) => _index.Select(filter, _live);
 
     public ChunkRecord Record(int slot, float[]? vector = null) =>
         new(ChunkId(slot), _document[slot]!, _ordinal[slot], _start[slot], _end[slot], _text[slot], _heading[slot], _tags[slot], vector);
@@ -144,6 +125,8 @@ internal sealed class ShardChunks
     {
         Array.Clear(_document);
         _oddIds.Clear();
+        _index.Clear();
+        for (var slot = 0; slot < SlotCount; slot++) _live.Remove(slot);
         SlotCount = LiveCount = 0;
     }
 

@@ -12,6 +12,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
 
@@ -21,8 +22,6 @@ namespace RagCluster.Grains.Querying;
 public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
-    /// <summary>Terms in a search filter: as many as a document may carry tags.</summary>
-    public const int MaxFilterTerms = 32;
     /// <summary>Documents a read-your-writes search may name.</summary>
     public const int MaxReadAfter = 100;
 
@@ -81,10 +80,6 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new InvalidRequestException("query must be 1..2000 characters");
         if (request.TopK is < 1 or > 100) throw new InvalidRequestException("topK must be 1..100");
         if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
-        // A document has at most MaxFilterTerms tags, so a longer filter (all terms must hold) could match nothing.
-        // A null value (JSON null) would have thrown here, a 500 for the caller's mistake.
-        if (request.Filter.Count > MaxFilterTerms || request.Filter.Any(f => f.Key.Length is 0 or > 64 || f.Value is null || f.Value.Length > 256))
-            throw new InvalidRequestException($"filter: at most {MaxFilterTerms} terms; keys 1..64 characters, values strings up to 256 (as tags)");
         if (request.Consistency is not (null or "any" or "primary"))
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
@@ -93,10 +88,14 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var written = await IndexedAsync(collection, request.ReadAfter, ct);
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
+        // Parsed against the collection's declared fields (a type mismatch is the caller's to fix); the shards get its canonical text.
+        var (filterTerm, filterProblem) = FilterParser.Parse(request.Filter, info.Settings.Fields);
+        if (filterProblem is not null) throw new InvalidRequestException(filterProblem);
+        var filter = filterTerm is null ? null : FilterParser.Canonical(filterTerm);
         // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
         var cacheable = infoIsFresh && written is null;
         var ownVector = QueryVector(request.Vector, info.Settings);
-        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{string.Join(',', request.Filter.OrderBy(f => f.Key).Select(f => f.Key + "=" + f.Value))}\u0001{request.Query}"
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cacheable && cache.TryGet(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
@@ -139,7 +138,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         }
         else results = await SearchAllShards(ShardQueryOf(vector, hasText ? request.Query : null));
 
-        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, request.Filter);
+        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter);
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
         {
             try

@@ -62,7 +62,7 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
             foreach (var plan in new[] { "bm25", "vector", "hybrid" })
                 Assert.Equal(await Hits("orig", q, plan), await Hits("copy", q, plan));
         // Filters still work: tags travelled with the chunks.
-        var filtered = await Client.SearchAsync("copy", new SearchRequest("landform") { TopK = 20, Plan = "bm25", Filter = new() { ["n"] = "1" } });
+        var filtered = await Client.SearchAsync("copy", new SearchRequest("landform") { TopK = 20, Plan = "bm25", Filter = new Dictionary<string, string> { ["n"] = "1" } });
         Assert.NotEmpty(filtered.Hits);
         Assert.All(filtered.Hits, h => Assert.Contains(h.DocumentId, new[] { "doc-1", "doc-4", "doc-7", "doc-10" }));
 

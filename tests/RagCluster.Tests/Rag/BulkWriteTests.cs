@@ -24,7 +24,7 @@ public sealed class BulkWriteTests
     {
         var hits = new List<ShardHit>();
         for (var s = 0; s < shards; s++)
-            hits.AddRange((await cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/{s}").Search(new ShardQuery(Direction(i), null, 1, 64, []))).Dense);
+            hits.AddRange((await cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/{s}").Search(new ShardQuery(Direction(i), null, 1, 64, null))).Dense);
         return hits.OrderByDescending(h => h.Score).FirstOrDefault()?.DocumentId;
     }
 

@@ -32,7 +32,7 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal("notFound", (await client.GetDocumentStatusesAsync("client", ["never"])).Single().Status);
         var contents = await client.GetDocumentContentsAsync("client", ["tea", "never", "coffee.md"], includeVectors: true);
         Assert.Equal(["tea", "coffee.md"], contents.Select(d => d.DocumentId));
-        Assert.Equal("en", contents[0].Tags["lang"]);
+        Assert.Equal("en", contents[0].Tags["lang"].GetString());
         Assert.Contains("80 degrees", contents[0].Chunks.Single().Text);
         Assert.Equal(1.0, Math.Sqrt(contents[0].Chunks[0].Vector!.Sum(x => (double)x * x)), 3); // the model's vector, length 1
         Assert.Null((await client.GetDocumentContentsAsync("client", ["tea"]))[0].Chunks[0].Vector);
@@ -42,7 +42,7 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
 
         var found = await client.SearchAsync("client", new SearchRequest("espresso pressure") { TopK = 3, Plan = "bm25" });
         Assert.Equal("coffee.md", found.Hits[0].DocumentId);
-        var filtered = await client.SearchAsync("client", new SearchRequest("brewed") { Filter = new() { ["lang"] = "en" }, Plan = "bm25" });
+        var filtered = await client.SearchAsync("client", new SearchRequest("brewed") { Filter = new Dictionary<string, string> { ["lang"] = "en" }, Plan = "bm25" });
         Assert.DoesNotContain(filtered.Hits, h => h.DocumentId == "mate");
         var answer = await client.AskAsync("client", new AskRequest("How is espresso brewed?") { TopK = 3 });
         Assert.NotEmpty(answer.Citations);

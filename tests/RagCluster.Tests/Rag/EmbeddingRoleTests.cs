@@ -44,7 +44,7 @@ public sealed class EmbeddingRoleTests
         Assert.Equal(DocumentStatuses.Pending, waiting.Status);
         Assert.Contains("no silo with the embedding role is active", waiting.Waiting);
         var plans = grains.GetGrain<IQueryPlanGrain>("roles");
-        var lexical = await plans.Search(new SearchRequest("catalysts", 3, [], null));
+        var lexical = await plans.Search(new SearchRequest("catalysts", 3, null, null));
         Assert.Equal(["bm25"], lexical.CandidatePlans);
         Assert.Equal(1, (await plans.GetStats()).EmbeddingUnavailable);
         // Placement refuses the embedding grain on a silo without the role, even when asked for it by address.
@@ -66,7 +66,7 @@ public sealed class EmbeddingRoleTests
         // With an embedding silo in the cluster, asking for the grain on this one is still refused, by name.
         var refused = await Assert.ThrowsAsync<SiloUnavailableException>(() => grains.GetGrain<IEmbeddingGrain>(primary.ToParsableString()).EmbedTokens([[101, 102]], false));
         Assert.Contains("that can host", refused.Message);
-        await Poll.UntilAsync(async () => (await plans.Search(new SearchRequest("shift reaction", 3, [], null))).CandidatePlans.Contains("vector"), seconds: 30);
+        await Poll.UntilAsync(async () => (await plans.Search(new SearchRequest("shift reaction", 3, null, null))).CandidatePlans.Contains("vector"), seconds: 30);
         Assert.True((await Report(gpu.SiloAddress)).Texts >= 2); // the query too
 
         // The last embedding silo leaves: new documents wait again, and the next embedding silo to join indexes them.
@@ -78,7 +78,7 @@ public sealed class EmbeddingRoleTests
         await Poll.UntilAsync(async () => (await Status("second")).Status == DocumentStatuses.Indexed, seconds: 60);
         Assert.True((await Report(next.SiloAddress)).Texts >= 1);
         Assert.Equal(0, (await Report(primary)).Texts);
-        var found = await plans.Search(new SearchRequest("gold nanoparticles", 3, [], "vector"));
+        var found = await plans.Search(new SearchRequest("gold nanoparticles", 3, null, "vector"));
         Assert.Contains(found.Hits, h => h.DocumentId == "second");
         var onPrimary = await grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).GetSimpleGrainStatistics([primary]);
         Assert.DoesNotContain(onPrimary, s => s.GrainType.Contains("EmbeddingGrain", StringComparison.Ordinal));

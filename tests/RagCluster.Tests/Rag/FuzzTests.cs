@@ -55,7 +55,7 @@ public sealed class FuzzTests(ThreeSiloApiProcess api, ITestOutputHelper output)
     private static string Body(Random rng)
     {
         string Str(int n) => new(Enumerable.Range(0, n).Select(_ => (char)rng.Next(32, 0x2FF)).ToArray());
-        return rng.Next(26) switch
+        return rng.Next(30) switch
         {
             0 => "{\"query\": 1}",
             1 => "{\"query\": [\"a\"], \"topK\": {}}",
@@ -82,9 +82,42 @@ public sealed class FuzzTests(ThreeSiloApiProcess api, ITestOutputHelper output)
             22 => "null",
             23 => "[]",
             24 => "{\"query\":\"" + Str(rng.Next(1, 100)).Replace("\"", "").Replace("\\", "") + "\",\"plan\":\"" + Str(5).Replace("\"", "").Replace("\\", "") + "\"}",
+            26 or 27 => "{\"query\":\"x\",\"filter\":" + HostileFilter(rng, 0) + "}",
+            28 => "{\"question\":\"x\",\"filter\":" + HostileFilter(rng, 0) + "}",
+            29 => "{\"id\":\"ok\",\"text\":\"x\",\"tags\":{\"t\":" + HostileValue(rng) + ",\"u\":[" + HostileValue(rng) + "]}}",
             _ => "--broken\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\nroot\r\n--bro",
         };
     }
+
+    // Filters a careless or hostile client writes: every operator in and out of place, values of every JSON type, deep
+    // nesting, long lists, impossible numbers and dates, U+0000.
+    private static string HostileFilter(Random rng, int depth)
+    {
+        string[] ops = ["$and", "$or", "$not", "$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists", "$containsAny", "$containsAll", "$regex", "lang", "$"];
+        if (depth > 40 || rng.Next(4) == 0) return HostileValue(rng);
+        return rng.Next(5) switch
+        {
+            0 => "[" + string.Join(',', Enumerable.Range(0, rng.Next(0, 4)).Select(_ => HostileFilter(rng, depth + 1))) + "]",
+            1 => "{\"" + ops[rng.Next(ops.Length)] + "\":[" + string.Join(',', Enumerable.Range(0, rng.Next(0, 1500)).Select(_ => HostileValue(rng))) + "]}",
+            _ => "{" + string.Join(',', Enumerable.Range(0, rng.Next(0, 4)).Select(_ => "\"" + ops[rng.Next(ops.Length)] + "\":" + HostileFilter(rng, depth + 1))) + "}",
+        };
+    }
+
+    private static string HostileValue(Random rng) => rng.Next(12) switch
+    {
+        0 => "null",
+        1 => "1e400",
+        2 => "-0",
+        3 => "9223372036854775808",
+        4 => "\"2024-02-30T00:00:00Z\"",
+        5 => "\"2024-01-01T00:00:00+99:99\"",
+        6 => "\"\\u0000b1\"",
+        7 => "true",
+        8 => "{}",
+        9 => "\"" + new string('x', rng.Next(0, 3000)) + "\"",
+        10 => "\"9999-12-31T23:59:59.9999999-14:00\"",
+        _ => rng.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private HttpRequestMessage Build(Random rng, string readerKey, (string Method, string Route)[] served)
     {

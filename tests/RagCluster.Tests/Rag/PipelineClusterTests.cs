@@ -60,11 +60,11 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await grains.GetGrain<IDocumentGrain>("budget/a").Ingest(new IngestRequest("txt", "budgeted lexical search"u8.ToArray(), [], null));
         while ((await grains.GetGrain<IDocumentGrain>("budget/a").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
         var plans = grains.GetGrain<IQueryPlanGrain>("budget");
-        var first = await plans.Search(new SearchRequest("lexical search", 3, [], null));
+        var first = await plans.Search(new SearchRequest("lexical search", 3, null, null));
         Assert.Equal("bm25", first.Plan);
         Assert.Equal(["bm25"], first.CandidatePlans);
         Assert.Single(first.Hits);
-        var second = await plans.Search(new SearchRequest("lexical search", 3, [], null));
+        var second = await plans.Search(new SearchRequest("lexical search", 3, null, null));
         Assert.False(second.Cached);
         Assert.Equal(2, (await plans.GetStats()).OverBudget);
     }
@@ -101,12 +101,12 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         // The database stalls for the shards' logs (a lock held, as in a long migration): the search waits for its shards.
         await using var stall = await LockTablesAsync(dsn, "ragcluster_log_owner", "ragcluster_log", "ragcluster_log_snapshot");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => plans.Search(new SearchRequest("anything", 3, [], "bm25"), cancel.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => plans.Search(new SearchRequest("anything", 3, null, "bm25"), cancel.Token));
         // The grain itself stopped (not only its caller), while the shards still wait for the database.
         await Poll.UntilAsync(async () => (await plans.GetStats()).Cancelled == 1, seconds: 20);
         Assert.Equal(0, (await plans.GetStats()).Queries);
         await stall.RollbackAsync();
-        Assert.Equal("bm25", (await plans.Search(new SearchRequest("anything", 3, [], "bm25"))).Plan);
+        Assert.Equal("bm25", (await plans.Search(new SearchRequest("anything", 3, null, "bm25"))).Plan);
         Assert.Equal((1L, 1L), ((await plans.GetStats()).Queries, (await plans.GetStats()).Cancelled));
     }
 
@@ -193,18 +193,18 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         var top3 = 0;
         foreach (var (query, docId) in questions)
         {
-            var r = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(query, 3, [], "bm25"));
+            var r = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(query, 3, null, "bm25"));
             if (r.Hits.Any(h => h.DocumentId == docId)) top3++;
         }
         Assert.True(questions.Count >= 20, $"only {questions.Count} questions");
         Assert.True(top3 >= questions.Count * 0.7, $"right document in top 3 for {top3} of {questions.Count} claims");
 
         // Auto plan: candidate plans include dense ones, hybrid fusion runs, and the answer is cached on repeat.
-        var auto = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null));
+        var auto = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, null, null));
         Assert.Contains("hybrid", auto.CandidatePlans);
         Assert.Contains("vector", auto.CandidatePlans);
         Assert.False(auto.Cached);
-        Assert.True((await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null))).Cached);
+        Assert.True((await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, null, null))).Cached);
 
         // Delete removes the document's chunks from every shard and bumps the version (so the cache misses).
         await client.GetGrain<IDocumentGrain>($"sci/{first.Id}").Delete();
@@ -212,7 +212,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         for (var shard = 0; shard < 4; shard++)
             total += (await client.GetGrain<IIndexShardGrain>($"sci/{shard}").ChunkCounts()).GetValueOrDefault(first.Id);
         Assert.Equal(0, total);
-        var afterDelete = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, [], null));
+        var afterDelete = await client.GetGrain<IQueryPlanGrain>("sci").Search(new SearchRequest(questions[0].Query, 5, null, null));
         Assert.False(afterDelete.Cached);
         Assert.DoesNotContain(afterDelete.Hits, h => h.DocumentId == first.Id);
     }
@@ -233,7 +233,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await shard.Upsert("doc6", 2, [new ChunkRecord("doc6#0", "doc6", 0, 0, 5, "replaced text", [], [], Vec())]);
         var stats = await shard.GetStats();
         Assert.InRange(stats.LogEntries, 1, 63);
-        var queries = Enumerable.Range(0, 10).Select(i => new ShardQuery(Vec(), $"word{i % 7} chunk", 10, 64, i % 3 == 0 ? new() { ["parity"] = "1" } : [])).ToList();
+        var queries = Enumerable.Range(0, 10).Select(i => new ShardQuery(Vec(), $"word{i % 7} chunk", 10, 64, i % 3 == 0 ? """{"parity":"1"}""" : null)).ToList();
         var before = new List<ShardResult>();
         foreach (var q in queries) before.Add(await shard.Search(q));
         var countsBefore = await shard.ChunkCounts();
@@ -276,7 +276,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         var chunks = 0;
         for (var i = 0; i < 4; i++) chunks += (await grains.GetGrain<IIndexShardGrain>($"kb/{i}").ChunkCounts()).GetValueOrDefault("racy");
         Assert.Equal(status.ChunkCount, chunks);
-        var hits = await grains.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, [], "bm25"));
+        var hits = await grains.GetGrain<IQueryPlanGrain>("kb").Search(new SearchRequest("racy document", 5, null, "bm25"));
         Assert.Single(hits.Hits);
     }
 
@@ -339,7 +339,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         foreach (var d in Enumerable.Range(0, 24))
             while ((await grains.GetGrain<IDocumentGrain>($"spread/d{d}").GetStatus()).Status == DocumentStatuses.Pending) await Task.Delay(50);
         var plans = grains.GetGrain<IQueryPlanGrain>("spread");
-        var before = await plans.Search(new SearchRequest("document about silo 3", 10, [], "bm25"));
+        var before = await plans.Search(new SearchRequest("document about silo 3", 10, null, "bm25"));
 
         async Task<string[]> Where() => (await Task.WhenAll(Enumerable.Range(0, shards).Select(i => grains.GetGrain<IIndexShardGrain>($"spread/{i}").GetStats()))).Select(s => s.Silo!).ToArray();
         static string Home(int shard, IEnumerable<SiloAddress> silos) => Rendezvous.Home(GrainId.Create("indexshard", $"spread/{shard}"), silos.ToArray()).ToString();
@@ -357,7 +357,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
                 try
                 {
                     // A new text each time: a cached answer would not reach the shards.
-                    await plans.Search(new SearchRequest($"document about silo {w} query {n}", 5, [], "bm25"));
+                    await plans.Search(new SearchRequest($"document about silo {w} query {n}", 5, null, "bm25"));
                     Interlocked.Increment(ref queries);
                 }
                 catch (Exception e)
@@ -387,7 +387,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         Assert.InRange(moved, 1, shards / 2);
         Assert.Equal(0, failures);
         Assert.True(queries > 20, $"only {queries} queries ran");
-        var after = await plans.Search(new SearchRequest("document about silo 3", 10, [], "bm25"));
+        var after = await plans.Search(new SearchRequest("document about silo 3", 10, null, "bm25"));
         Assert.Equal(before.Hits.Select(h => (h.DocumentId, h.ChunkId)), after.Hits.Select(h => (h.DocumentId, h.ChunkId)));
     }
 
@@ -414,7 +414,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         using (var root = testSource.StartActivity("query"))
         {
             traceId = root!.TraceId;
-            await client.GetGrain<IQueryPlanGrain>("tr").Search(new SearchRequest("traced shards", 5, [], "bm25"));
+            await client.GetGrain<IQueryPlanGrain>("tr").Search(new SearchRequest("traced shards", 5, null, "bm25"));
         }
         var mine = spans.Where(s => s.TraceId == traceId).ToList();
         static string? Service(System.Diagnostics.Activity a) => RagTracing.ServiceOf(a);

@@ -64,7 +64,7 @@ public sealed class ReshardTests(ITestOutputHelper output)
                 try
                 {
                     // Another vector each time, so no answer comes from the cache.
-                    var hits = (await plans.Search(new SearchRequest("", 5, [], null) { Vector = Vector(n, w + n % 7) })).Hits;
+                    var hits = (await plans.Search(new SearchRequest("", 5, null, null) { Vector = Vector(n, w + n % 7) })).Hits;
                     if (hits.Length == 0) lock (failures) failures.Add("a search found nothing");
                     Interlocked.Increment(ref searches);
                 }
@@ -124,7 +124,7 @@ public sealed class ReshardTests(ITestOutputHelper output)
         var silos = (await Task.WhenAll(shards.Select(s => s.GetStats()))).GroupBy(s => s.Silo).Select(g => g.Count()).Order().ToArray();
         Assert.Equal([1, 2, 2], silos);
         var old = grains.GetGrain<IIndexShardGrain>(new ShardLayout(0, 2).ShardKey("grow", 0));
-        await Assert.ThrowsAsync<ShardLayoutChangedException>(() => old.Search(new ShardQuery(Vector(1, 1), null, 5, 0, [])));
+        await Assert.ThrowsAsync<ShardLayoutChangedException>(() => old.Search(new ShardQuery(Vector(1, 1), null, 5, 0, null)));
 
         // A rewrite after the switch reaches the new shards alone, and the document reads the same everywhere.
         await Write(1, 4, "third");

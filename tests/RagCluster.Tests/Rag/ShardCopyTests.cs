@@ -67,7 +67,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         }
 
         // A follower answers what its primary answers, and writes go to the primary only.
-        var query = new ShardQuery(null, "topic 3 word17", 10, 0, []);
+        var query = new ShardQuery(null, "topic 3 word17", 10, 0, null);
         foreach (var shard in shards)
         {
             var primary = await grains.GetGrain<IIndexShardGrain>(shard).Search(query);
@@ -80,9 +80,9 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
 
         // Searches through the plan read the copies in turn: the same answer whichever copies answered.
         var plans = grains.GetGrain<IQueryPlanGrain>("rep");
-        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, [], "bm25") { Consistency = "primary" });
+        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, null, "bm25") { Consistency = "primary" });
         for (var i = 0; i < 6; i++)
-            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17 " + new string(' ', i), 10, [], "bm25"))).Hits.Select(h => h.ChunkId));
+            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17 " + new string(' ', i), 10, null, "bm25"))).Hits.Select(h => h.ChunkId));
     }
 
     [Fact]
@@ -105,7 +105,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
             // Searches come from the primary silo, as from the API silo: the test's own client would also lose the
             // victim's gateway, which no server-side copy can cover.
             plans = ((InProcessSiloHandle)cluster.Cluster.Primary).SiloHost.Services.GetRequiredService<IGrainFactory>().GetGrain<IQueryPlanGrain>(name);
-            await plans.Search(new SearchRequest("topic 1", 10, [], "bm25")); // activated now, so that its silo is known
+            await plans.Search(new SearchRequest("topic 1", 10, null, "bm25")); // activated now, so that its silo is known
             var collectionSilo = (await management.GetActivationAddress(grains.GetGrain<ICollectionGrain>(name)))?.ToString();
             var copySilos = (await Task.WhenAll(shards.Select(s => CopiesAsync(grains, s, 2)))).SelectMany(c => c).Select(c => c.Silo).ToHashSet();
             // The plan is a stateless worker on the silo that asks (the primary), so the victim never holds it.
@@ -114,7 +114,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         }
 
         // A new query each time (the cache would answer a repeat without asking a shard).
-        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
+        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, null, "bm25"));
         await Poll.UntilAsync(() => Task.FromResult(load.Searches > 50));
         var before = load.Searches;
         await cluster.KillAsync(victim);
@@ -168,7 +168,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         var plans = grains.GetGrain<IQueryPlanGrain>("rs");
 
         // Searches go on, over the copies, while 2 shards become 3.
-        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, [], "bm25"));
+        var load = new SearchLoad(plans, n => new SearchRequest($"topic {n % 7} word{n % 211}", 10, null, "bm25"));
         await collection.Configure(new CollectionSettings(3, 256, 32) { ReplicationFactor = 2 });
         await Poll.UntilAsync(async () => (await collection.GetInfo()) is { Resharding: null, Settings.ShardCount: 3 }, 120);
         var shards = (await collection.GetSettings()).Layout.ShardKeys("rs").ToArray();
@@ -189,9 +189,9 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         var copies = await Task.WhenAll(shards.Select(shard => CopiesAsync(grains, shard, 2)));
         Assert.Equal(120, copies.Sum(c => c[0].Documents));
         Assert.All(copies, c => Assert.Equal(c[0].Documents, c[1].Documents));
-        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, [], "bm25") { Consistency = "primary" });
+        var byPrimary = await plans.Search(new SearchRequest("topic 3 word17", 10, null, "bm25") { Consistency = "primary" });
         for (var i = 0; i < 4; i++)
-            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17" + new string(' ', 60 + i), 10, [], "bm25"))).Hits.Select(h => h.ChunkId));
+            Assert.Equal(byPrimary.Hits.Select(h => h.ChunkId), (await plans.Search(new SearchRequest("topic 3 word17" + new string(' ', 60 + i), 10, null, "bm25"))).Hits.Select(h => h.ChunkId));
     }
 
     [Fact]
@@ -219,22 +219,22 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
 
             // The follower answers a plain query without the new document, and refuses one that needs it.
             var follower = grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, 1));
-            Assert.DoesNotContain((await follower.Search(new ShardQuery(null, "zebra quartz", 10, 0, []))).Lexical, h => h.DocumentId == "late");
+            Assert.DoesNotContain((await follower.Search(new ShardQuery(null, "zebra quartz", 10, 0, null))).Lexical, h => h.DocumentId == "late");
             await Assert.ThrowsAsync<RagCluster.Grains.Interfaces.Errors.NotYetReadableException>(() =>
-                follower.Search(new ShardQuery(null, "zebra quartz", 10, 0, []) { MinVersions = new() { ["late"] = written.Version } }));
+                follower.Search(new ShardQuery(null, "zebra quartz", 10, 0, null) { MinVersions = new() { ["late"] = written.Version } }));
 
             // Through the plan the copies take turns: "any" gets the follower's answer half the time (so this test can
             // fail), while "primary" and read-your-writes searches always find the new document.
             var plans = grains.GetGrain<IQueryPlanGrain>("ryw");
             var missed = 0;
             for (var i = 0; i < 8; i++) // a query of its own each time: no answer comes from a cache
-                if ((await plans.Search(new SearchRequest("zebra" + new string(' ', i), 10, [], "bm25"))).Hits.All(h => h.DocumentId != "late")) missed++;
+                if ((await plans.Search(new SearchRequest("zebra" + new string(' ', i), 10, null, "bm25"))).Hits.All(h => h.DocumentId != "late")) missed++;
             for (var i = 0; i < 8; i++)
             {
                 var spaces = new string(' ', i);
-                var primary = await plans.Search(new SearchRequest("quartz" + spaces, 10, [], "bm25") { Consistency = "primary" });
+                var primary = await plans.Search(new SearchRequest("quartz" + spaces, 10, null, "bm25") { Consistency = "primary" });
                 Assert.Contains(primary.Hits, h => h.DocumentId == "late");
-                var mine = await plans.Search(new SearchRequest("zebra quartz" + spaces, 10, [], "bm25") { ReadAfter = new() { ["late"] = written.Version } });
+                var mine = await plans.Search(new SearchRequest("zebra quartz" + spaces, 10, null, "bm25") { ReadAfter = new() { ["late"] = written.Version } });
                 Assert.Contains(mine.Hits, h => h.DocumentId == "late");
             }
             output.WriteLine($"'any' searches that missed the new document: {missed} of 8");
@@ -242,7 +242,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
 
             // A version not indexed (yet): a retriable refusal once Query:ReadAfterWaitMs has passed, never an old answer.
             await Assert.ThrowsAsync<RagCluster.Grains.Interfaces.Errors.NotYetReadableException>(() =>
-                plans.Search(new SearchRequest("zebra", 10, [], "bm25") { ReadAfter = new() { ["late"] = written.Version + 1 } }));
+                plans.Search(new SearchRequest("zebra", 10, null, "bm25") { ReadAfter = new() { ["late"] = written.Version + 1 } }));
         }
         finally
         {

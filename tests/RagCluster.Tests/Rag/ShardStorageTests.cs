@@ -47,7 +47,7 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         var stats = await shard.GetStats();
         Assert.True(stats.SnapshotBytes > 4 << 20, $"snapshot of {stats.SnapshotBytes} bytes");
         Assert.True(await Scalar(cluster.Storage, "SELECT count(*) FROM ragcluster_log_snapshot_page WHERE grain LIKE '%pages/0'") >= 2);
-        var queries = Enumerable.Range(0, 20).Select(i => new ShardQuery(vectors[i * 97], null, 5, 64, [])).ToList();
+        var queries = Enumerable.Range(0, 20).Select(i => new ShardQuery(vectors[i * 97], null, 5, 64, null)).ToList();
         var before = new List<string[]>();
         foreach (var q in queries) before.Add((await shard.Search(q)).Dense.Select(h => h.ChunkId).ToArray());
 
@@ -99,7 +99,7 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         var restored = second.Grains.GetGrain<IIndexShardGrain>("halfway/0");
         Assert.Equal(2000, (await restored.GetStats()).Vectors); // the first snapshot plus the log after it
         foreach (var d in new[] { 0, 1199, 1200, 1999 })
-            Assert.Equal($"d{d}#0", (await restored.Search(new ShardQuery(vectors[d], null, 1, 64, []))).Dense[0].ChunkId);
+            Assert.Equal($"d{d}#0", (await restored.Search(new ShardQuery(vectors[d], null, 1, 64, null))).Dense[0].ChunkId);
 
         // Healed, the restored shard folds its log tail into a snapshot when quiet; the pages of the one before go.
         await failures.HealAll();
@@ -165,9 +165,9 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         // Done when the graph holds fewer nodes than were ever added (deletes that came while it was built are tombstones in the new one).
         while (((stats = await shard.GetStats()).Vectors + stats.DeletedVectors == 400 || stats.Compacting) && DateTime.UtcNow < deadline)
         {
-            var hit = (await shard.Search(new ShardQuery(vectors[8], null, 5, 64, []))).Dense; // d8 is deleted: never found
+            var hit = (await shard.Search(new ShardQuery(vectors[8], null, 5, 64, null))).Dense; // d8 is deleted: never found
             Assert.DoesNotContain(hit, h => h.DocumentId == "d8");
-            Assert.Equal("d11", (await shard.Search(new ShardQuery(vectors[11], null, 1, 64, []))).Dense[0].DocumentId); // live: found
+            Assert.Equal("d11", (await shard.Search(new ShardQuery(vectors[11], null, 1, 64, null))).Dense[0].DocumentId); // live: found
 
             await Task.Delay(100);
         }
@@ -177,7 +177,7 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         {
             for (var d = 0; d < 400; d++)
             {
-                var top = (await s.Search(new ShardQuery(vectors[d], null, 1, 64, []))).Dense;
+                var top = (await s.Search(new ShardQuery(vectors[d], null, 1, 64, null))).Dense;
                 if (d % 8 < 3) Assert.True(top.Length == 0 || top[0].DocumentId != $"d{d}", $"deleted d{d} found");
                 else Assert.Equal($"d{d}", top[0].DocumentId);
             }
@@ -186,7 +186,7 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         // A write after the swap lands in the compacted graph.
         var extra = Vector(rng, 32);
         await shard.Upsert("extra", 1, [Chunk("extra", extra)]);
-        Assert.Equal("extra", (await shard.Search(new ShardQuery(extra, null, 1, 64, []))).Dense[0].DocumentId);
+        Assert.Equal("extra", (await shard.Search(new ShardQuery(extra, null, 1, 64, null))).Dense[0].DocumentId);
 
         await cluster.KillAsync(cluster.Cluster.Primary!);
         await using var second = await NewCluster(cluster.Storage, serviceId, compactMinDeleted: 50);
@@ -225,14 +225,14 @@ public sealed class SelectiveFilterTests
         {
             var query = Vector(rng, 256);
             var expected = Enumerable.Range(0, 3000).Where(d => d % 100 == 0).OrderByDescending(d => Cosine(query, vectors[d])).Take(10).Select(d => $"d{d}#0").ToArray();
-            var result = await shard.Search(new ShardQuery(query, null, 10, 16, new() { ["rare"] = "yes", ["kind"] = "a" }));
+            var result = await shard.Search(new ShardQuery(query, null, 10, 16, """{"rare":"yes","kind":"a"}"""));
             Assert.True(result.ExactScan, "30 of 3,000 chunks match: compared exactly, not walked");
             Assert.Equal(expected, result.Dense.Select(h => h.ChunkId).ToArray());
         }
         // A filter every chunk passes is no reason to scan: the graph is walked.
-        Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, new() { ["kind"] = "a" }))).ExactScan);
+        Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, """{"kind":"a"}"""))).ExactScan);
         // A term no chunk carries: nothing, at once.
-        Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, new() { ["rare"] = "no" }))).Dense);
+        Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, """{"rare":"no"}"""))).Dense);
     }
 }
 
@@ -259,7 +259,7 @@ public sealed class SmallShardScanTests
         for (var q = 0; q < 5; q++)
         {
             var query = vectors[rng.Next(vectors.Length)].Select(x => x + ((float)rng.NextDouble() - 0.5f) * 0.5f).ToArray();
-            var result = await shard.Search(new ShardQuery(query, null, k, ef, []));
+            var result = await shard.Search(new ShardQuery(query, null, k, ef, null));
             Assert.Equal(scanned, result.ExactScan);
             Assert.Equal(k, result.Dense.Length);
             if (!scanned) continue;
@@ -290,6 +290,6 @@ public sealed class ShardRefusalTests
         Assert.Equal((1, 1), (await shard.GetStats()) is var stats ? (stats.Chunks, stats.Vectors) : default);
 
         await shard.Upsert("b", 1, [Chunk("b", [0, 1, 0, 0])]);
-        Assert.Equal("b#0", (await shard.Search(new ShardQuery([0, 1, 0, 0], null, 1, 16, []))).Dense.Single().ChunkId);
+        Assert.Equal("b#0", (await shard.Search(new ShardQuery([0, 1, 0, 0], null, 1, 16, null))).Dense.Single().ChunkId);
     }
 }
