@@ -34,19 +34,30 @@ public sealed partial class RagClusterClient
     public Task DeleteCollectionAsync(string collection, CancellationToken ct = default) => SendNoContentAsync(HttpMethod.Delete, CollectionPath(collection), ct);
 
     /// <summary>One page of the collection's document ids, after <paramref name="after"/>.</summary>
-    public Task<DocumentIdsPage> ListDocumentIdsAsync(string collection, string? after = null, int? limit = null, CancellationToken ct = default)
+    public Task<DocumentIdsPage> ListDocumentIdsAsync(string collection, string? after = null, int? limit = null, CancellationToken ct = default) =>
+        ListDocumentIdsAsync(collection, after, limit, null, ct);
+
+    /// <summary>A page of the ids of documents with a chunk whose tags match <paramref name="filter"/> (anything that serializes to the filter language's JSON; null: every document).</summary>
+    public Task<DocumentIdsPage> ListDocumentIdsAsync(string collection, string? after, int? limit, object? filter, CancellationToken ct = default)
     {
-        var query = string.Join('&', new[] { after is null ? null : "after=" + Segment(after), limit is null ? null : $"limit={limit}" }.Where(q => q is not null));
+        var query = string.Join('&', new[]
+        {
+            after is null ? null : "after=" + Segment(after), limit is null ? null : $"limit={limit}",
+            filter is null ? null : "filter=" + Uri.EscapeDataString(System.Text.Json.JsonSerializer.Serialize(filter, Json)),
+        }.Where(q => q is not null));
         return GetAsync<DocumentIdsPage>($"{CollectionPath(collection)}/documents{(query.Length > 0 ? "?" + query : "")}", ct);
     }
 
     /// <summary>Every document id of the collection, page by page.</summary>
-    public async IAsyncEnumerable<string> AllDocumentIdsAsync(string collection, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    public IAsyncEnumerable<string> AllDocumentIdsAsync(string collection, CancellationToken ct = default) => AllDocumentIdsAsync(collection, null, ct);
+
+    /// <summary>Every id of a document with a chunk matching <paramref name="filter"/> (null: every document), page by page.</summary>
+    public async IAsyncEnumerable<string> AllDocumentIdsAsync(string collection, object? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {
         string? after = null;
         do
         {
-            var page = await ListDocumentIdsAsync(collection, after, 1000, ct).ConfigureAwait(false);
+            var page = await ListDocumentIdsAsync(collection, after, 1000, filter, ct).ConfigureAwait(false);
             foreach (var id in page.DocumentIds) yield return id;
             after = page.Next;
         } while (after is not null);

@@ -83,8 +83,8 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     }
 
     /// <summary>
-    /// Records whose data properties match the filter (equalities joined with &amp;&amp;), read page by page through the
-    /// collection's document ids: a scan, fine for housekeeping, not a query path (search is). No ordering.
+    /// Records whose data properties match the filter, read page by page through the collection's document ids that
+    /// match it (each shard's tag index answers). In document id order; no other ordering.
     /// </summary>
     public override async IAsyncEnumerable<TRecord> GetAsync(Expression<Func<TRecord, bool>> filter, int top, FilteredRecordRetrievalOptions<TRecord>? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -92,12 +92,12 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
         if (options?.OrderBy is { } order && order(new FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition()).Values.Count > 0)
             throw new NotSupportedException("RagCluster returns filtered records in document id order; OrderBy is not supported");
-        var tags = TagFilter.Translate(filter, _map.Model);
+        var where = TagFilter.Translate(filter, _map.Model);
         var (skip, found) = (options?.Skip ?? 0, 0);
-        await foreach (var page in _client.AllDocumentIdsAsync(Name, cancellationToken).Chunk(500).ConfigureAwait(false))
+        await foreach (var page in _client.AllDocumentIdsAsync(Name, where, cancellationToken).Chunk(500).ConfigureAwait(false))
             foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
             {
-                if (!tags.All(t => document.Tags.TryGetValue(t.Key, out var v) && RecordMapper.Same(v, t.Value)) || skip-- > 0) continue;
+                if (skip-- > 0) continue;
                 yield return _map.ToRecord<TRecord>(document, options?.IncludeVectors == true);
                 if (++found == top) yield break;
             }

@@ -93,9 +93,9 @@ internal sealed class RecordMapper(CollectionModel model)
         foreach (var p in Model.DataProperties.Where(p => p != Text))
             if (p.GetValueAsObject(record) is { } value)
             {
-                var text = Format(value);
-                if (text.Length > 256) throw new ArgumentException($"'{p.ModelName}' of record '{Key(record)}' is over 256 characters; RagCluster keeps data properties as tags (up to 256); mark a long text IsFullTextIndexed");
-                tags[p.StorageName] = text;
+                var tag = TagValue(value)!;
+                if (tag is string text && text.Length > 256) throw new ArgumentException($"'{p.ModelName}' of record '{Key(record)}' is over 256 characters; RagCluster keeps data properties as tags (up to 256); mark a long text IsFullTextIndexed");
+                tags[p.StorageName] = tag;
             }
         var chunkText = Text?.GetValueAsObject(record) as string ?? "";
         return new DocumentInput(Key(record)) { Tags = tags, Chunks = [new ChunkInput(chunkText) { VectorBase64 = RagClusterClient.VectorToBase64(vector) }] };
@@ -109,7 +109,7 @@ internal sealed class RecordMapper(CollectionModel model)
         foreach (var p in Model.DataProperties)
         {
             if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
-            else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Parse(TagText(value), p.Type));
+            else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Read(value, p.Type));
         }
         if (includeVectors && chunk?.Vector is { } v && IsVectorType(Vector.Type))
         {
@@ -130,6 +130,36 @@ internal sealed class RecordMapper(CollectionModel model)
     public static bool Same(System.Text.Json.JsonElement value, string text) =>
         TagText(value) is var held && (held == text || (DateTimeOffset.TryParse(held, CultureInfo.InvariantCulture, DateTimeStyles.None, out var a)
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var b) && a == b && held.EndsWith('Z')));
+
+    /// <summary>
+    /// A data value as a typed tag: strings, integers (as long), floats (as double), booleans, instants (an ISO 8601 string
+    /// with its offset; a DateTime without a kind is taken as UTC), string collections as arrays; anything else as its text.
+    /// </summary>
+    public static object? TagValue(object? value) => value switch
+    {
+        null => null,
+        string or bool or long => value,
+        int or short or sbyte or byte or ushort or uint => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+        float or double or decimal => Convert.ToDouble(value, CultureInfo.InvariantCulture),
+        DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        DateTime d => new DateTimeOffset(d.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : d).ToString("O", CultureInfo.InvariantCulture),
+        IEnumerable<string> items => items.ToArray(),
+        _ => Format(value),
+    };
+
+    // A tag's JSON as the property's type; text (a tag stored before typed tags) parsed as it was then.
+    private static object? Read(System.Text.Json.JsonElement value, Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        if (value.ValueKind == System.Text.Json.JsonValueKind.Array)
+        {
+            var items = value.EnumerateArray().Select(i => i.GetString()!).ToArray();
+            return t == typeof(string[]) ? items : t.IsAssignableFrom(typeof(List<string>)) ? items.ToList() : Activator.CreateInstance(t, [items]);
+        }
+        if (t == typeof(DateTime) && value.ValueKind == System.Text.Json.JsonValueKind.String)
+            return DateTimeOffset.Parse(value.GetString()!, CultureInfo.InvariantCulture).UtcDateTime;
+        return Parse(TagText(value), type);
+    }
 
     /// <summary>A data value as its tag: invariant culture, round-trip forms.</summary>
     public static string Format(object value) => value switch

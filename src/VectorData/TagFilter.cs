@@ -1,56 +1,110 @@
+using System.Collections;
 using System.Linq.Expressions;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.VectorData.ProviderServices;
 
 namespace RagCluster.VectorData;
 
 /// <summary>
-/// A VectorData filter as RagCluster's tag filter: equalities on data properties (r.Lang == "en", r.Year == year,
-/// r.Done, !r.Done), joined with &amp;&amp;. RagCluster filters shards by exact tag match, so anything else (||, !=, ranges,
-/// the key or the full-text property) is refused with NotSupportedException rather than answered wrongly.
+/// A VectorData filter as RagCluster's filter language (docs/filters.md): ==, !=, &lt;, &lt;=, &gt;, &gt;= between a data
+/// property and a value, &amp;&amp;, ||, !, a bool property alone, and Contains (a list of values holding the property:
+/// <c>$in</c>; an array property holding a value: <c>$containsAny</c>). Comparing with null asks whether the tag is
+/// missing. Anything else (the key, the full-text property, two properties compared) is refused with
+/// NotSupportedException rather than answered wrongly.
 /// </summary>
 internal static class TagFilter
 {
-    public static Dictionary<string, string> Translate(LambdaExpression? filter, CollectionModel model)
-    {
-        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (filter is not null) Visit(filter.Body, filter.Parameters[0], model, tags);
-        return tags;
-    }
+    /// <summary>The filter's JSON, or null for none.</summary>
+    public static JsonObject? Translate(LambdaExpression? filter, CollectionModel model) =>
+        filter is null || filter.Body is ConstantExpression { Value: true } ? null : Visit(filter.Body, filter.Parameters[0], model);
 
-    private static void Visit(Expression e, ParameterExpression record, CollectionModel model, Dictionary<string, string> tags)
+    private static JsonObject Visit(Expression e, ParameterExpression record, CollectionModel model)
     {
         switch (e)
         {
-            case BinaryExpression { NodeType: ExpressionType.AndAlso } and:
-                Visit(and.Left, record, model, tags);
-                Visit(and.Right, record, model, tags);
-                return;
-            case BinaryExpression { NodeType: ExpressionType.Equal } eq:
-                if (Property(eq.Left, record, model) is { } left) Add(tags, left, Value(eq.Right));
-                else if (Property(eq.Right, record, model) is { } right) Add(tags, right, Value(eq.Left));
-                else throw Unsupported(e);
-                return;
-            case UnaryExpression { NodeType: ExpressionType.Not } not when Property(not.Operand, record, model) is { Type: var t } p && (Nullable.GetUnderlyingType(t) ?? t) == typeof(bool):
-                Add(tags, p, false);
-                return;
-            case var _ when Property(e, record, model) is { Type: var t } flag && (Nullable.GetUnderlyingType(t) ?? t) == typeof(bool):
-                Add(tags, flag, true);
-                return;
-            case ConstantExpression { Value: true }:
-                return;
+            case BinaryExpression { NodeType: ExpressionType.AndAlso or ExpressionType.OrElse } both:
+                return new JsonObject
+                {
+                    [both.NodeType == ExpressionType.AndAlso ? "$and" : "$or"] = new JsonArray(Visit(both.Left, record, model), Visit(both.Right, record, model)),
+                };
+            case BinaryExpression { NodeType: ExpressionType.Equal or ExpressionType.NotEqual or ExpressionType.LessThan or ExpressionType.LessThanOrEqual
+                or ExpressionType.GreaterThan or ExpressionType.GreaterThanOrEqual } compare:
+                return Comparison(compare, record, model);
+            case UnaryExpression { NodeType: ExpressionType.Not } not:
+                return Property(not.Operand, record, model) is { } flag && IsBool(flag)
+                    ? Field(flag, "$eq", false)
+                    : new JsonObject { ["$not"] = Visit(not.Operand, record, model) };
+            case MethodCallExpression { Method.Name: "Contains" } call:
+                return Contains(call, record, model);
+            case var _ when Property(e, record, model) is { } alone && IsBool(alone):
+                return Field(alone, "$eq", true);
             default:
                 throw Unsupported(e);
         }
     }
 
-    private static void Add(Dictionary<string, string> tags, DataPropertyModel property, object? value)
+    private static JsonObject Comparison(BinaryExpression compare, ParameterExpression record, CollectionModel model)
     {
-        if (value is null) throw new NotSupportedException($"RagCluster cannot filter on '{property.ModelName}' being null (a missing tag)");
-        var text = RecordMapper.Format(value);
-        if (tags.TryGetValue(property.StorageName, out var other) && other != text)
-            throw new NotSupportedException($"the filter asks '{property.ModelName}' to be both {other} and {text}");
-        tags[property.StorageName] = text;
+        var op = compare.NodeType;
+        var property = Property(compare.Left, record, model);
+        var other = compare.Right;
+        if (property is null)
+        {
+            property = Property(compare.Right, record, model) ?? throw Unsupported(compare);
+            other = compare.Left;
+            op = op switch // the value on the left: 3 < r.A is r.A > 3
+            {
+                ExpressionType.LessThan => ExpressionType.GreaterThan,
+                ExpressionType.LessThanOrEqual => ExpressionType.GreaterThanOrEqual,
+                ExpressionType.GreaterThan => ExpressionType.LessThan,
+                ExpressionType.GreaterThanOrEqual => ExpressionType.LessThanOrEqual,
+                _ => op,
+            };
+        }
+        var value = Value(other);
+        if (value is null)
+            return op switch
+            {
+                ExpressionType.Equal => new JsonObject { ["$not"] = Field(property, "$exists", true) },
+                ExpressionType.NotEqual => Field(property, "$exists", true),
+                _ => throw new NotSupportedException($"'{property.ModelName}' compared with null: only == and != can be"),
+            };
+        return Field(property, op switch
+        {
+            ExpressionType.Equal => "$eq",
+            ExpressionType.NotEqual => "$ne",
+            ExpressionType.LessThan => "$lt",
+            ExpressionType.LessThanOrEqual => "$lte",
+            ExpressionType.GreaterThan => "$gt",
+            _ => "$gte",
+        }, value);
     }
+
+    // values.Contains(r.A) (a list, array or span of values): $in; r.Tags.Contains("x") (an array property): $containsAny.
+    private static JsonObject Contains(MethodCallExpression call, ParameterExpression record, CollectionModel model)
+    {
+        var (source, item) = call.Object is { } target ? (target, call.Arguments[0]) : (call.Arguments[0], call.Arguments[1]);
+        while (source is MethodCallExpression { Method.Name: "op_Implicit", Arguments: [var inner] }) source = inner; // array → span
+        if (Property(source, record, model) is { } array)
+            return Field(array, "$containsAny", new JsonArray(JsonValueOf(Value(item) ?? throw Unsupported(call))));
+        var property = Property(item, record, model) ?? throw Unsupported(call);
+        var values = Value(source) as IEnumerable ?? throw Unsupported(call);
+        var list = new JsonArray();
+        foreach (var v in values) list.Add(JsonValueOf(v ?? throw new NotSupportedException($"'{property.ModelName}' in a list holding null")));
+        if (list.Count == 0) throw new NotSupportedException($"'{property.ModelName}' in an empty list matches nothing; leave the filter out or search nothing");
+        return Field(property, "$in", list);
+    }
+
+    private static JsonObject Field(DataPropertyModel property, string op, object value) =>
+        new() { [property.StorageName] = new JsonObject { [op] = value as JsonNode ?? JsonValueOf(value) } };
+
+    private static JsonNode? JsonValueOf(object? value) => RecordMapper.TagValue(value) switch
+    {
+        string[] items => new JsonArray(items.Select(i => (JsonNode)JsonValue.Create(i)).ToArray()),
+        var v => JsonValue.Create(v),
+    };
+
+    private static bool IsBool(DataPropertyModel p) => (Nullable.GetUnderlyingType(p.Type) ?? p.Type) == typeof(bool);
 
     // r.Prop, r.Prop.Value, (object)r.Prop, or r["name"] for dynamic records; a data property that is not the full-text one.
     private static DataPropertyModel? Property(Expression e, ParameterExpression record, CollectionModel model)
@@ -74,9 +128,9 @@ internal static class TagFilter
     {
         if (e is ConstantExpression c) return c.Value;
         try { return Expression.Lambda(e).Compile(preferInterpretation: true).DynamicInvoke(); }
-        catch (InvalidOperationException) { throw Unsupported(e); }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException) { throw Unsupported(e); }
     }
 
     private static NotSupportedException Unsupported(Expression e) =>
-        new($"RagCluster filters are equalities on data properties joined with &amp;&amp; (tags must match exactly); cannot translate '{e}'");
+        new($"RagCluster filters compare data properties with values (==, !=, <, <=, >, >=, Contains) joined with &&, || and !; cannot translate '{e}'");
 }

@@ -97,6 +97,22 @@ public sealed partial class IndexShardGrain
         return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, -1));
     }
 
+    public Task<string[]> MatchingDocuments(string filter, string? after, int limit)
+    {
+        if (_retired) throw Replaced();
+        if (limit is < 1 or > 10_000) throw new ArgumentException("limit must be 1..10000");
+        if (FilterParser.Parse(filter) is not ({ } term, _)) throw new ArgumentException("a filter is required");
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var slot in _chunks.Matching(term).Slots())
+        {
+            var id = _chunks.DocumentId(slot);
+            if (after is not null && string.CompareOrdinal(id, after) <= 0) continue;
+            ids.Add(id);
+            if (ids.Count > limit) ids.Remove(ids.Max!); // keep the first `limit` only
+        }
+        return Task.FromResult(ids.ToArray());
+    }
+
     public Task<ShardExportPage> Export(int cursor, int maxChunks)
     {
         if (cursor < 0 || maxChunks is < 1 or > 10_000) throw new ArgumentException("cursor must be >= 0 and maxChunks 1..10000");

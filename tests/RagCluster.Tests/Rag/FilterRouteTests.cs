@@ -90,6 +90,15 @@ public sealed class FilterRouteTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Subset(Ids(i => i % 3 == 1).ToHashSet(), cited.ToHashSet());
         Assert.Equal(Ids(i => i % 4 == 0), await Found(http, "policies", """{"draft":true}"""));
 
+        // The listing route takes the same filter, a page at a time in id order, from the shards' tag indexes.
+        var listed = await client.AllDocumentIdsAsync("policies", new Dictionary<string, object> { ["version"] = new Dictionary<string, int> { ["$lt"] = 5 } }).ToListAsync();
+        Assert.Equal(Ids(i => i < 5), listed.ToArray());
+        var page = await client.ListDocumentIdsAsync("policies", "p2", 2, new { draft = true });
+        Assert.Equal(["p4", "p8"], page.DocumentIds);
+        Assert.Equal("p8", page.Next);
+        Assert.Equal("filter.version.$lt: expects a number, got the string \"5\"",
+            (await Problem(await http.GetAsync("v1/collections/policies/documents?filter=" + Uri.EscapeDataString("""{"version":{"$lt":"5"}}""")))).GetProperty("detail").GetString());
+
         // Problems say where, and a declared field's type is checked in filters too.
         var where = await Problem(await http.PostAsync("v1/collections/policies/search",
             new StringContent("""{"vector":[1,1,1,1],"filter":{"$or":[{"dept":"hr"},{"version":{"$gte":"2023"}}]}}""", System.Text.Encoding.UTF8, "application/json")));

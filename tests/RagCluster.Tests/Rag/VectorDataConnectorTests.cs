@@ -79,8 +79,27 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
             .Select(r => r.Record.Id).ToListAsync());
         Assert.Equal(["n2"], await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Draft && n.Year == 2019 })
             .Select(r => r.Record.Id).ToListAsync());
-        await Assert.ThrowsAsync<NotSupportedException>(() => notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new VectorSearchOptions<Note> { Filter = n => n.Year > 2020 }).ToListAsync().AsTask());
         Assert.Equal(["n1", "n2", "n4"], await notes.GetAsync(n => n.Lang == "en", 10).Select(n => n.Id).ToListAsync());
+
+        // The rest of the language: ranges, !=, ||, !, Contains on a list of values, null (a missing tag), datetimes.
+        async Task<string[]> Ids(System.Linq.Expressions.Expression<Func<Note, bool>> filter) =>
+            (await notes.SearchAsync(new float[] { 1, 0, 0, 0 }, 4, new VectorSearchOptions<Note> { Filter = filter }).Select(r => r.Record.Id).ToListAsync()).Order().ToArray();
+        Assert.Equal(["n1", "n3", "n4"], await Ids(n => n.Year > 2020));
+        Assert.Equal(["n2", "n4"], await Ids(n => n.Year >= 2019 && 2022 >= n.Year));
+        Assert.Equal(["n3"], await Ids(n => n.Lang != "en"));
+        Assert.Equal(["n2", "n3"], await Ids(n => n.Lang == "de" || n.Draft));
+        Assert.Equal(["n1", "n3", "n4"], await Ids(n => !(n.Draft || n.Year < 2000)));
+        var years = new List<int> { 2019, 2023 };
+        Assert.Equal(["n2", "n3"], await Ids(n => years.Contains(n.Year)));
+        string[] german = ["de"];
+        Assert.Equal(["n3"], await Ids(n => german.Contains(n.Lang)));
+        Assert.Equal(["n2"], await Ids(n => n.Reviewed == null));
+        var since = new DateTimeOffset(2024, 5, 1, 9, 59, 0, TimeSpan.Zero); // the reviews were at 10:00 UTC
+        Assert.Equal(["n1", "n3", "n4"], await Ids(n => n.Reviewed > since));
+        Assert.Empty(await Ids(n => n.Reviewed < since));
+        Assert.Equal(["n1", "n4"], await notes.GetAsync(n => n.Year > 2021 && n.Lang == "en", 10).Select(n => n.Id).ToListAsync());
+        await Assert.ThrowsAsync<NotSupportedException>(() => Ids(n => n.Text == "x")); // the full-text property is not a tag
+        await Assert.ThrowsAsync<NotSupportedException>(() => Ids(n => n.Year > n.Year - 1)); // two sides over the record
 
         // Hybrid: the vector points at coffee, the keyword at tea; fusion ranks both kinds.
         var hybrid = (IKeywordHybridSearchable<Note>)notes;
