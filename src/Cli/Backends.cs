@@ -294,9 +294,15 @@ public sealed class HttpBackend : IRagBackend
 
     public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) => Call(async () =>
     {
-        var r = await _client.SearchAsync(collection, new RagCluster.Client.SearchRequest(request.Query) { TopK = request.TopK, Filter = request.Filter is null ? null : System.Text.Json.JsonDocument.Parse(request.Filter).RootElement, Plan = request.Plan }, ct);
-        return new SearchResponse(r.Plan, r.Hits.Select(h => new SearchHit(h.DocumentId, h.ChunkId, 0, h.Start, h.End, h.Text, h.HeadingPath, h.Score)).ToArray(),
-            r.Cached, r.ElapsedMs, r.CandidatePlans, r.CacheTier);
+        var r = await _client.SearchAsync(collection, new RagCluster.Client.SearchRequest(request.Query) 
+        {
+            TopK = request.TopK, Filter = request.Filter is null ? null : System.Text.Json.JsonDocument.Parse(request.Filter).RootElement, Plan = request.Plan,
+            GroupBy = request.GroupBy, GroupSize = request.GroupSize, ScoreThreshold = request.ScoreThreshold, Offset = request.Offset,
+            Fusion = request.Fusion, Alpha = request.Alpha,
+        }, ct);
+        static SearchHit Hit(RagCluster.Client.SearchHitReply h) => new(h.DocumentId, h.ChunkId, 0, h.Start, h.End, h.Text, h.HeadingPath, h.Score);
+        return new SearchResponse(r.Plan, r.Hits.Select(Hit).ToArray(), r.Cached, r.ElapsedMs, r.CandidatePlans, r.CacheTier)
+            { Groups = r.Groups?.Select(g => new SearchGroup(g.DocumentId, g.Score, g.Hits.Select(Hit).ToArray())).ToArray() };
     });
 
     public Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct) => Call(async () =>

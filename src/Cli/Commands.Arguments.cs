@@ -1,4 +1,5 @@
 using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Cli;
 
@@ -23,6 +24,14 @@ public static partial class Commands
             stored[key] = problem is null ? typed!.Value.ToStored() : throw new CliException(problem);
         }
         return TagRules.SizeProblem(stored) is { } tooMany ? throw new CliException(tooMany) : stored;
+    }
+
+    // An eval plan may name a fusion of the hybrid plan: "hybrid@relative:0.7" is the hybrid plan with relative score fusion at alpha 0.7.
+    private static SearchRequest Variant(SearchRequest request)
+    {
+        if (request.Plan?.Split('@') is not [var plan, var fusion]) return request;
+        var (method, alpha) = fusion.Split(':') is [var m, var a] ? (m, double.Parse(a, System.Globalization.CultureInfo.InvariantCulture)) : (fusion, (double?)null);
+        return request with { Plan = plan, Fusion = method, Alpha = alpha };
     }
 
     private static Dictionary<string, string> ParseTags(string[] args)

@@ -44,7 +44,7 @@ public static partial class Commands
         // Vector files (.npy, .jsonl) go to a collection that brings its own vectors, created with their dimension if new.
         var dimensions = files.FirstOrDefault(f => VectorFiles.IsVectorFile(f.Path)) is { Path: { } first } ? VectorFiles.Dimensions(first) : (int?)null;
         if (await backend.EnsureCollectionAsync(collection, dimensions, ct)) Console.WriteLine($"created collection '{collection}'");
-        var tags = StoredTags(textTags, (await backend.CollectionAsync(collection, ct)).Settings.Fields);
+        var tags = textTags.Count == 0 ? [] : StoredTags(textTags, (await backend.CollectionAsync(collection, ct)).Settings.Fields);
         if (dimensions is not null)
             dimensions = (await backend.CollectionAsync(collection, ct)).Settings.Dimensions
                          ?? throw new CliException($"collection '{collection}' embeds text with the cluster's model; load vectors into a collection created with a dimension");
@@ -228,14 +228,23 @@ public static partial class Commands
         return errors.Count == 0 ? 0 : 1;
     }
 
-    public static async Task<int> Search(IRagBackend backend, string collection, string query, int topK, string? plan, string? filter, CancellationToken ct)
+    public static async Task<int> Search(IRagBackend backend, string collection, string query, int topK, string? plan, string? filter,
+        (string? GroupBy, int? GroupSize, double? MinScore, int? Offset, string? Fusion, double? Alpha) shape, CancellationToken ct)
     {
         CheckFilter(filter);
-        var r = await backend.SearchAsync(collection, new SearchRequest(query, topK, filter, plan), ct);
+        var r = await backend.SearchAsync(collection, new SearchRequest(query, topK, filter, plan)
+            { GroupBy = shape.GroupBy, GroupSize = shape.GroupSize, ScoreThreshold = shape.MinScore, Offset = shape.Offset, Fusion = shape.Fusion, Alpha = shape.Alpha }, ct);
         Console.WriteLine($"plan {r.Plan}{(r.Cached ? " (cached)" : "")}, {r.ElapsedMs:F1} ms");
-        var i = 0;
-        foreach (var h in r.Hits)
-            Console.WriteLine($"{++i,3}. {h.Score,8:F4}  {h.DocumentId} [{h.Start}..{h.End}]  {OneLine(h.Text, 100)}");
+        var i = shape.Offset ?? 0;
+        if (r.Groups is { } groups)
+            foreach (var g in groups)
+            {
+                Console.WriteLine($"{++i,3}. {g.Score,8:F4}  {g.DocumentId}");
+                foreach (var h in g.Hits) Console.WriteLine($"     {h.Score,8:F4}  [{h.Start}..{h.End}]  {OneLine(h.Text, 100)}");
+            }
+        else
+            foreach (var h in r.Hits)
+                Console.WriteLine($"{++i,3}. {h.Score,8:F4}  {h.DocumentId} [{h.Start}..{h.End}]  {OneLine(h.Text, 100)}");
         return 0;
     }
 
@@ -366,7 +375,7 @@ public static partial class Commands
             var qsw = Stopwatch.StartNew();
             foreach (var (qid, text) in queries)
             {
-                var r = await backend.SearchAsync(collection, new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, null, plan), ct);
+                var r = await backend.SearchAsync(collection, Variant(new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, null, plan)), ct);
                 var ranked = r.Hits.Select(h => h.DocumentId).Distinct().ToList();
                 var rel = qrels[qid];
                 ndcg += Ndcg(ranked, rel, 10);

@@ -8,7 +8,7 @@ var data = new Option<string>("--data") { Description = "embedded mode: data fol
 var model = new Option<string?>("--model") { Description = "embedded mode: minilm or arctic-xs (built in), none (BM25 only) or a model folder (env RAGCLUSTER_MODEL)" };
 var collection = new Option<string>("--collection", "-c") { Description = "collection name", DefaultValueFactory = _ => "default" };
 var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
-var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid or hybrid-k10" };
+var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid, hybrid-k10 or hybrid-relative" };
 
 var apiKey = new Option<string?>("--api-key") { Description = "API key for --url (env RAGCLUSTER_API_KEY)" };
 var root = new RootCommand("RagCluster command line") { url, apiKey, data, model };
@@ -22,8 +22,15 @@ ingest.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ingest(b, p.GetValue(c
 
 var query = new Argument<string>("query");
 var filter = new Option<string?>("--filter") { Description = "only chunks whose tags match this filter (JSON), e.g. '{\"year\":{\"$gte\":2020}}'" };
-var search = new Command("search", "retrieve matching chunks") { query, topK, plan, filter };
-search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(collection)!, p.GetValue(query)!, p.GetValue(topK), p.GetValue(plan), p.GetValue(filter), c)));
+var groupBy = new Option<string?>("--group-by") { Description = "document: the top documents, each with its best chunks" };
+var groupSize = new Option<int?>("--group-size") { Description = "with --group-by: chunks a document shows (1..10)" };
+var minScore = new Option<double?>("--min-score") { Description = "drop hits scored below this (the plan's score)" };
+var offset = new Option<int?>("--offset") { Description = "hits (or documents) to skip, to page; offset + top at most 1000" };
+var fusion = new Option<string?>("--fusion") { Description = "how the hybrid plan fuses: rrf (by rank) or relative (by scaled score)" };
+var alpha = new Option<double?>("--alpha") { Description = "the hybrid plan's weight on the vector side, 0..1" };
+var search = new Command("search", "retrieve matching chunks") { query, topK, plan, filter, groupBy, groupSize, minScore, offset, fusion, alpha };
+search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(collection)!, p.GetValue(query)!, p.GetValue(topK), p.GetValue(plan), p.GetValue(filter),
+    (p.GetValue(groupBy), p.GetValue(groupSize), p.GetValue(minScore), p.GetValue(offset), p.GetValue(fusion), p.GetValue(alpha)), c)));
 
 var question = new Argument<string>("question");
 var ask = new Command("ask", "answer a question with citations") { question, topK, filter };

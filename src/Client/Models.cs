@@ -112,11 +112,26 @@ public sealed record SearchRequest(string? Query)
     public string? Consistency { get; init; }
     /// <summary>Read your writes: document ids with the version their ingest returned; the search waits until they are indexed (a 503 if not in time).</summary>
     public Dictionary<string, long>? ReadAfter { get; init; }
+    /// <summary>"document": <see cref="TopK"/> documents, each with its <see cref="GroupSize"/> best chunks (in <see cref="SearchReply.Groups"/>).</summary>
+    public string? GroupBy { get; init; }
+    public int? GroupSize { get; init; }
+    /// <summary>Hits below this score are dropped (the plan's score: cosine similarity, BM25, or a fused rank score).</summary>
+    public double? ScoreThreshold { get; init; }
+    /// <summary>Hits (or groups) to skip, for paging; offset + topK at most 1,000.</summary>
+    public int? Offset { get; init; }
+    /// <summary>How the hybrid plan fuses vector and BM25: "rrf" (default) or "relative" (relative score fusion).</summary>
+    public string? Fusion { get; init; }
+    /// <summary>The vector side's weight in the hybrid plan, 0..1.</summary>
+    public double? Alpha { get; init; }
 }
 
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
 
-public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits);
+public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits,
+    SearchGroupReply[]? Groups = null);
+
+/// <summary>One document of a grouped search: its score (its best chunk's) and its best chunks.</summary>
+public sealed record SearchGroupReply(string DocumentId, double Score, SearchHitReply[] Hits);
 
 public sealed record AskRequest(string Question)
 {

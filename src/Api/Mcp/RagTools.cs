@@ -42,12 +42,19 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         [Description(CollectionHelp)] string collection,
         [Description("What to look for, in words (1..2000 characters): a question or a description of what the passage says.")] string query,
         [Description("How many passages to return, 1..100.")] int topK = 10,
-        [Description("How to search: vector (by meaning), bm25 (by words), hybrid or hybrid-k10 (both, fused), or auto. Leave it out to let the collection choose.")] string? plan = null,
+        [Description("How to search: vector (by meaning), bm25 (by words), hybrid, hybrid-k10 or hybrid-relative (both, fused), or auto. Leave it out to let the collection choose.")] string? plan = null,
         [Description(FilterHelp)] JsonElement? filter = null,
+        [Description("\"document\" to get topK documents instead of passages, each with its best passages (groupSize of them) and its score.")] string? groupBy = null,
+        [Description("With groupBy: passages a document brings, 1..10 (1).")] int? groupSize = null,
+        [Description("Drop passages scored below this. The score is the plan's: cosine similarity for vector, BM25 for bm25, a fused rank score (at most about 0.033) for hybrid.")] double? scoreThreshold = null,
+        [Description("Passages (or documents) to skip, to page: offset + topK at most 1000.")] int? offset = null,
+        [Description("How the hybrid plan fuses meaning and words: rrf (by rank) or relative (by scaled score, so one strong match outweighs a weak one).")] string? fusion = null,
+        [Description("The hybrid plan's weight on meaning, 0..1 (0: words only, 1: meaning only).")] double? alpha = null,
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
-        return ToolProblem.ValueOf(await Queries.SearchAsync(c, new SearchBody(query, topK, filter, plan), grains, queries, ct));
+        return ToolProblem.ValueOf(await Queries.SearchAsync(c, new SearchBody(query, topK, filter, plan, GroupBy: groupBy, GroupSize: groupSize,
+            ScoreThreshold: scoreThreshold, Offset: offset, Fusion: fusion, Alpha: alpha), grains, queries, ct));
     }
 
     [McpServerTool(Name = "ask", Title = "Ask a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]

@@ -28,10 +28,15 @@ public static class Queries
         if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
         using var span = StartQuerySpan("search", c);
         var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, FilterText(body.Filter), body.Plan)
-            { Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter }, ct);
+            {
+                Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
+                GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
+                Fusion = body.Fusion, Alpha = body.Alpha,
+            }, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
-            response.Hits.Select(h => new SearchHitReply(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath)).ToArray()));
+            response.Hits.Select(Reply).ToArray(), response.Groups?.Select(g => new SearchGroupReply(g.DocumentId, g.Score, g.Hits.Select(Reply).ToArray())).ToArray()));
+        static SearchHitReply Reply(SearchHit h) => new(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath);
     }
 
     /// <summary>A question answered in one piece, with citations (the HTTP endpoint may stream it instead).</summary>

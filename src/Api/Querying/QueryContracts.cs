@@ -7,10 +7,14 @@ namespace RagCluster.Api.Querying;
 /// own vectors (with text too for the lexical half); topK 1..100 (10), a filter on tags (docs/filters.md), a plan name, ef 1..4096,
 /// consistency: "any" (the default: any copy of each shard answers) or "primary" (only the copies that take writes), and
 /// readAfter: up to 100 document ids with the versions their ingest returned, to read those writes (a retriable 503 while
-/// one is not indexed yet).
+/// one is not indexed yet); groupBy "document" (topK documents, each with its groupSize best chunks, 1..10), scoreThreshold
+/// (hits below it dropped; the plan's score: cosine similarity, BM25, or a fused rank score), offset (a page: offset + topK
+/// at most 1,000, every page ranked in the same 1,000-deep window); fusion ("rrf" or "relative") and alpha (0..1, the vector
+/// side's weight) steer the hybrid plan.
 /// </summary>
 public sealed record SearchBody(string? Query = null, int? TopK = null, JsonElement? Filter = null, string? Plan = null, float[]? Vector = null,
-    string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null);
+    string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null,
+    string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null);
 
 /// <summary>The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent events.</summary>
 public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, JsonElement? Filter = null);
@@ -22,7 +26,11 @@ public sealed record SearchHitReply(string DocumentId, string ChunkId, string Te
 /// What a search found, best first, with the plan that ran, whether it came from a cache tier (L1, L2, L3), its time,
 /// the plans considered and the trace id to find it on the dashboard.
 /// </summary>
-public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits);
+public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] SearchGroupReply[]? Groups = null);
+
+/// <summary>One document of a grouped search: its score (its best chunk's) and its best chunks, best first.</summary>
+public sealed record SearchGroupReply(string DocumentId, double Score, SearchHitReply[] Hits);
 
 /// <summary>One numbered citation of an answer: the chunk, its span in the document, and the quoted text.</summary>
 public sealed record CitationReply(int Number, string DocumentId, string ChunkId, int Start, int End, double Score, string Quote);

@@ -168,7 +168,9 @@ public static class FilterParser
 
         // Tag strings cannot hold U+0000 (typed values are stored behind it), so a filter string with one matches nothing: refused.
         private static string NoNul(string text, string path) =>
-            text.Contains('\0') ? throw new FilterProblem($"{path}: strings may not contain U+0000") : text;
+            text.Contains('\0') ? throw new FilterProblem($"{path}: strings may not contain U+0000")
+            : text.Length > TagRules.MaxStringLength ? throw new FilterProblem($"{path}: strings are at most {TagRules.MaxStringLength} characters, as tags are (this one has {text.Length})")
+            : text;
 
         private static FilterLiteral Literal(JsonElement json, string path, TagKind? kind)
         {

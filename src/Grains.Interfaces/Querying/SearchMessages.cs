@@ -27,14 +27,34 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
     /// at that version (or a later one), and only by shard copies that hold it; null or empty: no such wait.
     /// </summary>
     [Id(7)] public Dictionary<string, long>? ReadAfter { get; init; }
+    /// <summary>"document": up to TopK documents, each with its best chunks (<see cref="GroupSize"/>); null: TopK chunks.</summary>
+    [Id(8)] public string? GroupBy { get; init; }
+    /// <summary>Chunks a document group holds, 1..10 (1).</summary>
+    [Id(9)] public int? GroupSize { get; init; }
+    /// <summary>Hits scored below this are dropped; the score is the plan's (cosine similarity, BM25, or a fused rank score).</summary>
+    [Id(10)] public double? ScoreThreshold { get; init; }
+    /// <summary>Hits (or groups) to skip, for paging: offset + topK at most 1,000; every page ranks the same 1,000-deep window, so pages never overlap.</summary>
+    [Id(11)] public int? Offset { get; init; }
+    /// <summary>How the hybrid plan fuses its two sides: "rrf" (reciprocal rank fusion, the default) or "relative" (relative score fusion).</summary>
+    [Id(12)] public string? Fusion { get; init; }
+    /// <summary>The vector side's weight in the hybrid plan, 0..1 (rrf: 0.5, relative: 0.75).</summary>
+    [Id(13)] public double? Alpha { get; init; }
 }
+
+/// <summary>One document of a grouped search: its best chunks, best first, and its score (its best chunk's).</summary>
+[GenerateSerializer, Immutable, Alias("rc.SearchGroup")]
+public sealed record SearchGroup(string DocumentId, double Score, SearchHit[] Hits);
 
 [GenerateSerializer, Immutable, Alias("rc.SearchHit")]
 public sealed record SearchHit(string DocumentId, string ChunkId, int Ordinal, int Start, int End, string Text, string[] HeadingPath, double Score);
 
 /// <summary><see cref="CacheTier"/>: L1 (this silo), L2 (cache grain memory), L3 (cache grain's stored state) or null (computed).</summary>
 [GenerateSerializer, Immutable, Alias("rc.SearchResponse")]
-public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier);
+public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, double ElapsedMs, string[] CandidatePlans, string? CacheTier)
+{
+    /// <summary>The documents of a search grouped by document (their chunks are <see cref="Hits"/> too, in the same order); null otherwise.</summary>
+    [Id(6)] public SearchGroup[]? Groups { get; init; }
+}
 
 /// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
 [GenerateSerializer, Immutable, Alias("rc.PlanStats")]

@@ -1,5 +1,4 @@
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Grains.Querying;
 
@@ -15,16 +14,16 @@ internal sealed class CandidatePlans
     /// <summary>Each plan's ranking, best first: hit numbers and the plan's scores.</summary>
     public Dictionary<string, List<(int Hit, double Score)>> Rankings { get; } = [];
 
-    public CandidatePlans(ShardResult[] results, bool dense, bool lexical)
+    public CandidatePlans(ShardResult[] results, bool dense, bool lexical, HybridFusion hybrid)
     {
         var denseRanked = Ranked(results, r => r.Dense);
         var lexicalRanked = Ranked(results, r => r.Lexical);
         if (dense) Rankings["vector"] = denseRanked;
         if (lexical) Rankings["bm25"] = lexicalRanked;
         if (!dense || !lexical) return;
-        int[][] both = [[.. denseRanked.Select(h => h.Hit)], [.. lexicalRanked.Select(h => h.Hit)]];
-        Rankings["hybrid"] = RankFusion.Reciprocal<int>(both, 60);
-        Rankings["hybrid-k10"] = RankFusion.Reciprocal<int>(both, 10);
+        Rankings["hybrid"] = hybrid.Fuse(denseRanked, lexicalRanked);
+        Rankings["hybrid-k10"] = HybridFusion.Rrf(denseRanked, lexicalRanked, 10, 0.5);
+        Rankings["hybrid-relative"] = HybridFusion.Rsf(denseRanked, lexicalRanked, HybridFusion.DefaultRelativeAlpha);
     }
 
     public ShardHit Hit(int number) => _hits[number];

@@ -21,7 +21,7 @@ namespace RagCluster.Grains.Querying;
 [Reentrant, StatelessWorker(1)]
 public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
-    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10"];
+    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-relative"];
     /// <summary>Documents a read-your-writes search may name.</summary>
     public const int MaxReadAfter = 100;
 
@@ -84,6 +84,8 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
+        ResultShaping.Validate(request);
+        var fusion = HybridFusion.For(request.Fusion, request.Alpha);
         if (request.ReadAfter is { } named && (named.Count > MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
             throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var written = await IndexedAsync(collection, request.ReadAfter, ct);
@@ -95,7 +97,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
         var cacheable = infoIsFresh && written is null;
         var ownVector = QueryVector(request.Vector, info.Settings);
-        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.Query}"
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.GroupBy}:{request.GroupSize}:{request.ScoreThreshold}:{request.Offset}:{fusion}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cacheable && cache.TryGet(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
@@ -118,7 +120,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
         // So it does when no silo can embed now (none with the embedding role is active, or the one asked died).
         var vector = ownVector;
-        var k = Math.Max(request.TopK * 2, 20); // deeper pools make fusion better
+        var k = ResultShaping.Depth(request);
         // Ef 0: the shards' configured Hnsw:EfSearch. A graph never searches narrower than the k it is asked for.
         // "primary": the copies that take the writes; otherwise any of the collection's copies of each shard.
         var copies = request.Consistency == "primary" ? 1 : info.Settings.ReplicationFactor;
@@ -183,7 +185,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             return null;
         }
 
-        var plans = new CandidatePlans(results, dense: vector is not null, lexical: hasText);
+        var plans = new CandidatePlans(results, dense: vector is not null, lexical: hasText, fusion);
         var candidates = plans.Rankings;
 
         string chosen;
@@ -195,18 +197,18 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         else
             chosen = candidates.Count == 1 ? candidates.Keys.First() : plans.MostAgreeing(request.TopK);
 
-        var hits = candidates[chosen].Take(request.TopK).Select(c =>
+        var (hits, groups) = ResultShaping.Shape(candidates[chosen].Select(c =>
         {
             var h = plans.Hit(c.Hit);
-            return new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score);
-        }).ToArray();
+            return (new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score), c.Score);
+        }), request);
         var elapsed = sw.Elapsed.TotalMilliseconds;
         RagMetrics.QuerySeconds.Record(elapsed / 1000, RagMetrics.Tag("plan", chosen));
         _queries++;
         _wins[chosen]++;
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
-        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null);
+        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null) { Groups = groups };
         // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
         if ((vector is not null || !dense) && cacheable && results.All(r => r.Copy == 0))
         {

@@ -59,6 +59,7 @@ public sealed class FilterLanguageTests
     [InlineData("""{"a":{}}""", "filter.a: no operator; use $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll")]
     [InlineData("""{"$bad":1}""", "filter.$bad: unknown operator '$bad' here; use $and, $or, $not or a tag name")]
     [InlineData("""{"a":"x\u0000y"}""", "filter.a: strings may not contain U+0000")]
+    [InlineData("""{"a":{"$in":["ok","xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]}}""", "filter.a.$in[1]: strings are at most 256 characters, as tags are (this one has 257)")]
     [InlineData("""{"lang":""", "filter: not JSON (Expected depth to be zero at the end of the JSON payload)")]
     public void Bad_filters_say_where(string filter, string problem) => Assert.Equal(problem, FilterParser.Parse(filter).Problem);
 
