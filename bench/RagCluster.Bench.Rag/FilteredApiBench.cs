@@ -19,7 +19,7 @@ public static class FilteredApiBench
 {
     private static readonly DateTime Start = new(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
-    public static async Task Run(string binDir, int n, int shards, int queryCount, int? ef)
+    public static async Task Run(string binDir, int n, int shards, int queryCount, int? ef, string[] settings)
     {
         const int dim = 384;
         var (data, queries) = Vectors(n, queryCount + 50, dim);
@@ -44,7 +44,7 @@ public static class FilteredApiBench
             ("50 %: $not $containsAny of 6 groups", """{"$not":{"groups":{"$containsAny":["g0","g1","g2","g3","g4","g5"]}}}""", i => !groups[i].Any(half.Contains)),
         };
 
-        await using var cluster = await BenchCluster.StartAsync(binDir, "", 1);
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", 1, settings);
         var http = cluster.Http;
         (await http.PostAsJsonAsync("v1/collections", new { name = "filtered", dimensions = dim, shardCount = shards, fields = new { at = "datetime", n = "integer", groups = "string[]" } }))
             .EnsureSuccessStatusCode();

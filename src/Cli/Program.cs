@@ -8,7 +8,7 @@ var data = new Option<string>("--data") { Description = "embedded mode: data fol
 var model = new Option<string?>("--model") { Description = "embedded mode: minilm or arctic-xs (built in), none (BM25 only) or a model folder (env RAGCLUSTER_MODEL)" };
 var collection = new Option<string>("--collection", "-c") { Description = "collection name", DefaultValueFactory = _ => "default" };
 var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
-var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid, hybrid-k10 or hybrid-relative" };
+var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid, hybrid-k10 or hybrid-rrf" };
 
 var apiKey = new Option<string?>("--api-key") { Description = "API key for --url (env RAGCLUSTER_API_KEY)" };
 var root = new RootCommand("RagCluster command line") { url, apiKey, data, model };

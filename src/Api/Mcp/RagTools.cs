@@ -42,7 +42,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
         [Description(CollectionHelp)] string collection,
         [Description("What to look for, in words (1..2000 characters): a question or a description of what the passage says.")] string query,
         [Description("How many passages to return, 1..100.")] int topK = 10,
-        [Description("How to search: vector (by meaning), bm25 (by words), hybrid, hybrid-k10 or hybrid-relative (both, fused), or auto. Leave it out to let the collection choose.")] string? plan = null,
+        [Description("How to search: vector (by meaning), bm25 (by words), hybrid (both, fused by relative score unless fusion says rrf), hybrid-k10 or hybrid-rrf (both, fused by rank), or auto. Leave it out to let the collection choose.")] string? plan = null,
         [Description(FilterHelp)] JsonElement? filter = null,
         [Description("\"document\" to get topK documents instead of passages, each with its best passages (groupSize of them) and its score.")] string? groupBy = null,
         [Description("With groupBy: passages a document brings, 1..10 (1).")] int? groupSize = null,

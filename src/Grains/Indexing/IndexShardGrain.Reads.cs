@@ -32,15 +32,14 @@ public sealed partial class IndexShardGrain
         if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0 && matching > 0)
         {
             // A selective filter: the few chunks it leaves, compared exactly; a graph smaller than what a walk would
-            // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes, with
-            // its breadth widened by how much the filter excludes (a walk that skips 9 nodes in 10 finds a tenth as many).
+            // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes (it goes
+            // on until it holds ef matching nodes, so it already walks further the more the filter excludes).
             var threshold = hnswOptions.ExactSearchThreshold;
             var scanAll = allowed is null && _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold);
             exact = scanAll || (allowed is not null && matching <= threshold);
-            var ef = allowed is null ? query.Ef : WidenedEf(query.Ef, query.K, matching, _chunks.LiveCount);
             var found = scanAll ? _hnsw.SearchExact(qv, query.K)
                 : exact ? _hnsw.SearchExact(qv, query.K, allowed!.Slots().Select(_chunks.NodeOf).Where(node => node >= 0))
-                : _hnsw.Search(qv, query.K, ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
+                : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
             dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
         }
         var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0 || matching == 0
@@ -50,15 +49,6 @@ public sealed partial class IndexShardGrain
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);
-
-    // The breadth a filtered walk needs to meet as many matching nodes as an unfiltered one: ef over the share that
-    // matches, at most 4096 (past the exact-scan threshold the share is large enough for that to be a few times ef).
-    private int WidenedEf(int ef, int k, int matching, int live)
-    {
-        var baseEf = Math.Max(ef <= 0 ? hnswOptions.EfSearch : ef, k);
-        var share = Math.Max(matching, 1) / (double)Math.Max(live, 1);
-        return (int)Math.Min(4096, Math.Ceiling(baseEf / Math.Min(1.0, share)));
-    }
 
     public Task<ShardStats> GetStats() => Task.FromResult(new ShardStats(_shardNo, _chunks.LiveCount, _documents.Count,
         _hnsw?.LiveCount ?? 0, _hnsw?.DeletedCount ?? 0, _hnsw?.MemoryBytes ?? 0, log.EntriesSinceSnapshot, RuntimeIdentity)

@@ -21,7 +21,7 @@ namespace RagCluster.Grains.Querying;
 [Reentrant, StatelessWorker(1)]
 public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
-    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-relative"];
+    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-rrf"];
     /// <summary>Documents a read-your-writes search may name.</summary>
     public const int MaxReadAfter = 100;
 
@@ -195,7 +195,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
                     : info.Settings.Dimensions is null ? $"plan '{wanted}' needs dense retrieval, which is off on this cluster"
                     : $"plan '{wanted}' needs a query vector{(wanted.StartsWith("hybrid") ? " and query text" : "")}");
         else
-            chosen = candidates.Count == 1 ? candidates.Keys.First() : plans.MostAgreeing(request.TopK);
+            chosen = plans.Default;
 
         var (hits, groups) = ResultShaping.Shape(candidates[chosen].Select(c =>
         {

@@ -64,6 +64,30 @@ public sealed class MeaningTests
         }
     }
 
+    // Issue 58's new user: reciprocal rank fusion gave rust's one lexical match on "water" the weight of tea's meaning
+    // match and ranked rust first; relative score fusion, the default, keeps the strong meaning match first.
+    [Fact]
+    public async Task A_strong_meaning_match_outranks_a_one_word_lexical_match_and_rrf_can_still_be_asked_for()
+    {
+        var (cluster, client) = await StartAsync("arctic-xs");
+        await using var _ = cluster;
+        await client.EnsureCollectionAsync(new("cuppa"));
+        DocumentInput[] three =
+        [
+            new("tea") { Text = "Green tea is brewed at 80 °C for two to three minutes." },
+            new("rust") { Text = "Iron rusts when exposed to water and oxygen, forming iron oxide over time." },
+            new("sleep") { Text = "Adults need seven to nine hours of sleep a night for good health." },
+        ];
+        await client.IngestBatchAsync("cuppa", three);
+        await client.SettledAsync("cuppa", three.Select(d => d.Id), seconds: 60);
+        const string question = "how hot should the water be for a cuppa";
+        string First(SearchReply r) => r.Hits[0].DocumentId;
+        Assert.Equal("tea", First(await client.SearchAsync("cuppa", new SearchRequest(question) { TopK = 3 })));
+        Assert.Equal("rust", First(await client.SearchAsync("cuppa", new SearchRequest(question) { TopK = 3, Plan = "bm25" })));
+        Assert.Equal("rust", First(await client.SearchAsync("cuppa", new SearchRequest(question) { TopK = 3, Plan = "hybrid", Fusion = "rrf" })));
+        Assert.Equal("rust", First(await client.SearchAsync("cuppa", new SearchRequest(question) { TopK = 3, Plan = "hybrid", Alpha = 0.3 })));
+    }
+
     [Theory]
     [InlineData("minilm")]
     [InlineData("arctic-xs")]
