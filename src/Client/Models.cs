@@ -196,7 +196,7 @@ public sealed record PlanStats(string Collection, Dictionary<string, long> Wins,
 /// </summary>
 public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vectors, int DeletedVectors, long MemoryBytes, int LogEntries, string? Silo,
     long SnapshotBytes, int SnapshotFailures, string? LastSnapshotError, bool Compacting, double ActivationSeconds, string? ActivationSplit,
-    string? Quantization, int Tombstones, int Copy = 0, long LogPosition = 0, long? Lag = null);
+    string? Quantization, int Tombstones, int Copy = 0, long LogPosition = 0, long? Lag = null, long LogBytes = 0);
 
 /// <summary>Hits, misses and entries of one cache tier (L3 counts hits only).</summary>
 public sealed record CacheTierReply(long Hits, long? Misses = null, long? Entries = null);

@@ -27,6 +27,7 @@ public static class DocumentEndpoints
         collection.MapPost("/documents/statuses", GetDocumentStatuses).RequireAuthorization(AuthSetup.Reader).Reads<StatusesRequest>("application/json").ProducesProblem(400);
         collection.MapPost("/documents/contents", GetDocumentContents).RequireAuthorization(AuthSetup.Reader).Reads<ContentsRequest>("application/json").ProducesProblem(400);
         collection.MapGet("/documents/{id}", GetDocumentStatus).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
+        collection.MapTagUpdates();
         collection.MapDelete("/documents/{id}", DeleteDocument).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400);
     }
 

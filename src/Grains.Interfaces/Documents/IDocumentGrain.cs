@@ -14,6 +14,11 @@ public interface IDocumentGrain : IGrainWithStringKey
     /// delete, including a delete that failed part-way, which a repeated call finishes; false when there was nothing.
     /// </summary>
     Task<bool> Delete();
+    /// <summary>
+    /// Changes tags without the content (stored form; null removes a tag): a new version, durable when this returns,
+    /// whose chunks keep their text and vectors. A document not indexed yet is indexed again with them.
+    /// </summary>
+    Task<DocumentStatus> UpdateTags(Dictionary<string, string?> changes);
     /// <summary>What a backup keeps of the document besides its chunks.</summary>
     Task<RestoredDocument?> Export();
 }

@@ -25,6 +25,12 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// </summary>
     Task Retire();
     Task RemoveDocument(string documentId, long version);
+    /// <summary>
+    /// The document's chunks held here take <paramref name="tags"/> and <paramref name="version"/>, their text and vectors
+    /// unchanged (a metadata update: no chunking, no embedding, no vector in the log); nothing when this shard holds the
+    /// document at that version or later, or does not hold it.
+    /// </summary>
+    Task Retag(string documentId, long version, Dictionary<string, string> tags);
     /// <summary>The version this shard holds of each document it holds (or removed: the removal's version) among these.</summary>
     Task<Dictionary<string, long>> Versions(string[] documentIds);
     Task<ShardResult> Search(ShardQuery query);

@@ -58,4 +58,6 @@ public sealed record ShardStats(int Shard, int Chunks, int Documents, int Vector
     [Id(17)] public long LogPosition { get; init; }
     /// <summary>A follower's entries behind its primary when asked (null for the primary, or a primary that did not answer).</summary>
     [Id(18)] public long? Lag { get; init; }
+    /// <summary>Bytes of log entries written since the last snapshot (what a change costs the log: a tag change carries no vectors).</summary>
+    [Id(19)] public long LogBytes { get; init; }
 }

@@ -24,7 +24,7 @@ public sealed partial class DocumentGrain
             return;
         }
         // A running pass indexes a version that arrives meanwhile as soon as it ends (and settles what it accepted).
-        if ((!IsPending && _acceptances.Count == 0) || _indexing is { IsCompleted: false } || _stopping.IsCancellationRequested) return;
+        if ((!IsPending && !IsRetagPending && _acceptances.Count == 0) || _indexing is { IsCompleted: false } || _stopping.IsCancellationRequested) return;
         _indexing = IndexPendingAsync();
     }
 
@@ -41,6 +41,7 @@ public sealed partial class DocumentGrain
             while (done && !_stopping.IsCancellationRequested)
             {
                 if (IsPending) done = await IndexAsync();
+                else if (IsRetagPending) done = await RetagAsync();
                 else if (_acceptances.Count > 0) await SettleAsync(); // a version accepted meanwhile is indexed first
                 else break;
             }
@@ -61,7 +62,7 @@ public sealed partial class DocumentGrain
         // Settled, nothing left to do: the activation goes now rather than after the collection age (15 min). A bulk
         // load of a million documents kept hundreds of thousands of idle activations in the heap for the collector to
         // shed in batches. A status read activates it again.
-        else if (done && !IsPending && _removing is null or { IsCompleted: true } && !_stopping.IsCancellationRequested) this.DeactivateOnIdle();
+        else if (done && !IsPending && !IsRetagPending && _removing is null or { IsCompleted: true } && !_stopping.IsCancellationRequested) this.DeactivateOnIdle();
     }
 
     /// <summary>

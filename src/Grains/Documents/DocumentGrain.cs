@@ -59,7 +59,7 @@ public sealed partial class DocumentGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // A document left pending (or half deleted) by a crash resumes shortly after activation, once it has settled.
-        if (IsPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
+        if (IsPending || IsRetagPending || _state.Current.RemovalPending) _retry = RegisterRetry(TimeSpan.FromMilliseconds(100));
         if (IsPending) // stored already, so it cannot be refused; it counts towards refusing new ones
         {
             _queuedBytes = _state.Current.PendingContent!.Length;
@@ -167,6 +167,7 @@ public sealed partial class DocumentGrain(
             else if (s.Status == DocumentStatuses.Pending || s.RemovalPending) s.HeldShards = null; // an unfinished pass or delete may have written anywhere
             s.Version = NextVersion(s.Version);
             s.Status = DocumentStatuses.Pending;
+            s.TagsPending = false; // new content replaces a retag not yet done, tags and all
             s.ContentHash = hash;
             s.PendingContent = request.Content;
             s.Format = request.Format;

@@ -37,4 +37,6 @@ public sealed class DocumentState
     [Id(15)] public long AcceptedStamp { get; set; }
     /// <summary>The creation of the collection that accepted the stored version (0: not known); see <see cref="CollectionSettings.Incarnation"/>.</summary>
     [Id(16)] public long Incarnation { get; set; }
+    /// <summary>The pending version changes tags alone (its chunks keep their text and vectors; no content is held).</summary>
+    [Id(17)] public bool TagsPending { get; set; }
 }

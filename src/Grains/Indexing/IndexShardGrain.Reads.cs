@@ -63,6 +63,7 @@ public sealed partial class IndexShardGrain
         Tombstones = _tombstones.Count,
         Copy = _copyNo,
         LogPosition = _follower?.Position ?? log.LastSeq,
+        LogBytes = log.BytesSinceSnapshot,
     });
 
     public Task<Dictionary<string, int>> ChunkCounts() =>

@@ -21,6 +21,10 @@ public sealed partial class IndexShardGrain
         Record(documents.Select(d => new ShardLogEntry(d.DocumentId, d.Version, d.Chunks, Removed: false) { Merge = true })
             .Where(e => !IsStale(e)).ToList());
 
+    public Task Retag(string documentId, long version, Dictionary<string, string> tags) =>
+        IsStale(documentId, version) || !_documents.ContainsKey(documentId) ? Task.CompletedTask
+            : Record([new ShardLogEntry(documentId, version, [], Removed: false) { Retag = tags }]);
+
     public Task RemoveDocument(string documentId, long version) =>
         IsStale(documentId, version) ? Task.CompletedTask : Record([new ShardLogEntry(documentId, version, [], Removed: true)]);
 
@@ -211,6 +215,14 @@ public sealed partial class IndexShardGrain
         // Checked again against the entries before it in the batch: a merge adds to its version however it arrived; a
         // replacement of a version already held is skipped, as outside a batch.
         if (IsStale(entry)) return;
+        if (entry.Retag is { } tags)
+        {
+            if (!_documents.ContainsKey(entry.DocumentId)) return; // not held here: nothing to retag
+            ref var retagged = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_documents, entry.DocumentId);
+            foreach (var slot in retagged.Slots) _chunks.SetTags(slot, tags);
+            retagged.Version = entry.Version;
+            return;
+        }
         if (entry.Merge && _documents.TryGetValue(entry.DocumentId, out var held) && held.Version == entry.Version)
         {
             var have = held.Slots.Select(_chunks.ChunkId).ToHashSet(StringComparer.Ordinal);

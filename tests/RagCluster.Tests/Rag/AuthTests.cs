@@ -49,6 +49,8 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("POST", "/v1/collections/{collection}/documents")] = "writer",
         [("GET", "/v1/collections/{collection}/documents/{id}")] = "reader",
         [("DELETE", "/v1/collections/{collection}/documents/{id}")] = "writer",
+        [("PATCH", "/v1/collections/{collection}/documents/{id}")] = "writer",
+        [("PATCH", "/v1/collections/{collection}/documents")] = "writer",
         [("POST", "/v1/collections/{collection}/search")] = "reader",
         [("POST", "/v1/collections/{collection}/ask")] = "reader",
         [("GET", "/v1/collections/{collection}/plans")] = "reader",
