@@ -261,7 +261,7 @@ public sealed class HttpBackend : IRagBackend
 
     // A form's tags are text, typed again by the server as the collection declares, as the CLI typed them here.
     private static Dictionary<string, string> AsText(Dictionary<string, string> stored) =>
-        stored.ToDictionary(t => t.Key, t => TagValue.FromStored(t.Value) is { Kind: TagKind.StringArray } array ? string.Join('|', array.Items) : TagValue.FromStored(t.Value).ToString());
+        stored.ToDictionary(t => t.Key, t => TagValue.FromStored(t.Value) is var v && v.Kind == TagKind.StringArray ? string.Join('|', v.Items) : v.ToString());
 
     private static DocumentStatus Status(string collection, RagCluster.Client.DocumentStatusReply s) =>
         new(collection, s.DocumentId, s.Status, s.Version, s.ChunkCount, s.Error, null, s.UpdatedAt);

@@ -126,11 +126,6 @@ internal sealed class RecordMapper(CollectionModel model)
     public static string TagText(System.Text.Json.JsonElement value) =>
         value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString()! : value.GetRawText();
 
-    /// <summary>Whether a tag holds the text <see cref="Format"/> gave: the same text, or (a datetime, which the server keeps in UTC) the same instant.</summary>
-    public static bool Same(System.Text.Json.JsonElement value, string text) =>
-        TagText(value) is var held && (held == text || (DateTimeOffset.TryParse(held, CultureInfo.InvariantCulture, DateTimeStyles.None, out var a)
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var b) && a == b && held.EndsWith('Z')));
-
     /// <summary>
     /// A data value as a typed tag: strings, integers (as long), floats (as double), booleans, instants (an ISO 8601 string
     /// with its offset; a DateTime without a kind is taken as UTC), string collections as arrays; anything else as its text.
