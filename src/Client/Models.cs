@@ -87,7 +87,8 @@ public sealed record BatchAccepted(int Accepted, int Rejected, BatchItem[] Docum
 /// <summary>accepted, pending, indexed, failed (see <see cref="Error"/>) or, in a statuses read, notFound.</summary>
 public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt, string? Waiting = null);
 
-public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);
+/// <summary>The statuses asked for; <see cref="Next"/> (filtered reads) is the after of the following page, null on the last.</summary>
+public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents, string? Next = null);
 
 /// <summary>One chunk as the index holds it; <see cref="Vector"/> (scaled to length 1) only when asked for.</summary>
 public sealed record ChunkContent(string ChunkId, int Ordinal, string Text, int Start, int End, string[] HeadingPath, float[]? Vector = null);

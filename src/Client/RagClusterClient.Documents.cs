@@ -47,6 +47,14 @@ public sealed partial class RagClusterClient
         (await SendJsonAsync<DocumentStatusesReply>(HttpMethod.Post, $"{CollectionPath(collection)}/documents/statuses", new { ids }, ct).ConfigureAwait(false)).Documents;
 
     /// <summary>
+    /// The statuses of the documents a <paramref name="filter"/> matches (the filter language, as on search), up to
+    /// <paramref name="limit"/> (1..1,000) in id order: pass <see cref="DocumentStatusesReply.Next"/> back as
+    /// <paramref name="after"/> until it is null. A document matches through the tags of its indexed version.
+    /// </summary>
+    public Task<DocumentStatusesReply> GetDocumentStatusesAsync(string collection, object filter, string? after = null, int? limit = null, CancellationToken ct = default) =>
+        SendJsonAsync<DocumentStatusesReply>(HttpMethod.Post, $"{CollectionPath(collection)}/documents/statuses", new { filter, after, limit }, ct);
+
+    /// <summary>
     /// Up to 1,000 documents as the index holds them (tags, chunks, and vectors when <paramref name="includeVectors"/>);
     /// those it does not hold (yet, or any more) are left out. A document is there once it is indexed.
     /// </summary>

@@ -5,7 +5,6 @@ using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
@@ -61,22 +60,8 @@ public static class CollectionEndpoints
     private static async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> ListDocumentIds(CollectionRef c, string? after, int? limit, string? filter, IGrainFactory grains)
     {
         if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
-        var collection = grains.GetGrain<ICollectionGrain>(c.Key);
-        if (filter is not null)
-        {
-            var settings = await collection.GetSettings();
-            var (term, problem) = FilterParser.Parse(filter, settings.Fields);
-            if (problem is not null) return RagEndpoints.Problem(400, "Invalid request", problem);
-            if (term is not null)
-            {
-                var take = limit ?? 1000;
-                var pages = await Task.WhenAll(settings.Layout.ShardKeys(c.Key).Select(k => grains.GetGrain<IIndexShardGrain>(k).MatchingDocuments(FilterParser.Canonical(term), after, take)));
-                var ids = pages.SelectMany(p => p).Distinct().Order(StringComparer.Ordinal).Take(take).ToArray();
-                return TypedResults.Ok(new DocumentIdsPage(ids, ids.Length == take ? ids[^1] : null));
-            }
-        }
-        var page = await collection.ListDocuments(after, limit ?? 1000);
-        return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
+        var (ids, next, problem) = await FilteredDocuments.PageAsync(grains, c, filter, after, limit ?? 1000);
+        return problem ?? (Results<Ok<DocumentIdsPage>, ProblemHttpResult>)TypedResults.Ok(new DocumentIdsPage(ids, next));
     }
 
     [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")]

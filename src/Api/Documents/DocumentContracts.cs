@@ -33,8 +33,11 @@ public sealed record DocumentContent(string DocumentId, long Version, Dictionary
 /// <summary>The documents asked for that the index holds (the others are left out), in the order asked.</summary>
 public sealed record DocumentContentsReply(DocumentContent[] Documents);
 
-/// <summary>The body of POST .../documents/statuses: 1..1,000 document ids.</summary>
-public sealed record StatusesRequest(List<string?>? Ids);
+/// <summary>
+/// The body of POST .../documents/statuses: 1..1,000 document ids, or a filter (the filter language) with an optional
+/// after (the last id of the page before) and limit (1..1,000, default 1,000).
+/// </summary>
+public sealed record StatusesRequest(List<string?>? Ids, JsonElement? Filter = null, string? After = null, int? Limit = null);
 
 /// <summary>Why one document of a request was refused: an HTTP status, title and detail as in a problem; retryAfter (seconds) when sending it again later can succeed.</summary>
 public sealed record IngestRejection(int Status, string Title, string Detail, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? RetryAfter = null);
@@ -56,4 +59,5 @@ public sealed record BatchItem(string? DocumentId, string Status,
 public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Waiting = null);
 
-public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents);
+/// <summary>The statuses asked for; next (filtered reads only) is the "after" of the following page, null on the last.</summary>
+public sealed record DocumentStatusesReply(DocumentStatusReply[] Documents, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Next = null);

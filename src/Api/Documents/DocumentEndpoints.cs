@@ -104,16 +104,27 @@ public static class DocumentEndpoints
         return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
     }
 
-    // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document.
-    [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once"), Tags("Documents")]
+    // Many documents' statuses in one request, so a bulk ingest can be followed without a request per document: the ids
+    // asked for, or a page of those a filter matches (in id order; pass "next" back as "after" until it is null).
+    [EndpointName("GetDocumentStatuses"), EndpointSummary("Read the status of many documents at once, by id or by filter"), Tags("Documents")]
     private static async Task<Results<Ok<DocumentStatusesReply>, ProblemHttpResult>> GetDocumentStatuses(CollectionRef c, HttpRequest request, IGrainFactory grains)
     {
         var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
-        if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
-        var ids = body!.Ids!;
-        var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids.Select(id => id!).ToList());
-        return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
-            Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray()));
+        if (bad is not null) return bad;
+        var (ids, next) = (body!.Ids, (string?)null);
+        if (body.Filter is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } filter)
+        {
+            if (ids is not null) return RagEndpoints.Problem(400, "Invalid request", "send either \"ids\" or \"filter\", not both");
+            if (body.Limit is < 1 or > DocumentBatch.MaxDocuments) return RagEndpoints.Problem(400, "Invalid limit", $"limit must be 1..{DocumentBatch.MaxDocuments}");
+            var (matching, after, problem) = await FilteredDocuments.PageAsync(grains, c, filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments);
+            if (problem is not null) return problem;
+            if (matching.Length == 0) return TypedResults.Ok(new DocumentStatusesReply([]));
+            (ids, next) = (matching.ToList<string?>(), after);
+        }
+        else if (InvalidIds(ids) is { } refused) return refused;
+        var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids!.Select(id => id!).ToList());
+        return TypedResults.Ok(new DocumentStatusesReply(ids!.Zip(statuses, (id, s) =>
+            Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
     }
 
     // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.

@@ -8,7 +8,7 @@ namespace RagCluster.Tests.Rag;
 
 /// <summary>
 /// Typed tags and the filter language through the HTTP API, end to end: declared fields, documents with every tag type,
-/// the filters a team writes (dates, a set of groups, an OR with a NOT) on search and ask, problems that say where, and
+/// the filters a team writes (dates, a set of groups, an OR with a NOT) on search, ask, listing and statuses, problems that say where, and
 /// a filter that matches everything still never reaching another tenant's documents.
 /// </summary>
 public sealed class FilterRouteTests(ApiProcess api) : IClassFixture<ApiProcess>
@@ -96,6 +96,15 @@ public sealed class FilterRouteTests(ApiProcess api) : IClassFixture<ApiProcess>
         var page = await client.ListDocumentIdsAsync("policies", "p2", 2, new { draft = true });
         Assert.Equal(["p4", "p8"], page.DocumentIds);
         Assert.Equal("p8", page.Next);
+        // So does the statuses route, a page at a time, and it takes ids or a filter, not both.
+        var first = await client.GetDocumentStatusesAsync("policies", new { draft = true }, limit: 2);
+        Assert.Equal(["p0", "p4"], first.Documents.Select(d => d.DocumentId));
+        Assert.All(first.Documents, d => Assert.Equal("indexed", d.Status));
+        var last = await client.GetDocumentStatusesAsync("policies", new { draft = true }, first.Next, 2);
+        Assert.Equal(["p8"], last.Documents.Select(d => d.DocumentId));
+        Assert.Null(last.Next);
+        Assert.Equal("send either \"ids\" or \"filter\", not both",
+            (await Problem(await http.PostAsJsonAsync("v1/collections/policies/documents/statuses", new { ids = new[] { "p1" }, filter = new { draft = true } }))).GetProperty("detail").GetString());
         Assert.Equal("filter.version.$lt: expects a number, got the string \"5\"",
             (await Problem(await http.GetAsync("v1/collections/policies/documents?filter=" + Uri.EscapeDataString("""{"version":{"$lt":"5"}}""")))).GetProperty("detail").GetString());
 
