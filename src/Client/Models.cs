@@ -84,6 +84,9 @@ public sealed record BatchItem(string? DocumentId, string Status, long? Version 
 
 public sealed record BatchAccepted(int Accepted, int Rejected, BatchItem[] Documents);
 
+/// <summary>One document's tag changes in a batch PATCH: merged into its tags, a null value removes a tag.</summary>
+public sealed record TagUpdate(string Id, IReadOnlyDictionary<string, object?> Tags);
+
 /// <summary>accepted, pending, indexed, failed (see <see cref="Error"/>) or, in a statuses read, notFound.</summary>
 public sealed record DocumentStatusReply(string DocumentId, string Status, long Version, int ChunkCount, string? Error, DateTimeOffset UpdatedAt, string? Waiting = null);
 

@@ -39,6 +39,20 @@ public sealed partial class RagClusterClient
         }, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Changes a document's tags without sending its content again (merged: a null value removes a tag): a new version,
+    /// stored when this returns; its chunks keep their text and vectors and take the new tags in the background.
+    /// </summary>
+    public Task<DocumentAccepted> UpdateTagsAsync(string collection, string id, IReadOnlyDictionary<string, object?> tags, CancellationToken ct = default) =>
+        SendJsonAsync<DocumentAccepted>(HttpMethod.Patch, $"{CollectionPath(collection)}/documents/{Segment(id)}", new { tags }, ct);
+
+    /// <summary>Changes the tags of up to <see cref="MaxBatchDocuments"/> documents in one request, each answered on its own.</summary>
+    public Task<BatchAccepted> UpdateTagsAsync(string collection, IReadOnlyList<TagUpdate> documents, CancellationToken ct = default)
+    {
+        if (documents.Count is 0 or > MaxBatchDocuments) throw new ArgumentOutOfRangeException(nameof(documents), $"a batch holds 1..{MaxBatchDocuments} documents");
+        return SendJsonAsync<BatchAccepted>(HttpMethod.Patch, $"{CollectionPath(collection)}/documents", new { documents }, ct);
+    }
+
     public Task<DocumentStatusReply> GetDocumentAsync(string collection, string id, CancellationToken ct = default) =>
         GetAsync<DocumentStatusReply>($"{CollectionPath(collection)}/documents/{Segment(id)}", ct);
 

@@ -37,6 +37,11 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
         var ids = Enumerable.Range(0, topics.Length).Select(i => $"doc-{i}").ToList();
         Assert.All((await Client.SettledAsync("orig", ids, seconds: 60)).Values, s => Assert.Equal("indexed", s.Status));
 
+        // A tag change (PATCH) before the backup travels with it, typed.
+        var unpatched = (await Client.GetDocumentAsync("orig", "doc-2")).Version;
+        Assert.True((await Client.UpdateTagsAsync("orig", "doc-2", new Dictionary<string, object?> { ["n"] = null, ["reviewed"] = true })).Version > unpatched);
+        Assert.Equal("indexed", (await Client.SettledAsync("orig", ["doc-2"], seconds: 60))["doc-2"].Status);
+
         var file = Path.Combine(_dir.FullName, "orig.zip");
         var backup = Cli("backup", "orig", file);
         Assert.True(backup.Exit == 0, backup.Err);
@@ -65,6 +70,12 @@ public sealed class BackupTests(ThreeSiloApiProcess api) : IClassFixture<ThreeSi
         var filtered = await Client.SearchAsync("copy", new SearchRequest("landform") { TopK = 20, Plan = "bm25", Filter = new Dictionary<string, string> { ["n"] = "1" } });
         Assert.NotEmpty(filtered.Hits);
         Assert.All(filtered.Hits, h => Assert.Contains(h.DocumentId, new[] { "doc-1", "doc-4", "doc-7", "doc-10" }));
+
+        var retagged = (await Client.GetDocumentContentsAsync("copy", ["doc-2"])).Single();
+        Assert.Equal(["reviewed"], retagged.Tags.Keys);
+        Assert.True(retagged.Tags["reviewed"].GetBoolean());
+        var reviewed = await Client.SearchAsync("copy", new SearchRequest("landform") { TopK = 20, Plan = "bm25", Filter = new { reviewed = true } });
+        Assert.Equal(["doc-2"], reviewed.Hits.Select(h => h.DocumentId).Distinct());
 
         // Restoring over an existing collection is refused.
         var again = Cli("restore", "copy", file);

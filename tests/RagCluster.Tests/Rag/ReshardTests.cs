@@ -12,7 +12,7 @@ namespace RagCluster.Tests.Rag;
 
 /// <summary>
 /// Raising a collection's shard count while it serves: searches keep answering, and documents written, rewritten and
-/// deleted during the copy end up in the new shards exactly once, at their last version.
+/// deleted during the copy, or given new tags alone, end up in the new shards exactly once, at their last version.
 /// </summary>
 public sealed class ReshardTests(ITestOutputHelper output)
 {
@@ -92,6 +92,7 @@ public sealed class ReshardTests(ITestOutputHelper output)
             expected[$"d{d}"] = 0;
         }
         for (var d = 150; d < 180; d++) writes.Add(Write(d, 2, "new"));
+        for (var d = 60; d < 90; d++) writes.Add(grains.GetGrain<IDocumentGrain>($"grow/d{d}").UpdateTags(new() { ["edition"] = "retagged" })); // tags alone
         await Task.WhenAll(writes);
         var sawResharding = (await collection.GetInfo()).Resharding is not null;
 
@@ -119,6 +120,14 @@ public sealed class ReshardTests(ITestOutputHelper output)
                 counts[document] = counts.GetValueOrDefault(document) + n;
         foreach (var (document, chunks) in expected) Assert.True(counts.GetValueOrDefault(document) == chunks, $"{document}: {counts.GetValueOrDefault(document)} chunks, expected {chunks}");
         Assert.Equal(expected.Values.Sum(), (await Task.WhenAll(shards.Select(s => s.GetStats()))).Sum(s => s.Vectors));
+
+        // The tag changes reached the new shards whole: every chunk of d60..d89 carries them, no other chunk does.
+        var retagged = new List<string>();
+        foreach (var shard in shards) retagged.AddRange(await shard.MatchingDocuments("""{"edition":"retagged"}""", null, 1000));
+        Assert.Equal(Enumerable.Range(60, 30).Select(d => $"d{d}").Order(StringComparer.Ordinal), retagged.Distinct().Order(StringComparer.Ordinal));
+        var untagged = new List<string>();
+        foreach (var shard in shards) untagged.AddRange(await shard.MatchingDocuments("""{"edition":{"$exists":false}}""", null, 1000));
+        Assert.Empty(untagged.Intersect(retagged));
 
         // The five new shards sit two, two and one on the three silos; the old ones are retired.
         var silos = (await Task.WhenAll(shards.Select(s => s.GetStats()))).GroupBy(s => s.Silo).Select(g => g.Count()).Order().ToArray();

@@ -66,6 +66,15 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
             Assert.True(copies[0].Chunks > 0);
         }
 
+        // A tag change (PATCH) reaches every copy: the primary logs the tags alone and each follower applies that entry.
+        var retag = await grains.GetGrain<IDocumentGrain>("rep/d3").UpdateTags(new() { ["reviewed"] = "yes", ["lang"] = null });
+        await Poll.UntilAsync(async () => (await grains.GetGrain<IDocumentGrain>("rep/d3").GetStatus()) is { Status: DocumentStatuses.Indexed } s && s.Version == retag.Version, 60);
+        await Poll.UntilAsync(async () => (await Task.WhenAll(shards.Select(s => CopiesAsync(grains, s, 3)))).All(c => c.All(x => x.LogPosition == c[0].LogPosition)));
+        var reviewed = await Task.WhenAll(shards.Select(shard => Task.WhenAll(Enumerable.Range(0, 3).Select(c =>
+            grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, c)).MatchingDocuments("""{"reviewed":"yes"}""", null, 100)))));
+        Assert.Equal(["d3"], reviewed.SelectMany(copies => copies[0]).Distinct());
+        Assert.All(reviewed, copies => Assert.All(copies, c => Assert.Equal(copies[0], c)));
+
         // A follower answers what its primary answers, and writes go to the primary only.
         var query = new ShardQuery(null, "topic 3 word17", 10, 0, null);
         foreach (var shard in shards)
