@@ -11,6 +11,11 @@ public interface IGrainLogStore
     Task<long> ClaimAsync(string grain, string logName, CancellationToken ct = default);
     Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default);
     Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default);
+    /// <summary>
+    /// The latest snapshot and every entry after it as of one moment, for a reader that does not own the log (a shard's
+    /// copy): a snapshot written meanwhile never leaves it with pages or entries missing.
+    /// </summary>
+    Task<((long Seq, IReadOnlyList<byte[]> Pages)? Snapshot, List<(long Seq, byte[] Data)> Entries)> ReadAllAsync(string grain, string logName, CancellationToken ct = default);
     /// <summary>The last entry the latest snapshot covers (0: no snapshot), without reading its pages.</summary>
     Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default);
 
@@ -58,6 +63,15 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
     public Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default)
     {
         lock (_logs) return Task.FromResult(Get(grain, logName).Snapshot?.Seq ?? 0);
+    }
+
+    public Task<((long Seq, IReadOnlyList<byte[]> Pages)? Snapshot, List<(long Seq, byte[] Data)> Entries)> ReadAllAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        lock (_logs)
+        {
+            var log = Get(grain, logName);
+            return Task.FromResult((log.Snapshot, log.Entries.Select(e => (e.Key, e.Value)).ToList()));
+        }
     }
 
     public Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)

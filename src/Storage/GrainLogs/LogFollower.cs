@@ -15,8 +15,7 @@ public sealed class LogFollower(IGrainLogStore store, string grain, string logNa
     public Task<(IReadOnlyList<byte[]>? Snapshot, IReadOnlyList<byte[]> Entries)> ReadAsync(CancellationToken cancellationToken = default) =>
         StoreFaults.Read(async () =>
         {
-            var snapshot = await store.ReadSnapshotAsync(grain, logName, cancellationToken);
-            var entries = await store.ReadEntriesAsync(grain, logName, snapshot?.Seq ?? 0, cancellationToken);
+            var (snapshot, entries) = await store.ReadAllAsync(grain, logName, cancellationToken);
             Position = entries.Count > 0 ? entries[^1].Seq : snapshot?.Seq ?? 0;
             return (snapshot?.Pages, (IReadOnlyList<byte[]>)entries.Select(e => e.Data).ToList());
         }, $"a follower's read of log '{logName}' of {grain}", cancellationToken);
@@ -28,11 +27,15 @@ public sealed class LogFollower(IGrainLogStore store, string grain, string logNa
     public Task<IReadOnlyList<byte[]>?> ReadNewAsync(CancellationToken cancellationToken = default) =>
         StoreFaults.Read(async () =>
         {
-            var entries = await store.ReadEntriesAsync(grain, logName, Position, cancellationToken);
-            if (entries.Count > 0 && entries[0].Seq != Position + 1) return null;
-            if (entries.Count == 0 && await store.SnapshotSeqAsync(grain, logName, cancellationToken) > Position) return null;
-            if (entries.Count > 0) Position = entries[^1].Seq;
-            return (IReadOnlyList<byte[]>?)entries.Select(e => e.Data).ToList();
+            var from = Position;
+            var entries = await store.ReadEntriesAsync(grain, logName, from, cancellationToken);
+            if (entries.Count > 0 && entries[0].Seq != from + 1) return null;
+            if (entries.Count == 0 && await store.SnapshotSeqAsync(grain, logName, cancellationToken) > from) return null;
+            // Entries pushed (Accept) while this read ran moved the position on: those are taken already, and again
+            // after them would apply an older write over a newer one.
+            var fresh = entries.Where(e => e.Seq > Position).ToList();
+            if (fresh.Count > 0) Position = fresh[^1].Seq;
+            return (IReadOnlyList<byte[]>?)fresh.Select(e => e.Data).ToList();
         }, $"a follower's read of log '{logName}' of {grain}", cancellationToken);
 
     /// <summary>Entries pushed by the log's owner from <paramref name="firstSeq"/> on: those after the position, or null on a gap.</summary>

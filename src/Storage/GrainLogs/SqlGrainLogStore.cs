@@ -25,9 +25,14 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     public async Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
+        return await ReadSnapshotAsync(c, null, grain, logName, ct);
+    }
+
+    private async Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(DbConnection c, DbTransaction? tx, string grain, string logName, CancellationToken ct)
+    {
         long seq;
         int firstPage;
-        await using (var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName))
+        await using (var cmd = Command(c, tx, $"SELECT seq, data FROM ragcluster_log_snapshot WHERE {Key}", grain, logName))
         await using (var r = await cmd.ExecuteReaderAsync(ct))
         {
             if (!await r.ReadAsync(ct)) return null;
@@ -37,11 +42,26 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
             firstPage = set;
         }
         var pages = new List<byte[]>();
-        await using (var cmd = Command(c, null, $"SELECT data FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @lo AND page_no < @hi ORDER BY page_no",
+        await using (var cmd = Command(c, tx, $"SELECT data FROM ragcluster_log_snapshot_page WHERE {Key} AND page_no >= @lo AND page_no < @hi ORDER BY page_no",
             grain, logName, ("lo", firstPage), ("hi", (long)firstPage + PageSetSize)))
         await using (var r = await cmd.ExecuteReaderAsync(ct))
             while (await r.ReadAsync(ct)) pages.Add((byte[])r.GetValue(0));
         return (seq, pages);
+    }
+
+    // One read transaction (a snapshot of the database: REPEATABLE READ on PostgreSQL, a deferred transaction under WAL on
+    // SQLite, which never waits for the writer): without it, a snapshot the owner wrote between the statements could
+    // delete the pages or entries being read, and the reader would load a shard with chunks missing, silently.
+    public async Task<((long Seq, IReadOnlyList<byte[]> Pages)? Snapshot, List<(long Seq, byte[] Data)> Entries)> ReadAllAsync(string grain, string logName, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var tx = c is Microsoft.Data.Sqlite.SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await c.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var snapshot = await ReadSnapshotAsync(c, tx, grain, logName, ct);
+        var entries = await ReadEntriesAsync(c, tx, grain, logName, snapshot?.Seq ?? 0, ct);
+        await tx.CommitAsync(ct);
+        return (snapshot, entries);
     }
 
     public async Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default)
@@ -67,7 +87,12 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
     public async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)
     {
         await using var c = await store.OpenAsync(ct);
-        await using var cmd = Command(c, null, $"SELECT seq, data FROM ragcluster_log WHERE {Key} AND seq > @after ORDER BY seq", grain, logName,
+        return await ReadEntriesAsync(c, null, grain, logName, afterSeq, ct);
+    }
+
+    private async Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(DbConnection c, DbTransaction? tx, string grain, string logName, long afterSeq, CancellationToken ct)
+    {
+        await using var cmd = Command(c, tx, $"SELECT seq, data FROM ragcluster_log WHERE {Key} AND seq > @after ORDER BY seq", grain, logName,
             ("after", afterSeq));
         await using var r = await cmd.ExecuteReaderAsync(ct);
         var entries = new List<(long, byte[])>();
