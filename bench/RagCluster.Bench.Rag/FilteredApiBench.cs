@@ -22,6 +22,10 @@ public static class FilteredApiBench
     public static async Task Run(string binDir, int n, int shards, int queryCount, int? ef, string[] settings)
     {
         const int dim = 384;
+        // "--quantization int8" picks the collection's encoding; the other pairs are the silo's settings.
+        var at8 = Array.IndexOf(settings, "--quantization");
+        var quantization = at8 >= 0 ? settings[at8 + 1] : null;
+        if (at8 >= 0) settings = [.. settings[..at8], .. settings[(at8 + 2)..]];
         var (data, queries) = Vectors(n, queryCount + 50, dim);
         var rng = new Random(58);
         var at = new DateTime[n];
@@ -46,7 +50,7 @@ public static class FilteredApiBench
 
         await using var cluster = await BenchCluster.StartAsync(binDir, "", 1, settings);
         var http = cluster.Http;
-        (await http.PostAsJsonAsync("v1/collections", new { name = "filtered", dimensions = dim, shardCount = shards, fields = new { at = "datetime", n = "integer", groups = "string[]" } }))
+        (await http.PostAsJsonAsync("v1/collections", new { name = "filtered", dimensions = dim, shardCount = shards, quantization, fields = new { at = "datetime", n = "integer", groups = "string[]" } }))
             .EnsureSuccessStatusCode();
         var sw = Stopwatch.StartNew();
         await LoadAsync(http, n, i => new

@@ -60,7 +60,7 @@ switch (args.FirstOrDefault())
         FilteredBench.Run(args[1], (args.Length > 2 ? args[2] : "0.001,0.01,0.1").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
             args.Length > 3 ? int.Parse(args[3]) : 64, args.Length > 4 ? int.Parse(args[4]) : 200);
         return 0;
-    case "filtered-api": // BIN_DIR [VECTORS=100000] [SHARDS=2] [QUERIES=200] [EF=0 (default)] [--Section:Key value ...]: filters of 0.1-50 % selectivity through the API, recall@10 and p50 beside unfiltered (issue 58, item 3)
+    case "filtered-api": // BIN_DIR [VECTORS=100000] [SHARDS=2] [QUERIES=200] [EF=0 (default)] [--quantization int8] [--Section:Key value ...]: filters of 0.1-50 % selectivity through the API, recall@10 and p50 beside unfiltered (issue 58, item 3)
         await FilteredApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,
             args.Length > 4 ? int.Parse(args[4]) : 200, args.Length > 5 && int.Parse(args[5]) > 0 ? int.Parse(args[5]) : null, args.Skip(6).ToArray());
         return 0;

@@ -56,7 +56,9 @@ public sealed unsafe partial class HnswIndex
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(qs);
         Normalize(qs);
-        var found = new List<(int Node, float Distance)>();
+        if (k <= 0) return [];
+        // The k best so far in a max-heap (the worst on top): thousands of candidates cost a compare each, not a sort.
+        var best = new MaxHeap(k + 1);
         var lease = _int8 ? _full!.Use() : (FullPrecisionFile.Lease?)null;
         try
         {
@@ -66,7 +68,13 @@ public sealed unsafe partial class HnswIndex
                 {
                     if ((uint)node >= (uint)_count || _deleted[node]) continue;
                     var v = _int8 ? _full!.Row(node) : VectorAt(node);
-                    found.Add((node, 1f - VectorMath.Dot(q, v, Dimensions)));
+                    var distance = 1f - VectorMath.Dot(q, v, Dimensions);
+                    if (best.Count < k) best.Push(distance, node);
+                    else if (distance < best.PeekKey())
+                    {
+                        best.Pop();
+                        best.Push(distance, node);
+                    }
                 }
             }
         }
@@ -74,8 +82,9 @@ public sealed unsafe partial class HnswIndex
         {
             lease?.Dispose();
         }
-        found.Sort((a, b) => a.Distance.CompareTo(b.Distance));
-        if (found.Count > k) found.RemoveRange(k, found.Count - k);
+        var found = new List<(int Node, float Distance)>(best.Count);
+        while (best.Count > 0) found.Add(best.Pop() is var (d, n) ? (n, d) : default);
+        found.Reverse();
         return found;
     }
 
