@@ -69,7 +69,8 @@ public static class EmbedBench
         {
             var (dir, modelOptions, int8) = Model(spec);
             using var encoder = new BertEncoder(Path.Combine(dir, "model.onnx"), WordPieceTokenizer.FromDirectory(dir), modelOptions, int8Weights: int8);
-            return inputs.Chunk(64).SelectMany(b => encoder.Encode(b)).ToArray();
+            // int8 weights one text an inference, as the service runs them (a batch shares one activation scale).
+            return int8 ? inputs.Select(i => encoder.Encode([i])[0]).ToArray() : inputs.Chunk(64).SelectMany(b => encoder.Encode(b)).ToArray();
         }
         var reference = (Passages: EncodeAll(modelDirs[0], passages), Queries: EncodeAll(modelDirs[0], questions));
         foreach (var dir in modelDirs.Skip(1))

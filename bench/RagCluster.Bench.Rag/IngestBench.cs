@@ -132,9 +132,9 @@ public static class IngestBench
     }
 
     /// <summary>Chunks/s through the silo's batcher (an EmbeddingService with the default options), one request a document.</summary>
-    internal static double ServiceRate(string modelDir, List<int[][]> documents, int intraOpThreads = 0, int padToMultipleOf = 0)
+    internal static double ServiceRate(string modelDir, List<int[][]> documents, int intraOpThreads = 0, int padToMultipleOf = 0, string passageWeights = "float32")
     {
-        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir, IntraOpThreads = intraOpThreads, PadToMultipleOf = padToMultipleOf }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
+        var service = new EmbeddingService(new EmbeddingOptions { ModelDirectory = modelDir, IntraOpThreads = intraOpThreads, PadToMultipleOf = padToMultipleOf, PassageWeights = passageWeights }, Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddingService>.Instance);
         try
         {
             service.EmbedTokensAsync(documents.Take(4).SelectMany(d => d).ToArray()).GetAwaiter().GetResult(); // warm-up

@@ -32,14 +32,15 @@ switch (args.FirstOrDefault())
     case "chunk-ids": // MODEL_DIR BEIR_DIR DOCS OUT_JSON: a default collection's model inputs for the corpus, for encoders side by side (issue 45, item 5)
         File.WriteAllText(args[4], System.Text.Json.JsonSerializer.Serialize(IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3]))).SelectMany(d => d)));
         return 0;
-    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)] [PAD_TO_MULTIPLE_OF=0 (by device)]: the same inputs through the silo's embedding service, chunks/s
+    case "embed-chunks": // MODEL_DIR BEIR_DIR DOCS [INTRA_OP_THREADS=0 (default)] [PAD_TO_MULTIPLE_OF=0 (by device)] [PASSAGE_WEIGHTS=float32|int8]: the same inputs through the silo's embedding service, chunks/s
     {
         var documents = IngestBench.ChunkSequences(args[1], IngestBench.LoadCorpus(args[2], int.Parse(args[3])));
         var intra = args.Length > 4 ? int.Parse(args[4]) : 0;
         var pad = args.Length > 5 ? int.Parse(args[5]) : 0;
-        var rate = IngestBench.ServiceRate(args[1], documents, intra, pad);
+        var weights = args.Length > 6 ? args[6] : "float32";
+        var rate = IngestBench.ServiceRate(args[1], documents, intra, pad, weights);
         var options = new RagCluster.Grains.Embedding.EmbeddingOptions { IntraOpThreads = intra };
-        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = options.EffectiveRunners, intra_op_threads = options.EffectiveIntraOpThreads, pad_to_multiple_of = pad, chunks_per_s = rate }));
+        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { lib = "ragcluster EmbeddingService", chunks = documents.Sum(d => d.Length), runners = options.EffectiveRunners, intra_op_threads = options.EffectiveIntraOpThreads, pad_to_multiple_of = pad, passage_weights = weights, chunks_per_s = rate }));
         return 0;
     }
     case "ingest-ceiling": // BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS=0 (all)] [SILOS=1]: the text pipeline with the hashing encoder, no inference (issue 34, item 5)

@@ -23,6 +23,9 @@ internal static partial class EmbeddingLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queries keep the model's float32 weights: int8 weights did not load ({Reason})")]
     public static partial void QueryWeightsStayFloat32(this ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Passages keep the model's float32 weights: int8 weights did not load ({Reason})")]
+    public static partial void PassageWeightsStayFloat32(this ILogger logger, string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Embedding: ran {Shapes} input shapes once in {Seconds:F1} s (a GPU's first run of a shape is its slow one)")]
     public static partial void ShapesWarmedUp(this ILogger logger, int shapes, double seconds);
 

@@ -89,6 +89,13 @@ public sealed class EmbeddingOptions : IValidatedOptions
     /// fast, its vectors at cosine 0.997 or more to float32's, with scifact-train's nDCG@10 in docs/benchmarks.md (issue 45).
     /// </summary>
     public string QueryWeights { get; set; } = "int8";
+    /// <summary>
+    /// The passages' session's weights on CPU: "int8" (as QueryWeights; each passage runs alone in its inference, since
+    /// int8 activations share one scale a batch) or "float32" (the file's). arctic-xs on 2 cores, scifact-train: int8
+    /// indexed the corpus 1.64x as fast, passage vectors at cosine 0.998 or more to float32's, the default plan's
+    /// nDCG@10 0.7202 against 0.7201 (docs/benchmarks.md, issue 59 item 4). A GPU session keeps the file's weights.
+    /// </summary>
+    public string PassageWeights { get; set; } = "int8";
 
     /// <summary>A copy with another intra-op thread count (the query lane's session).</summary>
     public EmbeddingOptions WithIntraOpThreads(int threads)
@@ -132,6 +139,7 @@ public sealed class EmbeddingOptions : IValidatedOptions
         if (IntraOpThreads is < 0 or > 256) throw new ArgumentException("Embedding:IntraOpThreads must be 0 (shared out) or 1..256");
         if (QueryLaneThreads is < 0 or > 256) throw new ArgumentException("Embedding:QueryLaneThreads must be 0 (the runners' session) or 1..256");
         if (QueryWeights is not ("int8" or "float32")) throw new ArgumentException("Embedding:QueryWeights must be int8 or float32");
+        if (PassageWeights is not ("int8" or "float32")) throw new ArgumentException("Embedding:PassageWeights must be int8 or float32");
         if (PadToMultipleOf is < 0 or > 512) throw new ArgumentException("Embedding:PadToMultipleOf must be 0 (by device) or 1..512");
         if (MaxWaitMilliseconds is < 0 or > 1000) throw new ArgumentException("Embedding:MaxWaitMilliseconds must be 0..1000");
         if (ExecutionProvider is not ("auto" or "cpu" or "cuda")) throw new ArgumentException("Embedding:ExecutionProvider must be auto, cpu or cuda");

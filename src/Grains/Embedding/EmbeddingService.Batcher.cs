@@ -18,6 +18,8 @@ public sealed partial class EmbeddingService
     // int8 weights quantise each inference's activations with one scale for the whole batch, so a query batched with
     // others (and their padding) would get another vector than alone: such queries run one to an inference.
     private readonly bool _queriesAlone;
+    // The same for passages where the passages' session has int8 weights (Embedding:PassageWeights).
+    private readonly bool _passagesAlone;
 
     private sealed class Request(int[][] sequences, bool isQuery)
     {
@@ -114,7 +116,7 @@ public sealed partial class EmbeddingService
                     _bucket.Sort((a, b) => a.Length.CompareTo(b.Length));
                 }
                 var n = 0; // sorted by length, so each next row is the longest yet
-                while (_bucketAt + n < _bucket.Count && Fits(n, _bucket[_bucketAt + n].Length)) n++;
+                while (_bucketAt + n < _bucket.Count && (n == 0 || !_passagesAlone) && Fits(n, _bucket[_bucketAt + n].Length)) n++;
                 var slice = _bucket.GetRange(_bucketAt, n);
                 _bucketAt += n;
                 return slice;

@@ -57,7 +57,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             else
             {
                 var model = ModelFile(dir);
-                var bert = new BertEncoder(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model)), options, log);
+                var bert = PassageSession(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model)), options, log);
                 log.OrtProviders(bert.OrtVersion, string.Join(", ", bert.Providers));
                 _encoder = bert;
             }
@@ -72,9 +72,11 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             // query's vector never depends on which thread embedded it.
             if (_hasLane && options.QueryLaneThreads > 0 && _encoder is BertEncoder passages)
                 _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
-            _queriesAlone = _laneEncoder is BertEncoder { Int8Products: > 0 };
+            _queriesAlone = (_laneEncoder ?? _encoder) is BertEncoder { Int8Products: > 0 };
+            _passagesAlone = _encoder is BertEncoder { Int8Products: > 0 };
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}"
-                     + (_queriesAlone ? $"; queries with int8 weights in {((BertEncoder)_laneEncoder!).Int8Products} products" : "");
+                     + (_passagesAlone ? $"; passages with int8 weights in {((BertEncoder)_encoder).Int8Products} products" : "")
+                     + (_queriesAlone ? $"; queries with int8 weights in {((BertEncoder)(_laneEncoder ?? _encoder)).Int8Products} products" : "");
             if (options.Encoder == "hashing") log.HashingEncoderInUse(Status);
             else log.StatusInformation(Status);
             // Dedicated threads, not pool threads: an inference blocks for tens of milliseconds, and parking pool
@@ -108,6 +110,21 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             Status = $"dense retrieval is off: {e.Message} (BM25 retrieval still works)";
             log.StatusError(Status);
         }
+    }
+
+    /// <summary>The passages' session (the runners'), with int8 weights where Embedding:PassageWeights asks and they load.</summary>
+    private static BertEncoder PassageSession(string model, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger log)
+    {
+        if (options.PassageWeights == "int8")
+            try
+            {
+                return new BertEncoder(model, tokenizer, options, log, int8Weights: true);
+            }
+            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
+            {
+                log.PassageWeightsStayFloat32(e.Message.Split('\n')[0]);
+            }
+        return new BertEncoder(model, tokenizer, options, log);
     }
 
     /// <summary>The queries' own session (Embedding:QueryLaneThreads threads), with int8 weights unless Embedding:QueryWeights is float32 or they fail to load.</summary>

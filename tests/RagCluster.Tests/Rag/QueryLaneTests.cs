@@ -21,7 +21,8 @@ public sealed class QueryLaneTests
     {
         await using var service = new EmbeddingService(new EmbeddingOptions
         {
-            ModelDirectory = RepoPaths.TestModel, ExecutionProvider = "cpu", Runners = 2, QueryLaneThreads = laneThreads, QueryWeights = weights,
+            // Passages with the file's weights: the float32 vector each query is compared with.
+            ModelDirectory = RepoPaths.TestModel, ExecutionProvider = "cpu", Runners = 2, QueryLaneThreads = laneThreads, QueryWeights = weights, PassageWeights = "float32",
         }, NullLogger<EmbeddingService>.Instance);
         Assert.True(service.IsAvailable, service.Status);
         var int8 = laneThreads > 0 && weights == "int8";
