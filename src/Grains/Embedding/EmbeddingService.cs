@@ -74,8 +74,8 @@ public sealed partial class EmbeddingService : IAsyncDisposable
                 _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
             _queriesAlone = (_laneEncoder ?? _encoder) is BertEncoder { Int8Products: > 0 };
             _passagesAlone = _encoder is BertEncoder { Int8Products: > 0 };
+            // The encoder's description names its int8 weights (the passages'); the query lane's are added here.
             Status = $"dense retrieval on: {ModelName}, {_encoder.Dimensions} dimensions, {_encoder.Description}"
-                     + (_passagesAlone ? $"; passages with int8 weights in {((BertEncoder)_encoder).Int8Products} products" : "")
                      + (_queriesAlone ? $"; queries with int8 weights in {((BertEncoder)(_laneEncoder ?? _encoder)).Int8Products} products" : "");
             if (options.Encoder == "hashing") log.HashingEncoderInUse(Status);
             else log.StatusInformation(Status);

@@ -102,7 +102,7 @@ public sealed class BuiltInModelVectorTests
         // Passages with int8 weights (the default; scifact-train's chunks: cosine 0.998 at least):
         // each runs alone, so a text gets the same vector whatever it was sent with.
         await using var int8Passages = new EmbeddingService(new EmbeddingOptions { Model = model.Name, ExecutionProvider = "cpu", PassageWeights = "int8" }, NullLogger<EmbeddingService>.Instance);
-        Assert.Contains("passages with int8 weights in 36 products", int8Passages.Status);
+        Assert.Contains("on CPU, int8 weights in 36 products;", int8Passages.Status);
         var full = await int8Passages.EmbedAsync(passages.Take(20).ToArray(), EmbeddingKind.Passage);
         var passageCosines = full.Select((v, i) => TensorPrimitives.CosineSimilarity(v, theirs[i])).Order().ToArray();
         Assert.True(passageCosines[0] >= MinInt8QueryCosine, $"int8 passage cosine {passageCosines[0]:F5} < {MinInt8QueryCosine}");
