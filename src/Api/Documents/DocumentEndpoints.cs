@@ -111,20 +111,21 @@ public static class DocumentEndpoints
     {
         var (body, bad) = await RagEndpoints.ReadJson<StatusesRequest>(request);
         if (bad is not null) return bad;
-        var (ids, next) = (body!.Ids, (string?)null);
-        if (body.Filter is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } filter)
+        List<string> ids;
+        string? next = null;
+        if (body!.Filter is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } filter)
         {
-            if (ids is not null) return RagEndpoints.Problem(400, "Invalid request", "send either \"ids\" or \"filter\", not both");
+            if (body.Ids is not null) return RagEndpoints.Problem(400, "Invalid request", "send either \"ids\" or \"filter\", not both");
             if (body.Limit is < 1 or > DocumentBatch.MaxDocuments) return RagEndpoints.Problem(400, "Invalid limit", $"limit must be 1..{DocumentBatch.MaxDocuments}");
-            var (matching, after, problem) = await FilteredDocuments.PageAsync(grains, c, filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments);
+            (var matching, next, var problem) = await FilteredDocuments.PageAsync(grains, c, filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments);
             if (problem is not null) return problem;
-            if (matching.Length == 0) return TypedResults.Ok(new DocumentStatusesReply([]));
-            (ids, next) = (matching.ToList<string?>(), after);
+            ids = [.. matching];
         }
-        else if (InvalidIds(ids) is { } refused) return refused;
-        var statuses = await DocumentBatch.StatusesAsync(grains, c.Key, ids!.Select(id => id!).ToList());
-        return TypedResults.Ok(new DocumentStatusesReply(ids!.Zip(statuses, (id, s) =>
-            Reply(id!, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
+        else if (InvalidIds(body.Ids) is { } refused) return refused;
+        else ids = body.Ids!.Select(id => id!).ToList();
+        var statuses = ids.Count == 0 ? [] : await DocumentBatch.StatusesAsync(grains, c.Key, ids);
+        return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
+            Reply(id, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
     }
 
     // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.

@@ -25,11 +25,16 @@ public sealed unsafe partial class HnswIndex
             SearchLayer(q, scale, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
             if (_int8) return Rescored(qf, scratch.Results, k);
         }
-        var results = scratch.Results;
+        return Nearest(scratch.Results, k);
+    }
+
+    /// <summary>The heap's <paramref name="k"/> nearest, nearest first (the heap yields the farthest first); empties it.</summary>
+    private static List<(int Node, float Distance)> Nearest(MaxHeap results, int k)
+    {
         while (results.Count > k) results.Pop();
         var found = new List<(int Node, float Distance)>(results.Count);
         while (results.Count > 0) { var (d, n) = results.Pop(); found.Add((n, d)); }
-        found.Reverse(); // the heap yields the farthest first
+        found.Reverse();
         return found;
     }
 
@@ -82,10 +87,7 @@ public sealed unsafe partial class HnswIndex
         {
             lease?.Dispose();
         }
-        var found = new List<(int Node, float Distance)>(best.Count);
-        while (best.Count > 0) found.Add(best.Pop() is var (d, n) ? (n, d) : default);
-        found.Reverse();
-        return found;
+        return Nearest(best, k);
     }
 
     // The int8 walk's candidates (ef of them), ranked again by exact distance to the full-precision vectors, read
