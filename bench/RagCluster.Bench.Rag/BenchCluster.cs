@@ -151,7 +151,7 @@ public sealed class BenchCluster : IAsyncDisposable
         try { Directory.Delete(_data, true); } catch (IOException) { }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         l.Start();

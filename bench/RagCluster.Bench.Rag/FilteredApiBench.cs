@@ -26,7 +26,7 @@ public static class FilteredApiBench
         var at8 = Array.IndexOf(settings, "--quantization");
         var quantization = at8 >= 0 ? settings[at8 + 1] : null;
         if (at8 >= 0) settings = [.. settings[..at8], .. settings[(at8 + 2)..]];
-        var (data, queries) = Vectors(n, queryCount + 50, dim);
+        var (data, queries) = AnnData.Vectors(n, queryCount + 50, dim);
         var rng = new Random(58);
         var at = new DateTime[n];
         var number = new int[n];
@@ -126,28 +126,6 @@ public static class FilteredApiBench
             if (settle.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("the shards did not hold every vector within 10 minutes");
             await Task.Delay(1000);
         }
-    }
-
-    /// <summary>ann_data.py's recipe in C# (no numpy needed): unit vectors around n/50 Gaussian centres, noise σ = 1.</summary>
-    private static (float[] Data, float[] Queries) Vectors(int n, int q, int dim)
-    {
-        var rng = new Random(42);
-        float Gauss() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        var centres = new float[Math.Max(1, n / 50) * dim];
-        for (var i = 0; i < centres.Length; i++) centres[i] = Gauss();
-        float[] Sample(int k)
-        {
-            var x = new float[k * dim];
-            for (var r = 0; r < k; r++)
-            {
-                var c = rng.Next(centres.Length / dim);
-                var v = x.AsSpan(r * dim, dim);
-                for (var d = 0; d < dim; d++) v[d] = centres[c * dim + d] + Gauss();
-                TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
-            }
-            return x;
-        }
-        return (Sample(n), Sample(q));
     }
 
     private static double Percentile(List<double> values, double p)

@@ -57,6 +57,13 @@ switch (args.FirstOrDefault())
             args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 4, indexAlone: args.Length <= 7 || args[7] != "api-only",
             siloCounts: args.Length > 8 ? args[8].Split(',').Select(int.Parse).ToArray() : [1]);
         return 0;
+    case "ann-data": // OUT_DIR [N=100000] [DIM=384] [Q=1000]: ann_data.py's files, written without numpy
+        AnnData.Write(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 384, args.Length > 4 ? int.Parse(args[4]) : 1000);
+        return 0;
+    case "chroma": // BIN_DIR DATA_DIR(ann-data output) CHROMA_DIR(npm install chromadb there) [BATCH=1000] [IN_FLIGHT=4] [QUANTIZATIONS=float32,int8]: Chroma's server beside ours, same vectors and client (issue 59, item 2)
+        await ChromaBench.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 4,
+            (args.Length > 6 ? args[6] : "float32,int8").Split(','));
+        return 0;
     case "filtered": // DATA_DIR(ann_data.py output) [SELECTIVITIES=0.001,0.01,0.1] [EF=64] [QUERIES=200]: a selective filter, walked or scanned exactly (issue 35, item 3)
         FilteredBench.Run(args[1], (args.Length > 2 ? args[2] : "0.001,0.01,0.1").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
             args.Length > 3 ? int.Parse(args[3]) : 64, args.Length > 4 ? int.Parse(args[4]) : 200);
@@ -79,6 +86,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] | ann-data OUT_DIR [N] [DIM] [Q] | chroma BIN_DIR DATA_DIR CHROMA_DIR [BATCH] [IN_FLIGHT] [QUANTIZATIONS]");
         return 2;
 }
