@@ -96,11 +96,13 @@ public static class DocumentBatch
                 return problem is null;
             }).ToList();
             if (bulk.Count == 0) return toGrain;
+            var asked = System.Diagnostics.Stopwatch.GetTimestamp();
             acceptance = await collection.BeginBulk(bulk.Select(b =>
             {
                 var r = documents[b.Index].Request;
                 return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format);
             }).ToArray());
+            RagMetrics.BatchStep("accepting", asked);
         }
         catch (Exception e) when (Refusable(e, ct))
         {

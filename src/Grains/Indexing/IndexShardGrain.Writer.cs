@@ -199,7 +199,7 @@ public sealed partial class IndexShardGrain
         // core, on a thread of its own rather than behind other shards' inserts.
         else if (activating)
             await Task.Factory.StartNew(() => graph.LinkPending(Environment.ProcessorCount), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        else await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true));
+        else await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true));
     }
 
     // A new graph takes the collection's quantization; a restored one keeps the encoding its snapshot has.

@@ -21,8 +21,15 @@ public sealed class IndexingThreads : IDisposable
             new Thread(Work) { IsBackground = true, Name = $"rc-indexing-{i}" }.Start();
     }
 
-    /// <summary>How many threads there are: also how many a single job may use at once.</summary>
+    /// <summary>How many threads there are: also how many a background job (a compaction's rebuild) may use at once.</summary>
     public int Count { get; }
+
+    /// <summary>
+    /// Threads a shard's link pass on the write path uses: every core, the helpers beyond this queue's thread drawn from
+    /// the thread pool, so the system shares the cores with searches and the API. With cores - 1 on 2 cores, own vectors
+    /// loaded at 0.82-0.99x the index alone on one thread; with both, 1.17-1.29x (docs/benchmarks.md, issue 59).
+    /// </summary>
+    public int LinkThreads => Environment.ProcessorCount;
 
     public Task<T> Run<T>(Func<T> work)
     {
