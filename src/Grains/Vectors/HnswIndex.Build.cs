@@ -74,6 +74,7 @@ public sealed unsafe partial class HnswIndex
         if (ReadEntry().Node < 0) { Insert(start, scratchFor()); _linked = ++start; }
         var linked = new bool[_count - start]; // which of this pass's nodes made it in, should it stop part-way
         _locks = new byte[_levels.Length];
+        (_passStart, _passSelected) = (start, new int[(_count - start) * (_m + 1)]);
         try
         {
             Parallel.For(start, _count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken },
@@ -89,6 +90,8 @@ public sealed unsafe partial class HnswIndex
         finally
         {
             _linked = _count; // every node of the pass is linked or in _relink
+            if (_relink.Length == 0) LinkWeaklyHeld(start, _count, _passSelected);
+            _passSelected = null;
             // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
             _locks = null;
         }
@@ -194,6 +197,11 @@ public sealed unsafe partial class HnswIndex
                 // grow to 2M as later nodes link back. Selecting 2M here cost a third of the build time.
                 var selected = SelectNeighbors(scratch, _m);
                 SetOwnLinks(node, l, selected, scratch);
+                if (l == 0 && _passSelected is { } chosen && node >= _passStart)
+                {
+                    chosen[(node - _passStart) * (_m + 1)] = selected.Length;
+                    selected.CopyTo(chosen.AsSpan((node - _passStart) * (_m + 1) + 1));
+                }
                 // Next layer starts from the closest element found here (selected[0]); Connect reuses the buffers.
                 ep = selected[0];
                 epDist = Distance(q, qs, ep);
