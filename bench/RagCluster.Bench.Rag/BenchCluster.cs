@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Bench.Rag;
@@ -79,6 +80,24 @@ public sealed class BenchCluster : IAsyncDisposable
         Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
         await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join
+    }
+
+    /// <summary>
+    /// Waits until every shard of <paramref name="collection"/> has folded its log tail into a snapshot (shards do once
+    /// quiet for 10 s), then until the silos are quiet: a snapshot's pages are transient memory a reading taken meanwhile
+    /// would count. Returns the seconds waited.
+    /// </summary>
+    public async Task<double> WaitForSnapshotsAsync(string collection)
+    {
+        var settle = Stopwatch.StartNew();
+        while ((await Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"v1/collections/{collection}/shards")).EnumerateArray()
+               .Any(shard => shard.GetProperty("logEntries").GetInt32() > 0))
+        {
+            if (settle.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the shards did not snapshot their log tails within 5 minutes");
+            await Task.Delay(1000);
+        }
+        await WaitUntilQuietAsync(TimeSpan.FromMinutes(1));
+        return settle.Elapsed.TotalSeconds;
     }
 
     /// <summary>

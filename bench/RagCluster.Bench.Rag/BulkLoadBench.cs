@@ -135,17 +135,9 @@ public static class BulkLoadBench
         if (count != n) throw new InvalidOperationException($"{count} documents registered, {n} sent");
         bodies.Clear();
 
-        // Read once the silo is done with the load: the shards fold their log tails into snapshots once quiet for 10 s,
-        // and a snapshot's pages are transient memory that a reading taken meanwhile would count.
-        var settle = Stopwatch.StartNew();
-        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/bulk/shards")).EnumerateArray()
-               .Any(shard => shard.GetProperty("logEntries").GetInt32() > 0))
-        {
-            if (settle.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the shards did not snapshot their log tails within 5 minutes");
-            await Task.Delay(1000);
-        }
-        await cluster.WaitUntilQuietAsync(TimeSpan.FromMinutes(1));
-        Console.Error.WriteLine($"snapshots done and the silo quiet {settle.Elapsed.TotalSeconds:F0} s after the load");
+        // Read once the silo is done with the load.
+        var settled = await cluster.WaitForSnapshotsAsync("bulk");
+        Console.Error.WriteLine($"snapshots done and the silo quiet {settled:F0} s after the load");
         var lazy = (ScaleBench.Rss(cluster) - rssBefore) / (double)n;
         ScaleBench.FullGc(cluster);
         var full = (ScaleBench.Rss(cluster) - rssBefore) / (double)n;

@@ -102,17 +102,11 @@ public static class ChromaBench
             var json = await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>();
             return json.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()!).ToList();
         });
-        // Quiet: the shards fold their log tails into snapshots once idle, and a reading taken meanwhile counts their pages.
-        var settle = Stopwatch.StartNew();
-        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/bench/shards")).EnumerateArray().Any(s => s.GetProperty("logEntries").GetInt32() > 0))
-        {
-            if (settle.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the shards did not snapshot their log tails within 5 minutes");
-            await Task.Delay(1000);
-        }
-        await cluster.WaitUntilQuietAsync(TimeSpan.FromMinutes(1));
+        await cluster.WaitForSnapshotsAsync("bench");
         var quiet = Rss(silo);
         ScaleBench.FullGc(cluster);
-        Report("ragcluster (embedded default, 4 shards)", quantization, n, dim, batch, inFlight, rate, idle, afterLoad, quiet, Rss(silo), recall, searchRate);
+        var afterGc = Rss(silo);
+        Report("ragcluster (embedded default, 4 shards)", quantization, n, dim, batch, inFlight, rate, idle, afterLoad, quiet, afterGc, recall, searchRate);
         // Where the resident memory is after that GC: mapped files (the runtime's and assemblies' images, the int8
         // originals' file), the GC's heap by generation and what it holds committed beyond it, and the rest (native).
         var metrics = await http.GetStringAsync("metrics");
@@ -122,12 +116,12 @@ public static class ChromaBench
         var (file, committed) = (ScaleBench.Rss(cluster, "RssFile:"), Gc("dotnet_gc_last_collection_memory_committed_size_bytes"));
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "chroma-side-by-side-memory", encoding = quantization, rss_mb = Mb(Rss(silo)), rss_file_backed_mb = Mb(file), gc_committed_mb = committed,
+            bench = "chroma-side-by-side-memory", encoding = quantization, rss_mb = Mb(afterGc), rss_file_backed_mb = Mb(file), gc_committed_mb = committed,
             graphs_mb = Mb(graphs), // the shards' own count: vectors (codes and scales for int8), links
             gc_heap_mb = Gc("dotnet_gc_last_collection_heap_size_bytes"), poh_mb = Gc("dotnet_gc_last_collection_heap_size_bytes", "poh"),
             loh_mb = Gc("dotnet_gc_last_collection_heap_size_bytes", "loh"), gen2_mb = Gc("dotnet_gc_last_collection_heap_size_bytes", "gen2"),
             fragmentation_mb = Gc("dotnet_gc_last_collection_heap_fragmentation_size_bytes"),
-            other_anonymous_mb = Mb(Rss(silo) - file) - committed,
+            other_anonymous_mb = Mb(afterGc - file) - committed,
         }));
     }
 

@@ -40,7 +40,7 @@ public sealed unsafe partial class HnswIndex
             for (var i = 1; i <= chosen[k]; i++) near.Add((Distance(q, qs, chosen[k + i]), chosen[k + i]));
             near.Sort();
             // The nearest chosen neighbour with room takes it; when all are full, the nearest gives up its farthest link
-            // that another of its neighbours also holds, so no node loses its last way in.
+            // that another of its own neighbours also holds, so that node keeps a way in nearby.
             var room = near.FindIndex(n => Links(n.Node, 0)[0] < _m0);
             var target = room >= 0 ? near[room].Node : near[0].Node;
             LockNode(target); // a search beside reads lists under the locks
