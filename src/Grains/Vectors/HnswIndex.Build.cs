@@ -195,7 +195,7 @@ public sealed unsafe partial class HnswIndex
                 SearchLayer(q, qs, ep, epDist, Options.EfConstruction, l, scratch, skipDeleted: false);
                 // M links for the new node on every layer, as in the paper and hnswlib; layer 0 lists may
                 // grow to 2M as later nodes link back. Selecting 2M here cost a third of the build time.
-                var selected = SelectNeighbors(scratch, _m);
+                var selected = SelectNeighbors(scratch, _m, node);
                 SetOwnLinks(node, l, selected, scratch);
                 if (l == 0 && _passSelected is { } chosen && node >= _passStart)
                 {
@@ -203,8 +203,7 @@ public sealed unsafe partial class HnswIndex
                     selected.CopyTo(chosen.AsSpan((node - _passStart) * (_m + 1) + 1));
                 }
                 // Next layer starts from the closest element found here (selected[0]); Connect reuses the buffers.
-                ep = selected[0];
-                epDist = Distance(q, qs, ep);
+                if (selected.Length > 0) (ep, epDist) = (selected[0], Distance(q, qs, selected[0]));
                 selected.CopyTo(scratch.Selected2);
                 foreach (var n in scratch.Selected2.AsSpan(0, selected.Length)) Connect(n, node, l, scratch);
             }
@@ -226,13 +225,19 @@ public sealed unsafe partial class HnswIndex
 
     // hnswlib's heuristic: keep a candidate only if it is closer to the base than to every neighbour kept so far,
     // which spreads links in different directions and keeps the graph navigable.
-    private ReadOnlySpan<int> SelectNeighbors(Scratch scratch, int max)
+    // A walk beside other threads may find the node itself (once another has linked to it): it is never its own neighbour.
+    private ReadOnlySpan<int> SelectNeighbors(Scratch scratch, int max, int self)
     {
         var results = scratch.Results;
         var count = results.Count;
         scratch.EnsureSorted(count);
-        for (var i = count - 1; i >= 0; i--) (scratch.SortedDist[i], scratch.SortedNode[i]) = results.Pop();
-        return SelectFromSorted(scratch.SortedDist.AsSpan(0, count), scratch.SortedNode.AsSpan(0, count), max, scratch.Selected);
+        var at = count;
+        while (results.Count > 0)
+        {
+            var (dist, node) = results.Pop();
+            if (node != self) (scratch.SortedDist[--at], scratch.SortedNode[at]) = (dist, node);
+        }
+        return SelectFromSorted(scratch.SortedDist.AsSpan(at, count - at), scratch.SortedNode.AsSpan(at, count - at), max, scratch.Selected);
     }
 
     private ReadOnlySpan<int> SelectFromSorted(ReadOnlySpan<float> dists, ReadOnlySpan<int> nodes, int max, int[] into)

@@ -32,7 +32,7 @@ public sealed unsafe partial class HnswIndex
                 continue;
             }
             var heldBack = false;
-            for (var i = 1; i <= chosen[k] && !heldBack; i++) heldBack = chosen[k + i] == node || Holds(chosen[k + i], node);
+            for (var i = 1; i <= chosen[k] && !heldBack; i++) heldBack = Holds(chosen[k + i], node);
             if (heldBack) continue;
             var q = PointAt(node);
             var qs = ScaleAt(node);
@@ -84,7 +84,7 @@ public sealed unsafe partial class HnswIndex
         var epDist = Distance(q, qs, ep);
         for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, qs, ep, epDist, l, scratch);
         SearchLayer(q, qs, ep, epDist, Options.EfConstruction, 0, scratch, skipDeleted: false);
-        var found = SelectNeighbors(scratch, _m + 1).ToArray().Where(n => n != node).Take(_m).ToArray();
+        var found = SelectNeighbors(scratch, _m, node).ToArray();
         if (found.Length == 0) return;
         SetOwnLinks(node, 0, found, scratch);
         foreach (var n in found) if (!Holds(n, node)) Connect(n, node, 0, scratch);
@@ -96,6 +96,9 @@ public sealed unsafe partial class HnswIndex
         for (var i = 1; i <= links[0]; i++) if (links[i] == node) return true;
         return false;
     }
+
+    /// <summary>Nodes whose own list on layer 0 names themselves (a link that leads nowhere and takes a neighbour's place).</summary>
+    internal int SelfLinkedOnLayer0() => Enumerable.Range(0, _linked).Count(node => Holds(node, node));
 
     /// <summary>Linked nodes (deleted ones included) that no walk on layer 0 from the entry point reaches.</summary>
     internal List<int> UnreachableOnLayer0()
