@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics;
 using System.Threading.Channels;
 
 namespace RagCluster.Storage.GrainLogs;
@@ -15,14 +17,28 @@ public sealed class SnapshotPipe : IDisposable
     /// <summary>A page is a database value of its own: a snapshot is never one array or one value (both stop near 2 GB).</summary>
     public const int DefaultPageBytes = 4 << 20;
 
+    /// <summary>
+    /// One snapshot's pages, kept for the next: <see cref="ArrayPool{T}.Shared"/> kept fourteen 4 MiB pages alive after
+    /// four shards snapshotted at once (a heap dump), more than the gaps it was meant to save. Snapshots beside the
+    /// first allocate theirs.
+    /// </summary>
+    public static ArrayPool<byte> SharedPages { get; } = ArrayPool<byte>.Create(DefaultPageBytes, Buffers);
+
     private readonly Channel<byte[]> _full = Channel.CreateBounded<byte[]>(1);
     private readonly Channel<byte[]> _free = Channel.CreateBounded<byte[]>(Buffers);
     private readonly CancellationTokenSource _aborted = new();
-    private int _allocated;
+    private readonly ArrayPool<byte>? _pool;
+    private readonly List<byte[]> _buffers = new(Buffers);
 
-    public SnapshotPipe(int pageBytes = DefaultPageBytes)
+    /// <param name="pageBytes">A page's size.</param>
+    /// <param name="pool">
+    /// Where pages come from when their size is a power of two (a pool's sizes), and go back to once both sides are done
+    /// (<see cref="ReturnPages"/>); none: each page is allocated.
+    /// </param>
+    public SnapshotPipe(int pageBytes = DefaultPageBytes, ArrayPool<byte>? pool = null)
     {
         PageBytes = pageBytes > 0 ? pageBytes : throw new ArgumentOutOfRangeException(nameof(pageBytes));
+        _pool = BitOperations.IsPow2(pageBytes) ? pool : null;
         Input = new PipeStream(this);
     }
 
@@ -66,11 +82,16 @@ public sealed class SnapshotPipe : IDisposable
     /// Runs <paramref name="write"/> (on the thread <paramref name="runWriter"/> gives it) into the pipe while
     /// <paramref name="store"/> takes the pages; fails if either fails, and never leaves the writer blocked.
     /// </summary>
+    /// <remarks>
+    /// Pages come from <paramref name="pool"/>, <see cref="SharedPages"/> unless given: a silo's shards snapshot again
+    /// and again, and pages allocated afresh each time were 4 MiB arrays the large-object heap kept as gaps (fifteen
+    /// dead ones in a heap dump after a 100,000-vector load; docs/benchmarks.md).
+    /// </remarks>
     /// <returns>The snapshot's bytes.</returns>
     public static async Task<long> RunAsync(Func<Action, Task> runWriter, Action<Stream> write, Func<IAsyncEnumerable<byte[]>, Task> store,
-        int pageBytes = DefaultPageBytes)
+        int pageBytes = DefaultPageBytes, ArrayPool<byte>? pool = null)
     {
-        using var pipe = new SnapshotPipe(pageBytes);
+        using var pipe = new SnapshotPipe(pageBytes, pool ?? SharedPages);
         var writer = runWriter(() =>
         {
             try
@@ -92,12 +113,21 @@ public sealed class SnapshotPipe : IDisposable
         {
             pipe.Abort(e);
             try { await writer; } catch { /* the store's failure is the one to report */ }
+            pipe.ReturnPages();
             throw;
         }
         // Storage read to the end, so the writer is past its last write; if it was not, this frees it (and it fails).
         pipe.Abort(new InvalidOperationException("storage stopped before the snapshot's last page"));
-        await writer;
+        try { await writer; }
+        finally { pipe.ReturnPages(); }
         return pipe.Length;
+    }
+
+    /// <summary>Gives the pages back to the pool. Only once neither side can touch them: the writer returned and storage stopped.</summary>
+    public void ReturnPages()
+    {
+        if (_pool is not null) foreach (var page in _buffers) _pool.Return(page);
+        _buffers.Clear();
     }
 
     public void Dispose() => _aborted.Dispose();
@@ -105,10 +135,16 @@ public sealed class SnapshotPipe : IDisposable
     private byte[] NextBuffer()
     {
         if (_free.Reader.TryRead(out var buffer)) return buffer;
-        if (_allocated < Buffers)
+        if (_buffers.Count < Buffers)
         {
-            _allocated++;
-            return GC.AllocateUninitializedArray<byte>(PageBytes);
+            var page = _pool?.Rent(PageBytes) ?? GC.AllocateUninitializedArray<byte>(PageBytes);
+            if (page.Length != PageBytes) // a pool may give more, and storage takes whole arrays
+            {
+                _pool!.Return(page);
+                page = GC.AllocateUninitializedArray<byte>(PageBytes);
+            }
+            else _buffers.Add(page);
+            return page;
         }
         return _free.Reader.ReadAsync(_aborted.Token).AsTask().GetAwaiter().GetResult();
     }

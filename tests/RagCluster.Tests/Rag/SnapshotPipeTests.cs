@@ -43,6 +43,34 @@ public sealed class SnapshotPipeTests
     }
 
     [Fact]
+    public async Task A_second_snapshot_writes_into_the_first_ones_pages_and_a_failed_one_gives_its_pages_back()
+    {
+        // One pool of one array a size: a page not given back would make the next run allocate a new one.
+        var pool = System.Buffers.ArrayPool<byte>.Create(maxArrayLength: 4096, maxArraysPerBucket: SnapshotPipe.Buffers);
+        async Task<HashSet<byte[]>> Snapshot(bool failStore)
+        {
+            var seen = new HashSet<byte[]>(ReferenceEqualityComparer.Instance);
+            await SnapshotPipe.RunAsync(RunOnThread, output => WriteBytes(output, 50_000), async pages =>
+            {
+                await foreach (var page in pages)
+                {
+                    if (page.Length == 4096) seen.Add(page);
+                    if (failStore && seen.Count == 2) throw new IOException("disk full");
+                }
+            }, pageBytes: 4096, pool: pool);
+            return seen;
+        }
+
+        var first = await Snapshot(failStore: false);
+        await Assert.ThrowsAsync<IOException>(() => Snapshot(failStore: true));
+        var third = await Snapshot(failStore: false);
+
+        Assert.InRange(first.Count, 1, SnapshotPipe.Buffers);
+        Assert.Subset(first, third);
+        Assert.Equal(first.Count, third.Count);
+    }
+
+    [Fact]
     public async Task A_failing_store_frees_a_writer_that_waits_for_room()
     {
         var writerFailed = new TaskCompletionSource<Exception>();
