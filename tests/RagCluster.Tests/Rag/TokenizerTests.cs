@@ -32,6 +32,19 @@ public sealed class TokenizerTests
     }
 
     [Fact]
+    public void Ascii_text_takes_a_fast_path_that_gives_what_the_general_path_gives()
+    {
+        // One character that is not ASCII, in a word of its own, sends the same text down the general path.
+        var rng = new Random(5);
+        for (var i = 0; i < 300; i++)
+        {
+            var ascii = new string(Enumerable.Range(0, rng.Next(1, 200)).Select(_ => (char)(rng.Next(4) == 0 ? rng.Next(0, 128) : rng.Next('A', 'z' + 1))).ToArray());
+            var general = Tokenizer.Value.Tokenize(ascii + " \u00E9");
+            Assert.Equal(general[..^1], Tokenizer.Value.Tokenize(ascii));
+        }
+    }
+
+    [Fact]
     public void Known_sentence_matches_published_ids()
     {
         // bert-base-uncased ids for this sentence, as printed by the reference tokenizer.
@@ -66,7 +79,7 @@ public sealed class TokenizerTests
         string[] fragments =
         [
             "Café", "naïve", "résumé", "Ångström", "Straße", "İstanbul", "ΣΊΣΥΦΟΣ", "Москва", "日本語のテキスト", "你好世界", "한국어",
-            "🙂", "👩‍🔬", "e\u0301", "\u00A0", "\u2003", "\u200B", "\u2028", "\t", "\r\n", "\u0007", "\u0000", "\uFFFD", "\u0085",
+            "🙂", "👩‍🔬", "e\u0301", "\u00A0", "\u2003", "\u200B", "\u2028", "\t", "\r\n", "\u0007", "\u0000", "\uFFFD", "\u0085", "\u000B", "\u000C", "\u001F", "\u007F",
             "don't", "U.S.A.", "3.14159", "1,000,000", "C++", "#hashtag", "@user", "e-mail", "x²", "½", "—", "…", "«quoted»",
             "“smart”", "(parens)", "[brackets]", "{braces}", "http://example.com/a?b=c", "snake_case_word", "CamelCaseWord",
             "antidisestablishmentarianism", "pneumonoultramicroscopicsilicovolcanoconiosis", "ﬁnancial", "Ⅻ", "ℌ", "ｆｕｌｌｗｉｄｔｈ",
