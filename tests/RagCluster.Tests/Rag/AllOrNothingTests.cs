@@ -9,7 +9,8 @@ namespace RagCluster.Tests.Rag;
 
 /// <summary>
 /// Changes that a kill -9 must leave whole or not at all (issue 35, item 4): a restore killed part-way, and a document in
-/// flight when its collection was dropped and created again. The embedded API silo runs as a real process on a SQLite
+/// flight when its collection was dropped and created again; and a bulk load killed mid-way loses no acknowledged
+/// document (issue 59, item 5). The embedded API silo runs as a real process on a SQLite
 /// file; the test kills it with SIGKILL and starts it again on the same file.
 /// </summary>
 public sealed class AllOrNothingTests(ITestOutputHelper output) : IAsyncLifetime
@@ -24,11 +25,11 @@ public sealed class AllOrNothingTests(ITestOutputHelper output) : IAsyncLifetime
     private HttpClient Http => _http ??= new HttpClient { BaseAddress = new Uri(_url + "/"), Timeout = TimeSpan.FromSeconds(120), DefaultRequestHeaders = { { "X-Api-Key", _key } } };
 
     /// <summary>The embedded default as the README runs it, with a short restore lease and sweep so their effects are seen within a test.</summary>
-    private async Task StartApiAsync()
+    private async Task StartApiAsync(string[]? embedding = null)
     {
         _api = await SiloProcess.StartApiAsync(_data, _url,
         [
-            "--Storage:Path", _data, "--Silo:ClusterId", "aon", "--Embedding:ModelDirectory", RepoPaths.TestModel, "--Embedding:ExecutionProvider", "cpu",
+            "--Storage:Path", _data, "--Silo:ClusterId", "aon", .. embedding ?? ["--Embedding:ModelDirectory", RepoPaths.TestModel], "--Embedding:ExecutionProvider", "cpu",
             "--Auth:BootstrapAdminKey", _key, "--Backup:RestoreLease", "00:00:03", "--Ingest:PendingSweepPeriod", "00:00:02",
             "--RateLimit:PermitsPerSecond", "100000", "--RateLimit:Burst", "100000",
         ]);
@@ -132,6 +133,78 @@ public sealed class AllOrNothingTests(ITestOutputHelper output) : IAsyncLifetime
         hits = await (await Http.PostAsJsonAsync("v1/collections/inc/search", new { query = "wombat platypus", topK = 3, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(["x#0"], hits.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("chunkId").GetString()!).ToArray());
         Assert.Contains("platypus", hits.GetProperty("hits")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_kill_mid_load_loses_no_acknowledged_document_of_either_bulk_path()
+    {
+        // The hashing encoder: the bulk text path runs whole (chunking, vectors, BM25, graphs) without a model's inference.
+        await StartApiAsync(["--Embedding:ModelDirectory", RepoPaths.TokenizerDir, "--Embedding:Encoder", "hashing"]);
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "texts", shardCount = 2 })).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "vecs", dimensions = 16, shardCount = 2 })).StatusCode);
+        // Texts are acknowledged once the registry holds them; their shards refuse writes until the kill, so every text
+        // acknowledged by then is held by the registry alone and must be indexed after the restart with no call to it.
+        var faults = await InjectedWriteFailures.InstallAsync(Store);
+        await faults.FailLogAppends("indexshard/default.texts/%");
+
+        var texts = new BulkLoad(Http, "texts", i => new { id = $"t{i}", text = $"document {i} mentions the word zq{i}x among others" });
+        var vectors = new BulkLoad(Http, "vecs", i => new { id = $"v{i}", chunks = new[] { new { vector = BackupArchives.Vector(i, 16) } } });
+        using var stop = new CancellationTokenSource();
+        var loads = Task.WhenAll(texts.RunAsync(stop.Token), texts.RunAsync(stop.Token), vectors.RunAsync(stop.Token), vectors.RunAsync(stop.Token));
+        await Poll.UntilAsync(() => Task.FromResult(loads.IsCompleted || texts.Acknowledged.Count >= 300 && vectors.Acknowledged.Count >= 300), seconds: 60);
+        Assert.False(loads.IsCompleted, "a load stopped before the kill");
+        var pending = (await Http.GetFromJsonAsync<JsonElement>("v1/collections/texts")).GetProperty("unsettledCount").GetInt32();
+        Assert.True(pending >= 300, $"{pending} texts pending: the shards' refusal did not hold them back");
+        await _api!.KillAsync();
+        stop.Cancel();
+        await loads;
+        await faults.HealAll();
+        output.WriteLine($"killed with {texts.Acknowledged.Count} texts ({pending} pending a moment before) and {vectors.Acknowledged.Count} vector documents acknowledged");
+
+        await StartApiAsync(["--Embedding:ModelDirectory", RepoPaths.TokenizerDir, "--Embedding:Encoder", "hashing"]);
+        // Only the collection is asked until it is settled: a call to a document would resume it by itself.
+        await Poll.UntilAsync(async () =>
+            (await Http.GetFromJsonAsync<JsonElement>("v1/collections/texts")).GetProperty("unsettledCount").GetInt32() == 0, seconds: 60);
+        foreach (var (load, collection) in new[] { (texts, "texts"), (vectors, "vecs") })
+        {
+            var count = (await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}")).GetProperty("documentCount").GetInt32();
+            Assert.True(count >= load.Acknowledged.Count, $"{collection}: {count} documents, {load.Acknowledged.Count} acknowledged");
+            foreach (var id in load.Acknowledged.Keys.Order().Where((_, i) => i % 10 == 0)) // a tenth of them, one call each
+                Assert.Equal("indexed", (await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/documents/{id}")).GetProperty("status").GetString());
+        }
+        // Found, not just registered: each acknowledged text by its own word, each vector by itself.
+        var text = texts.Acknowledged.Keys.Order().Last();
+        var hits = await (await Http.PostAsJsonAsync("v1/collections/texts/search", new { query = $"zq{text[1..]}x", topK = 1, plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(text, hits.GetProperty("hits")[0].GetProperty("documentId").GetString());
+        var vector = vectors.Acknowledged.Keys.Order().Last();
+        hits = await (await Http.PostAsJsonAsync("v1/collections/vecs/search", new { vector = BackupArchives.Vector(int.Parse(vector[1..]), 16), topK = 1 })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(vector, hits.GetProperty("hits")[0].GetProperty("documentId").GetString());
+    }
+
+    /// <summary>Batches of 50 new documents, numbered from one counter that every client of this load shares, until stopped.</summary>
+    private sealed class BulkLoad(HttpClient http, string collection, Func<int, object> document)
+    {
+        private int _next = -1;
+        public System.Collections.Concurrent.ConcurrentDictionary<string, long> Acknowledged { get; } = new();
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var batch = Enumerable.Range(0, 50).Select(_ => document(Interlocked.Increment(ref _next))).ToArray();
+                HttpResponseMessage response;
+                try { response = await http.PostAsJsonAsync($"v1/collections/{collection}/documents", new { documents = batch }, stop); }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return; } // the kill: not acknowledged
+                using (response)
+                {
+                    if (response.StatusCode != HttpStatusCode.Accepted) continue; // paced (503): these ids are simply not acknowledged
+                    var body = await response.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None);
+                    foreach (var d in body.GetProperty("documents").EnumerateArray())
+                        if (d.GetProperty("status").GetString() is "pending" or "indexed")
+                            Acknowledged[d.GetProperty("documentId").GetString()!] = d.GetProperty("version").GetInt64();
+                }
+            }
+        }
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
