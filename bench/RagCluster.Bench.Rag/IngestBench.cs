@@ -63,7 +63,7 @@ public static class IngestBench
             var encoderCpuMs = Environment.ProcessorCount * 1000 / limit;
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
+                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs, _) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
@@ -99,6 +99,7 @@ public static class IngestBench
             bench = "ingest_hashing_encoder", silos, documents = corpus.Count, chunks = run.Chunks, seconds = run.Seconds, submit_seconds = run.SubmitSeconds,
             docs_per_s = corpus.Count / run.Seconds, chunks_per_s = run.Chunks / run.Seconds, mean_embedding_batch = run.MeanBatch,
             machine_cpu_ms_per_chunk = run.CpuMs,
+            sqlite_writer_held_s = run.WriterHeld, // the SQLite file's one write turn, held by the silos over the load (0 on PostgreSQL)
         }));
     }
 
@@ -164,7 +165,7 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs)> IngestAsync(string binDir,
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs, double WriterHeld)> IngestAsync(string binDir,
         string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths, params string[] extra)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos, extra);
@@ -177,14 +178,20 @@ public static class IngestBench
         var settle = await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(60));
         Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s, then {settle:F1} s until the cluster was quiet");
         var before = await EmbeddingCountersAsync(http);
+        var heldBefore = await WriterHeldAsync(http);
         var (busyBefore, runnersBefore) = (MachineBusy(), cluster.RunnerCpu());
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
         var (busy, runners) = (MachineBusy() - busyBefore, cluster.RunnerCpu() - runnersBefore);
+        var held = await WriterHeldAsync(http) - heldBefore;
         var after = await EmbeddingCountersAsync(http);
         double? fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : null;
         if (bulkPaths) await BulkPathsAsync(cluster, silos);
-        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks);
+        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks, held);
     }
+
+    // The API silo's count: the embedded default's one process (a cluster's silos write to PostgreSQL, which has no such turn).
+    private static async Task<double> WriterHeldAsync(HttpClient http) =>
+        ScaleBench.Metric(await http.GetStringAsync("metrics"), "rc_store_sqlite_write_held_seconds_total");
 
     /// <summary>
     /// CPU time the whole machine has spent busy (every process and the kernel: the silos, PostgreSQL, Redis, this
