@@ -28,7 +28,8 @@ public sealed class SnapshotPipe : IDisposable
     private readonly Channel<byte[]> _free = Channel.CreateBounded<byte[]>(Buffers);
     private readonly CancellationTokenSource _aborted = new();
     private readonly ArrayPool<byte>? _pool;
-    private readonly List<byte[]> _buffers = new(Buffers);
+    private readonly List<byte[]> _rented = new(Buffers);
+    private int _made;
 
     /// <param name="pageBytes">A page's size.</param>
     /// <param name="pool">
@@ -126,8 +127,8 @@ public sealed class SnapshotPipe : IDisposable
     /// <summary>Gives the pages back to the pool. Only once neither side can touch them: the writer returned and storage stopped.</summary>
     public void ReturnPages()
     {
-        if (_pool is not null) foreach (var page in _buffers) _pool.Return(page);
-        _buffers.Clear();
+        foreach (var page in _rented) _pool!.Return(page); // _rented holds pages only when there is a pool
+        _rented.Clear();
     }
 
     public void Dispose() => _aborted.Dispose();
@@ -135,16 +136,15 @@ public sealed class SnapshotPipe : IDisposable
     private byte[] NextBuffer()
     {
         if (_free.Reader.TryRead(out var buffer)) return buffer;
-        if (_buffers.Count < Buffers)
+        if (_made < Buffers)
         {
-            var page = _pool?.Rent(PageBytes) ?? GC.AllocateUninitializedArray<byte>(PageBytes);
-            if (page.Length != PageBytes) // a pool may give more, and storage takes whole arrays
+            _made++;
+            if (_pool?.Rent(PageBytes) is { } rented)
             {
-                _pool!.Return(page);
-                page = GC.AllocateUninitializedArray<byte>(PageBytes);
+                if (rented.Length == PageBytes) { _rented.Add(rented); return rented; }
+                _pool.Return(rented); // a pool may give more, and storage takes whole arrays
             }
-            else _buffers.Add(page);
-            return page;
+            return GC.AllocateUninitializedArray<byte>(PageBytes);
         }
         return _free.Reader.ReadAsync(_aborted.Token).AsTask().GetAwaiter().GetResult();
     }
