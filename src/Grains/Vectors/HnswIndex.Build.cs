@@ -90,7 +90,7 @@ public sealed unsafe partial class HnswIndex
         finally
         {
             _linked = _count; // every node of the pass is linked or in _relink
-            if (_relink.Length == 0) LinkWeaklyHeld(start, _count, _passSelected);
+            if (_relink.Length == 0) LinkWeaklyHeld(start, _count, _passSelected!);
             _passSelected = null;
             // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
             _locks = null;

@@ -15,9 +15,8 @@ public sealed unsafe partial class HnswIndex
     /// re-selects its full list may keep the one and drop the other: a node none of its chosen neighbours holds joins the
     /// nearest one's list.
     /// </summary>
-    private void LinkWeaklyHeld(int start, int end, int[]? chosen)
+    private void LinkWeaklyHeld(int start, int end, int[] chosen)
     {
-        if (chosen is null) return;
         var entry = ReadEntry().Node;
         Scratch? scratch = null;
         for (var node = start; node < end; node++)

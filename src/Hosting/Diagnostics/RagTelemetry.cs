@@ -23,7 +23,7 @@ public static class RagTelemetry
     ];
 
     /// <summary>The most label sets a metric keeps apart; more share OpenTelemetry's overflow series.</summary>
-    public const int MetricPointsPerStream = 512;
+    private const int MetricPointsPerStream = 512;
 
     public static IServiceCollection AddRagTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {

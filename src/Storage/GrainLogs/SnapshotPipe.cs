@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Numerics;
 using System.Threading.Channels;
 
 namespace RagCluster.Storage.GrainLogs;
@@ -33,13 +32,13 @@ public sealed class SnapshotPipe : IDisposable
 
     /// <param name="pageBytes">A page's size.</param>
     /// <param name="pool">
-    /// Where pages come from when their size is a power of two (a pool's sizes), and go back to once both sides are done
-    /// (<see cref="ReturnPages"/>); none: each page is allocated.
+    /// Where pages come from, and go back to once both sides are done (<see cref="ReturnPages"/>); a page the pool gives
+    /// of another size goes back at once and one is allocated instead; none: each page is allocated.
     /// </param>
     public SnapshotPipe(int pageBytes = DefaultPageBytes, ArrayPool<byte>? pool = null)
     {
         PageBytes = pageBytes > 0 ? pageBytes : throw new ArgumentOutOfRangeException(nameof(pageBytes));
-        _pool = BitOperations.IsPow2(pageBytes) ? pool : null;
+        _pool = pool;
         Input = new PipeStream(this);
     }
 
