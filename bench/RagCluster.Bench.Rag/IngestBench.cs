@@ -63,7 +63,7 @@ public static class IngestBench
             var encoderCpuMs = Environment.ProcessorCount * 1000 / limit;
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs, _) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
+                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs, _, _) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
@@ -100,6 +100,8 @@ public static class IngestBench
             docs_per_s = corpus.Count / run.Seconds, chunks_per_s = run.Chunks / run.Seconds, mean_embedding_batch = run.MeanBatch,
             machine_cpu_ms_per_chunk = run.CpuMs,
             sqlite_writer_held_s = run.WriterHeld, // the SQLite file's one write turn, held by the silos over the load (0 on PostgreSQL)
+            // by site, [held, waited] s: waits are summed over concurrent writes, so they can exceed the load's seconds
+            sqlite_writer_sites = run.WriterSites.ToDictionary(s => s.Key, s => s.Value.Select(x => Math.Round(x, 3)).ToArray()),
         }));
     }
 
@@ -165,7 +167,7 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs, double WriterHeld)> IngestAsync(string binDir,
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs, double WriterHeld, Dictionary<string, double[]> WriterSites)> IngestAsync(string binDir,
         string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths, params string[] extra)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos, extra);
@@ -179,14 +181,30 @@ public static class IngestBench
         Console.Error.WriteLine($"warm-up: {Math.Min(WarmupDocuments, corpus.Count)} documents in {warm.Seconds:F1} s, then {settle:F1} s until the cluster was quiet");
         var before = await EmbeddingCountersAsync(http);
         var heldBefore = await WriterHeldAsync(http);
+        var sitesBefore = WriterSites(await http.GetStringAsync("metrics"));
         var (busyBefore, runnersBefore) = (MachineBusy(), cluster.RunnerCpu());
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
         var (busy, runners) = (MachineBusy() - busyBefore, cluster.RunnerCpu() - runnersBefore);
         var held = await WriterHeldAsync(http) - heldBefore;
+        var sites = WriterSites(await http.GetStringAsync("metrics"));
+        foreach (var (site, s) in sites) if (sitesBefore.TryGetValue(site, out var b)) sites[site] = [s[0] - b[0], s[1] - b[1]];
         var after = await EmbeddingCountersAsync(http);
         double? fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : null;
         if (bulkPaths) await BulkPathsAsync(cluster, silos);
-        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks, held);
+        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks, held, sites);
+    }
+
+    // Per writing site (class.method), [held, waited] seconds of the SQLite write turn so far: which writes queue behind which.
+    private static Dictionary<string, double[]> WriterSites(string metrics)
+    {
+        var sites = new Dictionary<string, double[]>();
+        foreach (var (name, slot) in new[] { ("rc_store_sqlite_write_held_seconds_total", 0), ("rc_store_sqlite_write_waited_seconds_total", 1) })
+            foreach (var line in metrics.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal)))
+            {
+                var site = System.Text.RegularExpressions.Regex.Match(line, "site=\"([^\"]*)\"").Groups[1].Value;
+                (sites.TryGetValue(site, out var v) ? v : sites[site] = new double[2])[slot] += ScaleBench.Metric(line, name);
+            }
+        return sites;
     }
 
     // The API silo's count: the embedded default's one process (a cluster's silos write to PostgreSQL, which has no such turn).
