@@ -16,6 +16,7 @@ public sealed class BenchCluster : IAsyncDisposable
     private readonly string _data = Directory.CreateTempSubdirectory("rc-bench").FullName;
     private readonly string _serviceId = "bench-" + Guid.NewGuid().ToString("N")[..6];
     private (string BinDir, string ModelDir, int Silos, string[] Extra) _setup;
+    private Func<string[]> _common = () => [];
     private PostgresServer? _postgres;
     private string? _storage;
 
@@ -61,6 +62,7 @@ public sealed class BenchCluster : IAsyncDisposable
         string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", _storage, "--Silo:SiloPort", FreePort().ToString(),
             "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
             .. modelDir.Length > 0 ? new[] { "--Embedding:ModelDirectory", modelDir } : [], "--Logging:LogLevel:Default", "Warning", .. extra];
+        _common = Common;
         var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
         var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
             "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), out var urlTask);
@@ -70,12 +72,9 @@ public sealed class BenchCluster : IAsyncDisposable
         MetricsUrls = [url.TrimEnd('/') + "/metrics"];
         for (var i = 1; i < silos; i++)
         {
-            // Each plain silo's /metrics is on its health port.
-            var health = FreePort();
-            var silo = Start(Path.Combine(binDir, "RagCluster.Silo.dll"), [.. Common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"], SharedCores(silos), out _);
-            _processes.Add(silo);
+            var (silo, metrics) = StartPlainSilo();
             Silos.Add(silo);
-            MetricsUrls.Add($"http://127.0.0.1:{health}/metrics");
+            MetricsUrls.Add(metrics);
         }
         Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
@@ -142,6 +141,39 @@ public sealed class BenchCluster : IAsyncDisposable
                 ticks += long.Parse(fields[11]) + long.Parse(fields[12]); // utime, stime
             }
         return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
+    }
+
+    // Each plain silo's /metrics is on its health port.
+    private (Process Silo, string MetricsUrl) StartPlainSilo()
+    {
+        var health = FreePort();
+        var silo = Start(Path.Combine(_setup.BinDir, "RagCluster.Silo.dll"), [.. _common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"],
+            SharedCores(_setup.Silos), out _);
+        _processes.Add(silo);
+        return (silo, $"http://127.0.0.1:{health}/metrics");
+    }
+
+    /// <summary>kill -9 of the plain silo <see cref="Silos"/>[<paramref name="index"/>] (1 or more: 0 is the API silo).</summary>
+    public void KillSilo(int index)
+    {
+        Silos[index].Kill(entireProcessTree: true);
+        Silos[index].WaitForExit(10_000);
+    }
+
+    /// <summary>A new plain silo in place of the (killed) one at <paramref name="index"/>; returns once its health port answers.</summary>
+    public async Task StartSiloAgainAsync(int index)
+    {
+        var (silo, metrics) = StartPlainSilo();
+        (Silos[index], MetricsUrls[index]) = (silo, metrics);
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try { if ((await probe.GetAsync(metrics.Replace("/metrics", "/health/ready"))).IsSuccessStatusCode) return; }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+            if (silo.HasExited || waited.Elapsed > TimeSpan.FromMinutes(2)) throw new InvalidOperationException("a restarted silo did not become ready");
+            await Task.Delay(250);
+        }
     }
 
     /// <summary>

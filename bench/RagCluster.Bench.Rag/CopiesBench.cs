@@ -21,25 +21,7 @@ public static class CopiesBench
         await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
         var http = cluster.Http;
         (await http.PostAsJsonAsync("v1/collections", new { name = "copies", dimensions = Dim, shardCount = shards })).EnsureSuccessStatusCode();
-        var rnd = new Random(42);
-        var centres = Enumerable.Range(0, Math.Max(1, vectors / 50)).Select(_ => Gaussian(rnd)).ToArray();
-        float[] Sample() { var c = centres[rnd.Next(centres.Length)]; var g = Gaussian(rnd); return Unit([.. c.Zip(g, (a, b) => a + b)]); }
-        var load = Stopwatch.StartNew();
-        await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, (vectors + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, vectors - b * 500))
-            .Select(i => new { id = $"v{i}", chunks = new[] { new { vectorBase64 = OwnVectorChunks.ToBase64(Sample()) } } }).ToArray()).ToList(),
-            new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (documents, ct) =>
-            {
-                while (true)
-                {
-                    var r = await http.PostAsJsonAsync("v1/collections/copies/documents", new { documents }, ct);
-                    var body = await r.Content.ReadFromJsonAsync<JsonElement>(ct);
-                    if (r.IsSuccessStatusCode && body.GetProperty("rejected").GetInt32() == 0) return;
-                    await Task.Delay(1000, ct); // a 503 stored nothing of those documents; send them again
-                }
-            });
-        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/copies")).GetProperty("documentCount").GetInt32() < vectors) await Task.Delay(500);
-        Console.Error.WriteLine($"loaded {vectors} vectors in {load.Elapsed.TotalSeconds:F1} s");
-        var queries = Enumerable.Range(0, 2000).Select(_ => OwnVectorChunks.ToBase64(Sample())).ToArray();
+        var queries = await LoadClusteredAsync(http, vectors);
 
         for (var factor = 1; factor <= silos; factor++)
         {
@@ -71,6 +53,33 @@ public static class CopiesBench
             }));
         }
         if (silos >= 3) await FailoverAsync(cluster, vectors, shards, queries);
+    }
+
+    /// <summary>
+    /// <paramref name="vectors"/> random clustered unit vectors into the collection "copies" (batches of 500, 2 in
+    /// flight, each 503 sent again), until it counts them all; returns 2,000 query vectors from the same clusters.
+    /// </summary>
+    internal static async Task<string[]> LoadClusteredAsync(HttpClient http, int vectors)
+    {
+        var rnd = new Random(42);
+        var centres = Enumerable.Range(0, Math.Max(1, vectors / 50)).Select(_ => Gaussian(rnd)).ToArray();
+        float[] Sample() { var c = centres[rnd.Next(centres.Length)]; var g = Gaussian(rnd); return Unit([.. c.Zip(g, (a, b) => a + b)]); }
+        var load = Stopwatch.StartNew();
+        await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, (vectors + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, vectors - b * 500))
+            .Select(i => new { id = $"v{i}", chunks = new[] { new { vectorBase64 = OwnVectorChunks.ToBase64(Sample()) } } }).ToArray()).ToList(),
+            new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (documents, ct) =>
+            {
+                while (true)
+                {
+                    var r = await http.PostAsJsonAsync("v1/collections/copies/documents", new { documents }, ct);
+                    var body = await r.Content.ReadFromJsonAsync<JsonElement>(ct);
+                    if (r.IsSuccessStatusCode && body.GetProperty("rejected").GetInt32() == 0) return;
+                    await Task.Delay(1000, ct); // a 503 stored nothing of those documents; send them again
+                }
+            });
+        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/copies")).GetProperty("documentCount").GetInt32() < vectors) await Task.Delay(500);
+        Console.Error.WriteLine($"loaded {vectors} vectors in {load.Elapsed.TotalSeconds:F1} s");
+        return Enumerable.Range(0, 2000).Select(_ => OwnVectorChunks.ToBase64(Sample())).ToArray();
     }
 
     /// <summary>
@@ -116,7 +125,7 @@ public static class CopiesBench
     /// Closed-loop clients until <paramref name="stop"/>: each search's end (on <paramref name="clock"/>), time and
     /// whether it failed. The query vectors go round; ef grows by one each round, so no answer comes from a cache.
     /// </summary>
-    private static async Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(HttpClient http, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
+    internal static async Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(HttpClient http, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
     {
         var log = new List<(double At, double Ms, bool Failed)>();
         var next = 0;
@@ -134,7 +143,7 @@ public static class CopiesBench
         return log;
     }
 
-    private static async Task<List<JsonElement>> WaitCaughtUpAsync(HttpClient http, int copiesWanted, Func<List<JsonElement>, bool> also)
+    internal static async Task<List<JsonElement>> WaitCaughtUpAsync(HttpClient http, int copiesWanted, Func<List<JsonElement>, bool> also)
     {
         var waited = Stopwatch.StartNew();
         while (true)
@@ -153,7 +162,7 @@ public static class CopiesBench
     }
 
     // ef varies with the pass over the queries, so a query vector seen before is not answered from a cache.
-    private static async Task SearchAsync(HttpClient http, string vectorBase64, int pass = 0)
+    internal static async Task SearchAsync(HttpClient http, string vectorBase64, int pass = 0)
     {
         var r = await http.PostAsJsonAsync("v1/collections/copies/search", new { vectorBase64, topK = 10, plan = "vector", ef = 64 + pass });
         if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"search: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");

@@ -39,6 +39,7 @@ public static class RagApi
         services.AddRagOpenApi();
         services.AddRagMcp();
         services.AddSingleton<QueryLog>();
+        services.AddSingleton<RagCluster.Api.Collections.CollectionExistence>();
         services.AddSingleton<ClusterInspector>();
         services.AddSingleton<DashboardSampler>();
         services.AddHostedService(sp => sp.GetRequiredService<DashboardSampler>());
@@ -59,7 +60,8 @@ public static class RagApi
 
     public static void UseRagApi(this IApplicationBuilder app, RagApiSettings settings)
     {
-        // First: the client address every later step sees (rate limits, key-check lockouts, audit) is the one a trusted proxy forwarded.
+        app.Use(RagCluster.Api.Timing.ServerTiming.Apply); // first, so its figure counts every later step
+        // Then: the client address every later step sees (rate limits, key-check lockouts, audit) is the one a trusted proxy forwarded.
         if (settings.Network.Any) app.UseForwardedHeaders();
         app.Use(SecurityHeaders);
         app.UseExceptionHandler();

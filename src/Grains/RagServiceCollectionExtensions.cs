@@ -45,6 +45,9 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
         services.TryAddSingleton<BulkTextIndexer>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Resilience.Patience>();
+        services.TryAddSingleton(typeof(Resilience.LastKnown<,>)); // one per kind of answer, shared by the silo's requests
         services.TryAddSingleton(sp =>
         {
             var cache = sp.GetRequiredService<IOptions<CacheOptions>>().Value;

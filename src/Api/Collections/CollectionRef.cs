@@ -1,5 +1,4 @@
 using RagCluster.Api.Auth;
-using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Collections;
@@ -30,8 +29,8 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     {
         var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
                 ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
-        var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-        return await c.ProblemFor(context.HttpContext.User, grains) ?? await next(context);
+        var existence = context.HttpContext.RequestServices.GetRequiredService<CollectionExistence>();
+        return await c.ProblemFor(context.HttpContext.User, existence, context.HttpContext.RequestAborted) ?? await next(context);
     }
 
     /// <summary>The collection <paramref name="name"/> of the caller's own tenant (MCP tools take no tenant: a key acts in its own).</summary>
@@ -42,12 +41,13 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     }
 
     /// <summary>Why the caller cannot use this collection (a bad name, or none it may see: 404), or null when it can.</summary>
-    public async Task<Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?> ProblemFor(System.Security.Claims.ClaimsPrincipal user, IGrainFactory grains)
+    public async Task<Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?> ProblemFor(System.Security.Claims.ClaimsPrincipal user, CollectionExistence existence,
+        CancellationToken ct = default)
     {
         if (RagEndpoints.Valid(Name) is { } bad) return bad;
         // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
         var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Naming.Names.IsName(Tenant));
-        if (!visible || !await grains.GetGrain<ICollectionGrain>(Key).Exists())
+        if (!visible || !await existence.ExistsAsync(Key, ct))
             return RagEndpoints.Problem(404, "Collection not found", $"no collection '{Name}'; create it with POST /v1/collections");
         return null;
     }

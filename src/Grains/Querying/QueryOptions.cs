@@ -21,12 +21,29 @@ public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// </summary>
     public double HedgeAfterMs { get; set; } = 20;
 
+    /// <summary>
+    /// How long a request waits on a call that answers in a millisecond when all is well (a collection's settings and
+    /// existence, an API key's check, the shared cache tiers) before it goes on without it: with the last answer known
+    /// (<see cref="LastKnownForSeconds"/>), or as a cache miss. A call to a silo killed a moment ago waits until the
+    /// cluster declares it dead (Silo:Membership, about 6 s).
+    /// </summary>
+    public double PatienceMs { get; set; } = 100;
+
+    /// <summary>How old a last known answer may be to stand in for a grain that does not answer now (its silo died and it is not yet placed again).</summary>
+    public double LastKnownForSeconds { get; set; } = 60;
+
+    /// <summary>A search that takes at least this long is logged with the time each of its steps took (0: none is).</summary>
+    public double SlowSearchMs { get; set; } = 1000;
+
     /// <summary>How long a read-your-writes search (readAfter) waits for its documents to be indexed before a retriable 503.</summary>
     public double ReadAfterWaitMs { get; set; } = 5000;
 
     public void Validate()
     {
         if (HedgeAfterMs is < 1 or > 60_000 || double.IsNaN(HedgeAfterMs)) throw new ArgumentException("Query:HedgeAfterMs must be 1..60000");
+        if (PatienceMs is < 1 or > 60_000 || double.IsNaN(PatienceMs)) throw new ArgumentException("Query:PatienceMs must be 1..60000");
+        if (LastKnownForSeconds is < 0 or > 3600 || double.IsNaN(LastKnownForSeconds)) throw new ArgumentException("Query:LastKnownForSeconds must be 0..3600");
+        if (SlowSearchMs is < 0 || double.IsNaN(SlowSearchMs)) throw new ArgumentException("Query:SlowSearchMs must be 0 (off) or more");
         if (ReadAfterWaitMs is < 0 or > 600_000 || double.IsNaN(ReadAfterWaitMs)) throw new ArgumentException("Query:ReadAfterWaitMs must be 0..600000");
         if (LatencyBudgetMs is < 0 or > 600_000 || double.IsNaN(LatencyBudgetMs)) throw new ArgumentException("Query:LatencyBudgetMs must be 0 (BM25 only) to 600000");
     }

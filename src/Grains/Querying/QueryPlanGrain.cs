@@ -19,7 +19,8 @@ using RagCluster.Grains.OwnVectors;
 namespace RagCluster.Grains.Querying;
 
 [Reentrant, StatelessWorker(1)]
-public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
+public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, Resilience.LastKnown<string, CollectionInfo> infos,
+    Resilience.Patience patience, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-rrf"];
     /// <summary>Documents a read-your-writes search may name.</summary>
@@ -32,29 +33,19 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     private long _embeddingUnavailable;
     private long _cancelled;
     private ShardCopies? _copies;
-    private CollectionInfo? _lastInfo;
-    private static readonly TimeSpan InfoPatience = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// The collection's settings and version. When its grain cannot be reached now (its silo died and it has not been
-    /// placed again yet), the last ones read, so that the shards (and their copies) go on answering; such an answer
-    /// neither comes from nor goes to a cache, since its version may be old.
+    /// The collection's settings and version. When its grain does not answer now (its silo died and it has not been
+    /// placed again yet), the last ones this silo read (<see cref="Resilience.LastKnown{TKey, TValue}"/>), so that the
+    /// shards (and their copies) go on answering; such an answer neither comes from nor goes to a cache, since its
+    /// version may be old.
     /// </summary>
     private async Task<(CollectionInfo Info, bool Fresh)> CollectionInfoAsync(string collection, CancellationToken ct)
     {
-        var reading = GrainFactory.GetGrain<ICollectionGrain>(collection).GetInfo();
-        try
-        {
-            // A call in flight when that silo died is answered by no one until the death is declared: with settings
-            // read before, it is waited on only for a while (an answer takes well under a millisecond when all is well).
-            return (_lastInfo = await (_lastInfo is null ? reading.WaitAsync(ct) : reading.WaitAsync(InfoPatience, ct)), true);
-        }
-        catch (Exception e) when (!ct.IsCancellationRequested && _lastInfo is { } last && RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
-        {
-            reading.Ignore(); // still in flight after the wait: its end, whatever it is, no longer matters
-            QueryPlanLog.CollectionUnreachable(log, collection, e.Message.Split('\n')[0]);
-            return (last, false);
-        }
+        var grain = GrainFactory.GetGrain<ICollectionGrain>(collection);
+        var (info, fresh) = await infos.GetAsync(grain.GetGrainId(), collection, grain.GetInfo, ct);
+        if (!fresh) QueryPlanLog.CollectionUnreachable(log, collection, "no answer in time");
+        return (info, fresh);
     }
 
     private ShardCopies Copies => _copies ??= new ShardCopies(GrainFactory, TimeSpan.FromMilliseconds(options.Value.HedgeAfterMs));
@@ -75,6 +66,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     private async Task<SearchResponse> SearchCore(SearchRequest request, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
+        var steps = new SearchSteps(sw);
         var collection = this.GetPrimaryKeyString();
         var hasText = !string.IsNullOrWhiteSpace(request.Query);
         if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new InvalidRequestException("query must be 1..2000 characters");
@@ -89,7 +81,9 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         if (request.ReadAfter is { } named && (named.Count > MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
             throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var written = await IndexedAsync(collection, request.ReadAfter, ct);
+        if (written is not null) steps.Done("read-after");
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
+        steps.Done(infoIsFresh ? "settings" : "settings (last known)");
         // Parsed against the collection's declared fields (a type mismatch is the caller's to fix); the shards get its canonical text.
         var (filterTerm, filterProblem) = FilterParser.Parse(request.Filter, info.Settings.Fields);
         if (filterProblem is not null) throw new InvalidRequestException(filterProblem);
@@ -103,8 +97,9 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
         var partition = GrainFactory.GetGrain<ICacheGrain>(CacheGrain.PartitionOf(key));
         var shared = !cacheable ? new CacheLookup(false, null, "skipped")
-            : await SharedCacheAsync("get", () => partition.Get(key).WaitAsync(ct)) ?? new CacheLookup(false, null, "unavailable");
+            : await SharedCacheAsync("get", () => patience.WaitAsync(partition.GetGrainId(), partition.Get(key), ct)) ?? new CacheLookup(false, null, "unavailable");
         ct.ThrowIfCancellationRequested(); // the shared cache counts a cancelled call as unavailable
+        if (cacheable) steps.Done($"shared cache get ({shared.Tier})");
         if (shared is { Found: true, Value: { } fromL2 })
         {
             RagMetrics.CacheHits.Add(1, RagMetrics.Tag("tier", shared.Tier));
@@ -134,11 +129,17 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             lexical?.Ignore(); // observed below in every case; not left unobserved if the embedding throws first
             if (options.Value.LatencyBudgetMs <= 0) _overBudget++; // no time for an embedding at all: BM25 alone, nothing asked of the embedder
             else vector = await EmbedQueryWithinBudget();
+            steps.Done("query embedding");
             var denseResults = vector is null ? null : await SearchAllShards(ShardQueryOf(vector, null));
             var lexicalResults = lexical is null ? null : await lexical;
             results = Combine(denseResults, lexicalResults);
+            steps.Done("shards");
         }
-        else results = await SearchAllShards(ShardQueryOf(vector, hasText ? request.Query : null));
+        else
+        {
+            results = await SearchAllShards(ShardQueryOf(vector, hasText ? request.Query : null));
+            steps.Done("shards");
+        }
 
         ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter);
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
@@ -214,8 +215,11 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         {
             // A BM25-only answer given because the query could not be embedded in time (or at all) is not cached as the query's answer.
             cache.Set(key, response);
-            await SharedCacheAsync("set", async () => { await partition.Set(key, response); return response; });
+            await SharedCacheAsync("set", async () => { await patience.WaitAsync(partition.GetGrainId(), partition.Set(key, response), ct); return response; });
+            steps.Done("shared cache set");
         }
+        if (options.Value.SlowSearchMs > 0 && sw.Elapsed.TotalMilliseconds >= options.Value.SlowSearchMs)
+            QueryPlanLog.SlowSearch(log, collection, sw.Elapsed.TotalMilliseconds, steps.ToString());
         return response;
     }
 

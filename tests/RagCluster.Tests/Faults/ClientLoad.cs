@@ -164,10 +164,27 @@ public sealed class SearchLoad(HttpClient http, string collection, RequestLog lo
 {
     private int _searches, _failed;
     private readonly ConcurrentDictionary<string, int> _failures = new();
+    private readonly ConcurrentQueue<(TimeSpan Start, TimeSpan Took, double? ServerMs)> _timings = new();
     public int Searches => _searches;
     public int Failed => _failed;
     /// <summary>What failed searches were answered, each answer with its count.</summary>
     public IReadOnlyDictionary<string, int> Failures => _failures;
+
+    /// <summary>
+    /// How long the searches that were running at <paramref name="from"/> or began in the <paramref name="window"/> after it
+    /// took to be answered (failed ones too), in milliseconds, slowest first: as this client saw it, and as the API silo
+    /// did (its Server-Timing header: from the request's arrival to the answer's start).
+    /// </summary>
+    public (double[] Client, double[] Server) TookSince(TimeSpan from, TimeSpan window)
+    {
+        var during = _timings.Where(t => t.Start + t.Took >= from && t.Start < from + window).ToList();
+        return ([.. during.Select(t => t.Took.TotalMilliseconds).OrderDescending()], [.. during.Select(t => t.ServerMs ?? 0).OrderDescending()]);
+    }
+
+    // "app;dur=12.3"
+    private static double? ServerMs(HttpResponseMessage r) =>
+        r.Headers.TryGetValues("Server-Timing", out var values) && values.FirstOrDefault() is { } v && v.Split("dur=") is [_, var ms]
+            ? double.Parse(ms, System.Globalization.CultureInfo.InvariantCulture) : null;
 
     public async Task RunAsync(IReadOnlyList<string> queries, int concurrency, CancellationToken stop)
     {
@@ -180,11 +197,13 @@ public sealed class SearchLoad(HttpClient http, string collection, RequestLog lo
                 var n = (uint)Interlocked.Increment(ref next);
                 var query = queries[(int)(n % queries.Count)] + (n < queries.Count ? "" : $" {n / queries.Count}");
                 bool ok;
+                var start = log.Clock.Elapsed;
                 try
                 {
                     using var r = await http.PostAsJsonAsync($"v1/collections/{collection}/search", new { query, topK = 10 }, stop);
                     await log.StatusAsync(r);
                     ok = r.StatusCode == HttpStatusCode.OK;
+                    _timings.Enqueue((start, log.Clock.Elapsed - start, ServerMs(r)));
                     if (!ok) _failures.AddOrUpdate($"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync(CancellationToken.None)}", 1, (_, k) => k + 1);
                     if (!ok) await Task.Delay(r.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(200), stop).ContinueWith(_ => { });
                 }

@@ -62,6 +62,7 @@ public sealed class FaultCluster : IAsyncDisposable
         "--Silo:StoragePoolSize", PoolSize.ToString(), "--Silo:Redis", Redis.ConnectionString,
         "--Ingest:PendingSweepPeriod", SweepPeriod,
         "--Reshard:PageChunks", "32", // a reshard of the small test collection copies in many steps, with writes between them
+        "--Query:SlowSearchMs", "250", // a slow search's steps in the log, which phase 3 reports
         "--Logging:LogLevel:Default", "Information", "--Logging:LogLevel:Orleans", "Warning", "--Logging:LogLevel:Microsoft", "Warning",
         // RAGCLUSTER_FAULT_SUITE_SILO_ARGS: more options for every process (e.g. a log level for one Orleans category).
         .. (Environment.GetEnvironmentVariable("RAGCLUSTER_FAULT_SUITE_SILO_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries),

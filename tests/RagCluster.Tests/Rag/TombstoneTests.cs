@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 using RagCluster.Grains.Indexing;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
@@ -8,12 +9,6 @@ namespace RagCluster.Tests.Rag;
 [Trait("Category", "Unit")]
 public sealed class TombstoneTests
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = new(2026, 11, 25, 0, 0, 0, TimeSpan.Zero);
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
-
     [Fact]
     public void A_tombstone_lives_at_least_one_retention_period_and_at_most_two()
     {
