@@ -226,10 +226,15 @@ public sealed class BenchCluster : IAsyncDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // RAGCLUSTER_BENCH_LOGS: a folder each process's output goes to (a file a process, every line with the time it came).
+        var logs = Environment.GetEnvironmentVariable("RAGCLUSTER_BENCH_LOGS") is { Length: > 0 } dir
+            ? TextWriter.Synchronized(new StreamWriter(Path.Combine(Directory.CreateDirectory(dir).FullName, $"{Path.GetFileNameWithoutExtension(dll)}-{p.Id}.log")) { AutoFlush = true })
+            : null;
         p.OutputDataReceived += (_, e) =>
         {
             const string marker = "RagCluster API listening on ";
             if (e.Data?.StartsWith(marker) == true) found.TrySetResult(e.Data[marker.Length..].Trim());
+            if (e.Data is { } line) logs?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {line}");
         };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();

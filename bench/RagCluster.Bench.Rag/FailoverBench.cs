@@ -17,10 +17,17 @@ public static class FailoverBench
     public static async Task Run(string binDir, int vectors, int shards, int clients, string quantization)
     {
         const int Silos = 4, Factor = 2;
-        await using var cluster = await BenchCluster.StartAsync(binDir, "", Silos);
+        // Slow searches with their steps, and shards' loads, in the logs (RAGCLUSTER_BENCH_LOGS keeps them).
+        await using var cluster = await BenchCluster.StartAsync(binDir, "", Silos, "--Query:SlowSearchMs", "250", "--Logging:LogLevel:RagCluster.Grains.Indexing", "Information");
         var http = cluster.Http;
-        (await http.PostAsJsonAsync("v1/collections", new { name = "copies", dimensions = 384, shardCount = shards, quantization, replicationFactor = Factor }))
-            .EnsureSuccessStatusCode();
+        var joining = Stopwatch.StartNew(); // each copy of a shard needs a silo of its own: all 4 active first
+        while ((await http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Active") < Silos)
+        {
+            if (joining.Elapsed > TimeSpan.FromMinutes(2)) throw new TimeoutException($"{Silos} silos not active in 2 minutes");
+            await Task.Delay(500);
+        }
+        var created = await http.PostAsJsonAsync("v1/collections", new { name = "copies", dimensions = 384, shardCount = shards, quantization, replicationFactor = Factor });
+        if (!created.IsSuccessStatusCode) throw new InvalidOperationException($"creating the collection: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
         var queries = await CopiesBench.LoadClusteredAsync(http, vectors);
         await CopiesBench.WaitCaughtUpAsync(http, Factor * shards, _ => true);
         for (var i = 0; i < 4 * Factor * shards; i++) await CopiesBench.SearchAsync(http, queries[i % queries.Length]); // every copy answers once
@@ -32,6 +39,7 @@ public static class FailoverBench
             var load = CopiesBench.SearchLoadAsync(http, queries, clients, clock, () => Volatile.Read(ref stop));
             await Task.Delay(TimeSpan.FromSeconds(5));
             cluster.KillSilo(victim);
+            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} killed silo {victim}");
             var killedAt = clock.Elapsed.TotalSeconds;
             while (clock.Elapsed.TotalSeconds < killedAt + AfterKill.TotalSeconds) await Task.Delay(200);
             Volatile.Write(ref stop, true);

@@ -44,6 +44,11 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// <summary>To a primary: its collection now wants this many copies of each shard (a PUT changed replicationFactor).</summary>
     [OneWay] Task Replicate(int copies);
     Task<ShardStats> GetStats();
+    /// <summary>
+    /// Whether this copy is loaded and on its home silo (answering at all means loaded: calls wait out an activation).
+    /// Asked by the shard's other copies before one leaves its silo, so that a shard always has a copy serving.
+    /// </summary>
+    [AlwaysInterleave] Task<bool> Settled();
     /// <summary>(documentId, chunk count) for consistency checks.</summary>
     Task<Dictionary<string, int>> ChunkCounts();
     /// <summary>Live chunks with their vectors, a page at a time, for backups; pass the returned cursor to continue.</summary>

@@ -130,4 +130,32 @@ public sealed partial class IndexShardGrain
             this.DeactivateOnIdle();
         }
     }
+
+    public Task<bool> Settled() => Task.FromResult(home.IsHere(this.GetGrainId()));
+
+    /// <summary>
+    /// A copy leaves its silo (to its new home, after silos came or went) only while another copy of its shard serves:
+    /// the primary once every follower answers, a follower once every lower copy is loaded and at home. A silo's death
+    /// moves the copies it held and may move live ones too (each shard's copies sit on distinct silos): without this,
+    /// a primary placed again where its follower was made the follower move at the same time, and with both reloading
+    /// the shard answered no search for 18 s (issue 60).
+    /// </summary>
+    private async Task<bool> MayLeaveAsync()
+    {
+        var (shard, copy) = ShardLayout.ParseCopy(this.GetPrimaryKeyString());
+        var others = copy == 0 ? Enumerable.Range(1, _copies - 1) : Enumerable.Range(0, copy);
+        var asked = others.Select(c => GrainFactory.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, c)).Settled()).ToList();
+        try
+        {
+            var answers = await Task.WhenAll(asked).WaitAsync(SiblingPatience);
+            return copy == 0 || answers.All(settled => settled);
+        }
+        catch (Exception e) when (e is TimeoutException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
+        {
+            asked.ForEach(a => a.Ignore());
+            return false; // a copy loading, moving or on a dead silo: ask again at the next check
+        }
+    }
+
+    private static readonly TimeSpan SiblingPatience = TimeSpan.FromSeconds(1);
 }

@@ -94,7 +94,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
             $"read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
             logger.ShardLoaded(this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
-        home.Follow(this); // spread onto silos that join
+        home.Follow(this, MayLeaveAsync); // spread onto silos that join, one copy of a shard at a time
         if (_follower is not null) { StartFollowing(); return; }
         StartLeading();
         this.RegisterGrainTimer(() =>

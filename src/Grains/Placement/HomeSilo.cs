@@ -25,14 +25,17 @@ public sealed class HomeSilo(IClusterMembershipService membership, ILocalSiloDet
 
     public bool IsHere(GrainId grain) => HomeOf(grain).Equals(local.SiloAddress);
 
-    /// <summary>Starts the check for <paramref name="grain"/>: a timer that neither keeps it alive nor blocks its calls.</summary>
-    public void Follow(Grain grain)
+    /// <summary>
+    /// Starts the check for <paramref name="grain"/>: a timer that neither keeps it alive nor blocks its calls. With
+    /// <paramref name="mayLeave"/>, the grain moves only once it says yes (asked at each check while it is away from home).
+    /// </summary>
+    public void Follow(Grain grain, Func<Task<bool>>? mayLeave = null)
     {
         if (CheckPeriod <= TimeSpan.Zero) return;
-        grain.RegisterGrainTimer(() =>
+        grain.RegisterGrainTimer(async () =>
         {
-            if (!IsHere(grain.GetGrainId())) ((IGrainBase)grain).MigrateOnIdle(); // placement (the director above) picks the same home
-            return Task.CompletedTask;
+            if (!IsHere(grain.GetGrainId()) && (mayLeave is null || await mayLeave()))
+                ((IGrainBase)grain).MigrateOnIdle(); // placement (the director above) picks the same home
         }, new GrainTimerCreationOptions(CheckPeriod, CheckPeriod) { Interleave = true, KeepAlive = false });
     }
 }
