@@ -102,12 +102,9 @@ public static class SiloBuilderExtensions
         silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
         silo.AddIncomingGrainCallFilter<GrainErrorBoundary>(); // after the metrics filter, so the call is counted as failed either way
         silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = options.DirectoryCacheSize);
-        // Orleans' strongly consistent directory: when a silo dies, the new owners of its directory ranges take the
-        // registrations of the live activations from their silos, where the default directory forgot them and placed a
-        // second activation of a live shard copy, which then reloaded for 18 s while its primary reloaded too (issue 60).
-#pragma warning disable ORLEANSEXP003 // Orleans marks it experimental
-        silo.AddDistributedGrainDirectory();
-#pragma warning restore ORLEANSEXP003
+        // Orleans' default directory, not its strongly consistent one (AddDistributedGrainDirectory, experimental in
+        // 10.4.2): that one kept a dead silo's live neighbours registered, but its lookups after a kill -9 hung until
+        // cancelled (ClusterTests' kill test, the 1-copy fault suite). See docs/faults.md, "When a silo dies".
         // Orleans' dashboard collects on every silo; the API serves it at /dashboard/orleans (admin only). Its grain
         // profiler runs only while someone has the page open. Its live log stream is off: logs belong in the log
         // pipeline, and a never-ending response outlives request timeouts.

@@ -209,7 +209,14 @@ public sealed class SearchLoad(HttpClient http, string collection, RequestLog lo
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
-                    if (stop.IsCancellationRequested) return; // the phase ended while this one ran: not counted
+                    // The phase ended while this one ran: not counted as failed, but timed as lasting at least until
+                    // then (in the cluster too), so a search that hangs past the phase is the slowest, not unseen.
+                    if (stop.IsCancellationRequested)
+                    {
+                        var waited = log.Clock.Elapsed - start;
+                        _timings.Enqueue((start, waited, waited.TotalMilliseconds));
+                        return;
+                    }
                     log.ConnectionError();
                     ok = false;
                 }
