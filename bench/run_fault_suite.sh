@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 21's fault suite (tests/RagCluster.Tests/Faults) at full size: the API silo and 3 silos as real processes on
 # PostgreSQL (max_connections 40) and Redis; a bulk ingest of 2,000 SciFact documents, then kill -9 of one silo
-# mid-ingest and under search load, a PostgreSQL restart, a Redis restart, kill -9 of every process mid-ingest.
+# mid-ingest, of each silo in turn under search load, a PostgreSQL restart, a Redis restart, kill -9 of every process mid-ingest.
 # The test run (./scripts/test.sh) runs the same suite at a reduced size, once with 1 copy a shard and once with 2.
 # usage: bench/run_fault_suite.sh [full|reduced] [COPIES=1]   (the results table: on stdout and in $OUT/faults.md)
 set -euo pipefail
