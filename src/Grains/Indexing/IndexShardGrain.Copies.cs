@@ -136,9 +136,8 @@ public sealed partial class IndexShardGrain
     /// <summary>
     /// A copy leaves its silo (to its new home, after silos came or went) only while another copy of its shard serves:
     /// the primary once every follower answers, a follower once every lower copy is loaded and at home. A silo's death
-    /// moves the copies it held and may move live ones too (each shard's copies sit on distinct silos): without this,
-    /// a primary placed again where its follower was made the follower move at the same time, and with both reloading
-    /// the shard answered no search for 18 s (issue 60).
+    /// moves the copies it held and may move live ones too (each shard's copies sit on distinct silos), and a copy that
+    /// moves reloads from the store: two of one shard moving at once would leave it no copy to answer (issue 60).
     /// </summary>
     private async Task<bool> MayLeaveAsync()
     {
@@ -150,7 +149,7 @@ public sealed partial class IndexShardGrain
             var answers = await Task.WhenAll(asked).WaitAsync(SiblingPatience);
             return copy == 0 || answers.All(settled => settled);
         }
-        catch (Exception e) when (e is TimeoutException || RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e))
+        catch (Exception e) when (RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e)) // a timeout among them
         {
             asked.ForEach(a => a.Ignore());
             return false; // a copy loading, moving or on a dead silo: ask again at the next check

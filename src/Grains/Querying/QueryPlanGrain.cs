@@ -44,7 +44,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     {
         var grain = GrainFactory.GetGrain<ICollectionGrain>(collection);
         var (info, fresh) = await infos.GetAsync(grain.GetGrainId(), collection, grain.GetInfo, ct);
-        if (!fresh) QueryPlanLog.CollectionUnreachable(log, collection, "no answer in time");
+        if (!fresh) QueryPlanLog.CollectionUnreachable(log, collection, "no answer within Query:PatienceMs, or a silo's failure");
         return (info, fresh);
     }
 

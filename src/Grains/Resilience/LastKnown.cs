@@ -30,8 +30,10 @@ public sealed class LastKnown<TKey, TValue>(Patience patience, IOptions<QueryOpt
         }
         catch (Exception e) when (!ct.IsCancellationRequested && DocumentRefusal.IsTransient(e))
         {
-            // Still in flight: when it answers after all, its answer is the one to keep.
-            _ = answer.ContinueWith(t => Remember(key, t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            // Still in flight: when it answers after all, its answer is the one to keep (kept as it completes, as the
+            // grain stops being suspect, so no request between the two sees the grain back with the old answer).
+            _ = answer.ContinueWith(t => Remember(key, t.Result), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return (known.Value, false);
         }
     }

@@ -32,7 +32,8 @@ public sealed class Patience(IOptions<QueryOptions> options)
         var id = grain;
         call.Ignore(); // a call given up on still ends some time: its failure is not an unobserved one
         if (!call.IsCompleted)
-            _ = call.ContinueWith(_ => _suspects.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            _ = call.ContinueWith(_ => _suspects.TryRemove(id, out var _), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             await call.WaitAsync(_suspects.ContainsKey(id) ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options.Value.PatienceMs), ct);
