@@ -135,11 +135,13 @@ public sealed partial class IndexShardGrain
             }
             // Nodes a link pass that failed left out (their entries are durable and applied): linked again before a
             // snapshot, which refuses unlinked nodes. Retried on every round, the idle one included, until it succeeds.
+            // The same step links a reload's log tail, in the background of a shard that already serves.
             if (_hnsw is { PendingCount: > 0 } graph)
             {
-                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
+                try { await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true)); }
                 catch (Exception e) { logger.LinkingFailed(this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
             }
+            if (_tailLinking is { } since && _hnsw is not { PendingCount: > 0 }) TailLinked(since); // here or with a write batch
             if (!await SnapshotIfDueAsync()) return;
             if (_compaction is { IsCompleted: true }) await FinishCompactionAsync();
             else if (_compaction is null) StartCompactionIfDue();
@@ -194,11 +196,10 @@ public sealed partial class IndexShardGrain
             _nodeToSlot.Add(vectors[i].Slot);
             _chunks.SetNode(vectors[i].Slot, first + i);
         }
-        if (vectors.Count < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
-        // A log tail replayed on activation: nothing searches yet, and the shard is down until it is linked, so every
-        // core, on a thread of its own rather than behind other shards' inserts.
-        else if (activating)
-            await Task.Factory.StartNew(() => graph.LinkPending(Environment.ProcessorCount), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // A log tail replayed on activation is linked by the writer loop once the shard serves: searches compare its
+        // nodes exactly until then (HnswIndex.Search), so a restart waits for the snapshot and the tail's apply only.
+        if (activating) return;
+        if (graph.PendingCount < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
         else await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true));
     }
 

@@ -60,6 +60,9 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
 
     private double _activationSeconds;
     private string? _activationSplit;
+    // A reload's log tail, linked by the writer loop after activation: since when, and how many vectors.
+    private System.Diagnostics.Stopwatch? _tailLinking;
+    private int _tailVectors;
 
     // From the key, once: every search answers with them.
     private int _shardNo, _copyNo;
@@ -95,6 +98,11 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
             logger.ShardLoaded(this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
         home.Follow(this, MayLeaveAsync); // spread onto silos that join, one copy of a shard at a time
+        if (_hnsw is { PendingCount: > 0 } tail)
+        {
+            (_tailLinking, _tailVectors) = (System.Diagnostics.Stopwatch.StartNew(), tail.PendingCount);
+            RunWriter();
+        }
         if (_follower is not null) { StartFollowing(); return; }
         StartLeading();
         this.RegisterGrainTimer(() =>
@@ -108,11 +116,19 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         }, IdleSnapshotAfter, IdleSnapshotAfter);
     }
 
+    private void TailLinked(System.Diagnostics.Stopwatch since)
+    {
+        _tailLinking = null;
+        _activationSplit += FormattableString.Invariant($"; then {_tailVectors} vectors of the tail linked in {since.Elapsed.TotalSeconds:F2} s while serving");
+        if (_tailVectors >= 1000) logger.ShardTailLinked(this.GetPrimaryKeyString(), _tailVectors, since.Elapsed.TotalSeconds);
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating.Cancel(); // a compaction in progress is dropped; the next activation starts one again if due
         if (_writer is { IsCompleted: false } writer) await writer.ContinueWith(_ => { });
-        if (_follower is null && log.EntriesSinceSnapshot > 0) await TakeSnapshotAsync(cancellationToken);
+        // Not with nodes left unlinked (a link pass that failed): a snapshot refuses them, and the log still holds their entries.
+        if (_follower is null && log.EntriesSinceSnapshot > 0 && _hnsw is not { PendingCount: > 0 }) await TakeSnapshotAsync(cancellationToken);
         _hnsw?.Dispose();
     }
 }

@@ -29,6 +29,9 @@ internal static partial class ShardLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Shard}: loaded {Vectors} vectors ({SnapshotMiB} MiB snapshot, {Entries} log entries) in {Seconds:F2} s: {Split}")]
     public static partial void ShardLoaded(this ILogger logger, string shard, int vectors, long snapshotMiB, int entries, double seconds, string? split);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Shard}: the {Vectors} vectors of its log tail linked into the graph {Seconds:F2} s after it began to serve (compared exactly until then)")]
+    public static partial void ShardTailLinked(this ILogger logger, string shard, int vectors, double seconds);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Shard}: retired (a reshard replaced it, or its collection was deleted)")]
     public static partial void ShardRetired(this ILogger logger, string shard);
 

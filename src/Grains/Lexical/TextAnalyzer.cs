@@ -48,12 +48,15 @@ public static class TextAnalyzer
         return sb.ToString();
     }
 
+    // Ordinal suffixes: string.EndsWith(string) compares by the current culture, which cost a shard's BM25 rebuild on
+    // reload more than its own work did (a profile of a restart, issue 60); terms are folded to lower case already.
     public static string Stem(string w)
     {
         if (w.Length <= 3 || !char.IsLetter(w[^1])) return w;
-        if (w.EndsWith("ies") && !w.EndsWith("eies") && !w.EndsWith("aies")) return w[..^3] + "y";
-        if (w.EndsWith("es") && !w.EndsWith("aes") && !w.EndsWith("ees") && !w.EndsWith("oes")) return w[..^1];
-        if (w.EndsWith('s') && !w.EndsWith("us") && !w.EndsWith("ss")) return w[..^1];
+        var s = w.AsSpan();
+        if (s.EndsWith("ies") && !s.EndsWith("eies") && !s.EndsWith("aies")) return w[..^3] + "y";
+        if (s.EndsWith("es") && !s.EndsWith("aes") && !s.EndsWith("ees") && !s.EndsWith("oes")) return w[..^1];
+        if (w.EndsWith('s') && !s.EndsWith("us") && !s.EndsWith("ss")) return w[..^1];
         return w;
     }
 }

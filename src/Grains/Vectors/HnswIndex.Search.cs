@@ -3,10 +3,35 @@ namespace RagCluster.Grains.Vectors;
 // Walking the graph, the exact scan for small shards and selective filters, and the int8 rescore.
 public sealed unsafe partial class HnswIndex
 {
-    /// <summary>The k nearest live nodes to <paramref name="query"/>, closest first; <paramref name="accept"/> filters results.</summary>
+    /// <summary>
+    /// The k nearest live nodes to <paramref name="query"/>, closest first; <paramref name="accept"/> filters results.
+    /// Nodes appended and not linked yet (a reload's log tail linking in the background, a write batch being linked) are
+    /// compared exactly beside the walk, so a vector is found from the moment it is appended, not once its links exist.
+    /// </summary>
     public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
+        var found = Walk(query, k, ef, accept);
+        var (linked, count, relink) = (Volatile.Read(ref _linked), _count, _relink);
+        if (linked == count && relink.Length == 0) return found;
+        var pending = relink.Concat(Enumerable.Range(linked, count - linked));
+        return Merged(found, SearchExact(query, k, accept is null ? pending : pending.Where(accept)), k);
+    }
+
+    // A node a link pass reached meanwhile may be in both lists, with the same distance (both are exact for int8 too);
+    // one a failed pass left for relinking may be in the scan twice for a moment.
+    private static List<(int Node, float Distance)> Merged(List<(int Node, float Distance)> walked, List<(int Node, float Distance)> scanned, int k)
+    {
+        if (scanned.Count == 0) return walked;
+        var seen = walked.Select(f => f.Node).ToHashSet();
+        walked.AddRange(scanned.Where(s => seen.Add(s.Node)));
+        walked.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        if (walked.Count > k) walked.RemoveRange(k, walked.Count - k);
+        return walked;
+    }
+
+    private List<(int Node, float Distance)> Walk(ReadOnlySpan<float> query, int k, int ef, Func<int, bool>? accept)
+    {
         var (ep, maxLevel) = ReadEntry();
         if (ep < 0 || k <= 0) return [];
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];

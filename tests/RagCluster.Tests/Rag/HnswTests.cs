@@ -155,6 +155,42 @@ public sealed class HnswTests
         Assert.True(self >= data.Length * 0.99, $"{self} of {data.Length} nodes found by their own vector");
     }
 
+    [Theory]
+    [InlineData(VectorEncoding.Float32)]
+    [InlineData(VectorEncoding.Int8)]
+    public async Task Appended_nodes_are_found_before_and_while_they_are_linked(VectorEncoding encoding)
+    {
+        // A shard serves a reload's log tail before linking it: its nodes must be found, by exact comparison, meanwhile.
+        const int dims = 32;
+        var data = RandomVectors(4000, dims, 21);
+        using var index = new HnswIndex(dims, new HnswOptions { EfSearch = 32 }, 1024, encoding);
+        index.AppendRange(data[..1000]);
+        Assert.Equal(7, index.Search(data[7], 1)[0].Node); // no node linked yet, not even an entry point
+        index.LinkPending(threads: 2);
+        index.AppendRange(data[1000..]);
+        for (var i = 1000; i < data.Length; i += 97)
+        {
+            var found = index.Search(data[i], 5);
+            Assert.Equal(i, found[0].Node);
+            Assert.Equal(0f, found[0].Distance, 1e-5f);
+            Assert.Equal(found.Count, found.Select(f => f.Node).Distinct().Count());
+            Assert.DoesNotContain(index.Search(data[i], 5, accept: n => n != i), f => f.Node == i); // the filter holds for them too
+        }
+        index.Delete(2000);
+        Assert.NotEqual(2000, index.Search(data[2000], 1)[0].Node); // deleted while pending: gone
+        var linking = Task.Run(() => index.LinkPending(threads: 2, beside: true));
+        var rng = new Random(3);
+        var searches = 0;
+        while (!linking.IsCompleted || searches < 50)
+        {
+            var i = rng.Next(1000, data.Length);
+            if (i != 2000) Assert.Equal(i, index.Search(data[i], 1)[0].Node);
+            searches++;
+        }
+        await linking;
+        Assert.Equal(0, index.PendingCount);
+    }
+
     [Fact]
     public void Compaction_keeps_the_live_nodes_only_and_they_are_still_found()
     {
