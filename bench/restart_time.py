@@ -1,6 +1,6 @@
 # Seconds from launching the API on DATA (loaded by load_own_vectors.py) to /health/ready and to a first correct search:
 # the vector of document v123 finds v123 first (issue 46, item 6), and the process's CPU seconds by then. The API's logs go to restart_time_api*.log in the temp folder.
-#   python3 bench/restart_time.py PATH/RagCluster.Api.dll DATA_DIR API_KEY [--stop kill|term --ingest N] [API ARGUMENTS...]
+#   python3 bench/restart_time.py PATH/RagCluster.Api.dll DATA_DIR API_KEY [--stop kill|term --ingest N [--no-restart]] [API ARGUMENTS...]
 # With --stop (issue 60, item 2): the API is started, N more one-chunk documents are sent at a steady pace, and the
 # moment N are acknowledged the process is stopped (kill: SIGKILL, term: SIGTERM) with requests still in flight.
 # Then the restart is timed, and every acknowledged document must reach "indexed" (lost: those that do not).
@@ -8,7 +8,9 @@ import base64, json, math, os, random, signal, struct, subprocess, sys, tempfile
 dll, data, key = sys.argv[1], sys.argv[2], sys.argv[3]
 args = sys.argv[4:]
 stop = ingest = None
-while args[:1] in (["--stop"], ["--ingest"]):
+no_restart = False
+while args[:1] in (["--stop"], ["--ingest"], ["--no-restart"]):
+    if args[0] == "--no-restart": no_restart, args = True, args[1:]; continue # leave DATA as the stop left it (to profile the restart)
     if args[0] == "--stop": stop = args[1]
     else: ingest = int(args[1])
     args = args[2:]
@@ -71,6 +73,7 @@ if stop:
     stopping.set()
     p.wait(); sender.join()
     before = {"stop": stop, "acknowledged": len(acknowledged), "ingest_s": round(time.time() - t_ingest, 1)}
+    if no_restart: sys.exit(print(json.dumps(before)))
 
 t0 = time.time()
 p = launch("restart_time_api.log")

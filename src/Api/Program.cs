@@ -33,11 +33,19 @@ builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-api");
 
 var app = builder.Build();
 StartupErrors.ValidateSettings(app.Services);
-// Load the model before anything starts: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here in one line.
-var embeddingStatus = app.Services.GetRequiredService<EmbeddingService>().Status;
+// The model loads beside the silo's start (a second of CPU: the restart's critical path is the silo and its shards'
+// loads); an explicit Embedding:ExecutionProvider=cuda that cannot run still ends start-up in one line, below.
+var loadingModel = Task.Run(() => app.Services.GetRequiredService<EmbeddingService>().Status);
 app.UseRagApi(api);
 
 await app.StartAsync();
+string embeddingStatus;
+try { embeddingStatus = await loadingModel; }
+catch
+{
+    await app.StopAsync();
+    throw;
+}
 await BootstrapKey.AnnounceAsync(app.Services, api.Auth);
 Console.WriteLine(embeddingStatus);
 Console.WriteLine($"State in {app.Services.GetRequiredService<RagCluster.Storage.StoreLocation>().Description}");

@@ -64,19 +64,22 @@ public sealed partial class IndexShardGrain
     {
         _retired = s.Retired;
         _chunks.Reserve(s.SlotCount);
+        // The documents first, each with its version (one with no chunks in this shard too): then a chunk costs one
+        // lookup, not two, and a reload does this for every chunk of the shard.
+        _documents.EnsureCapacity(s.DocumentVersions.Count);
+        foreach (var (doc, v) in s.DocumentVersions)
+        {
+            if (v < 0) _tombstones.Set(doc, -v);
+            else _documents[doc] = new DocumentSlots(v);
+        }
         for (var i = 0; i < s.LiveSlots.Count; i++)
         {
             var slot = s.LiveSlots[i];
             var chunk = s.Chunks[i];
-            ref var d = ref _documents.Entry(chunk.DocumentId, s.DocumentVersions.GetValueOrDefault(chunk.DocumentId));
+            ref var d = ref _documents.Entry(chunk.DocumentId, 0);
             d.Add(slot);
             _chunks.Put(slot, chunk.DocumentId, chunk);
             _bm25.Add(slot, chunk.Text);
-        }
-        foreach (var (doc, v) in s.DocumentVersions)
-        {
-            if (v < 0) _tombstones.Set(doc, -v);
-            else if (!_documents.ContainsKey(doc)) _documents[doc] = new DocumentSlots(v); // a document with no chunks in this shard
         }
         if (s.Graph is { } graph)
         {

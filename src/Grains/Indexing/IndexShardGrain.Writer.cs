@@ -135,10 +135,11 @@ public sealed partial class IndexShardGrain
             }
             // Nodes a link pass that failed left out (their entries are durable and applied): linked again before a
             // snapshot, which refuses unlinked nodes. Retried on every round, the idle one included, until it succeeds.
-            // The same step links a reload's log tail, in the background of a shard that already serves.
+            // The same step links a reload's log tail, in the background of a shard that already serves: on the indexing
+            // threads only (cores - 1), which leaves a core to searches and to other shards still loading.
             if (_hnsw is { PendingCount: > 0 } graph)
             {
-                try { await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true)); }
+                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
                 catch (Exception e) { logger.LinkingFailed(this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
             }
             if (_tailLinking is { } since && _hnsw is not { PendingCount: > 0 }) TailLinked(since); // here or with a write batch

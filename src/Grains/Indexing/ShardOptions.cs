@@ -1,6 +1,6 @@
 namespace RagCluster.Grains.Indexing;
 
-/// <summary>How long a shard remembers a removed document's version (<c>Shards:TombstoneRetention</c>); see <see cref="Tombstones"/>.</summary>
+/// <summary>Shard settings (<c>Shards:*</c>): how long a removed document's version is remembered (<see cref="Tombstones"/>), copies' polling, waking at start.</summary>
 public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOptions
 {
     /// <summary>At least this long, at most twice. Must outlast any write still in flight at a removal: grain calls expire after Silo:CallTimeout (30 s by default).</summary>
@@ -8,6 +8,9 @@ public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOpt
 
     /// <summary>A shard copy that has heard nothing from its primary this long (a write or a beat) reads the primary's log itself.</summary>
     public TimeSpan FollowerPoll { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Each silo, once active, wakes every shard in the store, so a restart loads them before the first search needs them (see <see cref="ShardWakeup"/>).</summary>
+    public bool WakeOnStart { get; set; } = true;
 
     public void Validate()
     {

@@ -10,30 +10,35 @@ public sealed class Bm25Index(Bm25Options? options = null)
     private readonly Bm25Options _options = options ?? new Bm25Options();
     private readonly Dictionary<string, int> _termIds = new(StringComparer.Ordinal);
     private readonly List<List<(int Doc, int Tf, int Gen)>> _postings = [];
-    // A document id re-added after removal gets a new generation, so its old postings stay dead.
-    private readonly Dictionary<int, int> _generation = [];
     private readonly List<int> _df = [];
-    private readonly Dictionary<int, (int TermId, int Tf)[]> _docTerms = [];
-    private readonly Dictionary<int, int> _docLength = [];
+    // Per document, indexed by its id (a shard's dense slot numbers), not hashed: a shard's reload adds every chunk
+    // again, and three dictionaries of a shard's size cost that reload more time and memory than arrays.
+    // A document id re-added after removal gets a new generation, so its old postings stay dead.
+    private int[] _generation = [];
+    private (int TermId, int Tf)[]?[] _docTerms = [];
+    private int[] _docLength = []; // 0: not held (a document with no terms is never added)
+    private readonly Dictionary<int, int> _counts = []; // Add's scratch
+    private int _documentCount;
     private long _totalLength;
     private int _deadPostings;
     private int _livePostings;
     private float[] _scores = [];
 
-    public int DocumentCount => _docLength.Count;
+    public int DocumentCount => _documentCount;
     public int TermCount => _termIds.Count;
 
-    public bool Contains(int doc) => _docLength.ContainsKey(doc);
+    public bool Contains(int doc) => (uint)doc < (uint)_docLength.Length && _docLength[doc] > 0;
 
     public void Add(int doc, string text) => Add(doc, TextAnalyzer.Terms(text));
 
     public void Add(int doc, IReadOnlyList<string> terms)
     {
         if (doc < 0) throw new ArgumentOutOfRangeException(nameof(doc));
-        if (_docLength.ContainsKey(doc)) Remove(doc);
+        if (Contains(doc)) Remove(doc);
         // Nothing to find it by (a chunk that came with a vector and no text): it costs no entry, and counts in no statistic.
         if (terms.Count == 0) return;
-        var counts = new Dictionary<int, int>();
+        var counts = _counts;
+        counts.Clear();
         foreach (var t in terms)
         {
             if (!_termIds.TryGetValue(t, out var id))
@@ -45,7 +50,15 @@ public sealed class Bm25Index(Bm25Options? options = null)
             }
             counts[id] = counts.GetValueOrDefault(id) + 1;
         }
-        var gen = _generation[doc] = _generation.GetValueOrDefault(doc) + 1;
+        if (_docLength.Length <= doc)
+        {
+            var size = Math.Max(doc + 1, _docLength.Length * 2);
+            Array.Resize(ref _docLength, size);
+            Array.Resize(ref _generation, size);
+            Array.Resize(ref _docTerms, size);
+            Array.Resize(ref _scores, size); // scratch for Search
+        }
+        var gen = ++_generation[doc];
         var docTerms = new (int, int)[counts.Count];
         var i = 0;
         foreach (var (id, tf) in counts)
@@ -55,25 +68,28 @@ public sealed class Bm25Index(Bm25Options? options = null)
             docTerms[i++] = (id, tf);
         }
         _livePostings += docTerms.Length;
-        if (_scores.Length <= doc) Array.Resize(ref _scores, Math.Max(doc + 1, _scores.Length * 2)); // scratch for Search
         _docTerms[doc] = docTerms;
         _docLength[doc] = terms.Count;
+        _documentCount++;
         _totalLength += terms.Count;
     }
 
     public bool Remove(int doc)
     {
-        if (!_docTerms.Remove(doc, out var terms)) return false;
+        if (!Contains(doc)) return false;
+        var terms = _docTerms[doc]!;
+        _docTerms[doc] = null;
         foreach (var (id, _) in terms) _df[id]--;
         _totalLength -= _docLength[doc];
-        _docLength.Remove(doc);
+        _docLength[doc] = 0;
+        _documentCount--;
         _deadPostings += terms.Length;
         _livePostings -= terms.Length;
         if (_deadPostings > 1024 && _deadPostings > _livePostings / 3) Compact();
         return true;
     }
 
-    private bool IsLive(int doc, int gen) => _docLength.ContainsKey(doc) && _generation[doc] == gen;
+    private bool IsLive(int doc, int gen) => _docLength[doc] > 0 && _generation[doc] == gen;
 
     private void Compact()
     {
@@ -87,7 +103,7 @@ public sealed class Bm25Index(Bm25Options? options = null)
     public List<(int Doc, float Score)> Search(IReadOnlyList<string> queryTerms, int k, Func<int, bool>? accept = null)
     {
         var result = new List<(int, float)>();
-        var n = _docLength.Count;
+        var n = _documentCount;
         if (n == 0 || k <= 0) return result;
         var avgdl = (float)_totalLength / n;
         var touched = new List<int>();

@@ -6,34 +6,16 @@ public sealed unsafe partial class HnswIndex
     /// <summary>
     /// The k nearest live nodes to <paramref name="query"/>, closest first; <paramref name="accept"/> filters results.
     /// Nodes appended and not linked yet (a reload's log tail linking in the background, a write batch being linked) are
-    /// compared exactly beside the walk, so a vector is found from the moment it is appended, not once its links exist.
+    /// compared one by one into the walk's own candidates, so a vector is found from the moment it is appended, not once
+    /// its links exist; for int8 by their codes, then rescored with the rest.
     /// </summary>
     public List<(int Node, float Distance)> Search(ReadOnlySpan<float> query, int k, int ef = 0, Func<int, bool>? accept = null)
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
-        var found = Walk(query, k, ef, accept);
-        var (linked, count, relink) = (Volatile.Read(ref _linked), _count, _relink);
-        if (linked == count && relink.Length == 0) return found;
-        var pending = relink.Concat(Enumerable.Range(linked, count - linked));
-        return Merged(found, SearchExact(query, k, accept is null ? pending : pending.Where(accept)), k);
-    }
-
-    // A node a link pass reached meanwhile may be in both lists, with the same distance (both are exact for int8 too);
-    // one a failed pass left for relinking may be in the scan twice for a moment.
-    private static List<(int Node, float Distance)> Merged(List<(int Node, float Distance)> walked, List<(int Node, float Distance)> scanned, int k)
-    {
-        if (scanned.Count == 0) return walked;
-        var seen = walked.Select(f => f.Node).ToHashSet();
-        walked.AddRange(scanned.Where(s => seen.Add(s.Node)));
-        walked.Sort((a, b) => a.Distance.CompareTo(b.Distance));
-        if (walked.Count > k) walked.RemoveRange(k, walked.Count - k);
-        return walked;
-    }
-
-    private List<(int Node, float Distance)> Walk(ReadOnlySpan<float> query, int k, int ef, Func<int, bool>? accept)
-    {
         var (ep, maxLevel) = ReadEntry();
-        if (ep < 0 || k <= 0) return [];
+        var (linked, count, relink) = (Volatile.Read(ref _linked), _count, _relink);
+        var pending = linked < count || relink.Length > 0;
+        if ((ep < 0 && !pending) || k <= 0) return [];
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(qs);
         Normalize(qs);
@@ -45,12 +27,40 @@ public sealed unsafe partial class HnswIndex
         fixed (sbyte* qc = codes)
         {
             void* q = _int8 ? qc : qf;
-            var epDist = Distance(q, scale, ep);
-            for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, scale, ep, epDist, l, scratch);
-            SearchLayer(q, scale, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+            if (ep >= 0)
+            {
+                var epDist = Distance(q, scale, ep);
+                for (var l = maxLevel; l > 0; l--) (ep, epDist) = Greedy(q, scale, ep, epDist, l, scratch);
+                SearchLayer(q, scale, ep, epDist, ef, 0, scratch, skipDeleted: true, accept);
+            }
+            else
+            {
+                scratch.Results.Clear();
+                scratch.Visited.Reset();
+            }
+            if (pending) ScanPending(q, scale, ef, linked, count, relink, scratch, accept);
             if (_int8) return Rescored(qf, scratch.Results, k);
         }
         return Nearest(scratch.Results, k);
+    }
+
+    // The unlinked nodes, each measured once (a link pass beside may have let the walk reach some already: the visited
+    // marks skip them; one a failed pass left for relinking is in both ranges for a moment).
+    private void ScanPending(void* q, float scale, int ef, int from, int to, int[] relink, Scratch scratch, Func<int, bool>? accept)
+    {
+        var results = scratch.Results;
+        for (var i = -relink.Length; i < to - from; i++)
+        {
+            var node = i < 0 ? relink[relink.Length + i] : from + i;
+            if (!scratch.Visited.Visit(node) || _deleted[node] || (accept is not null && !accept(node))) continue;
+            var d = Distance(q, scale, node);
+            if (results.Count < ef) results.Push(d, node);
+            else if (d < results.PeekKey())
+            {
+                results.Pop();
+                results.Push(d, node);
+            }
+        }
     }
 
     /// <summary>The heap's <paramref name="k"/> nearest, nearest first (the heap yields the farthest first); empties it.</summary>

@@ -18,6 +18,8 @@ public interface IGrainLogStore
     Task<((long Seq, IReadOnlyList<byte[]> Pages)? Snapshot, List<(long Seq, byte[] Data)> Entries)> ReadAllAsync(string grain, string logName, CancellationToken ct = default);
     /// <summary>The last entry the latest snapshot covers (0: no snapshot), without reading its pages.</summary>
     Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default);
+    /// <summary>The grains that own a log of this name (each claimed it at least once), for a silo to wake after a restart.</summary>
+    Task<IReadOnlyList<string>> GrainsAsync(string logName, CancellationToken ct = default);
 
     /// <summary>Appends the entries as <paramref name="firstSeq"/>, firstSeq + 1, ... in one transaction: all or none.</summary>
     /// <exception cref="Orleans.Storage.InconsistentStateException">The epoch is stale, or one of the entries exists.</exception>
@@ -72,6 +74,11 @@ public sealed class InMemoryGrainLogStore : IGrainLogStore
             var log = Get(grain, logName);
             return Task.FromResult((log.Snapshot, log.Entries.Select(e => (e.Key, e.Value)).ToList()));
         }
+    }
+
+    public Task<IReadOnlyList<string>> GrainsAsync(string logName, CancellationToken ct = default)
+    {
+        lock (_logs) return Task.FromResult<IReadOnlyList<string>>(_logs.Where(l => l.Key.Item2 == logName && l.Value.Epoch > 0).Select(l => l.Key.Item1).ToList());
     }
 
     public Task<List<(long Seq, byte[] Data)>> ReadEntriesAsync(string grain, string logName, long afterSeq, CancellationToken ct = default)

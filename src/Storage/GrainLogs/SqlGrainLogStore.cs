@@ -71,6 +71,16 @@ public sealed class SqlGrainLogStore(StoreLocation store, string serviceId) : IG
         return await cmd.ExecuteScalarAsync(ct) is { } seq and not DBNull ? Convert.ToInt64(seq) : 0;
     }
 
+    public async Task<IReadOnlyList<string>> GrainsAsync(string logName, CancellationToken ct = default)
+    {
+        await using var c = await store.OpenAsync(ct);
+        await using var cmd = GrainSql.Command(c, null, "SELECT grain FROM ragcluster_log_owner WHERE service_id = @sv AND log_name = @n", [("sv", serviceId), ("n", logName)]);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var grains = new List<string>();
+        while (await r.ReadAsync(ct)) grains.Add(r.GetString(0));
+        return grains;
+    }
+
     private const int PageSetSize = 1 << 30;          // page_no is a 32-bit INTEGER in PostgreSQL
     private const int SecondPageSet = PageSetSize;
     private const int Descriptor = 0x53504352;       // "RCPS"

@@ -32,6 +32,8 @@ public sealed class GrainLogStoreTests(PostgresFixture postgres)
         var store = await StoreAsync(kind);
         const string g = "shard/t.kb/0", n = "index";
         var first = await store.ClaimAsync(g, n);
+        Assert.Equal([g], await store.GrainsAsync(n)); // what a restarted silo wakes
+        Assert.Empty(await store.GrainsAsync("other"));
         var entries = Enumerable.Range(1, 600).Select(i => BitConverter.GetBytes(i)).ToList();
         await store.AppendAsync(g, n, first, 1, entries);
         await store.AppendAsync(g, n, first, 601, [[7, 7]]);
@@ -135,6 +137,7 @@ public sealed class GrainLogStoreTests(PostgresFixture postgres)
         public Task<(long Seq, IReadOnlyList<byte[]> Pages)?> ReadSnapshotAsync(string grain, string logName, CancellationToken ct = default) => inner.ReadSnapshotAsync(grain, logName, ct);
         public Task<((long Seq, IReadOnlyList<byte[]> Pages)? Snapshot, List<(long Seq, byte[] Data)> Entries)> ReadAllAsync(string grain, string logName, CancellationToken ct = default) => inner.ReadAllAsync(grain, logName, ct);
         public Task<long> SnapshotSeqAsync(string grain, string logName, CancellationToken ct = default) => inner.SnapshotSeqAsync(grain, logName, ct);
+        public Task<IReadOnlyList<string>> GrainsAsync(string logName, CancellationToken ct = default) => inner.GrainsAsync(logName, ct);
         public Task AppendAsync(string grain, string logName, long epoch, long firstSeq, IReadOnlyList<byte[]> entries, CancellationToken ct = default) => inner.AppendAsync(grain, logName, epoch, firstSeq, entries, ct);
         public Task WriteSnapshotAsync(string grain, string logName, long epoch, long seq, IAsyncEnumerable<byte[]> pages, CancellationToken ct = default) => inner.WriteSnapshotAsync(grain, logName, epoch, seq, pages, ct);
     }
