@@ -139,7 +139,9 @@ public sealed partial class IndexShardGrain
             // threads only (cores - 1), which leaves a core to searches and to other shards still loading.
             if (_hnsw is { PendingCount: > 0 } graph)
             {
-                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true)); }
+                // Stopped by a deactivation: what is left stays in the log, and no snapshot is taken without it.
+                try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true, _deactivating.Token)); }
+                catch (Exception) when (_deactivating.IsCancellationRequested) { continue; } // queued writes still go in
                 catch (Exception e) { logger.LinkingFailed(this.GetPrimaryKeyString(), graph.PendingCount, e.Message); }
             }
             if (_tailLinking is { } since && _hnsw is not { PendingCount: > 0 }) TailLinked(since); // here or with a write batch

@@ -48,8 +48,8 @@ public static class TextAnalyzer
         return sb.ToString();
     }
 
-    // Ordinal suffixes: string.EndsWith(string) compares by the current culture, which cost a shard's BM25 rebuild on
-    // reload more than its own work did (a profile of a restart, issue 60); terms are folded to lower case already.
+    // Ordinal suffixes: string.EndsWith(string) compares by the current culture, and showed in a restart's profile
+    // (issue 60: a reload rebuilds BM25 from every chunk's text); terms are folded to lower case already.
     public static string Stem(string w)
     {
         if (w.Length <= 3 || !char.IsLetter(w[^1])) return w;
