@@ -53,6 +53,8 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
             _ => (500, "Internal error"),
         };
-        return (status, title, status == 500 ? "an unexpected error occurred; see the silo log" : exception.Message);
+        // The first line only: a library's message may carry an inner exception's stack (Orleans' "Exception while
+        // sending message: ... at ..." did, in a 503 of the fault suite).
+        return (status, title, status == 500 ? "an unexpected error occurred; see the silo log" : DocumentRefusal.FirstLine(exception.Message));
     }
 }

@@ -279,5 +279,6 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
         _ => new(500, "Internal error", "an unexpected error occurred; see the silo log"),
     };
 
-    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+    /// <summary>An exception's message without what follows its first line (Orleans puts an inner exception's stack there).</summary>
+    public static string FirstLine(string message) => message.Split('\n')[0].Trim();
 }
