@@ -14,6 +14,7 @@ using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using RagCluster.Grains.Placement;
 using RagCluster.Hosting.Diagnostics;
+using RagCluster.Hosting.Tls;
 using RagCluster.Storage;
 using RagCluster.Storage.Faults;
 using RagCluster.Storage.GrainLogs;
@@ -84,6 +85,7 @@ public static class SiloBuilderExtensions
             o.ActivationTimeout = TimeSpan.FromMinutes(10);
         });
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.CallTimeout);
+        silo.UseRagClusterTls(options.Tls);
 
         return silo.AddRagClusterServices(store, options);
     }

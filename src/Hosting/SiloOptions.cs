@@ -79,6 +79,9 @@ public sealed class SiloOptions
     /// <summary>Failure detection (Orleans' ClusterMembershipOptions); see docs/cluster.md, "Failure detection".</summary>
     public MembershipSettings Membership { get; set; } = new();
 
+    /// <summary>Mutual TLS between silos and on the gateway (off unless its files are set); see docs/tls.md.</summary>
+    public Tls.TlsSettings Tls { get; set; } = new();
+
     public string EffectiveServiceId => string.IsNullOrWhiteSpace(ServiceId) ? ClusterId : ServiceId;
 
     /// <summary>Checks values a person may have mistyped, with messages that say which key to fix.</summary>
@@ -99,6 +102,7 @@ public sealed class SiloOptions
             throw new ArgumentException("Silo:Kubernetes is true but POD_NAME or POD_NAMESPACE is not set (the Helm chart sets both from the downward API)");
         RagCluster.Grains.Placement.SiloRoles.Parse(Roles);
         Membership.Validate();
+        Tls.Validate();
     }
 
     public bool UsesRedis => Clustering == "redis" || (Clustering == "auto" && !string.IsNullOrWhiteSpace(Redis));
