@@ -42,8 +42,8 @@ public sealed class HelmChartTests
     {
         var docs = Render();
         var kinds = docs.Select(d => (string)d["kind"]!).Order().ToList();
-        Assert.Equal(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodDisruptionBudget",
-            "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"], kinds);
+        Assert.Equal(["Certificate", "Certificate", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Issuer", "Issuer", "NetworkPolicy", "NetworkPolicy",
+            "PodDisruptionBudget", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"], kinds);
 
         var silo = One(docs, "StatefulSet", "prod-ragcluster-silo");
         var headless = One(docs, "Service", "prod-ragcluster-silo");
@@ -246,6 +246,47 @@ public sealed class HelmChartTests
         Assert.DoesNotContain(plain, d => (string?)Get(d, "metadata.name") == "prod-ragcluster-embedding");
         Assert.False(Env(Container(One(plain, "StatefulSet", "prod-ragcluster-silo"))).ContainsKey("Silo__Roles"));
         Assert.False(Env(Container(One(plain, "Deployment", "prod-ragcluster-api"))).ContainsKey("Silo__Roles"));
+    }
+
+    [Fact]
+    public void Tls_is_on_with_a_certificate_cert_manager_writes_and_every_silo_pod_mounts_or_with_a_secret_brought_by_hand()
+    {
+        var docs = Render(Dsn + "embeddingSilos:\n  enabled: true\n");
+        var config = Map(Get(One(docs, "ConfigMap", "prod-ragcluster-config"), "data"));
+        var certificate = One(docs, "Certificate", "prod-ragcluster-tls");
+        Assert.Equal("prod-ragcluster-tls", Get(certificate, "spec.secretName"));
+        Assert.Equal(["digital signature", "key encipherment", "server auth", "client auth"], List(Get(certificate, "spec.usages")).Cast<string>());
+        // No issuer named: the release's own CA, itself signed by a self-signed issuer.
+        Assert.Equal("prod-ragcluster-ca", Get(certificate, "spec.issuerRef.name"));
+        Assert.Equal("prod-ragcluster-ca", Get(One(docs, "Issuer", "prod-ragcluster-ca"), "spec.ca.secretName"));
+        Assert.Equal(true, Get(One(docs, "Certificate", "prod-ragcluster-ca"), "spec.isCA"));
+        Assert.Equal("prod-ragcluster-selfsigned", Get(One(docs, "Certificate", "prod-ragcluster-ca"), "spec.issuerRef.name"));
+        // Every pod that runs a silo mounts that Secret where the configuration's three paths point.
+        foreach (var workload in new[] { One(docs, "StatefulSet", "prod-ragcluster-silo"), One(docs, "Deployment", "prod-ragcluster-api"), One(docs, "StatefulSet", "prod-ragcluster-embedding") })
+        {
+            var volume = List(Get(workload, "spec.template.spec.volumes")).Single(v => (string?)Get(v, "name") == "tls");
+            Assert.Equal("prod-ragcluster-tls", Get(volume, "secret.secretName"));
+            var mount = List(Container(workload)["volumeMounts"]).Single(m => (string?)Get(m, "name") == "tls");
+            Assert.Equal(true, Get(mount, "readOnly"));
+            foreach (var (key, file) in new[] { ("Certificate", "tls.crt"), ("Key", "tls.key"), ("CertificateAuthority", "ca.crt") })
+                Assert.Equal($"{Get(mount, "mountPath")}/{file}", config[$"Silo__Tls__{key}"]);
+        }
+
+        // Your issuer: no CA of the release's own.
+        var corp = Render(Dsn + "tls:\n  certManager:\n    issuerRef:\n      name: corp-ca\n      kind: ClusterIssuer\n      group: cert-manager.io\n");
+        Assert.DoesNotContain(corp, d => (string)d["kind"]! == "Issuer");
+        Assert.Equal("corp-ca", Get(One(corp, "Certificate", "prod-ragcluster-tls"), "spec.issuerRef.name"));
+        Assert.Equal("ClusterIssuer", Get(One(corp, "Certificate", "prod-ragcluster-tls"), "spec.issuerRef.kind"));
+        // A Secret brought by hand: no cert-manager objects at all.
+        var own = Render(Dsn + "tls:\n  secretName: my-silo-tls\n");
+        Assert.DoesNotContain(own, d => (string)d["kind"]! is "Issuer" or "Certificate");
+        Assert.Equal("my-silo-tls", Get(List(Get(One(own, "StatefulSet", "prod-ragcluster-silo"), "spec.template.spec.volumes")).Single(v => (string?)Get(v, "name") == "tls"), "secret.secretName"));
+        Assert.Contains("tls.secretName", Assert.Throws<InvalidOperationException>(() => Render(Dsn + "tls:\n  certManager:\n    enabled: false\n")).Message);
+        // Off: no keys, no volume, no certificates.
+        var off = Render(Dsn + "tls:\n  enabled: false\n");
+        Assert.DoesNotContain(Map(Get(One(off, "ConfigMap", "prod-ragcluster-config"), "data")).Keys, k => ((string)k).StartsWith("Silo__Tls__"));
+        Assert.DoesNotContain(List(Get(One(off, "StatefulSet", "prod-ragcluster-silo"), "spec.template.spec.volumes")), v => (string?)Get(v, "name") == "tls");
+        Assert.DoesNotContain(off, d => (string)d["kind"]! is "Issuer" or "Certificate");
     }
 
     [Fact]

@@ -88,6 +88,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   mountPath: {{ .Values.models.mountPath }}
   readOnly: true
 {{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: {{ .Values.tls.mountPath }}
+  readOnly: true
+{{- end }}
 {{- end }}
 
 {{- define "ragcluster.volumes" -}}
@@ -99,6 +104,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     claimName: {{ .Values.models.existingClaim }}
     readOnly: true
 {{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ include "ragcluster.tlsSecretName" . }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the silos' certificate: the one named, or the one the chart's cert-manager Certificate writes. */}}
+{{- define "ragcluster.tlsSecretName" -}}
+{{- if .Values.tls.secretName }}{{ .Values.tls.secretName }}{{ else }}{{ if .Values.tls.certManager.enabled }}{{ include "ragcluster.fullname" . }}-tls{{ else }}{{ required "tls.enabled needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt) or tls.certManager.enabled" .Values.tls.secretName }}{{ end }}{{ end -}}
 {{- end }}
 
 {{/*
