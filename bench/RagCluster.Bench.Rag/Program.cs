@@ -83,6 +83,10 @@ switch (args.FirstOrDefault())
         await FailoverBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 200_000, args.Length > 3 ? int.Parse(args[3]) : 6,
             args.Length > 4 ? int.Parse(args[4]) : 4, args.Length > 5 ? args[5] : "int8");
         return 0;
+    case "tls": // BIN_DIR [SILOS=3] [VECTORS=100000] [SHARDS=6] [CLIENTS=4] [SECONDS=20] [ROUNDS=2]: the cluster recipe in plain text, then with mutual TLS: bulk load and search p50/p99 (issue 60, item 3)
+        await TlsBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 3, args.Length > 3 ? int.Parse(args[3]) : 100_000, args.Length > 4 ? int.Parse(args[4]) : 6,
+            args.Length > 5 ? int.Parse(args[5]) : 4, args.Length > 6 ? int.Parse(args[6]) : 20, args.Length > 7 ? int.Parse(args[7]) : 2);
+        return 0;
     case "scale": // BIN_DIR DATA_DIR(ann_data.py output) SILOS(1|3) [CHUNKS_PER_DOC=100] [SHARDS=4] [EFS=16,32,64,128,256] [RESHARD_TO=0] [QUANTIZATION=float32|int8] (issue 22, items 2, 3 and 5; issue 23, item 3)
         await ScaleBench.RunFromArgs(args);
         return 0;
@@ -90,6 +94,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] | failover BIN_DIR [VECTORS] [SHARDS] [CLIENTS] [QUANTIZATION] | ann-data OUT_DIR [N] [DIM] [Q] | chroma BIN_DIR DATA_DIR CHROMA_DIR [BATCH] [IN_FLIGHT] [QUANTIZATIONS]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] | failover BIN_DIR [VECTORS] [SHARDS] [CLIENTS] [QUANTIZATION] | tls BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] [ROUNDS] | ann-data OUT_DIR [N] [DIM] [Q] | chroma BIN_DIR DATA_DIR CHROMA_DIR [BATCH] [IN_FLIGHT] [QUANTIZATIONS]");
         return 2;
 }

@@ -104,7 +104,8 @@ public sealed class CertificateFiles
         catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
         {
             var path = Paths().First(p => p.Key == key).Path;
-            return (null, $"Silo:Tls:{key} '{path}' does not load: {e.Message.Split('\n')[0].Trim()}");
+            var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+            return (null, $"Silo:Tls:{key} '{path}' does not load: {message.Split('\n')[0].Trim()}");
         }
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Configuration;
 
 namespace RagCluster.Hosting.Tls;
@@ -14,6 +15,7 @@ public static class TlsHostingExtensions
     public static ISiloBuilder UseRagClusterTls(this ISiloBuilder silo, TlsSettings settings)
     {
         if (!settings.Enabled) return silo;
+        _ = new CertificateFiles(settings, NullLogger.Instance); // files that do not load stop the host as it is built, in one line
         silo.Services.AddSingleton(sp => new PeerTrust(settings, sp.GetRequiredService<ILoggerFactory>().CreateLogger<PeerTrust>()));
         silo.Services.AddOptions<SiloConnectionOptions>().Configure<PeerTrust>((o, trust) =>
         {
@@ -29,6 +31,7 @@ public static class TlsHostingExtensions
     {
         settings.Validate("Tls");
         if (!settings.Enabled) return client;
+        _ = new CertificateFiles(settings, NullLogger.Instance);
         client.Services.AddSingleton(sp => new PeerTrust(settings, sp.GetRequiredService<ILoggerFactory>().CreateLogger<PeerTrust>()));
         client.Services.AddOptions<ClientConnectionOptions>().Configure<PeerTrust>((o, trust) => o.ConfigureConnection(b => b.UseClientTls(trust.Options)));
         return client;
