@@ -58,8 +58,12 @@ step "built in ${build_s} s: localhost/ragcluster:dev, ${size_mb} MiB"
 # 4. PostgreSQL and Redis on loopback, certificates for the silos.
 PG=$(free_port); REDIS=$(free_port); API=$(free_port)
 PGDIR="$OUT/pg"; rm -rf "$PGDIR"; mkdir -p "$PGDIR"; chown postgres "$PGDIR"
+CONTAINERS=(rc-api rc-silo1 rc-silo2 rc-silo3 rc-embedded)
+# One name a call: podman 4.3's `rm -f` given a name that does not exist removes none of the others.
+remove_containers() { for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done; }
+remove_containers   # a run that was cut off left its containers
 cleanup() {
-  podman rm -f -t 0 rc-api rc-silo1 rc-silo2 rc-silo3 rc-embedded >/dev/null 2>&1 || true
+  remove_containers
   redis-cli -p "$REDIS" shutdown nosave >/dev/null 2>&1 || true
   runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGDIR/data" stop -m fast >/dev/null 2>&1 || true
 }

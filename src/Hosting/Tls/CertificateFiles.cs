@@ -50,7 +50,7 @@ public sealed class CertificateFiles
         lock (_gate)
         {
             if (_clock.GetTimestamp() < _nextCheck) return _current;
-            // The files' bytes, not their times: a Kubernetes secret changes by swapping a symlink, which keeps them.
+            // The files' bytes, not their times: a Secret volume changes by swapping a symlink to a new folder, and copied files may keep their times.
             var digest = Digest();
             if (digest is not null && !digest.AsSpan().SequenceEqual(_current.Digest))
             {

@@ -62,7 +62,7 @@ public sealed class PeerTrust
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(_files.Authorities);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = _clock.GetLocalNow().DateTime;
+        chain.ChainPolicy.VerificationTime = _clock.GetUtcNow().UtcDateTime;
         // The intermediates the peer sent, so a certificate issued under an intermediate of the trusted root is accepted.
         if (presented is not null)
         {
@@ -76,6 +76,7 @@ public sealed class PeerTrust
         var last = _lastRefusalLogged.GetValueOrDefault(peer.Thumbprint, long.MinValue);
         if (last == long.MinValue || _clock.GetElapsedTime(last, now) >= RefusalLogPeriod)
         {
+            if (_lastRefusalLogged.Count >= 1000) _lastRefusalLogged.Clear(); // a peer with ever new certificates grows nothing without bound
             _lastRefusalLogged[peer.Thumbprint] = now;
             var reasons = string.Join(", ", chain.ChainStatus.Select(s => s.Status).Distinct());
             _log.PeerRefused(peer.Subject, peer.Issuer, peer.Thumbprint, reasons);
