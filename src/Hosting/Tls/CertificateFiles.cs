@@ -20,7 +20,7 @@ public sealed class CertificateFiles
     private Loaded _current;
     private long _nextCheck;
 
-    private sealed record Loaded(X509Certificate2 Certificate, SslStreamCertificateContext Context, X509Certificate2Collection Authorities, byte[] Digest);
+    private sealed record Loaded(SslStreamCertificateContext Context, X509Certificate2Collection Authorities, byte[] Digest);
 
     /// <exception cref="ArgumentException">A file does not load; the message names its key.</exception>
     public CertificateFiles(TlsSettings settings, ILogger log, TimeProvider? clock = null)
@@ -34,7 +34,7 @@ public sealed class CertificateFiles
     }
 
     /// <summary>The certificate to present now.</summary>
-    public X509Certificate2 Certificate => Current().Certificate;
+    public X509Certificate2 Certificate => Current().Context.TargetCertificate;
 
     /// <summary>The certificate with the intermediates that followed it in its file, as a handshake sends them.</summary>
     public SslStreamCertificateContext Context => Current().Context;
@@ -59,7 +59,8 @@ public sealed class CertificateFiles
                 else
                 {
                     _current = loaded;
-                    _log.CertificateReloaded(loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter);
+                    var c = loaded.Context.TargetCertificate;
+                    _log.CertificateReloaded(c.Subject, c.Thumbprint, c.NotAfter);
                 }
             }
             Volatile.Write(ref _nextCheck, _clock.GetTimestamp() + Period);
@@ -99,7 +100,7 @@ public sealed class CertificateFiles
             if (authorities.Count == 0) return (null, $"Silo:Tls:CertificateAuthority '{_settings.CertificateAuthority}' holds no PEM certificate");
             var intermediates = new X509Certificate2Collection();
             foreach (var c in chain.Skip(1)) intermediates.Add(c);
-            return (new Loaded(leaf, SslStreamCertificateContext.Create(leaf, intermediates, offline: true), authorities, digest), null);
+            return (new Loaded(SslStreamCertificateContext.Create(leaf, intermediates, offline: true), authorities, digest), null);
         }
         catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
         {

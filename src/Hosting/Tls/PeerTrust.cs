@@ -27,10 +27,8 @@ public sealed class PeerTrust
         _files = new CertificateFiles(settings, log, _clock);
         Options = new TlsOptions
         {
-            // Orleans checks these once at start-up (usages, presence); each handshake then takes the current files below.
+            // Orleans checks this one at start-up (usages, presence); each handshake then takes the current files below.
             LocalCertificate = _files.Certificate,
-            LocalServerCertificateSelector = (_, _) => _files.Certificate,
-            LocalClientCertificateSelector = (_, _, _, _, _) => _files.Certificate,
             RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
             ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
             RemoteCertificateValidation = IsTrusted,
