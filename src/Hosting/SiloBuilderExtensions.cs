@@ -14,6 +14,7 @@ using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using RagCluster.Grains.Placement;
 using RagCluster.Hosting.Diagnostics;
+using RagCluster.Hosting.Directories;
 using RagCluster.Hosting.Tls;
 using RagCluster.Storage;
 using RagCluster.Storage.Faults;
@@ -56,6 +57,7 @@ public static class SiloBuilderExtensions
                 o.GatewayListeningEndpoint = options.GatewayPort == 0 ? null : new IPEndPoint(IPAddress.Parse(options.ListenAddress), options.GatewayPort);
             });
             silo.UseRedisClustering(o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(options.Redis!));
+            silo.UseRedisShardDirectory(options.Redis!);
             // Keeps Silo:ClusterId and ServiceId (no ORLEANS_* variables are set) and the advertised address set above.
             if (options.Kubernetes) silo.UseKubernetesHosting();
         }

@@ -20,7 +20,7 @@ public sealed record FaultSuiteSize(string Name, int BulkDocuments, int PhaseDoc
 public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Acknowledged, int Indexed, int Lost, int Stuck, int Resent,
     int Refused, int ShardChunks, int IndexedChunks, int Searches, int FailedSearches, IReadOnlyDictionary<int, int> Statuses,
     int ConnectionErrors, double RecoverySeconds, string Note, bool ApiKilled = false, int Unsettled = 0, bool NothingPendingAtFault = false,
-    string? Unspread = null, string? Unreplicated = null)
+    string? Unspread = null, string? Unreplicated = null, string? Unregistered = null)
 {
     public const double RecoveryLimitSeconds = 10;
     /// <summary>Searches after a kill, slowest first (ms), as the client saw them; null where the phase measures none.</summary>
@@ -49,6 +49,7 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
         if (RecoverySeconds > RecoveryLimitSeconds) yield return $"recovery took {RecoverySeconds:F1} s ({RecoveryLimitSeconds} s allowed)";
         if (Unspread is not null) yield return Unspread;
         if (Unreplicated is not null) yield return Unreplicated;
+        if (Unregistered is not null) yield return Unregistered;
         if (SlowestAllowedMs is { } limit && ServerSlowestMs > limit)
             yield return $"the slowest search after the kill took {ServerSlowestMs:F0} ms in the cluster ({limit:F0} allowed; p99 {ServerP99Ms:F0} ms of {ServerTook!.Length})";
     }
@@ -66,6 +67,7 @@ public sealed partial class FaultSuite(FaultSuiteSize size, Action<string> log, 
 {
     private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RegisteredAgainLimit = TimeSpan.FromSeconds(20);
     private FaultCluster _cluster = null!;
     private List<CorpusDocument> _corpus = [];
     private List<string> _queries = [];
@@ -197,10 +199,27 @@ public sealed partial class FaultSuite(FaultSuiteSize size, Action<string> log, 
     /// <summary>Phase 5: searches; a quarter into them, Redis is killed and a new, empty one starts on its port 1 s later.</summary>
     private async Task RestartRedisAsync()
     {
+        // Shard activations are registered in Redis (ShardDirectory): the empty Redis must get back the entries of the
+        // shards that live on, or a call that misses its cache makes a second activation of one.
+        const string Shards = "*/directory/indexshard/*.bulk/*";
+        var registered = await _cluster.Redis.KeysAsync(Shards);
         var (requests, search, fault) = await SearchThroughAsync(() => _cluster.Redis.RestartAsync(TimeSpan.FromSeconds(1)));
         var members = await _cluster.ActiveMembersAsync();
+        var back = DateTimeOffset.UtcNow;
+        var missing = registered.Count;
+        while (registered.Count > 0 && DateTimeOffset.UtcNow - back < RegisteredAgainLimit)
+        {
+            missing = registered.Except(await _cluster.Redis.KeysAsync(Shards)).Count();
+            if (missing == 0) break;
+            await Task.Delay(250);
+        }
         var check = await CheckAsync("bulk", null, requests, BulkIds);
-        Add(Result("5. Redis restart (comes back empty)", requests, null, search, check, requests.RecoverySince(fault), $"{members} active members afterwards"));
+        Add(Result("5. Redis restart (comes back empty)", requests, null, search, check, requests.RecoverySince(fault),
+            $"{members} active members afterwards; {registered.Count - missing} of {registered.Count} shard entries back in Redis") with
+        {
+            Unregistered = registered.Count == 0 ? "no shard activation was registered in Redis before the restart"
+                : missing > 0 ? $"{missing} of {registered.Count} shard entries still missing from Redis {RegisteredAgainLimit.TotalSeconds:F0} s after the searches" : null,
+        });
     }
 
     /// <summary>

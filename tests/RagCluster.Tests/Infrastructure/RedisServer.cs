@@ -38,6 +38,15 @@ public sealed class RedisServer : IAsyncDisposable
         _process = await StartProcessAsync(Port);
     }
 
+    /// <summary>The keys that match <paramref name="pattern"/> (Redis glob), read with SCAN.</summary>
+    public async Task<HashSet<string>> KeysAsync(string pattern)
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(ConnectionString);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var key in redis.GetServer(ConnectionString).KeysAsync(pattern: pattern)) keys.Add(key.ToString());
+        return keys;
+    }
+
     private static async Task<Process> StartProcessAsync(int port)
     {
         var binary = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
