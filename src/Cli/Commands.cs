@@ -78,7 +78,7 @@ public static partial class Commands
                     var waiting = new List<(string Path, string Id)>();
                     var window = new StatusWindow();
                     var taken = 0;
-                    var lastLine = Stopwatch.StartNew();
+                    Stopwatch? lastLine = null;
                     while (!ct.IsCancellationRequested)
                     {
                         bool more;
@@ -109,8 +109,13 @@ public static partial class Commands
                         still.AddRange(waiting.Skip(asked.Length));
                         waiting = still;
                         index.Description = $"indexing {progress.Rates(sw.Elapsed)}";
-                        // Without a live terminal (a log, CI), the same figures as a line every 5 s.
-                        if (!interactive && lastLine.Elapsed.TotalSeconds >= 5) { Console.WriteLine($"indexing: {progress.Line(sw.Elapsed)}"); lastLine.Restart(); }
+                        // Without a live terminal (a log, CI), the same figures as a line at the first round and every 5 s
+                        // after it: an ingest done within 5 s logged no progress line at all.
+                        if (!interactive && lastLine is not { Elapsed.TotalSeconds: < 5 })
+                        {
+                            Console.WriteLine($"indexing: {progress.Line(sw.Elapsed)}");
+                            lastLine = Stopwatch.StartNew();
+                        }
                         if (!more && waiting.Count == 0) break;
                         if (windowWaits) await Task.Delay(500, ct); // else the next window at once
                     }
