@@ -37,7 +37,7 @@ public sealed partial class IndexShardGrain
         }
         _lastHeard = DateTime.UtcNow;
         if (_follower.Accept(firstSeq, entries) is not { } fresh) _catchUpDue = true;
-        else _followed.AddRange(fresh.Select(e => serializer.Deserialize<ShardLogEntry>(e)!));
+        else _followed.AddRange(fresh.Select(e => ShardLogCodec.Decode(e, serializer)));
         if (_followed.Count > 0 || _catchUpDue) RunWriter();
         return Task.CompletedTask;
     }
@@ -109,7 +109,7 @@ public sealed partial class IndexShardGrain
                     this.DeactivateOnIdle();
                     return;
                 }
-                _followed.AddRange(read.Select(e => serializer.Deserialize<ShardLogEntry>(e)!));
+                _followed.AddRange(read.Select(e => ShardLogCodec.Decode(e, serializer)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -120,7 +120,7 @@ public sealed partial class IndexShardGrain
                         batch.RemoveAll(b => refused.ContainsKey(b.Entry));
                     }
                     var encoding = _hnsw is null && fresh.Any(HasVectors) ? await EncodingAsync() : (VectorEncoding?)null;
-                    var stored = fresh.Select(e => serializer.SerializeToArray(e)).ToArray();
+                    var stored = fresh.Select(e => ShardLogCodec.Encode(e, serializer, shardSettings.Value.OwnLogFormat)).ToArray();
                     await log.AppendAsync(stored); // durable first: a crash after this replays it
                     await ApplyAllAsync(fresh, encoding: encoding);
                     PushToFollowers(log.LastSeq - stored.Length + 1, stored);

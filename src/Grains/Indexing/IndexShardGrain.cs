@@ -91,7 +91,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
             _snapshotBytes = snapshot.Sum(p => (long)p.Length);
         }
         else (decoded, rebuilt) = (read, read);
-        await ApplyAllAsync(entries.Select(e => serializer.Deserialize<ShardLogEntry>(e)!).ToList(), activating: true);
+        await ApplyAllAsync(entries.Select(e => ShardLogCodec.Decode(e, serializer)).ToList(), activating: true);
         _activationSeconds = started.Elapsed.TotalSeconds;
         _activationSplit = FormattableString.Invariant(
             $"read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");

@@ -12,8 +12,18 @@ public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// <summary>Each silo, once active, wakes every shard in the store, so a restart loads them before the first search needs them (see <see cref="ShardWakeup"/>).</summary>
     public bool WakeOnStart { get; set; } = true;
 
+    /// <summary>
+    /// How new log entries are written: <c>binary</c>, ours (<see cref="ShardLogCodec"/>), or <c>orleans</c>, as builds
+    /// before it wrote them and still read them. Both are read. During a rolling upgrade from such a build set
+    /// <c>orleans</c>, since a primary pushes its entries to copies that may still run the older build; then remove it.
+    /// </summary>
+    public string LogFormat { get; set; } = "binary";
+
+    public bool OwnLogFormat => LogFormat == "binary";
+
     public void Validate()
     {
+        if (LogFormat is not ("binary" or "orleans")) throw new ArgumentException($"Shards:LogFormat '{LogFormat}' is not binary or orleans");
         if (TombstoneRetention < TimeSpan.FromSeconds(1)) throw new ArgumentException("Shards:TombstoneRetention must be at least 1 second");
         if (FollowerPoll < TimeSpan.FromSeconds(1)) throw new ArgumentException("Shards:FollowerPoll must be at least 1 second");
     }
