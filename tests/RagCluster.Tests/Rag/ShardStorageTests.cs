@@ -75,21 +75,29 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         var shard = cluster.Grains.GetGrain<IIndexShardGrain>("halfway/0");
         const string Pages = "SELECT count(*) FROM ragcluster_log_snapshot_page WHERE grain LIKE '%halfway/0'";
         var rng = new Random(11);
-        var vectors = Enumerable.Range(0, 2000).Select(_ => Vector(rng, 1024)).ToArray();
+        var vectors = Enumerable.Range(0, 3000).Select(_ => Vector(rng, 1024)).ToArray();
         async Task Load(int from, int to)
         {
             for (var start = from; start < to; start += 200)
                 await shard.UpsertMany(Enumerable.Range(start, 200).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])])).ToArray());
         }
-        await Load(0, 1200);
-        var first = await shard.GetStats();
-        Assert.True(first.SnapshotBytes > 4 << 20, $"snapshot of {first.SnapshotBytes} bytes"); // two pages or more
+        // Until the shard's snapshot spans two pages or more: when it snapshots follows its log entries' size.
+        var split = 0;
+        while ((await shard.GetStats()).SnapshotBytes <= 4 << 20)
+        {
+            Assert.True(split < 2200, $"no snapshot over 4 MiB after {split} vectors");
+            await Load(split, split += 200);
+        }
         var firstPages = await Scalar(cluster.Storage, Pages);
 
         // The next snapshot stores its pages, then fails where it would become the shard's snapshot (the row that points at them).
         await failures.FailSnapshots("%halfway/0");
-        await Load(1200, 2000);
-        Assert.True((await shard.GetStats()).SnapshotFailures >= 1, "the snapshot was tried and failed");
+        var total = split;
+        while ((await shard.GetStats()).SnapshotFailures < 1)
+        {
+            Assert.True(total < 3000, "the next snapshot was never tried");
+            await Load(total, total += 200);
+        }
         // Polled: a retried snapshot first clears what the attempt before it left in its page set, then writes it again,
         // and a count taken between the two saw only the first's pages (a GPU-build run failed there once).
         await Poll.UntilAsync(async () => await Scalar(cluster.Storage, Pages) > firstPages); // the failed snapshot's pages beside the first's
@@ -97,8 +105,8 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         await cluster.KillAsync(cluster.Cluster.Primary!);
         await using var second = await NewCluster(cluster.Storage, serviceId);
         var restored = second.Grains.GetGrain<IIndexShardGrain>("halfway/0");
-        Assert.Equal(2000, (await restored.GetStats()).Vectors); // the first snapshot plus the log after it
-        foreach (var d in new[] { 0, 1199, 1200, 1999 })
+        Assert.Equal(total, (await restored.GetStats()).Vectors); // the first snapshot plus the log after it
+        foreach (var d in new[] { 0, split - 1, split, total - 1 })
             Assert.Equal($"d{d}#0", (await restored.Search(new ShardQuery(vectors[d], null, 1, 64, null))).Dense[0].ChunkId);
 
         // Healed, the restored shard folds its log tail into a snapshot when quiet; the pages of the one before go.
