@@ -19,7 +19,7 @@ public static class ShardLogCodec
     public static byte[] Encode(ShardLogEntry entry, Serializer serializer, bool own)
     {
         if (!own) return serializer.SerializeToArray(entry);
-        var bytes = new MemoryStream(64 + entry.Chunks.Sum(c => (c.Vector?.Length ?? 0) * sizeof(float) + c.Text.Length * 2));
+        var bytes = new MemoryStream(64 + entry.Chunks.Sum(c => (c.Vector?.Length ?? 0) * sizeof(float) + (c.Text?.Length ?? 0) * 2));
         using (var w = new BinaryWriter(bytes, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Magic);
@@ -35,9 +35,11 @@ public static class ShardLogCodec
                 w.Write(c.Ordinal);
                 w.Write(c.Start);
                 w.Write(c.End);
-                w.Write(c.Text);
-                w.Write(c.HeadingPath.Length);
-                foreach (var h in c.HeadingPath) w.Write(h);
+                // A null is kept as one, as Orleans' encoding keeps it: a text as a flag before it, a list as count -1.
+                w.Write(c.Text is not null);
+                if (c.Text is not null) w.Write(c.Text);
+                w.Write(c.HeadingPath?.Length ?? -1);
+                foreach (var h in c.HeadingPath ?? []) w.Write(h);
                 WriteMap(w, c.Tags);
                 w.Write(c.Vector?.Length ?? -1);
                 if (c.Vector is { } v) w.Write(MemoryMarshal.AsBytes(v.AsSpan())); // little-endian, as every platform .NET runs a silo on
@@ -58,10 +60,12 @@ public static class ShardLogCodec
         var chunks = new ChunkRecord[r.ReadInt32()];
         for (var i = 0; i < chunks.Length; i++)
         {
-            var (chunkId, chunkDocument, ordinal, start, end, text) = (r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadString());
-            var headings = new string[r.ReadInt32()];
-            for (var h = 0; h < headings.Length; h++) headings[h] = r.ReadString();
-            var tags = ReadMap(r) ?? [];
+            var (chunkId, chunkDocument, ordinal, start, end) = (r.ReadString(), r.ReadString(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+            var text = r.ReadBoolean() ? r.ReadString() : null;
+            var headingCount = r.ReadInt32();
+            var headings = headingCount < 0 ? null : new string[headingCount];
+            for (var h = 0; h < headingCount; h++) headings![h] = r.ReadString();
+            var tags = ReadMap(r);
             var length = r.ReadInt32();
             float[]? vector = null;
             if (length >= 0)
@@ -69,7 +73,7 @@ public static class ShardLogCodec
                 vector = new float[length];
                 stream.ReadExactly(MemoryMarshal.AsBytes(vector.AsSpan()));
             }
-            chunks[i] = new ChunkRecord(chunkId, chunkDocument, ordinal, start, end, text, headings, tags, vector);
+            chunks[i] = new ChunkRecord(chunkId, chunkDocument, ordinal, start, end, text!, headings!, tags!, vector);
         }
         return new ShardLogEntry(documentId, version, chunks, (flags & 1) != 0) { Merge = (flags & 2) != 0, Retag = retag };
     }
