@@ -136,9 +136,14 @@ public sealed partial class IndexShardGrain
             // Nodes a link pass that failed left out (their entries are durable and applied): linked again before a
             // snapshot, which refuses unlinked nodes. Retried on every round, the idle one included, until it succeeds.
             // The same step links a reload's log tail, in the background of a shard that already serves: on the indexing
-            // threads only (cores - 1), which leaves a core to searches and to other shards still loading.
+            // threads only (cores - 1), which leaves a core to searches, and after the other shards of a restart have loaded.
             if (_hnsw is { PendingCount: > 0 } graph)
             {
+                if (_tailLinking is not null && !cpu.ShardLoads.IsCompleted)
+                {
+                    try { await cpu.ShardLoads.WaitAsync(_deactivating.Token); }
+                    catch (OperationCanceledException) { continue; }
+                }
                 // Stopped by a deactivation: what is left stays in the log, and no snapshot is taken without it.
                 try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true, _deactivating.Token)); }
                 catch (Exception) when (_deactivating.IsCancellationRequested) { continue; } // queued writes still go in

@@ -44,6 +44,26 @@ public sealed class IndexingThreads : IDisposable
 
     public Task Run(Action work) => Run(() => { work(); return true; });
 
+    // Open unless a restart's shards are loading (ShardWakeup holds it): until they have, a reload's log tail waits to be
+    // linked, so the loads get every core and the first search, which needs every shard loaded, comes sooner.
+    private volatile Task _loadsDone = Task.CompletedTask;
+
+    /// <summary>Completes when the shards this silo woke at start-up have loaded (at once when none are loading).</summary>
+    public Task ShardLoads => _loadsDone;
+
+    /// <summary>Holds <see cref="ShardLoads"/> until the returned handle is disposed.</summary>
+    public IDisposable HoldForShardLoads()
+    {
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loadsDone = loading.Task;
+        return new Release(loading);
+    }
+
+    private sealed class Release(TaskCompletionSource loading) : IDisposable
+    {
+        public void Dispose() => loading.TrySetResult();
+    }
+
     private void Work()
     {
         foreach (var job in _queue.GetConsumingEnumerable()) job();

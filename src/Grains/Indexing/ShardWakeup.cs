@@ -10,7 +10,7 @@ namespace RagCluster.Grains.Indexing;
 /// that after a restart the shards load beside the rest of start-up rather than under the first search (issue 60). A
 /// silo that joins a running cluster finds them awake already. <c>Shards:WakeOnStart</c> (true) turns it off.
 /// </summary>
-public sealed class ShardWakeup(IGrainLogStore logs, IGrainFactory grains, IOptions<ShardOptions> options, ILogger<ShardWakeup> logger)
+public sealed class ShardWakeup(IGrainLogStore logs, IGrainFactory grains, IndexingThreads cpu, IOptions<ShardOptions> options, ILogger<ShardWakeup> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<ShardWakeup>(ServiceLifecycleStage.Active, ct =>
@@ -26,6 +26,7 @@ public sealed class ShardWakeup(IGrainLogStore logs, IGrainFactory grains, IOpti
             var type = grains.GetGrain<IIndexShardGrain>("_").GetGrainId().Type;
             var shards = (await logs.GrainsAsync("shard")).Select(GrainId.Parse).Where(g => g.Type.Equals(type)).ToList();
             if (shards.Count == 0) return;
+            using var loading = cpu.HoldForShardLoads(); // log tails are linked once every shard here serves
             var started = System.Diagnostics.Stopwatch.StartNew();
             // A load is CPU work: more at once than the cores only spreads them thinner.
             await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },

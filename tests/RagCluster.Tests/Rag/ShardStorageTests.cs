@@ -47,6 +47,10 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         var stats = await shard.GetStats();
         Assert.True(stats.SnapshotBytes > 4 << 20, $"snapshot of {stats.SnapshotBytes} bytes");
         Assert.True(await Scalar(cluster.Storage, "SELECT count(*) FROM ragcluster_log_snapshot_page WHERE grain LIKE '%pages/0'") >= 2);
+        // A few more: too few for a snapshot, so the restart has a log tail to replay and link.
+        var tail = Enumerable.Range(0, 10).Select(_ => Vector(rng, 1024)).ToArray();
+        await shard.UpsertMany(Enumerable.Range(0, 10).Select(d => new ShardUpsert($"t{d}", 1, [Chunk($"t{d}", tail[d])])).ToArray());
+        Assert.True((await shard.GetStats()).LogEntries > 0);
         var queries = Enumerable.Range(0, 20).Select(i => new ShardQuery(vectors[i * 97], null, 5, 64, null)).ToList();
         var before = new List<string[]>();
         foreach (var q in queries) before.Add((await shard.Search(q)).Dense.Select(h => h.ChunkId).ToArray());
@@ -54,13 +58,16 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         await cluster.KillAsync(cluster.Cluster.Primary!); // no deactivation: the restore reads the paged snapshot plus the log tail
         await using var second = await NewCluster(cluster.Storage, serviceId);
         var restored = second.Grains.GetGrain<IIndexShardGrain>("pages/0");
-        Assert.Equal(2000, (await restored.GetStats()).Vectors);
+        Assert.Equal(2010, (await restored.GetStats()).Vectors);
         for (var i = 0; i < queries.Count; i++)
         {
             var after = (await restored.Search(queries[i])).Dense.Select(h => h.ChunkId).ToArray();
             Assert.Equal(before[i], after);
             Assert.Equal($"d{i * 97}#0", after[0]);
         }
+        Assert.Equal("t3#0", (await restored.Search(new ShardQuery(tail[3], null, 1, 64, null))).Dense[0].ChunkId);
+        // The tail is linked once the start-up's shard loads are done (ShardWakeup holds it until then), not never.
+        await Poll.UntilAsync(async () => (await restored.GetStats()).ActivationSplit?.Contains("linked") == true);
     }
 
     [Theory]
