@@ -5,13 +5,13 @@ using RagCluster.Storage.GrainLogs;
 
 namespace RagCluster.Grains.Indexing;
 
-// Snapshots bound the log a reload replays: taken once the tail is SnapshotEvery entries and half the last snapshot's bytes, and when idle.
+// Snapshots bound the log a reload replays: taken once the tail is SnapshotEvery entries and Shards:SnapshotAtTailShare of the last snapshot's bytes, and when idle.
 public sealed partial class IndexShardGrain
 {
     private async Task<bool> SnapshotIfDueAsync()
     {
         if (_follower is not null) return true; // the primary owns the log and its snapshots
-        var due = _idleSnapshotDue ? log.EntriesSinceSnapshot > 0 : log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot * 2 >= _snapshotBytes;
+        var due = _idleSnapshotDue ? log.EntriesSinceSnapshot > 0 : log.EntriesSinceSnapshot >= SnapshotEvery && log.BytesSinceSnapshot >= shardSettings.Value.SnapshotAtTailShare * _snapshotBytes;
         _idleSnapshotDue = false;
         if (!due || DateTime.UtcNow < _nextSnapshotAttempt) return true;
         try

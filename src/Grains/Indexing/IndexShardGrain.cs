@@ -15,7 +15,7 @@ namespace RagCluster.Grains.Indexing;
 /// chunks. Every change is appended to the shard's log before it is applied. Writes are group-committed: changes
 /// that arrive while a log write is in flight go out together in the next one, and their vectors join the graph in
 /// one bulk insert. The log is folded into a paged snapshot (<see cref="ShardSnapshots"/>) once it holds at least
-/// <see cref="SnapshotEvery"/> entries and half the last snapshot's bytes (so snapshotting costs O(1) per byte
+/// <see cref="SnapshotEvery"/> entries and a quarter of the last snapshot's bytes (<c>Shards:SnapshotAtTailShare</c>; so snapshotting costs O(1) per byte
 /// written, not O(shard) per 64 entries), and on deactivation; a reactivation on any silo replays the rest in bulk
 /// and never re-embeds.
 /// Only the writer loop (<see cref="WriteQueuedAsync"/>) changes the shard, one step at a time. Its long CPU work

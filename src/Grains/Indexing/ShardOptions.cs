@@ -21,10 +21,18 @@ public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOpt
 
     public bool OwnLogFormat => LogFormat == "binary";
 
+    /// <summary>
+    /// A shard snapshots once the log written since its last snapshot holds this share of that snapshot's bytes (and 64
+    /// entries): the most a crash leaves to replay. Lower means shorter restarts after a crash and more snapshot writing
+    /// under a steady ingest (1 / share snapshot bytes a log byte), as Elasticsearch's translog flush threshold trades.
+    /// </summary>
+    public double SnapshotAtTailShare { get; set; } = 0.25;
+
     public void Validate()
     {
         if (LogFormat is not ("binary" or "orleans")) throw new ArgumentException($"Shards:LogFormat '{LogFormat}' is not binary or orleans");
         if (TombstoneRetention < TimeSpan.FromSeconds(1)) throw new ArgumentException("Shards:TombstoneRetention must be at least 1 second");
+        if (SnapshotAtTailShare is not (>= 0.05 and <= 4)) throw new ArgumentException($"Shards:SnapshotAtTailShare {SnapshotAtTailShare} must be between 0.05 and 4");
         if (FollowerPoll < TimeSpan.FromSeconds(1)) throw new ArgumentException("Shards:FollowerPoll must be at least 1 second");
     }
 }

@@ -71,6 +71,36 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
     }
 
     [Theory]
+    [InlineData(0.25)]
+    [InlineData(0.5)]
+    public async Task The_log_since_the_last_snapshot_stays_within_its_share_of_it(double share)
+    {
+        // What a crash leaves to replay (Shards:SnapshotAtTailShare): checked after each write, when the snapshot the
+        // write before it made due has been taken, so the bound is the share plus two writes' entries.
+        await using var cluster = await RagTestCluster.StartAsync(1, null, new()
+        {
+            ["Embedding:ModelDirectory"] = RepoPaths.TestModel,
+            ["Shards:SnapshotAtTailShare"] = share.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("share/0");
+        var rng = new Random(5);
+        long batchBytes = 0, largestOver = long.MinValue;
+        var snapshots = new HashSet<long>();
+        for (var start = 0; start < 4000; start += 50)
+        {
+            await shard.UpsertMany(Enumerable.Range(start, 50).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", Vector(rng, 384))])).ToArray());
+            var stats = await shard.GetStats();
+            if (start == 0) batchBytes = stats.LogBytes; // no snapshot before the first 64 entries
+            if (stats.SnapshotBytes == 0) continue;
+            snapshots.Add(stats.SnapshotBytes);
+            largestOver = Math.Max(largestOver, stats.LogBytes - (long)(share * stats.SnapshotBytes));
+        }
+        Assert.True(snapshots.Count >= 3, $"{snapshots.Count} snapshots");
+        Assert.True(largestOver <= 2 * batchBytes, $"the tail passed {share} of its snapshot by {largestOver} bytes (a write is {batchBytes})");
+        Assert.True(largestOver > -2 * batchBytes, $"the tail stayed {-largestOver} bytes under {share} of its snapshot: snapshots came early");
+    }
+
+    [Theory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]
     public async Task A_snapshot_cut_off_after_its_pages_leaves_the_previous_one_whole(string kind)
