@@ -34,8 +34,11 @@ public interface IRagBackend : IAsyncDisposable
     /// <param name="collection">Its name.</param>
     /// <param name="dimensions">For a new collection: set to bring its own vectors of this dimension (null: the cluster's model).</param>
     /// <param name="ct">Cancels the call.</param>
-    Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct);
-    Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct);
+    /// <param name="accessField">For a new collection: the tag naming each document's reader groups (null: none).</param>
+    Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null);
+    Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct);
+    /// <summary>Replaces the key's groups (its read rights in collections with an access field).</summary>
+    Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct);
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
     Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
     Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct);
@@ -122,13 +125,13 @@ public sealed class EmbeddedBackend : IRagBackend
         return Key(collection);
     }
 
-    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct)
+    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null)
     {
         if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists()) return false;
         var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;
-        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions });
+        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions, AccessField = accessField });
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
         return true;
     }
@@ -165,7 +168,7 @@ public sealed class EmbeddedBackend : IRagBackend
         await _silo.Document(await Existing(collection), id).GetStatus();
 
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
-        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request, ct);
+        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request with { Access = ReadAccess.All }, ct); // the store's owner: every document
 
     public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct)
     {
@@ -177,8 +180,10 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) =>
         await _silo.GetGrain<ICollectionGrain>(await Existing(collection)).GetInfo() with { Collection = collection };
 
-    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) =>
-        _silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create(tenant, role, description);
+    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct) =>
+        _silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create(tenant, role, description, groups);
+
+    public async Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => await (await ExistingKey(keyId)).SetGroups(groups);
 
     public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct)
     {
@@ -317,21 +322,24 @@ public sealed class HttpBackend : IRagBackend
         var s = r.Settings;
         var settings = new CollectionSettings(s.ShardCount, s.ChunkMaxTokens, s.ChunkOverlapTokens)
         {
-            Dimensions = s.Dimensions, LayoutGeneration = s.LayoutGeneration, Quantization = s.Quantization, Fields = s.Fields,
+            Dimensions = s.Dimensions, LayoutGeneration = s.LayoutGeneration, Quantization = s.Quantization, Fields = s.Fields, AccessField = s.AccessField,
             ReshardingTo = s.ReshardingTo is { } to ? new ShardLayout(to.Generation, to.ShardCount) : null,
         };
-        return new CollectionInfo(r.Collection, settings, r.Version, r.DocumentCount)
+        // -1: the server does not tell this key (a collection with an access field counts documents the key may not see).
+        return new CollectionInfo(r.Collection, settings, r.Version, r.DocumentCount ?? -1)
         {
-            UnsettledCount = r.UnsettledCount,
+            UnsettledCount = r.UnsettledCount ?? -1,
             Resharding = r.Resharding is { } p ? new ReshardProgress(p.ShardCount, p.OldShardsCopied, p.OldShards, p.ChunksCopied) : null,
         };
     });
 
-    public Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct) =>
-        Call(() => _client.EnsureCollectionAsync(new RagCluster.Client.CreateCollectionRequest(collection) { Dimensions = dimensions }, ct));
+    public Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null) =>
+        Call(() => _client.EnsureCollectionAsync(new RagCluster.Client.CreateCollectionRequest(collection) { Dimensions = dimensions, AccessField = accessField }, ct));
 
-    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, CancellationToken ct) => Call(async () =>
-        KeyInfo(await _client.CreateKeyAsync(new RagCluster.Client.CreateKeyRequest(role) { Tenant = tenant, Description = description }, ct)));
+    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct) => Call(async () =>
+        KeyInfo(await _client.CreateKeyAsync(new RagCluster.Client.CreateKeyRequest(role) { Tenant = tenant, Description = description, Groups = groups }, ct)));
+
+    public Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => Call(async () => KeyInfo(await _client.SetKeyGroupsAsync(keyId, groups, ct)));
 
     public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => Call(async () =>
         (await _client.ListKeysAsync(tenant, ct)).Select(KeyInfo).ToArray());
@@ -359,7 +367,7 @@ public sealed class HttpBackend : IRagBackend
         return new BackupSummary(collection, r.Documents, r.Chunks, r.Skipped);
     });
 
-    private static ApiKeyInfo KeyInfo(RagCluster.Client.ApiKeyReply k) => new(k.KeyId, k.Tenant, k.Role, k.Description, k.CreatedAt, k.RevokedAt, k.Key);
+    private static ApiKeyInfo KeyInfo(RagCluster.Client.ApiKeyReply k) => new(k.KeyId, k.Tenant, k.Role, k.Description, k.CreatedAt, k.RevokedAt, k.Key) { Groups = k.Groups };
 
     public ValueTask DisposeAsync()
     {

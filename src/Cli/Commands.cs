@@ -29,7 +29,7 @@ public static partial class Commands
     /// many as have been finishing, so a large folder stays far inside the API's rate limit); a bad file is listed and
     /// skipped, never the end of the batch.
     /// </summary>
-    public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct)
+    public static async Task<int> Ingest(IRagBackend backend, string collection, string[] paths, string[] tagArgs, CancellationToken ct, string? accessField = null)
     {
         var textTags = ParseTags(tagArgs);
         var files = new List<(string Path, string Id)>();
@@ -43,7 +43,8 @@ public static partial class Commands
         }
         // Vector files (.npy, .jsonl) go to a collection that brings its own vectors, created with their dimension if new.
         var dimensions = files.FirstOrDefault(f => VectorFiles.IsVectorFile(f.Path)) is { Path: { } first } ? VectorFiles.Dimensions(first) : (int?)null;
-        if (await backend.EnsureCollectionAsync(collection, dimensions, ct)) Console.WriteLine($"created collection '{collection}'");
+        if (await backend.EnsureCollectionAsync(collection, dimensions, ct, accessField))
+            Console.WriteLine($"created collection '{collection}'{(accessField is null ? "" : $" (readers by the groups in tag '{accessField}')")}");
         var tags = textTags.Count == 0 ? [] : StoredTags(textTags, (await backend.CollectionAsync(collection, ct)).Settings.Fields);
         if (dimensions is not null)
             dimensions = (await backend.CollectionAsync(collection, ct)).Settings.Dimensions
@@ -275,7 +276,8 @@ public static partial class Commands
         }
         var info = await backend.CollectionAsync(collection, ct);
         var resharding = info.Resharding is { } r ? $" (resharding to {r.ShardCount}: {r.OldShardsCopied} of {r.OldShards} old shards copied, {r.ChunksCopied} chunks)" : "";
-        Console.WriteLine($"{collection}: {info.DocumentCount} documents, {info.Settings.ShardCount} shards{resharding}, version {info.Version}, chunks of {info.Settings.ChunkMaxTokens} tokens");
+        var documents = info.DocumentCount < 0 ? "documents not counted for this key (access field)" : $"{info.DocumentCount} documents";
+        Console.WriteLine($"{collection}: {documents}, {info.Settings.ShardCount} shards{resharding}, version {info.Version}, chunks of {info.Settings.ChunkMaxTokens} tokens");
         return 0;
     }
 
@@ -299,36 +301,6 @@ public static partial class Commands
         if (!File.Exists(file)) throw new CliException($"no such file: {file}");
         var s = await backend.RestoreAsync(collection, file, ct);
         Console.WriteLine($"restored {s.Documents} documents, {s.Chunks} chunks into '{collection}'");
-        return 0;
-    }
-
-    public static async Task<int> CreateKey(IRagBackend backend, string tenant, string role, string description, CancellationToken ct)
-    {
-        var k = await backend.CreateKeyAsync(tenant, role, description, ct);
-        Console.WriteLine($"created {k.Role} key {k.KeyId} for tenant '{k.Tenant}'. The secret is shown once; store it now:");
-        Console.WriteLine(k.Secret);
-        return 0;
-    }
-
-    public static async Task<int> ListKeys(IRagBackend backend, string? tenant, CancellationToken ct)
-    {
-        foreach (var k in await backend.ListKeysAsync(tenant, ct))
-            Console.WriteLine($"{k.KeyId}  {k.Tenant,-16} {k.Role,-7} created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  REVOKED {r:u}" : "")}  {k.Description}");
-        return 0;
-    }
-
-    public static async Task<int> RotateKey(IRagBackend backend, string keyId, CancellationToken ct)
-    {
-        var k = await backend.RotateKeyAsync(keyId, ct);
-        Console.WriteLine($"rotated {k.KeyId}; the old secret no longer works. New key (shown once):");
-        Console.WriteLine(k.Secret);
-        return 0;
-    }
-
-    public static async Task<int> RevokeKey(IRagBackend backend, string keyId, CancellationToken ct)
-    {
-        var k = await backend.RevokeKeyAsync(keyId, ct);
-        Console.WriteLine($"revoked {k.KeyId} ({k.Role} of '{k.Tenant}') at {k.RevokedAt:u}");
         return 0;
     }
 

@@ -17,8 +17,9 @@ foreach (var o in root.Options) o.Recursive = true;
 
 var paths = new Argument<string[]>("paths") { Description = "files or folders (recursed)", Arity = ArgumentArity.OneOrMore };
 var tags = new Option<string[]>("--tag") { Description = "key=value tag for every document (repeatable)" };
-var ingest = new Command("ingest", "add or update documents (txt, md, html, json, docx, pdf)") { paths, tags };
-ingest.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ingest(b, p.GetValue(collection)!, p.GetValue(paths)!, p.GetValue(tags) ?? [], c)));
+var accessField = new Option<string?>("--access-field") { Description = "a new collection's access field: the tag listing each document's reader groups (e.g. acl, with --tag acl='[\"hr\"]')" };
+var ingest = new Command("ingest", "add or update documents (txt, md, html, json, docx, pdf)") { paths, tags, accessField };
+ingest.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ingest(b, p.GetValue(collection)!, p.GetValue(paths)!, p.GetValue(tags) ?? [], c, p.GetValue(accessField))));
 
 var query = new Argument<string>("query");
 var filter = new Option<string?>("--filter") { Description = "only chunks whose tags match this filter (JSON), e.g. '{\"year\":{\"$gte\":2020}}'" };
@@ -50,15 +51,18 @@ var tenant = new Option<string?>("--tenant") { Description = "tenant of the key 
 var role = new Option<string>("--role") { Description = "operator (the whole cluster), admin (its own tenant), writer or reader", Required = true };
 var description = new Option<string>("--description") { Description = "what the key is for", DefaultValueFactory = _ => "" };
 var keyId = new Argument<string>("key-id") { Description = "the key id (kXXXXXXXXXXXXXXXX)" };
-var keysCreate = new Command("create", "create an API key (its secret is printed once)") { tenant, role, description };
-keysCreate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.CreateKey(b, p.GetValue(tenant) ?? RagCluster.Grains.Security.TenantScope.DefaultTenant, p.GetValue(role)!, p.GetValue(description)!, c)));
+var groups = new Option<string[]>("--group") { Description = "a group whose documents the key reads in collections with an access field (repeatable)", DefaultValueFactory = _ => [] };
+var keysCreate = new Command("create", "create an API key (its secret is printed once)") { tenant, role, description, groups };
+keysCreate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.CreateKey(b, p.GetValue(tenant) ?? RagCluster.Grains.Security.TenantScope.DefaultTenant, p.GetValue(role)!, p.GetValue(description)!, p.GetValue(groups)!, c)));
+var keysGroups = new Command("groups", "replace a key's groups (none given: no group)") { keyId, groups };
+keysGroups.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.SetKeyGroups(b, p.GetValue(keyId)!, p.GetValue(groups)!, c)));
 var keysList = new Command("list", "list a tenant's keys (never their secrets)") { tenant };
 keysList.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.ListKeys(b, p.GetValue(tenant), c)));
 var keysRotate = new Command("rotate", "replace a key's secret; the old one stops working") { keyId };
 keysRotate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RotateKey(b, p.GetValue(keyId)!, c)));
 var keysRevoke = new Command("revoke", "revoke a key for good") { keyId };
 keysRevoke.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RevokeKey(b, p.GetValue(keyId)!, c)));
-var keys = new Command("keys", "manage API keys (operator, or a tenant admin for its own tenant)") { keysCreate, keysList, keysRotate, keysRevoke };
+var keys = new Command("keys", "manage API keys (operator, or a tenant admin for its own tenant)") { keysCreate, keysList, keysGroups, keysRotate, keysRevoke };
 
 var backupCollection = new Argument<string>("collection") { Description = "the collection" };
 var backupFile = new Argument<string>("file") { Description = "the backup file (zip with a checksum manifest)" };

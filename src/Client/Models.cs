@@ -17,6 +17,8 @@ public sealed record CreateCollectionRequest(string Name)
     public int? ReplicationFactor { get; init; }
     /// <summary>Tag types to enforce, by tag name: string, integer, float, boolean, datetime or string[].</summary>
     public Dictionary<string, string>? Fields { get; init; }
+    /// <summary>The tag (an array of group names) that says who reads each document; a reader sees those of its key's groups.</summary>
+    public string? AccessField { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -29,6 +31,8 @@ public sealed record ConfigureCollectionRequest
     public int? ReplicationFactor { get; init; }
     /// <summary>The declared tag types, replaced whole ({} declares none).</summary>
     public Dictionary<string, string>? Fields { get; init; }
+    /// <summary>The access field ("" removes it); only a tenant admin may change it.</summary>
+    public string? AccessField { get; init; }
 }
 
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
@@ -41,6 +45,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public int ReplicationFactor { get; init; } = 1;
     /// <summary>Declared tag types by name (string, integer, float, boolean, datetime, string[]); null: none.</summary>
     public Dictionary<string, string>? Fields { get; init; }
+    /// <summary>The tag that names each document's reader groups; null: every reader of the tenant sees every document.</summary>
+    public string? AccessField { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);
@@ -49,7 +55,8 @@ public sealed record ReshardProgress(int ShardCount, int OldShardsCopied, int Ol
 
 public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);
 
-public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int DocumentCount, int UnsettledCount, ReshardProgress? Resharding);
+/// <summary>A collection now; the counts are null to a caller who does not see every document of a collection with an access field.</summary>
+public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int? DocumentCount, int? UnsettledCount, ReshardProgress? Resharding);
 
 public sealed record DocumentIdsPage(string[] DocumentIds, string? Next);
 
@@ -164,10 +171,16 @@ public sealed record CreateKeyRequest(string Role)
     /// <summary>Operators only: a tenant other than their own.</summary>
     public string? Tenant { get; init; }
     public string? Description { get; init; }
+    /// <summary>The groups whose documents the key reads in collections with an access field.</summary>
+    public string[]? Groups { get; init; }
 }
 
+/// <summary>A key's groups, replaced whole ([] for none).</summary>
+public sealed record UpdateKeyRequest(string[] Groups);
+
 /// <summary>An API key; <see cref="Key"/> (the secret to send) only in the create and rotate replies.</summary>
-public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key,
+    string[] Groups);
 
 /// <summary>One audited request: who (key id, tenant, role), what (method and route), its target, its status and from where.</summary>
 public sealed record AuditEntry(DateTimeOffset At, string? KeyId, string? Tenant, string? Role, string Action, string Target, int Status, string? RemoteAddress);

@@ -12,6 +12,10 @@ public sealed partial class RagClusterClient
 
     public Task<ApiKeyReply> GetKeyAsync(string keyId, CancellationToken ct = default) => GetAsync<ApiKeyReply>($"v1/admin/keys/{Segment(keyId)}", ct);
 
+    /// <summary>Replaces the key's groups (its read rights in collections with an access field); its next requests use them.</summary>
+    public Task<ApiKeyReply> SetKeyGroupsAsync(string keyId, IEnumerable<string> groups, CancellationToken ct = default) =>
+        SendJsonAsync<ApiKeyReply>(HttpMethod.Patch, $"v1/admin/keys/{Segment(keyId)}", new UpdateKeyRequest([.. groups]), ct);
+
     /// <summary>Replaces the key's secret: the old one stops working at once.</summary>
     public Task<ApiKeyReply> RotateKeyAsync(string keyId, CancellationToken ct = default) =>
         SendJsonAsync<ApiKeyReply>(HttpMethod.Post, $"v1/admin/keys/{Segment(keyId)}/rotate", null, ct);

@@ -12,4 +12,10 @@ public sealed class RagClusterVectorStoreOptions
 
     /// <summary>Embeds records' and searches' text where a vector property is text (string) rather than a vector.</summary>
     public IEmbeddingGenerator? EmbeddingGenerator { get; set; }
+
+    /// <summary>
+    /// The access field of collections this store creates: a string-list property of that name holds each record's
+    /// reader groups, and the key's groups decide which records it gets, searches and reads. Null: none.
+    /// </summary>
+    public string? AccessField { get; set; }
 }

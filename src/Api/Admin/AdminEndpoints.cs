@@ -9,11 +9,18 @@ using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Api.Admin;
 
-/// <summary>The body of POST /v1/admin/keys: the key's role (reader, writer, admin, operator), its tenant (the caller's by default) and a description.</summary>
-public sealed record CreateKeyRequest(string? Role, string? Tenant = null, string? Description = null);
+/// <summary>
+/// The body of POST /v1/admin/keys: the key's role (reader, writer, admin, operator), its tenant (the caller's by
+/// default), a description, and the groups whose documents it reads in collections with an access field.
+/// </summary>
+public sealed record CreateKeyRequest(string? Role, string? Tenant = null, string? Description = null, List<string?>? Groups = null);
+
+/// <summary>The body of PATCH /v1/admin/keys/{keyId}: the key's groups, replaced whole.</summary>
+public sealed record UpdateKeyRequest(List<string?>? Groups);
 
 /// <summary>An API key; "key" (the full key to send) appears only in the create and rotate replies.</summary>
-public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key);
+public sealed record ApiKeyReply(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key,
+    string[] Groups);
 
 /// <summary>An endpoint and who may call it: anonymous, or the role policy it requires.</summary>
 public sealed record EndpointAccess(string Route, IReadOnlyList<string> Methods, string Access);
@@ -32,6 +39,7 @@ public static partial class AdminEndpoints
         admin.MapPost("/keys", CreateApiKey).Reads<CreateKeyRequest>("application/json").ProducesProblem(400);
         admin.MapGet("/keys", ListApiKeys).ProducesProblem(400);
         admin.MapGet("/keys/{keyId}", GetApiKey);
+        admin.MapPatch("/keys/{keyId}", UpdateApiKey).Reads<UpdateKeyRequest>("application/json").ProducesProblem(400);
         admin.MapPost("/keys/{keyId}/rotate", RotateApiKey);
         admin.MapDelete("/keys/{keyId}", RevokeApiKey);
         admin.MapGet("/audit", ReadAuditTrail).ProducesProblem(400);
@@ -49,7 +57,9 @@ public static partial class AdminEndpoints
             return RagEndpoints.Problem(403, "Forbidden", "a tenant admin creates keys of its own tenant only");
         if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
             return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
-        var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "");
+        if (ReadAccess.GroupsProblem(body.Groups) is { } badGroups) return RagEndpoints.Problem(400, "Invalid groups", badGroups);
+        var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "",
+            body.Groups?.Select(g => g!).ToArray());
         return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
     }
 
@@ -67,6 +77,18 @@ public static partial class AdminEndpoints
     [EndpointName("GetApiKey"), EndpointSummary("Read an API key's details"), Tags("Admin")]
     private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> GetApiKey(string keyId, HttpContext http, IGrainFactory grains) =>
         await Visible(keyId, http, grains) is { } info ? TypedResults.Ok(KeyJson(info, http)) : KeyNotFound(keyId);
+
+    // The groups are the key's read rights in collections with an access field; a key's next request uses them (within Auth:CacheSeconds).
+    [EndpointName("UpdateApiKey"), EndpointSummary("Change an API key's groups"), Tags("Admin")]
+    private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> UpdateApiKey(string keyId, HttpContext http, IGrainFactory grains)
+    {
+        var (body, error) = await RagEndpoints.ReadJson<UpdateKeyRequest>(http.Request);
+        if (error is not null) return error;
+        if (body!.Groups is null) return RagEndpoints.Problem(400, "Missing groups", "the JSON body needs \"groups\": an array of group names ([] for none)");
+        if (ReadAccess.GroupsProblem(body.Groups) is { } badGroups) return RagEndpoints.Problem(400, "Invalid groups", badGroups);
+        return await Manageable(keyId, http, grains) is { } refused ? refused
+            : TypedResults.Ok(KeyJson(await grains.GetGrain<IApiKeyGrain>(keyId).SetGroups(body.Groups.Select(g => g!).ToArray()), http));
+    }
 
     [EndpointName("RotateApiKey"), EndpointSummary("Replace an API key's secret"), Tags("Admin")]
     private static async Task<Results<Ok<ApiKeyReply>, ProblemHttpResult>> RotateApiKey(string keyId, HttpContext http, IGrainFactory grains) =>
@@ -136,5 +158,5 @@ public static partial class AdminEndpoints
 
     /// <summary>The secret appears only in create and rotate replies, as the full key to send.</summary>
     private static ApiKeyReply KeyJson(ApiKeyInfo k, HttpContext http) =>
-        new(k.KeyId, k.Tenant, RoleOf(k, http), k.Description, k.CreatedAt, k.RevokedAt, k.Secret);
+        new(k.KeyId, k.Tenant, RoleOf(k, http), k.Description, k.CreatedAt, k.RevokedAt, k.Secret, k.Groups);
 }

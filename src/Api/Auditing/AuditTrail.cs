@@ -8,7 +8,8 @@ namespace RagCluster.Api.Auditing;
 /// <summary>
 /// Records every write and admin action, refused ones included, with who made it (key, tenant, role) and the status it
 /// got: any non-GET request to an endpoint that needs the writer role or above, and any request at all to one that
-/// needs the admin role (keys, audit, backup downloads). Operator-only reads (cluster, dashboard, metrics) are polled
+/// needs the admin role (keys, audit, backup downloads); and every answered read of a collection with an access field
+/// (search, ask, document reads, listings), naming the key and the collection. Operator-only reads (cluster, dashboard, metrics) are polled
 /// and are not recorded. Appended once the response has completed, so the
 /// status is the final one (problems written by the exception handler included); a failing audit store is logged,
 /// it does not undo or fail the write.
@@ -22,7 +23,35 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
         var read = HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method);
         var audited = policy is AuthSetup.Admin || (!read && policy is AuthSetup.Writer or AuthSetup.Operator);
         if (audited) http.Response.OnCompleted(() => Record(http, endpoint!));
+        else if (policy is AuthSetup.Reader && http.GetRouteValue("collection") is string collection)
+            http.Response.OnCompleted(async () =>
+            {
+                // Known after the answer, off the request's time: a read of a collection with an access field is recorded.
+                if (http.Response.StatusCode is not (404 or >= 500) && await HasAccessFieldAsync(http.User, http.Request.Query["tenant"].ToString(), collection))
+                    await Record(http, endpoint!);
+            });
         await next(http);
+    }
+
+    /// <summary>
+    /// Whether the caller's collection <paramref name="collection"/> (an operator's: of <paramref name="tenant"/>, when
+    /// named) has an access field: its reads are audited too, so who read which collection of ACL'd documents is on record.
+    /// </summary>
+    public async Task<bool> HasAccessFieldAsync(System.Security.Claims.ClaimsPrincipal user, string? tenant, string collection)
+    {
+        tenant = string.IsNullOrEmpty(tenant) ? user.Tenant() : tenant;
+        if (tenant is null || !Grains.Naming.Names.IsName(tenant) || !Grains.Naming.Names.IsName(collection)) return false;
+        try
+        {
+            var settings = await grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, collection)).GetSettings();
+            return settings.AccessField is not null;
+        }
+        catch (Exception e)
+        {
+            // The read was answered; a collection whose settings cannot be read now is recorded rather than left out.
+            log.AuditNotRecorded(e, "read", collection, user.KeyId(), 0);
+            return true;
+        }
     }
 
     private Task Record(HttpContext http, RouteEndpoint endpoint) =>

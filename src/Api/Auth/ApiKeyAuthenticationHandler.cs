@@ -21,7 +21,7 @@ public sealed class ApiKeyAuthenticationHandler(
         if (key is null) return AuthenticateResult.NoResult();
         var check = await verifier.VerifyAsync(key, Context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         if (!check.Valid) return AuthenticateResult.Fail(check.Failure!);
-        return AuthenticateResult.Success(new AuthenticationTicket(Caller.Principal(check.KeyId!, check.Tenant!, check.Role!, SchemeName), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(Caller.Principal(check.KeyId!, check.Tenant!, check.Role!, SchemeName, check.Groups), SchemeName));
     }
 
     public static string? PresentedKey(HttpRequest request)

@@ -6,7 +6,7 @@ using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Auth;
 
-public sealed record KeyCheck(string? KeyId, string? Tenant, string? Role, string? Failure)
+public sealed record KeyCheck(string? KeyId, string? Tenant, string? Role, string? Failure, string[]? Groups = null)
 {
     public bool Valid => Failure is null;
 }
@@ -63,7 +63,7 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
             // Only an existing key's id is a partition: unknown ids would let a flood of guesses grow the limiter.
             if (answer.KeyExists) _failures.AttemptAcquire(KeyPartition(keyId)).Dispose();
         }
-        var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, Roles.Upgraded(answer.Role!, answer.RoleSchema, answer.Tenant!, options.BootstrapTenant), null) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
+        var check = answer.Valid ? new KeyCheck(keyId, answer.Tenant, Roles.Upgraded(answer.Role!, answer.RoleSchema, answer.Tenant!, options.BootstrapTenant), null, answer.Groups) : new KeyCheck(keyId, null, null, answer.Reason ?? "invalid key");
         if (options.CacheSeconds > 0)
         {
             if (_cache.Count >= MaxCached) _cache.Clear(); // bounded: a flood of distinct keys cannot grow it

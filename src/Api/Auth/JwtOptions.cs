@@ -2,7 +2,8 @@ namespace RagCluster.Api.Auth;
 
 /// <summary>
 /// Optional JWT bearer tokens ("Auth:Jwt"): HS256 with <see cref="SigningKey"/> or RS256 with <see cref="PublicKeyPem"/>.
-/// The token names its tenant and role in claims (<see cref="TenantClaim"/>, <see cref="RoleClaim"/>).
+/// The token names its tenant and role in claims (<see cref="TenantClaim"/>, <see cref="RoleClaim"/>), and its groups
+/// (<see cref="GroupsClaim"/>).
 /// </summary>
 public sealed class JwtOptions
 {
@@ -14,6 +15,8 @@ public sealed class JwtOptions
     public string? PublicKeyPem { get; set; }
     public string TenantClaim { get; set; } = "tenant";
     public string RoleClaim { get; set; } = "role";
+    /// <summary>The claim with the caller's groups (a JSON array, or the claim repeated), for collections with an access field; absent: none.</summary>
+    public string GroupsClaim { get; set; } = "groups";
 
     public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(PublicKeyPem);
 

@@ -5,20 +5,27 @@ namespace RagCluster.Api.Collections;
 /// <summary>
 /// The body of POST /v1/collections; unset numbers take the cluster's defaults. "dimensions" makes a collection of own
 /// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard; "fields" declares tags'
-/// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter.
+/// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter; "accessField"
+/// names the tag (a string[] of groups) that says who reads each document.
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
-    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null);
+    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null);
 
-/// <summary>The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared fields whole; {} declares none).</summary>
+/// <summary>
+/// The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared
+/// fields whole; {} declares none; "accessField": "" removes the access field, which only a tenant admin may change).
+/// </summary>
 public sealed record ConfigureCollectionRequest(int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? ReplicationFactor = null,
-    Dictionary<string, string>? Fields = null);
+    Dictionary<string, string>? Fields = null, string? AccessField = null);
 
 /// <summary>A collection's settings as created or configured; <see cref="Resharding"/> is set while a new shard count is being copied.</summary>
 public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);
 
-/// <summary>A collection now: its settings, version, documents, documents not yet settled, and a reshard under way.</summary>
-public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int DocumentCount, int UnsettledCount,
+/// <summary>
+/// A collection now: its settings, version, documents, documents not yet settled, and a reshard under way. The counts
+/// are of every document, so in a collection with an access field they are null to a caller who does not see every one.
+/// </summary>
+public sealed record CollectionReply(string Collection, CollectionSettings Settings, long Version, int? DocumentCount, int? UnsettledCount,
     ReshardProgress? Resharding);
 
 /// <summary>A page of document ids; pass <see cref="Next"/> back as "after" until it is null.</summary>

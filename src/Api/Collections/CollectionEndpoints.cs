@@ -23,7 +23,7 @@ public static class CollectionEndpoints
         collection.MapPut("", ConfigureCollection).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
         collection.MapDelete("", DeleteCollection).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
         collection.MapGet("/plans", GetPlanStats).RequireAuthorization(AuthSetup.Reader);
-        collection.MapGet("/shards", GetShardStats).RequireAuthorization(AuthSetup.Reader);
+        collection.MapGet("/shards", GetShardStats).RequireAuthorization(AuthSetup.Reader).ProducesProblem(403);
     }
 
     [EndpointName("ListCollections"), EndpointSummary("List the caller's collections"), Tags("Collections")]
@@ -41,7 +41,8 @@ public static class CollectionEndpoints
         var tenant = http.User.RequiredTenant();
         if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields) };
+            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
+              AccessField = NoneIfEmpty(body.AccessField) };
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
         return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
@@ -51,7 +52,8 @@ public static class CollectionEndpoints
     private static async Task<Ok<CollectionReply>> GetCollection(CollectionRef c, IGrainFactory grains)
     {
         var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-        return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, info.DocumentCount, info.UnsettledCount, info.Resharding));
+        var counted = DocumentAccess.For(info.Settings.AccessField, c.Access).Open;
+        return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, counted ? info.DocumentCount : null, counted ? info.UnsettledCount : null, info.Resharding));
     }
 
     // The registry a page at a time: pass "next" back as "after" until it is null. With a filter (JSON, the filter
@@ -71,11 +73,15 @@ public static class CollectionEndpoints
         if (error is not null) return error;
         if (ReplicationProblem(body!.ReplicationFactor, membership) is { } tooMany) return tooMany;
         var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
+        var accessField = body.AccessField is null ? current.AccessField : NoneIfEmpty(body.AccessField);
+        // Who reads which document is the admins' to say: a writer that could drop the field would read everything.
+        if (accessField != current.AccessField && !Roles.Allows(request.HttpContext.User.Role() ?? "", Roles.Admin))
+            return RagEndpoints.Problem(403, "Forbidden", $"role '{request.HttpContext.User.Role()}' may not change the access field; a tenant admin may");
         var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
         {
             Dimensions = current.Dimensions, Quantization = current.Quantization, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor,
-            Fields = body.Fields is null ? current.Fields : NoneIfEmpty(body.Fields),
+            Fields = body.Fields is null ? current.Fields : NoneIfEmpty(body.Fields), AccessField = accessField,
         };
         var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
         // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.
@@ -98,9 +104,11 @@ public static class CollectionEndpoints
 
     // Every copy of every shard: the primary (copy 0) first, then its followers with how far each is behind it.
     [EndpointName("GetShardStats"), EndpointSummary("Statistics of each copy of each of a collection's shards"), Tags("Collections")]
-    private static async Task<Ok<ShardStats[]>> GetShardStats(CollectionRef c, IGrainFactory grains)
+    private static async Task<Results<Ok<ShardStats[]>, ProblemHttpResult>> GetShardStats(CollectionRef c, IGrainFactory grains)
     {
         var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
+        if (!DocumentAccess.For(info.Settings.AccessField, c.Access).Open)
+            return RagEndpoints.Problem(403, "Forbidden", "shard statistics count every document of a collection with an access field; a tenant admin reads them");
         var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(async key =>
         {
             var copies = await Task.WhenAll(Enumerable.Range(0, info.Settings.ReplicationFactor)
@@ -111,6 +119,7 @@ public static class CollectionEndpoints
     }
 
     private static Dictionary<string, string>? NoneIfEmpty(Dictionary<string, string>? fields) => fields is { Count: > 0 } ? fields : null;
+    private static string? NoneIfEmpty(string? field) => string.IsNullOrEmpty(field) ? null : field;
 
     // A copy a silo: more copies than active silos would put two of one shard on one silo.
     // This silo's own view of the membership, not the membership table: reading the table failed with a 500 while

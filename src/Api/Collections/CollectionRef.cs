@@ -1,4 +1,5 @@
 using RagCluster.Api.Auth;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Collections;
@@ -9,13 +10,20 @@ namespace RagCluster.Api.Collections;
 /// </summary>
 public sealed record CollectionRef(string Name, string Key, string Tenant)
 {
+    /// <summary>What the caller may read of the collection's documents (from its key or token; none unless set).</summary>
+    public ReadAccess Access { get; init; } = ReadAccess.None;
+
+    /// <summary>The documents the caller sees here: <see cref="Access"/> against the collection's access field, read now.</summary>
+    public async Task<DocumentAccess> DocumentAccessAsync(IGrainFactory grains) =>
+        DocumentAccess.For((await grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Key).GetSettings()).AccessField, Access);
+
     /// <summary>The collection of the caller's tenant, or (an operator's request with <c>?tenant=</c>) of the tenant named.</summary>
     public static ValueTask<CollectionRef?> BindAsync(HttpContext http)
     {
         var name = http.GetRouteValue("collection") as string ?? "";
         var asked = http.Request.Query["tenant"].ToString();
         var tenant = asked.Length > 0 ? asked : http.User.Tenant() ?? "";
-        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant));
+        return ValueTask.FromResult<CollectionRef?>(new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant) { Access = http.User.Access() });
     }
 
     /// <summary>
@@ -37,7 +45,7 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     public static CollectionRef OfCaller(System.Security.Claims.ClaimsPrincipal user, string name)
     {
         var tenant = user.RequiredTenant();
-        return new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant);
+        return new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant) { Access = user.Access() };
     }
 
     /// <summary>Why the caller cannot use this collection (a bad name, or none it may see: 404), or null when it can.</summary>

@@ -124,8 +124,11 @@ public static class DocumentEndpoints
         else if (InvalidIds(body.Ids) is { } refused) return refused;
         else ids = body.Ids!.Select(id => id!).ToList();
         var statuses = ids.Count == 0 ? [] : await DocumentBatch.StatusesAsync(grains, c.Key, ids);
+        var access = ids.Count == 0 ? default : await c.DocumentAccessAsync(grains);
+        // A document the caller may not see reads as one that does not exist: nothing of it (version, chunks, error) shows.
         return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
-            Reply(id, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
+            !access.Sees(s.Tags) ? new DocumentStatusReply(id, "notFound", 0, 0, null, default)
+            : Reply(id, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
     }
 
     // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
@@ -144,7 +147,7 @@ public static class DocumentEndpoints
     {
         if (ValidDocumentId(id) is { } bad) return bad;
         var s = await grains.Document(c.Key, id).GetStatus();
-        return DocumentStatuses.IsGone(s.Status)
+        return DocumentStatuses.IsGone(s.Status) || !(await c.DocumentAccessAsync(grains)).Sees(s.Tags)
             ? NotFound(c, id)
             : TypedResults.Ok(Reply(id, s));
     }
@@ -153,6 +156,7 @@ public static class DocumentEndpoints
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteDocument(CollectionRef c, string id, IGrainFactory grains)
     {
         if (ValidDocumentId(id) is { } bad) return bad;
+        if (!await VisibleAsync(grains, c, id)) return NotFound(c, id);
         // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
         return await grains.Document(c.Key, id).Delete()
             ? TypedResults.NoContent()
@@ -169,6 +173,17 @@ public static class DocumentEndpoints
     }
 
     private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
+
+    /// <summary>
+    /// Whether the caller may see document <paramref name="id"/>: always where the collection has no access field or the
+    /// caller sees every document; else whether the document's own tags share a group with the caller's. A write that
+    /// names a document (a tag change, a delete) answers an unseen one as not found, so it can neither find nor re-tag it.
+    /// </summary>
+    internal static async Task<bool> VisibleAsync(IGrainFactory grains, CollectionRef c, string id)
+    {
+        var access = await c.DocumentAccessAsync(grains);
+        return access.Open || access.Sees((await grains.Document(c.Key, id).GetStatus()).Tags);
+    }
 
     internal static ProblemHttpResult NotFound(CollectionRef c, string id) =>
         RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");

@@ -42,6 +42,7 @@ public static class TagUpdates
         if (error is not null) return error;
         var (changes, problem) = Changes(body!.Tags, (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Fields);
         if (problem is not null) return RagEndpoints.Problem(400, "Invalid tags", problem);
+        if (!await DocumentEndpoints.VisibleAsync(grains, c, id)) return DocumentEndpoints.NotFound(c, id);
         try
         {
             var status = await grains.Document(c.Key, id).UpdateTags(changes!);
@@ -70,6 +71,7 @@ public static class TagUpdates
             if (problem is not null) return Rejected(id, 400, "Invalid tags", problem);
             try
             {
+                if (!await DocumentEndpoints.VisibleAsync(grains, c, id)) throw new NotFoundException(id);
                 var status = await grains.Document(c.Key, id).UpdateTags(changes!);
                 return new BatchItem(id, status.Status, status.Version);
             }

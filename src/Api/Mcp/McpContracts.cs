@@ -12,7 +12,8 @@ public sealed record CollectionList([property: Description("The collections, by 
 /// <summary>One collection: its name, how many documents it holds, and whether it takes text.</summary>
 public sealed record CollectionSummary(
     string Name,
-    [property: Description("Documents in the collection.")] int Documents,
+    [property: Description("Documents in the collection; absent where the collection has an access field and this key does not see every document.")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Documents,
     [property: Description("Set when the collection holds vectors its owner brings (of this many dimensions): it is searched, but add_documents cannot add text to it.")]
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OwnVectorDimensions = null);
 

@@ -33,7 +33,10 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
         var tenant = caller.RequiredTenant();
         var names = (await grains.GetGrain<ITenantGrain>(tenant).Collections()).Order(StringComparer.Ordinal).ToArray();
         var infos = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, name)).GetInfo()));
-        return new(names.Zip(infos, (name, info) => new CollectionSummary(name, info.DocumentCount, info.Settings.Dimensions)).ToArray());
+        // A collection with an access field counts documents this key may not see: no count is given for it then.
+        var access = caller.Access();
+        return new(names.Zip(infos, (name, info) => new CollectionSummary(name,
+            DocumentAccess.For(info.Settings.AccessField, access).Open ? info.DocumentCount : null, info.Settings.Dimensions)).ToArray());
     }
 
     [McpServerTool(Name = "search", Title = "Search a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
@@ -79,7 +82,8 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
         var c = await Existing(caller, collection);
         ToolProblem.ThrowIf(DocumentEndpoints.ValidDocumentId(id));
         var status = await grains.Document(c.Key, id).GetStatus();
-        if (DocumentStatuses.IsGone(status.Status)) throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
+        if (DocumentStatuses.IsGone(status.Status) || !(await c.DocumentAccessAsync(grains)).Sees(status.Tags))
+            throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
         var held = (await DocumentContents.ReadAsync(grains, c, [id], includeVectors: false)).SingleOrDefault();
         var chunks = held?.Chunks.Select(ch => new ChunkText(ch.ChunkId, ch.Text, ch.Start, ch.End, ch.HeadingPath)).ToArray() ?? [];
         return new DocumentRead(id, status.Status, status.Version, held?.Tags ?? [], chunks, status.Error, status.Waiting);

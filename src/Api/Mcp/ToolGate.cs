@@ -13,7 +13,8 @@ namespace RagCluster.Api.Mcp;
 /// What stands between an MCP request and a tool, as the HTTP pipeline stands before an endpoint (the key, the rate limit
 /// and the reader role were already checked on the /mcp request itself): a key lists only the tools its role may call;
 /// a call past its role, with a bad argument, or that fails answers as a tool error in the words of the HTTP problem;
-/// a call to a tool above the reader role is written to the audit log, refused or not.
+/// a call to a tool above the reader role is written to the audit log, refused or not, and so is an answered read of a
+/// collection with an access field.
 /// </summary>
 public static class ToolGate
 {
@@ -32,7 +33,7 @@ public static class ToolGate
             if (context.MatchedPrimitive is not McpServerTool tool) return await next(context, ct); // the SDK answers an unknown tool
             var role = RoleOf(tool);
             var (result, status) = await Run(context, tool, role, next, ct);
-            if (role != Roles.Reader) await Audit(context, tool, status);
+            if (role != Roles.Reader || (status is not (404 or >= 500) && await ReadsAccessCollection(context))) await Audit(context, tool, status);
             return result;
         };
 
@@ -69,12 +70,20 @@ public static class ToolGate
 
     private static string RoleOf(McpServerTool tool) => tool.Metadata.OfType<ToolRoleAttribute>().LastOrDefault()?.Role ?? Roles.Reader;
 
+    /// <summary>A read tool's call on a collection with an access field, audited as the HTTP reads of one are.</summary>
+    private static async Task<bool> ReadsAccessCollection(RequestContext<CallToolRequestParams> context) =>
+        Collection(context) is { } collection && context.User is { } user && context.Services?.GetService<AuditTrail>() is { } audit
+        && await audit.HasAccessFieldAsync(user, null, collection);
+
+    private static string? Collection(RequestContext<CallToolRequestParams> context) =>
+        context.Params?.Arguments?.TryGetValue("collection", out var c) == true && c.ValueKind == System.Text.Json.JsonValueKind.String ? c.GetString() : null;
+
     private static async Task Audit(RequestContext<CallToolRequestParams> context, McpServerTool tool, int status)
     {
         var http = context.Services?.GetService<IHttpContextAccessor>()?.HttpContext;
         var audit = context.Services?.GetService<AuditTrail>();
         if (http is null || audit is null) return;
-        var collection = context.Params?.Arguments?.TryGetValue("collection", out var c) == true && c.ValueKind == System.Text.Json.JsonValueKind.String ? c.GetString() : null;
+        var collection = Collection(context);
         await audit.Record(http, $"MCP {tool.ProtocolTool.Name}", collection is null ? http.Request.Path.Value ?? "" : $"{http.Request.Path.Value} collection '{collection}'", status);
     }
 }

@@ -31,7 +31,7 @@ public static class Queries
             {
                 Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
                 GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
-                Fusion = body.Fusion, Alpha = body.Alpha,
+                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access,
             }, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
@@ -60,7 +60,7 @@ public static class Queries
     public static async Task<(SearchResponse Search, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
     {
         using var span = StartQuerySpan("ask", c);
-        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null), ct);
+        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ct);
         return (search, Log(queries, c, "ask", body.Question!, search, span));
     }
 

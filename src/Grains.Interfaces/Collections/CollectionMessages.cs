@@ -51,6 +51,13 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     [Id(9)] public Dictionary<string, string>? Fields { get; init; }
 
+    /// <summary>
+    /// The tag that names each document's readers, an array of group names (declared string[] in <see cref="Fields"/>):
+    /// a reader sees a document only when one of its key's groups is in it (<see cref="Security.DocumentAccess"/>).
+    /// Null: every reader of the tenant sees every document. Changeable with PUT by a tenant admin.
+    /// </summary>
+    [Id(10)] public string? AccessField { get; init; }
+
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ShardLayout Layout => new(LayoutGeneration, ShardCount);

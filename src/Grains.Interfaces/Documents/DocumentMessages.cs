@@ -47,6 +47,8 @@ public sealed record DocumentStatus(string Collection, string DocumentId, string
     [Id(8)] public long AcceptedStamp { get; init; }
     /// <summary>Why a pending document is not being indexed now (no silo can embed it); null while it is not held up.</summary>
     [Id(9)] public string? Waiting { get; init; }
+    /// <summary>The tags of the version this status is of (stored form), so a read can tell whether its caller may see it.</summary>
+    [Id(10)] public Dictionary<string, string>? Tags { get; init; }
 }
 
 /// <summary>

@@ -33,10 +33,26 @@ public static class FilterParser
         }
     }
 
-    public static (FilterTerm? Filter, string? Problem) Parse(JsonElement json, IReadOnlyDictionary<string, string>? declared = null)
+    public static (FilterTerm? Filter, string? Problem) Parse(JsonElement json, IReadOnlyDictionary<string, string>? declared = null) =>
+        Parse(json, declared, 0);
+
+    /// <summary>
+    /// A filter the query planner wrote (<see cref="Canonical"/>), as a shard reads it: the caller's filter within the
+    /// limits, and its access trim (<see cref="Security.DocumentAccess"/>) one level and one condition past them. A shard that
+    /// cannot read it must refuse the search, never answer it unfiltered.
+    /// </summary>
+    public static FilterTerm? ParseCanonical(string? json)
+    {
+        if (string.IsNullOrWhiteSpace(json)) return null;
+        using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 });
+        var (term, problem) = Parse(doc.RootElement, null, 1);
+        return problem is null ? term : throw new ArgumentException("a filter the query planner wrote does not parse: " + problem);
+    }
+
+    private static (FilterTerm? Filter, string? Problem) Parse(JsonElement json, IReadOnlyDictionary<string, string>? declared, int slack)
     {
         if (json.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined) return (null, null);
-        var state = new State(declared);
+        var state = new State(declared, slack);
         try
         {
             var term = state.Object(json, "filter", 1);
@@ -65,13 +81,13 @@ public static class FilterParser
 
     private sealed class FilterProblem(string message) : Exception(message);
 
-    private sealed class State(IReadOnlyDictionary<string, string>? declared)
+    private sealed class State(IReadOnlyDictionary<string, string>? declared, int slack)
     {
         private int _conditions;
 
         public FilterTerm? Object(JsonElement json, string path, int depth)
         {
-            if (depth > MaxDepth) throw new FilterProblem($"{path}: nested deeper than {MaxDepth} levels");
+            if (depth > MaxDepth + slack) throw new FilterProblem($"{path}: nested deeper than {MaxDepth} levels");
             if (json.ValueKind != JsonValueKind.Object)
                 throw new FilterProblem($"{path}: expects an object such as {{\"lang\":\"en\"}} or {{\"$or\":[…]}}, got {Describe(json)}");
             var terms = new List<FilterTerm>();
@@ -156,7 +172,7 @@ public static class FilterParser
         }
 
         private FilterTerm Counted(FilterTerm term, string path) =>
-            ++_conditions > MaxConditions ? throw new FilterProblem($"{path}: a filter holds at most {MaxConditions} conditions") : term;
+            ++_conditions > MaxConditions + slack ? throw new FilterProblem($"{path}: a filter holds at most {MaxConditions} conditions") : term;
 
         private static List<JsonElement> List(JsonElement json, string path)
         {

@@ -39,6 +39,11 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
     [Id(12)] public string? Fusion { get; init; }
     /// <summary>The vector side's weight in the hybrid plan, 0..1 (rrf: 0.5, relative: 0.75).</summary>
     [Id(13)] public double? Alpha { get; init; }
+    /// <summary>
+    /// Whose search this is: in a collection with an access field only the documents these rights see are searched
+    /// (null sees none there). The API sets it from the caller's key or token.
+    /// </summary>
+    [Id(14)] public Security.ReadAccess? Access { get; init; }
 }
 
 /// <summary>One document of a grouped search: its best chunks, best first, and its score (its best chunk's).</summary>

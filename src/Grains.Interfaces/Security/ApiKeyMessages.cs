@@ -7,7 +7,11 @@ namespace RagCluster.Grains.Interfaces.Security;
 /// <summary>A key as admins see it; <see cref="Secret"/> is only set in the reply that created or rotated it.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ApiKeyInfo")]
 public sealed record ApiKeyInfo(string KeyId, string Tenant, string Role, string Description, DateTimeOffset CreatedAt,
-    DateTimeOffset? RevokedAt, string? Secret, int RoleSchema = Roles.CurrentSchema);
+    DateTimeOffset? RevokedAt, string? Secret, int RoleSchema = Roles.CurrentSchema)
+{
+    /// <summary>The groups whose documents the key reads in collections with an access field (<see cref="ReadAccess"/>).</summary>
+    [Id(8)] public string[] Groups { get; init; } = [];
+}
 
 [GenerateSerializer, Immutable, Alias("rc.ApiKeyCheck")]
 public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, string? Reason, int RoleSchema = Roles.CurrentSchema)
@@ -16,4 +20,7 @@ public sealed record ApiKeyCheck(bool Valid, string? Tenant, string? Role, strin
 
     /// <summary>Whether the key id named an existing key (so a failure is a guess at that key's secret).</summary>
     public bool KeyExists => Valid || Reason is WrongSecret or Revoked;
+
+    /// <summary>A valid key's groups (<see cref="ApiKeyInfo.Groups"/>).</summary>
+    [Id(5)] public string[] Groups { get; init; } = [];
 }

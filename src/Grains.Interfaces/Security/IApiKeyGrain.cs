@@ -4,7 +4,9 @@ namespace RagCluster.Grains.Interfaces.Security;
 [Alias("rc.IApiKeyGrain")]
 public interface IApiKeyGrain : IGrainWithStringKey
 {
-    Task<ApiKeyInfo> Create(string tenant, string role, string description);
+    Task<ApiKeyInfo> Create(string tenant, string role, string description, string[]? groups = null);
+    /// <summary>Replaces the key's groups; the API's key checks see them within Auth:CacheSeconds.</summary>
+    Task<ApiKeyInfo> SetGroups(string[] groups);
     Task<ApiKeyCheck> Verify(string secret);
     /// <summary>Replaces the secret: the old one stops working at once.</summary>
     Task<ApiKeyInfo> Rotate();

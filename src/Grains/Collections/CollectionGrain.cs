@@ -105,6 +105,7 @@ public sealed partial class CollectionGrain(
 
     public async Task<CollectionSettings> Create(CollectionSettings settings)
     {
+        settings = WithAccessFieldDeclared(settings);
         Validate(settings);
         var created = settings;
         await Change((h, _) =>
@@ -128,6 +129,7 @@ public sealed partial class CollectionGrain(
 
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
     {
+        settings = WithAccessFieldDeclared(settings);
         Validate(settings);
         CollectionSettings? configured = null;
         var replicationBefore = Settings.ReplicationFactor;
@@ -140,7 +142,7 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("dimensions are fixed when a collection is created");
             if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
                 throw new ConflictException("quantization is fixed when a collection is created");
-            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields };
+            var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields, AccessField = settings.AccessField };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
             {
@@ -264,6 +266,20 @@ public sealed partial class CollectionGrain(
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
         Quantizations.Encoding(settings.Quantization); // throws InvalidRequestException for a value it does not know
         if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
+    }
+
+    /// <summary>
+    /// The access field declared string[] (so a document's value of another type is refused with a 400 naming it), or
+    /// the problem: a name no tag can have, or a field the settings declare with another type.
+    /// </summary>
+    private static CollectionSettings WithAccessFieldDeclared(CollectionSettings settings)
+    {
+        if (settings.AccessField is not { } field) return settings;
+        if (TagRules.KeyProblem(field) is { } bad) throw new InvalidRequestException("accessField: " + bad);
+        var arrays = TagRules.TypeName(TagKind.StringArray);
+        if (settings.Fields?.GetValueOrDefault(field) is { } declared && declared != arrays)
+            throw new InvalidRequestException($"accessField: '{field}' is declared {declared} in fields; an access field is {arrays} (its documents' groups)");
+        return settings with { Fields = new Dictionary<string, string>(settings.Fields ?? [], StringComparer.Ordinal) { [field] = arrays } };
     }
 
     private static byte[] Ticks(DateTime at) => Ticks(at.Ticks);

@@ -200,7 +200,7 @@ public static class DocumentBatch
     }
 
     private static DocumentStatus Status(string collectionKey, string id, DocumentRecord r) =>
-        new(collectionKey, id, r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt);
+        new(collectionKey, id, r.Pending ? DocumentStatuses.Pending : DocumentStatuses.Indexed, r.Version, r.ChunkCount, null, r.ContentHash, r.UpdatedAt) { Tags = r.Tags };
 
     /// <summary>
     /// The collection notes every document of the batch as accepted in one write (not a transaction per document);

@@ -24,7 +24,8 @@ public sealed partial class IndexShardGrain
         if (query.MinVersions is { Count: > 0 } wanted && wanted.FirstOrDefault(w => !IsStale(w.Key, w.Value)) is { Key: not null } missing)
             throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
         // The filter as the exact set of slots it matches (the tag index, no chunk read): its size chooses the search.
-        var allowed = FilterParser.Parse(query.Filter) is ({ } filter, _) ? _chunks.Matching(filter) : null;
+        // A filter that does not parse is refused (ParseCanonical throws): answering unfiltered would drop an access trim.
+        var allowed = FilterParser.ParseCanonical(query.Filter) is { } filter ? _chunks.Matching(filter) : null;
         var matching = allowed?.Count ?? _chunks.LiveCount;
         Func<int, bool>? acceptSlot = allowed is null ? null : allowed.Contains;
         var dense = Array.Empty<ShardHit>();
@@ -92,7 +93,7 @@ public sealed partial class IndexShardGrain
     {
         if (_retired) throw Replaced();
         if (limit is < 1 or > 10_000) throw new ArgumentException("limit must be 1..10000");
-        if (FilterParser.Parse(filter) is not ({ } term, _)) throw new ArgumentException("a filter is required");
+        if (FilterParser.ParseCanonical(filter) is not { } term) throw new ArgumentException("a filter is required");
         var ids = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var slot in _chunks.Matching(term).Slots())
         {

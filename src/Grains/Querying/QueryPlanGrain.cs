@@ -14,6 +14,7 @@ using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Grains.Querying;
@@ -80,13 +81,18 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         var fusion = HybridFusion.For(request.Fusion, request.Alpha);
         if (request.ReadAfter is { } named && (named.Count > MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
             throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
-        var written = await IndexedAsync(collection, request.ReadAfter, ct);
-        if (written is not null) steps.Done("read-after");
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
         steps.Done(infoIsFresh ? "settings" : "settings (last known)");
+        var access = DocumentAccess.For(info.Settings.AccessField, request.Access);
         // Parsed against the collection's declared fields (a type mismatch is the caller's to fix); the shards get its canonical text.
         var (filterTerm, filterProblem) = FilterParser.Parse(request.Filter, info.Settings.Fields);
         if (filterProblem is not null) throw new InvalidRequestException(filterProblem);
+        var written = await IndexedAsync(collection, request.ReadAfter, access, ct);
+        if (written is not null) steps.Done("read-after");
+        // A caller with no group of an access-controlled collection sees no document: nothing to ask the shards.
+        if (access.Nothing) return new SearchResponse(request.Plan is null or "auto" ? "none" : request.Plan, [], false, sw.Elapsed.TotalMilliseconds, [], null) { Groups = request.GroupBy is null ? null : [] };
+        // The access trim joins the caller's filter, so it runs in each shard's tag index before ranking and keys every cache tier.
+        filterTerm = access.Trim(filterTerm);
         var filter = filterTerm is null ? null : FilterParser.Canonical(filterTerm);
         // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
         var cacheable = infoIsFresh && written is null;
@@ -233,14 +239,17 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     /// Read your writes: waits until each named document is indexed at its version or a later one (a deleted one counts,
     /// being later), polling its status, at most <see cref="QueryOptions.ReadAfterWaitMs"/>; then each with its chunk count.
     /// </summary>
-    private async Task<(string Id, long Version, int Chunks)[]?> IndexedAsync(string collection, Dictionary<string, long>? readAfter, CancellationToken ct)
+    private async Task<(string Id, long Version, int Chunks)[]?> IndexedAsync(string collection, Dictionary<string, long>? readAfter, DocumentAccess access,
+        CancellationToken ct)
     {
         if (readAfter is not { Count: > 0 }) return null;
         var ids = readAfter.Keys.ToArray();
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var statuses = await DocumentBatch.StatusesAsync(GrainFactory, collection, ids);
+            // A document the caller may not see is waited for as one the collection does not know: its status never shows.
+            var statuses = (await DocumentBatch.StatusesAsync(GrainFactory, collection, ids))
+                .Select(s => access.Sees(s.Tags) ? s : s with { Status = DocumentStatuses.Unknown, Version = 0, ChunkCount = 0, Error = null }).ToArray();
             int? waiting = null;
             for (var i = 0; i < ids.Length; i++)
             {

@@ -159,6 +159,15 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, as a container runtime stops it: the host shuts down gracefully (grains deactivate and flush); SIGKILL after a minute.</summary>
+    public async Task TerminateAsync()
+    {
+        if (_process.HasExited) return;
+        Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+        try { await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60)); }
+        catch (TimeoutException) { await KillAsync(); }
+    }
+
     /// <summary>SIGKILL: no hooks, no leaving the membership, nothing flushed.</summary>
     public async Task KillAsync()
     {

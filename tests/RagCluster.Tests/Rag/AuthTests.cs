@@ -60,6 +60,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("POST", "/v1/admin/keys")] = "admin",
         [("GET", "/v1/admin/keys")] = "admin",
         [("GET", "/v1/admin/keys/{keyId}")] = "admin",
+        [("PATCH", "/v1/admin/keys/{keyId}")] = "admin",
         [("POST", "/v1/admin/keys/{keyId}/rotate")] = "admin",
         [("DELETE", "/v1/admin/keys/{keyId}")] = "admin",
         [("GET", "/v1/admin/audit")] = "admin",

@@ -50,7 +50,7 @@ public sealed class ShardTagIndexTests
         Assert.Equal(3000, compared);
     }
 
-    private static Dictionary<string, string> RandomTags(Random rng)
+    internal static Dictionary<string, string> RandomTags(Random rng)
     {
         var json = new StringBuilder("{");
         void Add(string key, string value) => json.Append(json.Length > 1 ? "," : "").Append('"').Append(key).Append("\":").Append(value);
@@ -66,7 +66,7 @@ public sealed class ShardTagIndexTests
     private static string Instant(Random rng) =>
         Epoch.AddHours(rng.Next(0, 24 * 30)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static string RandomFilter(Random rng, int depth)
+    internal static string RandomFilter(Random rng, int depth)
     {
         if (depth < 3 && rng.NextDouble() < 0.35)
         {
