@@ -69,21 +69,11 @@ public static class FilteredApiBench
         foreach (var (name, json, matches) in filters.Prepend(("unfiltered", "", _ => true)))
         {
             var allowed = Enumerable.Range(0, n).Where(matches).ToArray();
-            var (hits, client, server) = (0, new List<double>(), new List<double>());
-            for (var q = 0; q < queryCount; q++)
-            {
-                var query = queries.AsSpan(q * dim, dim).ToArray();
-                var truth = allowed.Select(i => (i, s: TensorPrimitives.Dot(query, data.AsSpan(i * dim, dim)))).OrderByDescending(x => x.s).Take(10).Select(x => $"v{x.i}").ToHashSet();
-                var t = Stopwatch.StartNew();
-                var reply = await SearchAsync(http, query, json.Length == 0 ? null : json, ef);
-                client.Add(t.Elapsed.TotalMilliseconds);
-                server.Add(reply.GetProperty("elapsedMs").GetDouble());
-                hits += reply.GetProperty("hits").EnumerateArray().Count(h => truth.Contains(h.GetProperty("documentId").GetString()!));
-            }
+            var (recall, client, server) = await MeasureAsync(http, data, queries, dim, queryCount, allowed, json.Length == 0 ? null : json, ef, "filtered");
             var row = new
             {
                 bench = "filtered-api", filter = name, vectors = n, shards, matching = allowed.Length, share = allowed.Length / (double)n, queries = queryCount,
-                recall_at_10 = hits / (queryCount * 10.0), p50_ms = Percentile(client, 0.5), p95_ms = Percentile(client, 0.95),
+                recall_at_10 = recall, p50_ms = Percentile(client, 0.5), p95_ms = Percentile(client, 0.95),
                 server_p50_ms = Percentile(server, 0.5), server_p95_ms = Percentile(server, 0.95),
             };
             rows.Add(row);
@@ -91,16 +81,41 @@ public static class FilteredApiBench
         }
     }
 
-    private static async Task<JsonElement> SearchAsync(HttpClient http, float[] vector, string? filter, int? ef)
+    /// <summary>
+    /// Each of the first <paramref name="queryCount"/> queries searched once, topK 10: recall@10 against the exact top 10
+    /// of <paramref name="allowed"/> (brute force), and the client's and the server's milliseconds. A hit outside
+    /// <paramref name="allowed"/> fails the run: the filter (or the caller's access) let through what it must not.
+    /// </summary>
+    internal static async Task<(double Recall, List<double> Client, List<double> Server)> MeasureAsync(HttpClient http, float[] data, float[] queries, int dim,
+        int queryCount, int[] allowed, string? filter, int? ef, string collection)
+    {
+        var passing = allowed.ToHashSet();
+        var (hits, client, server) = (0, new List<double>(), new List<double>());
+        for (var q = 0; q < queryCount; q++)
+        {
+            var query = queries.AsSpan(q * dim, dim).ToArray();
+            var truth = allowed.Select(i => (i, s: TensorPrimitives.Dot(query, data.AsSpan(i * dim, dim)))).OrderByDescending(x => x.s).Take(10).Select(x => $"v{x.i}").ToHashSet();
+            var t = Stopwatch.StartNew();
+            var reply = await SearchAsync(http, query, filter, ef, collection);
+            client.Add(t.Elapsed.TotalMilliseconds);
+            server.Add(reply.GetProperty("elapsedMs").GetDouble());
+            var ids = reply.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()!).ToList();
+            if (ids.Any(id => !passing.Contains(int.Parse(id.AsSpan(1))))) throw new InvalidOperationException($"query {q}: a hit the filter or the caller's access excludes came back");
+            hits += ids.Count(truth.Contains);
+        }
+        return (hits / (queryCount * 10.0), client, server);
+    }
+
+    internal static async Task<JsonElement> SearchAsync(HttpClient http, float[] vector, string? filter, int? ef, string collection = "filtered")
     {
         var body = $$"""{"vectorBase64":"{{OwnVectorChunks.ToBase64(vector)}}","topK":10,"plan":"vector"{{(ef is { } e ? $",\"ef\":{e}" : "")}}{{(filter is null ? "" : ",\"filter\":" + filter)}}}""";
-        var response = await http.PostAsync("v1/collections/filtered/search", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var response = await http.PostAsync($"v1/collections/{collection}/search", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         var json = await response.Content.ReadFromJsonAsync<JsonElement>();
         return response.StatusCode == HttpStatusCode.OK ? json : throw new InvalidOperationException($"{(int)response.StatusCode}: {json}");
     }
 
     // Batches of 500, 4 in flight; a document refused with 503 is sent again after Retry-After.
-    private static async Task LoadAsync(HttpClient http, int n, Func<int, object> document)
+    internal static async Task LoadAsync(HttpClient http, int n, Func<int, object> document, string collection = "filtered")
     {
         var pending = new Queue<int[]>(Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - b * 500)).ToArray()));
         await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
@@ -109,7 +124,7 @@ public static class FilteredApiBench
             {
                 int[] ids;
                 lock (pending) if (!pending.TryDequeue(out ids!)) return;
-                var response = await http.PostAsJsonAsync("v1/collections/filtered/documents", new { documents = ids.Select(document) });
+                var response = await http.PostAsJsonAsync($"v1/collections/{collection}/documents", new { documents = ids.Select(document) });
                 var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
                 if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests) { await Task.Delay(wait); lock (pending) pending.Enqueue(ids); continue; }
                 if (response.StatusCode != HttpStatusCode.Accepted) throw new InvalidOperationException($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
@@ -121,14 +136,14 @@ public static class FilteredApiBench
             }
         }));
         var settle = Stopwatch.StartNew();
-        while ((await http.GetFromJsonAsync<JsonElement>("v1/collections/filtered/shards")).EnumerateArray().Sum(s => s.GetProperty("chunks").GetInt32()) < n)
+        while ((await http.GetFromJsonAsync<JsonElement>($"v1/collections/{collection}/shards")).EnumerateArray().Sum(s => s.GetProperty("chunks").GetInt32()) < n)
         {
             if (settle.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("the shards did not hold every vector within 10 minutes");
             await Task.Delay(1000);
         }
     }
 
-    private static double Percentile(List<double> values, double p)
+    internal static double Percentile(List<double> values, double p)
     {
         var sorted = values.Order().ToList();
         return Math.Round(sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))], 2);

@@ -72,6 +72,10 @@ switch (args.FirstOrDefault())
         await FilteredApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,
             args.Length > 4 ? int.Parse(args[4]) : 200, args.Length > 5 && int.Parse(args[5]) > 0 ? int.Parse(args[5]) : null, args.Skip(6).ToArray());
         return 0;
+    case "access-api": // BIN_DIR [VECTORS=100000] [SHARDS=2] [QUERIES=200] [--Section:Key value ...]: readers who see 1 % and 10 % of a collection with an access field, recall@10 and p50 beside the untrimmed operator (issue 72, item 1)
+        await AccessApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,
+            args.Length > 4 ? int.Parse(args[4]) : 200, args.Skip(5).ToArray());
+        return 0;
     case "registry-scale": // BIN_DIR SIZES(10000,100000): search latency as a collection of own vectors grows (issue 22, item 1)
         await RegistryScaleBench.Run(args[1], args[2].Split(',').Select(int.Parse).ToArray());
         return 0;
@@ -94,6 +98,6 @@ switch (args.FirstOrDefault())
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(EmbedBench.Sequence(RagCluster.Grains.Text.WordPieceTokenizer.FromDirectory(args[1]), int.Parse(args[2]))));
         return 0;
     default:
-        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] | failover BIN_DIR [VECTORS] [SHARDS] [CLIENTS] [QUANTIZATION] | tls BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] [ROUNDS] | ann-data OUT_DIR [N] [DIM] [Q] | chroma BIN_DIR DATA_DIR CHROMA_DIR [BATCH] [IN_FLIGHT] [QUANTIZATIONS]");
+        Console.Error.WriteLine("usage: RagCluster.Bench.Rag ann DATA_DIR M EFC EFS | embed MODEL_DIR SECONDS [cpu|cuda] [BATCHES] [MODEL_FILE] [session|host] | compare BEIR_DIR DOCS QUERIES MODEL_DIR... | shapes MODEL_DIR BEIR_DIR DOCS BATCH MULTIPLES | e2e BIN_DIR MODEL_DIR BEIR_DIR SILOS DOCS SECONDS | ingest BIN_DIR MODEL_DIR BEIR_DIR DOCS SILOS BATCHES | ingest-ceiling BIN_DIR TOKENIZER_DIR BEIR_DIR [DOCS] [SILOS] | ingest-bm25 BIN_DIR BEIR_DIR DOCS SILOS | ack BIN_DIR BEIR_DIR [SINGLES] [CLIENTS] | bulk-load BIN_DIR DATA_DIR [QUANTIZATIONS] [BATCH] [IN_FLIGHT] [SHARDS] [api-only|both] [SILOS] | filtered DATA_DIR [SELECTIVITIES] [EF] [QUERIES] | filtered-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] [EF] | access-api BIN_DIR [VECTORS] [SHARDS] [QUERIES] | registry-scale BIN_DIR SIZES | scale BIN_DIR DATA_DIR SILOS [CHUNKS_PER_DOC] [SHARDS] [EFS] [RESHARD_TO] [QUANTIZATION] | copies BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] | failover BIN_DIR [VECTORS] [SHARDS] [CLIENTS] [QUANTIZATION] | tls BIN_DIR [SILOS] [VECTORS] [SHARDS] [CLIENTS] [SECONDS] [ROUNDS] | ann-data OUT_DIR [N] [DIM] [Q] | chroma BIN_DIR DATA_DIR CHROMA_DIR [BATCH] [IN_FLIGHT] [QUANTIZATIONS]");
         return 2;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using RagCluster.Api.Aliases;
 using RagCluster.Api.Backup;
 using RagCluster.Api.Cluster;
 using RagCluster.Api.Collections;
@@ -24,6 +25,7 @@ public static class RagEndpoints
         app.MapClusterEndpoints();
         var collection = CollectionRef.Group(app);
         app.MapCollectionEndpoints(collection);
+        app.MapAliasEndpoints();
         collection.MapDocumentEndpoints();
         collection.MapQueryEndpoints();
         app.MapBackupEndpoints(collection);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
 using RagCluster.Grains.Backup;
+using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
@@ -37,6 +38,11 @@ public interface IRagBackend : IAsyncDisposable
     /// <param name="accessField">For a new collection: the tag naming each document's reader groups (null: none).</param>
     Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null);
     Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct);
+    /// <summary>Creates the alias or moves it to <paramref name="collection"/> in one step.</summary>
+    Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct);
+    Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct);
+    /// <summary>Deletes the alias (not its collection); false when there was none.</summary>
+    Task<bool> DeleteAliasAsync(string alias, CancellationToken ct);
     /// <summary>Replaces the key's groups (its read rights in collections with an access field).</summary>
     Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct);
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
@@ -119,17 +125,20 @@ public sealed class EmbeddedBackend : IRagBackend
 
     private static string Key(string collection) => TenantScope.CollectionKey(TenantScope.DefaultTenant, collection);
 
+    /// <summary>The grain key of the collection, or of the one it is an alias of (a collection's name wins, as over HTTP).</summary>
     private async Task<string> Existing(string collection)
     {
-        if (!await _silo.GetGrain<ICollectionGrain>(Key(collection)).Exists()) throw new CliException($"no collection '{collection}'");
-        return Key(collection);
+        if (await _silo.GetGrain<ICollectionGrain>(Key(collection)).Exists()) return Key(collection);
+        if (await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is { } target && await _silo.GetGrain<ICollectionGrain>(Key(target)).Exists())
+            return Key(target);
+        throw new CliException($"no collection '{collection}'");
     }
 
     public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null)
     {
         if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
-        if (await grain.Exists()) return false;
+        if (await grain.Exists() || await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is not null) return false;
         var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;
         await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions, AccessField = accessField });
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
@@ -185,6 +194,14 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => await (await ExistingKey(keyId)).SetGroups(groups);
 
+    public Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct) => Aliases.Set(alias, collection);
+
+    public Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct) => Aliases.List();
+
+    public async Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => await Aliases.Remove(alias) is not null;
+
+    private IAliasesGrain Aliases => _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant);
+
     public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct)
     {
         var ids = await _silo.GetGrain<ITenantGrain>(tenant ?? TenantScope.DefaultTenant).KeyIds();
@@ -197,7 +214,9 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task DropCollectionAsync(string collection, CancellationToken ct)
     {
-        await Existing(collection);
+        if (await Existing(collection) != Key(collection)) throw new CliException($"'{collection}' is an alias; drop the collection by its own name");
+        if ((await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).List()).FirstOrDefault(a => a.Collection == collection) is { } alias)
+            throw new CliException($"alias '{alias.Alias}' names '{collection}': move or delete the alias first");
         await RagCluster.Grains.Collections.CollectionDeletion.DeleteAsync(_silo, TenantScope.DefaultTenant, collection, ct);
     }
 
@@ -340,6 +359,18 @@ public sealed class HttpBackend : IRagBackend
         KeyInfo(await _client.CreateKeyAsync(new RagCluster.Client.CreateKeyRequest(role) { Tenant = tenant, Description = description, Groups = groups }, ct)));
 
     public Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => Call(async () => KeyInfo(await _client.SetKeyGroupsAsync(keyId, groups, ct)));
+
+    public Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct) => Call(async () => AliasOf(await _client.SetAliasAsync(alias, collection, ct)));
+
+    public Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct) => Call(async () => (await _client.ListAliasesAsync(ct)).Select(AliasOf).ToArray());
+
+    public Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => Call(async () =>
+    {
+        try { await _client.DeleteAliasAsync(alias, ct); return true; }
+        catch (RagCluster.Client.RagClusterException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound) { return false; }
+    });
+
+    private static CollectionAlias AliasOf(RagCluster.Client.AliasReply a) => new(a.Alias, a.Collection, a.UpdatedAt);
 
     public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => Call(async () =>
         (await _client.ListKeysAsync(tenant, ct)).Select(KeyInfo).ToArray());

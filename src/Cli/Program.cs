@@ -1,12 +1,12 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status, eval, keys, backup, restore and drop against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval, keys, aliases, backup, restore and drop against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
 var model = new Option<string?>("--model") { Description = "embedded mode: minilm or arctic-xs (built in), none (BM25 only) or a model folder (env RAGCLUSTER_MODEL)" };
-var collection = new Option<string>("--collection", "-c") { Description = "collection name", DefaultValueFactory = _ => "default" };
+var collection = new Option<string>("--collection", "-c") { Description = "collection name (or an alias of one)", DefaultValueFactory = _ => "default" };
 var topK = new Option<int>("--top", "-k") { Description = "results to return (1..100)", DefaultValueFactory = _ => 5 };
 var plan = new Option<string?>("--plan") { Description = "auto, vector, bm25, hybrid, hybrid-k10 or hybrid-rrf" };
 
@@ -62,6 +62,15 @@ var keysRotate = new Command("rotate", "replace a key's secret; the old one stop
 keysRotate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RotateKey(b, p.GetValue(keyId)!, c)));
 var keysRevoke = new Command("revoke", "revoke a key for good") { keyId };
 keysRevoke.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.RevokeKey(b, p.GetValue(keyId)!, c)));
+var aliasName = new Argument<string>("alias") { Description = "the alias: a name that stands for a collection" };
+var aliasTarget = new Argument<string>("collection") { Description = "the collection it names" };
+var aliasesSet = new Command("set", "create an alias or move it to another collection in one step") { aliasName, aliasTarget };
+aliasesSet.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.SetAlias(b, p.GetValue(aliasName)!, p.GetValue(aliasTarget)!, c)));
+var aliasesList = new Command("list", "list the aliases and the collection each names");
+aliasesList.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.ListAliases(b, c)));
+var aliasesDelete = new Command("delete", "delete an alias (not its collection)") { aliasName };
+aliasesDelete.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.DeleteAlias(b, p.GetValue(aliasName)!, c)));
+var aliases = new Command("aliases", "names that stand for a collection on every command: -c ALIAS") { aliasesSet, aliasesList, aliasesDelete };
 var keys = new Command("keys", "manage API keys (operator, or a tenant admin for its own tenant)") { keysCreate, keysList, keysGroups, keysRotate, keysRevoke };
 
 var backupCollection = new Argument<string>("collection") { Description = "the collection" };
@@ -81,6 +90,7 @@ root.Subcommands.Add(ask);
 root.Subcommands.Add(status);
 root.Subcommands.Add(eval);
 root.Subcommands.Add(keys);
+root.Subcommands.Add(aliases);
 root.Subcommands.Add(backup);
 root.Subcommands.Add(restore);
 root.Subcommands.Add(drop);

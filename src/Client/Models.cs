@@ -60,6 +60,12 @@ public sealed record CollectionReply(string Collection, CollectionSettings Setti
 
 public sealed record DocumentIdsPage(string[] DocumentIds, string? Next);
 
+/// <summary>The collection an alias is to name.</summary>
+public sealed record SetAliasRequest(string Collection);
+
+/// <summary>An alias, the collection it names, and when it was last set.</summary>
+public sealed record AliasReply(string Alias, string Collection, DateTimeOffset UpdatedAt);
+
 /// <summary>
 /// One document: <see cref="Text"/>, or a file's bytes (<see cref="ContentBase64"/> with <see cref="Format"/>), or, for a
 /// collection of own vectors, <see cref="Chunks"/> with their vectors.

@@ -43,8 +43,11 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
         if (tenant is null || !Grains.Naming.Names.IsName(tenant) || !Grains.Naming.Names.IsName(collection)) return false;
         try
         {
-            var settings = await grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, collection)).GetSettings();
-            return settings.AccessField is not null;
+            var grain = grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, collection));
+            // The request may have named an alias: the collection it stands for is the one read.
+            if (!await grain.Exists() && await grains.GetGrain<Grains.Interfaces.Aliases.IAliasesGrain>(tenant).Resolve(collection) is { } target)
+                grain = grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, target));
+            return (await grain.GetSettings()).AccessField is not null;
         }
         catch (Exception e)
         {

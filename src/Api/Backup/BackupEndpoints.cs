@@ -46,6 +46,7 @@ public static class BackupEndpoints
         tenant ??= http.User.RequiredTenant();
         if (!Grains.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
             return RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
+        if (await Collections.CollectionNames.AliasProblemAsync(grains, tenant, collection) is { } taken) return taken;
         await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
             FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         await http.Request.Body.CopyToAsync(file, http.RequestAborted);

@@ -21,7 +21,7 @@ public static class CollectionEndpoints
         collection.MapGet("", GetCollection).RequireAuthorization(AuthSetup.Reader);
         collection.MapGet("/documents", ListDocumentIds).RequireAuthorization(AuthSetup.Reader).ProducesProblem(400);
         collection.MapPut("", ConfigureCollection).RequireAuthorization(AuthSetup.Writer).Reads<ConfigureCollectionRequest>("application/json").ProducesProblem(400).ProducesProblem(409);
-        collection.MapDelete("", DeleteCollection).RequireAuthorization(AuthSetup.Writer).ProducesProblem(409);
+        collection.MapDelete("", DeleteCollection).RequireAuthorization(AuthSetup.Writer).ProducesProblem(400).ProducesProblem(409);
         collection.MapGet("/plans", GetPlanStats).RequireAuthorization(AuthSetup.Reader);
         collection.MapGet("/shards", GetShardStats).RequireAuthorization(AuthSetup.Reader).ProducesProblem(403);
     }
@@ -40,6 +40,7 @@ public static class CollectionEndpoints
         if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
         var tenant = http.User.RequiredTenant();
         if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
+        if (await CollectionNames.AliasProblemAsync(grains, tenant, body.Name) is { } taken) return taken;
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
               AccessField = NoneIfEmpty(body.AccessField) };
@@ -92,8 +93,13 @@ public static class CollectionEndpoints
 
     // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
     [EndpointName("DeleteCollection"), EndpointSummary("Delete a collection and every document in it"), Tags("Collections")]
-    private static async Task<NoContent> DeleteCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
     {
+        // Deleting through an alias would drop whichever collection it names at that moment: the collection is named.
+        if (c.Alias is { } alias)
+            return RagEndpoints.Problem(400, "Alias named", $"'{alias}' is an alias of '{c.Name}': delete the alias with DELETE /v1/aliases/{alias}, or name the collection");
+        if (await CollectionNames.AliasesOfAsync(grains, c.Tenant, c.Name) is [var first, ..])
+            return RagEndpoints.Problem(409, "Collection aliased", $"alias '{first}' names '{c.Name}': move the alias (PUT /v1/aliases/{first}) or delete it first");
         await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
         return TypedResults.NoContent();
     }

@@ -35,10 +35,13 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
 
     private static async ValueTask<object?> RequireExisting(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var c = context.Arguments.OfType<CollectionRef>().FirstOrDefault()
-                ?? throw new InvalidOperationException("collection endpoints take a CollectionRef");
+        var at = context.Arguments.Select((a, i) => (a, i)).FirstOrDefault(x => x.a is CollectionRef);
+        if (at.a is not CollectionRef c) throw new InvalidOperationException("collection endpoints take a CollectionRef");
         var existence = context.HttpContext.RequestServices.GetRequiredService<CollectionExistence>();
-        return await c.ProblemFor(context.HttpContext.User, existence, context.HttpContext.RequestAborted) ?? await next(context);
+        var (resolved, problem) = await c.ResolveAsync(context.HttpContext.User, existence, context.HttpContext.RequestAborted);
+        if (problem is not null) return problem;
+        context.Arguments[at.i] = resolved; // an alias becomes the collection it names, once, for the whole request
+        return await next(context);
     }
 
     /// <summary>The collection <paramref name="name"/> of the caller's own tenant (MCP tools take no tenant: a key acts in its own).</summary>
@@ -48,15 +51,27 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
         return new CollectionRef(name, TenantScope.CollectionKey(tenant, name), tenant) { Access = user.Access() };
     }
 
-    /// <summary>Why the caller cannot use this collection (a bad name, or none it may see: 404), or null when it can.</summary>
-    public async Task<Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?> ProblemFor(System.Security.Claims.ClaimsPrincipal user, CollectionExistence existence,
-        CancellationToken ct = default)
+    /// <summary>The alias the request named, when it named one (<see cref="Name"/> is then the collection it stands for).</summary>
+    public string? Alias { get; init; }
+
+    /// <summary>
+    /// The collection the caller means: this one when it exists, else the one this name is an alias of (resolved once:
+    /// the whole request then runs on that collection, even if the alias moves meanwhile). Otherwise why not: a bad
+    /// name, or none the caller may see (404, also for another tenant's).
+    /// </summary>
+    public async Task<(CollectionRef? Resolved, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem)> ResolveAsync(
+        System.Security.Claims.ClaimsPrincipal user, CollectionExistence existence, CancellationToken ct = default)
     {
-        if (RagEndpoints.Valid(Name) is { } bad) return bad;
+        if (RagEndpoints.Valid(Name) is { } bad) return (null, bad);
         // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
         var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Naming.Names.IsName(Tenant));
-        if (!visible || !await existence.ExistsAsync(Key, ct))
-            return RagEndpoints.Problem(404, "Collection not found", $"no collection '{Name}'; create it with POST /v1/collections");
-        return null;
+        if (visible && await existence.ExistsAsync(Key, ct)) return (this, null);
+        // A collection's name wins over an alias, so the common case (a collection) costs no alias lookup.
+        if (visible && await existence.AliasTargetAsync(Tenant, Name, ct) is { } target)
+        {
+            var aliased = this with { Name = target, Key = TenantScope.CollectionKey(Tenant, target), Alias = Name };
+            if (await existence.ExistsAsync(aliased.Key, ct)) return (aliased, null);
+        }
+        return (null, RagEndpoints.Problem(404, "Collection not found", $"no collection '{Name}'; create it with POST /v1/collections"));
     }
 }

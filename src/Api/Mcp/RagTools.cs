@@ -104,11 +104,11 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
         return accepted!;
     }
 
-    /// <summary>The caller's own collection of that name, or the same 404 the HTTP API gives (for another tenant's too).</summary>
+    /// <summary>The caller's own collection of that name (or alias), or the same 404 the HTTP API gives (for another tenant's too).</summary>
     private async Task<CollectionRef> Existing(ClaimsPrincipal caller, string collection)
     {
-        var c = CollectionRef.OfCaller(caller, collection);
-        ToolProblem.ThrowIf(await c.ProblemFor(caller, existence));
-        return c;
+        var (resolved, problem) = await CollectionRef.OfCaller(caller, collection).ResolveAsync(caller, existence);
+        ToolProblem.ThrowIf(problem);
+        return resolved!;
     }
 }

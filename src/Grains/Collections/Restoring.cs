@@ -30,6 +30,7 @@ public sealed partial class CollectionGrain
 
     public async Task<RestoreStart> BeginRestore(CollectionSettings settings, int documents)
     {
+        settings = WithAccessFieldDeclared(settings); // an archive's access field comes back with the collection, checked as at creation
         Validate(settings);
         if (documents < 0) throw new InvalidRequestException("documents must not be negative");
         // The reminder first: a crash right after the change below must not leave a hidden collection nobody gives up.

@@ -43,6 +43,10 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("GET", "/v1/embedding")] = "reader",
         [("GET", "/v1/collections")] = "reader",
         [("POST", "/v1/collections")] = "writer",
+        [("GET", "/v1/aliases/")] = "reader",
+        [("GET", "/v1/aliases/{alias}")] = "reader",
+        [("PUT", "/v1/aliases/{alias}")] = "writer",
+        [("DELETE", "/v1/aliases/{alias}")] = "writer",
         [("GET", "/v1/collections/{collection}/")] = "reader",
         [("PUT", "/v1/collections/{collection}/")] = "writer",
         [("DELETE", "/v1/collections/{collection}/")] = "writer",
@@ -107,7 +111,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
 
     private async Task<HttpResponseMessage> Send(string method, string route, string? key, string? collection = "c1")
     {
-        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{documentName}", "v1").Replace("{key}", "p").TrimStart('/');
+        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{documentName}", "v1").Replace("{key}", "p").Replace("{alias}", "a1").TrimStart('/');
         path = System.Text.RegularExpressions.Regex.Replace(path, @"\{\*\*?\w+\}", "x").Replace("{page:int}", "1");
         if (route == "/v1/restore/{collection}") path = "v1/restore/r1";
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
@@ -154,6 +158,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         {
             await w.EnsureCollectionAsync(new("c1"));
             await w.IngestAsync("c1", new("d1") { Text = "alpha's private document" });
+            await w.SetAliasAsync("a1", "c1");
         }
         // Both keys work before they are revoked and rotated.
         Assert.Equal(HttpStatusCode.OK, (await Send("GET", "/v1/collections/{collection}/", doomedA.Key)).StatusCode);
