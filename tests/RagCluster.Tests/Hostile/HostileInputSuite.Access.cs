@@ -29,7 +29,7 @@ public sealed partial class HostileInputSuite
         Assert.Equal(HttpStatusCode.NotFound, (await op.GetAsync("v1/collections/acl")).StatusCode);
 
         Assert.Equal(HttpStatusCode.Created, (await op.PostAsJsonAsync("v1/collections", new { name = "acl", shardCount = 2, accessField = "acl" })).StatusCode);
-        var (hrId, hr) = await KeyAsync(op, "reader", "hr");
+        var (_, hr) = await KeyAsync(op, "reader", "hr");
         var (engId, eng) = await KeyAsync(op, "reader", "eng");
         var (_, engWriter) = await KeyAsync(op, "writer", "eng");
         var (_, nobody) = await KeyAsync(op, "reader");
@@ -62,7 +62,7 @@ public sealed partial class HostileInputSuite
         {
             var first = await Probe(k, $"search {plan} after HR's cached it", () => eng.PostAsJsonAsync("v1/collections/acl/search", new { query = Query, plan, topK = 5 }), HttpStatusCode.OK);
             var answer = JsonDocument.Parse(first).RootElement;
-            if (answer.GetProperty("cached").GetBoolean() && Scale == 1) _wrong.Add($"{k}: eng's first {plan} search came from a cache");
+            if (answer.GetProperty("cached").GetBoolean()) _wrong.Add($"{k}: eng's first {plan} search came from a cache");
             if (Ids(answer).Length != 5) _wrong.Add($"{k}: eng's {plan} search held {Ids(answer).Length} hits, not 5 (topK not filled with visible hits)");
         }
         Assert.True((await Search(eng, new { query = Query, plan = "bm25", topK = 5 })).GetProperty("cached").GetBoolean());
@@ -103,7 +103,7 @@ public sealed partial class HostileInputSuite
         var targets = audit.EnumerateArray().Select(e => e.GetProperty("action").GetString() + " " + e.GetProperty("target").GetString()).ToList();
         foreach (var route in new[] { "/v1/collections/acl/search", "/v1/collections/acl/ask", "/v1/collections/acl/documents/statuses", "collection 'acl'" })
             if (!targets.Any(t => t.Contains(route, StringComparison.Ordinal))) _wrong.Add($"{k}: no audit entry of eng's key for {route}");
-        output.WriteLine($"access: the wiki key's reads audited: {targets.Count}; HR key {hrId}");
+        output.WriteLine($"access: the wiki key's reads audited: {targets.Count}");
     }
 
     // Every read route, by a key of the wiki's group, for HR's documents: found nowhere, and answered as if they did not exist.
@@ -177,7 +177,7 @@ public sealed partial class HostileInputSuite
         if (control.IsError == true) _wrong.Add($"{k}: MCP read_document of the visible eng-0 failed");
     }
 
-    /// <summary>One read, <see cref="Scale"/> times: the status named, and (unless told) not a trace of a hidden document in the body.</summary>
+    /// <summary>One read, <see cref="Scale"/> times: the status named, and (unless told) not a trace of a hidden document in the body. Returns the first answer's body.</summary>
     private async Task<string> Probe(string kind, string what, Func<Task<HttpResponseMessage>> send, HttpStatusCode expected, bool scan = true) =>
         await Probe(kind, what, send, [expected], scan);
 
@@ -186,17 +186,18 @@ public sealed partial class HostileInputSuite
 
     private async Task<string> Probe(string kind, string what, Func<Task<HttpResponseMessage>> send, HttpStatusCode[] expected, bool scan)
     {
-        var body = "";
+        string? first = null;
         for (var i = 0; i < Scale; i++)
         {
             using var r = await send();
-            body = await r.Content.ReadAsStringAsync();
+            var body = await r.Content.ReadAsStringAsync();
+            first ??= body;
             var (tried, fiveXx) = _tally.GetValueOrDefault(kind);
             _tally[kind] = (tried + 1, fiveXx + ((int)r.StatusCode >= 500 && r.StatusCode != HttpStatusCode.ServiceUnavailable ? 1 : 0));
             if (!expected.Contains(r.StatusCode)) _wrong.Add($"{kind}: {what}: {(int)r.StatusCode} {Truncate(body)} (expected {string.Join("/", expected.Select(e => (int)e))})");
             if (scan) Scan(kind, what, body);
         }
-        return body;
+        return first!;
     }
 
     private void Scan(string kind, string what, string body)
