@@ -351,6 +351,36 @@ public sealed class HardeningTests(HardenedApiProcess api) : IClassFixture<Harde
         var listed = await (await Send(Get("v1/collections", bearer: Tok("r3", "jwt-t", "reader")), raw)).Content.ReadFromJsonAsync<string[]>();
         Assert.Contains("jwt-docs", listed!);
         Assert.Equal(HttpStatusCode.NotFound, (await Send(Get("v1/collections/jwt-docs", api.AdminKey), raw)).StatusCode);
+
+        // Groups come from the token's "groups" claim (an array, or one string): a reader sees its groups' documents only.
+        async Task<HttpStatusCode> Post(string sub, string path, object body)
+        {
+            using var m = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+            m.Headers.Authorization = new("Bearer", Tok(sub, "jwt-t", "writer"));
+            return (await raw.SendAsync(m)).StatusCode;
+        }
+        Assert.Equal(HttpStatusCode.Created, await Post("w2", "v1/collections", new { name = "jwt-acl", accessField = "acl" }));
+        Assert.Equal(HttpStatusCode.Accepted, await Post("w2", "v1/collections/jwt-acl/documents", new
+        {
+            documents = new object[] { new { id = "pay", text = "salary bands for everyone", tags = new { acl = new[] { "hr" } } }, new { id = "wiki", text = "salary of build machines", tags = new { acl = new[] { "eng" } } } },
+        }));
+        // Polled as the tenant's admin by a token of its own: the bootstrap key's tight bucket is another test's to use up.
+        await Poll.UntilAsync(async () => (await raw.SendAsync(Get("v1/collections/jwt-acl", bearer: Tok("poll", "jwt-t", "admin")))) is { StatusCode: HttpStatusCode.OK } r
+            && (await r.Content.ReadFromJsonAsync<JsonElement>()) is var c && c.GetProperty("documentCount").GetInt32() == 2 && c.GetProperty("unsettledCount").GetInt32() == 0, seconds: 60);
+        async Task<string[]> Found(object claims)
+        {
+            using var m = new HttpRequestMessage(HttpMethod.Post, "v1/collections/jwt-acl/search") { Content = JsonContent.Create(new { query = "salary", plan = "bm25" }) };
+            m.Headers.Authorization = new("Bearer", HardenedApiProcess.Token(claims));
+            using var r = await raw.SendAsync(m);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()!).Order().ToArray();
+        }
+        Assert.Equal(["wiki"], await Found(new { sub = "g1", tenant = "jwt-t", role = "reader", groups = new[] { "eng" }, iss = "https://issuer.test", aud = "ragcluster", exp = Exp(5) }));
+        Assert.Equal(["pay"], await Found(new { sub = "g2", tenant = "jwt-t", role = "reader", groups = "hr", iss = "https://issuer.test", aud = "ragcluster", exp = Exp(5) }));
+        Assert.Empty(await Found(new { sub = "g3", tenant = "jwt-t", role = "reader", iss = "https://issuer.test", aud = "ragcluster", exp = Exp(5) }));
+        Assert.Equal(["pay", "wiki"], await Found(new { sub = "g4", tenant = "jwt-t", role = "admin", iss = "https://issuer.test", aud = "ragcluster", exp = Exp(5) }));
+        var tooLong = HardenedApiProcess.Token(new { sub = "g5", tenant = "jwt-t", role = "reader", groups = new[] { new string('g', 129) }, iss = "https://issuer.test", aud = "ragcluster", exp = Exp(5) });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(Get("v1/collections", bearer: tooLong), raw)).StatusCode);
     }
 
     [Fact]
