@@ -9,8 +9,9 @@ namespace RagCluster.VectorData;
 
 /// <summary>
 /// What a RagCluster collection can hold of a record: a string key (the document id), one vector (the document's one
-/// chunk), data properties as tags (strings, at most 32, values up to 256 characters), and the one full-text
-/// property as the chunk's text (BM25 searches it; hybrid search fuses it with the vector).
+/// chunk), data properties as tags (typed: strings, numbers, booleans, instants, string lists; at most 32, strings up
+/// to 256 characters), and the one full-text property as the chunk's text (BM25 searches it; hybrid search fuses it
+/// with the vector).
 /// </summary>
 internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = true, SupportsMultipleVectors = false })
 {
@@ -19,8 +20,9 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
 
     protected override bool IsDataPropertyTypeValid(Type type, [NotNullWhen(false)] out string? supportedTypes)
     {
-        supportedTypes = "string, bool, int, long, float, double, decimal, DateTime, DateTimeOffset, Guid (or nullable)";
-        return DataTypes.Contains(Nullable.GetUnderlyingType(type) ?? type);
+        supportedTypes = "string, bool, int, long, float, double, decimal, DateTime, DateTimeOffset, Guid (or nullable), string[] or List<string>";
+        // String lists are string[] tags: what an access field holds (each record's reader groups).
+        return DataTypes.Contains(Nullable.GetUnderlyingType(type) ?? type) || type == typeof(string[]) || type == typeof(List<string>);
     }
 
     protected override bool IsVectorPropertyTypeValid(Type type, [NotNullWhen(false)] out string? supportedTypes)

@@ -69,6 +69,29 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains(await client.ListKeysAsync(), k => k.KeyId == writer.KeyId);
         Assert.NotNull((await client.RevokeKeyAsync(writer.KeyId)).RevokedAt);
 
+        // Document-level access: a collection with an access field, a reader of one group, its groups changed.
+        await client.EnsureCollectionAsync(new CreateCollectionRequest("client-acl") { AccessField = "acl" });
+        await client.IngestManyAsync("client-acl", [
+            new DocumentInput("hr") { Text = "Tea allowance for the people team.", Tags = new() { ["acl"] = new[] { "hr" } } },
+            new DocumentInput("eng") { Text = "Tea machine in the build room.", Tags = new() { ["acl"] = new[] { "eng" } } }]);
+        await client.WaitForIndexedAsync("client-acl", ["hr", "eng"]);
+        var eng = await client.CreateKeyAsync(new CreateKeyRequest("reader") { Groups = ["eng"] });
+        Assert.Equal(["eng"], eng.Groups);
+        using (var asEng = new RagClusterClient(api.Http.BaseAddress!, eng.Key))
+        {
+            Assert.Equal(["eng"], (await asEng.SearchAsync("client-acl", new SearchRequest("tea") { Plan = "bm25" })).Hits.Select(h => h.DocumentId).ToArray());
+            Assert.Null((await asEng.GetCollectionAsync("client-acl")).DocumentCount);
+            Assert.Equal(["eng", "hr"], (await client.SetKeyGroupsAsync(eng.KeyId, ["hr", "eng"])).Groups);
+            await Poll.UntilAsync(async () => (await asEng.SearchAsync("client-acl", new SearchRequest("tea") { Plan = "bm25" })).Hits.Length == 2);
+        }
+        // An alias stands for the collection; moved, it stands for another.
+        Assert.Equal("client-acl", (await client.SetAliasAsync("client-alias", "client-acl")).Collection);
+        Assert.Equal(2, (await client.SearchAsync("client-alias", new SearchRequest("tea") { Plan = "bm25" })).Hits.Length);
+        Assert.Equal("client", (await client.SetAliasAsync("client-alias", "client")).Collection);
+        Assert.Equal("client", (await client.GetAliasAsync("client-alias")).Collection);
+        Assert.Contains(await client.ListAliasesAsync(), a => a.Alias == "client-alias");
+        await client.DeleteAliasAsync("client-alias");
+
         // Backup and restore, streamed both ways.
         await client.WaitForIndexedAsync("client", ["rooibos"], ct: new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         using var archive = new MemoryStream();

@@ -152,6 +152,34 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         await snippets.EnsureCollectionDeletedAsync();
     }
 
+    [Fact]
+    public async Task A_collection_with_an_access_field_answers_each_key_with_its_groups_records_and_an_alias_stands_for_it()
+    {
+        using var store = Store(new RagClusterVectorStoreOptions { AccessField = "Groups" });
+        var definition = new VectorStoreCollectionDefinition
+        {
+            Properties = [new VectorStoreKeyProperty("Key", typeof(string)), new VectorStoreDataProperty("Groups", typeof(string[])),
+                new VectorStoreVectorProperty("Vector", typeof(float[]), 4)],
+        };
+        var owner = store.GetDynamicCollection("vd-acl", definition);
+        await owner.EnsureCollectionExistsAsync();
+        await owner.UpsertAsync([
+            new Dictionary<string, object?> { ["Key"] = "hr", ["Groups"] = new[] { "hr" }, ["Vector"] = new float[] { 1, 0, 0, 0 } },
+            new Dictionary<string, object?> { ["Key"] = "eng", ["Groups"] = new[] { "eng" }, ["Vector"] = new float[] { 0.9f, 0.1f, 0, 0 } }]);
+        using var admin = api.NewClient();
+        var reader = await admin.CreateKeyAsync(new CreateKeyRequest("reader") { Groups = ["eng"] });
+        await admin.SetAliasAsync("vd-alias", "vd-acl");
+        // The reader's store, through the alias: the HR record is neither found nor read.
+        using var readerStore = new RagClusterVectorStore(new RagClusterClient(api.Url, reader.Key!));
+        var asReader = readerStore.GetDynamicCollection("vd-alias", definition);
+        Assert.Equal(["eng"], await asReader.SearchAsync(new float[] { 1, 0, 0, 0 }, 5).Select(r => (string)r.Record["Key"]!).ToArrayAsync());
+        Assert.Null(await asReader.GetAsync("hr"));
+        Assert.NotNull(await asReader.GetAsync("eng"));
+        Assert.Equal(2, await owner.SearchAsync(new float[] { 1, 0, 0, 0 }, 5).CountAsync());
+        await admin.DeleteAliasAsync("vd-alias");
+        await owner.EnsureCollectionDeletedAsync();
+    }
+
     /// <summary>Counts of a, b, c and anything else: text to a 4-dimensional vector, so tests can tell which text is nearest.</summary>
     private sealed class LetterEmbeddings : IEmbeddingGenerator<string, Embedding<float>>
     {
