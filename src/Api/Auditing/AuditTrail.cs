@@ -23,36 +23,32 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
         var read = HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method);
         var audited = policy is AuthSetup.Admin || (!read && policy is AuthSetup.Writer or AuthSetup.Operator);
         if (audited) http.Response.OnCompleted(() => Record(http, endpoint!));
-        else if (policy is AuthSetup.Reader && http.GetRouteValue("collection") is string collection)
+        else if (policy is AuthSetup.Reader && http.GetRouteValue("collection") is not null)
             http.Response.OnCompleted(async () =>
             {
                 // Known after the answer, off the request's time: a read of a collection with an access field is recorded.
-                if (http.Response.StatusCode is not (404 or >= 500) && await HasAccessFieldAsync(http.User, http.Request.Query["tenant"].ToString(), collection))
+                // The collection is the one the request resolved (an alias's), as the collection endpoints left it.
+                if (http.Response.StatusCode is not (404 or >= 500) && http.Items[typeof(Collections.CollectionRef)] is Collections.CollectionRef c
+                    && await HasAccessFieldAsync(c, http.User))
                     await Record(http, endpoint!);
             });
         await next(http);
     }
 
     /// <summary>
-    /// Whether the caller's collection <paramref name="collection"/> (an operator's: of <paramref name="tenant"/>, when
-    /// named) has an access field: its reads are audited too, so who read which collection of ACL'd documents is on record.
+    /// Whether the collection a read resolved to has an access field: its reads are audited too, so who read which
+    /// collection of ACL'd documents is on record.
     /// </summary>
-    public async Task<bool> HasAccessFieldAsync(System.Security.Claims.ClaimsPrincipal user, string? tenant, string collection)
+    public async Task<bool> HasAccessFieldAsync(Collections.CollectionRef collection, System.Security.Claims.ClaimsPrincipal user)
     {
-        tenant = string.IsNullOrEmpty(tenant) ? user.Tenant() : tenant;
-        if (tenant is null || !Grains.Naming.Names.IsName(tenant) || !Grains.Naming.Names.IsName(collection)) return false;
         try
         {
-            var grain = grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, collection));
-            // The request may have named an alias: the collection it stands for is the one read.
-            if (!await grain.Exists() && await grains.GetGrain<Grains.Interfaces.Aliases.IAliasesGrain>(tenant).Resolve(collection) is { } target)
-                grain = grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Grains.Security.TenantScope.CollectionKey(tenant, target));
-            return (await grain.GetSettings()).AccessField is not null;
+            return (await grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(collection.Key).GetSettings()).AccessField is not null;
         }
         catch (Exception e)
         {
             // The read was answered; a collection whose settings cannot be read now is recorded rather than left out.
-            log.AuditNotRecorded(e, "read", collection, user.KeyId(), 0);
+            log.AuditNotRecorded(e, "read", collection.Name, user.KeyId(), 0);
             return true;
         }
     }

@@ -41,6 +41,7 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
         var (resolved, problem) = await c.ResolveAsync(context.HttpContext.User, existence, context.HttpContext.RequestAborted);
         if (problem is not null) return problem;
         context.Arguments[at.i] = resolved; // an alias becomes the collection it names, once, for the whole request
+        context.HttpContext.Items[typeof(CollectionRef)] = resolved; // and the audit of the read names that collection
         return await next(context);
     }
 

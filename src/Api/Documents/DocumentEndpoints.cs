@@ -9,6 +9,7 @@ using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 using static RagCluster.Api.Documents.DocumentParsing;
 
@@ -156,7 +157,7 @@ public static class DocumentEndpoints
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteDocument(CollectionRef c, string id, IGrainFactory grains)
     {
         if (ValidDocumentId(id) is { } bad) return bad;
-        if (!await VisibleAsync(grains, c, id)) return NotFound(c, id);
+        if (!await VisibleAsync(grains, c, await c.DocumentAccessAsync(grains), id)) return NotFound(c, id);
         // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
         return await grains.Document(c.Key, id).Delete()
             ? TypedResults.NoContent()
@@ -179,11 +180,8 @@ public static class DocumentEndpoints
     /// caller sees every document; else whether the document's own tags share a group with the caller's. A write that
     /// names a document (a tag change, a delete) answers an unseen one as not found, so it can neither find nor re-tag it.
     /// </summary>
-    internal static async Task<bool> VisibleAsync(IGrainFactory grains, CollectionRef c, string id)
-    {
-        var access = await c.DocumentAccessAsync(grains);
-        return access.Open || access.Sees((await grains.Document(c.Key, id).GetStatus()).Tags);
-    }
+    internal static async Task<bool> VisibleAsync(IGrainFactory grains, CollectionRef c, DocumentAccess access, string id) =>
+        access.Open || access.Sees((await grains.Document(c.Key, id).GetStatus()).Tags);
 
     internal static ProblemHttpResult NotFound(CollectionRef c, string id) =>
         RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");

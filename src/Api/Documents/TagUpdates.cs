@@ -7,6 +7,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 
 namespace RagCluster.Api.Documents;
@@ -40,9 +41,10 @@ public static class TagUpdates
         if (DocumentEndpoints.ValidDocumentId(id) is { } badId) return badId;
         var (body, error) = await RagEndpoints.ReadJson<TagPatch>(request);
         if (error is not null) return error;
-        var (changes, problem) = Changes(body!.Tags, (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Fields);
+        var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
+        var (changes, problem) = Changes(body!.Tags, settings.Fields);
         if (problem is not null) return RagEndpoints.Problem(400, "Invalid tags", problem);
-        if (!await DocumentEndpoints.VisibleAsync(grains, c, id)) return DocumentEndpoints.NotFound(c, id);
+        if (!await DocumentEndpoints.VisibleAsync(grains, c, DocumentAccess.For(settings.AccessField, c.Access), id)) return DocumentEndpoints.NotFound(c, id);
         try
         {
             var status = await grains.Document(c.Key, id).UpdateTags(changes!);
@@ -61,7 +63,8 @@ public static class TagUpdates
         if (error is not null) return error;
         if (body!.Documents is not { Count: > 0 and <= DocumentBatch.MaxDocuments } documents)
             return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents, each {{\"id\",\"tags\"}}");
-        var declared = (await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings()).Fields;
+        var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
+        var (declared, access) = (settings.Fields, DocumentAccess.For(settings.AccessField, c.Access));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var items = await Task.WhenAll(documents.Select(async d =>
         {
@@ -71,7 +74,7 @@ public static class TagUpdates
             if (problem is not null) return Rejected(id, 400, "Invalid tags", problem);
             try
             {
-                if (!await DocumentEndpoints.VisibleAsync(grains, c, id)) throw new NotFoundException(id);
+                if (!await DocumentEndpoints.VisibleAsync(grains, c, access, id)) throw new NotFoundException(id);
                 var status = await grains.Document(c.Key, id).UpdateTags(changes!);
                 return new BatchItem(id, status.Status, status.Version);
             }

@@ -73,7 +73,9 @@ public static class ToolGate
     /// <summary>A read tool's call on a collection with an access field, audited as the HTTP reads of one are.</summary>
     private static async Task<bool> ReadsAccessCollection(RequestContext<CallToolRequestParams> context) =>
         Collection(context) is { } collection && context.User is { } user && context.Services?.GetService<AuditTrail>() is { } audit
-        && await audit.HasAccessFieldAsync(user, null, collection);
+        && context.Services.GetService<Collections.CollectionExistence>() is { } existence
+        && await Collections.CollectionRef.OfCaller(user, collection).ResolveAsync(user, existence) is ({ } resolved, _)
+        && await audit.HasAccessFieldAsync(resolved, user);
 
     private static string? Collection(RequestContext<CallToolRequestParams> context) =>
         context.Params?.Arguments?.TryGetValue("collection", out var c) == true && c.ValueKind == System.Text.Json.JsonValueKind.String ? c.GetString() : null;

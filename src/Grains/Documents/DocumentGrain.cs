@@ -229,7 +229,7 @@ public sealed partial class DocumentGrain(
         {
             AcceptedStamp = s.AcceptedStamp,
             Waiting = s.Status == DocumentStatuses.Pending ? _waitReason : null,
-            Tags = new Dictionary<string, string>(s.Tags, StringComparer.Ordinal), // a copy: the state's own changes with the next version
+            Tags = s.Tags, // DurableState never changes a state in place: a new version is a new dictionary
         };
     }
 }
