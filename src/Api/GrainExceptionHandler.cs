@@ -23,9 +23,14 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
         {
             HttpContext = http,
             Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = message },
+            ProblemDetails = { Status = status, Title = title, Detail = message, Extensions = Extensions(exception) },
         });
     }
+
+    /// <summary>Fields a client acts on without parsing the detail: which limit, its value, the usage, what the write adds.</summary>
+    private static Dictionary<string, object?> Extensions(Exception exception) => exception is TenantLimitExceededException t
+        ? new() { ["limit"] = t.Limit, ["max"] = t.Max, ["usage"] = t.Usage, ["adds"] = t.Adds }
+        : [];
 
     /// <summary>
     /// The problem an exception is to the caller: status, title and the message it may read (none of a 500's). The MCP
@@ -44,6 +49,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             IngestBacklogFullException => (503, "Ingest backlog full"),
             DocumentBusyException => (503, "Document busy"),
             CollectionGoneException => (409, "Collection deleted"),
+            TenantLimitExceededException => (403, "Tenant limit reached"),
             ShardLayoutChangedException => (503, "Collection resharding"),
             NotYetReadableException => (503, "Not yet readable"),
             // A call timeout, a silo that left or cannot be reached, a message refused while the cluster reconfigures, or a

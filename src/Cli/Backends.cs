@@ -140,6 +140,7 @@ public sealed class EmbeddedBackend : IRagBackend
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists() || await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is not null) return false;
         var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;
+        await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AdmitCollection(collection);
         await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions, AccessField = accessField });
         await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
         return true;
@@ -156,7 +157,8 @@ public sealed class EmbeddedBackend : IRagBackend
         {
             // Paced by the silo's backlog as the API paces a client: the bulk text path would otherwise take a whole corpus into memory.
             stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, key, documents, ct,
-                _host.Services.GetRequiredService<RagCluster.Grains.Documents.IndexingSlots>(), _host.Services.GetRequiredService<RagCluster.Grains.Documents.BulkTextIndexer>());
+                _host.Services.GetRequiredService<RagCluster.Grains.Documents.IndexingSlots>(), _host.Services.GetRequiredService<RagCluster.Grains.Documents.BulkTextIndexer>(),
+                _host.Services.GetRequiredService<RagCluster.Grains.Documents.DocumentSizes>());
         }
         catch (IngestBacklogFullException e)
         {

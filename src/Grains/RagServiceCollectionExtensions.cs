@@ -46,6 +46,7 @@ public static class RagServiceCollectionExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ShardWakeup>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
         services.TryAddSingleton<BulkTextIndexer>();
+        services.TryAddSingleton<DocumentSizes>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<Resilience.Patience>();
         services.TryAddSingleton(typeof(Resilience.LastKnown<,>)); // one per kind of answer, shared by the silo's requests

@@ -44,6 +44,7 @@ public static partial class AdminEndpoints
         admin.MapDelete("/keys/{keyId}", RevokeApiKey);
         admin.MapGet("/audit", ReadAuditTrail).ProducesProblem(400);
         admin.MapGet("/endpoints", ListEndpoints);
+        MapTenantEndpoints(admin);
     }
 
     [EndpointName("CreateApiKey"), EndpointSummary("Create an API key"), Tags("Admin")]

@@ -44,6 +44,7 @@ public static class CollectionEndpoints
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
               AccessField = NoneIfEmpty(body.AccessField) };
+        await grains.GetGrain<ITenantGrain>(tenant).AdmitCollection(body.Name); // 403 at the tenant's limit
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
         return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));

@@ -14,10 +14,11 @@ public static class BatchIngest
 {
     /// <summary>
     /// The batch form: each document is checked as the single form would check it, stored (durably, then indexed in
-    /// the background), and answered with its own status; a bad document is refused alone, never the whole batch.
+    /// the background), and answered with its own status; a bad document is refused alone. The whole batch is refused
+    /// (403, TenantLimitExceededException) only when it would take the tenant past a limit.
     /// </summary>
     public static async Task<(BatchAccepted? Accepted, ProblemHttpResult? Problem)> IngestAsync(
-        CollectionRef c, IReadOnlyList<DocumentInput?> documents, CollectionSettings settings, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger log, CancellationToken ct)
+        CollectionRef c, IReadOnlyList<DocumentInput?> documents, CollectionSettings settings, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, DocumentSizes sizes, ILogger log, CancellationToken ct)
     {
         if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
             return (null, RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})"));
@@ -40,7 +41,7 @@ public static class BatchIngest
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), ct, slots, texts);
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), ct, slots, texts, sizes);
         for (var k = 0; k < work.Count; k++)
         {
             var (index, id, _) = work[k];

@@ -34,7 +34,7 @@ public static class DocumentEndpoints
 
     [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")]
     private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestDocuments(
-        CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, ILogger<IngestBody> log)
+        CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, DocumentSizes sizes, ILogger<IngestBody> log)
     {
         IngestRequest ingest;
         string id;
@@ -85,7 +85,7 @@ public static class DocumentEndpoints
             {
                 if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                     return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, settings, grains, slots, texts, log, request.HttpContext.RequestAborted);
+                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, settings, grains, slots, texts, sizes, log, request.HttpContext.RequestAborted);
                 if (refused is not null) return refused;
                 // Documents not taken now that may be later: the client is paced as for a whole-request 503.
                 if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))

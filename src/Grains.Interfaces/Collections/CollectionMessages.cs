@@ -108,6 +108,8 @@ public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Di
     [Id(5)] public byte[]? Content { get; init; }
     /// <summary>The silo that indexes the text (its address); the collection's sweep takes the text over once that silo is gone.</summary>
     [Id(6)] public string? Silo { get; init; }
+    /// <summary>What the document will hold, to count in the collection's share (null: not counted).</summary>
+    [Id(7)] public Security.StoredUsage? Size { get; init; }
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Grains.Interfaces.Collections;
 
@@ -60,7 +61,7 @@ public interface ICollectionGrain : IGrainWithStringKey
     Task RenewRestore(long incarnation);
     /// <summary>Registers restored documents with their records (their chunks are in the shards already); not visible until the restore ends.</summary>
     [AlwaysInterleave]
-    Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation);
+    Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation, StoredUsage[]? sizes = null);
     /// <summary>The restore is complete: the collection exists from now on, with everything registered.</summary>
     Task EndRestore(long incarnation);
     /// <summary>Gives the restore up: what it registered goes, the collection is dropped and its shards retire.</summary>
@@ -75,8 +76,12 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// </summary>
     /// A document a bulk write has in flight is not accepted: it is named in <see cref="Acceptance.Busy"/>, and nothing
     /// of it is noted.
+    /// <remarks>
+    /// With <paramref name="sizes"/> (what each document will hold), each accepted document counts in the collection's
+    /// <see cref="Held"/> from now on, in the same write.
+    /// </remarks>
     [AlwaysInterleave]
-    Task<Acceptance> DocumentsAccepted(string[] documentIds);
+    Task<Acceptance> DocumentsAccepted(string[] documentIds, StoredUsage[]? sizes = null);
     /// <summary>
     /// The first step of a bulk write (documents that need no pipeline: one chunk, vectors given): for each entry the
     /// collection decides, in its one order of changes, whether the bulk path may write it and at which version, and
@@ -111,6 +116,15 @@ public interface ICollectionGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave]
     Task DocumentSettled(string documentId, long[] acceptedAt);
+    /// <summary>What this creation of the collection holds, for its tenant's share (zero once dropped).</summary>
+    [AlwaysInterleave]
+    Task<StoredUsage> Held();
+    /// <summary>
+    /// How much accepting these documents with these sizes would change what the collection holds (new ids count as
+    /// documents; a replaced one counts its difference). Read, not reserved: the tenant reserves it.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<StoredUsage> Growth(string[] documentIds, StoredUsage[] sizes);
     /// <summary>The first step of deleting a collection: from now on no document may register (stored before it returns).</summary>
     Task BeginDelete();
     /// <summary>

@@ -127,3 +127,24 @@ public sealed class NotFoundException : OrleansException
 
     public NotFoundException(string message) : base(message) { }
 }
+
+/// <summary>
+/// The write would take its tenant past a limit an operator set (see TenantLimits): nothing of it was stored. 403: the
+/// same write fails again until the tenant deletes something or an operator raises the limit.
+/// </summary>
+[GenerateSerializer, Alias("rc.TenantLimitExceededException")]
+public sealed class TenantLimitExceededException : OrleansException
+{
+    public TenantLimitExceededException() { }
+
+    public TenantLimitExceededException(string limit, long max, long usage, long adds)
+        : base($"the tenant may hold {max} {limit} and holds {usage}; this write adds {adds}, so nothing of it was stored")
+        => (Limit, Max, Usage, Adds) = (limit, max, usage, adds);
+
+    /// <summary>Which limit: collections, documents, vectors or bytes.</summary>
+    [Id(0)] public string? Limit { get; private set; }
+    [Id(1)] public long Max { get; private set; }
+    /// <summary>What the tenant holds (and has in flight) of it.</summary>
+    [Id(2)] public long Usage { get; private set; }
+    [Id(3)] public long Adds { get; private set; }
+}

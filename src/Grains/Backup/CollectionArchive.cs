@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using RagCluster.Grains.Collections;
+using RagCluster.Grains.Documents;
 using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
@@ -114,24 +115,30 @@ public static partial class CollectionArchive
     }
 
     /// <summary>Checks the archive completely; throws <see cref="BackupFormatException"/> saying what is wrong.</summary>
-    public static BackupManifest Verify(Stream archive)
+    public static BackupManifest Verify(Stream archive) => Check(archive).Manifest;
+
+    /// <summary><see cref="Verify"/>, and what each document will hold once restored (see DocumentSizes), for the tenant's share.</summary>
+    private static (BackupManifest Manifest, Dictionary<string, StoredUsage> Sizes) Check(Stream archive)
     {
         using var zip = Open(archive);
         var manifest = ReadManifest(zip);
         var documents = ReadDocuments(zip);
         if (documents.Count != manifest.Documents) throw new BackupFormatException($"documents.jsonl has {documents.Count} documents, the manifest says {manifest.Documents}");
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var bytes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var ownVectors = manifest.Settings.Dimensions is not null;
         var chunks = 0;
         foreach (var run in ChunkRuns(zip, manifest, documents.Keys.ToHashSet(StringComparer.Ordinal)))
         {
             counts[run.DocumentId] = counts.GetValueOrDefault(run.DocumentId) + run.Chunks.Count;
+            bytes[run.DocumentId] = bytes.GetValueOrDefault(run.DocumentId) + run.Chunks.Sum(c => DocumentSizes.Chunk(c.Text, ownVectors ? c.Vector : null));
             chunks += run.Chunks.Count;
         }
         if (chunks != manifest.Chunks) throw new BackupFormatException($"chunks.jsonl has {chunks} chunks, the manifest says {manifest.Chunks}");
         foreach (var d in documents.Values)
             if (counts.GetValueOrDefault(d.DocumentId) != d.ChunkCount)
                 throw new BackupFormatException($"document '{d.DocumentId}' should have {d.ChunkCount} chunks, the backup holds {counts.GetValueOrDefault(d.DocumentId)}");
-        return manifest;
+        return (manifest, documents.Keys.ToDictionary(id => id, id => new StoredUsage(1, counts.GetValueOrDefault(id), bytes.GetValueOrDefault(id)), StringComparer.Ordinal));
     }
 
     /// <summary>Chunks per UpsertMany during a restore: large enough for a multi-thread graph insert, small enough for one message.</summary>
@@ -145,21 +152,26 @@ public static partial class CollectionArchive
     /// batches per shard, the shards in parallel) and its registry takes the documents' records, and appears only at the
     /// end. A restore that fails gives itself up; one whose silo dies is given up by the collection when its lease lapses.
     /// </summary>
+    /// A restore that would pass a limit of the tenant is refused before anything is written (TenantLimitExceededException).
     public static async Task<BackupManifest> RestoreAsync(IGrainFactory grains, string tenant, string collectionName, Stream archive, CancellationToken ct = default)
     {
-        var manifest = Verify(archive);
+        var (manifest, sizes) = Check(archive);
         archive.Position = 0;
         using var zip = Open(archive);
         var documents = ReadDocuments(zip);
         var key = TenantScope.CollectionKey(tenant, collectionName);
         var collection = grains.GetGrain<ICollectionGrain>(key);
+        var tenantGrain = grains.GetGrain<ITenantGrain>(tenant);
+        await tenantGrain.AdmitCollection(collectionName);
+        var ids = sizes.Keys.ToArray();
+        await using var share = await TenantShare.ReserveAsync(grains, key, ids, [.. ids.Select(id => sizes[id])]);
         var start = await collection.BeginRestore(manifest.Settings, documents.Count); // a conflict if it exists: nothing written yet
         var incarnation = start.Settings.Incarnation;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var lease = RenewLeaseAsync(collection, incarnation, start.Lease, stop);
         try
         {
-            await FillAsync(grains, key, collection, zip, manifest, documents, start, stop.Token);
+            await FillAsync(grains, key, collection, zip, manifest, documents, sizes, start, stop.Token);
             await stop.CancelAsync();
             await lease; // a lease that lapsed meanwhile fails the restore here, before it would show
             await collection.EndRestore(incarnation);
@@ -173,7 +185,7 @@ public static partial class CollectionArchive
             if (e is OperationCanceledException && lease.IsFaulted && !ct.IsCancellationRequested) await lease;
             throw;
         }
-        await grains.GetGrain<ITenantGrain>(tenant).AddCollection(collectionName);
+        await tenantGrain.AddCollection(collectionName);
         return manifest;
     }
 
@@ -196,7 +208,7 @@ public static partial class CollectionArchive
 
     // Chunks to the shards (each document at the version the collection set aside for it), then the records to the registry.
     private static async Task FillAsync(IGrainFactory grains, string key, ICollectionGrain collection, ZipArchive zip, BackupManifest manifest,
-        Dictionary<string, RestoredDocument> documents, RestoreStart start, CancellationToken ct)
+        Dictionary<string, RestoredDocument> documents, Dictionary<string, StoredUsage> sizes, RestoreStart start, CancellationToken ct)
     {
         var layout = start.Settings.Layout;
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -232,7 +244,7 @@ public static partial class CollectionArchive
             ct.ThrowIfCancellationRequested();
             var records = page.Select(d => new DocumentRecord(versions[d.DocumentId], d.ContentHash!, d.ChunkCount, d.Tags, d.Format!, layout.Generation,
                 layout.ShardCount, [.. held.GetValueOrDefault(d.DocumentId, []).Order()], d.UpdatedAt) { FileName = d.FileName }).ToArray();
-            await collection.RestoreDocuments(page.Select(d => d.DocumentId).ToArray(), records, start.Settings.Incarnation);
+            await collection.RestoreDocuments(page.Select(d => d.DocumentId).ToArray(), records, start.Settings.Incarnation, [.. page.Select(d => sizes[d.DocumentId])]);
         }
     }
 

@@ -78,10 +78,11 @@ public sealed partial class CollectionGrain
                 edits.Put(Unsettled, e.Id, e.Content is { } content
                     ? Marker(new BulkTextMarker(record with { Pending = true, HeldShards = [] }, content, e.Silo ?? "", settings.Incarnation))
                     : Marker(record));
+                if (e.Size is { } size) h = Hold(h, edits, e.Id, size);
                 marked++;
             }
             return h with { LastBulkVersion = version };
-        }, entries.SelectMany(e => new[] { (Unsettled, e.Id), (Registered, e.Id) }).ToList());
+        }, [.. entries.SelectMany(e => new[] { (Unsettled, e.Id), (Registered, e.Id) }), .. HeldRows(entries.Where(e => e.Size is not null).Select(e => e.Id))]);
         if (marked > 0) await EnsureSweepReminderAsync();
         return new BulkAcceptance(records, unchanged, settings) { Replaces = replaces };
     }

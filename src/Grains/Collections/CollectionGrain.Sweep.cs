@@ -47,6 +47,7 @@ public sealed partial class CollectionGrain
             if (page.Count == 0) break;
             after = page[^1].Key;
             var settled = new List<(string Id, byte[] At)>(); // the calls' continuations take turns on this grain
+            var neverStored = new HashSet<string>(StringComparer.Ordinal);
             var bulk = page.Where(e => BulkMarker(e.Value) is not null).ToList();
             settled.AddRange(await SettleBulkAsync(bulk, abandonedBefore));
             foreach (var group in page.Where(e => BulkMarker(e.Value) is null).Chunk(64))
@@ -64,6 +65,7 @@ public sealed partial class CollectionGrain
                         var abandoned = new DateTime(stamp, DateTimeKind.Utc) < abandonedBefore;
                         if ((done && (document.AcceptedStamp >= stamp || abandoned)) || (document.Version == 0 && abandoned))
                             settled.Add((entry.Key, entry.Value));
+                        if (document.Version == 0 && abandoned) neverStored.Add(entry.Key);
                     }
                     catch (Exception e)
                     {
@@ -78,14 +80,19 @@ public sealed partial class CollectionGrain
                 {
                     foreach (var (id, at) in settled)
                     {
+                        var current = edits.Read(Unsettled, id) is { } now && now.AsSpan().SequenceEqual(at);
                         // A bulk write whose chunks reached its shard is registered, as its EndBulk would have.
-                        if (_finishedBulk.Remove(id, out var record) && h is { Settings: not null, Deleting: false }
-                            && edits.Read(Unsettled, id) is { } now && now.AsSpan().SequenceEqual(at))
-                            edits.Put(Registered, id, serializer.SerializeToArray(record));
+                        if (_finishedBulk.Remove(id, out var record))
+                        {
+                            if (h is { Settings: not null, Deleting: false } && current) edits.Put(Registered, id, serializer.SerializeToArray(record));
+                        }
+                        else if (BulkMarker(at) is not null) neverStored.Add(id);
+                        // Accepted, and never stored (nor held before): it holds nothing. (A lost update keeps the size it was accepted with.)
+                        if (current && neverStored.Contains(id) && edits.Read(Registered, id) is null) h = Hold(h, edits, id, null);
                         edits.DeleteIf(Unsettled, id, at);
                     }
                     return h;
-                }, settled.Select(s => (Unsettled, s.Id)).ToList());
+                }, [.. settled.SelectMany(s => new[] { (Unsettled, s.Id), (Registered, s.Id) }), .. HeldRows(settled.Select(s => s.Id))]);
             _finishedBulk.Clear();
             if (page.Count < SweepPage) break;
         }

@@ -7,6 +7,7 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Vectors;
 using RagCluster.Storage.GrainRows;
@@ -124,7 +125,7 @@ public sealed partial class CollectionGrain(
         if (h.Settings is not null) throw new ConflictException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
         var generation = h.Version == 0 ? 0 : h.HighestGeneration + 1;
         var created = settings with { LayoutGeneration = generation, ReshardingTo = null, Incarnation = h.Version + 1 };
-        return (h with { Settings = created, HighestGeneration = generation }, created);
+        return (h with { Settings = created, HighestGeneration = generation, Held = null }, created);
     }
 
     public async Task<CollectionSettings> Configure(CollectionSettings settings)
@@ -181,7 +182,7 @@ public sealed partial class CollectionGrain(
             if (_documentCount > 0) throw new ConflictException($"{_documentCount} document(s) remain; delete them first");
             if (h.Settings is { } s)
                 foreach (var key in s.WriteLayouts.SelectMany(l => l.ShardKeys(this.GetPrimaryKeyString()))) edits.Put(RetireSet, key, []);
-            return h with { Settings = null, Deleting = false };
+            return h with { Settings = null, Deleting = false, Held = null }; // what failed documents held goes with the collection
         });
         ResumeReshardWork();
     }
@@ -194,14 +195,14 @@ public sealed partial class CollectionGrain(
             RequireWritten(h, wroteLayouts ?? [0]);
             edits.Delete(Registered, documentId);
             edits.Delete(Unsettled, documentId);
-            return h;
+            return Hold(h, edits, documentId, null);
         }
         RequireWritten(h, wroteLayouts ?? [0]);
         // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
         h = RequireOpen(h, incarnation);
         edits.Put(Registered, documentId, []);
         return h;
-    });
+    }, present ? null : [.. HeldRows([documentId])]);
 
     public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0, long incarnation = 0) => Change((h, edits) =>
     {
@@ -211,7 +212,7 @@ public sealed partial class CollectionGrain(
         return h;
     });
 
-    public async Task<Acceptance> DocumentsAccepted(string[] documentIds)
+    public async Task<Acceptance> DocumentsAccepted(string[] documentIds, StoredUsage[]? sizes = null)
     {
         // A stamp no other acceptance of this activation shares, so a settled notice never removes a later one's record.
         var stamp = _lastAcceptance = Math.Max(DateTime.UtcNow.Ticks, _lastAcceptance + 1);
@@ -228,10 +229,14 @@ public sealed partial class CollectionGrain(
                 var id = documentIds[i];
                 records[i] = RegisteredRecord(edits.Read(Registered, id));
                 if (BulkMarker(edits.Read(Unsettled, id)) is not null) busy.Add(id); // a bulk write of it is in flight
-                else edits.Put(Unsettled, id, now);
+                else
+                {
+                    edits.Put(Unsettled, id, now);
+                    if (sizes is not null) h = Hold(h, edits, id, sizes[i]);
+                }
             }
             return h;
-        }, documentIds.SelectMany(id => new[] { (Unsettled, id), (Registered, id) }).ToList());
+        }, [.. documentIds.SelectMany(id => new[] { (Unsettled, id), (Registered, id) }), .. sizes is null ? [] : HeldRows(documentIds)]);
         if (busy.Count < documentIds.Length) await EnsureSweepReminderAsync();
         return new Acceptance(stamp, busy.ToArray(), records, floor) { Incarnation = incarnation };
     }

@@ -30,4 +30,6 @@ public sealed record CollectionHead(CollectionSettings? Settings, long Version, 
     [Id(4)] public long LastBulkVersion { get; init; }
     /// <summary>While a restore fills the collection: when its lease lapses (UTC ticks); 0 otherwise. See Restoring.</summary>
     [Id(5)] public long RestoringUntil { get; init; }
+    /// <summary>What the documents of this creation hold (see CollectionGrain.Usage.cs); null: nothing yet.</summary>
+    [Id(6)] public Interfaces.Security.StoredUsage? Held { get; init; }
 }

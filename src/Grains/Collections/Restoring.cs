@@ -2,6 +2,7 @@ using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Grains.Collections;
 
@@ -49,12 +50,16 @@ public sealed partial class CollectionGrain
     public Task RenewRestore(long incarnation) => Change((h, _) =>
         RequireRestoring(h, incarnation) with { RestoringUntil = (DateTime.UtcNow + _backup.RestoreLease).Ticks });
 
-    public Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation) => Change((h, edits) =>
+    public Task RestoreDocuments(string[] documentIds, DocumentRecord[] records, long incarnation, StoredUsage[]? sizes = null) => Change((h, edits) =>
     {
         h = RequireRestoring(h, incarnation);
-        for (var i = 0; i < documentIds.Length; i++) edits.Put(Registered, documentIds[i], serializer.SerializeToArray(records[i]));
+        for (var i = 0; i < documentIds.Length; i++)
+        {
+            edits.Put(Registered, documentIds[i], serializer.SerializeToArray(records[i]));
+            if (sizes is not null) h = Hold(h, edits, documentIds[i], sizes[i]);
+        }
         return h;
-    });
+    }, sizes is null ? null : [.. HeldRows(documentIds)]);
 
     public async Task EndRestore(long incarnation)
     {

@@ -4,7 +4,9 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Documents;
 
@@ -18,18 +20,23 @@ public static class DocumentBatch
     /// Documents that need no pipeline of their own take a bulk path: one chunk with its vector (<see cref="BulkAsync"/>), or,
     /// given a <paramref name="texts"/> indexer, a small text (<see cref="TextBulkAsync"/>). The rest, and those the
     /// collection sends back (their grain owns them), are stored by their grains (<see cref="ByGrainAsync"/>).
-    /// A document whose call fails gets its refusal; the rest of the batch goes on.
+    /// A document whose call fails gets its refusal; the rest of the batch goes on. Given <paramref name="sizes"/>, the
+    /// batch first takes its place in the tenant's share, whole (see TenantShare), and each document counts in its
+    /// collection's share as it is accepted.
     /// </summary>
+    /// <exception cref="TenantLimitExceededException">The batch would pass a limit of its tenant: nothing of it was accepted.</exception>
     /// <exception cref="IngestBacklogFullException">
     /// <paramref name="slots"/> (this silo's backlog) had no room for the documents that need the grain path within its
     /// admission hold: nothing of the batch was accepted.
     /// </exception>
     public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
-        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null, BulkTextIndexer? texts = null)
+        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null, BulkTextIndexer? texts = null,
+        DocumentSizes? sizes = null)
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         var bulk = new List<(int Index, OwnVectorChunk Chunk)>();
         var bulkTexts = new List<(int Index, Extraction.ExtractedText Text)>();
+        var extracted = new Extraction.ExtractedText?[documents.Count];
         var byGrain = new List<int>();
         var settings = texts is not null && documents.Any(d => texts.Candidate(d.Request))
             ? await grains.GetGrain<ICollectionGrain>(collectionKey).GetSettings() : null;
@@ -37,18 +44,29 @@ public static class DocumentBatch
         {
             var request = documents[i].Request;
             if (request.Format == OwnVectorChunks.Format && SingleChunk(request.Content) is { } chunk) bulk.Add((i, chunk));
-            else if (settings is not null && texts!.Extract(request, settings) is { } text) bulkTexts.Add((i, text));
+            else if (settings is not null && texts!.Extract(request, settings) is { } text) bulkTexts.Add((i, extracted[i] = text));
             else byGrain.Add(i);
         }
+        StoredUsage[]? measured = null;
+        if (sizes is not null && documents.Count > 0)
+        {
+            settings ??= await grains.GetGrain<ICollectionGrain>(collectionKey).GetSettings();
+            var decoded = bulk.ToDictionary(b => b.Index, b => b.Chunk); // decoded once already
+            measured = documents.Select((d, i) => decoded.TryGetValue(i, out var one)
+                ? new StoredUsage(1, 1, DocumentSizes.Chunk(one.Text, one.Vector))
+                : sizes.Measure(d.Request, settings, extracted[i])).ToArray();
+        }
+        await using var share = measured is null ? null
+            : await TenantShare.ReserveAsync(grains, collectionKey, documents.Select(d => d.Id).ToArray(), measured);
         var waiting = byGrain.Concat(bulkTexts.Select(t => t.Index)).ToList();
         if (slots is not null && waiting.Count > 0 && !await AdmittedAsync(slots, waiting.Count, waiting.Sum(i => (long)documents[i].Request.Content.Length), ct))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
                 $"{waiting.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
-        if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, ct));
-        if (bulkTexts.Count > 0) byGrain.AddRange(await TextBulkAsync(grains, collectionKey, documents, bulkTexts, results, texts!, ct));
+        if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, measured, ct));
+        if (bulkTexts.Count > 0) byGrain.AddRange(await TextBulkAsync(grains, collectionKey, documents, bulkTexts, results, texts!, measured, ct));
         if (byGrain.Count > 0)
         {
-            var grainResults = await ByGrainAsync(grains, collectionKey, byGrain.Select(i => documents[i]).ToList(), ct);
+            var grainResults = await ByGrainAsync(grains, collectionKey, byGrain.Select(i => documents[i]).ToList(), ct, measured is null ? null : [.. byGrain.Select(i => measured[i])]);
             for (var k = 0; k < byGrain.Count; k++) results[byGrain[k]] = grainResults[k];
         }
         return results;
@@ -80,7 +98,7 @@ public static class DocumentBatch
     /// "indexed". Returns the documents the collection sent to the grain path instead.
     /// </summary>
     private static async Task<List<int>> BulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
-        List<(int Index, OwnVectorChunk Chunk)> bulk, (DocumentStatus?, DocumentRefusal?)[] results, CancellationToken ct)
+        List<(int Index, OwnVectorChunk Chunk)> bulk, (DocumentStatus?, DocumentRefusal?)[] results, StoredUsage[]? sizes, CancellationToken ct)
     {
         var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
         var toGrain = new List<int>();
@@ -100,7 +118,7 @@ public static class DocumentBatch
             acceptance = await collection.BeginBulk(bulk.Select(b =>
             {
                 var r = documents[b.Index].Request;
-                return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format);
+                return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format) { Size = sizes?[b.Index] };
             }).ToArray());
             RagMetrics.BatchStep("accepting", asked);
         }
@@ -141,7 +159,7 @@ public static class DocumentBatch
     /// documents the collection sent to the grain path instead.
     /// </summary>
     private static async Task<List<int>> TextBulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
-        List<(int Index, Extraction.ExtractedText Text)> texts, (DocumentStatus?, DocumentRefusal?)[] results, BulkTextIndexer indexer, CancellationToken ct)
+        List<(int Index, Extraction.ExtractedText Text)> texts, (DocumentStatus?, DocumentRefusal?)[] results, BulkTextIndexer indexer, StoredUsage[]? sizes, CancellationToken ct)
     {
         var toGrain = new List<int>();
         BulkAcceptance acceptance;
@@ -151,7 +169,7 @@ public static class DocumentBatch
             acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).BeginBulk(texts.Select(t =>
             {
                 var r = documents[t.Index].Request;
-                return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo };
+                return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo, Size = sizes?[t.Index] };
             }).ToArray());
             RagMetrics.BatchStep("accepting", asked);
         }
@@ -209,14 +227,14 @@ public static class DocumentBatch
     /// store. A document whose call fails gets its refusal; the rest of the batch goes on.
     /// </summary>
     private static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> ByGrainAsync(IGrainFactory grains, string collectionKey,
-        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
+        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, StoredUsage[]? sizes)
     {
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         if (documents.Count == 0) return results;
         Acceptance acceptance;
         try
         {
-            acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray());
+            acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray(), sizes);
         }
         catch (Exception e) when (Refusable(e, ct))
         {
@@ -274,6 +292,7 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
         // Nothing of the document was kept: the store refused the write, or the cluster could not take the call now.
         _ when IsTransient(e) => new(503, "Not stored", FirstLine(e.Message)),
         CollectionGoneException => new(409, "Collection deleted", FirstLine(e.Message)),
+        TenantLimitExceededException => new(403, "Tenant limit reached", FirstLine(e.Message)),
         InvalidRequestException => new(400, "Invalid document", FirstLine(e.Message)),
         ConflictException => new(409, "Conflict", FirstLine(e.Message)),
         _ => new(500, "Internal error", "an unexpected error occurred; see the silo log"),

@@ -16,14 +16,20 @@ public static class DocumentChunks
     /// <summary>The chunks of <paramref name="text"/> (extracted already) and, with a model, each one's model input.</summary>
     public static (List<ChunkDraft> Drafts, int[][]? Sequences) Cut(ExtractedText text, CollectionSettings settings, EmbeddingService model)
     {
-        var counter = model.IsConfigured ? (ITokenCounter)new WordPieceTokenCounter(model.Tokenizer!) : ApproximateTokenCounter.Instance;
-        var chunking = new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens };
-        var drafts = new Chunker(chunking, counter).Chunk(text);
+        var drafts = Drafts(text, settings, model);
         // The chunker's word pieces are the model input: no text is tokenised twice.
         var sequences = model.IsConfigured && drafts.Count > 0
             ? drafts.Select(d => (d.TokenIds is { } ids ? model.PassageSequence(ids) : null) ?? model.TokenIds(d.Text, EmbeddingKind.Passage)).ToArray()
             : null;
         return (drafts, sequences);
+    }
+
+    /// <summary>The chunks alone, without the model input.</summary>
+    public static List<ChunkDraft> Drafts(ExtractedText text, CollectionSettings settings, EmbeddingService model)
+    {
+        var counter = model.IsConfigured ? (ITokenCounter)new WordPieceTokenCounter(model.Tokenizer!) : ApproximateTokenCounter.Instance;
+        var chunking = new ChunkingOptions { MaxTokens = settings.ChunkMaxTokens, OverlapTokens = settings.ChunkOverlapTokens };
+        return new Chunker(chunking, counter).Chunk(text);
     }
 
     /// <summary>The chunk records of a document from its drafts and their vectors (null without a model).</summary>

@@ -9,8 +9,10 @@ using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Persistence;
+using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Documents;
 
@@ -26,7 +28,7 @@ namespace RagCluster.Grains.Documents;
 [Orleans.Placement.RandomPlacement]
 public sealed partial class DocumentGrain(
     [PersistentState("document")] IPersistentState<DocumentState> stored, IGrainContext context, DeepCopier copier,
-    Embedder embedder, IndexingSlots slots, ILogger<DocumentGrain> log)
+    Embedder embedder, IndexingSlots slots, DocumentSizes sizes, ILogger<DocumentGrain> log)
     : Grain, IDocumentGrain
 {
     private static readonly TimeSpan RetryPeriod = TimeSpan.FromSeconds(2), WaitPeriod = TimeSpan.FromSeconds(4);
@@ -127,7 +129,7 @@ public sealed partial class DocumentGrain(
             var (acceptedAt, incarnation) = (request.AcceptedAt, request.Incarnation);
             _versionFloor = Math.Max(_versionFloor, request.VersionFloor);
             if (acceptedAt == 0 && !(alreadyHeld && current.Status == DocumentStatuses.Indexed))
-                (acceptedAt, incarnation) = await AcceptAsync();
+                (acceptedAt, incarnation) = await AcceptAsync(request);
             if (acceptedAt != 0) _acceptances.Add(acceptedAt);
             if (await StoreAsync(request, hash, acceptedAt, incarnation)) _adopted = false; // stored here: this grain's own from now on
         }
@@ -139,10 +141,22 @@ public sealed partial class DocumentGrain(
         return Snapshot();
     }
 
-    /// <summary>Notes this document as accepted with its collection (see ICollectionGrain.DocumentsAccepted); refused while a bulk write of it is in flight.</summary>
-    private async Task<(long Stamp, long Incarnation)> AcceptAsync()
+    /// <summary>
+    /// Notes this document as accepted with its collection (see ICollectionGrain.DocumentsAccepted), within its tenant's
+    /// share (TenantLimitExceededException: nothing is noted); refused while a bulk write of it is in flight.
+    /// </summary>
+    /// A delete or a retag (no <paramref name="request"/>) changes nothing the document holds.
+    private async Task<(long Stamp, long Incarnation)> AcceptAsync(IngestRequest? request = null)
     {
-        var acceptance = await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentsAccepted([DocumentId]);
+        var collection = GrainFactory.GetGrain<ICollectionGrain>(Collection);
+        StoredUsage[]? size = null;
+        if (request is not null)
+        {
+            var settings = await collection.GetSettings();
+            size = [await Task.Run(() => sizes.Measure(request, settings))]; // a large PDF extracts for seconds: not in the grain's turn
+        }
+        await using var share = size is null ? null : await TenantShare.ReserveAsync(GrainFactory, Collection, [DocumentId], size);
+        var acceptance = await collection.DocumentsAccepted([DocumentId], size);
         if (acceptance.Busy.Length > 0)
             throw new DocumentBusyException($"document '{DocumentId}' is being written by a bulk request; nothing was stored, send it again shortly");
         AdoptIfNewer(acceptance.Records[0]); // a bulk write that ended since the last look; none can begin now

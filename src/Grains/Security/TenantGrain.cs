@@ -10,10 +10,15 @@ public sealed class TenantState
 {
     [Id(0)] public List<string> KeyIds { get; set; } = [];
     [Id(1)] public List<string> Collections { get; set; } = [];
+    /// <summary>What the tenant may store; null: no limits.</summary>
+    [Id(2)] public TenantLimits? Limits { get; set; }
 }
 
-/// <summary>Key: tenant name. Lists what belongs to the tenant; the keys and collections themselves live in their own grains.</summary>
-public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> stored, IGrainContext context, DeepCopier copier)
+/// <summary>
+/// Key: tenant name. Lists what belongs to the tenant (the keys and collections themselves live in their own grains)
+/// and keeps its share (TenantGrain.Share.cs). Not reentrant: a share's check and its reservation are one turn.
+/// </summary>
+public sealed partial class TenantGrain([PersistentState("tenant")] IPersistentState<TenantState> stored, IGrainContext context, DeepCopier copier)
     : Grain, ITenantGrain
 {
     private readonly DurableState<TenantState> _state = new(stored, context, copier);
@@ -22,9 +27,17 @@ public sealed class TenantGrain([PersistentState("tenant")] IPersistentState<Ten
 
     public Task<string[]> KeyIds() => Task.FromResult(_state.Current.KeyIds.ToArray());
 
-    public Task AddCollection(string collection) => _state.UpdateAsync(s => AddOnce(s.Collections, collection));
+    public async Task AddCollection(string collection)
+    {
+        await _state.UpdateAsync(s => AddOnce(s.Collections, collection));
+        _admitting.Remove(collection);
+    }
 
-    public Task RemoveCollection(string collection) => _state.UpdateAsync(s => s.Collections.Remove(collection));
+    public async Task RemoveCollection(string collection)
+    {
+        await _state.UpdateAsync(s => s.Collections.Remove(collection));
+        _held?.Remove(collection);
+    }
 
     public Task<string[]> Collections() => Task.FromResult(_state.Current.Collections.Order(StringComparer.Ordinal).ToArray());
 

@@ -11,4 +11,11 @@ public static class TenantScope
     public const string DefaultTenant = "default";
 
     public static string CollectionKey(string tenant, string collection) => $"{tenant}.{collection}";
+
+    /// <summary>The tenant and collection names of a collection's grain key.</summary>
+    public static (string Tenant, string Collection) Split(string collectionKey)
+    {
+        var dot = collectionKey.IndexOf('.');
+        return dot < 0 ? (DefaultTenant, collectionKey) : (collectionKey[..dot], collectionKey[(dot + 1)..]);
+    }
 }

@@ -68,6 +68,9 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
         [("POST", "/v1/admin/keys/{keyId}/rotate")] = "admin",
         [("DELETE", "/v1/admin/keys/{keyId}")] = "admin",
         [("GET", "/v1/admin/audit")] = "admin",
+        [("PUT", "/v1/admin/tenants/{tenant}/limits")] = "operator",
+        [("GET", "/v1/admin/tenants/{tenant}/limits")] = "admin",
+        [("GET", "/v1/admin/tenants/{tenant}/usage")] = "admin",
         [("GET", "/v1/admin/endpoints")] = "admin",
         [("POST", "/v1/collections/{collection}/documents/statuses")] = "reader",
         [("POST", "/v1/collections/{collection}/documents/contents")] = "reader",
@@ -111,7 +114,7 @@ public sealed class AuthTests(ApiProcess api) : IClassFixture<ApiProcess>, IDisp
 
     private async Task<HttpResponseMessage> Send(string method, string route, string? key, string? collection = "c1")
     {
-        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{documentName}", "v1").Replace("{key}", "p").Replace("{alias}", "a1").TrimStart('/');
+        var path = route.Replace("{collection}", collection).Replace("{id}", "d1").Replace("{keyId}", "k0000000000000000").Replace("{traceId}", new string('a', 32)).Replace("{file}", "app.js").Replace("{documentName}", "v1").Replace("{key}", "p").Replace("{alias}", "a1").Replace("{tenant}", "authz").TrimStart('/');
         path = System.Text.RegularExpressions.Regex.Replace(path, @"\{\*\*?\w+\}", "x").Replace("{page:int}", "1");
         if (route == "/v1/restore/{collection}") path = "v1/restore/r1";
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
