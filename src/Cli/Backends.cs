@@ -48,6 +48,9 @@ public interface IRagBackend : IAsyncDisposable
     Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct);
     Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct);
     Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct);
+    /// <summary>Replaces what the tenant may store (each null: unlimited); an operator's.</summary>
+    Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct);
+    Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct);
     /// <summary>Deletes the collection with all its documents and chunks.</summary>
     Task DropCollectionAsync(string collection, CancellationToken ct);
     /// <summary>Writes the collection's backup archive to <paramref name="file"/>.</summary>
@@ -203,6 +206,14 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => await Aliases.Remove(alias) is not null;
 
     private IAliasesGrain Aliases => _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant);
+
+    public async Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct)
+    {
+        await _silo.GetGrain<ITenantGrain>(tenant).SetLimits(limits);
+        return limits;
+    }
+
+    public Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct) => _silo.GetGrain<ITenantGrain>(tenant).Usage();
 
     public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct)
     {
@@ -373,6 +384,18 @@ public sealed class HttpBackend : IRagBackend
     });
 
     private static CollectionAlias AliasOf(RagCluster.Client.AliasReply a) => new(a.Alias, a.Collection, a.UpdatedAt);
+
+    public Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct) => Call(async () =>
+        LimitsOf(await _client.SetTenantLimitsAsync(tenant, new(limits.Collections, limits.Documents, limits.Vectors, limits.Bytes), ct)));
+
+    public Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct) => Call(async () =>
+    {
+        var u = await _client.GetTenantUsageAsync(tenant, ct);
+        return new TenantUsage(u.Tenant, u.Collections, new(u.Documents, u.Vectors, u.Bytes),
+            u.ByCollection.ToDictionary(c => c.Key, c => new StoredUsage(c.Value.Documents, c.Value.Vectors, c.Value.Bytes)), LimitsOf(u.Limits));
+    });
+
+    private static TenantLimits LimitsOf(RagCluster.Client.TenantLimits l) => new(l.Collections, l.Documents, l.Vectors, l.Bytes);
 
     public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => Call(async () =>
         (await _client.ListKeysAsync(tenant, ct)).Select(KeyInfo).ToArray());

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status, eval, keys, aliases, backup, restore and drop against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval, keys, tenants, aliases, backup, restore and drop against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
@@ -71,6 +71,15 @@ aliasesList.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.ListAliases(b, c)
 var aliasesDelete = new Command("delete", "delete an alias (not its collection)") { aliasName };
 aliasesDelete.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.DeleteAlias(b, p.GetValue(aliasName)!, c)));
 var aliases = new Command("aliases", "names that stand for a collection on every command: -c ALIAS") { aliasesSet, aliasesList, aliasesDelete };
+var tenantName = new Argument<string>("tenant") { Description = "the tenant's name (embedded: 'default')" };
+Option<long?> Limit(string name, string what) => new($"--{name}") { Description = $"most {what} the tenant may hold (left out: unlimited)" };
+var (maxCollections, maxDocuments, maxVectors, maxBytes) = (Limit("collections", "collections"), Limit("documents", "documents"), Limit("vectors", "vectors (chunks)"), Limit("bytes", "bytes (chunk text and own vectors)"));
+var tenantsLimits = new Command("limits", "replace what a tenant may store (operator)") { tenantName, maxCollections, maxDocuments, maxVectors, maxBytes };
+tenantsLimits.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.SetTenantLimits(b, p.GetValue(tenantName)!,
+    new(p.GetValue(maxCollections), p.GetValue(maxDocuments), p.GetValue(maxVectors), p.GetValue(maxBytes)), c)));
+var tenantsUsage = new Command("usage", "what a tenant stores, against its limits (operator, or the tenant's admin)") { tenantName };
+tenantsUsage.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.TenantUsage(b, p.GetValue(tenantName)!, c)));
+var tenants = new Command("tenants", "a tenant's share: its limits and usage") { tenantsLimits, tenantsUsage };
 var keys = new Command("keys", "manage API keys (operator, or a tenant admin for its own tenant)") { keysCreate, keysList, keysGroups, keysRotate, keysRevoke };
 
 var backupCollection = new Argument<string>("collection") { Description = "the collection" };
@@ -90,6 +99,7 @@ root.Subcommands.Add(ask);
 root.Subcommands.Add(status);
 root.Subcommands.Add(eval);
 root.Subcommands.Add(keys);
+root.Subcommands.Add(tenants);
 root.Subcommands.Add(aliases);
 root.Subcommands.Add(backup);
 root.Subcommands.Add(restore);

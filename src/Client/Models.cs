@@ -233,3 +233,13 @@ public sealed record ClusterReply(string Silo, long ViewVersion, Dictionary<stri
 
 /// <summary>An RFC 7807 problem as the API sends it.</summary>
 internal sealed record ProblemBody(int? Status, string? Title, string? Detail, [property: JsonPropertyName("traceId")] string? TraceId);
+
+/// <summary>What a tenant may store, each null unlimited: vectors are chunks; bytes their text and own vectors (docs/security.md).</summary>
+public sealed record TenantLimits(long? Collections = null, long? Documents = null, long? Vectors = null, long? Bytes = null);
+
+/// <summary>What a tenant (or one of its collections) holds.</summary>
+public sealed record StoredUsage(long Documents, long Vectors, long Bytes);
+
+/// <summary>What a tenant stores now, its limits, and each collection's share.</summary>
+public sealed record TenantUsage(string Tenant, long Collections, long Documents, long Vectors, long Bytes, TenantLimits Limits,
+    Dictionary<string, StoredUsage> ByCollection);

@@ -92,6 +92,15 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains(await client.ListAliasesAsync(), a => a.Alias == "client-alias");
         await client.DeleteAliasAsync("client-alias");
 
+        // A tenant's share: at its limit a new document is refused (403, naming the limit); the usage counts what is stored.
+        var usage = await client.GetTenantUsageAsync("default");
+        Assert.Equal(usage.Documents, (await client.SetTenantLimitsAsync("default", new TenantLimits(Documents: usage.Documents))).Documents);
+        Assert.Equal(usage.Documents, (await client.GetTenantLimitsAsync("default")).Documents);
+        var refused = await Assert.ThrowsAsync<RagClusterException>(() => client.IngestAsync("client", new DocumentInput("one-too-many") { Text = "chai" }));
+        Assert.Equal((HttpStatusCode.Forbidden, "Tenant limit reached"), (refused.StatusCode, refused.Title));
+        await client.SetTenantLimitsAsync("default", new TenantLimits());
+        Assert.True(usage.ByCollection["client"].Documents >= 4);
+
         // Backup and restore, streamed both ways.
         await client.WaitForIndexedAsync("client", ["rooibos"], ct: new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         using var archive = new MemoryStream();
@@ -202,6 +211,7 @@ public sealed class ClientTests(ApiProcess api) : IClassFixture<ApiProcess>
             (typeof(ChunkContent), "ChunkContent"), (typeof(DocumentContent), "DocumentContent"), (typeof(DocumentContentsReply), "DocumentContentsReply"),
             (typeof(PlanStats), "PlanStats"), (typeof(ShardStats), "ShardStats"), (typeof(CacheReply), "CacheReply"), (typeof(CacheTierReply), "CacheTierReply"),
             (typeof(ClusterReply), "ClusterReply"), (typeof(ClusterMemberReply), "ClusterMemberReply"), (typeof(AuditEntry), "AuditEntry"),
+            (typeof(TenantLimits), "TenantLimitsRequest"), (typeof(TenantUsage), "TenantUsageReply"), (typeof(StoredUsage), "StoredReply"),
         };
         var problems = new List<string>();
         foreach (var (type, name) in pairs)
