@@ -9,6 +9,7 @@ namespace RagCluster.Api.Admin;
 /// The body of PUT /v1/admin/tenants/{tenant}/limits, replaced whole: what the tenant may store, each absent or null
 /// unlimited. Vectors are chunks; bytes are the chunks' text and own vectors (see docs/security.md).
 /// </summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)] // "chunks" or a typo must not pass as "no limit"
 public sealed record TenantLimitsRequest(long? Collections = null, long? Documents = null, long? Vectors = null, long? Bytes = null);
 
 /// <summary>What a tenant holds (or a collection of it): documents, vectors and bytes.</summary>

@@ -9,13 +9,14 @@ namespace RagCluster.Grains.Security;
 // only adds up the collections' counts and the writes in flight, which it keeps in memory.
 public sealed partial class TenantGrain
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1), Recount = TimeSpan.FromSeconds(10);
     private readonly Dictionary<long, (string Collection, StoredUsage Growth, DateTime Until)> _reserved = [];
     private readonly Dictionary<string, DateTime> _admitting = new(StringComparer.Ordinal);
-    // What each collection held when last asked. Never below what it holds: a write counts here (reserved) until its
-    // release has asked its collection again, and a delete only lowers what the collection holds. So it may be high, and a
-    // write it would refuse is checked again against fresh counts first.
-    private Dictionary<string, StoredUsage>? _held;
+    // What each collection held when last asked (and when). Not below what it holds: a write counts here (reserved) until
+    // its release has asked its collection again, and a delete only lowers what the collection holds. So it may be high,
+    // and a write it would refuse is checked again against fresh counts first. (A write that began just before the limits
+    // were set was not reserved: so no count is trusted for longer than Recount.)
+    private Dictionary<string, (StoredUsage Held, DateTime At)>? _held;
     private long _lastReservation;
 
     private TenantLimits Limits => _state.Current.Limits ?? TenantLimits.None;
@@ -59,8 +60,8 @@ public sealed partial class TenantGrain
         if (!_reserved.TryGetValue(reservation, out var r)) return;
         try
         {
-            // Asked before the reservation goes, so the write is never counted by neither.
-            if (_held is not null) _held[r.Collection] = await Collection(r.Collection).Held();
+            // Asked before the reservation goes, so the write always counts in one of the two.
+            if (_held is not null) _held[r.Collection] = (await Collection(r.Collection).Held(), DateTime.UtcNow);
         }
         catch (Exception)
         {
@@ -80,11 +81,13 @@ public sealed partial class TenantGrain
     private async Task<Dictionary<string, StoredUsage>> HeldAsync(string? writing, bool fresh)
     {
         if (fresh) _held = null;
-        _held ??= new Dictionary<string, StoredUsage>(StringComparer.Ordinal);
-        var missing = _state.Current.Collections.Append(writing).OfType<string>().Distinct().Where(c => !_held.ContainsKey(c)).ToList();
+        _held ??= new Dictionary<string, (StoredUsage, DateTime)>(StringComparer.Ordinal);
+        var stale = DateTime.UtcNow - Recount;
+        var missing = _state.Current.Collections.Append(writing).OfType<string>().Distinct()
+            .Where(c => !_held.TryGetValue(c, out var known) || known.At < stale).ToList();
         var asked = await Task.WhenAll(missing.Select(Collection).Select(c => c.Held()));
-        for (var i = 0; i < missing.Count; i++) _held[missing[i]] = asked[i];
-        return _held;
+        for (var i = 0; i < missing.Count; i++) _held[missing[i]] = (asked[i], DateTime.UtcNow);
+        return _held.ToDictionary(c => c.Key, c => c.Value.Held, StringComparer.Ordinal);
     }
 
     private TenantLimitExceededException? Exceeded(TenantLimits limits, IReadOnlyDictionary<string, StoredUsage> held, StoredUsage growth)

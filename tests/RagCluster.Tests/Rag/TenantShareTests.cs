@@ -69,6 +69,9 @@ public sealed class TenantShareTests(ITestOutputHelper output) : IAsyncLifetime
         var negative = await Http.PutAsJsonAsync("v1/admin/tenants/default/limits", new { vectors = -1 });
         Assert.Equal(HttpStatusCode.BadRequest, negative.StatusCode);
         Assert.Contains("vectors", await negative.Content.ReadAsStringAsync());
+        var unknown = await Http.PutAsJsonAsync("v1/admin/tenants/default/limits", new { chunks = 10 }); // not "no limit": refused, named
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("chunks", await unknown.Content.ReadAsStringAsync());
 
         await SetLimitsAsync(new { collections = 2, documents = 60 });
         Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "a", dimensions = Dimensions, shardCount = 2 })).StatusCode);
