@@ -84,6 +84,9 @@ public static class BulkLoadBench
         await using var cluster = await BenchCluster.StartAsync(binDir, "", silos);
         var http = cluster.Http;
         (await http.PostAsJsonAsync("v1/collections", new { name = "bulk", dimensions = dim, shardCount = shards, quantization })).EnsureSuccessStatusCode();
+        // BENCH_TENANT_LIMITS='{"documents":1000000}': the load under a tenant's limits (each batch reserves and releases its share).
+        if (Environment.GetEnvironmentVariable("BENCH_TENANT_LIMITS") is { Length: > 0 } limits)
+            (await http.PutAsync("v1/admin/tenants/default/limits", new StringContent(limits, System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
         ScaleBench.FullGc(cluster);
         var (rssBefore, fileBefore, heapBefore) = (ScaleBench.Rss(cluster), ScaleBench.Rss(cluster, "RssFile:"), await HeapAsync(http));

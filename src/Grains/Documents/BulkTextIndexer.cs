@@ -28,6 +28,8 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     {
         /// <summary>The extracted text, when acceptance extracted it already.</summary>
         public ExtractedText? Extracted { get; init; }
+        /// <summary>Its chunks, when acceptance cut them already (to measure it for its tenant's share).</summary>
+        public DocumentChunks.Cutting? Cut { get; init; }
         /// <summary>The creation of the collection that accepted it (0: the one there now); a text of a dropped one is not stored.</summary>
         public long Incarnation { get; init; }
     }
@@ -147,7 +149,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
         await Task.Run(() => Parallel.For(0, texts.Count, new ParallelOptions { CancellationToken = _stopping.Token }, i =>
         {
             var t = texts[i];
-            cuts[i] = DocumentChunks.Cut(t.Extracted ?? DocumentExtractor.Extract(t.Record.Format, t.Content), settings, embedder.Local);
+            cuts[i] = DocumentChunks.Cut(t.Extracted ?? DocumentExtractor.Extract(t.Record.Format, t.Content), settings, embedder.Local, t.Cut);
         }), _stopping.Token);
         step = RagMetrics.BatchStep("chunking", step);
         float[][]? vectors = null;

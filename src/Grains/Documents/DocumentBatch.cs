@@ -48,13 +48,14 @@ public static class DocumentBatch
             else byGrain.Add(i);
         }
         StoredUsage[]? measured = null;
+        var cuts = new DocumentChunks.Cutting?[documents.Count];
         if (sizes is not null && documents.Count > 0)
         {
             settings ??= await grains.GetGrain<ICollectionGrain>(collectionKey).GetSettings();
             var decoded = bulk.ToDictionary(b => b.Index, b => b.Chunk); // decoded once already
             measured = documents.Select((d, i) => decoded.TryGetValue(i, out var one)
                 ? new StoredUsage(1, 1, DocumentSizes.Chunk(one.Text, one.Vector))
-                : sizes.Measure(d.Request, settings, extracted[i])).ToArray();
+                : sizes.Measure(d.Request, settings, extracted[i], out cuts[i])).ToArray();
         }
         await using var share = measured is null ? null
             : await TenantShare.ReserveAsync(grains, collectionKey, documents.Select(d => d.Id).ToArray(), measured);
@@ -63,7 +64,7 @@ public static class DocumentBatch
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed and had no room for " +
                 $"{waiting.Count} more within {slots.AdmissionHold.TotalSeconds:0.#} s; nothing of the request was accepted, send it again later");
         if (bulk.Count > 0) byGrain.AddRange(await BulkAsync(grains, collectionKey, documents, bulk, results, measured, ct));
-        if (bulkTexts.Count > 0) byGrain.AddRange(await TextBulkAsync(grains, collectionKey, documents, bulkTexts, results, texts!, measured, ct));
+        if (bulkTexts.Count > 0) byGrain.AddRange(await TextBulkAsync(grains, collectionKey, documents, bulkTexts, results, texts!, measured, cuts, ct));
         if (byGrain.Count > 0)
         {
             var grainResults = await ByGrainAsync(grains, collectionKey, byGrain.Select(i => documents[i]).ToList(), ct, measured is null ? null : [.. byGrain.Select(i => measured[i])]);
@@ -159,7 +160,7 @@ public static class DocumentBatch
     /// documents the collection sent to the grain path instead.
     /// </summary>
     private static async Task<List<int>> TextBulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
-        List<(int Index, Extraction.ExtractedText Text)> texts, (DocumentStatus?, DocumentRefusal?)[] results, BulkTextIndexer indexer, StoredUsage[]? sizes, CancellationToken ct)
+        List<(int Index, Extraction.ExtractedText Text)> texts, (DocumentStatus?, DocumentRefusal?)[] results, BulkTextIndexer indexer, StoredUsage[]? sizes, DocumentChunks.Cutting?[] cuts, CancellationToken ct)
     {
         var toGrain = new List<int>();
         BulkAcceptance acceptance;
@@ -183,6 +184,8 @@ public static class DocumentBatch
         {
             var (index, text) = texts[k];
             var id = documents[index].Id;
+            // Its chunks, cut to measure it, go to the indexer in place of its text: held once while it waits, cut once.
+            var (extractedText, cut) = (cuts[index] is null ? text : null, cuts[index]);
             switch (acceptance.Records[k])
             {
                 case null: toGrain.Add(index); break;
@@ -191,12 +194,12 @@ public static class DocumentBatch
                     // The same text sent again while still pending (its first answer may have been lost before it reached an
                     // indexer): this silo indexes it unless it is doing so already; done twice, it is stored once.
                     if (held.Pending)
-                        accepted.Add(new BulkTextIndexer.Text(id, held, documents[index].Request.Content, Replaces: true) { Extracted = text, Incarnation = acceptance.Settings.Incarnation });
+                        accepted.Add(new BulkTextIndexer.Text(id, held, documents[index].Request.Content, Replaces: true) { Extracted = extractedText, Cut = cut, Incarnation = acceptance.Settings.Incarnation });
                     break;
                 case var record:
                     results[index] = (Status(collectionKey, id, record with { Pending = true }), null);
                     accepted.Add(new BulkTextIndexer.Text(id, record, documents[index].Request.Content, acceptance.Replaces?[k] ?? true)
-                        { Extracted = text, Incarnation = acceptance.Settings.Incarnation });
+                        { Extracted = extractedText, Cut = cut, Incarnation = acceptance.Settings.Incarnation });
                     break;
             }
         }

@@ -17,8 +17,12 @@ namespace RagCluster.Grains.Documents;
 /// </summary>
 public sealed class DocumentSizes(Embedder embedder)
 {
-    public StoredUsage Measure(IngestRequest request, CollectionSettings settings, ExtractedText? extracted = null)
+    public StoredUsage Measure(IngestRequest request, CollectionSettings settings, ExtractedText? extracted = null) => Measure(request, settings, extracted, out _);
+
+    /// <summary><see cref="Measure(IngestRequest, CollectionSettings, ExtractedText?)"/>, handing out a text's chunks so its indexing need not cut them again.</summary>
+    public StoredUsage Measure(IngestRequest request, CollectionSettings settings, ExtractedText? extracted, out DocumentChunks.Cutting? cut)
     {
+        cut = null;
         try
         {
             if (request.Format == OwnVectorChunks.Format)
@@ -28,6 +32,7 @@ public sealed class DocumentSizes(Embedder embedder)
             }
             if (settings.Dimensions is not null) return new StoredUsage(1, 0, 0); // text sent to a collection of own vectors fails where it indexes
             var drafts = DocumentChunks.Drafts(extracted ?? DocumentExtractor.Extract(request.Format, request.Content), settings, embedder.Local);
+            cut = new DocumentChunks.Cutting(drafts, settings.ChunkMaxTokens, settings.ChunkOverlapTokens);
             return new StoredUsage(1, drafts.Count, drafts.Sum(d => Chunk(d.Text, null)));
         }
         catch (Exception e) when (e is ExtractionException or InvalidRequestException)
