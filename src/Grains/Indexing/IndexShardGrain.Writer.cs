@@ -47,9 +47,14 @@ public sealed partial class IndexShardGrain
                 $"({_snapshotFailures} failed; its log holds {log.BytesSinceSnapshot >> 20} MiB since the last one): {_lastSnapshotError}");
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         foreach (var e in entries) _queued.Add((e, done));
+        _writeQueued.TrySetResult(); // ends the writer's wait behind a restart's shard loads, if it is in one
         RunWriter();
         return done.Task;
     }
+
+    // Completed by the next write queued: the writer loop, waiting for a restart's other shards to load before it links
+    // this one's log tail, takes the write at once instead of holding it behind those loads.
+    private TaskCompletionSource _writeQueued = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void RunWriter()
     {
@@ -141,8 +146,11 @@ public sealed partial class IndexShardGrain
             {
                 if (_tailLinking is not null && !cpu.ShardLoads.IsCompleted)
                 {
-                    try { await cpu.ShardLoads.WaitAsync(_deactivating.Token); }
+                    var queued = _writeQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (_queued.Count > 0) continue; // a write first; the tail waits again after it
+                    try { await Task.WhenAny(cpu.ShardLoads, queued.Task).WaitAsync(_deactivating.Token); }
                     catch (OperationCanceledException) { continue; }
+                    if (!cpu.ShardLoads.IsCompleted) continue; // a write came: the loop takes it, then waits again
                 }
                 // Stopped by a deactivation: what is left stays in the log, and no snapshot is taken without it.
                 try { await cpu.Run(() => graph.LinkPending(cpu.Count, beside: true, _deactivating.Token)); }

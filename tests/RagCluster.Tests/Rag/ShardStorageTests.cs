@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
@@ -151,6 +152,38 @@ public sealed class ShardStorageTests(PostgresFixture postgres)
         await Poll.UntilAsync(async () => (await restored.GetStats()).LogEntries == 0, seconds: 60);
         var last = await restored.GetStats();
         Assert.Equal((last.SnapshotBytes + (4 << 20) - 1) / (4 << 20), await Scalar(cluster.Storage, Pages));
+    }
+
+    [Fact]
+    public async Task A_write_to_a_restarted_shard_is_not_held_behind_the_other_shards_loads()
+    {
+        var serviceId = "held-" + Guid.NewGuid().ToString("N")[..6];
+        await using var cluster = await NewCluster(null, serviceId);
+        var rng = new Random(11);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>("held/0");
+        var vectors = Enumerable.Range(0, 1100).Select(_ => Vector(rng, 16)).ToArray();
+        // 1,000 in a snapshot, then 100 more in the log only: a restart replays those as a tail to link.
+        await shard.UpsertMany([.. Enumerable.Range(0, 1000).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])]))]);
+        await shard.UpsertMany([.. Enumerable.Range(1000, 100).Select(d => new ShardUpsert($"d{d}", 1, [Chunk($"d{d}", vectors[d])]))]);
+        Assert.True((await shard.GetStats()).LogEntries >= 100);
+        await cluster.KillAsync(cluster.Cluster.Primary!);
+
+        // Started without waking its shards, so this one loads at its first call, while the test holds the silo's
+        // "shard loads still running" open: its tail then waits to be linked, and a write must not wait with it.
+        await using var second = await RagTestCluster.StartAsync(1, cluster.Storage, new()
+        {
+            ["Embedding:ModelDirectory"] = RepoPaths.TestModel, ["Shards:WakeOnStart"] = "false",
+        }, serviceId);
+        var cpu = ((Orleans.TestingHost.InProcessSiloHandle)second.Cluster.Primary!).SiloHost.Services.GetRequiredService<RagCluster.Grains.Indexing.IndexingThreads>();
+        var loads = cpu.HoldForShardLoads();
+        var restored = second.Grains.GetGrain<IIndexShardGrain>("held/0");
+        Assert.DoesNotContain("linked", (await restored.GetStats()).ActivationSplit ?? "");
+        var late = Vector(rng, 16);
+        await restored.UpsertMany([new ShardUpsert("late", 1, [Chunk("late", late)])]).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("late#0", (await restored.Search(new ShardQuery(late, null, 1, 64, null))).Dense[0].ChunkId);
+        loads.Dispose();
+        await Poll.UntilAsync(async () => (await restored.GetStats()).ActivationSplit?.Contains("linked") == true);
+        Assert.Equal(1101, (await restored.GetStats()).Vectors);
     }
 
     [Fact]
