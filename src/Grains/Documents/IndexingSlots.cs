@@ -60,6 +60,8 @@ public sealed class IndexingSlots(int capacity, int maxQueuedDocuments = int.Max
         {
             var queued = QueuedDocuments;
             if (queued == 0 || (queued + documents <= maxQueuedDocuments && Volatile.Read(ref _queuedBytes) + bytes <= maxQueuedBytes)) return true;
+            // A caller gone while this waited is a cancellation, not a refusal, even when the wake-up came late.
+            cancellationToken.ThrowIfCancellationRequested();
             if (waited.Elapsed >= AdmissionHold) return false;
             await Task.Delay(50, cancellationToken);
         }
