@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
 using RagCluster.Grains.Interfaces.Embedding;
 using RagCluster.Grains.Placement;
 
@@ -11,21 +12,25 @@ namespace RagCluster.Grains.Embedding;
 /// it throws <see cref="EmbeddingUnavailableException"/> at once, so a document stays pending and a query falls
 /// back to BM25 instead of anything embedding on a silo that was kept free of it.
 /// </summary>
-public sealed class Embedder(EmbeddingService local, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles)
+public sealed class Embedder(IServiceProvider services, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles)
 {
+    // Resolved at first use, not with this: the model loads for seconds while a silo starts, and a search with its own
+    // vector, which needs none of it, waited behind that load (issue 73, item 3: 2 s of a restart's first search).
+    private EmbeddingService Model => _model ??= services.GetRequiredService<EmbeddingService>();
+    private EmbeddingService? _model;
     private readonly ConcurrentDictionary<SiloAddress, int> _outstanding = new();
 
     /// <summary>Whether the cluster embeds texts (a model is configured), here or elsewhere.</summary>
-    public bool DenseRetrieval => local.IsConfigured;
+    public bool DenseRetrieval => Model.IsConfigured;
 
     /// <summary>This silo's tokenizer and framing (every silo tokenises; only embedding silos run the model).</summary>
-    public EmbeddingService Local => local;
+    public EmbeddingService Local => Model;
 
     /// <summary>Null when texts can be embedded now; otherwise why not, in one line.</summary>
     public string? Unavailable()
     {
-        if (local.IsAvailable) return null;
-        if (!local.IsConfigured) return local.Status;
+        if (Model.IsAvailable) return null;
+        if (!Model.IsConfigured) return Model.Status;
         return EmbeddingSilos().Length > 0 ? null
             : $"no silo with the {SiloRoles.Embedding} role is active (Silo:Roles); documents stay pending until one joins";
     }
@@ -37,8 +42,8 @@ public sealed class Embedder(EmbeddingService local, IGrainFactory grains, IClus
 
     public Task<float[][]> EmbedAsync(int[][] sequences, EmbeddingKind kind, CancellationToken cancellationToken = default)
     {
-        if (local.IsAvailable) return local.EmbedTokensAsync(sequences, kind, cancellationToken);
-        if (!local.IsConfigured) throw new EmbeddingUnavailableException(local.Status);
+        if (Model.IsAvailable) return Model.EmbedTokensAsync(sequences, kind, cancellationToken);
+        if (!Model.IsConfigured) throw new EmbeddingUnavailableException(Model.Status);
         return RemoteAsync(sequences, kind, cancellationToken);
     }
 

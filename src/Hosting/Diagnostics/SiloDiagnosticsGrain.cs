@@ -25,15 +25,15 @@ public interface ISiloDiagnosticsGrain : IGrainWithStringKey
 
 [SiloTargetedPlacement]
 internal sealed class SiloDiagnosticsGrain(ActivationCounts activations, ProcessLoad load, ILocalSiloDetails silo, IClusterMembershipService membership,
-    RagCluster.Grains.Embedding.EmbeddingService embedding) : Grain, ISiloDiagnosticsGrain
+    RagCluster.Grains.Embedding.Embedder embedder) : Grain, ISiloDiagnosticsGrain
 {
     public async Task<SiloReport> GetReport() => new(silo.SiloAddress.ToString(), await activations.ReadAsync(),
         System.Text.Json.JsonSerializer.Serialize(load.Sample(), JsonWeb), MethodStats.Snapshot())
     {
-        Embedding = embedding.Info(silo.SiloAddress.ToString()),
+        Embedding = embedder.Local.Info(silo.SiloAddress.ToString()),
     };
 
-    public Task<RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo> GetEmbedding() => Task.FromResult(embedding.Info(silo.SiloAddress.ToString()));
+    public Task<RagCluster.Grains.Interfaces.Embedding.EmbeddingInfo> GetEmbedding() => Task.FromResult(embedder.Local.Info(silo.SiloAddress.ToString()));
 
     public Task<RecordedSpan[]> GetSpans(string traceId) => Task.FromResult(SpanRecorder.ForTrace(traceId));
 
