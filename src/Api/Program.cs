@@ -1,6 +1,7 @@
 using RagCluster.Api;
 using RagCluster.Api.Auth;
 using RagCluster.Grains;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Hosting;
 using RagCluster.Hosting.Diagnostics;
@@ -32,13 +33,25 @@ var api = builder.Services.AddRagApi(builder.Configuration);
 builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-api");
 
 var app = builder.Build();
+var start = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RagCluster.Start");
+start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(StartupSteps.SinceProcessStart));
 StartupErrors.ValidateSettings(app.Services);
 // The model loads beside the silo's start (a second of CPU: the restart's critical path is the silo and its shards'
 // loads); an explicit Embedding:ExecutionProvider=cuda that cannot run still ends start-up in one line, below.
-var loadingModel = Task.Run(() => app.Services.GetRequiredService<EmbeddingService>().Status);
+var loadingModel = Task.Run(() =>
+{
+    var loading = System.Diagnostics.Stopwatch.StartNew();
+    var status = app.Services.GetRequiredService<EmbeddingService>().Status;
+    start.StartStep("model loaded", loading.Elapsed);
+    return status;
+});
+var building = System.Diagnostics.Stopwatch.StartNew();
 app.UseRagApi(api);
+start.StartStep("HTTP pipeline and routes built", building.Elapsed);
 
+var starting = System.Diagnostics.Stopwatch.StartNew();
 await app.StartAsync();
+start.StartStep("silo and HTTP started, listening", starting.Elapsed);
 string embeddingStatus;
 try { embeddingStatus = await loadingModel; }
 catch

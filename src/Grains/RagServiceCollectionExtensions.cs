@@ -43,6 +43,7 @@ public static class RagServiceCollectionExtensions
             sp.GetRequiredService<ILogger<EmbeddingService>>(), sp.GetService<Placement.SiloRoles>()));
         services.TryAddSingleton<Embedder>();
         services.TryAddSingleton<IndexingThreads>();
+        services.TryAddSingleton<ShardLoadOrder>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ShardWakeup>();
         services.TryAddSingleton(sp => new IndexingSlots(sp.GetRequiredService<IOptions<IngestOptions>>().Value));
         services.TryAddSingleton<BulkTextIndexer>();

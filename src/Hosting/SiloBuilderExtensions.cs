@@ -12,6 +12,7 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Placement;
 using RagCluster.Hosting.Diagnostics;
 using RagCluster.Hosting.Directories;
@@ -206,8 +207,10 @@ internal sealed class SchemaInstaller(StoreLocation store, ILogger<SchemaInstall
 {
     public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SchemaInstaller>(ServiceLifecycleStage.RuntimeInitialize, async ct =>
     {
+        var started = System.Diagnostics.Stopwatch.StartNew();
         await DatabaseSchema.ApplyAsync(store, ct);
         log.SchemaReady(store.Description);
+        log.StartStep("schema", started.Elapsed);
     });
 }
 
@@ -216,16 +219,27 @@ internal sealed class SiloAnnouncer(ILocalSiloDetails silo, SiloOptions options,
     ILogger<SiloAnnouncer> log) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stop = new();
+    // From the silo lifecycle's first stage: the silo's own share of a start, apart from the runtime's and the host's.
+    private readonly System.Diagnostics.Stopwatch _starting = new();
 
-    public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe<SiloAnnouncer>(ServiceLifecycleStage.Active, ct =>
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        lifecycle.Subscribe<SiloAnnouncer>(ServiceLifecycleStage.First, ct => { _starting.Start(); return Task.CompletedTask; });
+        lifecycle.Subscribe<SiloAnnouncer>(ServiceLifecycleStage.Active, OnActive, OnStop);
+    }
+
+    private Task OnActive(CancellationToken ct)
     {
         log.SiloActive(silo.SiloAddress, options.ClusterId, store.Description, options.UsesRedis ? "Redis" : "localhost");
+        log.StartStep("silo start (runtime, schema, membership) to active", _starting.Elapsed);
         _ = activations.RunAsync(_stop.Token);
         return Task.CompletedTask;
-    }, ct =>
+    }
+
+    private Task OnStop(CancellationToken ct)
     {
         _stop.Cancel();
         activations.Stop();
         return Task.CompletedTask;
-    });
+    }
 }

@@ -25,7 +25,7 @@ namespace RagCluster.Grains.Indexing;
 [RendezvousPlacement]
 [Reentrant] // the writer loop awaits storage and CPU work; searches interleave with it and only read
 public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistentLog log, IOptions<HnswOptions> hnswSettings, IOptions<ShardOptions> shardSettings, Serializer serializer,
-    HomeSilo home, IndexingThreads cpu, IGrainLogStore logStore, ILogger<IndexShardGrain> logger)
+    HomeSilo home, IndexingThreads cpu, ShardLoadOrder loadOrder, IGrainLogStore logStore, ILogger<IndexShardGrain> logger)
     : Grain, IIndexShardGrain
 {
     private const int SnapshotEvery = 64;
@@ -69,6 +69,10 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // At a restart the loads a request waits on go before the wake-up's (ShardLoadOrder): this may wait its turn.
+        var turnAsked = System.Diagnostics.Stopwatch.StartNew();
+        using var turn = await loadOrder.EnterAsync(this.GetPrimaryKeyString(), cancellationToken);
+        var waited = turnAsked.Elapsed.TotalSeconds;
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (primaryKey, copy) = ShardLayout.ParseCopy(this.GetPrimaryKeyString());
         (_shardNo, _copyNo) = (int.Parse(primaryKey.AsSpan(primaryKey.LastIndexOf('/') + 1)), copy);
@@ -94,7 +98,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         await ApplyAllAsync(entries.Select(e => ShardLogCodec.Decode(e, serializer)).ToList(), activating: true);
         _activationSeconds = started.Elapsed.TotalSeconds;
         _activationSplit = FormattableString.Invariant(
-            $"read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");
+            $"{(waited >= 0.01 ? $"waited {waited:F2} s for its turn, then " : "")}read {read:F2} s, decode {decoded - read:F2} s, rebuild {rebuilt - decoded:F2} s, log tail {_activationSeconds - rebuilt:F2} s");
         if (_hnsw is { Count: > 10_000 } || entries.Count > 1000)
             logger.ShardLoaded(this.GetPrimaryKeyString(), _hnsw?.LiveCount ?? 0, _snapshotBytes >> 20, entries.Count, _activationSeconds, _activationSplit);
         home.Follow(this, MayLeaveAsync); // spread onto silos that join, one copy of a shard at a time
