@@ -14,10 +14,14 @@ namespace RagCluster.Grains.Embedding;
 /// </summary>
 public sealed class Embedder(IServiceProvider services, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles)
 {
-    // Resolved at first use, not with this: the model loads for seconds while a silo starts, and a search with its own
-    // vector, which needs none of it, waited behind that load (issue 73, item 3: 2 s of a restart's first search).
-    private EmbeddingService Model => _model ??= services.GetRequiredService<EmbeddingService>();
-    private EmbeddingService? _model;
+    // Made on a pool thread from the moment this is, not with it: the model loads for seconds while a silo starts, and
+    // a search with its own vector, which needs none of it, waited behind that load (issue 73, item 3: 2 s of a
+    // restart's first search); a text search awaits ModelLoaded rather than block its grain's turn.
+    private readonly Task<EmbeddingService> _model = Task.Run(services.GetRequiredService<EmbeddingService>);
+    private EmbeddingService Model => _model.IsCompletedSuccessfully ? _model.Result : _model.GetAwaiter().GetResult();
+
+    /// <summary>Completes when this silo's embedding service (its tokenizer and, on an embedding silo, its model) has loaded.</summary>
+    public Task ModelLoaded => _model;
     private readonly ConcurrentDictionary<SiloAddress, int> _outstanding = new();
 
     /// <summary>Whether the cluster embeds texts (a model is configured), here or elsewhere.</summary>

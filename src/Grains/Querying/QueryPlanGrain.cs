@@ -116,6 +116,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         RagMetrics.CacheMisses.Add(1, RagMetrics.Tag("tier", "L2"));
         // Dense retrieval: the query's own vector in a collection that brings its own, else the cluster's model, on
         // this silo when it embeds, else on an embedding silo (Embedder).
+        if (info.Settings.Dimensions is null) await embedder.ModelLoaded.WaitAsync(ct); // awaited, not blocking this turn, at a silo's start
         var dense = info.Settings.Dimensions is null ? embedder.DenseRetrieval : ownVector is not null;
         // Latency budget: the dense plans wait for the query embedding at most half the budget; past that the
         // query runs on BM25 alone rather than blowing the budget (e.g. while the embedder is saturated by ingest).
