@@ -38,13 +38,14 @@ start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(St
 StartupErrors.ValidateSettings(app.Services);
 // The model loads beside the silo's start (a second of CPU: the restart's critical path is the silo and its shards'
 // loads); an explicit Embedding:ExecutionProvider=cuda that cannot run still ends start-up in one line, below.
-var loadingModel = Task.Run(() =>
+// On a thread of its own: a pool thread held for seconds starves the grains' scheduler on 2 cores.
+var loadingModel = Task.Factory.StartNew(() =>
 {
     var loading = System.Diagnostics.Stopwatch.StartNew();
     var status = app.Services.GetRequiredService<EmbeddingService>().Status;
     start.StartStep("model loaded", loading.Elapsed);
     return status;
-});
+}, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 var building = System.Diagnostics.Stopwatch.StartNew();
 app.UseRagApi(api);
 start.StartStep("HTTP pipeline and routes built", building.Elapsed);
