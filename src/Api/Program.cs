@@ -38,7 +38,7 @@ start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(St
 StartupErrors.ValidateSettings(app.Services);
 // The model loads beside the silo's start (a second of CPU: the restart's critical path is the silo and its shards'
 // loads); an explicit Embedding:ExecutionProvider=cuda that cannot run still ends start-up in one line, below.
-// On a thread of its own: a pool thread held for seconds starves the grains' scheduler on 2 cores.
+// On a thread of its own: a pool thread held for seconds can starve the grains' scheduler on 2 cores.
 var loadingModel = Task.Factory.StartNew(() =>
 {
     var loading = System.Diagnostics.Stopwatch.StartNew();

@@ -17,13 +17,14 @@ public sealed class Embedder(IServiceProvider services, IGrainFactory grains, IC
     // Made on a thread of its own from the moment this is, not with it: the model loads for seconds while a silo starts,
     // and a search with its own vector, which needs none of it, waited behind that load (issue 73, item 3: 2 s of a
     // restart's first search); a text search awaits ModelLoaded rather than block its grain's turn. Not a pool thread:
-    // on 2 cores two pool threads held for seconds starve the grains' scheduler.
+    // on 2 cores two pool threads held for seconds can starve the grains' scheduler.
     private readonly Task<EmbeddingService> _model = Task.Factory.StartNew(services.GetRequiredService<EmbeddingService>,
         CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     private EmbeddingService Model => _model.IsCompletedSuccessfully ? _model.Result : _model.GetAwaiter().GetResult();
 
     /// <summary>Completes when this silo's embedding service (its tokenizer and, on an embedding silo, its model) has loaded.</summary>
     public Task ModelLoaded => _model;
+
     private readonly ConcurrentDictionary<SiloAddress, int> _outstanding = new();
 
     /// <summary>Whether the cluster embeds texts (a model is configured), here or elsewhere.</summary>

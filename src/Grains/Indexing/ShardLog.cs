@@ -32,7 +32,6 @@ internal static partial class ShardLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Shard}: the {Vectors} vectors of its log tail linked into the graph {Seconds:F2} s after it began to serve (compared exactly until then)")]
     public static partial void ShardTailLinked(this ILogger logger, string shard, int vectors, double seconds);
 
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Waking the shards at start-up failed; each loads at its first call instead: {Error}")]
     public static partial void ShardWakeupFailed(this ILogger logger, string error);
 
