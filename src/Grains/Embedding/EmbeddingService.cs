@@ -72,6 +72,10 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             // query's vector never depends on which thread embedded it.
             if (_hasLane && options.QueryLaneThreads > 0 && _encoder is BertEncoder passages)
                 _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
+            // The model file and its int8 and pooled copies (hundreds of MB of large arrays, two sessions' worth) are
+            // garbage once the sessions hold the weights; a workstation GC kept them committed: an idle silo with the
+            // built-in model was 1,025 MB resident, 320 MB of it in the large object heap (issue 73, item 2).
+            if (_encoder is BertEncoder) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             _queriesAlone = (_laneEncoder ?? _encoder) is BertEncoder { Int8Products: > 0 };
             _passagesAlone = _encoder is BertEncoder { Int8Products: > 0 };
             // The encoder's description names its int8 weights (the passages'); the query lane's are added here.
