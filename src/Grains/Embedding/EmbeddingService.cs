@@ -72,10 +72,6 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             // query's vector never depends on which thread embedded it.
             if (_hasLane && options.QueryLaneThreads > 0 && _encoder is BertEncoder passages)
                 _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
-            // The model file and its int8 and pooled copies (hundreds of MB of large arrays, two sessions' worth) are
-            // garbage once the sessions hold the weights; a workstation GC kept them committed: an idle silo with the
-            // built-in model was 1,025 MB resident, 320 MB of it in the large object heap (issue 73, item 2).
-            if (_encoder is BertEncoder) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             _queriesAlone = (_laneEncoder ?? _encoder) is BertEncoder { Int8Products: > 0 };
             _passagesAlone = _encoder is BertEncoder { Int8Products: > 0 };
             // The encoder's description names its int8 weights (the passages'); the query lane's are added here.
@@ -159,6 +155,15 @@ public sealed partial class EmbeddingService : IAsyncDisposable
     /// <summary>Whether the cluster embeds texts (a model is configured and its tokenizer loaded), here or on an embedding silo.</summary>
     public bool IsConfigured => _tokenizer is not null;
     public string Status { get; } = "";
+
+    /// <summary>
+    /// Returns what loading the model left behind to the system: the model file and its int8 and pooled copies
+    /// (hundreds of MB of large arrays, two sessions' worth) are garbage once the sessions hold the weights, and a
+    /// workstation GC kept them committed (an idle silo with the built-in model was 1,025 MB resident, 370 MB after;
+    /// issue 73, item 2). A process calls it once its model has loaded; not here, since a test host makes many silos
+    /// in one process and each such collection stops all of them.
+    /// </summary>
+    public static void ReleaseLoadingMemory() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     public string? ModelName { get; }
     public int Dimensions => _encoder?.Dimensions ?? 0;
     public WordPieceTokenizer? Tokenizer => _tokenizer;
