@@ -43,7 +43,6 @@ var loadingModel = Task.Factory.StartNew(() =>
 {
     var loading = System.Diagnostics.Stopwatch.StartNew();
     var status = app.Services.GetRequiredService<EmbeddingService>().Status;
-    EmbeddingService.ReleaseLoadingMemory();
     start.StartStep("model loaded", loading.Elapsed);
     return status;
 }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

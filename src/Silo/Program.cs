@@ -25,7 +25,6 @@ try
     // Load the model before the silo joins: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here.
     var loading = System.Diagnostics.Stopwatch.StartNew();
     host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>();
-    RagCluster.Grains.Embedding.EmbeddingService.ReleaseLoadingMemory();
     start.StartStep("model loaded", loading.Elapsed);
     await host.RunAsync();
 }

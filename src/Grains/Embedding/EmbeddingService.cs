@@ -155,15 +155,6 @@ public sealed partial class EmbeddingService : IAsyncDisposable
     /// <summary>Whether the cluster embeds texts (a model is configured and its tokenizer loaded), here or on an embedding silo.</summary>
     public bool IsConfigured => _tokenizer is not null;
     public string Status { get; } = "";
-
-    /// <summary>
-    /// Returns what loading the model left behind to the system: the model file and its int8 and pooled copies
-    /// (hundreds of MB of large arrays, two sessions' worth) are garbage once the sessions hold the weights, and a
-    /// workstation GC kept them committed (an idle silo with the built-in model was 1,025 MB resident, 370 MB after;
-    /// issue 73, item 2). A process calls it once its model has loaded; not here, since a test host makes many silos
-    /// in one process and each such collection stops all of them.
-    /// </summary>
-    public static void ReleaseLoadingMemory() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     public string? ModelName { get; }
     public int Dimensions => _encoder?.Dimensions ?? 0;
     public WordPieceTokenizer? Tokenizer => _tokenizer;
