@@ -31,6 +31,8 @@ public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical
     [Id(3)] public bool ExactScan { get; init; }
     /// <summary>Which copy of the shard answered (0: the primary; a follower may not hold the newest writes yet).</summary>
     [Id(4)] public int Copy { get; init; }
+    /// <summary>The top lexical hit's score over what a chunk holding each query term once would score (0..1, capped): how much of the query the words matched here.</summary>
+    [Id(5)] public float LexicalCoverage { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]

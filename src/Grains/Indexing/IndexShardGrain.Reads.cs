@@ -43,10 +43,14 @@ public sealed partial class IndexShardGrain
                 : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
             dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
         }
-        var lexical = string.IsNullOrWhiteSpace(query.Text) || query.K <= 0 || matching == 0
-            ? []
-            : _bm25.Search(query.Text, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
-        return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo });
+        var (lexical, coverage) = (Array.Empty<ShardHit>(), 0f);
+        if (!string.IsNullOrWhiteSpace(query.Text) && query.K > 0 && matching > 0)
+        {
+            var terms = Lexical.TextAnalyzer.Terms(query.Text);
+            lexical = _bm25.Search(terms, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
+            coverage = lexical.Length > 0 && _bm25.Ceiling(terms) is > 0 and var ceiling ? Math.Min(1f, lexical[0].Score / ceiling) : 0f;
+        }
+        return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo, LexicalCoverage = coverage });
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);

@@ -100,6 +100,22 @@ public sealed class Bm25Index(Bm25Options? options = null)
     public List<(int Doc, float Score)> Search(string query, int k, Func<int, bool>? accept = null) =>
         Search(TextAnalyzer.Terms(query), k, accept);
 
+    /// <summary>
+    /// What a chunk of average length holding each query term once would score: the sum of the terms' idf, a term
+    /// this index lacks counting as the rarest. The top hit's share of it says how much of the query the words matched.
+    /// </summary>
+    public float Ceiling(IReadOnlyList<string> queryTerms)
+    {
+        var n = _documentCount;
+        var ceiling = 0f;
+        foreach (var term in queryTerms.Distinct())
+        {
+            var df = _termIds.TryGetValue(term, out var id) ? _df[id] : 0;
+            ceiling += MathF.Log(1 + (n - df + 0.5f) / (df + 0.5f));
+        }
+        return ceiling;
+    }
+
     public List<(int Doc, float Score)> Search(IReadOnlyList<string> queryTerms, int k, Func<int, bool>? accept = null)
     {
         var result = new List<(int, float)>();

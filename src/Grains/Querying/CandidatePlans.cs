@@ -21,7 +21,7 @@ internal sealed class CandidatePlans
         if (dense) Rankings["vector"] = denseRanked;
         if (lexical) Rankings["bm25"] = lexicalRanked;
         if (!dense || !lexical) return;
-        Rankings["hybrid"] = hybrid.Fuse(denseRanked, lexicalRanked);
+        Rankings["hybrid"] = hybrid.Fuse(denseRanked, lexicalRanked, results.Length == 0 ? 0 : results.Max(r => r.LexicalCoverage));
         Rankings["hybrid-k10"] = HybridFusion.Rrf(denseRanked, lexicalRanked, 10, 0.5);
         Rankings["hybrid-rrf"] = HybridFusion.Rrf(denseRanked, lexicalRanked, 60, 0.5);
     }

@@ -233,7 +233,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
     /// <summary>The dense and the lexical side of a search, asked of the shards apart, as one result per shard.</summary>
     private static ShardResult[] Combine(ShardResult[]? dense, ShardResult[]? lexical) =>
         (dense ?? []).Concat(lexical ?? []).GroupBy(r => r.Shard)
-            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy) })
+            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy), LexicalCoverage = g.Max(r => r.LexicalCoverage) })
             .ToArray();
 
     /// <summary>

@@ -1,4 +1,5 @@
 using RagCluster.Grains.Lexical;
+using RagCluster.Grains.Querying;
 using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Tests.Rag;
@@ -61,5 +62,25 @@ public sealed class LexicalTests
         var weighted = RankFusion.Reciprocal([dense, lexical], k: 60, weights: [0.1, 1.0]);
         Assert.Equal("c", weighted[0].Key);
         Assert.Empty(RankFusion.Reciprocal(Array.Empty<IReadOnlyList<string>>()));
+    }
+
+    [Fact]
+    public void Coverage_says_how_much_of_the_query_the_best_hit_holds_and_sets_the_default_hybrid_weight()
+    {
+        var index = new Bm25Index();
+        index.Add(0, "Green tea is brewed at 80 degrees for two to three minutes.");
+        index.Add(1, "Iron rusts when exposed to water and oxygen, forming iron oxide over time.");
+        index.Add(2, "Adults need seven to nine hours of sleep a night for good health.");
+        index.Add(3, "Brewing green tea with water at 80 degrees keeps it from turning bitter.");
+        double Coverage(string query) => TextAnalyzer.Terms(query) is var terms ? index.Search(terms, 1)[0].Score / index.Ceiling(terms) : 0;
+        // Every query word in a chunk of about average length: about the ceiling. One word of four, one a word no chunk holds: a fraction.
+        Assert.InRange(Coverage("green tea water degrees"), 0.8, 1.2);
+        Assert.InRange(Coverage("how hot should the water be for a cuppa"), 0.05, 0.25);
+        Assert.Equal(index.Ceiling(["green", "tea"]), index.Ceiling(["tea", "green", "tea"]), 5); // each word once
+        // The hybrid plan's weight on meaning when a query names none: 0.95 where the words matched little, 0.5 where they matched.
+        Assert.Equal(0.95, HybridFusion.AdaptiveAlpha(0.1), 10);
+        Assert.Equal(0.5, HybridFusion.AdaptiveAlpha(0.9), 10);
+        Assert.InRange(HybridFusion.AdaptiveAlpha(0.3), 0.51, 0.94);
+        Assert.Equal(0.7, HybridFusion.For("relative", 0.7).Fuse([(0, 1), (1, 0)], [(1, 1), (0, 0)], 0.1)[0].Score, 10); // an alpha asked for is kept
     }
 }
