@@ -11,20 +11,30 @@ internal sealed class CandidatePlans
     private readonly List<ShardHit> _hits = [];
     private readonly Dictionary<string, int> _numbers = new(StringComparer.Ordinal);
 
-    /// <summary>Each plan's ranking, best first: hit numbers and the plan's scores.</summary>
-    public Dictionary<string, List<(int Hit, double Score)>> Rankings { get; } = [];
+    // Each plan's ranking, best first: hit numbers and the plan's scores. Fused only when asked for: a search serves one
+    // plan, and the two RRF variants over 1,600 hits cost about a millisecond (issue 73, item 5).
+    private readonly Dictionary<string, Lazy<List<(int Hit, double Score)>>> _rankings = [];
 
     public CandidatePlans(ShardResult[] results, bool dense, bool lexical, HybridFusion hybrid)
     {
         var denseRanked = Ranked(results, r => r.Dense);
         var lexicalRanked = Ranked(results, r => r.Lexical);
-        if (dense) Rankings["vector"] = denseRanked;
-        if (lexical) Rankings["bm25"] = lexicalRanked;
+        if (dense) _rankings["vector"] = new(denseRanked);
+        if (lexical) _rankings["bm25"] = new(lexicalRanked);
         if (!dense || !lexical) return;
-        Rankings["hybrid"] = hybrid.Fuse(denseRanked, lexicalRanked, results.Length == 0 ? 0 : results.Max(r => r.LexicalCoverage));
-        Rankings["hybrid-k10"] = HybridFusion.Rrf(denseRanked, lexicalRanked, 10, 0.5);
-        Rankings["hybrid-rrf"] = HybridFusion.Rrf(denseRanked, lexicalRanked, 60, 0.5);
+        var coverage = results.Length == 0 ? 0 : results.Max(r => r.LexicalCoverage);
+        _rankings["hybrid"] = new(() => hybrid.Fuse(denseRanked, lexicalRanked, coverage));
+        _rankings["hybrid-k10"] = new(() => HybridFusion.Rrf(denseRanked, lexicalRanked, 10, 0.5));
+        _rankings["hybrid-rrf"] = new(() => HybridFusion.Rrf(denseRanked, lexicalRanked, 60, 0.5));
     }
+
+    /// <summary>The plans this pool can rank, in the order they are reported.</summary>
+    public IReadOnlyCollection<string> Names => _rankings.Keys;
+
+    public bool Has(string plan) => _rankings.ContainsKey(plan);
+
+    /// <summary>A plan's ranking, best first: hit numbers and the plan's scores.</summary>
+    public List<(int Hit, double Score)> Ranking(string plan) => _rankings[plan].Value;
 
     public ShardHit Hit(int number) => _hits[number];
 
@@ -33,7 +43,7 @@ internal sealed class CandidatePlans
     /// plan whose top k agreed most with the others) was the rule until relative score fusion: on scifact-train it then
     /// scored 0.7082 against the relative hybrid's 0.7220 at alpha 0.6 (docs/benchmarks.md, issue 58).
     /// </summary>
-    public string Default => Rankings.ContainsKey("hybrid") ? "hybrid" : Rankings.Keys.First();
+    public string Default => _rankings.ContainsKey("hybrid") ? "hybrid" : _rankings.Keys.First();
 
     // One side's hits from every shard, by score, highest first; equal scores keep shard order (a stable sort).
     private List<(int Hit, double Score)> Ranked(ShardResult[] results, Func<ShardResult, ShardHit[]> side)

@@ -194,18 +194,17 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         }
 
         var plans = new CandidatePlans(results, dense: vector is not null, lexical: hasText, fusion);
-        var candidates = plans.Rankings;
 
         string chosen;
         if (request.Plan is { } wanted && wanted != "auto")
-            chosen = candidates.ContainsKey(wanted) ? wanted
+            chosen = plans.Has(wanted) ? wanted
                 : throw new InvalidRequestException(wanted == "bm25" ? "plan 'bm25' needs query text"
                     : info.Settings.Dimensions is null ? $"plan '{wanted}' needs dense retrieval, which is off on this cluster"
                     : $"plan '{wanted}' needs a query vector{(wanted.StartsWith("hybrid") ? " and query text" : "")}");
         else
             chosen = plans.Default;
 
-        var (hits, groups) = ResultShaping.Shape(candidates[chosen].Select(c =>
+        var (hits, groups) = ResultShaping.Shape(plans.Ranking(chosen).Select(c =>
         {
             var h = plans.Hit(c.Hit);
             return (new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score), c.Score);
@@ -216,7 +215,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         _wins[chosen]++;
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
-        var response = new SearchResponse(chosen, hits, false, elapsed, candidates.Keys.ToArray(), null) { Groups = groups };
+        var response = new SearchResponse(chosen, hits, false, elapsed, plans.Names.ToArray(), null) { Groups = groups };
         // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
         if ((vector is not null || !dense) && cacheable && results.All(r => r.Copy == 0))
         {
