@@ -63,7 +63,12 @@ public sealed class BuiltInModelVectorTests
     [Fact]
     public async Task ArcticXs_vectors_match_onnxruntime_node_for_passages_and_prefixed_queries()
     {
-        var (records, _) = Reference();
+        // A quarter of the records, spread over their lengths with the longest kept: the same check at a quarter of the
+        // CI's time (all 778, embedded here and by Node, took 143 s of a 2-core run).
+        var all = Reference().Records;
+        var byLength = Enumerable.Range(0, all.Count).OrderBy(i => Content(all[i]).Length).ToList();
+        var kept = byLength.Where((_, rank) => rank % 4 == 0 || rank == all.Count - 1).ToHashSet();
+        var records = all.Where((_, i) => kept.Contains(i)).ToList(); // in the file's order
         var passages = records.Select(Content).ToList();
         var queries = records.Select(r => r.GetProperty("title").GetString()!).ToList();
         var model = BuiltInModel.ArcticXs;
