@@ -43,6 +43,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
         {
             var builtIn = options.BuiltIn;
             var dir = builtIn?.Verify() ?? Path.GetFullPath(options.ModelDirectory);
+            ModelBytes? model = null; // read, quantised and pooled once for both sessions
             ModelName = options.Encoder == "hashing" ? "hashing" : builtIn?.Name ?? Path.GetFileName(dir.TrimEnd('/'));
             if (!roles.Embeds)
             {
@@ -56,8 +57,8 @@ public sealed partial class EmbeddingService : IAsyncDisposable
                 _encoder = new HashingEncoder(WordPieceTokenizer.FromDirectory(dir), options.MaxTokens, options.HashingDimensions);
             else
             {
-                var model = ModelFile(dir);
-                var bert = PassageSession(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model)), options, log);
+                model = new ModelBytes(ModelFile(dir));
+                var bert = PassageSession(model, WordPieceTokenizer.FromDirectory(TokenizerDirectory(dir, model.Path)), options, log);
                 log.OrtProviders(bert.OrtVersion, string.Join(", ", bert.Providers));
                 _encoder = bert;
             }
@@ -71,7 +72,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             // The lane's session exists before any runner starts: a runner that takes a query runs it there too, so a
             // query's vector never depends on which thread embedded it.
             if (_hasLane && options.QueryLaneThreads > 0 && _encoder is BertEncoder passages)
-                _laneEncoder = QuerySession(ModelFile(dir), passages, options, log);
+                _laneEncoder = QuerySession(model!, passages, options, log);
             _queriesAlone = (_laneEncoder ?? _encoder) is BertEncoder { Int8Products: > 0 };
             _passagesAlone = _encoder is BertEncoder { Int8Products: > 0 };
             // The encoder's description names its int8 weights (the passages'); the query lane's are added here.
@@ -113,7 +114,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
     }
 
     /// <summary>The passages' session (the runners'), with int8 weights where Embedding:PassageWeights asks and they load.</summary>
-    private static BertEncoder PassageSession(string model, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger log)
+    private static BertEncoder PassageSession(ModelBytes model, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger log)
     {
         if (options.PassageWeights == "int8")
             try
@@ -124,11 +125,11 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             {
                 log.PassageWeightsStayFloat32(e.Message.Split('\n')[0]);
             }
-        return new BertEncoder(model, tokenizer, options, log);
+        return new BertEncoder(model, tokenizer, options, log, int8Weights: false);
     }
 
     /// <summary>The queries' own session (Embedding:QueryLaneThreads threads), with int8 weights unless Embedding:QueryWeights is float32 or they fail to load.</summary>
-    private static BertEncoder QuerySession(string model, BertEncoder passages, EmbeddingOptions options, ILogger log)
+    private static BertEncoder QuerySession(ModelBytes model, BertEncoder passages, EmbeddingOptions options, ILogger log)
     {
         var laneOptions = options.WithIntraOpThreads(options.QueryLaneThreads);
         if (options.QueryWeights == "int8")
@@ -140,7 +141,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             {
                 log.QueryWeightsStayFloat32(e.Message.Split('\n')[0]);
             }
-        return new BertEncoder(model, passages.Tokenizer, laneOptions, log);
+        return new BertEncoder(model, passages.Tokenizer, laneOptions, log, int8Weights: false);
     }
 
     private static string ModelFile(string dir) => new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)

@@ -28,7 +28,12 @@ public sealed class BertEncoder : ITextEncoder
     /// <param name="log">Where the provider's choice is logged.</param>
     /// <param name="int8Weights">On CPU, the model's matrix products with int8 weights (<see cref="Int8Weights"/>): a query session's choice.</param>
     public BertEncoder(string modelPath, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log = null, bool int8Weights = false)
+        : this(new ModelBytes(modelPath), tokenizer, options, log, int8Weights) { }
+
+    /// <summary>Loads the model from bytes prepared once for all of a silo's sessions of it (<see cref="ModelBytes"/>).</summary>
+    internal BertEncoder(ModelBytes bytes, WordPieceTokenizer tokenizer, EmbeddingOptions options, ILogger? log, bool int8Weights)
     {
+        var modelPath = bytes.Path;
         options = options.Resolved();
         Tokenizer = tokenizer;
         MaxTokens = options.MaxTokens;
@@ -39,14 +44,8 @@ public sealed class BertEncoder : ITextEncoder
         using var sessionOptions = NewSessionOptions(options);
         ExecutionProvider = ChooseProvider(options, sessionOptions, log);
         byte[]? int8Model = null;
-        if (int8Weights && ExecutionProvider == "CPU")
-        {
-            (int8Model, var products) = Int8Weights.Quantize(File.ReadAllBytes(modelPath));
-            if (products == 0) int8Model = null;
-            else Int8Products = products;
-        }
-        var pooledModel = !options.PoolInSession ? null
-            : int8Model is null ? PooledOutput.Load(modelPath, _clsPooling, _normalize) : PooledOutput.Load(int8Model, _clsPooling, _normalize);
+        if (int8Weights && ExecutionProvider == "CPU") (int8Model, Int8Products) = bytes.Int8();
+        var pooledModel = !options.PoolInSession ? null : bytes.Pooled(int8Model is not null, _clsPooling, _normalize);
         try
         {
             _session = NewSession(modelPath, int8Model, pooledModel, sessionOptions, log);
