@@ -15,7 +15,7 @@ internal sealed class ModelBytes(string path)
     /// <summary>The model with int8 weights in its matrix products, and how many; null and 0 when it has none to give.</summary>
     public (byte[]? Model, int Products) Int8()
     {
-        _int8 ??= Int8Weights.Quantize(File.ReadAllBytes(path)) is var (model, products) && products > 0 ? (model, products) : (null, 0);
+        _int8 ??= Int8Weights.QuantizeFile(path);
         return _int8.Value;
     }
 
