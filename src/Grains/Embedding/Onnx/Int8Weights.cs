@@ -16,20 +16,16 @@ public static class Int8Weights
 {
     private const string MicrosoftDomain = "com.microsoft";
 
-    /// <summary>
-    /// The model with int8 weights and how many products changed (0: the model is returned as it was).
-    /// Signed weights where the CPU multiplies unsigned by signed bytes without overflow (VNNI); elsewhere unsigned
-    /// weights around 128, since the AVX2 kernel for signed weights can saturate a 16-bit sum (ONNX Runtime's
-    /// quantisation guide).
-    /// </summary>
-    public static (byte[] Model, int Quantized) Quantize(byte[] model) => Quantize(model, signed: HasVnni());
-
+    /// <summary>The model with int8 weights, signed or not, and how many products changed (0: the model is returned as it was).</summary>
     public static (byte[] Model, int Quantized) Quantize(byte[] model, bool signed) =>
         Quantize(ModelProto.Parser.ParseFrom(model), signed) is var (bytes, quantized) && quantized > 0 ? (bytes!, quantized) : (model, 0);
 
     /// <summary>
-    /// The same, read from the file as it is parsed: no copy of the whole file is held beside the parsed model (90 MB of
-    /// the built-in model's load); null and 0 when no product changed.
+    /// The model file with int8 weights and how many products changed (null and 0: none did), parsed as it is read: no
+    /// copy of the whole file is held beside the parsed model (90 MB of the built-in model's load).
+    /// Signed weights where the CPU multiplies unsigned by signed bytes without overflow (VNNI); elsewhere unsigned
+    /// weights around 128, since the AVX2 kernel for signed weights can saturate a 16-bit sum (ONNX Runtime's
+    /// quantisation guide).
     /// </summary>
     public static (byte[]? Model, int Quantized) QuantizeFile(string path)
     {
