@@ -70,12 +70,20 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
 
     public override async Task<TRecord?> GetAsync(TKey key, RecordRetrievalOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(key);
         await foreach (var record in GetAsync([key], options, cancellationToken).ConfigureAwait(false)) return record;
         return null;
     }
 
-    public override async IAsyncEnumerable<TRecord> GetAsync(IEnumerable<TKey> keys, RecordRetrievalOptions? options = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    // Arguments are checked when the call is made, not at the first MoveNextAsync: the abstraction's contract (and its conformance suite).
+    public override IAsyncEnumerable<TRecord> GetAsync(IEnumerable<TKey> keys, RecordRetrievalOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
+        return GetManyAsync(keys, options, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<TRecord> GetManyAsync(IEnumerable<TKey> keys, RecordRetrievalOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var page in keys.Select(KeyText).Chunk(RagClusterClient.MaxBatchDocuments))
             foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
@@ -89,7 +97,9 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     public override async IAsyncEnumerable<TRecord> GetAsync(Expression<Func<TRecord, bool>> filter, int top, FilteredRecordRetrievalOptions<TRecord>? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
         if (options?.OrderBy is { } order && order(new FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition()).Values.Count > 0)
             throw new NotSupportedException("RagCluster returns filtered records in document id order; OrderBy is not supported");
         var where = TagFilter.Translate(filter, _map.Model);
@@ -110,13 +120,29 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         return true;
     });
 
-    public override Task UpsertAsync(TRecord record, CancellationToken cancellationToken = default) => UpsertAsync([record], cancellationToken);
+    public override Task DeleteAsync(IEnumerable<TKey> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return base.DeleteAsync(keys, cancellationToken);
+    }
+
+    public override Task UpsertAsync(TRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return UpsertAsync([record], cancellationToken);
+    }
 
     /// <summary>
     /// Writes the records as documents in batch requests (a refused one fails the call with its reason; the others are
     /// kept), then, with <see cref="RagClusterVectorStoreOptions.WaitForIndexing"/>, waits until they are indexed.
     /// </summary>
-    public override Task UpsertAsync(IEnumerable<TRecord> records, CancellationToken cancellationToken = default) => Run("Upsert", async () =>
+    public override Task UpsertAsync(IEnumerable<TRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return UpsertManyAsync(records, cancellationToken);
+    }
+
+    private Task UpsertManyAsync(IEnumerable<TRecord> records, CancellationToken cancellationToken) => Run("Upsert", async () =>
     {
         var list = records.ToList();
         if (list.Count == 0) return true;
@@ -138,13 +164,20 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
 
     /// <summary>The records nearest <paramref name="searchValue"/> (a vector, or an input for the embedding generator), by cosine similarity.</summary>
     public override IAsyncEnumerable<VectorSearchResult<TRecord>> SearchAsync<TInput>(TInput searchValue, int top, VectorSearchOptions<TRecord>? options = null,
-        CancellationToken cancellationToken = default) =>
-        SearchCoreAsync(searchValue, null, top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold, "vector", cancellationToken);
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(searchValue);
+        RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
+        return SearchCoreAsync(searchValue, null, top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold, "vector", cancellationToken);
+    }
 
     /// <summary>Vector and BM25 over the full-text property, fused by reciprocal rank (scores are fusion scores, not similarities).</summary>
     public IAsyncEnumerable<VectorSearchResult<TRecord>> HybridSearchAsync<TInput>(TInput searchValue, ICollection<string> keywords, int top,
         HybridSearchOptions<TRecord>? options = null, CancellationToken cancellationToken = default) where TInput : notnull
     {
+        ArgumentNullException.ThrowIfNull(searchValue);
+        ArgumentNullException.ThrowIfNull(keywords);
+        RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
         if (_map.Model.DataProperties.All(p => !p.IsFullTextIndexed))
             throw new NotSupportedException("hybrid search needs a data property marked IsFullTextIndexed: its text is what the keywords match");
         return SearchCoreAsync(searchValue, string.Join(' ', keywords), top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold,
@@ -181,6 +214,16 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         : serviceType == typeof(RagClusterClient) ? _client
         : serviceType.IsInstanceOfType(this) ? this
         : null;
+
+    /// <summary>
+    /// A record whose vector the embedding generator makes holds its input (text, say), not the vector, so there is no
+    /// vector to give back in its place: refused as the abstraction's other connectors refuse it, with its words.
+    /// </summary>
+    private void RefuseVectorsOfGeneratedEmbeddings(bool includeVectors)
+    {
+        if (includeVectors && _map.Model.EmbeddingGenerationRequired)
+            throw new NotSupportedException("When an embedding generator is configured, `Include Vectors` cannot be enabled.");
+    }
 
     private static string KeyText(TKey key) => key as string ?? throw new NotSupportedException($"RagCluster keys are document ids (string), not {key.GetType().Name}");
 

@@ -181,7 +181,7 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
     }
 
     /// <summary>Counts of a, b, c and anything else: text to a 4-dimensional vector, so tests can tell which text is nearest.</summary>
-    private sealed class LetterEmbeddings : IEmbeddingGenerator<string, Embedding<float>>
+    internal sealed class LetterEmbeddings : IEmbeddingGenerator<string, Embedding<float>>
     {
         public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
             Task.FromResult(new GeneratedEmbeddings<Embedding<float>>(values.Select(v => new Embedding<float>(new float[]
