@@ -24,8 +24,6 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
 
     internal RagClusterCollection(RagClusterClient client, string name, RagClusterVectorStoreOptions options, VectorStoreCollectionDefinition? definition)
     {
-        if (typeof(TKey) != typeof(string) && typeof(TKey) != typeof(object))
-            throw new NotSupportedException($"RagCluster keys are document ids (string), not {typeof(TKey).Name}");
         _client = client;
         _options = options;
         Name = name;
@@ -146,6 +144,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     {
         var list = records.ToList();
         if (list.Count == 0) return true;
+        _map.GenerateKeys(list);
         var vectors = _map.NeedsGeneration
             ? await _map.GenerateAllAsync(list, cancellationToken).ConfigureAwait(false)
             : list.Select(r => _map.StoredVector(r)!).ToArray();
@@ -225,7 +224,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
             throw new NotSupportedException("When an embedding generator is configured, `Include Vectors` cannot be enabled.");
     }
 
-    private static string KeyText(TKey key) => key as string ?? throw new NotSupportedException($"RagCluster keys are document ids (string), not {key.GetType().Name}");
+    private static string KeyText(TKey key) => RecordMapper.KeyText(key);
 
     /// <summary>The API's errors as the abstraction's: a VectorStoreException naming the store, collection and operation.</summary>
     private async Task<T> Run<T>(string operation, Func<Task<T>> call)
