@@ -147,6 +147,8 @@ internal sealed class RecordMapper(CollectionModel model)
         {
             if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
             else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Read(value, p.Type));
+            // A null value is stored as no tag: a dynamic record has the property, as null, as it was written.
+            else if (!p.Type.IsValueType || Nullable.GetUnderlyingType(p.Type) is not null) p.SetValueAsObject(record, null);
         }
         if (includeVectors && chunk?.Vector is { } v && IsVectorType(Vector.Type))
         {

@@ -8,7 +8,7 @@ namespace RagCluster.VectorData;
 /// <summary>
 /// A VectorData filter as RagCluster's filter language (docs/filters.md): ==, !=, &lt;, &lt;=, &gt;, &gt;= between a data
 /// property and a value, &amp;&amp;, ||, !, a bool property alone, and Contains (a list of values holding the property:
-/// <c>$in</c>; an array property holding a value: <c>$containsAny</c>). Comparing with null asks whether the tag is
+/// <c>$in</c>; an array property holding a value, or any of a list's with Any: <c>$containsAny</c>). Comparing with null asks whether the tag is
 /// missing. Anything else (the key, the full-text property, two properties compared) is refused with
 /// NotSupportedException rather than answered wrongly.
 /// </summary>
@@ -36,6 +36,8 @@ internal static class TagFilter
                     : new JsonObject { ["$not"] = Visit(not.Operand, record, model) };
             case MethodCallExpression { Method.Name: "Contains" } call:
                 return Contains(call, record, model);
+            case MethodCallExpression { Method.Name: "Any", Arguments: [var source, var predicate] } any:
+                return Any(any, source, predicate, record, model);
             case var _ when Property(e, record, model) is { } alone && IsBool(alone):
                 return Field(alone, "$eq", true);
             default:
@@ -95,6 +97,23 @@ internal static class TagFilter
         return Field(property, "$in", list);
     }
 
+    // r.Tags.Any(t => values.Contains(t)): the array property holds one of the values, $containsAny.
+    private static JsonObject Any(MethodCallExpression any, Expression source, Expression predicate, ParameterExpression record, CollectionModel model)
+    {
+        while (predicate is UnaryExpression { NodeType: ExpressionType.Quote } quote) predicate = quote.Operand;
+        if (Property(source, record, model) is not { } array || predicate is not LambdaExpression { Parameters: [var item], Body: MethodCallExpression { Method.Name: "Contains" } contains })
+            throw Unsupported(any);
+        var (values, candidate) = contains.Object is { } target ? (target, contains.Arguments[0]) : (contains.Arguments[0], contains.Arguments[1]);
+        while (values is MethodCallExpression { Method.Name: "op_Implicit", Arguments: [var inner] }) values = inner; // array → span
+        while (candidate is UnaryExpression { NodeType: ExpressionType.Convert } convert) candidate = convert.Operand;
+        if (candidate != item) throw Unsupported(any);
+        var list = new JsonArray();
+        foreach (var v in Value(values) as IEnumerable ?? throw Unsupported(any))
+            list.Add(JsonValueOf(v ?? throw new NotSupportedException($"'{array.ModelName}' holding one of a list holding null")));
+        if (list.Count == 0) throw new NotSupportedException($"'{array.ModelName}' holding one of an empty list matches nothing; leave the filter out or search nothing");
+        return Field(array, "$containsAny", list);
+    }
+
     private static JsonObject Field(DataPropertyModel property, string op, object value) =>
         new() { [property.StorageName] = new JsonObject { [op] = value as JsonNode ?? JsonValueOf(value) } };
 
@@ -118,7 +137,9 @@ internal static class TagFilter
             _ => null,
         };
         if (name is null) return null;
-        return model.PropertyMap.TryGetValue(name, out var p) && p is DataPropertyModel { IsFullTextIndexed: false } data
+        // A name the model does not have is the caller's mistake (a dynamic record's key, say), not a filter RagCluster lacks.
+        if (!model.PropertyMap.TryGetValue(name, out var p)) throw new InvalidOperationException($"'{name}' is not a property of the collection's record definition");
+        return p is DataPropertyModel { IsFullTextIndexed: false } data
             ? data
             : throw new NotSupportedException($"RagCluster filters on data properties (tags); '{name}' is not one");
     }
@@ -127,8 +148,12 @@ internal static class TagFilter
     private static object? Value(Expression e)
     {
         if (e is ConstantExpression c) return c.Value;
-        try { return Expression.Lambda(e).Compile(preferInterpretation: true).DynamicInvoke(); }
+        Delegate value;
+        try { value = Expression.Lambda(e).Compile(preferInterpretation: true); }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException) { throw Unsupported(e); }
+        // What the value itself throws (a null int?'s .Value: InvalidOperationException) is the caller's, as it was thrown.
+        try { return value.DynamicInvoke(); }
+        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is { } thrown) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(thrown); throw; }
     }
 
     private static NotSupportedException Unsupported(Expression e) =>

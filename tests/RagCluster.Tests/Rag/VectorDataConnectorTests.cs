@@ -153,6 +153,45 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
     }
 
     [Fact]
+    public async Task Null_properties_stay_present_and_Any_over_a_list_filters_a_string_array()
+    {
+        using var store = Store();
+        var definition = new VectorStoreCollectionDefinition
+        {
+            Properties = [new VectorStoreKeyProperty("Key", typeof(string)), new VectorStoreDataProperty("Label", typeof(string)),
+                new VectorStoreDataProperty("Count", typeof(int?)), new VectorStoreDataProperty("Tags", typeof(string[])),
+                new VectorStoreDataProperty("Names", typeof(List<string>)), new VectorStoreVectorProperty("Vector", typeof(float[]), 4)],
+        };
+        var items = store.GetDynamicCollection("vd-any", definition);
+        await items.EnsureCollectionExistsAsync();
+        await items.UpsertAsync([
+            new Dictionary<string, object?> { ["Key"] = "x", ["Label"] = null, ["Count"] = null, ["Tags"] = new[] { "x", "y" }, ["Names"] = new List<string> { "ann" }, ["Vector"] = new float[] { 1, 0, 0, 0 } },
+            new Dictionary<string, object?> { ["Key"] = "z", ["Label"] = "zed", ["Count"] = 2, ["Tags"] = new[] { "z" }, ["Names"] = new List<string> { "bob" }, ["Vector"] = new float[] { 0, 1, 0, 0 } },
+            new Dictionary<string, object?> { ["Key"] = "w", ["Label"] = "w", ["Count"] = 3, ["Tags"] = new[] { "w" }, ["Names"] = new List<string> { "cy" }, ["Vector"] = new float[] { 0, 0, 1, 0 } }]);
+
+        // A null written reads back as a null that is there, not as a missing property.
+        var x = (await items.GetAsync("x"))!;
+        Assert.True(x.ContainsKey("Label") && x.ContainsKey("Count"));
+        Assert.Equal((null, null), (x["Label"], x["Count"]));
+
+        // Any(s => list.Contains(s)) over an array or a list property: the records holding one of the list's values.
+        string[] wanted = ["x", "z", "nonexistent"];
+        async Task<string[]> Keys(System.Linq.Expressions.Expression<Func<Dictionary<string, object?>, bool>> filter) =>
+            [.. (await items.SearchAsync(new float[] { 1, 1, 1, 0 }, 10, new VectorSearchOptions<Dictionary<string, object?>> { Filter = filter }).ToListAsync())
+                .Select(r => (string)r.Record["Key"]!).Order()];
+        Assert.Equal(["x", "z"], await Keys(r => ((string[])r["Tags"]!).Any(s => wanted.Contains(s))));
+        Assert.Equal(["x", "z"], await Keys(r => ((string[])r["Tags"]!).Any(s => new[] { "x", "z" }.Contains(s))));
+        List<string> names = ["bob", "cy"];
+        Assert.Equal(["w", "z"], await Keys(r => ((List<string>)r["Names"]!).Any(s => names.Contains(s))));
+
+        // A property the definition lacks, or a null int?'s Value: the caller's mistake, InvalidOperationException.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Keys(r => (string)r["Label = \"not\"; DROP TABLE items;"]! == ""));
+        int? none = null;
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Keys(r => (int)r["Count"]! == none!.Value));
+        await items.EnsureCollectionDeletedAsync();
+    }
+
+    [Fact]
     public async Task A_collection_with_an_access_field_answers_each_key_with_its_groups_records_and_an_alias_stands_for_it()
     {
         using var store = Store(new RagClusterVectorStoreOptions { AccessField = "Groups" });
