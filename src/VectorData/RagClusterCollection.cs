@@ -98,17 +98,63 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
         RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
-        if (options?.OrderBy is { } order && order(new FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition()).Values.Count > 0)
-            throw new NotSupportedException("RagCluster returns filtered records in document id order; OrderBy is not supported");
+        var sorts = options?.OrderBy?.Invoke(new FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition()).Values ?? [];
         var where = TagFilter.Translate(filter, _map.Model);
         var (skip, found) = (options?.Skip ?? 0, 0);
-        await foreach (var page in _client.AllDocumentIdsAsync(Name, where, cancellationToken).Chunk(500).ConfigureAwait(false))
-            foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, options?.IncludeVectors == true, cancellationToken)).ConfigureAwait(false))
+        var matches = MatchesAsync(where, options?.IncludeVectors == true, cancellationToken);
+        if (sorts.Count > 0) matches = OrderedAsync(matches, sorts, cancellationToken);
+        await foreach (var record in matches.ConfigureAwait(false))
+        {
+            if (skip-- > 0) continue;
+            yield return record;
+            if (++found == top) yield break;
+        }
+    }
+
+    /// <summary>The most records an ordered get sorts: the API pages matches by document id, so the connector orders them.</summary>
+    public const int MaxOrderedMatches = 10_000;
+
+    private async IAsyncEnumerable<TRecord> MatchesAsync(System.Text.Json.Nodes.JsonObject? where, bool includeVectors, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var page in _client.AllDocumentIdsAsync(Name, where, ct).Chunk(500).ConfigureAwait(false))
+            foreach (var document in await Run("Get", () => _client.GetDocumentContentsAsync(Name, page, includeVectors, ct)).ConfigureAwait(false))
+                yield return _map.ToRecord<TRecord>(document, includeVectors);
+    }
+
+    private static async IAsyncEnumerable<TRecord> OrderedAsync(IAsyncEnumerable<TRecord> matches, IReadOnlyList<FilteredRecordRetrievalOptions<TRecord>.OrderByDefinition.SortInfo> sorts,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var all = new List<TRecord>();
+        await foreach (var record in matches.WithCancellation(ct).ConfigureAwait(false))
+            if (all.Count < MaxOrderedMatches) all.Add(record);
+            else throw new NotSupportedException($"an ordered get sorts at most {MaxOrderedMatches} matches in the connector; narrow the filter");
+        IOrderedEnumerable<TRecord>? ordered = null;
+        foreach (var sort in sorts)
+        {
+            var key = sort.PropertySelector.Compile();
+            ordered = (ordered, sort.Ascending) switch
             {
-                if (skip-- > 0) continue;
-                yield return _map.ToRecord<TRecord>(document, options?.IncludeVectors == true);
-                if (++found == top) yield break;
-            }
+                (null, true) => all.OrderBy(key, SortOrder.Instance),
+                (null, false) => all.OrderByDescending(key, SortOrder.Instance),
+                (_, true) => ordered.ThenBy(key, SortOrder.Instance),
+                _ => ordered.ThenByDescending(key, SortOrder.Instance),
+            };
+        }
+        foreach (var record in ordered!) yield return record;
+    }
+
+    // Nulls first, text by ordinal (as the API orders ids), the rest by their own order.
+    private sealed class SortOrder : IComparer<object?>
+    {
+        public static readonly SortOrder Instance = new();
+        public int Compare(object? x, object? y) => (x, y) switch
+        {
+            (null, null) => 0,
+            (null, _) => -1,
+            (_, null) => 1,
+            (string a, string b) => string.CompareOrdinal(a, b),
+            _ => Comparer<object>.Default.Compare(x, y),
+        };
     }
 
     public override Task DeleteAsync(TKey key, CancellationToken cancellationToken = default) => Run("Delete", async () =>
@@ -194,7 +240,8 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
             float[] a => a,
             Embedding<float> e => e.Vector.ToArray(),
             not null when _map.Model.VectorProperty.EmbeddingGenerator is not null => await _map.GenerateAsync(searchValue, ct).ConfigureAwait(false),
-            _ => throw new NotSupportedException($"search by {typeof(TInput).Name}: give a vector (ReadOnlyMemory<float>, float[], Embedding<float>) or configure an embedding generator"),
+            // The abstraction's own words, as its other connectors say them.
+            _ => throw new NotSupportedException($"A value of type '{CSharpName(typeof(TInput))}' was passed to 'SearchAsync', but that isn't a supported vector type by your provider and no embedding generator was configured. The supported vector types are: ReadOnlyMemory<float>, float[], Embedding<float>."),
         };
         var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model) };
         var reply = await Run("Search", () => _client.SearchAsync(Name, request, ct)).ConfigureAwait(false);
@@ -225,6 +272,12 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     }
 
     private static string KeyText(TKey key) => RecordMapper.KeyText(key);
+
+    private static string CSharpName(Type type) => Type.GetTypeCode(type) switch
+    {
+        TypeCode.String => "string", TypeCode.Int32 => "int", TypeCode.Int64 => "long", TypeCode.Single => "float", TypeCode.Double => "double", TypeCode.Boolean => "bool",
+        _ => type.Name,
+    };
 
     /// <summary>The API's errors as the abstraction's: a VectorStoreException naming the store, collection and operation.</summary>
     private async Task<T> Run<T>(string operation, Func<Task<T>> call)

@@ -16,11 +16,12 @@ namespace RagCluster.VectorData;
 internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = true, SupportsMultipleVectors = false })
 {
     private static readonly Type[] DataTypes =
-        [typeof(string), typeof(bool), typeof(int), typeof(long), typeof(float), typeof(double), typeof(decimal), typeof(DateTime), typeof(DateTimeOffset), typeof(Guid)];
+        [typeof(string), typeof(bool), typeof(byte), typeof(short), typeof(int), typeof(long), typeof(float), typeof(double), typeof(decimal), typeof(DateTime),
+         typeof(DateTimeOffset), typeof(DateOnly), typeof(TimeOnly), typeof(Guid)];
 
     protected override bool IsDataPropertyTypeValid(Type type, [NotNullWhen(false)] out string? supportedTypes)
     {
-        supportedTypes = "string, bool, int, long, float, double, decimal, DateTime, DateTimeOffset, Guid (or nullable), string[] or List<string>";
+        supportedTypes = "string, bool, byte, short, int, long, float, double, decimal, DateTime, DateTimeOffset, DateOnly, TimeOnly, Guid (or nullable), string[] or List<string>";
         // String lists are string[] tags: what an access field holds (each record's reader groups).
         return DataTypes.Contains(Nullable.GetUnderlyingType(type) ?? type) || type == typeof(string[]) || type == typeof(List<string>);
     }
@@ -177,6 +178,9 @@ internal sealed class RecordMapper(CollectionModel model)
         float or double or decimal => Convert.ToDouble(value, CultureInfo.InvariantCulture),
         DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
         DateTime d => new DateTimeOffset(d.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : d).ToString("O", CultureInfo.InvariantCulture),
+        // A date as its midnight in UTC and a time of day as its ticks: typed tags that order and compare as the values do.
+        DateOnly d => new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).ToString("O", CultureInfo.InvariantCulture),
+        TimeOnly t => t.Ticks,
         IEnumerable<string> items => items.ToArray(),
         _ => Format(value),
     };
@@ -192,6 +196,10 @@ internal sealed class RecordMapper(CollectionModel model)
         }
         if (t == typeof(DateTime) && value.ValueKind == System.Text.Json.JsonValueKind.String)
             return DateTimeOffset.Parse(value.GetString()!, CultureInfo.InvariantCulture).UtcDateTime;
+        if (t == typeof(DateOnly) && value.ValueKind == System.Text.Json.JsonValueKind.String)
+            return DateOnly.FromDateTime(DateTimeOffset.Parse(value.GetString()!, CultureInfo.InvariantCulture).UtcDateTime);
+        if (t == typeof(TimeOnly) && value.ValueKind == System.Text.Json.JsonValueKind.Number)
+            return new TimeOnly(value.GetInt64());
         return Parse(TagText(value), type);
     }
 

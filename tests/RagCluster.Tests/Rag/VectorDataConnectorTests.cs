@@ -191,6 +191,45 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         await items.EnsureCollectionDeletedAsync();
     }
 
+    public sealed class Moment
+    {
+        [VectorStoreKey] public string Id { get; set; } = "";
+        [VectorStoreData] public byte Level { get; set; }
+        [VectorStoreData] public short Floor { get; set; }
+        [VectorStoreData] public DateOnly Day { get; set; }
+        [VectorStoreData] public TimeOnly At { get; set; }
+        [VectorStoreVector(4)] public ReadOnlyMemory<float> Vector { get; set; }
+    }
+
+    [Fact]
+    public async Task Small_integers_dates_and_times_round_trip_filter_and_order()
+    {
+        using var store = Store();
+        var moments = store.GetCollection<string, Moment>("vd-moments");
+        await moments.EnsureCollectionExistsAsync();
+        await moments.UpsertAsync([
+            new Moment { Id = "m1", Level = 200, Floor = -3, Day = new DateOnly(2024, 2, 29), At = new TimeOnly(12, 30, 45), Vector = new float[] { 1, 0, 0, 0 } },
+            new Moment { Id = "m2", Level = 7, Floor = 12, Day = new DateOnly(2023, 12, 31), At = new TimeOnly(8, 0), Vector = new float[] { 0, 1, 0, 0 } },
+            new Moment { Id = "m3", Level = 9, Floor = 1, Day = new DateOnly(2025, 1, 1), At = new TimeOnly(23, 59, 59), Vector = new float[] { 0, 0, 1, 0 } }]);
+        var m1 = (await moments.GetAsync("m1"))!;
+        Assert.Equal(((byte)200, (short)-3, new DateOnly(2024, 2, 29), new TimeOnly(12, 30, 45)), (m1.Level, m1.Floor, m1.Day, m1.At));
+
+        // Dates and times compare as the values do (a date is its midnight in UTC, a time its ticks).
+        var cut = new DateOnly(2024, 1, 1);
+        Assert.Equal(["m1", "m3"], await moments.GetAsync(r => r.Day > cut, 10).Select(r => r.Id).ToArrayAsync());
+        var noon = new TimeOnly(12, 0);
+        Assert.Equal(["m2"], await moments.GetAsync(r => r.At < noon, 10).Select(r => r.Id).ToArrayAsync());
+
+        // Ordered by properties (the connector sorts the matches), then skipped and taken.
+        Assert.Equal(["m2", "m3", "m1"], await moments.GetAsync(r => r.Level > 0, 10, new() { OrderBy = o => o.Ascending(r => r.Level) }).Select(r => r.Id).ToArrayAsync());
+        Assert.Equal(["m3", "m1"], await moments.GetAsync(r => r.Level > 0, 2, new() { OrderBy = o => o.Descending(r => r.Floor), Skip = 1 }).Select(r => r.Id).ToArrayAsync());
+
+        // Text where the collection takes vectors and no generator is configured: said in the abstraction's words.
+        var error = await Assert.ThrowsAsync<NotSupportedException>(() => moments.SearchAsync("noon", 1).ToListAsync().AsTask());
+        Assert.StartsWith("A value of type 'string' was passed to 'SearchAsync', but that isn't a supported vector type by your provider and no embedding generator was configured.", error.Message);
+        await moments.EnsureCollectionDeletedAsync();
+    }
+
     [Fact]
     public async Task A_collection_with_an_access_field_answers_each_key_with_its_groups_records_and_an_alias_stands_for_it()
     {
