@@ -245,7 +245,11 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         };
         var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model) };
         var reply = await Run("Search", () => _client.SearchAsync(Name, request, ct)).ConfigureAwait(false);
-        var hits = reply.Hits.DistinctBy(h => h.DocumentId).Skip(skip).Where(h => threshold is null || h.Score >= threshold).ToList();
+        // A vector search in a cosine-distance model scores 1 - similarity (lower is nearer, and a threshold is a ceiling);
+        // a hybrid search's scores are fusion scores either way.
+        var asDistance = plan == "vector" && _map.Model.VectorProperty.DistanceFunction == DistanceFunction.CosineDistance;
+        var hits = reply.Hits.DistinctBy(h => h.DocumentId).Skip(skip).Select(h => asDistance ? h with { Score = 1 - h.Score } : h)
+            .Where(h => threshold is null || (asDistance ? h.Score <= threshold : h.Score >= threshold)).ToList();
         if (hits.Count == 0) yield break;
         var documents = (await Run("Search", () => _client.GetDocumentContentsAsync(Name, hits.Select(h => h.DocumentId).ToList(), includeVectors, ct)).ConfigureAwait(false))
             .ToDictionary(d => d.DocumentId, StringComparer.Ordinal);

@@ -46,8 +46,9 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
     {
         base.Validate(type, definition);
         var vector = VectorProperties.Single();
-        if (vector.DistanceFunction is { } distance && distance != DistanceFunction.CosineSimilarity)
-            throw new NotSupportedException($"RagCluster compares vectors by cosine similarity; '{vector.ModelName}' asks for {distance}");
+        // Cosine distance is the same comparison scored as 1 - similarity (the collection turns it round).
+        if (vector.DistanceFunction is { } distance && distance != DistanceFunction.CosineSimilarity && distance != DistanceFunction.CosineDistance)
+            throw new NotSupportedException($"RagCluster compares vectors by cosine similarity (or its distance, 1 - similarity); '{vector.ModelName}' asks for {distance}");
         if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw)
             throw new NotSupportedException($"RagCluster indexes vectors in an HNSW graph; '{vector.ModelName}' asks for {kind}");
         if (DataProperties.Count(p => p.IsFullTextIndexed) > 1)

@@ -231,6 +231,25 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
     }
 
     [Fact]
+    public async Task A_cosine_distance_model_scores_one_minus_similarity_and_takes_its_threshold_as_a_ceiling()
+    {
+        using var store = Store();
+        var definition = KeyedDefinition<string>();
+        ((VectorStoreVectorProperty)definition.Properties[2]).DistanceFunction = DistanceFunction.CosineDistance;
+        var near = store.GetCollection<string, Keyed<string>>("vd-distance", definition);
+        await near.EnsureCollectionExistsAsync();
+        await near.UpsertAsync([new Keyed<string> { Key = "same", Vector = new float[] { 1, 0, 0, 0 } }, new Keyed<string> { Key = "opposite", Vector = new float[] { -1, 0, 0, 0 } },
+            new Keyed<string> { Key = "orthogonal", Vector = new float[] { 0, -1, -1, 0 } }]);
+        var hits = await near.SearchAsync(new float[] { 1, 0, 0, 0 }, 3).Select(r => (r.Record.Key, Math.Round(r.Score ?? -9, 3))).ToArrayAsync();
+        Assert.Equal([("same", 0.0), ("orthogonal", 1.0), ("opposite", 2.0)], hits);
+        Assert.Equal(["same", "orthogonal"], await near.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new() { ScoreThreshold = 1.5 }).Select(r => r.Record.Key).ToArrayAsync());
+        var euclidean = KeyedDefinition<string>();
+        ((VectorStoreVectorProperty)euclidean.Properties[2]).DistanceFunction = DistanceFunction.EuclideanDistance;
+        Assert.Throws<NotSupportedException>(() => store.GetCollection<string, Keyed<string>>("vd-euclid", euclidean));
+        await near.EnsureCollectionDeletedAsync();
+    }
+
+    [Fact]
     public async Task A_collection_with_an_access_field_answers_each_key_with_its_groups_records_and_an_alias_stands_for_it()
     {
         using var store = Store(new RagClusterVectorStoreOptions { AccessField = "Groups" });
