@@ -8,7 +8,8 @@ namespace RagCluster.VectorData;
 /// <summary>
 /// RagCluster as a Microsoft.Extensions.VectorData store: its collections of own vectors as VectorData collections,
 /// over the HTTP API (<see cref="RagClusterClient"/>). Vectors are compared by cosine similarity in each shard's HNSW
-/// graph; filters are tag equalities; hybrid search fuses the vector with BM25 over the full-text property.
+/// graph; filters become the filter language over typed tags (TagFilter); hybrid search fuses the vector with BM25 over
+/// the full-text property. Registered in a service container by RagClusterServiceCollectionExtensions.
 /// </summary>
 public sealed class RagClusterVectorStore(RagClusterClient client, RagClusterVectorStoreOptions? options = null) : VectorStore
 {
