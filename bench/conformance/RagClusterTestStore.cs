@@ -19,9 +19,6 @@ internal sealed class RagClusterTestStore : TestStore
     private Process? _api;
     private string? _data;
 
-    // HNSW is the shards' index; the suite's default (Flat) is refused rather than served by a graph.
-    public override string DefaultIndexKind => IndexKind.Hnsw;
-
     // A cosine collection keeps each vector scaled to length 1 (what its graph compares): the direction comes back, not the length.
     public override bool VectorsComparable => false;
 

@@ -19,6 +19,8 @@ public sealed record CreateCollectionRequest(string Name)
     public Dictionary<string, string>? Fields { get; init; }
     /// <summary>The tag (an array of group names) that says who reads each document; a reader sees those of its key's groups.</summary>
     public string? AccessField { get; init; }
+    /// <summary>"hnsw" (default: a graph walk) or "flat" (every vector compared exactly).</summary>
+    public string? IndexKind { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -47,6 +49,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public Dictionary<string, string>? Fields { get; init; }
     /// <summary>The tag that names each document's reader groups; null: every reader of the tenant sees every document.</summary>
     public string? AccessField { get; init; }
+    /// <summary>"hnsw" (default: a graph walk) or "flat" (every vector compared exactly).</summary>
+    public string? IndexKind { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);

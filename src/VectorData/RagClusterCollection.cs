@@ -53,7 +53,8 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     public override Task EnsureCollectionExistsAsync(CancellationToken cancellationToken = default) => Run("EnsureCollectionExists", async () =>
     {
         var dimensions = _map.Model.VectorProperty.Dimensions;
-        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField }, cancellationToken).ConfigureAwait(false)
+        var indexKind = _map.Model.VectorProperty.IndexKind == IndexKind.Flat ? "flat" : null;
+        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind }, cancellationToken).ConfigureAwait(false)
             && (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings.Dimensions is var held && held != dimensions)
             throw new VectorStoreException($"collection '{Name}' exists with {(held is null ? "the cluster's model (text, not vectors)" : $"{held}-dimensional vectors")}, not {dimensions}-dimensional ones");
         return true;

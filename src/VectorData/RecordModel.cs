@@ -49,8 +49,8 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
         // Cosine distance is the same comparison scored as 1 - similarity (the collection turns it round).
         if (vector.DistanceFunction is { } distance && distance != DistanceFunction.CosineSimilarity && distance != DistanceFunction.CosineDistance)
             throw new NotSupportedException($"RagCluster compares vectors by cosine similarity (or its distance, 1 - similarity); '{vector.ModelName}' asks for {distance}");
-        if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw)
-            throw new NotSupportedException($"RagCluster indexes vectors in an HNSW graph; '{vector.ModelName}' asks for {kind}");
+        if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw && kind != IndexKind.Flat)
+            throw new NotSupportedException($"RagCluster searches vectors by an HNSW graph or flat (every vector compared); '{vector.ModelName}' asks for {kind}");
         if (DataProperties.Count(p => p.IsFullTextIndexed) > 1)
             throw new NotSupportedException("RagCluster searches one full-text property per record (the chunk's text); mark at most one IsFullTextIndexed");
         if (DataProperties.FirstOrDefault(p => p.IsFullTextIndexed && p.Type != typeof(string)) is { } notText)

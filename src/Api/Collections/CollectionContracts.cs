@@ -6,10 +6,11 @@ namespace RagCluster.Api.Collections;
 /// The body of POST /v1/collections; unset numbers take the cluster's defaults. "dimensions" makes a collection of own
 /// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard; "fields" declares tags'
 /// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter; "accessField"
-/// names the tag (a string[] of groups) that says who reads each document.
+/// names the tag (a string[] of groups) that says who reads each document; "indexKind" is "hnsw" (a graph walk, the
+/// default) or "flat" (every vector compared exactly).
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
-    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null);
+    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null, string? IndexKind = null);
 
 /// <summary>
 /// The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared

@@ -43,7 +43,7 @@ public static class CollectionEndpoints
         if (await CollectionNames.AliasProblemAsync(grains, tenant, body.Name) is { } taken) return taken;
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
-              AccessField = NoneIfEmpty(body.AccessField) };
+              AccessField = NoneIfEmpty(body.AccessField), IndexKind = body.IndexKind is "hnsw" ? null : body.IndexKind };
         await grains.GetGrain<ITenantGrain>(tenant).AdmitCollection(body.Name); // 403 at the tenant's limit
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);

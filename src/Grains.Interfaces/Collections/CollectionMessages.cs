@@ -58,6 +58,16 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     [Id(10)] public string? AccessField { get; init; }
 
+    /// <summary>
+    /// How searches find the nearest vectors: null or "hnsw" (the default), a walk of each shard's graph; or "flat", every
+    /// vector a filter leaves compared exactly (exact recall, for collections small enough to scan). Fixed at creation.
+    /// </summary>
+    [Id(11)] public string? IndexKind { get; init; }
+
+    /// <summary>Whether searches compare every vector (<see cref="IndexKind"/> "flat") rather than walk the graph.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Flat => IndexKind == "flat";
+
     /// <summary>The shards that serve searches now.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ShardLayout Layout => new(LayoutGeneration, ShardCount);

@@ -19,6 +19,9 @@ public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, st
 {
     /// <summary>Documents this copy must hold at these versions or later to answer (read your writes); else it refuses with <c>NotYetReadableException</c>.</summary>
     [Id(5)] public Dictionary<string, long>? MinVersions { get; init; }
+
+    /// <summary>Compare every vector the filter leaves rather than walk the graph (a "flat" collection).</summary>
+    [Id(6)] public bool Exact { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardHit")]

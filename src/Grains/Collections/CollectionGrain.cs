@@ -143,6 +143,8 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("dimensions are fixed when a collection is created");
             if (Quantizations.Normalize(settings.Quantization) != Quantizations.Normalize(current.Quantization))
                 throw new ConflictException("quantization is fixed when a collection is created");
+            if (settings.Flat != current.Flat)
+                throw new ConflictException("indexKind is fixed when a collection is created");
             var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields, AccessField = settings.AccessField };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
@@ -270,6 +272,9 @@ public sealed partial class CollectionGrain(
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
         if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
         Quantizations.Encoding(settings.Quantization); // throws InvalidRequestException for a value it does not know
+        if (settings.IndexKind is not (null or "hnsw" or "flat")) throw new InvalidRequestException("indexKind must be \"hnsw\" (the default) or \"flat\"");
+        // int8 shards keep full precision in a file for the few candidates they rescore: a scan of every vector would read it whole.
+        if (settings.Flat && Quantizations.Normalize(settings.Quantization) == "int8") throw new InvalidRequestException("indexKind \"flat\" compares float32 vectors; leave quantization out");
         if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
     }
 

@@ -36,8 +36,9 @@ public sealed partial class IndexShardGrain
             // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes (it goes
             // on until it holds ef matching nodes, so it already walks further the more the filter excludes).
             var threshold = hnswOptions.ExactSearchThreshold;
-            var scanAll = allowed is null && _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold);
-            exact = scanAll || (allowed is not null && matching <= threshold);
+            // A "flat" collection asks for exact recall: every vector the filter leaves, compared.
+            var scanAll = allowed is null && (query.Exact || _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold));
+            exact = scanAll || (allowed is not null && (query.Exact || matching <= threshold));
             var found = scanAll ? _hnsw.SearchExact(qv, query.K)
                 : exact ? _hnsw.SearchExact(qv, query.K, allowed!.Slots().Select(_chunks.NodeOf).Where(node => node >= 0))
                 : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));

@@ -148,7 +148,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             steps.Done("shards");
         }
 
-        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter);
+        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter) { Exact = info.Settings.Flat };
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
         {
             try

@@ -39,6 +39,19 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Client.SearchAsync(collection, new SearchRequest(null) { Vector = vector, TopK = topK, Filter = filter, Plan = plan });
 
     [Fact]
+    public async Task A_flat_collection_is_fixed_at_creation_and_takes_float32_vectors_only()
+    {
+        var created = await Http.PostAsJsonAsync("v1/collections", new { name = "flat", dimensions = 8, indexKind = "flat" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("flat", (await Http.GetFromJsonAsync<JsonElement>("v1/collections/flat")).GetProperty("settings").GetProperty("indexKind").GetString());
+        await Client.IngestManyAsync("flat", [new DocumentInput("a") { Chunks = [new ChunkInput("a") { Vector = Axis(0) }] }, new DocumentInput("b") { Chunks = [new ChunkInput("b") { Vector = Axis(1) }] }]);
+        Assert.Equal("indexed", await Status("flat", "b"));
+        Assert.Equal("b", (await Search("flat", Axis(1, 0.1f), 1)).Hits[0].DocumentId);
+        Assert.Contains("\"hnsw\"", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "flat2", dimensions = 8, indexKind = "ivf" }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+        Assert.Contains("float32", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "flat3", dimensions = 8, indexKind = "flat", quantization = "int8" }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task A_collection_with_its_own_vectors_takes_chunks_and_query_vectors_and_refuses_bad_ones_per_document()
     {
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("v1/collections", new { name = "vec0", dimensions = 0 })).StatusCode);

@@ -320,11 +320,12 @@ public sealed class SmallShardScanTests
     [Theory]
     [InlineData("float32", 100, 100, true)]  // 3,000 vectors ≤ 100 × 2 × 16: every vector compared
     [InlineData("float32", 10, 16, false)]   // 3,000 > 16 × 2 × 16: the graph is walked
+    [InlineData("float32", 10, 16, true, true)] // the same, asked exactly (a "flat" collection): every vector compared
     [InlineData("int8", 100, 100, false)]    // int8 keeps its exact rows in a file: always walked
-    public async Task An_unfiltered_search_scans_a_shard_smaller_than_a_walk_and_finds_the_exact_nearest(string quantization, int k, int ef, bool scanned)
+    public async Task An_unfiltered_search_scans_a_shard_smaller_than_a_walk_and_finds_the_exact_nearest(string quantization, int k, int ef, bool scanned, bool exact = false)
     {
         await using var cluster = await RagTestCluster.StartAsync(1, null, new() { ["Embedding:ModelDirectory"] = RepoPaths.TestModel });
-        var collection = $"small-{quantization}-{k}";
+        var collection = $"small-{quantization}-{k}{(exact ? "-flat" : "")}";
         var shard = cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
         var rng = new Random(5);
         var vectors = Enumerable.Range(0, 3000).Select(_ => Enumerable.Range(0, 64).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
@@ -337,7 +338,7 @@ public sealed class SmallShardScanTests
         for (var q = 0; q < 5; q++)
         {
             var query = vectors[rng.Next(vectors.Length)].Select(x => x + ((float)rng.NextDouble() - 0.5f) * 0.5f).ToArray();
-            var result = await shard.Search(new ShardQuery(query, null, k, ef, null));
+            var result = await shard.Search(new ShardQuery(query, null, k, ef, null) { Exact = exact });
             Assert.Equal(scanned, result.ExactScan);
             Assert.Equal(k, result.Dense.Length);
             if (!scanned) continue;
