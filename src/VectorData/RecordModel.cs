@@ -80,20 +80,10 @@ internal sealed class RecordMapper(CollectionModel model)
     public static string KeyText(object? key) => key switch
     {
         string s => s,
-        Guid g => g.ToString("D"),
-        int or long => ((IFormattable)key).ToString(null, CultureInfo.InvariantCulture),
+        Guid or int or long => Format(key), // Guid's default form is "D"
         null => "",
         _ => throw new NotSupportedException($"RagCluster keys are document ids: string, Guid, int or long, not {key.GetType().Name}"),
     };
-
-    private object KeyOf(string documentId)
-    {
-        var t = Model.KeyProperty.Type;
-        return t == typeof(Guid) ? Guid.Parse(documentId)
-            : t == typeof(int) ? int.Parse(documentId, CultureInfo.InvariantCulture)
-            : t == typeof(long) ? long.Parse(documentId, CultureInfo.InvariantCulture)
-            : documentId;
-    }
 
     /// <summary>
     /// A Guid key left at its default in a collection whose keys are generated gets a new one, set on the record so the
@@ -143,7 +133,7 @@ internal sealed class RecordMapper(CollectionModel model)
     public TRecord ToRecord<TRecord>(DocumentContent document, bool includeVectors)
     {
         var record = Model.CreateRecord<TRecord>()!;
-        Model.KeyProperty.SetValueAsObject(record, KeyOf(document.DocumentId));
+        Model.KeyProperty.SetValueAsObject(record, Parse(document.DocumentId, Model.KeyProperty.Type));
         var chunk = document.Chunks.FirstOrDefault();
         foreach (var p in Model.DataProperties)
         {

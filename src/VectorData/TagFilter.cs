@@ -85,16 +85,11 @@ internal static class TagFilter
     // values.Contains(r.A) (a list, array or span of values): $in; r.Tags.Contains("x") (an array property): $containsAny.
     private static JsonObject Contains(MethodCallExpression call, ParameterExpression record, CollectionModel model)
     {
-        var (source, item) = call.Object is { } target ? (target, call.Arguments[0]) : (call.Arguments[0], call.Arguments[1]);
-        while (source is MethodCallExpression { Method.Name: "op_Implicit", Arguments: [var inner] }) source = inner; // array → span
+        var (source, item) = Operands(call);
         if (Property(source, record, model) is { } array)
             return Field(array, "$containsAny", new JsonArray(JsonValueOf(Value(item) ?? throw Unsupported(call))));
         var property = Property(item, record, model) ?? throw Unsupported(call);
-        var values = Value(source) as IEnumerable ?? throw Unsupported(call);
-        var list = new JsonArray();
-        foreach (var v in values) list.Add(JsonValueOf(v ?? throw new NotSupportedException($"'{property.ModelName}' in a list holding null")));
-        if (list.Count == 0) throw new NotSupportedException($"'{property.ModelName}' in an empty list matches nothing; leave the filter out or search nothing");
-        return Field(property, "$in", list);
+        return Field(property, "$in", ValueList(source, call, $"'{property.ModelName}' in"));
     }
 
     // r.Tags.Any(t => values.Contains(t)): the array property holds one of the values, $containsAny.
@@ -103,15 +98,29 @@ internal static class TagFilter
         while (predicate is UnaryExpression { NodeType: ExpressionType.Quote } quote) predicate = quote.Operand;
         if (Property(source, record, model) is not { } array || predicate is not LambdaExpression { Parameters: [var item], Body: MethodCallExpression { Method.Name: "Contains" } contains })
             throw Unsupported(any);
-        var (values, candidate) = contains.Object is { } target ? (target, contains.Arguments[0]) : (contains.Arguments[0], contains.Arguments[1]);
-        while (values is MethodCallExpression { Method.Name: "op_Implicit", Arguments: [var inner] }) values = inner; // array → span
+        var (values, candidate) = Operands(contains);
         while (candidate is UnaryExpression { NodeType: ExpressionType.Convert } convert) candidate = convert.Operand;
         if (candidate != item) throw Unsupported(any);
+        return Field(array, "$containsAny", ValueList(values, any, $"'{array.ModelName}' holding one of"));
+    }
+
+    // A Contains call's collection and item, whether an instance call (list.Contains(x)) or an extension (values.Contains(x),
+    // an array seen as a span through op_Implicit).
+    private static (Expression Source, Expression Item) Operands(MethodCallExpression call)
+    {
+        var (source, item) = call.Object is { } target ? (target, call.Arguments[0]) : (call.Arguments[0], call.Arguments[1]);
+        while (source is MethodCallExpression { Method.Name: "op_Implicit", Arguments: [var inner] }) source = inner; // array → span
+        return (source, item);
+    }
+
+    // The caller's list of values as JSON: none of them null, and not empty (it would match nothing).
+    private static JsonArray ValueList(Expression values, Expression call, string what)
+    {
         var list = new JsonArray();
-        foreach (var v in Value(values) as IEnumerable ?? throw Unsupported(any))
-            list.Add(JsonValueOf(v ?? throw new NotSupportedException($"'{array.ModelName}' holding one of a list holding null")));
-        if (list.Count == 0) throw new NotSupportedException($"'{array.ModelName}' holding one of an empty list matches nothing; leave the filter out or search nothing");
-        return Field(array, "$containsAny", list);
+        foreach (var v in Value(values) as IEnumerable ?? throw Unsupported(call))
+            list.Add(JsonValueOf(v ?? throw new NotSupportedException($"{what} a list holding null")));
+        if (list.Count == 0) throw new NotSupportedException($"{what} an empty list matches nothing; leave the filter out or search nothing");
+        return list;
     }
 
     private static JsonObject Field(DataPropertyModel property, string op, object value) =>
