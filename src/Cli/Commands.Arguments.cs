@@ -20,7 +20,7 @@ public static partial class Commands
         var stored = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in text)
         {
-            var (typed, problem) = TagRules.KeyProblem(key) is { } badKey ? (null, badKey) : TagRules.FromText(key, value, TagRules.DeclaredKind(declared, key));
+            var (typed, problem) = TagRules.KeyProblem(key) is { } badKey ? (null, badKey) : TagRules.FromText(key, value, TagRules.DeclaredKind(declared, key), isText: TagRules.IsText(declared, key));
             stored[key] = problem is null ? typed!.Value.ToStored() : throw new CliException(problem);
         }
         return TagRules.SizeProblem(stored) is { } tooMany ? throw new CliException(tooMany) : stored;

@@ -144,6 +144,8 @@ public sealed record SearchRequest(string? Query)
     public string? Fusion { get; init; }
     /// <summary>The vector side's weight in the hybrid plan, 0..1.</summary>
     public double? Alpha { get; init; }
+    /// <summary>A text field the collection declares ("text" in its fields): BM25 matches the query in it rather than in the chunks' text.</summary>
+    public string? TextField { get; init; }
 }
 
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);

@@ -54,7 +54,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     {
         var dimensions = _map.Model.VectorProperty.Dimensions;
         var indexKind = _map.Model.VectorProperty.IndexKind == IndexKind.Flat ? "flat" : null;
-        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind }, cancellationToken).ConfigureAwait(false)
+        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind, Fields = _map.TextFields }, cancellationToken).ConfigureAwait(false)
             && (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings.Dimensions is var held && held != dimensions)
             throw new VectorStoreException($"collection '{Name}' exists with {(held is null ? "the cluster's model (text, not vectors)" : $"{held}-dimensional vectors")}, not {dimensions}-dimensional ones");
         return true;
@@ -217,21 +217,24 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         return SearchCoreAsync(searchValue, null, top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold, "vector", cancellationToken);
     }
 
-    /// <summary>Vector and BM25 over the full-text property, fused by reciprocal rank (scores are fusion scores, not similarities).</summary>
+    /// <summary>
+    /// Vector and BM25 over a full-text property (the single one, or the one <see cref="HybridSearchOptions{TRecord}.AdditionalProperty"/>
+    /// names), fused by reciprocal rank (scores are fusion scores, not similarities).
+    /// </summary>
     public IAsyncEnumerable<VectorSearchResult<TRecord>> HybridSearchAsync<TInput>(TInput searchValue, ICollection<string> keywords, int top,
         HybridSearchOptions<TRecord>? options = null, CancellationToken cancellationToken = default) where TInput : notnull
     {
         ArgumentNullException.ThrowIfNull(searchValue);
         ArgumentNullException.ThrowIfNull(keywords);
         RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
-        if (_map.Model.DataProperties.All(p => !p.IsFullTextIndexed))
-            throw new NotSupportedException("hybrid search needs a data property marked IsFullTextIndexed: its text is what the keywords match");
+        // The abstraction's choice and words: the property named, else the only full-text one (InvalidOperationException otherwise).
+        var field = _map.TextFieldOf(_map.Model.GetFullTextDataPropertyOrSingle(options?.AdditionalProperty));
         return SearchCoreAsync(searchValue, string.Join(' ', keywords), top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold,
-            "hybrid", cancellationToken);
+            "hybrid", cancellationToken, field);
     }
 
     private async IAsyncEnumerable<VectorSearchResult<TRecord>> SearchCoreAsync<TInput>(TInput searchValue, string? text, int top, int skip,
-        Expression<Func<TRecord, bool>>? filter, bool includeVectors, double? threshold, string plan, [EnumeratorCancellation] CancellationToken ct)
+        Expression<Func<TRecord, bool>>? filter, bool includeVectors, double? threshold, string plan, [EnumeratorCancellation] CancellationToken ct, string? textField = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
         if (top + skip > MaxTopK) throw new ArgumentOutOfRangeException(nameof(top), $"RagCluster returns at most {MaxTopK} results a search (top + skip)");
@@ -244,7 +247,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
             // The abstraction's own words, as its other connectors say them.
             _ => throw new NotSupportedException($"A value of type '{CSharpName(typeof(TInput))}' was passed to 'SearchAsync', but that isn't a supported vector type by your provider and no embedding generator was configured. The supported vector types are: ReadOnlyMemory<float>, float[], Embedding<float>."),
         };
-        var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model) };
+        var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model), TextField = textField };
         var reply = await Run("Search", () => _client.SearchAsync(Name, request, ct)).ConfigureAwait(false);
         // A vector search in a cosine-distance model scores 1 - similarity (lower is nearer, and a threshold is a ceiling);
         // a hybrid search's scores are fusion scores either way.

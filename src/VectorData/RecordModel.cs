@@ -10,8 +10,8 @@ namespace RagCluster.VectorData;
 /// <summary>
 /// What a RagCluster collection can hold of a record: a key (the document id: string, Guid, int or long), one vector (the document's one
 /// chunk), data properties as tags (typed: strings, numbers, booleans, instants, string lists; at most 32, strings up
-/// to 256 characters), and the one full-text property as the chunk's text (BM25 searches it; hybrid search fuses it
-/// with the vector).
+/// to 256 characters), and full-text properties: one is the chunk's text; several are the collection's declared text
+/// fields, each with a BM25 index of its own (hybrid search names the one it matches).
 /// </summary>
 internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = true, SupportsMultipleVectors = false })
 {
@@ -51,12 +51,11 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
             throw new NotSupportedException($"RagCluster compares vectors by cosine similarity (or its distance, 1 - similarity); '{vector.ModelName}' asks for {distance}");
         if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw && kind != IndexKind.Flat)
             throw new NotSupportedException($"RagCluster searches vectors by an HNSW graph or flat (every vector compared); '{vector.ModelName}' asks for {kind}");
-        if (DataProperties.Count(p => p.IsFullTextIndexed) > 1)
-            throw new NotSupportedException("RagCluster searches one full-text property per record (the chunk's text); mark at most one IsFullTextIndexed");
         if (DataProperties.FirstOrDefault(p => p.IsFullTextIndexed && p.Type != typeof(string)) is { } notText)
             throw new NotSupportedException($"the full-text property '{notText.ModelName}' must be a string");
-        if (DataProperties.Count(p => !p.IsFullTextIndexed) > 32)
-            throw new NotSupportedException("RagCluster keeps at most 32 data properties besides the full-text one (they are the document's tags)");
+        var fullText = DataProperties.Count(p => p.IsFullTextIndexed);
+        if (DataProperties.Count - (fullText == 1 ? 1 : 0) > 32)
+            throw new NotSupportedException("RagCluster keeps at most 32 data properties besides a single full-text one (they are the document's tags)");
         if (DataProperties.FirstOrDefault(p => p.StorageName.Length is 0 or > 64) is { } longName)
             throw new NotSupportedException($"data property '{longName.ModelName}' needs a storage name of 1..64 characters");
     }
@@ -67,7 +66,16 @@ internal sealed class RecordMapper(CollectionModel model)
 {
     public CollectionModel Model { get; } = model;
     private VectorPropertyModel Vector => Model.VectorProperty;
-    private DataPropertyModel? Text { get; } = model.DataProperties.FirstOrDefault(p => p.IsFullTextIndexed);
+    // One full-text property is the chunk's text; several are text fields (tags the collection declares "text").
+    private DataPropertyModel? Text { get; } = model.DataProperties.Count(p => p.IsFullTextIndexed) == 1 ? model.DataProperties.Single(p => p.IsFullTextIndexed) : null;
+
+    /// <summary>The text fields the collection declares for several full-text properties (by storage name), or null for none.</summary>
+    public Dictionary<string, string>? TextFields => Model.DataProperties.Count(p => p.IsFullTextIndexed) > 1
+        ? Model.DataProperties.Where(p => p.IsFullTextIndexed).ToDictionary(p => p.StorageName, _ => "text", StringComparer.Ordinal)
+        : null;
+
+    /// <summary>Where hybrid search matches its keywords for a full-text property: null for the chunk's text, else the text field's name.</summary>
+    public string? TextFieldOf(DataPropertyModel fullText) => fullText == Text ? null : fullText.StorageName;
 
     /// <summary>The key types a document id carries: as themselves (string) or in their invariant text.</summary>
     public static readonly Type[] KeyTypes = [typeof(string), typeof(Guid), typeof(int), typeof(long)];
@@ -123,7 +131,7 @@ internal sealed class RecordMapper(CollectionModel model)
             if (p.GetValueAsObject(record) is { } value)
             {
                 var tag = TagValue(value)!;
-                if (tag is string text && text.Length > 256) throw new ArgumentException($"'{p.ModelName}' of record '{Key(record)}' is over 256 characters; RagCluster keeps data properties as tags (up to 256); mark a long text IsFullTextIndexed");
+                if (tag is string text && text.Length > 256 && !p.IsFullTextIndexed) throw new ArgumentException($"'{p.ModelName}' of record '{Key(record)}' is over 256 characters; RagCluster keeps data properties as tags (up to 256); mark a long text IsFullTextIndexed");
                 tags[p.StorageName] = tag;
             }
         var chunkText = Text?.GetValueAsObject(record) as string ?? "";
@@ -139,6 +147,7 @@ internal sealed class RecordMapper(CollectionModel model)
         {
             if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
             else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Read(value, p.Type));
+            else if (p.IsFullTextIndexed) p.SetValueAsObject(record, ""); // an empty text field is kept as no tag
             // A null value is stored as no tag: a dynamic record has the property, as null, as it was written.
             else if (!p.Type.IsValueType || Nullable.GetUnderlyingType(p.Type) is not null) p.SetValueAsObject(record, null);
         }

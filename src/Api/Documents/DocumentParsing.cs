@@ -91,7 +91,7 @@ public static class DocumentParsing
             var i = pair.IndexOf('=');
             if (i <= 0) continue;
             var key = pair[..i];
-            var (value, problem) = TagRules.KeyProblem(key) is { } badKey ? (null, badKey) : TagRules.FromText(key, pair[(i + 1)..], TagRules.DeclaredKind(declared, key));
+            var (value, problem) = TagRules.KeyProblem(key) is { } badKey ? (null, badKey) : TagRules.FromText(key, pair[(i + 1)..], TagRules.DeclaredKind(declared, key), isText: TagRules.IsText(declared, key));
             if (problem is not null) return (null, new IngestRejection(400, "Invalid tags", problem));
             result[key] = value!.Value.ToStored();
         }

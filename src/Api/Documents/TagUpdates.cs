@@ -104,7 +104,7 @@ public static class TagUpdates
         {
             if (TagRules.KeyProblem(key) is { } badKey) return (null, badKey);
             if (json.ValueKind == JsonValueKind.Null) { changes[key] = null; continue; }
-            var (value, problem) = TagRules.FromJson(key, json, TagRules.DeclaredKind(declared, key));
+            var (value, problem) = TagRules.FromJson(key, json, TagRules.DeclaredKind(declared, key), TagRules.IsText(declared, key));
             if (problem is not null) return (null, problem);
             changes[key] = value!.Value.ToStored();
         }

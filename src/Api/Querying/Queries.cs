@@ -31,7 +31,7 @@ public static class Queries
             {
                 Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
                 GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
-                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access,
+                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField,
             }, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,

@@ -10,11 +10,11 @@ namespace RagCluster.Api.Querying;
 /// one is not indexed yet); groupBy "document" (topK documents, each with its groupSize best chunks, 1..10), scoreThreshold
 /// (hits below it dropped; the plan's score: cosine similarity, BM25, or a fused rank score), offset (a page: offset + topK
 /// at most 1,000, every page ranked in the same 1,000-deep window); fusion ("rrf" or "relative") and alpha (0..1, the vector
-/// side's weight) steer the hybrid plan.
+/// side's weight) steer the hybrid plan; textField (a field the collection declares "text") is where BM25 matches the query.
 /// </summary>
 public sealed record SearchBody(string? Query = null, int? TopK = null, JsonElement? Filter = null, string? Plan = null, float[]? Vector = null,
     string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null,
-    string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null);
+    string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null, string? TextField = null);
 
 /// <summary>The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent events.</summary>
 public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, JsonElement? Filter = null);

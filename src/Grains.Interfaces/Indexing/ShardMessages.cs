@@ -22,6 +22,9 @@ public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, st
 
     /// <summary>Compare every vector the filter leaves rather than walk the graph (a "flat" collection).</summary>
     [Id(6)] public bool Exact { get; init; }
+
+    /// <summary>The declared text field BM25 searches (its own statistics); null: the chunks' text.</summary>
+    [Id(7)] public string? TextField { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardHit")]

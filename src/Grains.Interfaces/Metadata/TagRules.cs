@@ -16,13 +16,26 @@ public static class TagRules
     /// <summary>Keys and values of one document together, in characters (32 string tags at their longest fit, as before typed tags).</summary>
     public const int MaxCharacters = 16_384;
     public const int MaxDeclaredFields = 64;
+    /// <summary>A declared text field's values, together, in characters: BM25 searches them, so they may be long.</summary>
+    public const int MaxTextCharacters = 65_536;
+    /// <summary>The declared type of a full-text field: a string BM25 indexes on its own (a search names it), fixed at creation.</summary>
+    public const string TextType = "text";
 
     /// <summary>Field types a collection may declare, by the names its settings use.</summary>
     public static readonly IReadOnlyDictionary<string, TagKind> FieldTypes = new Dictionary<string, TagKind>(StringComparer.Ordinal)
     {
         ["string"] = TagKind.String, ["integer"] = TagKind.Integer, ["float"] = TagKind.Float,
         ["boolean"] = TagKind.Boolean, ["datetime"] = TagKind.DateTime, ["string[]"] = TagKind.StringArray,
+        [TextType] = TagKind.String,
     };
+
+    /// <summary>Whether the collection declares <paramref name="key"/> a text field (<see cref="TextType"/>).</summary>
+    public static bool IsText(IReadOnlyDictionary<string, string>? declared, string key) =>
+        declared is not null && declared.TryGetValue(key, out var type) && type == TextType;
+
+    /// <summary>The text fields a collection declares, in name order.</summary>
+    public static string[] TextFields(IReadOnlyDictionary<string, string>? declared) =>
+        declared is null ? [] : [.. declared.Where(f => f.Value == TextType).Select(f => f.Key).Order(StringComparer.Ordinal)];
 
     public static string TypeName(TagKind kind) => FieldTypes.First(t => t.Value == kind).Key;
 
@@ -57,7 +70,7 @@ public static class TagRules
         foreach (var (key, json) in tags)
         {
             if (KeyProblem(key) is { } badKey) return (null, badKey);
-            var (value, problem) = FromJson(key, json, DeclaredKind(declared, key));
+            var (value, problem) = FromJson(key, json, DeclaredKind(declared, key), IsText(declared, key));
             if (problem is not null) return (null, problem);
             stored[key] = value!.Value.ToStored();
         }
@@ -65,13 +78,13 @@ public static class TagRules
     }
 
     /// <summary>One JSON value as a tag's value, or why not: a string (a datetime when it is ISO 8601 with an offset), a number, a boolean or an array of strings.</summary>
-    public static (TagValue? Value, string? Problem) FromJson(string key, JsonElement json, TagKind? declared)
+    public static (TagValue? Value, string? Problem) FromJson(string key, JsonElement json, TagKind? declared, bool isText = false)
     {
         TagValue value;
         switch (json.ValueKind)
         {
             case JsonValueKind.String:
-                return FromText(key, json.GetString()!, declared, quoted: true);
+                return FromText(key, json.GetString()!, declared, quoted: true, isText);
             case JsonValueKind.Number:
                 if (json.TryGetInt64(out var whole) && !json.GetRawText().AsSpan().ContainsAny(".eE")) value = TagValue.Of(whole);
                 else if (json.TryGetDouble(out var real) && double.IsFinite(real)) value = TagValue.Of(real);
@@ -104,13 +117,13 @@ public static class TagRules
     /// Text as a tag's value (a JSON string, or a form's or the CLI's "key=value"): a datetime when it is ISO 8601 with an
     /// offset, else a string; a declared field's type decides instead (text of a number for an integer field, and so on).
     /// </summary>
-    public static (TagValue? Value, string? Problem) FromText(string key, string text, TagKind? declared, bool quoted = false)
+    public static (TagValue? Value, string? Problem) FromText(string key, string text, TagKind? declared, bool quoted = false, bool isText = false)
     {
         var shown = quoted ? JsonSerializer.Serialize(text) : $"'{Shorten(text)}'";
         switch (declared)
         {
             case TagKind.String or null:
-                if (StringProblem(text) is { } bad) return (null, $"tags.{key}: {bad}");
+                if (StringProblem(text, isText ? MaxTextCharacters : MaxStringLength) is { } bad) return (null, $"tags.{key}: {bad}");
                 return declared is null && TagValue.TryParseInstant(text, out var ticks)
                     ? (TagValue.Of(new DateTimeOffset(ticks, TimeSpan.Zero)), null)
                     : (TagValue.Of(text), null);
@@ -133,12 +146,20 @@ public static class TagRules
         }
     }
 
-    /// <summary>Why a document's whole set of stored tags is too large, or null.</summary>
+    /// <summary>
+    /// Why a document's whole set of stored tags is too large, or null. A value past a string's bound can only be a text
+    /// field's (each value was checked against its declaration first), and those count against a bound of their own.
+    /// </summary>
     public static string? SizeProblem(IReadOnlyDictionary<string, string> stored)
     {
         if (stored.Count > MaxTags) return $"at most {MaxTags} tags a document (this one has {stored.Count})";
-        var characters = stored.Sum(t => t.Key.Length + t.Value.Length);
-        return characters > MaxCharacters ? $"tags: at most {MaxCharacters} characters of names and values together (these have {characters})" : null;
+        var (characters, text) = (0, 0);
+        foreach (var (key, value) in stored)
+            if (value.Length > MaxStringLength && TagValue.IsPlainString(value)) (characters, text) = (characters + key.Length, text + value.Length);
+            else characters += key.Length + value.Length;
+        return characters > MaxCharacters ? $"tags: at most {MaxCharacters} characters of names and values together (these have {characters})"
+            : text > MaxTextCharacters ? $"tags: at most {MaxTextCharacters} characters of text fields together (these have {text})"
+            : null;
     }
 
     /// <summary>Why a document's stored tags break a declared type (after a collection declares fields, or for plain-text tags), or null.</summary>
@@ -162,8 +183,8 @@ public static class TagRules
         return json;
     }
 
-    private static string? StringProblem(string text) =>
-        text.Length > MaxStringLength ? $"strings are at most {MaxStringLength} characters (found {text.Length})"
+    private static string? StringProblem(string text, int maxLength = MaxStringLength) =>
+        text.Length > maxLength ? $"{(maxLength == MaxStringLength ? "strings" : "text fields")} are at most {maxLength} characters (found {text.Length})"
         : text.Contains('\0') ? "strings may not contain U+0000"
         : null;
 

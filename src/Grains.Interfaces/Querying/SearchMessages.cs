@@ -44,6 +44,8 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
     /// (null sees none there). The API sets it from the caller's key or token.
     /// </summary>
     [Id(14)] public Security.ReadAccess? Access { get; init; }
+    /// <summary>A text field the collection declares (type "text"): the query's words are matched in it, not in the chunks' text.</summary>
+    [Id(15)] public string? TextField { get; init; }
 }
 
 /// <summary>One document of a grouped search: its best chunks, best first, and its score (its best chunk's).</summary>

@@ -145,6 +145,9 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("quantization is fixed when a collection is created");
             if (settings.Flat != current.Flat)
                 throw new ConflictException("indexKind is fixed when a collection is created");
+            // Shards index a text field's values as documents arrive: one added later would miss the documents already held.
+            if (!TagRules.TextFields(settings.Fields).SequenceEqual(TagRules.TextFields(current.Fields)))
+                throw new ConflictException("text fields are fixed when a collection is created; to change them, create a new collection and write its documents again");
             var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields, AccessField = settings.AccessField };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)

@@ -47,9 +47,8 @@ public sealed partial class IndexShardGrain
         var (lexical, coverage) = (Array.Empty<ShardHit>(), 0f);
         if (!string.IsNullOrWhiteSpace(query.Text) && query.K > 0 && matching > 0)
         {
-            var terms = Lexical.TextAnalyzer.Terms(query.Text);
-            lexical = _bm25.Search(terms, query.K, acceptSlot).Select(r => Hit(r.Doc, r.Score)).ToArray();
-            coverage = lexical.Length > 0 && _bm25.Ceiling(terms) is > 0 and var ceiling ? Math.Min(1f, lexical[0].Score / ceiling) : 0f;
+            var (found, covered) = _lexical.Search(query.Text, query.TextField, query.K, acceptSlot);
+            (lexical, coverage) = (found.Select(r => Hit(r.Slot, r.Score)).ToArray(), covered);
         }
         return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo, LexicalCoverage = coverage });
     }

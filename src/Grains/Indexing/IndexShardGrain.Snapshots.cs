@@ -79,7 +79,7 @@ public sealed partial class IndexShardGrain
             ref var d = ref _documents.Entry(chunk.DocumentId, 0);
             d.Add(slot);
             _chunks.Put(slot, chunk.DocumentId, chunk);
-            _bm25.Add(slot, chunk.Text);
+            _lexical.Add(slot, chunk.Text, chunk.Tags);
         }
         if (s.Graph is { } graph)
         {

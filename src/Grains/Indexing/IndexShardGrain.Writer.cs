@@ -2,6 +2,7 @@ using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Vectors;
 
@@ -82,7 +83,7 @@ public sealed partial class IndexShardGrain
         _documents.Clear();
         _tombstones.Clear();
         _nodeToSlot = [];
-        _bm25 = new Bm25Index();
+        _lexical.Clear();
         _hnsw?.Dispose();
         _hnsw = null;
         _snapshotBytes = 0;
@@ -219,6 +220,15 @@ public sealed partial class IndexShardGrain
         else await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true));
     }
 
+    // The collection's text fields and language, fixed at its creation: its BM25 indexes need them before a chunk is
+    // added, so an activation asks for them beside its log's read (an unknown collection answers its defaults).
+    private async Task<(string[] TextFields, TermAnalyzer Analyzer)> LexicalSettingsAsync()
+    {
+        var key = this.GetPrimaryKeyString();
+        var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
+        return (TagRules.TextFields(settings.Fields), TermAnalyzer.English);
+    }
+
     // A new graph takes the collection's quantization; a restored one keeps the encoding its snapshot has.
     private async Task<VectorEncoding> EncodingAsync()
     {
@@ -236,7 +246,11 @@ public sealed partial class IndexShardGrain
         {
             if (!_documents.ContainsKey(entry.DocumentId)) return; // not held here: nothing to retag
             ref var retagged = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_documents, entry.DocumentId);
-            foreach (var slot in retagged.Slots) _chunks.SetTags(slot, tags);
+            foreach (var slot in retagged.Slots)
+            {
+                _chunks.SetTags(slot, tags);
+                _lexical.Retag(slot, tags);
+            }
             retagged.Version = entry.Version;
             return;
         }
@@ -264,14 +278,14 @@ public sealed partial class IndexShardGrain
     private int AddSlot(string documentId, ChunkRecord chunk, List<(int Slot, float[] Vector)> vectors)
     {
         var slot = _chunks.Add(documentId, chunk);
-        _bm25.Add(slot, chunk.Text); // a chunk without words costs the lexical index nothing
+        _lexical.Add(slot, chunk.Text, chunk.Tags);
         if (chunk.Vector is { Length: > 0 } v) vectors.Add((slot, v));
         return slot;
     }
 
     private void RemoveSlot(int slot)
     {
-        _bm25.Remove(slot);
+        _lexical.Remove(slot);
         if (_chunks.NodeOf(slot) is var node and >= 0) _hnsw!.Delete(node);
         _chunks.Remove(slot);
     }

@@ -87,6 +87,10 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // Parsed against the collection's declared fields (a type mismatch is the caller's to fix); the shards get its canonical text.
         var (filterTerm, filterProblem) = FilterParser.Parse(request.Filter, info.Settings.Fields);
         if (filterProblem is not null) throw new InvalidRequestException(filterProblem);
+        if (request.TextField is { } field && !TagRules.IsText(info.Settings.Fields, field))
+            throw new InvalidRequestException(TagRules.TextFields(info.Settings.Fields) is { Length: > 0 } texts
+                ? $"textField: '{field}' is not a text field of this collection; it declares {string.Join(", ", texts)}"
+                : $"textField: '{field}' is not a text field; this collection declares none (a field of type \"text\" in its fields, at creation)");
         var written = await IndexedAsync(collection, request.ReadAfter, access, ct);
         if (written is not null) steps.Done("read-after");
         // A caller with no group of an access-controlled collection sees no document: nothing to ask the shards.
@@ -97,7 +101,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
         var cacheable = infoIsFresh && written is null;
         var ownVector = QueryVector(request.Vector, info.Settings);
-        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.GroupBy}:{request.GroupSize}:{request.ScoreThreshold}:{request.Offset}:{fusion}\u0001{request.Query}"
+        var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.GroupBy}:{request.GroupSize}:{request.ScoreThreshold}:{request.Offset}:{fusion}:{request.TextField}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
         if (cacheable && cache.TryGet(key, out var cached))
             return cached with { Cached = true, CacheTier = "L1", ElapsedMs = sw.Elapsed.TotalMilliseconds };
@@ -148,7 +152,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             steps.Done("shards");
         }
 
-        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter) { Exact = info.Settings.Flat };
+        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter) { Exact = info.Settings.Flat, TextField = request.TextField };
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
         {
             try

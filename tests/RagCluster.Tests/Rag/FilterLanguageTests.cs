@@ -121,8 +121,14 @@ public sealed class FilterLanguageTests
         Assert.Equal("tags.a: at most 100 items in an array (found 101)", TagRules.FromJson(new Dictionary<string, JsonElement> { ["a"] = longArray }, null).Problem);
         var big = Enumerable.Range(0, 30).ToDictionary(i => $"t{i}", _ => JsonSerializer.SerializeToElement(Enumerable.Range(0, 10).Select(_ => new string('x', 60))));
         Assert.StartsWith("tags: at most 16384 characters of names and values together", TagRules.FromJson(big, null).Problem);
-        Assert.Equal("fields.when: unknown type 'date'; use string, integer, float, boolean, datetime, string[]",
+        Assert.Equal("fields.when: unknown type 'date'; use string, integer, float, boolean, datetime, string[], text",
             TagRules.DeclarationProblem(new Dictionary<string, string> { ["when"] = "date" }));
+        // A text field's value may pass a string's 256 characters, up to its own bound, which the document's others do not share.
+        var text = new Dictionary<string, string> { ["body"] = "text" };
+        var tagsOf = (string body) => new Dictionary<string, JsonElement> { ["body"] = JsonSerializer.SerializeToElement(body), ["t"] = JsonSerializer.SerializeToElement(new string('x', 256)) };
+        Assert.Null(TagRules.FromJson(tagsOf(new string('w', 20_000)), text).Problem);
+        Assert.Equal("tags.body: strings are at most 256 characters (found 300)", TagRules.FromJson(tagsOf(new string('w', 300)), null).Problem);
+        Assert.Equal("tags.body: text fields are at most 65536 characters (found 65537)", TagRules.FromJson(tagsOf(new string('w', 65_537)), text).Problem);
     }
 
     [Fact]

@@ -52,6 +52,37 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task A_text_field_has_a_BM25_index_of_its_own_that_a_search_names_and_is_fixed_at_creation()
+    {
+        var fields = new Dictionary<string, string> { ["title"] = "text", ["kind"] = "string" };
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "texts", dimensions = 8, fields })).StatusCode);
+        var longTitle = string.Join(' ', Enumerable.Repeat("tide pools and kelp forests", 20)); // past a string tag's 256 characters
+        await Client.IngestManyAsync("texts",
+        [
+            new DocumentInput("a") { Tags = new() { ["title"] = "Apples", ["kind"] = "fruit" }, Chunks = [new ChunkInput("oranges in the text") { Vector = Axis(0) }] },
+            new DocumentInput("b") { Tags = new() { ["title"] = "Oranges" }, Chunks = [new ChunkInput("apples in the text") { Vector = Axis(0) }] },
+            new DocumentInput("c") { Tags = new() { ["title"] = longTitle }, Chunks = [new ChunkInput("seaweed") { Vector = Axis(1) }] },
+        ]);
+        Assert.Equal("indexed", await Status("texts", "c"));
+        async Task<string[]> Bm25(string query, string? field) =>
+            [.. (await Client.SearchAsync("texts", new SearchRequest(query) { Plan = "bm25", TextField = field })).Hits.Select(h => h.DocumentId)];
+        Assert.Equal(["a"], await Bm25("apples", "title"));
+        Assert.Equal(["b"], await Bm25("apples", null));
+        Assert.Equal(["c"], await Bm25("kelp", "title"));
+        // A PATCH of the field: its index follows, the chunk's text stays.
+        await Client.UpdateTagsAsync("texts", "a", new Dictionary<string, object?> { ["title"] = "Pears" });
+        await Client.WaitForIndexedAsync("texts", ["a"]);
+        Assert.Empty(await Bm25("apples", "title"));
+        Assert.Equal(["a"], await Bm25("pears", "title"));
+        Assert.Equal(["a"], await Bm25("oranges", null));
+        // A field that is not text is a 400 naming the ones that are; text fields are fixed at creation (409).
+        var notText = await Problem(await Http.PostAsJsonAsync("v1/collections/texts/search", new { query = "fruit", textField = "kind" }), HttpStatusCode.BadRequest);
+        Assert.Contains("declares title", notText.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, (await Http.PutAsJsonAsync("v1/collections/texts", new { fields = new { kind = "string" } })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Http.PutAsJsonAsync("v1/collections/texts", new { fields = new { title = "text", kind = "text" } })).StatusCode);
+    }
+
+    [Fact]
     public async Task A_collection_with_its_own_vectors_takes_chunks_and_query_vectors_and_refuses_bad_ones_per_document()
     {
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("v1/collections", new { name = "vec0", dimensions = 0 })).StatusCode);

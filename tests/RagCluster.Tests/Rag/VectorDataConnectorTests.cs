@@ -191,6 +191,34 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         await items.EnsureCollectionDeletedAsync();
     }
 
+    /// <summary>Two full-text properties: the collection's text fields, each with a BM25 index of its own.</summary>
+    public sealed class Titled
+    {
+        [VectorStoreKey] public string Id { get; set; } = "";
+        [VectorStoreData(IsFullTextIndexed = true)] public string Title { get; set; } = "";
+        [VectorStoreData(IsFullTextIndexed = true)] public string Body { get; set; } = "";
+        [VectorStoreVector(4)] public ReadOnlyMemory<float> Embedding { get; set; }
+    }
+
+    [Fact]
+    public async Task Several_full_text_properties_are_text_fields_and_hybrid_search_matches_the_one_it_names()
+    {
+        var titled = (RagClusterCollection<string, Titled>)Store().GetCollection<string, Titled>("titled");
+        await titled.EnsureCollectionExistsAsync();
+        var longBody = string.Join(' ', Enumerable.Repeat("a long body about steeping leaves", 12)); // past a tag's 256 characters
+        await titled.UpsertAsync([
+            new Titled { Id = "t1", Title = "Apples", Body = "Oranges " + longBody, Embedding = new float[] { 1, 0, 0, 0 } },
+            new Titled { Id = "t2", Title = "Oranges", Body = "Apples", Embedding = new float[] { 1, 0, 0, 0 } }]);
+        Assert.Equal(longBody, (await titled.GetAsync("t1"))!.Body[8..]);
+        async Task<string[]> Hybrid(string word, System.Linq.Expressions.Expression<Func<Titled, object?>> property) =>
+            [.. await titled.HybridSearchAsync(new float[] { 1, 0, 0, 0 }, [word], 1, new() { AdditionalProperty = property }).Select(r => r.Record.Id).ToListAsync()];
+        Assert.Equal(["t1"], await Hybrid("apples", t => t.Title));
+        Assert.Equal(["t2"], await Hybrid("apples", t => t.Body));
+        Assert.Equal(["t2"], await Hybrid("oranges", t => t.Title));
+        // None named among several: the abstraction's InvalidOperationException, before any request.
+        Assert.Throws<InvalidOperationException>(() => titled.HybridSearchAsync(new float[] { 1, 0, 0, 0 }, ["apples"], 1));
+    }
+
     public sealed class Moment
     {
         [VectorStoreKey] public string Id { get; set; } = "";
