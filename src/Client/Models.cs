@@ -21,6 +21,8 @@ public sealed record CreateCollectionRequest(string Name)
     public string? AccessField { get; init; }
     /// <summary>"hnsw" (default: a graph walk) or "flat" (every vector compared exactly).</summary>
     public string? IndexKind { get; init; }
+    /// <summary>How own vectors compare: "cosine" (default), "dot" (inner product) or "l2" (Euclidean; a hit scores minus its distance).</summary>
+    public string? Distance { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -51,6 +53,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public string? AccessField { get; init; }
     /// <summary>"hnsw" (default: a graph walk) or "flat" (every vector compared exactly).</summary>
     public string? IndexKind { get; init; }
+    /// <summary>"cosine" (null), "dot" or "l2".</summary>
+    public string? Distance { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);

@@ -54,9 +54,14 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     {
         var dimensions = _map.Model.VectorProperty.Dimensions;
         var indexKind = _map.Model.VectorProperty.IndexKind == IndexKind.Flat ? "flat" : null;
-        if (!await _client.EnsureCollectionAsync(new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind, Fields = _map.TextFields }, cancellationToken).ConfigureAwait(false)
-            && (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings.Dimensions is var held && held != dimensions)
-            throw new VectorStoreException($"collection '{Name}' exists with {(held is null ? "the cluster's model (text, not vectors)" : $"{held}-dimensional vectors")}, not {dimensions}-dimensional ones");
+        var distance = RecordMapper.CollectionDistance(_map.Model.VectorProperty.DistanceFunction) is "cosine" ? null : RecordMapper.CollectionDistance(_map.Model.VectorProperty.DistanceFunction);
+        var request = new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind, Fields = _map.TextFields, Distance = distance };
+        if (await _client.EnsureCollectionAsync(request, cancellationToken).ConfigureAwait(false)) return true;
+        var held = (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings;
+        if (held.Dimensions != dimensions)
+            throw new VectorStoreException($"collection '{Name}' exists with {(held.Dimensions is null ? "the cluster's model (text, not vectors)" : $"{held.Dimensions}-dimensional vectors")}, not {dimensions}-dimensional ones");
+        if ((held.Distance ?? "cosine") != (distance ?? "cosine"))
+            throw new VectorStoreException($"collection '{Name}' exists comparing vectors by {held.Distance ?? "cosine"}, not {distance}");
         return true;
     });
 
@@ -249,10 +254,10 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         };
         var request = new SearchRequest(text) { Vector = vector, TopK = top + skip, Plan = plan, Filter = TagFilter.Translate(filter, _map.Model), TextField = textField };
         var reply = await Run("Search", () => _client.SearchAsync(Name, request, ct)).ConfigureAwait(false);
-        // A vector search in a cosine-distance model scores 1 - similarity (lower is nearer, and a threshold is a ceiling);
+        // A vector search scores in the model's function (a distance: lower is nearer, and a threshold is a ceiling);
         // a hybrid search's scores are fusion scores either way.
-        var asDistance = plan == "vector" && _map.Model.VectorProperty.DistanceFunction == DistanceFunction.CosineDistance;
-        var hits = reply.Hits.DistinctBy(h => h.DocumentId).Skip(skip).Select(h => asDistance ? h with { Score = 1 - h.Score } : h)
+        var asDistance = plan == "vector" && _map.VectorScore(0).LowerIsNearer;
+        var hits = reply.Hits.DistinctBy(h => h.DocumentId).Skip(skip).Select(h => plan == "vector" ? h with { Score = _map.VectorScore(h.Score).Score } : h)
             .Where(h => threshold is null || (asDistance ? h.Score <= threshold : h.Score >= threshold)).ToList();
         if (hits.Count == 0) yield break;
         var documents = (await Run("Search", () => _client.GetDocumentContentsAsync(Name, hits.Select(h => h.DocumentId).ToList(), includeVectors, ct)).ConfigureAwait(false))

@@ -46,9 +46,8 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
     {
         base.Validate(type, definition);
         var vector = VectorProperties.Single();
-        // Cosine distance is the same comparison scored as 1 - similarity (the collection turns it round).
-        if (vector.DistanceFunction is { } distance && distance != DistanceFunction.CosineSimilarity && distance != DistanceFunction.CosineDistance)
-            throw new NotSupportedException($"RagCluster compares vectors by cosine similarity (or its distance, 1 - similarity); '{vector.ModelName}' asks for {distance}");
+        if (vector.DistanceFunction is { } distance && RecordMapper.CollectionDistance(distance) is null)
+            throw new NotSupportedException($"RagCluster compares vectors by cosine, dot product or Euclidean distance (and the forms of each the abstraction names); '{vector.ModelName}' asks for {distance}");
         if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw && kind != IndexKind.Flat)
             throw new NotSupportedException($"RagCluster searches vectors by an HNSW graph or flat (every vector compared); '{vector.ModelName}' asks for {kind}");
         if (DataProperties.FirstOrDefault(p => p.IsFullTextIndexed && p.Type != typeof(string)) is { } notText)
@@ -76,6 +75,29 @@ internal sealed class RecordMapper(CollectionModel model)
 
     /// <summary>Where hybrid search matches its keywords for a full-text property: null for the chunk's text, else the text field's name.</summary>
     public string? TextFieldOf(DataPropertyModel fullText) => fullText == Text ? null : fullText.StorageName;
+
+    /// <summary>
+    /// The collection's distance for the abstraction's function: the server scores cosine and dot product as similarities
+    /// and l2 as minus the distance; the other forms (cosine distance, negative dot product, squared Euclidean) are
+    /// the same comparison turned round by the collection. Null: not one RagCluster has.
+    /// </summary>
+    public static string? CollectionDistance(string? function) => function switch
+    {
+        null or DistanceFunction.CosineSimilarity or DistanceFunction.CosineDistance => "cosine",
+        DistanceFunction.DotProductSimilarity or DistanceFunction.NegativeDotProductSimilarity => "dot",
+        DistanceFunction.EuclideanDistance or DistanceFunction.EuclideanSquaredDistance => "l2",
+        _ => null,
+    };
+
+    /// <summary>A vector search's score from the server's, in the model's function; and whether lower is nearer (a threshold is then a ceiling).</summary>
+    public (double Score, bool LowerIsNearer) VectorScore(double server) => Model.VectorProperty.DistanceFunction switch
+    {
+        DistanceFunction.CosineDistance => (1 - server, true),
+        DistanceFunction.NegativeDotProductSimilarity => (-server, true),
+        DistanceFunction.EuclideanDistance => (-server, true),
+        DistanceFunction.EuclideanSquaredDistance => (server * server, true),
+        _ => (server, false),
+    };
 
     /// <summary>The key types a document id carries: as themselves (string) or in their invariant text.</summary>
     public static readonly Type[] KeyTypes = [typeof(string), typeof(Guid), typeof(int), typeof(long)];

@@ -7,10 +7,11 @@ namespace RagCluster.Api.Collections;
 /// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard; "fields" declares tags'
 /// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter; "accessField"
 /// names the tag (a string[] of groups) that says who reads each document; "indexKind" is "hnsw" (a graph walk, the
-/// default) or "flat" (every vector compared exactly).
+/// default) or "flat" (every vector compared exactly); "distance" (own vectors) is "cosine" (the default), "dot" or "l2".
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
-    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null, string? IndexKind = null);
+    string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null, string? IndexKind = null,
+    string? Distance = null);
 
 /// <summary>
 /// The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared

@@ -64,6 +64,13 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     [Id(11)] public string? IndexKind { get; init; }
 
+    /// <summary>
+    /// How vectors are compared: null or "cosine" (the default: scaled to length 1 as they arrive, scored by cosine
+    /// similarity), "dot" (inner product of the vectors as sent) or "l2" (Euclidean; a hit scores minus its distance).
+    /// Own vectors only (the built-in model's are compared by cosine); fixed at creation.
+    /// </summary>
+    [Id(12)] public string? Distance { get; init; }
+
     /// <summary>Whether searches compare every vector (<see cref="IndexKind"/> "flat") rather than walk the graph.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool Flat => IndexKind == "flat";

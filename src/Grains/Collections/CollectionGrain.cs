@@ -145,6 +145,8 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("quantization is fixed when a collection is created");
             if (settings.Flat != current.Flat)
                 throw new ConflictException("indexKind is fixed when a collection is created");
+            if (VectorMetrics.Parse(settings.Distance) != VectorMetrics.Parse(current.Distance))
+                throw new ConflictException("distance is fixed when a collection is created");
             // Shards index a text field's values as documents arrive: one added later would miss the documents already held.
             if (!TagRules.TextFields(settings.Fields).SequenceEqual(TagRules.TextFields(current.Fields)))
                 throw new ConflictException("text fields are fixed when a collection is created; to change them, create a new collection and write its documents again");
@@ -279,6 +281,11 @@ public sealed partial class CollectionGrain(
         // int8 shards keep full precision in a file for the few candidates they rescore: a scan of every vector would read it whole.
         if (settings.Flat && Quantizations.Normalize(settings.Quantization) == "int8") throw new InvalidRequestException("indexKind \"flat\" compares float32 vectors; leave quantization out");
         if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
+        // The built-in model's vectors are made for cosine; int8 codes are of unit vectors.
+        if (VectorMetrics.Parse(settings.Distance) != VectorMetric.Cosine && settings.Dimensions is null)
+            throw new InvalidRequestException("distance \"dot\" or \"l2\" is for collections of own vectors (give dimensions); the built-in model's vectors compare by cosine");
+        if (VectorMetrics.Parse(settings.Distance) != VectorMetric.Cosine && Quantizations.Normalize(settings.Quantization) == "int8")
+            throw new InvalidRequestException("quantization \"int8\" compares by cosine; leave it out for distance \"dot\" or \"l2\"");
     }
 
     /// <summary>

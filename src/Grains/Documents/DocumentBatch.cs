@@ -140,7 +140,7 @@ public static class DocumentBatch
                 case var record:
                     // One chunk, routed by the document's id: an earlier version's chunk sits on the same shard.
                     writes.Add(new BulkWrite(index, id, record, [new ChunkRecord($"{id}#0", id, 0, 0, own.Text.Length, own.Text, [], record.Tags,
-                        OwnVectorChunks.Normalized(own.Vector))], Replaces: false));
+                        OwnVectorChunks.Prepared(own.Vector, acceptance.Settings.Distance))], Replaces: false));
                     break;
             }
         }

@@ -226,7 +226,7 @@ public sealed partial class DocumentGrain
         {
             if (OwnVectorChunks.Problem(own[i].Vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
             chunks.Add(new ChunkRecord(ChunkIds.Of(DocumentId, i), DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
-                OwnVectorChunks.Normalized(own[i].Vector)));
+                OwnVectorChunks.Prepared(own[i].Vector, settings.Distance)));
         }
         return chunks;
     }

@@ -42,7 +42,7 @@ public sealed partial class IndexShardGrain
             var found = scanAll ? _hnsw.SearchExact(qv, query.K)
                 : exact ? _hnsw.SearchExact(qv, query.K, allowed!.Slots().Select(_chunks.NodeOf).Where(node => node >= 0))
                 : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
-            dense = found.Select(r => Hit(_nodeToSlot[r.Node], 1f - r.Distance)).ToArray();
+            dense = found.Select(r => Hit(_nodeToSlot[r.Node], _hnsw.Score(r.Distance))).ToArray();
         }
         var (lexical, coverage) = (Array.Empty<ShardHit>(), 0f);
         if (!string.IsNullOrWhiteSpace(query.Text) && query.K > 0 && matching > 0)

@@ -125,10 +125,9 @@ public sealed partial class IndexShardGrain
                         fresh.RemoveAll(refused.ContainsKey);
                         batch.RemoveAll(b => refused.ContainsKey(b.Entry));
                     }
-                    var encoding = _hnsw is null && fresh.Any(HasVectors) ? await EncodingAsync() : (VectorEncoding?)null;
                     var stored = fresh.Select(e => ShardLogCodec.Encode(e, serializer, shardSettings.Value.OwnLogFormat)).ToArray();
                     await log.AppendAsync(stored); // durable first: a crash after this replays it
-                    await ApplyAllAsync(fresh, encoding: encoding);
+                    await ApplyAllAsync(fresh);
                     PushToFollowers(log.LastSeq - stored.Length + 1, stored);
                     foreach (var (_, done) in batch) done.TrySetResult();
                 }
@@ -193,16 +192,15 @@ public sealed partial class IndexShardGrain
         return unfit;
     }
 
-    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false, VectorEncoding? encoding = null)
+    private async Task ApplyAllAsync(IReadOnlyList<ShardLogEntry> entries, bool activating = false)
     {
-        // Asked before anything changes (a replay on activation asks here: nothing searches yet, and a failure fails the activation).
-        if (_hnsw is null && encoding is null && entries.Any(HasVectors)) encoding = await EncodingAsync();
         var vectors = new List<(int Slot, float[] Vector)>();
         _tombstones.Rotate(); // old tombstones go as writes come, removals or not
         foreach (var entry in entries) Apply(entry, vectors);
         vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
         if (vectors.Count == 0) return;
-        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: encoding ?? VectorEncoding.Float32);
+        // A new graph takes the collection's quantization and distance; a restored one keeps those its snapshot has.
+        _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: _traits.Encoding, metric: _traits.Metric);
         // A replayed log written before writes were checked may still hold one: skipped, and said.
         if (vectors.RemoveAll(v => v.Vector.Length != _hnsw.Dimensions) is > 0 and var skipped)
             logger.OtherDimensionSkipped(this.GetPrimaryKeyString(), skipped, _hnsw.Dimensions);
@@ -220,22 +218,16 @@ public sealed partial class IndexShardGrain
         else await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true));
     }
 
-    // The collection's text fields and language, fixed at its creation: its BM25 indexes need them before a chunk is
-    // added, so an activation asks for them beside its log's read (an unknown collection answers its defaults).
-    private async Task<(string[] TextFields, TermAnalyzer Analyzer)> LexicalSettingsAsync()
+    // What the collection fixed at its creation and this shard's indexes are built by: asked once, at activation,
+    // beside the log's read, before any chunk is added (an unknown collection answers its defaults; a failure fails the activation).
+    private async Task<ShardTraits> TraitsAsync()
     {
         var key = this.GetPrimaryKeyString();
         var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
-        return (TagRules.TextFields(settings.Fields), TermAnalyzer.English);
+        return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzer.English, Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance));
     }
 
-    // A new graph takes the collection's quantization; a restored one keeps the encoding its snapshot has.
-    private async Task<VectorEncoding> EncodingAsync()
-    {
-        var key = this.GetPrimaryKeyString();
-        var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
-        return Quantizations.Encoding(settings.Quantization);
-    }
+    private sealed record ShardTraits(string[] TextFields, TermAnalyzer Analyzer, VectorEncoding Encoding, VectorMetric Metric);
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
     {

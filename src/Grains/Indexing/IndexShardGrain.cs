@@ -53,6 +53,7 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
     private readonly Tombstones _tombstones = new(shardSettings.Value.TombstoneRetention, TimeProvider.System);
     private readonly HnswOptions hnswOptions = hnswSettings.Value;
     private readonly LexicalIndexes _lexical = new();
+    private ShardTraits _traits = new([], TermAnalyzer.English, VectorEncoding.Float32, VectorMetric.Cosine); // the collection's, read at activation
     // Set once a reshard replaced this shard: writes and searches are refused so callers re-read the collection's layout.
     private bool _retiring, _retired;
     private HnswIndex? _hnsw;
@@ -78,10 +79,10 @@ public sealed partial class IndexShardGrain([PersistentLog("shard")] IPersistent
         (_shardNo, _copyNo) = (int.Parse(primaryKey.AsSpan(primaryKey.LastIndexOf('/') + 1)), copy);
         // A follower copy reads its primary's log without owning it (the primary's epoch stays valid).
         if (copy > 0) _follower = new LogFollower(logStore, GrainId.Create(this.GetGrainId().Type, primaryKey).ToString(), "shard");
-        var lexical = LexicalSettingsAsync();
+        var traits = TraitsAsync();
         var (snapshot, entries) = _follower is not null ? await _follower.ReadAsync(cancellationToken) : await log.ReadAsync(cancellationToken);
-        var (textFields, analyzer) = await lexical;
-        _lexical.Configure(textFields, analyzer);
+        _traits = await traits;
+        _lexical.Configure(_traits.TextFields, _traits.Analyzer);
         var (read, decoded, rebuilt) = (started.Elapsed.TotalSeconds, 0.0, 0.0);
         if (snapshot is not null)
         {

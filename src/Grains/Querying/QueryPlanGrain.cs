@@ -279,14 +279,14 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
             .GroupBy(x => x.Shard)
             .ToDictionary(g => g.Key, g => g.DistinctBy(x => x.Id).ToDictionary(x => x.Id, x => x.Version, StringComparer.Ordinal));
 
-    /// <summary>The query's own vector, checked and scaled to length 1, or null when the request has none.</summary>
+    /// <summary>The query's own vector, checked and, for cosine, scaled to length 1; null when the request has none.</summary>
     private static float[]? QueryVector(float[]? vector, CollectionSettings settings)
     {
         if (vector is null) return null;
         if (settings.Dimensions is not { } dimensions)
             throw new InvalidRequestException("this collection embeds queries with the cluster's model; send query text, not a vector");
         if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new InvalidRequestException($"the query vector {problem}");
-        return OwnVectorChunks.Normalized(vector);
+        return OwnVectorChunks.Prepared(vector, settings.Distance);
     }
 
     /// <summary>

@@ -128,7 +128,7 @@ public sealed unsafe partial class HnswIndex
         var linked = _linked;
         var live = new List<int>(LiveCount);
         for (var node = 0; node < linked; node++) if (!_deleted[node]) live.Add(node);
-        var index = new HnswIndex(Dimensions, Options, live.Count, Encoding);
+        var index = new HnswIndex(Dimensions, Options, live.Count, Encoding, Metric);
         index.EnsureCapacity(live.Count);
         foreach (var old in live) index.Append(Vector(old));
         index._scratch.Visited.EnsureCapacity(index._count);
@@ -153,7 +153,8 @@ public sealed unsafe partial class HnswIndex
         {
             var dst = new Span<float>(VectorAt(node), Dimensions);
             vector.CopyTo(dst);
-            Normalize(dst);
+            var squared = Prepare(dst);
+            if (_l2) _scales[node] = squared;
         }
         _count++;
         var level = LevelOf(node);

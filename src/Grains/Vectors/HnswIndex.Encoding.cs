@@ -7,7 +7,7 @@ namespace RagCluster.Grains.Vectors;
 // How a node's vector is held and compared: float32 rows, or int8 codes with a scale and the originals in a file.
 public sealed unsafe partial class HnswIndex
 {
-    /// <summary>The node's vector, normalised, at full precision (an int8 index reads it from its file).</summary>
+    /// <summary>The node's vector at full precision (an int8 index reads it from its file): normalised for cosine, as sent otherwise.</summary>
     public ReadOnlySpan<float> Vector(int node)
     {
         if (!_int8) return new(VectorAt(node), Dimensions);
@@ -27,7 +27,7 @@ public sealed unsafe partial class HnswIndex
     private void* PointAt(int node) => _int8 ? CodeAt(node) : VectorAt(node);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float ScaleAt(int node) => _int8 ? _scales[node] : 1f;
+    private float ScaleAt(int node) => _int8 || _l2 ? _scales[node] : 1f;
 
     /// <summary>Codes for a unit vector: its largest component becomes ±127; returns the scale back to floats.</summary>
     private static float Quantize(ReadOnlySpan<float> unit, Span<sbyte> codes)
@@ -43,7 +43,15 @@ public sealed unsafe partial class HnswIndex
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float Distance(void* q, float qs, int node) => _int8
         ? 1f - qs * _scales[node] * VectorMath.Dot((sbyte*)q, CodeAt(node), Dimensions)
+        : _l2 ? Math.Max(0f, qs + _scales[node] - 2f * VectorMath.Dot((float*)q, VectorAt(node), Dimensions)) // squared: qs is |q|²
         : 1f - VectorMath.Dot((float*)q, VectorAt(node), Dimensions);
+
+    // What a query vector becomes before the walk: scaled to length 1 for cosine, as sent otherwise; and for l2 its squared length.
+    private float Prepare(Span<float> query)
+    {
+        if (_unit) Normalize(query);
+        return _l2 ? TensorPrimitives.Dot<float>(query, query) : 1f;
+    }
 
     // Ask for the first cache lines of a vector ahead of use: the graph walk is memory-bound once vectors
     // outgrow the cache (100k x 384 floats is 150 MB), and the hardware prefetcher cannot guess the next node.

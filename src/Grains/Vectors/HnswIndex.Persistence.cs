@@ -7,7 +7,10 @@ public sealed unsafe partial class HnswIndex
 {
     public void Save(BinaryWriter w)
     {
-        w.Write(_int8 ? 3 : 2); // format version: 3 is int8 (codes and scales, then the full-precision vectors at the end)
+        // format version: 3 is int8 (codes and scales, then the full-precision vectors at the end); 4 is float32 by
+        // another metric than cosine (its number next; l2's squared lengths are computed again at the load)
+        w.Write(_int8 ? 3 : Metric == VectorMetric.Cosine ? 2 : 4);
+        if (Metric != VectorMetric.Cosine) w.Write((int)Metric);
         w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
         if (PendingCount != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var (ep, maxLevel) = ReadEntry();
@@ -47,13 +50,15 @@ public sealed unsafe partial class HnswIndex
     public static HnswIndex Load(BinaryReader r, HnswOptions? searchOptions = null)
     {
         var format = r.ReadInt32();
-        if (format is not (2 or 3)) throw new InvalidDataException("unknown HNSW snapshot format");
+        if (format is not (2 or 3 or 4)) throw new InvalidDataException("unknown HNSW snapshot format");
+        var metric = format == 4 ? (VectorMetric)r.ReadInt32() : VectorMetric.Cosine;
+        if (!Enum.IsDefined(metric)) throw new InvalidDataException("unknown HNSW snapshot metric");
         var dims = r.ReadInt32();
         var options = new HnswOptions { M = r.ReadInt32(), EfConstruction = r.ReadInt32(), EfSearch = r.ReadInt32(), Seed = r.ReadInt32() };
         if (searchOptions is not null) (options.EfSearch, options.FullPrecisionDirectory) = (searchOptions.EfSearch, searchOptions.FullPrecisionDirectory);
         var count = r.ReadInt32();
         if (dims <= 0 || count < 0) throw new InvalidDataException("corrupt HNSW snapshot header");
-        var index = new HnswIndex(dims, options, count, format == 3 ? VectorEncoding.Int8 : VectorEncoding.Float32);
+        var index = new HnswIndex(dims, options, count, format == 3 ? VectorEncoding.Int8 : VectorEncoding.Float32, metric);
         index._entry = Entry(r.ReadInt32(), r.ReadInt32());
         index.EnsureCapacity(count);
         index._count = index._linked = count;
@@ -66,6 +71,8 @@ public sealed unsafe partial class HnswIndex
         else
             for (var b = 0; b * BlockNodes < count; b++)
                 ReadExactly(r, MemoryMarshal.AsBytes(index._vectorBlocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * dims)));
+        if (index._l2)
+            for (var i = 0; i < count; i++) index._scales[i] = VectorMath.Dot(index.VectorAt(i), index.VectorAt(i), dims);
         for (var b = 0; b * BlockNodes < count; b++)
             ReadExactly(r, MemoryMarshal.AsBytes(index._links0Blocks[b].AsSpan(0, Math.Min(BlockNodes, count - b * BlockNodes) * (index._m0 + 1))));
         for (var i = 0; i < count; i++)

@@ -18,11 +18,11 @@ public sealed unsafe partial class HnswIndex
         if ((ep < 0 && !pending) || k <= 0) return [];
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(qs);
-        Normalize(qs);
+        var squared = Prepare(qs);
         ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
         var scratch = _scratch;
         Span<sbyte> codes = _int8 ? (query.Length <= 2048 ? stackalloc sbyte[query.Length] : new sbyte[query.Length]) : default;
-        var scale = _int8 ? Quantize(qs, codes) : 1f;
+        var scale = _int8 ? Quantize(qs, codes) : squared;
         fixed (float* qf = qs)
         fixed (sbyte* qc = codes)
         {
@@ -95,7 +95,7 @@ public sealed unsafe partial class HnswIndex
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
         query.CopyTo(qs);
-        Normalize(qs);
+        var squared = Prepare(qs);
         if (k <= 0) return [];
         // The k best so far in a max-heap (the worst on top): thousands of candidates cost a compare each, not a sort.
         var best = new MaxHeap(k + 1);
@@ -108,7 +108,7 @@ public sealed unsafe partial class HnswIndex
                 {
                     if ((uint)node >= (uint)_count || _deleted[node]) continue;
                     var v = _int8 ? _full!.Row(node) : VectorAt(node);
-                    var distance = 1f - VectorMath.Dot(q, v, Dimensions);
+                    var distance = _l2 ? Math.Max(0f, squared + _scales[node] - 2f * VectorMath.Dot(q, v, Dimensions)) : 1f - VectorMath.Dot(q, v, Dimensions);
                     if (best.Count < k) best.Push(distance, node);
                     else if (distance < best.PeekKey())
                     {

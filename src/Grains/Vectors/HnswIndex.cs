@@ -27,6 +27,8 @@ public sealed unsafe partial class HnswIndex : IDisposable
     private readonly List<int[]> _links0Blocks = []; // per node (_m0 + 1) ints: [count, n1..n_m0]
     // Int8: codes in pinned blocks as the vectors are otherwise, each vector's scale, and the originals in a file.
     private readonly bool _int8;
+    // Cosine scales vectors to length 1 as they arrive; l2 keeps each vector's squared length in _scales (the walk's |a|² + |b|² - 2a·b).
+    private readonly bool _unit, _l2;
     private readonly List<sbyte[]> _codeBlocks = [];
     private nint[] _codeBlockAddresses = new nint[16];
     private float[] _scales = [];
@@ -44,7 +46,8 @@ public sealed unsafe partial class HnswIndex : IDisposable
     private byte[]? _locks;
     private readonly Lock _entryLock = new();
 
-    public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024, VectorEncoding encoding = VectorEncoding.Float32)
+    public HnswIndex(int dimensions, HnswOptions options, int initialCapacity = 1024, VectorEncoding encoding = VectorEncoding.Float32,
+        VectorMetric metric = VectorMetric.Cosine)
     {
         options.Validate();
         if (dimensions <= 0) throw new ArgumentOutOfRangeException(nameof(dimensions));
@@ -59,15 +62,23 @@ public sealed unsafe partial class HnswIndex : IDisposable
         _deleted = new bool[initialCapacity];
         _scratch = new Scratch(_m0);
         Encoding = encoding;
+        Metric = metric;
+        // int8 codes are of unit vectors: the other metrics compare vectors as sent, at full precision.
+        if (encoding == VectorEncoding.Int8 && metric != VectorMetric.Cosine) throw new ArgumentException("an int8 index compares by cosine");
+        (_unit, _l2) = (metric == VectorMetric.Cosine, metric == VectorMetric.L2);
         if (encoding == VectorEncoding.Int8)
         {
             _int8 = true;
-            _scales = new float[initialCapacity];
             _full = new FullPrecisionFile(dimensions, options.FullPrecisionDirectory);
         }
+        if (_int8 || _l2) _scales = new float[initialCapacity];
     }
 
     public VectorEncoding Encoding { get; }
+    public VectorMetric Metric { get; }
+
+    /// <summary>A hit's score for a distance the walk measured: the similarity (cosine, dot), or minus the Euclidean distance (l2).</summary>
+    public float Score(float distance) => _l2 ? -MathF.Sqrt(Math.Max(0f, distance)) : 1f - distance;
 
     /// <summary>Closes the int8 index's full-precision file (its space goes back to the system).</summary>
     public void Dispose() => _full?.Dispose();
@@ -120,7 +131,7 @@ public sealed unsafe partial class HnswIndex : IDisposable
         Array.Resize(ref _upperLinks, newCap);
         Array.Resize(ref _levels, newCap);
         Array.Resize(ref _deleted, newCap);
-        if (_int8) Array.Resize(ref _scales, newCap);
+        if (_int8 || _l2) Array.Resize(ref _scales, newCap);
     }
 
     private static void AddBlock<T>(List<T[]> blocks, ref nint[] addresses, T[] block) where T : unmanaged

@@ -118,6 +118,40 @@ public sealed class HnswTests
         Assert.Throws<InvalidDataException>(() => HnswIndex.Load(new BinaryReader(new MemoryStream(bytes[..(bytes.Length / 2)]))));
     }
 
+    [Theory]
+    [InlineData(VectorMetric.Dot)]
+    [InlineData(VectorMetric.L2)]
+    public void Dot_and_l2_indexes_compare_vectors_as_sent_find_what_brute_force_finds_and_survive_a_snapshot(VectorMetric metric)
+    {
+        // Lengths 0.5..3: unit vectors would rank the same by every metric.
+        var rng = new Random(11);
+        var data = RandomVectors(3000, 32, 12).Select(v => v.Select(x => x * (0.5f + 2.5f * (float)rng.NextDouble())).ToArray()).ToArray();
+        var queries = RandomVectors(30, 32, 13).Select(v => v.Select(x => x * 2f).ToArray()).ToArray();
+        float Distance(float[] a, float[] b) => metric == VectorMetric.L2 ? TensorPrimitives.Distance(a, b) : -TensorPrimitives.Dot(a, b);
+        var index = new HnswIndex(32, new HnswOptions { M = 16, EfConstruction = 200 }, metric: metric);
+        foreach (var v in data) index.Add(v);
+        Assert.Equal(data[5], index.Vector(5).ToArray()); // as sent, not scaled
+        var found = 0;
+        foreach (var q in queries)
+        {
+            var truth = Enumerable.Range(0, data.Length).OrderBy(i => Distance(data[i], q)).Take(10).ToArray();
+            var hits = index.Search(q, 10, ef: 200);
+            found += hits.Count(h => truth.Contains(h.Node));
+            // The score: the inner product, or minus the Euclidean distance; an exact scan agrees.
+            var best = hits[0];
+            Assert.Equal(-Distance(data[best.Node], q), index.Score(best.Distance), 3);
+            Assert.Equal(truth[0], index.SearchExact(q, 1)[0].Node);
+        }
+        Assert.True(found >= 0.9 * queries.Length * 10, $"{metric} recall@10 {found / (queries.Length * 10.0):F3}");
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) index.Save(w);
+        ms.Position = 0;
+        var restored = HnswIndex.Load(new BinaryReader(ms));
+        Assert.Equal(metric, restored.Metric);
+        foreach (var q in queries.Take(5))
+            Assert.Equal(index.Search(q, 10).Select(r => (r.Node, r.Distance)), restored.Search(q, 10).Select(r => (r.Node, r.Distance)));
+    }
+
     [Fact]
     public void Wrong_dimensions_and_empty_index_are_handled()
     {

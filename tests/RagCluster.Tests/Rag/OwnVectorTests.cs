@@ -51,6 +51,33 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Contains("float32", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "flat3", dimensions = 8, indexKind = "flat", quantization = "int8" }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData("l2", "hnsw")]
+    [InlineData("dot", "flat")]
+    public async Task A_dot_or_l2_collection_keeps_vectors_as_sent_and_scores_by_its_distance(string distance, string indexKind)
+    {
+        var name = "dist-" + distance;
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name, dimensions = 8, distance, indexKind })).StatusCode);
+        Assert.Equal(distance, (await Http.GetFromJsonAsync<JsonElement>($"v1/collections/{name}")).GetProperty("settings").GetProperty("distance").GetString());
+        float[] Scaled(float[] v, float by) => [.. v.Select(x => x * by)];
+        await Client.IngestManyAsync(name,
+        [
+            new DocumentInput("near") { Chunks = [new ChunkInput("near") { Vector = Scaled(Axis(0), 1) }] },
+            new DocumentInput("long") { Chunks = [new ChunkInput("long") { Vector = Scaled(Axis(0), 3) }] },
+            new DocumentInput("other") { Chunks = [new ChunkInput("other") { Vector = Axis(1) }] },
+        ]);
+        Assert.Equal("indexed", await Status(name, "other"));
+        var hits = (await Search(name, Scaled(Axis(0), 1), 3)).Hits;
+        // l2: the vector the query is (0), then "other" (√2 away), then the one three times as long (2 away); dot: the longest first.
+        var expected = distance == "l2" ? new[] { ("near", 0.0), ("other", -1.4142), ("long", -2.0) } : [("long", 3.0), ("near", 1.0), ("other", 0.0)];
+        Assert.Equal(expected, hits.Select(h => (h.DocumentId, Math.Round(h.Score, 4))));
+        // Fixed at creation, for own vectors only, and never with int8.
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync($"v1/collections/{name}", new { chunkMaxTokens = 128 })).StatusCode);
+        Assert.Contains("own vectors", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "dist-model", distance }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+        Assert.Contains("int8", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "dist-int8", dimensions = 8, distance, quantization = "int8" }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+        Assert.Contains("\"l2\"", (await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "dist-bad", dimensions = 8, distance = "manhattan" }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task A_text_field_has_a_BM25_index_of_its_own_that_a_search_names_and_is_fixed_at_creation()
     {

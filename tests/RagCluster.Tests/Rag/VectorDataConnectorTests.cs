@@ -258,23 +258,29 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         await moments.EnsureCollectionDeletedAsync();
     }
 
-    [Fact]
-    public async Task A_cosine_distance_model_scores_one_minus_similarity_and_takes_its_threshold_as_a_ceiling()
+    [Theory]
+    [InlineData(DistanceFunction.CosineDistance, 0.0, 1.0, 2.0)]
+    [InlineData(DistanceFunction.DotProductSimilarity, 1.0, 0.0, -1.0)]
+    [InlineData(DistanceFunction.NegativeDotProductSimilarity, -1.0, 0.0, 1.0)]
+    [InlineData(DistanceFunction.EuclideanDistance, 0.0, 1.732, 2.0)]
+    [InlineData(DistanceFunction.EuclideanSquaredDistance, 0.0, 3.0, 4.0)]
+    public async Task Each_distance_function_scores_as_the_abstraction_says_and_a_distance_takes_its_threshold_as_a_ceiling(string function, double same, double orthogonal, double opposite)
     {
         using var store = Store();
         var definition = KeyedDefinition<string>();
-        ((VectorStoreVectorProperty)definition.Properties[2]).DistanceFunction = DistanceFunction.CosineDistance;
-        var near = store.GetCollection<string, Keyed<string>>("vd-distance", definition);
+        ((VectorStoreVectorProperty)definition.Properties[2]).DistanceFunction = function;
+        var near = store.GetCollection<string, Keyed<string>>("vd-" + function.ToLowerInvariant(), definition);
         await near.EnsureCollectionExistsAsync();
         await near.UpsertAsync([new Keyed<string> { Key = "same", Vector = new float[] { 1, 0, 0, 0 } }, new Keyed<string> { Key = "opposite", Vector = new float[] { -1, 0, 0, 0 } },
             new Keyed<string> { Key = "orthogonal", Vector = new float[] { 0, -1, -1, 0 } }]);
         var hits = await near.SearchAsync(new float[] { 1, 0, 0, 0 }, 3).Select(r => (r.Record.Key, Math.Round(r.Score ?? -9, 3))).ToArrayAsync();
-        Assert.Equal([("same", 0.0), ("orthogonal", 1.0), ("opposite", 2.0)], hits);
-        Assert.Equal(["same", "orthogonal"], await near.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new() { ScoreThreshold = 1.5 }).Select(r => r.Record.Key).ToArrayAsync());
-        var euclidean = KeyedDefinition<string>();
-        ((VectorStoreVectorProperty)euclidean.Properties[2]).DistanceFunction = DistanceFunction.EuclideanDistance;
-        Assert.Throws<NotSupportedException>(() => store.GetCollection<string, Keyed<string>>("vd-euclid", euclidean));
+        Assert.Equal([("same", same), ("orthogonal", orthogonal), ("opposite", opposite)], hits);
+        // A threshold between the second and third: a ceiling for a distance, a floor for a similarity; either way the first two.
+        Assert.Equal(["same", "orthogonal"], await near.SearchAsync(new float[] { 1, 0, 0, 0 }, 3, new() { ScoreThreshold = (orthogonal + opposite) / 2 }).Select(r => r.Record.Key).ToArrayAsync());
         await near.EnsureCollectionDeletedAsync();
+        var manhattan = KeyedDefinition<string>();
+        ((VectorStoreVectorProperty)manhattan.Properties[2]).DistanceFunction = DistanceFunction.ManhattanDistance;
+        Assert.Throws<NotSupportedException>(() => store.GetCollection<string, Keyed<string>>("vd-manhattan", manhattan));
     }
 
     [Fact]
