@@ -15,7 +15,7 @@ public sealed record CreateCollectionRequest(string Name)
     public string? Quantization { get; init; }
     /// <summary>Copies of each shard, 1 (default) up to the active silos.</summary>
     public int? ReplicationFactor { get; init; }
-    /// <summary>Tag types to enforce, by tag name: string, integer, float, boolean, datetime or string[].</summary>
+    /// <summary>Tag types to enforce, by tag name: string, integer, float, boolean, datetime, string[] or text (a full-text field, fixed at creation).</summary>
     public Dictionary<string, string>? Fields { get; init; }
     /// <summary>The tag (an array of group names) that says who reads each document; a reader sees those of its key's groups.</summary>
     public string? AccessField { get; init; }
@@ -23,6 +23,8 @@ public sealed record CreateCollectionRequest(string Name)
     public string? IndexKind { get; init; }
     /// <summary>How own vectors compare: "cosine" (default), "dot" (inner product) or "l2" (Euclidean; a hit scores minus its distance).</summary>
     public string? Distance { get; init; }
+    /// <summary>BM25's analyzer: "english" (default), "german", "french", "spanish", "italian", "portuguese", "dutch", "russian", "chinese" or "standard".</summary>
+    public string? Language { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>
@@ -47,7 +49,7 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public string? Quantization { get; init; }
     /// <summary>Copies of each shard on distinct silos (1: the primary alone).</summary>
     public int ReplicationFactor { get; init; } = 1;
-    /// <summary>Declared tag types by name (string, integer, float, boolean, datetime, string[]); null: none.</summary>
+    /// <summary>Declared tag types by name (string, integer, float, boolean, datetime, string[], text); null: none.</summary>
     public Dictionary<string, string>? Fields { get; init; }
     /// <summary>The tag that names each document's reader groups; null: every reader of the tenant sees every document.</summary>
     public string? AccessField { get; init; }
@@ -55,6 +57,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public string? IndexKind { get; init; }
     /// <summary>"cosine" (null), "dot" or "l2".</summary>
     public string? Distance { get; init; }
+    /// <summary>BM25's language: "english" (null) or another the API lists.</summary>
+    public string? Language { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);

@@ -5,13 +5,15 @@ namespace RagCluster.Api.Collections;
 /// <summary>
 /// The body of POST /v1/collections; unset numbers take the cluster's defaults. "dimensions" makes a collection of own
 /// vectors; "replicationFactor" (1..the active silos; 1) keeps that many copies of each shard; "fields" declares tags'
-/// types (string, integer, float, boolean, datetime, string[]), checked on every document and filter; "accessField"
+/// types (string, integer, float, boolean, datetime, string[], or text: a full-text field BM25 indexes on its own), checked on every document and filter; "accessField"
 /// names the tag (a string[] of groups) that says who reads each document; "indexKind" is "hnsw" (a graph walk, the
-/// default) or "flat" (every vector compared exactly); "distance" (own vectors) is "cosine" (the default), "dot" or "l2".
+/// default) or "flat" (every vector compared exactly); "distance" (own vectors) is "cosine" (the default), "dot" or "l2";
+/// "language" picks BM25's analyzer (english, the default; german, french, spanish, italian, portuguese, dutch, russian,
+/// chinese, or standard: no stop words, no stemming).
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
     string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null, string? IndexKind = null,
-    string? Distance = null);
+    string? Distance = null, string? Language = null);
 
 /// <summary>
 /// The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared

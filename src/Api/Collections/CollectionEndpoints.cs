@@ -44,7 +44,7 @@ public static class CollectionEndpoints
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
               AccessField = NoneIfEmpty(body.AccessField), IndexKind = body.IndexKind is "hnsw" ? null : body.IndexKind,
-              Distance = body.Distance is "cosine" ? null : body.Distance };
+              Distance = body.Distance is "cosine" ? null : body.Distance, Language = body.Language is "english" ? null : body.Language };
         await grains.GetGrain<ITenantGrain>(tenant).AdmitCollection(body.Name); // 403 at the tenant's limit
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
@@ -83,7 +83,7 @@ public static class CollectionEndpoints
         var settings = new CollectionSettings(body.ShardCount ?? current.ShardCount, body.ChunkMaxTokens ?? current.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? current.ChunkOverlapTokens)
         {
-            Dimensions = current.Dimensions, Quantization = current.Quantization, IndexKind = current.IndexKind, Distance = current.Distance, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor,
+            Dimensions = current.Dimensions, Quantization = current.Quantization, IndexKind = current.IndexKind, Distance = current.Distance, Language = current.Language, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor,
             Fields = body.Fields is null ? current.Fields : NoneIfEmpty(body.Fields), AccessField = accessField,
         };
         var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);

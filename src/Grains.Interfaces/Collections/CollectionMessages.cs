@@ -45,7 +45,7 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public int ReplicationFactor { get => Math.Max(1, _replicationFactor); init => _replicationFactor = value; }
 
     /// <summary>
-    /// Tags the collection declares, by name, with their types (string, integer, float, boolean, datetime, string[]):
+    /// Tags the collection declares, by name, with their types (string, integer, float, boolean, datetime, string[], text):
     /// a document's value of another type, or a filter's, is refused with a 400 naming the tag. Changeable with PUT;
     /// documents already stored keep their values. Null: none declared (every tag takes any type).
     /// </summary>
@@ -70,6 +70,13 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// Own vectors only (the built-in model's are compared by cosine); fixed at creation.
     /// </summary>
     [Id(12)] public string? Distance { get; init; }
+
+    /// <summary>
+    /// The language BM25 cuts the collection's text into terms by, its chunks and text fields and its queries alike:
+    /// null or "english" (the default), "german", "french", "spanish", "italian", "portuguese", "dutch", "russian",
+    /// "chinese" or "standard" (no stop words, no stemming). Fixed at creation: another language is a reindex.
+    /// </summary>
+    [Id(13)] public string? Language { get; init; }
 
     /// <summary>Whether searches compare every vector (<see cref="IndexKind"/> "flat") rather than walk the graph.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -135,8 +135,8 @@ public static class FilterParser
                 var at = $"{path}.{op.Name}";
                 switch (op.Name)
                 {
-                    case "$eq": terms.Add(Counted(new EqualsTerm(field, [Literal(op.Value, at, kind)]), at)); break;
-                    case "$ne": terms.Add(Counted(new NotTerm(new EqualsTerm(field, [Literal(op.Value, at, kind)])), at)); break;
+                    case "$eq": terms.Add(Counted(new EqualsTerm(field, [Literal(op.Value, at, kind, wholeArray: true)]), at)); break;
+                    case "$ne": terms.Add(Counted(new NotTerm(new EqualsTerm(field, [Literal(op.Value, at, kind, wholeArray: true)])), at)); break;
                     case "$in": terms.Add(Counted(new EqualsTerm(field, List(op.Value, at).Select((v, i) => Literal(v, $"{at}[{i}]", kind)).ToArray()), at)); break;
                     case "$nin": terms.Add(Counted(new NotTerm(new EqualsTerm(field, List(op.Value, at).Select((v, i) => Literal(v, $"{at}[{i}]", kind)).ToArray())), at)); break;
                     case "$gt" or "$gte" or "$lt" or "$lte":
@@ -188,7 +188,7 @@ public static class FilterParser
             : text.Length > TagRules.MaxStringLength ? throw new FilterProblem($"{path}: strings are at most {TagRules.MaxStringLength} characters, as tags are (this one has {text.Length})")
             : text;
 
-        private static FilterLiteral Literal(JsonElement json, string path, TagKind? kind)
+        private static FilterLiteral Literal(JsonElement json, string path, TagKind? kind, bool wholeArray = false)
         {
             TagValue value;
             switch (json.ValueKind)
@@ -202,8 +202,18 @@ public static class FilterParser
                 case JsonValueKind.True or JsonValueKind.False:
                     value = TagValue.Of(json.GetBoolean());
                     break;
+                // $eq and $ne with an array: an array tag holding exactly these items, in this order (MongoDB's equality with
+                // an array). The short form {"tag": [...]} stays a 400: it reads as a set as often as an array.
+                case JsonValueKind.Array when wholeArray:
+                    var items = new List<string>();
+                    foreach (var item in json.EnumerateArray())
+                        items.Add(item.ValueKind == JsonValueKind.String ? NoNul(item.GetString()!, path)
+                            : throw new FilterProblem($"{path}: an array to compare with holds strings only (found {Describe(item)})"));
+                    if (items.Count > TagRules.MaxArrayItems) throw new FilterProblem($"{path}: an array tag holds at most {TagRules.MaxArrayItems} items (this one has {items.Count})");
+                    value = TagValue.Of(items.ToArray());
+                    break;
                 case JsonValueKind.Array:
-                    throw new FilterProblem($"{path}: expects one value; for a set use $in, for an array tag $containsAny or $containsAll");
+                    throw new FilterProblem($"{path}: expects one value; for a set use $in, for an array tag $containsAny or $containsAll, for the whole array $eq");
                 default:
                     throw new FilterProblem($"{path}: expects a string, number or boolean, got {Describe(json)}");
             }
@@ -215,7 +225,8 @@ public static class FilterParser
 
         private static bool Fits(FilterLiteral literal, TagKind kind) => kind switch
         {
-            TagKind.String or TagKind.StringArray => literal.Value.Kind == TagKind.String,
+            TagKind.String => literal.Value.Kind == TagKind.String,
+            TagKind.StringArray => literal.Value.Kind is TagKind.String or TagKind.StringArray,
             TagKind.Integer or TagKind.Float => literal.Value.IsNumber,
             TagKind.Boolean => literal.Value.Kind == TagKind.Boolean,
             _ => literal.Instant is not null,

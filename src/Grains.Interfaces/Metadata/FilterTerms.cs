@@ -53,7 +53,8 @@ public sealed record FilterLiteral(TagValue Value)
         TagKind.DateTime => Instant == tag.Ticks,
         TagKind.Integer or TagKind.Float => Value.IsNumber && tag.Number == Value.Number,
         TagKind.Boolean => Value.Kind == TagKind.Boolean && tag.Boolean == Value.Boolean,
-        _ => Value.Kind == TagKind.String && Array.IndexOf(tag.Items, Value.String) >= 0,
+        // An array tag: equal to a string it holds, or to an array of the same items in the same order.
+        _ => Value.Kind == TagKind.StringArray ? tag.Items.AsSpan().SequenceEqual(Value.Items) : Value.Kind == TagKind.String && Array.IndexOf(tag.Items, Value.String) >= 0,
     };
 }
 

@@ -9,6 +9,7 @@ using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Vectors;
 using RagCluster.Storage.GrainRows;
 
@@ -147,6 +148,8 @@ public sealed partial class CollectionGrain(
                 throw new ConflictException("indexKind is fixed when a collection is created");
             if (VectorMetrics.Parse(settings.Distance) != VectorMetrics.Parse(current.Distance))
                 throw new ConflictException("distance is fixed when a collection is created");
+            if ((settings.Language ?? TermAnalyzers.English) != (current.Language ?? TermAnalyzers.English))
+                throw new ConflictException("language is fixed when a collection is created (its shards' BM25 terms are cut by it); to change it, create a new collection and write its documents again");
             // Shards index a text field's values as documents arrive: one added later would miss the documents already held.
             if (!TagRules.TextFields(settings.Fields).SequenceEqual(TagRules.TextFields(current.Fields)))
                 throw new ConflictException("text fields are fixed when a collection is created; to change them, create a new collection and write its documents again");
@@ -281,6 +284,7 @@ public sealed partial class CollectionGrain(
         // int8 shards keep full precision in a file for the few candidates they rescore: a scan of every vector would read it whole.
         if (settings.Flat && Quantizations.Normalize(settings.Quantization) == "int8") throw new InvalidRequestException("indexKind \"flat\" compares float32 vectors; leave quantization out");
         if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
+        if (TermAnalyzers.Problem(settings.Language) is { } badLanguage) throw new InvalidRequestException(badLanguage);
         // The built-in model's vectors are made for cosine; int8 codes are of unit vectors.
         if (VectorMetrics.Parse(settings.Distance) != VectorMetric.Cosine && settings.Dimensions is null)
             throw new InvalidRequestException("distance \"dot\" or \"l2\" is for collections of own vectors (give dimensions); the built-in model's vectors compare by cosine");

@@ -224,7 +224,7 @@ public sealed partial class IndexShardGrain
     {
         var key = this.GetPrimaryKeyString();
         var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
-        return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzer.English, Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance));
+        return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzers.For(settings.Language), Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance));
     }
 
     private sealed record ShardTraits(string[] TextFields, TermAnalyzer Analyzer, VectorEncoding Encoding, VectorMetric Metric);

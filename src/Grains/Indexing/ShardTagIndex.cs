@@ -33,9 +33,12 @@ internal sealed class ShardTagIndex
             {
                 case TagKind.Integer or TagKind.Float: (field.Numbers ??= new()).Add(value.Number, slot); break;
                 case TagKind.DateTime: (field.Instants ??= new()).Add(value.Ticks, slot); break;
-                // An empty array has no items to post, yet the tag exists: it is posted under its stored form, which no filter string can be.
-                case TagKind.StringArray when value.Items.Length == 0: Post(field, raw, slot); break;
-                case TagKind.StringArray: foreach (var item in value.Items) Post(field, item, slot); break;
+                // An array is posted under each item (equality with a string, $containsAny/All) and under its stored form,
+                // which no filter string can be: equality with the whole array (an empty one has only that).
+                case TagKind.StringArray:
+                    Post(field, raw, slot);
+                    foreach (var item in value.Items) Post(field, item, slot);
+                    break;
                 default: Post(field, raw, slot); break;
             }
         }
@@ -54,8 +57,10 @@ internal sealed class ShardTagIndex
                 {
                     case TagKind.Integer or TagKind.Float: field.Numbers?.Remove(value.Number, slot); break;
                     case TagKind.DateTime: field.Instants?.Remove(value.Ticks, slot); break;
-                    case TagKind.StringArray when value.Items.Length == 0: Unpost(field, raw, slot); break;
-                    case TagKind.StringArray: foreach (var item in value.Items) Unpost(field, item, slot); break;
+                    case TagKind.StringArray:
+                        Unpost(field, raw, slot);
+                        foreach (var item in value.Items) Unpost(field, item, slot);
+                        break;
                     default: Unpost(field, raw, slot); break;
                 }
             }

@@ -39,12 +39,15 @@ public sealed unsafe partial class HnswIndex
         return scale;
     }
 
-    // One branch on a field that never changes: the JIT keeps both paths tight, and the float path is as it was.
+    // One branch on a field that never changes: the JIT keeps both paths tight, and the float path is as it was, with
+    // one dot product inlined whatever the metric (l2's squared distance is |q|² + |x|² - 2q·x, qs being |q|²).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float Distance(void* q, float qs, int node) => _int8
-        ? 1f - qs * _scales[node] * VectorMath.Dot((sbyte*)q, CodeAt(node), Dimensions)
-        : _l2 ? Math.Max(0f, qs + _scales[node] - 2f * VectorMath.Dot((float*)q, VectorAt(node), Dimensions)) // squared: qs is |q|²
-        : 1f - VectorMath.Dot((float*)q, VectorAt(node), Dimensions);
+    private float Distance(void* q, float qs, int node)
+    {
+        if (_int8) return 1f - qs * _scales[node] * VectorMath.Dot((sbyte*)q, CodeAt(node), Dimensions);
+        var dot = VectorMath.Dot((float*)q, VectorAt(node), Dimensions);
+        return _l2 ? Math.Max(0f, qs + _scales[node] - 2f * dot) : 1f - dot;
+    }
 
     // What a query vector becomes before the walk: scaled to length 1 for cosine, as sent otherwise; and for l2 its squared length.
     private float Prepare(Span<float> query)

@@ -43,7 +43,7 @@ public sealed class FilterLanguageTests
     [Theory]
     [InlineData("""[1]""", "filter: expects an object such as {\"lang\":\"en\"} or {\"$or\":[…]}, got an array")]
     [InlineData("""{"lang":null}""", "filter.lang: expects a string, number or boolean, got null")]
-    [InlineData("""{"lang":["en","de"]}""", "filter.lang: expects one value; for a set use $in, for an array tag $containsAny or $containsAll")]
+    [InlineData("""{"lang":["en","de"]}""", "filter.lang: expects one value; for a set use $in, for an array tag $containsAny or $containsAll, for the whole array $eq")]
     [InlineData("""{"lang":{"$like":"e%"}}""", "filter.lang.$like: unknown operator '$like'; use $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll")]
     [InlineData("""{"$nor":[{"a":1}]}""", "filter.$nor: unknown operator '$nor' here; use $and, $or, $not or a tag name")]
     [InlineData("""{"meta":{"lang":"en"}}""", "filter.meta: 'lang' is not an operator (tags are not nested; operators start with '$')")]

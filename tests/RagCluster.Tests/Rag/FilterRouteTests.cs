@@ -59,7 +59,7 @@ public sealed class FilterRouteTests(ApiProcess api) : IClassFixture<ApiProcess>
         var client = new RagClusterClient(api.Http.BaseAddress!, key);
 
         var badFields = await Problem(await http.PostAsJsonAsync("v1/collections", new { name = "policies", dimensions = 4, fields = new { published = "date" } }));
-        Assert.Equal("fields.published: unknown type 'date'; use string, integer, float, boolean, datetime, string[]", badFields.GetProperty("detail").GetString());
+        Assert.Equal("fields.published: unknown type 'date'; use string, integer, float, boolean, datetime, string[], text", badFields.GetProperty("detail").GetString());
         var fields = new { published = "datetime", version = "integer", groups = "string[]" };
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("v1/collections", new { name = "policies", dimensions = 4, shardCount = 2, fields })).StatusCode);
 

@@ -79,6 +79,33 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task A_collections_language_finds_a_document_by_another_inflected_form_of_its_words()
+    {
+        // Each text in a collection of its language and in an English one: a query in another form finds it in the first only.
+        (string Language, string Text, string Query)[] cases =
+        [
+            ("german", "Die Fußballspiele am Wochenende fielen aus.", "Fussballspiel"),
+            ("french", "L'hôpital ferme ses portes le dimanche.", "hopitaux"),
+            ("chinese", "我们在北京大学学习自然语言处理。", "自然语言"),
+        ];
+        foreach (var (language, text, query) in cases)
+            foreach (var (name, lang) in new[] { ($"lang-{language}", language), ($"lang-{language}-en", "english") })
+            {
+                Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name, dimensions = 8, language = lang, fields = new { title = "text" } })).StatusCode);
+                await Client.IngestManyAsync(name, [new DocumentInput("doc") { Tags = new() { ["title"] = text }, Chunks = [new ChunkInput(text) { Vector = Axis(0) }] }]);
+                Assert.Equal("indexed", await Status(name, "doc"));
+                var found = (await Client.SearchAsync(name, new SearchRequest(query) { Plan = "bm25" })).Hits.Select(h => h.DocumentId).ToArray();
+                var inField = (await Client.SearchAsync(name, new SearchRequest(query) { Plan = "bm25", TextField = "title" })).Hits.Select(h => h.DocumentId).ToArray();
+                Assert.True((lang == language ? ["doc"] : Array.Empty<string>()).SequenceEqual(found) && found.SequenceEqual(inField), $"{name}: '{query}' found [{string.Join(",", found)}], in the field [{string.Join(",", inField)}]");
+            }
+        Assert.Equal("german", (await Http.GetFromJsonAsync<JsonElement>("v1/collections/lang-german")).GetProperty("settings").GetProperty("language").GetString());
+        // Kept by a PUT; unknown at creation is a 400 that lists the known ones.
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync("v1/collections/lang-german", new { chunkMaxTokens = 128 })).StatusCode);
+        var unknown = await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "lang-x", language = "klingon" }), HttpStatusCode.BadRequest);
+        Assert.Contains("use one of english, german, french", unknown.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task A_text_field_has_a_BM25_index_of_its_own_that_a_search_names_and_is_fixed_at_creation()
     {
         var fields = new Dictionary<string, string> { ["title"] = "text", ["kind"] = "string" };

@@ -97,6 +97,9 @@ public sealed class ShardTagIndexTests
             7 => $"{{\"$exists\":{(rng.NextDouble() < 0.5 ? "true" : "false")}}}",
             _ => $"{{\"{(rng.NextDouble() < 0.5 ? "$containsAny" : "$containsAll")}\":[\"{Words[rng.Next(Words.Length)]}\",\"{Words[rng.Next(Words.Length)]}\"]}}",
         };
+        // The whole array, equal or not, in a vocabulary small enough that some arrays match (an empty one too).
+        if (field == "a" && rng.NextDouble() < 0.3)
+            condition = $"{{\"{(rng.NextDouble() < 0.5 ? "$eq" : "$ne")}\":[{string.Join(',', Enumerable.Range(0, rng.Next(0, 3)).Select(_ => $"\"{Words[rng.Next(2)]}\""))}]}}";
         return $"{{\"{field}\":{condition}}}";
     }
 

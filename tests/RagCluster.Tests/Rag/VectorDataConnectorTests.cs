@@ -183,6 +183,11 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         Assert.Equal(["x", "z"], await Keys(r => ((string[])r["Tags"]!).Any(s => new[] { "x", "z" }.Contains(s))));
         List<string> names = ["bob", "cy"];
         Assert.Equal(["w", "z"], await Keys(r => ((List<string>)r["Names"]!).Any(s => names.Contains(s))));
+        // Equality with a whole array: the same items in the same order, not a subset nor another order.
+        string[] xy = ["x", "y"], yx = ["y", "x"], justX = ["x"];
+        Assert.Equal(["x"], await Keys(r => (string[])r["Tags"]! == xy));
+        Assert.Empty(await Keys(r => (string[])r["Tags"]! == yx));
+        Assert.Empty(await Keys(r => (string[])r["Tags"]! == justX));
 
         // A property the definition lacks, or a null int?'s Value: the caller's mistake, InvalidOperationException.
         await Assert.ThrowsAsync<InvalidOperationException>(() => Keys(r => (string)r["Label = \"not\"; DROP TABLE items;"]! == ""));
