@@ -29,7 +29,7 @@ public static partial class VectorFiles
         var lines = File.ReadLines(path).Select((text, i) => (Text: text, Number: i + 1));
         var (first, number) = lines.FirstOrDefault(l => !string.IsNullOrWhiteSpace(l.Text));
         if (first is null) throw new CliException($"{path}: no records");
-        try { return Parse(first, null).Chunks[0].Vector.Length; }
+        try { return Parse(first, null).Chunks[0].Vector!.Length; }
         catch (CliException e) { throw new CliException($"{path}:{number}: {e.Message}"); }
     }
 
@@ -82,7 +82,7 @@ public static partial class VectorFiles
     private static IngestRequest Request(List<OwnVectorChunk> chunks, Dictionary<string, string> tags, int dimensions)
     {
         for (var i = 0; i < chunks.Count; i++)
-            if (OwnVectorChunks.Problem(chunks[i].Vector, dimensions) is { } problem) throw new CliException($"chunk {i}'s vector {problem}");
+            if (OwnVectorChunks.Problem(chunks[i].Vector!, dimensions) is { } problem) throw new CliException($"chunk {i}'s vector {problem}");
         return new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), tags, null);
     }
 

@@ -52,9 +52,10 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     /// <summary>Creates the collection for vectors of the model's dimension; an existing one must hold vectors of that dimension.</summary>
     public override Task EnsureCollectionExistsAsync(CancellationToken cancellationToken = default) => Run("EnsureCollectionExists", async () =>
     {
-        var dimensions = _map.Model.VectorProperty.Dimensions;
-        var indexKind = _map.Model.VectorProperty.IndexKind == IndexKind.Flat ? "flat" : null;
-        var distance = RecordMapper.CollectionDistance(_map.Model.VectorProperty.DistanceFunction) is "cosine" ? null : RecordMapper.CollectionDistance(_map.Model.VectorProperty.DistanceFunction);
+        var dimensions = _map.Dimensions;
+        var vector = _map.Model.VectorProperties.FirstOrDefault();
+        var indexKind = vector?.IndexKind == IndexKind.Flat ? "flat" : null;
+        var distance = RecordMapper.CollectionDistance(vector?.DistanceFunction) is "cosine" ? null : RecordMapper.CollectionDistance(vector?.DistanceFunction);
         var request = new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind, Fields = _map.TextFields, Distance = distance };
         if (await _client.EnsureCollectionAsync(request, cancellationToken).ConfigureAwait(false)) return true;
         var held = (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings;
@@ -199,7 +200,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         _map.GenerateKeys(list);
         var vectors = _map.NeedsGeneration
             ? await _map.GenerateAllAsync(list, cancellationToken).ConfigureAwait(false)
-            : list.Select(r => _map.StoredVector(r)!).ToArray();
+            : list.Select(r => _map.StoredVector(r)).ToArray();
         var documents = list.Select((r, i) => _map.ToDocument(r, vectors[i])).ToList();
         var result = await _client.IngestManyAsync(Name, documents, ct: cancellationToken).ConfigureAwait(false);
         if (result.Rejected.Count > 0)
@@ -219,6 +220,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
     {
         ArgumentNullException.ThrowIfNull(searchValue);
         RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
+        _map.Model.GetVectorPropertyOrSingle(options ?? new VectorSearchOptions<TRecord>()); // a record without one: the abstraction's InvalidOperationException
         return SearchCoreAsync(searchValue, null, top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold, "vector", cancellationToken);
     }
 
@@ -232,6 +234,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         ArgumentNullException.ThrowIfNull(searchValue);
         ArgumentNullException.ThrowIfNull(keywords);
         RefuseVectorsOfGeneratedEmbeddings(options?.IncludeVectors == true);
+        _map.Model.GetVectorPropertyOrSingle(new VectorSearchOptions<TRecord> { VectorProperty = options?.VectorProperty });
         // The abstraction's choice and words: the property named, else the only full-text one (InvalidOperationException otherwise).
         var field = _map.TextFieldOf(_map.Model.GetFullTextDataPropertyOrSingle(options?.AdditionalProperty));
         return SearchCoreAsync(searchValue, string.Join(' ', keywords), top, options?.Skip ?? 0, options?.Filter, options?.IncludeVectors == true, options?.ScoreThreshold,

@@ -13,7 +13,7 @@ namespace RagCluster.VectorData;
 /// to 256 characters), and full-text properties: one is the chunk's text; several are the collection's declared text
 /// fields, each with a BM25 index of its own (hybrid search names the one it matches).
 /// </summary>
-internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = true, SupportsMultipleVectors = false })
+internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new CollectionModelBuildingOptions { RequiresAtLeastOneVector = false, SupportsMultipleVectors = false })
 {
     private static readonly Type[] DataTypes =
         [typeof(string), typeof(bool), typeof(byte), typeof(short), typeof(int), typeof(long), typeof(float), typeof(double), typeof(decimal), typeof(DateTime),
@@ -45,11 +45,14 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
     protected override void Validate(Type? type, VectorStoreCollectionDefinition? definition)
     {
         base.Validate(type, definition);
-        var vector = VectorProperties.Single();
-        if (vector.DistanceFunction is { } distance && RecordMapper.CollectionDistance(distance) is null)
-            throw new NotSupportedException($"RagCluster compares vectors by cosine, dot product or Euclidean distance (and the forms of each the abstraction names); '{vector.ModelName}' asks for {distance}");
-        if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw && kind != IndexKind.Flat)
-            throw new NotSupportedException($"RagCluster searches vectors by an HNSW graph or flat (every vector compared); '{vector.ModelName}' asks for {kind}");
+        // No vector property: a collection of 0 dimensions, its records found by key, filters and BM25.
+        foreach (var vector in VectorProperties)
+        {
+            if (vector.DistanceFunction is { } distance && RecordMapper.CollectionDistance(distance) is null)
+                throw new NotSupportedException($"RagCluster compares vectors by cosine, dot product or Euclidean distance (and the forms of each the abstraction names); '{vector.ModelName}' asks for {distance}");
+            if (vector.IndexKind is { } kind && kind != IndexKind.Hnsw && kind != IndexKind.Flat)
+                throw new NotSupportedException($"RagCluster searches vectors by an HNSW graph or flat (every vector compared); '{vector.ModelName}' asks for {kind}");
+        }
         if (DataProperties.FirstOrDefault(p => p.IsFullTextIndexed && p.Type != typeof(string)) is { } notText)
             throw new NotSupportedException($"the full-text property '{notText.ModelName}' must be a string");
         var fullText = DataProperties.Count(p => p.IsFullTextIndexed);
@@ -64,7 +67,11 @@ internal sealed class RagClusterModelBuilder() : CollectionModelBuilder(new Coll
 internal sealed class RecordMapper(CollectionModel model)
 {
     public CollectionModel Model { get; } = model;
-    private VectorPropertyModel Vector => Model.VectorProperty;
+    // Null for a record without one: its document's chunk has no vector, in a collection of 0 dimensions.
+    private VectorPropertyModel? Vector => Model.VectorProperties.Count == 0 ? null : Model.VectorProperty;
+
+    /// <summary>The collection's dimensions: the vector property's, or 0 (no vectors) for a record without one.</summary>
+    public int Dimensions => Vector?.Dimensions ?? 0;
     // One full-text property is the chunk's text; several are text fields (tags the collection declares "text").
     private DataPropertyModel? Text { get; } = model.DataProperties.Count(p => p.IsFullTextIndexed) == 1 ? model.DataProperties.Single(p => p.IsFullTextIndexed) : null;
 
@@ -127,26 +134,27 @@ internal sealed class RecordMapper(CollectionModel model)
                 Model.KeyProperty.SetValueAsObject(record, Guid.NewGuid());
     }
 
-    /// <summary>The vector a record holds, or null when its vector property is an input to the embedding generator.</summary>
-    public float[]? StoredVector(object record) => Vector.GetValueAsObject(record) switch
+    /// <summary>The vector a record holds, or null when its vector property is an input to the embedding generator or it has none.</summary>
+    public float[]? StoredVector(object record) => Vector?.GetValueAsObject(record) switch
     {
         ReadOnlyMemory<float> m => m.ToArray(),
         float[] a => a,
         Embedding<float> e => e.Vector.ToArray(),
+        null when Vector is null => null,
         null => throw new ArgumentException($"the record '{Key(record)}' has no vector in '{Vector.ModelName}'"),
         _ => null,
     };
 
-    public bool NeedsGeneration => Vector.EmbeddingGenerator is not null && !IsVectorType(Vector.Type);
+    public bool NeedsGeneration => Vector is { EmbeddingGenerator: not null } v && !IsVectorType(v.Type);
 
     public async Task<float[]> GenerateAsync(object input, CancellationToken ct) =>
-        ((Embedding<float>)await Vector.GenerateEmbeddingAsync(input, ct).ConfigureAwait(false)).Vector.ToArray();
+        ((Embedding<float>)await Vector!.GenerateEmbeddingAsync(input, ct).ConfigureAwait(false)).Vector.ToArray();
 
     public async Task<float[][]> GenerateAllAsync(IReadOnlyList<object> records, CancellationToken ct) =>
-        (await Vector.GenerateEmbeddingsAsync(records.Select(r => Vector.GetValueAsObject(r)!), ct).ConfigureAwait(false))
+        (await Vector!.GenerateEmbeddingsAsync(records.Select(r => Vector.GetValueAsObject(r)!), ct).ConfigureAwait(false))
         .Select(e => ((Embedding<float>)e).Vector.ToArray()).ToArray();
 
-    public DocumentInput ToDocument(object record, float[] vector)
+    public DocumentInput ToDocument(object record, float[]? vector)
     {
         var tags = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var p in Model.DataProperties.Where(p => p != Text))
@@ -157,7 +165,7 @@ internal sealed class RecordMapper(CollectionModel model)
                 tags[p.StorageName] = tag;
             }
         var chunkText = Text?.GetValueAsObject(record) as string ?? "";
-        return new DocumentInput(Key(record)) { Tags = tags, Chunks = [new ChunkInput(chunkText) { VectorBase64 = RagClusterClient.VectorToBase64(vector) }] };
+        return new DocumentInput(Key(record)) { Tags = tags, Chunks = [new ChunkInput(chunkText) { VectorBase64 = vector is null ? null : RagClusterClient.VectorToBase64(vector) }] };
     }
 
     public TRecord ToRecord<TRecord>(DocumentContent document, bool includeVectors)
@@ -173,7 +181,7 @@ internal sealed class RecordMapper(CollectionModel model)
             // A null value is stored as no tag: a dynamic record has the property, as null, as it was written.
             else if (!p.Type.IsValueType || Nullable.GetUnderlyingType(p.Type) is not null) p.SetValueAsObject(record, null);
         }
-        if (includeVectors && chunk?.Vector is { } v && IsVectorType(Vector.Type))
+        if (includeVectors && chunk?.Vector is { } v && Vector is not null && IsVectorType(Vector.Type))
         {
             var t = Nullable.GetUnderlyingType(Vector.Type) ?? Vector.Type;
             Vector.SetValueAsObject(record, t == typeof(float[]) ? v : t == typeof(Embedding<float>) ? new Embedding<float>(v) : new ReadOnlyMemory<float>(v));

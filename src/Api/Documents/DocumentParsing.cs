@@ -50,12 +50,16 @@ public static class DocumentParsing
         var chunks = new List<OwnVectorChunk>(body.Chunks.Count);
         for (var i = 0; i < body.Chunks.Count; i++)
         {
-            if (ParseVector(body.Chunks[i]?.Vector, body.Chunks[i]?.VectorBase64, dimensions, $"chunk {i}'s vector") is var (vector, problem) && problem is not null)
-                return (null, problem);
-            var text = body.Chunks[i]!.Text ?? "";
+            var (numbers, base64) = (body.Chunks[i]?.Vector, body.Chunks[i]?.VectorBase64);
+            // A chunk may come without a vector (filters and BM25 find it); a collection of 0 dimensions takes none.
+            var (vector, problem) = numbers is null && base64 is null ? (null, null)
+                : dimensions == 0 ? (null, new IngestRejection(400, "Invalid vector", $"chunk {i}: this collection holds no vectors (dimensions 0); send its text alone"))
+                : ParseVector(numbers, base64, dimensions, $"chunk {i}'s vector");
+            if (problem is not null) return (null, problem);
+            var text = body.Chunks[i]?.Text ?? ""; // neither text nor a vector: a record of tags, which filters find
             if (text.Length > OwnVectorChunks.MaxTextLength)
                 return (null, new IngestRejection(400, "Invalid chunk", $"chunk {i}'s text is over {OwnVectorChunks.MaxTextLength} characters"));
-            chunks.Add(new OwnVectorChunk(text, vector!));
+            chunks.Add(new OwnVectorChunk(text, vector));
         }
         return ((body.Id ?? "", new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode(chunks, dimensions), tags, null)), null);
     }

@@ -278,7 +278,8 @@ public sealed partial class CollectionGrain(
         if (settings.ChunkMaxTokens is < 16 or > 8192) throw new InvalidRequestException("chunkMaxTokens must be 16..8192");
         if (settings.ChunkOverlapTokens < 0 || settings.ChunkOverlapTokens >= settings.ChunkMaxTokens / 2)
             throw new InvalidRequestException("chunkOverlapTokens must be 0..chunkMaxTokens/2");
-        if (settings.Dimensions is < 1 or > OwnVectorChunks.MaxDimensions) throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}");
+        if (settings.Dimensions is < 0 or > OwnVectorChunks.MaxDimensions)
+            throw new InvalidRequestException($"dimensions must be 1..{OwnVectorChunks.MaxDimensions}, or 0 for a collection of text without vectors (filters and BM25)");
         Quantizations.Encoding(settings.Quantization); // throws InvalidRequestException for a value it does not know
         if (settings.IndexKind is not (null or "hnsw" or "flat")) throw new InvalidRequestException("indexKind must be \"hnsw\" (the default) or \"flat\"");
         // int8 shards keep full precision in a file for the few candidates they rescore: a scan of every vector would read it whole.

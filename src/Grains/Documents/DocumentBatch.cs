@@ -88,7 +88,7 @@ public static class DocumentBatch
 
     private static OwnVectorChunk? SingleChunk(byte[] content)
     {
-        try { return OwnVectorChunks.Decode(content).Chunks is [var only] ? only : null; }
+        try { return OwnVectorChunks.Decode(content).Chunks is [{ Vector: not null } only] ? only : null; } // a vector-less chunk takes the grain path
         catch (InvalidRequestException) { return null; } // the grain path fails it with the reason
     }
 
@@ -110,7 +110,7 @@ public static class DocumentBatch
             var dimensions = (await collection.GetSettings()).Dimensions;
             bulk = bulk.Where(b =>
             {
-                var problem = dimensions is { } d ? OwnVectorChunks.Problem(b.Chunk.Vector, d) : "cannot be taken: the collection embeds text with the cluster's model";
+                var problem = dimensions is { } d ? OwnVectorChunks.Problem(b.Chunk.Vector!, d) : "cannot be taken: the collection embeds text with the cluster's model";
                 if (problem is not null) results[b.Index] = (null, new DocumentRefusal(400, "Invalid document", $"chunk 0's vector {problem}"));
                 return problem is null;
             }).ToList();
@@ -140,7 +140,7 @@ public static class DocumentBatch
                 case var record:
                     // One chunk, routed by the document's id: an earlier version's chunk sits on the same shard.
                     writes.Add(new BulkWrite(index, id, record, [new ChunkRecord($"{id}#0", id, 0, 0, own.Text.Length, own.Text, [], record.Tags,
-                        OwnVectorChunks.Prepared(own.Vector, acceptance.Settings.Distance))], Replaces: false));
+                        OwnVectorChunks.Prepared(own.Vector!, acceptance.Settings.Distance))], Replaces: false));
                     break;
             }
         }

@@ -224,9 +224,10 @@ public sealed partial class DocumentGrain
         var chunks = new List<ChunkRecord>(own.Count);
         for (var i = 0; i < own.Count; i++)
         {
-            if (OwnVectorChunks.Problem(own[i].Vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
+            // A chunk without a vector is kept for filters and BM25; the graph never holds it.
+            if (own[i].Vector is { } vector && OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
             chunks.Add(new ChunkRecord(ChunkIds.Of(DocumentId, i), DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
-                OwnVectorChunks.Prepared(own[i].Vector, settings.Distance)));
+                own[i].Vector is { } sent ? OwnVectorChunks.Prepared(sent, settings.Distance) : null));
         }
         return chunks;
     }

@@ -28,7 +28,7 @@ public sealed class DocumentSizes(Embedder embedder)
             if (request.Format == OwnVectorChunks.Format)
             {
                 var chunks = OwnVectorChunks.Decode(request.Content).Chunks;
-                return new StoredUsage(1, chunks.Count, chunks.Sum(c => Chunk(c.Text, c.Vector)));
+                return new StoredUsage(1, chunks.Count(c => c.Vector is not null), chunks.Sum(c => Chunk(c.Text, c.Vector)));
             }
             if (settings.Dimensions is not null) return new StoredUsage(1, 0, 0); // text sent to a collection of own vectors fails where it indexes
             var drafts = DocumentChunks.Drafts(extracted ?? DocumentExtractor.Extract(request.Format, request.Content), settings, embedder.Local);

@@ -5,20 +5,23 @@ using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.OwnVectors;
 
-/// <summary>One chunk its sender embedded: its text (may be empty) and its vector.</summary>
-public sealed record OwnVectorChunk(string Text, float[] Vector);
+/// <summary>One chunk its sender embedded: its text (may be empty) and its vector, or none (found by filters and BM25 only).</summary>
+public sealed record OwnVectorChunk(string Text, float[]? Vector);
 
 /// <summary>
 /// Documents that arrive as chunks with vectors computed elsewhere, for collections created with a dimension and no
 /// model. The document grain stores them as its content in this compact form (format <see cref="Format"/>) until they
 /// are indexed: "RCV1", dimensions, count, then per chunk its UTF-8 text's length and bytes and its float32 vector,
-/// little-endian. Checked at the API (a 400 per document) and again where they are indexed.
+/// little-endian; "RCV2" where a chunk has no vector, with a byte before each vector that says whether it follows.
+/// Checked at the API (a 400 per document) and again where they are indexed. A collection of 0 dimensions holds no
+/// vectors at all: its chunks are text, found by filters and BM25.
 /// </summary>
 public static class OwnVectorChunks
 {
     public const string Format = "vectors";
     public const int MaxDimensions = 4096, MaxChunks = 10_000, MaxTextLength = 32_768;
     private static ReadOnlySpan<byte> Magic => "RCV1"u8;
+    private static ReadOnlySpan<byte> OptionalVectors => "RCV2"u8;
 
     /// <summary>Why this vector cannot be indexed in a collection of <paramref name="dimensions"/>, or null when it can.</summary>
     public static string? Problem(ReadOnlySpan<float> vector, int dimensions)
@@ -52,7 +55,9 @@ public static class OwnVectorChunks
     {
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms); // little-endian, as the format says
-        w.Write(Magic);
+        // Every chunk with its vector: the first form, which builds before vector-less chunks read too.
+        var optional = chunks.Any(c => c.Vector is null);
+        w.Write(optional ? OptionalVectors : Magic);
         w.Write(dimensions);
         w.Write(chunks.Count);
         foreach (var chunk in chunks)
@@ -60,7 +65,8 @@ public static class OwnVectorChunks
             var text = Encoding.UTF8.GetBytes(chunk.Text);
             w.Write(text.Length);
             w.Write(text);
-            foreach (var x in chunk.Vector) w.Write(x);
+            if (optional) w.Write(chunk.Vector is not null);
+            foreach (var x in chunk.Vector ?? []) w.Write(x);
         }
         w.Flush();
         return ms.ToArray();
@@ -72,16 +78,22 @@ public static class OwnVectorChunks
         try
         {
             using var r = new BinaryReader(new MemoryStream(content));
-            if (!r.ReadBytes(4).AsSpan().SequenceEqual(Magic)) throw new InvalidRequestException("not a vectors document");
+            var magic = r.ReadBytes(4);
+            var optional = magic.AsSpan().SequenceEqual(OptionalVectors);
+            if (!optional && !magic.AsSpan().SequenceEqual(Magic)) throw new InvalidRequestException("not a vectors document");
             var dimensions = r.ReadInt32();
             var count = r.ReadInt32();
-            if (dimensions is < 1 or > MaxDimensions || count is < 0 or > MaxChunks) throw new InvalidRequestException("a vectors document with impossible sizes");
+            if (dimensions is < 0 or > MaxDimensions || (dimensions == 0 && !optional) || count is < 0 or > MaxChunks) throw new InvalidRequestException("a vectors document with impossible sizes");
             var chunks = new List<OwnVectorChunk>(count);
             for (var i = 0; i < count; i++)
             {
                 var text = Encoding.UTF8.GetString(r.ReadBytes(r.ReadInt32()));
-                var vector = new float[dimensions];
-                for (var j = 0; j < dimensions; j++) vector[j] = r.ReadSingle();
+                float[]? vector = null;
+                if (!optional || r.ReadBoolean())
+                {
+                    vector = new float[dimensions];
+                    for (var j = 0; j < dimensions; j++) vector[j] = r.ReadSingle();
+                }
                 chunks.Add(new OwnVectorChunk(text, vector));
             }
             return (dimensions, chunks);

@@ -285,6 +285,7 @@ public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> opti
         if (vector is null) return null;
         if (settings.Dimensions is not { } dimensions)
             throw new InvalidRequestException("this collection embeds queries with the cluster's model; send query text, not a vector");
+        if (dimensions == 0) throw new InvalidRequestException("this collection holds no vectors (dimensions 0); search it with query text (BM25) and filters");
         if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new InvalidRequestException($"the query vector {problem}");
         return OwnVectorChunks.Prepared(vector, settings.Distance);
     }

@@ -137,9 +137,40 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task Chunks_without_a_vector_are_found_by_filters_and_BM25_and_a_collection_of_0_dimensions_holds_only_those()
+    {
+        // Beside vectors: a chunk without one is stored, read back without one, found by BM25 and filters, never by a vector.
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "mixed", dimensions = 8 })).StatusCode);
+        await Client.IngestManyAsync("mixed",
+        [
+            new DocumentInput("with") { Chunks = [new ChunkInput("kelp forests") { Vector = Axis(0) }] },
+            new DocumentInput("without") { Tags = new() { ["kind"] = "note" }, Chunks = [new ChunkInput("kelp and tide pools"), new ChunkInput("second, with a vector") { Vector = Axis(1) }] },
+            new DocumentInput("tags-only") { Tags = new() { ["kind"] = "note" }, Chunks = [new ChunkInput("")] },
+        ]);
+        Assert.Equal("indexed", await Status("mixed", "tags-only"));
+        Assert.Equal(["with", "without"], (await Client.SearchAsync("mixed", new SearchRequest("kelp") { Plan = "bm25" })).Hits.Select(h => h.DocumentId).Order());
+        Assert.Equal(["with", "without"], (await Search("mixed", Axis(0), 10)).Hits.Select(h => h.DocumentId).Order()); // "without" by its second chunk
+        Assert.Equal([("without", 1)], (await Search("mixed", Axis(2), 10)).Hits.Where(h => h.DocumentId == "without").Select(h => (h.DocumentId, Ordinal(h.ChunkId))));
+        Assert.Equal(["tags-only", "without"], (await Client.ListDocumentIdsAsync("mixed", null, 10, new Dictionary<string, string> { ["kind"] = "note" })).DocumentIds.Order());
+        var read = (await Client.GetDocumentContentsAsync("mixed", ["without"], includeVectors: true))[0];
+        Assert.Equal((null, true), (read.Chunks[0].Vector, read.Chunks[1].Vector is { Length: 8 }));
+
+        // 0 dimensions: text alone; a vector, in a document or a search, is a 400 that says so.
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("v1/collections", new { name = "texts-only", dimensions = 0 })).StatusCode);
+        await Client.IngestManyAsync("texts-only", [new DocumentInput("a") { Chunks = [new ChunkInput("Grapes are healthy")] }]);
+        Assert.Equal("indexed", await Status("texts-only", "a"));
+        Assert.Equal(["a"], (await Client.SearchAsync("texts-only", new SearchRequest("grapes"))).Hits.Select(h => h.DocumentId));
+        var withVector = await Http.PostAsJsonAsync("v1/collections/texts-only/documents", new { documents = new object[] { new { id = "b", chunks = new object[] { new { text = "x", vector = Axis(0) } } } } });
+        Assert.Contains("holds no vectors", (await withVector.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents")[0].GetProperty("error").GetProperty("detail").GetString());
+        Assert.Contains("holds no vectors", (await Problem(await Http.PostAsJsonAsync("v1/collections/texts-only/search", new { vector = new float[] { 1 } }), HttpStatusCode.BadRequest)).GetProperty("detail").GetString());
+    }
+
+    private static int Ordinal(string chunkId) => int.Parse(chunkId[(chunkId.LastIndexOf('#') + 1)..]);
+
+    [Fact]
     public async Task A_collection_with_its_own_vectors_takes_chunks_and_query_vectors_and_refuses_bad_ones_per_document()
     {
-        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("v1/collections", new { name = "vec0", dimensions = 0 })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("v1/collections", new { name = "vec-1", dimensions = -1 })).StatusCode);
         var created = await Http.PostAsJsonAsync("v1/collections", new { name = "vec", dimensions = 8, shardCount = 2 });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Equal(8, (await Http.GetFromJsonAsync<JsonElement>("v1/collections/vec")).GetProperty("settings").GetProperty("dimensions").GetInt32());

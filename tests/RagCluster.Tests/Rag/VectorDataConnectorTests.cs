@@ -224,6 +224,26 @@ public sealed class VectorDataConnectorTests(TestClusterApi api) : IClassFixture
         Assert.Throws<InvalidOperationException>(() => titled.HybridSearchAsync(new float[] { 1, 0, 0, 0 }, ["apples"], 1));
     }
 
+    [Fact]
+    public async Task A_record_without_a_vector_is_kept_in_a_collection_of_0_dimensions_and_found_by_key_and_filter()
+    {
+        using var store = Store();
+        var definition = new VectorStoreCollectionDefinition
+        {
+            Properties = [new VectorStoreKeyProperty("Key", typeof(string)), new VectorStoreDataProperty("Label", typeof(string)) { IsIndexed = true }],
+        };
+        var plain = store.GetDynamicCollection("vd-novector", definition);
+        await plain.EnsureCollectionExistsAsync();
+        Assert.Equal(0, (await api.NewClient().GetCollectionAsync("vd-novector")).Settings.Dimensions);
+        await plain.UpsertAsync([new Dictionary<string, object?> { ["Key"] = "p1", ["Label"] = "foo" }, new Dictionary<string, object?> { ["Key"] = "p2", ["Label"] = "bar" }]);
+        Assert.Equal("foo", (await plain.GetAsync("p1", new() { IncludeVectors = true }))!["Label"]);
+        Assert.Equal(["p2"], await plain.GetAsync(r => (string)r["Label"]! == "bar", 10).Select(r => (string)r["Key"]!).ToArrayAsync());
+        Assert.Throws<InvalidOperationException>(() => plain.SearchAsync(new float[] { 1 }, 1));
+        await plain.DeleteAsync("p1");
+        Assert.Null(await plain.GetAsync("p1"));
+        await plain.EnsureCollectionDeletedAsync();
+    }
+
     public sealed class Moment
     {
         [VectorStoreKey] public string Id { get; set; } = "";
