@@ -8,8 +8,8 @@ using RagCluster.Client;
 namespace RagCluster.VectorData;
 
 /// <summary>
-/// What a RagCluster collection can hold of a record: a key (the document id: string, Guid, int or long), one vector (the document's one
-/// chunk), data properties as tags (typed: strings, numbers, booleans, instants, string lists; at most 32, strings up
+/// What a RagCluster collection can hold of a record: a key (the document id: string, Guid, int or long), at most one vector (the
+/// document's one chunk's; none makes a collection of 0 dimensions), data properties as tags (typed: strings, numbers, booleans, instants, string lists; at most 32, strings up
 /// to 256 characters), and full-text properties: one is the chunk's text; several are the collection's declared text
 /// fields, each with a BM25 index of its own (hybrid search names the one it matches).
 /// </summary>
@@ -177,7 +177,6 @@ internal sealed class RecordMapper(CollectionModel model)
         {
             if (p == Text) p.SetValueAsObject(record, chunk?.Text ?? "");
             else if (document.Tags.TryGetValue(p.StorageName, out var value)) p.SetValueAsObject(record, Read(value, p.Type));
-            else if (p.IsFullTextIndexed) p.SetValueAsObject(record, ""); // an empty text field is kept as no tag
             // A null value is stored as no tag: a dynamic record has the property, as null, as it was written.
             else if (!p.Type.IsValueType || Nullable.GetUnderlyingType(p.Type) is not null) p.SetValueAsObject(record, null);
         }
