@@ -305,7 +305,7 @@ public static partial class Commands
     }
 
     /// <summary>BEIR evaluation: ingest the corpus, run every query per plan, score document rankings.</summary>
-    public static async Task<int> Eval(IRagBackend backend, string collection, string folder, string[] plans, int maxQueries, CancellationToken ct)
+    public static async Task<int> Eval(IRagBackend backend, string collection, string folder, string[] plans, int maxQueries, CancellationToken ct, bool ask = false)
     {
         var corpusPath = Path.Combine(folder, "corpus.jsonl");
         var qrelsPath = Directory.Exists(Path.Combine(folder, "qrels")) ? Directory.EnumerateFiles(Path.Combine(folder, "qrels"), "*.tsv").FirstOrDefault() : null;
@@ -360,6 +360,7 @@ public static partial class Commands
             }
             Console.WriteLine($"| {plan} | {ndcg / queries.Count:F4} | {recall / queries.Count:F4} | {qsw.Elapsed.TotalMilliseconds / queries.Count:F1} |");
         }
+        if (ask) await AskEvalAsync(backend, collection, queries, qrels, ct);
         return 0;
     }
 

@@ -44,8 +44,9 @@ status.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Status(b, p.GetValue(c
 var beir = new Argument<string>("beir-folder") { Description = "folder with corpus.jsonl, queries.jsonl and qrels/*.tsv" };
 var plans = new Option<string>("--plans") { Description = "comma-separated plans to score", DefaultValueFactory = _ => "bm25,vector,hybrid" };
 var maxQueries = new Option<int>("--max-queries") { Description = "score at most this many queries (0 = all)", DefaultValueFactory = _ => 0 };
-var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries };
-eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c)));
+var askScores = new Option<bool>("--ask") { Description = "also score /ask's citations: per answer, their precision, the answers citing a relevant document, beside search's top 3" };
+var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries, askScores };
+eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c, p.GetValue(askScores))));
 
 var tenant = new Option<string?>("--tenant") { Description = "tenant of the key (default: the caller's; embedded: 'default')" };
 var role = new Option<string>("--role") { Description = "operator (the whole cluster), admin (its own tenant), writer or reader", Required = true };
