@@ -55,7 +55,7 @@ public sealed class RagClusterCollection<TKey, TRecord> : VectorStoreCollection<
         var dimensions = _map.Dimensions;
         var vector = _map.Model.VectorProperties.FirstOrDefault();
         var indexKind = vector?.IndexKind == IndexKind.Flat ? "flat" : null;
-        var distance = RecordMapper.CollectionDistance(vector?.DistanceFunction) is "cosine" ? null : RecordMapper.CollectionDistance(vector?.DistanceFunction);
+        var distance = RecordMapper.CollectionDistance(vector?.DistanceFunction) is var d and not "cosine" ? d : null;
         var request = new CreateCollectionRequest(Name) { Dimensions = dimensions, AccessField = _options.AccessField, IndexKind = indexKind, Fields = _map.TextFields, Distance = distance };
         if (await _client.EnsureCollectionAsync(request, cancellationToken).ConfigureAwait(false)) return true;
         var held = (await _client.GetCollectionAsync(Name, cancellationToken).ConfigureAwait(false)).Settings;

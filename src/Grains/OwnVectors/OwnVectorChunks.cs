@@ -105,7 +105,7 @@ public static class OwnVectorChunks
     }
 
     /// <summary>As a collection of that distance compares it: scaled to length 1 for cosine (below), as sent for dot and l2.</summary>
-    public static float[] Prepared(float[] vector, string? distance) => distance is null or "" or "cosine" ? Normalized(vector) : vector;
+    public static float[] Prepared(float[] vector, string? distance) => Vectors.VectorMetrics.Parse(distance) == Vectors.VectorMetric.Cosine ? Normalized(vector) : vector;
 
     /// <summary>Scaled to length 1: shards compare by dot product, which is cosine for unit vectors (ours are unit too).</summary>
     public static float[] Normalized(float[] vector)
