@@ -13,7 +13,6 @@ using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Grains.Querying;
 using RagCluster.Grains.Security;
 using RagCluster.Hosting;
 
@@ -186,9 +185,9 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct)
     {
-        var search = await SearchAsync(collection, new SearchRequest(question, topK, filter, null), ct);
-        var answer = ExtractiveAnswerer.Answer(question, search.Hits);
-        return (answer.Text, answer.Citations, search.Plan);
+        var asked = await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection))
+            .Ask(new AskRequest(new SearchRequest(question, topK, filter, null) { Access = ReadAccess.All }, RagCluster.Grains.Answering.ExtractiveAnswerer.DefaultSentences), ct); // the store's owner: every document
+        return (asked.Extractive.Text, asked.Extractive.Citations, asked.Search.Plan);
     }
 
     public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) =>

@@ -9,6 +9,7 @@ using RagCluster.Grains.Configuration;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Indexing;
+using RagCluster.Grains.Answering;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Vectors;
 
@@ -42,6 +43,7 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(sp => new EmbeddingService(sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value,
             sp.GetRequiredService<ILogger<EmbeddingService>>(), sp.GetService<Placement.SiloRoles>()));
         services.TryAddSingleton<Embedder>();
+        services.TryAddSingleton<Answering.SentenceRanker>();
         services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton<ShardLoadOrder>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ShardWakeup>();

@@ -11,7 +11,7 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Querying;
+using RagCluster.Grains.Answering;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Mcp;

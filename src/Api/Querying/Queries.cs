@@ -3,7 +3,7 @@ using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.Querying;
+using RagCluster.Grains.Answering;
 
 namespace RagCluster.Api.Querying;
 
@@ -43,25 +43,31 @@ public static class Queries
     public static async Task<Results<Ok<AskReply>, ProblemHttpResult>> AskAsync(CollectionRef c, AskBody body, IGrainFactory grains, ChatAnswerer llm, QueryLog queries, CancellationToken ct)
     {
         if (ValidQuery(body.Question, body.TopK, "question") is { } badQuery) return badQuery;
-        var (search, traceId) = await FindSourcesAsync(c, body, grains, queries, ct);
-        return TypedResults.Ok(await AnswerAsync(body.Question!, search, traceId, llm, ct));
+        var (asked, traceId) = await FindSourcesAsync(c, body, grains, queries, ct);
+        return TypedResults.Ok(await AnswerAsync(body.Question!, asked, traceId, llm, ct));
     }
 
     /// <summary>Generated when an LLM is configured and reachable; otherwise (or while its breaker is open) extractive.</summary>
-    public static async Task<AskReply> AnswerAsync(string question, SearchResponse search, string? traceId, ChatAnswerer llm, CancellationToken ct)
+    public static async Task<AskReply> AnswerAsync(string question, AskResponse asked, string? traceId, ChatAnswerer llm, CancellationToken ct)
     {
-        var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, search.Hits, ct) : (null, null);
-        var answer = generated ?? ExtractiveAnswerer.Answer(question, search.Hits);
+        var search = asked.Search;
+        var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
+        var answer = generated ?? asked.Extractive;
         var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
         return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId);
     }
 
-    /// <summary>The chunks a question's answer is drawn from (the question already checked), logged with the trace id.</summary>
-    public static async Task<(SearchResponse Search, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
+    /// <summary>The passages a generated answer is given: those the extractive answer quotes, best first (all hits where it quotes none).</summary>
+    public static SearchHit[] Passages(AskResponse asked) =>
+        asked.Passages.Length == 0 ? asked.Search.Hits : asked.Passages.Select(i => asked.Search.Hits[i]).ToArray();
+
+    /// <summary>A question's search and extractive answer (the question already checked), logged with the trace id.</summary>
+    public static async Task<(AskResponse Asked, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
     {
         using var span = StartQuerySpan("ask", c);
-        var search = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ct);
-        return (search, Log(queries, c, "ask", body.Question!, search, span));
+        var asked = await grains.GetGrain<IQueryPlanGrain>(c.Key).Ask(new AskRequest(
+            new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ExtractiveAnswerer.DefaultSentences), ct);
+        return (asked, Log(queries, c, "ask", body.Question!, asked.Search, span));
     }
 
     // The filter as the caller wrote it: the collection's query planner parses it against the collection's declared fields.

@@ -7,7 +7,7 @@ using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.Querying;
+using RagCluster.Grains.Answering;
 
 namespace RagCluster.Api.Querying;
 
@@ -35,23 +35,25 @@ public static class QueryEndpoints
         var (body, error) = await RagEndpoints.ReadJson<AskBody>(http.Request);
         if (error is not null) return error;
         if (Queries.ValidQuery(body!.Question, body.TopK, "question") is { } badQuery) return badQuery;
-        var (search, traceId) = await Queries.FindSourcesAsync(c, body, grains, queries, http.RequestAborted);
-        if (body.Stream != true) return TypedResults.Ok(await Queries.AnswerAsync(body.Question!, search, traceId, llm, http.RequestAborted));
-        return TypedResults.ServerSentEvents(AnswerEvents(llm, body.Question!, search, traceId, http.RequestAborted));
+        var (asked, traceId) = await Queries.FindSourcesAsync(c, body, grains, queries, http.RequestAborted);
+        if (body.Stream != true) return TypedResults.Ok(await Queries.AnswerAsync(body.Question!, asked, traceId, llm, http.RequestAborted));
+        return TypedResults.ServerSentEvents(AnswerEvents(llm, body.Question!, asked, traceId, http.RequestAborted));
     }
 
     // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done"; each event's
     // data is JSON (a token is a JSON string), serialized with the API's JSON options.
-    private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(ChatAnswerer llm, string question, SearchResponse search, string? traceId,
+    private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(ChatAnswerer llm, string question, AskResponse asked, string? traceId,
         [EnumeratorCancellation] CancellationToken ct)
     {
+        var search = asked.Search;
+        var passages = Queries.Passages(asked);
         var mode = "extractive";
         Answer answer;
         var failure = new ChatAnswerer.StreamFailure();
         var text = new System.Text.StringBuilder();
         if (llm.IsConfigured && search.Hits.Length > 0)
         {
-            await foreach (var piece in llm.StreamAsync(question, search.Hits, failure, ct))
+            await foreach (var piece in llm.StreamAsync(question, passages, failure, ct))
             {
                 text.Append(piece);
                 yield return new SseItem<object>(piece, "token");
@@ -60,12 +62,12 @@ public static class QueryEndpoints
         if (text.Length > 0)
         {
             mode = "generated";
-            answer = ChatAnswerer.WithCitations(text.ToString(), search.Hits);
+            answer = ChatAnswerer.WithCitations(text.ToString(), passages);
         }
         else
         {
             if (llm.IsConfigured && search.Hits.Length > 0) mode = "extractive-fallback";
-            answer = ExtractiveAnswerer.Answer(question, search.Hits);
+            answer = asked.Extractive;
             foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) yield return new SseItem<object>(word, "token");
         }
         yield return new SseItem<object>(Queries.Citations(answer), "citations");

@@ -42,7 +42,7 @@ public sealed partial class Chunker(ChunkingOptions options, ITokenCounter token
     private void AddUnits(string text, TextBlock block, List<Unit> units)
     {
         var first = true;
-        foreach (var (s, e) in Sentences(text, block.Start, block.Start + block.Length))
+        foreach (var (s, e) in Sentences.Spans(text, block.Start, block.Start + block.Length))
         {
             var ids = Ids(text[s..e]);
             var n = ids?.Count ?? tokens.CountTokens(text[s..e]);
@@ -128,29 +128,6 @@ public sealed partial class Chunker(ChunkingOptions options, ITokenCounter token
         var t = units[from].Tokens;
         for (var k = from + 1; k < units.Count && !units[k].ParagraphStart; k++) t += units[k].Tokens;
         return t;
-    }
-
-    // Sentence spans inside [start, end): ends at . ! ? followed by whitespace, or at a line break.
-    private static IEnumerable<(int, int)> Sentences(string text, int start, int end)
-    {
-        var s = start;
-        while (s < end && char.IsWhiteSpace(text[s])) s++;
-        for (var i = s; i < end; i++)
-        {
-            var c = text[i];
-            var boundary = c == '\n' || (c is '.' or '!' or '?' && i + 1 < end && char.IsWhiteSpace(text[i + 1]));
-            if (!boundary) continue;
-            var e = i + 1;
-            var trimmed = e;
-            while (trimmed > s && char.IsWhiteSpace(text[trimmed - 1])) trimmed--;
-            if (trimmed > s) yield return (s, trimmed);
-            s = e;
-            while (s < end && char.IsWhiteSpace(text[s])) s++;
-            i = s - 1;
-        }
-        var last = end;
-        while (last > s && char.IsWhiteSpace(text[last - 1])) last--;
-        if (last > s) yield return (s, last);
     }
 
     [GeneratedRegex(@"\S+")]

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using RagCluster.Grains.Answering;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Documents;
@@ -20,8 +21,8 @@ using RagCluster.Grains.OwnVectors;
 namespace RagCluster.Grains.Querying;
 
 [Reentrant, StatelessWorker(1)]
-public sealed class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, Resilience.LastKnown<string, CollectionInfo> infos,
-    Resilience.Patience patience, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
+public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, Resilience.LastKnown<string, CollectionInfo> infos,
+    Resilience.Patience patience, SentenceRanker ranker, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-rrf"];
     /// <summary>Documents a read-your-writes search may name.</summary>

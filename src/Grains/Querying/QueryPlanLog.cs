@@ -16,10 +16,4 @@ internal static partial class QueryPlanLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shared query cache {Operation} skipped: {Error}")]
     public static partial void SharedCacheSkipped(ILogger log, string operation, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM answer failed, falling back to extractive: {Reason}")]
-    public static partial void LlmAnswerFailed(this ILogger logger, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM stream failed: {Reason}")]
-    public static partial void LlmStreamFailed(this ILogger logger, string reason);
 }

@@ -168,8 +168,12 @@ public sealed class ApiTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.All(filtered.Hits, h => Assert.Equal("tea", h.DocumentId));
 
         var ask = await Client.AskAsync("docs", new AskRequest("At what temperature is green tea brewed?") { TopK = 3 });
-        Assert.Contains("80 degrees", ask.Answer);
-        Assert.Equal("tea", ask.Citations[0].DocumentId);
+        // The test model's weights are random, so which sentence scores best is not asked here (MeaningTests asks it of
+        // the real ones): only that the answer quotes whole sentences of the documents, each cited where it stands.
+        string[] sentences = ["Green tea is brewed at about 80 degrees Celsius.", "Black tea needs boiling water and four minutes.", "Espresso is brewed under nine bars of pressure."];
+        Assert.NotEmpty(ask.Citations);
+        Assert.All(ask.Citations, c => Assert.Contains($"{c.Quote} [{c.Number}]", ask.Answer));
+        Assert.All(ask.Citations, c => Assert.Contains(c.Quote, sentences));
         Assert.Equal("extractive", ask.Mode);
 
         // Streaming: server-sent events carry the same answer, then citations, then done.

@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.Querying;
+using RagCluster.Grains.Answering;
 
 namespace RagCluster.Tests.Rag;
 

@@ -99,4 +99,28 @@ public sealed class MeaningTests
         Assert.Equal("tea", ask.Citations[0].DocumentId);
         Assert.Contains("80 degrees", ask.Answer);
     }
+
+    // Issue 75: the sentence that answers by meaning is the answer's best, not the one sharing the question's words;
+    // a document's title is never quoted as a sentence.
+    [Fact]
+    public async Task Ask_quotes_the_sentence_that_answers_by_meaning_before_one_that_shares_the_words()
+    {
+        var (cluster, client) = await StartAsync("arctic-xs");
+        await using var _ = cluster;
+        await client.EnsureCollectionAsync(new("shop"));
+        await client.IngestAsync("shop", new DocumentInput("guide")
+        {
+            Format = "md",
+            Text = "# The Tea Room\n\nMany people enjoy tea, and our shop sells water filters for the kitchen. "
+                 + "Green leaves taste best when the kettle is stopped at eighty degrees. Our shop opens at nine on weekdays.",
+        });
+        await client.SettledAsync("shop", ["guide"], seconds: 60);
+        var ask = await client.AskAsync("shop", new AskRequest("What temperature should the water have for brewing tea?"));
+        var best = ask.Citations.MaxBy(c => c.Score)!;
+        Assert.Equal("Green leaves taste best when the kettle is stopped at eighty degrees.", best.Quote);
+        Assert.DoesNotContain("Tea Room", ask.Answer);
+        Assert.DoesNotContain("opens at nine", ask.Answer); // the passage's off-topic sentence
+        var chunk = (await client.GetDocumentContentsAsync("shop", ["guide"])).Single().Chunks.Single(); // offsets count in the document's text
+        Assert.Equal(best.Quote, chunk.Text[(best.Start - chunk.Start)..(best.End - chunk.Start)]);
+    }
 }

@@ -1,4 +1,4 @@
-namespace RagCluster.Grains.Querying;
+namespace RagCluster.Grains.Answering;
 
 /// <summary>Bound from "Llm": an OpenAI-compatible chat endpoint (OpenAI, Ollama's /v1, vLLM, llama.cpp server).</summary>
 public sealed class LlmOptions : RagCluster.Grains.Configuration.IValidatedOptions

@@ -12,7 +12,7 @@ using Polly.CircuitBreaker;
 using Polly.Timeout;
 using RagCluster.Grains.Interfaces.Querying;
 
-namespace RagCluster.Grains.Querying;
+namespace RagCluster.Grains.Answering;
 
 public static class LlmServiceCollectionExtensions
 {

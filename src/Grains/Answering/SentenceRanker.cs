@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging;
+using RagCluster.Grains.Caching;
+using RagCluster.Grains.Documents;
+using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Lexical;
+
+namespace RagCluster.Grains.Answering;
+
+public sealed record ScoredSentence(CandidateSentence Sentence, double Cosine, double Bm25, double Score);
+
+/// <summary>
+/// Scores the candidate sentences of a search's hits against the question: by meaning (the cosine of the model's
+/// vectors), by words (BM25 over the sentences, in the collection's language) and by the rank of their passage.
+/// Where no silo can embed them now, by words and rank alone.
+/// </summary>
+public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> log)
+{
+    public async Task<List<ScoredSentence>> ScoreAsync(string question, IReadOnlyList<SearchHit> hits, TermAnalyzer analyzer, CancellationToken ct)
+    {
+        var candidates = CandidateSentences.Of(hits);
+        var bm25 = Bm25(question, candidates, analyzer);
+        var cosine = candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(question, candidates, ct) : null;
+        var top = Math.Max(1e-9, bm25.DefaultIfEmpty(0).Max());
+        var last = Math.Max(1, hits.Count - 1);
+        return candidates.Select((c, i) => new ScoredSentence(c, cosine?[i] ?? 0, bm25[i],
+            (cosine?[i] ?? 0) + (cosine is null ? 1 : LexicalWeight) * bm25[i] / top - RankWeight * c.Hit / last)).ToList();
+    }
+
+    // Weights tuned on scifact-train's questions 201-809 and reported on its first 200 (docs/benchmarks.md, issue 75):
+    // the sentence's meaning first, its words a little, and the search's rank of its passage as a prior, since the
+    // search ranks documents better than one sentence's similarity does.
+    /// <summary>BM25's share beside the cosine, scaled to the best sentence's BM25.</summary>
+    public const double LexicalWeight = 0.05;
+    /// <summary>What the last of the search's hits loses against the first (linear in the hit's rank).</summary>
+    public const double RankWeight = 0.1;
+
+    // Sentence and question vectors by text: a question asked again (its search then comes from a cache) embeds
+    // nothing, and a passage's sentences are embedded once while they keep being retrieved.
+    private readonly BoundedLru<float[]> _vectors = new(8192, 16L << 20);
+    private readonly Lock _vectorsLock = new();
+
+    private async Task<double[]?> CosinesAsync(string question, List<CandidateSentence> candidates, CancellationToken ct)
+    {
+        var keys = candidates.Select(c => "p\u0001" + c.Text).Prepend("q\u0001" + question).ToArray();
+        var vectors = new float[keys.Length][];
+        lock (_vectorsLock)
+            for (var i = 0; i < keys.Length; i++) _vectors.TryGet(keys[i], out vectors[i]!);
+        var missing = Enumerable.Range(0, keys.Length).Where(i => vectors[i] is null).ToArray();
+        if (missing.Length > 0)
+        {
+            await embedder.ModelLoaded.WaitAsync(ct);
+            var local = embedder.Local;
+            // One call in the query lane (a question waits behind no ingest): the question framed as a query, the sentences as passages, as chunks are.
+            var sequences = missing.Select(i => i == 0 ? local.TokenIds(question, EmbeddingKind.Query) : local.TokenIds(candidates[i - 1].Text, EmbeddingKind.Passage)).ToArray();
+            float[][] embedded;
+            try
+            {
+                embedded = await embedder.EmbedAsync(sequences, EmbeddingKind.Query, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested && (e is EmbeddingUnavailableException || DocumentRefusal.IsTransient(e)))
+            {
+                log.SentencesNotEmbedded(e.Message.Split('\n')[0]);
+                return null;
+            }
+            lock (_vectorsLock)
+                for (var j = 0; j < missing.Length; j++)
+                {
+                    vectors[missing[j]] = embedded[j];
+                    _vectors.Set(keys[missing[j]], embedded[j], 4L * embedded[j].Length + 2L * keys[missing[j]].Length + 64);
+                }
+        }
+        return vectors.Skip(1).Select(v => Cosine(vectors[0], v)).ToArray();
+    }
+
+    private static double Cosine(float[] a, float[] b)
+    {
+        double dot = 0, na = 0, nb = 0;
+        for (var i = 0; i < a.Length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
+    }
+
+    // BM25 with each candidate sentence as a document (k1 1.2, b 0.75), the statistics those of the sentences at hand.
+    private static double[] Bm25(string question, List<CandidateSentence> candidates, TermAnalyzer analyzer)
+    {
+        var query = analyzer.Terms(question).Distinct().ToList();
+        var terms = candidates.Select(c => analyzer.Terms(c.Text)).ToList();
+        var df = new Dictionary<string, int>();
+        foreach (var t in terms) foreach (var term in t.Distinct()) df[term] = df.GetValueOrDefault(term) + 1;
+        var n = candidates.Count;
+        var mean = Math.Max(1, terms.Sum(t => t.Count) / (double)Math.Max(1, n));
+        return terms.Select(t =>
+        {
+            var tf = t.GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());
+            return query.Where(tf.ContainsKey).Sum(q =>
+            {
+                var idf = Math.Log(1 + (n - df[q] + 0.5) / (df[q] + 0.5));
+                return idf * tf[q] * 2.2 / (tf[q] + 1.2 * (0.25 + 0.75 * t.Count / mean));
+            });
+        }).ToArray();
+    }
+}
