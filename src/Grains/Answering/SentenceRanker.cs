@@ -16,15 +16,20 @@ public sealed record ScoredSentence(CandidateSentence Sentence, double Cosine, d
 /// </summary>
 public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> log)
 {
-    public async Task<List<ScoredSentence>> ScoreAsync(string question, IReadOnlyList<SearchHit> hits, TermAnalyzer analyzer, CancellationToken ct)
+    /// <param name="question">The question, as searched.</param>
+    /// <param name="hits">The search's hits, best first.</param>
+    /// <param name="analyzer">The collection's BM25 terms.</param>
+    /// <param name="byMeaning">Whether the model scores them (Query:AnswerByMeaning); with false, or no model, words and rank alone.</param>
+    /// <param name="ct">Cancels the embedding.</param>
+    public async Task<List<ScoredSentence>> ScoreAsync(string question, IReadOnlyList<SearchHit> hits, TermAnalyzer analyzer, bool byMeaning, CancellationToken ct)
     {
         var candidates = CandidateSentences.Of(hits);
         var bm25 = Bm25(question, candidates, analyzer);
-        var cosine = candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(question, candidates, ct) : null;
+        var cosine = byMeaning && candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(question, candidates, ct) : null;
         var top = Math.Max(1e-9, bm25.DefaultIfEmpty(0).Max());
         var last = Math.Max(1, hits.Count - 1);
         return candidates.Select((c, i) => new ScoredSentence(c, cosine?[i] ?? 0, bm25[i],
-            (cosine?[i] ?? 0) + (cosine is null ? 1 : LexicalWeight) * bm25[i] / top - RankWeight * c.Hit / last)).ToList();
+            (cosine?[i] ?? 0) + (cosine is null ? WordsAloneWeight : LexicalWeight) * bm25[i] / top - RankWeight * c.Hit / last)).ToList();
     }
 
     // Weights tuned on scifact-train's questions 201-809 and reported on its first 200 (docs/benchmarks.md, issue 75):
@@ -34,6 +39,8 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
     public const double LexicalWeight = 0.05;
     /// <summary>What the last of the search's hits loses against the first (linear in the hit's rank).</summary>
     public const double RankWeight = 0.1;
+    /// <summary>BM25's weight with no cosine: the rank then counts half as much as the best sentence's words.</summary>
+    public const double WordsAloneWeight = 0.2;
 
     // Sentence and question vectors by text: a question asked again (its search then comes from a cache) embeds
     // nothing, and a passage's sentences are embedded once while they keep being retrieved.

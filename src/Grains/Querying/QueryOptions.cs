@@ -38,6 +38,13 @@ public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// <summary>How long a read-your-writes search (readAfter) waits for its documents to be indexed before a retriable 503.</summary>
     public double ReadAfterWaitMs { get; set; } = 5000;
 
+    /// <summary>
+    /// Whether an extractive answer scores its candidate sentences with the model (the default) or by their words and
+    /// their passage's rank alone: the model embeds every candidate sentence of a question not asked before, about 25
+    /// sentences at the default topK (docs/benchmarks.md, issue 75), which sites bound by query throughput may not spend.
+    /// </summary>
+    public bool AnswerByMeaning { get; set; } = true;
+
     public void Validate()
     {
         if (HedgeAfterMs is < 1 or > 60_000 || double.IsNaN(HedgeAfterMs)) throw new ArgumentException("Query:HedgeAfterMs must be 1..60000");

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using RagCluster.Grains.Answering;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Querying;
@@ -10,13 +11,21 @@ public sealed partial class QueryPlanGrain
 {
     public const int MaxAnswerSentences = 10;
 
+    // The answer drawn from a search's hits, by the hits' array: a search this silo's L1 cache serves again hands back
+    // the same array, so a question asked again is answered without scoring its sentences again.
+    private static readonly ConditionalWeakTable<SearchHit[], Drawn> Answers = new();
+    private sealed record Drawn(string Question, int MaxSentences, Answer Answer, int[] Passages);
+
     public async Task<AskResponse> Ask(AskRequest request, CancellationToken cancellationToken = default)
     {
         if (request.MaxSentences is < 1 or > MaxAnswerSentences) throw new InvalidRequestException($"maxSentences must be 1..{MaxAnswerSentences}");
         var search = await Search(request.Search, cancellationToken);
+        if (search.Hits.Length > 0 && Answers.TryGetValue(search.Hits, out var drawn) && drawn.Question == request.Search.Query && drawn.MaxSentences == request.MaxSentences)
+            return new AskResponse(search, drawn.Answer, drawn.Passages);
         var (info, _) = await CollectionInfoAsync(this.GetPrimaryKeyString(), cancellationToken);
-        var scored = await ranker.ScoreAsync(request.Search.Query, search.Hits, TermAnalyzers.For(info.Settings.Language), cancellationToken);
+        var scored = await ranker.ScoreAsync(request.Search.Query, search.Hits, TermAnalyzers.For(info.Settings.Language), options.Value.AnswerByMeaning, cancellationToken);
         var (answer, passages) = ExtractiveAnswerer.Answer(search.Hits, scored, request.MaxSentences);
+        if (search.Hits.Length > 0) Answers.AddOrUpdate(search.Hits, new Drawn(request.Search.Query, request.MaxSentences, answer, passages));
         return new AskResponse(search, answer, passages);
     }
 }
