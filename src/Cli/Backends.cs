@@ -28,7 +28,9 @@ public interface IRagBackend : IAsyncDisposable
     /// <summary>The statuses of up to 1,000 documents in one call ("notFound" for none).</summary>
     Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct);
     Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct);
-    Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct);
+    /// <summary>An answer with citations; <paramref name="history"/>: the earlier turns of a conversation the CLI keeps (a follow-up's context).</summary>
+    Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
+        IReadOnlyList<(string Question, string Answer)>? history = null);
     Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct);
     /// <summary>Creates the collection unless it exists; true when it was created.</summary>
     /// <param name="collection">Its name.</param>
@@ -183,10 +185,12 @@ public sealed class EmbeddedBackend : IRagBackend
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
         await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request with { Access = ReadAccess.All }, ct); // the store's owner: every document
 
-    public async Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct)
+    public async Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
+        IReadOnlyList<(string Question, string Answer)>? history = null)
     {
         var asked = await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection))
-            .Ask(new AskRequest(new SearchRequest(question, topK, filter, null) { Access = ReadAccess.All }, RagCluster.Grains.Answering.ExtractiveAnswerer.DefaultSentences), ct); // the store's owner: every document
+            .Ask(new AskRequest(new SearchRequest(question, topK, filter, null) { Access = ReadAccess.All }, RagCluster.Grains.Answering.ExtractiveAnswerer.DefaultSentences)
+            { Earlier = history is { Count: > 0 } ? history[^1].Question : null }, ct); // the store's owner: every document; no LLM here: a follow-up is fused with the question before it
         return (asked.Extractive.Text, asked.Extractive.Citations, asked.Search.Plan);
     }
 
@@ -341,9 +345,14 @@ public sealed class HttpBackend : IRagBackend
             { Groups = r.Groups?.Select(g => new SearchGroup(g.DocumentId, g.Score, g.Hits.Select(Hit).ToArray())).ToArray() };
     });
 
-    public Task<(string, Citation[], string)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct) => Call(async () =>
+    public Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
+        IReadOnlyList<(string Question, string Answer)>? history = null) => Call(async () =>
     {
-        var r = await _client.AskAsync(collection, new RagCluster.Client.AskRequest(question) { TopK = topK, Filter = filter is null ? null : System.Text.Json.JsonDocument.Parse(filter).RootElement }, ct);
+        var r = await _client.AskAsync(collection, new RagCluster.Client.AskRequest(question)
+        {
+            TopK = topK, Filter = filter is null ? null : System.Text.Json.JsonDocument.Parse(filter).RootElement,
+            History = history?.Select(t => new RagCluster.Client.AskTurn(t.Question, t.Answer)).ToArray(),
+        }, ct);
         return (r.Answer, r.Citations.Select(c => new Citation(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray(), r.Plan);
     });
 

@@ -254,14 +254,23 @@ public static partial class Commands
         return 0;
     }
 
-    public static async Task<int> Ask(IRagBackend backend, string collection, string question, int topK, string? filter, CancellationToken ct)
+    /// <summary>One question, or with <paramref name="chat"/> a conversation: each further line of standard input is a follow-up (until an empty line or its end).</summary>
+    public static async Task<int> Ask(IRagBackend backend, string collection, string question, int topK, string? filter, CancellationToken ct, bool chat = false)
     {
         CheckFilter(filter);
-        var (answer, citations, plan) = await backend.AskAsync(collection, question, topK, filter, ct);
-        Console.WriteLine(answer);
-        Console.WriteLine();
-        foreach (var c in citations) Console.WriteLine($"[{c.Number}] {c.DocumentId} chars {c.Start}..{c.End} (score {c.Score:F4})");
-        Console.WriteLine($"plan: {plan}");
+        var turns = new List<(string Question, string Answer)>();
+        for (string? next = question; !string.IsNullOrWhiteSpace(next); next = chat ? Console.ReadLine() : null)
+        {
+            if (next.Length > 2000) throw new CliException("a question is 1..2000 characters");
+            var (answer, citations, plan) = await backend.AskAsync(collection, next, topK, filter, ct, turns);
+            Console.WriteLine(answer);
+            Console.WriteLine();
+            foreach (var c in citations) Console.WriteLine($"[{c.Number}] {c.DocumentId} chars {c.Start}..{c.End} (score {c.Score:F4})");
+            Console.WriteLine($"plan: {plan}");
+            turns.Add((next, answer));
+            if (turns.Count > 20) turns.RemoveAt(0); // the API's bound on history (Conversations:MaxHistoryTurns)
+            if (chat) Console.WriteLine();
+        }
         return 0;
     }
 
@@ -323,26 +332,8 @@ public static partial class Commands
             .Select(e => (Id: e.GetProperty("_id").GetString()!, Text: e.GetProperty("text").GetString()!)).Where(q => qrels.ContainsKey(q.Id)).ToList();
         if (maxQueries > 0) queries = queries.Take(maxQueries).ToList();
 
-        // Ingest (a no-op for documents already there with the same content).
-        await backend.EnsureCollectionAsync(collection, null, ct);
-        var sw = Stopwatch.StartNew();
-        var ids = new List<string>();
-        // In batches, like `ingest`: a corpus of thousands stays inside the API's rate limit.
-        foreach (var chunk in File.ReadLines(corpusPath).Chunk(MaxBatch))
-        {
-            var documents = chunk.Select(line =>
-            {
-                var e = JsonDocument.Parse(line).RootElement;
-                var body = JsonSerializer.SerializeToUtf8Bytes(new { title = e.TryGetProperty("title", out var t) ? t.GetString() : "", text = e.GetProperty("text").GetString() });
-                return (Id: DocumentId(e.GetProperty("_id").GetString()!), Request: new IngestRequest("json", body, [], null));
-            }).ToList();
-            foreach (var item in await backend.IngestManyAsync(collection, documents, ct))
-                if (item.Error is { } error) throw new CliException($"corpus document '{item.Id}': {error}");
-            ids.AddRange(documents.Select(d => d.Id));
-        }
-        foreach (var slice in ids.Chunk(MaxBatch))
-            while ((await backend.StatusManyAsync(collection, slice, ct)).Any(s => s.Status == DocumentStatuses.Pending)) await Task.Delay(100, ct);
-        Console.WriteLine($"corpus: {ids.Count} documents ready in {sw.Elapsed.TotalSeconds:F1} s; {queries.Count} queries");
+        var ready = await IngestCorpusAsync(backend, collection, corpusPath, ct);
+        Console.WriteLine($"corpus: {ready.Documents} documents ready in {ready.Elapsed.TotalSeconds:F1} s; {queries.Count} queries");
 
         Console.WriteLine("| plan | nDCG@10 | recall@100 | mean ms/query |");
         Console.WriteLine("|---|---:|---:|---:|");
@@ -362,6 +353,30 @@ public static partial class Commands
         }
         if (ask) await AskEvalAsync(backend, collection, queries, qrels, ct);
         return 0;
+    }
+
+    /// <summary>A BEIR corpus.jsonl into the collection (made if missing), waited for until no document is pending; a no-op for documents already there with the same content.</summary>
+    private static async Task<(int Documents, TimeSpan Elapsed)> IngestCorpusAsync(IRagBackend backend, string collection, string corpusPath, CancellationToken ct)
+    {
+        await backend.EnsureCollectionAsync(collection, null, ct);
+        var sw = Stopwatch.StartNew();
+        var ids = new List<string>();
+        // In batches, like `ingest`: a corpus of thousands stays inside the API's rate limit.
+        foreach (var chunk in File.ReadLines(corpusPath).Chunk(MaxBatch))
+        {
+            var documents = chunk.Select(line =>
+            {
+                var e = JsonDocument.Parse(line).RootElement;
+                var body = JsonSerializer.SerializeToUtf8Bytes(new { title = e.TryGetProperty("title", out var t) ? t.GetString() : "", text = e.GetProperty("text").GetString() });
+                return (Id: DocumentId(e.GetProperty("_id").GetString()!), Request: new IngestRequest("json", body, [], null));
+            }).ToList();
+            foreach (var item in await backend.IngestManyAsync(collection, documents, ct))
+                if (item.Error is { } error) throw new CliException($"corpus document '{item.Id}': {error}");
+            ids.AddRange(documents.Select(d => d.Id));
+        }
+        foreach (var slice in ids.Chunk(MaxBatch))
+            while ((await backend.StatusManyAsync(collection, slice, ct)).Any(s => s.Status == DocumentStatuses.Pending)) await Task.Delay(100, ct);
+        return (ids.Count, sw.Elapsed);
     }
 
     public static double Ndcg(IReadOnlyList<string> ranked, IReadOnlyDictionary<string, int> relevance, int k)

@@ -34,8 +34,9 @@ search.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Search(b, p.GetValue(c
     (p.GetValue(groupBy), p.GetValue(groupSize), p.GetValue(minScore), p.GetValue(offset), p.GetValue(fusion), p.GetValue(alpha)), c)));
 
 var question = new Argument<string>("question");
-var ask = new Command("ask", "answer a question with citations") { question, topK, filter };
-ask.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ask(b, p.GetValue(collection)!, p.GetValue(question)!, p.GetValue(topK), p.GetValue(filter), c)));
+var chat = new Option<bool>("--chat") { Description = "a conversation: after the answer, each line of standard input is a follow-up that may refer to what came before (an empty line ends it)" };
+var ask = new Command("ask", "answer a question with citations") { question, topK, filter, chat };
+ask.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Ask(b, p.GetValue(collection)!, p.GetValue(question)!, p.GetValue(topK), p.GetValue(filter), c, p.GetValue(chat))));
 
 var documentId = new Argument<string?>("document") { Arity = ArgumentArity.ZeroOrOne, Description = "a document id (default: the collection)" };
 var status = new Command("status", "collection or document status") { documentId };
@@ -45,8 +46,10 @@ var beir = new Argument<string>("beir-folder") { Description = "folder with corp
 var plans = new Option<string>("--plans") { Description = "comma-separated plans to score", DefaultValueFactory = _ => "bm25,vector,hybrid" };
 var maxQueries = new Option<int>("--max-queries") { Description = "score at most this many queries (0 = all)", DefaultValueFactory = _ => 0 };
 var askScores = new Option<bool>("--ask") { Description = "also score /ask's citations: per answer, their precision, the answers citing a relevant document, beside search's top 3" };
-var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries, askScores };
-eval.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c, p.GetValue(askScores))));
+var followUps = new Option<bool>("--followups") { Description = "the folder holds corpus.jsonl and conversations.jsonl: score follow-ups searched alone and made standalone" };
+var eval = new Command("eval", "nDCG@10 and recall@100 on a BEIR-format dataset (ingests its corpus first)") { beir, plans, maxQueries, askScores, followUps };
+eval.SetAction((p, ct) => Run(p, ct, (b, c) => p.GetValue(followUps) ? Commands.FollowUpEval(b, p.GetValue(collection)!, p.GetValue(beir)!, c)
+    : Commands.Eval(b, p.GetValue(collection)!, p.GetValue(beir)!, p.GetValue(plans)!.Split(','), p.GetValue(maxQueries), c, p.GetValue(askScores))));
 
 var tenant = new Option<string?>("--tenant") { Description = "tenant of the key (default: the caller's; embedded: 'default')" };
 var role = new Option<string>("--role") { Description = "operator (the whole cluster), admin (its own tenant), writer or reader", Required = true };

@@ -169,14 +169,33 @@ public sealed record AskRequest(string Question)
     public int? TopK { get; init; }
     /// <summary>A filter on tags, as <see cref="SearchRequest.Filter"/>.</summary>
     public object? Filter { get; init; }
+    /// <summary>A follow-up's conversation: the id an earlier reply gave, or <see cref="NewConversation"/> to start one. Not with <see cref="History"/>.</summary>
+    public string? ConversationId { get; init; }
+    /// <summary>A follow-up's earlier turns, oldest first, kept by the caller instead of the server.</summary>
+    public AskTurn[]? History { get; init; }
+
+    /// <summary>The <see cref="ConversationId"/> that starts a conversation.</summary>
+    public const string NewConversation = "new";
 }
+
+/// <summary>An earlier turn of a conversation the caller keeps.</summary>
+public sealed record AskTurn(string Question, string Answer);
 
 public sealed record CitationReply(int Number, string DocumentId, string ChunkId, int Start, int End, double Score, string Quote);
 
-/// <summary>An answer; <see cref="Mode"/> is generated, extractive or extractive-fallback (then <see cref="FallbackReason"/> says why).</summary>
-public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId);
+/// <summary>
+/// An answer; <see cref="Mode"/> is generated, extractive or extractive-fallback (then <see cref="FallbackReason"/> says why).
+/// <see cref="ConversationId"/>: the conversation the turn was kept in; <see cref="SearchedAs"/>: the queries the passages were searched with.
+/// </summary>
+public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId,
+    string? ConversationId = null, string[]? SearchedAs = null);
 
-public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId);
+public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId, string? ConversationId = null, string[]? SearchedAs = null);
+
+/// <summary>A conversation the server keeps: its turns, oldest first, and when it expires unless asked again.</summary>
+public sealed record ConversationReply(string ConversationId, DateTimeOffset ExpiresAt, ConversationTurnReply[] Turns);
+
+public sealed record ConversationTurnReply(string Question, string Standalone, string Answer, DateTimeOffset At);
 
 /// <summary>One event of a streamed answer: a piece of text, the citations, or the end.</summary>
 public abstract record AskEvent

@@ -17,7 +17,7 @@ public sealed partial class RagClusterClient
     public async IAsyncEnumerable<AskEvent> AskStreamingAsync(string collection, AskRequest request,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {
-        var body = new { request.Question, request.TopK, request.Filter, stream = true };
+        var body = new { request.Question, request.TopK, request.Filter, request.ConversationId, request.History, stream = true };
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"{CollectionPath(collection)}/ask")
         {
             Content = JsonContent.Create(body, options: Json),
@@ -36,4 +36,12 @@ public sealed partial class RagClusterClient
             if (evt is AskEvent.Done) yield break;
         }
     }
+
+    /// <summary>A conversation this key started in the collection.</summary>
+    public Task<ConversationReply> GetConversationAsync(string collection, string conversationId, CancellationToken ct = default) =>
+        SendJsonAsync<ConversationReply>(HttpMethod.Get, $"{CollectionPath(collection)}/conversations/{Segment(conversationId)}", null, ct);
+
+    /// <summary>Forgets a conversation this key started (a 404 when there is none).</summary>
+    public Task DeleteConversationAsync(string collection, string conversationId, CancellationToken ct = default) =>
+        SendNoContentAsync(HttpMethod.Delete, $"{CollectionPath(collection)}/conversations/{Segment(conversationId)}", ct);
 }

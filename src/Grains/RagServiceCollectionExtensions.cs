@@ -38,6 +38,7 @@ public static class RagServiceCollectionExtensions
         services.AddValidatedOptions<ReshardOptions>(configuration, "Reshard");
         services.AddValidatedOptions<BackupOptions>(configuration, "Backup");
         services.AddValidatedOptions<QueryOptions>(configuration, "Query");
+        services.AddValidatedOptions<Conversations.ConversationOptions>(configuration, "Conversations");
         services.AddValidatedOptions<CacheOptions>(configuration, "Cache");
         // Services that tests and tools also build by hand take the options' values.
         services.TryAddSingleton(sp => new EmbeddingService(sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value,

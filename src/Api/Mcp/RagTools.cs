@@ -11,7 +11,9 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Answering;
+using RagCluster.Grains.Conversations;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Mcp;
@@ -21,7 +23,7 @@ namespace RagCluster.Api.Mcp;
 /// checks, the same grains, the same refusals (thrown as <see cref="ToolProblem"/>, answered as tool errors).
 /// </summary>
 [McpServerToolType]
-public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionExistence existence)
+public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionExistence existence, IOptions<ConversationOptions> conversations)
 {
     private const string CollectionHelp = "The collection's name, as list_collections gives it.";
     private const string FilterHelp = "Only passages whose document's tags match this filter: {\"lang\":\"en\"} for equality; per tag the operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll, and $and, $or, $not around filters, e.g. {\"year\":{\"$gte\":2020},\"$or\":[{\"dept\":\"hr\"},{\"dept\":\"legal\"}]}. Datetimes are ISO 8601 strings with an offset.";
@@ -67,10 +69,11 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
         [Description("The question (1..2000 characters).")] string question,
         [Description("How many passages to draw the answer from, 1..100.")] int topK = 5,
         [Description(FilterHelp)] JsonElement? filter = null,
+        [Description("For a follow-up: the conversationId an earlier answer gave, or \"new\" to start a conversation (the answer gives its id). A follow-up may refer to what was asked before (\"and black tea?\").")] string? conversationId = null,
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
-        return ToolProblem.ValueOf(await Queries.AskAsync(c, new AskBody(question, topK, null, filter), grains, llm, queries, ct));
+        return ToolProblem.ValueOf(await Queries.AskAsync(c, new AskBody(question, topK, null, filter, conversationId), caller, grains, llm, queries, conversations.Value, ct));
     }
 
     [McpServerTool(Name = "read_document", Title = "Read a document", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]

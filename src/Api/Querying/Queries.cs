@@ -3,7 +3,9 @@ using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
 using RagCluster.Grains.Interfaces.Querying;
+using System.Security.Claims;
 using RagCluster.Grains.Answering;
+using RagCluster.Grains.Conversations;
 
 namespace RagCluster.Api.Querying;
 
@@ -39,34 +41,42 @@ public static class Queries
         static SearchHitReply Reply(SearchHit h) => new(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath);
     }
 
-    /// <summary>A question answered in one piece, with citations (the HTTP endpoint may stream it instead).</summary>
-    public static async Task<Results<Ok<AskReply>, ProblemHttpResult>> AskAsync(CollectionRef c, AskBody body, IGrainFactory grains, ChatAnswerer llm, QueryLog queries, CancellationToken ct)
+    /// <summary>A question answered in one piece, with citations (the HTTP endpoint may stream it instead), kept in its conversation if it names one.</summary>
+    public static async Task<Results<Ok<AskReply>, ProblemHttpResult>> AskAsync(CollectionRef c, AskBody body, ClaimsPrincipal user, IGrainFactory grains, ChatAnswerer llm,
+        QueryLog queries, ConversationOptions conversations, CancellationToken ct)
     {
         if (ValidQuery(body.Question, body.TopK, "question") is { } badQuery) return badQuery;
-        var (asked, traceId) = await FindSourcesAsync(c, body, grains, queries, ct);
-        return TypedResults.Ok(await AnswerAsync(body.Question!, asked, traceId, llm, ct));
+        var (context, problem) = await AskConversations.OpenAsync(c, body, user, grains, conversations);
+        if (problem is not null) return problem;
+        var (asked, traceId) = await FindSourcesAsync(c, body, context!, llm, grains, queries, ct);
+        var reply = await AnswerAsync(asked, traceId, llm, ct);
+        await AskConversations.RememberAsync(grains, c, user, context!, body.Question!, asked.SearchedAs, reply.Answer);
+        return TypedResults.Ok(reply with { ConversationId = context!.ConversationId });
     }
 
     /// <summary>Generated when an LLM is configured and reachable; otherwise (or while its breaker is open) extractive.</summary>
-    public static async Task<AskReply> AnswerAsync(string question, AskResponse asked, string? traceId, ChatAnswerer llm, CancellationToken ct)
+    public static async Task<AskReply> AnswerAsync(AskResponse asked, string? traceId, ChatAnswerer llm, CancellationToken ct)
     {
         var search = asked.Search;
+        var question = asked.SearchedAs[^1];
         var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
         var answer = generated ?? asked.Extractive;
         var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
-        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId);
+        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId, SearchedAs: asked.SearchedAs);
     }
 
     /// <summary>The passages a generated answer is given: those the extractive answer quotes, best first (all hits where it quotes none).</summary>
     public static SearchHit[] Passages(AskResponse asked) =>
         asked.Passages.Length == 0 ? asked.Search.Hits : asked.Passages.Select(i => asked.Search.Hits[i]).ToArray();
 
-    /// <summary>A question's search and extractive answer (the question already checked), logged with the trace id.</summary>
-    public static async Task<(AskResponse Asked, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, IGrainFactory grains, QueryLog queries, CancellationToken ct)
+    /// <summary>A question's search and extractive answer (the question already checked; a follow-up made standalone first), logged with the trace id.</summary>
+    public static async Task<(AskResponse Asked, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, AskContext context, ChatAnswerer llm,
+        IGrainFactory grains, QueryLog queries, CancellationToken ct)
     {
         using var span = StartQuerySpan("ask", c);
+        var (question, earlier) = await AskConversations.StandaloneAsync(body.Question!, context, llm, ct);
         var asked = await grains.GetGrain<IQueryPlanGrain>(c.Key).Ask(new AskRequest(
-            new SearchRequest(body.Question!, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ExtractiveAnswerer.DefaultSentences), ct);
+            new SearchRequest(question, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ExtractiveAnswerer.DefaultSentences) { Earlier = earlier }, ct);
         return (asked, Log(queries, c, "ask", body.Question!, asked.Search, span));
     }
 

@@ -16,8 +16,15 @@ public sealed record SearchBody(string? Query = null, int? TopK = null, JsonElem
     string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null,
     string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null, string? TextField = null);
 
-/// <summary>The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent events.</summary>
-public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, JsonElement? Filter = null);
+/// <summary>
+/// The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent
+/// events. A follow-up names its conversation: conversationId ("new" starts one; the reply gives its id), or history (the
+/// earlier turns, oldest first, kept by the caller); not both.
+/// </summary>
+public sealed record AskBody(string? Question, int? TopK = null, bool? Stream = null, JsonElement? Filter = null, string? ConversationId = null, AskTurnBody[]? History = null);
+
+/// <summary>An earlier turn a caller sends as history: its question (1..2,000 characters) and answer (up to 20,000).</summary>
+public sealed record AskTurnBody(string? Question, string? Answer);
 
 /// <summary>One chunk found: its document, position in the document's text, heading path and score.</summary>
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
@@ -38,8 +45,18 @@ public sealed record CitationReply(int Number, string DocumentId, string ChunkId
 /// <summary>
 /// An answer with its citations; mode is "generated" (an LLM), "extractive" (none configured) or "extractive-fallback"
 /// (the LLM failed: fallbackReason says why).
+/// conversationId: the conversation the turn was kept in (none asked: null); searchedAs: the queries the passages were
+/// searched with (the question; a follow-up's standalone question from the LLM, or the follow-up as asked and with the
+/// question before it).
 /// </summary>
-public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId);
+public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId,
+    string? ConversationId = null, string[]? SearchedAs = null);
 
 /// <summary>The last server-sent event of a streamed answer ("done").</summary>
-public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId);
+public sealed record AskDone(string Plan, string Mode, string? FallbackReason, string? TraceId, string? ConversationId = null, string[]? SearchedAs = null);
+
+/// <summary>A kept conversation: its id, when it expires unless asked again, and its turns, oldest first.</summary>
+public sealed record ConversationReply(string ConversationId, DateTimeOffset ExpiresAt, ConversationTurnReply[] Turns);
+
+/// <summary>One kept turn: the question as asked, the standalone question searched, the answer's text and when.</summary>
+public sealed record ConversationTurnReply(string Question, string Standalone, string Answer, DateTimeOffset At);

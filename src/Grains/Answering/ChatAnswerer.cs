@@ -83,6 +83,31 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
         }
     }
 
+    private const string CondenseInstructions = "Rewrite the user's last question as one standalone question that can be understood without the conversation, keeping its language. Reply with the question alone.";
+
+    /// <summary>
+    /// A follow-up rewritten as a standalone question from the conversation's turns (the condense step of chat RAG), or
+    /// null with the reason when the LLM cannot be used now (the caller then searches without it).
+    /// </summary>
+    public async Task<(string? Standalone, string? Reason)> CondenseAsync(string question, IReadOnlyList<(string Question, string Answer)> turns, CancellationToken ct)
+    {
+        if (chat is null) return (null, "no Llm:Endpoint configured");
+        var conversation = new StringBuilder();
+        foreach (var (q, a) in turns) conversation.Append($"User: {q}\nAssistant: {(a.Length > 1000 ? a[..1000] : a)}\n");
+        try
+        {
+            var response = await chat.GetResponseAsync([new(ChatRole.System, CondenseInstructions),
+                new(ChatRole.User, $"Conversation:\n{conversation}\nLast question: {question}")], ChatOptions(), ct);
+            var text = response.Text.Trim();
+            return text.Length is > 0 and <= 2000 ? (text, null) : (null, "the LLM's standalone question was empty or over 2000 characters");
+        }
+        catch (Exception e) when (IsLlmFailure(e, ct))
+        {
+            log.LlmAnswerFailed(Reason(e));
+            return (null, Reason(e));
+        }
+    }
+
     /// <summary>
     /// Streams the answer's text as the LLM produces it (<see cref="IChatClient.GetStreamingResponseAsync"/>). If the
     /// call fails before the first piece, nothing is yielded and <paramref name="failure"/> says why.

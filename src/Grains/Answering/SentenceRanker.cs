@@ -16,16 +16,16 @@ public sealed record ScoredSentence(CandidateSentence Sentence, double Cosine, d
 /// </summary>
 public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> log)
 {
-    /// <param name="question">The question, as searched.</param>
+    /// <param name="questions">The question as searched (a follow-up: as asked, and with the question before it); a sentence's cosine is its mean over them, its BM25 against their words together.</param>
     /// <param name="hits">The search's hits, best first.</param>
     /// <param name="analyzer">The collection's BM25 terms.</param>
     /// <param name="byMeaning">Whether the model scores them (Query:AnswerByMeaning); with false, or no model, words and rank alone.</param>
     /// <param name="ct">Cancels the embedding.</param>
-    public async Task<List<ScoredSentence>> ScoreAsync(string question, IReadOnlyList<SearchHit> hits, TermAnalyzer analyzer, bool byMeaning, CancellationToken ct)
+    public async Task<List<ScoredSentence>> ScoreAsync(IReadOnlyList<string> questions, IReadOnlyList<SearchHit> hits, TermAnalyzer analyzer, bool byMeaning, CancellationToken ct)
     {
         var candidates = CandidateSentences.Of(hits);
-        var bm25 = Bm25(question, candidates, analyzer);
-        var cosine = byMeaning && candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(question, candidates, ct) : null;
+        var bm25 = Bm25(string.Join(' ', questions), candidates, analyzer);
+        var cosine = byMeaning && candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(questions, candidates, ct) : null;
         var top = Math.Max(1e-9, bm25.DefaultIfEmpty(0).Max());
         var last = Math.Max(1, hits.Count - 1);
         return candidates.Select((c, i) => new ScoredSentence(c, cosine?[i] ?? 0, bm25[i],
@@ -47,9 +47,10 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
     private readonly BoundedLru<float[]> _vectors = new(8192, 16L << 20);
     private readonly Lock _vectorsLock = new();
 
-    private async Task<double[]?> CosinesAsync(string question, List<CandidateSentence> candidates, CancellationToken ct)
+    private async Task<double[]?> CosinesAsync(IReadOnlyList<string> questions, List<CandidateSentence> candidates, CancellationToken ct)
     {
-        var keys = candidates.Select(c => "p\u0001" + c.Text).Prepend("q\u0001" + question).ToArray();
+        var q = questions.Count;
+        var keys = questions.Select(x => "q\u0001" + x).Concat(candidates.Select(c => "p\u0001" + c.Text)).ToArray();
         var vectors = new float[keys.Length][];
         lock (_vectorsLock)
             for (var i = 0; i < keys.Length; i++) _vectors.TryGet(keys[i], out vectors[i]!);
@@ -59,7 +60,7 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
             await embedder.ModelLoaded.WaitAsync(ct);
             var local = embedder.Local;
             // One call in the query lane (a question waits behind no ingest): the question framed as a query, the sentences as passages, as chunks are.
-            var sequences = missing.Select(i => i == 0 ? local.TokenIds(question, EmbeddingKind.Query) : local.TokenIds(candidates[i - 1].Text, EmbeddingKind.Passage)).ToArray();
+            var sequences = missing.Select(i => i < q ? local.TokenIds(questions[i], EmbeddingKind.Query) : local.TokenIds(candidates[i - q].Text, EmbeddingKind.Passage)).ToArray();
             float[][] embedded;
             try
             {
@@ -77,7 +78,7 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
                     _vectors.Set(keys[missing[j]], embedded[j], 4L * embedded[j].Length + 2L * keys[missing[j]].Length + 64);
                 }
         }
-        return vectors.Skip(1).Select(v => Cosine(vectors[0], v)).ToArray();
+        return vectors.Skip(q).Select(v => Enumerable.Range(0, q).Average(i => Cosine(vectors[i], v))).ToArray();
     }
 
     private static double Cosine(float[] a, float[] b)

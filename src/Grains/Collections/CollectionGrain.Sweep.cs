@@ -1,6 +1,5 @@
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Storage.Faults;
+using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Collections;
 
@@ -112,27 +111,7 @@ public sealed partial class CollectionGrain
         }
     }
 
-    /// <summary>The reminder table is storage too: its failures reach callers as ours (a 503), not as the driver's.</summary>
-    private static async Task<T> Reminders<T>(Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (OrleansException e) when (e.GetType() == typeof(OrleansException) && e.InnerException is null or TimeoutException)
-        {
-            // The reminder service itself is not ready (still loading, or its first load failed): say so, not "timed out".
-            throw new StorageUnavailableException($"reminder service unavailable: {e.Message.Split('\n')[0].Trim()}");
-        }
-        catch (Exception e) when (StoreFaults.Translate(e, "a reminder change") is { } ours)
-        {
-            throw ours;
-        }
-        catch (ReminderException e)
-        {
-            throw new StorageUnavailableException($"reminder table unavailable: {e.Message.Split('\n')[0].Trim()}");
-        }
-    }
+    private static Task<T> Reminders<T>(Func<Task<T>> call) => ReminderCalls.Run(call);
 
-    private static Task<bool> Reminders(Func<Task> call) => Reminders(async () => { await call(); return true; });
+    private static Task<bool> Reminders(Func<Task> call) => ReminderCalls.Run(call);
 }

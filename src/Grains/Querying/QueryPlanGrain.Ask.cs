@@ -19,13 +19,23 @@ public sealed partial class QueryPlanGrain
     public async Task<AskResponse> Ask(AskRequest request, CancellationToken cancellationToken = default)
     {
         if (request.MaxSentences is < 1 or > MaxAnswerSentences) throw new InvalidRequestException($"maxSentences must be 1..{MaxAnswerSentences}");
-        var search = await Search(request.Search, cancellationToken);
-        if (search.Hits.Length > 0 && Answers.TryGetValue(search.Hits, out var drawn) && drawn.Question == request.Search.Query && drawn.MaxSentences == request.MaxSentences)
-            return new AskResponse(search, drawn.Answer, drawn.Passages);
+        if (request.Earlier is { Length: > 2000 }) throw new InvalidRequestException("the earlier question must be at most 2000 characters");
+        // A follow-up is searched as asked and with the question before it, the two rankings fused (FollowUps).
+        var question = request.Earlier is null ? request.Search.Query : FollowUps.WithContext(request.Search.Query, request.Earlier);
+        SearchResponse search;
+        if (request.Earlier is null) search = await Search(request.Search, cancellationToken);
+        else
+        {
+            var both = await Task.WhenAll(Search(request.Search, cancellationToken), Search(request.Search with { Query = question }, cancellationToken));
+            search = both[0] with { Hits = FollowUps.Fuse(both[0].Hits, both[1].Hits, request.Search.TopK), Cached = false, CacheTier = null };
+        }
+        string[] searchedAs = request.Earlier is null ? [question] : [request.Search.Query, question];
+        if (search.Hits.Length > 0 && Answers.TryGetValue(search.Hits, out var drawn) && drawn.Question == question && drawn.MaxSentences == request.MaxSentences)
+            return new AskResponse(search, drawn.Answer, drawn.Passages) { SearchedAs = searchedAs };
         var (info, _) = await CollectionInfoAsync(this.GetPrimaryKeyString(), cancellationToken);
-        var scored = await ranker.ScoreAsync(request.Search.Query, search.Hits, TermAnalyzers.For(info.Settings.Language), options.Value.AnswerByMeaning, cancellationToken);
+        var scored = await ranker.ScoreAsync(searchedAs, search.Hits, TermAnalyzers.For(info.Settings.Language), options.Value.AnswerByMeaning, cancellationToken);
         var (answer, passages) = ExtractiveAnswerer.Answer(search.Hits, scored, request.MaxSentences);
-        if (search.Hits.Length > 0) Answers.AddOrUpdate(search.Hits, new Drawn(request.Search.Query, request.MaxSentences, answer, passages));
-        return new AskResponse(search, answer, passages);
+        if (search.Hits.Length > 0) Answers.AddOrUpdate(search.Hits, new Drawn(question, request.MaxSentences, answer, passages));
+        return new AskResponse(search, answer, passages) { SearchedAs = searchedAs };
     }
 }

@@ -9,8 +9,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Answering;
+using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
@@ -88,6 +89,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
     public int Requests;
     public string? LastModel { get; private set; }
     public string? LastUserText { get; private set; }
+    /// <summary>Every request's user message, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> UserTexts { get; } = new();
 
     public FakeLlmServer()
     {
@@ -102,6 +105,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
             // As OpenAI's API reads it: content is a string or a list of text parts; "stream" is optional (false).
             var user = body.RootElement.GetProperty("messages")[1].GetProperty("content");
             LastUserText = user.ValueKind == JsonValueKind.String ? user.GetString() : string.Concat(user.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
+            UserTexts.Enqueue(LastUserText ?? "");
             LastModel = body.RootElement.GetProperty("model").GetString();
             if (Failing) { http.Response.StatusCode = 503; return; }
             if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
@@ -156,5 +160,22 @@ public sealed class LlmApiTests(LlmApiProcess api) : IClassFixture<LlmApiProcess
         Assert.Contains("80 degrees", fallback.GetProperty("answer").GetString());
         Assert.Equal(2, LlmApiProcess.Llm.Requests - before); // the standard pipeline retried once
         LlmApiProcess.Llm.Failing = false;
+    }
+
+    // Issue 75, item 2: with an LLM a follow-up is condensed into a standalone question first, and that is what is searched.
+    [Fact]
+    public async Task A_follow_up_is_condensed_by_the_llm_into_the_question_searched()
+    {
+        var http = api.Http;
+        await api.CreateCollection("chat");
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsJsonAsync("v1/collections/chat/documents", new { id = "tea", text = "Green tea is brewed at about 80 degrees Celsius." })).StatusCode);
+        await Poll.UntilAsync(async () => (await http.GetFromJsonAsync<JsonElement>("v1/collections/chat/documents/tea")).GetProperty("status").GetString() == "indexed");
+        var ask = await (await http.PostAsJsonAsync("v1/collections/chat/ask", new
+        {
+            question = "And black tea?", history = new[] { new { question = "How hot is green tea brewed?", answer = "At about 80 degrees." } },
+        })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["Generated: 80 degrees [1]."], ask.GetProperty("searchedAs").EnumerateArray().Select(e => e.GetString())); // the fake LLM's rewrite
+        Assert.Contains(LlmApiProcess.Llm.UserTexts, t => t.Contains("User: How hot is green tea brewed?\nAssistant: At about 80 degrees.") && t.Contains("Last question: And black tea?"));
+        Assert.Equal("generated", ask.GetProperty("mode").GetString());
     }
 }
