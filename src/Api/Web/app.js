@@ -1,9 +1,12 @@
-// The web UI: pick or create a collection, upload files and watch them index, ask with a streamed answer.
+// The web UI's frame: the API key, the collection (its declared fields feed the filter builders), uploads and their status.
 "use strict";
 const $ = id => document.getElementById(id);
-const docs = new Map(); // documentId -> last status
+const docs = new Map(); // documentId -> last status of an upload
+let settings = {};      // the selected collection's settings
 
 function collection() { return $("collection").value; }
+function collectionPath() { return `/v1/collections/${encodeURIComponent(collection())}`; }
+function currentFields() { return settings.fields || {}; }
 
 async function loadCollections(select) {
   try {
@@ -11,7 +14,26 @@ async function loadCollections(select) {
     $("collection").replaceChildren(...names.map(n => rc.el("option", { value: n }, n)));
     if (select) $("collection").value = select;
     $("collection-error").textContent = names.length ? "" : "No collections yet: create one.";
+    await collectionChanged();
   } catch (e) { $("collection-error").textContent = e.message; }
+}
+
+// A collection picked: its fields, access field and aliases shown; the filters, the conversation and the lists start over.
+async function collectionChanged() {
+  if (!collection()) return;
+  try {
+    const [c, aliases] = await Promise.all([rc.call("GET", collectionPath()), rc.call("GET", "/v1/aliases").catch(() => [])]);
+    settings = c.settings;
+    const fields = Object.entries(currentFields()).map(([k, v]) => `${k} (${v})`).join(", ") || "none declared";
+    const names = aliases.filter(a => a.collection === collection()).map(a => a.alias);
+    $("collection-info").textContent = `${c.documentCount ?? "?"} documents · fields: ${fields}`
+      + (settings.accessField ? ` · access field: ${settings.accessField}` : "") + (names.length ? ` · aliases: ${names.join(", ")}` : "");
+  } catch (e) { settings = {}; $("collection-info").textContent = e.message; }
+  searchFilter.setFields(currentFields());
+  documentsFilter.setFields(currentFields());
+  $("hits").replaceChildren();
+  $("documents").replaceChildren();
+  newConversation();
 }
 
 function renderUploads() {
@@ -25,7 +47,7 @@ async function upload() {
     const form = new FormData();
     form.append("file", file, file.name);
     try {
-      const r = await rc.call("POST", `/v1/collections/${encodeURIComponent(collection())}/documents`, form);
+      const r = await rc.call("POST", `${collectionPath()}/documents`, form);
       docs.set(r.documentId, { documentId: r.documentId, status: r.status, version: r.version });
     } catch (e) {
       docs.set(file.name, { documentId: file.name, status: "failed", error: e.message });
@@ -38,52 +60,10 @@ async function poll() {
   for (const d of docs.values()) {
     if (d.status !== "pending") continue;
     try {
-      const s = await rc.call("GET", `/v1/collections/${encodeURIComponent(collection())}/documents/${encodeURIComponent(d.documentId)}`);
-      docs.set(d.documentId, s);
+      docs.set(d.documentId, await rc.call("GET", `${collectionPath()}/documents/${encodeURIComponent(d.documentId)}`));
     } catch (e) { d.error = e.message; }
   }
   renderUploads();
-}
-
-function showCitation(c) {
-  const box = $("citation-detail");
-  box.hidden = false;
-  box.replaceChildren(rc.el("strong", {}, `[${c.number}] ${c.documentId}, characters ${c.start}–${c.end} (score ${c.score.toFixed(3)})`), "\n", c.quote);
-}
-
-async function ask() {
-  const question = $("question").value.trim();
-  if (!question) return;
-  $("answer").textContent = "";
-  $("citations").replaceChildren();
-  $("citation-detail").hidden = true;
-  $("ask-state").textContent = "asking…";
-  try {
-    const r = await fetch(`/v1/collections/${encodeURIComponent(collection())}/ask`, {
-      method: "POST", headers: { "X-Api-Key": rc.key(), "Content-Type": "application/json" }, body: JSON.stringify({ question, stream: true }),
-    });
-    if (!r.ok) { const p = await r.json(); throw new Error(`${r.status} ${p.title}: ${p.detail || ""}`); }
-    // Server-sent events over fetch: "token" pieces of the answer, then "citations", then "done".
-    const reader = r.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
-        if (event === "token") $("answer").append(data);
-        else if (event === "citations") $("citations").replaceChildren(...data.map(c => rc.el("li", {},
-          rc.el("button", { class: "link citation", "data-doc": c.documentId, onclick: () => showCitation(c) }, `${c.documentId} (${c.start}–${c.end})`))));
-        else if (event === "done") $("ask-state").textContent = `plan ${data.plan}, ${data.mode}`;
-      }
-    }
-  } catch (e) { $("ask-state").textContent = e.message; }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -93,8 +73,8 @@ document.addEventListener("DOMContentLoaded", () => {
     try { await rc.call("POST", "/v1/collections", { name }); $("new-collection").value = ""; await loadCollections(name); }
     catch (e) { $("collection-error").textContent = e.message; }
   });
+  $("collection").addEventListener("change", collectionChanged);
   $("upload").addEventListener("click", upload);
-  $("ask").addEventListener("click", ask);
   if (rc.key()) loadCollections();
   setInterval(poll, 1000);
 });

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
+using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
 
@@ -202,4 +203,82 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
         Assert.Contains("Green tea is brewed", detail);
         Assert.True(_consoleErrors.Count == 0, string.Join("\n", _consoleErrors));
     }
+
+    // Issue 75, item 3: search with a filter built from the declared fields, a tag edited and the filter's answer changing,
+    // a delete confirmed, a follow-up asked in one conversation; keyboard only where a user would type, in a narrow window.
+    [Fact]
+    public async Task The_web_ui_searches_with_a_filter_edits_a_tag_deletes_and_asks_a_follow_up()
+    {
+        var created = await (await api.Http.PostAsJsonAsync("v1/admin/keys", new { tenant = "shelf", role = "writer" })).Content.ReadFromJsonAsync<JsonElement>();
+        var key = created.GetProperty("key").GetString()!;
+        using (var client = new RagCluster.Client.RagClusterClient(api.Http.BaseAddress!, key))
+        {
+            await client.EnsureCollectionAsync(new("teas") { Fields = new() { ["lang"] = "string", ["year"] = "integer" } });
+            await client.IngestBatchAsync("teas", [
+                new("green") { Text = "Green tea is brewed at about 80 degrees Celsius. It should steep for two minutes.", Tags = new() { ["lang"] = "en", ["year"] = 2020 } },
+                new("gruen") { Text = "Gruener Tee wird bei 80 Grad aufgebrueht, tea for the road.", Tags = new() { ["lang"] = "de", ["year"] = 2021 } },
+                new("bikes") { Text = "Bicycles have two wheels, pedals and a chain.", Tags = new() { ["lang"] = "en", ["year"] = 2022 } },
+            ]);
+            await client.SettledAsync("teas", ["green", "gruen", "bikes"], seconds: 60);
+        }
+        var page = await Open("", key);
+        await page.SetViewportSizeAsync(420, 1400); // a phone's width: everything still reachable
+        await Until(async () => await page.Locator("#collection").InputValueAsync() == "teas", "the collection is selected");
+        await Until(async () => (await page.InnerTextAsync("#collection-info")).Contains("lang (string)"), "the declared fields are shown");
+
+        // Search with a condition on a declared field, sent with Enter from the query box.
+        await page.ClickAsync("#search-add-condition");
+        await page.Locator("#search-filter .condition .field").SelectOptionAsync("lang");
+        await page.Locator("#search-filter .condition .value").FillAsync("de");
+        Assert.Equal("{\"lang\":{\"$eq\":\"de\"}}", await page.InputValueAsync("#search-filter-json"));
+        await page.FillAsync("#query", "tea");
+        await page.PressAsync("#query", "Enter");
+        await Until(async () => (await page.InnerTextAsync("#search-state")).Contains("hits"), "the search answered");
+        Assert.Equal(["gruen"], await HitsAsync(page));
+        Assert.Contains("tea", await page.InnerTextAsync("#hits li.hit mark"), StringComparison.OrdinalIgnoreCase);
+        Assert.True((await page.Locator("#search").BoundingBoxAsync())!.X + 1 < 420, "the search button is inside the narrow window");
+
+        // The document list: green's lang edited to de through PATCH; the same filter then finds it too.
+        await page.ClickAsync("#documents-load");
+        await page.WaitForSelectorAsync("#documents tr[data-doc='green'] .chip");
+        Assert.Equal(3, await page.Locator("#documents tr").CountAsync());
+        await page.ClickAsync("#documents tr[data-doc='green'] .edit-tags");
+        var langValue = page.Locator("#documents tr[data-doc='green'] .tag-row").Filter(new() { Has = page.Locator(".tag-name[value='lang']") }).Locator(".tag-value");
+        await langValue.FillAsync("de");
+        await page.ClickAsync("#documents tr[data-doc='green'] .save-tags");
+        await Until(async () => (await page.InnerTextAsync("#documents tr[data-doc='green'] .tags")).Contains("lang=de"), "the edited tag is listed");
+        Assert.Contains("year=2020", await page.InnerTextAsync("#documents tr[data-doc='green'] .tags")); // the other tag kept, typed
+        await page.PressAsync("#query", "Enter");
+        await Until(async () => (await HitsAsync(page)).Contains("green"), "the filter now finds the re-tagged document");
+        Assert.DoesNotContain("bikes", await HitsAsync(page));
+
+        // Delete, confirmed in the browser's dialog.
+        string? asked = null;
+        page.Dialog += async (_, d) => { asked = d.Message; await d.AcceptAsync(); };
+        await page.ClickAsync("#documents tr[data-doc='bikes'] .delete");
+        await Until(async () => await page.Locator("#documents tr[data-doc='bikes']").CountAsync() == 0, "the deleted document leaves the list");
+        Assert.Contains("Delete bikes?", asked);
+
+        // A conversation: the follow-up is asked with Ctrl+Enter and searched with the question before it.
+        await page.FillAsync("#question", "At what temperature is green tea brewed?");
+        await page.PressAsync("#question", "Control+Enter");
+        await Until(async () => (await page.InnerTextAsync("#ask-state")).StartsWith("plan "), "the first answer is complete");
+        await page.FillAsync("#question", "How long should it steep?");
+        await page.PressAsync("#question", "Control+Enter");
+        await Until(async () => (await page.InnerTextAsync("#ask-state")).Contains("searched with the question before"), "the follow-up is answered in the conversation");
+        Assert.Contains("At what temperature is green tea brewed?", await page.InnerTextAsync("#thread"));
+        await page.ClickAsync("#citations button.citation >> nth=0");
+        await page.WaitForSelectorAsync("#citation-detail mark");
+        if (Environment.GetEnvironmentVariable("RAGCLUSTER_SCREENSHOTS") is { Length: > 0 } shots)
+        {
+            await page.SetViewportSizeAsync(1280, 1000);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "web-ui.png"), FullPage = true });
+            await page.SetViewportSizeAsync(420, 900);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "web-ui-narrow.png") });
+        }
+        Assert.True(_consoleErrors.Count == 0, string.Join("\n", _consoleErrors));
+    }
+
+    private static async Task<string[]> HitsAsync(IPage page) =>
+        (await Task.WhenAll((await page.Locator("#hits li.hit").AllAsync()).Select(h => h.GetAttributeAsync("data-doc")))).Select(d => d ?? "").ToArray();
 }
