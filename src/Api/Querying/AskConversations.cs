@@ -67,8 +67,13 @@ public static class AskConversations
         await Grain(grains, c, user, id).Append(new ConversationTurn(question, searchedAs[^1], answer, DateTimeOffset.UtcNow));
     }
 
+    // The key and the documents it reads now: a key whose groups change reaches none of the conversations it had, whose
+    // answers quoted documents it may no longer see.
     public static IConversationGrain Grain(IGrainFactory grains, CollectionRef c, ClaimsPrincipal user, string id) =>
-        grains.GetGrain<IConversationGrain>(ConversationKeys.Of(c.Key, user.KeyId() ?? "", id));
+        grains.GetGrain<IConversationGrain>(ConversationKeys.Of(c.Key, $"{user.KeyId()}@{AccessMark(c.Access)}", id));
+
+    private static string AccessMark(Grains.Interfaces.Security.ReadAccess access) => access.Everything ? "all"
+        : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', access.Groups))))[..16];
 
     public static ProblemHttpResult NotFound(string id) =>
         RagEndpoints.Problem(404, "Conversation not found", $"conversation '{(id.Length > 40 ? id[..40] + "…" : id)}': {ConversationGrain.Unknown}");

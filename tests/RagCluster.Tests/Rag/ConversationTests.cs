@@ -59,6 +59,20 @@ public sealed class ConversationTests(ConversationApiProcess api) : IClassFixtur
         }
         Assert.Equal(3, (await Client.GetConversationAsync("chat", id)).Turns.Length);
 
+        // A key whose groups change no longer reaches the conversations it had: their answers quoted what it read then.
+        var grouped = await Client.CreateKeyAsync(new("reader") { Description = "conversation groups", Groups = ["tea"] });
+        using (var member = new RagClusterClient(api.Http.BaseAddress!, grouped.Key!))
+        {
+            var its = (await member.AskAsync("chat", new AskRequest(first) { ConversationId = AskRequest.NewConversation })).ConversationId!;
+            Assert.Single((await member.GetConversationAsync("chat", its)).Turns);
+            await Client.SetKeyGroupsAsync(grouped.KeyId, ["coffee"]);
+            await Poll.UntilAsync(async () =>
+            {
+                try { await member.GetConversationAsync("chat", its); return false; } // the key's old groups may be cached for a moment
+                catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound) { return true; }
+            });
+        }
+
         await Client.DeleteConversationAsync("chat", id);
         await AssertNotFound(() => Client.GetConversationAsync("chat", id));
         await AssertNotFound(() => Client.AskAsync("chat", new AskRequest("And white tea?") { ConversationId = id }));
