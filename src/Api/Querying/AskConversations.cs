@@ -60,6 +60,9 @@ public static class AskConversations
         return (question, context.Turns[^1].Question);
     }
 
+    /// <summary>What the reply says was searched: nothing for a question searched as asked (no echo of it), else every query.</summary>
+    public static string[]? Shown(string question, string[] searchedAs) => searchedAs is [var only] && only == question ? null : searchedAs;
+
     /// <summary>Keeps the turn in its conversation (none: nothing).</summary>
     public static async Task RememberAsync(IGrainFactory grains, CollectionRef c, ClaimsPrincipal user, AskContext context, string question, string[] searchedAs, string answer)
     {

@@ -51,7 +51,7 @@ public static class Queries
         var (asked, traceId) = await FindSourcesAsync(c, body, context!, llm, grains, queries, ct);
         var reply = await AnswerAsync(asked, traceId, llm, ct);
         await AskConversations.RememberAsync(grains, c, user, context!, body.Question!, asked.SearchedAs, reply.Answer);
-        return TypedResults.Ok(reply with { ConversationId = context!.ConversationId });
+        return TypedResults.Ok(reply with { ConversationId = context!.ConversationId, SearchedAs = AskConversations.Shown(body.Question!, asked.SearchedAs) });
     }
 
     /// <summary>Generated when an LLM is configured and reachable; otherwise (or while its breaker is open) extractive.</summary>
@@ -62,7 +62,7 @@ public static class Queries
         var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
         var answer = generated ?? asked.Extractive;
         var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
-        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId, SearchedAs: asked.SearchedAs);
+        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId);
     }
 
     /// <summary>The passages a generated answer is given: those the extractive answer quotes, best first (all hits where it quotes none).</summary>

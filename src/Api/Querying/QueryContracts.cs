@@ -45,9 +45,9 @@ public sealed record CitationReply(int Number, string DocumentId, string ChunkId
 /// <summary>
 /// An answer with its citations; mode is "generated" (an LLM), "extractive" (none configured) or "extractive-fallback"
 /// (the LLM failed: fallbackReason says why).
-/// conversationId: the conversation the turn was kept in (none asked: null); searchedAs: the queries the passages were
-/// searched with (the question; a follow-up's standalone question from the LLM, or the follow-up as asked and with the
-/// question before it).
+/// conversationId: the conversation the turn was kept in (none asked: null); searchedAs: for a follow-up, the queries the
+/// passages were searched with (its standalone question from the LLM, or the follow-up as asked and with the question
+/// before it); null for a question searched as asked.
 /// </summary>
 public sealed record AskReply(string Answer, CitationReply[] Citations, string Plan, string Mode, string? FallbackReason, string? TraceId,
     string? ConversationId = null, string[]? SearchedAs = null);

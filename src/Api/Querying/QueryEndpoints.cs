@@ -63,13 +63,14 @@ public static class QueryEndpoints
         if (problem is not null) return problem;
         var (asked, traceId) = await Queries.FindSourcesAsync(c, body, context!, llm, grains, queries, http.RequestAborted);
         return TypedResults.ServerSentEvents(AnswerEvents(llm, asked, traceId, text =>
-            AskConversations.RememberAsync(grains, c, http.User, context!, body.Question!, asked.SearchedAs, text), context!.ConversationId, http.RequestAborted));
+            AskConversations.RememberAsync(grains, c, http.User, context!, body.Question!, asked.SearchedAs, text), context!.ConversationId,
+            AskConversations.Shown(body.Question!, asked.SearchedAs), http.RequestAborted));
     }
 
     // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done"; each event's
     // data is JSON (a token is a JSON string), serialized with the API's JSON options.
     private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(ChatAnswerer llm, AskResponse asked, string? traceId, Func<string, Task> remember,
-        string? conversationId, [EnumeratorCancellation] CancellationToken ct)
+        string? conversationId, string[]? shownSearchedAs, [EnumeratorCancellation] CancellationToken ct)
     {
         var search = asked.Search;
         var question = asked.SearchedAs[^1];
@@ -99,6 +100,6 @@ public static class QueryEndpoints
         }
         yield return new SseItem<object>(Queries.Citations(answer), "citations");
         await remember(answer.Text); // kept before "done", so a follow-up sent on "done" finds it
-        yield return new SseItem<object>(new AskDone(search.Plan, mode, failure.Reason, traceId, conversationId, asked.SearchedAs), "done");
+        yield return new SseItem<object>(new AskDone(search.Plan, mode, failure.Reason, traceId, conversationId, shownSearchedAs), "done");
     }
 }

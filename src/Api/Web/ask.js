@@ -73,7 +73,7 @@ async function ask() {
         else if (event === "citations") { citations = data; $("citations").replaceChildren(...citationButtons(data)); }
         else if (event === "done") {
           conversationId = data.conversationId;
-          const follow = data.searchedAs?.length > 1 ? `; searched with the question before: "${data.searchedAs[1]}"` : "";
+          const follow = !data.searchedAs ? "" : data.searchedAs.length > 1 ? `; searched with the question before: "${data.searchedAs[1]}"` : `; searched as "${data.searchedAs[0]}"`;
           $("ask-state").textContent = `plan ${data.plan}, ${data.mode}${follow}`;
         }
       }

@@ -20,7 +20,8 @@ public static class ExtractiveAnswerer
     /// <summary>The answer and the passages it quotes (indexes into <paramref name="hits"/>), best first.</summary>
     public static (Answer Answer, int[] Passages) Answer(IReadOnlyList<SearchHit> hits, IReadOnlyList<ScoredSentence> scored, int maxSentences)
     {
-        if (hits.Count == 0 || scored.Count == 0) return (new Answer(NothingFound, []), []);
+        if (hits.Count == 0) return (new Answer(NothingFound, []), []);
+        if (scored.Count == 0) return (WholePassage(hits[0]), [0]); // no sentence to quote (only headings and labels): the best passage itself
         var ranked = scored.OrderByDescending(s => s.Score).ToList();
         var best = ranked[0].Score;
         var source = hits[ranked[0].Sentence.Hit].DocumentId;
@@ -40,5 +41,11 @@ public static class ExtractiveAnswerer
             parts.Add($"{s.Sentence.Text} [{c.Number}]");
         }
         return (new Answer(string.Join(" ", parts), citations.ToArray()), passages);
+    }
+
+    private static Answer WholePassage(SearchHit hit)
+    {
+        var quote = hit.Text.Length > 300 ? hit.Text[..300] : hit.Text;
+        return new Answer($"{quote.Trim()} [1]", [new Citation(1, hit.DocumentId, hit.ChunkId, hit.Start, hit.Start + quote.Length, hit.Score, quote)]);
     }
 }

@@ -31,7 +31,7 @@ public sealed class ConversationTests(ConversationApiProcess api) : IClassFixtur
         const string first = "At what temperature should green tea be brewed?";
         var started = await Client.AskAsync("chat", new AskRequest(first) { ConversationId = AskRequest.NewConversation });
         Assert.Matches("^c[0-9a-f]{32}$", started.ConversationId);
-        Assert.Equal([first], started.SearchedAs);
+        Assert.Null(started.SearchedAs); // searched as asked: not echoed
         var id = started.ConversationId!;
 
         var followUp = await Client.AskAsync("chat", new AskRequest("And black tea?") { ConversationId = id });

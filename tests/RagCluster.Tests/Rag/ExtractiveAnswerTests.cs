@@ -52,5 +52,8 @@ public sealed class ExtractiveAnswerTests
         // Within the same document's margin but below the candidates' mean: an off-topic sentence of the right passage.
         Assert.DoesNotContain(ExtractiveAnswerer.Answer(hits, [S(0, 0.55), S(1, 0.70), S(2, 0.69), S(3, 0.68)], 3).Answer.Citations, x => x.Quote == c[0].Text);
         Assert.Equal(ExtractiveAnswerer.NothingFound, ExtractiveAnswerer.Answer([], [], 3).Answer.Text);
+        // Hits but no sentence to quote (a chunk of headings and labels): the best passage itself is cited.
+        var bare = ExtractiveAnswerer.Answer([new("toc", "toc#0", 0, 10, 24, "Contents\nIndex", ["Contents"], 0.4)], [], 3).Answer;
+        Assert.Equal(("toc", 10, 24), (bare.Citations.Single().DocumentId, bare.Citations[0].Start, bare.Citations[0].End));
     }
 }
