@@ -112,6 +112,13 @@ public sealed class McpTests(ApiProcess api) : IClassFixture<ApiProcess>
         var answer = Value(await Call(reader, "ask", new { collection = "kb", question = "What temperature is green tea brewed at?" }));
         Assert.Contains("80 degrees", answer.GetProperty("answer").GetString());
         Assert.Equal("tea", answer.GetProperty("citations")[0].GetProperty("documentId").GetString());
+
+        // A conversation over MCP: the follow-up is searched with the question before it.
+        var started = Value(await Call(reader, "ask", new { collection = "kb", question = "What temperature is green tea brewed at?", conversationId = "new" }));
+        var conversation = started.GetProperty("conversationId").GetString();
+        var followUp = Value(await Call(reader, "ask", new { collection = "kb", question = "And for how long?", conversationId = conversation }));
+        Assert.Equal(conversation, followUp.GetProperty("conversationId").GetString());
+        Assert.Equal("What temperature is green tea brewed at? And for how long?", followUp.GetProperty("searchedAs")[1].GetString());
     }
 
     [Fact]
