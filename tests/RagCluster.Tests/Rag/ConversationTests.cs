@@ -66,11 +66,14 @@ public sealed class ConversationTests(ConversationApiProcess api) : IClassFixtur
             var its = (await member.AskAsync("chat", new AskRequest(first) { ConversationId = AskRequest.NewConversation })).ConversationId!;
             Assert.Single((await member.GetConversationAsync("chat", its)).Turns);
             await Client.SetKeyGroupsAsync(grouped.KeyId, ["coffee"]);
-            await Poll.UntilAsync(async () =>
+            async Task<bool> Gone()
             {
                 try { await member.GetConversationAsync("chat", its); return false; } // the key's old groups may be cached for a moment
                 catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound) { return true; }
-            });
+            }
+            await Poll.UntilAsync(Gone);
+            await Client.SetKeyGroupsAsync(grouped.KeyId, ["tea"]); // and back: the same conversation again, so it was the groups
+            await Poll.UntilAsync(async () => !await Gone());
         }
 
         await Client.DeleteConversationAsync("chat", id);
