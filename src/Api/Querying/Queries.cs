@@ -1,11 +1,11 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
-using RagCluster.Grains.Interfaces.Querying;
-using System.Security.Claims;
 using RagCluster.Grains.Answering;
 using RagCluster.Grains.Conversations;
+using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Api.Querying;
 

@@ -103,7 +103,7 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
         }
         catch (Exception e) when (IsLlmFailure(e, ct))
         {
-            log.LlmAnswerFailed(Reason(e));
+            log.LlmCondenseFailed(Reason(e));
             return (null, Reason(e));
         }
     }
