@@ -44,7 +44,7 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(sp => new EmbeddingService(sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value,
             sp.GetRequiredService<ILogger<EmbeddingService>>(), sp.GetService<Placement.SiloRoles>()));
         services.TryAddSingleton<Embedder>();
-        services.TryAddSingleton<Answering.SentenceRanker>();
+        services.TryAddSingleton<SentenceRanker>();
         services.TryAddSingleton<IndexingThreads>();
         services.TryAddSingleton<ShardLoadOrder>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ShardWakeup>();

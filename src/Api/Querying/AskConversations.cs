@@ -56,7 +56,7 @@ public static class AskConversations
     public static async Task<(string Question, string? Earlier)> StandaloneAsync(string question, AskContext context, ChatAnswerer llm, CancellationToken ct)
     {
         if (context.Turns.Count == 0) return (question, null);
-        if (llm.IsConfigured && await llm.CondenseAsync(question, context.Turns, ct) is ({ } standalone, _)) return (standalone, null);
+        if (llm.IsConfigured && await llm.CondenseAsync(question, context.Turns, ct) is { } standalone) return (standalone, null);
         return (question, context.Turns[^1].Question);
     }
 

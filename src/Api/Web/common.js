@@ -23,6 +23,13 @@ const rc = {
     return e;
   },
   fill(tbody, rows) { tbody.replaceChildren(...rows); },
+  // A value typed in a box, as the collection declares the field (docs/filters.md): numbers, booleans, "a|b" arrays, else text.
+  typed(type, text) {
+    if (type.endsWith("[]")) return text.split("|").map(x => rc.typed(type.slice(0, -2), x.trim())).filter(x => x !== "");
+    if (type === "integer" || type === "float") return Number(text);
+    if (type === "boolean") return text === "true";
+    return text;
+  },
   bindKey(input, button, onSaved) {
     input.value = rc.key();
     button.addEventListener("click", () => { rc.setKey(input.value); onSaved(); });

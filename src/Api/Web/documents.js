@@ -6,14 +6,6 @@ let pageAfter = null, nextAfter = null; // the "after" of this page and of the n
 
 const tagText = v => Array.isArray(v) ? v.join("|") : String(v);
 
-// A tag's text back to JSON as the collection declares it; undeclared: a string ("a|b" is an array only where declared).
-function tagValue(name, text, fields) {
-  const type = fields[name] || "string";
-  if (type === "string[]") return text.split("|").map(x => x.trim()).filter(x => x);
-  if (type === "integer" || type === "float") return Number(text);
-  if (type === "boolean") return text === "true";
-  return text;
-}
 
 function tagEditor(doc, tags, fields) {
   const row = (name, value) => rc.el("div", { class: "row tag-row" },
@@ -26,7 +18,7 @@ function tagEditor(doc, tags, fields) {
     for (const name of Object.keys(tags)) changed[name] = null; // a tag no longer listed is removed
     for (const r of rows.children) {
       const name = r.querySelector(".tag-name").value.trim(), text = r.querySelector(".tag-value").value.trim();
-      if (name && text !== "") changed[name] = tagValue(name, text, fields);
+      if (name && text !== "") changed[name] = rc.typed(fields[name] || "string", text); // undeclared: text ("a|b" is an array only where declared)
     }
     try {
       await rc.call("PATCH", `${collectionPath()}/documents/${encodeURIComponent(doc)}`, { tags: changed });

@@ -8,18 +8,13 @@ function filterBuilder(host, name) {
   const json = rc.el("input", { id: `${name}-filter-json`, class: "filter-json", placeholder: "filter JSON, e.g. {\"lang\":\"en\"}", "aria-label": `${name} filter JSON`, size: "50" });
   const add = rc.el("button", { id: `${name}-add-condition`, class: "secondary", type: "button" }, "+ condition");
   let fields = {};
-  const value = (type, text) => {
-    if (type === "integer" || type === "float") return Number(text);
-    if (type === "boolean") return text === "true";
-    return text;
-  };
   const compose = () => {
     const filter = {};
     for (const row of rows.children) {
       const f = row.querySelector(".field").value, o = row.querySelector(".op").value, t = row.querySelector(".value").value;
       if (!f || (t === "" && o !== "$exists")) continue;
-      const type = fields[f] || "string";
-      const v = o === "$exists" ? t !== "false" : (o === "$in" || o === "$containsAny") ? t.split("|").map(x => value(type.replace("[]", ""), x.trim())) : value(type.replace("[]", ""), t);
+      const item = (fields[f] || "string").replace("[]", ""); // an array field's condition names its items
+      const v = o === "$exists" ? t !== "false" : (o === "$in" || o === "$containsAny") ? rc.typed(item + "[]", t) : rc.typed(item, t);
       (filter[f] ??= {})[o] = v;
     }
     json.value = Object.keys(filter).length ? JSON.stringify(filter) : "";

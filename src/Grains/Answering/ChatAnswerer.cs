@@ -87,11 +87,11 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
 
     /// <summary>
     /// A follow-up rewritten as a standalone question from the conversation's turns (the condense step of chat RAG), or
-    /// null with the reason when the LLM cannot be used now (the caller then searches without it).
+    /// null when the LLM cannot be used now (logged; the caller then searches without it).
     /// </summary>
-    public async Task<(string? Standalone, string? Reason)> CondenseAsync(string question, IReadOnlyList<(string Question, string Answer)> turns, CancellationToken ct)
+    public async Task<string?> CondenseAsync(string question, IReadOnlyList<(string Question, string Answer)> turns, CancellationToken ct)
     {
-        if (chat is null) return (null, "no Llm:Endpoint configured");
+        if (chat is null) return null;
         var conversation = new StringBuilder();
         foreach (var (q, a) in turns) conversation.Append($"User: {q}\nAssistant: {(a.Length > 1000 ? a[..1000] : a)}\n");
         try
@@ -99,12 +99,14 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
             var response = await chat.GetResponseAsync([new(ChatRole.System, CondenseInstructions),
                 new(ChatRole.User, $"Conversation:\n{conversation}\nLast question: {question}")], ChatOptions(), ct);
             var text = response.Text.Trim();
-            return text.Length is > 0 and <= 2000 ? (text, null) : (null, "the LLM's standalone question was empty or over 2000 characters");
+            if (text.Length is > 0 and <= 2000) return text;
+            log.LlmCondenseFailed("its standalone question was empty or over 2000 characters");
+            return null;
         }
         catch (Exception e) when (IsLlmFailure(e, ct))
         {
             log.LlmCondenseFailed(Reason(e));
-            return (null, Reason(e));
+            return null;
         }
     }
 

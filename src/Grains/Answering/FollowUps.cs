@@ -1,4 +1,5 @@
 using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Grains.Answering;
 
@@ -26,14 +27,8 @@ public static class FollowUps
     /// <summary>The two searches' hits fused by reciprocal rank (by chunk), best first, at most <paramref name="topK"/>.</summary>
     public static SearchHit[] Fuse(IReadOnlyList<SearchHit> asked, IReadOnlyList<SearchHit> withContext, int topK)
     {
-        var scores = new Dictionary<string, (SearchHit Hit, double Score)>(StringComparer.Ordinal);
-        foreach (var ranking in new[] { asked, withContext })
-            for (var i = 0; i < ranking.Count; i++)
-            {
-                var h = ranking[i];
-                var add = 1.0 / (FusionK + i + 1);
-                scores[h.ChunkId] = scores.TryGetValue(h.ChunkId, out var s) ? (s.Hit, s.Score + add) : (h, add);
-            }
-        return scores.Values.OrderByDescending(s => s.Score).Take(topK).Select(s => s.Hit with { Score = s.Score }).ToArray();
+        var hits = asked.Concat(withContext).DistinctBy(h => h.ChunkId).ToDictionary(h => h.ChunkId, StringComparer.Ordinal);
+        return RankFusion.Reciprocal<string>([asked.Select(h => h.ChunkId).ToList(), withContext.Select(h => h.ChunkId).ToList()], FusionK)
+            .Take(topK).Select(f => hits[f.Key] with { Score = f.Score }).ToArray();
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Documents;
@@ -7,7 +8,7 @@ using RagCluster.Grains.Lexical;
 
 namespace RagCluster.Grains.Answering;
 
-public sealed record ScoredSentence(CandidateSentence Sentence, double Cosine, double Bm25, double Score);
+public sealed record ScoredSentence(CandidateSentence Sentence, double Score);
 
 /// <summary>
 /// Scores the candidate sentences of a search's hits against the question: by meaning (the cosine of the model's
@@ -28,7 +29,7 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
         var cosine = byMeaning && candidates.Count > 0 && embedder.DenseRetrieval ? await CosinesAsync(questions, candidates, ct) : null;
         var top = Math.Max(1e-9, bm25.DefaultIfEmpty(0).Max());
         var last = Math.Max(1, hits.Count - 1);
-        return candidates.Select((c, i) => new ScoredSentence(c, cosine?[i] ?? 0, bm25[i],
+        return candidates.Select((c, i) => new ScoredSentence(c,
             (cosine?[i] ?? 0) + (cosine is null ? WordsAloneWeight : LexicalWeight) * bm25[i] / top - RankWeight * c.Hit / last)).ToList();
     }
 
@@ -78,33 +79,16 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
                     _vectors.Set(keys[missing[j]], embedded[j], 4L * embedded[j].Length + 2L * keys[missing[j]].Length + 64);
                 }
         }
-        return vectors.Skip(q).Select(v => Enumerable.Range(0, q).Average(i => Cosine(vectors[i], v))).ToArray();
+        return vectors.Skip(q).Select(v => Enumerable.Range(0, q).Average(i => (double)TensorPrimitives.CosineSimilarity(vectors[i], v))).ToArray();
     }
 
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
-    }
-
-    // BM25 with each candidate sentence as a document (k1 1.2, b 0.75), the statistics those of the sentences at hand.
+    // BM25 with each candidate sentence as a document of a throwaway index: the statistics are those of the sentences at hand.
     private static double[] Bm25(string question, List<CandidateSentence> candidates, TermAnalyzer analyzer)
     {
-        var query = analyzer.Terms(question).Distinct().ToList();
-        var terms = candidates.Select(c => analyzer.Terms(c.Text)).ToList();
-        var df = new Dictionary<string, int>();
-        foreach (var t in terms) foreach (var term in t.Distinct()) df[term] = df.GetValueOrDefault(term) + 1;
-        var n = candidates.Count;
-        var mean = Math.Max(1, terms.Sum(t => t.Count) / (double)Math.Max(1, n));
-        return terms.Select(t =>
-        {
-            var tf = t.GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());
-            return query.Where(tf.ContainsKey).Sum(q =>
-            {
-                var idf = Math.Log(1 + (n - df[q] + 0.5) / (df[q] + 0.5));
-                return idf * tf[q] * 2.2 / (tf[q] + 1.2 * (0.25 + 0.75 * t.Count / mean));
-            });
-        }).ToArray();
+        var index = new Bm25Index();
+        for (var i = 0; i < candidates.Count; i++) index.Add(i, analyzer.Terms(candidates[i].Text));
+        var scores = new double[candidates.Count];
+        foreach (var (doc, score) in index.Search(analyzer.Terms(question), candidates.Count)) scores[doc] = score;
+        return scores;
     }
 }

@@ -18,7 +18,7 @@ public sealed partial class CollectionGrain
         try
         {
             if (_reminderHeld || _unsettledCount == 0) return;
-            await Reminders(() => this.RegisterOrUpdateReminder(SweepReminder, _ingest.PendingSweepPeriod, _ingest.PendingSweepPeriod));
+            await ReminderCalls.Run(() => this.RegisterOrUpdateReminder(SweepReminder, _ingest.PendingSweepPeriod, _ingest.PendingSweepPeriod));
             _reminderHeld = true;
         }
         finally
@@ -103,7 +103,7 @@ public sealed partial class CollectionGrain
             // Not held from here on, before the calls: an acceptance stored meanwhile then waits for this turn and
             // registers again, where it used to see "held", return, and leave its document with no sweep.
             _reminderHeld = false;
-            if (await Reminders(() => this.GetReminder(SweepReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
+            await ReminderCalls.UnregisterAsync(this, SweepReminder);
         }
         finally
         {
@@ -111,7 +111,5 @@ public sealed partial class CollectionGrain
         }
     }
 
-    private static Task<T> Reminders<T>(Func<Task<T>> call) => ReminderCalls.Run(call);
 
-    private static Task<bool> Reminders(Func<Task> call) => ReminderCalls.Run(call);
 }

@@ -2,6 +2,7 @@ using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Collections;
 
@@ -56,9 +57,7 @@ public sealed partial class CollectionGrain
     {
         ResumeReshardWork();
         if (_reshardWork is { IsCompleted: false }) return;
-        if (_head.Settings?.ReshardingTo is null && _retireCount == 0
-            && await Reminders(() => this.GetReminder(ReshardReminder)) is { } reminder)
-            await Reminders(() => this.UnregisterReminder(reminder));
+        if (_head.Settings?.ReshardingTo is null && _retireCount == 0) await ReminderCalls.UnregisterAsync(this, ReshardReminder);
     }
 
     private async Task ReshardWorkAsync()
@@ -66,16 +65,14 @@ public sealed partial class CollectionGrain
         var key = this.GetPrimaryKeyString();
         try
         {
-            await Reminders(() => this.RegisterOrUpdateReminder(ReshardReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)));
+            await ReminderCalls.Run(() => this.RegisterOrUpdateReminder(ReshardReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)));
             if (_head is { Deleting: false, Settings: { ReshardingTo: { } to } settings }) await CopyAndSwitchAsync(key, settings.Layout, to);
             if (_retireCount > 0)
             {
                 await Task.Delay(_reshard.RetireAfter, _stopping.Token);
                 await RetireOldShardsAsync();
             }
-            if (_head.Settings?.ReshardingTo is null && _retireCount == 0
-                && await Reminders(() => this.GetReminder(ReshardReminder)) is { } reminder)
-                await Reminders(() => this.UnregisterReminder(reminder));
+            if (_head.Settings?.ReshardingTo is null && _retireCount == 0) await ReminderCalls.UnregisterAsync(this, ReshardReminder);
         }
         catch (Exception e) when (_stopping.IsCancellationRequested || e is OperationCanceledException)
         {

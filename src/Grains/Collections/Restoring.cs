@@ -3,6 +3,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Grains.Persistence;
 
 namespace RagCluster.Grains.Collections;
 
@@ -35,7 +36,7 @@ public sealed partial class CollectionGrain
         Validate(settings);
         if (documents < 0) throw new InvalidRequestException("documents must not be negative");
         // The reminder first: a crash right after the change below must not leave a hidden collection nobody gives up.
-        await Reminders(() => this.RegisterOrUpdateReminder(RestoreReminder, _backup.RestoreLease, _backup.RestoreLease));
+        await ReminderCalls.Run(() => this.RegisterOrUpdateReminder(RestoreReminder, _backup.RestoreLease, _backup.RestoreLease));
         var created = settings;
         long first = 0;
         await Change((h, _) =>
@@ -120,6 +121,6 @@ public sealed partial class CollectionGrain
 
     private async Task DropRestoreReminderAsync()
     {
-        if (await Reminders(() => this.GetReminder(RestoreReminder)) is { } reminder) await Reminders(() => this.UnregisterReminder(reminder));
+        await ReminderCalls.UnregisterAsync(this, RestoreReminder);
     }
 }

@@ -24,7 +24,7 @@ public sealed class ConversationGrain([PersistentState("conversation")] IPersist
     private const string ExpiryReminder = "expiry";
     private readonly DurableState<ConversationState> _state = new(stored, context, copier);
     private ConversationOptions Options => options.Value;
-    private string Id => this.GetPrimaryKeyString()[(this.GetPrimaryKeyString().LastIndexOf('/') + 1)..];
+    private string Id => this.GetPrimaryKeyString().Split('/')[^1];
     private bool Live => _state.Current.Started && _state.Current.ExpiresAt > time.GetUtcNow();
 
     public async Task<Conversation> Start()
@@ -83,7 +83,7 @@ public sealed class ConversationGrain([PersistentState("conversation")] IPersist
             s.Started = false;
             s.Turns.Clear();
         });
-        if (await ReminderCalls.Run(() => this.GetReminder(ExpiryReminder)) is { } reminder) await ReminderCalls.Run(() => this.UnregisterReminder(reminder));
+        await ReminderCalls.UnregisterAsync(this, ExpiryReminder);
         DeactivateOnIdle();
     }
 }

@@ -28,4 +28,10 @@ public static class ReminderCalls
     }
 
     public static Task<bool> Run(Func<Task> call) => Run(async () => { await call(); return true; });
+
+    /// <summary>Unregisters the grain's reminder of that name, if it has one.</summary>
+    public static async Task UnregisterAsync(IGrainBase grain, string name)
+    {
+        if (await Run(() => grain.GetReminder(name)) is { } reminder) await Run(() => grain.UnregisterReminder(reminder));
+    }
 }

@@ -36,7 +36,7 @@ public sealed class ExtractiveAnswerTests
     {
         var hits = Hits();
         var c = CandidateSentences.Of(hits);
-        ScoredSentence S(int i, double score) => new(c[i], 0, 0, score);
+        ScoredSentence S(int i, double score) => new(c[i], score);
         // The best is the tea's second sentence; its first is within the margin a sentence of the same document gets;
         // coffee's is within the plain margin; black tea's is below both.
         var (answer, passages) = ExtractiveAnswerer.Answer(hits, [S(0, 0.62), S(1, 0.70), S(2, 0.40), S(3, 0.61)], 3);
