@@ -64,6 +64,11 @@ switch (args.FirstOrDefault())
         await ChromaBench.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 4,
             (args.Length > 6 ? args[6] : "float32,int8").Split(','));
         return 0;
+    case "filtered-links": // N [QUERIES=200] [SHARES=0.001,0.01,0.1,0.3,0.5] [EF=64] [ENCODING=float32|int8]: filtered walks with links per value on the index alone (issue 82)
+        FilteredLinksBench.Run(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 200,
+            (args.Length > 3 ? args[3] : "0.001,0.01,0.1,0.3,0.5").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+            args.Length > 4 ? int.Parse(args[4]) : 64, args.Length > 5 && args[5] == "int8" ? RagCluster.Grains.Vectors.VectorEncoding.Int8 : RagCluster.Grains.Vectors.VectorEncoding.Float32);
+        return 0;
     case "filtered": // DATA_DIR(ann_data.py output) [SELECTIVITIES=0.001,0.01,0.1] [EF=64] [QUERIES=200]: a selective filter, walked or scanned exactly (issue 35, item 3)
         FilteredBench.Run(args[1], (args.Length > 2 ? args[2] : "0.001,0.01,0.1").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
             args.Length > 3 ? int.Parse(args[3]) : 64, args.Length > 4 ? int.Parse(args[4]) : 200);

@@ -39,6 +39,11 @@ public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical
     [Id(4)] public int Copy { get; init; }
     /// <summary>The top lexical hit's score over what a chunk holding each query term once would score (0..1, capped): how much of the query the words matched here.</summary>
     [Id(5)] public float LexicalCoverage { get; init; }
+    /// <summary>
+    /// How the dense hits were found: "graph" (the walk, unfiltered), "exact" (each vector compared), "value-links" (the
+    /// graphs of the filter's access groups or linked values) or "two-hop" (the filtered walk of the main graph); null: no dense side.
+    /// </summary>
+    [Id(6)] public string? Walk { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]

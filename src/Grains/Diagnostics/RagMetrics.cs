@@ -13,6 +13,8 @@ public static class RagMetrics
     public static readonly InstrumentAdvice<int> SizeBuckets = new() { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] };
 
     public static readonly Counter<long> CacheHits = Meter.CreateCounter<long>("rc_cache_hits_total", description: "Query cache hits by tier (L1 silo, L2 cache grain, L3 store)");
+    public static readonly Counter<long> FilteredSearches = Meter.CreateCounter<long>("rc_filtered_searches_total",
+        description: "Filtered vector searches in a shard, by how they were run (exact, value-links, two-hop)");
     public static readonly Counter<long> CacheMisses = Meter.CreateCounter<long>("rc_cache_misses_total", description: "Query cache misses by tier");
     public static readonly Counter<long> CacheUnavailable = Meter.CreateCounter<long>("rc_cache_unavailable_total",
         description: "Shared query cache calls (L2/L3) that failed transiently and were skipped, by operation (get, set)");

@@ -7,11 +7,14 @@ public sealed partial class IndexShardGrain
     // on a thread of its own while this one keeps serving and taking writes; the writer loop then catches it up and swaps.
     private void StartCompactionIfDue()
     {
-        if (_hnsw is not { } graph || graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)) return;
+        // Members that left a value (a tag change) route its walks as deleted nodes route the main one: dropped the same way.
+        if (_hnsw is not { } graph || (graph.DeletedCount < Math.Max(hnswOptions.CompactMinDeleted, graph.Count / 4)
+            && graph.GoneValueMembers < Math.Max(hnswOptions.CompactMinDeleted, graph.ValueMembers / 4))) return;
         logger.Compacting(this.GetPrimaryKeyString(), graph.DeletedCount, graph.Count);
         var token = _deactivating.Token;
         // Its own thread, one core: a build of minutes must not hold up other shards' inserts queued on the indexing threads.
-        _compaction = Task.Factory.StartNew(() => graph.Compacted(1, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var values = graph.ValueCount > 0 ? graph.ValuesHeld() : null; // read here, where nothing changes the graph
+        _compaction = Task.Factory.StartNew(() => graph.Compacted(1, values, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _ = WhenCompactedAsync(_compaction);
     }
 
@@ -43,6 +46,11 @@ public sealed partial class IndexShardGrain
         nodeToSlot.AddRange(added.Select(n => _nodeToSlot[n]));
         for (var node = 0; node < oldNodes.Length; node++)
             if (old.IsDeleted(oldNodes[node])) index.Delete(node);
+        // The values held now (a tag change or a node added during the build), before the slots point at the new
+        // nodes: searches go on with the old graph until the swap.
+        for (var node = 0; node < nodeToSlot.Count; node++)
+            if (!index.IsDeleted(node)) SyncValues(nodeToSlot[node], node, index);
+        if (index.PendingCount > 0) await cpu.Run(() => index.LinkPending(cpu.Count));
         for (var node = 0; node < nodeToSlot.Count; node++)
             if (!index.IsDeleted(node)) _chunks.SetNode(nodeToSlot[node], node);
         (_hnsw, _nodeToSlot) = (index, nodeToSlot);

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
@@ -25,23 +26,32 @@ public sealed partial class IndexShardGrain
             throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
         // The filter as the exact set of slots it matches (the tag index, no chunk read): its size chooses the search.
         // A filter that does not parse is refused (ParseCanonical throws): answering unfiltered would drop an access trim.
-        var allowed = FilterParser.ParseCanonical(query.Filter) is { } filter ? _chunks.Matching(filter) : null;
+        var filter = FilterParser.ParseCanonical(query.Filter);
+        var allowed = filter is null ? null : _chunks.Matching(filter);
         var matching = allowed?.Count ?? _chunks.LiveCount;
         Func<int, bool>? acceptSlot = allowed is null ? null : allowed.Contains;
         var dense = Array.Empty<ShardHit>();
-        var exact = false;
+        string? walk = null;
         if (query.Vector is { Length: > 0 } qv && _hnsw is not null && qv.Length == _hnsw.Dimensions && query.K > 0 && matching > 0)
         {
-            // A selective filter: the few chunks it leaves, compared exactly; a graph smaller than what a walk would
-            // measure anyway: every vector, exactly; otherwise the graph walk, skipping what the filter excludes (it goes
-            // on until it holds ef matching nodes, so it already walks further the more the filter excludes).
-            var threshold = hnswOptions.ExactSearchThreshold;
-            // A "flat" collection asks for exact recall: every vector the filter leaves, compared.
-            var scanAll = allowed is null && (query.Exact || _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, threshold));
-            exact = scanAll || (allowed is not null && (query.Exact || matching <= threshold));
-            var found = scanAll ? _hnsw.SearchExact(qv, query.K)
-                : exact ? _hnsw.SearchExact(qv, query.K, allowed!.Slots().Select(_chunks.NodeOf).Where(node => node >= 0))
-                : _hnsw.Search(qv, query.K, query.Ef, acceptSlot is null ? null : node => acceptSlot(_nodeToSlot[node]));
+            List<(int Node, float Distance)> found;
+            if (allowed is null)
+            {
+                // A graph smaller than what a walk would measure anyway, or a "flat" collection (exact recall): every vector, exactly.
+                var scanAll = query.Exact || _hnsw.ScanIsCheaperThanWalk(query.K, query.Ef, hnswOptions.ExactSearchThreshold);
+                walk = scanAll ? ShardFilterPlan.Exact : "graph";
+                found = scanAll ? _hnsw.SearchExact(qv, query.K) : _hnsw.Search(qv, query.K, query.Ef);
+            }
+            else
+            {
+                // Chosen by how many chunks the filter keeps here (ShardFilterPlan): compared one by one, or walked.
+                var plan = query.Exact ? new ShardFilterPlan(ShardFilterPlan.Exact, null, [])
+                    : ShardFilterPlan.Choose(filter!, matching, _hnsw, _traits.LinkedFields, hnswOptions.ExactSearchThreshold);
+                walk = plan.Name;
+                found = plan.Walk is { } how ? _hnsw.SearchFiltered(qv, query.K, query.Ef, node => acceptSlot!(_nodeToSlot[node]), how, plan.Values)
+                    : _hnsw.SearchExact(qv, query.K, allowed.Slots().Select(_chunks.NodeOf).Where(node => node >= 0));
+                RagMetrics.FilteredSearches.Add(1, RagMetrics.Tag("walk", plan.Name));
+            }
             dense = found.Select(r => Hit(_nodeToSlot[r.Node], _hnsw.Score(r.Distance))).ToArray();
         }
         var (lexical, coverage) = (Array.Empty<ShardHit>(), 0f);
@@ -50,7 +60,10 @@ public sealed partial class IndexShardGrain
             var (found, covered) = _lexical.Search(query.Text, query.TextField, query.K, acceptSlot);
             (lexical, coverage) = (found.Select(r => Hit(r.Slot, r.Score)).ToArray(), covered);
         }
-        return Task.FromResult(new ShardResult(_shardNo, dense, lexical) { ExactScan = exact, Copy = _copyNo, LexicalCoverage = coverage });
+        return Task.FromResult(new ShardResult(_shardNo, dense, lexical)
+        {
+            ExactScan = walk == ShardFilterPlan.Exact, Copy = _copyNo, LexicalCoverage = coverage, Walk = walk,
+        });
     }
 
     private ShardHit Hit(int slot, float score) => _chunks.Hit(slot, score);

@@ -87,6 +87,9 @@ public sealed partial class IndexShardGrain
             _nodeToSlot.AddRange(s.NodeToSlot);
             for (var node = 0; node < s.NodeToSlot.Count; node++)
                 if (!graph.IsDeleted(node)) _chunks.SetNode(s.NodeToSlot[node], node);
+            // A snapshot taken before links per value (or with another access field) joins its nodes now; the writer
+            // loop links them as it links a log tail, and searches compare them exactly meanwhile.
+            SyncAllValues();
         }
     }
 }

@@ -198,7 +198,12 @@ public sealed partial class IndexShardGrain
         _tombstones.Rotate(); // old tombstones go as writes come, removals or not
         foreach (var entry in entries) Apply(entry, vectors);
         vectors.RemoveAll(v => !_chunks.IsLive(v.Slot)); // replaced again later in the same batch
-        if (vectors.Count == 0) return;
+        if (vectors.Count == 0)
+        {
+            // A tag change joined values: their links are made as a batch's are.
+            if (!activating && _hnsw is { PendingCount: > 0 } retagged) await LinkAsync(retagged);
+            return;
+        }
         // A new graph takes the collection's quantization and distance; a restored one keeps those its snapshot has.
         _hnsw ??= new HnswIndex(vectors[0].Vector.Length, hnswOptions, encoding: _traits.Encoding, metric: _traits.Metric);
         // A replayed log written before writes were checked may still hold one: skipped, and said.
@@ -210,10 +215,16 @@ public sealed partial class IndexShardGrain
         {
             _nodeToSlot.Add(vectors[i].Slot);
             _chunks.SetNode(vectors[i].Slot, first + i);
+            SyncValues(vectors[i].Slot);
         }
         // A log tail replayed on activation is linked by the writer loop once the shard serves: searches compare its
         // nodes exactly until then (HnswIndex.Search), so a restart waits for the snapshot and the tail's apply only.
         if (activating) return;
+        await LinkAsync(graph);
+    }
+
+    private async Task LinkAsync(HnswIndex graph)
+    {
         if (graph.PendingCount < 64) graph.LinkPending(); // a few links: cheaper here than a hop to another thread
         else await cpu.Run(() => graph.LinkPending(cpu.LinkThreads, beside: true));
     }
@@ -224,10 +235,17 @@ public sealed partial class IndexShardGrain
     {
         var key = this.GetPrimaryKeyString();
         var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
-        return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzers.For(settings.Language), Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance));
+        return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzers.For(settings.Language), Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance))
+        {
+            LinkedFields = settings.AccessField is { } access ? [access] : [],
+        };
     }
 
-    private sealed record ShardTraits(string[] TextFields, TermAnalyzer Analyzer, VectorEncoding Encoding, VectorMetric Metric);
+    private sealed record ShardTraits(string[] TextFields, TermAnalyzer Analyzer, VectorEncoding Encoding, VectorMetric Metric)
+    {
+        /// <summary>Fields whose values get graphs of their own (HnswIndex.Values.cs): the access field.</summary>
+        public string[] LinkedFields { get; init; } = [];
+    }
 
     private void Apply(ShardLogEntry entry, List<(int Slot, float[] Vector)> vectors)
     {
@@ -242,6 +260,7 @@ public sealed partial class IndexShardGrain
             {
                 _chunks.SetTags(slot, tags);
                 _lexical.Retag(slot, tags);
+                SyncValues(slot); // a document moved between access groups keeps each group's graph whole
             }
             retagged.Version = entry.Version;
             return;

@@ -7,7 +7,7 @@ public sealed unsafe partial class HnswIndex
     public int Add(ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimensions) throw new ArgumentException($"vector has {vector.Length} dimensions, index has {Dimensions}");
-        if (PendingCount != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
+        if (GraphPending != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
         var node = Append(vector);
         _scratch.Visited.EnsureCapacity(_count);
         Insert(node, _scratch);
@@ -41,8 +41,13 @@ public sealed unsafe partial class HnswIndex
         return first;
     }
 
-    /// <summary>Nodes appended by <see cref="AppendRange"/> and not linked yet (those a stopped pass left out included).</summary>
-    public int PendingCount => _count - _linked + _relink.Length;
+    /// <summary>
+    /// Nodes appended by <see cref="AppendRange"/> and not linked yet (those a stopped pass left out included), and
+    /// memberships of values (<see cref="Join(int, string)"/>) whose links are not made yet.
+    /// </summary>
+    public int PendingCount => GraphPending + _valuePending;
+
+    private int GraphPending => _count - _linked + _relink.Length;
 
     // Nodes of a parallel pass that stopped part-way (an exception, a cancellation) before they were linked: the next
     // pass links them first. A pass never counts a node it did not link as done.
@@ -54,6 +59,13 @@ public sealed unsafe partial class HnswIndex
     /// under the nodes' locks. Nothing else may change the index until it returns.
     /// </summary>
     public void LinkPending(int threads = 1, bool beside = false, CancellationToken cancellationToken = default)
+    {
+        LinkGraph(threads, beside, cancellationToken);
+        // The values' links after the main graph's: a new member's walk in its value starts from nodes linked there.
+        LinkValues(threads, cancellationToken);
+    }
+
+    private void LinkGraph(int threads, bool beside, CancellationToken cancellationToken)
     {
         var scratchFor = () => { var s = new Scratch(_m0); s.Visited.EnsureCapacity(_count); return s; };
         if (_relink.Length > 0) Relink(beside, scratchFor(), cancellationToken);
@@ -123,7 +135,14 @@ public sealed unsafe partial class HnswIndex
     /// appends to this one may go on beside it (its vectors never move); a node deleted meanwhile is the caller's to
     /// delete in the new one.
     /// </summary>
-    public (HnswIndex Index, int[] OldNodes) Compacted(int threads = 1, CancellationToken cancellationToken = default)
+    public (HnswIndex Index, int[] OldNodes) Compacted(int threads = 1, CancellationToken cancellationToken = default) =>
+        Compacted(threads, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="Compacted(int, CancellationToken)"/> with the values' graphs built again too, from
+    /// <paramref name="values"/> (<see cref="ValuesHeld"/>, taken where nothing changes the index).
+    /// </summary>
+    public (HnswIndex Index, int[] OldNodes) Compacted(int threads, IReadOnlyDictionary<int, string[]>? values, CancellationToken cancellationToken = default)
     {
         var linked = _linked;
         var live = new List<int>(LiveCount);
@@ -133,6 +152,12 @@ public sealed unsafe partial class HnswIndex
         foreach (var old in live) index.Append(Vector(old));
         index._scratch.Visited.EnsureCapacity(index._count);
         index.LinkPending(threads, cancellationToken: cancellationToken);
+        if (values is not null)
+        {
+            for (var node = 0; node < live.Count; node++)
+                if (values.TryGetValue(live[node], out var keys)) foreach (var key in keys) index.Join(node, key);
+            index.LinkPending(threads, cancellationToken: cancellationToken);
+        }
         return (index, live.ToArray());
     }
 
@@ -222,6 +247,7 @@ public sealed unsafe partial class HnswIndex
         if (_deleted[node]) return;
         _deleted[node] = true;
         _deletedCount++;
+        LeaveAll(node);
     }
 
     // hnswlib's heuristic: keep a candidate only if it is closer to the base than to every neighbour kept so far,
@@ -336,28 +362,7 @@ public sealed unsafe partial class HnswIndex
         LockNode(from);
         try
         {
-            var links = Links(from, level);
-            var max = level == 0 ? _m0 : _m;
-            var n = links[0];
-            if (n < max)
-            {
-                links[n + 1] = to;
-                links[0] = n + 1;
-                return;
-            }
-            // Full: re-select among the old links plus the new one.
-            var baseVec = PointAt(from);
-            var baseScale = ScaleAt(from);
-            scratch.EnsureSorted(n + 1);
-            var dists = scratch.SortedDist.AsSpan(0, n + 1);
-            var nodes = scratch.SortedNode.AsSpan(0, n + 1);
-            for (var i = 0; i < n; i++) { nodes[i] = links[i + 1]; dists[i] = Distance(baseVec, baseScale, nodes[i]); }
-            nodes[n] = to;
-            dists[n] = Distance(baseVec, baseScale, to);
-            dists.Sort(nodes);
-            var selected = SelectFromSorted(dists, nodes, max, scratch.Selected);
-            links[0] = selected.Length;
-            selected.CopyTo(links[1..]);
+            AddLink(Links(from, level), from, to, level == 0 ? _m0 : _m, scratch);
         }
         finally
         {

@@ -9,7 +9,8 @@ public sealed unsafe partial class HnswIndex
     {
         // format version: 3 is int8 (codes and scales, then the full-precision vectors at the end); 4 is float32 by
         // another metric than cosine (its number next; l2's squared lengths are computed again at the load)
-        w.Write(_int8 ? 3 : Metric == VectorMetric.Cosine ? 2 : 4);
+        // (+ ValueLinksFormat: the values' graphs follow the rest, HnswIndex.Values.cs)
+        w.Write((_int8 ? 3 : Metric == VectorMetric.Cosine ? 2 : 4) | (_valueGraphs.Count > 0 ? ValueLinksFormat : 0));
         if (Metric != VectorMetric.Cosine) w.Write((int)Metric);
         w.Write(Dimensions); w.Write(_m); w.Write(Options.EfConstruction); w.Write(Options.EfSearch); w.Write(Options.Seed);
         if (PendingCount != 0) throw new InvalidOperationException("appended nodes wait for LinkPending");
@@ -38,18 +39,25 @@ public sealed unsafe partial class HnswIndex
                 for (var j = 1; j <= links[0]; j++) w.Write(links[j]);
             }
         }
-        if (!_int8) return;
-        var row = new float[Dimensions];
-        for (var i = 0; i < _count; i++)
+        if (_int8)
         {
-            _full!.Read(i, row);
-            w.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+            var row = new float[Dimensions];
+            for (var i = 0; i < _count; i++)
+            {
+                _full!.Read(i, row);
+                w.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+            }
         }
+        if (_valueGraphs.Count > 0) SaveValues(w);
     }
+
+    private const int ValueLinksFormat = 0x100;
 
     public static HnswIndex Load(BinaryReader r, HnswOptions? searchOptions = null)
     {
         var format = r.ReadInt32();
+        var valueLinks = (format & ValueLinksFormat) != 0;
+        format &= ~ValueLinksFormat;
         if (format is not (2 or 3 or 4)) throw new InvalidDataException("unknown HNSW snapshot format");
         var metric = format == 4 ? (VectorMetric)r.ReadInt32() : VectorMetric.Cosine;
         if (!Enum.IsDefined(metric)) throw new InvalidDataException("unknown HNSW snapshot metric");
@@ -102,6 +110,7 @@ public sealed unsafe partial class HnswIndex
                 index._full!.Write(i, row);
             }
         }
+        if (valueLinks) index.LoadValues(r);
         index._scratch.Visited.EnsureCapacity(count);
         return index;
     }

@@ -17,12 +17,10 @@ public sealed unsafe partial class HnswIndex
         var pending = linked < count || relink.Length > 0;
         if ((ep < 0 && !pending) || k <= 0) return [];
         Span<float> qs = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-        query.CopyTo(qs);
-        var squared = Prepare(qs);
+        Span<sbyte> codes = _int8 ? (query.Length <= 2048 ? stackalloc sbyte[query.Length] : new sbyte[query.Length]) : default;
+        var scale = PrepareQuery(query, qs, codes);
         ef = Math.Max(ef <= 0 ? Options.EfSearch : ef, k);
         var scratch = _scratch;
-        Span<sbyte> codes = _int8 ? (query.Length <= 2048 ? stackalloc sbyte[query.Length] : new sbyte[query.Length]) : default;
-        var scale = _int8 ? Quantize(qs, codes) : squared;
         fixed (float* qf = qs)
         fixed (sbyte* qc = codes)
         {
@@ -42,6 +40,14 @@ public sealed unsafe partial class HnswIndex
             if (_int8) return Rescored(qf, scratch.Results, k);
         }
         return Nearest(scratch.Results, k);
+    }
+
+    // The query as the walk compares it (HnswIndex.Encoding.cs: scaled, and int8 codes) in the caller's buffers; returns the scale the walk's distance takes.
+    private float PrepareQuery(ReadOnlySpan<float> query, Span<float> qs, Span<sbyte> codes)
+    {
+        query.CopyTo(qs);
+        var squared = Prepare(qs);
+        return _int8 ? Quantize(qs, codes) : squared;
     }
 
     // The unlinked nodes, each measured once (a link pass beside may have let the walk reach some already: the visited
@@ -143,13 +149,18 @@ public sealed unsafe partial class HnswIndex
         return exact;
     }
 
-    private (int, float) Greedy(void* q, float qs, int ep, float epDist, int level, Scratch scratch)
+    private (int, float) Greedy(void* q, float qs, int ep, float epDist, int level, Scratch scratch) =>
+        Greedy(q, qs, ep, epDist, level, scratch, new GraphLinks(this));
+
+    // Generic over where a node's links are read (the graph's own, or a value's: HnswIndex.Values.cs); a struct, so the
+    // JIT compiles each walk on its own with the read inlined.
+    private (int, float) Greedy<TLinks>(void* q, float qs, int ep, float epDist, int level, Scratch scratch, TLinks source) where TLinks : struct, ILinks
     {
         var changed = true;
         while (changed)
         {
             changed = false;
-            var links = ReadLinks(ep, level, scratch.LinkCopy);
+            var links = source.Read(ep, level, scratch.LinkCopy);
             var n = links[0];
             for (var i = 1; i <= n; i++)
             {
@@ -162,7 +173,11 @@ public sealed unsafe partial class HnswIndex
     }
 
     private void SearchLayer(void* q, float qs, int ep, float epDist, int ef, int level, Scratch scratch,
-        bool skipDeleted, Func<int, bool>? accept = null)
+        bool skipDeleted, Func<int, bool>? accept = null) =>
+        SearchLayer(q, qs, ep, epDist, ef, level, scratch, skipDeleted, accept, new GraphLinks(this));
+
+    private void SearchLayer<TLinks>(void* q, float qs, int ep, float epDist, int ef, int level, Scratch scratch,
+        bool skipDeleted, Func<int, bool>? accept, TLinks source) where TLinks : struct, ILinks
     {
         var results = scratch.Results;
         results.Clear();
@@ -180,7 +195,7 @@ public sealed unsafe partial class HnswIndex
         {
             var (cd, c) = candidates.Pop();
             if (cd > bound && results.Count >= ef) break;
-            var links = ReadLinks(c, level, scratch.LinkCopy);
+            var links = source.Read(c, level, scratch.LinkCopy);
             var n = links[0];
             if (n > 0) Prefetch(links[1]);
             for (var i = 1; i <= n; i++)
@@ -201,6 +216,17 @@ public sealed unsafe partial class HnswIndex
                 }
             }
         }
+    }
+
+    /// <summary>Where a walk reads a node's links on a layer.</summary>
+    private interface ILinks
+    {
+        ReadOnlySpan<int> Read(int node, int level, int[] copy);
+    }
+
+    private readonly struct GraphLinks(HnswIndex index) : ILinks
+    {
+        public ReadOnlySpan<int> Read(int node, int level, int[] copy) => index.ReadLinks(node, level, copy);
     }
 
     // A node's links as of now: the live list when one thread builds, a copy taken under the node's lock when several do.

@@ -7,7 +7,7 @@ namespace RagCluster.Grains.Vectors;
 /// Hierarchical navigable small world graph (Malkov &amp; Yashunin) over unit vectors with cosine distance
 /// (1 - dot). Vectors and layer-0 links live in blocks of <see cref="BlockNodes"/> nodes that never move once
 /// allocated: capacity has no 2^31-element wall, growth copies nothing, and a reader never sees an array replaced.
-/// Deletes are tombstones: deleted nodes still route searches but never appear in results (<see cref="Compacted"/>
+/// Deletes are tombstones: deleted nodes still route searches but never appear in results (<see cref="Compacted(int, CancellationToken)"/>
 /// drops them).
 /// Threads: one caller changes the index at a time. <see cref="LinkPending"/> may run on other threads (several, as
 /// hnswlib does) while one other thread searches; each node's links are guarded by a spin lock while it runs.
@@ -108,7 +108,7 @@ public sealed unsafe partial class HnswIndex : IDisposable
             for (var i = 0; i < _count; i++)
                 if (_upperLinks[i] is { } lists) foreach (var l in lists) upper += 16 + (l?.Length ?? 0) * 4L;
             var vectorBytes = _int8 ? _codeBlocks.Count * (long)BlockNodes * Dimensions + _scales.Length * 4L : _vectorBlocks.Count * (long)BlockNodes * Dimensions * 4;
-            return vectorBytes + _links0Blocks.Count * (long)BlockNodes * (_m0 + 1) * 4 + _levels.Length * 5L + upper;
+            return vectorBytes + _links0Blocks.Count * (long)BlockNodes * (_m0 + 1) * 4 + _levels.Length * 5L + upper + ValueBytes();
         }
     }
 
@@ -153,6 +153,7 @@ public sealed unsafe partial class HnswIndex : IDisposable
         public MinHeap Candidates = new(64);
         public readonly MaxHeap Results = new(64);
         public readonly int[] LinkCopy = new int[m0 + 1];
+        public readonly int[] HopCopy = new int[m0 + 1]; // a filtered walk's second hop, read while LinkCopy holds the first
         public readonly int[] Selected = new int[m0 + 1];
         public readonly int[] Selected2 = new int[m0 + 1];
         public float[] SortedDist = new float[64];

@@ -1,0 +1,78 @@
+using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Grains.Vectors;
+
+namespace RagCluster.Grains.Indexing;
+
+/// <summary>
+/// How a shard finds the nearest vectors a filter keeps, chosen by what the filter keeps (counted exactly by the tag
+/// index), as Qdrant's planner chooses by estimated cardinality: at most <c>Hnsw:ExactSearchThreshold</c> chunks are
+/// compared one by one (an absolute count: the scan costs by what it reads, the walk does not); a filter that names a
+/// few values of a linked field (the access field) walks those values' own graphs; anything else (ranges, booleans,
+/// <c>$not</c>, many values) walks the main graph two hops at a time (<see cref="FilteredWalk.TwoHop"/>).
+/// </summary>
+internal readonly record struct ShardFilterPlan(string Name, FilteredWalk? Walk, int[] Values)
+{
+    public const string Exact = "exact", ValueLinks = "value-links", TwoHop = "two-hop";
+
+    /// <summary>The values whose graphs a walk joins at most: past that, their seeds cost more than the walk they save.</summary>
+    public const int MaxValues = 16;
+
+    public static ShardFilterPlan Choose(FilterTerm filter, int matching, HnswIndex graph, IReadOnlyCollection<string> linkedFields, int exactThreshold)
+    {
+        if (matching <= exactThreshold) return new(Exact, null, []);
+        // The values' graphs hold every node the anchor keeps; walked when the rest of the filter keeps at least a quarter
+        // of their members (else most nodes the walk measures are refused, and the two-hop walk does better).
+        if (Anchor(filter, graph, linkedFields) is { Length: > 0 and <= MaxValues } values && values.Sum(v => (long)graph.ValueSize(v)) <= 4L * matching)
+            return new(ValueLinks, FilteredWalk.ValueLinks, values);
+        return new(TwoHop, FilteredWalk.TwoHop, []);
+    }
+
+    /// <summary>
+    /// Linked values every chunk the filter keeps holds one of (a $containsAny, $eq or $in of strings on a linked field, the
+    /// smallest such part of an $and, the union of an $or's), or null when the filter has none.
+    /// </summary>
+    private static int[]? Anchor(FilterTerm term, HnswIndex graph, IReadOnlyCollection<string> linked)
+    {
+        switch (term)
+        {
+            case ContainsTerm c when linked.Contains(c.Field):
+                var ids = c.Values.Select(v => graph.ValueId(ShardValueKeys.Of(c.Field, v))).ToArray();
+                // $containsAll: the smallest of its values holds all it keeps (one with no graph: nothing is kept).
+                return !c.All ? [.. ids.Where(id => id >= 0).Distinct()]
+                    : ids.Any(id => id < 0) ? [] : [ids.MinBy(graph.ValueSize)];
+            case EqualsTerm e when linked.Contains(e.Field) && e.Values.All(l => l.Value.Kind == TagKind.String && l.Instant is null):
+                return [.. e.Values.Select(l => graph.ValueId(ShardValueKeys.Of(e.Field, l.Value.String))).Where(id => id >= 0).Distinct()];
+            case AnyTerm any:
+                var union = new List<int>();
+                foreach (var part in any.Terms)
+                    if (Anchor(part, graph, linked) is { } values) union.AddRange(values);
+                    else return null;
+                return [.. union.Distinct()];
+            case AllTerm all:
+                return all.Terms.Select(part => Anchor(part, graph, linked)).Where(a => a is not null)
+                    .MinBy(a => a!.Sum(v => (long)graph.ValueSize(v)));
+            default:
+                return null;
+        }
+    }
+}
+
+/// <summary>How a linked field's value is named in a shard's graph (a field name and a value never hold U+0000).</summary>
+internal static class ShardValueKeys
+{
+    public static string Of(string field, string value) => field + "\0" + value;
+
+    /// <summary>The linked values a chunk's tags hold: each string, or each item of a string array, of a linked field.</summary>
+    public static IEnumerable<string> Held(IReadOnlyDictionary<string, string> tags, IReadOnlyCollection<string> linkedFields)
+    {
+        foreach (var field in linkedFields)
+        {
+            if (!tags.TryGetValue(field, out var raw)) continue;
+            if (TagValue.IsPlainString(raw)) { yield return Of(field, raw); continue; }
+            var value = TagValue.FromStored(raw);
+            if (value.Kind == TagKind.String) yield return Of(field, value.String);
+            else if (value.Kind == TagKind.StringArray)
+                foreach (var item in value.Items) yield return Of(field, item);
+        }
+    }
+}
