@@ -11,23 +11,31 @@ public static class AnnData
 {
     public static (float[] Data, float[] Queries) Vectors(int n, int q, int dim)
     {
+        var (data, queries, _, _) = VectorsWithCentres(n, q, dim);
+        return (data, queries);
+    }
+
+    /// <summary><see cref="Vectors"/> and the centre each vector and query was drawn around (the same draws).</summary>
+    public static (float[] Data, float[] Queries, int[] DataCentre, int[] QueryCentre) VectorsWithCentres(int n, int q, int dim)
+    {
         var rng = new Random(42);
         float Gauss() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
         var centres = new float[Math.Max(1, n / 50) * dim];
         for (var i = 0; i < centres.Length; i++) centres[i] = Gauss();
-        float[] Sample(int k)
+        float[] Sample(int k, int[] drawn)
         {
             var x = new float[k * dim];
             for (var r = 0; r < k; r++)
             {
-                var c = rng.Next(centres.Length / dim);
+                var c = drawn[r] = rng.Next(centres.Length / dim);
                 var v = x.AsSpan(r * dim, dim);
                 for (var d = 0; d < dim; d++) v[d] = centres[c * dim + d] + Gauss();
                 TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
             }
             return x;
         }
-        return (Sample(n), Sample(q));
+        var (dataCentre, queryCentre) = (new int[n], new int[q]);
+        return (Sample(n, dataCentre), Sample(q, queryCentre), dataCentre, queryCentre);
     }
 
     /// <summary>The exact top 10 of each query by inner product, as ann_data.py writes gt.i32.</summary>

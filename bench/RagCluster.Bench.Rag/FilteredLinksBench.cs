@@ -14,7 +14,7 @@ namespace RagCluster.Bench.Rag;
 /// </summary>
 public static class FilteredLinksBench
 {
-    public static void Run(int n, int queryCount, double[] shares, int ef, VectorEncoding encoding)
+    public static void Run(int n, int queryCount, double[] shares, int[] efs, VectorEncoding encoding)
     {
         const int dim = 384;
         var (data, queries) = AnnData.Vectors(n, queryCount, dim);
@@ -40,8 +40,8 @@ public static class FilteredLinksBench
         }));
 
         var unit = rows.Select(r => { var u = r.ToArray(); HnswIndex.Normalize(u); return u; }).ToArray();
-        var unfiltered = Time(queryCount, i => index.Search(queries.AsSpan(i * dim, dim), 10, ef), null, queries, dim);
-        Console.WriteLine(JsonSerializer.Serialize(new { bench = "filtered-links", share = 1.0, method = "unfiltered walk", p50_ms = unfiltered.P50, mean_ms = unfiltered.Mean }));
+        var unfiltered = Time(queryCount, i => index.Search(queries.AsSpan(i * dim, dim), 10, efs[0]), null, queries, dim);
+        Console.WriteLine(JsonSerializer.Serialize(new { bench = "filtered-links", share = 1.0, method = "unfiltered walk", ef = efs[0], p50_ms = unfiltered.P50, mean_ms = unfiltered.Mean }));
         for (var s = 0; s < shares.Length; s++)
         {
             var kept = new bool[n];
@@ -57,15 +57,15 @@ public static class FilteredLinksBench
             // The best a value's graph could do: a graph of its members alone, built as the main one is (node ids mapped back).
             using var alone = new HnswIndex(dim, new HnswOptions { M = 16, EfConstruction = 200 }, members[s].Length, encoding);
             alone.AddRange(members[s].Select(m => rows[m]).ToList(), threads);
-            var methods = new (string Name, Func<int, List<(int Node, float Distance)>> Search)[]
+            var methods = efs.SelectMany(ef => new (string Name, int Ef, Func<int, List<(int Node, float Distance)>> Search)[]
             {
-                ("a graph of the members alone", i => alone.Search(queries.AsSpan(i * dim, dim), 10, ef).Select(r => (members[s][r.Node], r.Distance)).ToList()),
-                ("exact scan", i => index.SearchExact(queries.AsSpan(i * dim, dim), 10, members[s])),
-                ("two-hop walk", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.TwoHop)),
-                ("value links", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.ValueLinks, [value])),
-                ("old walk (skips refused)", i => index.Search(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node])),
-            };
-            foreach (var (name, search) in methods)
+                ("a graph of the members alone", ef, i => alone.Search(queries.AsSpan(i * dim, dim), 10, ef).Select(r => (members[s][r.Node], r.Distance)).ToList()),
+                ("exact scan", ef, i => index.SearchExact(queries.AsSpan(i * dim, dim), 10, members[s])),
+                ("two-hop walk", ef, i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.TwoHop)),
+                ("value links", ef, i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.ValueLinks, [value])),
+                ("old walk (skips refused)", ef, i => index.Search(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node])),
+            }).Where(m => m.Ef == efs[0] || m.Name is "value links" or "a graph of the members alone");
+            foreach (var (name, ef, search) in methods)
             {
                 if (name.StartsWith("old") && shares[s] < 0.01) continue; // tens of ms a query: issue 35 measured it
                 var t = Time(queryCount, search, truth, queries, dim);
@@ -73,6 +73,60 @@ public static class FilteredLinksBench
                 {
                     bench = "filtered-links", vectors = n, share = shares[s], matching = members[s].Length, method = name, ef,
                     recall_at_10 = t.Recall, p50_ms = t.P50, mean_ms = t.Mean, p50_vs_unfiltered = t.P50 / unfiltered.P50,
+                }));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The access case: each vector in one group of <paramref name="groups"/> (linked), readers of 1, 10, 100… groups (a
+    /// union the planner walks by the groups' graphs up to 16 of them, else two hops with each node's group-mates), and
+    /// ranges over a number uncorrelated with the vectors (two hops, no links), beside the exact scan.
+    /// </summary>
+    public static void Groups(int n, int queryCount, int groups, int[] readers, int ef, VectorEncoding encoding)
+    {
+        const int dim = 384;
+        var (data, queries) = AnnData.Vectors(n, queryCount, dim);
+        var rows = Enumerable.Range(0, n).Select(i => data.AsSpan(i * dim, dim).ToArray()).ToList();
+        var rng = new Random(82);
+        var group = Enumerable.Range(0, n).Select(_ => rng.Next(groups)).ToArray();
+        var number = Enumerable.Range(0, n).Select(_ => rng.Next(1000)).ToArray();
+        using var index = new HnswIndex(dim, new HnswOptions { M = 16, EfConstruction = 200 }, n, encoding);
+        index.AddRange(rows, Environment.ProcessorCount);
+        for (var i = 0; i < n; i++) index.Join(i, $"g{group[i]}");
+        index.LinkPending(Environment.ProcessorCount);
+        var unit = rows.Select(r => { var u = r.ToArray(); HnswIndex.Normalize(u); return u; }).ToArray();
+        var unfiltered = Time(queryCount, i => index.Search(queries.AsSpan(i * dim, dim), 10, ef), null, queries, dim);
+        Console.WriteLine(JsonSerializer.Serialize(new { bench = "filtered-groups", vectors = n, groups, method = "unfiltered walk", p50_ms = unfiltered.P50 }));
+        var cases = readers.Select(r => ($"reader of {r} groups", (Func<int, bool>)(i => group[i] < r), Enumerable.Range(0, r).Select(g => index.ValueId($"g{g}")).ToArray()))
+            .Concat([("number < 10 (1 %)", i => number[i] < 10, null), ("number < 100 (10 %)", i => number[i] < 100, null),
+                ("10 groups and number < 400 (4 %)", i => group[i] < groups / 10 && number[i] < 400, null)]);
+        foreach (var (name, keeps, values) in cases)
+        {
+            var members = Enumerable.Range(0, n).Where(keeps).ToArray();
+            var kept = new bool[n];
+            foreach (var m in members) kept[m] = true;
+            var truth = new HashSet<int>[queryCount];
+            for (var i = 0; i < queryCount; i++)
+            {
+                var q = queries.AsSpan(i * dim, dim).ToArray();
+                HnswIndex.Normalize(q);
+                truth[i] = members.OrderByDescending(m => System.Numerics.Tensors.TensorPrimitives.Dot(q, unit[m])).Take(10).ToHashSet();
+            }
+            var methods = new List<(string, Func<int, List<(int Node, float Distance)>>)>
+            {
+                ("exact scan", i => index.SearchExact(queries.AsSpan(i * dim, dim), 10, members)),
+                ("two-hop walk", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.TwoHop)),
+            };
+            if (values is { Length: <= 16 })
+                methods.Add(("value links", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.ValueLinks, values)));
+            foreach (var (method, search) in methods)
+            {
+                var t = Time(queryCount, search, truth, queries, dim);
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "filtered-groups", vectors = n, filter = name, matching = members.Length, method, ef,
+                    recall_at_10 = t.Recall, p50_ms = t.P50, p50_vs_unfiltered = t.P50 / unfiltered.P50,
                 }));
             }
         }

@@ -64,10 +64,15 @@ switch (args.FirstOrDefault())
         await ChromaBench.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 4,
             (args.Length > 6 ? args[6] : "float32,int8").Split(','));
         return 0;
-    case "filtered-links": // N [QUERIES=200] [SHARES=0.001,0.01,0.1,0.3,0.5] [EF=64] [ENCODING=float32|int8]: filtered walks with links per value on the index alone (issue 82)
+    case "filtered-links": // N [QUERIES=200] [SHARES=0.001,0.01,0.1,0.3,0.5] [EFS=64 (the first for every walk, the rest for the values' walks)] [ENCODING=float32|int8]: filtered walks with links per value on the index alone (issue 82)
         FilteredLinksBench.Run(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 200,
             (args.Length > 3 ? args[3] : "0.001,0.01,0.1,0.3,0.5").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
-            args.Length > 4 ? int.Parse(args[4]) : 64, args.Length > 5 && args[5] == "int8" ? RagCluster.Grains.Vectors.VectorEncoding.Int8 : RagCluster.Grains.Vectors.VectorEncoding.Float32);
+            (args.Length > 4 ? args[4] : "64").Split(',').Select(int.Parse).ToArray(), args.Length > 5 && args[5] == "int8" ? RagCluster.Grains.Vectors.VectorEncoding.Int8 : RagCluster.Grains.Vectors.VectorEncoding.Float32);
+        return 0;
+    case "filtered-groups": // N [QUERIES=200] [GROUPS=1000] [READERS=1,10,100,300,500] [EF=64] [ENCODING]: access groups and ranges on the index alone (issue 82)
+        FilteredLinksBench.Groups(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 200, args.Length > 3 ? int.Parse(args[3]) : 1000,
+            (args.Length > 4 ? args[4] : "1,10,100,300,500").Split(',').Select(int.Parse).ToArray(), args.Length > 5 ? int.Parse(args[5]) : 64,
+            args.Length > 6 && args[6] == "int8" ? RagCluster.Grains.Vectors.VectorEncoding.Int8 : RagCluster.Grains.Vectors.VectorEncoding.Float32);
         return 0;
     case "filtered": // DATA_DIR(ann_data.py output) [SELECTIVITIES=0.001,0.01,0.1] [EF=64] [QUERIES=200]: a selective filter, walked or scanned exactly (issue 35, item 3)
         FilteredBench.Run(args[1], (args.Length > 2 ? args[2] : "0.001,0.01,0.1").Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
@@ -76,6 +81,10 @@ switch (args.FirstOrDefault())
     case "filtered-api": // BIN_DIR [VECTORS=100000] [SHARDS=2] [QUERIES=200] [EF=0 (default)] [--quantization int8] [--Section:Key value ...]: filters of 0.1-50 % selectivity through the API, recall@10 and p50 beside unfiltered (issue 58, item 3)
         await FilteredApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,
             args.Length > 4 ? int.Parse(args[4]) : 200, args.Length > 5 && int.Parse(args[5]) > 0 ? int.Parse(args[5]) : null, args.Skip(6).ToArray());
+        return 0;
+    case "filtered-walks-api": // BIN_DIR [VECTORS=100000] [SHARDS=4] [QUERIES=200] [--quantization int8] [--Section:Key value ...]: access groups, keywords, ranges and an anti-correlated reader at 0.1..50 % beside the untrimmed search (issue 82, item 2)
+        await FilteredWalkApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 4,
+            args.Length > 4 ? int.Parse(args[4]) : 200, args.Skip(5).ToArray());
         return 0;
     case "access-api": // BIN_DIR [VECTORS=100000] [SHARDS=2] [QUERIES=200] [--Section:Key value ...]: readers who see 1 % and 10 % of a collection with an access field, recall@10 and p50 beside the untrimmed operator (issue 72, item 1)
         await AccessApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,

@@ -25,6 +25,8 @@ public sealed record CreateCollectionRequest(string Name)
     public string? Distance { get; init; }
     /// <summary>BM25's analyzer: "english" (default), "german", "french", "spanish", "italian", "portuguese", "dutch", "russian", "chinese" or "standard".</summary>
     public string? Language { get; init; }
+    /// <summary>Declared string or string[] fields whose values get graph links, as the access field's do (fixed at creation).</summary>
+    public string[]? GraphLinks { get; init; }
 }
 
 /// <summary>What to change in a collection; unset numbers keep their value. A new shard count reshards online.</summary>

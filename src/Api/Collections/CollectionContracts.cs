@@ -9,18 +9,20 @@ namespace RagCluster.Api.Collections;
 /// names the tag (a string[] of groups) that says who reads each document; "indexKind" is "hnsw" (a graph walk, the
 /// default) or "flat" (every vector compared exactly); "distance" (own vectors) is "cosine" (the default), "dot" or "l2";
 /// "language" picks BM25's analyzer (english, the default; german, french, spanish, italian, portuguese, dutch, russian,
-/// chinese, or standard: no stop words, no stemming).
+/// chinese, or standard: no stop words, no stemming); "graphLinks" names declared string or string[] fields whose values
+/// get graph links of their own, as the access field's do (fixed at creation).
 /// </summary>
 public sealed record CreateCollectionRequest(string? Name, int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? Dimensions = null,
     string? Quantization = null, int? ReplicationFactor = null, Dictionary<string, string>? Fields = null, string? AccessField = null, string? IndexKind = null,
-    string? Distance = null, string? Language = null);
+    string? Distance = null, string? Language = null, string[]? GraphLinks = null);
 
 /// <summary>
 /// The body of PUT /v1/collections/{collection}: what to change; unset values keep theirs ("fields" replaces the declared
-/// fields whole; {} declares none; "accessField": "" removes the access field, which only a tenant admin may change).
+/// fields whole; {} declares none; "accessField": "" removes the access field, which only a tenant admin may change;
+/// "graphLinks" other than the collection's is a 409: they are fixed at creation).
 /// </summary>
 public sealed record ConfigureCollectionRequest(int? ShardCount = null, int? ChunkMaxTokens = null, int? ChunkOverlapTokens = null, int? ReplicationFactor = null,
-    Dictionary<string, string>? Fields = null, string? AccessField = null);
+    Dictionary<string, string>? Fields = null, string? AccessField = null, string[]? GraphLinks = null);
 
 /// <summary>A collection's settings as created or configured; <see cref="Resharding"/> is set while a new shard count is being copied.</summary>
 public sealed record CollectionSettingsReply(string Collection, CollectionSettings Settings, ReshardProgress? Resharding = null);

@@ -44,7 +44,8 @@ public static class CollectionEndpoints
         var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
             body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
               AccessField = NoneIfEmpty(body.AccessField), IndexKind = body.IndexKind is "hnsw" ? null : body.IndexKind,
-              Distance = body.Distance is "cosine" ? null : body.Distance, Language = body.Language is "english" ? null : body.Language };
+              Distance = body.Distance is "cosine" ? null : body.Distance, Language = body.Language is "english" ? null : body.Language,
+              GraphLinks = body.GraphLinks is { Length: > 0 } links ? links : null };
         await grains.GetGrain<ITenantGrain>(tenant).AdmitCollection(body.Name); // 403 at the tenant's limit
         var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
         await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
@@ -85,6 +86,7 @@ public static class CollectionEndpoints
         {
             Dimensions = current.Dimensions, Quantization = current.Quantization, IndexKind = current.IndexKind, Distance = current.Distance, Language = current.Language, ReplicationFactor = body.ReplicationFactor ?? current.ReplicationFactor,
             Fields = body.Fields is null ? current.Fields : NoneIfEmpty(body.Fields), AccessField = accessField,
+            GraphLinks = body.GraphLinks is null ? current.GraphLinks : body.GraphLinks is { Length: > 0 } links ? links : null,
         };
         var configured = await grains.GetGrain<ICollectionGrain>(c.Key).Configure(settings);
         // A new shard count on a collection with documents is copied online: 202, and GET shows "resharding" until it ends.

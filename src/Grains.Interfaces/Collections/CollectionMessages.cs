@@ -78,6 +78,17 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     /// </summary>
     [Id(13)] public string? Language { get; init; }
 
+    /// <summary>
+    /// Declared string or string[] fields whose values get graph links of their own in each shard, as the access field's
+    /// do: a filter on a few of their values walks among the documents that hold them, at any share of the collection
+    /// (docs/filters.md). Fixed at creation (each shard builds the links as documents arrive); null: the access field alone.
+    /// </summary>
+    [Id(14)] public string[]? GraphLinks { get; init; }
+
+    /// <summary>The fields whose values get graph links: the access field, and <see cref="GraphLinks"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string[] LinkedFields => [.. (AccessField is { } access ? [access] : Array.Empty<string>()).Concat(GraphLinks ?? []).Distinct(StringComparer.Ordinal)];
+
     /// <summary>Whether searches compare every vector (<see cref="IndexKind"/> "flat") rather than walk the graph.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool Flat => IndexKind == "flat";

@@ -60,6 +60,23 @@ public static class TagRules
         return null;
     }
 
+    /// <summary>Why <paramref name="graphLinks"/> cannot be linked fields of a collection declaring <paramref name="fields"/>, or null.</summary>
+    public static string? GraphLinksProblem(string[]? graphLinks, IReadOnlyDictionary<string, string>? fields, string? accessField)
+    {
+        if (graphLinks is null) return null;
+        if (graphLinks.Length > 8) return "graphLinks: at most 8 fields";
+        foreach (var name in graphLinks)
+        {
+            if (name is null || KeyProblem(name) is not null) return $"graphLinks: '{Shorten(name ?? "")}' is not a tag name";
+            if (name == accessField) continue;
+            if (fields is null || !fields.TryGetValue(name, out var type))
+                return $"graphLinks.{name}: declare the field in \"fields\" as string or string[] (it is not declared)";
+            if (type is not ("string" or "string[]"))
+                return $"graphLinks.{name}: only string and string[] fields get graph links (it is declared {type})";
+        }
+        return null;
+    }
+
     /// <summary>A document's JSON tags in their stored form, or the first problem (naming the tag).</summary>
     public static (Dictionary<string, string>? Stored, string? Problem) FromJson(IReadOnlyDictionary<string, JsonElement>? tags,
         IReadOnlyDictionary<string, string>? declared)

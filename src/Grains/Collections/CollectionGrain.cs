@@ -153,6 +153,8 @@ public sealed partial class CollectionGrain(
             // Shards index a text field's values as documents arrive: one added later would miss the documents already held.
             if (!TagRules.TextFields(settings.Fields).SequenceEqual(TagRules.TextFields(current.Fields)))
                 throw new ConflictException("text fields are fixed when a collection is created; to change them, create a new collection and write its documents again");
+            if (!(settings.GraphLinks ?? []).Order(StringComparer.Ordinal).SequenceEqual((current.GraphLinks ?? []).Order(StringComparer.Ordinal)))
+                throw new ConflictException("graphLinks are fixed when a collection is created (each shard links the values as documents arrive); to change them, create a new collection and write its documents again");
             var next = current with { ChunkMaxTokens = settings.ChunkMaxTokens, ChunkOverlapTokens = settings.ChunkOverlapTokens, ReplicationFactor = settings.ReplicationFactor, Fields = settings.Fields, AccessField = settings.AccessField };
             var wanted = current.ReshardingTo?.ShardCount ?? current.ShardCount;
             if (settings.ShardCount != wanted)
@@ -285,6 +287,7 @@ public sealed partial class CollectionGrain(
         // int8 shards keep full precision in a file for the few candidates they rescore: a scan of every vector would read it whole.
         if (settings.Flat && Quantizations.Normalize(settings.Quantization) == "int8") throw new InvalidRequestException("indexKind \"flat\" compares float32 vectors; leave quantization out");
         if (TagRules.DeclarationProblem(settings.Fields) is { } badFields) throw new InvalidRequestException(badFields);
+        if (TagRules.GraphLinksProblem(settings.GraphLinks, settings.Fields, settings.AccessField) is { } badLinks) throw new InvalidRequestException(badLinks);
         if (TermAnalyzers.Problem(settings.Language) is { } badLanguage) throw new InvalidRequestException(badLanguage);
         // The built-in model's vectors are made for cosine; int8 codes are of unit vectors.
         if (VectorMetrics.Parse(settings.Distance) != VectorMetric.Cosine && settings.Dimensions is null)

@@ -237,13 +237,13 @@ public sealed partial class IndexShardGrain
         var settings = await GrainFactory.GetGrain<ICollectionGrain>(key[..key.IndexOf('/')]).GetSettings();
         return new ShardTraits(TagRules.TextFields(settings.Fields), TermAnalyzers.For(settings.Language), Quantizations.Encoding(settings.Quantization), VectorMetrics.Parse(settings.Distance))
         {
-            LinkedFields = settings.AccessField is { } access ? [access] : [],
+            LinkedFields = settings.LinkedFields,
         };
     }
 
     private sealed record ShardTraits(string[] TextFields, TermAnalyzer Analyzer, VectorEncoding Encoding, VectorMetric Metric)
     {
-        /// <summary>Fields whose values get graphs of their own (HnswIndex.Values.cs): the access field.</summary>
+        /// <summary>Fields whose values get graphs of their own (HnswIndex.Values.cs): the access field and the declared graphLinks.</summary>
         public string[] LinkedFields { get; init; } = [];
     }
 

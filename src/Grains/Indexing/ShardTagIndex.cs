@@ -101,13 +101,21 @@ internal sealed class ShardTagIndex
                 field.Instants?.All(set);
                 return set;
             case ContainsTerm contains when _fields.TryGetValue(contains.Field, out var field):
-                if (contains.All) live.CopyTo(set);
-                foreach (var value in contains.Values)
+                // By the postings alone, never a bitmap a value: a reader of 100 groups would otherwise clear and merge 100
+                // bitmaps of the whole shard on every search (a cost by the shard's size, not by what the filter keeps).
+                if (!contains.All)
                 {
-                    var one = new SlotSet(live.Capacity);
-                    if (field.Postings.TryGetValue(value, out var slots)) foreach (var slot in slots) one.Add(slot);
-                    if (contains.All) set.And(one); else set.Or(one);
+                    foreach (var value in contains.Values)
+                        if (field.Postings.TryGetValue(value, out var slots)) foreach (var slot in slots) set.Add(slot);
+                    return set;
                 }
+                var lists = new List<HashSet<int>>(contains.Values.Length);
+                foreach (var value in contains.Values)
+                    if (field.Postings.TryGetValue(value, out var slots)) lists.Add(slots);
+                    else return set; // a value no chunk holds: none holds them all
+                lists.Sort((a, b) => a.Count.CompareTo(b.Count));
+                foreach (var slot in lists[0])
+                    if (lists.Skip(1).All(l => l.Contains(slot))) set.Add(slot);
                 return set;
             default:
                 return set; // a tag no chunk here has: nothing matches

@@ -136,9 +136,11 @@ public sealed unsafe partial class HnswIndex
                 if (cd > _bound && results.Count >= ef) break;
                 if (twoHop)
                 {
-                    // The kept neighbours in the main graph, and two hops away when they are few.
-                    var links = index.ReadLinks(c, 0, scratch.LinkCopy);
+                    // The kept neighbours in the values c holds (a reader of many groups: its group-mates), then in the main
+                    // graph (the way from one group to another), and two hops away when they are few.
+                    KeptInValues(c);
                     var kept = 0;
+                    var links = index.ReadLinks(c, 0, scratch.LinkCopy);
                     for (var i = 1; i <= links[0]; i++)
                     {
                         var e = links[i];
@@ -166,6 +168,30 @@ public sealed unsafe partial class HnswIndex
                     }
                 }
             }
+        }
+
+        // Each value's list of a node's, as Qdrant's links per payload value are part of the graph every filtered walk reads.
+        private int KeptInValues(int c)
+        {
+            if ((uint)c >= (uint)index._membership.Length) return 0;
+            var kept = KeptInValue(index._membership[c]);
+            if (index._moreMemberships[c] is { } more) foreach (var m in more) kept += KeptInValue(m);
+            return kept;
+        }
+
+        private int KeptInValue(long membership)
+        {
+            if (membership == 0) return 0;
+            var list = index._valueGraphs[(int)(membership >> 32) - 1].List((int)membership, 0);
+            var (n, kept) = (Math.Min(Volatile.Read(ref list[0]), list.Length - 1), 0);
+            for (var i = 1; i <= n; i++)
+            {
+                var e = list[i];
+                if ((uint)e >= (uint)_count || !Kept(e)) continue;
+                kept++;
+                if (scratch.Visited.Visit(e)) Consider(e, kept: true);
+            }
+            return kept;
         }
 
         // The kept neighbours of a node's refused neighbours, until the expansion holds TwoHopWanted kept ones.

@@ -137,6 +137,31 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
     }
 
     [Fact]
+    public async Task Graph_links_name_declared_string_fields_are_fixed_at_creation_and_a_filter_on_them_finds_their_documents()
+    {
+        var fields = new Dictionary<string, string> { ["dept"] = "string", ["team"] = "string[]", ["year"] = "integer" };
+        var created = await Http.PostAsJsonAsync("v1/collections", new { name = "linked", dimensions = 8, fields, graphLinks = new[] { "dept" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("dept", (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("settings").GetProperty("graphLinks")[0].GetString());
+        await Client.IngestManyAsync("linked", [.. Enumerable.Range(0, 12).Select(i =>
+            new DocumentInput($"d{i}") { Tags = new() { ["dept"] = i % 3 == 0 ? "hr" : "eng" }, Chunks = [new ChunkInput($"text {i}") { Vector = Axis(i % 8) }] })]);
+        Assert.Equal("indexed", await Status("linked", "d11"));
+        var hr = (await Http.PostAsJsonAsync("v1/collections/linked/search", new { query = "text", topK = 20, plan = "bm25", filter = new { dept = "hr" } }));
+        Assert.Equal(["d0", "d3", "d6", "d9"], (await hr.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()).Order().ToArray());
+        // A field that is not a declared string or string[] is a 400 naming it; graphLinks are fixed at creation (409), and a
+        // PUT that would retype a linked field is refused whole.
+        foreach (var (links, says) in new[] { ("year", "graphLinks.year: only string and string[]"), ("owner", "graphLinks.owner: declare the field") })
+        {
+            var bad = await Problem(await Http.PostAsJsonAsync("v1/collections", new { name = "linked-bad", dimensions = 8, fields, graphLinks = new[] { links } }), HttpStatusCode.BadRequest);
+            Assert.Contains(says, bad.GetProperty("detail").GetString());
+        }
+        Assert.Equal(HttpStatusCode.Conflict, (await Http.PutAsJsonAsync("v1/collections/linked", new { graphLinks = new[] { "dept", "team" } })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PutAsJsonAsync("v1/collections/linked", new { fields = new { dept = "integer" } })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsJsonAsync("v1/collections/linked", new { chunkMaxTokens = 128, graphLinks = new[] { "dept" } })).StatusCode);
+        Assert.Equal("string", (await Http.GetFromJsonAsync<JsonElement>("v1/collections/linked")).GetProperty("settings").GetProperty("fields").GetProperty("dept").GetString());
+    }
+
+    [Fact]
     public async Task Chunks_without_a_vector_are_found_by_filters_and_BM25_and_a_collection_of_0_dimensions_holds_only_those()
     {
         // Beside vectors: a chunk without one is stored, read back without one, found by BM25 and filters, never by a vector.

@@ -21,7 +21,11 @@ public sealed class ValueLinkShardTests
         // Threshold 100: a group of ~300 chunks is walked, not scanned.
         await using var cluster = await RagTestCluster.StartAsync(1, null, new() { ["Embedding:ModelDirectory"] = RepoPaths.TestModel, ["Hnsw:ExactSearchThreshold"] = "100" });
         var collection = $"links-{quantization}";
-        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0) { Dimensions = Dims, Quantization = quantization, AccessField = "acl" });
+        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0)
+        {
+            Dimensions = Dims, Quantization = quantization, AccessField = "acl",
+            Fields = new() { ["kind"] = "string" }, GraphLinks = ["kind"], // a keyword linked as the access field is
+        });
         var shard = cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
         var rng = new Random(82);
         var vectors = Enumerable.Range(0, Docs).Select(_ => Enumerable.Range(0, Dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
@@ -35,6 +39,7 @@ public sealed class ValueLinkShardTests
         {
             ["acl"] = System.Text.Json.JsonSerializer.SerializeToElement(new[] { $"g{group[d]}" }),
             ["n"] = System.Text.Json.JsonSerializer.SerializeToElement(d),
+            ["kind"] = System.Text.Json.JsonSerializer.SerializeToElement($"k{d % 5}"),
         }, null).Stored!;
 
         async Task Check(string filter, Func<int, bool> keeps, string walk)
@@ -56,6 +61,8 @@ public sealed class ValueLinkShardTests
         await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "value-links");
         await Check("""{"acl":{"$containsAny":["g1","g7"]}}""", d => group[d] is 1 or 7, "value-links");
         await Check("""{"n":{"$lt":1500}}""", d => d < 1500, "two-hop");
+        await Check("""{"kind":"k2"}""", d => d % 5 == 2, "value-links");
+        await Check("""{"kind":{"$in":["k1","k3"]},"acl":{"$containsAny":["g1","g2","g3","g4","g5","g6"]}}""", d => d % 5 is 1 or 3 && group[d] is >= 1 and <= 6, "value-links");
         await Check("""{"acl":"g2","n":{"$lt":60}}""", d => group[d] == 2 && d < 60, "exact");
         Assert.Equal("graph", (await shard.Search(new ShardQuery(vectors[0], null, 10, 64, null))).Walk);
 
