@@ -46,7 +46,7 @@ public sealed partial class IndexShardGrain
             {
                 // Chosen by how many chunks the filter keeps here (ShardFilterPlan): compared one by one, or walked.
                 var plan = query.Exact ? new ShardFilterPlan(ShardFilterPlan.Exact, null, [])
-                    : ShardFilterPlan.Choose(filter!, matching, _hnsw, _traits.LinkedFields, hnswOptions.ExactSearchThreshold);
+                    : ShardFilterPlan.Choose(filter!, matching, _hnsw, _traits.LinkedFields, hnswOptions.ExactSearchThreshold, query.Ef);
                 walk = plan.Name;
                 found = plan.Walk is { } how ? _hnsw.SearchFiltered(qv, query.K, query.Ef, node => acceptSlot!(_nodeToSlot[node]), how, plan.Values)
                     : _hnsw.SearchExact(qv, query.K, allowed.Slots().Select(_chunks.NodeOf).Where(node => node >= 0));

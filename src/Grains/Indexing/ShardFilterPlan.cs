@@ -17,9 +17,10 @@ internal readonly record struct ShardFilterPlan(string Name, FilteredWalk? Walk,
     /// <summary>The values whose graphs a walk joins at most: past that, their seeds cost more than the walk they save.</summary>
     public const int MaxValues = 16;
 
-    public static ShardFilterPlan Choose(FilterTerm filter, int matching, HnswIndex graph, IReadOnlyCollection<string> linkedFields, int exactThreshold)
+    public static ShardFilterPlan Choose(FilterTerm filter, int matching, HnswIndex graph, IReadOnlyCollection<string> linkedFields, int exactThreshold, int ef)
     {
-        if (matching <= exactThreshold) return new(Exact, null, []);
+        // A wider walk (a caller's larger ef) costs more, so the scan stays cheaper up to proportionally more vectors.
+        if (matching <= (long)exactThreshold * Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch))) return new(Exact, null, []);
         // The values' graphs hold every node the anchor keeps; walked when the rest of the filter keeps at least a quarter
         // of their members (else most nodes the walk measures are refused, and the two-hop walk does better).
         if (Anchor(filter, graph, linkedFields) is { Length: > 0 and <= MaxValues } values && values.Sum(v => (long)graph.ValueSize(v)) <= 4L * matching)

@@ -43,7 +43,11 @@ public sealed unsafe partial class HnswIndex
             if (walk == FilteredWalk.ValueLinks)
             {
                 foreach (var v in values!) walker.SeedFromValue(v);
-                walker.Run(twoHop: false, values);
+                // One value: its own lists. Several: from their seeds, each node's value lists and the main graph's kept links
+                // too, the way from one value's members to another's (a walk within each alone found 0.46 of a 5-group reader's
+                // nearest, measured through the API: the nearest of each group are not each other's neighbours).
+                if (values.Count == 1) walker.Run(twoHop: false, values);
+                else walker.Run(twoHop: true, null);
                 foreach (var v in values) walker.ScanUnlinked(v);
             }
             else

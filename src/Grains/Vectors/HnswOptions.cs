@@ -17,12 +17,12 @@ public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOpti
     public string? FullPrecisionDirectory { get; set; }
     /// <summary>
     /// A filtered search whose filter leaves at most this many chunks in a shard compares with each of them exactly
-    /// instead of walking the graph (Qdrant's full_scan_threshold, Weaviate's flatSearchCutoff): a walk that must skip
-    /// nearly every node it meets loses recall, and scanning a few thousand vectors is cheaper than the walk. It also caps
-    /// the unfiltered scan of a shard smaller than a walk would measure (<see cref="HnswIndex.ScanIsCheaperThanWalk"/>).
-    /// 0: always walk.
+    /// instead of walking (Qdrant's full_scan_threshold, Weaviate's flatSearchCutoff); more for a search asking a wider
+    /// ef (this × ef / EfSearch). 3,000: where the scan of 384-dimension vectors costs what a filtered walk does on this
+    /// project's machine (docs/filters.md). It also caps the unfiltered scan of a shard smaller than a walk would measure
+    /// (<see cref="HnswIndex.ScanIsCheaperThanWalk"/>). 0: always walk.
     /// </summary>
-    public int ExactSearchThreshold { get; set; } = 10_000;
+    public int ExactSearchThreshold { get; set; } = 3_000;
 
     public void Validate()
     {
