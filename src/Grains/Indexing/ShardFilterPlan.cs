@@ -23,8 +23,10 @@ internal readonly record struct ShardFilterPlan(string Name, FilteredWalk? Walk,
         if (matching <= (long)exactThreshold * Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch))) return new(Exact, null, []);
         // The values' graphs hold every node the anchor keeps; walked when the rest of the filter keeps at least a quarter
         // of their members (else most nodes the walk measures are refused, and the two-hop walk does better).
-        if (Anchor(filter, graph, linkedFields) is { Length: > 0 and <= MaxValues } values && values.Sum(v => (long)graph.ValueSize(v)) <= 4L * matching)
-            return new(ValueLinks, FilteredWalk.ValueLinks, values);
+        var anchor = Anchor(filter, graph, linkedFields);
+        if (anchor is { Length: > 0 } values && values.Sum(v => (long)graph.ValueSize(v)) <= 4L * matching)
+            return values.Length <= MaxValues ? new(ValueLinks, FilteredWalk.ValueLinks, values)
+                : new(TwoHop, FilteredWalk.TwoHop, values); // too many to start from each: their lists are read as the walk meets them
         return new(TwoHop, FilteredWalk.TwoHop, []);
     }
 

@@ -8,7 +8,7 @@ public enum FilteredWalk
     /// of its refused ones are looked at too (ACORN-1, as Weaviate, Lucene and Qdrant walk combined conditions).
     /// </summary>
     TwoHop,
-    /// <summary>The graphs of the filter's linked values (<see cref="HnswIndex.Join(int, string)"/>), walked together.</summary>
+    /// <summary>The graphs of the filter's linked values (<see cref="HnswIndex.Join(int, string)"/>), walked from their entry points.</summary>
     ValueLinks,
 }
 
@@ -24,7 +24,7 @@ public sealed unsafe partial class HnswIndex
         IReadOnlyList<int>? values = null)
     {
         if (query.Length != Dimensions) throw new ArgumentException($"query has {query.Length} dimensions, index has {Dimensions}");
-        if (walk == FilteredWalk.ValueLinks && (values is null || values.Any(v => (uint)v >= (uint)_valueGraphs.Count)))
+        if ((walk == FilteredWalk.ValueLinks && values is not { Count: > 0 }) || (values?.Any(v => (uint)v >= (uint)_valueGraphs.Count) ?? false))
             throw new ArgumentException("a walk by value links names the values' ids");
         var (linked, count, relink) = (Volatile.Read(ref _linked), _count, _relink);
         if (count == 0 || k <= 0) return [];
@@ -36,7 +36,15 @@ public sealed unsafe partial class HnswIndex
         fixed (sbyte* qc = codes)
         fixed (float* qf = qs)
         {
-            var walker = new Walker(this, _int8 ? qc : qf, scale, ef, accept, scratch);
+            // The values whose lists the walk reads (a two-hop walk too: a reader of many groups reaches each node's
+            // group-mates); the lists of other values a node holds lead nowhere the filter keeps more than its main links do.
+            bool[]? lists = null;
+            if (values is { Count: > 0 })
+            {
+                lists = new bool[_valueGraphs.Count];
+                foreach (var v in values) lists[v] = true;
+            }
+            var walker = new Walker(this, _int8 ? qc : qf, scale, ef, accept, scratch, lists);
             scratch.Results.Clear();
             scratch.Visited.Reset();
             scratch.Candidates.Clear();
@@ -65,7 +73,7 @@ public sealed unsafe partial class HnswIndex
     private int TwoHopWanted => _m;
 
     /// <summary>One filtered walk's state: the query, the filter, the heaps and the bound.</summary>
-    private sealed class Walker(HnswIndex index, void* q, float qs, int ef, Func<int, bool> accept, Scratch scratch)
+    private sealed class Walker(HnswIndex index, void* q, float qs, int ef, Func<int, bool> accept, Scratch scratch, bool[]? lists)
     {
         private float _bound = float.MaxValue;
         private readonly int _count = index._count;
@@ -140,8 +148,8 @@ public sealed unsafe partial class HnswIndex
                 if (cd > _bound && results.Count >= ef) break;
                 if (twoHop)
                 {
-                    // The kept neighbours in the values c holds (a reader of many groups: its group-mates), then in the main
-                    // graph (the way from one group to another), and two hops away when they are few.
+                    // The kept neighbours in the filter's values c holds (a reader of many groups: its group-mates), then in the
+                    // main graph (the way from one group to another), and two hops away when the main graph's are few.
                     KeptInValues(c);
                     var kept = 0;
                     var links = index.ReadLinks(c, 0, scratch.LinkCopy);
@@ -177,7 +185,7 @@ public sealed unsafe partial class HnswIndex
         // Each value's list of a node's, as Qdrant's links per payload value are part of the graph every filtered walk reads.
         private int KeptInValues(int c)
         {
-            if ((uint)c >= (uint)index._membership.Length) return 0;
+            if (lists is null || (uint)c >= (uint)index._membership.Length) return 0;
             var kept = KeptInValue(index._membership[c]);
             if (index._moreMemberships[c] is { } more) foreach (var m in more) kept += KeptInValue(m);
             return kept;
@@ -185,7 +193,7 @@ public sealed unsafe partial class HnswIndex
 
         private int KeptInValue(long membership)
         {
-            if (membership == 0) return 0;
+            if (membership == 0 || !lists![(int)(membership >> 32) - 1]) return 0;
             var list = index._valueGraphs[(int)(membership >> 32) - 1].List((int)membership, 0);
             var (n, kept) = (Math.Min(Volatile.Read(ref list[0]), list.Length - 1), 0);
             for (var i = 1; i <= n; i++)

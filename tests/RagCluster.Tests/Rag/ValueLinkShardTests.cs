@@ -19,7 +19,9 @@ public sealed class ValueLinkShardTests
     public async Task Each_filter_walks_as_the_planner_chooses_and_finds_what_brute_force_finds(string quantization)
     {
         // Threshold 100: a group of ~300 chunks is walked, not scanned.
-        await using var cluster = await RagTestCluster.StartAsync(1, null, new() { ["Embedding:ModelDirectory"] = RepoPaths.TestModel, ["Hnsw:ExactSearchThreshold"] = "100" });
+        var settings = new Dictionary<string, string?> { ["Embedding:ModelDirectory"] = RepoPaths.TestModel, ["Hnsw:ExactSearchThreshold"] = "100" };
+        var serviceId = "links-" + Guid.NewGuid().ToString("N")[..6];
+        await using var cluster = await RagTestCluster.StartAsync(1, null, settings, serviceId);
         var collection = $"links-{quantization}";
         await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0)
         {
@@ -81,6 +83,13 @@ public sealed class ValueLinkShardTests
         await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "value-links");
         await Check("""{"acl":{"$containsAny":["g0","g5"]}}""", d => group[d] is 0 or 5, "value-links");
         await Check("""{"n":{"$gte":1000}}""", d => d >= 1000, "two-hop");
+
+        // A crash: another cluster restores the shard from its snapshot (the values' graphs are in it) and its log tail.
+        await cluster.KillAsync(cluster.Cluster.Primary!);
+        await using var second = await RagTestCluster.StartAsync(1, cluster.Storage, settings, serviceId);
+        shard = second.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "value-links");
+        await Check("""{"kind":{"$in":["k0","k4"]}}""", d => live[d] && d % 5 is 0 or 4, "value-links");
     }
 
     private static float Cosine(float[] a, float[] b) =>
