@@ -145,12 +145,12 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
             var denseResults = vector is null ? null : await SearchAllShards(ShardQueryOf(vector, null));
             var lexicalResults = lexical is null ? null : await lexical;
             results = Combine(denseResults, lexicalResults);
-            steps.Done("shards");
+            steps.Done(SearchSteps.Shards(results));
         }
         else
         {
             results = await SearchAllShards(ShardQueryOf(vector, hasText ? request.Query : null));
-            steps.Done("shards");
+            steps.Done(SearchSteps.Shards(results));
         }
 
         ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter) { Exact = info.Settings.Flat, TextField = request.TextField };
@@ -237,7 +237,7 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
     /// <summary>The dense and the lexical side of a search, asked of the shards apart, as one result per shard.</summary>
     private static ShardResult[] Combine(ShardResult[]? dense, ShardResult[]? lexical) =>
         (dense ?? []).Concat(lexical ?? []).GroupBy(r => r.Shard)
-            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy), LexicalCoverage = g.Max(r => r.LexicalCoverage) })
+            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy), LexicalCoverage = g.Max(r => r.LexicalCoverage), Walk = g.Select(r => r.Walk).FirstOrDefault(w => w is not null) })
             .ToArray();
 
     /// <summary>

@@ -15,5 +15,10 @@ internal sealed class SearchSteps(Stopwatch clock)
         _last = now;
     }
 
+    /// <summary>The shards' step, with how their dense sides ran ("shards (value-links 3, exact 1)"): which plan a filter took.</summary>
+    public static string Shards(IEnumerable<Interfaces.Indexing.ShardResult> results) =>
+        results.Where(r => r.Walk is not null).GroupBy(r => r.Walk).Select(g => $"{g.Key} {g.Count()}").ToList() is { Count: > 0 } walks
+            ? $"shards ({string.Join(", ", walks)})" : "shards";
+
     public override string ToString() => string.Join(", ", _steps.Select(s => $"{s.Step} {s.Ms:F0} ms"));
 }
