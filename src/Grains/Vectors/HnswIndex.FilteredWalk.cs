@@ -183,25 +183,28 @@ public sealed unsafe partial class HnswIndex
         }
 
         // Each value's list of a node's, as Qdrant's links per payload value are part of the graph every filtered walk reads.
+        // At most M of them an expansion (a list starts with the node's own nearest choices): with the main graph's kept
+        // links after them, an expansion measures about what an unfiltered one does (all 2M of a group's list beside the
+        // main links cost a 50 % reader of 5 groups 1.48x the unfiltered walk on the index alone).
         private int KeptInValues(int c)
         {
             if (lists is null || (uint)c >= (uint)index._membership.Length) return 0;
-            var kept = KeptInValue(index._membership[c]);
-            if (index._moreMemberships[c] is { } more) foreach (var m in more) kept += KeptInValue(m);
+            var kept = KeptInValue(index._membership[c], 0);
+            if (index._moreMemberships[c] is { } more) foreach (var m in more) kept = KeptInValue(m, kept);
             return kept;
         }
 
-        private int KeptInValue(long membership)
+        private int KeptInValue(long membership, int kept)
         {
-            if (membership == 0 || !lists![(int)(membership >> 32) - 1]) return 0;
+            if (membership == 0 || kept >= index._m || !lists![(int)(membership >> 32) - 1]) return kept;
             var list = index._valueGraphs[(int)(membership >> 32) - 1].List((int)membership, 0);
-            var (n, kept) = (Math.Min(Volatile.Read(ref list[0]), list.Length - 1), 0);
-            for (var i = 1; i <= n; i++)
+            var n = Math.Min(Volatile.Read(ref list[0]), list.Length - 1);
+            for (var i = 1; i <= n && kept < index._m; i++)
             {
                 var e = list[i];
-                if ((uint)e >= (uint)_count || !Kept(e)) continue;
+                if ((uint)e >= (uint)_count || !Kept(e) || !scratch.Visited.Visit(e)) continue;
                 kept++;
-                if (scratch.Visited.Visit(e)) Consider(e, kept: true);
+                Consider(e, kept: true);
             }
             return kept;
         }
