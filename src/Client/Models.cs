@@ -41,6 +41,8 @@ public sealed record ConfigureCollectionRequest
     public Dictionary<string, string>? Fields { get; init; }
     /// <summary>The access field ("" removes it); only a tenant admin may change it.</summary>
     public string? AccessField { get; init; }
+    /// <summary>The collection's linked fields as created (another list is a 409: they are fixed at creation).</summary>
+    public string[]? GraphLinks { get; init; }
 }
 
 public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int ChunkOverlapTokens)
@@ -61,6 +63,8 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
     public string? Distance { get; init; }
     /// <summary>BM25's language: "english" (null) or another the API lists.</summary>
     public string? Language { get; init; }
+    /// <summary>Declared string or string[] fields whose values get graph links, as the access field's do; null: none.</summary>
+    public string[]? GraphLinks { get; init; }
 }
 
 public sealed record ShardLayout(int Generation, int ShardCount);
