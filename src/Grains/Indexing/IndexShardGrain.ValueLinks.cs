@@ -13,6 +13,8 @@ public sealed partial class IndexShardGrain
 
     private void SyncValues(int slot, int node, HnswIndex graph)
     {
+        // A collection with no linked field, and no links from an earlier one: nothing to compare, on every chunk a load writes.
+        if (_traits.LinkedFields.Length == 0 && graph.ValueCount == 0) return;
         var wanted = ShardValueKeys.Held(_chunks.Tags(slot), _traits.LinkedFields).ToHashSet(StringComparer.Ordinal);
         foreach (var held in graph.ValuesOf(node).ToList())
             if (!wanted.Remove(held)) graph.Leave(node, held);

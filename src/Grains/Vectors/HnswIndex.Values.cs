@@ -23,9 +23,6 @@ public sealed unsafe partial class HnswIndex
     /// <summary>The id of the value named <paramref name="key"/>, or -1 when no node ever joined it.</summary>
     public int ValueId(string key) => _valueIds.GetValueOrDefault(key, -1);
 
-    /// <summary>The key of each value id, as <see cref="Join(int, string)"/> was given it.</summary>
-    public string ValueKey(int value) => _valueGraphs[value].Key;
-
     /// <summary>Nodes holding the value now (members that left it or were deleted not counted).</summary>
     public int ValueSize(int value) => _valueGraphs[value].Count - _valueGraphs[value].GoneCount;
 
@@ -58,7 +55,11 @@ public sealed unsafe partial class HnswIndex
     /// <summary>The node no longer holds the value: it stays in the value's graph as a waypoint (as a deleted node does in the main one) until a compaction.</summary>
     public void Leave(int node, string key)
     {
-        if (!_valueIds.TryGetValue(key, out var value) || LocalOf(node, value) is not (>= 0 and var local)) return;
+        if (_valueIds.TryGetValue(key, out var value) && LocalOf(node, value) is >= 0 and var local) MarkGone(value, local);
+    }
+
+    private void MarkGone(int value, int local)
+    {
         var graph = _valueGraphs[value];
         if (graph.Gone[local]) return;
         graph.Gone[local] = true;
@@ -87,14 +88,7 @@ public sealed unsafe partial class HnswIndex
     private void LeaveAll(int node)
     {
         if ((uint)node >= (uint)_membership.Length) return;
-        foreach (var (value, local) in Memberships(node))
-        {
-            var graph = _valueGraphs[value];
-            if (graph.Gone[local]) continue;
-            graph.Gone[local] = true;
-            graph.GoneCount++;
-            _valueGone++;
-        }
+        foreach (var (value, local) in Memberships(node)) MarkGone(value, local);
     }
 
     private List<(int Value, int Local)> Memberships(int node)
