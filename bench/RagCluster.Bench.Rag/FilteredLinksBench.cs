@@ -92,9 +92,19 @@ public static class FilteredLinksBench
         var group = Enumerable.Range(0, n).Select(_ => rng.Next(groups)).ToArray();
         var number = Enumerable.Range(0, n).Select(_ => rng.Next(1000)).ToArray();
         using var index = new HnswIndex(dim, new HnswOptions { M = 16, EfConstruction = 200 }, n, encoding);
-        index.AddRange(rows, Environment.ProcessorCount);
-        for (var i = 0; i < n; i++) index.Join(i, $"g{group[i]}");
-        index.LinkPending(Environment.ProcessorCount);
+        // BENCH_BATCH=B: built as a shard builds it, B vectors appended, joined and linked at a time; else all at once.
+        var batch = int.TryParse(Environment.GetEnvironmentVariable("BENCH_BATCH"), out var b) && b > 0 ? b : n;
+        for (var start = 0; start < n; start += batch)
+        {
+            var first = index.AppendRange(rows.GetRange(start, Math.Min(batch, n - start)));
+            for (var i = first; i < index.Count; i++)
+            {
+                // BENCH_MEMBERSHIPS=1: each vector in a fine group of 1,000 and a keyword too, joined first (as a document's acl lists its fine group first).
+                if (Environment.GetEnvironmentVariable("BENCH_MEMBERSHIPS") == "1") { index.Join(i, $"f{i % 1000}"); index.Join(i, $"k{i % 7}"); }
+                index.Join(i, $"g{group[i]}");
+            }
+            index.LinkPending(Environment.ProcessorCount);
+        }
         var unit = rows.Select(r => { var u = r.ToArray(); HnswIndex.Normalize(u); return u; }).ToArray();
         var unfiltered = Time(queryCount, i => index.Search(queries.AsSpan(i * dim, dim), 10, ef), null, queries, dim);
         Console.WriteLine(JsonSerializer.Serialize(new { bench = "filtered-groups", vectors = n, groups, method = "unfiltered walk", p50_ms = unfiltered.P50 }));
@@ -118,6 +128,7 @@ public static class FilteredLinksBench
                 ("exact scan", i => index.SearchExact(queries.AsSpan(i * dim, dim), 10, members)),
                 // As a shard's planner runs it: reading the lists of the filter's groups where a node holds one.
                 ("two-hop walk", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.TwoHop, values)),
+                ("two-hop walk, main links only", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.TwoHop)),
             };
             if (values is { Length: <= 16 })
                 methods.Add(("value links", i => index.SearchFiltered(queries.AsSpan(i * dim, dim), 10, ef, node => kept[node], FilteredWalk.ValueLinks, values)));
