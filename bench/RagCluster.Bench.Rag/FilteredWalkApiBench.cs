@@ -26,6 +26,10 @@ public static class FilteredWalkApiBench
         var at8 = Array.IndexOf(settings, "--quantization");
         var quantization = at8 >= 0 ? settings[at8 + 1] : null;
         if (at8 >= 0) settings = [.. settings[..at8], .. settings[(at8 + 2)..]];
+        // --no-links: the same documents with "acl" a plain string[] field (no access field, no graphLinks), to weigh what the
+        // links cost in load time and memory; only the untrimmed search is measured.
+        var noLinks = settings.Contains("--no-links");
+        settings = [.. settings.Where(a => a != "--no-links")];
         var (data, queries, centre, queryCentre) = AnnData.VectorsWithCentres(n, queryCount + 50, dim);
         var rng = new Random(82);
         var (fine, coarse, kind, minutes) = (new int[n], new int[n], new string[n], new int[n]);
@@ -43,11 +47,13 @@ public static class FilteredWalkApiBench
 
         await using var cluster = await BenchCluster.StartAsync(binDir, "", 1, settings);
         var op = cluster.Http;
-        (await op.PostAsJsonAsync("v1/collections", new
-        {
-            name = "walks", dimensions = dim, shardCount = shards, quantization, accessField = "acl",
-            fields = new { kind = "string", at = "datetime" }, graphLinks = new[] { "kind" },
-        })).EnsureSuccessStatusCode();
+        (await op.PostAsJsonAsync("v1/collections", noLinks
+            ? new { name = "walks", dimensions = dim, shardCount = shards, quantization, accessField = (string?)null, fields = (object)new { kind = "string", at = "datetime", acl = "string[]" }, graphLinks = Array.Empty<string>() }
+            : new { name = "walks", dimensions = dim, shardCount = shards, quantization, accessField = (string?)"acl", fields = (object)new { kind = "string", at = "datetime" }, graphLinks = new[] { "kind" } }))
+            .EnsureSuccessStatusCode();
+        await cluster.WaitUntilQuietAsync(TimeSpan.FromSeconds(30));
+        ScaleBench.FullGc(cluster);
+        var rssBefore = ScaleBench.Rss(cluster);
         var sw = Stopwatch.StartNew();
         await FilteredApiBench.LoadAsync(op, n, i => new
         {
@@ -56,8 +62,16 @@ public static class FilteredWalkApiBench
             chunks = new[] { new { vectorBase64 = OwnVectorChunks.ToBase64(data.AsSpan(i * dim, dim)) } },
         }, "walks");
         var loaded = sw.Elapsed.TotalSeconds;
-        await cluster.WaitUntilQuietAsync(TimeSpan.FromMinutes(5));
-        Console.WriteLine(JsonSerializer.Serialize(new { bench = "filtered-walks-api-load", vectors = n, shards, quantization, seconds = loaded, per_second = n / loaded }));
+        // Memory once the shards have snapshotted and the silo is quiet, after a full collection: what the vectors, graphs
+        // and tag indexes hold, not the load's transient buffers.
+        await cluster.WaitForSnapshotsAsync("walks");
+        ScaleBench.FullGc(cluster);
+        var rssPerVector = (ScaleBench.Rss(cluster) - rssBefore) / (double)n;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "filtered-walks-api-load", vectors = n, shards, quantization, links = !noLinks, seconds = loaded, per_second = n / loaded,
+            rss_bytes_per_vector = Math.Round(rssPerVector),
+        }));
 
         async Task<HttpClient> Reader(IEnumerable<string> groups)
         {
@@ -66,21 +80,24 @@ public static class FilteredWalkApiBench
             http.DefaultRequestHeaders.Add("X-Api-Key", key.GetProperty("key").GetString());
             return http;
         }
-        var cases = new List<(string Name, HttpClient Http, string? Filter, Func<int, bool> Sees, bool AntiOnly)>
+        var cases = new List<(string Name, HttpClient Http, string? Filter, Func<int, bool> Sees, bool AntiOnly)> { ("untrimmed", op, null, _ => true, false) };
+        if (!noLinks)
         {
-            ("untrimmed", op, null, _ => true, false),
-            ("reader 0.1 % (1 fine group)", await Reader(["f0"]), null, i => fine[i] == 0, false),
-            ("reader 1 % (10 fine groups)", await Reader(Enumerable.Range(0, 10).Select(g => $"f{g}")), null, i => fine[i] < 10, false),
-            ("reader 10 % (1 coarse group)", await Reader(["c0"]), null, i => coarse[i] == 0, false),
-            ("reader 10 % (100 fine groups)", await Reader(Enumerable.Range(0, 100).Select(g => $"f{g}")), null, i => fine[i] < 100, false),
-            ("reader 30 % (3 coarse groups)", await Reader(["c0", "c1", "c2"]), null, i => coarse[i] < 3, false),
-            ("reader 50 % (5 coarse groups)", await Reader(Enumerable.Range(0, 5).Select(g => $"c{g}")), null, i => coarse[i] < 5, false),
-            ("reader of z, anti-correlated queries", await Reader(["z"]), null, i => centre[i] % 10 == 0, true),
-        };
-        foreach (var k in kinds) cases.Add(($"keyword {k}", op, $$"""{"kind":"{{k}}"}""", i => kind[i] == k, false));
-        cases.Add(("datetime range 1 %", op, $$$"""{"at":{"$gte":"{{{At(0)}}}","$lt":"{{{At(10_000)}}}"}}""", i => minutes[i] < 10_000, false));
-        cases.Add(("datetime range 10 %", op, $$$"""{"at":{"$gte":"{{{At(0)}}}","$lt":"{{{At(100_000)}}}"}}""", i => minutes[i] < 100_000, false));
-        cases.Add(("keyword k10 and range 40 % (4 %)", op, $$$"""{"kind":"k10","at":{"$lt":"{{{At(400_000)}}}"}}""", i => kind[i] == "k10" && minutes[i] < 400_000, false));
+            cases.AddRange(
+            [
+                ("reader 0.1 % (1 fine group)", await Reader(["f0"]), null, i => fine[i] == 0, false),
+                ("reader 1 % (10 fine groups)", await Reader(Enumerable.Range(0, 10).Select(g => $"f{g}")), null, i => fine[i] < 10, false),
+                ("reader 10 % (1 coarse group)", await Reader(["c0"]), null, i => coarse[i] == 0, false),
+                ("reader 10 % (100 fine groups)", await Reader(Enumerable.Range(0, 100).Select(g => $"f{g}")), null, i => fine[i] < 100, false),
+                ("reader 30 % (3 coarse groups)", await Reader(["c0", "c1", "c2"]), null, i => coarse[i] < 3, false),
+                ("reader 50 % (5 coarse groups)", await Reader(Enumerable.Range(0, 5).Select(g => $"c{g}")), null, i => coarse[i] < 5, false),
+                ("reader of z, anti-correlated queries", await Reader(["z"]), null, i => centre[i] % 10 == 0, true),
+            ]);
+            foreach (var k in kinds) cases.Add(($"keyword {k}", op, $$"""{"kind":"{{k}}"}""", i => kind[i] == k, false));
+            cases.Add(("datetime range 1 %", op, $$$"""{"at":{"$gte":"{{{At(0)}}}","$lt":"{{{At(10_000)}}}"}}""", i => minutes[i] < 10_000, false));
+            cases.Add(("datetime range 10 %", op, $$$"""{"at":{"$gte":"{{{At(0)}}}","$lt":"{{{At(100_000)}}}"}}""", i => minutes[i] < 100_000, false));
+            cases.Add(("keyword k10 and range 40 % (4 %)", op, $$$"""{"kind":"k10","at":{"$lt":"{{{At(400_000)}}}"}}""", i => kind[i] == "k10" && minutes[i] < 400_000, false));
+        }
 
         // Warm: code paths and connections, with queries not measured (answers are cached by query and groups).
         foreach (var c in cases.DistinctBy(c => c.Http))

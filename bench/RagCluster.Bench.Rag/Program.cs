@@ -82,7 +82,7 @@ switch (args.FirstOrDefault())
         await FilteredApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 2,
             args.Length > 4 ? int.Parse(args[4]) : 200, args.Length > 5 && int.Parse(args[5]) > 0 ? int.Parse(args[5]) : null, args.Skip(6).ToArray());
         return 0;
-    case "filtered-walks-api": // BIN_DIR [VECTORS=100000] [SHARDS=4] [QUERIES=200] [--quantization int8] [--Section:Key value ...]: access groups, keywords, ranges and an anti-correlated reader at 0.1..50 % beside the untrimmed search (issue 82, item 2)
+    case "filtered-walks-api": // BIN_DIR [VECTORS=100000] [SHARDS=4] [QUERIES=200] [--quantization int8] [--no-links] [--Section:Key value ...]: access groups, keywords, ranges and an anti-correlated reader at 0.1..50 % beside the untrimmed search (issue 82, item 2)
         await FilteredWalkApiBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 100_000, args.Length > 3 ? int.Parse(args[3]) : 4,
             args.Length > 4 ? int.Parse(args[4]) : 200, args.Skip(5).ToArray());
         return 0;

@@ -160,12 +160,24 @@ public sealed record SearchRequest(string? Query)
     public double? Alpha { get; init; }
     /// <summary>A text field the collection declares ("text" in its fields): BM25 matches the query in it rather than in the chunks' text.</summary>
     public string? TextField { get; init; }
+    /// <summary>Answer with <see cref="SearchReply.Explain"/>: the search's steps and how each shard searched (computed afresh, never cached).</summary>
+    public bool? Explain { get; init; }
 }
 
 public sealed record SearchHitReply(string DocumentId, string ChunkId, string Text, double Score, int Start, int End, string[] HeadingPath);
 
 public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits,
-    SearchGroupReply[]? Groups = null);
+    SearchGroupReply[]? Groups = null, SearchExplain? Explain = null);
+
+/// <summary>How a search ran: its steps with their times, and each shard's plan.</summary>
+public sealed record SearchExplain(string Steps, ShardExplain[] Shards);
+
+/// <summary>
+/// <see cref="Dense"/>: how the shard found its dense hits: "graph" (the walk), "exact" (each vector compared), "value-links" (the
+/// graphs of the filter's access groups or linked values), "two-hop" (the filtered walk of the main graph), or "measure-all" (a large shard's walk of the main graph, every node met measured); null: no dense side.
+/// <see cref="Matching"/>: chunks the filter (with the caller's access) keeps in the shard. <see cref="Copy"/>: 0 the primary.
+/// </summary>
+public sealed record ShardExplain(int Shard, string? Dense, int Matching, int Copy);
 
 /// <summary>One document of a grouped search: its score (its best chunk's) and its best chunks.</summary>
 public sealed record SearchGroupReply(string DocumentId, double Score, SearchHitReply[] Hits);

@@ -33,11 +33,11 @@ public static class Queries
             {
                 Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
                 GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
-                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField,
+                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField, Explain = body.Explain ?? false,
             }, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
-            response.Hits.Select(Reply).ToArray(), response.Groups?.Select(g => new SearchGroupReply(g.DocumentId, g.Score, g.Hits.Select(Reply).ToArray())).ToArray()));
+            response.Hits.Select(Reply).ToArray(), response.Groups?.Select(g => new SearchGroupReply(g.DocumentId, g.Score, g.Hits.Select(Reply).ToArray())).ToArray(), response.Explain));
         static SearchHitReply Reply(SearchHit h) => new(h.DocumentId, h.ChunkId, h.Text, h.Score, h.Start, h.End, h.HeadingPath);
     }
 

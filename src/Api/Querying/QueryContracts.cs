@@ -10,11 +10,14 @@ namespace RagCluster.Api.Querying;
 /// one is not indexed yet); groupBy "document" (topK documents, each with its groupSize best chunks, 1..10), scoreThreshold
 /// (hits below it dropped; the plan's score: cosine similarity, BM25, or a fused rank score), offset (a page: offset + topK
 /// at most 1,000, every page ranked in the same 1,000-deep window); fusion ("rrf" or "relative") and alpha (0..1, the vector
-/// side's weight) steer the hybrid plan; textField (a field the collection declares "text") is where BM25 matches the query.
+/// side's weight) steer the hybrid plan; textField (a field the collection declares "text") is where BM25 matches the query;
+/// explain: true answers with how the search ran (its steps, and how each shard searched: an exact scan, the graph, or
+/// which filtered walk, with the chunks the filter keeps there), computed afresh.
 /// </summary>
 public sealed record SearchBody(string? Query = null, int? TopK = null, JsonElement? Filter = null, string? Plan = null, float[]? Vector = null,
     string? VectorBase64 = null, int? Ef = null, string? Consistency = null, Dictionary<string, long>? ReadAfter = null,
-    string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null, string? TextField = null);
+    string? GroupBy = null, int? GroupSize = null, double? ScoreThreshold = null, int? Offset = null, string? Fusion = null, double? Alpha = null, string? TextField = null,
+    bool? Explain = null);
 
 /// <summary>
 /// The body of POST .../ask: the question (1..2,000 characters), topK 1..100 (5), a tag filter, and stream for server-sent
@@ -34,7 +37,8 @@ public sealed record SearchHitReply(string DocumentId, string ChunkId, string Te
 /// the plans considered and the trace id to find it on the dashboard.
 /// </summary>
 public sealed record SearchReply(string? TraceId, string Plan, bool Cached, string? CacheTier, double ElapsedMs, string[] CandidatePlans, SearchHitReply[] Hits,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] SearchGroupReply[]? Groups = null);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] SearchGroupReply[]? Groups = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] RagCluster.Grains.Interfaces.Querying.SearchExplain? Explain = null);
 
 /// <summary>One document of a grouped search: its score (its best chunk's) and its best chunks, best first.</summary>
 public sealed record SearchGroupReply(string DocumentId, double Score, SearchHitReply[] Hits);

@@ -41,9 +41,11 @@ public sealed record ShardResult(int Shard, ShardHit[] Dense, ShardHit[] Lexical
     [Id(5)] public float LexicalCoverage { get; init; }
     /// <summary>
     /// How the dense hits were found: "graph" (the walk, unfiltered), "exact" (each vector compared), "value-links" (the
-    /// graphs of the filter's access groups or linked values) or "two-hop" (the filtered walk of the main graph); null: no dense side.
+    /// graphs of the filter's access groups or linked values), "two-hop" (the filtered walk of the main graph), or "measure-all" (a large shard's walk of the main graph, every node met measured); null: no dense side.
     /// </summary>
     [Id(6)] public string? Walk { get; init; }
+    /// <summary>Chunks the query's filter keeps in this shard (what the planner chose by), or its live chunks without one.</summary>
+    [Id(7)] public int Matching { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("rc.ShardStats")]

@@ -46,6 +46,8 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
     [Id(14)] public Security.ReadAccess? Access { get; init; }
     /// <summary>A text field the collection declares (type "text"): the query's words are matched in it, not in the chunks' text.</summary>
     [Id(15)] public string? TextField { get; init; }
+    /// <summary>Answer with <see cref="SearchResponse.Explain"/>: how each shard searched. Computed afresh, never from a cache.</summary>
+    [Id(16)] public bool Explain { get; init; }
 }
 
 /// <summary>One document of a grouped search: its best chunks, best first, and its score (its best chunk's).</summary>
@@ -61,7 +63,20 @@ public sealed record SearchResponse(string Plan, SearchHit[] Hits, bool Cached, 
 {
     /// <summary>The documents of a search grouped by document (their chunks are <see cref="Hits"/> too, in the same order); null otherwise.</summary>
     [Id(6)] public SearchGroup[]? Groups { get; init; }
+    /// <summary>How the search ran, when <see cref="SearchRequest.Explain"/> asked; null otherwise.</summary>
+    [Id(7)] public SearchExplain? Explain { get; init; }
 }
+
+/// <summary>A search's steps with their times ("settings 0 ms, query embedding 3 ms, shards (value-links 4) 1 ms") and each shard's plan.</summary>
+[GenerateSerializer, Immutable, Alias("rc.SearchExplain")]
+public sealed record SearchExplain(string Steps, ShardExplain[] Shards);
+
+/// <param name="Shard">The shard's number.</param>
+/// <param name="Dense">How the shard found its dense hits (<see cref="Indexing.ShardResult.Walk"/>); null: no dense side.</param>
+/// <param name="Matching">Chunks the filter (with the access trim) keeps in the shard; its live chunks when there is none.</param>
+/// <param name="Copy">Which copy of the shard answered (0: the primary).</param>
+[GenerateSerializer, Immutable, Alias("rc.ShardExplain")]
+public sealed record ShardExplain(int Shard, string? Dense, int Matching, int Copy);
 
 /// <summary><see cref="OverBudget"/>: queries that ran lexical-only because embedding exceeded half the latency budget.</summary>
 [GenerateSerializer, Immutable, Alias("rc.PlanStats")]

@@ -46,9 +46,11 @@ public sealed partial class IndexShardGrain
             {
                 // Chosen by how many chunks the filter keeps here (ShardFilterPlan): compared one by one, or walked.
                 var plan = query.Exact ? new ShardFilterPlan(ShardFilterPlan.Exact, null, [])
-                    : ShardFilterPlan.Choose(filter!, matching, _hnsw, _traits.LinkedFields, hnswOptions.ExactSearchThreshold, query.Ef);
+                    : ShardFilterPlan.Choose(filter!, matching, _hnsw, _traits.LinkedFields, hnswOptions.ExactSearchThreshold, query.Ef, hnswOptions.LinkedWalkMaxVectors);
                 walk = plan.Name;
-                found = plan.Walk is { } how ? _hnsw.SearchFiltered(qv, query.K, query.Ef, node => acceptSlot!(_nodeToSlot[node]), how, plan.Values)
+                Func<int, bool> accept = node => acceptSlot!(_nodeToSlot[node]);
+                found = plan.Walk is { } how ? _hnsw.SearchFiltered(qv, query.K, query.Ef, accept, how, plan.Values)
+                    : plan.Name == ShardFilterPlan.MeasureAll ? _hnsw.Search(qv, query.K, query.Ef, accept)
                     : _hnsw.SearchExact(qv, query.K, allowed.Slots().Select(_chunks.NodeOf).Where(node => node >= 0));
                 RagMetrics.FilteredSearches.Add(1, RagMetrics.Tag("walk", plan.Name));
             }
@@ -62,7 +64,7 @@ public sealed partial class IndexShardGrain
         }
         return Task.FromResult(new ShardResult(_shardNo, dense, lexical)
         {
-            ExactScan = walk == ShardFilterPlan.Exact, Copy = _copyNo, LexicalCoverage = coverage, Walk = walk,
+            ExactScan = walk == ShardFilterPlan.Exact, Copy = _copyNo, LexicalCoverage = coverage, Walk = walk, Matching = matching,
         });
     }
 

@@ -8,19 +8,30 @@ namespace RagCluster.Grains.Indexing;
 /// index), as Qdrant's planner chooses by estimated cardinality: at most <c>Hnsw:ExactSearchThreshold</c> chunks are
 /// compared one by one (an absolute count: the scan costs by what it reads, the walk does not); a filter that names a
 /// few values of a linked field (the access field) walks those values' own graphs; anything else (ranges, booleans,
-/// <c>$not</c>, many values) walks the main graph two hops at a time (<see cref="FilteredWalk.TwoHop"/>).
+/// <c>$not</c>, many values) walks the main graph two hops at a time (<see cref="FilteredWalk.TwoHop"/>). A shard past
+/// <c>Hnsw:LinkedWalkMaxVectors</c> walks as before those walks (<see cref="MeasureAll"/>), where they lost recall.
 /// </summary>
 internal readonly record struct ShardFilterPlan(string Name, FilteredWalk? Walk, int[] Values)
 {
-    public const string Exact = "exact", ValueLinks = "value-links", TwoHop = "two-hop";
+    public const string Exact = "exact", ValueLinks = "value-links", TwoHop = "two-hop", MeasureAll = "measure-all";
+
+    /// <summary>The exact scan's bound where a shard walks by <see cref="MeasureAll"/> (the default before issue 82).</summary>
+    public const int MeasureAllExactThreshold = 10_000;
 
     /// <summary>The values whose graphs a walk joins at most: past that, their seeds cost more than the walk they save.</summary>
     public const int MaxValues = 16;
 
-    public static ShardFilterPlan Choose(FilterTerm filter, int matching, HnswIndex graph, IReadOnlyCollection<string> linkedFields, int exactThreshold, int ef)
+    public static ShardFilterPlan Choose(FilterTerm filter, int matching, HnswIndex graph, IReadOnlyCollection<string> linkedFields, int exactThreshold, int ef,
+        int linkedWalkMaxVectors)
     {
         // A wider walk (a caller's larger ef) costs more, so the scan stays cheaper up to proportionally more vectors.
-        if (matching <= (long)exactThreshold * Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch))) return new(Exact, null, []);
+        var wider = Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch));
+        // Past the size where the walks among kept nodes were measured to keep recall: the walk of every node met (slower,
+        // and it finds what it should), after a scan of more chunks than below.
+        if (graph.LiveCount > linkedWalkMaxVectors)
+            return matching <= (long)(exactThreshold == 0 ? 0 : Math.Max(exactThreshold, MeasureAllExactThreshold)) * wider
+                ? new(Exact, null, []) : new(MeasureAll, null, []);
+        if (matching <= (long)exactThreshold * wider) return new(Exact, null, []);
         // The values' graphs hold every node the anchor keeps; walked when the rest of the filter keeps at least a quarter
         // of their members (else most nodes the walk measures are refused, and the two-hop walk does better).
         var anchor = Anchor(filter, graph, linkedFields);

@@ -100,7 +100,8 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
         filterTerm = access.Trim(filterTerm);
         var filter = filterTerm is null ? null : FilterParser.Canonical(filterTerm);
         // Caches only with settings read now, and never for a read-your-writes answer (computed from copies that hold those writes).
-        var cacheable = infoIsFresh && written is null;
+        // Nor for an explained one: it shows how the shards searched this time.
+        var cacheable = infoIsFresh && written is null && !request.Explain;
         var ownVector = QueryVector(request.Vector, info.Settings);
         var key = $"{collection}\u0001{info.Version}\u0001{request.Plan ?? "auto"}\u0001{request.TopK}\u0001{request.Ef}\u0001{filter}\u0001{request.GroupBy}:{request.GroupSize}:{request.ScoreThreshold}:{request.Offset}:{fusion}:{request.TextField}\u0001{request.Query}"
                   + (ownVector is null ? "" : "\u0001" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ownVector.AsSpan()))));
@@ -214,13 +215,18 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
             var h = plans.Hit(c.Hit);
             return (new SearchHit(h.DocumentId, h.ChunkId, h.Ordinal, h.Start, h.End, h.Text, h.HeadingPath, c.Score), c.Score);
         }), request);
+        steps.Done("ranking");
         var elapsed = sw.Elapsed.TotalMilliseconds;
         RagMetrics.QuerySeconds.Record(elapsed / 1000, RagMetrics.Tag("plan", chosen));
         _queries++;
         _wins[chosen]++;
         var (total, count) = _latency.GetValueOrDefault(chosen);
         _latency[chosen] = (total + elapsed, count + 1);
-        var response = new SearchResponse(chosen, hits, false, elapsed, plans.Names.ToArray(), null) { Groups = groups };
+        var response = new SearchResponse(chosen, hits, false, elapsed, plans.Names.ToArray(), null)
+        {
+            Groups = groups,
+            Explain = request.Explain ? new SearchExplain(steps.ToString(), [.. results.Select(r => new ShardExplain(r.Shard, r.Walk, r.Matching, r.Copy))]) : null,
+        };
         // Nor is one that a follower copy helped answer: it may lack the newest writes, which the key's version already counts.
         if ((vector is not null || !dense) && cacheable && results.All(r => r.Copy == 0))
         {
@@ -237,7 +243,7 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
     /// <summary>The dense and the lexical side of a search, asked of the shards apart, as one result per shard.</summary>
     private static ShardResult[] Combine(ShardResult[]? dense, ShardResult[]? lexical) =>
         (dense ?? []).Concat(lexical ?? []).GroupBy(r => r.Shard)
-            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy), LexicalCoverage = g.Max(r => r.LexicalCoverage), Walk = g.Select(r => r.Walk).FirstOrDefault(w => w is not null) })
+            .Select(g => new ShardResult(g.Key, [.. g.SelectMany(r => r.Dense)], [.. g.SelectMany(r => r.Lexical)]) { ExactScan = g.Any(r => r.ExactScan), Copy = g.Max(r => r.Copy), LexicalCoverage = g.Max(r => r.LexicalCoverage), Walk = g.Select(r => r.Walk).FirstOrDefault(w => w is not null), Matching = g.Max(r => r.Matching) })
             .ToArray();
 
     /// <summary>

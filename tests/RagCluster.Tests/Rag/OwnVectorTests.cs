@@ -148,6 +148,15 @@ public sealed class OwnVectorTests(ApiProcess api) : IClassFixture<ApiProcess>
         Assert.Equal("indexed", await Status("linked", "d11"));
         var hr = (await Http.PostAsJsonAsync("v1/collections/linked/search", new { query = "text", topK = 20, plan = "bm25", filter = new { dept = "hr" } }));
         Assert.Equal(["d0", "d3", "d6", "d9"], (await hr.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("documentId").GetString()).Order().ToArray());
+        // Asked to explain, a search says how each shard searched and how many chunks the filter kept there (4: compared
+        // exactly), and is computed afresh though the same search was just answered.
+        var ask = new SearchRequest(null) { Vector = Axis(0), TopK = 3, Filter = new Dictionary<string, string> { ["dept"] = "hr" } };
+        Assert.Null((await Client.SearchAsync("linked", ask)).Explain);
+        var explained = await Client.SearchAsync("linked", ask with { Explain = true });
+        Assert.False(explained.Cached);
+        Assert.Equal(4, explained.Explain!.Shards.Sum(s => s.Matching));
+        Assert.All(explained.Explain.Shards, s => Assert.Equal(s.Matching > 0 ? "exact" : null, s.Dense)); // a shard keeping none measures nothing
+        Assert.Contains("shards (exact", explained.Explain.Steps);
         // A field that is not a declared string or string[] is a 400 naming it; graphLinks are fixed at creation (409), and a
         // PUT that would retype a linked field is refused whole.
         foreach (var (links, says) in new[] { ("year", "graphLinks.year: only string and string[]"), ("owner", "graphLinks.owner: declare the field") })

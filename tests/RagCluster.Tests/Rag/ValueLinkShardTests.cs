@@ -90,6 +90,14 @@ public sealed class ValueLinkShardTests
         shard = second.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
         await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "value-links");
         await Check("""{"kind":{"$in":["k0","k4"]}}""", d => live[d] && d % 5 is 0 or 4, "value-links");
+
+        // A shard past Hnsw:LinkedWalkMaxVectors walks as before issue 82, measuring every node it meets (no exact scan here).
+        await second.KillAsync(second.Cluster.Primary!);
+        await using var third = await RagTestCluster.StartAsync(1, cluster.Storage,
+            new Dictionary<string, string?>(settings) { ["Hnsw:LinkedWalkMaxVectors"] = "1000", ["Hnsw:ExactSearchThreshold"] = "0" }, serviceId);
+        shard = third.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "measure-all");
+        await Check("""{"n":{"$gte":1000}}""", d => live[d] && d >= 1000, "measure-all");
     }
 
     private static float Cosine(float[] a, float[] b) =>
