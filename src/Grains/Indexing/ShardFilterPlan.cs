@@ -25,13 +25,12 @@ internal readonly record struct ShardFilterPlan(string Name, FilteredWalk? Walk,
         int linkedWalkMaxVectors)
     {
         // A wider walk (a caller's larger ef) costs more, so the scan stays cheaper up to proportionally more vectors.
-        var wider = Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch));
         // Past the size where the walks among kept nodes were measured to keep recall: the walk of every node met (slower,
-        // and it finds what it should), after a scan of more chunks than below.
-        if (graph.LiveCount > linkedWalkMaxVectors)
-            return matching <= (long)(exactThreshold == 0 ? 0 : Math.Max(exactThreshold, MeasureAllExactThreshold)) * wider
-                ? new(Exact, null, []) : new(MeasureAll, null, []);
-        if (matching <= (long)exactThreshold * wider) return new(Exact, null, []);
+        // and it finds more), after a scan of more chunks than below.
+        var large = graph.LiveCount > linkedWalkMaxVectors;
+        var threshold = large && exactThreshold > 0 ? Math.Max(exactThreshold, MeasureAllExactThreshold) : exactThreshold;
+        if (matching <= (long)threshold * Math.Max(1, ef / Math.Max(1, graph.Options.EfSearch))) return new(Exact, null, []);
+        if (large) return new(MeasureAll, null, []);
         // The values' graphs hold every node the anchor keeps; walked when the rest of the filter keeps at least a quarter
         // of their members (else most nodes the walk measures are refused, and the two-hop walk does better).
         var anchor = Anchor(filter, graph, linkedFields);

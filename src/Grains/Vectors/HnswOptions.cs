@@ -27,7 +27,7 @@ public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOpti
     /// The most live vectors a shard may hold and still search a filter by the links per value or the two-hop walk. A
     /// larger shard compares up to 10,000 kept chunks (or ExactSearchThreshold, if more) one by one and otherwise walks
     /// its main graph measuring every node it meets, as before issue 82: those walks kept recall@10 ≥ 0.993 through the API
-    /// at 25,000 vectors a shard and lost it beyond (0.36–0.94 at 100,000, 0.21–0.82 at 250,000; docs/filters.md); 30,000
+    /// at 25,000 vectors a shard and lost it beyond (0.36–0.96 at 100,000, 0.21–0.82 at 250,000; docs/filters.md); 30,000
     /// leaves a collection of 100,000 in 4 shards, as measured, on them. Past it recall comes back at a cost (400,000 in 4
     /// shards: 0.87–1.00 at 1.6–3.7× the untrimmed search, against 0.36–0.96 at 0.97–1.48×).
     /// </summary>
