@@ -6,6 +6,8 @@ namespace RagCluster.Bench.Rag;
 /// <summary>
 /// ann_data.py's recipe in C# (no numpy here): unit vectors around n/50 Gaussian centres, noise σ = 1, held-out queries
 /// from the same distribution, and (for <see cref="Write"/>) the exact top 10 of each by inner product.
+/// BENCH_CENTRES=C draws around C centres instead: a shard's own draw, since a collection of N in S shards gives each
+/// shard N/S vectors around the collection's N/50 centres (about 12 a centre at 4 shards, not 50).
 /// </summary>
 public static class AnnData
 {
@@ -20,7 +22,8 @@ public static class AnnData
     {
         var rng = new Random(42);
         float Gauss() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        var centres = new float[Math.Max(1, n / 50) * dim];
+        var count = int.TryParse(Environment.GetEnvironmentVariable("BENCH_CENTRES"), out var c) && c > 0 ? c : Math.Max(1, n / 50);
+        var centres = new float[count * dim];
         for (var i = 0; i < centres.Length; i++) centres[i] = Gauss();
         float[] Sample(int k, int[] drawn)
         {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the ANN benchmark data set: N unit vectors (float32, row-major) drawn around C random centres so that
 neighbourhoods look like embedding clusters, Q held-out queries from the same distribution, and the exact top-10
-by inner product.   usage: ann_data.py OUT_DIR [N=100000] [DIM=384] [Q=1000]"""
+by inner product. CENTRES (default N/50) draws a shard's own share of a larger collection: a collection of N in S shards
+gives each shard N/S vectors around N/50 centres.   usage: ann_data.py OUT_DIR [N=100000] [DIM=384] [Q=1000] [CENTRES]"""
 import os, sys
 import numpy as np
 
@@ -9,9 +10,10 @@ out = sys.argv[1]
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
 dim = int(sys.argv[3]) if len(sys.argv) > 3 else 384
 q = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
+c = int(sys.argv[5]) if len(sys.argv) > 5 else n // 50
 os.makedirs(out, exist_ok=True)
 rng = np.random.default_rng(42)
-centres = rng.standard_normal((n // 50, dim)).astype(np.float32)
+centres = rng.standard_normal((c, dim)).astype(np.float32)
 
 def sample(k):
     x = centres[rng.integers(0, len(centres), k)] + 1.0 * rng.standard_normal((k, dim)).astype(np.float32)

@@ -29,7 +29,8 @@ public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOpti
     /// its main graph measuring every node it meets, as before issue 82: those walks kept recall@10 ≥ 0.993 through the API
     /// at 25,000 vectors a shard and lost it beyond (0.36–0.96 at 100,000, 0.21–0.82 at 250,000; docs/filters.md); 30,000
     /// leaves a collection of 100,000 in 4 shards, as measured, on them. Past it recall comes back at a cost (400,000 in 4
-    /// shards: 0.87–1.00 at 1.6–3.7× the untrimmed search, against 0.36–0.96 at 0.97–1.48×).
+    /// shards: 0.87–1.00 at 1.6–3.7× the untrimmed search, against 0.36–0.96 at 0.97–1.48×). The loss is the data's:
+    /// on a shard's own draw hnswlib's graph of a value's members alone finds no more than the value links do.
     /// </summary>
     public int LinkedWalkMaxVectors { get; set; } = 30_000;
 
