@@ -150,8 +150,9 @@ public sealed class EmbeddedBackend : IRagBackend
         return true;
     }
 
+    // The embedded CLI is the operator at the data's own files: it writes as one who sees every document.
     public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
-        await _silo.Document(await Existing(collection), id).Ingest(request);
+        await _silo.Document(await Existing(collection), id).Ingest(request with { Writer = ReadAccess.All });
 
     public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
     {
@@ -160,7 +161,7 @@ public sealed class EmbeddedBackend : IRagBackend
         try
         {
             // Paced by the silo's backlog as the API paces a client: the bulk text path would otherwise take a whole corpus into memory.
-            stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, key, documents, ct,
+            stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, key, documents, ReadAccess.All, ct,
                 _host.Services.GetRequiredService<RagCluster.Grains.Documents.IndexingSlots>(), _host.Services.GetRequiredService<RagCluster.Grains.Documents.BulkTextIndexer>(),
                 _host.Services.GetRequiredService<RagCluster.Grains.Documents.DocumentSizes>());
         }

@@ -41,7 +41,7 @@ public static class BatchIngest
             }
             else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), ct, slots, texts, sizes);
+        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), c.Access, ct, slots, texts, sizes);
         for (var k = 0; k < work.Count; k++)
         {
             var (index, id, _) = work[k];

@@ -9,7 +9,6 @@ using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 using static RagCluster.Api.Documents.DocumentParsing;
 
@@ -101,7 +100,7 @@ public static class DocumentEndpoints
         // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
         if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
             throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
-        var status = await grains.Document(c.Key, id).Ingest(ingest);
+        var status = await grains.Document(c.Key, id).Ingest(ingest with { Writer = c.Access });
         return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
     }
 
@@ -157,9 +156,9 @@ public static class DocumentEndpoints
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteDocument(CollectionRef c, string id, IGrainFactory grains)
     {
         if (ValidDocumentId(id) is { } bad) return bad;
-        if (!await VisibleAsync(grains, c, await c.DocumentAccessAsync(grains), id)) return NotFound(c, id);
         // Also finishes a delete that failed part-way (the document reads as gone, but its chunks may still be in shards).
-        return await grains.Document(c.Key, id).Delete()
+        // One the caller cannot see reads as one that does not exist.
+        return await grains.Document(c.Key, id).Delete(c.Access)
             ? TypedResults.NoContent()
             : NotFound(c, id);
     }
@@ -174,14 +173,6 @@ public static class DocumentEndpoints
     }
 
     private static DocumentStatusReply Reply(string id, DocumentStatus s) => new(id, s.Status, s.Version, s.ChunkCount, s.Error, s.UpdatedAt, s.Waiting);
-
-    /// <summary>
-    /// Whether the caller may see document <paramref name="id"/>: always where the collection has no access field or the
-    /// caller sees every document; else whether the document's own tags share a group with the caller's. A write that
-    /// names a document (a tag change, a delete) answers an unseen one as not found, so it can neither find nor re-tag it.
-    /// </summary>
-    internal static async Task<bool> VisibleAsync(IGrainFactory grains, CollectionRef c, DocumentAccess access, string id) =>
-        access.Open || access.Sees((await grains.Document(c.Key, id).GetStatus()).Tags);
 
     internal static ProblemHttpResult NotFound(CollectionRef c, string id) =>
         RagEndpoints.Problem(404, "Document not found", $"no document '{id}' in collection '{c.Name}'");

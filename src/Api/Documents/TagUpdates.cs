@@ -7,7 +7,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Metadata;
-using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Naming;
 
 namespace RagCluster.Api.Documents;
@@ -44,10 +43,9 @@ public static class TagUpdates
         var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
         var (changes, problem) = Changes(body!.Tags, settings.Fields);
         if (problem is not null) return RagEndpoints.Problem(400, "Invalid tags", problem);
-        if (!await DocumentEndpoints.VisibleAsync(grains, c, DocumentAccess.For(settings.AccessField, c.Access), id)) return DocumentEndpoints.NotFound(c, id);
         try
         {
-            var status = await grains.Document(c.Key, id).UpdateTags(changes!);
+            var status = await grains.Document(c.Key, id).UpdateTags(changes!, c.Access); // NotFound too for one the caller cannot see
             return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
         }
         catch (NotFoundException)
@@ -64,7 +62,7 @@ public static class TagUpdates
         if (body!.Documents is not { Count: > 0 and <= DocumentBatch.MaxDocuments } documents)
             return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents, each {{\"id\",\"tags\"}}");
         var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
-        var (declared, access) = (settings.Fields, DocumentAccess.For(settings.AccessField, c.Access));
+        var declared = settings.Fields;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var items = await Task.WhenAll(documents.Select(async d =>
         {
@@ -74,8 +72,7 @@ public static class TagUpdates
             if (problem is not null) return Rejected(id, 400, "Invalid tags", problem);
             try
             {
-                if (!await DocumentEndpoints.VisibleAsync(grains, c, access, id)) throw new NotFoundException(id);
-                var status = await grains.Document(c.Key, id).UpdateTags(changes!);
+                var status = await grains.Document(c.Key, id).UpdateTags(changes!, c.Access);
                 return new BatchItem(id, status.Status, status.Version);
             }
             catch (NotFoundException)

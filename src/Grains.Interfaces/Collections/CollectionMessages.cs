@@ -145,6 +145,8 @@ public sealed record BulkEntry(string Id, string ContentHash, int ChunkCount, Di
     [Id(6)] public string? Silo { get; init; }
     /// <summary>What the document will hold, to count in the collection's share (null: not counted).</summary>
     [Id(7)] public Security.StoredUsage? Size { get; init; }
+    /// <summary>Who writes: an entry whose id holds a document this caller cannot see is refused (<see cref="BulkAcceptance.Hidden"/>).</summary>
+    [Id(8)] public Security.ReadAccess? Writer { get; init; }
 }
 
 /// <summary>
@@ -157,4 +159,6 @@ public sealed record BulkAcceptance(DocumentRecord?[] Records, bool[] Unchanged,
 {
     /// <summary>For each entry, whether the registry held an earlier version of it, whose chunks may sit on shards the new ones miss.</summary>
     [Id(3)] public bool[]? Replaces { get; init; }
+    /// <summary>For each entry, whether its id holds a document its writer cannot see: refused, nothing noted (its record is null).</summary>
+    [Id(4)] public bool[]? Hidden { get; init; }
 }

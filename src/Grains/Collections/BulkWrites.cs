@@ -4,6 +4,7 @@ using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Grains.Collections;
 
@@ -43,6 +44,7 @@ public sealed partial class CollectionGrain
         var records = new DocumentRecord?[entries.Length];
         var unchanged = new bool[entries.Length];
         var replaces = new bool[entries.Length];
+        var hidden = new bool[entries.Length];
         CollectionSettings settings = Settings;
         var marked = 0;
         await Change((h, edits) =>
@@ -57,6 +59,12 @@ public sealed partial class CollectionGrain
                 var registered = edits.Read(Registered, e.Id);
                 // A grain's own acceptance in flight, or a document the grain path owns: it goes there.
                 if ((unsettled is not null && BulkMarker(unsettled) is null) || registered is { Length: 0 }) continue;
+                // The access wall, before the same-content answer below (whether it is the same is none of such a writer's).
+                if ((BulkMarker(unsettled) ?? RegisteredRecord(registered)) is { } present && !DocumentWrites.Allowed(settings.AccessField, e.Writer, present.Tags))
+                {
+                    hidden[i] = true;
+                    continue;
+                }
                 // The same text sent again while its first write is still indexing: that write answers for both.
                 if (e.Content is not null && TextMarker(unsettled) is { } indexing && indexing.Record.ContentHash == e.ContentHash)
                 {
@@ -84,7 +92,7 @@ public sealed partial class CollectionGrain
             return h with { LastBulkVersion = version };
         }, [.. entries.SelectMany(e => new[] { (Unsettled, e.Id), (Registered, e.Id) }), .. HeldRows(entries.Where(e => e.Size is not null).Select(e => e.Id))]);
         if (marked > 0) await EnsureSweepReminderAsync();
-        return new BulkAcceptance(records, unchanged, settings) { Replaces = replaces };
+        return new BulkAcceptance(records, unchanged, settings) { Replaces = replaces, Hidden = hidden };
     }
 
     public async Task<bool> EndBulk(string[] documentIds, DocumentRecord[] records, int[] wroteLayouts, long incarnation = 0)

@@ -24,15 +24,18 @@ public static class DocumentBatch
     /// batch first takes its place in the tenant's share, whole (see TenantShare), and each document counts in its
     /// collection's share as it is accepted.
     /// </summary>
+    /// <paramref name="writer"/> is the caller, for the access wall: a document whose id holds one it cannot see is refused
+    /// (409, <see cref="DocumentWrites.Taken"/>) and nothing of it changes; <see cref="ReadAccess.All"/> for an operator's.
     /// <exception cref="TenantLimitExceededException">The batch would pass a limit of its tenant: nothing of it was accepted.</exception>
     /// <exception cref="IngestBacklogFullException">
     /// <paramref name="slots"/> (this silo's backlog) had no room for the documents that need the grain path within its
     /// admission hold: nothing of the batch was accepted.
     /// </exception>
     public static async Task<(DocumentStatus? Status, DocumentRefusal? Refusal)[]> IngestAsync(IGrainFactory grains, string collectionKey,
-        IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct, IndexingSlots? slots = null, BulkTextIndexer? texts = null,
+        IReadOnlyList<(string Id, IngestRequest Request)> documents, ReadAccess writer, CancellationToken ct, IndexingSlots? slots = null, BulkTextIndexer? texts = null,
         DocumentSizes? sizes = null)
     {
+        documents = documents.Select(d => (d.Id, d.Request with { Writer = writer })).ToList();
         var results = new (DocumentStatus?, DocumentRefusal?)[documents.Count];
         var bulk = new List<(int Index, OwnVectorChunk Chunk)>();
         var bulkTexts = new List<(int Index, Extraction.ExtractedText Text)>();
@@ -119,7 +122,7 @@ public static class DocumentBatch
             acceptance = await collection.BeginBulk(bulk.Select(b =>
             {
                 var r = documents[b.Index].Request;
-                return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format) { Size = sizes?[b.Index] };
+                return new BulkEntry(documents[b.Index].Id, DocumentGrain.Hash(r), 1, r.Tags, r.Format) { Size = sizes?[b.Index], Writer = r.Writer };
             }).ToArray());
             RagMetrics.BatchStep("accepting", asked);
         }
@@ -135,6 +138,7 @@ public static class DocumentBatch
             var id = documents[index].Id;
             switch (acceptance.Records[k])
             {
+                case null when acceptance.Hidden is { } hidden && hidden[k]: results[index] = (null, DocumentRefusal.Of(DocumentWrites.Taken(id))); break;
                 case null: toGrain.Add(index); break;
                 case var held when acceptance.Unchanged[k]: results[index] = (Status(collectionKey, id, held), null); break;
                 case var record:
@@ -170,7 +174,7 @@ public static class DocumentBatch
             acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).BeginBulk(texts.Select(t =>
             {
                 var r = documents[t.Index].Request;
-                return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo, Size = sizes?[t.Index] };
+                return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo, Size = sizes?[t.Index], Writer = r.Writer };
             }).ToArray());
             RagMetrics.BatchStep("accepting", asked);
         }
@@ -188,6 +192,7 @@ public static class DocumentBatch
             var (extractedText, cut) = (cuts[index] is null ? text : null, cuts[index]);
             switch (acceptance.Records[k])
             {
+                case null when acceptance.Hidden is { } hidden && hidden[k]: results[index] = (null, DocumentRefusal.Of(DocumentWrites.Taken(id))); break;
                 case null: toGrain.Add(index); break;
                 case var held when acceptance.Unchanged[k]:
                     results[index] = (Status(collectionKey, id, held), null);

@@ -2,6 +2,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Grains.Documents;
 
@@ -13,11 +14,12 @@ public sealed partial class DocumentGrain
     /// told, then the flag is cleared. A failure part-way leaves the flag, so repeating the call (or the next activation)
     /// finishes the job; a pass never runs beside it.
     /// </summary>
-    public async Task<bool> Delete()
+    public async Task<bool> Delete(ReadAccess? caller = null)
     {
         if (_indexing is not null) await _indexing.ContinueWith(_ => { }, TaskScheduler.Current); // let a running pass finish first
-        if (_removing is { IsCompleted: false } running) return await running;
         await RefreshAsync();
+        if (await HiddenFromAsync(caller)) return false; // none to this caller, as a document that does not exist
+        if (_removing is { IsCompleted: false } running) return await running;
         var task = DeleteAsync();
         _removing = task;
         return await task;

@@ -5,6 +5,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Grains.Documents;
@@ -12,11 +13,12 @@ namespace RagCluster.Grains.Documents;
 // Changing an indexed document's tags without its content: a new version whose chunks keep their text and vectors.
 public sealed partial class DocumentGrain
 {
-    public async Task<DocumentStatus> UpdateTags(Dictionary<string, string?> changes)
+    public async Task<DocumentStatus> UpdateTags(Dictionary<string, string?> changes, ReadAccess? caller = null)
     {
         await RefreshAsync();
         var current = _state.Current;
-        if (current.Version == 0 || current.Status is DocumentStatuses.Deleted or DocumentStatuses.Unknown)
+        // One the caller cannot see is none to it: it can neither find it nor re-tag it into view.
+        if (current.Version == 0 || current.Status is DocumentStatuses.Deleted or DocumentStatuses.Unknown || await HiddenFromAsync(caller))
             throw new NotFoundException($"no document '{DocumentId}'");
         if (current.Status == DocumentStatuses.Failed)
             throw new ConflictException($"document '{DocumentId}' failed to index ({current.Error}); send its content again");
@@ -44,7 +46,7 @@ public sealed partial class DocumentGrain
             s.UpdatedAt = DateTimeOffset.UtcNow;
             return true;
         });
-        if (contentArrived) return await UpdateTags(changes); // new content came in between: its version takes the tags
+        if (contentArrived) return await UpdateTags(changes, caller); // new content came in between: its version takes the tags
         _adopted = false;
         EnsureIndexing();
         return Snapshot();

@@ -111,6 +111,8 @@ public sealed partial class DocumentGrain(
         if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new InvalidRequestException($"unsupported format '{request.Format}'");
         await RefreshAsync(request);
+        // Before anything else, so even whether the content is the same is none of a caller who cannot see it.
+        if (await HiddenFromAsync(request.Writer)) throw DocumentWrites.Taken(DocumentId);
         var hash = Hash(request);
         var current = _state.Current;
         var alreadyHeld = hash == current.ContentHash && current.Status is DocumentStatuses.Pending or DocumentStatuses.Indexed;
@@ -234,6 +236,18 @@ public sealed partial class DocumentGrain(
         foreach (var (k, v) in request.Tags.OrderBy(t => t.Key, StringComparer.Ordinal)) sha.AppendData(Encoding.UTF8.GetBytes($"{k}={v}\n"));
         sha.AppendData(request.Content);
         return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Whether <paramref name="caller"/> cannot see the document as it stands now (the access wall on writes,
+    /// <see cref="DocumentWrites"/>); an id with no document, or a deleted one, hides nothing.
+    /// </summary>
+    private async Task<bool> HiddenFromAsync(ReadAccess? caller)
+    {
+        var s = _state.Current;
+        if (caller is null or { Everything: true } || s.Version == 0 || s.Status is DocumentStatuses.Deleted or DocumentStatuses.Unknown) return false;
+        var accessField = (await GrainFactory.GetGrain<ICollectionGrain>(Collection).GetSettings()).AccessField;
+        return !DocumentWrites.Allowed(accessField, caller, s.Tags);
     }
 
     private DocumentStatus Snapshot()

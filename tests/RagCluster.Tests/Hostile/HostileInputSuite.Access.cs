@@ -137,14 +137,15 @@ public sealed partial class HostileInputSuite
         await Probe(k, "shard statistics", () => eng.GetAsync("v1/collections/acl/shards"), HttpStatusCode.Forbidden);
         await Probe(k, "plan statistics", () => eng.GetAsync("v1/collections/acl/plans"), HttpStatusCode.OK);
         await Probe(k, "backup", () => eng.GetAsync("v1/collections/acl/backup"), HttpStatusCode.Forbidden);
-        // Writes that name a hidden document find none, so they can neither re-tag it into view nor remove it.
+        // Writes that name a hidden document find none, so they can neither re-tag it into view nor remove it, nor replace it.
         await Probe(k, "re-tag a hidden document", () => engWriter.PatchAsJsonAsync("v1/collections/acl/documents/hr-0", new { tags = new { acl = new[] { "eng" } } }), HttpStatusCode.NotFound, scan: false);
         var batch = await Probe(k, "re-tag hidden documents in a batch", () => engWriter.PatchAsJsonAsync("v1/collections/acl/documents", new { documents = new[] { new { id = "hr-2", tags = new { acl = new[] { "eng" } } } } }), HttpStatusCode.Accepted, scan: false);
         if (!batch.Contains("\"status\":404", StringComparison.Ordinal)) _wrong.Add($"{k}: a batch re-tag of a hidden document answered {batch}");
         await Probe(k, "delete a hidden document", () => engWriter.DeleteAsync("v1/collections/acl/documents/hr-3"), HttpStatusCode.NotFound, scan: false);
-        var kept = await op.PostAsJsonAsync("v1/collections/acl/documents/contents", new { ids = new[] { "hr-0", "hr-2", "hr-3" } });
+        await Probe(k, "replace a hidden document", () => engWriter.PostAsJsonAsync("v1/collections/acl/documents", new { id = "hr-4", text = "eng's words", tags = new { acl = new[] { "eng" } } }), HttpStatusCode.Conflict, scan: false);
+        var kept = await op.PostAsJsonAsync("v1/collections/acl/documents/contents", new { ids = new[] { "hr-0", "hr-2", "hr-3", "hr-4" } });
         var held = (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents").EnumerateArray().ToList();
-        if (held.Count != 3 || held.Any(d => d.GetProperty("tags").GetProperty("acl").GetRawText() != "[\"hr\"]")) _wrong.Add($"{k}: a refused write changed a hidden document");
+        if (held.Count != 4 || held.Any(d => d.GetProperty("tags").GetProperty("acl").GetRawText() != "[\"hr\"]")) _wrong.Add($"{k}: a refused write changed a hidden document");
     }
 
     private async Task McpToolsAsync(string k, HttpClient eng)

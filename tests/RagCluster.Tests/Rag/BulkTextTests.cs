@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Security;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans;
@@ -65,7 +66,7 @@ public sealed class BulkTextTests
         // Short texts of one chunk and longer ones of several, which land on several shards.
         var documents = Enumerable.Range(0, 40).Select(i => ($"d{i}", Text(Words(i, i % 4 == 0 ? 120 : 12)))).ToList();
 
-        var answers = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", documents, default, slots, indexer);
+        var answers = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", documents, ReadAccess.All, default, slots, indexer);
         Assert.All(answers, a => Assert.Equal(DocumentStatuses.Pending, a.Status!.Status));
         foreach (var (id, request) in documents) await cluster.Grains.GetGrain<IDocumentGrain>($"t.bygrain/{id}").Ingest(request);
 
@@ -88,10 +89,10 @@ public sealed class BulkTextTests
         Assert.Contains(documents, d => Chunks(cluster, "t.bulktext", 3, d.Item1).Result.Length > 1);
 
         // The same text again is nothing new; a changed one is a new version whose chunks replace the old ones everywhere.
-        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [documents[0]], default, slots, indexer);
+        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [documents[0]], ReadAccess.All, default, slots, indexer);
         Assert.Equal(DocumentStatuses.Indexed, again[0].Status!.Status);
         var before = again[0].Status!.Version;
-        var changed = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [("d0", Text("one short sentence now"))], default, slots, indexer);
+        var changed = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulktext", [("d0", Text("one short sentence now"))], ReadAccess.All, default, slots, indexer);
         Assert.True(changed[0].Status!.Version > before);
         await Poll.UntilAsync(async () => (await cluster.Grains.GetGrain<IDocumentGrain>("t.bulktext/d0").GetStatus()).Status == DocumentStatuses.Indexed);
         Assert.Equal(["one short sentence now"], (await Chunks(cluster, "t.bulktext", 3, "d0")).Select(c => c.Text));
@@ -166,7 +167,7 @@ public sealed class BulkTextTests
         Assert.Equal(first.Records[0]!.Version, statuses[0].Version);
 
         // The client sends the same text again (its first answer lost): the same write answers, and this silo indexes it.
-        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.inflight", [("x", request)], default, slots, indexer);
+        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.inflight", [("x", request)], ReadAccess.All, default, slots, indexer);
         Assert.Equal((DocumentStatuses.Pending, first.Records[0]!.Version), (again[0].Status!.Status, again[0].Status!.Version));
         await Poll.UntilAsync(async () => await cluster.Grains.GetGrain<IDocumentGrain>("t.inflight/x").GetStatus() is { Status: DocumentStatuses.Indexed } s
                                           && s.Version == first.Records[0]!.Version, seconds: 10); // well before the sweep's first tick

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Collections;
@@ -36,7 +37,7 @@ public sealed class BulkWriteTests
         await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
         var batch = Enumerable.Range(0, 200).Select(i => ($"d{i}", Vector(i))).ToList();
 
-        var stored = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", batch, default);
+        var stored = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", batch, ReadAccess.All, default);
         Assert.All(stored, r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
         Assert.Equal(0, await cluster.ActiveDocumentsAsync()); // nothing activated per document on the way in
         Assert.Equal((200, 0), (await collection.GetInfo()) is var info ? (info.DocumentCount, info.UnsettledCount) : default);
@@ -46,11 +47,11 @@ public sealed class BulkWriteTests
         // The grain answers from the registry's record; the same content again changes nothing.
         var d7 = cluster.Grains.GetGrain<IDocumentGrain>("t.bulk/d7");
         Assert.Equal((DocumentStatuses.Indexed, version, 1), (await d7.GetStatus()) is var s ? (s.Status, s.Version, s.ChunkCount) : default);
-        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", batch.Take(10).ToList(), default);
+        var again = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", batch.Take(10).ToList(), ReadAccess.All, default);
         Assert.Equal(version, again[7].Status!.Version);
 
         // New content in bulk: a newer version, the shard holds the new vector.
-        var changed = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d8", Vector(8, tilt: 5))], default);
+        var changed = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d8", Vector(8, tilt: 5))], ReadAccess.All, default);
         Assert.True(changed[0].Status!.Version > stored[8].Status!.Version);
 
         // Through its grain (the single-document path): it takes the record over at a higher version, and from then
@@ -62,7 +63,7 @@ public sealed class BulkWriteTests
         var grainVersion = (await d7.GetStatus()).Version;
         Assert.True(grainVersion > bulkVersion);
         Assert.Equal(2, (await d7.GetStatus()).ChunkCount);
-        var viaGrain = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d7", Vector(7))], default);
+        var viaGrain = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d7", Vector(7))], ReadAccess.All, default);
         Assert.Equal(DocumentStatuses.Pending, viaGrain[0].Status!.Status);
         await Poll.UntilAsync(async () => (await d7.GetStatus()) is { Status: DocumentStatuses.Indexed, ChunkCount: 1 });
         Assert.Equal(grainVersion + 1, (await d7.GetStatus()).Version);
@@ -74,7 +75,7 @@ public sealed class BulkWriteTests
         await Poll.UntilAsync(async () => await collection.GetInfo() is { DocumentCount: 199, UnsettledCount: 0 });
 
         // Written again in bulk after that delete: a version past the deletion's, so the shards take it.
-        var back = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d150", Vector(150))], default);
+        var back = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d150", Vector(150))], ReadAccess.All, default);
         Assert.Equal(DocumentStatuses.Indexed, back[0].Status!.Status);
         Assert.Equal("d150", await TopHit(cluster, "t.bulk", 150, 2));
         // Its grain, still active from the delete, reads the newer record rather than what it last stored.
@@ -142,7 +143,7 @@ public sealed class BulkWriteTests
         await collection.BeginDelete();
         Assert.False(await collection.EndBulk(["g1"], [begun.Records[0]!], [0]));
         Assert.Equal((0, 0), (await collection.GetInfo()) is var info ? (info.DocumentCount, info.UnsettledCount) : default);
-        var refused = await DocumentBatch.IngestAsync(cluster.Grains, "t.gone", [("g2", Vector(2))], default);
+        var refused = await DocumentBatch.IngestAsync(cluster.Grains, "t.gone", [("g2", Vector(2))], ReadAccess.All, default);
         Assert.Equal(409, refused[0].Refusal!.Status);
     }
 }

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using RagCluster.Grains.Documents;
@@ -99,19 +100,19 @@ public sealed class IngestBacklogTests
             ids.Select(i => ($"t{i}", new IngestRequest("txt", System.Text.Encoding.UTF8.GetBytes($"text number {i}"), [], null))).ToList();
 
         var held = await slots.EnterAsync(); // nothing indexes: the backlog fills
-        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(0, 1, 2), default, slots), r => Assert.Equal(DocumentStatuses.Pending, r.Status!.Status));
-        var refused = await Assert.ThrowsAsync<IngestBacklogFullException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), default, slots));
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(0, 1, 2), ReadAccess.All, default, slots), r => Assert.Equal(DocumentStatuses.Pending, r.Status!.Status));
+        var refused = await Assert.ThrowsAsync<IngestBacklogFullException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), ReadAccess.All, default, slots));
         Assert.Contains("nothing of the request was accepted", refused.Message);
         Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t3").GetStatus()).Status);
         Assert.Equal(3, (await cluster.Grains.GetGrain<ICollectionGrain>("t.admit").GetInfo()).UnsettledCount); // the first three only
 
         // A request whose client goes away while it waits ends there, and nothing of it is accepted.
         using (var gone = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(5), gone.Token, slots));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(5), ReadAccess.All, gone.Token, slots));
         Assert.Equal("unknown", (await cluster.Grains.GetGrain<IDocumentGrain>("t.admit/t5").GetStatus()).Status);
 
         // A request that arrives while it is full waits, and is taken once the backlog drains.
-        var waiting = DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), default, slots);
+        var waiting = DocumentBatch.IngestAsync(cluster.Grains, "t.admit", Texts(3, 4), ReadAccess.All, default, slots);
         await Task.WhenAny(waiting, Task.Delay(200));
         Assert.False(waiting.IsCompleted); // still held: it cannot end while the slot is held, so this cannot pass by luck
         held.Dispose();
@@ -129,12 +130,12 @@ public sealed class IngestBacklogTests
         await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
         var batch = Enumerable.Range(0, 40).Select(i => ($"d{i}", Vector(i))).ToList();
 
-        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Null(r.Refusal));
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, ReadAccess.All, default), r => Assert.Null(r.Refusal));
         await Poll.UntilAsync(async () => await collection.GetInfo() is { DocumentCount: 40, UnsettledCount: 0 });
         await Poll.UntilAsync(async () => await cluster.ActiveDocumentsAsync() == 0);
 
         // The same batch again (a client resending after a timeout): accepted, already indexed, settled at once.
-        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, default), r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.settle", batch, ReadAccess.All, default), r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
         await Poll.UntilAsync(async () => (await collection.GetInfo()).UnsettledCount == 0);
         await Poll.UntilAsync(async () => await cluster.ActiveDocumentsAsync() == 0);
         Assert.Equal(40, (await collection.GetInfo()).DocumentCount);

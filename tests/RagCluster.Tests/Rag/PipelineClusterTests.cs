@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Security;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
@@ -120,7 +121,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await grains.GetGrain<ICollectionGrain>("t.src").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
         var documents = Enumerable.Range(0, 20).Select(i => ($"d{i}", new IngestRequest(RagCluster.Grains.OwnVectors.OwnVectorChunks.Format,
             RagCluster.Grains.OwnVectors.OwnVectorChunks.Encode([new($"chunk {i}", [1, i, 0, 0])], 4), [], null))).ToList();
-        await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(grains, "t.src", documents, default);
+        await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(grains, "t.src", documents, ReadAccess.All, default);
         await Poll.UntilAsync(async () => await grains.GetGrain<ICollectionGrain>("t.src").GetInfo() is { DocumentCount: 20, UnsettledCount: 0 });
         using var archive = new MemoryStream();
         await RagCluster.Grains.Backup.CollectionArchive.WriteAsync(grains, "t.src", "src", archive);

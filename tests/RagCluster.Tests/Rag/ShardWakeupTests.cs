@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Security;
 using Orleans;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Indexing;
@@ -47,7 +48,7 @@ public sealed class ShardWakeupTests
         await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
         var documents = Enumerable.Range(0, 20).Select(i => ($"d{i}",
             new IngestRequest(OwnVectorChunks.Format, OwnVectorChunks.Encode([new OwnVectorChunk($"chunk {i}", [1, i, 0, 0])], 4), [], null))).ToList();
-        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.wake", documents, default), r => Assert.Null(r.Refusal));
+        Assert.All(await DocumentBatch.IngestAsync(cluster.Grains, "t.wake", documents, ReadAccess.All, default), r => Assert.Null(r.Refusal));
         await Poll.UntilAsync(async () => (await collection.GetInfo()).DocumentCount == 20);
         await collection.Configure(new CollectionSettings(4, 256, 32) { Dimensions = 4 });
         await Poll.UntilAsync(async () => (await collection.GetInfo()).Resharding is null);
