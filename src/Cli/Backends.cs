@@ -175,10 +175,8 @@ public sealed class EmbeddedBackend : IRagBackend
             stored[i].Refusal is { Retryable: true } ? StorageUnavailableException.RetryAfterSeconds : null)).ToArray();
     }
 
-    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct)
-    {
-        return await RagCluster.Grains.Documents.DocumentBatch.StatusesAsync(_silo, await Existing(collection), ids);
-    }
+    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct) =>
+        await _silo.GetGrain<ICollectionReadsGrain>(await Existing(collection)).Statuses([.. ids], ReadAccess.All);
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
         await _silo.Document(await Existing(collection), id).GetStatus();

@@ -55,6 +55,19 @@ public sealed partial class CodeLayoutTests
         Assert.Equal([Path.Combine("src", "Grains", "Indexing", "ShardRouting.cs")], routing);
     }
 
+    [Fact]
+    public void No_adapter_builds_an_access_trim()
+    {
+        // The wall is applied below the adapters (ICollectionReadsGrain, the query plan, the document grain): an HTTP
+        // endpoint, an MCP tool or the CLI that built a trim of its own would be a read path that could forget it.
+        var adapters = new[] { "src/Api", "src/Cli", "src/Client", "src/VectorData" }.SelectMany(Sources)
+            .Where(f => AccessTrim().IsMatch(File.ReadAllText(f))).Select(Relative).ToList();
+        Assert.True(adapters.Count == 0, "pass the caller's ReadAccess to the operation instead: " + string.Join(", ", adapters));
+    }
+
+    [GeneratedRegex(@"\bDocumentAccess\b|\bDocumentWrites\b|\.Sees\(")]
+    private static partial Regex AccessTrim();
+
     [GeneratedRegex(@"^public interface (I\w+Grain)\b", RegexOptions.Multiline)]
     private static partial Regex GrainInterface();
 

@@ -55,9 +55,8 @@ public static class CollectionEndpoints
     [EndpointName("GetCollection"), EndpointSummary("Read a collection: settings, version, document counts, resharding"), Tags("Collections")]
     private static async Task<Ok<CollectionReply>> GetCollection(CollectionRef c, IGrainFactory grains)
     {
-        var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-        var counted = DocumentAccess.For(info.Settings.AccessField, c.Access).Open;
-        return TypedResults.Ok(new CollectionReply(c.Name, info.Settings, info.Version, counted ? info.DocumentCount : null, counted ? info.UnsettledCount : null, info.Resharding));
+        var view = await c.Reads(grains).Info(c.Access);
+        return TypedResults.Ok(new CollectionReply(c.Name, view.Info.Settings, view.Info.Version, view.DocumentCount, view.UnsettledCount, view.Info.Resharding));
     }
 
     // The registry a page at a time: pass "next" back as "after" until it is null. With a filter (JSON, the filter
@@ -66,8 +65,8 @@ public static class CollectionEndpoints
     private static async Task<Results<Ok<DocumentIdsPage>, ProblemHttpResult>> ListDocumentIds(CollectionRef c, string? after, int? limit, string? filter, IGrainFactory grains)
     {
         if (limit is < 1 or > 10_000) return RagEndpoints.Problem(400, "Invalid limit", "limit must be 1..10000");
-        var (ids, next, problem) = await FilteredDocuments.PageAsync(grains, c, filter, after, limit ?? 1000);
-        return problem ?? (Results<Ok<DocumentIdsPage>, ProblemHttpResult>)TypedResults.Ok(new DocumentIdsPage(ids, next));
+        var page = await c.Reads(grains).Page(filter, after, limit ?? 1000, c.Access);
+        return TypedResults.Ok(new DocumentIdsPage(page.DocumentIds, page.Next));
     }
 
     [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")]
@@ -116,8 +115,8 @@ public static class CollectionEndpoints
     [EndpointName("GetShardStats"), EndpointSummary("Statistics of each copy of each of a collection's shards"), Tags("Collections")]
     private static async Task<Results<Ok<ShardStats[]>, ProblemHttpResult>> GetShardStats(CollectionRef c, IGrainFactory grains)
     {
-        var info = await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo();
-        if (!DocumentAccess.For(info.Settings.AccessField, c.Access).Open)
+        var (info, seesAll) = await c.Reads(grains).Info(c.Access);
+        if (!seesAll)
             return RagEndpoints.Problem(403, "Forbidden", "shard statistics count every document of a collection with an access field; a tenant admin reads them");
         var shards = await Task.WhenAll(info.Settings.Layout.ShardKeys(c.Key).Select(async key =>
         {

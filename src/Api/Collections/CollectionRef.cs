@@ -13,9 +13,8 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     /// <summary>What the caller may read of the collection's documents (from its key or token; none unless set).</summary>
     public ReadAccess Access { get; init; } = ReadAccess.None;
 
-    /// <summary>The documents the caller sees here: <see cref="Access"/> against the collection's access field, read now.</summary>
-    public async Task<DocumentAccess> DocumentAccessAsync(IGrainFactory grains) =>
-        DocumentAccess.For((await grains.GetGrain<Grains.Interfaces.Collections.ICollectionGrain>(Key).GetSettings()).AccessField, Access);
+    /// <summary>The door of this collection's reads: each call takes <see cref="Access"/> and answers what the caller may see.</summary>
+    public Grains.Interfaces.Collections.ICollectionReadsGrain Reads(IGrainFactory grains) => grains.GetGrain<Grains.Interfaces.Collections.ICollectionReadsGrain>(Key);
 
     /// <summary>The collection of the caller's tenant, or (an operator's request with <c>?tenant=</c>) of the tenant named.</summary>
     public static ValueTask<CollectionRef?> BindAsync(HttpContext http)

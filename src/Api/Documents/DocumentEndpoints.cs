@@ -117,18 +117,13 @@ public static class DocumentEndpoints
         {
             if (body.Ids is not null) return RagEndpoints.Problem(400, "Invalid request", "send either \"ids\" or \"filter\", not both");
             if (body.Limit is < 1 or > DocumentBatch.MaxDocuments) return RagEndpoints.Problem(400, "Invalid limit", $"limit must be 1..{DocumentBatch.MaxDocuments}");
-            (var matching, next, var problem) = await FilteredDocuments.PageAsync(grains, c, filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments);
-            if (problem is not null) return problem;
-            ids = [.. matching];
+            var page = await c.Reads(grains).Page(filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments, c.Access);
+            (ids, next) = ([.. page.DocumentIds], page.Next);
         }
         else if (InvalidIds(body.Ids) is { } refused) return refused;
         else ids = body.Ids!.Select(id => id!).ToList();
-        var statuses = ids.Count == 0 ? [] : await DocumentBatch.StatusesAsync(grains, c.Key, ids);
-        var access = ids.Count == 0 ? default : await c.DocumentAccessAsync(grains);
-        // A document the caller may not see reads as one that does not exist: nothing of it (version, chunks, error) shows.
-        return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) =>
-            !access.Sees(s.Tags) ? new DocumentStatusReply(id, "notFound", 0, 0, null, default)
-            : Reply(id, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
+        var statuses = await c.Reads(grains).Statuses([.. ids], c.Access);
+        return TypedResults.Ok(new DocumentStatusesReply(ids.Zip(statuses, (id, s) => Reply(id, s) with { Status = DocumentStatuses.IsGone(s.Status) ? "notFound" : s.Status }).ToArray(), next));
     }
 
     // Documents as the index holds them (tags, chunks, vectors if asked): what a search finds is what comes back.
@@ -138,18 +133,16 @@ public static class DocumentEndpoints
         var (body, bad) = await RagEndpoints.ReadJson<ContentsRequest>(request);
         if ((bad ?? InvalidIds(body!.Ids)) is { } refused) return refused;
         var ids = body!.Ids!.Select(i => i!).Distinct(StringComparer.Ordinal).ToArray();
-        var documents = await DocumentContents.ReadAsync(grains, c, ids, body.IncludeVectors == true);
-        return TypedResults.Ok(new DocumentContentsReply(documents));
+        var documents = await c.Reads(grains).Contents(ids, body.IncludeVectors == true, c.Access);
+        return TypedResults.Ok(new DocumentContentsReply([.. documents.Select(DocumentContents.Reply)]));
     }
 
     [EndpointName("GetDocumentStatus"), EndpointSummary("Read a document's status"), Tags("Documents")]
     private static async Task<Results<Ok<DocumentStatusReply>, ProblemHttpResult>> GetDocumentStatus(CollectionRef c, string id, IGrainFactory grains)
     {
         if (ValidDocumentId(id) is { } bad) return bad;
-        var s = await grains.Document(c.Key, id).GetStatus();
-        return DocumentStatuses.IsGone(s.Status) || !(await c.DocumentAccessAsync(grains)).Sees(s.Tags)
-            ? NotFound(c, id)
-            : TypedResults.Ok(Reply(id, s));
+        var s = (await c.Reads(grains).Statuses([id], c.Access))[0];
+        return DocumentStatuses.IsGone(s.Status) ? NotFound(c, id) : TypedResults.Ok(Reply(id, s));
     }
 
     [EndpointName("DeleteDocument"), EndpointSummary("Delete a document"), Tags("Documents")]

@@ -34,11 +34,9 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
     {
         var tenant = caller.RequiredTenant();
         var names = (await grains.GetGrain<ITenantGrain>(tenant).Collections()).Order(StringComparer.Ordinal).ToArray();
-        var infos = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, name)).GetInfo()));
         // A collection with an access field counts documents this key may not see: no count is given for it then.
-        var access = caller.Access();
-        return new(names.Zip(infos, (name, info) => new CollectionSummary(name,
-            DocumentAccess.For(info.Settings.AccessField, access).Open ? info.DocumentCount : null, info.Settings.Dimensions)).ToArray());
+        var views = await Task.WhenAll(names.Select(name => grains.GetGrain<ICollectionReadsGrain>(TenantScope.CollectionKey(tenant, name)).Info(caller.Access())));
+        return new(names.Zip(views, (name, view) => new CollectionSummary(name, view.DocumentCount, view.Info.Settings.Dimensions)).ToArray());
     }
 
     [McpServerTool(Name = "search", Title = "Search a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
@@ -84,10 +82,9 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
     {
         var c = await Existing(caller, collection);
         ToolProblem.ThrowIf(DocumentEndpoints.ValidDocumentId(id));
-        var status = await grains.Document(c.Key, id).GetStatus();
-        if (DocumentStatuses.IsGone(status.Status) || !(await c.DocumentAccessAsync(grains)).Sees(status.Tags))
-            throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
-        var held = (await DocumentContents.ReadAsync(grains, c, [id], includeVectors: false)).SingleOrDefault();
+        var status = (await c.Reads(grains).Statuses([id], c.Access))[0];
+        if (DocumentStatuses.IsGone(status.Status)) throw ToolProblem.Of(DocumentEndpoints.NotFound(c, id));
+        var held = (await c.Reads(grains).Contents([id], includeVectors: false, c.Access)).Select(DocumentContents.Reply).SingleOrDefault();
         var chunks = held?.Chunks.Select(ch => new ChunkText(ch.ChunkId, ch.Text, ch.Start, ch.End, ch.HeadingPath)).ToArray() ?? [];
         return new DocumentRead(id, status.Status, status.Version, held?.Tags ?? [], chunks, status.Error, status.Waiting);
     }
