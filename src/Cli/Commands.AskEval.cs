@@ -30,7 +30,7 @@ public static partial class Commands
         var asking = new System.Diagnostics.Stopwatch();
         foreach (var (qid, text) in queries)
         {
-            var question = text.Length > 2000 ? text[..2000] : text;
+            var question = text.Length > QueryLimits.MaxQueryChars ? text[..QueryLimits.MaxQueryChars] : text;
             asking.Start();
             var (_, citations, _) = await backend.AskAsync(collection, question, 5, null, ct);
             asking.Stop();

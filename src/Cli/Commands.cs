@@ -261,7 +261,7 @@ public static partial class Commands
         var turns = new List<(string Question, string Answer)>();
         for (string? next = question; !string.IsNullOrWhiteSpace(next); next = chat ? Console.ReadLine() : null)
         {
-            if (next.Length > 2000) throw new CliException("a question is 1..2000 characters");
+            if (next.Length > QueryLimits.MaxQueryChars) throw new CliException($"a question is 1..{QueryLimits.MaxQueryChars} characters");
             var (answer, citations, plan) = await backend.AskAsync(collection, next, topK, filter, ct, turns);
             Console.WriteLine(answer);
             Console.WriteLine();
@@ -343,7 +343,7 @@ public static partial class Commands
             var qsw = Stopwatch.StartNew();
             foreach (var (qid, text) in queries)
             {
-                var r = await backend.SearchAsync(collection, Variant(new SearchRequest(text.Length > 2000 ? text[..2000] : text, 100, null, plan)), ct);
+                var r = await backend.SearchAsync(collection, Variant(new SearchRequest(text.Length > QueryLimits.MaxQueryChars ? text[..QueryLimits.MaxQueryChars] : text, 100, null, plan)), ct);
                 var ranked = r.Hits.Select(h => h.DocumentId).Distinct().ToList();
                 var rel = qrels[qid];
                 ndcg += Ndcg(ranked, rel, 10);

@@ -5,6 +5,7 @@ using RagCluster.Api.Collections;
 using RagCluster.Grains.Answering;
 using RagCluster.Grains.Conversations;
 using RagCluster.Grains.Interfaces.Conversations;
+using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Api.Querying;
 
@@ -22,7 +23,6 @@ public static class AskConversations
 {
     /// <summary>The conversationId that starts a conversation.</summary>
     public const string New = "new";
-    public const int MaxHistoryAnswerChars = 20_000;
 
     /// <summary>The turns before the question, or the problem with the request (an unknown or expired conversation is a 404).</summary>
     public static async Task<(AskContext? Context, ProblemHttpResult? Problem)> OpenAsync(CollectionRef c, AskBody body, ClaimsPrincipal user,
@@ -34,8 +34,8 @@ public static class AskConversations
         {
             if (history.Length > options.MaxHistoryTurns)
                 return (null, RagEndpoints.Problem(400, "History too long", $"history holds at most {options.MaxHistoryTurns} turns (Conversations:MaxHistoryTurns); it has {history.Length}"));
-            if (history.Any(t => t is null || string.IsNullOrWhiteSpace(t.Question) || t.Question.Length > 2000 || t.Answer is { Length: > MaxHistoryAnswerChars }))
-                return (null, RagEndpoints.Problem(400, "Invalid history", $"each turn of history has a question of 1..2000 characters and an answer of at most {MaxHistoryAnswerChars}"));
+            if (history.Any(t => t is null || string.IsNullOrWhiteSpace(t.Question) || t.Question.Length > QueryLimits.MaxQueryChars || t.Answer is { Length: > QueryLimits.MaxHistoryAnswerChars }))
+                return (null, RagEndpoints.Problem(400, "Invalid history", $"each turn of history has a question of 1..{QueryLimits.MaxQueryChars} characters and an answer of at most {QueryLimits.MaxHistoryAnswerChars}"));
             return (new AskContext(null, history.Select(t => (t.Question!, t.Answer ?? "")).ToArray()), null);
         }
         if (body.ConversationId is not { } id) return (AskContext.None, null);

@@ -24,7 +24,7 @@ public static class Queries
             (vector, var badVector) = DocumentParsing.DecodeVector(body.Vector, body.VectorBase64, "the query vector");
             if (badVector is not null) return RagEndpoints.Problem(badVector.Status, badVector.Title, badVector.Detail);
             if (body.Query is not null && ValidQuery(body.Query, body.TopK) is { } badText) return badText;
-            if (body.TopK is < 1 or > 100) return RagEndpoints.Problem(400, "Invalid topK", "topK must be 1..100");
+            if (body.TopK is < 1 or > QueryLimits.MaxTopK) return RagEndpoints.Problem(400, "Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
         }
         else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
         if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
@@ -86,8 +86,8 @@ public static class Queries
 
     public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query")
     {
-        if (string.IsNullOrWhiteSpace(query) || query.Length > 2000) return RagEndpoints.Problem(400, $"Invalid {name}", $"{name} must be 1..2000 characters");
-        if (topK is < 1 or > 100) return RagEndpoints.Problem(400, "Invalid topK", "topK must be 1..100");
+        if (string.IsNullOrWhiteSpace(query) || query.Length > QueryLimits.MaxQueryChars) return RagEndpoints.Problem(400, $"Invalid {name}", $"{name} must be 1..{QueryLimits.MaxQueryChars} characters");
+        if (topK is < 1 or > QueryLimits.MaxTopK) return RagEndpoints.Problem(400, "Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
         return null;
     }
 

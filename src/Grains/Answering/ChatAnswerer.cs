@@ -99,8 +99,8 @@ public sealed class ChatAnswerer(LlmOptions options, IChatClient? chat, ILogger<
             var response = await chat.GetResponseAsync([new(ChatRole.System, CondenseInstructions),
                 new(ChatRole.User, $"Conversation:\n{conversation}\nLast question: {question}")], ChatOptions(), ct);
             var text = response.Text.Trim();
-            if (text.Length is > 0 and <= 2000) return text;
-            log.LlmCondenseFailed("its standalone question was empty or over 2000 characters");
+            if (text.Length is > 0 and <= QueryLimits.MaxQueryChars) return text;
+            log.LlmCondenseFailed("its standalone question was empty or too long for a query");
             return null;
         }
         catch (Exception e) when (IsLlmFailure(e, ct))

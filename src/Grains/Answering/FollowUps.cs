@@ -19,7 +19,7 @@ public static class FollowUps
     {
         question = question.Trim();
         earlier = earlier.Trim();
-        var room = 2000 - question.Length - 1;
+        var room = QueryLimits.MaxQueryChars - question.Length - 1;
         if (room <= 0) return question;
         return $"{(earlier.Length > room ? earlier[^room..] : earlier)} {question}";
     }

@@ -19,7 +19,7 @@ public sealed partial class QueryPlanGrain
     public async Task<AskResponse> Ask(AskRequest request, CancellationToken cancellationToken = default)
     {
         if (request.MaxSentences is < 1 or > MaxAnswerSentences) throw new InvalidRequestException($"maxSentences must be 1..{MaxAnswerSentences}");
-        if (request.Earlier is { Length: > 2000 }) throw new InvalidRequestException("the earlier question must be at most 2000 characters");
+        if (request.Earlier is { Length: > QueryLimits.MaxQueryChars }) throw new InvalidRequestException($"the earlier question must be at most {QueryLimits.MaxQueryChars} characters");
         // A follow-up is searched as asked and with the question before it, the two rankings fused (FollowUps).
         var question = request.Earlier is null ? request.Search.Query : FollowUps.WithContext(request.Search.Query, request.Earlier);
         SearchResponse search;

@@ -25,8 +25,6 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
     Resilience.Patience patience, SentenceRanker ranker, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
     public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-rrf"];
-    /// <summary>Documents a read-your-writes search may name.</summary>
-    public const int MaxReadAfter = 100;
 
     private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
@@ -71,8 +69,8 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
         var steps = new SearchSteps(sw);
         var collection = this.GetPrimaryKeyString();
         var hasText = !string.IsNullOrWhiteSpace(request.Query);
-        if (request.Query.Length > 2000 || (!hasText && request.Vector is null)) throw new InvalidRequestException("query must be 1..2000 characters");
-        if (request.TopK is < 1 or > 100) throw new InvalidRequestException("topK must be 1..100");
+        if (request.Query.Length > QueryLimits.MaxQueryChars || (!hasText && request.Vector is null)) throw new InvalidRequestException($"query must be 1..{QueryLimits.MaxQueryChars} characters");
+        if (request.TopK is < 1 or > QueryLimits.MaxTopK) throw new InvalidRequestException($"topK must be 1..{QueryLimits.MaxTopK}");
         if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
         if (request.Consistency is not (null or "any" or "primary"))
             throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
@@ -80,8 +78,8 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         ResultShaping.Validate(request);
         var fusion = HybridFusion.For(request.Fusion, request.Alpha);
-        if (request.ReadAfter is { } named && (named.Count > MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
-            throw new InvalidRequestException($"readAfter: at most {MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
+        if (request.ReadAfter is { } named && (named.Count > QueryLimits.MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
+            throw new InvalidRequestException($"readAfter: at most {QueryLimits.MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
         steps.Done(infoIsFresh ? "settings" : "settings (last known)");
         var access = DocumentAccess.For(info.Settings.AccessField, request.Access);
