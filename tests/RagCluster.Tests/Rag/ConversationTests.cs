@@ -118,11 +118,16 @@ public sealed class ConversationTests(ConversationApiProcess api) : IClassFixtur
         await api.CreateCollection("brief");
         var started = await api.Client.AskAsync("brief", new AskRequest("Anything here?") { ConversationId = AskRequest.NewConversation });
         var id = started.ConversationId!;
+        // Kept first, with its turn and a time to live of 15 s: a server that kept nothing would read 404 at once too.
+        var kept = await api.Client.GetConversationAsync("brief", id);
+        Assert.Equal(["Anything here?"], kept.Turns.Select(t => t.Question));
+        Assert.InRange((kept.ExpiresAt - DateTimeOffset.UtcNow).TotalSeconds, 1, 16);
         await Poll.UntilAsync(async () =>
         {
             try { await api.Client.GetConversationAsync("brief", id); return false; }
             catch (RagClusterException e) when (e.StatusCode == HttpStatusCode.NotFound) { return true; }
         }, 60);
+        Assert.True(DateTimeOffset.UtcNow >= kept.ExpiresAt - TimeSpan.FromSeconds(1), $"gone before its time ({kept.ExpiresAt:O})");
         var late = await api.Http.PostAsJsonAsync("v1/collections/brief/ask", new { question = "And now?", conversationId = id });
         Assert.Equal(HttpStatusCode.NotFound, late.StatusCode);
     }

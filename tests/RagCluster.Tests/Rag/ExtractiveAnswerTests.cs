@@ -4,6 +4,7 @@ using RagCluster.Grains.Interfaces.Querying;
 namespace RagCluster.Tests.Rag;
 
 /// <summary>Which sentences an extractive answer may quote, and how it puts the chosen ones together (issue 75, item 1).</summary>
+[Trait("Category", "Unit")]
 public sealed class ExtractiveAnswerTests
 {
     private const string Document = "Brewing Green Tea\n\nGreen tea is brewed at 80 degrees, e.g. with a thermometer. Boiling water burns the leaves.\nSee also\nBlack tea needs four minutes.";
