@@ -65,6 +65,15 @@ public sealed partial class CodeLayoutTests
         Assert.True(adapters.Count == 0, "pass the caller's ReadAccess to the operation instead: " + string.Join(", ", adapters));
     }
 
+    [Fact]
+    public void No_adapter_speaks_a_collections_internal_protocols()
+    {
+        // ICollectionGrain is the face; the registry's and the restore's protocols are for the grains and workflows below.
+        var adapters = new[] { "src/Api", "src/Cli", "src/Client", "src/VectorData" }.SelectMany(Sources)
+            .Where(f => File.ReadAllText(f) is var text && (text.Contains("ICollectionRegistryGrain") || text.Contains("ICollectionRestoreGrain"))).Select(Relative).ToList();
+        Assert.True(adapters.Count == 0, "call an operation below the adapters instead: " + string.Join(", ", adapters));
+    }
+
     [GeneratedRegex(@"\bDocumentAccess\b|\bDocumentWrites\b|\.Sees\(")]
     private static partial Regex AccessTrim();
 

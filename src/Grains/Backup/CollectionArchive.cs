@@ -160,7 +160,7 @@ public static partial class CollectionArchive
         using var zip = Open(archive);
         var documents = ReadDocuments(zip);
         var key = TenantScope.CollectionKey(tenant, collectionName);
-        var collection = grains.GetGrain<ICollectionGrain>(key);
+        var collection = grains.GetGrain<ICollectionRestoreGrain>(key);
         var tenantGrain = grains.GetGrain<ITenantGrain>(tenant);
         await tenantGrain.AdmitCollection(collectionName);
         var ids = sizes.Keys.ToArray();
@@ -189,7 +189,7 @@ public static partial class CollectionArchive
         return manifest;
     }
 
-    private static async Task RenewLeaseAsync(ICollectionGrain collection, long incarnation, TimeSpan lease, CancellationTokenSource stop)
+    private static async Task RenewLeaseAsync(ICollectionRestoreGrain collection, long incarnation, TimeSpan lease, CancellationTokenSource stop)
     {
         using var timer = new PeriodicTimer(lease / 4);
         try
@@ -207,7 +207,7 @@ public static partial class CollectionArchive
     }
 
     // Chunks to the shards (each document at the version the collection set aside for it), then the records to the registry.
-    private static async Task FillAsync(IGrainFactory grains, string key, ICollectionGrain collection, ZipArchive zip, BackupManifest manifest,
+    private static async Task FillAsync(IGrainFactory grains, string key, ICollectionRestoreGrain collection, ZipArchive zip, BackupManifest manifest,
         Dictionary<string, RestoredDocument> documents, Dictionary<string, StoredUsage> sizes, RestoreStart start, CancellationToken ct)
     {
         var layout = start.Settings.Layout;

@@ -30,7 +30,7 @@ public sealed partial class CollectionGrain(
     [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
     Serializer serializer, IOptions<CollectionDefaults> defaultOptions, IOptions<IngestOptions> ingestOptions, IOptions<ReshardOptions> reshardOptions, IOptions<BackupOptions> backupOptions,
     ILogger<CollectionGrain> log)
-    : Grain, ICollectionGrain, IRemindable
+    : Grain, ICollectionRegistryGrain, ICollectionRestoreGrain, IRemindable
 {
     private readonly CollectionDefaults _defaults = defaultOptions.Value;
     private readonly IngestOptions _ingest = ingestOptions.Value;

@@ -27,7 +27,7 @@ public static class BulkShardWrites
         List<BulkWrite> writes, Func<Exception, bool> refusable, long? acceptedBy = null)
     {
         var outcome = new Dictionary<int, Exception?>();
-        var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
+        var collection = grains.GetGrain<ICollectionRegistryGrain>(collectionKey);
         var incarnation = acceptedBy ?? settings.Incarnation; // the creation that accepted them, even if the layouts are read again
         for (var attempt = 1; writes.Count > 0; attempt++)
         {

@@ -134,7 +134,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
     /// <summary>One pass: chunk every text (on all cores), embed all their chunks in one request, write the shards, register. Returns the texts to try again.</summary>
     private async Task<List<Text>> TryIndexAsync(string collection, List<Text> texts)
     {
-        var owner = grains.GetGrain<ICollectionGrain>(collection);
+        var owner = grains.GetGrain<ICollectionRegistryGrain>(collection);
         var settings = await owner.GetSettings();
         var acceptedBy = texts[0].Incarnation is > 0 and var a ? a : settings.Incarnation;
         if (!await owner.Exists() || settings.Incarnation != acceptedBy)

@@ -104,7 +104,7 @@ public static class DocumentBatch
     private static async Task<List<int>> BulkAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<(string Id, IngestRequest Request)> documents,
         List<(int Index, OwnVectorChunk Chunk)> bulk, (DocumentStatus?, DocumentRefusal?)[] results, StoredUsage[]? sizes, CancellationToken ct)
     {
-        var collection = grains.GetGrain<ICollectionGrain>(collectionKey);
+        var collection = grains.GetGrain<ICollectionRegistryGrain>(collectionKey);
         var toGrain = new List<int>();
         BulkAcceptance acceptance;
         try
@@ -171,7 +171,7 @@ public static class DocumentBatch
         try
         {
             var asked = System.Diagnostics.Stopwatch.GetTimestamp();
-            acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).BeginBulk(texts.Select(t =>
+            acceptance = await grains.GetGrain<ICollectionRegistryGrain>(collectionKey).BeginBulk(texts.Select(t =>
             {
                 var r = documents[t.Index].Request;
                 return new BulkEntry(documents[t.Index].Id, DocumentGrain.Hash(r), 0, r.Tags, r.Format) { Content = r.Content, Silo = indexer.Silo, Size = sizes?[t.Index], Writer = r.Writer };
@@ -219,7 +219,7 @@ public static class DocumentBatch
     /// </summary>
     public static async Task<DocumentStatus[]> StatusesAsync(IGrainFactory grains, string collectionKey, IReadOnlyList<string> ids)
     {
-        var records = await grains.GetGrain<ICollectionGrain>(collectionKey).BulkRecords(ids.ToArray());
+        var records = await grains.GetGrain<ICollectionRegistryGrain>(collectionKey).BulkRecords(ids.ToArray());
         return await Task.WhenAll(ids.Select((id, i) => records[i] is { } r
             ? Task.FromResult(Status(collectionKey, id, r))
             : grains.Document(collectionKey, id).GetStatus()));
@@ -242,7 +242,7 @@ public static class DocumentBatch
         Acceptance acceptance;
         try
         {
-            acceptance = await grains.GetGrain<ICollectionGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray(), sizes);
+            acceptance = await grains.GetGrain<ICollectionRegistryGrain>(collectionKey).DocumentsAccepted(documents.Select(d => d.Id).ToArray(), sizes);
         }
         catch (Exception e) when (Refusable(e, ct))
         {

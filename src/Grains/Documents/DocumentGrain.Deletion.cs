@@ -77,7 +77,7 @@ public sealed partial class DocumentGrain
                     catch (ShardLayoutChangedException) { } // retired: it holds nothing
                 }));
             await Task.WhenAll(removals);
-            if (ours) await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings), incarnation);
+            if (ours) await GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection).DocumentChanged(DocumentId, present: false, Generations(settings), incarnation);
         });
         await _state.UpdateAsync(s =>
         {

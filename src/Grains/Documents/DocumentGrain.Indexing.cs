@@ -75,7 +75,7 @@ public sealed partial class DocumentGrain
         _acceptances.Clear();
         try
         {
-            await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentSettled(DocumentId, stamps);
+            await GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection).DocumentSettled(DocumentId, stamps);
         }
         catch (Exception e)
         {
@@ -119,7 +119,7 @@ public sealed partial class DocumentGrain
                 held = await WriteShardsAsync(pending, chunks, RequireOwned(current, pending));
                 if (superseded = Superseded()) return;
                 step.MoveTo(IngestSteps.Registering);
-                await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current), pending.Incarnation);
+                await GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current), pending.Incarnation);
             }, settings);
             if (superseded || Superseded()) return true;
 

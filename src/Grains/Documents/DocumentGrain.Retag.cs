@@ -87,7 +87,7 @@ public sealed partial class DocumentGrain
                 await Task.WhenAll(shards.Select(i => GrainFactory.GetGrain<IIndexShardGrain>(layout.ShardKey(Collection, i)).Retag(DocumentId, version, pending.Tags)));
                 if (current.ReshardingTo is { } target) await CopyRetaggedAsync(layout, shards, target, pending);
                 if (Superseded()) return;
-                await GrainFactory.GetGrain<ICollectionGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current), pending.Incarnation);
+                await GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection).DocumentChanged(DocumentId, present: true, Generations(current), pending.Incarnation);
             }, settings);
             if (Superseded()) return true;
             await _state.UpdateAsync(s =>

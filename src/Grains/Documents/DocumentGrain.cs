@@ -81,7 +81,7 @@ public sealed partial class DocumentGrain(
     private async Task RefreshAsync(IngestRequest? request = null)
     {
         if (!BulkMayChange || _indexing is { IsCompleted: false } || _removing is { IsCompleted: false }) return;
-        AdoptIfNewer(request is { RegistryRead: true } ? request.Registry : await GrainFactory.GetGrain<ICollectionGrain>(Collection).Record(DocumentId));
+        AdoptIfNewer(request is { RegistryRead: true } ? request.Registry : await GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection).Record(DocumentId));
     }
 
     private void AdoptIfNewer(DocumentRecord? record)
@@ -150,7 +150,7 @@ public sealed partial class DocumentGrain(
     /// A delete or a retag (no <paramref name="request"/>) changes nothing the document holds.
     private async Task<(long Stamp, long Incarnation)> AcceptAsync(IngestRequest? request = null)
     {
-        var collection = GrainFactory.GetGrain<ICollectionGrain>(Collection);
+        var collection = GrainFactory.GetGrain<ICollectionRegistryGrain>(Collection);
         StoredUsage[]? size = null;
         if (request is not null)
         {

@@ -112,5 +112,5 @@ public sealed partial class TenantGrain
         foreach (var name in _admitting.Where(a => a.Value < now).Select(a => a.Key).ToList()) _admitting.Remove(name);
     }
 
-    private ICollectionGrain Collection(string name) => GrainFactory.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(this.GetPrimaryKeyString(), name));
+    private ICollectionRegistryGrain Collection(string name) => GrainFactory.GetGrain<ICollectionRegistryGrain>(TenantScope.CollectionKey(this.GetPrimaryKeyString(), name));
 }

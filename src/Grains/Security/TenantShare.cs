@@ -24,7 +24,7 @@ public sealed class TenantShare : IAsyncDisposable
         var (tenantName, collection) = TenantScope.Split(collectionKey);
         var tenant = grains.GetGrain<ITenantGrain>(tenantName);
         if ((await tenant.GetLimits()) is { Documents: null, Vectors: null, Bytes: null }) return new TenantShare(null, 0);
-        var growth = await grains.GetGrain<ICollectionGrain>(collectionKey).Growth(documentIds, sizes);
+        var growth = await grains.GetGrain<ICollectionRegistryGrain>(collectionKey).Growth(documentIds, sizes);
         return new TenantShare(tenant, await tenant.Reserve(collection, growth.Growth));
     }
 

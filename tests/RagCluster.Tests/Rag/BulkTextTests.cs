@@ -102,7 +102,7 @@ public sealed class BulkTextTests
     public async Task Texts_a_gone_silo_accepted_in_bulk_are_indexed_by_the_sweep_of_a_live_one()
     {
         await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.orphans");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.orphans");
         await collection.Create(new CollectionSettings(2, 48, 8));
         // Accepted as a silo that then died would have left them: noted with their content, naming that silo, never
         // indexed; and one naming this silo whose indexer never got it (its acceptance's answer was lost on the way).
@@ -123,7 +123,7 @@ public sealed class BulkTextTests
     public async Task A_text_pending_when_its_collection_is_dropped_is_not_stored_in_the_collection_created_again()
     {
         await using var cluster = await RagTestCluster.StartAsync(1, settings: Hashing);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.redo");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.redo");
         await collection.Create(new CollectionSettings(1, 48, 8));
         await collection.BeginBulk([Note("p", Text(Words(3, 30)), GoneSilo)]);
         // Dropped before any silo indexed it, and created again under the same name.
@@ -143,7 +143,7 @@ public sealed class BulkTextTests
     {
         // The sweep at its default period (30 s): nothing takes the note over during the test.
         await using var cluster = await RagTestCluster.StartAsync(1, settings: new(Hashing) { ["Ingest:PendingSweepPeriod"] = "00:00:30" });
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.inflight");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.inflight");
         await collection.Create(new CollectionSettings(1, 48, 8));
         // A note naming this live silo that its indexer never got: in flight until the sweep finds it a period old.
         var (slots, indexer) = Services(cluster);

@@ -33,7 +33,7 @@ public sealed class BulkWriteTests
     public async Task A_batch_of_one_vector_documents_is_stored_without_a_document_activation_and_its_grain_takes_over_on_change()
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.bulk");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.bulk");
         await collection.Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
         var batch = Enumerable.Range(0, 200).Select(i => ($"d{i}", Vector(i))).ToList();
 
@@ -87,7 +87,7 @@ public sealed class BulkWriteTests
     public async Task A_bulk_write_cut_off_before_it_registered_is_settled_by_the_sweep_from_what_its_shard_holds()
     {
         await using var cluster = await RagTestCluster.StartAsync(1, settings: new() { ["Ingest:PendingSweepPeriod"] = "00:00:01" });
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.cut");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.cut");
         await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 });
 
         // As a front end that died after BeginBulk and one shard write: e1 reached its shard, e2 did not.
@@ -137,7 +137,7 @@ public sealed class BulkWriteTests
     public async Task A_collection_deleted_during_a_bulk_write_registers_nothing_and_its_shards_keep_nothing()
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.gone");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.gone");
         await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 });
         var begun = await collection.BeginBulk([new BulkEntry("g1", "h", 1, [], OwnVectorChunks.Format)]);
         await collection.BeginDelete();

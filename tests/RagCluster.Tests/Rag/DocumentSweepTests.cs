@@ -25,7 +25,7 @@ public sealed class DocumentSweepTests
     public async Task An_update_accepted_but_not_yet_stored_stays_unsettled_though_its_earlier_version_reads_indexed()
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>(Key);
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>(Key);
         await collection.Create(new CollectionSettings(1, 256, 32));
         var document = cluster.Grains.GetGrain<IDocumentGrain>($"{Key}/d1");
         await document.Ingest(Text("the first version"));

@@ -126,7 +126,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         var (cluster, faults) = await StartAsync();
         await using var _ = cluster;
         var key = TenantScope.CollectionKey("t", "drops");
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>(key);
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>(key);
         await collection.Create(new CollectionSettings(2, 256, 32));
         await cluster.Grains.GetGrain<ITenantGrain>("t").AddCollection("drops");
         foreach (var id in new[] { "a", "b", "c" }) await cluster.Grains.GetGrain<IDocumentGrain>($"{key}/{id}").Ingest(Text($"document {id} text"));

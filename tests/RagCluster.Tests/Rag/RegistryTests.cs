@@ -86,7 +86,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
     public async Task A_collection_lists_its_documents_a_page_at_a_time_and_keeps_its_counts_across_activations()
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.big");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.big");
         await collection.Create(new CollectionSettings(2, 256, 32));
         var ids = Enumerable.Range(0, 2500).Select(i => $"doc-{i:D5}").ToArray();
         foreach (var batch in ids.Chunk(500)) await collection.DocumentsAdded(batch);
@@ -136,7 +136,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
         await using var cluster = await RagTestCluster.StartAsync(1);
         var silo = (InProcessSiloHandle)cluster.Cluster.Primary!;
         var storage = silo.SiloHost.Services.GetRequiredService<IGrainStorage>();
-        var collection = cluster.Grains.GetGrain<ICollectionGrain>("t.legacy");
+        var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.legacy");
         var old = new CollectionState
         {
             Settings = new CollectionSettings(3, 128, 16), Version = 41,
