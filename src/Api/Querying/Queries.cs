@@ -59,10 +59,10 @@ public static class Queries
     {
         var search = asked.Search;
         var question = asked.SearchedAs[^1];
-        var (generated, reason) = llm.IsConfigured && search.Hits.Length > 0 ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
+        var asksModel = AnswerModes.AsksModel(llm, search.Hits.Length);
+        var (generated, reason) = asksModel ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
         var answer = generated ?? asked.Extractive;
-        var mode = generated is not null ? "generated" : llm.IsConfigured && search.Hits.Length > 0 ? "extractive-fallback" : "extractive";
-        return new AskReply(answer.Text, Citations(answer), search.Plan, mode, reason, traceId);
+        return new AskReply(answer.Text, Citations(answer), search.Plan, AnswerModes.Of(asksModel, generated is not null), reason, traceId);
     }
 
     /// <summary>The passages a generated answer is given: those the extractive answer quotes, best first (all hits where it quotes none).</summary>

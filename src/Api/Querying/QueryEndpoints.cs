@@ -75,11 +75,11 @@ public static class QueryEndpoints
         var search = asked.Search;
         var question = asked.SearchedAs[^1];
         var passages = Queries.Passages(asked);
-        var mode = "extractive";
+        var asksModel = AnswerModes.AsksModel(llm, search.Hits.Length);
         Answer answer;
         var failure = new ChatAnswerer.StreamFailure();
         var text = new System.Text.StringBuilder();
-        if (llm.IsConfigured && search.Hits.Length > 0)
+        if (asksModel)
         {
             await foreach (var piece in llm.StreamAsync(question, passages, failure, ct))
             {
@@ -87,19 +87,15 @@ public static class QueryEndpoints
                 yield return new SseItem<object>(piece, "token");
             }
         }
-        if (text.Length > 0)
-        {
-            mode = "generated";
-            answer = ChatAnswerer.WithCitations(text.ToString(), passages);
-        }
+        var generated = text.Length > 0;
+        if (generated) answer = ChatAnswerer.WithCitations(text.ToString(), passages);
         else
         {
-            if (llm.IsConfigured && search.Hits.Length > 0) mode = "extractive-fallback";
             answer = asked.Extractive;
             foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) yield return new SseItem<object>(word, "token");
         }
         yield return new SseItem<object>(Queries.Citations(answer), "citations");
         await remember(answer.Text); // kept before "done", so a follow-up sent on "done" finds it
-        yield return new SseItem<object>(new AskDone(search.Plan, mode, failure.Reason, traceId, conversationId, shownSearchedAs), "done");
+        yield return new SseItem<object>(new AskDone(search.Plan, AnswerModes.Of(asksModel, generated), failure.Reason, traceId, conversationId, shownSearchedAs), "done");
     }
 }
