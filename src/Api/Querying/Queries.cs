@@ -23,18 +23,16 @@ public static class Queries
             // Checked against the collection in its query planner; here only that it is one well-formed vector.
             (vector, var badVector) = DocumentParsing.DecodeVector(body.Vector, body.VectorBase64, "the query vector");
             if (badVector is not null) return RagEndpoints.Problem(badVector.Status, badVector.Title, badVector.Detail);
-            if (body.Query is not null && ValidQuery(body.Query, body.TopK) is { } badText) return badText;
-            if (body.TopK is < 1 or > QueryLimits.MaxTopK) return RagEndpoints.Problem(400, "Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
         }
-        else if (ValidQuery(body.Query, body.TopK) is { } badQuery) return badQuery;
-        if (body.Ef is < 1 or > 4096) return RagEndpoints.Problem(400, "Invalid ef", "ef (the HNSW search breadth) must be 1..4096");
+        var request = new SearchRequest(body.Query ?? "", body.TopK ?? 10, FilterText(body.Filter), body.Plan)
+        {
+            Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
+            GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
+            Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField, Explain = body.Explain ?? false,
+        };
+        if (request.Problem() is { } bad) return RagEndpoints.Problem(400, bad.Title, bad.Detail);
         using var span = StartQuerySpan("search", c);
-        var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(new SearchRequest(body.Query ?? "", body.TopK ?? 10, FilterText(body.Filter), body.Plan)
-            {
-                Vector = vector, Ef = body.Ef, Consistency = body.Consistency, ReadAfter = body.ReadAfter,
-                GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
-                Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField, Explain = body.Explain ?? false,
-            }, ct);
+        var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(request, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
         return TypedResults.Ok(new SearchReply(traceId, response.Plan, response.Cached, response.CacheTier, response.ElapsedMs, response.CandidatePlans,
             response.Hits.Select(Reply).ToArray(), response.Groups?.Select(g => new SearchGroupReply(g.DocumentId, g.Score, g.Hits.Select(Reply).ToArray())).ToArray(), response.Explain));
@@ -84,12 +82,9 @@ public static class Queries
     private static string? FilterText(System.Text.Json.JsonElement? filter) =>
         filter is { ValueKind: not (System.Text.Json.JsonValueKind.Null or System.Text.Json.JsonValueKind.Undefined) } f ? f.GetRawText() : null;
 
-    public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query")
-    {
-        if (string.IsNullOrWhiteSpace(query) || query.Length > QueryLimits.MaxQueryChars) return RagEndpoints.Problem(400, $"Invalid {name}", $"{name} must be 1..{QueryLimits.MaxQueryChars} characters");
-        if (topK is < 1 or > QueryLimits.MaxTopK) return RagEndpoints.Problem(400, "Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
-        return null;
-    }
+    /// <summary>A question or query text and topK checked by the search's own rules (<see cref="SearchRequest.Problem"/>).</summary>
+    public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query") =>
+        new SearchRequest(query ?? "", topK ?? 1, null, null).Problem(name) is { } bad ? RagEndpoints.Problem(400, bad.Title, bad.Detail) : null;
 
     public static CitationReply[] Citations(Answer answer) =>
         answer.Citations.Select(c => new CitationReply(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray();

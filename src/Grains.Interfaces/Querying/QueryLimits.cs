@@ -10,6 +10,8 @@ public static class QueryLimits
     public const int MaxQueryChars = 2000;
     /// <summary>Hits a search returns (topK + offset), and passages an ask reads.</summary>
     public const int MaxTopK = 100;
+    /// <summary>The HNSW search breadth a search may ask of each shard.</summary>
+    public const int MaxEf = 4096;
     /// <summary>Documents a read-your-writes search may name.</summary>
     public const int MaxReadAfter = 100;
     /// <summary>An earlier answer a caller sends as history.</summary>

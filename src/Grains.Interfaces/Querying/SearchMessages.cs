@@ -48,6 +48,23 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
     [Id(15)] public string? TextField { get; init; }
     /// <summary>Answer with <see cref="SearchResponse.Explain"/>: how each shard searched. Computed afresh, never from a cache.</summary>
     [Id(16)] public bool Explain { get; init; }
+
+    /// <summary>
+    /// What is wrong with the request on its own, before any collection is read, as a problem's title and detail (null:
+    /// nothing): the API answers it at once and the query plan refuses it alike, so the rules are written once.
+    /// <paramref name="name"/> is what the text is called to the caller ("question" for an ask).
+    /// </summary>
+    public (string Title, string Detail)? Problem(string name = "query")
+    {
+        if (Query.Length > QueryLimits.MaxQueryChars || (string.IsNullOrWhiteSpace(Query) && Vector is null))
+            return ($"Invalid {name}", $"{name} must be 1..{QueryLimits.MaxQueryChars} characters");
+        if (TopK is < 1 or > QueryLimits.MaxTopK) return ("Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
+        if (Ef is < 1 or > QueryLimits.MaxEf) return ("Invalid ef", $"ef (the HNSW search breadth) must be 1..{QueryLimits.MaxEf}");
+        if (Consistency is not (null or "any" or "primary")) return ("Invalid request", $"unknown consistency '{Consistency}'; use any or primary");
+        if (ReadAfter is { } named && (named.Count > QueryLimits.MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
+            return ("Invalid request", $"readAfter: at most {QueryLimits.MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
+        return null;
+    }
 }
 
 /// <summary>One document of a grouped search: its best chunks, best first, and its score (its best chunk's).</summary>

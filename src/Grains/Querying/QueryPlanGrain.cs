@@ -68,18 +68,12 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
         var sw = Stopwatch.StartNew();
         var steps = new SearchSteps(sw);
         var collection = this.GetPrimaryKeyString();
+        if (request.Problem() is { } problem) throw new InvalidRequestException(problem.Detail);
         var hasText = !string.IsNullOrWhiteSpace(request.Query);
-        if (request.Query.Length > QueryLimits.MaxQueryChars || (!hasText && request.Vector is null)) throw new InvalidRequestException($"query must be 1..{QueryLimits.MaxQueryChars} characters");
-        if (request.TopK is < 1 or > QueryLimits.MaxTopK) throw new InvalidRequestException($"topK must be 1..{QueryLimits.MaxTopK}");
-        if (request.Ef is < 1 or > 4096) throw new InvalidRequestException("ef must be 1..4096");
-        if (request.Consistency is not (null or "any" or "primary"))
-            throw new InvalidRequestException($"unknown consistency '{request.Consistency}'; use any or primary");
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         ResultShaping.Validate(request);
         var fusion = HybridFusion.For(request.Fusion, request.Alpha);
-        if (request.ReadAfter is { } named && (named.Count > QueryLimits.MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
-            throw new InvalidRequestException($"readAfter: at most {QueryLimits.MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
         var (info, infoIsFresh) = await CollectionInfoAsync(collection, ct);
         steps.Done(infoIsFresh ? "settings" : "settings (last known)");
         var access = DocumentAccess.For(info.Settings.AccessField, request.Access);
