@@ -179,7 +179,7 @@ public sealed class EmbeddedBackend : IRagBackend
         await _silo.GetGrain<ICollectionReadsGrain>(await Existing(collection)).Statuses([.. ids], ReadAccess.All);
 
     public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
-        await _silo.Document(await Existing(collection), id).GetStatus();
+        (await StatusManyAsync(collection, [id], ct))[0];
 
     public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
         await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request with { Access = ReadAccess.All }, ct); // the store's owner: every document

@@ -74,6 +74,18 @@ public sealed partial class CodeLayoutTests
         Assert.True(adapters.Count == 0, "call an operation below the adapters instead: " + string.Join(", ", adapters));
     }
 
+    [Fact]
+    public void No_adapter_reads_documents_around_the_door()
+    {
+        // The raw reads below the door return hidden documents too: an adapter that called one would read around the trim.
+        var adapters = new[] { "src/Api", "src/Cli" }.SelectMany(Sources)
+            .Where(f => RawRead().IsMatch(File.ReadAllText(f))).Select(Relative).ToList();
+        Assert.True(adapters.Count == 0, "read through ICollectionReadsGrain (or the query plan) instead: " + string.Join(", ", adapters));
+    }
+
+    [GeneratedRegex(@"\.GetStatus\(\)|\.Documents\(|\.MatchingDocuments\(|\bStatusesAsync\(|\.ListDocuments\(|\.DocumentPagesAsync\(")]
+    private static partial Regex RawRead();
+
     [GeneratedRegex(@"\bDocumentAccess\b|\bDocumentWrites\b|\.Sees\(")]
     private static partial Regex AccessTrim();
 
