@@ -56,8 +56,8 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// <summary>The chunks this shard holds of these documents (with vectors when asked), to read documents back; cursor -1.</summary>
     Task<ShardExportPage> Documents(string[] documentIds, bool includeVectors);
     /// <summary>
-    /// Up to <paramref name="limit"/> ids of documents held here with a chunk <paramref name="filter"/> (canonical JSON)
+    /// Up to <paramref name="limit"/> ids of documents held here with a chunk <paramref name="filter"/>
     /// matches, in ordinal order after <paramref name="after"/>: a page of a filtered listing, from the tag index.
     /// </summary>
-    Task<string[]> MatchingDocuments(string filter, string? after, int limit);
+    Task<string[]> MatchingDocuments(Metadata.FilterTerm filter, string? after, int limit);
 }

@@ -13,9 +13,12 @@ public sealed record ChunkRecord(string ChunkId, string DocumentId, int Ordinal,
 [GenerateSerializer, Immutable, Alias("rc.ShardUpsert")]
 public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] Chunks);
 
-/// <summary>What a shard is asked: a query vector (null for lexical only), query text for BM25, and a filter (its canonical JSON, null for none).</summary>
+/// <summary>
+/// What a shard is asked: a query vector (null for lexical only), query text for BM25, and a filter as the terms the
+/// query plan parsed once (the access trim joined; null for none), which no shard parses again.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardQuery")]
-public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, string? Filter)
+public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Metadata.FilterTerm? Filter)
 {
     /// <summary>Documents this copy must hold at these versions or later to answer (read your writes); else it refuses with <c>NotYetReadableException</c>.</summary>
     [Id(5)] public Dictionary<string, long>? MinVersions { get; init; }

@@ -37,9 +37,9 @@ public static class FilterParser
         Parse(json, declared, 0);
 
     /// <summary>
-    /// A filter the query planner wrote (<see cref="Canonical"/>), as a shard reads it: the caller's filter within the
-    /// limits, and its access trim (<see cref="Security.DocumentAccess"/>) one level and one condition past them. A shard that
-    /// cannot read it must refuse the search, never answer it unfiltered.
+    /// A filter's canonical JSON (<see cref="Canonical"/>) back to terms, with the room an access trim
+    /// (<see cref="Security.DocumentAccess"/>) takes: one level and one condition past the caller's limits. Shards no
+    /// longer read text (the query plan sends them terms, parsed once); tests and tools that hold a filter as JSON use it.
     /// </summary>
     public static FilterTerm? ParseCanonical(string? json)
     {

@@ -4,6 +4,7 @@ namespace RagCluster.Grains.Interfaces.Metadata;
 /// A parsed filter (<see cref="FilterParser"/>): a tree of these terms over a document's tags. <c>$ne</c>, <c>$nin</c> and
 /// <c>$exists: false</c> are the <see cref="NotTerm"/> of their positive forms, so a chunk without the tag matches them.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("rc.FilterTerm")]
 public abstract record FilterTerm
 {
     /// <summary>Whether tags (in their stored form) satisfy this term: the definition every index must agree with.</summary>
@@ -13,18 +14,21 @@ public abstract record FilterTerm
     public abstract void Write(System.Text.Json.Utf8JsonWriter w);
 }
 
+[GenerateSerializer, Immutable, Alias("rc.AllTerm")]
 public sealed record AllTerm(FilterTerm[] Terms) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) => Terms.All(t => t.Matches(tags));
     public override void Write(System.Text.Json.Utf8JsonWriter w) => FilterWriting.List(w, "$and", Terms);
 }
 
+[GenerateSerializer, Immutable, Alias("rc.AnyTerm")]
 public sealed record AnyTerm(FilterTerm[] Terms) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) => Terms.Any(t => t.Matches(tags));
     public override void Write(System.Text.Json.Utf8JsonWriter w) => FilterWriting.List(w, "$or", Terms);
 }
 
+[GenerateSerializer, Immutable, Alias("rc.NotTerm")]
 public sealed record NotTerm(FilterTerm Term) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) => !Term.Matches(tags);
@@ -41,10 +45,26 @@ public sealed record NotTerm(FilterTerm Term) : FilterTerm
 /// A value a filter compares with: a string (which also names an instant when it is ISO 8601 with an offset, so it
 /// matches datetime tags at that instant), a number or a boolean.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("rc.FilterLiteral")]
 public sealed record FilterLiteral(TagValue Value)
 {
+    // Parsed on first use, not in the constructor: a copy deserialized from the wire is made without running it.
+    [NonSerialized] private long? _instant;
+    [NonSerialized] private bool _instantKnown;
+
     /// <summary>The instant a string literal names, if it is one.</summary>
-    public long? Instant { get; } = Value.Kind == TagKind.String && TagValue.TryParseInstant(Value.String, out var t) ? t : null;
+    public long? Instant
+    {
+        get
+        {
+            if (!_instantKnown) (_instant, _instantKnown) = (Value.Kind == TagKind.String && TagValue.TryParseInstant(Value.String, out var t) ? t : null, true);
+            return _instant;
+        }
+    }
+
+    public bool Equals(FilterLiteral? other) => other is not null && Value.Equals(other.Value);
+
+    public override int GetHashCode() => Value.GetHashCode();
 
     /// <summary>Whether a tag's value equals this (for an array of strings: holds it).</summary>
     public bool EqualTo(TagValue tag) => tag.Kind switch
@@ -59,6 +79,7 @@ public sealed record FilterLiteral(TagValue Value)
 }
 
 /// <summary><c>$eq</c> (one value) and <c>$in</c> (several): the tag equals one of them.</summary>
+[GenerateSerializer, Immutable, Alias("rc.EqualsTerm")]
 public sealed record EqualsTerm(string Field, FilterLiteral[] Values) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) =>
@@ -70,9 +91,11 @@ public sealed record EqualsTerm(string Field, FilterLiteral[] Values) : FilterTe
 }
 
 /// <summary>A bound of a range: a number or an instant (UTC ticks).</summary>
+[GenerateSerializer, Immutable, Alias("rc.RangeBound")]
 public readonly record struct RangeBound(TagValue Value, bool Inclusive);
 
 /// <summary><c>$gt</c>, <c>$gte</c>, <c>$lt</c>, <c>$lte</c> on one tag, together: numbers against numbers, instants against datetimes.</summary>
+[GenerateSerializer, Immutable, Alias("rc.RangeTerm")]
 public sealed record RangeTerm(string Field, bool Instants, RangeBound? Min, RangeBound? Max) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) =>
@@ -100,6 +123,7 @@ public sealed record RangeTerm(string Field, bool Instants, RangeBound? Min, Ran
 }
 
 /// <summary><c>$exists: true</c>: the chunk's document has the tag, whatever its value.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ExistsTerm")]
 public sealed record ExistsTerm(string Field) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags) => tags.ContainsKey(Field);
@@ -107,6 +131,7 @@ public sealed record ExistsTerm(string Field) : FilterTerm
 }
 
 /// <summary><c>$containsAny</c> / <c>$containsAll</c>: an array tag (or a string tag, as an array of one) holds any / all of the strings.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ContainsTerm")]
 public sealed record ContainsTerm(string Field, string[] Values, bool All) : FilterTerm
 {
     public override bool Matches(IReadOnlyDictionary<string, string> tags)

@@ -66,8 +66,7 @@ public sealed class CollectionReadsGrain : Grain, ICollectionReadsGrain
         if (access.Nothing) return new DocumentPage([], null);
         term = access.Trim(term);
         if (term is null) return await Collection.ListDocuments(after, limit);
-        var canonical = FilterParser.Canonical(term);
-        var pages = await Task.WhenAll(settings.Layout.ShardKeys(Key).Select(k => GrainFactory.GetGrain<IIndexShardGrain>(k).MatchingDocuments(canonical, after, limit)));
+        var pages = await Task.WhenAll(settings.Layout.ShardKeys(Key).Select(k => GrainFactory.GetGrain<IIndexShardGrain>(k).MatchingDocuments(term, after, limit)));
         var ids = pages.SelectMany(p => p).Distinct().Order(StringComparer.Ordinal).Take(limit).ToArray();
         return new DocumentPage(ids, ids.Length == limit ? ids[^1] : null);
     }

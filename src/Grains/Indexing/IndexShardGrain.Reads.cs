@@ -25,8 +25,7 @@ public sealed partial class IndexShardGrain
         if (query.MinVersions is { Count: > 0 } wanted && wanted.FirstOrDefault(w => !IsStale(w.Key, w.Value)) is { Key: not null } missing)
             throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
         // The filter as the exact set of slots it matches (the tag index, no chunk read): its size chooses the search.
-        // A filter that does not parse is refused (ParseCanonical throws): answering unfiltered would drop an access trim.
-        var filter = FilterParser.ParseCanonical(query.Filter);
+        var filter = query.Filter;
         var allowed = filter is null ? null : _chunks.Matching(filter);
         var matching = allowed?.Count ?? _chunks.LiveCount;
         Func<int, bool>? acceptSlot = allowed is null ? null : allowed.Contains;
@@ -108,11 +107,11 @@ public sealed partial class IndexShardGrain
         return Task.FromResult(new ShardExportPage(chunks.ToArray(), versions, -1));
     }
 
-    public Task<string[]> MatchingDocuments(string filter, string? after, int limit)
+    public Task<string[]> MatchingDocuments(FilterTerm filter, string? after, int limit)
     {
         if (_retired) throw Replaced();
         if (limit is < 1 or > 10_000) throw new ArgumentException("limit must be 1..10000");
-        if (FilterParser.ParseCanonical(filter) is not { } term) throw new ArgumentException("a filter is required");
+        var term = filter ?? throw new ArgumentException("a filter is required");
         var ids = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var slot in _chunks.Matching(term).Slots())
         {

@@ -146,7 +146,7 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
             steps.Done(SearchSteps.Shards(results));
         }
 
-        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filter) { Exact = info.Settings.Flat, TextField = request.TextField };
+        ShardQuery ShardQueryOf(float[]? queryVector, string? text) => new(queryVector, text, k, request.Ef ?? 0, filterTerm) { Exact = info.Settings.Flat, TextField = request.TextField };
         async Task<ShardResult[]> SearchAllShards(ShardQuery shardQuery)
         {
             try

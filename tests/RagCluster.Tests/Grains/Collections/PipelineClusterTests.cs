@@ -14,6 +14,7 @@ using Orleans.Runtime;
 using Orleans.TestingHost;
 using RagCluster.Hosting.Diagnostics;
 using RagCluster.Tests.Infrastructure;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -234,7 +235,7 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await shard.Upsert("doc6", 2, [new ChunkRecord("doc6#0", "doc6", 0, 0, 5, "replaced text", [], [], Vec())]);
         var stats = await shard.GetStats();
         Assert.InRange(stats.LogEntries, 1, 63);
-        var queries = Enumerable.Range(0, 10).Select(i => new ShardQuery(Vec(), $"word{i % 7} chunk", 10, 64, i % 3 == 0 ? """{"parity":"1"}""" : null)).ToList();
+        var queries = Enumerable.Range(0, 10).Select(i => new ShardQuery(Vec(), $"word{i % 7} chunk", 10, 64, FilterParser.ParseCanonical(i % 3 == 0 ? """{"parity":"1"}""" : null))).ToList();
         var before = new List<ShardResult>();
         foreach (var q in queries) before.Add(await shard.Search(q));
         var countsBefore = await shard.ChunkCounts();

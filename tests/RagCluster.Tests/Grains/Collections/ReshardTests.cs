@@ -7,6 +7,7 @@ using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.OwnVectors;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -123,10 +124,10 @@ public sealed class ReshardTests(ITestOutputHelper output)
 
         // The tag changes reached the new shards whole: every chunk of d60..d89 carries them, no other chunk does.
         var retagged = new List<string>();
-        foreach (var shard in shards) retagged.AddRange(await shard.MatchingDocuments("""{"edition":"retagged"}""", null, 1000));
+        foreach (var shard in shards) retagged.AddRange(await shard.MatchingDocuments(FilterParser.ParseCanonical("""{"edition":"retagged"}""")!, null, 1000));
         Assert.Equal(Enumerable.Range(60, 30).Select(d => $"d{d}").Order(StringComparer.Ordinal), retagged.Distinct().Order(StringComparer.Ordinal));
         var untagged = new List<string>();
-        foreach (var shard in shards) untagged.AddRange(await shard.MatchingDocuments("""{"edition":{"$exists":false}}""", null, 1000));
+        foreach (var shard in shards) untagged.AddRange(await shard.MatchingDocuments(FilterParser.ParseCanonical("""{"edition":{"$exists":false}}""")!, null, 1000));
         Assert.Empty(untagged.Intersect(retagged));
 
         // The five new shards sit two, two and one on the three silos; the old ones are retired.

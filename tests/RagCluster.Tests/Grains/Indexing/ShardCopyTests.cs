@@ -9,6 +9,7 @@ using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -71,7 +72,7 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
         await Poll.UntilAsync(async () => (await grains.GetGrain<IDocumentGrain>("rep/d3").GetStatus()) is { Status: DocumentStatuses.Indexed } s && s.Version == retag.Version, 60);
         await Poll.UntilAsync(async () => (await Task.WhenAll(shards.Select(s => CopiesAsync(grains, s, 3)))).All(c => c.All(x => x.LogPosition == c[0].LogPosition)));
         var reviewed = await Task.WhenAll(shards.Select(shard => Task.WhenAll(Enumerable.Range(0, 3).Select(c =>
-            grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, c)).MatchingDocuments("""{"reviewed":"yes"}""", null, 100)))));
+            grains.GetGrain<IIndexShardGrain>(ShardLayout.CopyKey(shard, c)).MatchingDocuments(FilterParser.ParseCanonical("""{"reviewed":"yes"}""")!, null, 100)))));
         Assert.Equal(["d3"], reviewed.SelectMany(copies => copies[0]).Distinct());
         Assert.All(reviewed, copies => Assert.All(copies, c => Assert.Equal(copies[0], c)));
 

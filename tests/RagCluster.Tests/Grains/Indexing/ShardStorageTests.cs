@@ -4,6 +4,7 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage;
 using RagCluster.Tests.Infrastructure;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -303,14 +304,14 @@ public sealed class SelectiveFilterTests
         {
             var query = Vector(rng, 256);
             var expected = Enumerable.Range(0, 3000).Where(d => d % 100 == 0).OrderByDescending(d => Cosine(query, vectors[d])).Take(10).Select(d => $"d{d}#0").ToArray();
-            var result = await shard.Search(new ShardQuery(query, null, 10, 16, """{"rare":"yes","kind":"a"}"""));
+            var result = await shard.Search(new ShardQuery(query, null, 10, 16, FilterParser.ParseCanonical("""{"rare":"yes","kind":"a"}""")));
             Assert.True(result.ExactScan, "30 of 3,000 chunks match: compared exactly, not walked");
             Assert.Equal(expected, result.Dense.Select(h => h.ChunkId).ToArray());
         }
         // A filter every chunk passes is no reason to scan: the graph is walked.
-        Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, """{"kind":"a"}"""))).ExactScan);
+        Assert.False((await shard.Search(new ShardQuery(vectors[1], null, 10, 64, FilterParser.ParseCanonical("""{"kind":"a"}""")))).ExactScan);
         // A term no chunk carries: nothing, at once.
-        Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, """{"rare":"no"}"""))).Dense);
+        Assert.Empty((await shard.Search(new ShardQuery(vectors[0], null, 10, 16, FilterParser.ParseCanonical("""{"rare":"no"}""")))).Dense);
     }
 }
 

@@ -1,6 +1,7 @@
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Tests.Infrastructure;
+using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -51,7 +52,7 @@ public sealed class ValueLinkShardTests
             {
                 var query = Enumerable.Range(0, Dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
                 var truth = Enumerable.Range(0, Docs).Where(d => live[d] && keeps(d)).OrderByDescending(d => Cosine(query, vectors[d])).Take(10).Select(d => $"d{d}#0").ToHashSet();
-                var result = await shard.Search(new ShardQuery(query, null, 10, 64, filter));
+                var result = await shard.Search(new ShardQuery(query, null, 10, 64, FilterParser.ParseCanonical(filter)));
                 Assert.Equal(walk, result.Walk);
                 Assert.All(result.Dense, h => Assert.True(keeps(int.Parse(h.DocumentId[1..])) && live[int.Parse(h.DocumentId[1..])], $"{filter}: {h.DocumentId} is not kept"));
                 hits += result.Dense.Count(h => truth.Contains(h.ChunkId));
