@@ -57,7 +57,10 @@ public sealed record FilterLiteral(TagValue Value)
     {
         get
         {
-            if (!_instantKnown) (_instant, _instantKnown) = (Value.Kind == TagKind.String && TagValue.TryParseInstant(Value.String, out var t) ? t : null, true);
+            // Shared by threads (an immutable message is not copied on a local call): the value is written before the flag.
+            if (Volatile.Read(ref _instantKnown)) return _instant;
+            _instant = Value.Kind == TagKind.String && TagValue.TryParseInstant(Value.String, out var t) ? t : null;
+            Volatile.Write(ref _instantKnown, true);
             return _instant;
         }
     }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
 using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
@@ -141,6 +143,26 @@ public sealed class FilterLanguageTests
         Assert.True(filter.Matches(legacy));
         Assert.False(FilterParser.Parse("""{"at":{"$gt":"2024-03-01T08:59:59Z"}}""").Filter!.Matches(legacy)); // ranges compare datetimes only
         Assert.True(FilterParser.Parse("""{"at":{"$gt":"2024-03-01T08:59:59Z"}}""").Filter!.Matches(typed));
+    }
+
+    [Fact]
+    public void A_filter_crosses_a_grain_call_as_terms_and_matches_the_same()
+    {
+        // The shards get the query plan's terms through Orleans' serializer: every kind of literal must arrive whole,
+        // a string naming an instant included (its instant is parsed on first use, after the copy is made).
+        var serializer = new ServiceCollection().AddSerializer(b => b.AddAssembly(typeof(FilterTerm).Assembly)).BuildServiceProvider().GetRequiredService<Serializer>();
+        var (term, problem) = FilterParser.Parse("""{"$or":[{"published":"2024-05-01T12:00:00+02:00"},{"$and":[{"price":{"$gt":1.5,"$lte":9.25}},""" +
+            """{"groups":{"$containsAny":["hr"]}},{"$not":{"draft":true}},{"lang":{"$in":["en","de"]}},{"year":{"$exists":true}}]}]}""", null);
+        Assert.Null(problem);
+        var copy = serializer.Deserialize<FilterTerm>(serializer.SerializeToArray(term!));
+        Assert.Equal(FilterParser.Canonical(term!), FilterParser.Canonical(copy));
+        foreach (var tags in new[]
+        {
+            """{"published":"2024-05-01T10:00:00Z"}""", """{"published":"2024-05-01T10:00:01Z"}""",
+            """{"price":2.5,"groups":["hr"],"draft":false,"lang":"de","year":2020}""", """{"price":2.5,"groups":["eng"],"lang":"de","year":2020}""",
+        })
+            Assert.Equal(term!.Matches(Stored(tags)), copy.Matches(Stored(tags)));
+        Assert.True(copy.Matches(Stored("""{"published":"2024-05-01T10:00:00Z"}""")));
     }
 
     internal static Dictionary<string, string> Stored(string json) =>
