@@ -58,9 +58,11 @@ public sealed partial class CollectionGrain
                 var unsettled = edits.Read(Unsettled, e.Id);
                 var registered = edits.Read(Registered, e.Id);
                 // A grain's own acceptance in flight, or a document the grain path owns: it goes there.
-                if ((unsettled is not null && BulkMarker(unsettled) is null) || registered is { Length: 0 }) continue;
+                var marker = BulkMarker(unsettled);
+                if ((unsettled is not null && marker is null) || registered is { Length: 0 }) continue;
+                var held = RegisteredRecord(registered);
                 // The access wall, before the same-content answer below (whether it is the same is none of such a writer's).
-                if ((BulkMarker(unsettled) ?? RegisteredRecord(registered)) is { } present && !DocumentWrites.Allowed(settings.AccessField, e.Writer, present.Tags))
+                if ((marker ?? held) is { } present && !DocumentWrites.Allowed(settings.AccessField, e.Writer, present.Tags))
                 {
                     hidden[i] = true;
                     continue;
@@ -71,7 +73,7 @@ public sealed partial class CollectionGrain
                     (records[i], unchanged[i]) = (indexing.Record, true);
                     continue;
                 }
-                if (unsettled is null && RegisteredRecord(registered) is { } held && held.ContentHash == e.ContentHash)
+                if (unsettled is null && held is not null && held.ContentHash == e.ContentHash)
                 {
                     (records[i], unchanged[i]) = (held, true);
                     continue;

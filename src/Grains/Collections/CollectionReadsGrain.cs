@@ -45,11 +45,10 @@ public sealed class CollectionReadsGrain : Grain, ICollectionReadsGrain
         var pages = await Task.WhenAll(settings.Layout.ShardKeys(Key).Select(k => GrainFactory.GetGrain<IIndexShardGrain>(k).Documents(documentIds, includeVectors)));
         // A document's chunks may sit on several shards; a shard still holding an older version is about to drop it.
         var versions = pages.SelectMany(p => p.DocumentVersions).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Max(v => v.Value));
-        return documentIds.Where(versions.ContainsKey).Select(id => new HeldDocument(id, versions[id], [],
-                pages.Where(p => p.DocumentVersions.GetValueOrDefault(id) == versions[id]).SelectMany(p => p.Chunks)
-                    .Where(ch => ch.DocumentId == id).OrderBy(ch => ch.Ordinal).ToArray()))
+        return documentIds.Where(versions.ContainsKey).Select(id => (Id: id, Chunks: pages.Where(p => p.DocumentVersions.GetValueOrDefault(id) == versions[id])
+                .SelectMany(p => p.Chunks).Where(ch => ch.DocumentId == id).OrderBy(ch => ch.Ordinal).ToArray()))
             .Where(d => access.Sees(d.Chunks.FirstOrDefault()?.Tags))
-            .Select(d => d with { Tags = d.Chunks.FirstOrDefault()?.Tags ?? [] }).ToArray();
+            .Select(d => new HeldDocument(d.Id, versions[d.Id], d.Chunks.FirstOrDefault()?.Tags ?? [], d.Chunks)).ToArray();
     }
 
     /// <summary>

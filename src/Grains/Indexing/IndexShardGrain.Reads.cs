@@ -25,7 +25,7 @@ public sealed partial class IndexShardGrain
         if (query.MinVersions is { Count: > 0 } wanted && wanted.FirstOrDefault(w => !IsStale(w.Key, w.Value)) is { Key: not null } missing)
             throw new NotYetReadableException($"copy {_copyNo} of shard {_shardNo} does not hold document '{missing.Key}' at version {missing.Value} yet");
         // The filter as the exact set of slots it matches (the tag index, no chunk read): its size chooses the search.
-        var filter = query.Filter;
+        var filter = query.Filter; // terms, parsed once by the query plan
         var allowed = filter is null ? null : _chunks.Matching(filter);
         var matching = allowed?.Count ?? _chunks.LiveCount;
         Func<int, bool>? acceptSlot = allowed is null ? null : allowed.Contains;
