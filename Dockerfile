@@ -13,7 +13,7 @@ WORKDIR /src
 COPY . .
 # The API is published last so its appsettings.json is the one in /app (the silo reads the same file). For linux-x64
 # only: the other platforms' native libraries were 275 MB of a 560 MB /app. ReadyToRun (precompiled code): a restart
-# answered its first search 1.0-1.3 s sooner than the JIT build (docs/benchmarks.md, issue 60 item 2).
+# answered its first search 1.0-1.3 s sooner than the JIT build (bench/results, issue 60 item 2).
 RUN for p in Silo Cli Api; do dotnet publish src/$p -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o /app --nologo || exit 1; done
 
 # The same apps against Microsoft.ML.OnnxRuntime.Gpu.Linux (from nuget.org), self-contained so the CUDA base
@@ -36,7 +36,7 @@ WORKDIR /app
 COPY --from=build-gpu /app .
 # Server GC here, not the CPU image's workstation GC: on a 16-core H100 host, scifact-train through the API indexed
 # 4,002-4,770 documents/s against 2,923-3,509 on workstation GC (the corpus 4 times over, second loads;
-# docs/benchmarks.md, issue 45 item 7). A GPU host has the cores and memory; the CPU image keeps the lower memory a vector.
+# bench/results, issue 45 item 7). A GPU host has the cores and memory; the CPU image keeps the lower memory a vector.
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
     Storage__Path=/data \
     Silo__ListenAddress=0.0.0.0 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures in docs/benchmarks.md ("Embedding on a GPU"), on a machine with an NVIDIA GPU, CUDA 13 and cuDNN 9 in
+# The GPU figures in bench/results, issue 36 ("Embedding on a GPU"), on a machine with an NVIDIA GPU, CUDA 13 and cuDNN 9 in
 # Python's nvidia-* packages, and torch, onnx and onnxruntime (for its float16 and transformer optimiser) in python3.
 #   publish here:  dotnet publish src/Api -c Release -r linux-x64 --self-contained -p:OnnxRuntimeGpu=true -o PUB
 #                  dotnet publish bench/RagCluster.Bench.Rag -c Release -r linux-x64 --self-contained \

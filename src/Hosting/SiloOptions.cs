@@ -65,7 +65,7 @@ public sealed class SiloOptions
     /// <summary>
     /// Grain locations each silo caches (Orleans' GrainDirectoryOptions.CacheSize). Orleans' default, 1,000,000, sizes
     /// the cache's dictionary up front, and its size gauge walks every slot whenever Orleans' metrics are read: once a
-    /// second for the dashboard, 3 % of a core across an idle 3-silo cluster (docs/benchmarks.md).
+    /// second for the dashboard, 3 % of a core across an idle 3-silo cluster (bench/results, issue 11).
     /// </summary>
     public int DirectoryCacheSize { get; set; } = 100_000;
 

@@ -7,7 +7,7 @@ namespace RagCluster.Grains.Answering;
 /// A follow-up searched without a language model (issue 75, item 2): as asked, and with the question before it
 /// carried in front ("At what temperature should green tea be brewed? And black tea?"), the two rankings fused by
 /// reciprocal rank. The first keeps what the follow-up asks; the second, what it refers to. Either alone found the
-/// answering document first less often (docs/benchmarks.md, follow-ups).
+/// answering document first less often (bench/results, issue 75, follow-ups).
 /// </summary>
 public static class FollowUps
 {

@@ -33,7 +33,7 @@ public sealed class SentenceRanker(Embedder embedder, ILogger<SentenceRanker> lo
             (cosine?[i] ?? 0) + (cosine is null ? WordsAloneWeight : LexicalWeight) * bm25[i] / top - RankWeight * c.Hit / last)).ToList();
     }
 
-    // Weights tuned on scifact-train's questions 201-809 and reported on its first 200 (docs/benchmarks.md, issue 75):
+    // Weights tuned on scifact-train's questions 201-809 and reported on its first 200 (bench/results, issue 75):
     // the sentence's meaning first, its words a little, and the search's rank of its passage as a prior, since the
     // search ranks documents better than one sentence's similarity does.
     /// <summary>BM25's share beside the cosine, scaled to the best sentence's BM25.</summary>

@@ -9,7 +9,7 @@ public sealed class CollectionDefaults : IValidatedOptions
     /// <summary>
     /// Chunk length in the model's word pieces; 0: the embedding model's window (512 for arctic-xs, 256 for minilm, a
     /// ModelDirectory or none). On scifact-train, 512-token chunks with arctic-xs raised every plan's nDCG@10 (the
-    /// default plan from 0.7071 to 0.7119; docs/benchmarks.md).
+    /// default plan from 0.7071 to 0.7119; bench/results, issue 45).
     /// </summary>
     public int ChunkMaxTokens { get; set; }
     public int ChunkOverlapTokens { get; set; } = 32;

@@ -11,7 +11,7 @@ public sealed class EmbeddingOptions : IValidatedOptions
     /// for no dense retrieval (BM25 only). Ignored when <see cref="ModelDirectory"/> is set.
     /// </summary>
     public string Model { get; set; } = DefaultModel;
-    /// <summary>The built-in model a silo embeds with unless told otherwise (chosen by nDCG@10 on SciFact, docs/benchmarks.md).</summary>
+    /// <summary>The built-in model a silo embeds with unless told otherwise (chosen by nDCG@10 on SciFact, bench/results, issue 45).</summary>
     public const string DefaultModel = "arctic-xs";
     /// <summary>Folder with model.onnx (or onnx/model.onnx) and tokenizer.json / vocab.txt: another model than the built-in ones.</summary>
     public string ModelDirectory { get; set; } = "";
@@ -75,25 +75,25 @@ public sealed class EmbeddingOptions : IValidatedOptions
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / EffectiveRunners);
     /// <summary>
     /// On CPU, one more runner that embeds queries only, so a search during a bulk load does not wait for a passage's
-    /// inference to end (docs/benchmarks.md, issue 45).
+    /// inference to end (bench/results, issue 45).
     /// </summary>
     public bool QueryLane { get; set; } = true;
     /// <summary>
     /// The query lane's own session and its ORT intra-op threads (the model's weights loaded a second time, about 90 MB);
-    /// 0 runs the lane on the runners' session, one thread (idle search is slower so: docs/benchmarks.md, issue 45).
+    /// 0 runs the lane on the runners' session, one thread (idle search is slower so: bench/results, issue 45).
     /// </summary>
     public int QueryLaneThreads { get; set; } = 2;
     /// <summary>
     /// The query lane's own session's weights: "int8" (its matrix products with int8 weights, made at load) or
     /// "float32" (the file's). Passages always use the file's. arctic-xs on 2 cores: int8 embeds a query about twice as
-    /// fast, its vectors at cosine 0.997 or more to float32's, with scifact-train's nDCG@10 in docs/benchmarks.md (issue 45).
+    /// fast, its vectors at cosine 0.997 or more to float32's, with scifact-train's nDCG@10 in bench/results, issue 45.
     /// </summary>
     public string QueryWeights { get; set; } = "int8";
     /// <summary>
     /// The passages' session's weights on CPU: "int8" (as QueryWeights; each passage runs alone in its inference, since
     /// int8 activations share one scale a batch) or "float32" (the file's). arctic-xs on 2 cores, scifact-train: int8
     /// indexed the corpus 1.64x as fast, passage vectors at cosine 0.998 or more to float32's, the default plan's
-    /// nDCG@10 0.7202 against 0.7201 (docs/benchmarks.md, issue 59 item 4). A GPU session keeps the file's weights.
+    /// nDCG@10 0.7202 against 0.7201 (bench/results, issue 59 item 4). A GPU session keeps the file's weights.
     /// </summary>
     public string PassageWeights { get; set; } = "int8";
 

@@ -27,7 +27,7 @@ public sealed class IndexingThreads : IDisposable
     /// <summary>
     /// Threads a shard's link pass on the write path uses: every core, the helpers beyond this queue's thread drawn from
     /// the thread pool, so the system shares the cores with searches and the API. With cores - 1 on 2 cores, own vectors
-    /// loaded at 0.82-0.99x the index alone on one thread; with both, 1.17-1.40x in three runs (docs/benchmarks.md, issue 59).
+    /// loaded at 0.82-0.99x the index alone on one thread; with both, 1.17-1.40x in three runs (bench/results, issue 59).
     /// </summary>
     public int LinkThreads => Environment.ProcessorCount;
 

@@ -7,7 +7,7 @@ namespace RagCluster.Grains.Indexing;
 /// <summary>
 /// A shard log entry's bytes, in a layout of our own: strings and numbers in order, a vector as its raw floats. Written
 /// by hand because Orleans' generated codec for a <c>float[]</c> field reads one float at a time, a field header each,
-/// which was most of a crash restart's log replay (docs/benchmarks.md, "A crash restart"); a registered codec for
+/// which was most of a crash restart's log replay (bench/results, issue 60, "A crash restart"); a registered codec for
 /// <c>float[]</c> is not used for such a field (tried). Entries in Orleans' encoding (written before this, or with
 /// <c>Shards:LogFormat orleans</c>) are told apart by the first four bytes and still read.
 /// </summary>

@@ -41,7 +41,7 @@ internal sealed class CandidatePlans
     /// <summary>
     /// The plan served when none is asked for: hybrid whenever both sides ran, else the one that did. Consensus (the
     /// plan whose top k agreed most with the others) was the rule until relative score fusion: on scifact-train it then
-    /// scored 0.7082 against the relative hybrid's 0.7220 at alpha 0.6 (docs/benchmarks.md, issue 58).
+    /// scored 0.7082 against the relative hybrid's 0.7220 at alpha 0.6 (bench/results, issue 58).
     /// </summary>
     public string Default => _rankings.ContainsKey("hybrid") ? "hybrid" : _rankings.Keys.First();
 

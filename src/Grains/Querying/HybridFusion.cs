@@ -16,7 +16,7 @@ internal sealed record HybridFusion(string Method, double? Alpha)
 
     /// <summary>
     /// The adaptive rule: alpha 0.5 where the best BM25 hit scores at least 35 % of what a chunk holding every query word
-    /// would, 0.95 at 25 % or less, linear between. Measured (docs/benchmarks.md, issue 73 item 5): scifact-train's
+    /// would, 0.95 at 25 % or less, linear between. Measured (bench/results, issue 73 item 5): scifact-train's
     /// queries' coverage has a median of 0.87 (fixed 0.5 is its best fixed alpha, and a held-out split's), while a
     /// question in other words matches one word of some other text (bench/eval/paraphrases: median 0.18), where meaning must win.
     /// </summary>

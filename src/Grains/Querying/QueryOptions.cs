@@ -41,7 +41,7 @@ public sealed class QueryOptions : RagCluster.Grains.Configuration.IValidatedOpt
     /// <summary>
     /// Whether an extractive answer scores its candidate sentences with the model (the default) or by their words and
     /// their passage's rank alone: the model embeds every candidate sentence of a question not asked before, about 25
-    /// sentences at the default topK (docs/benchmarks.md, issue 75), which sites bound by query throughput may not spend.
+    /// sentences at the default topK (bench/results, issue 75), which sites bound by query throughput may not spend.
     /// </summary>
     public bool AnswerByMeaning { get; set; } = true;
 

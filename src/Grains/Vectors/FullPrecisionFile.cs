@@ -8,7 +8,7 @@ namespace RagCluster.Grains.Vectors;
 /// keeps its originals on disk. The pages are the operating system's page cache, which it writes back and takes
 /// away under memory pressure; the rescoring of a search reads a candidate's row where it is mapped, with no copy and
 /// no system call, where it did a pread per candidate (int8 went from 0.97x to 1.27x float's QPS with this and other
-/// changes, not measured apart: docs/benchmarks.md, issue 23). Touched rows count in the process's RSS as file pages.
+/// changes, not measured apart: bench/results, issue 23). Touched rows count in the process's RSS as file pages.
 /// The file is unlinked as soon as it is open: it needs no cleanup, and a crash leaves nothing behind. Nothing here
 /// is durable: the shard's snapshot holds the vectors, and a load writes them here again. Rows are written and bulk-read
 /// with pwrite and pread, so only the rows searches rescore are mapped into the process.

@@ -8,7 +8,7 @@ namespace RagCluster.Grains.Vectors;
 /// <summary>
 /// The dot product the HNSW walk spends most of its time in. Written by hand because TensorPrimitives.Dot is a
 /// general aggregate (alignment and remainder handling on every call); for embedding-sized vectors this loop with
-/// independent accumulators measured faster (see docs/benchmarks.md, issue 11).
+/// independent accumulators measured faster (see bench/results, issue 11).
 /// </summary>
 internal static unsafe class VectorMath
 {

@@ -85,7 +85,7 @@ public sealed class SnapshotPipe : IDisposable
     /// <remarks>
     /// Pages come from <paramref name="pool"/>, <see cref="SharedPages"/> unless given: a silo's shards snapshot again
     /// and again, and pages allocated afresh each time were 4 MiB arrays the large-object heap kept as gaps (fifteen
-    /// dead ones in a heap dump after a 100,000-vector load; docs/benchmarks.md).
+    /// dead ones in a heap dump after a 100,000-vector load; bench/results, issue 59).
     /// </remarks>
     /// <returns>The snapshot's bytes.</returns>
     public static async Task<long> RunAsync(Func<Action, Task> runWriter, Action<Stream> write, Func<IAsyncEnumerable<byte[]>, Task> store,

@@ -11,7 +11,7 @@ namespace RagCluster.Storage.Sqlite;
 /// either reads in the other), with the writes that overlap committed together: the next transaction starts when the
 /// previous one ends and takes every write queued meanwhile.
 /// Why not Orleans' provider: it commits each write alone, and SQLite has one writer, which a text ingest (two writes
-/// a document) then keeps busy while cores idle (docs/benchmarks.md, "Figures behind the code").
+/// a document) then keeps busy while cores idle (docs/benchmarks/choices.md, "Figures behind the code").
 /// </summary>
 public sealed class GroupCommitGrainStorage(StoreLocation store, string serviceId, IGrainStorageSerializer serializer, IActivatorProvider activators)
     : IGrainStorage

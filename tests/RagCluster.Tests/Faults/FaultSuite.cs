@@ -461,7 +461,7 @@ public sealed partial class FaultSuite(FaultSuiteSize size, Action<string> log, 
         }
     }
 
-    /// <summary>The results as a markdown table, for docs/benchmarks.md.</summary>
+    /// <summary>The results as a markdown table, for a dated run in bench/results/.</summary>
     public string Markdown()
     {
         var s = new StringBuilder();

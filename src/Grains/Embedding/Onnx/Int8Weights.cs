@@ -10,7 +10,7 @@ namespace RagCluster.Grains.Embedding.Onnx;
 /// in integers. Written here because ONNX Runtime's own quantiser is Python only. Weights are quantised per output
 /// column, symmetric, so a column's scale is its largest magnitude over 127.
 /// On arctic-embed-xs (2 cores): about twice the speed of float32 for one sequence, query vectors at cosine 0.997 or
-/// more to float32's (docs/benchmarks.md, issue 45 item 6).
+/// more to float32's (bench/results, issue 45 item 6).
 /// </summary>
 public static class Int8Weights
 {

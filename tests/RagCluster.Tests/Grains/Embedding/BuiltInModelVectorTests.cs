@@ -95,7 +95,7 @@ public sealed class BuiltInModelVectorTests
         Assert.True(TensorPrimitives.CosineSimilarity(unprefixed[0], theirsQueries[0]) < 0.99);
 
         // Queries embedded with int8 weights (the default), close to the float32 path but not equal to it (scifact-train's
-        // 809 queries: cosine 0.9968 at least, docs/benchmarks.md), beside passages with the file's weights.
+        // 809 queries: cosine 0.9968 at least, bench/results, issue 45), beside passages with the file's weights.
         await using var int8 = new EmbeddingService(new EmbeddingOptions { Model = model.Name, ExecutionProvider = "cpu", PassageWeights = "float32" }, NullLogger<EmbeddingService>.Instance);
         Assert.Contains("queries with int8 weights in 36 products", int8.Status);
         var int8Queries = await int8.EmbedAsync(queries, EmbeddingKind.Query);
