@@ -1,5 +1,5 @@
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Metadata;
 
 namespace RagCluster.Cli;
 

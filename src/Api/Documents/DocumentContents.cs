@@ -1,5 +1,5 @@
 using RagCluster.Grains.Interfaces.Collections;
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Metadata;
 
 namespace RagCluster.Api.Documents;
 

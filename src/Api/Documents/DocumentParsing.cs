@@ -1,8 +1,8 @@
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.OwnVectors;
+using RagCluster.Metadata;
 
 namespace RagCluster.Api.Documents;
 

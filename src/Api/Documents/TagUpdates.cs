@@ -6,8 +6,8 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Naming;
+using RagCluster.Metadata;
 
 namespace RagCluster.Api.Documents;
 

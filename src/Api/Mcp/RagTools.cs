@@ -1,19 +1,19 @@
 using System.ComponentModel;
 using System.Security.Claims;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using ModelContextProtocol.Server;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
 using RagCluster.Api.Querying;
+using RagCluster.Grains.Answering;
+using RagCluster.Grains.Conversations;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
-using Microsoft.Extensions.Options;
-using RagCluster.Grains.Answering;
-using RagCluster.Grains.Conversations;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Mcp;

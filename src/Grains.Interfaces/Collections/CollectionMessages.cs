@@ -53,7 +53,7 @@ public sealed record CollectionSettings(int ShardCount, int ChunkMaxTokens, int 
 
     /// <summary>
     /// The tag that names each document's readers, an array of group names (declared string[] in <see cref="Fields"/>):
-    /// a reader sees a document only when one of its key's groups is in it (<see cref="Security.DocumentAccess"/>).
+    /// a reader sees a document only when one of its key's groups is in it (the grains' <c>DocumentAccess</c>).
     /// Null: every reader of the tenant sees every document. Changeable with PUT by a tenant admin.
     /// </summary>
     [Id(10)] public string? AccessField { get; init; }

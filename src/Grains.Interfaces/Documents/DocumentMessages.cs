@@ -35,7 +35,7 @@ public sealed record IngestRequest(string Format, byte[] Content, Dictionary<str
     /// <summary>The incarnation of the collection that accepted it (with <see cref="AcceptedAt"/>; see <see cref="CollectionSettings.Incarnation"/>).</summary>
     [Id(8)] public long Incarnation { get; init; }
     /// <summary>
-    /// Who writes, for the access wall (<see cref="Security.DocumentWrites"/>): a document of the id that this caller cannot
+    /// Who writes, for the access wall (the grains' <c>DocumentWrites</c>): a document of the id that this caller cannot
     /// see is not replaced. Null only for the cluster's own writes (a re-tag, a restore, the sweep).
     /// </summary>
     [Id(9)] public Security.ReadAccess? Writer { get; init; }

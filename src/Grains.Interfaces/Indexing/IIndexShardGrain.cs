@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Interfaces.Indexing;
 
@@ -59,5 +60,5 @@ public interface IIndexShardGrain : IGrainWithStringKey
     /// Up to <paramref name="limit"/> ids of documents held here with a chunk <paramref name="filter"/>
     /// matches, in ordinal order after <paramref name="after"/>: a page of a filtered listing, from the tag index.
     /// </summary>
-    Task<string[]> MatchingDocuments(Metadata.FilterTerm filter, string? after, int limit);
+    Task<string[]> MatchingDocuments(FilterTerm filter, string? after, int limit);
 }

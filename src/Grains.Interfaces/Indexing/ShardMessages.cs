@@ -1,3 +1,5 @@
+using RagCluster.Metadata;
+
 namespace RagCluster.Grains.Interfaces.Indexing;
 
 // Wire and stored types: Orleans serializers are generated for them; primary-constructor members get ids in
@@ -18,7 +20,7 @@ public sealed record ShardUpsert(string DocumentId, long Version, ChunkRecord[] 
 /// query plan parsed once (the access trim joined; null for none), which no shard parses again.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardQuery")]
-public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, Metadata.FilterTerm? Filter)
+public sealed record ShardQuery(float[]? Vector, string? Text, int K, int Ef, FilterTerm? Filter)
 {
     /// <summary>Documents this copy must hold at these versions or later to answer (read your writes); else it refuses with <c>NotYetReadableException</c>.</summary>
     [Id(5)] public Dictionary<string, long>? MinVersions { get; init; }

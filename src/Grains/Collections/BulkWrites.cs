@@ -4,7 +4,7 @@ using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Collections;
 

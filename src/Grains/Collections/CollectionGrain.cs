@@ -6,11 +6,11 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Lexical;
+using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Vectors;
+using RagCluster.Metadata;
 using RagCluster.Storage.GrainRows;
 
 namespace RagCluster.Grains.Collections;

@@ -4,8 +4,9 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Grains.Security;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Collections;
 

@@ -6,7 +6,7 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Documents;
 

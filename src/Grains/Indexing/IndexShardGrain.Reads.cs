@@ -2,8 +2,8 @@ using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Vectors;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Indexing;
 

@@ -2,9 +2,9 @@ using Orleans.Storage;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Lexical;
 using RagCluster.Grains.Vectors;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Indexing;
 

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Indexing;
 

@@ -1,5 +1,5 @@
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Vectors;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Indexing;
 

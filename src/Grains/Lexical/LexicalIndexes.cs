@@ -1,4 +1,4 @@
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Lexical;
 

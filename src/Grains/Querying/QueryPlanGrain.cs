@@ -13,10 +13,10 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Security;
+using RagCluster.Metadata;
 
 namespace RagCluster.Grains.Querying;
 

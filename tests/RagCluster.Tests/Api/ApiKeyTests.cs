@@ -1,5 +1,5 @@
-using RagCluster.Grains.Interfaces.Errors;
 using System.Text;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using RagCluster.Tests.Infrastructure;

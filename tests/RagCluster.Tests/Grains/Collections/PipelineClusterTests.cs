@@ -1,20 +1,20 @@
-using RagCluster.Grains.Interfaces.Security;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.TestingHost;
 using RagCluster.Grains;
 using RagCluster.Grains.Interfaces.Caching;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Placement;
-using Orleans;
-using Orleans.Runtime;
-using Orleans.TestingHost;
 using RagCluster.Hosting.Diagnostics;
+using RagCluster.Metadata;
 using RagCluster.Tests.Infrastructure;
-using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 

@@ -7,9 +7,9 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
+using RagCluster.Metadata;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;
-using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 

@@ -1,10 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Metadata;
 using RagCluster.Storage;
 using RagCluster.Tests.Infrastructure;
-using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Metadata;
 
 namespace RagCluster.Tests.Rag;
 

@@ -1,7 +1,7 @@
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Metadata;
 using RagCluster.Tests.Infrastructure;
-using RagCluster.Grains.Interfaces.Metadata;
 
 namespace RagCluster.Tests.Rag;
 
@@ -38,7 +38,7 @@ public sealed class ValueLinkShardTests
             await shard.UpsertMany(Enumerable.Range(start, 500).Select(d => new ShardUpsert($"d{d}", 1,
                 [new ChunkRecord($"d{d}#0", $"d{d}", 0, 0, 1, $"text {d}", [], StoredTags(d), vectors[d])])).ToArray());
 
-        Dictionary<string, string> StoredTags(int d) => RagCluster.Grains.Interfaces.Metadata.TagRules.FromJson(new Dictionary<string, System.Text.Json.JsonElement>
+        Dictionary<string, string> StoredTags(int d) => RagCluster.Metadata.TagRules.FromJson(new Dictionary<string, System.Text.Json.JsonElement>
         {
             ["acl"] = System.Text.Json.JsonSerializer.SerializeToElement(new[] { $"g{group[d]}" }),
             ["n"] = System.Text.Json.JsonSerializer.SerializeToElement(d),

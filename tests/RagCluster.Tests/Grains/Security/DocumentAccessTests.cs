@@ -1,7 +1,8 @@
 using RagCluster.Grains.Indexing;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.Interfaces.Metadata;
 using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Grains.Security;
+using RagCluster.Metadata;
 
 namespace RagCluster.Tests.Rag;
 

@@ -7,11 +7,11 @@ using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
+using RagCluster.Client;
 using RagCluster.Grains.Security;
 using RagCluster.Storage;
 using RagCluster.Storage.Schema;
 using RagCluster.Storage.Sqlite;
-using RagCluster.Client;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;

@@ -1,6 +1,7 @@
-using RagCluster.Grains.Interfaces.Metadata;
+using RagCluster.Grains.Interfaces.Security;
+using RagCluster.Metadata;
 
-namespace RagCluster.Grains.Interfaces.Security;
+namespace RagCluster.Grains.Security;
 
 /// <summary>
 /// The wall of document-level access: in a collection with an access field, a read sees only the documents whose

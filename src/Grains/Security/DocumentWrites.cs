@@ -1,6 +1,7 @@
 using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Security;
 
-namespace RagCluster.Grains.Interfaces.Security;
+namespace RagCluster.Grains.Security;
 
 /// <summary>
 /// The access wall on writes: a write that would replace, re-tag or delete a document its caller cannot see

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace RagCluster.Grains.Interfaces.Metadata;
+namespace RagCluster.Metadata;
 
 /// <summary>
 /// What a document's tags may be, and their JSON into the stored form (<see cref="TagValue"/>), checked against the

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace RagCluster.Grains.Interfaces.Metadata;
+namespace RagCluster.Metadata;
 
 /// <summary>
 /// The filter language, one JSON shape on every route that filters: <c>$and</c>, <c>$or</c>, <c>$not</c>, and per tag
@@ -38,7 +38,7 @@ public static class FilterParser
 
     /// <summary>
     /// A filter's canonical JSON (<see cref="Canonical"/>) back to terms, with the room an access trim
-    /// (<see cref="Security.DocumentAccess"/>) takes: one level and one condition past the caller's limits. Shards no
+    /// (the contracts' <c>DocumentAccess</c>) takes: one level and one condition past the caller's limits. Shards no
     /// longer read text (the query plan sends them terms, parsed once); tests and tools that hold a filter as JSON use it.
     /// </summary>
     public static FilterTerm? ParseCanonical(string? json)

@@ -1,4 +1,4 @@
-namespace RagCluster.Grains.Interfaces.Metadata;
+namespace RagCluster.Metadata;
 
 /// <summary>A <see cref="TagValue"/> on the wire as its stored form, which round-trips every kind (floats with "R").</summary>
 [GenerateSerializer, Immutable, Alias("rc.TagValue")]

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace RagCluster.Grains.Interfaces.Metadata;
+namespace RagCluster.Metadata;
 
 /// <summary>The types a tag's value may have.</summary>
 public enum TagKind : byte { String, Integer, Float, Boolean, DateTime, StringArray }

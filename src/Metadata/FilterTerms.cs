@@ -1,4 +1,4 @@
-namespace RagCluster.Grains.Interfaces.Metadata;
+namespace RagCluster.Metadata;
 
 /// <summary>
 /// A parsed filter (<see cref="FilterParser"/>): a tree of these terms over a document's tags. <c>$ne</c>, <c>$nin</c> and
