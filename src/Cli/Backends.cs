@@ -232,7 +232,7 @@ public sealed class EmbeddedBackend : IRagBackend
         if (await Existing(collection) != Key(collection)) throw new CliException($"'{collection}' is an alias; drop the collection by its own name");
         if ((await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).List()).FirstOrDefault(a => a.Collection == collection) is { } alias)
             throw new CliException($"alias '{alias.Alias}' names '{collection}': move or delete the alias first");
-        await RagCluster.Grains.Collections.CollectionDeletion.DeleteAsync(_silo, TenantScope.DefaultTenant, collection, ct);
+        await _silo.GetGrain<ICollectionDeletionGrain>(Key(collection)).Delete(ct);
     }
 
     public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)

@@ -94,7 +94,7 @@ public static class CollectionEndpoints
         return resharding is null ? TypedResults.Ok(reply) : TypedResults.Accepted($"/v1/collections/{c.Name}", reply);
     }
 
-    // Every document (their chunks leave every shard), then the collection; safe to repeat after a failure part-way.
+    // Run in the cluster's deletion grain: every document (their chunks leave every shard), then the collection; safe to repeat.
     [EndpointName("DeleteCollection"), EndpointSummary("Delete a collection and every document in it"), Tags("Collections")]
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
     {
@@ -103,7 +103,7 @@ public static class CollectionEndpoints
             return RagEndpoints.Problem(400, "Alias named", $"'{alias}' is an alias of '{c.Name}': delete the alias with DELETE /v1/aliases/{alias}, or name the collection");
         if (await CollectionNames.AliasesOfAsync(grains, c.Tenant, c.Name) is [var first, ..])
             return RagEndpoints.Problem(409, "Collection aliased", $"alias '{first}' names '{c.Name}': move the alias (PUT /v1/aliases/{first}) or delete it first");
-        await CollectionDeletion.DeleteAsync(grains, c.Tenant, c.Name, http.RequestAborted);
+        await grains.GetGrain<ICollectionDeletionGrain>(c.Key).Delete(http.RequestAborted);
         return TypedResults.NoContent();
     }
 

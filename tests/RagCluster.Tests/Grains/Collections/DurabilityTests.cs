@@ -143,7 +143,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         await faults.HealAll();
         await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("late", present: true));
 
-        await Grains.Collections.CollectionDeletion.DeleteAsync(cluster.Grains, "t", "drops"); // the repeat
+        await cluster.Grains.GetGrain<ICollectionDeletionGrain>(key).Delete(); // the repeat
         Assert.Empty(await cluster.Grains.GetGrain<ITenantGrain>("t").Collections());
         Assert.False(await collection.Exists());
         await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("later", present: true));
@@ -191,7 +191,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         {
             try
             {
-                await Grains.Collections.CollectionDeletion.DeleteAsync(cluster.Grains, "t", "gone");
+                await cluster.Grains.GetGrain<ICollectionDeletionGrain>(key).Delete();
                 break;
             }
             catch (InvalidOperationException e) when (attempt < 50)
