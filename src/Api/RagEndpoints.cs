@@ -7,7 +7,7 @@ using RagCluster.Api.Collections;
 using RagCluster.Api.Documents;
 using RagCluster.Api.Embeddings;
 using RagCluster.Api.Querying;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 
 namespace RagCluster.Api;
 

@@ -140,7 +140,7 @@ public sealed class EmbeddedBackend : IRagBackend
 
     public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null)
     {
-        if (!RagCluster.Grains.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Naming.Names.NameRule);
+        if (!RagCluster.Grains.Interfaces.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Interfaces.Naming.Names.NameRule);
         var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
         if (await grain.Exists() || await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is not null) return false;
         var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;

@@ -68,7 +68,7 @@ public static partial class AdminEndpoints
     private static async Task<Results<Ok<ApiKeyReply[]>, ProblemHttpResult>> ListApiKeys(string? tenant, HttpContext http, IGrainFactory grains)
     {
         tenant ??= http.User.RequiredTenant();
-        if (!Grains.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
+        if (!Grains.Interfaces.Naming.Names.IsName(tenant)) return RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Interfaces.Naming.Names.NameRule);
         if (!MaySee(http.User, tenant)) return TenantNotFound(tenant);
         var ids = await grains.GetGrain<ITenantGrain>(tenant).KeyIds();
         var infos = await Task.WhenAll(ids.Select(id => grains.GetGrain<IApiKeyGrain>(id).GetInfo()));

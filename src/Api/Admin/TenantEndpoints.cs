@@ -60,7 +60,7 @@ public static partial class AdminEndpoints
     }
 
     private static ProblemHttpResult? TenantProblem(string tenant) =>
-        Grains.Naming.Names.IsName(tenant) ? null : RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Naming.Names.NameRule);
+        Grains.Interfaces.Naming.Names.IsName(tenant) ? null : RagEndpoints.Problem(400, "Invalid tenant", "tenant must be " + Grains.Interfaces.Naming.Names.NameRule);
 
     /// <summary>Null when the caller may read <paramref name="tenant"/>'s share: an operator, or that tenant's admin.</summary>
     private static ProblemHttpResult? Unseen(string tenant, HttpContext http) =>

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Interfaces.Aliases;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 
 namespace RagCluster.Api.Aliases;
 

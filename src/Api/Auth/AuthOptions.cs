@@ -24,7 +24,7 @@ public sealed class AuthOptions : IValidatedOptions
     public void Validate()
     {
         if (CacheSeconds is < 0 or > 1) throw new ArgumentException("Auth:CacheSeconds must be 0..1: a revoked key must stop working within a second");
-        if (!Grains.Naming.Names.IsName(BootstrapTenant)) throw new ArgumentException("Auth:BootstrapTenant must be " + Grains.Naming.Names.NameRule);
+        if (!Grains.Interfaces.Naming.Names.IsName(BootstrapTenant)) throw new ArgumentException("Auth:BootstrapTenant must be " + Grains.Interfaces.Naming.Names.NameRule);
         if (BootstrapAdminKey is { Length: > 0 and < 32 }) throw new ArgumentException("Auth:BootstrapAdminKey must be at least 32 characters");
         Jwt.Validate();
     }

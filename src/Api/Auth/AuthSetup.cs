@@ -86,7 +86,7 @@ public static class AuthSetup
                 var subject = c.Principal?.FindFirst("sub")?.Value ?? "unknown";
                 // A JSON array claim arrives as the claim repeated, one value each.
                 var groups = c.Principal?.FindAll(jwt.GroupsClaim).Select(g => g.Value).ToArray() ?? [];
-                if (tenant is null || !Grains.Naming.Names.IsName(tenant) || role is null || !Roles.All.Contains(role))
+                if (tenant is null || !Grains.Interfaces.Naming.Names.IsName(tenant) || role is null || !Roles.All.Contains(role))
                     c.Fail($"the token needs a valid '{jwt.TenantClaim}' and '{jwt.RoleClaim}' ({string.Join("|", Roles.All)}) claim");
                 else if (ReadAccess.GroupsProblem(groups, $"the token's '{jwt.GroupsClaim}' claim") is { } badGroups)
                     c.Fail(badGroups);

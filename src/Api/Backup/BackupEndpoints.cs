@@ -44,7 +44,7 @@ public static class BackupEndpoints
     {
         if (RagEndpoints.Valid(collection) is { } bad) return bad;
         tenant ??= http.User.RequiredTenant();
-        if (!Grains.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
+        if (!Grains.Interfaces.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
             return RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
         if (await Collections.CollectionNames.AliasProblemAsync(grains, tenant, collection) is { } taken) return taken;
         await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,

@@ -64,7 +64,7 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     {
         if (RagEndpoints.Valid(Name) is { } bad) return (null, bad);
         // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
-        var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Naming.Names.IsName(Tenant));
+        var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Interfaces.Naming.Names.IsName(Tenant));
         if (visible && await existence.ExistsAsync(Key, ct)) return (this, null);
         // A collection's name wins over an alias, so the common case (a collection) costs no alias lookup.
         if (visible && await existence.AliasTargetAsync(Tenant, Name, ct) is { } target)

@@ -4,7 +4,7 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 using static RagCluster.Api.Documents.DocumentParsing;
 
 namespace RagCluster.Api.Documents;

@@ -9,7 +9,7 @@ using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 using static RagCluster.Api.Documents.DocumentParsing;
 
 namespace RagCluster.Api.Documents;

@@ -6,7 +6,7 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 using RagCluster.Metadata;
 
 namespace RagCluster.Api.Documents;

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RagCluster.Api.Documents;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 
 namespace RagCluster.Api.Mcp;
 

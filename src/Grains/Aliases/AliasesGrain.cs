@@ -2,7 +2,7 @@ using Orleans.Serialization;
 using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Naming;
+using RagCluster.Grains.Interfaces.Naming;
 using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Security;
 

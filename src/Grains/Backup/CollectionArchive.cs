@@ -10,8 +10,8 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
+using RagCluster.Grains.Interfaces.Naming;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Naming;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Backup;

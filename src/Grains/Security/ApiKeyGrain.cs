@@ -29,7 +29,7 @@ public sealed class ApiKeyGrain([PersistentState("apikey")] IPersistentState<Api
     public async Task<ApiKeyInfo> Create(string tenant, string role, string description, string[]? groups = null)
     {
         if (_state.RecordExists) throw new ConflictException($"key {this.GetPrimaryKeyString()} already exists");
-        if (!Naming.Names.IsName(tenant)) throw new InvalidRequestException("tenant must be " + Naming.Names.NameRule);
+        if (!Interfaces.Naming.Names.IsName(tenant)) throw new InvalidRequestException("tenant must be " + Interfaces.Naming.Names.NameRule);
         if (!Roles.All.Contains(role)) throw new InvalidRequestException($"role must be one of {string.Join(", ", Roles.All)}");
         if (description.Length > 200) throw new InvalidRequestException("description is limited to 200 characters");
         if (ReadAccess.GroupsProblem(groups) is { } badGroups) throw new InvalidRequestException(badGroups);

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace RagCluster.Grains.Naming;
+namespace RagCluster.Grains.Interfaces.Naming;
 
 /// <summary>
 /// The one rule set for names callers choose. Tenants and collections share a rule that never allows '.', which
