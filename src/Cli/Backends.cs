@@ -12,7 +12,6 @@ using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Grains.Security;
 using RagCluster.Hosting;
 using RagCluster.Metadata;
 

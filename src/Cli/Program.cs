@@ -57,7 +57,7 @@ var description = new Option<string>("--description") { Description = "what the 
 var keyId = new Argument<string>("key-id") { Description = "the key id (kXXXXXXXXXXXXXXXX)" };
 var groups = new Option<string[]>("--group") { Description = "a group whose documents the key reads in collections with an access field (repeatable)", DefaultValueFactory = _ => [] };
 var keysCreate = new Command("create", "create an API key (its secret is printed once)") { tenant, role, description, groups };
-keysCreate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.CreateKey(b, p.GetValue(tenant) ?? RagCluster.Grains.Security.TenantScope.DefaultTenant, p.GetValue(role)!, p.GetValue(description)!, p.GetValue(groups)!, c)));
+keysCreate.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.CreateKey(b, p.GetValue(tenant) ?? RagCluster.Grains.Interfaces.Security.TenantScope.DefaultTenant, p.GetValue(role)!, p.GetValue(description)!, p.GetValue(groups)!, c)));
 var keysGroups = new Command("groups", "replace a key's groups (none given: no group)") { keyId, groups };
 keysGroups.SetAction((p, ct) => Run(p, ct, (b, c) => Commands.SetKeyGroups(b, p.GetValue(keyId)!, p.GetValue(groups)!, c)));
 var keysList = new Command("list", "list a tenant's keys (never their secrets)") { tenant };

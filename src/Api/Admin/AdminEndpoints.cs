@@ -59,7 +59,7 @@ public static partial class AdminEndpoints
         if (Roles.Rank(body.Role) > Roles.Rank(http.User.Role()))
             return RagEndpoints.Problem(403, "Forbidden", $"role '{http.User.Role()}' may not create a key of role '{body.Role}'");
         if (ReadAccess.GroupsProblem(body.Groups) is { } badGroups) return RagEndpoints.Problem(400, "Invalid groups", badGroups);
-        var created = await grains.GetGrain<IApiKeyGrain>(Grains.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "",
+        var created = await grains.GetGrain<IApiKeyGrain>(Grains.Interfaces.Security.ApiKeyFormat.NewKeyId()).Create(tenant, body.Role, body.Description ?? "",
             body.Groups?.Select(g => g!).ToArray());
         return TypedResults.Created($"/v1/admin/keys/{created.KeyId}", KeyJson(created, http));
     }
@@ -136,7 +136,7 @@ public static partial class AdminEndpoints
 
     /// <summary>The key, if it exists and the caller may see its tenant; otherwise null (answered 404, as a key that does not exist).</summary>
     private static async Task<ApiKeyInfo?> Visible(string keyId, HttpContext http, IGrainFactory grains) =>
-        Grains.Security.ApiKeyFormat.IsKeyId(keyId) && await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() is { } info && MaySee(http.User, info.Tenant)
+        Grains.Interfaces.Security.ApiKeyFormat.IsKeyId(keyId) && await grains.GetGrain<IApiKeyGrain>(keyId).GetInfo() is { } info && MaySee(http.User, info.Tenant)
             ? info : null;
 
     /// <summary>Null when the caller may rotate or revoke the key; otherwise the problem to answer (404 unseen, 403 a higher role).</summary>

@@ -11,7 +11,7 @@ public sealed class AuthOptions : IValidatedOptions
     public string? BootstrapAdminKey { get; set; }
 
     /// <summary>The tenant the bootstrap admin key belongs to.</summary>
-    public string BootstrapTenant { get; set; } = Grains.Security.TenantScope.DefaultTenant;
+    public string BootstrapTenant { get; set; } = Grains.Interfaces.Security.TenantScope.DefaultTenant;
 
     /// <summary>How long a key check is reused; revocation and rotation take effect within this time (at most 1 s).</summary>
     public double CacheSeconds { get; set; } = 1;

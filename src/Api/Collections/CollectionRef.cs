@@ -1,6 +1,5 @@
 using RagCluster.Api.Auth;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Collections;
 

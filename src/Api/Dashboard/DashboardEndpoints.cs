@@ -6,7 +6,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Dashboard;
 

@@ -14,7 +14,6 @@ using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Api.Mcp;
 

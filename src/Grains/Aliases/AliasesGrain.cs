@@ -3,8 +3,8 @@ using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Naming;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Persistence;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Aliases;
 

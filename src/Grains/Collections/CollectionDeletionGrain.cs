@@ -2,7 +2,6 @@ using Orleans.Concurrency;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Collections;
 

@@ -8,6 +8,7 @@ using Orleans.Serialization;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using RagCluster.Client;
+using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Security;
 using RagCluster.Storage;
 using RagCluster.Storage.Schema;

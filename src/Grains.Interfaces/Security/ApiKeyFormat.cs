@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace RagCluster.Grains.Security;
+namespace RagCluster.Grains.Interfaces.Security;
 
 /// <summary>
 /// API keys look like "rck_{keyId}.{secret}": the key id names the grain, the 256-bit secret is shown once and

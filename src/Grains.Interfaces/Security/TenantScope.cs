@@ -1,4 +1,4 @@
-namespace RagCluster.Grains.Security;
+namespace RagCluster.Grains.Interfaces.Security;
 
 /// <summary>
 /// Collections belong to tenants: the grain key of a tenant's collection is "tenant.collection". Neither name may
