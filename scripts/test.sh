@@ -12,7 +12,12 @@ export RAGCLUSTER_TEST_RUN=run$$
 # A cancelled run (Ctrl-C, a CI timeout) ends that session too, since a signal to this script does not reach it. The
 # run goes in the background and the script waits for it: bash runs a trap only once a foreground command has ended.
 trap 'pkill -KILL -s "$(cat "$session")" 2>/dev/null; exit 130' INT TERM
-{ setsid --wait bash -c 'echo $$ > "$0"; exec dotnet test RagCluster.sln -c Release --nologo --logger "console;verbosity=normal" "$@"' \
+# Built first (projects in parallel), then the two test projects run one after the other (-m:1): the unit tests beside
+# the cluster tests would take the cores those clusters' failure detection is tuned to.
+# The build takes the arguments' MSBuild properties (-p:…); dotnet test takes them all (a --filter too).
+{ setsid --wait bash -c 'echo $$ > "$0"; props=(); for a in "$@"; do case $a in -p:*|/p:*) props+=("$a");; esac; done
+    dotnet build RagCluster.sln -c Release --nologo -v q "${props[@]}" &&
+    exec dotnet test RagCluster.sln -c Release --no-build -m:1 --nologo --logger "console;verbosity=normal" "$@"' \
     "$session" "$@"; echo $? > "$exitcode"; } 2>&1 | tee "$log" &
 wait $!
 status=$(cat "$exitcode")

@@ -176,7 +176,7 @@ public sealed partial class HostileInputSuite(ITestOutputHelper output) : IAsync
         await Upload("docx-bomb", "docx", bomb);
         await Upload("docx-parts", "docx", BackupArchives.ZipOf(Enumerable.Range(0, 1500).Select(i => ($"p{i}.xml", new byte[] { 1 })).ToArray()));
         await Upload("docx-truncated", "docx", bomb[..(bomb.Length / 2)]);
-        await Upload("pdf-truncated", "pdf", ChunkingTests.MinimalPdf("a pdf cut in half")[..200]);
+        await Upload("pdf-truncated", "pdf", TestDocuments.MinimalPdf("a pdf cut in half")[..200]);
         await Upload("pdf-random", "pdf", Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919)).ToArray());
         await Upload("txt-binary", "txt", [0xFF, 0xFE, 0xC3, 0x28]);
         await Poll.UntilAsync(async () =>
