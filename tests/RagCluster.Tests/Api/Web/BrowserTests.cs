@@ -152,8 +152,10 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
             session.Headers.Add("X-Api-Key", api.AdminKey);
             var issued = (await outside.SendAsync(session)).StatusCode;
             var cookie = (await page.Context.CookiesAsync()).Any(c => c.Name.Contains("orleans", StringComparison.OrdinalIgnoreCase));
+            // What the dashboard's click handler showed, if its call failed (its catch writes the error there).
+            var shown = await page.Locator("#error").CountAsync() > 0 ? await page.InnerTextAsync("#error") : "(no error element)";
             output.WriteLine($"the click did not open {url} within 30 s: the page is at {page.Url}, the browser {(cookie ? "has" : "has no")} the session " +
-                $"cookie; outside the browser the session answered {(int)issued} in {direct.ElapsedMilliseconds} ms");
+                $"cookie, the page's error line reads \"{shown}\"; outside the browser the session answered {(int)issued} in {direct.ElapsedMilliseconds} ms");
             Assert.Equal(200, (await page.GotoAsync(url))!.Status);
         }
         await Until(async () => System.Text.RegularExpressions.Regex.IsMatch(await page.InnerTextAsync("body"), @"ACTIVE SILOS\s+3\b"), "Orleans' dashboard counts three active silos");
