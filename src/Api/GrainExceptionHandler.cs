@@ -51,6 +51,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
             CollectionGoneException => (409, "Collection deleted"),
             TenantLimitExceededException => (403, "Tenant limit reached"),
             ShardLayoutChangedException => (503, "Collection resharding"),
+            ShardUnreachableException => (503, "Shard unreachable"),
             NotYetReadableException => (503, "Not yet readable"),
             // A call timeout, a silo that left or cannot be reached, a message refused while the cluster reconfigures, or a
             // write that lost an ETag race: all pass; the client may retry (idempotent endpoints) after Retry-After.

@@ -73,6 +73,19 @@ public sealed class ShardLayoutChangedException : OrleansException
 }
 
 /// <summary>
+/// No copy of a shard answered a search: the silo holding it stopped answering (killed, partitioned) and the cluster
+/// has not declared it dead yet, after which the shard loads on a live silo. A retriable 503: the search runs again
+/// once it moves (seconds, the membership's probes), or at once where the collection keeps copies on other silos.
+/// </summary>
+[GenerateSerializer, Alias("rc.ShardUnreachableException")]
+public sealed class ShardUnreachableException : OrleansException
+{
+    public ShardUnreachableException() { }
+
+    public ShardUnreachableException(string message) : base(message) { }
+}
+
+/// <summary>
 /// A read-your-writes search cannot be answered yet: a document it names is not indexed at that version, or this copy
 /// of a shard does not hold it yet (another copy, or the primary, is asked instead). Nothing failed: a retriable 503.
 /// </summary>

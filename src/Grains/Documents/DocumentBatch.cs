@@ -288,7 +288,7 @@ public sealed record DocumentRefusal(int Status, string Title, string Detail)
     /// message that expired before its grain could be placed, after a silo died), or a write lost an ETag race to a newer
     /// activation. The API answers these 503 with Retry-After.
     /// </summary>
-    public static bool IsTransient(Exception e) => e is StorageUnavailableException or IngestBacklogFullException or DocumentBusyException or NotYetReadableException or TimeoutException or SiloUnavailableException
+    public static bool IsTransient(Exception e) => e is StorageUnavailableException or ShardUnreachableException or IngestBacklogFullException or DocumentBusyException or NotYetReadableException or TimeoutException or SiloUnavailableException
         or OrleansMessageRejectionException or GatewayTooBusyException or InconsistentStateException or Orleans.Runtime.Messaging.ConnectionFailedException
         or OperationCanceledException;
 

@@ -1,4 +1,5 @@
 using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 
 namespace RagCluster.Grains.Querying;
@@ -20,7 +21,17 @@ internal sealed class ShardCopies(IGrainFactory grains, TimeSpan hedgeFloor)
 
     public async Task<ShardResult> SearchAsync(string shardKey, int copies, ShardQuery query, uint turn, CancellationToken ct)
     {
-        if (copies <= 1) return await grains.GetGrain<IIndexShardGrain>(shardKey).Search(query);
+        if (copies <= 1)
+        {
+            try
+            {
+                return await grains.GetGrain<IIndexShardGrain>(shardKey).Search(query);
+            }
+            catch (Exception e) when (SiloFailed(e))
+            {
+                throw Unreachable(shardKey, e);
+            }
+        }
         var first = (int)(turn % (uint)copies);
         var asked = new List<(Task<ShardResult> Answer, string Key, System.Diagnostics.Stopwatch Clock)>();
         Exception? failure = null;
@@ -53,7 +64,7 @@ internal sealed class ShardCopies(IGrainFactory grains, TimeSpan hedgeFloor)
                 if (!DocumentRefusal.IsTransient(error) || error is OperationCanceledException) throw error; // e.g. a reshard: the caller reads the layout again
                 failure = error;
                 if (asked.Count < copies) { Ask(); pending.Add(asked[^1].Answer); }
-                else if (pending.Count == 0) throw failure;
+                else if (pending.Count == 0) throw SiloFailed(failure) ? Unreachable(shardKey, failure) : failure;
             }
         }
         finally
@@ -61,6 +72,14 @@ internal sealed class ShardCopies(IGrainFactory grains, TimeSpan hedgeFloor)
             answered.Cancel();
         }
     }
+
+    /// <summary>The runtime's words for "the silo holding it did not answer" (gone, unreachable, timed out, refused the message).</summary>
+    private static bool SiloFailed(Exception e) =>
+        e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException;
+
+    // Said in our terms, not the runtime's (whose message names the silo's address and its retry timer).
+    private static ShardUnreachableException Unreachable(string shardKey, Exception e) =>
+        new($"shard {shardKey} did not answer ({e.GetType().Name}): the silo holding it stopped answering; the shard moves to a live silo once the cluster declares that one dead");
 
     private TimeSpan HedgeAfter(string copyKey)
     {

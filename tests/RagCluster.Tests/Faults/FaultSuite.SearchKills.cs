@@ -26,6 +26,7 @@ public sealed partial class FaultSuite
                 SearchesTook = client,
                 ServerTook = server,
                 SlowestAllowedMs = replicationFactor > 1 ? SlowestAfterKillMs : null,
+                UncopiedSearchClients = replicationFactor > 1 ? null : SearchClients,
             });
             // Where the slowest searches' time went, as the API silo logged them (Query:SlowSearchMs).
             foreach (var line in SlowSearches().Skip(slowBefore).OrderByDescending(l => double.Parse(Regex.Match(l, @": (\d+) ms").Groups[1].Value)).Take(3))

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Faults;
@@ -29,6 +30,16 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
     public double[]? ServerTook { get; init; }
     /// <summary>The slowest search allowed after a kill (ms, in the cluster): set where every shard has a copy on another silo (issue 60).</summary>
     public double? SlowestAllowedMs { get; init; }
+    /// <summary>
+    /// Set where a kill leaves shards with no copy elsewhere (one copy a shard): the searches' clients. Until the cluster
+    /// declares the silo dead (its probes: seconds, within <see cref="RecoveryLimitSeconds"/>) a search of those shards
+    /// is answered 503, so each client is refused about once per Retry-After in that window whatever the phase's search
+    /// rate; counted as a share of the phase's searches instead, the same refusals failed the check when the phase ran
+    /// few searches (24 of 1,777 at 6.2 s recovery, issue 83).
+    /// </summary>
+    public int? UncopiedSearchClients { get; init; }
+    public int AllowedFailedSearches => Math.Max((Searches - 1) / 100,
+        UncopiedSearchClients is { } clients ? clients * ((int)(RecoverySeconds / StorageUnavailableException.RetryAfterSeconds) + 1) : 0);
     public double? SlowestMs => SearchesTook is { Length: > 0 } t ? t[0] : null;
     public double? P99Ms => SearchesTook is { Length: > 0 } t ? t[(int)(t.Length * 0.01)] : null;
     public double? ServerSlowestMs => ServerTook is { Length: > 0 } t ? t[0] : null;
@@ -45,7 +56,8 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
         var other5xx = Statuses.Where(s => s.Key >= 500 && s.Key != 503).ToList();
         if (other5xx.Count > 0) yield return "HTTP " + string.Join(", ", other5xx.Select(s => $"{s.Key} x{s.Value}"));
         if (ConnectionErrors > 0 && !ApiKilled) yield return $"{ConnectionErrors} requests got no HTTP answer (the API silo was up)";
-        if (Searches > 0 && FailedSearches * 100.0 / Searches >= 1) yield return $"{FailedSearches} of {Searches} searches failed (1 % allowed)";
+        if (Searches > 0 && FailedSearches > AllowedFailedSearches)
+            yield return $"{FailedSearches} of {Searches} searches failed ({AllowedFailedSearches} allowed: {(UncopiedSearchClients is { } c ? $"{c} clients once per Retry-After in {RecoverySeconds:F1} s, or " : "")}under 1 %)";
         if (RecoverySeconds > RecoveryLimitSeconds) yield return $"recovery took {RecoverySeconds:F1} s ({RecoveryLimitSeconds} s allowed)";
         if (Unspread is not null) yield return Unspread;
         if (Unreplicated is not null) yield return Unreplicated;
@@ -58,7 +70,8 @@ public sealed record PhaseResult(string Phase, double Seconds, int Sent, int Ack
 /// <summary>
 /// Issue 21's fault suite on <see cref="FaultCluster"/>: seven phases (the seventh, a reshard under load, is issue 22's), each followed by the same checks. Every acknowledged
 /// document reads indexed (none lost, none pending); the shards hold exactly the chunks the indexed documents count (no
-/// duplicate); no HTTP 5xx but 503; under 1 % of searches failed; and requests succeed again within 10 s of the fault.
+/// duplicate); no HTTP 5xx but 503; under 1 % of searches failed (or, after a kill with no copy, each client refused at
+/// most once per Retry-After: <see cref="PhaseResult.UncopiedSearchClients"/>); and requests succeed again within 10 s of the fault.
 /// With <paramref name="replicationFactor"/> above 1 (issue 46) every collection keeps that many copies of each shard,
 /// and each follower must come to hold what its primary holds.
 /// BM25 only (no model on the silos): the faults are about state, not inference.
@@ -161,13 +174,16 @@ public sealed partial class FaultSuite(FaultSuiteSize size, Action<string> log, 
     private Task<(RequestLog Requests, SearchLoad Search, TimeSpan FaultAt)> SearchThroughAsync(Func<Task> fault) =>
         SearchThroughAsync(fault, size.SearchLoad / 4, size.SearchLoad * 3 / 4);
 
-    /// <summary>Searches of the bulk collection (4 at a time): <paramref name="before"/>, then <paramref name="fault"/>, then <paramref name="after"/>.</summary>
+    /// <summary>How many searches run at a time in the phases that search through a fault.</summary>
+    private const int SearchClients = 4;
+
+    /// <summary>Searches of the bulk collection (<see cref="SearchClients"/> at a time): <paramref name="before"/>, then <paramref name="fault"/>, then <paramref name="after"/>.</summary>
     private async Task<(RequestLog Requests, SearchLoad Search, TimeSpan FaultAt)> SearchThroughAsync(Func<Task> fault, TimeSpan before, TimeSpan after)
     {
         var requests = new RequestLog();
         using var stop = new CancellationTokenSource();
         var search = new SearchLoad(_cluster.Http, "bulk", requests);
-        var run = search.RunAsync(_queries, 4, stop.Token);
+        var run = search.RunAsync(_queries, SearchClients, stop.Token);
         await Task.Delay(before);
         var at = requests.Clock.Elapsed;
         await fault();
