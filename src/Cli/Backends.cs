@@ -1,18 +1,14 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using RagCluster.Grains;
+using RagCluster.Api;
 using RagCluster.Grains.Backup;
 using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.OwnVectors;
-using RagCluster.Hosting;
 using RagCluster.Metadata;
 
 namespace RagCluster.Cli;
@@ -69,52 +65,60 @@ public sealed record BatchItem(string Id, string Status, string? Error, int? Ret
 public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
 /// <summary>
-/// The embedded default: a single Orleans silo in this process on the local SQLite store (the same data the API's
-/// embedded default uses; run one of them at a time). It acts as the operator of that store: collections are
-/// those of tenant "default" (the same ones the API's bootstrap admin key sees).
+/// The embedded default: the API silo itself (<see cref="ApiHost"/>: one Orleans silo and the HTTP API) in this process
+/// on the local SQLite store (the same data the API's embedded default uses; run one of them at a time), called over
+/// loopback like any cluster, so every rule of every operation is the API's own (issue 83: no second copy of them
+/// here). It acts as the operator of that store with a key that lives only as long as this process: collections are
+/// those of tenant "default" (the same ones the API's bootstrap admin key sees), and it sees every document.
 /// </summary>
 public sealed class EmbeddedBackend : IRagBackend
 {
-    private readonly IHost _host;
-    private readonly IGrainFactory _silo;
+    private readonly ApiHost _host;
+    private readonly HttpBackend _api;
+    private readonly string _embedding;
 
-    private EmbeddedBackend(IHost host)
-    {
-        _host = host;
-        _silo = host.Services.GetRequiredService<IGrainFactory>();
-    }
+    private EmbeddedBackend(ApiHost host, HttpBackend api, string embedding) => (_host, _api, _embedding) = (host, api, embedding);
 
     public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, CancellationToken ct)
     {
         Directory.CreateDirectory(dataDir);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddEnvironmentVariables();
+        var key = "rck_embedded_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)); // never stored: the API compares it in memory
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Path"] = dataDir,
+            ["Urls"] = "http://127.0.0.1:0", // a port of its own, beside any API silo on this machine
+            ["Silo:ClusterId"] = "dev",
+            ["Silo:Clustering"] = "localhost",
+            ["Silo:ListenAddress"] = "127.0.0.1",
+            ["Silo:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Silo:GatewayPort"] = "0",
+            ["Silo:Roles"] = RagCluster.Grains.Placement.SiloRoles.Embedding, // the only silo: it embeds, whatever the environment says
+            ["Auth:BootstrapAdminKey"] = key,
+            // One caller, this process: its pace is set by Retry-After, not by a per-key quota meant for many clients.
+            ["RateLimit:PermitsPerSecond"] = "1000000",
+            ["RateLimit:Burst"] = "1000000",
+            ["Logging:LogLevel:Default"] = "Error",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Error",
+            ["Logging:LogLevel:Orleans"] = "Error",
+            ["Logging:LogLevel:Polly"] = "Error",
+        };
         // --model (or RAGCLUSTER_MODEL) is a built-in model's name, none, or a model folder; named, it wins over Embedding__*.
         if ((modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL")) is { Length: > 0 } model)
         {
             var named = model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Embedding:Model"] = named ? model : "none",
-                ["Embedding:ModelDirectory"] = named ? "" : model,
-            });
+            settings["Embedding:Model"] = named ? model : "none";
+            settings["Embedding:ModelDirectory"] = named ? "" : model;
         }
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
-        builder.Services.AddRagPipeline(builder.Configuration);
-        builder.UseOrleans(silo => silo.AddRagClusterSilo(builder.Configuration, o =>
+        var host = ApiHost.Build([], settings, builder =>
         {
-            o.ClusterId = "dev";
-            o.Clustering = "localhost";
-            o.Storage = "sqlite:" + Path.Combine(Path.GetFullPath(dataDir), "ragcluster.db");
-            o.SiloPort = FreePort(); // a silo of its own, beside any API silo on this machine
-            o.GatewayPort = 0;
-            o.Roles = RagCluster.Grains.Placement.SiloRoles.Embedding; // the only silo: it embeds, whatever the environment says
-        }));
-        var host = builder.Build();
-        RagCluster.Hosting.StartupErrors.ValidateSettings(host.Services); // settings from the environment (Embedding__Pooling) are checked before the silo starts
-        host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>(); // an unusable model setting fails before the silo starts
-        await host.StartAsync(ct);
-        return new EmbeddedBackend(host);
+            // Its log on stderr, errors only: stdout is the command's output.
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+        var embedding = await host.StartAsync();
+        var url = host.App.Urls.First();
+        return new EmbeddedBackend(host, new HttpBackend(url, key), embedding);
     }
 
     private static int FreePort()
@@ -124,142 +128,36 @@ public sealed class EmbeddedBackend : IRagBackend
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    public string Describe() => $"embedded silo on {_host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress}; {_host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>().Status}";
+    public string Describe() => $"embedded API silo on {_host.App.Urls.First()} ({_host.App.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress}); {_embedding}";
 
-    private static string Key(string collection) => TenantScope.CollectionKey(TenantScope.DefaultTenant, collection);
-
-    /// <summary>The grain key of the collection, or of the one it is an alias of (a collection's name wins, as over HTTP).</summary>
-    private async Task<string> Existing(string collection)
-    {
-        if (await _silo.GetGrain<ICollectionGrain>(Key(collection)).Exists()) return Key(collection);
-        if (await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is { } target && await _silo.GetGrain<ICollectionGrain>(Key(target)).Exists())
-            return Key(target);
-        throw new CliException($"no collection '{collection}'");
-    }
-
-    public async Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null)
-    {
-        if (!RagCluster.Grains.Interfaces.Naming.Names.IsName(collection)) throw new CliException("collection names are " + RagCluster.Grains.Interfaces.Naming.Names.NameRule);
-        var grain = _silo.GetGrain<ICollectionGrain>(Key(collection));
-        if (await grain.Exists() || await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).Resolve(collection) is not null) return false;
-        var defaults = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RagCluster.Grains.Collections.CollectionDefaults>>().Value;
-        await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AdmitCollection(collection);
-        await grain.Create(new CollectionSettings(defaults.ShardCount, defaults.ChunkMaxTokens, defaults.ChunkOverlapTokens) { Dimensions = dimensions, AccessField = accessField });
-        await _silo.GetGrain<ITenantGrain>(TenantScope.DefaultTenant).AddCollection(collection);
-        return true;
-    }
-
-    // The embedded CLI is the operator at the data's own files: it writes as one who sees every document.
-    public async Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) =>
-        await _silo.Document(await Existing(collection), id).Ingest(request with { Writer = ReadAccess.All });
-
-    public async Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct)
-    {
-        var key = await Existing(collection);
-        (DocumentStatus? Status, RagCluster.Grains.Documents.DocumentRefusal? Refusal)[] stored;
-        try
-        {
-            // Paced by the silo's backlog as the API paces a client: the bulk text path would otherwise take a whole corpus into memory.
-            stored = await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(_silo, key, documents, ReadAccess.All, ct,
-                _host.Services.GetRequiredService<RagCluster.Grains.Documents.IndexingSlots>(), _host.Services.GetRequiredService<RagCluster.Grains.Documents.BulkTextIndexer>(),
-                _host.Services.GetRequiredService<RagCluster.Grains.Documents.DocumentSizes>());
-        }
-        catch (IngestBacklogFullException e)
-        {
-            var full = RagCluster.Grains.Documents.DocumentRefusal.Of(e);
-            stored = documents.Select(_ => ((DocumentStatus?)null, (RagCluster.Grains.Documents.DocumentRefusal?)full)).ToArray();
-        }
-        return documents.Select((d, i) => new BatchItem(d.Id, stored[i].Status?.Status ?? "rejected",
-            stored[i].Refusal is { } r ? $"{r.Title}: {r.Detail}" : null,
-            stored[i].Refusal is { Retryable: true } ? StorageUnavailableException.RetryAfterSeconds : null)).ToArray();
-    }
-
-    public async Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct) =>
-        await _silo.GetGrain<ICollectionReadsGrain>(await Existing(collection)).Statuses([.. ids], ReadAccess.All);
-
-    public async Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) =>
-        (await StatusManyAsync(collection, [id], ct))[0];
-
-    public async Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) =>
-        await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection)).Search(request with { Access = ReadAccess.All }, ct); // the store's owner: every document
-
-    public async Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
-        IReadOnlyList<(string Question, string Answer)>? history = null)
-    {
-        var asked = await _silo.GetGrain<IQueryPlanGrain>(await Existing(collection))
-            .Ask(new AskRequest(new SearchRequest(question, topK, filter, null) { Access = ReadAccess.All }, RagCluster.Grains.Answering.ExtractiveAnswerer.DefaultSentences)
-            { Earlier = history is { Count: > 0 } ? history[^1].Question : null }, ct); // the store's owner: every document; no LLM here: a follow-up is fused with the question before it
-        return (asked.Extractive.Text, asked.Extractive.Citations, asked.Search.Plan);
-    }
-
-    public async Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) =>
-        await _silo.GetGrain<ICollectionGrain>(await Existing(collection)).GetInfo() with { Collection = collection };
-
-    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct) =>
-        _silo.GetGrain<IApiKeyGrain>(ApiKeyFormat.NewKeyId()).Create(tenant, role, description, groups);
-
-    public async Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => await (await ExistingKey(keyId)).SetGroups(groups);
-
-    public Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct) => Aliases.Set(alias, collection);
-
-    public Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct) => Aliases.List();
-
-    public async Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => await Aliases.Remove(alias) is not null;
-
-    private IAliasesGrain Aliases => _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant);
-
-    public async Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct)
-    {
-        await _silo.GetGrain<ITenantGrain>(tenant).SetLimits(limits);
-        return limits;
-    }
-
-    public Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct) => _silo.GetGrain<ITenantGrain>(tenant).Usage();
-
-    public async Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct)
-    {
-        var ids = await _silo.GetGrain<ITenantGrain>(tenant ?? TenantScope.DefaultTenant).KeyIds();
-        return (await Task.WhenAll(ids.Select(id => _silo.GetGrain<IApiKeyGrain>(id).GetInfo()))).OfType<ApiKeyInfo>().ToArray();
-    }
-
-    public async Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Rotate();
-
-    public async Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => await (await ExistingKey(keyId)).Revoke();
-
-    public async Task DropCollectionAsync(string collection, CancellationToken ct)
-    {
-        if (await Existing(collection) != Key(collection)) throw new CliException($"'{collection}' is an alias; drop the collection by its own name");
-        if ((await _silo.GetGrain<IAliasesGrain>(TenantScope.DefaultTenant).List()).FirstOrDefault(a => a.Collection == collection) is { } alias)
-            throw new CliException($"alias '{alias.Alias}' names '{collection}': move or delete the alias first");
-        await _silo.GetGrain<ICollectionDeletionGrain>(Key(collection)).Delete(ct);
-    }
-
-    public async Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct)
-    {
-        var key = await Existing(collection);
-        await using var output = File.Create(file);
-        var m = await CollectionArchive.WriteAsync(_silo, key, collection, output, ct);
-        return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
-    }
-
-    public async Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct)
-    {
-        await using var input = File.OpenRead(file);
-        var m = await CollectionArchive.RestoreAsync(_silo, TenantScope.DefaultTenant, collection, input, ct);
-        return new BackupSummary(collection, m.Documents, m.Chunks, m.Skipped);
-    }
-
-    private async Task<IApiKeyGrain> ExistingKey(string keyId)
-    {
-        var key = _silo.GetGrain<IApiKeyGrain>(keyId);
-        if (!ApiKeyFormat.IsKeyId(keyId) || await key.GetInfo() is null) throw new CliException($"no API key '{keyId}'");
-        return key;
-    }
+    public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) => _api.IngestAsync(collection, id, request, ct);
+    public Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct) => _api.IngestManyAsync(collection, documents, ct);
+    public Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct) => _api.StatusManyAsync(collection, ids, ct);
+    public Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) => _api.StatusAsync(collection, id, ct);
+    public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) => _api.SearchAsync(collection, request, ct);
+    public Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
+        IReadOnlyList<(string Question, string Answer)>? history = null) => _api.AskAsync(collection, question, topK, filter, ct, history);
+    public Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) => _api.CollectionAsync(collection, ct);
+    public Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null) => _api.EnsureCollectionAsync(collection, dimensions, ct, accessField);
+    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct) => _api.CreateKeyAsync(tenant, role, description, groups, ct);
+    public Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct) => _api.SetAliasAsync(alias, collection, ct);
+    public Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct) => _api.ListAliasesAsync(ct);
+    public Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => _api.DeleteAliasAsync(alias, ct);
+    public Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => _api.SetKeyGroupsAsync(keyId, groups, ct);
+    public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => _api.ListKeysAsync(tenant, ct);
+    public Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => _api.RotateKeyAsync(keyId, ct);
+    public Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => _api.RevokeKeyAsync(keyId, ct);
+    public Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct) => _api.SetTenantLimitsAsync(tenant, limits, ct);
+    public Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct) => _api.TenantUsageAsync(tenant, ct);
+    public Task DropCollectionAsync(string collection, CancellationToken ct) => _api.DropCollectionAsync(collection, ct);
+    public Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct) => _api.BackupAsync(collection, file, ct);
+    public Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct) => _api.RestoreAsync(collection, file, ct);
 
     public async ValueTask DisposeAsync()
     {
-        await _host.StopAsync(CancellationToken.None);
-        _host.Dispose();
+        await _api.DisposeAsync();
+        await _host.App.StopAsync(CancellationToken.None);
+        await _host.App.DisposeAsync();
     }
 }
 

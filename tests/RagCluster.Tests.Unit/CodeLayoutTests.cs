@@ -84,6 +84,15 @@ public sealed partial class CodeLayoutTests
     }
 
     [Fact]
+    public void The_cli_calls_the_api_not_the_grains()
+    {
+        // Its embedded mode hosts the API silo in process (ApiHost) and calls it like any cluster: a grain call from
+        // the CLI would be an operation without the API's rules (alias, trim, validation, limits, audit).
+        var calls = Sources("src/Cli").Where(f => GrainCall().IsMatch(File.ReadAllText(f))).Select(Relative).ToList();
+        Assert.True(calls.Count == 0, "call the API through the backend instead: " + string.Join(", ", calls));
+    }
+
+    [Fact]
     public void The_contracts_hold_no_filter_language()
     {
         // Filters cross grain calls as parsed terms; parsing, evaluating and the access wall live in src/Metadata and
@@ -101,6 +110,9 @@ public sealed partial class CodeLayoutTests
 
     [GeneratedRegex(@"\bDocumentAccess\b|\bDocumentWrites\b|\.Sees\(")]
     private static partial Regex AccessTrim();
+
+    [GeneratedRegex(@"\bGetGrain<|\bIGrainFactory\b|\bIClusterClient\b")]
+    private static partial Regex GrainCall();
 
     [GeneratedRegex(@"^public interface (I\w+Grain)\b", RegexOptions.Multiline)]
     private static partial Regex GrainInterface();
