@@ -1,6 +1,4 @@
 using Microsoft.AspNetCore.Diagnostics;
-using RagCluster.Grains.Documents;
-using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Api;

@@ -12,7 +12,7 @@ namespace RagCluster.Cli;
 
 public static partial class Commands
 {
-    private const int MaxBatch = RagCluster.Grains.Documents.DocumentBatch.MaxDocuments;
+    private const int MaxBatch = RagCluster.Grains.Interfaces.Documents.DocumentLimits.MaxDocuments;
     private const long BatchBytes = 8L * 1024 * 1024;
 
     /// <summary>Sends of one document answered 503 before it is reported failed (waits of Retry-After, doubling, at most 30 s).</summary>

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
@@ -18,14 +17,14 @@ public static class BatchIngest
     /// (403, TenantLimitExceededException) only when it would take the tenant past a limit.
     /// </summary>
     public static async Task<(BatchAccepted? Accepted, ProblemHttpResult? Problem)> IngestAsync(
-        CollectionRef c, IReadOnlyList<DocumentInput?> documents, CollectionSettings settings, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, DocumentSizes sizes, ILogger log, CancellationToken ct)
+        CollectionRef c, IReadOnlyList<DocumentInput?> documents, CollectionSettings settings, IGrainFactory grains, ILogger log, CancellationToken ct)
     {
-        if (documents.Count is 0 or > DocumentBatch.MaxDocuments)
-            return (null, RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents (it has {documents.Count})"));
+        if (documents.Count is 0 or > DocumentLimits.MaxDocuments)
+            return (null, RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentLimits.MaxDocuments} documents (it has {documents.Count})"));
         var results = new BatchItem[documents.Count];
         var rejected = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var work = new List<(int Index, string Id, IngestRequest Request)>();
+        var work = new List<(int Index, DocumentBatchItem Item)>();
         for (var i = 0; i < documents.Count; i++)
         {
             var (parsed, rejection) = documents[i] is { } d ? ParseDocument(d, settings) : (null, new IngestRejection(400, "Missing document", "null in \"documents\""));
@@ -39,12 +38,12 @@ public static class BatchIngest
                 results[i] = new BatchItem(id, "rejected", Error: rejection);
                 rejected++;
             }
-            else work.Add((i, parsed!.Value.Id, parsed.Value.Request));
+            else work.Add((i, new DocumentBatchItem(parsed!.Value.Id, parsed.Value.Request)));
         }
-        var stored = await DocumentBatch.IngestAsync(grains, c.Key, work.Select(w => (w.Id, w.Request)).ToList(), c.Access, ct, slots, texts, sizes);
+        var stored = await grains.GetGrain<IIngestGrain>(c.Key).IngestBatch([.. work.Select(w => w.Item)], c.Access, ct);
         for (var k = 0; k < work.Count; k++)
         {
-            var (index, id, _) = work[k];
+            var (index, (id, _)) = work[k];
             if (stored[k] is ({ } status, null)) results[index] = new BatchItem(id, status.Status, status.Version);
             else
             {

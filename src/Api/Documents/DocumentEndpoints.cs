@@ -4,7 +4,6 @@ using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Limits;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
@@ -33,7 +32,7 @@ public static class DocumentEndpoints
 
     [EndpointName("IngestDocuments"), EndpointSummary("Add or replace documents: one, a batch, or a file"), Tags("Documents")]
     private static async Task<Results<Accepted<DocumentAccepted>, Accepted<BatchAccepted>, ProblemHttpResult>> IngestDocuments(
-        CollectionRef c, HttpRequest request, IGrainFactory grains, IndexingSlots slots, BulkTextIndexer texts, DocumentSizes sizes, ILogger<IngestBody> log)
+        CollectionRef c, HttpRequest request, IGrainFactory grains, ILogger<IngestBody> log)
     {
         IngestRequest ingest;
         string id;
@@ -84,7 +83,7 @@ public static class DocumentEndpoints
             {
                 if (body.Text is not null || body.ContentBase64 is not null || body.Id is not null)
                     return RagEndpoints.Problem(400, "Ambiguous body", "send either one document or \"documents\", not both");
-                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, settings, grains, slots, texts, sizes, log, request.HttpContext.RequestAborted);
+                var (accepted, refused) = await BatchIngest.IngestAsync(c, batch, settings, grains, log, request.HttpContext.RequestAborted);
                 if (refused is not null) return refused;
                 // Documents not taken now that may be later: the client is paced as for a whole-request 503.
                 if (accepted!.Documents.Any(d => d.Error?.RetryAfter is not null))
@@ -97,10 +96,7 @@ public static class DocumentEndpoints
             (id, ingest) = parsed!.Value;
         }
         if (ValidDocumentId(id) is { } badId) return badId;
-        // Paced, not refused, while this silo's backlog is full (the document's grain may refuse it all the same).
-        if (!await slots.WaitForRoomAsync(1, ingest.Content.Length, request.HttpContext.RequestAborted))
-            throw new IngestBacklogFullException($"this silo holds {slots.QueuedDocuments} document(s) waiting to be indexed; nothing was stored, send it again later");
-        var status = await grains.Document(c.Key, id).Ingest(ingest with { Writer = c.Access });
+        var status = await grains.GetGrain<IIngestGrain>(c.Key).Ingest(id, ingest, c.Access, request.HttpContext.RequestAborted);
         return TypedResults.Accepted($"/v1/collections/{c.Name}/documents/{Uri.EscapeDataString(id)}", new DocumentAccepted(id, status.Status, status.Version));
     }
 
@@ -116,8 +112,8 @@ public static class DocumentEndpoints
         if (body!.Filter is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } filter)
         {
             if (body.Ids is not null) return RagEndpoints.Problem(400, "Invalid request", "send either \"ids\" or \"filter\", not both");
-            if (body.Limit is < 1 or > DocumentBatch.MaxDocuments) return RagEndpoints.Problem(400, "Invalid limit", $"limit must be 1..{DocumentBatch.MaxDocuments}");
-            var page = await c.Reads(grains).Page(filter.GetRawText(), body.After, body.Limit ?? DocumentBatch.MaxDocuments, c.Access);
+            if (body.Limit is < 1 or > DocumentLimits.MaxDocuments) return RagEndpoints.Problem(400, "Invalid limit", $"limit must be 1..{DocumentLimits.MaxDocuments}");
+            var page = await c.Reads(grains).Page(filter.GetRawText(), body.After, body.Limit ?? DocumentLimits.MaxDocuments, c.Access);
             (ids, next) = ([.. page.DocumentIds], page.Next);
         }
         else if (InvalidIds(body.Ids) is { } refused) return refused;
@@ -159,8 +155,8 @@ public static class DocumentEndpoints
     /// <summary>Why a list of document ids (statuses, contents) cannot be served: empty, too long, or an id that is not one.</summary>
     private static ProblemHttpResult? InvalidIds(List<string?>? ids)
     {
-        if (ids is not { Count: > 0 and <= DocumentBatch.MaxDocuments })
-            return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentBatch.MaxDocuments} document ids");
+        if (ids is not { Count: > 0 and <= DocumentLimits.MaxDocuments })
+            return RagEndpoints.Problem(400, "Invalid ids", $"send {{\"ids\":[…]}} with 1..{DocumentLimits.MaxDocuments} document ids");
         var wrong = ids.FindIndex(i => i is null || !Names.IsDocumentId(i));
         return wrong < 0 ? null : RagEndpoints.Problem(400, "Invalid document id", $"'{ids[wrong]}': use " + Names.DocumentIdRule);
     }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
@@ -59,8 +58,8 @@ public static class TagUpdates
     {
         var (body, error) = await RagEndpoints.ReadJson<TagPatchBatch>(request);
         if (error is not null) return error;
-        if (body!.Documents is not { Count: > 0 and <= DocumentBatch.MaxDocuments } documents)
-            return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentBatch.MaxDocuments} documents, each {{\"id\",\"tags\"}}");
+        if (body!.Documents is not { Count: > 0 and <= DocumentLimits.MaxDocuments } documents)
+            return RagEndpoints.Problem(400, "Invalid batch", $"\"documents\" must hold 1..{DocumentLimits.MaxDocuments} documents, each {{\"id\",\"tags\"}}");
         var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
         var declared = settings.Fields;
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using RagCluster.Api.Auth;
 using RagCluster.Api.OpenApi;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Api.Embeddings;
 

@@ -10,7 +10,6 @@ using RagCluster.Api.Documents;
 using RagCluster.Api.Querying;
 using RagCluster.Grains.Answering;
 using RagCluster.Grains.Conversations;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
@@ -91,14 +90,14 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
     [McpServerTool(Name = "add_documents", Title = "Add documents", Destructive = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [ToolRole(Roles.Writer)]
     [Description("Adds documents to a collection, or replaces those with the same ids (up to 1000 a call). Each is stored durably and answered at once with its own status ('accepted', then indexed in the background; read_document shows when it is 'indexed'), or 'rejected' with the reason; one bad document does not refuse the others.")]
-    public async Task<BatchAccepted> AddDocuments(ClaimsPrincipal caller, IndexingSlots slots, BulkTextIndexer texts, DocumentSizes sizes, ILogger<RagTools> log,
+    public async Task<BatchAccepted> AddDocuments(ClaimsPrincipal caller, ILogger<RagTools> log,
         [Description(CollectionHelp)] string collection,
         [Description("The documents, each with an id and its text.")] TextDocument[] documents,
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
         var settings = await grains.GetGrain<ICollectionGrain>(c.Key).GetSettings();
-        var (accepted, refused) = await BatchIngest.IngestAsync(c, documents.Select(d => (DocumentInput?)d.AsInput()).ToList(), settings, grains, slots, texts, sizes, log, ct);
+        var (accepted, refused) = await BatchIngest.IngestAsync(c, documents.Select(d => (DocumentInput?)d.AsInput()).ToList(), settings, grains, log, ct);
         ToolProblem.ThrowIf(refused);
         return accepted!;
     }

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Caching;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Lexical;
 

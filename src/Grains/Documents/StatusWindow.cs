@@ -11,7 +11,7 @@ public sealed class StatusWindow
 {
     private readonly int _min, _max;
 
-    public StatusWindow(int min = 16, int max = DocumentBatch.MaxDocuments)
+    public StatusWindow(int min = 16, int max = Interfaces.Documents.DocumentLimits.MaxDocuments)
     {
         if (min < 1 || max < min) throw new ArgumentException("need 1 <= min <= max");
         (_min, _max, Size) = (min, max, min);

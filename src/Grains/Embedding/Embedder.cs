@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using RagCluster.Grains.Interfaces.Embedding;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Placement;
 
 namespace RagCluster.Grains.Embedding;

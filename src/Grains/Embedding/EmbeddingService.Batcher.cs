@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RagCluster.Grains.Diagnostics;
+using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Grains.Embedding;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding.Onnx;
 using RagCluster.Grains.Interfaces.Embedding;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Placement;
 using RagCluster.Grains.Text;
 

@@ -1,4 +1,5 @@
 using RagCluster.Grains.Interfaces.Collections;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Storage.GrainLogs;
 
@@ -149,7 +150,7 @@ public sealed partial class IndexShardGrain
             var answers = await Task.WhenAll(asked).WaitAsync(SiblingPatience);
             return copy == 0 || answers.All(settled => settled);
         }
-        catch (Exception e) when (RagCluster.Grains.Documents.DocumentRefusal.IsTransient(e)) // a timeout among them
+        catch (Exception e) when (DocumentRefusal.IsTransient(e)) // a timeout among them
         {
             asked.ForEach(a => a.Ignore());
             return false; // a copy loading, moving or on a dead silo: ask again at the next check

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Interfaces.Caching;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Metadata;
 
@@ -69,7 +70,7 @@ public sealed partial class QueryPlanGrain
         {
             return await call();
         }
-        catch (Exception e) when (Documents.DocumentRefusal.IsTransient(e))
+        catch (Exception e) when (DocumentRefusal.IsTransient(e))
         {
             RagMetrics.CacheUnavailable.Add(1, RagMetrics.Tag("operation", operation));
             QueryPlanLog.SharedCacheSkipped(log, operation, e.Message.Split('\n')[0]);

@@ -1,4 +1,3 @@
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;

@@ -1,4 +1,3 @@
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 

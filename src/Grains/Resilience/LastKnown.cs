@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
-using RagCluster.Grains.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Querying;
 
 namespace RagCluster.Grains.Resilience;

@@ -1,5 +1,4 @@
 using Orleans.GrainDirectory;
-using RagCluster.Grains.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 
 namespace RagCluster.Hosting.Directories;

@@ -60,7 +60,7 @@ public sealed class ErrorMappingTests
         Assert.Equal((409, "the collection already exists"), Short(await Handle(new ConflictException("the collection already exists"))));
         Assert.Equal((404, "no key k1"), Short(await Handle(new NotFoundException("no key k1"))));
         Assert.Equal(503, (await Handle(new StorageUnavailableException("storage unavailable during a read"))).Status);
-        Assert.Equal(503, (await Handle(new RagCluster.Grains.Embedding.EmbeddingUnavailableException("no model"))).Status);
+        Assert.Equal(503, (await Handle(new RagCluster.Grains.Interfaces.Errors.EmbeddingUnavailableException("no model"))).Status);
         // A silo that cannot be reached: a retriable 503 whose detail is the message's first line, not the stack Orleans appends.
         var unreachable = new Orleans.Runtime.SiloUnavailableException(
             "Exception while sending message: Unable to connect to S127.0.0.1:34947:154811303, will retry after 4ms\n   at Orleans.Runtime.Messaging.ConnectionManager.GetConnectionAsync(SiloAddress endpoint)");

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Embedding.Onnx;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Text;
 using RagCluster.Tests.Infrastructure;
 
