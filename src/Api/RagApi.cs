@@ -8,7 +8,7 @@ using RagCluster.Api.Mcp;
 using RagCluster.Api.Network;
 using RagCluster.Api.OpenApi;
 using RagCluster.Api.Web;
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 using RagCluster.Hosting.Diagnostics;
 using Scalar.AspNetCore;
 

@@ -3,13 +3,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RagCluster.Configuration;
+using RagCluster.Grains.Answering;
 using RagCluster.Grains.Caching;
 using RagCluster.Grains.Collections;
-using RagCluster.Grains.Configuration;
 using RagCluster.Grains.Documents;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Indexing;
-using RagCluster.Grains.Answering;
 using RagCluster.Grains.Querying;
 using RagCluster.Grains.Vectors;
 

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Auditing;
 using RagCluster.Grains.Interfaces.Security;
 
@@ -115,7 +114,7 @@ public static partial class AdminEndpoints
         var query = new AuditQuery(since, until, tenant, keyId, limit ?? 100);
         var result = new List<AuditEntry>();
         for (var day = until.UtcDateTime.Date; day >= since.UtcDateTime.Date && result.Count < query.Limit; day = day.AddDays(-1))
-            result.AddRange(await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(new DateTimeOffset(day, TimeSpan.Zero)))
+            result.AddRange(await grains.AuditDay(new DateTimeOffset(day, TimeSpan.Zero))
                 .Query(query with { Limit = query.Limit - result.Count }));
         return TypedResults.Ok(result);
     }

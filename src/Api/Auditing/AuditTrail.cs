@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
 using RagCluster.Api.Auth;
-using RagCluster.Grains.Auditing;
 using RagCluster.Grains.Interfaces.Auditing;
 
 namespace RagCluster.Api.Auditing;
@@ -64,7 +63,7 @@ public sealed class AuditTrail(IGrainFactory grains, ILogger<AuditTrail> log)
             http.Connection.RemoteIpAddress?.ToString());
         try
         {
-            await grains.GetGrain<IAuditGrain>(AuditGrain.KeyFor(at)).Append(entry);
+            await grains.AuditDay(at).Append(entry);
         }
         catch (Exception e)
         {

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.IdentityModel.Tokens;
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Api.Auth;

@@ -1,4 +1,4 @@
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 
 namespace RagCluster.Api.Embeddings;
 

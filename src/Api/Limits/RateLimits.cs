@@ -1,6 +1,6 @@
 using System.Threading.RateLimiting;
 using RagCluster.Api.Auth;
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 
 namespace RagCluster.Api.Limits;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 
 namespace RagCluster.Api.Network;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 
 namespace RagCluster.Api.Network;
 

@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Answering;
 
 /// <summary>Bound from "Llm": an OpenAI-compatible chat endpoint (OpenAI, Ollama's /v1, vLLM, llama.cpp server).</summary>
-public sealed class LlmOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class LlmOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>Base URL up to /v1, e.g. http://127.0.0.1:11434/v1 for Ollama. Empty: extractive answers only.</summary>
     public string Endpoint { get; set; } = "";

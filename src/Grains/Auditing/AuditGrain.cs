@@ -20,7 +20,6 @@ public sealed class AuditGrain([PersistentRows("audit-rows")] IPersistentRows ro
     private List<AuditEntry> _legacy = [];
     private uint _sequence = (uint)Random.Shared.Next();
 
-    public static string KeyFor(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
     // Newest first in key order: ticks counted back from the end of time, then a sequence for entries of one tick.
     private static long Inverted(DateTimeOffset at) => DateTime.MaxValue.Ticks - at.UtcTicks;
@@ -34,8 +33,8 @@ public sealed class AuditGrain([PersistentRows("audit-rows")] IPersistentRows ro
 
     public async Task Append(AuditEntry entry)
     {
-        if (KeyFor(entry.At) != this.GetPrimaryKeyString())
-            throw new InvalidRequestException($"entry of {KeyFor(entry.At)} sent to audit day {this.GetPrimaryKeyString()}");
+        if (AuditDayKey.Of(entry.At) != this.GetPrimaryKeyString())
+            throw new InvalidRequestException($"entry of {AuditDayKey.Of(entry.At)} sent to audit day {this.GetPrimaryKeyString()}");
         var key = $"{Inverted(entry.At):D19}.{unchecked(_sequence++):x8}";
         await rows.WriteAsync([], [new RowChange(Entries, key, serializer.SerializeToArray(entry))]);
     }

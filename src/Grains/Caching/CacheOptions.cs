@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Caching;
 
 /// <summary>Bound from "Cache".</summary>
-public sealed class CacheOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class CacheOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>Query results each silo keeps in its L1 cache.</summary>
     public int L1Capacity { get; set; } = 4096;

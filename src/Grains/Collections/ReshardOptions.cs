@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Collections;
 
 /// <summary>How a reshard copies, bound from the "Reshard" configuration section.</summary>
-public sealed class ReshardOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class ReshardOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>Chunks read from an old shard per step; each step's chunks reach each new shard as one merge.</summary>
     public int PageChunks { get; set; } = 2048;

@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Conversations;
 
 /// <summary>Bound from "Conversations": how long and how much of a conversation the server keeps.</summary>
-public sealed class ConversationOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class ConversationOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>A conversation with no turn for this long is gone (a 404); each turn starts the time again.</summary>
     public double TtlSeconds { get; set; } = 3600;

@@ -1,4 +1,4 @@
-using RagCluster.Grains.Configuration;
+using RagCluster.Configuration;
 using RagCluster.Grains.Embedding.BuiltIn;
 
 namespace RagCluster.Grains.Embedding;

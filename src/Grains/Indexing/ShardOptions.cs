@@ -1,7 +1,7 @@
 namespace RagCluster.Grains.Indexing;
 
 /// <summary>Shard settings (<c>Shards:*</c>): how long a removed document's version is remembered (<see cref="Tombstones"/>), copies' polling, waking at start.</summary>
-public sealed class ShardOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class ShardOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>At least this long, at most twice. Must outlast any write still in flight at a removal: grain calls expire after Silo:CallTimeout (30 s by default).</summary>
     public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromMinutes(10);

@@ -1,6 +1,6 @@
 namespace RagCluster.Grains.Vectors;
 
-public sealed class HnswOptions : RagCluster.Grains.Configuration.IValidatedOptions
+public sealed class HnswOptions : RagCluster.Configuration.IValidatedOptions
 {
     /// <summary>Links per node on upper layers (layer 0 gets 2M).</summary>
     public int M { get; set; } = 16;

@@ -20,7 +20,7 @@ public sealed class AuditTrailTests
     {
         var serviceId = "audit-" + Guid.NewGuid().ToString("N")[..6];
         var day = new DateTimeOffset(2026, 11, 24, 0, 0, 0, TimeSpan.Zero);
-        var key = AuditGrain.KeyFor(day);
+        var key = AuditDayKey.Of(day);
         AuditEntry Entry(int i) => new(day.AddSeconds(i * 10), $"k{i % 3}", i % 2 == 0 ? "acme" : "globex", "writer", "POST /v1/x", $"/v1/x/{i}", 202, null);
         // The store as the version before rows left it: two entries of this day in the grain's log.
         var dir = Directory.CreateTempSubdirectory("rc-audit").FullName;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace RagCluster.Grains.Configuration;
+namespace RagCluster.Configuration;
 
 /// <summary>Settings a person writes. <see cref="Validate"/> throws an <see cref="ArgumentException"/> whose one line names the key to fix.</summary>
 public interface IValidatedOptions
