@@ -12,7 +12,7 @@ export RAGCLUSTER_TEST_RUN=run$$
 # A cancelled run (Ctrl-C, a CI timeout) ends that session too, since a signal to this script does not reach it. The
 # run goes in the background and the script waits for it: bash runs a trap only once a foreground command has ended.
 trap 'pkill -KILL -s "$(cat "$session")" 2>/dev/null; exit 130' INT TERM
-# Built first (projects in parallel), then the two test projects run one after the other (-m:1): the unit tests beside
+# Built first (projects in parallel), then the three test projects run one after the other (-m:1): the unit tests beside
 # the cluster tests would take the cores those clusters' failure detection is tuned to.
 # The build takes the arguments' MSBuild properties (-p:…); dotnet test takes them all (a --filter too).
 { setsid --wait bash -c 'echo $$ > "$0"; props=(); for a in "$@"; do case $a in -p:*|/p:*) props+=("$a");; esac; done

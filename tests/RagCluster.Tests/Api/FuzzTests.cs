@@ -8,12 +8,6 @@ using Xunit.Abstractions;
 
 namespace RagCluster.Tests.Rag;
 
-/// <summary>The API silo with two more silos on the same store: a running 3-silo cluster to attack.</summary>
-public sealed class ThreeSiloApiProcess : ApiProcess
-{
-    protected override int ExtraSilos => 2;
-}
-
 /// <summary>
 /// Hostile input: ≥ 10,000 malformed HTTP requests (bad JSON, wrong types, huge bodies, path tricks, odd headers
 /// and content types, bad keys and tokens) from 8 concurrent clients, plus malformed raw HTTP/1.1 on sockets

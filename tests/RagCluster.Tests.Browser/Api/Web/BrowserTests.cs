@@ -69,6 +69,10 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
         for (var i = 0; i < 100 && (await api.Http.GetFromJsonAsync<JsonElement>("v1/collections/dash/documents/d")).GetProperty("status").GetString() != "indexed"; i++) await Task.Delay(100);
         var search = await (await api.Http.PostAsJsonAsync("v1/collections/dash/search", new { query = "grains over silos unique-dashboard-query", plan = "bm25" })).Content.ReadFromJsonAsync<JsonElement>();
         var traceId = search.GetProperty("traceId").GetString()!;
+        // The methods table lists the 25 busiest: one search's single call tied with other methods' single calls and
+        // was left out at random (seen once the ingest added a grain method), so the search is one of 30.
+        for (var i = 0; i < 29; i++)
+            Assert.Equal(HttpStatusCode.OK, (await api.Http.PostAsJsonAsync("v1/collections/dash/search", new { query = $"grains over silos {i}", plan = "bm25" })).StatusCode);
 
         // It updates by itself: more refreshes, and the new collection, its shards and the query appear.
         await Until(async () => await Refreshes() >= before + 2, "the dashboard refreshed twice more");
@@ -76,7 +80,7 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
         Assert.Equal(8, (await page.InnerTextAsync("#collections tr[data-collection='dash'] td:nth-child(3)")).Split(" / ").Length);
         await page.WaitForSelectorAsync($"#queries button[data-trace='{traceId}']");
         Assert.Contains("IndexShardGrain", await page.InnerTextAsync("#activations"));
-        Assert.Contains("IQueryPlanGrain.Search", await page.InnerTextAsync("#methods"));
+        await Until(async () => (await page.InnerTextAsync("#methods")).Contains("IQueryPlanGrain.Search"), "the busiest methods list the searches");
         // Each silo's embedding: all three run the model here (no Silo:Roles set), on CPU, and the texts are counted.
         Assert.Equal(3, await page.Locator("#embedding tr").CountAsync());
         Assert.All(await page.Locator("#embedding td.embedding-provider").AllInnerTextsAsync(), p => Assert.Equal("CPU", p));
@@ -156,6 +160,9 @@ public sealed class BrowserTests(ThreeSiloApiProcess api, Xunit.Abstractions.ITe
             var shown = await page.Locator("#error").CountAsync() > 0 ? await page.InnerTextAsync("#error") : "(no error element)";
             output.WriteLine($"the click did not open {url} within 30 s: the page is at {page.Url}, the browser {(cookie ? "has" : "has no")} the session " +
                 $"cookie, the page's error line reads \"{shown}\"; outside the browser the session answered {(int)issued} in {direct.ElapsedMilliseconds} ms");
+            // Only the navigation is forgiven: the click itself must have obtained the session (its POST set the cookie in
+            // this browser), or the page below answers 401; a handler that did nothing fails here.
+            Assert.True(cookie, $"the click obtained no dashboard session (the page's error line reads \"{shown}\")");
             Assert.Equal(200, (await page.GotoAsync(url))!.Status);
         }
         await Until(async () => System.Text.RegularExpressions.Regex.IsMatch(await page.InnerTextAsync("body"), @"ACTIVE SILOS\s+3\b"), "Orleans' dashboard counts three active silos");
