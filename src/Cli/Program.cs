@@ -3,7 +3,7 @@ using RagCluster.Cli;
 
 // ragcluster: ingest, search, ask, status, eval, keys, tenants, aliases, backup, restore and drop against the embedded default (a silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
-var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: embedded silo; env RAGCLUSTER_URL)" };
+var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: the API silo embedded in this process; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };
 var model = new Option<string?>("--model") { Description = "embedded mode: minilm or arctic-xs (built in), none (BM25 only) or a model folder (env RAGCLUSTER_MODEL)" };
 var collection = new Option<string>("--collection", "-c") { Description = "collection name (or an alias of one)", DefaultValueFactory = _ => "default" };
