@@ -45,9 +45,7 @@ public static class CollectionEndpoints
               AccessField = NoneIfEmpty(body.AccessField), IndexKind = body.IndexKind is "hnsw" ? null : body.IndexKind,
               Distance = body.Distance is "cosine" ? null : body.Distance, Language = body.Language is "english" ? null : body.Language,
               GraphLinks = body.GraphLinks is { Length: > 0 } links ? links : null };
-        await grains.GetGrain<ITenantGrain>(tenant).AdmitCollection(body.Name); // 403 at the tenant's limit
-        var created = await grains.GetGrain<ICollectionGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings);
-        await grains.GetGrain<ITenantGrain>(tenant).AddCollection(body.Name);
+        var created = await grains.GetGrain<ICollectionCreationGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings); // 403 at the tenant's limit
         return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
     }
 
