@@ -21,8 +21,16 @@ public sealed class StorageOutageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await PostgresServer.StartAsync();
-        _store = StoreLocation.Parse(await _server.CreateDatabaseAsync("outage"));
-        await DatabaseSchema.ApplyAsync(_store);
+        try
+        {
+            _store = StoreLocation.Parse(await _server.CreateDatabaseAsync("outage"));
+            await DatabaseSchema.ApplyAsync(_store);
+        }
+        catch
+        {
+            await _server.DisposeAsync(); // xUnit does not dispose a test whose InitializeAsync threw: the server would outlive it
+            throw;
+        }
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
