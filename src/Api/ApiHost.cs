@@ -15,7 +15,6 @@ namespace RagCluster.Api;
 public sealed class ApiHost(WebApplication app, RagApiSettings settings)
 {
     public WebApplication App => app;
-    public RagApiSettings Settings => settings;
 
     /// <summary>
     /// Standard ASP.NET Core configuration: appsettings.json beside the binary, env vars (Silo__Storage), --urls,
