@@ -2,6 +2,7 @@ using RagCluster.Api.Auth;
 using RagCluster.Grains;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Placement;
 using RagCluster.Hosting;
 using RagCluster.Hosting.Diagnostics;
 
@@ -37,8 +38,55 @@ public sealed class ApiHost(WebApplication app, RagApiSettings settings)
         return new ApiHost(builder.Build(), settings);
     }
 
+    /// <summary>
+    /// The API silo a tool runs inside its own process (the CLI's embedded default): the only silo of cluster "dev" on
+    /// <paramref name="dataDir"/>'s SQLite store, on loopback ports of its own, with <paramref name="operatorKey"/> as its
+    /// operator key (kept in memory only) and no per-key rate limit (one caller, paced by Retry-After).
+    /// </summary>
+    /// <param name="dataDir">The store's folder (created when missing).</param>
+    /// <param name="model">A built-in model's name, "none" or a model folder (null: the configured model).</param>
+    /// <param name="operatorKey">The key the tool calls the API with.</param>
+    /// <param name="logging">Where the host logs (a tool's stdout is its output).</param>
+    public static ApiHost BuildEmbedded(string dataDir, string? model, string operatorKey, Action<ILoggingBuilder> logging)
+    {
+        Directory.CreateDirectory(dataDir);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Path"] = dataDir,
+            ["Urls"] = "http://127.0.0.1:0", // a port of its own, beside any API silo on this machine
+            ["Silo:ClusterId"] = "dev",
+            ["Silo:Clustering"] = "localhost",
+            ["Silo:ListenAddress"] = "127.0.0.1",
+            ["Silo:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Silo:GatewayPort"] = "0",
+            ["Silo:Roles"] = SiloRoles.Embedding, // the only silo: it embeds, whatever the environment says
+            ["Auth:BootstrapAdminKey"] = operatorKey,
+            ["RateLimit:PermitsPerSecond"] = "1000000",
+            ["RateLimit:Burst"] = "1000000",
+            ["Logging:LogLevel:Default"] = "Error",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Error",
+            ["Logging:LogLevel:Orleans"] = "Error",
+            ["Logging:LogLevel:Polly"] = "Error",
+        };
+        // A model named here wins over Embedding__* in the environment.
+        if (model is { Length: > 0 })
+        {
+            var named = model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
+            settings["Embedding:Model"] = named ? model : "none";
+            settings["Embedding:ModelDirectory"] = named ? "" : model;
+        }
+        return Build([], settings, builder => logging(builder.Logging));
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
     /// <summary>Starts the silo and the HTTP API with the model loading beside them; returns the embedding status line.</summary>
-    public async Task<string> StartAsync()
+    public async Task<string> StartAsync(CancellationToken ct = default)
     {
         var start = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RagCluster.Start");
         start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(StartupSteps.SinceProcessStart));
@@ -58,7 +106,7 @@ public sealed class ApiHost(WebApplication app, RagApiSettings settings)
         start.StartStep("HTTP pipeline and routes built", building.Elapsed);
 
         var starting = System.Diagnostics.Stopwatch.StartNew();
-        await app.StartAsync();
+        await app.StartAsync(ct);
         start.StartStep("silo and HTTP started, listening", starting.Elapsed);
         try
         {

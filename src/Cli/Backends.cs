@@ -65,99 +65,33 @@ public sealed record BatchItem(string Id, string Status, string? Error, int? Ret
 public sealed record BackupSummary(string Collection, int Documents, int Chunks, string[] Skipped);
 
 /// <summary>
-/// The embedded default: the API silo itself (<see cref="ApiHost"/>: one Orleans silo and the HTTP API) in this process
-/// on the local SQLite store (the same data the API's embedded default uses; run one of them at a time), called over
-/// loopback like any cluster, so every rule of every operation is the API's own (issue 83: no second copy of them
-/// here). It acts as the operator of that store with a key that lives only as long as this process: collections are
-/// those of tenant "default" (the same ones the API's bootstrap admin key sees), and it sees every document.
+/// The embedded default: the API silo itself (<see cref="ApiHost.BuildEmbedded"/>: one Orleans silo and the HTTP API)
+/// in this process on the local SQLite store (the same data the API's embedded default uses; run one of them at a
+/// time), called over loopback like any cluster, so every rule of every operation is the API's own (issue 83: no
+/// second copy of them here). It acts as the operator of that store with a key that lives only as long as this
+/// process: collections are those of tenant "default" (the same ones the API's bootstrap admin key sees), and it sees
+/// every document.
 /// </summary>
-public sealed class EmbeddedBackend : IRagBackend
+public static class EmbeddedApi
 {
-    private readonly ApiHost _host;
-    private readonly HttpBackend _api;
-    private readonly string _embedding;
-
-    private EmbeddedBackend(ApiHost host, HttpBackend api, string embedding) => (_host, _api, _embedding) = (host, api, embedding);
-
-    public static async Task<EmbeddedBackend> StartAsync(string dataDir, string? modelDir, CancellationToken ct)
+    public static async Task<HttpBackend> StartAsync(string dataDir, string? model, CancellationToken ct)
     {
-        Directory.CreateDirectory(dataDir);
         var key = "rck_embedded_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)); // never stored: the API compares it in memory
-        var settings = new Dictionary<string, string?>
-        {
-            ["Storage:Path"] = dataDir,
-            ["Urls"] = "http://127.0.0.1:0", // a port of its own, beside any API silo on this machine
-            ["Silo:ClusterId"] = "dev",
-            ["Silo:Clustering"] = "localhost",
-            ["Silo:ListenAddress"] = "127.0.0.1",
-            ["Silo:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Silo:GatewayPort"] = "0",
-            ["Silo:Roles"] = RagCluster.Grains.Placement.SiloRoles.Embedding, // the only silo: it embeds, whatever the environment says
-            ["Auth:BootstrapAdminKey"] = key,
-            // One caller, this process: its pace is set by Retry-After, not by a per-key quota meant for many clients.
-            ["RateLimit:PermitsPerSecond"] = "1000000",
-            ["RateLimit:Burst"] = "1000000",
-            ["Logging:LogLevel:Default"] = "Error",
-            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Error",
-            ["Logging:LogLevel:Orleans"] = "Error",
-            ["Logging:LogLevel:Polly"] = "Error",
-        };
-        // --model (or RAGCLUSTER_MODEL) is a built-in model's name, none, or a model folder; named, it wins over Embedding__*.
-        if ((modelDir ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL")) is { Length: > 0 } model)
-        {
-            var named = model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
-            settings["Embedding:Model"] = named ? model : "none";
-            settings["Embedding:ModelDirectory"] = named ? "" : model;
-        }
-        var host = ApiHost.Build([], settings, builder =>
+        var host = ApiHost.BuildEmbedded(dataDir, model ?? Environment.GetEnvironmentVariable("RAGCLUSTER_MODEL"), key, logging =>
         {
             // Its log on stderr, errors only: stdout is the command's output.
-            builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            logging.ClearProviders();
+            logging.AddSimpleConsole(o => o.SingleLine = true);
+            logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
-        var embedding = await host.StartAsync();
+        var embedding = await host.StartAsync(ct);
         var url = host.App.Urls.First();
-        return new EmbeddedBackend(host, new HttpBackend(url, key), embedding);
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    public string Describe() => $"embedded API silo on {_host.App.Urls.First()} ({_host.App.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress}); {_embedding}";
-
-    public Task<DocumentStatus> IngestAsync(string collection, string id, IngestRequest request, CancellationToken ct) => _api.IngestAsync(collection, id, request, ct);
-    public Task<BatchItem[]> IngestManyAsync(string collection, IReadOnlyList<(string Id, IngestRequest Request)> documents, CancellationToken ct) => _api.IngestManyAsync(collection, documents, ct);
-    public Task<DocumentStatus[]> StatusManyAsync(string collection, IReadOnlyList<string> ids, CancellationToken ct) => _api.StatusManyAsync(collection, ids, ct);
-    public Task<DocumentStatus> StatusAsync(string collection, string id, CancellationToken ct) => _api.StatusAsync(collection, id, ct);
-    public Task<SearchResponse> SearchAsync(string collection, SearchRequest request, CancellationToken ct) => _api.SearchAsync(collection, request, ct);
-    public Task<(string Answer, Citation[] Citations, string Plan)> AskAsync(string collection, string question, int topK, string? filter, CancellationToken ct,
-        IReadOnlyList<(string Question, string Answer)>? history = null) => _api.AskAsync(collection, question, topK, filter, ct, history);
-    public Task<CollectionInfo> CollectionAsync(string collection, CancellationToken ct) => _api.CollectionAsync(collection, ct);
-    public Task<bool> EnsureCollectionAsync(string collection, int? dimensions, CancellationToken ct, string? accessField = null) => _api.EnsureCollectionAsync(collection, dimensions, ct, accessField);
-    public Task<ApiKeyInfo> CreateKeyAsync(string tenant, string role, string description, string[] groups, CancellationToken ct) => _api.CreateKeyAsync(tenant, role, description, groups, ct);
-    public Task<CollectionAlias> SetAliasAsync(string alias, string collection, CancellationToken ct) => _api.SetAliasAsync(alias, collection, ct);
-    public Task<CollectionAlias[]> ListAliasesAsync(CancellationToken ct) => _api.ListAliasesAsync(ct);
-    public Task<bool> DeleteAliasAsync(string alias, CancellationToken ct) => _api.DeleteAliasAsync(alias, ct);
-    public Task<ApiKeyInfo> SetKeyGroupsAsync(string keyId, string[] groups, CancellationToken ct) => _api.SetKeyGroupsAsync(keyId, groups, ct);
-    public Task<ApiKeyInfo[]> ListKeysAsync(string? tenant, CancellationToken ct) => _api.ListKeysAsync(tenant, ct);
-    public Task<ApiKeyInfo> RotateKeyAsync(string keyId, CancellationToken ct) => _api.RotateKeyAsync(keyId, ct);
-    public Task<ApiKeyInfo> RevokeKeyAsync(string keyId, CancellationToken ct) => _api.RevokeKeyAsync(keyId, ct);
-    public Task<TenantLimits> SetTenantLimitsAsync(string tenant, TenantLimits limits, CancellationToken ct) => _api.SetTenantLimitsAsync(tenant, limits, ct);
-    public Task<TenantUsage> TenantUsageAsync(string tenant, CancellationToken ct) => _api.TenantUsageAsync(tenant, ct);
-    public Task DropCollectionAsync(string collection, CancellationToken ct) => _api.DropCollectionAsync(collection, ct);
-    public Task<BackupSummary> BackupAsync(string collection, string file, CancellationToken ct) => _api.BackupAsync(collection, file, ct);
-    public Task<BackupSummary> RestoreAsync(string collection, string file, CancellationToken ct) => _api.RestoreAsync(collection, file, ct);
-
-    public async ValueTask DisposeAsync()
-    {
-        await _api.DisposeAsync();
-        await _host.App.StopAsync(CancellationToken.None);
-        await _host.App.DisposeAsync();
+        var silo = host.App.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        return new HttpBackend(url, key, $"embedded API silo on {url} ({silo}); {embedding}", async () =>
+        {
+            await host.App.StopAsync(CancellationToken.None);
+            await host.App.DisposeAsync();
+        });
     }
 }
 
@@ -168,13 +102,20 @@ public sealed class EmbeddedBackend : IRagBackend
 public sealed class HttpBackend : IRagBackend
 {
     private readonly RagCluster.Client.RagClusterClient _client;
+    private readonly string? _description;
+    private readonly Func<Task>? _stopServer;
 
-    public HttpBackend(string baseUrl, string? apiKey)
+    /// <param name="baseUrl">The API's address.</param>
+    /// <param name="apiKey">The key it is called with.</param>
+    /// <param name="description">What <see cref="Describe"/> says (null: the API's address).</param>
+    /// <param name="stopServer">For an API this process hosts: stops it once the client is done.</param>
+    public HttpBackend(string baseUrl, string? apiKey, string? description = null, Func<Task>? stopServer = null)
     {
         _client = new RagCluster.Client.RagClusterClient(new Uri(baseUrl.TrimEnd('/') + "/"), new RagCluster.Client.RagClusterClientOptions { ApiKey = apiKey, MaxRetries = 0 });
+        (_description, _stopServer) = (description, stopServer);
     }
 
-    public string Describe() => $"cluster API at {_client.BaseAddress}";
+    public string Describe() => _description ?? $"cluster API at {_client.BaseAddress}";
 
     /// <summary>The API's problem as the CLI's one-line error ("404 Not found: …"); a 503 says when to send again.</summary>
     private static async Task<T> Call<T>(Func<Task<T>> call)
@@ -329,10 +270,10 @@ public sealed class HttpBackend : IRagBackend
 
     private static ApiKeyInfo KeyInfo(RagCluster.Client.ApiKeyReply k) => new(k.KeyId, k.Tenant, k.Role, k.Description, k.CreatedAt, k.RevokedAt, k.Key) { Groups = k.Groups };
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _client.Dispose();
-        return ValueTask.CompletedTask;
+        if (_stopServer is not null) await _stopServer();
     }
 }
 

@@ -117,7 +117,7 @@ async Task<int> Run(ParseResult p, CancellationToken ct, Func<IRagBackend, Cance
         var target = p.GetValue(url) ?? Environment.GetEnvironmentVariable("RAGCLUSTER_URL");
         await using IRagBackend backend = target is { Length: > 0 }
             ? new HttpBackend(target, p.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("RAGCLUSTER_API_KEY"))
-            : await EmbeddedBackend.StartAsync(p.GetValue(data)!, p.GetValue(model), ct);
+            : await EmbeddedApi.StartAsync(p.GetValue(data)!, p.GetValue(model), ct);
         return await body(backend, ct);
     }
     catch (Exception e) when (e is CliException or HttpRequestException or IOException or ArgumentException or InvalidOperationException

@@ -70,7 +70,7 @@ public sealed class PostgresServer : IAsyncDisposable
         // Unpooled: a pooled idle connection to an earlier server on the same port would still hold that server's "terminating
         // connection due to administrator command" (a fast stop) for the first command here: the likely cause of one 57P01
         // here, while the new server itself was still running.
-        await using var c = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
+        await using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString()) { Pooling = false }.ConnectionString);
         await c.OpenAsync();
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", c);
         await cmd.ExecuteNonQueryAsync();
