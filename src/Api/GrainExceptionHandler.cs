@@ -38,9 +38,9 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
     {
         var (status, title) = exception switch
         {
-            InvalidRequestException => (400, "Invalid request"),
+            InvalidRequestException e => (400, e.Title ?? "Invalid request"),
             ConflictException => (409, "Conflict"),
-            NotFoundException => (404, "Not found"),
+            NotFoundException e => (404, e.Title ?? "Not found"),
             EmbeddingUnavailableException => (503, "Dense retrieval unavailable"),
             // The store refused or dropped a read or write; nothing half-done is kept, so the same request may be sent again.
             StorageUnavailableException => (503, "Storage unavailable"),

@@ -268,7 +268,7 @@ public static partial class Commands
             foreach (var c in citations) Console.WriteLine($"[{c.Number}] {c.DocumentId} chars {c.Start}..{c.End} (score {c.Score:F4})");
             Console.WriteLine($"plan: {plan}");
             turns.Add((next, answer));
-            if (turns.Count > RagCluster.Grains.Conversations.ConversationOptions.DefaultMaxHistoryTurns) turns.RemoveAt(0); // the API's default bound on history
+            if (turns.Count > QueryLimits.DefaultHistoryTurns) turns.RemoveAt(0); // the API's default bound on history
             if (chat) Console.WriteLine();
         }
         return 0;

@@ -1,15 +1,12 @@
 using System.ComponentModel;
 using System.Security.Claims;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using ModelContextProtocol.Server;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
 using RagCluster.Api.Querying;
-using RagCluster.Grains.Answering;
-using RagCluster.Grains.Conversations;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Security;
@@ -21,7 +18,7 @@ namespace RagCluster.Api.Mcp;
 /// checks, the same grains, the same refusals (thrown as <see cref="ToolProblem"/>, answered as tool errors).
 /// </summary>
 [McpServerToolType]
-public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionExistence existence, IOptions<ConversationOptions> conversations)
+public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionExistence existence)
 {
     private const string CollectionHelp = "The collection's name, as list_collections gives it.";
     private const string FilterHelp = "Only passages whose document's tags match this filter: {\"lang\":\"en\"} for equality; per tag the operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll, and $and, $or, $not around filters, e.g. {\"year\":{\"$gte\":2020},\"$or\":[{\"dept\":\"hr\"},{\"dept\":\"legal\"}]}. Datetimes are ISO 8601 strings with an offset.";
@@ -60,7 +57,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
 
     [McpServerTool(Name = "ask", Title = "Ask a collection", ReadOnly = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("Answers a question from a collection's documents, with numbered citations ([1], [2], ...) that name the document and quote the passage. The answer is written by the cluster's language model when one is configured (mode 'generated'), else put together from the best passages (mode 'extractive').")]
-    public async Task<AskReply> Ask(ClaimsPrincipal caller, ChatAnswerer llm,
+    public async Task<AskReply> Ask(ClaimsPrincipal caller,
         [Description(CollectionHelp)] string collection,
         [Description("The question (1..2000 characters).")] string question,
         [Description("How many passages to draw the answer from, 1..100.")] int topK = 5,
@@ -69,7 +66,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionE
         CancellationToken ct = default)
     {
         var c = await Existing(caller, collection);
-        return ToolProblem.ValueOf(await Queries.AskAsync(c, new AskBody(question, topK, null, filter, conversationId), caller, grains, llm, queries, conversations.Value, ct));
+        return (await Queries.AskAsync(c, new AskBody(question, topK, null, filter, conversationId), caller, grains, queries, ct)).Value!;
     }
 
     [McpServerTool(Name = "read_document", Title = "Read a document", ReadOnly = true, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]

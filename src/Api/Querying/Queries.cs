@@ -3,8 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.Documents;
-using RagCluster.Grains.Answering;
-using RagCluster.Grains.Conversations;
+using RagCluster.Api.Auth;
+using RagCluster.Grains.Interfaces.Answering;
 using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Api.Querying;
@@ -30,7 +30,6 @@ public static class Queries
             GroupBy = body.GroupBy, GroupSize = body.GroupSize, ScoreThreshold = body.ScoreThreshold, Offset = body.Offset,
             Fusion = body.Fusion, Alpha = body.Alpha, Access = c.Access, TextField = body.TextField, Explain = body.Explain ?? false,
         };
-        if (request.Problem() is { } bad) return RagEndpoints.Problem(400, bad.Title, bad.Detail);
         using var span = StartQuerySpan("search", c);
         var response = await grains.GetGrain<IQueryPlanGrain>(c.Key).Search(request, ct);
         var traceId = Log(queries, c, "search", body.Query ?? $"({vector!.Length}-dimensional vector)", response, span);
@@ -40,54 +39,40 @@ public static class Queries
     }
 
     /// <summary>A question answered in one piece, with citations (the HTTP endpoint may stream it instead), kept in its conversation if it names one.</summary>
-    public static async Task<Results<Ok<AskReply>, ProblemHttpResult>> AskAsync(CollectionRef c, AskBody body, ClaimsPrincipal user, IGrainFactory grains, ChatAnswerer llm,
-        QueryLog queries, ConversationOptions conversations, CancellationToken ct)
-    {
-        if (ValidQuery(body.Question, body.TopK, "question") is { } badQuery) return badQuery;
-        var (context, problem) = await AskConversations.OpenAsync(c, body, user, grains, conversations);
-        if (problem is not null) return problem;
-        var (asked, traceId) = await FindSourcesAsync(c, body, context!, llm, grains, queries, ct);
-        var reply = await AnswerAsync(asked, traceId, llm, ct);
-        await AskConversations.RememberAsync(grains, c, user, context!, body.Question!, asked.SearchedAs, reply.Answer);
-        return TypedResults.Ok(reply with { ConversationId = context!.ConversationId, SearchedAs = AskConversations.Shown(body.Question!, asked.SearchedAs) });
-    }
-
-    /// <summary>Generated when an LLM is configured and reachable; otherwise (or while its breaker is open) extractive.</summary>
-    public static async Task<AskReply> AnswerAsync(AskResponse asked, string? traceId, ChatAnswerer llm, CancellationToken ct)
-    {
-        var search = asked.Search;
-        var question = asked.SearchedAs[^1];
-        var asksModel = AnswerModes.AsksModel(llm, search.Hits.Length);
-        var (generated, reason) = asksModel ? await llm.AnswerAsync(question, Passages(asked), ct) : (null, null);
-        var answer = generated ?? asked.Extractive;
-        return new AskReply(answer.Text, Citations(answer), search.Plan, AnswerModes.Of(asksModel, generated is not null), reason, traceId);
-    }
-
-    /// <summary>The passages a generated answer is given: those the extractive answer quotes, best first (all hits where it quotes none).</summary>
-    public static SearchHit[] Passages(AskResponse asked) =>
-        asked.Passages.Length == 0 ? asked.Search.Hits : asked.Passages.Select(i => asked.Search.Hits[i]).ToArray();
-
-    /// <summary>A question's search and extractive answer (the question already checked; a follow-up made standalone first), logged with the trace id.</summary>
-    public static async Task<(AskResponse Asked, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, AskContext context, ChatAnswerer llm,
-        IGrainFactory grains, QueryLog queries, CancellationToken ct)
+    public static async Task<Ok<AskReply>> AskAsync(CollectionRef c, AskBody body, ClaimsPrincipal user, IGrainFactory grains, QueryLog queries, CancellationToken ct)
     {
         using var span = StartQuerySpan("ask", c);
-        var (question, earlier) = await AskConversations.StandaloneAsync(body.Question!, context, llm, ct);
-        var asked = await grains.GetGrain<IQueryPlanGrain>(c.Key).Ask(new AskRequest(
-            new SearchRequest(question, body.TopK ?? 5, FilterText(body.Filter), null) { Access = c.Access }, ExtractiveAnswerer.DefaultSentences) { Earlier = earlier }, ct);
-        return (asked, Log(queries, c, "ask", body.Question!, asked.Search, span));
+        var answered = await grains.GetGrain<IAskGrain>(c.Key).Answer(Question(c, body, user), ct);
+        var traceId = Log(queries, c, "ask", body.Question!, answered.Search, span);
+        var (answer, end) = (answered.Answer, answered.End);
+        return TypedResults.Ok(new AskReply(answer.Text, Citations(answer.Citations), end.Plan, end.Mode, end.FallbackReason, traceId, end.ConversationId, end.SearchedAs));
     }
+
+    /// <summary>A question's sources found (checked, its conversation opened), logged with the trace id, for a streamed answer.</summary>
+    public static async Task<(QuestionSources Sources, string? TraceId)> FindSourcesAsync(CollectionRef c, AskBody body, ClaimsPrincipal user, IGrainFactory grains,
+        QueryLog queries, CancellationToken ct)
+    {
+        using var span = StartQuerySpan("ask", c);
+        var sources = await grains.GetGrain<IAskGrain>(c.Key).FindSources(Question(c, body, user), ct);
+        return (sources, Log(queries, c, "ask", body.Question!, sources.Found.Search, span));
+    }
+
+    /// <summary>The asker: the key (or token subject) its conversations belong to, with the rights it reads with now.</summary>
+    public static Asker AskerOf(CollectionRef c, ClaimsPrincipal user) => new(user.KeyId() ?? "", c.Access);
+
+    private static Question Question(CollectionRef c, AskBody body, ClaimsPrincipal user) =>
+        new(body.Question ?? "", body.TopK ?? 5, FilterText(body.Filter), AskerOf(c, user))
+        {
+            ConversationId = body.ConversationId,
+            History = body.History?.Select(t => new EarlierTurn(t?.Question ?? "", t?.Answer ?? "")).ToArray(),
+        };
 
     // The filter as the caller wrote it: the collection's query planner parses it against the collection's declared fields.
     private static string? FilterText(System.Text.Json.JsonElement? filter) =>
         filter is { ValueKind: not (System.Text.Json.JsonValueKind.Null or System.Text.Json.JsonValueKind.Undefined) } f ? f.GetRawText() : null;
 
-    /// <summary>A question or query text and topK checked by the search's own rules (<see cref="SearchRequest.Problem"/>).</summary>
-    public static ProblemHttpResult? ValidQuery(string? query, int? topK, string name = "query") =>
-        new SearchRequest(query ?? "", topK ?? 1, null, null).Problem(name) is { } bad ? RagEndpoints.Problem(400, bad.Title, bad.Detail) : null;
-
-    public static CitationReply[] Citations(Answer answer) =>
-        answer.Citations.Select(c => new CitationReply(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray();
+    public static CitationReply[] Citations(Citation[] citations) =>
+        citations.Select(c => new CitationReply(c.Number, c.DocumentId, c.ChunkId, c.Start, c.End, c.Score, c.Quote)).ToArray();
 
     /// <summary>The root of a query's trace: its grain calls on every silo join it, and the dashboard finds them by its id.</summary>
     private static System.Diagnostics.Activity? StartQuerySpan(string kind, CollectionRef c)

@@ -1,16 +1,10 @@
 using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Dashboard;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Interfaces.Querying;
-using Microsoft.Extensions.Options;
-using RagCluster.Grains.Answering;
-using RagCluster.Grains.Conversations;
-using RagCluster.Grains.Interfaces.Conversations;
+using RagCluster.Grains.Interfaces.Answering;
 
 namespace RagCluster.Api.Querying;
 
@@ -23,21 +17,23 @@ public static class QueryEndpoints
         collection.MapPost("/ask", Ask).RequireAuthorization(AuthSetup.Reader).Reads<AskBody>("application/json").ProducesProblem(400)
             .Produces<AskReply>(StatusCodes.Status200OK, "application/json")
             .WithDescription("With \"stream\": true the answer comes as server-sent events (text/event-stream): \"token\" (a JSON string) as it is produced, then \"citations\" (an array of citations), then \"done\" (plan, mode, fallbackReason, traceId, conversationId, searchedAs).");
-        collection.MapGet("/conversations/{id}", GetConversation).RequireAuthorization(AuthSetup.Reader);
-        collection.MapDelete("/conversations/{id}", DeleteConversation).RequireAuthorization(AuthSetup.Reader);
+        collection.MapGet("/conversations/{id}", GetConversation).RequireAuthorization(AuthSetup.Reader).ProducesProblem(404);
+        collection.MapDelete("/conversations/{id}", DeleteConversation).RequireAuthorization(AuthSetup.Reader).ProducesProblem(404);
     }
 
     [EndpointName("GetConversation"), EndpointSummary("Read a conversation your key started: its turns and when it expires"), Tags("Search and ask")]
-    private static async Task<Results<Ok<ConversationReply>, ProblemHttpResult>> GetConversation(CollectionRef c, string id, HttpContext http, IGrainFactory grains)
+    private static async Task<Ok<ConversationReply>> GetConversation(CollectionRef c, string id, HttpContext http, IGrainFactory grains)
     {
-        var kept = ConversationKeys.IsId(id) ? await AskConversations.Grain(grains, c, http.User, id).Get() : null;
-        return kept is null ? AskConversations.NotFound(id)
-            : TypedResults.Ok(new ConversationReply(kept.Id, kept.ExpiresAt, kept.Turns.Select(t => new ConversationTurnReply(t.Question, t.Standalone, t.Answer, t.At)).ToArray()));
+        var kept = await grains.GetGrain<IAskGrain>(c.Key).Conversation(Queries.AskerOf(c, http.User), id);
+        return TypedResults.Ok(new ConversationReply(kept.Id, kept.ExpiresAt, kept.Turns.Select(t => new ConversationTurnReply(t.Question, t.Standalone, t.Answer, t.At)).ToArray()));
     }
 
     [EndpointName("DeleteConversation"), EndpointSummary("Forget a conversation your key started"), Tags("Search and ask")]
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteConversation(CollectionRef c, string id, HttpContext http, IGrainFactory grains) =>
-        ConversationKeys.IsId(id) && await AskConversations.Grain(grains, c, http.User, id).Delete() ? TypedResults.NoContent() : AskConversations.NotFound(id);
+    private static async Task<NoContent> DeleteConversation(CollectionRef c, string id, HttpContext http, IGrainFactory grains)
+    {
+        await grains.GetGrain<IAskGrain>(c.Key).ForgetConversation(Queries.AskerOf(c, http.User), id);
+        return TypedResults.NoContent();
+    }
 
     [EndpointName("Search"), EndpointSummary("Search a collection (vector, BM25 or hybrid)"), Tags("Search and ask")]
     private static async Task<Results<Ok<SearchReply>, ProblemHttpResult>> Search(CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries)
@@ -47,55 +43,25 @@ public static class QueryEndpoints
     }
 
     [EndpointName("Ask"), EndpointSummary("Answer a question from a collection, with citations (optionally streamed)"), Tags("Search and ask")]
-    private static async Task<Results<Ok<AskReply>, ServerSentEventsResult<object>, ProblemHttpResult>> Ask(CollectionRef c, HttpContext http, IGrainFactory grains, ChatAnswerer llm,
-        QueryLog queries, IOptions<ConversationOptions> conversations)
+    private static async Task<Results<Ok<AskReply>, ServerSentEventsResult<object>, ProblemHttpResult>> Ask(CollectionRef c, HttpContext http, IGrainFactory grains, QueryLog queries)
     {
         var (body, error) = await RagEndpoints.ReadJson<AskBody>(http.Request);
         if (error is not null) return error;
-        if (body!.Stream != true)
-            return (await Queries.AskAsync(c, body, http.User, grains, llm, queries, conversations.Value, http.RequestAborted)).Result switch
-            {
-                Ok<AskReply> ok => ok,
-                var other => (ProblemHttpResult)other,
-            };
-        if (Queries.ValidQuery(body.Question, body.TopK, "question") is { } badQuery) return badQuery;
-        var (context, problem) = await AskConversations.OpenAsync(c, body, http.User, grains, conversations.Value);
-        if (problem is not null) return problem;
-        var (asked, traceId) = await Queries.FindSourcesAsync(c, body, context!, llm, grains, queries, http.RequestAborted);
-        return TypedResults.ServerSentEvents(AnswerEvents(llm, asked, traceId, text =>
-            AskConversations.RememberAsync(grains, c, http.User, context!, body.Question!, asked.SearchedAs, text), context!.ConversationId,
-            AskConversations.Shown(body.Question!, asked.SearchedAs), http.RequestAborted));
+        if (body!.Stream != true) return await Queries.AskAsync(c, body, http.User, grains, queries, http.RequestAborted);
+        // Found (and refused, as problem details) before the stream starts; then the pieces as the ask operation makes them.
+        var (sources, traceId) = await Queries.FindSourcesAsync(c, body, http.User, grains, queries, http.RequestAborted);
+        return TypedResults.ServerSentEvents(AnswerEvents(grains.GetGrain<IAskGrain>(c.Key).StreamAnswer(sources, http.RequestAborted), traceId));
     }
 
     // Server-sent events: "token" events with the answer as it is produced, then "citations", then "done"; each event's
     // data is JSON (a token is a JSON string), serialized with the API's JSON options.
-    private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(ChatAnswerer llm, AskResponse asked, string? traceId, Func<string, Task> remember,
-        string? conversationId, string[]? shownSearchedAs, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<SseItem<object>> AnswerEvents(IAsyncEnumerable<AnswerPiece> pieces, string? traceId)
     {
-        var search = asked.Search;
-        var question = asked.SearchedAs[^1];
-        var passages = Queries.Passages(asked);
-        var asksModel = AnswerModes.AsksModel(llm, search.Hits.Length);
-        Answer answer;
-        var failure = new ChatAnswerer.StreamFailure();
-        var text = new System.Text.StringBuilder();
-        if (asksModel)
+        await foreach (var piece in pieces)
         {
-            await foreach (var piece in llm.StreamAsync(question, passages, failure, ct))
-            {
-                text.Append(piece);
-                yield return new SseItem<object>(piece, "token");
-            }
+            if (piece.Token is { } token) yield return new SseItem<object>(token, "token");
+            else if (piece.Citations is { } citations) yield return new SseItem<object>(Queries.Citations(citations), "citations");
+            else if (piece.End is { } end) yield return new SseItem<object>(new AskDone(end.Plan, end.Mode, end.FallbackReason, traceId, end.ConversationId, end.SearchedAs), "done");
         }
-        var generated = text.Length > 0;
-        if (generated) answer = ChatAnswerer.WithCitations(text.ToString(), passages);
-        else
-        {
-            answer = asked.Extractive;
-            foreach (var word in Regex.Split(answer.Text, @"(?<=\s)")) yield return new SseItem<object>(word, "token");
-        }
-        yield return new SseItem<object>(Queries.Citations(answer), "citations");
-        await remember(answer.Text); // kept before "done", so a follow-up sent on "done" finds it
-        yield return new SseItem<object>(new AskDone(search.Plan, AnswerModes.Of(asksModel, generated), failure.Reason, traceId, conversationId, shownSearchedAs), "done");
     }
 }

@@ -121,6 +121,12 @@ public class InvalidRequestException : OrleansException
     public InvalidRequestException() { }
 
     public InvalidRequestException(string message) : base(message) { }
+
+    /// <param name="title">What the problem is called to the caller ("Invalid topK"); the API's default title otherwise.</param>
+    /// <param name="message">The problem's detail.</param>
+    public InvalidRequestException(string title, string message) : base(message) => Title = title;
+
+    [Id(0)] public string? Title { get; private set; }
 }
 
 /// <summary>The request conflicts with what exists now (a name taken, a setting fixed at creation): 409.</summary>
@@ -139,6 +145,12 @@ public sealed class NotFoundException : OrleansException
     public NotFoundException() { }
 
     public NotFoundException(string message) : base(message) { }
+
+    /// <param name="title">What is missing, to the caller ("Conversation not found"); the API's default title otherwise.</param>
+    /// <param name="message">The problem's detail.</param>
+    public NotFoundException(string title, string message) : base(message) => Title = title;
+
+    [Id(0)] public string? Title { get; private set; }
 }
 
 /// <summary>

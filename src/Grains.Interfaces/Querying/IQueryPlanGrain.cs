@@ -1,6 +1,6 @@
 namespace RagCluster.Grains.Interfaces.Querying;
 
-/// <summary>Key: collection name. Runs queries (candidate plans, fan-out, fusion) and learns which plan wins.</summary>
+/// <summary>Key: the collection's key. Plans and runs each query: its cache tiers, the embedding, the fan-out to one copy of each shard, the fusion.</summary>
 [Alias("rc.IQueryPlanGrain")]
 public interface IQueryPlanGrain : IGrainWithStringKey
 {

@@ -14,6 +14,8 @@ public static class QueryLimits
     public const int MaxEf = 4096;
     /// <summary>Documents a read-your-writes search may name.</summary>
     public const int MaxReadAfter = 100;
+    /// <summary>Turns of history an ask may carry by default (Conversations:MaxHistoryTurns sets a cluster's own).</summary>
+    public const int DefaultHistoryTurns = 20;
     /// <summary>An earlier answer a caller sends as history.</summary>
     public const int MaxHistoryAnswerChars = 20_000;
 }

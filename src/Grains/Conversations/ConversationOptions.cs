@@ -10,8 +10,7 @@ public sealed class ConversationOptions : RagCluster.Configuration.IValidatedOpt
     public int MaxTurns { get; set; } = 10;
 
     /// <summary>The turns a request's own "history" may carry.</summary>
-    public int MaxHistoryTurns { get; set; } = DefaultMaxHistoryTurns;
-    public const int DefaultMaxHistoryTurns = 20;
+    public int MaxHistoryTurns { get; set; } = Interfaces.Querying.QueryLimits.DefaultHistoryTurns;
 
     /// <summary>An answer's characters kept in a turn (a longer one is cut): enough to condense a follow-up, bounded in storage.</summary>
     public int MaxAnswerChars { get; set; } = 4000;

@@ -108,7 +108,7 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
     /// <summary>The request's rules that need no collection (<see cref="SearchRequest.Problem"/>, the plan's name, the shaping).</summary>
     private static void Validate(SearchRequest request)
     {
-        if (request.Problem() is { } problem) throw new InvalidRequestException(problem.Detail);
+        if (request.Problem() is { } problem) throw new InvalidRequestException(problem.Title, problem.Detail);
         if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
             throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
         ResultShaping.Validate(request);
