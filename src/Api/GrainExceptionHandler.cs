@@ -39,7 +39,7 @@ public sealed class GrainExceptionHandler(IProblemDetailsService problems, ILogg
         var (status, title) = exception switch
         {
             InvalidRequestException e => (400, e.Title ?? "Invalid request"),
-            ConflictException => (409, "Conflict"),
+            ConflictException e => (409, e.Title ?? "Conflict"),
             NotFoundException e => (404, e.Title ?? "Not found"),
             EmbeddingUnavailableException => (503, "Dense retrieval unavailable"),
             // The store refused or dropped a read or write; nothing half-done is kept, so the same request may be sent again.

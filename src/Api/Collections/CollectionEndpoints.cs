@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using RagCluster.Api.Auth;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
@@ -30,22 +28,18 @@ public static class CollectionEndpoints
         TypedResults.Ok(await grains.GetGrain<ITenantGrain>(http.User.RequiredTenant()).Collections());
 
     [EndpointName("CreateCollection"), EndpointSummary("Create a collection"), Tags("Collections")]
-    private static async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> CreateCollection(HttpContext http, IGrainFactory grains, IOptions<CollectionDefaults> defaultOptions, IClusterMembershipService membership)
+    private static async Task<Results<Created<CollectionSettingsReply>, ProblemHttpResult>> CreateCollection(HttpContext http, IGrainFactory grains)
     {
-        var defaults = defaultOptions.Value;
         var (body, error) = await RagEndpoints.ReadJson<CreateCollectionRequest>(http.Request);
         if (error is not null) return error;
         if (body!.Name is null) return RagEndpoints.Problem(400, "Missing name", "the JSON body needs \"name\"");
         if (RagEndpoints.Valid(body.Name) is { } bad) return bad;
-        var tenant = http.User.RequiredTenant();
-        if (ReplicationProblem(body.ReplicationFactor, membership) is { } tooMany) return tooMany;
-        if (await CollectionNames.AliasProblemAsync(grains, tenant, body.Name) is { } taken) return taken;
-        var settings = new CollectionSettings(body.ShardCount ?? defaults.ShardCount, body.ChunkMaxTokens ?? defaults.ChunkMaxTokens,
-            body.ChunkOverlapTokens ?? defaults.ChunkOverlapTokens) { Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor ?? 1, Fields = NoneIfEmpty(body.Fields),
-              AccessField = NoneIfEmpty(body.AccessField), IndexKind = body.IndexKind is "hnsw" ? null : body.IndexKind,
-              Distance = body.Distance is "cosine" ? null : body.Distance, Language = body.Language is "english" ? null : body.Language,
-              GraphLinks = body.GraphLinks is { Length: > 0 } links ? links : null };
-        var created = await grains.GetGrain<ICollectionCreationGrain>(TenantScope.CollectionKey(tenant, body.Name)).Create(settings); // 403 at the tenant's limit
+        var asked = new NewCollection(body.ShardCount, body.ChunkMaxTokens, body.ChunkOverlapTokens)
+        {
+            Dimensions = body.Dimensions, Quantization = body.Quantization, ReplicationFactor = body.ReplicationFactor, Fields = body.Fields,
+            AccessField = body.AccessField, IndexKind = body.IndexKind, Distance = body.Distance, Language = body.Language, GraphLinks = body.GraphLinks,
+        };
+        var created = await grains.GetGrain<ICollectionCreationGrain>(TenantScope.CollectionKey(http.User.RequiredTenant(), body.Name)).Create(asked);
         return TypedResults.Created($"/v1/collections/{body.Name}", new CollectionSettingsReply(body.Name, created));
     }
 
@@ -67,13 +61,12 @@ public static class CollectionEndpoints
     }
 
     [EndpointName("ConfigureCollection"), EndpointSummary("Change a collection's shard count (reshards online), chunking or replication factor"), Tags("Collections")]
-    private static async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> ConfigureCollection(CollectionRef c, HttpRequest request, IGrainFactory grains, IClusterMembershipService membership)
+    private static async Task<Results<Ok<CollectionSettingsReply>, Accepted<CollectionSettingsReply>, ProblemHttpResult>> ConfigureCollection(CollectionRef c, HttpRequest request, IGrainFactory grains)
     {
         var (body, error) = await RagEndpoints.ReadJson<ConfigureCollectionRequest>(request);
         if (error is not null) return error;
-        if (ReplicationProblem(body!.ReplicationFactor, membership) is { } tooMany) return tooMany;
         var current = (await grains.GetGrain<ICollectionGrain>(c.Key).GetInfo()).Settings;
-        var accessField = body.AccessField is null ? current.AccessField : NoneIfEmpty(body.AccessField);
+        var accessField = body!.AccessField is null ? current.AccessField : NoneIfEmpty(body.AccessField);
         // Who reads which document is the admins' to say: a writer that could drop the field would read everything.
         if (accessField != current.AccessField && !Roles.Allows(request.HttpContext.User.Role() ?? "", Roles.Admin))
             return RagEndpoints.Problem(403, "Forbidden", $"role '{request.HttpContext.User.Role()}' may not change the access field; a tenant admin may");
@@ -98,8 +91,6 @@ public static class CollectionEndpoints
         // Deleting through an alias would drop whichever collection it names at that moment: the collection is named.
         if (c.Alias is { } alias)
             return RagEndpoints.Problem(400, "Alias named", $"'{alias}' is an alias of '{c.Name}': delete the alias with DELETE /v1/aliases/{alias}, or name the collection");
-        if (await CollectionNames.AliasesOfAsync(grains, c.Tenant, c.Name) is [var first, ..])
-            return RagEndpoints.Problem(409, "Collection aliased", $"alias '{first}' names '{c.Name}': move the alias (PUT /v1/aliases/{first}) or delete it first");
         await grains.GetGrain<ICollectionDeletionGrain>(c.Key).Delete(http.RequestAborted);
         return TypedResults.NoContent();
     }
@@ -126,15 +117,4 @@ public static class CollectionEndpoints
 
     private static Dictionary<string, string>? NoneIfEmpty(Dictionary<string, string>? fields) => fields is { Count: > 0 } ? fields : null;
     private static string? NoneIfEmpty(string? field) => string.IsNullOrEmpty(field) ? null : field;
-
-    // A copy a silo: more copies than active silos would put two of one shard on one silo.
-    // This silo's own view of the membership, not the membership table: reading the table failed with a 500 while
-    // Redis came back empty after a restart (the fault suite with 2 copies a shard).
-    private static ProblemHttpResult? ReplicationProblem(int? replicationFactor, IClusterMembershipService membership)
-    {
-        if (replicationFactor is not { } wanted) return null;
-        if (wanted < 1) return RagEndpoints.Problem(400, "Invalid replicationFactor", "replicationFactor must be at least 1");
-        var silos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
-        return wanted > silos ? RagEndpoints.Problem(400, "Invalid replicationFactor", $"replicationFactor {wanted} is more than the {silos} active silo(s): each copy of a shard needs a silo of its own") : null;
-    }
 }

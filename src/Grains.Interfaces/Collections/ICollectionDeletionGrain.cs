@@ -8,7 +8,10 @@ namespace RagCluster.Grains.Interfaces.Collections;
 /// </summary>
 public interface ICollectionDeletionGrain : IGrainWithStringKey
 {
-    /// <summary>Deletes the collection; the number of documents deleted. A large collection takes minutes: the call has its own timeout.</summary>
+    /// <summary>
+    /// Deletes the collection; the number of documents deleted. A large collection takes minutes: the call has its own
+    /// timeout. <see cref="Errors.ConflictException"/> while an alias names it (nothing deleted).
+    /// </summary>
     [ResponseTimeout("01:00:00")]
     Task<int> Delete(CancellationToken cancellationToken = default);
 }

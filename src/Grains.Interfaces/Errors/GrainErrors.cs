@@ -136,6 +136,12 @@ public sealed class ConflictException : OrleansException
     public ConflictException() { }
 
     public ConflictException(string message) : base(message) { }
+
+    /// <param name="title">What conflicts, to the caller ("Name taken by an alias"); the API's default title otherwise.</param>
+    /// <param name="message">The problem's detail.</param>
+    public ConflictException(string title, string message) : base(message) => Title = title;
+
+    [Id(0)] public string? Title { get; private set; }
 }
 
 /// <summary>What the request names does not exist (or is not visible to the caller): 404.</summary>

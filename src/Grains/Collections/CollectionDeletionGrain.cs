@@ -1,6 +1,8 @@
 using Orleans.Concurrency;
+using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
+using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Grains.Collections;
@@ -17,6 +19,9 @@ public sealed class CollectionDeletionGrain : Grain, ICollectionDeletionGrain
     {
         var key = this.GetPrimaryKeyString();
         var (tenant, collection) = TenantScope.Split(key);
+        // Aliases and collections share one namespace: an alias left naming a deleted collection would answer 404s.
+        if ((await GrainFactory.GetGrain<IAliasesGrain>(tenant).List()).FirstOrDefault(a => a.Collection == collection) is { } alias)
+            throw new ConflictException("Collection aliased", $"alias '{alias.Alias}' names '{collection}': move the alias (PUT /v1/aliases/{alias.Alias}) or delete it first");
         var grain = GrainFactory.GetGrain<ICollectionGrain>(key);
         await grain.BeginDelete();
         var deleted = 0;

@@ -29,7 +29,7 @@ namespace RagCluster.Grains.Collections;
 public sealed partial class CollectionGrain(
     [PersistentRows("registry")] IPersistentRows rows, [PersistentState("collection")] IPersistentState<CollectionState> legacy,
     Serializer serializer, IOptions<CollectionDefaults> defaultOptions, IOptions<IngestOptions> ingestOptions, IOptions<ReshardOptions> reshardOptions, IOptions<BackupOptions> backupOptions,
-    ILogger<CollectionGrain> log)
+    IClusterMembershipService membership, ILogger<CollectionGrain> log)
     : Grain, ICollectionRegistryGrain, ICollectionRestoreGrain, IRemindable
 {
     private readonly CollectionDefaults _defaults = defaultOptions.Value;
@@ -135,6 +135,7 @@ public sealed partial class CollectionGrain(
         Validate(settings);
         CollectionSettings? configured = null;
         var replicationBefore = Settings.ReplicationFactor;
+        if (settings.ReplicationFactor != replicationBefore && CollectionCreationGrain.CopiesProblem(settings.ReplicationFactor, membership) is { } tooMany) throw tooMany;
         await Change((h, edits) =>
         {
             if (h.Deleting) throw new CollectionGoneException("the collection is being deleted");
