@@ -1,8 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Limits;
-using RagCluster.Grains.Caching;
-using RagCluster.Grains.Embedding;
+using RagCluster.Grains.Interfaces.Caching;
 using RagCluster.Grains.Interfaces.Diagnostics;
 using RagCluster.Grains.Interfaces.Embedding;
 using RagCluster.Hosting;
@@ -83,20 +82,20 @@ public static class ClusterEndpoints
     }
 
     [EndpointName("GetCacheStats"), EndpointSummary("Query cache hits and misses per tier"), Tags("Cluster")]
-    private static async Task<Ok<CacheReply>> GetCacheStats(IGrainFactory grains, QueryCache l1)
+    private static async Task<Ok<CacheReply>> GetCacheStats(IGrainFactory grains)
     {
-        var t = await CacheGrain.TotalsAsync(grains);
-        return TypedResults.Ok(new CacheReply(new CacheTierReply(l1.Hits, l1.Misses, l1.Count), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
+        var t = await grains.GetGrain<ICacheTotalsGrain>("totals").Totals();
+        return TypedResults.Ok(new CacheReply(new CacheTierReply(t.L1Hits, t.L1Misses, t.L1Entries), new CacheTierReply(t.L2Hits, t.Misses, t.Entries), new CacheTierReply(t.L3Hits)));
     }
 
     // The cluster's embedding: whether texts can be embedded now, and each silo's roles, device and throughput.
     [EndpointName("GetEmbedding"), EndpointSummary("Whether the cluster can embed now, and each silo's model, device and throughput"), Tags("Cluster")]
-    private static async Task<Ok<EmbeddingReply>> GetEmbedding(Embedder embedder, Dashboard.ClusterInspector inspector)
+    private static async Task<Ok<EmbeddingReply>> GetEmbedding(IGrainFactory grains, Dashboard.ClusterInspector inspector)
     {
         var silos = await inspector.EmbeddingAsync();
-        var why = embedder.Unavailable();
+        var (why, model) = await grains.GetGrain<ITextEmbeddingGrain>("texts").Availability();
         var embedding = silos.Where(s => s.Available).ToArray();
-        return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {embedder.Local.ModelName}, {embedding.Length} embedding silo(s)",
+        return TypedResults.Ok(new EmbeddingReply(why is null, why ?? $"dense retrieval on: {model}, {embedding.Length} embedding silo(s)",
             embedding.Sum(s => s.TextsPerSecond), silos));
     }
 }

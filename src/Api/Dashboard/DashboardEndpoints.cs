@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
-using RagCluster.Grains.Caching;
+using RagCluster.Grains.Interfaces.Caching;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
@@ -36,7 +36,7 @@ public static partial class DashboardEndpoints
     }
 
     [EndpointName("GetDashboard"), EndpointSummary("The dashboard's picture of the cluster"), Tags("Cluster")]
-    private static async Task<Ok<DashboardReply>> GetDashboard(HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains, QueryCache l1)
+    private static async Task<Ok<DashboardReply>> GetDashboard(HttpContext http, ClusterInspector inspector, DashboardSampler sampler, QueryLog queries, IGrainFactory grains)
     {
         var silos = await inspector.SilosAsync();
         var tenant = http.User.RequiredTenant();
@@ -49,13 +49,14 @@ public static partial class DashboardEndpoints
             var plans = await grains.GetGrain<IQueryPlanGrain>(key).GetStats();
             return new DashboardCollection(name, info.DocumentCount, shards, new DashboardPlans(plans.Wins, plans.MeanLatencyMs, plans.Queries, plans.OverBudget));
         }));
-        var (l2Hits, l3Hits, misses, _) = await CacheGrain.TotalsAsync(grains);
+        var cache = await grains.GetGrain<ICacheTotalsGrain>("totals").Totals();
+        var (l2Hits, l3Hits, misses) = (cache.L2Hits, cache.L3Hits, cache.Misses);
         // Methods summed over silos: calls and errors add up; the mean is weighted by calls.
         var methods = silos.SelectMany(s => s.Methods).GroupBy(m => (m.Type, m.Method)).Select(g => new MethodSummary(g.Key.Type, g.Key.Method, g.Sum(m => m.Calls), g.Sum(m => m.Errors),
             g.Sum(m => m.Calls) == 0 ? 0 : g.Sum(m => m.MeanMs * m.Calls) / g.Sum(m => m.Calls), g.Max(m => m.MaxMs))).OrderByDescending(m => m.Calls).Take(25).ToArray();
         return TypedResults.Ok(new DashboardReply(DateTimeOffset.UtcNow, silos, sampler.History(), methods,
             new DashboardCache(
-                new CacheTierRate(l1.Hits, l1.Misses, Rate(l1.Hits, l1.Misses), l1.Count),
+                new CacheTierRate(cache.L1Hits, cache.L1Misses, Rate(cache.L1Hits, cache.L1Misses), cache.L1Entries),
                 new CacheTierRate(l2Hits, misses + l3Hits, Rate(l2Hits, misses + l3Hits)),
                 new CacheTierRate(l3Hits, misses, Rate(l3Hits, misses))),
             collections, queries.Recent(null, 50)));

@@ -4,8 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using RagCluster.Api.Auth;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Embedding;
-using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Embedding;
 
 namespace RagCluster.Api.Embeddings;
 
@@ -24,33 +23,19 @@ public static class EmbeddingsEndpoints
     }
 
     [EndpointName("CreateEmbeddings"), EndpointSummary("Embed texts with the cluster's model, in OpenAI's request and response shape"), Tags("Embeddings")]
-    private static async Task<Results<Ok<EmbeddingsResponse>, ProblemHttpResult>> CreateEmbeddings(HttpRequest request, Embedder embedder, IOptions<EmbeddingsOptions> options, CancellationToken ct)
+    private static async Task<Results<Ok<EmbeddingsResponse>, ProblemHttpResult>> CreateEmbeddings(HttpRequest request, IGrainFactory grains, IOptions<EmbeddingsOptions> options, CancellationToken ct)
     {
-            var (body, error) = await RagEndpoints.ReadJson<EmbeddingsRequest>(request);
-            if (error is not null) return error;
-            var (inputs, bad) = Inputs(body!.Input, options.Value.MaxInputs);
-            if (bad is not null) return bad;
-            if (body.EncodingFormat is not (null or "float" or "base64"))
-                return Invalid($"encoding_format must be float or base64, not '{body.EncodingFormat}'");
-            var service = embedder.Local;
-            if (!service.IsConfigured) throw new EmbeddingUnavailableException(service.Status);
-            var model = service.ModelName!;
-            if (body.Model is { Length: > 0 } asked && asked != model)
-                return Invalid($"model '{asked}' is not served here: this cluster embeds with '{model}' (or leave model out)");
-            // Tokenised once, uncut: a text past the model's window is refused, not silently cut as a chunk would be.
-            var sequences = new int[inputs!.Length][];
-            for (var i = 0; i < inputs.Length; i++)
-                if ((sequences[i] = service.UncutTokenIds(inputs[i], EmbeddingKind.Passage)).Length > service.MaxTokens)
-                    return Invalid($"input[{i}] is {sequences[i].Length} tokens; '{model}' reads at most {service.MaxTokens} (split the text)");
-
-            var vectors = await embedder.EmbedAsync(sequences, EmbeddingKind.Passage, ct);
-            if (body.Dimensions is { } dims && dims != vectors[0].Length)
-                return Invalid($"dimensions must be {vectors[0].Length}, the model's own (or left out)");
-            var base64 = body.EncodingFormat == "base64";
-            var data = vectors.Select((v, i) => new EmbeddingItem("embedding", i, base64 ? Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v)).ToArray();
-            var total = sequences.Sum(s => s.Length);
-            return TypedResults.Ok(new EmbeddingsResponse("list", data, model, new EmbeddingsUsage(total, total)));
-        }
+        var (body, error) = await RagEndpoints.ReadJson<EmbeddingsRequest>(request);
+        if (error is not null) return error;
+        var (inputs, bad) = Inputs(body!.Input, options.Value.MaxInputs);
+        if (bad is not null) return bad;
+        if (body.EncodingFormat is not (null or "float" or "base64"))
+            return Invalid($"encoding_format must be float or base64, not '{body.EncodingFormat}'");
+        var embedded = await grains.GetGrain<ITextEmbeddingGrain>("texts").Embed(new TextsToEmbed(inputs!, body.Model, body.Dimensions), ct);
+        var base64 = body.EncodingFormat == "base64";
+        var data = embedded.Vectors.Select((v, i) => new EmbeddingItem("embedding", i, base64 ? Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v)).ToArray();
+        return TypedResults.Ok(new EmbeddingsResponse("list", data, embedded.Model, new EmbeddingsUsage(embedded.Tokens, embedded.Tokens)));
+    }
 
     /// <summary>The texts of "input": a string, or an array of 1..<paramref name="max"/> strings; else why not, as a 400.</summary>
     private static (string[]? Inputs, ProblemHttpResult? Problem) Inputs(JsonElement input, int max)

@@ -19,8 +19,6 @@ public sealed record CacheRow(string Key, SearchResponse Value);
 /// first once the partition is full: 512 entries or <see cref="CacheOptions.PartitionBytes"/>, whichever comes first
 /// (an answer's size varies a hundredfold with topK and chunk length, so a count alone does not bound the store).
 /// </summary>
-public sealed record CacheTotals(long L2Hits, long L3Hits, long Misses, long Entries);
-
 [RendezvousPlacement]
 public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, Serializer serializer, HomeSilo home, IOptions<CacheOptions> options) : Grain, ICacheGrain
 {
@@ -35,13 +33,6 @@ public sealed class CacheGrain([PersistentRows("cache")] IPersistentRows rows, S
     private long _rowsWritten; // by this activation's flushes: what a flush costs (CacheStats.RowsWritten)
 
     public static string PartitionOf(string key) => $"cache/{StableHash.Of(key) % Partitions}";
-
-    /// <summary>L2 and L3 counters summed over every partition (for /v1/cache and the dashboard).</summary>
-    public static async Task<CacheTotals> TotalsAsync(IGrainFactory grains)
-    {
-        var partitions = await Task.WhenAll(Enumerable.Range(0, Partitions).Select(i => grains.GetGrain<ICacheGrain>($"cache/{i}").GetStats()));
-        return new CacheTotals(partitions.Sum(p => p.L2Hits), partitions.Sum(p => p.L3Hits), partitions.Sum(p => p.Misses), partitions.Sum(p => p.Entries));
-    }
 
     private static string RowKey(string key) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)));
 
