@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using RagCluster.Grains.Documents;
-using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Vectors;
 using RagCluster.Grains.Indexing;
 

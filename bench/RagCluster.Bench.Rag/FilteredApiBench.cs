@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Numerics.Tensors;
 using System.Text.Json;
-using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Bench.Rag;
 

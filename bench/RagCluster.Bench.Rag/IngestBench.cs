@@ -224,7 +224,7 @@ public static class IngestBench
 
     /// <summary>
     /// Submits the documents (batch form, 1,000 per request) into a new collection and waits until each is indexed.
-    /// Statuses are polled oldest first, as the CLI polls them (<see cref="StatusWindow"/>), a second apart while any of
+    /// Statuses are polled oldest first, as the CLI polls them (<see cref="RagCluster.Client.StatusWindow"/>), a second apart while any of
     /// those asked about is pending: a poll of every pending document would load the cluster being measured.
     /// </summary>
     internal static async Task<(int Chunks, double Seconds, double SubmitSeconds)> IngestCollectionAsync(HttpClient http, string collection,
@@ -242,7 +242,7 @@ public static class IngestBench
         var submit = sw.Elapsed.TotalSeconds;
         var chunks = 0;
         var pending = new Queue<string>(documents.Select(d => d.Id));
-        var size = new StatusWindow();
+        var size = new RagCluster.Client.StatusWindow();
         while (pending.Count > 0)
         {
             var window = pending.Take(size.Size).ToList();

@@ -1,4 +1,4 @@
-using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Interfaces.Documents;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Bench.Rag;
 

@@ -1,8 +1,5 @@
 using RagCluster.Api.Auth;
 using RagCluster.Grains;
-using RagCluster.Grains.Diagnostics;
-using RagCluster.Grains.Embedding;
-using RagCluster.Grains.Placement;
 using RagCluster.Hosting;
 using RagCluster.Hosting.Diagnostics;
 
@@ -59,7 +56,7 @@ public sealed class ApiHost(WebApplication app, RagApiSettings settings)
             ["Silo:ListenAddress"] = "127.0.0.1",
             ["Silo:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Silo:GatewayPort"] = "0",
-            ["Silo:Roles"] = SiloRoles.Embedding, // the only silo: it embeds, whatever the environment says
+            ["Silo:Roles"] = StartupSequence.LoneSiloRoles, // the only silo: it embeds, whatever the environment says
             ["Auth:BootstrapAdminKey"] = operatorKey,
             ["RateLimit:PermitsPerSecond"] = "1000000",
             ["RateLimit:Burst"] = "1000000",
@@ -70,11 +67,7 @@ public sealed class ApiHost(WebApplication app, RagApiSettings settings)
         };
         // A model named here wins over Embedding__* in the environment.
         if (model is { Length: > 0 })
-        {
-            var named = model == "none" || RagCluster.Grains.Embedding.BuiltIn.BuiltInModel.Find(model) is not null;
-            settings["Embedding:Model"] = named ? model : "none";
-            settings["Embedding:ModelDirectory"] = named ? "" : model;
-        }
+            foreach (var (key, value) in StartupSequence.ModelSettings(model)) settings[key] = value;
         return Build([], settings, builder => logging(builder.Logging));
     }
 
@@ -88,26 +81,17 @@ public sealed class ApiHost(WebApplication app, RagApiSettings settings)
     /// <summary>Starts the silo and the HTTP API with the model loading beside them; returns the embedding status line.</summary>
     public async Task<string> StartAsync(CancellationToken ct = default)
     {
-        var start = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RagCluster.Start");
-        start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(StartupSteps.SinceProcessStart));
-        StartupErrors.ValidateSettings(app.Services);
+        var start = StartupSequence.Begin(app.Services);
         // The model loads beside the silo's start (a second of CPU: the restart's critical path is the silo and its shards'
         // loads); an explicit Embedding:ExecutionProvider=cuda that cannot run still ends start-up in one line.
-        // On a thread of its own: a pool thread held for seconds can starve the grains' scheduler on 2 cores.
-        var loadingModel = Task.Factory.StartNew(() =>
-        {
-            var loading = System.Diagnostics.Stopwatch.StartNew();
-            var status = app.Services.GetRequiredService<EmbeddingService>().Status;
-            start.StartStep("model loaded", loading.Elapsed);
-            return status;
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var loadingModel = StartupSequence.LoadModelAsync(app.Services, start);
         var building = System.Diagnostics.Stopwatch.StartNew();
         app.UseRagApi(settings);
-        start.StartStep("HTTP pipeline and routes built", building.Elapsed);
+        start.Step("HTTP pipeline and routes built", building.Elapsed);
 
         var starting = System.Diagnostics.Stopwatch.StartNew();
         await app.StartAsync(ct);
-        start.StartStep("silo and HTTP started, listening", starting.Elapsed);
+        start.Step("silo and HTTP started, listening", starting.Elapsed);
         try
         {
             return await loadingModel;

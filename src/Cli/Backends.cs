@@ -8,7 +8,6 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Metadata;
 
 namespace RagCluster.Cli;

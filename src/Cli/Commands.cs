@@ -1,11 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using RagCluster.Grains.Documents;
-using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.OwnVectors;
 using Spectre.Console;
 
 namespace RagCluster.Cli;
@@ -57,8 +54,8 @@ public static partial class Commands
                 if (VectorFiles.IsVectorFile(path))
                     foreach (var record in VectorFiles.Read(path, tags, dimensions!.Value)) yield return record;
                 else
-                    yield return (path, id, () => new IngestRequest(DocumentExtractor.DetectFormat(path, null)
-                        ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}, and .npy or .jsonl vectors"),
+                    yield return (path, id, () => new IngestRequest(DocumentFormats.Detect(path, null)
+                        ?? throw new CliException($"unsupported file type; supported: {string.Join(", ", DocumentFormats.Supported)}, and .npy or .jsonl vectors"),
                         File.ReadAllBytes(path), tags, Path.GetFileName(path)));
             }
         }
@@ -77,7 +74,7 @@ public static partial class Commands
                 var follow = Task.Run(async () =>
                 {
                     var waiting = new List<(string Path, string Id)>();
-                    var window = new StatusWindow();
+                    var window = new RagCluster.Client.StatusWindow();
                     var taken = 0;
                     Stopwatch? lastLine = null;
                     while (!ct.IsCancellationRequested)

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Cli;
 

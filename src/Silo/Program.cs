@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RagCluster.Grains;
-using RagCluster.Grains.Diagnostics;
 using RagCluster.Hosting;
 using RagCluster.Hosting.Diagnostics;
 
@@ -19,13 +18,9 @@ try
     // runs join the trace of the query that made them.
     builder.Services.AddRagTelemetry(builder.Configuration, "ragcluster-silo");
     using var host = builder.Build();
-    var start = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RagCluster.Start");
-    start.StartStep("runtime, configuration and host built", TimeSpan.FromSeconds(StartupSteps.SinceProcessStart));
-    StartupErrors.ValidateSettings(host.Services);
+    var start = StartupSequence.Begin(host.Services);
     // Load the model before the silo joins: an explicit Embedding:ExecutionProvider=cuda that cannot run ends here.
-    var loading = System.Diagnostics.Stopwatch.StartNew();
-    host.Services.GetRequiredService<RagCluster.Grains.Embedding.EmbeddingService>();
-    start.StartStep("model loaded", loading.Elapsed);
+    await StartupSequence.LoadModelAsync(host.Services, start);
     await host.RunAsync();
 }
 catch (Exception e) when (StartupErrors.IsConfigurationOrEnvironment(e))

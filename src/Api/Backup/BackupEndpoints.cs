@@ -2,7 +2,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Backup;
+using RagCluster.Grains.Interfaces.Backup;
+using RagCluster.Grains.Interfaces.Security;
 
 namespace RagCluster.Api.Backup;
 
@@ -19,21 +20,21 @@ public static class BackupEndpoints
             .Reads<Stream>("application/zip").ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
     }
 
-    // Written to a temp file first, so the reply has a length and a failure mid-way is a problem, not a truncated download.
+    // Written to a temp file first (by the cluster's backup operation, on this silo), so the reply has a length and a
+    // failure mid-way is a problem, not a truncated download.
     [EndpointName("BackupCollection"), EndpointSummary("Download a collection as a backup archive"), Tags("Backup")]
     private static async Task<FileStreamHttpResult> BackupCollection(CollectionRef c, HttpContext http, IGrainFactory grains)
     {
         var path = Path.GetTempFileName();
-        var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         try
         {
-            await CollectionArchive.WriteAsync(grains, c.Key, c.Name, file, http.RequestAborted);
-            file.Position = 0;
+            await grains.GetGrain<IBackupGrain>(c.Key).Write(path, http.RequestAborted);
+            var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
             return TypedResults.File(file, "application/zip", $"{c.Name}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}.ragbackup.zip");
         }
         catch
         {
-            await file.DisposeAsync();
+            File.Delete(path);
             throw;
         }
     }
@@ -46,14 +47,21 @@ public static class BackupEndpoints
         tenant ??= http.User.RequiredTenant();
         if (!Grains.Interfaces.Naming.Names.IsName(tenant) || !Admin.AdminEndpoints.MaySee(http.User, tenant))
             return RagEndpoints.Problem(404, "Tenant not found", $"no tenant '{tenant}' visible to this key");
-        if (await Collections.CollectionNames.AliasProblemAsync(grains, tenant, collection) is { } taken) return taken;
-        await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920,
-            FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        await http.Request.Body.CopyToAsync(file, http.RequestAborted);
-        if (file.Length == 0) return RagEndpoints.Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
-        file.Position = 0;
-        var manifest = await CollectionArchive.RestoreAsync(grains, tenant, collection, file, http.RequestAborted);
-        return TypedResults.Created($"/v1/collections/{collection}",
-            new RestoreReply(collection, manifest.Collection, manifest.CreatedAt, manifest.Documents, manifest.Chunks, manifest.Skipped));
+        var path = Path.GetTempFileName(); // staged on this silo, where the restore operation (a local worker) reads it
+        try
+        {
+            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+            {
+                await http.Request.Body.CopyToAsync(file, http.RequestAborted);
+                if (file.Length == 0) return RagEndpoints.Problem(400, "Missing body", "send the backup file as the request body (application/zip)");
+            }
+            var restored = await grains.GetGrain<IBackupGrain>(TenantScope.CollectionKey(tenant, collection)).Restore(path, http.RequestAborted);
+            return TypedResults.Created($"/v1/collections/{collection}",
+                new RestoreReply(collection, restored.From, restored.CreatedAt, restored.Documents, restored.Chunks, restored.Skipped));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }

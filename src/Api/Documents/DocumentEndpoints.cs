@@ -4,7 +4,6 @@ using RagCluster.Api.Auth;
 using RagCluster.Api.Collections;
 using RagCluster.Api.Limits;
 using RagCluster.Api.OpenApi;
-using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
@@ -54,9 +53,9 @@ public static class DocumentEndpoints
             var file = form.Files.FirstOrDefault();
             if (file is null) return RagEndpoints.Problem(400, "No file", "multipart upload needs a file part");
             if (file.Length > RagEndpoints.MaxUploadBytes) return RagEndpoints.Problem(413, "File too large", $"files are limited to {RagEndpoints.MaxUploadBytes / 1024 / 1024} MiB");
-            var format = (string?)form["format"] ?? DocumentExtractor.DetectFormat(file.FileName, file.ContentType);
-            if (format is null || !DocumentExtractor.SupportedFormats.Contains(format))
-                return RagEndpoints.Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}");
+            var format = (string?)form["format"] ?? DocumentFormats.Detect(file.FileName, file.ContentType);
+            if (format is null || !DocumentFormats.Supported.Contains(format))
+                return RagEndpoints.Problem(415, "Unsupported format", $"cannot tell the format of '{file.FileName}'; supported: {string.Join(", ", DocumentFormats.Supported)}");
             id = (string?)form["id"] ?? Path.GetFileName(file.FileName);
             using var ms = new MemoryStream();
             await file.CopyToAsync(ms);

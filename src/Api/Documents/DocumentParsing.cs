@@ -1,7 +1,5 @@
-using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Metadata;
 
 namespace RagCluster.Api.Documents;
@@ -22,15 +20,15 @@ public static class DocumentParsing
         if (body.ContentBase64 is { } base64)
         {
             if (body.Text is not null) return (null, new IngestRejection(400, "Ambiguous document", "send \"text\" or \"contentBase64\", not both"));
-            if (!DocumentExtractor.SupportedFormats.Contains(format))
-                return (null, new IngestRejection(415, "Unsupported format", $"'{format}'; supported: {string.Join(", ", DocumentExtractor.SupportedFormats)}"));
+            if (!DocumentFormats.Supported.Contains(format))
+                return (null, new IngestRejection(415, "Unsupported format", $"'{format}'; supported: {string.Join(", ", DocumentFormats.Supported)}"));
             try { content = Convert.FromBase64String(base64); }
             catch (FormatException) { return (null, new IngestRejection(400, "Invalid contentBase64", "contentBase64 is not valid base64")); }
         }
         else
         {
             if (body.Text is null) return (null, new IngestRejection(400, "Missing text", "a document needs \"text\" (or \"contentBase64\") and \"id\""));
-            if (!DocumentExtractor.SupportedFormats.Contains(format) || format is "docx" or "pdf")
+            if (!DocumentFormats.Supported.Contains(format) || format is "docx" or "pdf")
                 return (null, new IngestRejection(400, "Unsupported format", "JSON text may be txt, md, html or json; send pdf and docx as contentBase64"));
             content = System.Text.Encoding.UTF8.GetBytes(body.Text);
         }

@@ -19,3 +19,7 @@ public sealed record RestoredDocument(string DocumentId, long Version, string? C
 /// <summary><see cref="NextCursor"/> is -1 when the shard has no more chunks.</summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardExportPage")]
 public sealed record ShardExportPage(ChunkRecord[] Chunks, Dictionary<string, long> DocumentVersions, int NextCursor);
+
+/// <summary>An archive written or restored: the collection it was made from and when, the documents and chunks it holds, and the files a restore skipped.</summary>
+[GenerateSerializer, Immutable, Alias("rc.ArchiveSummary")]
+public sealed record ArchiveSummary(string From, DateTimeOffset CreatedAt, int Documents, int Chunks, string[] Skipped);

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
-using RagCluster.Grains.Interfaces.Aliases;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
@@ -20,8 +19,7 @@ public sealed class CollectionCreationGrain(IOptions<CollectionDefaults> default
         var key = this.GetPrimaryKeyString();
         var (tenant, name) = TenantScope.Split(key);
         if (CopiesProblem(collection.ReplicationFactor, membership) is { } tooMany) throw tooMany;
-        if (await GrainFactory.GetGrain<IAliasesGrain>(tenant).Resolve(name) is { } target)
-            throw new ConflictException("Name taken by an alias", $"'{name}' is an alias of '{target}'; aliases and collections share one namespace");
+        await Aliases.AliasNamespace.RequireFreeAsync(GrainFactory, tenant, name);
         var tenantGrain = GrainFactory.GetGrain<ITenantGrain>(tenant);
         await tenantGrain.AdmitCollection(name);
         var created = await GrainFactory.GetGrain<ICollectionGrain>(key).Create(Settings(collection));

@@ -8,7 +8,6 @@ using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Security;
 using RagCluster.Grains.Lexical;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Vectors;
 using RagCluster.Metadata;
 using RagCluster.Storage.GrainRows;

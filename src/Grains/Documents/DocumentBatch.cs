@@ -4,7 +4,6 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Security;
 
 namespace RagCluster.Grains.Documents;
@@ -140,7 +139,7 @@ public static class DocumentBatch
                 case var record:
                     // One chunk, routed by the document's id: an earlier version's chunk sits on the same shard.
                     writes.Add(new BulkWrite(index, id, record, [new ChunkRecord($"{id}#0", id, 0, 0, own.Text.Length, own.Text, [], record.Tags,
-                        OwnVectorChunks.Prepared(own.Vector!, acceptance.Settings.Distance))], Replaces: false));
+                        Vectors.VectorMetrics.Prepared(own.Vector!, acceptance.Settings.Distance))], Replaces: false));
                     break;
             }
         }

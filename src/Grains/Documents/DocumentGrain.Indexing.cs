@@ -7,7 +7,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
-using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Grains.Documents;
 
@@ -227,7 +226,7 @@ public sealed partial class DocumentGrain
             // A chunk without a vector is kept for filters and BM25; the graph never holds it.
             if (own[i].Vector is { } vector && OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new ExtractionException($"chunk {i}'s vector {problem}");
             chunks.Add(new ChunkRecord(ChunkIds.Of(DocumentId, i), DocumentId, i, 0, own[i].Text.Length, own[i].Text, [], pending.Tags,
-                own[i].Vector is { } sent ? OwnVectorChunks.Prepared(sent, settings.Distance) : null));
+                own[i].Vector is { } sent ? Vectors.VectorMetrics.Prepared(sent, settings.Distance) : null));
         }
         return chunks;
     }

@@ -4,13 +4,11 @@ using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Orleans.Serialization;
 using RagCluster.Grains.Embedding;
-using RagCluster.Grains.Extraction;
 using RagCluster.Grains.Interfaces.Backup;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Grains.Persistence;
 using RagCluster.Grains.Security;
 
@@ -108,7 +106,7 @@ public sealed partial class DocumentGrain(
 
     public async Task<DocumentStatus> Ingest(IngestRequest request)
     {
-        if (!DocumentExtractor.SupportedFormats.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
+        if (!DocumentFormats.Supported.Contains(request.Format) && request.Format != OwnVectorChunks.Format)
             throw new InvalidRequestException($"unsupported format '{request.Format}'");
         await RefreshAsync(request);
         // Before anything else, so even whether the content is the same is none of a caller who cannot see it.

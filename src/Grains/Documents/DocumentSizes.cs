@@ -5,7 +5,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Security;
-using RagCluster.Grains.OwnVectors;
 
 namespace RagCluster.Grains.Documents;
 

@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Documents;
 using System.Text;
 using System.Text.Json;
 using AngleSharp.Dom;
@@ -22,34 +23,6 @@ public sealed class ExtractionException(string message, bool unsupported = false
 /// <summary>Turns an uploaded file into plain text with structure (headings, paragraphs), by format.</summary>
 public static class DocumentExtractor
 {
-    public static readonly string[] SupportedFormats = ["txt", "md", "html", "json", "docx", "pdf"];
-
-    /// <summary>Format from a file name or content type; null when neither says.</summary>
-    public static string? DetectFormat(string? fileName, string? contentType)
-    {
-        var ext = Path.GetExtension(fileName ?? "").TrimStart('.').ToLowerInvariant();
-        switch (ext)
-        {
-            case "txt" or "text" or "log" or "csv": return "txt";
-            case "md" or "markdown": return "md";
-            case "html" or "htm" or "xhtml": return "html";
-            case "json": return "json";
-            case "docx": return "docx";
-            case "pdf": return "pdf";
-        }
-        var ct = (contentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        return ct switch
-        {
-            "text/plain" => "txt",
-            "text/markdown" => "md",
-            "text/html" or "application/xhtml+xml" => "html",
-            "application/json" => "json",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-            "application/pdf" => "pdf",
-            _ => null,
-        };
-    }
-
     public static ExtractedText Extract(string format, byte[] content) => format switch
     {
         "txt" => FromPlainText(DecodeText(content)),
@@ -58,7 +31,7 @@ public static class DocumentExtractor
         "json" => FromJson(content),
         "docx" => FromDocx(content),
         "pdf" => FromPdf(content),
-        _ => throw new ExtractionException($"unsupported format '{format}'; supported: {string.Join(", ", SupportedFormats)}", unsupported: true),
+        _ => throw new ExtractionException($"unsupported format '{format}'; supported: {string.Join(", ", DocumentFormats.Supported)}", unsupported: true),
     };
 
     public static ExtractedText FromPlainText(string text)

@@ -1,7 +1,7 @@
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.OwnVectors;
+using RagCluster.Grains.Interfaces.Documents;
 
 namespace RagCluster.Grains.Querying;
 
@@ -16,7 +16,7 @@ public sealed partial class QueryPlanGrain
             throw new InvalidRequestException("this collection embeds queries with the cluster's model; send query text, not a vector");
         if (dimensions == 0) throw new InvalidRequestException("this collection holds no vectors (dimensions 0); search it with query text (BM25) and filters");
         if (OwnVectorChunks.Problem(vector, dimensions) is { } problem) throw new InvalidRequestException($"the query vector {problem}");
-        return OwnVectorChunks.Prepared(vector, settings.Distance);
+        return Vectors.VectorMetrics.Prepared(vector, settings.Distance);
     }
 
     /// <summary>

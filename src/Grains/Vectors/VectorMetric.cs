@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 namespace RagCluster.Grains.Vectors;
 
 /// <summary>How a collection's vectors are compared (its "distance" setting), as Chroma's cosine, ip and l2 spaces.</summary>
@@ -25,4 +26,15 @@ public static class VectorMetrics
     };
 
     public static string Name(VectorMetric metric) => metric switch { VectorMetric.Dot => Dot, VectorMetric.L2 => L2, _ => Cosine };
+
+    /// <summary>As a collection of that distance compares it: scaled to length 1 for cosine (below), as sent for dot and l2.</summary>
+    public static float[] Prepared(float[] vector, string? distance) => Parse(distance) == VectorMetric.Cosine ? Normalized(vector) : vector;
+
+    /// <summary>Scaled to length 1: shards compare by dot product, which is cosine for unit vectors (ours are unit too).</summary>
+    public static float[] Normalized(float[] vector)
+    {
+        var result = new float[vector.Length];
+        TensorPrimitives.Divide(vector, TensorPrimitives.Norm(vector), result);
+        return result;
+    }
 }

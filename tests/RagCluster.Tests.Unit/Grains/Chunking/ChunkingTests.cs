@@ -1,3 +1,4 @@
+using RagCluster.Grains.Interfaces.Documents;
 using System.Text;
 using RagCluster.Grains.Chunking;
 using RagCluster.Grains.Extraction;
@@ -98,9 +99,9 @@ public sealed class ChunkingTests
         Assert.Throws<ExtractionException>(() => DocumentExtractor.Extract("docx", "not a zip"u8.ToArray()));
         var unsupported = Assert.Throws<ExtractionException>(() => DocumentExtractor.Extract("exe", [1]));
         Assert.True(unsupported.Unsupported);
-        Assert.Equal("md", DocumentExtractor.DetectFormat("notes.MD", null));
-        Assert.Equal("html", DocumentExtractor.DetectFormat(null, "text/html; charset=utf-8"));
-        Assert.Null(DocumentExtractor.DetectFormat("a.bin", "application/octet-stream"));
+        Assert.Equal("md", DocumentFormats.Detect("notes.MD", null));
+        Assert.Equal("html", DocumentFormats.Detect(null, "text/html; charset=utf-8"));
+        Assert.Null(DocumentFormats.Detect("a.bin", "application/octet-stream"));
     }
 
     [Fact]

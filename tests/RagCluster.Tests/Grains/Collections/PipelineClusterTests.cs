@@ -120,8 +120,8 @@ public sealed class PipelineClusterTests(PostgresFixture postgres, Xunit.Abstrac
         await using var cluster = await RagTestCluster.StartAsync(1, dsn, new() { ["Backup:RestoreLease"] = "00:10:00" });
         var grains = cluster.Grains;
         await grains.GetGrain<ICollectionGrain>("t.src").Create(new CollectionSettings(2, 256, 32) { Dimensions = 4 });
-        var documents = Enumerable.Range(0, 20).Select(i => ($"d{i}", new IngestRequest(RagCluster.Grains.OwnVectors.OwnVectorChunks.Format,
-            RagCluster.Grains.OwnVectors.OwnVectorChunks.Encode([new($"chunk {i}", [1, i, 0, 0])], 4), [], null))).ToList();
+        var documents = Enumerable.Range(0, 20).Select(i => ($"d{i}", new IngestRequest(RagCluster.Grains.Interfaces.Documents.OwnVectorChunks.Format,
+            RagCluster.Grains.Interfaces.Documents.OwnVectorChunks.Encode([new($"chunk {i}", [1, i, 0, 0])], 4), [], null))).ToList();
         await RagCluster.Grains.Documents.DocumentBatch.IngestAsync(grains, "t.src", documents, ReadAccess.All, default);
         await Poll.UntilAsync(async () => await grains.GetGrain<ICollectionGrain>("t.src").GetInfo() is { DocumentCount: 20, UnsettledCount: 0 });
         using var archive = new MemoryStream();

@@ -7,7 +7,6 @@ using Orleans.TestingHost;
 using RagCluster.Grains.Collections;
 using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Storage;
 using RagCluster.Storage.GrainRows;
 using RagCluster.Storage.Schema;

@@ -4,7 +4,6 @@ using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Metadata;
 using RagCluster.Tests.Infrastructure;
 using Xunit.Abstractions;

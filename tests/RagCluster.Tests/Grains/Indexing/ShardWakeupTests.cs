@@ -6,7 +6,6 @@ using RagCluster.Grains.Interfaces.Collections;
 using RagCluster.Grains.Interfaces.Documents;
 using RagCluster.Grains.Interfaces.Indexing;
 using RagCluster.Grains.Interfaces.Querying;
-using RagCluster.Grains.OwnVectors;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;

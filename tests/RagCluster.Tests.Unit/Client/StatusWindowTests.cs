@@ -1,4 +1,4 @@
-using RagCluster.Grains.Documents;
+using RagCluster.Client;
 
 namespace RagCluster.Tests.Rag;
 

@@ -1,4 +1,4 @@
-namespace RagCluster.Grains.Documents;
+namespace RagCluster.Client;
 
 /// <summary>
 /// How many of the oldest waiting documents a client following a bulk ingest asks about in one round. Documents finish
@@ -11,7 +11,7 @@ public sealed class StatusWindow
 {
     private readonly int _min, _max;
 
-    public StatusWindow(int min = 16, int max = Interfaces.Documents.DocumentLimits.MaxDocuments)
+    public StatusWindow(int min = 16, int max = RagClusterClient.MaxBatchDocuments)
     {
         if (min < 1 || max < min) throw new ArgumentException("need 1 <= min <= max");
         (_min, _max, Size) = (min, max, min);

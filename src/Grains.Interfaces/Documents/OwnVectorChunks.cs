@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
-using System.Numerics.Tensors;
 using System.Text;
 using RagCluster.Grains.Interfaces.Errors;
 
-namespace RagCluster.Grains.OwnVectors;
+namespace RagCluster.Grains.Interfaces.Documents;
 
 /// <summary>One chunk its sender embedded: its text (may be empty) and its vector, or none (found by filters and BM25 only).</summary>
 public sealed record OwnVectorChunk(string Text, float[]? Vector);
@@ -13,7 +12,8 @@ public sealed record OwnVectorChunk(string Text, float[]? Vector);
 /// model. The document grain stores them as its content in this compact form (format <see cref="Format"/>) until they
 /// are indexed: "RCV1", dimensions, count, then per chunk its UTF-8 text's length and bytes and its float32 vector,
 /// little-endian; "RCV2" where a chunk has no vector, with a byte before each vector that says whether it follows.
-/// Checked at the API (a 400 per document) and again where they are indexed. A collection of 0 dimensions holds no
+/// The wire form of IngestRequest's content in that format, so every door encodes it alike; checked at the door (a
+/// 400 per document) and again where they are indexed. A collection of 0 dimensions holds no
 /// vectors at all: its chunks are text, found by filters and BM25.
 /// </summary>
 public static class OwnVectorChunks
@@ -27,8 +27,13 @@ public static class OwnVectorChunks
     public static string? Problem(ReadOnlySpan<float> vector, int dimensions)
     {
         if (vector.Length != dimensions) return $"has {vector.Length} dimensions; the collection takes {dimensions}";
-        foreach (var x in vector) if (!float.IsFinite(x)) return "holds NaN or an infinity";
-        return TensorPrimitives.Norm(vector) > 0 ? null : "is all zeros (it has no direction to compare by cosine)";
+        var any = false;
+        foreach (var x in vector)
+        {
+            if (!float.IsFinite(x)) return "holds NaN or an infinity";
+            any |= x != 0;
+        }
+        return any ? null : "is all zeros (it has no direction to compare by cosine)";
     }
 
     /// <summary>A little-endian float32 vector from base64 (the compact JSON form), or null when it is not that.</summary>
@@ -102,16 +107,5 @@ public static class OwnVectorChunks
         {
             throw new InvalidRequestException("a vectors document cut short");
         }
-    }
-
-    /// <summary>As a collection of that distance compares it: scaled to length 1 for cosine (below), as sent for dot and l2.</summary>
-    public static float[] Prepared(float[] vector, string? distance) => Vectors.VectorMetrics.Parse(distance) == Vectors.VectorMetric.Cosine ? Normalized(vector) : vector;
-
-    /// <summary>Scaled to length 1: shards compare by dot product, which is cosine for unit vectors (ours are unit too).</summary>
-    public static float[] Normalized(float[] vector)
-    {
-        var result = new float[vector.Length];
-        TensorPrimitives.Divide(vector, TensorPrimitives.Norm(vector), result);
-        return result;
     }
 }
