@@ -10,6 +10,10 @@ public static class QueryLimits
     public const int MaxQueryChars = 2000;
     /// <summary>Hits a search returns (topK + offset), and passages an ask reads.</summary>
     public const int MaxTopK = 100;
+    /// <summary>The ranked window a search pages through: offset + topK at most this.</summary>
+    public const int MaxWindow = 1000;
+    /// <summary>Chunks a document group of a grouped search holds.</summary>
+    public const int MaxGroupSize = 10;
     /// <summary>The HNSW search breadth a search may ask of each shard.</summary>
     public const int MaxEf = 4096;
     /// <summary>Documents a read-your-writes search may name.</summary>

@@ -51,18 +51,30 @@ public sealed record SearchRequest(string Query, int TopK, string? Filter, strin
 
     /// <summary>
     /// What is wrong with the request on its own, before any collection is read, as a problem's title and detail (null:
-    /// nothing): the API answers it at once and the query plan refuses it alike, so the rules are written once.
+    /// nothing): every option's rule, in one place; the query plan refuses a request by it, whichever door it came in by.
     /// <paramref name="name"/> is what the text is called to the caller ("question" for an ask).
     /// </summary>
     public (string Title, string Detail)? Problem(string name = "query")
     {
+        const string Invalid = "Invalid request";
         if (Query.Length > QueryLimits.MaxQueryChars || (string.IsNullOrWhiteSpace(Query) && Vector is null))
             return ($"Invalid {name}", $"{name} must be 1..{QueryLimits.MaxQueryChars} characters");
         if (TopK is < 1 or > QueryLimits.MaxTopK) return ("Invalid topK", $"topK must be 1..{QueryLimits.MaxTopK}");
         if (Ef is < 1 or > QueryLimits.MaxEf) return ("Invalid ef", $"ef (the HNSW search breadth) must be 1..{QueryLimits.MaxEf}");
-        if (Consistency is not (null or "any" or "primary")) return ("Invalid request", $"unknown consistency '{Consistency}'; use any or primary");
+        if (Consistency is not (null or SearchOptions.AnyCopy or SearchOptions.PrimaryCopy)) return (Invalid, $"unknown consistency '{Consistency}'; use any or primary");
         if (ReadAfter is { } named && (named.Count > QueryLimits.MaxReadAfter || named.Any(d => d.Key.Length is 0 or > 512 || d.Value < 0)))
-            return ("Invalid request", $"readAfter: at most {QueryLimits.MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
+            return (Invalid, $"readAfter: at most {QueryLimits.MaxReadAfter} documents, each an id (1..512 characters) and the version its ingest returned");
+        if (Plan is { } plan && plan != SearchOptions.Auto && !SearchOptions.Plans.Contains(plan))
+            return (Invalid, $"unknown plan '{plan}'; use auto, {string.Join(", ", SearchOptions.Plans)}");
+        if (GroupBy is not (null or SearchOptions.GroupByDocument)) return (Invalid, $"groupBy must be \"document\" (or left out), not '{GroupBy}'");
+        if (GroupSize is { } size && (size is < 1 or > QueryLimits.MaxGroupSize || GroupBy is null))
+            return (Invalid, $"groupSize must be 1..{QueryLimits.MaxGroupSize}, with groupBy");
+        if (Offset is { } offset && (offset < 0 || offset + TopK > QueryLimits.MaxWindow))
+            return (Invalid, $"offset must be 0 or more, and offset + topK at most {QueryLimits.MaxWindow}");
+        if (ScoreThreshold is { } t && !double.IsFinite(t)) return (Invalid, "scoreThreshold must be a finite number");
+        if (Fusion is not (null or SearchOptions.Reciprocal or SearchOptions.Relative))
+            return (Invalid, $"fusion must be \"{SearchOptions.Reciprocal}\" or \"{SearchOptions.Relative}\", not '{Fusion}'");
+        if (Alpha is { } a && !(a is >= 0 and <= 1)) return (Invalid, "alpha (the vector side's weight in the hybrid plan) must be 0..1");
         return null;
     }
 }

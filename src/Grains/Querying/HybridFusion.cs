@@ -1,4 +1,4 @@
-using RagCluster.Grains.Interfaces.Errors;
+using RagCluster.Grains.Interfaces.Querying;
 using RagCluster.Grains.Retrieval;
 
 namespace RagCluster.Grains.Querying;
@@ -11,7 +11,7 @@ namespace RagCluster.Grains.Querying;
 /// </summary>
 internal sealed record HybridFusion(string Method, double? Alpha)
 {
-    public const string Reciprocal = "rrf", Relative = "relative";
+    public const string Reciprocal = SearchOptions.Reciprocal, Relative = SearchOptions.Relative;
     public const double DefaultRrfAlpha = 0.5;
 
     /// <summary>
@@ -22,10 +22,9 @@ internal sealed record HybridFusion(string Method, double? Alpha)
     /// </summary>
     public const double WordsAlpha = 0.5, MeaningAlpha = 0.95, WeakCoverage = 0.25, StrongCoverage = 0.35;
 
+    /// <summary>The fusion asked for (its words checked by <see cref="SearchRequest.Problem"/>).</summary>
     public static HybridFusion For(string? method, double? alpha)
     {
-        if (method is not (null or Reciprocal or Relative)) throw new InvalidRequestException($"fusion must be \"{Reciprocal}\" or \"{Relative}\", not '{method}'");
-        if (alpha is { } a && !(a is >= 0 and <= 1)) throw new InvalidRequestException("alpha (the vector side's weight in the hybrid plan) must be 0..1");
         var m = method ?? Relative;
         return new(m, alpha ?? (m == Relative ? null : DefaultRrfAlpha));
     }

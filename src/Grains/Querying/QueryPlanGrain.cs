@@ -17,7 +17,7 @@ namespace RagCluster.Grains.Querying;
 public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, Resilience.LastKnown<string, CollectionInfo> infos,
     Resilience.Patience patience, SentenceRanker ranker, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
-    public static readonly string[] Plans = ["vector", "bm25", "hybrid", "hybrid-k10", "hybrid-rrf"];
+    private static readonly string[] Plans = SearchOptions.Plans;
 
     private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
@@ -105,13 +105,10 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
         return response;
     }
 
-    /// <summary>The request's rules that need no collection (<see cref="SearchRequest.Problem"/>, the plan's name, the shaping).</summary>
+    /// <summary>The request's rules that need no collection, each option's once (<see cref="SearchRequest.Problem"/>).</summary>
     private static void Validate(SearchRequest request)
     {
         if (request.Problem() is { } problem) throw new InvalidRequestException(problem.Title, problem.Detail);
-        if (request.Plan is { } p && p != "auto" && !Plans.Contains(p))
-            throw new InvalidRequestException($"unknown plan '{p}'; use auto, {string.Join(", ", Plans)}");
-        ResultShaping.Validate(request);
     }
 
     /// <summary>The caller's filter parsed against the collection's declared fields (a type mismatch is the caller's to fix), and its text field checked.</summary>

@@ -1,4 +1,3 @@
-using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Interfaces.Querying;
 
 namespace RagCluster.Grains.Querying;
@@ -9,18 +8,7 @@ namespace RagCluster.Grains.Querying;
 /// </summary>
 internal static class ResultShaping
 {
-    public const int MaxWindow = 1000;
-    public const int MaxGroupSize = 10;
-
-    public static void Validate(SearchRequest request)
-    {
-        if (request.GroupBy is not (null or "document")) throw new InvalidRequestException($"groupBy must be \"document\" (or left out), not '{request.GroupBy}'");
-        if (request.GroupSize is { } size && (size is < 1 or > MaxGroupSize || request.GroupBy is null))
-            throw new InvalidRequestException($"groupSize must be 1..{MaxGroupSize}, with groupBy");
-        if (request.Offset is { } offset && (offset < 0 || offset + request.TopK > MaxWindow))
-            throw new InvalidRequestException($"offset must be 0 or more, and offset + topK at most {MaxWindow}");
-        if (request.ScoreThreshold is { } t && !double.IsFinite(t)) throw new InvalidRequestException("scoreThreshold must be a finite number");
-    }
+    private const int MaxWindow = QueryLimits.MaxWindow;
 
     /// <summary>
     /// How many hits each side of each shard must return: twice the page (deeper pools fuse better), at least 20; a
