@@ -39,6 +39,7 @@ public static class RagApi
         services.AddRagOpenApi();
         services.AddRagMcp();
         services.AddSingleton<QueryLog>();
+        services.AddSingleton<RagCluster.Api.Collections.CollectionExistence>();
         services.AddSingleton<ClusterInspector>();
         services.AddSingleton<DashboardSampler>();
         services.AddHostedService(sp => sp.GetRequiredService<DashboardSampler>());

@@ -52,8 +52,10 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton<BulkTextIndexer>();
         services.TryAddSingleton<DocumentSizes>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<Resilience.Patience>();
-        services.TryAddSingleton(typeof(Resilience.LastKnown<,>)); // one per kind of answer, shared by the silo's requests
+        // Waiting on grains (RagCluster.Resilience) reads Query:PatienceMs and Query:LastKnownForSeconds.
+        services.TryAddSingleton<RagCluster.Resilience.IPatienceSettings>(sp => sp.GetRequiredService<IOptions<QueryOptions>>().Value);
+        services.TryAddSingleton<RagCluster.Resilience.Patience>();
+        services.TryAddSingleton(typeof(RagCluster.Resilience.LastKnown<,>)); // one per kind of answer, shared by the silo's requests
         services.TryAddSingleton(sp =>
         {
             var cache = sp.GetRequiredService<IOptions<CacheOptions>>().Value;

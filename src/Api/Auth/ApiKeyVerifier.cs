@@ -17,9 +17,10 @@ public sealed record KeyCheck(string? KeyId, string? Tenant, string? Role, strin
 /// Failed checks are charged to the client address and, when the key id exists (a wrong secret), to that key id
 /// too: guesses at one key from many addresses run out as surely as guesses at many keys from one address.
 /// While a key's grain does not answer (its silo died a moment ago), the last check of that key this silo made stands
-/// in (<see cref="IApiKeyCheckGrain"/>, at most Query:LastKnownForSeconds old).
+/// in (<see cref="RagCluster.Resilience.LastKnown{TKey, TValue}"/>, at most Query:LastKnownForSeconds old).
 /// </summary>
-public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, TimeProvider time, Limits.RateLimitOptions limits)
+public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, TimeProvider time, Limits.RateLimitOptions limits,
+    RagCluster.Resilience.LastKnown<string, ApiKeyCheck> known)
 {
     private readonly System.Threading.RateLimiting.PartitionedRateLimiter<string> _failures = Limits.RateLimits.FailedKeyChecks(limits);
     public const string BootstrapKeyId = "bootstrap";
@@ -48,7 +49,8 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, AuthOptions options, Ti
         var owner = _lastGood.TryGetValue(keyId, out var good) && CryptographicOperations.FixedTimeEquals(presentedHash, good);
         if (!owner && LockedOut(KeyPartition(keyId)))
             return new KeyCheck(keyId, null, null, "too many failed checks of this key id; retry later");
-        var answer = await grains.GetGrain<IApiKeyCheckGrain>("checks").Verify(keyId, secret);
+        var grain = grains.GetGrain<IApiKeyGrain>(keyId);
+        var (answer, _) = await known.GetAsync(grain.GetGrainId(), presented, () => grain.Verify(secret));
         if (answer.Valid)
         {
             if (_lastGood.Count >= MaxCached) _lastGood.Clear();

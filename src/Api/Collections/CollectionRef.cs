@@ -35,8 +35,8 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     {
         var at = context.Arguments.Select((a, i) => (a, i)).FirstOrDefault(x => x.a is CollectionRef);
         if (at.a is not CollectionRef c) throw new InvalidOperationException("collection endpoints take a CollectionRef");
-        var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-        var (resolved, problem) = await c.ResolveAsync(context.HttpContext.User, grains, context.HttpContext.RequestAborted);
+        var existence = context.HttpContext.RequestServices.GetRequiredService<CollectionExistence>();
+        var (resolved, problem) = await c.ResolveAsync(context.HttpContext.User, existence, context.HttpContext.RequestAborted);
         if (problem is not null) return problem;
         context.Arguments[at.i] = resolved; // an alias becomes the collection it names, once, for the whole request
         context.HttpContext.Items[typeof(CollectionRef)] = resolved; // and the audit of the read names that collection
@@ -59,13 +59,18 @@ public sealed record CollectionRef(string Name, string Key, string Tenant)
     /// name, or none the caller may see (404, also for another tenant's).
     /// </summary>
     public async Task<(CollectionRef? Resolved, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem)> ResolveAsync(
-        System.Security.Claims.ClaimsPrincipal user, IGrainFactory grains, CancellationToken ct = default)
+        System.Security.Claims.ClaimsPrincipal user, CollectionExistence existence, CancellationToken ct = default)
     {
         if (RagEndpoints.Valid(Name) is { } bad) return (null, bad);
         // Another tenant's collection is an operator's to reach; to anyone else it does not exist.
         var visible = Tenant == user.Tenant() || (Admin.AdminEndpoints.MaySee(user, Tenant) && Grains.Interfaces.Naming.Names.IsName(Tenant));
-        if (visible && await grains.GetGrain<Grains.Interfaces.Collections.ICollectionLookupGrain>(Tenant).Resolve(Name, ct) is { } collection)
-            return (collection == Name ? this : this with { Name = collection, Key = TenantScope.CollectionKey(Tenant, collection), Alias = Name }, null);
+        if (visible && await existence.ExistsAsync(Key, ct)) return (this, null);
+        // A collection's name wins over an alias, so the common case (a collection) costs no alias lookup.
+        if (visible && await existence.AliasTargetAsync(Tenant, Name, ct) is { } target)
+        {
+            var aliased = this with { Name = target, Key = TenantScope.CollectionKey(Tenant, target), Alias = Name };
+            if (await existence.ExistsAsync(aliased.Key, ct)) return (aliased, null);
+        }
         return (null, RagEndpoints.Problem(404, "Collection not found", $"no collection '{Name}'; create it with POST /v1/collections"));
     }
 }

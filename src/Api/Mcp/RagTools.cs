@@ -18,7 +18,7 @@ namespace RagCluster.Api.Mcp;
 /// checks, the same grains, the same refusals (thrown as <see cref="ToolProblem"/>, answered as tool errors).
 /// </summary>
 [McpServerToolType]
-public sealed class RagTools(IGrainFactory grains, QueryLog queries)
+public sealed class RagTools(IGrainFactory grains, QueryLog queries, CollectionExistence existence)
 {
     private const string CollectionHelp = "The collection's name, as list_collections gives it.";
     private const string FilterHelp = "Only passages whose document's tags match this filter: {\"lang\":\"en\"} for equality; per tag the operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $containsAny, $containsAll, and $and, $or, $not around filters, e.g. {\"year\":{\"$gte\":2020},\"$or\":[{\"dept\":\"hr\"},{\"dept\":\"legal\"}]}. Datetimes are ISO 8601 strings with an offset.";
@@ -102,7 +102,7 @@ public sealed class RagTools(IGrainFactory grains, QueryLog queries)
     /// <summary>The caller's own collection of that name (or alias), or the same 404 the HTTP API gives (for another tenant's too).</summary>
     private async Task<CollectionRef> Existing(ClaimsPrincipal caller, string collection)
     {
-        var (resolved, problem) = await CollectionRef.OfCaller(caller, collection).ResolveAsync(caller, grains);
+        var (resolved, problem) = await CollectionRef.OfCaller(caller, collection).ResolveAsync(caller, existence);
         ToolProblem.ThrowIf(problem);
         return resolved!;
     }

@@ -73,8 +73,8 @@ public static class ToolGate
     /// <summary>A read tool's call on a collection with an access field, audited as the HTTP reads of one are.</summary>
     private static async Task<bool> ReadsAccessCollection(RequestContext<CallToolRequestParams> context) =>
         Collection(context) is { } collection && context.User is { } user && context.Services?.GetService<AuditTrail>() is { } audit
-        && context.Services.GetService<IGrainFactory>() is { } grains
-        && await Collections.CollectionRef.OfCaller(user, collection).ResolveAsync(user, grains) is ({ } resolved, _)
+        && context.Services.GetService<Collections.CollectionExistence>() is { } existence
+        && await Collections.CollectionRef.OfCaller(user, collection).ResolveAsync(user, existence) is ({ } resolved, _)
         && await audit.HasAccessFieldAsync(resolved, user);
 
     private static string? Collection(RequestContext<CallToolRequestParams> context) =>

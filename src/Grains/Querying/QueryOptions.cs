@@ -10,7 +10,7 @@ namespace RagCluster.Grains.Querying;
 /// so they scale with API silos, and the death of another silo takes no plan with it. So the stats are this silo's.
 /// </summary>
 /// <summary>Bound from "Query".</summary>
-public sealed class QueryOptions : RagCluster.Configuration.IValidatedOptions
+public sealed class QueryOptions : RagCluster.Configuration.IValidatedOptions, RagCluster.Resilience.IPatienceSettings
 {
     /// <summary>Target time for one query; the dense plans are dropped when embedding alone takes half of it (0: every query on BM25 alone).</summary>
     public double LatencyBudgetMs { get; set; } = 2000;

@@ -1,17 +1,15 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using RagCluster.Grains.Interfaces.Errors;
-using RagCluster.Grains.Querying;
 
-namespace RagCluster.Grains.Resilience;
+namespace RagCluster.Resilience;
 
 /// <summary>
 /// Answers on a request's path that a grain gives in a millisecond when all is well (a collection's existence and
 /// settings, an API key's check). When the grain does not answer within the <see cref="Patience"/>, or fails as a silo
 /// does (gone, unreachable), the last answer this silo had for the same key stands in, if it is at most
-/// <see cref="QueryOptions.LastKnownForSeconds"/> old; with none that young, the request waits for the grain.
+/// <see cref="IPatienceSettings.LastKnownForSeconds"/> (Query:LastKnownForSeconds) old; with none that young, the request waits for the grain.
 /// </summary>
-public sealed class LastKnown<TKey, TValue>(Patience patience, IOptions<QueryOptions> options, TimeProvider time) where TKey : notnull
+public sealed class LastKnown<TKey, TValue>(Patience patience, IPatienceSettings settings, TimeProvider time) where TKey : notnull
 {
     private sealed record Answer(TValue Value, long At);
     private const int MaxKeys = 10_000;
@@ -21,7 +19,7 @@ public sealed class LastKnown<TKey, TValue>(Patience patience, IOptions<QueryOpt
     /// <exception cref="Exception">The call's own failure, where there is no last answer young enough to stand in.</exception>
     public async Task<(TValue Value, bool Fresh)> GetAsync(GrainId grain, TKey key, Func<Task<TValue>> call, CancellationToken ct = default)
     {
-        var known = _answers.TryGetValue(key, out var last) && time.GetElapsedTime(last.At) <= TimeSpan.FromSeconds(options.Value.LastKnownForSeconds) ? last : null;
+        var known = _answers.TryGetValue(key, out var last) && time.GetElapsedTime(last.At) <= TimeSpan.FromSeconds(settings.LastKnownForSeconds) ? last : null;
         var answer = call();
         if (known is null) return (Remember(key, await answer.WaitAsync(ct)), true);
         try

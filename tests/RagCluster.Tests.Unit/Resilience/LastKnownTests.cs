@@ -1,6 +1,5 @@
-using Microsoft.Extensions.Options;
 using RagCluster.Grains.Querying;
-using RagCluster.Grains.Resilience;
+using RagCluster.Resilience;
 using RagCluster.Tests.Infrastructure;
 
 namespace RagCluster.Tests.Rag;
@@ -14,7 +13,7 @@ namespace RagCluster.Tests.Rag;
 public sealed class LastKnownTests
 {
     private static readonly GrainId Grain = GrainId.Create("collection", "t.docs");
-    private static IOptions<QueryOptions> Options() => Microsoft.Extensions.Options.Options.Create(new QueryOptions { PatienceMs = 100, LastKnownForSeconds = 60 });
+    private static QueryOptions Options() => new QueryOptions { PatienceMs = 100, LastKnownForSeconds = 60 };
 
     [Fact]
     public async Task An_unanswered_grain_is_stood_in_for_by_its_last_answer_and_not_waited_on_again_until_it_answers()
@@ -33,14 +32,14 @@ public sealed class LastKnownTests
         Assert.True(patience.IsSuspect(Grain));
 
         // Suspect: the next request is not made to wait at all (with an hour's patience it would wait an hour).
-        options.Value.PatienceMs = 3_600_000;
+        options.PatienceMs = 3_600_000;
         var slow = new TaskCompletionSource<int>();
         Assert.Equal((1, false), await known.GetAsync(Grain, "k", () => slow.Task).WaitAsync(TimeSpan.FromSeconds(10)));
 
         // The grain answers again (placed on a live silo): no longer suspect, and that answer is the one now known.
         slow.SetResult(2);
         await WaitUntil(() => !patience.IsSuspect(Grain));
-        options.Value.PatienceMs = 100;
+        options.PatienceMs = 100;
         var never = new TaskCompletionSource<int>();
         Assert.Equal((2, false), await known.GetAsync(Grain, "k", () => never.Task));
         Assert.Equal((3, true), await known.GetAsync(Grain, "k", () => Task.FromResult(3)));

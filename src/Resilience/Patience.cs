@@ -1,17 +1,15 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
-using RagCluster.Grains.Querying;
 
-namespace RagCluster.Grains.Resilience;
+namespace RagCluster.Resilience;
 
 /// <summary>
-/// How long a request waits on a grain that answers in a millisecond when all is well (<see cref="QueryOptions.PatienceMs"/>).
+/// How long a request waits on a grain that answers in a millisecond when all is well (<see cref="IPatienceSettings.PatienceMs"/>, Query:PatienceMs).
 /// A call in flight to a silo killed a moment ago is answered by no one until the cluster declares that silo dead
 /// (seconds), and no request may wait for that (issue 60). A grain that let a call go unanswered past the patience is
 /// suspect, on this silo, until one of its calls answers: calls to it are then not waited on at all, so the requests
 /// behind the first pay nothing, and the first answer (the grain placed again on a live silo) clears it.
 /// </summary>
-public sealed class Patience(IOptions<QueryOptions> options)
+public sealed class Patience(IPatienceSettings settings)
 {
     private const int MaxSuspects = 10_000;
     private readonly ConcurrentDictionary<GrainId, byte> _suspects = new();
@@ -36,7 +34,7 @@ public sealed class Patience(IOptions<QueryOptions> options)
                 TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            await call.WaitAsync(_suspects.ContainsKey(id) ? TimeSpan.Zero : TimeSpan.FromMilliseconds(options.Value.PatienceMs), ct);
+            await call.WaitAsync(_suspects.ContainsKey(id) ? TimeSpan.Zero : TimeSpan.FromMilliseconds(settings.PatienceMs), ct);
         }
         catch (TimeoutException) when (!call.IsCompleted)
         {
