@@ -63,7 +63,7 @@ public static class IngestBench
             var encoderCpuMs = Environment.ProcessorCount * 1000 / limit;
             foreach (var silos in siloCounts)
             {
-                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs, _, _) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
+                var (chunks, seconds, submitSeconds, fill, cpuMs, runnerMs, _, _, _) = await IngestAsync(binDir, modelDir, corpus, silos, bulkPaths: silos == siloCounts[0]);
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     bench = "ingest_vs_encoder", silos, documents = corpus.Count, chunks, seconds, submit_seconds = submitSeconds,
@@ -100,6 +100,8 @@ public static class IngestBench
             docs_per_s = corpus.Count / run.Seconds, chunks_per_s = run.Chunks / run.Seconds, mean_embedding_batch = run.MeanBatch,
             machine_cpu_ms_per_chunk = run.CpuMs,
             sqlite_writer_held_s = run.WriterHeld, // the SQLite file's one write turn, held by the silos over the load (0 on PostgreSQL)
+            // Bytes the silos handed to write calls (/proc/PID/io wchar) from the first document to the last indexed, a chunk (issue 84, item 4).
+            written_bytes_per_chunk = Math.Round(run.WrittenPerChunk),
             // by site, [held, waited] s: waits are summed over concurrent writes, so they can exceed the load's seconds
             sqlite_writer_sites = run.WriterSites.ToDictionary(s => s.Key, s => s.Value.Select(x => Math.Round(x, 3)).ToArray()),
         }));
@@ -167,7 +169,8 @@ public static class IngestBench
         return sorted.Count / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs, double WriterHeld, Dictionary<string, double[]> WriterSites)> IngestAsync(string binDir,
+    private static async Task<(int Chunks, double Seconds, double SubmitSeconds, double? MeanBatch, double CpuMs, double RunnerMs, double WriterHeld, Dictionary<string, double[]> WriterSites,
+        double WrittenPerChunk)> IngestAsync(string binDir,
         string modelDir, List<(string Id, string Text)> corpus, int silos, bool bulkPaths, params string[] extra)
     {
         await using var cluster = await BenchCluster.StartAsync(binDir, modelDir, silos, extra);
@@ -182,16 +185,16 @@ public static class IngestBench
         var before = await EmbeddingCountersAsync(http);
         var heldBefore = await WriterHeldAsync(http);
         var sitesBefore = WriterSites(await http.GetStringAsync("metrics"));
-        var (busyBefore, runnersBefore) = (MachineBusy(), cluster.RunnerCpu());
+        var (busyBefore, runnersBefore, writtenBefore) = (MachineBusy(), cluster.RunnerCpu(), ScaleBench.Written(cluster));
         var (chunks, seconds, submit) = await IngestCollectionAsync(http, "bench", corpus);
-        var (busy, runners) = (MachineBusy() - busyBefore, cluster.RunnerCpu() - runnersBefore);
+        var (busy, runners, written) = (MachineBusy() - busyBefore, cluster.RunnerCpu() - runnersBefore, ScaleBench.Written(cluster) - writtenBefore);
         var held = await WriterHeldAsync(http) - heldBefore;
         var sites = WriterSites(await http.GetStringAsync("metrics"));
         foreach (var (site, s) in sites) if (sitesBefore.TryGetValue(site, out var b)) sites[site] = [s[0] - b[0], s[1] - b[1]];
         var after = await EmbeddingCountersAsync(http);
         double? fill = after.Batches > before.Batches ? (after.Texts - before.Texts) / (after.Batches - before.Batches) : null;
         if (bulkPaths) await BulkPathsAsync(cluster, silos);
-        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks, held, sites);
+        return (chunks, seconds, submit, fill, busy.TotalMilliseconds / chunks, runners.TotalMilliseconds / chunks, held, sites, (double)written / chunks);
     }
 
     // Per writing site (class.method), [held, waited] seconds of the SQLite write turn so far: which writes queue behind which.

@@ -358,6 +358,13 @@ public static class ScaleBench
     internal static long Rss(BenchCluster cluster, string field = "VmRSS:") => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
         long.Parse(File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024);
 
+    /// <summary>
+    /// Bytes the cluster's processes wrote since they started (/proc/PID/io): "wchar", handed to write calls (page cache
+    /// included, so it does not depend on when the kernel flushes), or "write_bytes", sent to the storage device.
+    /// </summary>
+    internal static long Written(BenchCluster cluster, string field = "wchar:") => cluster.Silos.Where(p => !p.HasExited).Sum(p =>
+        long.Parse(File.ReadLines($"/proc/{p.Id}/io").First(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
+
     /// <summary>CPU use from /proc: the machine's jiffies (total, idle), CPU seconds of the silo processes and of this client, and wall time.</summary>
     internal sealed record CpuSample(double Total, double Idle, double Silos, double Client, double Seconds, double StalledMicroseconds)
     {
