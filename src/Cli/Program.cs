@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RagCluster.Cli;
 
-// ragcluster: ingest, search, ask, status, eval, keys, tenants, aliases, backup, restore and drop against the embedded default (a silo in this process on
+// ragcluster: ingest, search, ask, status, eval, keys, tenants, aliases, backup, restore and drop against the embedded default (the API silo in this process on
 // ./data) or, with --url (env RAGCLUSTER_URL), a running cluster's HTTP API. Errors are one line, exit code 1.
 var url = new Option<string?>("--url") { Description = "HTTP API of a running cluster (default: the API silo embedded in this process; env RAGCLUSTER_URL)" };
 var data = new Option<string>("--data") { Description = "embedded mode: data folder", DefaultValueFactory = _ => "./data" };

@@ -17,9 +17,8 @@ namespace RagCluster.Grains.Querying;
 public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptions> options, Embedder embedder, Resilience.LastKnown<string, CollectionInfo> infos,
     Resilience.Patience patience, SentenceRanker ranker, ILogger<QueryPlanGrain> log) : Grain, IQueryPlanGrain
 {
-    private static readonly string[] Plans = SearchOptions.Plans;
 
-    private readonly Dictionary<string, long> _wins = Plans.ToDictionary(p => p, _ => 0L);
+    private readonly Dictionary<string, long> _wins = SearchOptions.Plans.ToDictionary(p => p, _ => 0L);
     private readonly Dictionary<string, (double Total, long Count)> _latency = [];
     private long _queries;
     private long _overBudget;
