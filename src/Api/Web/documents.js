@@ -21,14 +21,27 @@ function tagEditor(doc, tags, fields) {
       if (name && text !== "") changed[name] = rc.typed(fields[name] || "string", text); // undeclared: text ("a|b" is an array only where declared)
     }
     try {
-      await rc.call("PATCH", `${collectionPath()}/documents/${encodeURIComponent(doc)}`, { tags: changed });
-      state.textContent = "saved";
+      const accepted = await rc.call("PATCH", `${collectionPath()}/documents/${encodeURIComponent(doc)}`, { tags: changed });
+      state.textContent = "saved, indexing…";
+      const now = await untilIndexed(doc, accepted.version);
+      if (now.status === "pending") { state.textContent = "saved; still indexing, load the list again later"; return; }
       await loadDocuments("same");
     } catch (e) { state.textContent = e.message; }
   };
   return rc.el("div", { class: "tag-editor" }, rows,
     rc.el("div", { class: "row" }, rc.el("button", { class: "save-tags", onclick: save }, "Save tags"),
       rc.el("button", { class: "secondary", onclick: () => rows.append(row("", "")) }, "+ tag"), state));
+}
+
+// A tag change is answered 202 before the shards hold it: the list shows it once that version left "pending".
+async function untilIndexed(doc, version) {
+  const ask = async () => (await rc.call("POST", `${collectionPath()}/documents/statuses`, { ids: [doc] })).documents[0];
+  let s = await ask();
+  for (let wait = 100, waited = 0; s.status === "pending" && s.version <= version && waited < 60_000; waited += wait, wait = Math.min(wait * 2, 1000)) {
+    await new Promise(r => setTimeout(r, wait));
+    s = await ask();
+  }
+  return s;
 }
 
 // which: "first" page, "next" page, or this "same" one again (after a change).
