@@ -19,6 +19,10 @@ public sealed class BenchCluster : IAsyncDisposable
     private Func<string[]> _common = () => [];
     private PostgresServer? _postgres;
     private string? _storage;
+    private bool _recipe; // PostgreSQL and Redis even for one silo (the scaling bench adds silos to it)
+    private int _coresPerSilo; // > 0: the k-th silo started runs on cores k*n .. k*n+n-1 only (taskset)
+    private int _started;
+    private string _adminKey = "";
 
     public HttpClient Http { get; private set; } = null!;
 
@@ -31,9 +35,19 @@ public sealed class BenchCluster : IAsyncDisposable
     /// <summary>The PostgreSQL database the silos store state in; null on one silo (SQLite).</summary>
     public string? PostgresConnectionString => _postgres is null ? null : _storage;
 
-    public static async Task<BenchCluster> StartAsync(string binDir, string modelDir, int silos, params string[] extra)
+    public static Task<BenchCluster> StartAsync(string binDir, string modelDir, int silos, params string[] extra) =>
+        StartAsync(new BenchCluster { _setup = (binDir, modelDir, silos, extra) });
+
+    /// <summary>
+    /// The cluster recipe (PostgreSQL, Redis) from one API silo up, each silo held to <paramref name="coresPerSilo"/>
+    /// cores of its own (the first on cores 0.., the next after them); more join through <see cref="AddApiSiloAsync"/>.
+    /// </summary>
+    public static Task<BenchCluster> StartRecipeAsync(string binDir, string modelDir, int coresPerSilo, params string[] extra) =>
+        StartAsync(new BenchCluster { _setup = (binDir, modelDir, 1, extra), _recipe = true, _coresPerSilo = coresPerSilo });
+
+    private static async Task<BenchCluster> StartAsync(BenchCluster c)
     {
-        var c = new BenchCluster { _setup = (binDir, modelDir, silos, extra) };
+        var (binDir, modelDir, silos, extra) = c._setup;
         try
         {
             await c.StartInnerAsync(binDir, modelDir, silos, extra);
@@ -49,26 +63,22 @@ public sealed class BenchCluster : IAsyncDisposable
     private async Task StartInnerAsync(string binDir, string modelDir, int silos, string[] extra)
     {
         var cluster = "bench-" + Guid.NewGuid().ToString("N")[..6];
-        if (_storage is null && silos > 1)
+        if (_storage is null && (silos > 1 || _recipe))
         {
             _postgres = await PostgresServer.StartAsync(durable: true);
             _storage = await _postgres.CreateDatabaseAsync("ragcluster");
         }
         _storage ??= $"sqlite:{_data}/ragcluster.db";
         var redisPort = FreePort();
-        if (silos > 1)
+        if (silos > 1 || _recipe)
             _processes.Add(Process.Start(new ProcessStartInfo("redis-server", ["--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 { RedirectStandardOutput = true })!);
         string[] Common() => ["--Silo:ClusterId", cluster, "--Silo:ServiceId", _serviceId, "--Silo:Storage", _storage, "--Silo:SiloPort", FreePort().ToString(),
-            "--Silo:GatewayPort", "0", .. silos > 1 ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
+            "--Silo:GatewayPort", "0", .. silos > 1 || _recipe ? new[] { "--Silo:Redis", $"127.0.0.1:{redisPort}" } : [],
             .. modelDir.Length > 0 ? new[] { "--Embedding:ModelDirectory", modelDir } : [], "--Logging:LogLevel:Default", "Warning", .. extra];
         _common = Common;
-        var adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
-        var api = Start(Path.Combine(binDir, "RagCluster.Api.dll"), [.. Common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", adminKey,
-            "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), out var urlTask);
-        _processes.Add(api);
-        Silos.Add(api);
-        var url = await urlTask.WaitAsync(TimeSpan.FromSeconds(60));
+        var adminKey = _adminKey = "bench-admin-" + Guid.NewGuid().ToString("N");
+        var (api, url) = await StartApiSiloAsync(silos);
         MetricsUrls = [url.TrimEnd('/') + "/metrics"];
         for (var i = 1; i < silos; i++)
         {
@@ -79,6 +89,33 @@ public sealed class BenchCluster : IAsyncDisposable
         Http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", adminKey);
         await Task.Delay(TimeSpan.FromSeconds(silos > 1 ? 5 : 1)); // let the silos join
+    }
+
+    private async Task<(Process Silo, string Url)> StartApiSiloAsync(int silos)
+    {
+        var api = Start(Path.Combine(_setup.BinDir, "RagCluster.Api.dll"), [.. _common(), "--urls", "http://127.0.0.1:0", "--Auth:BootstrapAdminKey", _adminKey,
+            "--RateLimit:PermitsPerSecond", "1000000", "--RateLimit:Burst", "1000000"], SharedCores(silos), NextCores(), out var urlTask);
+        _processes.Add(api);
+        Silos.Add(api);
+        return (api, await urlTask.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>One more API silo in the cluster (as a Deployment's replica is); returns a client for its door once it listens.</summary>
+    public async Task<HttpClient> AddApiSiloAsync()
+    {
+        var (_, url) = await StartApiSiloAsync(1);
+        MetricsUrls.Add(url.TrimEnd('/') + "/metrics");
+        var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", _adminKey);
+        return http;
+    }
+
+    // The cores of the next silo to start, as taskset takes them; null when silos share the machine's cores.
+    private string? NextCores()
+    {
+        if (_coresPerSilo <= 0) return null;
+        var first = _started++ * _coresPerSilo;
+        return $"{first}-{first + _coresPerSilo - 1}";
     }
 
     /// <summary>
@@ -148,7 +185,7 @@ public sealed class BenchCluster : IAsyncDisposable
     {
         var health = FreePort();
         var silo = Start(Path.Combine(_setup.BinDir, "RagCluster.Silo.dll"), [.. _common(), "--Health:Port", health.ToString(), "--Health:ListenAddress", "127.0.0.1"],
-            SharedCores(_setup.Silos), out _);
+            SharedCores(_setup.Silos), NextCores(), out _);
         _processes.Add(silo);
         return (silo, $"http://127.0.0.1:{health}/metrics");
     }
@@ -189,6 +226,7 @@ public sealed class BenchCluster : IAsyncDisposable
 
     private void KillAll()
     {
+        _started = 0;
         foreach (var p in _processes) { try { p.Kill(true); p.WaitForExit(10_000); } catch (InvalidOperationException) { } }
         _processes.Clear();
         Silos.Clear();
@@ -218,10 +256,11 @@ public sealed class BenchCluster : IAsyncDisposable
     private static Dictionary<string, string> SharedCores(int silos) =>
         silos > 1 ? new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" } : [];
 
-    private static Process Start(string dll, string[] args, Dictionary<string, string> environment, out Task<string> url)
+    private static Process Start(string dll, string[] args, Dictionary<string, string> environment, string? cores, out Task<string> url)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(cores is null ? "dotnet" : "taskset") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in environment) psi.Environment[k] = v;
+        if (cores is not null) foreach (var a in new[] { "-c", cores, "dotnet" }) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;

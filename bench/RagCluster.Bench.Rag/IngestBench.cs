@@ -243,8 +243,15 @@ public static class IngestBench
             r.EnsureSuccessStatusCode();
         }
         var submit = sw.Elapsed.TotalSeconds;
+        var chunks = await WaitIndexedAsync(http, collection, documents.Select(d => d.Id));
+        return (chunks, sw.Elapsed.TotalSeconds, submit);
+    }
+
+    /// <summary>Waits until each of the documents is indexed (oldest first, a window at a time); returns their chunks.</summary>
+    internal static async Task<int> WaitIndexedAsync(HttpClient http, string collection, IEnumerable<string> ids)
+    {
         var chunks = 0;
-        var pending = new Queue<string>(documents.Select(d => d.Id));
+        var pending = new Queue<string>(ids);
         var size = new RagCluster.Client.StatusWindow();
         while (pending.Count > 0)
         {
@@ -263,7 +270,7 @@ public static class IngestBench
             pending = new Queue<string>(pending.Where(id => !done.Contains(id)));
             if (!size.Took(window.Count, done.Count)) await Task.Delay(1000);
         }
-        return (chunks, sw.Elapsed.TotalSeconds, submit);
+        return chunks;
     }
 
     // The other bulk paths on the ingested corpus: backup, restore into a new collection, and shards brought back from
