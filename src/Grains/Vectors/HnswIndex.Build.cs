@@ -101,11 +101,19 @@ public sealed unsafe partial class HnswIndex
         }
         finally
         {
-            _linked = _count; // every node of the pass is linked or in _relink
-            if (_relink.Length == 0) LinkWeaklyHeld(start, _count, _passSelected!);
-            _passSelected = null;
-            // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
-            _locks = null;
+            try
+            {
+                // Mended while the pass's nodes are still scanned exactly: a node no link reaches yet must not leave the
+                // scan before it is reachable (a search beside missed one so, once in a loaded run of the unit tests).
+                if (_relink.Length == 0) LinkWeaklyHeld(start, _count, _passSelected!);
+            }
+            finally
+            {
+                _linked = _count; // every node of the pass is linked or in _relink
+                _passSelected = null;
+                // A searcher beside may still hold copies it read under the locks; it never writes links, so it can finish without them.
+                _locks = null;
+            }
         }
     }
 
