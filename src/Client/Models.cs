@@ -255,6 +255,7 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
     public string[] Roles { get; init; } = [];
     public double TextsPerSecond { get; init; }
     public int Queued { get; init; }
+    public bool Loaded { get; init; }
 }
 
 public sealed record EmbeddingReply(bool Available, string Status, double TextsPerSecond, EmbeddingInfo[] Silos);

@@ -43,6 +43,7 @@ public static class RagServiceCollectionExtensions
         // Services that tests and tools also build by hand take the options' values.
         services.TryAddSingleton(sp => new EmbeddingService(sp.GetRequiredService<IOptions<EmbeddingOptions>>().Value,
             sp.GetRequiredService<ILogger<EmbeddingService>>(), sp.GetService<Placement.SiloRoles>()));
+        services.TryAddSingleton<EmbeddingModel>();
         services.TryAddSingleton<Embedder>();
         services.TryAddSingleton<SentenceRanker>();
         services.TryAddSingleton<IndexingThreads>();

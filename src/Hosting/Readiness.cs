@@ -3,15 +3,19 @@ using RagCluster.Storage;
 
 namespace RagCluster.Hosting;
 
-/// <summary>The readiness check every silo answers the same way: store reachable, active in the membership, and the configured model loaded.</summary>
+/// <summary>
+/// The readiness check every silo answers the same way: store reachable, active in the membership, and the configured
+/// model not failed (it loads with the first text to embed, so "not loaded yet" is ready).
+/// </summary>
 public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClusterMembershipService membership,
-    EmbeddingService embeddings, Microsoft.Extensions.Options.IOptions<EmbeddingOptions> options)
+    EmbeddingModel model, Microsoft.Extensions.Options.IOptions<EmbeddingOptions> options)
 {
     public sealed record Result(bool Ready, string SiloId, Checks Checks, string Detail, string Embedding);
 
     /// <summary>
     /// Each condition of readiness: the store answers, this silo is an active member, and the model (if configured)
-    /// loaded: "loaded", "tokenizer only" (a silo without the embedding role), "not configured" or "failed".
+    /// loaded: "loaded", "not loaded yet" (no text embedded here so far), "tokenizer only" (a silo without the embedding
+    /// role), "not configured" or "failed".
     /// </summary>
     public sealed record Checks(bool Store, bool Membership, string Model);
 
@@ -35,6 +39,13 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         }
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
         var joined = status == SiloStatus.Active;
+        if (model.Current is not { } embeddings)
+        {
+            var failed = model.Failed ? "failed" : null;
+            var state = !model.Configured ? "not configured" : failed ?? "not loaded yet";
+            return new Result(storeError is null && joined && failed is null, silo.SiloAddress.ToString(), new Checks(storeError is null, joined, state),
+                storeError ?? (!joined ? $"this silo is {status} in the membership" : failed is null ? "ok" : "the model failed to load"), model.NotLoadedStatus);
+        }
         // A silo without the embedding role loads only the model's tokenizer: it chunks, an embedding silo embeds.
         var loaded = embeddings.Roles.Embeds ? embeddings.IsAvailable : embeddings.IsConfigured;
         var modelOk = loaded || !options.Value.DenseConfigured;

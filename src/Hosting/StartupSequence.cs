@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using RagCluster.Grains.Diagnostics;
 using RagCluster.Grains.Embedding;
 using RagCluster.Grains.Embedding.BuiltIn;
@@ -30,17 +31,23 @@ public static class StartupSequence
     public static void Step(this ILogger start, string step, TimeSpan took) => start.StartStep(step, took);
 
     /// <summary>
-    /// Loads the model (an explicit Embedding:ExecutionProvider=cuda that cannot run throws here); the embedding status
-    /// line. On a thread of its own when the caller overlaps it with the host's start: a pool thread held for seconds
-    /// can starve the grains' scheduler on 2 cores.
+    /// Loads the model when the settings say so (<see cref="EmbeddingOptions.LoadsAtStart"/>: Embedding:LoadAtStart, or an
+    /// explicit Embedding:ExecutionProvider=cuda, which throws here if it cannot run) or its files are missing (the error
+    /// shows at start); otherwise it loads with the first text to embed. Returns the embedding status line. The load runs on a thread of its own (<see cref="EmbeddingModel.Loaded"/>).
     /// </summary>
-    public static Task<string> LoadModelAsync(IServiceProvider services, ILogger start) => Task.Factory.StartNew(() =>
+    public static async Task<string> LoadModelAsync(IServiceProvider services, ILogger start)
     {
+        var model = services.GetRequiredService<EmbeddingModel>();
+        if (!services.GetRequiredService<IOptions<EmbeddingOptions>>().Value.LoadsAtStart && !model.FilesMissing)
+        {
+            start.StartStep("model left to its first use", TimeSpan.Zero);
+            return model.NotLoadedStatus;
+        }
         var loading = System.Diagnostics.Stopwatch.StartNew();
-        var status = services.GetRequiredService<EmbeddingService>().Status;
+        var status = (await model.Loaded).Status;
         start.StartStep("model loaded", loading.Elapsed);
         return status;
-    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
 
     /// <summary>
     /// The settings that pick <paramref name="model"/>: a built-in model's name or "none" as Embedding:Model, anything

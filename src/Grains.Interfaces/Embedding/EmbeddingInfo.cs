@@ -1,6 +1,6 @@
 namespace RagCluster.Grains.Interfaces.Embedding;
 
-/// <summary>One silo's embedding: whether it runs the model (Available), on what, and how much it has done.</summary>
+/// <summary>One silo's embedding: whether it runs the model (Available; it may not have loaded it yet), on what, and how much it has done.</summary>
 [GenerateSerializer, Immutable, Alias("rc.EmbeddingInfo")]
 public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions, string? ExecutionProvider)
 {
@@ -16,4 +16,6 @@ public sealed record EmbeddingInfo(bool Available, string Status, int Dimensions
     /// <summary>Texts embedded per second over the last 10 s, and texts waiting for an inference now.</summary>
     [Id(10)] public double TextsPerSecond { get; init; }
     [Id(11)] public int Queued { get; init; }
+    /// <summary>Whether the model is in memory now: it loads with the first text to embed (or at start, Embedding:LoadAtStart).</summary>
+    [Id(12)] public bool Loaded { get; init; }
 }

@@ -143,6 +143,7 @@ public sealed class BulkTextIndexer(IGrainFactory grains, Embedder embedder, Ind
             await owner.EndBulk(texts.Select(t => t.Id).ToArray(), texts.Select(t => t.Record).ToArray(), [], acceptedBy);
             return [];
         }
+        await embedder.ModelLoaded.WaitAsync(_stopping.Token); // its tokenizer cuts the chunks; the first text loads it
         if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
         var step = System.Diagnostics.Stopwatch.GetTimestamp();
         var cuts = new (List<Chunking.ChunkDraft> Drafts, int[][]? Sequences)[texts.Count];

@@ -50,6 +50,7 @@ public static class DocumentBatch
         if (sizes is not null && documents.Count > 0)
         {
             settings ??= await grains.GetGrain<ICollectionGrain>(collectionKey).GetSettings();
+            if (settings.Dimensions is null) await sizes.TokenizerLoaded.WaitAsync(ct); // awaited here, not blocking a thread in Measure
             var decoded = bulk.ToDictionary(b => b.Index, b => b.Chunk); // decoded once already
             measured = documents.Select((d, i) => decoded.TryGetValue(i, out var one)
                 ? new StoredUsage(1, 1, DocumentSizes.Chunk(one.Text, one.Vector))

@@ -193,6 +193,7 @@ public sealed partial class DocumentGrain
     /// </summary>
     private async Task<List<ChunkRecord>> EmbeddedChunksAsync(DocumentState pending, CollectionSettings settings, IngestSteps step)
     {
+        await embedder.ModelLoaded.WaitAsync(_stopping.Token); // its tokenizer cuts the chunks; the first text loads it
         if (embedder.DenseRetrieval && embedder.Unavailable() is { } why) throw new EmbeddingUnavailableException(why);
         // Extraction (a large PDF takes seconds) and chunking run on the thread pool, not in the grain's turn.
         var (format, content) = (pending.Format!, pending.PendingContent!);

@@ -16,6 +16,9 @@ namespace RagCluster.Grains.Documents;
 /// </summary>
 public sealed class DocumentSizes(Embedder embedder)
 {
+    /// <summary>Completes when the tokenizer that cuts a text collection's documents has loaded (the first text loads it).</summary>
+    public Task TokenizerLoaded => embedder.ModelLoaded;
+
     public StoredUsage Measure(IngestRequest request, CollectionSettings settings, ExtractedText? extracted = null) => Measure(request, settings, extracted, out _);
 
     /// <summary><see cref="Measure(IngestRequest, CollectionSettings, ExtractedText?)"/>, handing out a text's chunks so its indexing need not cut them again.</summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.DependencyInjection;
 using RagCluster.Grains.Interfaces.Embedding;
 using RagCluster.Grains.Interfaces.Errors;
 using RagCluster.Grains.Placement;
@@ -13,46 +12,56 @@ namespace RagCluster.Grains.Embedding;
 /// it throws <see cref="EmbeddingUnavailableException"/> at once, so a document stays pending and a query falls
 /// back to BM25 instead of anything embedding on a silo that was kept free of it.
 /// </summary>
-public sealed class Embedder(IServiceProvider services, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles)
+public sealed class Embedder(EmbeddingModel model, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles,
+    SiloRoles? ownRoles = null)
 {
-    // Made on a thread of its own from the moment this is, not with it: the model loads for seconds while a silo starts,
-    // and a search with its own vector, which needs none of it, waited behind that load (issue 73, item 3: 2 s of a
-    // restart's first search); a text search awaits ModelLoaded rather than block its grain's turn. Not a pool thread:
-    // on 2 cores two pool threads held for seconds can starve the grains' scheduler.
-    private readonly Task<EmbeddingService> _model = Task.Factory.StartNew(services.GetRequiredService<EmbeddingService>,
-        CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    private EmbeddingService Model => _model.IsCompletedSuccessfully ? _model.Result : _model.GetAwaiter().GetResult();
+    // Blocks only a caller that did not await ModelLoaded first: every grain path awaits it before it tokenises or embeds.
+    private EmbeddingService Model => model.Current ?? model.Loaded.GetAwaiter().GetResult();
 
-    /// <summary>Completes when this silo's embedding service (its tokenizer and, on an embedding silo, its model) has loaded.</summary>
-    public Task ModelLoaded => _model;
+    /// <summary>Completes when this silo's embedding service (its tokenizer and, on an embedding silo, its model) has loaded; starts that load.</summary>
+    public Task ModelLoaded => model.Loaded;
 
     private readonly ConcurrentDictionary<SiloAddress, int> _outstanding = new();
 
-    /// <summary>Whether the cluster embeds texts (a model is configured), here or elsewhere.</summary>
-    public bool DenseRetrieval => Model.IsConfigured;
+    /// <summary>Whether the cluster embeds texts (a model is configured and, once loaded, loaded well), here or elsewhere; loads nothing.</summary>
+    public bool DenseRetrieval => model.Current?.IsConfigured ?? model.Configured;
 
-    /// <summary>This silo's tokenizer and framing (every silo tokenises; only embedding silos run the model).</summary>
+    /// <summary>This silo's tokenizer and framing (every silo tokenises; only embedding silos run the model); loads them if need be.</summary>
     public EmbeddingService Local => Model;
 
-    /// <summary>Null when texts can be embedded now; otherwise why not, in one line.</summary>
+    /// <summary>The configured model's name; loads nothing.</summary>
+    public string? ModelName => model.Current?.ModelName ?? model.Name;
+
+    /// <summary>Null when texts can be embedded now (or once the model has loaded); otherwise why not, in one line. Loads nothing.</summary>
     public string? Unavailable()
     {
-        if (Model.IsAvailable) return null;
-        if (!Model.IsConfigured) return Model.Status;
-        return EmbeddingSilos().Length > 0 ? null
-            : $"no silo with the {SiloRoles.Embedding} role is active (Silo:Roles); documents stay pending until one joins";
+        if (model.Current is not { } loaded)
+            return !model.Configured ? model.NotLoadedStatus : (ownRoles ?? SiloRoles.All).Embeds || EmbeddingSilos().Length > 0 ? null : NoEmbeddingSilo;
+        if (loaded.IsAvailable) return null;
+        if (!loaded.IsConfigured) return loaded.Status;
+        return EmbeddingSilos().Length > 0 ? null : NoEmbeddingSilo;
     }
+
+    private static string NoEmbeddingSilo => $"no silo with the {SiloRoles.Embedding} role is active (Silo:Roles); documents stay pending until one joins";
+
+    /// <summary>What this silo says about its embedding (/v1/embedding, the dashboard); before the load, what will load. Loads nothing.</summary>
+    public EmbeddingInfo Info(string silo) => model.Current is { } loaded ? loaded.Info(silo) with { Loaded = true }
+        : new EmbeddingInfo(model.Configured && (ownRoles ?? SiloRoles.All).Embeds, model.NotLoadedStatus, 0, null)
+        {
+            Silo = silo, Roles = [.. (ownRoles ?? SiloRoles.All).Names],
+        };
 
     /// <summary>The active silos that offer the embedding role, as this silo's membership view and their metadata say.</summary>
     public SiloAddress[] EmbeddingSilos() => membership.CurrentSnapshot.Members.Values
         .Where(m => m.Status == SiloStatus.Active && roles.Offers(m.SiloAddress, SiloRoles.Embedding))
         .Select(m => m.SiloAddress).ToArray();
 
-    public Task<float[][]> EmbedAsync(int[][] sequences, EmbeddingKind kind, CancellationToken cancellationToken = default)
+    public async Task<float[][]> EmbedAsync(int[][] sequences, EmbeddingKind kind, CancellationToken cancellationToken = default)
     {
-        if (Model.IsAvailable) return Model.EmbedTokensAsync(sequences, kind, cancellationToken);
-        if (!Model.IsConfigured) throw new EmbeddingUnavailableException(Model.Status);
-        return RemoteAsync(sequences, kind, cancellationToken);
+        var service = await model.Loaded.WaitAsync(cancellationToken);
+        if (service.IsAvailable) return await service.EmbedTokensAsync(sequences, kind, cancellationToken);
+        if (!service.IsConfigured) throw new EmbeddingUnavailableException(service.Status);
+        return await RemoteAsync(sequences, kind, cancellationToken);
     }
 
     private async Task<float[][]> RemoteAsync(int[][] sequences, EmbeddingKind kind, CancellationToken cancellationToken)

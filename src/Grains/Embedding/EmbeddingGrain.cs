@@ -11,8 +11,9 @@ namespace RagCluster.Grains.Embedding;
 [SiloTargetedPlacement]
 [SiloRoleFilter(SiloRoles.Embedding)]
 [Reentrant]
-public sealed class EmbeddingGrain(EmbeddingService service) : Grain, IEmbeddingGrain
+public sealed class EmbeddingGrain(EmbeddingModel model) : Grain, IEmbeddingGrain
 {
-    public Task<float[][]> EmbedTokens(int[][] sequences, bool isQuery) =>
-        service.EmbedTokensAsync(sequences, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
+    // The first texts sent here load the model: awaited, so the load blocks no turn of this silo's scheduler.
+    public async Task<float[][]> EmbedTokens(int[][] sequences, bool isQuery) =>
+        await (await model.Loaded).EmbedTokensAsync(sequences, isQuery ? EmbeddingKind.Query : EmbeddingKind.Passage);
 }

@@ -107,6 +107,15 @@ public sealed class EmbeddingOptions : IValidatedOptions
     /// <summary>Let ORT's worker threads spin between batches: faster on a dedicated embedding node, starves others.</summary>
     public bool AllowSpinning { get; set; }
 
+    /// <summary>
+    /// Load the model while the silo starts, so the first text search finds it warm. By default it loads with the first
+    /// text to embed: a silo that serves only its callers' own vectors never holds it (about 400 MB).
+    /// </summary>
+    public bool LoadAtStart { get; set; }
+
+    /// <summary>Whether the silo's start loads the model: asked to, or an explicit cuda that must fail there, or no model (nothing to load).</summary>
+    public bool LoadsAtStart => LoadAtStart || ExecutionProvider == "cuda" || !DenseConfigured;
+
     /// <summary>The built-in model in use, or null (a ModelDirectory, or none).</summary>
     public BuiltInModel? BuiltIn => ModelDirectory.Length == 0 ? BuiltInModel.Find(Model) : null;
 

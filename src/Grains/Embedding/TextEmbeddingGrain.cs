@@ -10,6 +10,7 @@ public sealed class TextEmbeddingGrain(Embedder embedder) : Grain, ITextEmbeddin
 {
     public async Task<EmbeddedTexts> Embed(TextsToEmbed texts, CancellationToken cancellationToken = default)
     {
+        await embedder.ModelLoaded.WaitAsync(cancellationToken); // the first text to embed loads the model
         var service = embedder.Local;
         if (!service.IsConfigured) throw new EmbeddingUnavailableException(service.Status);
         var model = service.ModelName!;
@@ -26,7 +27,7 @@ public sealed class TextEmbeddingGrain(Embedder embedder) : Grain, ITextEmbeddin
         return new EmbeddedTexts(vectors, model, sequences.Sum(s => s.Length));
     }
 
-    public Task<EmbeddingAvailability> Availability() => Task.FromResult(new EmbeddingAvailability(embedder.Unavailable(), embedder.Local.ModelName));
+    public Task<EmbeddingAvailability> Availability() => Task.FromResult(new EmbeddingAvailability(embedder.Unavailable(), embedder.ModelName));
 
     private static InvalidRequestException Invalid(string detail) => new("Invalid embeddings request", detail);
 }

@@ -91,7 +91,7 @@ public sealed partial class QueryPlanGrain(QueryCache cache, IOptions<QueryOptio
 
         // Dense retrieval: the query's own vector in a collection that brings its own, else the cluster's model, on
         // this silo when it embeds, else on an embedding silo (Embedder).
-        if (info.Settings.Dimensions is null) await embedder.ModelLoaded.WaitAsync(ct); // awaited, not blocking this turn, at a silo's start
+        if (info.Settings.Dimensions is null) await embedder.ModelLoaded.WaitAsync(ct); // a text search's first loads the model: awaited, not blocking this turn
         var dense = info.Settings.Dimensions is null ? embedder.DenseRetrieval : ownVector is not null;
         var (results, vector) = await RetrieveAsync(search, dense, ownVector, steps);
         var response = Rank(search, results, vector is not null, fusion, steps, sw);
