@@ -33,7 +33,8 @@ public static class StartupSequence
     /// <summary>
     /// Loads the model when the settings say so (<see cref="EmbeddingOptions.LoadsAtStart"/>: Embedding:LoadAtStart, or an
     /// explicit Embedding:ExecutionProvider=cuda, which throws here if it cannot run) or its files are missing (the error
-    /// shows at start); otherwise it loads with the first text to embed. Returns the embedding status line. The load runs on a thread of its own (<see cref="EmbeddingModel.Loaded"/>).
+    /// shows at start); otherwise it loads with the first text to embed. Returns the embedding status line. The load runs
+    /// on a thread of its own (<see cref="EmbeddingModel.Loaded"/>).
     /// </summary>
     public static async Task<string> LoadModelAsync(IServiceProvider services, ILogger start)
     {

@@ -153,6 +153,7 @@ public sealed partial class DocumentGrain(
         if (request is not null)
         {
             var settings = await collection.GetSettings();
+            if (settings.Dimensions is null) await sizes.TokenizerLoaded; // the first text loads it: awaited, holding no thread
             size = [await Task.Run(() => sizes.Measure(request, settings))]; // a large PDF extracts for seconds: not in the grain's turn
         }
         await using var share = size is null ? null : await TenantShare.ReserveAsync(GrainFactory, Collection, [DocumentId], size);
