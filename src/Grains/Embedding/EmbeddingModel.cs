@@ -6,7 +6,7 @@ namespace RagCluster.Grains.Embedding;
 /// <summary>
 /// This silo's <see cref="EmbeddingService"/> (tokenizer, model sessions, runners), made on first demand: the first text
 /// to chunk or embed, or the start when <see cref="EmbeddingOptions.LoadsAtStart"/>. A silo that serves only its callers'
-/// own vectors never loads the model (issue 84, item 2: an idle API held 645 MB with it, 240 MB without).
+/// own vectors never loads the model (issue 84, item 2: an idle API held 652–660 MB with it, 238 MB without).
 /// </summary>
 public sealed class EmbeddingModel(IServiceProvider services, IOptions<EmbeddingOptions> options)
 {
@@ -26,7 +26,7 @@ public sealed class EmbeddingModel(IServiceProvider services, IOptions<Embedding
         }
     }
 
-    // The load leaves about 300 MB of dead large arrays (the file read, its int8 copy, the sessions' staging) that the
+    // The load leaves about 370 MB of dead large arrays (the file read, its int8 copy, the sessions' staging) that the
     // GC would keep committed; once, right after it, they are collected and given back.
     private EmbeddingService Load()
     {
