@@ -125,12 +125,17 @@ public static class CopiesBench
     /// Closed-loop clients until <paramref name="stop"/>: each search's end (on <paramref name="clock"/>), time and
     /// whether it failed. The query vectors go round; ef grows by one each round, so no answer comes from a cache.
     /// </summary>
-    internal static async Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(HttpClient http, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
+    internal static Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(HttpClient http, string[] queries, int clients, Stopwatch clock, Func<bool> stop) =>
+        SearchLoadAsync([http], queries, clients, clock, stop);
+
+    /// <summary>The same over several doors (API silos): client i searches through door i mod N.</summary>
+    internal static async Task<List<(double At, double Ms, bool Failed)>> SearchLoadAsync(IReadOnlyList<HttpClient> doors, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
     {
         var log = new List<(double At, double Ms, bool Failed)>();
         var next = 0;
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
         {
+            var http = doors[c % doors.Count];
             while (!stop())
             {
                 var i = Interlocked.Increment(ref next);

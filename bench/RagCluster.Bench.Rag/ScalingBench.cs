@@ -33,10 +33,10 @@ public static class ScalingBench
 
             // A warm-up of the same load (new silos compile their hot paths), then the measured window.
             var warm = Stopwatch.StartNew();
-            await LoadAsync(doors, queries, clients, warm, () => warm.Elapsed.TotalSeconds >= 3);
+            await CopiesBench.SearchLoadAsync(doors, queries, clients, warm, () => warm.Elapsed.TotalSeconds >= 3);
             var cpuBefore = ScaleBench.Cpu(cluster);
             var clock = Stopwatch.StartNew();
-            var log = await LoadAsync(doors, queries, clients, clock, () => clock.Elapsed.TotalSeconds >= seconds);
+            var log = await CopiesBench.SearchLoadAsync(doors, queries, clients, clock, () => clock.Elapsed.TotalSeconds >= seconds);
             var cpu = ScaleBench.Cpu(cluster).Minus(cpuBefore);
             var ms = log.Where(l => !l.Failed).Select(l => l.Ms).ToList();
             var qps = ms.Count / cpu.Seconds;
@@ -76,26 +76,6 @@ public static class ScalingBench
             if (waited.Elapsed > TimeSpan.FromMinutes(2)) throw new TimeoutException("the shards' placement did not settle in 2 minutes");
             await Task.Delay(250);
         }
-    }
-
-    // Closed-loop clients, client i on door i mod N; a fresh ef each pass over the queries, so no cache answers.
-    private static async Task<List<(double At, double Ms, bool Failed)>> LoadAsync(List<HttpClient> doors, string[] queries, int clients, Stopwatch clock, Func<bool> stop)
-    {
-        var log = new List<(double At, double Ms, bool Failed)>();
-        var next = 0;
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
-        {
-            var door = doors[c % doors.Count];
-            while (!stop())
-            {
-                var i = Interlocked.Increment(ref next);
-                var (sw, failed) = (Stopwatch.StartNew(), false);
-                try { await CopiesBench.SearchAsync(door, queries[i % queries.Length], i / queries.Length); }
-                catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException) { failed = true; }
-                lock (log) log.Add((clock.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds, failed));
-            }
-        }));
-        return log;
     }
 
     // Batches of 50 documents, two in flight a door, each 503 sent again after its Retry-After; then until all are indexed.

@@ -15,6 +15,8 @@ namespace RagCluster.Grains.Embedding;
 public sealed class Embedder(EmbeddingModel model, IGrainFactory grains, IClusterMembershipService membership, SiloRoleFilterDirector roles,
     SiloRoles? ownRoles = null)
 {
+    private readonly SiloRoles _ownRoles = ownRoles ?? SiloRoles.All;
+
     // Blocks only a caller that did not await ModelLoaded first: every grain path awaits it before it tokenises or embeds.
     private EmbeddingService Model => model.Current ?? model.Loaded.GetAwaiter().GetResult();
 
@@ -36,7 +38,7 @@ public sealed class Embedder(EmbeddingModel model, IGrainFactory grains, ICluste
     public string? Unavailable()
     {
         if (model.Current is not { } loaded)
-            return !model.Configured ? model.NotLoadedStatus : (ownRoles ?? SiloRoles.All).Embeds || EmbeddingSilos().Length > 0 ? null : NoEmbeddingSilo;
+            return !model.Configured ? model.NotLoadedStatus : _ownRoles.Embeds || EmbeddingSilos().Length > 0 ? null : NoEmbeddingSilo;
         if (loaded.IsAvailable) return null;
         if (!loaded.IsConfigured) return loaded.Status;
         return EmbeddingSilos().Length > 0 ? null : NoEmbeddingSilo;
@@ -46,9 +48,9 @@ public sealed class Embedder(EmbeddingModel model, IGrainFactory grains, ICluste
 
     /// <summary>What this silo says about its embedding (/v1/embedding, the dashboard); before the load, what will load. Loads nothing.</summary>
     public EmbeddingInfo Info(string silo) => model.Current is { } loaded ? loaded.Info(silo) with { Loaded = true }
-        : new EmbeddingInfo(model.Configured && (ownRoles ?? SiloRoles.All).Embeds, model.NotLoadedStatus, 0, null)
+        : new EmbeddingInfo(model.Configured && _ownRoles.Embeds, model.NotLoadedStatus, 0, null)
         {
-            Silo = silo, Roles = [.. (ownRoles ?? SiloRoles.All).Names],
+            Silo = silo, Roles = [.. _ownRoles.Names],
         };
 
     /// <summary>The active silos that offer the embedding role, as this silo's membership view and their metadata say.</summary>

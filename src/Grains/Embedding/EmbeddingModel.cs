@@ -31,6 +31,7 @@ public sealed class EmbeddingModel(IServiceProvider services, IOptions<Embedding
     private EmbeddingService Load()
     {
         var service = services.GetRequiredService<EmbeddingService>();
+        if (!service.IsAvailable || options.Value.Encoder != "onnx") return service; // no model's arrays: nothing to give back
         System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return service;
@@ -54,8 +55,7 @@ public sealed class EmbeddingModel(IServiceProvider services, IOptions<Embedding
             if (!o.DenseConfigured) return false;
             if (o.BuiltIn is { } builtIn) return !File.Exists(Path.Combine(builtIn.Directory, "model.onnx"));
             var dir = Path.GetFullPath(o.ModelDirectory);
-            return o.Encoder == "hashing" ? !Directory.Exists(dir)
-                : !File.Exists(Path.Combine(dir, "model.onnx")) && !File.Exists(Path.Combine(dir, "onnx", "model.onnx"));
+            return o.Encoder == "hashing" ? !Directory.Exists(dir) : EmbeddingService.FindModelFile(dir) is null;
         }
     }
 
@@ -63,8 +63,7 @@ public sealed class EmbeddingModel(IServiceProvider services, IOptions<Embedding
     public bool Configured => options.Value.DenseConfigured;
 
     /// <summary>The configured model's name, known without loading it (the built-in one's, or its folder's).</summary>
-    public string? Name => options.Value.Encoder == "hashing" ? "hashing"
-        : options.Value.BuiltIn?.Name ?? (options.Value.ModelDirectory.Length > 0 ? Path.GetFileName(Path.GetFullPath(options.Value.ModelDirectory).TrimEnd('/')) : null);
+    public string? Name => options.Value.ModelName;
 
     /// <summary>The status line before the load: what will load, and when.</summary>
     public string NotLoadedStatus => Configured

@@ -122,6 +122,10 @@ public sealed class EmbeddingOptions : IValidatedOptions
     /// <summary>Whether a model is configured at all (a ModelDirectory or a built-in one).</summary>
     public bool DenseConfigured => ModelDirectory.Length > 0 || BuiltIn is not null;
 
+    /// <summary>The configured model's name (the built-in one's, or its folder's; "hashing"), known without loading it; null: none.</summary>
+    public string? ModelName => !DenseConfigured ? null : Encoder == "hashing" ? "hashing"
+        : BuiltIn?.Name ?? Path.GetFileName(Path.GetFullPath(ModelDirectory).TrimEnd('/'));
+
     /// <summary>A copy with the model's own pooling, prefix and window filled in where these settings leave them open.</summary>
     public EmbeddingOptions Resolved()
     {

@@ -45,7 +45,7 @@ public sealed partial class EmbeddingService : IAsyncDisposable
             var builtIn = options.BuiltIn;
             var dir = builtIn?.Verify() ?? Path.GetFullPath(options.ModelDirectory);
             ModelBytes? model = null; // read, quantised and pooled once for both sessions
-            ModelName = options.Encoder == "hashing" ? "hashing" : builtIn?.Name ?? Path.GetFileName(dir.TrimEnd('/'));
+            ModelName = options.ModelName;
             if (!roles.Embeds)
             {
                 // Chunking counts the model's word pieces and the chunker's pieces are the model input, so this silo
@@ -145,8 +145,11 @@ public sealed partial class EmbeddingService : IAsyncDisposable
         return new BertEncoder(model, passages.Tokenizer, laneOptions, log, int8Weights: false);
     }
 
-    private static string ModelFile(string dir) => new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
-                                                   ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
+    private static string ModelFile(string dir) => FindModelFile(dir) ?? throw new FileNotFoundException($"no model.onnx in '{dir}' (or its onnx/ folder)");
+
+    /// <summary>The model.onnx of a model folder (in it, or in its onnx/ folder); null when there is none.</summary>
+    internal static string? FindModelFile(string dir) =>
+        new[] { Path.Combine(dir, "model.onnx"), Path.Combine(dir, "onnx", "model.onnx") }.FirstOrDefault(File.Exists);
 
     // The tokenizer sits beside the model folder's model.onnx, or in the folder itself.
     private static string TokenizerDirectory(string dir, string? model) =>
