@@ -20,7 +20,7 @@ function render(d) {
   rc.fill($("embedding"), d.silos.filter(s => s.embedding).map(s => {
     const e = s.embedding;
     return rc.el("tr", { "data-silo": s.siloId }, rc.el("td", {}, shortSilo(s.siloId)), rc.el("td", {}, e.roles.join(", ") || "none"),
-      rc.el("td", { title: e.status }, e.available ? "yes" : "no"), rc.el("td", { class: "embedding-provider" }, e.executionProvider ?? "–"),
+      rc.el("td", { title: e.status }, e.available ? "yes" : "no"), rc.el("td", { class: "embedding-provider" }, e.executionProvider ?? (e.available && !e.loaded ? "not loaded yet" : "–")),
       rc.el("td", {}, e.device ?? "–"), rc.el("td", { class: "embedding-rate" }, e.textsPerSecond.toFixed(1)), rc.el("td", {}, e.queued),
       rc.el("td", {}, e.texts), rc.el("td", {}, e.batches), rc.el("td", {}, e.inferenceSeconds.toFixed(1)));
   }));
