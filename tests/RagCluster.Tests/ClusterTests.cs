@@ -205,7 +205,7 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
                 await Task.Delay(500);
             }
             Assert.All(statuses, s => Assert.Equal(DocumentStatuses.Indexed, s.Status));
-            var counts = await ChunkCountsAsync(client, "kb", 8);
+            var counts = await ChunkCountsAsync(client, "kb");
             var lost = statuses.Count(s => counts.GetValueOrDefault(s.DocumentId) < s.ChunkCount);
             var doubled = statuses.Count(s => counts.GetValueOrDefault(s.DocumentId) > s.ChunkCount);
             output.WriteLine($"{docs.Count} documents, {statuses.Sum(s => s.ChunkCount)} chunks: {lost} with lost chunks, {doubled} with duplicated chunks");
@@ -300,7 +300,7 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
             var client2 = second.Services.GetRequiredService<IClusterClient>();
             var statuses = await Task.WhenAll(acknowledged.Select(id => Retry(() => client2.GetGrain<IDocumentGrain>($"kb/{id}").GetStatus())));
             Assert.All(statuses, st => Assert.Equal(DocumentStatuses.Indexed, st.Status));
-            var counts = await ChunkCountsAsync(client2, "kb", 4);
+            var counts = await ChunkCountsAsync(client2, "kb");
             Assert.All(statuses, st => Assert.Equal(st.ChunkCount, counts.GetValueOrDefault(st.DocumentId)));
             await second.StopAsync();
         }
@@ -316,11 +316,11 @@ public sealed class ClusterTests(PostgresFixture postgres, RedisFixture redis, I
     }
 
     /// <summary>Each document's chunks over the collection's shards.</summary>
-    private static async Task<Dictionary<string, int>> ChunkCountsAsync(IGrainFactory grains, string collection, int shards)
+    private static async Task<Dictionary<string, int>> ChunkCountsAsync(IGrainFactory grains, string collection)
     {
         var counts = new Dictionary<string, int>();
-        for (var shard = 0; shard < shards; shard++)
-            foreach (var (doc, n) in await Retry(() => grains.GetGrain<IIndexShardGrain>($"{collection}/{shard}").ChunkCounts()))
+        foreach (var key in await Retry(() => grains.ShardKeysAsync(collection)))
+            foreach (var (doc, n) in await Retry(() => grains.GetGrain<IIndexShardGrain>(key).ChunkCounts()))
                 counts[doc] = counts.GetValueOrDefault(doc) + n;
         return counts;
     }

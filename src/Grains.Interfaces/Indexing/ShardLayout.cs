@@ -2,8 +2,8 @@ namespace RagCluster.Grains.Interfaces.Indexing;
 
 /// <summary>
 /// One generation of a collection's shards: how many there are and the grain keys they go by. Generation 0 keeps the
-/// keys collections always had ("collection/3"); later generations name their count too ("collection/L1x16/3"), so
-/// keys are never reused and placement can spread a layout's shards evenly over the silos.
+/// keys of collections created before generation 1 was the first ("collection/3"); later generations name their count
+/// too ("collection/L1x16/3"), so keys are never reused and placement can spread a layout's shards evenly over the silos.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rc.ShardLayout")]
 public sealed record ShardLayout(int Generation, int ShardCount)

@@ -118,12 +118,14 @@ public sealed partial class CollectionGrain(
     }
 
     // A collection created again under a name used before is a new incarnation, on a generation of shards never
-    // written: nothing the old one owned (a document in flight, a shard's rows) can reach it.
+    // written: nothing the old one owned (a document in flight, a shard's rows) can reach it. A first one starts at
+    // generation 1, whose keys name the shard count, so placement spreads its shards evenly (16 on 4 silos: 4 each;
+    // generation 0's bare keys were hashed alone and sat 7, 5, 2 and 2 in the scaling bench).
     private static (CollectionHead Head, CollectionSettings Created) NewIncarnation(CollectionHead h, CollectionSettings settings)
     {
         RequireNoRestore(h);
         if (h.Settings is not null) throw new ConflictException(h.Deleting ? "the collection is being deleted" : "the collection already exists");
-        var generation = h.Version == 0 ? 0 : h.HighestGeneration + 1;
+        var generation = h.HighestGeneration + 1;
         var created = settings with { LayoutGeneration = generation, ReshardingTo = null, Incarnation = h.Version + 1 };
         return (h with { Settings = created, HighestGeneration = generation, Held = null }, created);
     }
@@ -209,9 +211,10 @@ public sealed partial class CollectionGrain(
             edits.Delete(Unsettled, documentId);
             return Hold(h, edits, documentId, null);
         }
+        // Gone before stale: a collection being deleted refuses the registration whatever layout it was written to.
+        h = RequireOpen(h, incarnation);
         RequireWritten(h, wroteLayouts ?? [0]);
         // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
-        h = RequireOpen(h, incarnation);
         edits.Put(Registered, documentId, []);
         return h;
     }, present ? null : [.. HeldRows([documentId])]);

@@ -30,7 +30,8 @@ public sealed class RendezvousPlacementDirector : IPlacementDirector
 /// Highest-random-weight hashing over silos. A grain whose key names a group and its size (a shard layout's keys end in
 /// "/L{generation}x{count}/{index}") is placed with bounded loads instead: the group's members, in index order, each take
 /// the highest-scoring silo that holds fewer than ceil(count / silos) of them, so 16 shards on 3 silos sit 6, 5 and 5,
-/// where plain rendezvous hashing put 3 of a 4-shard collection's shards on one silo of 3.
+/// where plain rendezvous hashing put 3 of a 4-shard collection's shards on one silo of 3. Generation 0's keys
+/// ("collection/3", collections created before generation 1 was the first) name no size and are hashed alone.
 /// </summary>
 public static class Rendezvous
 {

@@ -48,8 +48,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
 
     private static async Task<int> ChunksInShards(RagTestCluster cluster, string collection, string documentId)
     {
-        var shards = (await cluster.Grains.GetGrain<ICollectionGrain>(collection).GetSettings()).ShardCount;
-        var counts = await Task.WhenAll(Enumerable.Range(0, shards).Select(i => cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/{i}").ChunkCounts()));
+        var counts = await Task.WhenAll((await cluster.Grains.ShardKeysAsync(collection)).Select(key => cluster.Grains.GetGrain<IIndexShardGrain>(key).ChunkCounts()));
         return counts.Sum(c => c.GetValueOrDefault(documentId));
     }
 

@@ -20,11 +20,11 @@ public sealed class BulkWriteTests
 
     private static float[] Direction(int i, float tilt = 0) => [MathF.Cos(i * 0.01f), MathF.Sin(i * 0.01f), tilt, 1];
 
-    private static async Task<string?> TopHit(RagTestCluster cluster, string collection, int i, int shards)
+    private static async Task<string?> TopHit(RagTestCluster cluster, string collection, int i)
     {
         var hits = new List<ShardHit>();
-        for (var s = 0; s < shards; s++)
-            hits.AddRange((await cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/{s}").Search(new ShardQuery(Direction(i), null, 1, 64, null))).Dense);
+        foreach (var key in await cluster.Grains.ShardKeysAsync(collection))
+            hits.AddRange((await cluster.Grains.GetGrain<IIndexShardGrain>(key).Search(new ShardQuery(Direction(i), null, 1, 64, null))).Dense);
         return hits.OrderByDescending(h => h.Score).FirstOrDefault()?.DocumentId;
     }
 
@@ -40,7 +40,7 @@ public sealed class BulkWriteTests
         Assert.All(stored, r => Assert.Equal(DocumentStatuses.Indexed, r.Status!.Status));
         Assert.Equal(0, await cluster.ActiveDocumentsAsync()); // nothing activated per document on the way in
         Assert.Equal((200, 0), (await collection.GetInfo()) is var info ? (info.DocumentCount, info.UnsettledCount) : default);
-        Assert.Equal("d150", await TopHit(cluster, "t.bulk", 150, 2)); // searchable once acknowledged
+        Assert.Equal("d150", await TopHit(cluster, "t.bulk", 150)); // searchable once acknowledged
         var version = stored[7].Status!.Version;
 
         // The grain answers from the registry's record; the same content again changes nothing.
@@ -70,13 +70,13 @@ public sealed class BulkWriteTests
         // A bulk document deleted through its grain leaves the shards and the registry.
         Assert.True(await cluster.Grains.GetGrain<IDocumentGrain>("t.bulk/d150").Delete());
         Assert.Equal(DocumentStatuses.Deleted, (await cluster.Grains.GetGrain<IDocumentGrain>("t.bulk/d150").GetStatus()).Status);
-        Assert.NotEqual("d150", await TopHit(cluster, "t.bulk", 150, 2));
+        Assert.NotEqual("d150", await TopHit(cluster, "t.bulk", 150));
         await Poll.UntilAsync(async () => await collection.GetInfo() is { DocumentCount: 199, UnsettledCount: 0 });
 
         // Written again in bulk after that delete: a version past the deletion's, so the shards take it.
         var back = await DocumentBatch.IngestAsync(cluster.Grains, "t.bulk", [("d150", Vector(150))], ReadAccess.All, default);
         Assert.Equal(DocumentStatuses.Indexed, back[0].Status!.Status);
-        Assert.Equal("d150", await TopHit(cluster, "t.bulk", 150, 2));
+        Assert.Equal("d150", await TopHit(cluster, "t.bulk", 150));
         // Its grain, still active from the delete, reads the newer record rather than what it last stored.
         Assert.Equal((DocumentStatuses.Indexed, back[0].Status!.Version),
             (await cluster.Grains.GetGrain<IDocumentGrain>("t.bulk/d150").GetStatus()) is var b ? (b.Status, b.Version) : default);
@@ -87,13 +87,14 @@ public sealed class BulkWriteTests
     {
         await using var cluster = await RagTestCluster.StartAsync(1, settings: new() { ["Ingest:PendingSweepPeriod"] = "00:00:01" });
         var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.cut");
-        await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 });
+        var layout = (await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 })).Layout;
+        var shard = layout.ShardKey("t.cut", 0);
 
         // As a front end that died after BeginBulk and one shard write: e1 reached its shard, e2 did not.
         var entries = new[] { new BulkEntry("e1", "h1", 1, [], OwnVectorChunks.Format), new BulkEntry("e2", "h2", 1, [], OwnVectorChunks.Format) };
         var begun = await collection.BeginBulk(entries);
         var e1 = begun.Records[0]!;
-        await cluster.Grains.GetGrain<IIndexShardGrain>("t.cut/0").UpsertMany(
+        await cluster.Grains.GetGrain<IIndexShardGrain>(shard).UpsertMany(
             [new ShardUpsert("e1", e1.Version, [new ChunkRecord("e1#0", "e1", 0, 0, 0, "", [], [], Direction(1))])]);
 
         // While it is in flight the grain path refuses the id (a retriable 503), storing nothing.
@@ -108,12 +109,12 @@ public sealed class BulkWriteTests
 
         // A late EndBulk for e1 registers nothing twice. e2's write reaching its shard after the sweep gave it up (a
         // call slower than a period) is still registered by its EndBulk, as nothing newer was written meanwhile.
-        Assert.True(await collection.EndBulk(["e1"], [e1], [0]));
+        Assert.True(await collection.EndBulk(["e1"], [e1], [layout.Generation]));
         Assert.Equal(1, (await collection.GetInfo()).DocumentCount);
         var e2 = begun.Records[1]!;
-        await cluster.Grains.GetGrain<IIndexShardGrain>("t.cut/0").UpsertMany(
+        await cluster.Grains.GetGrain<IIndexShardGrain>(shard).UpsertMany(
             [new ShardUpsert("e2", e2.Version, [new ChunkRecord("e2#0", "e2", 0, 0, 0, "", [], [], Direction(2))])]);
-        Assert.True(await collection.EndBulk(["e2"], [e2], [0]));
+        Assert.True(await collection.EndBulk(["e2"], [e2], [layout.Generation]));
         Assert.Equal(2, (await collection.GetInfo()).DocumentCount);
         Assert.Equal(e2.Version, (await cluster.Grains.GetGrain<IDocumentGrain>("t.cut/e2").GetStatus()).Version);
 
@@ -125,10 +126,10 @@ public sealed class BulkWriteTests
         await e3.Ingest(Vector(3));
         await Poll.UntilAsync(async () => (await e3.GetStatus()).Status == DocumentStatuses.Indexed);
         Assert.True((await e3.GetStatus()).Version > late.Version);
-        await cluster.Grains.GetGrain<IIndexShardGrain>("t.cut/0").UpsertMany(
+        await cluster.Grains.GetGrain<IIndexShardGrain>(shard).UpsertMany(
             [new ShardUpsert("e3", late.Version, [new ChunkRecord("e3#0", "e3", 0, 0, 0, "late", [], [], Direction(30))])]);
-        Assert.True(await collection.EndBulk(["e3"], [late], [0]));
-        Assert.Equal((await e3.GetStatus()).Version, (await cluster.Grains.GetGrain<IIndexShardGrain>("t.cut/0").Versions(["e3"]))["e3"]);
+        Assert.True(await collection.EndBulk(["e3"], [late], [layout.Generation]));
+        Assert.Equal((await e3.GetStatus()).Version, (await cluster.Grains.GetGrain<IIndexShardGrain>(shard).Versions(["e3"]))["e3"]);
         Assert.Equal(3, (await collection.GetInfo()).DocumentCount);
     }
 
@@ -137,10 +138,10 @@ public sealed class BulkWriteTests
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
         var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.gone");
-        await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 });
+        var layout = (await collection.Create(new CollectionSettings(1, 256, 32) { Dimensions = 4 })).Layout;
         var begun = await collection.BeginBulk([new BulkEntry("g1", "h", 1, [], OwnVectorChunks.Format)]);
         await collection.BeginDelete();
-        Assert.False(await collection.EndBulk(["g1"], [begun.Records[0]!], [0]));
+        Assert.False(await collection.EndBulk(["g1"], [begun.Records[0]!], [layout.Generation]));
         Assert.Equal((0, 0), (await collection.GetInfo()) is var info ? (info.DocumentCount, info.UnsettledCount) : default);
         var refused = await DocumentBatch.IngestAsync(cluster.Grains, "t.gone", [("g2", Vector(2))], ReadAccess.All, default);
         Assert.Equal(409, refused[0].Refusal!.Status);

@@ -25,9 +25,9 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
     /// <summary>A collection of 4 shards with this many copies each, holding 24 indexed documents; its shards' keys.</summary>
     private static async Task<string[]> AddCollectionAsync(RagTestCluster cluster, string collection, int copies)
     {
-        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(4, 256, 32) { ReplicationFactor = copies });
+        var created = await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(4, 256, 32) { ReplicationFactor = copies });
         await IngestAsync(cluster.Grains, collection, 24);
-        return [.. new ShardLayout(0, 4).ShardKeys(collection)];
+        return [.. created.Layout.ShardKeys(collection)];
     }
 
     private static async Task IngestAsync(IGrainFactory grains, string collection, int documents)
@@ -215,9 +215,9 @@ public sealed class ShardCopyTests(ITestOutputHelper output)
             ["Query:ReadAfterWaitMs"] = "1000",
         });
         var grains = cluster.Grains;
-        await grains.GetGrain<ICollectionGrain>("ryw").Create(new CollectionSettings(1, 256, 32) { ReplicationFactor = 2 });
+        var created = await grains.GetGrain<ICollectionGrain>("ryw").Create(new CollectionSettings(1, 256, 32) { ReplicationFactor = 2 });
         await IngestAsync(grains, "ryw", 6);
-        var shard = new ShardLayout(0, 1).ShardKey("ryw", 0);
+        var shard = created.Layout.ShardKey("ryw", 0);
         await Poll.UntilAsync(async () => (await CopiesAsync(grains, shard, 2)) is var c && c[1].LogPosition == c[0].LogPosition && c[1].Chunks > 0);
         try
         {

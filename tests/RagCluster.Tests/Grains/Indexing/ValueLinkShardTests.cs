@@ -24,12 +24,13 @@ public sealed class ValueLinkShardTests
         var serviceId = "links-" + Guid.NewGuid().ToString("N")[..6];
         await using var cluster = await RagTestCluster.StartAsync(1, null, settings, serviceId);
         var collection = $"links-{quantization}";
-        await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0)
+        var created = await cluster.Grains.GetGrain<ICollectionGrain>(collection).Create(new CollectionSettings(1, 256, 0)
         {
             Dimensions = Dims, Quantization = quantization, AccessField = "acl",
             Fields = new() { ["kind"] = "string" }, GraphLinks = ["kind"], // a keyword linked as the access field is
         });
-        var shard = cluster.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        var shardKey = created.Layout.ShardKey(collection, 0);
+        var shard = cluster.Grains.GetGrain<IIndexShardGrain>(shardKey);
         var rng = new Random(82);
         var vectors = Enumerable.Range(0, Docs).Select(_ => Enumerable.Range(0, Dims).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
         var group = Enumerable.Range(0, Docs).Select(_ => rng.Next(10)).ToArray();
@@ -88,7 +89,7 @@ public sealed class ValueLinkShardTests
         // A crash: another cluster restores the shard from its snapshot (the values' graphs are in it) and its log tail.
         await cluster.KillAsync(cluster.Cluster.Primary!);
         await using var second = await RagTestCluster.StartAsync(1, cluster.Storage, settings, serviceId);
-        shard = second.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        shard = second.Grains.GetGrain<IIndexShardGrain>(shardKey);
         await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "value-links");
         await Check("""{"kind":{"$in":["k0","k4"]}}""", d => live[d] && d % 5 is 0 or 4, "value-links");
 
@@ -96,7 +97,7 @@ public sealed class ValueLinkShardTests
         await second.KillAsync(second.Cluster.Primary!);
         await using var third = await RagTestCluster.StartAsync(1, cluster.Storage,
             new Dictionary<string, string?>(settings) { ["Hnsw:LinkedWalkMaxVectors"] = "1000", ["Hnsw:ExactSearchThreshold"] = "0" }, serviceId);
-        shard = third.Grains.GetGrain<IIndexShardGrain>($"{collection}/0");
+        shard = third.Grains.GetGrain<IIndexShardGrain>(shardKey);
         await Check("""{"acl":{"$containsAny":["g3"]}}""", d => group[d] == 3, "measure-all");
         await Check("""{"n":{"$gte":1000}}""", d => live[d] && d >= 1000, "measure-all");
     }
