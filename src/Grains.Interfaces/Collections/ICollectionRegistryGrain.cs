@@ -21,10 +21,10 @@ public interface ICollectionRegistryGrain : ICollectionGrain
     /// CollectionGoneException, and its removal changes nothing.
     /// </summary>
     [AlwaysInterleave]
-    Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null, long incarnation = 0);
+    Task<long> DocumentChanged(string documentId, bool present, int[] wroteLayouts, long incarnation = 0);
     /// <summary>Many documents registered in one write (a restore), written to the shards of <paramref name="wroteLayout"/>.</summary>
     [AlwaysInterleave]
-    Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0, long incarnation = 0);
+    Task<long> DocumentsAdded(string[] documentIds, int wroteLayout, long incarnation = 0);
     /// <summary>
     /// Records documents about to be stored as pending, before they are: until each settles (indexed, failed or
     /// deleted) the collection keeps a reminder whose sweep activates it, so no crash can strand it. Returns the

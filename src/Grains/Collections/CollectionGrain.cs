@@ -201,25 +201,25 @@ public sealed partial class CollectionGrain(
         ResumeReshardWork();
     }
 
-    public Task<long> DocumentChanged(string documentId, bool present, int[]? wroteLayouts = null, long incarnation = 0) => Change((h, edits) =>
+    public Task<long> DocumentChanged(string documentId, bool present, int[] wroteLayouts, long incarnation = 0) => Change((h, edits) =>
     {
         if (!present)
         {
             if (!Owns(h, incarnation)) return h; // another creation's document: nothing of it is registered here
-            RequireWritten(h, wroteLayouts ?? [0]);
+            RequireWritten(h, wroteLayouts);
             edits.Delete(Registered, documentId);
             edits.Delete(Unsettled, documentId);
             return Hold(h, edits, documentId, null);
         }
         // Gone before stale: a collection being deleted refuses the registration whatever layout it was written to.
         h = RequireOpen(h, incarnation);
-        RequireWritten(h, wroteLayouts ?? [0]);
+        RequireWritten(h, wroteLayouts);
         // Still unsettled: the document's own "indexed" write comes after this, and a crash may fall between them.
         edits.Put(Registered, documentId, []);
         return h;
     }, present ? null : [.. HeldRows([documentId])]);
 
-    public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout = 0, long incarnation = 0) => Change((h, edits) =>
+    public Task<long> DocumentsAdded(string[] documentIds, int wroteLayout, long incarnation = 0) => Change((h, edits) =>
     {
         h = RequireOpen(h, incarnation);
         RequireWritten(h, [wroteLayout]);

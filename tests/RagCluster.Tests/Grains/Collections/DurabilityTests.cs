@@ -126,7 +126,7 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         await using var _ = cluster;
         var key = TenantScope.CollectionKey("t", "drops");
         var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>(key);
-        await collection.Create(new CollectionSettings(2, 256, 32));
+        var layout = (await collection.Create(new CollectionSettings(2, 256, 32))).Layout.Generation;
         await cluster.Grains.GetGrain<ITenantGrain>("t").AddCollection("drops");
         foreach (var id in new[] { "a", "b", "c" }) await cluster.Grains.GetGrain<IDocumentGrain>($"{key}/{id}").Ingest(Text($"document {id} text"));
         foreach (var id in new[] { "a", "b", "c" }) Assert.Equal(DocumentStatuses.Indexed, (await Settled(cluster.Grains.GetGrain<IDocumentGrain>($"{key}/{id}"))).Status);
@@ -140,12 +140,12 @@ public sealed class DurabilityTests(PostgresFixture postgres, ITestOutputHelper 
         Assert.True(await collection.IsDeleting());
         // Half-deleted, it takes no registrations: a document cannot bring it back with default settings.
         await faults.HealAll();
-        await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("late", present: true));
+        await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("late", present: true, [layout]));
 
         await cluster.Grains.GetGrain<ICollectionDeletionGrain>(key).Delete(); // the repeat
         Assert.Empty(await cluster.Grains.GetGrain<ITenantGrain>("t").Collections());
         Assert.False(await collection.Exists());
-        await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("later", present: true));
+        await Assert.ThrowsAsync<CollectionGoneException>(() => collection.DocumentChanged("later", present: true, [layout]));
         Assert.False(await collection.Exists()); // still gone: the refused registration pinned nothing
         Assert.Equal(0, (await collection.GetInfo()).DocumentCount);
         // The name is free again.

@@ -86,10 +86,10 @@ public sealed class RegistryTests(PostgresFixture postgres)
     {
         await using var cluster = await RagTestCluster.StartAsync(1);
         var collection = cluster.Grains.GetGrain<ICollectionRegistryGrain>("t.big");
-        await collection.Create(new CollectionSettings(2, 256, 32));
+        var layout = (await collection.Create(new CollectionSettings(2, 256, 32))).Layout.Generation;
         var ids = Enumerable.Range(0, 2500).Select(i => $"doc-{i:D5}").ToArray();
-        foreach (var batch in ids.Chunk(500)) await collection.DocumentsAdded(batch);
-        await collection.DocumentChanged("doc-00007", present: false);
+        foreach (var batch in ids.Chunk(500)) await collection.DocumentsAdded(batch, layout);
+        await collection.DocumentChanged("doc-00007", present: false, [layout]);
         await collection.DocumentsAccepted(["doc-00010", "doc-00011"]);
         var info = await collection.GetInfo();
         Assert.Equal((2499, 2), (info.DocumentCount, info.UnsettledCount));
@@ -150,7 +150,7 @@ public sealed class RegistryTests(PostgresFixture postgres)
         var cleared = new GrainState<CollectionState>(new CollectionState());
         await storage.ReadStateAsync("collection", grainId, cleared);
         Assert.False(cleared.RecordExists && cleared.State!.Documents.Count > 0, "the old record was not cleared");
-        Assert.True(await collection.DocumentChanged("e", present: true) > 41);
+        Assert.True(await collection.DocumentChanged("e", present: true, [0]) > 41); // written before generation 1 was the first
         Assert.Equal(4, (await collection.GetInfo()).DocumentCount);
     }
 }
