@@ -39,18 +39,19 @@ public sealed class Readiness(StoreLocation store, ILocalSiloDetails silo, IClus
         }
         var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
         var joined = status == SiloStatus.Active;
+        var (state, modelOk, problem, line) = ModelCheck();
+        var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : problem);
+        return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), new Checks(storeError is null, joined, state), detail, line);
+    }
+
+    // The model's part: its state, whether it lets the silo be ready, why not, and the embedding status line.
+    private (string State, bool Ok, string Problem, string Status) ModelCheck()
+    {
         if (model.Current is not { } embeddings)
-        {
-            var failed = model.Failed ? "failed" : null;
-            var state = !model.Configured ? "not configured" : failed ?? "not loaded yet";
-            return new Result(storeError is null && joined && failed is null, silo.SiloAddress.ToString(), new Checks(storeError is null, joined, state),
-                storeError ?? (!joined ? $"this silo is {status} in the membership" : failed is null ? "ok" : "the model failed to load"), model.NotLoadedStatus);
-        }
+            return (!model.Configured ? "not configured" : model.Failed ? "failed" : "not loaded yet", !model.Failed, "the model failed to load", model.NotLoadedStatus);
         // A silo without the embedding role loads only the model's tokenizer: it chunks, an embedding silo embeds.
         var loaded = embeddings.Roles.Embeds ? embeddings.IsAvailable : embeddings.IsConfigured;
-        var modelOk = loaded || !options.Value.DenseConfigured;
-        var checks = new Checks(storeError is null, joined, loaded ? (embeddings.IsAvailable ? "loaded" : "tokenizer only") : modelOk ? "not configured" : "failed");
-        var detail = storeError ?? (!joined ? $"this silo is {status} in the membership" : modelOk ? "ok" : embeddings.Status);
-        return new Result(storeError is null && joined && modelOk, silo.SiloAddress.ToString(), checks, detail, embeddings.Status);
+        var ok = loaded || !options.Value.DenseConfigured;
+        return (loaded ? (embeddings.IsAvailable ? "loaded" : "tokenizer only") : ok ? "not configured" : "failed", ok, embeddings.Status, embeddings.Status);
     }
 }
